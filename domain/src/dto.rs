@@ -1,0 +1,140 @@
+//! What the bank node sends to the browser. Plain data; no secrets ever appear here.
+
+use crate::{AccountId, BankId, Cents, TaxId, TxId};
+use serde::{Deserialize, Serialize};
+
+/// The bank a page belongs to: its identity and palette key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankInfo {
+    pub id: BankId,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountKind {
+    Individual,
+    Company,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub name: String,
+    pub tax_id: TaxId,
+}
+
+/// An account as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub holders: Vec<Holder>,
+    pub email: String,
+    pub available: Cents,
+    pub blocked: Cents,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TxStatus {
+    Pending,
+    Committed,
+    Aborted,
+}
+
+impl TxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxStatus::Pending => "pending",
+            TxStatus::Committed => "committed",
+            TxStatus::Aborted => "aborted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TxStatus> {
+        match text {
+            "pending" => Some(TxStatus::Pending),
+            "committed" => Some(TxStatus::Committed),
+            "aborted" => Some(TxStatus::Aborted),
+            _ => None,
+        }
+    }
+}
+
+/// What an entry in an account's history did to that account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    Deposit,
+    PixOut,
+    PixIn,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Deposit => "deposit",
+            EntryKind::PixOut => "pix_out",
+            EntryKind::PixIn => "pix_in",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntryKind> {
+        match text {
+            "deposit" => Some(EntryKind::Deposit),
+            "pix_out" => Some(EntryKind::PixOut),
+            "pix_in" => Some(EntryKind::PixIn),
+            _ => None,
+        }
+    }
+
+    /// +1 for money coming in, -1 for money going out.
+    pub fn sign(self) -> i64 {
+        match self {
+            EntryKind::Deposit | EntryKind::PixIn => 1,
+            EntryKind::PixOut => -1,
+        }
+    }
+}
+
+/// The other side of a transfer, as the account holder is allowed to see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counterparty {
+    pub name: String,
+    /// Masked for a CPF, full for a CNPJ.
+    pub key_masked: String,
+    pub bank: BankId,
+}
+
+/// One line of an account's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub tx_id: TxId,
+    pub kind: EntryKind,
+    pub amount: Cents,
+    pub status: TxStatus,
+    pub counterparty: Option<Counterparty>,
+    pub created_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub bank: BankInfo,
+    pub account: AccountView,
+    /// Newest first, bounded.
+    pub recent: Vec<EntryView>,
+}
+
+/// Who a Pix key belongs to, shown before a client confirms a transfer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiverPreview {
+    pub name: String,
+    pub key_masked: String,
+    pub bank: BankInfo,
+}
+
+/// The result of a transfer as the payer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReceipt {
+    pub tx_id: TxId,
+    pub status: TxStatus,
+    pub amount: Cents,
+    pub receiver: ReceiverPreview,
+}

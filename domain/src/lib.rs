@@ -1,0 +1,22 @@
+//! Pure domain types shared by the browser (wasm) and the bank node.
+//!
+//! # Layout
+//! - [`money`]: [`Cents`], the only representation of money, and BRL parsing/formatting.
+//! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
+//! - [`ids`]: [`BankId`], [`AccountId`], [`TxId`].
+//! - [`input`]: validation of names, e-mails, phones and passwords typed by a client.
+//! - [`dto`]: the shapes the server sends to the browser.
+//! - [`time_fmt`]: formatting of timestamps for display.
+//!
+//! Nothing here performs I/O, so the whole crate compiles to wasm32 and runs under a simulator.
+
+pub mod dto;
+pub mod ids;
+pub mod input;
+pub mod money;
+pub mod tax_id;
+pub mod time_fmt;
+
+pub use ids::{AccountId, BankId, TxId};
+pub use money::{Cents, MoneyError};
+pub use tax_id::{Cnpj, Cpf, TaxId, TaxIdError};
