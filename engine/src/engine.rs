@@ -1,0 +1,460 @@
+//! The engine: one thread owns the ledger and the store and drains a bounded queue of commands.
+//!
+//! Callers (server functions, routes) hold an [`EngineHandle`], enqueue a command and await its
+//! outcome; they never touch balances. The engine takes up to `batch_max` queued commands at a
+//! time, applies them to the in-memory [`Ledger`] in order, persists all their changes in one
+//! SQLite transaction (group commit: one fsync for the batch) and only then answers them. A command
+//! that must read history first flushes the changes before it, so every answer reflects exactly
+//! what is on disk.
+
+use crate::auth::{PasswordHash, TokenHash};
+use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount};
+use crate::store::{SessionChange, Store};
+use domain::dto::{AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview, TransferReceipt, TxStatus};
+use domain::{AccountId, Cents, TaxId, TxId};
+use rand::distr::{Alphanumeric, SampleString};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Errors a caller can branch on. Messages are written for a bank client.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("The bank is busy right now. Please try again in a moment.")]
+    Busy,
+    #[error("The bank is not accepting operations right now.")]
+    Stopped,
+    #[error("Something went wrong on our side; nothing was changed. Please try again.")]
+    Unexpected,
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// Where time comes from; injected so that tests and the simulator control it.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+        d.as_millis() as i64
+    }
+}
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub bank: BankInfo,
+    pub db_path: PathBuf,
+    /// Bound of the command queue; a full queue answers [`EngineError::Busy`] at once.
+    pub queue_capacity: usize,
+    /// Most commands applied per group commit.
+    pub batch_max: usize,
+    pub session_ttl_ms: i64,
+    /// Bound on live sessions, so that logins cannot grow memory without limit.
+    pub sessions_max: usize,
+    /// How many history entries a dashboard shows.
+    pub recent_limit: u32,
+}
+
+impl EngineConfig {
+    pub fn new(bank: BankInfo, db_path: PathBuf) -> EngineConfig {
+        EngineConfig {
+            bank,
+            db_path,
+            queue_capacity: 4_096,
+            batch_max: 1_024,
+            session_ttl_ms: 12 * 3_600 * 1_000,
+            sessions_max: 100_000,
+            recent_limit: 20,
+        }
+    }
+}
+
+/// Totals for checking conservation of money from outside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    pub accounts: usize,
+    pub total_available: i128,
+    pub total_blocked: i128,
+    pub total_incoming: i128,
+    pub prepared_transactions: usize,
+}
+
+type Reply<T> = oneshot::Sender<EngineResult<T>>;
+
+enum Command {
+    OpenAccount { new: NewAccount, reply: Reply<AccountId> },
+    Deposit { tx: TxId, account: AccountId, amount: Cents, reply: Reply<TxStatus> },
+    Pix { tx: TxId, payer: AccountId, key: TaxId, amount: Cents, reply: Reply<TransferReceipt> },
+    Credentials { email: String, reply: Reply<Option<(AccountId, PasswordHash)>> },
+    CreateSession { token: TokenHash, account: AccountId, reply: Reply<()> },
+    EndSession { token: TokenHash, reply: Reply<()> },
+    SessionAccount { token: TokenHash, reply: Reply<Option<AccountId>> },
+    Dashboard { account: AccountId, reply: Reply<Dashboard> },
+    LookupKey { key: TaxId, reply: Reply<ReceiverPreview> },
+    Audit { reply: Reply<Audit> },
+}
+
+/// A cheap, cloneable handle for enqueueing commands.
+#[derive(Clone)]
+pub struct EngineHandle {
+    queue: mpsc::Sender<Command>,
+    bank: BankInfo,
+    clock: Arc<dyn Clock>,
+}
+
+impl EngineHandle {
+    /// Opens (or creates) the bank's database, restores the ledger and starts the engine thread.
+    /// The thread ends when the last handle is dropped.
+    pub fn start(config: EngineConfig, clock: Arc<dyn Clock>) -> Result<(EngineHandle, std::thread::JoinHandle<()>), String> {
+        let store = Store::open(&config.db_path).map_err(|e| format!("opening {}: {e}", config.db_path.display()))?;
+        let state = State::restore(store, config.clone(), clock.clone())?;
+        let (queue, rx) = mpsc::channel(config.queue_capacity);
+        let thread = std::thread::Builder::new()
+            .name(format!("engine-{}", config.bank.id))
+            .spawn(move || state.run(rx))
+            .map_err(|e| e.to_string())?;
+        Ok((EngineHandle { queue, bank: config.bank, clock }, thread))
+    }
+
+    pub fn bank(&self) -> &BankInfo {
+        &self.bank
+    }
+
+    /// A fresh transaction id of this bank: `E` + bank code + UTC minute + 11 random alphanumerics.
+    pub fn new_tx_id(&self) -> TxId {
+        let stamp = domain::time_fmt::stamp_utc(self.clock.now_ms());
+        let suffix = Alphanumeric.sample_string(&mut rand::rng(), 11);
+        TxId::compose(self.bank.id, &stamp, &suffix).expect("composed ids are well-formed")
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> EngineResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.try_send(make(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Busy,
+            mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
+        })?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    pub async fn open_account(&self, new: NewAccount) -> EngineResult<AccountId> {
+        self.call(|reply| Command::OpenAccount { new, reply }).await
+    }
+
+    /// Deposits `amount`; retrying with the same `tx` returns the first outcome.
+    pub async fn deposit(&self, tx: TxId, account: AccountId, amount: Cents) -> EngineResult<TxStatus> {
+        self.call(|reply| Command::Deposit { tx, account, amount, reply }).await
+    }
+
+    /// Pix to a key at this bank; retrying with the same `tx` returns the first outcome.
+    pub async fn pix(&self, tx: TxId, payer: AccountId, key: TaxId, amount: Cents) -> EngineResult<TransferReceipt> {
+        self.call(|reply| Command::Pix { tx, payer, key, amount, reply }).await
+    }
+
+    /// The account and password hash for an e-mail, for the caller to verify off this thread.
+    pub async fn credentials(&self, email: String) -> EngineResult<Option<(AccountId, PasswordHash)>> {
+        self.call(|reply| Command::Credentials { email, reply }).await
+    }
+
+    pub async fn create_session(&self, token: TokenHash, account: AccountId) -> EngineResult<()> {
+        self.call(|reply| Command::CreateSession { token, account, reply }).await
+    }
+
+    pub async fn end_session(&self, token: TokenHash) -> EngineResult<()> {
+        self.call(|reply| Command::EndSession { token, reply }).await
+    }
+
+    pub async fn session_account(&self, token: TokenHash) -> EngineResult<Option<AccountId>> {
+        self.call(|reply| Command::SessionAccount { token, reply }).await
+    }
+
+    pub async fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
+        self.call(|reply| Command::Dashboard { account, reply }).await
+    }
+
+    pub async fn lookup_key(&self, key: TaxId) -> EngineResult<ReceiverPreview> {
+        self.call(|reply| Command::LookupKey { key, reply }).await
+    }
+
+    pub async fn audit(&self) -> EngineResult<Audit> {
+        self.call(|reply| Command::Audit { reply }).await
+    }
+}
+
+/// An answer waiting for the batch it belongs to to be durable.
+type Deferred = Box<dyn FnOnce(bool) + Send>;
+
+fn defer<T: Send + 'static>(reply: Reply<T>, result: EngineResult<T>) -> Deferred {
+    Box::new(move |durable| {
+        // A caller that went away (timeout, closed connection) no longer needs the answer.
+        let _ = reply.send(if durable { result } else { Err(EngineError::Unexpected) });
+    })
+}
+
+/// What a transaction id was used for earlier in the current batch (not yet in the store).
+#[derive(Clone)]
+enum Seen {
+    Deposit { account: AccountId, amount: Cents },
+    Pix { payer: AccountId, amount: Cents, receipt: TransferReceipt },
+}
+
+struct State {
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    ledger: Ledger,
+    sessions: HashMap<TokenHash, (AccountId, i64)>,
+    session_changes: Vec<SessionChange>,
+    seen_in_batch: HashMap<TxId, Seen>,
+    waiting: Vec<Deferred>,
+}
+
+impl State {
+    fn restore(store: Store, config: EngineConfig, clock: Arc<dyn Clock>) -> Result<State, String> {
+        let ledger = store.load_ledger().map_err(|e| format!("loading ledger: {e}"))?;
+        ledger.check_invariants().map_err(|e| format!("stored ledger is inconsistent: {e}"))?;
+        let now = clock.now_ms();
+        let sessions = store
+            .load_sessions(now)
+            .map_err(|e| format!("loading sessions: {e}"))?
+            .into_iter()
+            .map(|s| (s.token, (s.account, s.expires_ms)))
+            .collect();
+        Ok(State {
+            config,
+            clock,
+            store,
+            ledger,
+            sessions,
+            session_changes: Vec::new(),
+            seen_in_batch: HashMap::new(),
+            waiting: Vec::new(),
+        })
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut batch = Vec::with_capacity(self.config.batch_max);
+        while rx.blocking_recv_many(&mut batch, self.config.batch_max) > 0 {
+            let now = self.clock.now_ms();
+            for command in batch.drain(..) {
+                self.execute(command, now);
+            }
+            self.flush(now);
+        }
+        tracing::info!("engine queue closed; engine thread ends");
+    }
+
+    /// Persists pending changes, then releases the answers that depended on them.
+    fn flush(&mut self, now: i64) {
+        let changes: Vec<Change> = self.ledger.take_changes();
+        let sessions = std::mem::take(&mut self.session_changes);
+        let durable = if changes.is_empty() && sessions.is_empty() {
+            true
+        } else {
+            match self.store.persist(&changes, &sessions, now) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "persisting a batch failed; reloading state from disk");
+                    self.reload();
+                    false
+                }
+            }
+        };
+        self.seen_in_batch.clear();
+        for answer in self.waiting.drain(..) {
+            answer(durable);
+        }
+    }
+
+    /// After a failed commit, memory is ahead of disk: throw memory away and read disk again.
+    fn reload(&mut self) {
+        match self.store.load_ledger() {
+            Ok(ledger) => self.ledger = ledger,
+            Err(e) => panic!("cannot reload the ledger after a failed commit: {e}"),
+        }
+        match self.store.load_sessions(self.clock.now_ms()) {
+            Ok(s) => self.sessions = s.into_iter().map(|s| (s.token, (s.account, s.expires_ms))).collect(),
+            Err(e) => panic!("cannot reload sessions after a failed commit: {e}"),
+        }
+    }
+
+    fn execute(&mut self, command: Command, now: i64) {
+        let answer = match command {
+            Command::OpenAccount { new, reply } => defer(reply, self.ledger.open_account(new, now).map_err(Into::into)),
+            Command::Deposit { tx, account, amount, reply } => defer(reply, self.deposit(tx, account, amount, now)),
+            Command::Pix { tx, payer, key, amount, reply } => defer(reply, self.pix(tx, payer, key, amount, now)),
+            Command::Credentials { email, reply } => {
+                let found = self.ledger.by_email(&email).map(|a| (a.id, a.password_hash.clone()));
+                defer(reply, Ok(found))
+            }
+            Command::CreateSession { token, account, reply } => defer(reply, self.create_session(token, account, now)),
+            Command::EndSession { token, reply } => {
+                if self.sessions.remove(&token).is_some() {
+                    self.session_changes.push(SessionChange::Deleted { token });
+                }
+                defer(reply, Ok(()))
+            }
+            Command::SessionAccount { token, reply } => {
+                let account = self.sessions.get(&token).filter(|(_, expires)| *expires > now).map(|(a, _)| *a);
+                defer(reply, Ok(account))
+            }
+            Command::Dashboard { account, reply } => {
+                self.flush(now);
+                defer(reply, self.dashboard(account))
+            }
+            Command::LookupKey { key, reply } => defer(reply, self.lookup(&key)),
+            Command::Audit { reply } => defer(reply, Ok(self.audit())),
+        };
+        self.waiting.push(answer);
+    }
+
+    fn deposit(&mut self, tx: TxId, account: AccountId, amount: Cents, now: i64) -> EngineResult<TxStatus> {
+        if let Some(previous) = self.previous_use(&tx)? {
+            return match previous {
+                Seen::Deposit { account: a, amount: m } if a == account && m == amount => Ok(TxStatus::Committed),
+                _ => Err(LedgerError::TxIdConflict.into()),
+            };
+        }
+        self.ledger.deposit(tx.clone(), account, amount, now)?;
+        self.seen_in_batch.insert(tx, Seen::Deposit { account, amount });
+        Ok(TxStatus::Committed)
+    }
+
+    fn pix(&mut self, tx: TxId, payer: AccountId, key: TaxId, amount: Cents, now: i64) -> EngineResult<TransferReceipt> {
+        if let Some(previous) = self.previous_use(&tx)? {
+            return match previous {
+                Seen::Pix { payer: p, amount: m, receipt } if p == payer && m == amount => Ok(receipt),
+                _ => Err(LedgerError::TxIdConflict.into()),
+            };
+        }
+        let receiver = self.lookup(&key)?;
+        let payee = self.ledger.by_tax_id(&key).ok_or(LedgerError::UnknownAccount)?;
+        let payee_id = payee.id;
+        if payee_id == payer {
+            return Err(LedgerError::SelfTransfer.into());
+        }
+        let payer_account = self.ledger.account(payer).ok_or(LedgerError::UnknownAccount)?;
+        let payer_holder = &payer_account.holders[0];
+        let bank = self.config.bank.id;
+        let to_payee = Counterparty { name: receiver.name.clone(), key_masked: receiver.key_masked.clone(), bank };
+        let to_payer = Counterparty { name: payer_holder.name.clone(), key_masked: payer_holder.tax_id.masked(), bank };
+        self.ledger.prepare_debit(&tx, payer, amount, to_payee, now)?;
+        if let Err(e) = self.ledger.prepare_credit(&tx, payee_id, amount, to_payer, now) {
+            self.ledger.abort(&tx, now).expect("debit was just prepared");
+            return Err(e.into());
+        }
+        self.ledger.commit(&tx, now).expect("both parts were just prepared");
+        let receipt = TransferReceipt { tx_id: tx.clone(), status: TxStatus::Committed, amount, receiver };
+        self.seen_in_batch.insert(tx, Seen::Pix { payer, amount, receipt: receipt.clone() });
+        Ok(receipt)
+    }
+
+    /// How `tx` was used before, in this batch or in the store; `None` if it is new.
+    fn previous_use(&self, tx: &TxId) -> EngineResult<Option<Seen>> {
+        if let Some(seen) = self.seen_in_batch.get(tx) {
+            return Ok(Some(seen.clone()));
+        }
+        let entries = self.store.entries_of_tx(tx).map_err(|e| {
+            tracing::error!(error = %e, "reading entries of a transaction");
+            EngineError::Unexpected
+        })?;
+        Ok(entries.first().map(|first| self.seen_from_entries(first, &entries)))
+    }
+
+    fn seen_from_entries(&self, first: &Entry, entries: &[Entry]) -> Seen {
+        match entries.iter().find(|e| e.kind == EntryKind::PixOut) {
+            Some(out) => {
+                let cp = out.counterparty.clone();
+                let receiver = ReceiverPreview {
+                    name: cp.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                    key_masked: cp.as_ref().map(|c| c.key_masked.clone()).unwrap_or_default(),
+                    bank: self.config.bank.clone(),
+                };
+                Seen::Pix {
+                    payer: out.account,
+                    amount: out.amount,
+                    receipt: TransferReceipt { tx_id: out.tx_id.clone(), status: out.status, amount: out.amount, receiver },
+                }
+            }
+            None => Seen::Deposit { account: first.account, amount: first.amount },
+        }
+    }
+
+    fn create_session(&mut self, token: TokenHash, account: AccountId, now: i64) -> EngineResult<()> {
+        if self.ledger.account(account).is_none() {
+            return Err(LedgerError::UnknownAccount.into());
+        }
+        if self.sessions.len() >= self.config.sessions_max {
+            self.sessions.retain(|_, (_, expires)| *expires > now);
+            self.session_changes.push(SessionChange::ExpiredBefore { now_ms: now });
+            if self.sessions.len() >= self.config.sessions_max {
+                return Err(EngineError::Busy);
+            }
+        }
+        let expires_ms = now + self.config.session_ttl_ms;
+        self.sessions.insert(token, (account, expires_ms));
+        self.session_changes.push(SessionChange::Created { token, account, expires_ms });
+        Ok(())
+    }
+
+    fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
+        let a = self.ledger.account(account).ok_or(LedgerError::UnknownAccount)?;
+        let recent = self.store.recent_entries(account, self.config.recent_limit).map_err(|e| {
+            tracing::error!(error = %e, "reading recent entries");
+            EngineError::Unexpected
+        })?;
+        Ok(Dashboard {
+            bank: self.config.bank.clone(),
+            account: AccountView {
+                id: a.id,
+                kind: a.kind,
+                holders: a.holders.clone(),
+                email: a.email.clone(),
+                available: a.available,
+                blocked: a.blocked,
+            },
+            recent: recent
+                .into_iter()
+                .map(|e| EntryView {
+                    tx_id: e.tx_id,
+                    kind: e.kind,
+                    amount: e.amount,
+                    status: e.status,
+                    counterparty: e.counterparty,
+                    created_ms: e.created_ms,
+                })
+                .collect(),
+        })
+    }
+
+    fn lookup(&self, key: &TaxId) -> EngineResult<ReceiverPreview> {
+        let a = self.ledger.by_tax_id(key).ok_or(LedgerError::UnknownAccount)?;
+        Ok(ReceiverPreview { name: a.name_for(key).to_string(), key_masked: key.masked(), bank: self.config.bank.clone() })
+    }
+
+    fn audit(&self) -> Audit {
+        let mut audit = Audit {
+            accounts: 0,
+            total_available: 0,
+            total_blocked: 0,
+            total_incoming: 0,
+            prepared_transactions: self.ledger.prepared_count(),
+        };
+        for a in self.ledger.accounts() {
+            audit.accounts += 1;
+            audit.total_available += a.available.get() as i128;
+            audit.total_blocked += a.blocked.get() as i128;
+            audit.total_incoming += a.incoming.get() as i128;
+        }
+        audit
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,391 @@
+//! The ledger: balances, reservations and history of one bank's accounts, as a pure state machine.
+//!
+//! Every mutating method either fails without changing anything or succeeds and records what it
+//! changed in [`Ledger::take_changes`], which the engine persists in one SQLite transaction per batch.
+//! Money moves only through three paths:
+//! - a deposit adds to `available`;
+//! - a transfer is *prepared* part by part (a debit moves `available` to `blocked`; a credit adds to
+//!   `incoming`, the payee's pending credit), then *committed* (the debit leaves `blocked`, the credit
+//!   moves from `incoming` to `available`) or *aborted* (the debit returns to `available`, the
+//!   credit is dropped). Intra-bank Pix uses exactly this path; inter-bank transfers will too.
+//!
+//! Invariants (checked by [`Ledger::check_invariants`] and by property tests):
+//! - no balance is negative, none exceeds [`MAX_BALANCE`];
+//! - `blocked` of an account equals the sum of its prepared debits, `incoming` its prepared credits;
+//! - the sum of `available + blocked` over all accounts equals deposits plus committed inbound
+//!   minus committed outbound across banks (for one bank alone: the sum of deposits).
+
+use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
+use domain::money::MAX_BALANCE;
+use domain::{AccountId, Cents, TaxId, TxId};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::auth::PasswordHash;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("No account with this key at this bank.")]
+    UnknownAccount,
+    #[error("Insufficient funds: the available balance does not cover this amount.")]
+    InsufficientFunds,
+    #[error("You cannot send a Pix to your own account.")]
+    SelfTransfer,
+    #[error("This operation would take the receiving account over its balance limit.")]
+    BalanceLimit,
+    #[error("An account with this CPF/CNPJ already exists at this bank.")]
+    DuplicateTaxId,
+    #[error("An account with this e-mail already exists at this bank.")]
+    DuplicateEmail,
+    #[error("This transaction id is already in use for a different operation.")]
+    TxIdConflict,
+    #[error("No prepared transaction with this id.")]
+    UnknownTx,
+}
+
+/// An account with its balances. `password_hash` is a secret: this type is never serialised.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub holders: Vec<Holder>,
+    pub email: String,
+    pub phone: String,
+    pub password_hash: PasswordHash,
+    pub available: Cents,
+    pub blocked: Cents,
+    /// Prepared credits not yet committed: counted against the balance limit so that a commit
+    /// can never overflow.
+    pub incoming: Cents,
+    pub created_ms: i64,
+}
+
+impl Account {
+    /// The name shown to a payer for this account's Pix key.
+    pub fn name_for(&self, key: &TaxId) -> &str {
+        self.holders.iter().find(|h| &h.tax_id == key).unwrap_or(&self.holders[0]).name.as_str()
+    }
+}
+
+/// What a new account needs; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub kind: AccountKind,
+    pub holders: Vec<Holder>,
+    pub email: String,
+    pub phone: String,
+    pub password_hash: PasswordHash,
+}
+
+/// Which side of a transfer a prepared part is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Debit,
+    Credit,
+}
+
+impl Side {
+    pub fn entry_kind(self) -> EntryKind {
+        match self {
+            Side::Debit => EntryKind::PixOut,
+            Side::Credit => EntryKind::PixIn,
+        }
+    }
+}
+
+/// One prepared (reserved) part of a transfer at this bank.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedPart {
+    pub account: AccountId,
+    pub side: Side,
+    pub amount: Cents,
+}
+
+/// A history entry, as appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub tx_id: TxId,
+    pub account: AccountId,
+    pub kind: EntryKind,
+    pub amount: Cents,
+    pub status: TxStatus,
+    pub counterparty: Option<Counterparty>,
+    pub created_ms: i64,
+}
+
+/// A change for the store to persist. Produced in order; applied in order.
+#[derive(Clone, Debug)]
+pub enum Change {
+    AccountCreated(Box<Account>),
+    Balances { account: AccountId, available: Cents, blocked: Cents, incoming: Cents },
+    EntryAdded(Entry),
+    EntryStatus { tx_id: TxId, account: AccountId, kind: EntryKind, status: TxStatus, at_ms: i64 },
+}
+
+#[derive(Default)]
+pub struct Ledger {
+    accounts: BTreeMap<AccountId, Account>,
+    by_tax_id: HashMap<TaxId, AccountId>,
+    by_email: HashMap<String, AccountId>,
+    /// Prepared parts per transaction, until it is committed or aborted.
+    prepared: HashMap<TxId, Vec<PreparedPart>>,
+    next_id: i64,
+    changes: Vec<Change>,
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger { next_id: 1, ..Ledger::default() }
+    }
+
+    /// Rebuilds a ledger from stored accounts and the parts of transactions still prepared.
+    pub fn restore(accounts: Vec<Account>, prepared: Vec<(TxId, PreparedPart)>) -> Ledger {
+        let mut ledger = Ledger::new();
+        for account in accounts {
+            ledger.index(&account);
+            ledger.next_id = ledger.next_id.max(account.id.0 + 1);
+            ledger.accounts.insert(account.id, account);
+        }
+        for (tx, part) in prepared {
+            ledger.prepared.entry(tx).or_default().push(part);
+        }
+        ledger
+    }
+
+    fn index(&mut self, account: &Account) {
+        for h in &account.holders {
+            self.by_tax_id.insert(h.tax_id, account.id);
+        }
+        self.by_email.insert(account.email.clone(), account.id);
+    }
+
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    pub fn by_tax_id(&self, key: &TaxId) -> Option<&Account> {
+        self.by_tax_id.get(key).and_then(|id| self.accounts.get(id))
+    }
+
+    pub fn by_email(&self, email: &str) -> Option<&Account> {
+        self.by_email.get(email).and_then(|id| self.accounts.get(id))
+    }
+
+    pub fn prepared(&self, tx: &TxId) -> Option<&[PreparedPart]> {
+        self.prepared.get(tx).map(Vec::as_slice)
+    }
+
+    pub fn prepared_ids(&self) -> Vec<TxId> {
+        self.prepared.keys().cloned().collect()
+    }
+
+    pub fn prepared_count(&self) -> usize {
+        self.prepared.len()
+    }
+
+    pub fn open_account(&mut self, new: NewAccount, now_ms: i64) -> Result<AccountId, LedgerError> {
+        if new.holders.iter().any(|h| self.by_tax_id.contains_key(&h.tax_id)) {
+            return Err(LedgerError::DuplicateTaxId);
+        }
+        if self.by_email.contains_key(&new.email) {
+            return Err(LedgerError::DuplicateEmail);
+        }
+        let id = AccountId(self.next_id);
+        self.next_id += 1;
+        let account = Account {
+            id,
+            kind: new.kind,
+            holders: new.holders,
+            email: new.email,
+            phone: new.phone,
+            password_hash: new.password_hash,
+            available: Cents::ZERO,
+            blocked: Cents::ZERO,
+            incoming: Cents::ZERO,
+            created_ms: now_ms,
+        };
+        self.index(&account);
+        self.changes.push(Change::AccountCreated(Box::new(account.clone())));
+        self.accounts.insert(id, account);
+        Ok(id)
+    }
+
+    /// Adds a committed deposit. `amount` must already be a valid operation amount.
+    pub fn deposit(&mut self, tx: TxId, account: AccountId, amount: Cents, now_ms: i64) -> Result<(), LedgerError> {
+        let acc = self.accounts.get(&account).ok_or(LedgerError::UnknownAccount)?;
+        let available = headroom_add(acc, acc.available, amount)?;
+        let acc = self.accounts.get_mut(&account).expect("checked above");
+        acc.available = available;
+        self.push_balances(account);
+        self.changes.push(Change::EntryAdded(Entry {
+            tx_id: tx,
+            account,
+            kind: EntryKind::Deposit,
+            amount,
+            status: TxStatus::Committed,
+            counterparty: None,
+            created_ms: now_ms,
+        }));
+        Ok(())
+    }
+
+    /// Reserves `amount` of the payer's available balance for transaction `tx`.
+    pub fn prepare_debit(
+        &mut self,
+        tx: &TxId,
+        account: AccountId,
+        amount: Cents,
+        counterparty: Counterparty,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
+        self.check_part_is_new(tx, account, Side::Debit)?;
+        let acc = self.accounts.get_mut(&account).ok_or(LedgerError::UnknownAccount)?;
+        let available = acc.available.checked_sub(amount).filter(|a| a.get() >= 0).ok_or(LedgerError::InsufficientFunds)?;
+        let blocked = acc.blocked.checked_add(amount).ok_or(LedgerError::BalanceLimit)?;
+        acc.available = available;
+        acc.blocked = blocked;
+        self.record_prepared(tx, account, Side::Debit, amount, counterparty, now_ms);
+        Ok(())
+    }
+
+    /// Records a pending credit of `amount` to the payee for transaction `tx`.
+    pub fn prepare_credit(
+        &mut self,
+        tx: &TxId,
+        account: AccountId,
+        amount: Cents,
+        counterparty: Counterparty,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
+        self.check_part_is_new(tx, account, Side::Credit)?;
+        let acc = self.accounts.get(&account).ok_or(LedgerError::UnknownAccount)?;
+        let incoming = headroom_add(acc, acc.incoming, amount)?;
+        self.accounts.get_mut(&account).expect("checked above").incoming = incoming;
+        self.record_prepared(tx, account, Side::Credit, amount, counterparty, now_ms);
+        Ok(())
+    }
+
+    fn check_part_is_new(&self, tx: &TxId, account: AccountId, side: Side) -> Result<(), LedgerError> {
+        let exists = self.prepared.get(tx).is_some_and(|parts| parts.iter().any(|p| p.account == account && p.side == side));
+        if exists { Err(LedgerError::TxIdConflict) } else { Ok(()) }
+    }
+
+    fn record_prepared(&mut self, tx: &TxId, account: AccountId, side: Side, amount: Cents, counterparty: Counterparty, now_ms: i64) {
+        self.prepared.entry(tx.clone()).or_default().push(PreparedPart { account, side, amount });
+        self.push_balances(account);
+        self.changes.push(Change::EntryAdded(Entry {
+            tx_id: tx.clone(),
+            account,
+            kind: side.entry_kind(),
+            amount,
+            status: TxStatus::Pending,
+            counterparty: Some(counterparty),
+            created_ms: now_ms,
+        }));
+    }
+
+    /// Applies the decision for every part of `tx` prepared at this bank.
+    pub fn commit(&mut self, tx: &TxId, now_ms: i64) -> Result<(), LedgerError> {
+        self.finish(tx, TxStatus::Committed, now_ms)
+    }
+
+    pub fn abort(&mut self, tx: &TxId, now_ms: i64) -> Result<(), LedgerError> {
+        self.finish(tx, TxStatus::Aborted, now_ms)
+    }
+
+    fn finish(&mut self, tx: &TxId, status: TxStatus, now_ms: i64) -> Result<(), LedgerError> {
+        let parts = self.prepared.remove(tx).ok_or(LedgerError::UnknownTx)?;
+        for part in parts {
+            let acc = self.accounts.get_mut(&part.account).expect("prepared parts name existing accounts");
+            let amount = part.amount;
+            let (available, blocked, incoming) = match (part.side, status) {
+                (Side::Debit, TxStatus::Committed) => (Some(acc.available), acc.blocked.checked_sub(amount), Some(acc.incoming)),
+                (Side::Debit, _) => (acc.available.checked_add(amount), acc.blocked.checked_sub(amount), Some(acc.incoming)),
+                (Side::Credit, TxStatus::Committed) => (acc.available.checked_add(amount), Some(acc.blocked), acc.incoming.checked_sub(amount)),
+                (Side::Credit, _) => (Some(acc.available), Some(acc.blocked), acc.incoming.checked_sub(amount)),
+            };
+            // Cannot fail: prepared amounts are inside blocked/incoming, and the balance limit
+            // was checked when the credit was prepared.
+            let (Some(available), Some(blocked), Some(incoming)) = (available, blocked, incoming) else {
+                panic!("arithmetic overflow finishing {tx}");
+            };
+            assert!(blocked.get() >= 0 && incoming.get() >= 0, "reservation underflow on {tx}");
+            acc.available = available;
+            acc.blocked = blocked;
+            acc.incoming = incoming;
+            self.push_balances(part.account);
+            self.changes.push(Change::EntryStatus {
+                tx_id: tx.clone(),
+                account: part.account,
+                kind: part.side.entry_kind(),
+                status,
+                at_ms: now_ms,
+            });
+        }
+        Ok(())
+    }
+
+    fn push_balances(&mut self, account: AccountId) {
+        let acc = &self.accounts[&account];
+        self.changes.push(Change::Balances {
+            account,
+            available: acc.available,
+            blocked: acc.blocked,
+            incoming: acc.incoming,
+        });
+    }
+
+    /// Sum of `available + blocked` over all accounts: the money this bank holds for its clients.
+    pub fn total_held(&self) -> i128 {
+        self.accounts.values().map(|a| a.available.get() as i128 + a.blocked.get() as i128).sum()
+    }
+
+    /// Asserts the structural invariants; used by tests and after restoring from disk.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut blocked: HashMap<AccountId, i64> = HashMap::new();
+        let mut incoming: HashMap<AccountId, i64> = HashMap::new();
+        for parts in self.prepared.values() {
+            for p in parts {
+                let slot = match p.side {
+                    Side::Debit => blocked.entry(p.account).or_default(),
+                    Side::Credit => incoming.entry(p.account).or_default(),
+                };
+                *slot += p.amount.get();
+            }
+        }
+        for a in self.accounts.values() {
+            if a.available.get() < 0 || a.blocked.get() < 0 || a.incoming.get() < 0 {
+                return Err(format!("account {} has a negative balance", a.id));
+            }
+            if a.available.get() + a.blocked.get() + a.incoming.get() > MAX_BALANCE.get() {
+                return Err(format!("account {} is over the balance limit", a.id));
+            }
+            if a.blocked.get() != blocked.get(&a.id).copied().unwrap_or(0) {
+                return Err(format!("account {} blocked balance has no matching reservation", a.id));
+            }
+            if a.incoming.get() != incoming.get(&a.id).copied().unwrap_or(0) {
+                return Err(format!("account {} incoming balance has no matching reservation", a.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `base + amount`, refusing anything that would take the account's total over [`MAX_BALANCE`].
+fn headroom_add(acc: &Account, base: Cents, amount: Cents) -> Result<Cents, LedgerError> {
+    let total = acc.available.get() as i128 + acc.blocked.get() as i128 + acc.incoming.get() as i128 + amount.get() as i128;
+    if amount.get() <= 0 || total > MAX_BALANCE.get() as i128 {
+        return Err(LedgerError::BalanceLimit);
+    }
+    base.checked_add(amount).ok_or(LedgerError::BalanceLimit)
+}
+
+#[cfg(test)]
+mod tests;

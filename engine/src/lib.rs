@@ -1,0 +1,18 @@
+//! The bank engine: everything a bank does with money, and nothing about HTTP or Leptos.
+//!
+//! # Layout
+//! - [`ledger`]: the pure state machine of accounts, balances, reservations and history.
+//! - [`store`]: SQLite persistence (WAL, fsync per commit, one transaction per batch).
+//! - [`engine`]: the single thread that owns ledger + store and drains the bounded command queue.
+//! - [`auth`]: Argon2id password hashing and session tokens.
+//!
+//! Architecture invariant: callers only enqueue commands through [`EngineHandle`]; no other code
+//! reads or writes balances.
+
+pub mod auth;
+pub mod engine;
+pub mod ledger;
+pub mod store;
+
+pub use engine::{Audit, Clock, EngineConfig, EngineError, EngineHandle, EngineResult, SystemClock};
+pub use ledger::{LedgerError, NewAccount};

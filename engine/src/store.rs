@@ -1,0 +1,307 @@
+//! Durable storage: one SQLite database per bank, WAL mode, `synchronous = FULL` so that a commit
+//! is on disk before the engine acknowledges anything in it.
+//!
+//! The engine owns the only writing connection. It persists each batch's [`Change`]s in a single
+//! transaction (group commit: one fsync for many operations). Reads of history use the same
+//! connection on the engine thread, so they see exactly what has been acknowledged.
+
+use crate::auth::{PasswordHash, TokenHash};
+use crate::ledger::{Account, Change, Entry, Ledger, PreparedPart, Side};
+use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
+use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use rusqlite::{params, Connection, Transaction};
+use std::path::Path;
+
+pub type StoreResult<T> = Result<T, rusqlite::Error>;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE accounts (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT    NOT NULL CHECK (kind IN ('individual', 'company')),
+    email           TEXT    NOT NULL UNIQUE,
+    phone           TEXT    NOT NULL,
+    password_hash   TEXT    NOT NULL,
+    available_cents INTEGER NOT NULL CHECK (available_cents >= 0),
+    blocked_cents   INTEGER NOT NULL CHECK (blocked_cents >= 0),
+    incoming_cents  INTEGER NOT NULL CHECK (incoming_cents >= 0),
+    created_ms      INTEGER NOT NULL
+);
+CREATE TABLE holders (
+    tax_id     TEXT    PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    position   INTEGER NOT NULL,
+    name       TEXT    NOT NULL
+);
+CREATE INDEX holders_by_account ON holders(account_id);
+-- Append-only history: rows are added and their status moves pending -> committed | aborted; never deleted.
+CREATE TABLE entries (
+    id                 INTEGER PRIMARY KEY,
+    tx_id              TEXT    NOT NULL,
+    account_id         INTEGER NOT NULL REFERENCES accounts(id),
+    kind               TEXT    NOT NULL CHECK (kind IN ('deposit', 'pix_out', 'pix_in')),
+    amount_cents       INTEGER NOT NULL CHECK (amount_cents > 0),
+    status             TEXT    NOT NULL CHECK (status IN ('pending', 'committed', 'aborted')),
+    counterparty_name  TEXT,
+    counterparty_key   TEXT,
+    counterparty_bank  INTEGER,
+    created_ms         INTEGER NOT NULL,
+    updated_ms         INTEGER NOT NULL,
+    UNIQUE (tx_id, account_id, kind)
+);
+CREATE INDEX entries_by_account ON entries(account_id, id);
+CREATE INDEX entries_by_status ON entries(status) WHERE status = 'pending';
+CREATE TABLE sessions (
+    token_sha256 BLOB    PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts(id),
+    expires_ms   INTEGER NOT NULL
+);
+";
+
+/// A session row as restored at start-up.
+pub struct StoredSession {
+    pub token: TokenHash,
+    pub account: AccountId,
+    pub expires_ms: i64,
+}
+
+/// Changes to sessions, persisted in the same transaction as the ledger's changes.
+#[derive(Clone, Debug)]
+pub enum SessionChange {
+    Created { token: TokenHash, account: AccountId, expires_ms: i64 },
+    Deleted { token: TokenHash },
+    ExpiredBefore { now_ms: i64 },
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let conn = Connection::open(path)?;
+        // WAL: readers never block the writer. FULL: the WAL is fsync'd at every commit, so an
+        // acknowledged batch survives a crash of the process or of the machine.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_millis(5_000))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        } else if version != SCHEMA_VERSION {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "database schema version {version}, this build knows {SCHEMA_VERSION}"
+            )));
+        }
+        Ok(Store { conn })
+    }
+
+    /// Reads the whole ledger back: accounts with balances, and the parts of transactions that
+    /// are still prepared (pending entries).
+    pub fn load_ledger(&self) -> StoreResult<Ledger> {
+        let mut holders_stmt =
+            self.conn.prepare("SELECT account_id, name, tax_id FROM holders ORDER BY account_id, position")?;
+        let mut holders: std::collections::HashMap<i64, Vec<Holder>> = Default::default();
+        let rows = holders_stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        for row in rows {
+            let (account, name, tax) = row?;
+            holders.entry(account).or_default().push(Holder { name, tax_id: parse_tax(&tax)? });
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, email, phone, password_hash, available_cents, blocked_cents, incoming_cents, created_ms
+             FROM accounts ORDER BY id",
+        )?;
+        let accounts = stmt
+            .query_map([], |r| {
+                let id: i64 = r.get(0)?;
+                let kind: String = r.get(1)?;
+                Ok(Account {
+                    id: AccountId(id),
+                    kind: if kind == "company" { AccountKind::Company } else { AccountKind::Individual },
+                    holders: holders.remove(&id).unwrap_or_default(),
+                    email: r.get(2)?,
+                    phone: r.get(3)?,
+                    password_hash: PasswordHash::from_stored(r.get(4)?),
+                    available: Cents::new(r.get(5)?),
+                    blocked: Cents::new(r.get(6)?),
+                    incoming: Cents::new(r.get(7)?),
+                    created_ms: r.get(8)?,
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT tx_id, account_id, kind, amount_cents FROM entries WHERE status = 'pending' ORDER BY id")?;
+        let prepared = stmt
+            .query_map([], |r| {
+                let tx: String = r.get(0)?;
+                let kind: String = r.get(2)?;
+                let side = if kind == "pix_out" { Side::Debit } else { Side::Credit };
+                Ok((parse_tx(&tx)?, PreparedPart { account: AccountId(r.get(1)?), side, amount: Cents::new(r.get(3)?) }))
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Ledger::restore(accounts, prepared))
+    }
+
+    pub fn load_sessions(&self, now_ms: i64) -> StoreResult<Vec<StoredSession>> {
+        let mut stmt = self.conn.prepare("SELECT token_sha256, account_id, expires_ms FROM sessions WHERE expires_ms > ?1")?;
+        let rows = stmt.query_map([now_ms], |r| {
+            let bytes: Vec<u8> = r.get(0)?;
+            let token: [u8; 32] = bytes.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(0, "token".into(), rusqlite::types::Type::Blob))?;
+            Ok(StoredSession { token: TokenHash(token), account: AccountId(r.get(1)?), expires_ms: r.get(2)? })
+        })?;
+        rows.collect()
+    }
+
+    /// Persists one batch atomically. On error nothing of the batch is stored.
+    pub fn persist(&mut self, changes: &[Change], sessions: &[SessionChange], now_ms: i64) -> StoreResult<()> {
+        let tx = self.conn.transaction()?;
+        for change in changes {
+            apply_change(&tx, change, now_ms)?;
+        }
+        for change in sessions {
+            apply_session_change(&tx, change)?;
+        }
+        tx.commit()
+    }
+
+    /// The newest `limit` entries of an account.
+    pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms
+             FROM entries WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![account.0, limit], |r| row_to_entry(r, account))?;
+        rows.collect()
+    }
+
+    /// Entries of a transaction at this bank, to answer a retried request with its first outcome.
+    pub fn entries_of_tx(&self, tx_id: &TxId) -> StoreResult<Vec<Entry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, account_id
+             FROM entries WHERE tx_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(8)?)))?;
+        rows.collect()
+    }
+}
+
+fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlite::Result<Entry> {
+    let tx: String = r.get(0)?;
+    let kind: String = r.get(1)?;
+    let status: String = r.get(3)?;
+    let cp_name: Option<String> = r.get(4)?;
+    let cp_key: Option<String> = r.get(5)?;
+    let cp_bank: Option<u16> = r.get(6)?;
+    let counterparty = match (cp_name, cp_key, cp_bank.and_then(|b| BankId::try_from(b).ok())) {
+        (Some(name), Some(key_masked), Some(bank)) => Some(Counterparty { name, key_masked, bank }),
+        _ => None,
+    };
+    Ok(Entry {
+        tx_id: parse_tx(&tx)?,
+        account,
+        kind: EntryKind::parse(&kind).ok_or_else(|| bad_column(1, "kind"))?,
+        amount: Cents::new(r.get(2)?),
+        status: TxStatus::parse(&status).ok_or_else(|| bad_column(3, "status"))?,
+        counterparty,
+        created_ms: r.get(7)?,
+    })
+}
+
+fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResult<()> {
+    match change {
+        Change::AccountCreated(a) => {
+            let kind = match a.kind {
+                AccountKind::Individual => "individual",
+                AccountKind::Company => "company",
+            };
+            tx.prepare_cached(
+                "INSERT INTO accounts (id, kind, email, phone, password_hash, available_cents, blocked_cents, incoming_cents, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                a.id.0,
+                kind,
+                a.email,
+                a.phone,
+                a.password_hash.as_stored(),
+                a.available.get(),
+                a.blocked.get(),
+                a.incoming.get(),
+                a.created_ms
+            ])?;
+            for (position, h) in a.holders.iter().enumerate() {
+                tx.prepare_cached("INSERT INTO holders (tax_id, account_id, position, name) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![h.tax_id.digits(), a.id.0, position as i64, h.name])?;
+            }
+        }
+        Change::Balances { account, available, blocked, incoming } => {
+            let n = tx
+                .prepare_cached("UPDATE accounts SET available_cents = ?2, blocked_cents = ?3, incoming_cents = ?4 WHERE id = ?1")?
+                .execute(params![account.0, available.get(), blocked.get(), incoming.get()])?;
+            assert_eq!(n, 1, "balance update for a missing account {account}");
+        }
+        Change::EntryAdded(e) => {
+            let cp = e.counterparty.as_ref();
+            tx.prepare_cached(
+                "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
+                                      counterparty_bank, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            )?
+            .execute(params![
+                e.tx_id.as_str(),
+                e.account.0,
+                e.kind.as_str(),
+                e.amount.get(),
+                e.status.as_str(),
+                cp.map(|c| c.name.as_str()),
+                cp.map(|c| c.key_masked.as_str()),
+                cp.map(|c| u16::from(c.bank)),
+                e.created_ms
+            ])?;
+        }
+        Change::EntryStatus { tx_id, account, kind, status, at_ms } => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE entries SET status = ?4, updated_ms = ?5
+                     WHERE tx_id = ?1 AND account_id = ?2 AND kind = ?3 AND status = 'pending'",
+                )?
+                .execute(params![tx_id.as_str(), account.0, kind.as_str(), status.as_str(), (*at_ms).max(now_ms)])?;
+            assert_eq!(n, 1, "status change for an entry that is not pending: {tx_id}");
+        }
+    }
+    Ok(())
+}
+
+fn apply_session_change(tx: &Transaction<'_>, change: &SessionChange) -> StoreResult<()> {
+    match change {
+        SessionChange::Created { token, account, expires_ms } => {
+            tx.prepare_cached("INSERT INTO sessions (token_sha256, account_id, expires_ms) VALUES (?1, ?2, ?3)")?
+                .execute(params![&token.0[..], account.0, expires_ms])?;
+        }
+        SessionChange::Deleted { token } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE token_sha256 = ?1")?.execute(params![&token.0[..]])?;
+        }
+        SessionChange::ExpiredBefore { now_ms } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE expires_ms <= ?1")?.execute(params![now_ms])?;
+        }
+    }
+    Ok(())
+}
+
+fn bad_column(i: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(i, what.into(), rusqlite::types::Type::Text)
+}
+
+fn parse_tax(text: &str) -> rusqlite::Result<TaxId> {
+    TaxId::parse(text).map_err(|_| bad_column(0, "tax_id"))
+}
+
+fn parse_tx(text: &str) -> rusqlite::Result<TxId> {
+    TxId::parse(text).map_err(|_| bad_column(0, "tx_id"))
+}
