@@ -1,0 +1,260 @@
+//! Server functions: the browser's whole API. Each one checks its input, checks the session's
+//! owner where money is involved, and enqueues a command into the engine; none touches a balance.
+
+use crate::error::AppError;
+use domain::dto::{BankInfo, Dashboard, ReceiverPreview, TransferReceipt};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The dashboard plus fresh transaction ids for its forms: submitting a form twice (a double
+/// click, a retry after a timeout) reuses the id, so the bank executes it once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardPage {
+    pub dashboard: Dashboard,
+    pub deposit_tx_id: String,
+    pub pix_tx_id: String,
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Server-only helpers: engine access, sessions and cookies, error mapping.
+    use super::AppError;
+    use axum::http::{header, request::Parts, HeaderValue};
+    use domain::AccountId;
+    use engine::auth::SessionToken;
+    use engine::{EngineError, EngineHandle, LedgerError};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    /// Sessions last 12 hours, as in the engine's configuration.
+    const SESSION_MAX_AGE_S: u64 = 12 * 3600;
+
+    pub fn engine() -> Result<EngineHandle, AppError> {
+        use_context::<EngineHandle>().ok_or_else(|| {
+            tracing::error!("engine handle missing from context");
+            AppError::Unexpected
+        })
+    }
+
+    /// Each bank has its own cookie name: banks on one host (ports 8081..8085) share cookies.
+    fn cookie_name(engine: &EngineHandle) -> String {
+        format!("consorcio_session_{}", engine.bank().id)
+    }
+
+    pub fn session_token(engine: &EngineHandle) -> Option<SessionToken> {
+        let parts = use_context::<Parts>()?;
+        let name = cookie_name(engine);
+        parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| SessionToken::parse(v))
+    }
+
+    /// The account of the logged-in client, or [`AppError::NotLoggedIn`].
+    pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppError> {
+        let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
+        engine.session_account(token.hash()).await.map_err(from_engine)?.ok_or(AppError::NotLoggedIn)
+    }
+
+    /// Starts a session for `account` and sends its cookie: HttpOnly (no script can read it),
+    /// SameSite=Strict (no other site can make the browser send it).
+    pub async fn start_session(engine: &EngineHandle, account: AccountId) -> Result<(), AppError> {
+        let token = SessionToken::generate();
+        engine.create_session(token.hash(), account).await.map_err(from_engine)?;
+        let cookie = format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_S}",
+            cookie_name(engine),
+            token.as_cookie_value()
+        );
+        set_cookie(&cookie);
+        Ok(())
+    }
+
+    pub fn clear_session_cookie(engine: &EngineHandle) {
+        set_cookie(&format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", cookie_name(engine)));
+    }
+
+    fn set_cookie(cookie: &str) {
+        if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(cookie)) {
+            res.append_header(header::SET_COOKIE, value);
+        }
+    }
+
+    pub fn from_engine(e: EngineError) -> AppError {
+        match e {
+            EngineError::Ledger(l) => {
+                let msg = l.to_string();
+                match l {
+                    LedgerError::UnknownAccount => AppError::NotFound(msg),
+                    LedgerError::DuplicateTaxId => AppError::field("tax_id1", msg),
+                    LedgerError::DuplicateEmail => AppError::field("email", msg),
+                    LedgerError::TxIdConflict => AppError::Conflict(msg),
+                    LedgerError::UnknownTx => AppError::NotFound(msg),
+                    LedgerError::InsufficientFunds | LedgerError::SelfTransfer | LedgerError::BalanceLimit => {
+                        AppError::Refused(msg)
+                    }
+                }
+            }
+            EngineError::Busy | EngineError::Stopped => AppError::Unavailable(e.to_string()),
+            EngineError::Unexpected => AppError::Unexpected,
+        }
+    }
+
+    pub fn tx_id(text: &str, engine: &EngineHandle) -> Result<domain::TxId, AppError> {
+        if text.is_empty() {
+            return Ok(engine.new_tx_id());
+        }
+        domain::TxId::parse(text).map_err(|e| AppError::BadInput { field: None, message: e.to_string() })
+    }
+
+    /// Runs CPU-heavy password work off the async workers.
+    pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        tokio::task::spawn_blocking(f).await.map_err(|_| AppError::Unexpected)
+    }
+}
+
+#[server(endpoint = "get_bank")]
+pub async fn get_bank() -> Result<BankInfo, AppError> {
+    Ok(ssr::engine()?.bank().clone())
+}
+
+/// Opens an account and logs its owner in. `kind` is `individual` or `company`; `joint` is
+/// present (any value) for a joint account with a second holder.
+#[server(endpoint = "create_account")]
+#[allow(clippy::too_many_arguments)]
+pub async fn create_account(
+    kind: String,
+    joint: Option<String>,
+    name1: String,
+    tax_id1: String,
+    name2: Option<String>,
+    tax_id2: Option<String>,
+    email: String,
+    phone: String,
+    password: String,
+) -> Result<(), AppError> {
+    use domain::dto::{AccountKind, Holder};
+    use domain::input;
+    use engine::auth::{hash_password, Password};
+    use engine::NewAccount;
+
+    let engine = ssr::engine()?;
+    let company = match kind.as_str() {
+        "individual" => false,
+        "company" => true,
+        _ => return Err(AppError::field("kind", "Choose an individual or a company account.")),
+    };
+    let mut holders = vec![Holder {
+        name: input::name(&name1).map_err(|e| AppError::field("name1", e))?,
+        tax_id: input::holder_tax_id(&tax_id1, company).map_err(|e| AppError::field("tax_id1", e))?,
+    }];
+    if joint.is_some() {
+        let second = Holder {
+            name: input::name(name2.as_deref().unwrap_or("")).map_err(|e| AppError::field("name2", e))?,
+            tax_id: input::holder_tax_id(tax_id2.as_deref().unwrap_or(""), company)
+                .map_err(|e| AppError::field("tax_id2", e))?,
+        };
+        if second.tax_id == holders[0].tax_id {
+            return Err(AppError::field("tax_id2", input::InputError::SameHolderTwice));
+        }
+        holders.push(second);
+    }
+    let email = input::email(&email).map_err(|e| AppError::field("email", e))?;
+    let phone = input::phone(&phone).map_err(|e| AppError::field("phone", e))?;
+    input::password(&password).map_err(|e| AppError::field("password", e))?;
+    let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
+    let kind = if company { AccountKind::Company } else { AccountKind::Individual };
+    let account = engine
+        .open_account(NewAccount { kind, holders, email, phone, password_hash })
+        .await
+        .map_err(ssr::from_engine)?;
+    ssr::start_session(&engine, account).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<(), AppError> {
+    use engine::auth::{verify_password, Password};
+
+    let engine = ssr::engine()?;
+    if password.len() > 4 * domain::input::PASSWORD_MAX_CHARS || email.len() > 4 * domain::input::EMAIL_MAX_CHARS {
+        return Err(AppError::InvalidCredentials);
+    }
+    let email = email.trim().to_lowercase();
+    let found = engine.credentials(email).await.map_err(ssr::from_engine)?;
+    let (account, hash) = match found {
+        Some((account, hash)) => (Some(account), Some(hash)),
+        None => (None, None),
+    };
+    // Unknown e-mails are checked against a dummy hash: same time, same answer.
+    let ok = ssr::blocking(move || verify_password(hash.as_ref(), &Password::new(password))).await?;
+    match (ok, account) {
+        (true, Some(account)) => {
+            ssr::start_session(&engine, account).await?;
+            leptos_axum::redirect("/dashboard");
+            Ok(())
+        }
+        _ => Err(AppError::InvalidCredentials),
+    }
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let engine = ssr::engine()?;
+    if let Some(token) = ssr::session_token(&engine) {
+        engine.end_session(token.hash()).await.map_err(ssr::from_engine)?;
+    }
+    ssr::clear_session_cookie(&engine);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "get_dashboard")]
+pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let dashboard = engine.dashboard(account).await.map_err(ssr::from_engine)?;
+    Ok(DashboardPage {
+        dashboard,
+        deposit_tx_id: engine.new_tx_id().to_string(),
+        pix_tx_id: engine.new_tx_id().to_string(),
+    })
+}
+
+#[server(endpoint = "deposit")]
+pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
+    let tx = ssr::tx_id(&tx_id, &engine)?;
+    engine.deposit(tx, account, amount).await.map_err(ssr::from_engine)?;
+    Ok(amount)
+}
+
+/// Who receives a Pix sent to `key` at this bank. Requires a session, so that keys cannot be
+/// enumerated anonymously.
+#[server(endpoint = "lookup_receiver")]
+pub async fn lookup_receiver(key: String) -> Result<ReceiverPreview, AppError> {
+    let engine = ssr::engine()?;
+    ssr::current_account(&engine).await?;
+    let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
+    engine.lookup_key(key).await.map_err(ssr::from_engine)
+}
+
+#[server(endpoint = "send_pix")]
+pub async fn send_pix(key: String, amount: String, tx_id: String) -> Result<TransferReceipt, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
+    let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
+    let tx = ssr::tx_id(&tx_id, &engine)?;
+    let receipt = engine.pix(tx, account, key, amount).await.map_err(ssr::from_engine)?;
+    leptos_axum::redirect(&format!("/dashboard?sent={}", receipt.tx_id));
+    Ok(receipt)
+}

@@ -1,0 +1,74 @@
+//! The one error type of every server function: serialisable, written for a bank client, and
+//! mapped to an HTTP status by the server (see `AppError::status`).
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Input that fails validation; `field` names the form field, when there is one.
+    #[error("{message}")]
+    BadInput { field: Option<String>, message: String },
+    #[error("Please log in to continue.")]
+    NotLoggedIn,
+    /// Never says which of the two was wrong, nor whether the e-mail exists.
+    #[error("E-mail or password is incorrect.")]
+    InvalidCredentials,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A valid request the bank refuses: insufficient funds, Pix to oneself, balance limit.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("Something went wrong on our side; nothing was changed. Please try again.")]
+    Unexpected,
+}
+
+impl AppError {
+    pub fn field(field: &str, message: impl ToString) -> AppError {
+        AppError::BadInput { field: Some(field.to_string()), message: message.to_string() }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadInput { .. } => 400,
+            AppError::NotLoggedIn | AppError::InvalidCredentials => 401,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Refused(_) => 422,
+            AppError::Unavailable(_) => 503,
+            AppError::Unexpected => 500,
+        }
+    }
+
+    /// The message for a form field, if this error is about that field.
+    pub fn for_field(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::BadInput { field: Some(f), message } if f == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    /// Errors raised by the server-function machinery itself. Arguments that do not decode are
+    /// the client's fault (400); the rest are ours.
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::BadInput { field: None, message: "The form was incomplete or malformed. Please check it and try again.".into() }
+            }
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
+                AppError::Unavailable("The bank could not be reached. Check your connection and try again.".into())
+            }
+            _ => AppError::Unexpected,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The Leptos app of a bank node: pages and server functions, one crate for both sides.
+//!
+//! # Layout
+//! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
+//! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
+//! - [`pages`]: one module per page: landing, sign-up, login, dashboard.
+//!
+//! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
+//! never links tokio, SQLite or reqwest).
+
+pub mod api;
+pub mod error;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+pub use error::AppError;
+
+/// The HTML document around the app, rendered on the server only. The bank id goes on `<html>`
+/// so that the stylesheet picks the bank's palette before any script runs.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let bank = use_context::<domain::dto::BankInfo>();
+    let bank_id = bank.as_ref().map(|b| b.id.to_string()).unwrap_or_default();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-bank=bank_id>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let bank = OnceResource::new(api::get_bank());
+    // Effects run only in the browser, after hydration: mark the page as interactive, for
+    // people's tools and for the browser tests, which wait for it instead of for time.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/consorcio.css"/>
+        <Router>
+            <header class="topbar">
+                <a href="/" class="brand">
+                    <span class="logo" aria-hidden="true"></span>
+                    <Suspense fallback=|| "Consórcio">
+                        {move || Suspend::new(async move {
+                            match bank.await {
+                                Ok(b) => view! { <Title text=format!("{} · Consórcio", b.name)/> <span class="bank-name">{b.name}</span> }.into_any(),
+                                Err(_) => view! { <span class="bank-name">"Consórcio"</span> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                </a>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <section class="card"><h1>"Page not found"</h1><a href="/">"Back to the start"</a></section> }>
+                    <Route path=StaticSegment("") view=pages::landing::Landing/>
+                    <Route path=StaticSegment("signup") view=pages::signup::SignUp/>
+                    <Route path=StaticSegment("login") view=pages::login::Login/>
+                    <Route path=StaticSegment("dashboard") view=pages::dashboard::DashboardPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,20 @@
+use crate::api::Login as LoginFn;
+use crate::pages::{error_banner, last_result};
+use leptos::prelude::*;
+
+#[component]
+pub fn Login() -> impl IntoView {
+    let login = ServerAction::<LoginFn>::new();
+    view! {
+        <section class="card narrow">
+            <h1>"Log in"</h1>
+            <ActionForm action=login attr:class="form">
+                <label>"E-mail" <input type="email" name="email" autocomplete="username" required/></label>
+                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                {error_banner(last_result(login.value()))}
+                <button type="submit" class="primary" disabled=move || login.pending().get()>"Log in"</button>
+            </ActionForm>
+            <p class="muted">"New here? " <a href="/signup">"Open an account"</a></p>
+        </section>
+    }
+}

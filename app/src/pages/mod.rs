@@ -1,0 +1,40 @@
+//! One module per page.
+
+pub mod dashboard;
+pub mod landing;
+pub mod login;
+pub mod signup;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The result of an action's last submission, as a plain signal.
+pub fn last_result<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+) -> Signal<Option<Result<T, AppError>>> {
+    Signal::derive(move || value.get())
+}
+
+/// The error of the last submission of a form, if any, as a banner.
+pub fn error_banner<T: Clone + Send + Sync + 'static>(value: Signal<Option<Result<T, AppError>>>) -> impl IntoView {
+    move || match value.get() {
+        Some(Err(e)) if !matches!(e, AppError::BadInput { field: Some(_), .. }) => {
+            Some(view! { <p class="error" role="alert">{e.to_string()}</p> })
+        }
+        _ => None,
+    }
+}
+
+/// The message for one field from the last submission's error, shown under that field.
+pub fn field_error<T: Clone + Send + Sync + 'static>(
+    value: Signal<Option<Result<T, AppError>>>,
+    field: &'static str,
+) -> impl IntoView {
+    move || {
+        value
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.for_field(field))
+            .map(|m| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
+    }
+}

@@ -1,0 +1,150 @@
+//! Bank-node configuration from environment variables, optionally preloaded from a file.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `BANK_CONFIG` | a file of `KEY=VALUE` lines read first; the environment overrides it | none |
+//! | `BANK_ID` | this bank's id, 1..=99 | required |
+//! | `BANK_NAME` | display name | Eleven, Automobili, Secret, Formula, Titanium for ids 1..=5 |
+//! | `BIND_ADDR` | listen address | `127.0.0.1:808<id>` |
+//! | `DATA_DIR` | where the bank's SQLite database lives | `data/bank-<id>` |
+//! | `SITE_DIR` | the built web assets (`pkg/consorcio.js`, `.wasm`, `.css`) | `target/site` |
+//! | `PEERS` | the consortium, `id=http://host:port,...` (used by inter-bank work) | empty |
+
+use domain::BankId;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The original project's five banks, used when `BANK_NAME` is not set.
+const DEMO_NAMES: [&str; 5] = ["Eleven", "Automobili", "Secret", "Formula", "Titanium"];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bank_id: BankId,
+    pub bank_name: String,
+    pub bind_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub site_dir: PathBuf,
+    pub peers: BTreeMap<BankId, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("BANK_ID is required (1..=99)")]
+    MissingBankId,
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("reading BANK_CONFIG file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn invalid(key: &'static str, message: impl ToString) -> ConfigError {
+    ConfigError::Invalid { key, message: message.to_string() }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        if let Ok(path) = std::env::var("BANK_CONFIG") {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File { path: path.clone(), message: e.to_string() })?;
+            vars.extend(parse_file(&text).map_err(|message| ConfigError::File { path, message })?);
+        }
+        vars.extend(std::env::vars());
+        Config::from_vars(&vars)
+    }
+
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let id: u16 = get("BANK_ID").ok_or(ConfigError::MissingBankId)?.parse().map_err(|e| invalid("BANK_ID", e))?;
+        let bank_id = BankId::try_from(id).map_err(|e| invalid("BANK_ID", e))?;
+        let bank_name = match get("BANK_NAME") {
+            Some(n) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
+            None => DEMO_NAMES.get(id as usize - 1).map(|n| n.to_string()).unwrap_or_else(|| format!("Bank {id}")),
+        };
+        let bind_addr = match get("BIND_ADDR") {
+            Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080 + id)),
+        };
+        let data_dir = get("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("data/bank-{id}")));
+        let site_dir = get("SITE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/site"));
+        let peers = match get("PEERS") {
+            Some(p) => parse_peers(p)?,
+            None => BTreeMap::new(),
+        };
+        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers })
+    }
+}
+
+/// `KEY=VALUE` per line; blank lines and `#` comments ignored.
+fn parse_file(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (k, v) = line.split_once('=').ok_or_else(|| format!("line {}: expected KEY=VALUE", n + 1))?;
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok(out)
+}
+
+/// `1=http://127.0.0.1:8081,2=http://10.0.0.2:8082`.
+fn parse_peers(text: &str) -> Result<BTreeMap<BankId, String>, ConfigError> {
+    let mut peers = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, url) = item.split_once('=').ok_or_else(|| invalid("PEERS", format!("'{item}' is not id=url")))?;
+        let id: u16 = id.trim().parse().map_err(|_| invalid("PEERS", format!("'{id}' is not a bank id")))?;
+        let id = BankId::try_from(id).map_err(|e| invalid("PEERS", e))?;
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 200 {
+            return Err(invalid("PEERS", format!("'{url}' is not an http(s) URL")));
+        }
+        if peers.insert(id, url.to_string()).is_some() {
+            return Err(invalid("PEERS", format!("bank {id} listed twice")));
+        }
+    }
+    Ok(peers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_bank_id() {
+        let c = Config::from_vars(&vars(&[("BANK_ID", "4")])).unwrap();
+        assert_eq!(c.bank_name, "Formula");
+        assert_eq!(c.bind_addr.port(), 8084);
+        assert_eq!(c.data_dir, PathBuf::from("data/bank-4"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (pairs, key) in [
+            (vec![], "BANK_ID is required"),
+            (vec![("BANK_ID", "0")], "BANK_ID"),
+            (vec![("BANK_ID", "x")], "BANK_ID"),
+            (vec![("BANK_ID", "1"), ("BIND_ADDR", "nowhere")], "BIND_ADDR"),
+            (vec![("BANK_ID", "1"), ("PEERS", "2=ftp://x")], "PEERS"),
+            (vec![("BANK_ID", "1"), ("PEERS", "2=http://a,2=http://b")], "PEERS"),
+            (vec![("BANK_ID", "1"), ("BANK_NAME", "<b>")], "BANK_NAME"),
+        ] {
+            let err = Config::from_vars(&vars(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn peers_and_files_parse() {
+        let c = Config::from_vars(&vars(&[("BANK_ID", "1"), ("PEERS", "2=http://127.0.0.1:8082/, 3=http://h:8083")])).unwrap();
+        assert_eq!(c.peers.len(), 2);
+        assert_eq!(c.peers[&BankId::try_from(2).unwrap()], "http://127.0.0.1:8082");
+        assert_eq!(parse_file("# c\nA=1\n\nB = two\n").unwrap(), vec![("A".into(), "1".into()), ("B".into(), "two".into())]);
+        assert!(parse_file("nonsense").is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! The HTTP surface of a bank node.
+
+use crate::config::Config;
+use app::{shell, App, AppError};
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use engine::EngineHandle;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest request body accepted: forms are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Every request is answered, one way or another, within this time.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest server-function error body the status mapper will read.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(config: &Config, engine: EngineHandle) -> Router {
+    let options = LeptosOptions::builder()
+        .output_name("consorcio")
+        .site_root(config.site_dir.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind_addr)
+        .build();
+    let routes = generate_route_list(App);
+    let bank = engine.bank().clone();
+    let context = {
+        let engine = engine.clone();
+        move || {
+            provide_context(engine.clone());
+            provide_context(bank.clone());
+        }
+    };
+    let health_engine = engine.clone();
+    Router::new()
+        .route("/healthz", get(move || health(health_engine.clone())))
+        .leptos_routes_with_context(&options, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
+        .layer(axum::middleware::map_response(server_fn_status))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .with_state(options)
+}
+
+async fn health(engine: EngineHandle) -> Response {
+    match engine.audit().await {
+        Ok(audit) => Json(serde_json::json!({
+            "status": "ok",
+            "bank": engine.bank().id,
+            "name": engine.bank().name,
+            "accounts": audit.accounts,
+        }))
+        .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// Server functions answer every error with 500. This gives each [`AppError`] its own status
+/// (400 bad input, 401 no session, 404, 409, 422 refused, 503), in one place for all of them.
+async fn server_fn_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY_BYTES).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "error body unreadable").into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,36 @@
+//! The bank node: wires configuration, the engine and the web app into one axum router.
+//!
+//! # Layout
+//! - [`config`]: configuration from the environment (and an optional file).
+//! - [`http`]: the router: Leptos pages and server functions, static files, limits, headers.
+//!
+//! `main.rs` only calls [`run`].
+
+pub mod config;
+pub mod http;
+
+use config::Config;
+use engine::{EngineConfig, EngineHandle, SystemClock};
+use std::sync::Arc;
+
+/// Starts the engine and serves HTTP on `listener` until `shutdown` resolves; then lets the
+/// engine finish its current batch and stop.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    let bank = domain::dto::BankInfo { id: config.bank_id, name: config.bank_name.clone() };
+    let engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
+    let (engine, engine_thread) = EngineHandle::start(engine_config, Arc::new(SystemClock))?;
+    let router = http::router(&config, engine);
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
+    // only way to learn the port).
+    println!("bank-node {} ({}) listening on http://{addr}", config.bank_id, config.bank_name);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
+    // The router (and with it every engine handle) is gone: the engine drains and stops.
+    engine_thread.join().map_err(|_| "engine thread panicked".to_string())?;
+    Ok(())
+}
