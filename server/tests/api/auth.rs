@@ -1,0 +1,72 @@
+use crate::support::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn login_errors_do_not_reveal_whether_an_email_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    assert_eq!(bank.client().open_account("Ana Lima", ANA_CPF, "ana@example.com").await, StatusCode::OK);
+
+    let c = bank.client();
+    let (s1, wrong_password) = c.call("login", &[("email", "ana@example.com"), ("password", "wrong password 1")]).await;
+    let (s2, no_such_user) = c.call("login", &[("email", "nobody@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(wrong_password, no_such_user, "same answer for both");
+    assert_eq!(c.call("get_dashboard", &[]).await.0, StatusCode::UNAUTHORIZED);
+
+    let (status, _) = c.call("login", &[("email", " ANA@example.com "), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(c.dashboard().await["dashboard"]["account"]["email"], "ana@example.com");
+
+    assert_eq!(c.call("logout", &[]).await.0, StatusCode::OK);
+    assert_eq!(c.call("get_dashboard", &[]).await.0, StatusCode::UNAUTHORIZED, "logged out");
+}
+
+#[tokio::test]
+async fn a_session_cookie_is_httponly_strict_and_per_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(3, dir.path()).await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/create_account", bank.url))
+        .header("Accept", "application/json")
+        .form(&[("kind", "individual"), ("name1", "Ana"), ("tax_id1", ANA_CPF), ("email", "a@example.com"), ("phone", "11987654321"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("consorcio_session_3="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    // A forged token is no session.
+    let forged = reqwest::Client::new()
+        .post(format!("{}/api/get_dashboard", bank.url))
+        .header("Cookie", format!("consorcio_session_3={}", "ab".repeat(32)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn money_moves_only_for_the_session_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    let ana = bank.client();
+    let beto = bank.client();
+    ana.open_account("Ana Lima", ANA_CPF, "ana@example.com").await;
+    beto.open_account("Beto Reis", BETO_CPF, "beto@example.com").await;
+    ana.call("deposit", &[("amount", "100,00"), ("tx_id", "")]).await;
+    // Beto's session cannot spend Ana's money: a Pix from his session debits his account only.
+    let (status, body) = beto.call("send_pix", &[("key", ANA_CPF), ("amount", "10,00"), ("tx_id", "")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(ana.balances().await, (10_000, 0));
+    // Anonymous callers get nothing, not even a receiver's name.
+    let anon = bank.client();
+    for (f, form) in [
+        ("deposit", vec![("amount", "5"), ("tx_id", "")]),
+        ("send_pix", vec![("key", ANA_CPF), ("amount", "5"), ("tx_id", "")]),
+        ("lookup_receiver", vec![("key", ANA_CPF)]),
+        ("get_dashboard", vec![]),
+    ] {
+        assert_eq!(anon.call(f, &form).await.0, StatusCode::UNAUTHORIZED, "{f}");
+    }
+}

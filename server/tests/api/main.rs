@@ -1,0 +1,7 @@
+//! Integration tests against real `bank-node` processes: one test binary, one module per concern.
+
+mod auth;
+mod bad_input;
+mod browser;
+mod recovery;
+mod support;

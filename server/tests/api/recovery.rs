@@ -1,0 +1,105 @@
+//! A bank killed with SIGKILL and restarted has every acknowledged operation and nothing
+//! half-applied.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+#[tokio::test]
+async fn sigkill_loses_no_acknowledged_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(4, dir.path()).await;
+    let ana = bank.client();
+    let beto = bank.client();
+    ana.open_account("Ana Lima", ANA_CPF, "ana@example.com").await;
+    beto.open_account("Beto Reis", BETO_CPF, "beto@example.com").await;
+    ana.call("deposit", &[("amount", "1.000,00"), ("tx_id", "")]).await;
+    beto.call("deposit", &[("amount", "1.000,00"), ("tx_id", "")]).await;
+
+    // Eight clients hammer the bank with deposits and Pix both ways; every acknowledged
+    // transaction id is recorded. The bank is killed while they run.
+    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (me, other_key) = if w % 2 == 0 { (ana.clone(), BETO_CPF) } else { (beto.clone(), ANA_CPF) };
+        let acked = acked.clone();
+        workers.push(tokio::spawn(async move {
+            for i in 0..10_000 {
+                let id = tx_id(4);
+                let result = if i % 3 == 0 {
+                    me.http
+                        .post(format!("{}/api/deposit", me.url))
+                        .header("Accept", "application/json")
+                        .form(&[("amount", "1,00"), ("tx_id", id.as_str())])
+                        .send()
+                        .await
+                } else {
+                    me.http
+                        .post(format!("{}/api/send_pix", me.url))
+                        .header("Accept", "application/json")
+                        .form(&[("key", other_key), ("amount", "0,50"), ("tx_id", id.as_str())])
+                        .send()
+                        .await
+                };
+                match result {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        acked.lock().unwrap().insert(id);
+                    }
+                    Ok(_) => {}
+                    Err(_) => return, // the bank is gone
+                }
+            }
+        }));
+    }
+    // Kill once a good number of operations has been acknowledged (counted, not timed).
+    loop {
+        if acked.lock().unwrap().len() >= 300 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    bank.kill().await;
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    let bank = Bank::start(4, dir.path()).await;
+    let db = rusqlite::Connection::open(Bank::db_path(dir.path())).unwrap();
+    let mut stmt = db.prepare("SELECT tx_id FROM entries WHERE status = 'committed'").unwrap();
+    let committed: HashSet<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let lost: Vec<_> = acked.difference(&committed).collect();
+    assert!(lost.is_empty(), "{} acknowledged operations lost, e.g. {:?}", lost.len(), lost.first());
+
+    let pending: i64 = db.query_row("SELECT COUNT(*) FROM entries WHERE status = 'pending'", [], |r| r.get(0)).unwrap();
+    assert_eq!(pending, 0, "nothing half-applied");
+    // Every account's balance is exactly what its committed history says.
+    let mismatches: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM accounts a WHERE a.available_cents + a.blocked_cents !=
+               (SELECT COALESCE(SUM(CASE kind WHEN 'pix_out' THEN -amount_cents ELSE amount_cents END), 0)
+                FROM entries e WHERE e.account_id = a.id AND e.status = 'committed')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mismatches, 0);
+    // Money is conserved: the total equals all committed deposits.
+    let (total, deposits): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT SUM(available_cents + blocked_cents) FROM accounts),
+                    (SELECT SUM(amount_cents) FROM entries WHERE kind = 'deposit' AND status = 'committed')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(total, deposits);
+    // The restarted bank (on a new port; cookies are per host) serves the same sessions and balances.
+    let ana = Client { url: bank.url.clone(), ..ana };
+    let beto = Client { url: bank.url.clone(), ..beto };
+    let (a, _) = ana.balances().await;
+    let (b, _) = beto.balances().await;
+    assert_eq!((a + b) as i64, total);
+    drop(bank);
+}

@@ -1,0 +1,127 @@
+//! Starting bank nodes as real processes and talking to them like a browser does.
+
+use rand::distr::{Alphanumeric, SampleString};
+use reqwest::StatusCode;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const ANA_CPF: &str = "529.982.247-25";
+pub const BETO_CPF: &str = "111.444.777-35";
+pub const CIA_CNPJ: &str = "11.222.333/0001-81";
+pub const PASSWORD: &str = "senha segura 1";
+
+pub struct Bank {
+    child: Child,
+    pub url: String,
+}
+
+/// Where `scripts/build-site.sh` put the web assets.
+pub fn site_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SITE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")
+    });
+    target.join("site")
+}
+
+impl Bank {
+    /// Starts bank `id` on a free loopback port with its database in `dir`, and waits until it
+    /// says it is listening.
+    pub async fn start(id: u8, dir: &Path) -> Bank {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bank-node"))
+            .env("BANK_ID", id.to_string())
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("DATA_DIR", dir)
+            .env("SITE_DIR", site_dir())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawning bank-node");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next_line().await.expect("reading bank-node stdout").expect("bank-node exited before listening");
+            if let Some((_, url)) = line.split_once(" listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Bank { child, url }
+    }
+
+    /// SIGKILL: no shutdown hook runs, nothing is flushed beyond what was already synced.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("sending SIGKILL");
+        self.child.wait().await.expect("reaping bank-node");
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            url: self.url.clone(),
+        }
+    }
+
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join("bank.sqlite3")
+    }
+}
+
+/// A browser-like client of one bank: keeps its session cookie.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
+}
+
+impl Client {
+    /// Calls a server function the way the hydrated app does (form-encoded, JSON answer).
+    pub async fn call(&self, function: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/{function}", self.url))
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request to bank-node");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
+    }
+
+    pub async fn open_account(&self, name: &str, tax_id: &str, email: &str) -> StatusCode {
+        let kind = if tax_id.len() > 14 { "company" } else { "individual" };
+        self.call(
+            "create_account",
+            &[("kind", kind), ("name1", name), ("tax_id1", tax_id), ("email", email), ("phone", "11987654321"), ("password", PASSWORD)],
+        )
+        .await
+        .0
+    }
+
+    pub async fn dashboard(&self) -> serde_json::Value {
+        let (status, body) = self.call("get_dashboard", &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// (available, blocked) in cents.
+    pub async fn balances(&self) -> (i64, i64) {
+        let d = self.dashboard().await;
+        let a = &d["dashboard"]["account"];
+        (a["available"].as_i64().unwrap(), a["blocked"].as_i64().unwrap())
+    }
+}
+
+/// A fresh client-chosen transaction id for bank `id`.
+pub fn tx_id(bank: u8) -> String {
+    format!("E{bank:08}202611261705{}", Alphanumeric.sample_string(&mut rand::rng(), 11))
+}
