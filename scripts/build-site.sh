@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the browser half: the hydrate wasm, its JS glue (wasm-bindgen), the stylesheet and the
+# public files, into "$SITE_DIR/pkg". Usage: build-site.sh [dev|release]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+profile=${1:-dev}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+site=${SITE_DIR:-$target_dir/site}
+cd "$root"
+case "$profile" in
+  dev) cargo build -p frontend --lib --target wasm32-unknown-unknown; out=debug ;;
+  release) cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release; out=wasm-release ;;
+  *) echo "usage: $0 [dev|release]" >&2; exit 2 ;;
+esac
+mkdir -p "$site/pkg"
+wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name consorcio \
+  "$target_dir/wasm32-unknown-unknown/$out/frontend.wasm"
+# Leptos (built with LEPTOS_OUTPUT_NAME set) loads pkg/consorcio.wasm, not the _bg name.
+mv -f "$site/pkg/consorcio_bg.wasm" "$site/pkg/consorcio.wasm"
+cp style/main.css "$site/pkg/consorcio.css"
+cp -r public/. "$site/"
+echo "site built in $site"

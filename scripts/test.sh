@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, after installing what a machine with only Rust lacks:
+# the wasm32 target and wasm-bindgen CLI (scripts/setup.sh), Chromium and chromedriver for the
+# browser test (Debian packages), then builds the web assets the bank nodes serve.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+cd "$root"
+
+"$root/scripts/setup.sh"
+
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  echo "test: installing chromium and chromium-driver (Debian packages) for the browser test"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+"$root/scripts/build-site.sh" dev
+export SITE_DIR="$CARGO_TARGET_DIR/site"
+# `frontend` is the wasm crate (feature `hydrate`); building it natively beside `server`
+# (feature `ssr`) would unify both features into one `app`, so it is built by build-site.sh only.
+cargo test --workspace --exclude frontend --locked "$@"
