@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod engine;
 pub mod ledger;
+pub mod ring;
 pub mod store;
 
 pub use engine::{Audit, Clock, EngineConfig, EngineError, EngineHandle, EngineResult, SystemClock};

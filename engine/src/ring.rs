@@ -1,0 +1,310 @@
+//! The token ring, as a pure state machine (sans-IO): inputs are events with the current time,
+//! outputs are [`Effect`]s for the caller to carry out (send the token, probe peers, run a batch).
+//! Nothing here sleeps, reads a clock or opens a socket, so the same code runs in the bank node
+//! and under a deterministic simulator.
+//!
+//! # Protocol
+//! - The token carries an [`Epoch`] `(counter, origin)` and a `hop` count. Epochs are totally
+//!   ordered and unique to the bank that created them, so two banks regenerating at once make two
+//!   *different* epochs and the lower one loses: at most one holder per epoch.
+//! - A bank accepts a token whose epoch is above the highest it has seen, or equal with a higher
+//!   hop. Anything else is stale (older epoch) or a duplicate (same epoch, old hop) and is refused;
+//!   the sender learns it from the answer and drops its copy.
+//! - The holder runs a bounded batch of cross-bank work ([`Effect::RunBatch`]), then passes the token
+//!   to its successor, skipping successors that do not answer. If nobody answers, the bank is cut
+//!   off: it keeps the token but runs no cross-bank work (there is no one to work with) and retries.
+//! - Every bank starts without a token. A bank that has not seen the token for `token_timeout_ms` (plus a stagger by its position, so
+//!   that banks do not all regenerate together) probes the ring. If a peer saw the token recently,
+//!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
+//!   regenerates the token with `counter + 1` and itself as origin.
+
+use domain::BankId;
+
+/// A token generation. Ordered by counter, then by the bank that generated it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Epoch {
+    pub counter: u64,
+    pub origin: BankId,
+}
+
+/// The token as it travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Token {
+    pub epoch: Epoch,
+    /// Passes since the epoch began; tells a re-delivered token from a new visit.
+    pub hop: u64,
+}
+
+/// The answer to a token delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Receipt {
+    Accepted,
+    /// Refused: the receiver has seen `newer`.
+    Stale { newer: Token },
+    /// Refused: this exact token (or a later hop of it) was already accepted.
+    Duplicate,
+}
+
+#[derive(Clone, Debug)]
+pub struct RingConfig {
+    pub me: BankId,
+    /// Every member, including `me`; ring order is ascending id.
+    pub members: Vec<BankId>,
+    /// Silence after which a bank suspects the token is lost.
+    pub token_timeout_ms: u64,
+    /// Added per position after the first bank, so regenerations do not collide.
+    pub stagger_ms: u64,
+    /// With nothing to do, how long the holder keeps the token before passing it: bounds the idle
+    /// rotation rate (and with it idle CPU).
+    pub idle_hold_ms: u64,
+    /// After failing to pass to anyone, wait this long before trying again.
+    pub retry_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Run up to one batch of cross-bank work now, then call [`Ring::batch_done`].
+    RunBatch,
+    /// Deliver `token` to `to` and report the outcome with [`Ring::pass_result`].
+    Send { to: BankId, token: Token },
+    /// Ask every other member whether it is alive and when it last saw the token; report with
+    /// [`Ring::probe_result`].
+    Probe,
+}
+
+/// What a peer said to a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeAnswer {
+    pub from: BankId,
+    /// The highest token it has accepted, if any.
+    pub seen: Option<Token>,
+    /// How long ago it last accepted or passed the token.
+    pub seen_ago_ms: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not holding; waiting for the token.
+    Waiting,
+    /// Holding; a batch is running.
+    Working,
+    /// Holding with nothing to do until `until_ms`.
+    Idle { until_ms: u64 },
+    /// Holding; trying to pass to the member at `attempt` positions ahead.
+    Passing { attempt: usize },
+    /// Holding, but no one answered: cut off; retry passing at `until_ms`.
+    Alone { until_ms: u64 },
+    /// Not holding; a probe is out.
+    Probing,
+}
+
+pub struct Ring {
+    config: RingConfig,
+    phase: Phase,
+    /// The highest token this bank has accepted (or generated).
+    seen: Option<Token>,
+    /// When this bank last accepted or passed the token.
+    last_seen_ms: u64,
+    /// Rotations this bank has taken part in, for the status page and benchmarks.
+    pub visits: u64,
+}
+
+impl Ring {
+    /// A bank starting (or restarting). It holds nothing: the first token, like a lost one, comes
+    /// from probe-then-regenerate, and the lowest member, whose timeout is shortest, goes first.
+    /// A restarted bank therefore never revives an old epoch; it learns the live one from its peers.
+    pub fn new(config: RingConfig, now_ms: u64) -> Ring {
+        assert!(config.members.contains(&config.me), "a bank is a member of its own ring");
+        let mut members = config.members.clone();
+        members.sort();
+        members.dedup();
+        let config = RingConfig { members, ..config };
+        Ring { config, phase: Phase::Waiting, seen: None, last_seen_ms: now_ms, visits: 0 }
+    }
+
+    pub fn holding(&self) -> bool {
+        !matches!(self.phase, Phase::Waiting | Phase::Probing)
+    }
+
+    /// True while this bank may run cross-bank operations.
+    pub fn may_work(&self) -> bool {
+        matches!(self.phase, Phase::Working)
+    }
+
+    pub fn seen(&self) -> Option<Token> {
+        self.seen
+    }
+
+    pub fn last_seen_ms(&self) -> u64 {
+        self.last_seen_ms
+    }
+
+    fn take(&mut self, token: Token, now_ms: u64) -> Vec<Effect> {
+        self.seen = Some(token);
+        self.last_seen_ms = now_ms;
+        self.visits += 1;
+        self.phase = Phase::Working;
+        vec![Effect::RunBatch]
+    }
+
+    /// A token arrived from a peer.
+    pub fn receive(&mut self, token: Token, now_ms: u64) -> (Receipt, Vec<Effect>) {
+        if let Some(seen) = self.seen {
+            if token.epoch < seen.epoch {
+                return (Receipt::Stale { newer: seen }, Vec::new());
+            }
+            if token.epoch == seen.epoch && token.hop <= seen.hop {
+                return (Receipt::Duplicate, Vec::new());
+            }
+        }
+        // A newer token supersedes anything this bank was doing with an older one.
+        (Receipt::Accepted, self.take(token, now_ms))
+    }
+
+    /// The batch started by [`Effect::RunBatch`] finished; `did_work` says whether it found any.
+    pub fn batch_done(&mut self, did_work: bool, now_ms: u64) -> Vec<Effect> {
+        if self.phase != Phase::Working {
+            return Vec::new();
+        }
+        if did_work || self.config.idle_hold_ms == 0 {
+            self.start_pass(now_ms)
+        } else {
+            self.phase = Phase::Idle { until_ms: now_ms + self.config.idle_hold_ms };
+            Vec::new()
+        }
+    }
+
+    fn start_pass(&mut self, now_ms: u64) -> Vec<Effect> {
+        self.last_seen_ms = now_ms;
+        self.phase = Phase::Passing { attempt: 1 };
+        self.send_attempt(1, now_ms)
+    }
+
+    fn send_attempt(&mut self, attempt: usize, now_ms: u64) -> Vec<Effect> {
+        let n = self.config.members.len();
+        if attempt >= n {
+            // Nobody answered: cut off. Keep the token, do no cross-bank work, retry later.
+            self.phase = Phase::Alone { until_ms: now_ms + self.config.retry_ms };
+            return Vec::new();
+        }
+        let me = self.position();
+        let to = self.config.members[(me + attempt) % n];
+        let seen = self.seen.expect("passing requires a token");
+        vec![Effect::Send { to, token: Token { epoch: seen.epoch, hop: seen.hop + 1 } }]
+    }
+
+    fn position(&self) -> usize {
+        self.config.members.iter().position(|m| *m == self.config.me).expect("member")
+    }
+
+    /// The outcome of an [`Effect::Send`]: `None` if the peer did not answer in time.
+    pub fn pass_result(&mut self, to: BankId, receipt: Option<Receipt>, now_ms: u64) -> Vec<Effect> {
+        let Phase::Passing { attempt } = self.phase else {
+            return Vec::new();
+        };
+        let n = self.config.members.len();
+        if self.config.members[(self.position() + attempt) % n] != to {
+            return Vec::new(); // an answer to an older attempt
+        }
+        match receipt {
+            Some(Receipt::Accepted) | Some(Receipt::Duplicate) => {
+                // Duplicate: the peer already has this hop (our earlier delivery got through).
+                if let Some(seen) = self.seen.as_mut() {
+                    seen.hop += 1;
+                }
+                self.last_seen_ms = now_ms;
+                self.phase = Phase::Waiting;
+                Vec::new()
+            }
+            Some(Receipt::Stale { newer }) => {
+                // Our token is obsolete: drop it and learn the newer one.
+                self.seen = Some(newer.max_by_epoch(self.seen));
+                self.last_seen_ms = now_ms;
+                self.phase = Phase::Waiting;
+                Vec::new()
+            }
+            None => {
+                self.phase = Phase::Passing { attempt: attempt + 1 };
+                self.send_attempt(attempt + 1, now_ms)
+            }
+        }
+    }
+
+    /// Time passes. Ends idle holds, retries a cut-off pass, and suspects a lost token.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+        match self.phase {
+            Phase::Idle { until_ms } if now_ms >= until_ms => self.start_pass(now_ms),
+            Phase::Alone { until_ms } if now_ms >= until_ms => {
+                self.phase = Phase::Passing { attempt: 1 };
+                self.send_attempt(1, now_ms)
+            }
+            Phase::Waiting if now_ms.saturating_sub(self.last_seen_ms) >= self.timeout_ms() => {
+                self.phase = Phase::Probing;
+                vec![Effect::Probe]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// This bank's patience: the base timeout plus a stagger by its position.
+    pub fn timeout_ms(&self) -> u64 {
+        self.config.token_timeout_ms + self.position() as u64 * self.config.stagger_ms
+    }
+
+    /// The earliest time at which [`Ring::tick`] may have something to do.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Idle { until_ms } | Phase::Alone { until_ms } => Some(until_ms),
+            Phase::Waiting => Some(self.last_seen_ms + self.timeout_ms()),
+            Phase::Working | Phase::Passing { .. } | Phase::Probing => None,
+        }
+    }
+
+    /// The answers to an [`Effect::Probe`] (only from peers that answered in time).
+    pub fn probe_result(&mut self, answers: &[ProbeAnswer], now_ms: u64) -> Vec<Effect> {
+        if self.phase != Phase::Probing {
+            return Vec::new();
+        }
+        for a in answers {
+            if let Some(t) = a.seen {
+                self.seen = Some(t.max_by_epoch(self.seen));
+            }
+        }
+        if answers.is_empty() {
+            // Cut off from everyone: regenerating would only make a token nobody can use.
+            self.phase = Phase::Waiting;
+            self.last_seen_ms = now_ms;
+            return Vec::new();
+        }
+        let recently = answers.iter().any(|a| a.seen_ago_ms.is_some_and(|ago| ago < self.config.token_timeout_ms));
+        if recently {
+            self.phase = Phase::Waiting;
+            self.last_seen_ms = now_ms;
+            return Vec::new();
+        }
+        let counter = self.seen.map_or(0, |t| t.epoch.counter) + 1;
+        self.take(Token { epoch: Epoch { counter, origin: self.config.me }, hop: 0 }, now_ms)
+    }
+
+    /// What this bank answers to a probe.
+    pub fn probe_answer(&self, now_ms: u64) -> ProbeAnswer {
+        ProbeAnswer {
+            from: self.config.me,
+            seen: self.seen,
+            seen_ago_ms: self.seen.map(|_| now_ms.saturating_sub(self.last_seen_ms)),
+        }
+    }
+}
+
+impl Token {
+    /// The token with the higher epoch (then hop) of `self` and `other`.
+    fn max_by_epoch(self, other: Option<Token>) -> Token {
+        match other {
+            Some(o) if (o.epoch, o.hop) > (self.epoch, self.hop) => o,
+            _ => self,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

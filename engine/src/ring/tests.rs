@@ -1,0 +1,248 @@
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn b(id: u16) -> BankId {
+    BankId::try_from(id).unwrap()
+}
+
+fn config(me: u16) -> RingConfig {
+    RingConfig {
+        me: b(me),
+        members: (1..=5).map(b).collect(),
+        token_timeout_ms: 300,
+        stagger_ms: 50,
+        idle_hold_ms: 1,
+        retry_ms: 100,
+    }
+}
+
+/// Five rings on a deterministic network: a manual clock, and banks that are up or down and
+/// reachable or not. Messages are delivered at once; a down or unreachable bank never answers.
+struct Net {
+    now: u64,
+    rings: BTreeMap<BankId, Ring>,
+    down: BTreeSet<BankId>,
+    /// Banks cut off from all others.
+    isolated: BTreeSet<BankId>,
+    /// Every (epoch, holder) that ran a batch: checks at most one holder per epoch.
+    batches: Vec<(Epoch, BankId, u64)>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let mut net = Net { now: 0, rings: BTreeMap::new(), down: BTreeSet::new(), isolated: BTreeSet::new(), batches: Vec::new() };
+        for id in 1..=5 {
+            net.rings.insert(b(id), Ring::new(config(id), 0));
+        }
+        net
+    }
+
+    fn reachable(&self, from: BankId, to: BankId) -> bool {
+        !self.down.contains(&to) && !self.isolated.contains(&to) && !self.isolated.contains(&from)
+    }
+
+    fn apply(&mut self, at: BankId, effects: Vec<Effect>) {
+        for effect in effects {
+            if self.down.contains(&at) {
+                return;
+            }
+            let now = self.now;
+            let more = match effect {
+                Effect::RunBatch => {
+                    let ring = &self.rings[&at];
+                    assert!(ring.may_work());
+                    self.batches.push((ring.seen().unwrap().epoch, at, now));
+                    self.rings.get_mut(&at).unwrap().batch_done(false, now)
+                }
+                Effect::Send { to, token } => {
+                    let receipt = if self.reachable(at, to) {
+                        let (receipt, effects) = self.rings.get_mut(&to).unwrap().receive(token, now);
+                        self.apply(to, effects);
+                        Some(receipt)
+                    } else {
+                        None
+                    };
+                    self.rings.get_mut(&at).unwrap().pass_result(to, receipt, now)
+                }
+                Effect::Probe => {
+                    let answers: Vec<ProbeAnswer> = self
+                        .rings
+                        .iter()
+                        .filter(|(id, _)| **id != at && self.reachable(at, **id))
+                        .map(|(_, r)| r.probe_answer(now))
+                        .collect();
+                    self.rings.get_mut(&at).unwrap().probe_result(&answers, now)
+                }
+            };
+            self.apply(at, more);
+        }
+    }
+
+    fn run_for(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.now += 1;
+            let ids: Vec<BankId> = self.rings.keys().copied().collect();
+            for id in ids {
+                if self.down.contains(&id) {
+                    continue;
+                }
+                let effects = self.rings.get_mut(&id).unwrap().tick(self.now);
+                self.apply(id, effects);
+            }
+        }
+    }
+
+    fn holders(&self) -> Vec<BankId> {
+        self.rings.iter().filter(|(id, r)| r.holding() && !self.down.contains(id)).map(|(id, _)| *id).collect()
+    }
+
+    fn crash(&mut self, id: BankId) {
+        self.down.insert(id);
+    }
+
+    /// A restarted bank comes back empty-handed and waits for the token.
+    fn restart(&mut self, id: BankId) {
+        self.down.remove(&id);
+        self.rings.insert(id, Ring::new(config(u16::from(id)), self.now));
+    }
+
+    /// At most one bank ran a batch for any one epoch at any one instant, and an epoch's batches
+    /// never interleave between two banks out of ring order.
+    fn assert_one_holder_per_epoch(&self) {
+        let mut by_time: BTreeMap<(Epoch, u64), BTreeSet<BankId>> = BTreeMap::new();
+        for (epoch, bank, t) in &self.batches {
+            by_time.entry((*epoch, *t)).or_default().insert(*bank);
+        }
+        for ((epoch, t), banks) in by_time {
+            assert!(banks.len() <= 1, "epoch {epoch:?} held by {banks:?} at {t}");
+        }
+    }
+}
+
+#[test]
+fn the_lowest_bank_starts_and_the_token_goes_round_in_order() {
+    let mut net = Net::new();
+    assert!(net.holders().is_empty(), "nobody holds a token before the first timeout");
+    net.run_for(300);
+    assert_eq!(net.holders(), vec![b(1)], "the lowest bank's timeout is the shortest");
+    assert_eq!(net.rings[&b(1)].seen().unwrap().epoch, Epoch { counter: 1, origin: b(1) });
+    net.run_for(50);
+    let order: Vec<u16> = net.batches.iter().take(7).map(|(_, bank, _)| u16::from(*bank)).collect();
+    assert_eq!(order, vec![1, 2, 3, 4, 5, 1, 2]);
+    assert!(net.rings.values().all(|r| r.visits >= 5), "everyone got the token");
+    assert_eq!(net.holders().len(), 1);
+    net.assert_one_holder_per_epoch();
+}
+
+#[test]
+fn a_stale_token_is_refused_and_its_sender_drops_it() {
+    let mut ring = Ring::new(config(3), 0);
+    let new = Token { epoch: Epoch { counter: 5, origin: b(2) }, hop: 7 };
+    assert_eq!(ring.receive(new, 10).0, Receipt::Accepted);
+    let old = Token { epoch: Epoch { counter: 4, origin: b(5) }, hop: 100 };
+    assert_eq!(ring.receive(old, 11).0, Receipt::Stale { newer: new });
+    // Same counter, lower origin: also older.
+    let rival = Token { epoch: Epoch { counter: 5, origin: b(1) }, hop: 100 };
+    assert!(matches!(ring.receive(rival, 12).0, Receipt::Stale { .. }));
+
+    // The sender side: told its token is stale, it stops holding and learns the newer epoch.
+    let mut sender = Ring::new(config(1), 0);
+    let mine = Token { epoch: Epoch { counter: 4, origin: b(1) }, hop: 0 };
+    assert_eq!(sender.receive(mine, 0), (Receipt::Accepted, vec![Effect::RunBatch]));
+    let effects = sender.batch_done(true, 1);
+    let Effect::Send { to, .. } = effects[0] else { panic!("{effects:?}") };
+    sender.pass_result(to, Some(Receipt::Stale { newer: new }), 2);
+    assert!(!sender.holding());
+    assert_eq!(sender.seen(), Some(new));
+}
+
+#[test]
+fn a_duplicated_delivery_is_refused() {
+    let mut ring = Ring::new(config(2), 0);
+    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 1 };
+    assert_eq!(ring.receive(t, 1).0, Receipt::Accepted);
+    ring.batch_done(true, 2);
+    assert_eq!(ring.receive(t, 3).0, Receipt::Duplicate, "the same hop again, even after passing it on");
+    assert_eq!(ring.receive(Token { hop: 0, ..t }, 3).0, Receipt::Duplicate);
+    assert_eq!(ring.receive(Token { hop: 6, ..t }, 4).0, Receipt::Accepted, "the next visit");
+}
+
+#[test]
+fn a_dead_successor_is_skipped() {
+    let mut net = Net::new();
+    net.crash(b(2));
+    net.run_for(400);
+    let visited: BTreeSet<u16> = net.batches.iter().map(|(_, bank, _)| u16::from(*bank)).collect();
+    assert_eq!(visited, [1, 3, 4, 5].into_iter().collect());
+    net.assert_one_holder_per_epoch();
+}
+
+#[test]
+fn a_crashed_holder_is_replaced_by_a_new_epoch_within_a_second() {
+    let mut net = Net::new();
+    net.run_for(320);
+    let holder = net.holders()[0];
+    let before = net.rings[&holder].seen().unwrap().epoch;
+    net.crash(holder);
+    let crashed_at = net.now;
+    let batches_before = net.batches.len();
+    // Advance until some other bank runs a batch again.
+    while net.batches.len() == batches_before {
+        net.run_for(1);
+        assert!(net.now - crashed_at < 1_000, "no regeneration within 1 s");
+    }
+    eprintln!("regenerated {} ms after the holder crashed", net.now - crashed_at);
+    let (epoch, _, _) = *net.batches.last().unwrap();
+    assert!(epoch > before, "regenerated with a higher epoch");
+    assert_eq!(epoch.counter, before.counter + 1);
+    net.run_for(200);
+    assert_eq!(net.holders().len(), 1, "exactly one token after regeneration");
+    net.assert_one_holder_per_epoch();
+
+    // The crashed bank restarts; it rejoins without a token and gets the live one.
+    net.restart(holder);
+    let visits = net.rings[&holder].visits;
+    net.run_for(100);
+    assert!(net.rings[&holder].visits > visits);
+    assert_eq!(net.holders().len(), 1);
+}
+
+#[test]
+fn an_isolated_bank_stands_by_and_the_rest_go_on() {
+    let mut net = Net::new();
+    net.run_for(310);
+    let cut_at = net.now;
+    net.isolated.insert(b(4));
+    net.run_for(2_000);
+    // Bank 4 ran no cross-bank work while cut off: it could pass the token to no one.
+    assert!(!net.batches.iter().any(|(_, bank, t)| *bank == b(4) && *t > cut_at + 1));
+    let others: BTreeSet<u16> = net.batches.iter().filter(|(_, _, t)| *t > cut_at + 1_500).map(|(_, bank, _)| u16::from(*bank)).collect();
+    assert_eq!(others, [1, 2, 3, 5].into_iter().collect(), "the ring went on without bank 4");
+    // The partition heals: bank 4's stale token (if any) is refused and it rejoins the live ring.
+    net.isolated.clear();
+    net.run_for(2_000);
+    let late: BTreeSet<u16> = net.batches.iter().filter(|(_, _, t)| *t > cut_at + 3_500).map(|(_, bank, _)| u16::from(*bank)).collect();
+    assert_eq!(late, (1..=5).collect());
+    assert_eq!(net.holders().len(), 1);
+    net.assert_one_holder_per_epoch();
+}
+
+#[test]
+fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
+    let mut ring = Ring::new(config(3), 0);
+    assert_eq!(ring.tick(ring.timeout_ms()), vec![Effect::Probe]);
+    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2 };
+    let answers = [ProbeAnswer { from: b(2), seen: Some(t), seen_ago_ms: Some(10) }];
+    assert!(ring.probe_result(&answers, 400).is_empty());
+    assert!(!ring.holding());
+    assert_eq!(ring.seen(), Some(t));
+    // Nobody answers at all: cut off, so no regeneration either.
+    assert_eq!(ring.tick(400 + ring.timeout_ms()), vec![Effect::Probe]);
+    assert!(ring.probe_result(&[], 800).is_empty());
+    assert!(!ring.holding());
+    // Peers answer but saw nothing for long: regenerate above everything known.
+    assert_eq!(ring.tick(800 + ring.timeout_ms()), vec![Effect::Probe]);
+    let answers = [ProbeAnswer { from: b(2), seen: Some(t), seen_ago_ms: Some(5_000) }];
+    assert_eq!(ring.probe_result(&answers, 1_200), vec![Effect::RunBatch]);
+    assert_eq!(ring.seen().unwrap().epoch, Epoch { counter: 2, origin: b(3) });
+}
