@@ -103,8 +103,12 @@ pub struct Ring {
     phase: Phase,
     /// The highest token this bank has accepted (or generated).
     seen: Option<Token>,
-    /// When this bank last accepted or passed the token.
+    /// When this bank last accepted or passed the token: what it reports to probes.
     last_seen_ms: u64,
+    /// When the current wait for the token began. A probe that finds the token alive restarts the
+    /// wait but is not a sighting: reporting it as one would let two waiting banks vouch for each
+    /// other forever after the holder died.
+    wait_from_ms: u64,
     /// Rotations this bank has taken part in, for the status page and benchmarks.
     pub visits: u64,
 }
@@ -119,7 +123,7 @@ impl Ring {
         members.sort();
         members.dedup();
         let config = RingConfig { members, ..config };
-        Ring { config, phase: Phase::Waiting, seen: None, last_seen_ms: now_ms, visits: 0 }
+        Ring { config, phase: Phase::Waiting, seen: None, last_seen_ms: now_ms, wait_from_ms: now_ms, visits: 0 }
     }
 
     pub fn holding(&self) -> bool {
@@ -141,7 +145,7 @@ impl Ring {
 
     fn take(&mut self, token: Token, now_ms: u64) -> Vec<Effect> {
         self.seen = Some(token);
-        self.last_seen_ms = now_ms;
+        self.sighted(now_ms);
         self.visits += 1;
         self.phase = Phase::Working;
         vec![Effect::RunBatch]
@@ -174,8 +178,13 @@ impl Ring {
         }
     }
 
-    fn start_pass(&mut self, now_ms: u64) -> Vec<Effect> {
+    fn sighted(&mut self, now_ms: u64) {
         self.last_seen_ms = now_ms;
+        self.wait_from_ms = now_ms;
+    }
+
+    fn start_pass(&mut self, now_ms: u64) -> Vec<Effect> {
+        self.sighted(now_ms);
         self.phase = Phase::Passing { attempt: 1 };
         self.send_attempt(1, now_ms)
     }
@@ -212,14 +221,14 @@ impl Ring {
                 if let Some(seen) = self.seen.as_mut() {
                     seen.hop += 1;
                 }
-                self.last_seen_ms = now_ms;
+                self.sighted(now_ms);
                 self.phase = Phase::Waiting;
                 Vec::new()
             }
             Some(Receipt::Stale { newer }) => {
                 // Our token is obsolete: drop it and learn the newer one.
                 self.seen = Some(newer.max_by_epoch(self.seen));
-                self.last_seen_ms = now_ms;
+                self.wait_from_ms = now_ms;
                 self.phase = Phase::Waiting;
                 Vec::new()
             }
@@ -238,7 +247,7 @@ impl Ring {
                 self.phase = Phase::Passing { attempt: 1 };
                 self.send_attempt(1, now_ms)
             }
-            Phase::Waiting if now_ms.saturating_sub(self.last_seen_ms) >= self.timeout_ms() => {
+            Phase::Waiting if now_ms.saturating_sub(self.wait_from_ms) >= self.timeout_ms() => {
                 self.phase = Phase::Probing;
                 vec![Effect::Probe]
             }
@@ -255,7 +264,7 @@ impl Ring {
     pub fn next_deadline_ms(&self) -> Option<u64> {
         match self.phase {
             Phase::Idle { until_ms } | Phase::Alone { until_ms } => Some(until_ms),
-            Phase::Waiting => Some(self.last_seen_ms + self.timeout_ms()),
+            Phase::Waiting => Some(self.wait_from_ms + self.timeout_ms()),
             Phase::Working | Phase::Passing { .. } | Phase::Probing => None,
         }
     }
@@ -273,13 +282,13 @@ impl Ring {
         if answers.is_empty() {
             // Cut off from everyone: regenerating would only make a token nobody can use.
             self.phase = Phase::Waiting;
-            self.last_seen_ms = now_ms;
+            self.wait_from_ms = now_ms;
             return Vec::new();
         }
         let recently = answers.iter().any(|a| a.seen_ago_ms.is_some_and(|ago| ago < self.config.token_timeout_ms));
         if recently {
             self.phase = Phase::Waiting;
-            self.last_seen_ms = now_ms;
+            self.wait_from_ms = now_ms;
             return Vec::new();
         }
         let counter = self.seen.map_or(0, |t| t.epoch.counter) + 1;
@@ -291,7 +300,8 @@ impl Ring {
         ProbeAnswer {
             from: self.config.me,
             seen: self.seen,
-            seen_ago_ms: self.seen.map(|_| now_ms.saturating_sub(self.last_seen_ms)),
+            // A holder sees the token right now, however long it has been holding it.
+            seen_ago_ms: self.seen.map(|_| if self.holding() { 0 } else { now_ms.saturating_sub(self.last_seen_ms) }),
         }
     }
 }

@@ -246,3 +246,31 @@ fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
     assert_eq!(ring.probe_result(&answers, 1_200), vec![Effect::RunBatch]);
     assert_eq!(ring.seen().unwrap().epoch, Epoch { counter: 2, origin: b(3) });
 }
+
+#[test]
+fn a_long_idle_hold_is_not_mistaken_for_a_lost_token() {
+    let mut net = Net::new();
+    for r in net.rings.values_mut() {
+        r.config.idle_hold_ms = 2_000; // far longer than the 300 ms token timeout
+    }
+    net.run_for(5_000);
+    let epochs: BTreeSet<Epoch> = net.batches.iter().map(|(e, _, _)| *e).collect();
+    assert_eq!(epochs.len(), 1, "no regeneration while the holder is alive: {epochs:?}");
+    assert!(net.batches.len() >= 2, "the token still moves");
+}
+
+#[test]
+fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
+    let mut ring = Ring::new(config(3), 0);
+    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2 };
+    assert_eq!(ring.receive(t, 100).0, Receipt::Accepted);
+    ring.batch_done(true, 100);
+    ring.pass_result(b(4), Some(Receipt::Accepted), 100);
+    // Much later a probe finds the token alive elsewhere; the wait restarts...
+    assert_eq!(ring.tick(100 + ring.timeout_ms()), vec![Effect::Probe]);
+    let alive = [ProbeAnswer { from: b(5), seen: Some(Token { hop: 9, ..t }), seen_ago_ms: Some(0) }];
+    assert!(ring.probe_result(&alive, 1_000).is_empty());
+    assert_eq!(ring.next_deadline_ms(), Some(1_000 + ring.timeout_ms()));
+    // ...but what this bank tells other probers is its own last sighting, 900 ms ago.
+    assert_eq!(ring.probe_answer(1_000).seen_ago_ms, Some(900));
+}
