@@ -8,8 +8,16 @@
 //! | `BIND_ADDR` | listen address | `127.0.0.1:808<id>` |
 //! | `DATA_DIR` | where the bank's SQLite database lives | `data/bank-<id>` |
 //! | `SITE_DIR` | the built web assets (`pkg/consorcio.js`, `.wasm`, `.css`) | `target/site` |
-//! | `PEERS` | the consortium, `id=http://host:port,...` (used by inter-bank work) | empty |
+//! | `PEERS` | the consortium, `id=http://host:port,...`, this bank included | empty (no ring) |
+//! | `CONSORTIUM_SECRET` | shared key authenticating inter-bank requests (32+ chars) | required with `PEERS` |
+//! | `RING_TOKEN_TIMEOUT_MS` | silence after which the token is suspected lost | 300 |
+//! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
+//! | `RING_IDLE_HOLD_MS` | how long an idle bank keeps the token before passing it | 10 |
+//! | `RING_RETRY_MS` | wait before retrying when no successor answered | 100 |
+//! | `PEER_TIMEOUT_MS` | timeout of every call to another bank | 200 |
 
+use crate::peer_auth::Secret;
+use crate::ring_driver::RingSettings;
 use domain::BankId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +34,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
     pub peers: BTreeMap<BankId, String>,
+    /// Present whenever `peers` names another bank.
+    pub secret: Option<Secret>,
+    pub ring: RingSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +82,30 @@ impl Config {
             Some(p) => parse_peers(p)?,
             None => BTreeMap::new(),
         };
-        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers })
+        let secret = match get("CONSORTIUM_SECRET") {
+            Some(s) => Some(Secret::parse(s).map_err(|e| invalid("CONSORTIUM_SECRET", e))?),
+            None => None,
+        };
+        if secret.is_none() && peers.keys().any(|p| *p != bank_id) {
+            return Err(invalid("CONSORTIUM_SECRET", "required when PEERS names other banks"));
+        }
+        let ms = |key: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=600_000).contains(&n) => Ok(n),
+                    _ => Err(invalid(key, "milliseconds between 1 and 600000")),
+                },
+            }
+        };
+        let ring = RingSettings {
+            token_timeout_ms: ms("RING_TOKEN_TIMEOUT_MS", 300)?,
+            stagger_ms: ms("RING_STAGGER_MS", 50)?,
+            idle_hold_ms: ms("RING_IDLE_HOLD_MS", 10)?,
+            retry_ms: ms("RING_RETRY_MS", 100)?,
+            peer_timeout_ms: ms("PEER_TIMEOUT_MS", 200)?,
+        };
+        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers, secret, ring })
     }
 }
 
@@ -133,6 +167,10 @@ mod tests {
             (vec![("BANK_ID", "1"), ("PEERS", "2=ftp://x")], "PEERS"),
             (vec![("BANK_ID", "1"), ("PEERS", "2=http://a,2=http://b")], "PEERS"),
             (vec![("BANK_ID", "1"), ("BANK_NAME", "<b>")], "BANK_NAME"),
+            (vec![("BANK_ID", "1"), ("PEERS", "2=http://a")], "CONSORTIUM_SECRET"),
+            (vec![("BANK_ID", "1"), ("CONSORTIUM_SECRET", "short")], "CONSORTIUM_SECRET"),
+            (vec![("BANK_ID", "1"), ("RING_TOKEN_TIMEOUT_MS", "0")], "RING_TOKEN_TIMEOUT_MS"),
+            (vec![("BANK_ID", "1"), ("PEER_TIMEOUT_MS", "-5")], "PEER_TIMEOUT_MS"),
         ] {
             let err = Config::from_vars(&vars(&pairs)).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
@@ -141,7 +179,8 @@ mod tests {
 
     #[test]
     fn peers_and_files_parse() {
-        let c = Config::from_vars(&vars(&[("BANK_ID", "1"), ("PEERS", "2=http://127.0.0.1:8082/, 3=http://h:8083")])).unwrap();
+        let secret = ("CONSORTIUM_SECRET", "0123456789abcdef0123456789abcdef");
+        let c = Config::from_vars(&vars(&[("BANK_ID", "1"), ("PEERS", "2=http://127.0.0.1:8082/, 3=http://h:8083"), secret])).unwrap();
         assert_eq!(c.peers.len(), 2);
         assert_eq!(c.peers[&BankId::try_from(2).unwrap()], "http://127.0.0.1:8082");
         assert_eq!(parse_file("# c\nA=1\n\nB = two\n").unwrap(), vec![("A".into(), "1".into()), ("B".into(), "two".into())]);

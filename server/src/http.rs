@@ -1,11 +1,17 @@
 //! The HTTP surface of a bank node.
 
 use crate::config::Config;
+use crate::peer_auth::{Signed, Verifier, HEADER_BANK, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::ring_driver::{wall_clock_ms, RingHandle};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use engine::ring::Token;
+use std::sync::Arc;
 use app::{shell, App, AppError};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use engine::EngineHandle;
 use leptos::prelude::*;
@@ -22,7 +28,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest server-function error body the status mapper will read.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(config: &Config, engine: EngineHandle) -> Router {
+pub fn router(config: &Config, engine: EngineHandle, ring: Option<RingHandle>) -> Router {
     let options = LeptosOptions::builder()
         .output_name("consorcio")
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -39,8 +45,12 @@ pub fn router(config: &Config, engine: EngineHandle) -> Router {
         }
     };
     let health_engine = engine.clone();
+    let status_engine = engine.clone();
+    let status_ring = ring.clone();
     Router::new()
         .route("/healthz", get(move || health(health_engine.clone())))
+        .route("/status", get(move || status(status_engine.clone(), status_ring.clone())))
+        .merge(interbank(config, ring))
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -82,4 +92,65 @@ async fn server_fn_status(response: Response) -> Response {
         parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The consortium status of this bank: public, for the status page and for operators.
+async fn status(engine: EngineHandle, ring: Option<RingHandle>) -> Response {
+    Json(serde_json::json!({
+        "bank": engine.bank().id,
+        "name": engine.bank().name,
+        "ring": ring.map(|r| r.status()),
+    }))
+    .into_response()
+}
+
+/// The API other banks call. Every route sits behind [`verify_peer`]; without a secret
+/// (a bank alone) there is no such API at all.
+fn interbank(config: &Config, ring: Option<RingHandle>) -> Router<LeptosOptions> {
+    let (Some(secret), Some(ring)) = (config.secret.clone(), ring) else {
+        return Router::new();
+    };
+    let verifier = Arc::new(Verifier::new(secret, config.peers.keys().copied().collect()));
+    let probe_ring = ring.clone();
+    Router::new()
+        .route("/interbank/token", post(move |Json(token): Json<Token>| deliver(ring.clone(), token)))
+        .route("/interbank/probe", post(move || probe(probe_ring.clone())))
+        .layer(axum::middleware::from_fn_with_state(verifier, verify_peer))
+}
+
+async fn deliver(ring: RingHandle, token: Token) -> Response {
+    match ring.deliver(token).await {
+        Some(receipt) => Json(receipt).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "ring busy").into_response(),
+    }
+}
+
+async fn probe(ring: RingHandle) -> Response {
+    match ring.probe().await {
+        Some(answer) => Json(answer).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "ring busy").into_response(),
+    }
+}
+
+/// Refuses (401) any inter-bank request that is unsigned, forged, stale or replayed, before its
+/// handler runs, so such a request changes nothing.
+async fn verify_peer(State(verifier): State<Arc<Verifier>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
+    };
+    let header = |k: &str| parts.headers.get(k).and_then(|v| v.to_str().ok());
+    let signed = Signed {
+        bank: header(HEADER_BANK),
+        ts: header(HEADER_TIMESTAMP),
+        nonce: header(HEADER_NONCE),
+        signature: header(HEADER_SIGNATURE),
+    };
+    match verifier.verify(parts.method.as_str(), parts.uri.path(), signed, &bytes, wall_clock_ms()) {
+        Ok(_bank) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(e) => {
+            tracing::warn!(error = %e, path = parts.uri.path(), "refused an inter-bank request");
+            (StatusCode::UNAUTHORIZED, e.to_string()).into_response()
+        }
+    }
 }

@@ -2,12 +2,17 @@
 //!
 //! # Layout
 //! - [`config`]: configuration from the environment (and an optional file).
-//! - [`http`]: the router: Leptos pages and server functions, static files, limits, headers.
+//! - [`http`]: the router: Leptos pages and server functions, the `/interbank` API, static files,
+//!   limits, headers.
+//! - [`peer_auth`]: HMAC-SHA256 signing and verification of inter-bank requests, replay refusal.
+//! - [`ring_driver`]: runs the engine's sans-IO token ring over signed HTTP calls.
 //!
 //! `main.rs` only calls [`run`].
 
 pub mod config;
 pub mod http;
+pub mod peer_auth;
+pub mod ring_driver;
 
 use config::Config;
 use engine::{EngineConfig, EngineHandle, SystemClock};
@@ -24,7 +29,15 @@ pub async fn run(
     let bank = domain::dto::BankInfo { id: config.bank_id, name: config.bank_name.clone() };
     let engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
     let (engine, engine_thread) = EngineHandle::start(engine_config, Arc::new(SystemClock))?;
-    let router = http::router(&config, engine);
+    let ring = match (&config.secret, config.peers.keys().any(|p| *p != config.bank_id)) {
+        (Some(secret), true) => {
+            let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);
+            let peers = ring_driver::Peers::new(config.bank_id, config.peers.clone(), secret.clone(), timeout);
+            Some(ring_driver::start(peers, config.ring.clone()))
+        }
+        _ => None,
+    };
+    let router = http::router(&config, engine, ring);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
     // only way to learn the port).

@@ -32,9 +32,15 @@ impl Bank {
     /// Starts bank `id` on a free loopback port with its database in `dir`, and waits until it
     /// says it is listening.
     pub async fn start(id: u8, dir: &Path) -> Bank {
+        Bank::start_with(id, dir, "127.0.0.1:0", &[]).await
+    }
+
+    /// Starts bank `id` at `addr` with extra environment variables (peers, secret, timings).
+    pub async fn start_with(id: u8, dir: &Path, addr: &str, env: &[(&str, String)]) -> Bank {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bank-node"))
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
             .env("BANK_ID", id.to_string())
-            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("BIND_ADDR", addr)
             .env("DATA_DIR", dir)
             .env("SITE_DIR", site_dir())
             .env("RUST_LOG", "warn")
@@ -124,4 +130,64 @@ impl Client {
 /// A fresh client-chosen transaction id for bank `id`.
 pub fn tx_id(bank: u8) -> String {
     format!("E{bank:08}202611261705{}", Alphanumeric.sample_string(&mut rand::rng(), 11))
+}
+
+pub const SECRET: &str = "test consortium secret, 32+ characters long";
+
+/// Five banks on loopback that know each other: addresses are reserved first (bind to port 0,
+/// note the port, release it) because each bank must know its peers' addresses at start.
+pub struct Consortium {
+    pub dirs: Vec<tempfile::TempDir>,
+    pub addrs: Vec<String>,
+    pub banks: Vec<Option<Bank>>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Consortium {
+    pub async fn start(extra: &[(&'static str, &str)]) -> Consortium {
+        let listeners: Vec<std::net::TcpListener> =
+            (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let addrs: Vec<String> = listeners.iter().map(|l| l.local_addr().unwrap().to_string()).collect();
+        drop(listeners);
+        let peers = addrs.iter().enumerate().map(|(i, a)| format!("{}=http://{a}", i + 1)).collect::<Vec<_>>().join(",");
+        let mut env = vec![("PEERS", peers), ("CONSORTIUM_SECRET", SECRET.to_string())];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut c = Consortium { dirs, addrs, banks: Vec::new(), env };
+        for i in 0..5 {
+            let bank = c.start_bank(i).await;
+            c.banks.push(Some(bank));
+        }
+        c
+    }
+
+    async fn start_bank(&self, i: usize) -> Bank {
+        Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &self.env).await
+    }
+
+    pub async fn restart(&mut self, i: usize) {
+        let bank = self.start_bank(i).await;
+        self.banks[i] = Some(bank);
+    }
+
+    pub async fn kill(&mut self, i: usize) {
+        if let Some(bank) = self.banks[i].take() {
+            bank.kill().await;
+        }
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        format!("http://{}", self.addrs[i])
+    }
+
+    /// `/status` of bank `i`, or `None` if it does not answer.
+    pub async fn status(&self, i: usize) -> Option<serde_json::Value> {
+        let res = reqwest::Client::new()
+            .get(format!("{}/status", self.url(i)))
+            .timeout(std::time::Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        res.json().await.ok()
+    }
 }

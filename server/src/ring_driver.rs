@@ -1,0 +1,233 @@
+//! Runs the sans-IO [`Ring`] of `engine::ring` for real: one task owns it, feeds it inbound tokens
+//! and probes (from the `/interbank` routes), timer deadlines and the results of its own peer
+//! calls, and carries out its effects as signed HTTP calls with a timeout each.
+//!
+//! There is no cross-bank work yet (inter-bank 2PC is the next step), so a batch is empty and the
+//! token is held for `idle_hold_ms` and passed on.
+
+use crate::peer_auth::Secret;
+use domain::BankId;
+use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// Bound on inbound ring messages waiting for the ring task.
+const INBOUND_CAPACITY: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct RingSettings {
+    pub token_timeout_ms: u64,
+    pub stagger_ms: u64,
+    pub idle_hold_ms: u64,
+    pub retry_ms: u64,
+    /// Timeout of each peer call (token pass, probe).
+    pub peer_timeout_ms: u64,
+}
+
+/// What the status page shows about the ring at this bank.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RingStatus {
+    pub holding: bool,
+    pub epoch_counter: u64,
+    pub epoch_origin: Option<BankId>,
+    pub hop: u64,
+    /// Times this bank has received (or generated) the token since start.
+    pub visits: u64,
+    /// Milliseconds since this bank last held or passed the token.
+    pub last_seen_ago_ms: u64,
+}
+
+enum Inbound {
+    Token(Token, oneshot::Sender<Receipt>),
+    Probe(oneshot::Sender<ProbeAnswer>),
+}
+
+enum Outcome {
+    Passed { to: BankId, receipt: Option<Receipt> },
+    Probed(Vec<ProbeAnswer>),
+}
+
+/// Handle used by the `/interbank` routes and the status endpoint.
+#[derive(Clone)]
+pub struct RingHandle {
+    inbound: mpsc::Sender<Inbound>,
+    status: Arc<Mutex<RingStatus>>,
+}
+
+impl RingHandle {
+    pub async fn deliver(&self, token: Token) -> Option<Receipt> {
+        let (tx, rx) = oneshot::channel();
+        self.inbound.try_send(Inbound::Token(token, tx)).ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn probe(&self) -> Option<ProbeAnswer> {
+        let (tx, rx) = oneshot::channel();
+        self.inbound.try_send(Inbound::Probe(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    pub fn status(&self) -> RingStatus {
+        self.status.lock().expect("ring status lock").clone()
+    }
+}
+
+/// Peers, the secret and an HTTP client with keep-alive: everything needed to call another bank.
+#[derive(Clone)]
+pub struct Peers {
+    pub me: BankId,
+    pub urls: BTreeMap<BankId, String>,
+    pub secret: Secret,
+    pub http: reqwest::Client,
+}
+
+impl Peers {
+    pub fn new(me: BankId, urls: BTreeMap<BankId, String>, secret: Secret, timeout: Duration) -> Peers {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .expect("building the peer HTTP client");
+        Peers { me, urls, secret, http }
+    }
+
+    /// POSTs `body` as JSON to `path` at bank `to`, signed; `None` on any failure or timeout.
+    pub async fn call<T: serde::de::DeserializeOwned>(&self, to: BankId, path: &str, body: &impl Serialize) -> Option<T> {
+        let url = format!("{}{path}", self.urls.get(&to)?);
+        let bytes = serde_json::to_vec(body).ok()?;
+        let mut req = self.http.post(url).header("content-type", "application/json");
+        for (k, v) in self.secret.sign("POST", path, self.me, wall_clock_ms(), &bytes) {
+            req = req.header(k, v);
+        }
+        let res = req.body(bytes).send().await.ok()?;
+        if !res.status().is_success() {
+            tracing::warn!(peer = %to, status = %res.status(), path, "peer refused a request");
+            return None;
+        }
+        res.json().await.ok()
+    }
+}
+
+pub fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Starts the ring task. It ends when every [`RingHandle`] is dropped.
+pub fn start(peers: Peers, settings: RingSettings) -> RingHandle {
+    let mut members: Vec<BankId> = peers.urls.keys().copied().collect();
+    if !members.contains(&peers.me) {
+        members.push(peers.me);
+    }
+    let config = RingConfig {
+        me: peers.me,
+        members,
+        token_timeout_ms: settings.token_timeout_ms,
+        stagger_ms: settings.stagger_ms,
+        idle_hold_ms: settings.idle_hold_ms,
+        retry_ms: settings.retry_ms,
+    };
+    let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
+    let status = Arc::new(Mutex::new(RingStatus::default()));
+    tokio::spawn(run(config, peers, rx, status.clone()));
+    RingHandle { inbound, status }
+}
+
+async fn run(config: RingConfig, peers: Peers, mut inbound: mpsc::Receiver<Inbound>, status: Arc<Mutex<RingStatus>>) {
+    let start = Instant::now();
+    let now = || start.elapsed().as_millis() as u64;
+    let mut ring = Ring::new(config, now());
+    // Results of our own peer calls; at most one pass and one probe are out at a time.
+    let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(8);
+    loop {
+        let deadline = ring.next_deadline_ms().map(|ms| start + Duration::from_millis(ms));
+        let effects = tokio::select! {
+            msg = inbound.recv() => match msg {
+                None => break,
+                Some(Inbound::Token(token, reply)) => {
+                    let (receipt, effects) = ring.receive(token, now());
+                    let _ = reply.send(receipt);
+                    effects
+                }
+                Some(Inbound::Probe(reply)) => {
+                    let _ = reply.send(ring.probe_answer(now()));
+                    Vec::new()
+                }
+            },
+            Some(outcome) = outcomes.recv() => match outcome {
+                Outcome::Passed { to, receipt } => ring.pass_result(to, receipt, now()),
+                Outcome::Probed(answers) => ring.probe_result(&answers, now()),
+            },
+            _ = sleep_until(deadline) => ring.tick(now()),
+        };
+        carry_out(&mut ring, effects, &peers, &outcomes_tx, now());
+        publish(&ring, &status, now());
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn carry_out(ring: &mut Ring, mut effects: Vec<Effect>, peers: &Peers, outcomes: &mpsc::Sender<Outcome>, now_ms: u64) {
+    while let Some(effect) = effects.pop() {
+        match effect {
+            // No cross-bank work exists yet: the batch is empty.
+            Effect::RunBatch => effects.extend(ring.batch_done(false, now_ms)),
+            Effect::Send { to, token } => {
+                let (peers, outcomes) = (peers.clone(), outcomes.clone());
+                tokio::spawn(async move {
+                    let receipt = peers.call::<Receipt>(to, "/interbank/token", &token).await;
+                    let _ = outcomes.send(Outcome::Passed { to, receipt }).await;
+                });
+            }
+            Effect::Probe => {
+                let (peers, outcomes) = (peers.clone(), outcomes.clone());
+                tokio::spawn(async move {
+                    let others: Vec<BankId> = peers.urls.keys().copied().filter(|b| *b != peers.me).collect();
+                    let calls = others.into_iter().map(|to| {
+                        let peers = peers.clone();
+                        async move { peers.call::<ProbeAnswer>(to, "/interbank/probe", &()).await }
+                    });
+                    let answers = join_all(calls).await.into_iter().flatten().collect();
+                    let _ = outcomes.send(Outcome::Probed(answers)).await;
+                });
+            }
+        }
+    }
+}
+
+/// Runs futures concurrently and collects their outputs in order (a few peers at most).
+async fn join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn publish(ring: &Ring, status: &Mutex<RingStatus>, now_ms: u64) {
+    let seen = ring.seen();
+    let mut s = status.lock().expect("ring status lock");
+    *s = RingStatus {
+        holding: ring.holding(),
+        epoch_counter: seen.map_or(0, |t| t.epoch.counter),
+        epoch_origin: seen.map(|t| t.epoch.origin),
+        hop: seen.map_or(0, |t| t.hop),
+        visits: ring.visits,
+        last_seen_ago_ms: now_ms.saturating_sub(ring.last_seen_ms()),
+    };
+}

@@ -1,0 +1,128 @@
+//! The token ring across five real bank processes: it rotates, survives a killed holder by
+//! regenerating, lets a restarted bank rejoin, and refuses forged or replayed inter-bank requests.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use std::time::{Duration, Instant};
+
+/// Upper bound for conditions that should hold within a second or two; generous for a loaded CI.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn visits(status: &serde_json::Value) -> u64 {
+    status["ring"]["visits"].as_u64().unwrap_or(0)
+}
+
+fn epoch(status: &serde_json::Value) -> (u64, u64) {
+    (status["ring"]["epoch_counter"].as_u64().unwrap_or(0), status["ring"]["epoch_origin"].as_u64().unwrap_or(0))
+}
+
+/// Polls (bounded) until `cond` holds for the statuses of the given banks.
+async fn wait_until(c: &Consortium, banks: &[usize], what: &str, cond: impl Fn(&[serde_json::Value]) -> bool) {
+    let start = Instant::now();
+    loop {
+        let mut statuses = Vec::new();
+        for &i in banks {
+            statuses.push(c.status(i).await.unwrap_or(serde_json::Value::Null));
+        }
+        if cond(&statuses) {
+            return;
+        }
+        assert!(start.elapsed() < PATIENCE, "{what}: not reached; last statuses {statuses:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_token_visits_every_bank_and_skips_a_dead_one() {
+    let mut c = Consortium::start(&[]).await;
+    wait_until(&c, &[0, 1, 2, 3, 4], "every bank visited 3 times", |s| s.iter().all(|s| visits(s) >= 3)).await;
+
+    // Idle rotation rate, measured at bank 1 over a second of wall time (printed for the record).
+    let v0 = visits(&c.status(0).await.unwrap());
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let v1 = visits(&c.status(0).await.unwrap());
+    eprintln!("idle ring: {:.1} rotations/s", (v1 - v0) as f64 / t0.elapsed().as_secs_f64());
+
+    c.kill(2).await;
+    let before: Vec<u64> = {
+        let mut v = Vec::new();
+        for i in [0, 1, 3, 4] {
+            v.push(visits(&c.status(i).await.unwrap()));
+        }
+        v
+    };
+    wait_until(&c, &[0, 1, 3, 4], "the ring goes on without bank 3", |s| {
+        s.iter().zip(&before).all(|(s, b)| visits(s) >= b + 5)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_killed_holder_is_replaced_and_a_restarted_bank_rejoins() {
+    // A long idle hold makes the holder observable; the token timeout stays short.
+    let mut c = Consortium::start(&[("RING_IDLE_HOLD_MS", "1500")]).await;
+    wait_until(&c, &[0, 1, 2, 3, 4], "a first token", |s| s.iter().any(|s| s["ring"]["holding"] == true)).await;
+    let mut holder = None;
+    for i in 0..5 {
+        if c.status(i).await.unwrap()["ring"]["holding"] == true {
+            holder = Some(i);
+        }
+    }
+    let holder = holder.expect("somebody holds the token");
+    let old_epoch = epoch(&c.status(holder).await.unwrap());
+    let others: Vec<usize> = (0..5).filter(|i| *i != holder).collect();
+    c.kill(holder).await;
+    let killed = Instant::now();
+    wait_until(&c, &others, "a regenerated token", |s| {
+        s.iter().any(|s| s["ring"]["holding"] == true && epoch(s) > old_epoch)
+    })
+    .await;
+    eprintln!("regeneration after SIGKILL of the holder: {} ms", killed.elapsed().as_millis());
+
+    c.restart(holder).await;
+    wait_until(&c, &[holder], "the restarted bank gets the live token", |s| visits(&s[0]) >= 1).await;
+    let live = epoch(&c.status(holder).await.unwrap());
+    assert!(live > old_epoch, "the restarted bank holds a new epoch, not its old one");
+}
+
+#[tokio::test]
+async fn forged_unsigned_and_replayed_interbank_requests_are_refused() {
+    let c = Consortium::start(&[]).await;
+    let url = format!("{}/interbank/token", c.url(1));
+    let body = br#"{"epoch":{"counter":999,"origin":1},"hop":1}"#.to_vec();
+    let http = reqwest::Client::new();
+
+    let unsigned = http.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+
+    let forged = server::peer_auth::Secret::parse("a forger's guess at the secret, 32+ chars").unwrap();
+    let mut req = http.post(&url).header("content-type", "application/json");
+    for (k, v) in forged.sign("POST", "/interbank/token", domain::BankId::try_from(1).unwrap(), now_ms(), &body) {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.body(body.clone()).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // A genuine signed probe works once; the same bytes again are a replay.
+    let real = server::peer_auth::Secret::parse(SECRET).unwrap();
+    let probe_url = format!("{}/interbank/probe", c.url(1));
+    let headers = real.sign("POST", "/interbank/probe", domain::BankId::try_from(1).unwrap(), now_ms(), b"null");
+    let send = || {
+        let mut req = http.post(&probe_url).header("content-type", "application/json");
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        req.body("null").send()
+    };
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "replay");
+
+    // None of it reached the ring: nobody adopted the forged epoch 999.
+    for i in 0..5 {
+        assert!(epoch(&c.status(i).await.unwrap()).0 < 999);
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
