@@ -18,6 +18,13 @@ esac
 "$root/scripts/build-site.sh" "$site_profile"
 
 peers="1=http://127.0.0.1:8081,2=http://127.0.0.1:8082,3=http://127.0.0.1:8083,4=http://127.0.0.1:8084,5=http://127.0.0.1:8085"
+# The key that authenticates requests between banks: kept in data/ so restarts reuse it.
+secret_file="$root/data/consortium-secret"
+mkdir -p "$root/data"
+if [ ! -s "$secret_file" ]; then
+  (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$secret_file")
+fi
+secret=$(cat "$secret_file")
 mkdir -p "$root/data"
 pids=()
 cleanup() {
@@ -31,7 +38,7 @@ for id in 1 2 3 4 5; do
   log="$root/data/bank-$id.log"
   : > "$log"
   BANK_ID=$id BIND_ADDR=127.0.0.1:808$id DATA_DIR="$root/data/bank-$id" SITE_DIR="$CARGO_TARGET_DIR/site" \
-    PEERS="$peers" "$bin" > "$log" 2>&1 &
+    PEERS="$peers" CONSORTIUM_SECRET="$secret" "$bin" > "$log" 2>&1 &
   pids+=($!)
 done
 
@@ -47,6 +54,7 @@ for id in 1 2 3 4 5; do
   grep -m1 "listening on" "$log" | sed 's/^bank-node /  bank /'
 done
 echo
-echo "Five banks are running; logs in data/bank-N.log. Press Ctrl-C to stop them."
+echo "Five banks are running; logs in data/bank-N.log; ring status at http://127.0.0.1:808N/status."
+echo "Press Ctrl-C to stop them."
 wait -n "${pids[@]}"
 echo "a bank exited; stopping the others"
