@@ -37,7 +37,8 @@ pub struct RingStatus {
     pub hop: u64,
     /// Times this bank has received (or generated) the token since start.
     pub visits: u64,
-    /// Milliseconds since this bank last held or passed the token.
+    /// Milliseconds since this bank last held or passed the token, as of the ring's latest event
+    /// (events come at least every token timeout, so this is at most that stale).
     pub last_seen_ago_ms: u64,
 }
 
