@@ -53,10 +53,8 @@ async fn sigkill_loses_no_acknowledged_operation() {
         }));
     }
     // Kill once a good number of operations has been acknowledged (counted, not timed).
-    loop {
-        if acked.lock().unwrap().len() >= 300 {
-            break;
-        }
+    while acked.lock().unwrap().len() < 300 {
+        assert!(!workers.iter().all(|w| w.is_finished()), "the clients stopped before 300 acknowledgements");
         tokio::task::yield_now().await;
     }
     bank.kill().await;
