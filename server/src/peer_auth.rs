@@ -78,8 +78,14 @@ pub enum PeerAuthError {
 pub struct Verifier {
     secret: Secret,
     members: Vec<BankId>,
-    /// nonce -> timestamp, and timestamp -> nonces for pruning in order.
-    seen: Mutex<(HashMap<String, i64>, BTreeMap<i64, Vec<String>>)>,
+    seen: Mutex<NonceCache>,
+}
+
+/// Nonces seen inside the window: by nonce for lookup, by timestamp for pruning in order.
+#[derive(Default)]
+struct NonceCache {
+    by_nonce: HashMap<String, i64>,
+    by_time: BTreeMap<i64, Vec<String>>,
 }
 
 /// The authentication headers of one request, as received.
@@ -92,7 +98,7 @@ pub struct Signed<'a> {
 
 impl Verifier {
     pub fn new(secret: Secret, members: Vec<BankId>) -> Verifier {
-        Verifier { secret, members, seen: Mutex::new((HashMap::new(), BTreeMap::new())) }
+        Verifier { secret, members, seen: Mutex::new(NonceCache::default()) }
     }
 
     pub fn verify(&self, method: &str, path: &str, h: Signed<'_>, body: &[u8], now_ms: i64) -> Result<BankId, PeerAuthError> {
@@ -124,7 +130,7 @@ impl Verifier {
     /// forgotten: a request that old is refused as stale anyway.
     fn remember(&self, nonce: &str, ts: i64, now_ms: i64) -> Result<(), PeerAuthError> {
         let mut guard = self.seen.lock().expect("nonce cache lock");
-        let (by_nonce, by_time) = &mut *guard;
+        let NonceCache { by_nonce, by_time } = &mut *guard;
         while let Some(entry) = by_time.first_entry() {
             if *entry.key() >= now_ms - WINDOW_MS {
                 break;
@@ -209,6 +215,6 @@ mod tests {
         }
         let h = secret.sign("POST", "/x", b(1), 10 * WINDOW_MS, b"");
         check(&v, &h, "POST", "/x", b"", 10 * WINDOW_MS).unwrap();
-        assert_eq!(v.seen.lock().unwrap().0.len(), 1, "the 100 old nonces were pruned");
+        assert_eq!(v.seen.lock().unwrap().by_nonce.len(), 1, "the 100 old nonces were pruned");
     }
 }
