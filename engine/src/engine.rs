@@ -187,6 +187,11 @@ impl EngineHandle {
     }
 }
 
+/// The unexpired sessions in the store, keyed as the engine keeps them.
+fn live_sessions(store: &Store, now_ms: i64) -> rusqlite::Result<HashMap<TokenHash, (AccountId, i64)>> {
+    Ok(store.load_sessions(now_ms)?.into_iter().map(|s| (s.token, (s.account, s.expires_ms))).collect())
+}
+
 /// An answer waiting for the batch it belongs to to be durable.
 type Deferred = Box<dyn FnOnce(bool) + Send>;
 
@@ -220,12 +225,7 @@ impl State {
         let ledger = store.load_ledger().map_err(|e| format!("loading ledger: {e}"))?;
         ledger.check_invariants().map_err(|e| format!("stored ledger is inconsistent: {e}"))?;
         let now = clock.now_ms();
-        let sessions = store
-            .load_sessions(now)
-            .map_err(|e| format!("loading sessions: {e}"))?
-            .into_iter()
-            .map(|s| (s.token, (s.account, s.expires_ms)))
-            .collect();
+        let sessions = live_sessions(&store, now).map_err(|e| format!("loading sessions: {e}"))?;
         Ok(State {
             config,
             clock,
@@ -278,8 +278,8 @@ impl State {
             Ok(ledger) => self.ledger = ledger,
             Err(e) => panic!("cannot reload the ledger after a failed commit: {e}"),
         }
-        match self.store.load_sessions(self.clock.now_ms()) {
-            Ok(s) => self.sessions = s.into_iter().map(|s| (s.token, (s.account, s.expires_ms))).collect(),
+        match live_sessions(&self.store, self.clock.now_ms()) {
+            Ok(sessions) => self.sessions = sessions,
             Err(e) => panic!("cannot reload sessions after a failed commit: {e}"),
         }
     }

@@ -182,10 +182,6 @@ impl Ledger {
         self.prepared.get(tx).map(Vec::as_slice)
     }
 
-    pub fn prepared_ids(&self) -> Vec<TxId> {
-        self.prepared.keys().cloned().collect()
-    }
-
     pub fn prepared_count(&self) -> usize {
         self.prepared.len()
     }

@@ -28,22 +28,12 @@ async fn sigkill_loses_no_acknowledged_operation() {
             for i in 0..10_000 {
                 let id = tx_id(4);
                 let result = if i % 3 == 0 {
-                    me.http
-                        .post(format!("{}/api/deposit", me.url))
-                        .header("Accept", "application/json")
-                        .form(&[("amount", "1,00"), ("tx_id", id.as_str())])
-                        .send()
-                        .await
+                    me.try_call("deposit", &[("amount", "1,00"), ("tx_id", id.as_str())]).await
                 } else {
-                    me.http
-                        .post(format!("{}/api/send_pix", me.url))
-                        .header("Accept", "application/json")
-                        .form(&[("key", other_key), ("amount", "0,50"), ("tx_id", id.as_str())])
-                        .send()
-                        .await
+                    me.try_call("send_pix", &[("key", other_key), ("amount", "0,50"), ("tx_id", id.as_str())]).await
                 };
                 match result {
-                    Ok(r) if r.status() == StatusCode::OK => {
+                    Ok((status, _)) if status == StatusCode::OK => {
                         acked.lock().unwrap().insert(id);
                     }
                     Ok(_) => {}
