@@ -138,3 +138,51 @@ pub struct TransferReceipt {
     pub amount: Cents,
     pub receiver: ReceiverPreview,
 }
+
+/// Most legs in one Pix packet: bounds the work one request can ask of the consortium.
+pub const MAX_PACKET_LEGS: usize = 16;
+
+/// One transfer of a Pix packet, as the client asks for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketLeg {
+    /// The bank of the client's account that pays this leg.
+    pub source_bank: BankId,
+    pub receiver_key: TaxId,
+    pub receiver_bank: BankId,
+    pub amount: Cents,
+}
+
+/// The fate of one leg of a packet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegOutcome {
+    pub status: TxStatus,
+    /// Why this leg refused, in words for the client (only on the leg that failed).
+    pub error: Option<String>,
+    pub receiver: Option<Counterparty>,
+    pub amount: Cents,
+}
+
+/// The outcome of a packet (a single inter-bank Pix is a packet of one leg): every leg committed,
+/// or every leg aborted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketOutcome {
+    pub tx_id: TxId,
+    pub status: TxStatus,
+    pub legs: Vec<LegOutcome>,
+}
+
+impl PacketOutcome {
+    /// The first failure, for a one-line message.
+    pub fn failure(&self) -> Option<(usize, &str)> {
+        self.legs.iter().enumerate().find_map(|(i, l)| l.error.as_deref().map(|e| (i, e)))
+    }
+}
+
+/// The client's account at another bank of the consortium, found by CPF/CNPJ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedAccount {
+    pub bank: BankInfo,
+    pub account: AccountId,
+    pub available: Cents,
+    pub blocked: Cents,
+}

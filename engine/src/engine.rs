@@ -8,10 +8,13 @@
 //! what is on disk.
 
 use crate::auth::{PasswordHash, TokenHash};
-use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount};
-use crate::store::{SessionChange, Store};
-use domain::dto::{AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview, TransferReceipt, TxStatus};
-use domain::{AccountId, Cents, TaxId, TxId};
+use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
+use crate::store::{PartState, ProtocolChange, SessionChange, Store, StoredDecision};
+use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
+use domain::dto::{
+    AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, PacketOutcome, ReceiverPreview, TransferReceipt, TxStatus,
+};
+use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -99,6 +102,18 @@ enum Command {
     Dashboard { account: AccountId, reply: Reply<Dashboard> },
     LookupKey { key: TaxId, reply: Reply<ReceiverPreview> },
     Audit { reply: Reply<Audit> },
+    Account { account: AccountId, reply: Reply<AccountView> },
+    /// The account at this bank of the first of `owners` that has one.
+    AccountOf { owners: Vec<TaxId>, reply: Reply<Option<AccountView>> },
+    Prepare { coordinator: BankId, items: Vec<PrepareItem>, reply: Reply<Vec<Vote>> },
+    Decide { from: BankId, items: Vec<DecideItem>, reply: Reply<Vec<TxId>> },
+    LogDecisions { decisions: Vec<Decision>, reply: Reply<Vec<(bool, PacketOutcome)>> },
+    DecisionAcked { updates: Vec<(TxId, Vec<BankId>)>, reply: Reply<()> },
+    /// The decision on `tx`; with none stored, an abort is stored and returned (presumed abort).
+    Resolve { tx: TxId, reply: Reply<StoredDecision> },
+    Decision { tx: TxId, reply: Reply<Option<StoredDecision>> },
+    UnackedDecisions { reply: Reply<Vec<(TxId, bool, Vec<BankId>)>> },
+    InDoubt { reply: Reply<Vec<(TxId, BankId, i64)>> },
 }
 
 /// A cheap, cloneable handle for enqueueing commands.
@@ -141,6 +156,59 @@ impl EngineHandle {
             mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
         })?;
         answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Like `call`, but waits for room in the queue: for protocol steps that must not be dropped
+    /// under load (the engine drains the queue continuously, so the wait is bounded).
+    async fn call_waiting<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> EngineResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(make(reply)).await.map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    pub async fn account(&self, account: AccountId) -> EngineResult<AccountView> {
+        self.call(|reply| Command::Account { account, reply }).await
+    }
+
+    pub async fn account_of(&self, owners: Vec<TaxId>) -> EngineResult<Option<AccountView>> {
+        self.call(|reply| Command::AccountOf { owners, reply }).await
+    }
+
+    /// 2PC participant, phase one: one vote per item, durable before it is returned.
+    pub async fn prepare(&self, coordinator: BankId, items: Vec<PrepareItem>) -> EngineResult<Vec<Vote>> {
+        self.call_waiting(|reply| Command::Prepare { coordinator, items, reply }).await
+    }
+
+    /// 2PC participant, phase two: applies decisions from coordinator `from`; returns the ids it
+    /// acknowledges (durably applied, or already applied).
+    pub async fn decide(&self, from: BankId, items: Vec<DecideItem>) -> EngineResult<Vec<TxId>> {
+        self.call_waiting(|reply| Command::Decide { from, items, reply }).await
+    }
+
+    /// 2PC coordinator: stores decisions durably. Returns the final decision of each (the first
+    /// one ever stored for its id wins) with the outcome to report.
+    pub async fn log_decisions(&self, decisions: Vec<Decision>) -> EngineResult<Vec<(bool, PacketOutcome)>> {
+        self.call_waiting(|reply| Command::LogDecisions { decisions, reply }).await
+    }
+
+    pub async fn decision_acked(&self, updates: Vec<(TxId, Vec<BankId>)>) -> EngineResult<()> {
+        self.call_waiting(|reply| Command::DecisionAcked { updates, reply }).await
+    }
+
+    pub async fn resolve(&self, tx: TxId) -> EngineResult<StoredDecision> {
+        self.call_waiting(|reply| Command::Resolve { tx, reply }).await
+    }
+
+    pub async fn decision(&self, tx: TxId) -> EngineResult<Option<StoredDecision>> {
+        self.call(|reply| Command::Decision { tx, reply }).await
+    }
+
+    pub async fn unacked_decisions(&self) -> EngineResult<Vec<(TxId, bool, Vec<BankId>)>> {
+        self.call_waiting(|reply| Command::UnackedDecisions { reply }).await
+    }
+
+    pub async fn in_doubt(&self) -> EngineResult<Vec<(TxId, BankId, i64)>> {
+        self.call_waiting(|reply| Command::InDoubt { reply }).await
     }
 
     pub async fn open_account(&self, new: NewAccount) -> EngineResult<AccountId> {
@@ -217,6 +285,10 @@ struct State {
     sessions: HashMap<TokenHash, (AccountId, i64)>,
     session_changes: Vec<SessionChange>,
     seen_in_batch: HashMap<TxId, Seen>,
+    /// 2PC records changed in the current batch (not yet in the store).
+    protocol_changes: Vec<ProtocolChange>,
+    participations_in_batch: HashMap<TxId, (BankId, PartState)>,
+    decisions_in_batch: HashMap<TxId, StoredDecision>,
     waiting: Vec<Deferred>,
 }
 
@@ -234,6 +306,9 @@ impl State {
             sessions,
             session_changes: Vec::new(),
             seen_in_batch: HashMap::new(),
+            protocol_changes: Vec::new(),
+            participations_in_batch: HashMap::new(),
+            decisions_in_batch: HashMap::new(),
             waiting: Vec::new(),
         })
     }
@@ -254,10 +329,11 @@ impl State {
     fn flush(&mut self, now: i64) {
         let changes: Vec<Change> = self.ledger.take_changes();
         let sessions = std::mem::take(&mut self.session_changes);
-        let durable = if changes.is_empty() && sessions.is_empty() {
+        let protocol = std::mem::take(&mut self.protocol_changes);
+        let durable = if changes.is_empty() && sessions.is_empty() && protocol.is_empty() {
             true
         } else {
-            match self.store.persist(&changes, &sessions, now) {
+            match self.store.persist(&changes, &sessions, &protocol, now) {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::error!(error = %e, "persisting a batch failed; reloading state from disk");
@@ -267,6 +343,8 @@ impl State {
             }
         };
         self.seen_in_batch.clear();
+        self.participations_in_batch.clear();
+        self.decisions_in_batch.clear();
         for answer in self.waiting.drain(..) {
             answer(durable);
         }
@@ -310,6 +388,33 @@ impl State {
             }
             Command::LookupKey { key, reply } => defer(reply, self.lookup(&key)),
             Command::Audit { reply } => defer(reply, Ok(self.audit())),
+            Command::Account { account, reply } => defer(reply, self.account_view(account)),
+            Command::AccountOf { owners, reply } => {
+                let found = owners.iter().find_map(|o| self.ledger.by_tax_id(o)).map(|a| a.id);
+                defer(reply, found.map(|id| self.account_view(id)).transpose())
+            }
+            Command::Prepare { coordinator, items, reply } => {
+                let votes = items.into_iter().map(|item| self.prepare_item(coordinator, item, now)).collect();
+                defer(reply, Ok(votes))
+            }
+            Command::Decide { from, items, reply } => defer(reply, self.decide_items(from, items, now)),
+            Command::LogDecisions { decisions, reply } => defer(reply, self.log_decisions(decisions, now)),
+            Command::DecisionAcked { updates, reply } => {
+                for (tx, unacked) in updates {
+                    self.protocol_changes.push(ProtocolChange::Unacked { tx, unacked, at_ms: now });
+                }
+                defer(reply, Ok(()))
+            }
+            Command::Resolve { tx, reply } => defer(reply, self.resolve(tx, now)),
+            Command::Decision { tx, reply } => defer(reply, self.stored_decision(&tx)),
+            Command::UnackedDecisions { reply } => {
+                self.flush(now);
+                defer(reply, self.store.unacked_decisions().map_err(store_error))
+            }
+            Command::InDoubt { reply } => {
+                self.flush(now);
+                defer(reply, self.store.in_doubt().map_err(store_error))
+            }
         };
         self.waiting.push(answer);
     }
@@ -344,8 +449,8 @@ impl State {
         let bank = self.config.bank.id;
         let to_payee = Counterparty { name: receiver.name.clone(), key_masked: receiver.key_masked.clone(), bank };
         let to_payer = Counterparty { name: payer_holder.name.clone(), key_masked: payer_holder.tax_id.masked(), bank };
-        self.ledger.prepare_debit(&tx, payer, amount, to_payee, now)?;
-        if let Err(e) = self.ledger.prepare_credit(&tx, payee_id, amount, to_payer, now) {
+        self.ledger.prepare_debit(&tx, PartKey::single(payer), amount, to_payee, now)?;
+        if let Err(e) = self.ledger.prepare_credit(&tx, PartKey::single(payee_id), amount, to_payer, now) {
             self.ledger.abort(&tx, now).expect("debit was just prepared");
             return Err(e.into());
         }
@@ -403,6 +508,18 @@ impl State {
         Ok(())
     }
 
+    fn account_view(&self, account: AccountId) -> EngineResult<AccountView> {
+        let a = self.ledger.account(account).ok_or(LedgerError::UnknownAccount)?;
+        Ok(AccountView {
+            id: a.id,
+            kind: a.kind,
+            holders: a.holders.clone(),
+            email: a.email.clone(),
+            available: a.available,
+            blocked: a.blocked,
+        })
+    }
+
     fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
         let a = self.ledger.account(account).ok_or(LedgerError::UnknownAccount)?;
         let recent = self.store.recent_entries(account, self.config.recent_limit).map_err(|e| {
@@ -455,6 +572,13 @@ impl State {
         audit
     }
 }
+
+fn store_error(e: rusqlite::Error) -> EngineError {
+    tracing::error!(error = %e, "reading the store");
+    EngineError::Unexpected
+}
+
+pub mod protocol;
 
 #[cfg(test)]
 mod tests;

@@ -40,6 +40,8 @@ pub enum LedgerError {
     TxIdConflict,
     #[error("No prepared transaction with this id.")]
     UnknownTx,
+    #[error("The amount must be more than zero and at most the limit per operation.")]
+    InvalidAmount,
 }
 
 /// An account with its balances. `password_hash` is a secret: this type is never serialised.
@@ -95,15 +97,31 @@ impl Side {
 /// One prepared (reserved) part of a transfer at this bank.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreparedPart {
+    /// Which leg of a packet this part belongs to (0 for a single transfer).
+    pub leg: u16,
     pub account: AccountId,
     pub side: Side,
     pub amount: Cents,
+}
+
+/// Names one part of a transfer at this bank: a leg of a packet, at an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartKey {
+    pub leg: u16,
+    pub account: AccountId,
+}
+
+impl PartKey {
+    pub fn single(account: AccountId) -> PartKey {
+        PartKey { leg: 0, account }
+    }
 }
 
 /// A history entry, as appended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub tx_id: TxId,
+    pub leg: u16,
     pub account: AccountId,
     pub kind: EntryKind,
     pub amount: Cents,
@@ -118,7 +136,7 @@ pub enum Change {
     AccountCreated(Box<Account>),
     Balances { account: AccountId, available: Cents, blocked: Cents, incoming: Cents },
     EntryAdded(Entry),
-    EntryStatus { tx_id: TxId, account: AccountId, kind: EntryKind, status: TxStatus, at_ms: i64 },
+    EntryStatus { tx_id: TxId, leg: u16, account: AccountId, kind: EntryKind, status: TxStatus, at_ms: i64 },
 }
 
 #[derive(Default)]
@@ -222,6 +240,7 @@ impl Ledger {
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
             tx_id: tx,
+            leg: 0,
             account,
             kind: EntryKind::Deposit,
             amount,
@@ -233,51 +252,43 @@ impl Ledger {
     }
 
     /// Reserves `amount` of the payer's available balance for transaction `tx`.
-    pub fn prepare_debit(
-        &mut self,
-        tx: &TxId,
-        account: AccountId,
-        amount: Cents,
-        counterparty: Counterparty,
-        now_ms: i64,
-    ) -> Result<(), LedgerError> {
-        self.check_part_is_new(tx, account, Side::Debit)?;
+    pub fn prepare_debit(&mut self, tx: &TxId, part: PartKey, amount: Cents, counterparty: Counterparty, now_ms: i64) -> Result<(), LedgerError> {
+        let PartKey { leg, account } = part;
+        check_amount(amount)?;
+        self.check_part_is_new(tx, leg, account, Side::Debit)?;
         let acc = self.accounts.get_mut(&account).ok_or(LedgerError::UnknownAccount)?;
         let available = acc.available.checked_sub(amount).filter(|a| a.get() >= 0).ok_or(LedgerError::InsufficientFunds)?;
         let blocked = acc.blocked.checked_add(amount).ok_or(LedgerError::BalanceLimit)?;
         acc.available = available;
         acc.blocked = blocked;
-        self.record_prepared(tx, account, Side::Debit, amount, counterparty, now_ms);
+        self.record_prepared(tx, leg, account, Side::Debit, amount, counterparty, now_ms);
         Ok(())
     }
 
     /// Records a pending credit of `amount` to the payee for transaction `tx`.
-    pub fn prepare_credit(
-        &mut self,
-        tx: &TxId,
-        account: AccountId,
-        amount: Cents,
-        counterparty: Counterparty,
-        now_ms: i64,
-    ) -> Result<(), LedgerError> {
-        self.check_part_is_new(tx, account, Side::Credit)?;
+    pub fn prepare_credit(&mut self, tx: &TxId, part: PartKey, amount: Cents, counterparty: Counterparty, now_ms: i64) -> Result<(), LedgerError> {
+        let PartKey { leg, account } = part;
+        check_amount(amount)?;
+        self.check_part_is_new(tx, leg, account, Side::Credit)?;
         let acc = self.accounts.get(&account).ok_or(LedgerError::UnknownAccount)?;
         let incoming = headroom_add(acc, acc.incoming, amount)?;
         self.accounts.get_mut(&account).expect("checked above").incoming = incoming;
-        self.record_prepared(tx, account, Side::Credit, amount, counterparty, now_ms);
+        self.record_prepared(tx, leg, account, Side::Credit, amount, counterparty, now_ms);
         Ok(())
     }
 
-    fn check_part_is_new(&self, tx: &TxId, account: AccountId, side: Side) -> Result<(), LedgerError> {
-        let exists = self.prepared.get(tx).is_some_and(|parts| parts.iter().any(|p| p.account == account && p.side == side));
+    fn check_part_is_new(&self, tx: &TxId, leg: u16, account: AccountId, side: Side) -> Result<(), LedgerError> {
+        let exists = self.prepared.get(tx).is_some_and(|parts| parts.iter().any(|p| p.leg == leg && p.account == account && p.side == side));
         if exists { Err(LedgerError::TxIdConflict) } else { Ok(()) }
     }
 
-    fn record_prepared(&mut self, tx: &TxId, account: AccountId, side: Side, amount: Cents, counterparty: Counterparty, now_ms: i64) {
-        self.prepared.entry(tx.clone()).or_default().push(PreparedPart { account, side, amount });
+    #[allow(clippy::too_many_arguments)]
+    fn record_prepared(&mut self, tx: &TxId, leg: u16, account: AccountId, side: Side, amount: Cents, counterparty: Counterparty, now_ms: i64) {
+        self.prepared.entry(tx.clone()).or_default().push(PreparedPart { leg, account, side, amount });
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
             tx_id: tx.clone(),
+            leg,
             account,
             kind: side.entry_kind(),
             amount,
@@ -319,6 +330,7 @@ impl Ledger {
             self.push_balances(part.account);
             self.changes.push(Change::EntryStatus {
                 tx_id: tx.clone(),
+                leg: part.leg,
                 account: part.account,
                 kind: part.side.entry_kind(),
                 status,
@@ -372,6 +384,13 @@ impl Ledger {
         }
         Ok(())
     }
+}
+
+fn check_amount(amount: Cents) -> Result<(), LedgerError> {
+    if amount.get() <= 0 || amount > domain::money::MAX_OPERATION {
+        return Err(LedgerError::InvalidAmount);
+    }
+    Ok(())
 }
 
 /// `base + amount`, refusing anything that would take the account's total over [`MAX_BALANCE`].

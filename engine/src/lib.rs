@@ -5,6 +5,8 @@
 //! - [`store`]: SQLite persistence (WAL, fsync per commit, one transaction per batch).
 //! - [`engine`]: the single thread that owns ledger + store and drains the bounded command queue.
 //! - [`auth`]: Argon2id password hashing and session tokens.
+//! - [`ring`]: the token ring, sans-IO.
+//! - [`twopc`]: two-phase commit across banks: messages and the coordinator's state machines, sans-IO.
 //!
 //! Architecture invariant: callers only enqueue commands through [`EngineHandle`]; no other code
 //! reads or writes balances.
@@ -14,6 +16,8 @@ pub mod engine;
 pub mod ledger;
 pub mod ring;
 pub mod store;
+pub mod twopc;
 
+pub use engine::protocol::parse_outcome;
 pub use engine::{Audit, Clock, EngineConfig, EngineError, EngineHandle, EngineResult, SystemClock};
 pub use ledger::{LedgerError, NewAccount};

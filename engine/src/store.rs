@@ -14,8 +14,9 @@ use std::path::Path;
 
 pub type StoreResult<T> = Result<T, rusqlite::Error>;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
+/// Accounts, history and sessions (schema version 1, with entries as of version 2).
 const SCHEMA: &str = "
 CREATE TABLE accounts (
     id              INTEGER PRIMARY KEY,
@@ -39,6 +40,7 @@ CREATE INDEX holders_by_account ON holders(account_id);
 CREATE TABLE entries (
     id                 INTEGER PRIMARY KEY,
     tx_id              TEXT    NOT NULL,
+    leg                INTEGER NOT NULL DEFAULT 0,
     account_id         INTEGER NOT NULL REFERENCES accounts(id),
     kind               TEXT    NOT NULL CHECK (kind IN ('deposit', 'pix_out', 'pix_in')),
     amount_cents       INTEGER NOT NULL CHECK (amount_cents > 0),
@@ -48,7 +50,7 @@ CREATE TABLE entries (
     counterparty_bank  INTEGER,
     created_ms         INTEGER NOT NULL,
     updated_ms         INTEGER NOT NULL,
-    UNIQUE (tx_id, account_id, kind)
+    UNIQUE (tx_id, leg, account_id, kind)
 );
 CREATE INDEX entries_by_account ON entries(account_id, id);
 CREATE INDEX entries_by_status ON entries(status) WHERE status = 'pending';
@@ -57,6 +59,59 @@ CREATE TABLE sessions (
     account_id   INTEGER NOT NULL REFERENCES accounts(id),
     expires_ms   INTEGER NOT NULL
 );
+";
+
+/// Two-phase commit records (schema version 2).
+const PROTOCOL_TABLES: &str = "
+-- This bank as a 2PC participant: one row per cross-bank transaction it was asked to prepare.
+-- 'prepared' rows are in doubt until the coordinator's decision arrives; an 'aborted' row with no
+-- entries is a refusal or a presumed abort, kept so that a late prepare is refused.
+CREATE TABLE participations (
+    tx_id       TEXT    PRIMARY KEY,
+    coordinator INTEGER NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('prepared', 'committed', 'aborted')),
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+CREATE INDEX participations_in_doubt ON participations(state) WHERE state = 'prepared';
+-- This bank as a 2PC coordinator: the decision, durable before any participant hears it. The first
+-- decision stored for a transaction is final. `unacked` lists the banks still to acknowledge it.
+CREATE TABLE decisions (
+    tx_id      TEXT    PRIMARY KEY,
+    commit_    INTEGER NOT NULL CHECK (commit_ IN (0, 1)),
+    outcome    TEXT    NOT NULL,
+    unacked    TEXT    NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX decisions_unacked ON decisions(unacked) WHERE unacked <> '';
+";
+
+/// From version 1 (no packets, no 2PC): entries gain a leg number, and the protocol tables appear.
+const MIGRATE_1_TO_2: &str = "
+CREATE TABLE entries_v2 (
+    id                 INTEGER PRIMARY KEY,
+    tx_id              TEXT    NOT NULL,
+    leg                INTEGER NOT NULL DEFAULT 0,
+    account_id         INTEGER NOT NULL REFERENCES accounts(id),
+    kind               TEXT    NOT NULL CHECK (kind IN ('deposit', 'pix_out', 'pix_in')),
+    amount_cents       INTEGER NOT NULL CHECK (amount_cents > 0),
+    status             TEXT    NOT NULL CHECK (status IN ('pending', 'committed', 'aborted')),
+    counterparty_name  TEXT,
+    counterparty_key   TEXT,
+    counterparty_bank  INTEGER,
+    created_ms         INTEGER NOT NULL,
+    updated_ms         INTEGER NOT NULL,
+    UNIQUE (tx_id, leg, account_id, kind)
+);
+INSERT INTO entries_v2 (id, tx_id, leg, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
+                        counterparty_bank, created_ms, updated_ms)
+    SELECT id, tx_id, 0, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
+           counterparty_bank, created_ms, updated_ms FROM entries;
+DROP TABLE entries;
+ALTER TABLE entries_v2 RENAME TO entries;
+CREATE INDEX entries_by_account ON entries(account_id, id);
+CREATE INDEX entries_by_status ON entries(status) WHERE status = 'pending';
 ";
 
 /// A session row as restored at start-up.
@@ -72,6 +127,52 @@ pub enum SessionChange {
     Created { token: TokenHash, account: AccountId, expires_ms: i64 },
     Deleted { token: TokenHash },
     ExpiredBefore { now_ms: i64 },
+}
+
+/// A 2PC participant's state for one transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartState {
+    Prepared,
+    Committed,
+    Aborted,
+}
+
+impl PartState {
+    fn as_str(self) -> &'static str {
+        match self {
+            PartState::Prepared => "prepared",
+            PartState::Committed => "committed",
+            PartState::Aborted => "aborted",
+        }
+    }
+
+    fn parse(text: &str) -> Option<PartState> {
+        match text {
+            "prepared" => Some(PartState::Prepared),
+            "committed" => Some(PartState::Committed),
+            "aborted" => Some(PartState::Aborted),
+            _ => None,
+        }
+    }
+}
+
+/// A coordinator's durable decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub commit: bool,
+    /// The packet's outcome as the client saw it (JSON), to answer a retry with it.
+    pub outcome: String,
+    /// Banks that have not yet acknowledged the decision.
+    pub unacked: Vec<BankId>,
+}
+
+/// Changes to the 2PC records, persisted in the same transaction as the ledger's changes.
+#[derive(Clone, Debug)]
+pub enum ProtocolChange {
+    Participation { tx: TxId, coordinator: BankId, state: PartState, at_ms: i64 },
+    /// Inserted once: the first decision for a transaction is final.
+    Decision { tx: TxId, decision: StoredDecision, at_ms: i64 },
+    Unacked { tx: TxId, unacked: Vec<BankId>, at_ms: i64 },
 }
 
 pub struct Store {
@@ -91,6 +192,13 @@ impl Store {
         if version == 0 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(PROTOCOL_TABLES)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        } else if version == 1 {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(MIGRATE_1_TO_2)?;
+            tx.execute_batch(PROTOCOL_TABLES)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         } else if version != SCHEMA_VERSION {
@@ -136,13 +244,13 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT tx_id, account_id, kind, amount_cents FROM entries WHERE status = 'pending' ORDER BY id")?;
+            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg FROM entries WHERE status = 'pending' ORDER BY id")?;
         let prepared = stmt
             .query_map([], |r| {
                 let tx: String = r.get(0)?;
                 let kind: String = r.get(2)?;
                 let side = if kind == "pix_out" { Side::Debit } else { Side::Credit };
-                Ok((parse_tx(&tx)?, PreparedPart { account: AccountId(r.get(1)?), side, amount: Cents::new(r.get(3)?) }))
+                Ok((parse_tx(&tx)?, PreparedPart { leg: r.get(4)?, account: AccountId(r.get(1)?), side, amount: Cents::new(r.get(3)?) }))
             })?
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Ledger::restore(accounts, prepared))
@@ -159,7 +267,7 @@ impl Store {
     }
 
     /// Persists one batch atomically. On error nothing of the batch is stored.
-    pub fn persist(&mut self, changes: &[Change], sessions: &[SessionChange], now_ms: i64) -> StoreResult<()> {
+    pub fn persist(&mut self, changes: &[Change], sessions: &[SessionChange], protocol: &[ProtocolChange], now_ms: i64) -> StoreResult<()> {
         let tx = self.conn.transaction()?;
         for change in changes {
             apply_change(&tx, change, now_ms)?;
@@ -167,13 +275,53 @@ impl Store {
         for change in sessions {
             apply_session_change(&tx, change)?;
         }
+        for change in protocol {
+            apply_protocol_change(&tx, change)?;
+        }
         tx.commit()
+    }
+
+    /// This bank's part in a cross-bank transaction: its coordinator and state.
+    pub fn participation(&self, tx_id: &TxId) -> StoreResult<Option<(BankId, PartState)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT coordinator, state FROM participations WHERE tx_id = ?1")?;
+        let mut rows = stmt.query([tx_id.as_str()])?;
+        match rows.next()? {
+            None => Ok(None),
+            Some(r) => {
+                let state: String = r.get(1)?;
+                Ok(Some((parse_bank(r.get(0)?)?, PartState::parse(&state).ok_or_else(|| bad_column(1, "state"))?)))
+            }
+        }
+    }
+
+    /// Transactions this bank has prepared and not yet seen decided: (tx, coordinator, since).
+    pub fn in_doubt(&self) -> StoreResult<Vec<(TxId, BankId, i64)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT tx_id, coordinator, created_ms FROM participations WHERE state = 'prepared'")?;
+        let rows = stmt.query_map([], |r| Ok((parse_tx(&r.get::<_, String>(0)?)?, parse_bank(r.get(1)?)?, r.get(2)?)))?;
+        rows.collect()
+    }
+
+    pub fn decision(&self, tx_id: &TxId) -> StoreResult<Option<StoredDecision>> {
+        let mut stmt = self.conn.prepare_cached("SELECT commit_, outcome, unacked FROM decisions WHERE tx_id = ?1")?;
+        let mut rows = stmt.query([tx_id.as_str()])?;
+        match rows.next()? {
+            None => Ok(None),
+            Some(r) => Ok(Some(StoredDecision { commit: r.get(0)?, outcome: r.get(1)?, unacked: parse_banks(&r.get::<_, String>(2)?)? })),
+        }
+    }
+
+    /// Decisions some participant has not acknowledged yet: phase two still to deliver.
+    pub fn unacked_decisions(&self) -> StoreResult<Vec<(TxId, bool, Vec<BankId>)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT tx_id, commit_, unacked FROM decisions WHERE unacked <> ''")?;
+        let rows = stmt.query_map([], |r| Ok((parse_tx(&r.get::<_, String>(0)?)?, r.get(1)?, parse_banks(&r.get::<_, String>(2)?)?)))?;
+        rows.collect()
     }
 
     /// The newest `limit` entries of an account.
     pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg
              FROM entries WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![account.0, limit], |r| row_to_entry(r, account))?;
@@ -183,10 +331,10 @@ impl Store {
     /// Entries of a transaction at this bank, to answer a retried request with its first outcome.
     pub fn entries_of_tx(&self, tx_id: &TxId) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, account_id
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, account_id
              FROM entries WHERE tx_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(8)?)))?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(9)?)))?;
         rows.collect()
     }
 }
@@ -204,6 +352,7 @@ fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlite::Result<E
     };
     Ok(Entry {
         tx_id: parse_tx(&tx)?,
+        leg: r.get(8)?,
         account,
         kind: EntryKind::parse(&kind).ok_or_else(|| bad_column(1, "kind"))?,
         amount: Cents::new(r.get(2)?),
@@ -250,8 +399,8 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
             let cp = e.counterparty.as_ref();
             tx.prepare_cached(
                 "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
-                                      counterparty_bank, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                      counterparty_bank, created_ms, updated_ms, leg)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
             )?
             .execute(params![
                 e.tx_id.as_str(),
@@ -262,16 +411,17 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
                 cp.map(|c| c.name.as_str()),
                 cp.map(|c| c.key_masked.as_str()),
                 cp.map(|c| u16::from(c.bank)),
-                e.created_ms
+                e.created_ms,
+                e.leg
             ])?;
         }
-        Change::EntryStatus { tx_id, account, kind, status, at_ms } => {
+        Change::EntryStatus { tx_id, leg, account, kind, status, at_ms } => {
             let n = tx
                 .prepare_cached(
                     "UPDATE entries SET status = ?4, updated_ms = ?5
-                     WHERE tx_id = ?1 AND account_id = ?2 AND kind = ?3 AND status = 'pending'",
+                     WHERE tx_id = ?1 AND account_id = ?2 AND kind = ?3 AND leg = ?6 AND status = 'pending'",
                 )?
-                .execute(params![tx_id.as_str(), account.0, kind.as_str(), status.as_str(), (*at_ms).max(now_ms)])?;
+                .execute(params![tx_id.as_str(), account.0, kind.as_str(), status.as_str(), (*at_ms).max(now_ms), leg])?;
             assert_eq!(n, 1, "status change for an entry that is not pending: {tx_id}");
         }
     }
@@ -292,6 +442,41 @@ fn apply_session_change(tx: &Transaction<'_>, change: &SessionChange) -> StoreRe
         }
     }
     Ok(())
+}
+
+fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> StoreResult<()> {
+    match change {
+        ProtocolChange::Participation { tx: id, coordinator, state, at_ms } => {
+            tx.prepare_cached(
+                "INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (tx_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+            )?
+            .execute(params![id.as_str(), u16::from(*coordinator), state.as_str(), at_ms])?;
+        }
+        ProtocolChange::Decision { tx: id, decision, at_ms } => {
+            tx.prepare_cached(
+                "INSERT INTO decisions (tx_id, commit_, outcome, unacked, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![id.as_str(), decision.commit, decision.outcome, banks_text(&decision.unacked), at_ms])?;
+        }
+        ProtocolChange::Unacked { tx: id, unacked, at_ms } => {
+            tx.prepare_cached("UPDATE decisions SET unacked = ?2, updated_ms = ?3 WHERE tx_id = ?1")?
+                .execute(params![id.as_str(), banks_text(unacked), at_ms])?;
+        }
+    }
+    Ok(())
+}
+
+fn banks_text(banks: &[BankId]) -> String {
+    banks.iter().map(|b| u16::from(*b).to_string()).collect::<Vec<_>>().join(",")
+}
+
+fn parse_banks(text: &str) -> rusqlite::Result<Vec<BankId>> {
+    text.split(',').filter(|s| !s.is_empty()).map(|s| parse_bank(s.parse().map_err(|_| bad_column(0, "bank"))?)).collect()
+}
+
+fn parse_bank(n: u16) -> rusqlite::Result<BankId> {
+    BankId::try_from(n).map_err(|_| bad_column(0, "bank"))
 }
 
 fn bad_column(i: usize, what: &str) -> rusqlite::Error {

@@ -2,6 +2,7 @@ use super::*;
 use crate::auth::{PasswordHash, SessionToken};
 use domain::dto::{AccountKind, Holder};
 use domain::BankId;
+use crate::twopc::Decision;
 
 struct FixedClock(i64);
 impl Clock for FixedClock {
@@ -126,4 +127,154 @@ async fn sessions_are_durable_and_end_on_logout() {
     assert_eq!(engine.session_account(token.hash()).await.unwrap(), Some(ana), "a restart keeps sessions");
     engine.end_session(token.hash()).await.unwrap();
     assert_eq!(engine.session_account(token.hash()).await.unwrap(), None);
+}
+
+mod two_phase {
+    use super::*;
+    use crate::twopc::{DecideItem, PartSpec, PrepareItem, Vote};
+
+    fn bank(n: u16) -> BankId {
+        BankId::try_from(n).unwrap()
+    }
+
+    fn cp(name: &str) -> Counterparty {
+        Counterparty { name: name.into(), key_masked: "***.982.247-**".into(), bank: bank(1) }
+    }
+
+    fn key(text: &str) -> TaxId {
+        TaxId::parse(text).unwrap()
+    }
+
+    /// Bank 2 (the engine under test) pays `debit` from Ana's account and credits `credit` to Beto.
+    fn item(tx: &TxId, debit: i64, credit: i64) -> PrepareItem {
+        PrepareItem {
+            tx: tx.clone(),
+            parts: vec![
+                (0, PartSpec::Debit { owners: vec![key(ANA)], amount: Cents::new(debit), to: cp("Someone at bank 3") }),
+                (1, PartSpec::Credit { key: key(BETO), amount: Cents::new(credit), from: cp("Someone at bank 1") }),
+            ],
+        }
+    }
+
+    async fn funded(engine: &EngineHandle) -> (AccountId, AccountId) {
+        let ana = engine.open_account(person("Ana Lima", ANA, "ana@example.com")).await.unwrap();
+        let beto = engine.open_account(person("Beto Reis", BETO, "beto@example.com")).await.unwrap();
+        engine.deposit(engine.new_tx_id(), ana, Cents::new(1_000)).await.unwrap();
+        (ana, beto)
+    }
+
+    async fn balances(engine: &EngineHandle, id: AccountId) -> (i64, i64) {
+        let a = engine.account(id).await.unwrap();
+        (a.available.get(), a.blocked.get())
+    }
+
+    #[tokio::test]
+    async fn prepare_reserves_and_is_durable_and_a_restart_keeps_it_in_doubt_until_decided() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, thread) = start(&dir);
+        let (ana, beto) = funded(&engine).await;
+        let tx = engine.new_tx_id();
+        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 400, 250)]).await.unwrap(), vec![Vote::Prepared]);
+        assert_eq!(balances(&engine, ana).await, (600, 400));
+        assert_eq!(balances(&engine, beto).await, (0, 0), "a pending credit is not spendable");
+        drop(engine);
+        thread.join().unwrap();
+
+        let (engine, _t) = start(&dir);
+        assert_eq!(balances(&engine, ana).await, (600, 400), "the reservation survives a restart");
+        let doubt = engine.in_doubt().await.unwrap();
+        assert_eq!(doubt.iter().map(|(t, c, _)| (t.clone(), *c)).collect::<Vec<_>>(), vec![(tx.clone(), bank(1))]);
+        // Duplicate prepare: same vote, nothing reserved twice.
+        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 400, 250)]).await.unwrap(), vec![Vote::Prepared]);
+        assert_eq!(balances(&engine, ana).await, (600, 400));
+        // A decision from a bank that is not the coordinator is not applied nor acknowledged.
+        assert!(engine.decide(bank(3), vec![DecideItem { tx: tx.clone(), commit: false }]).await.unwrap().is_empty());
+        let commit = vec![DecideItem { tx: tx.clone(), commit: true }];
+        assert_eq!(engine.decide(bank(1), commit.clone()).await.unwrap(), vec![tx.clone()]);
+        assert_eq!(engine.decide(bank(1), commit).await.unwrap(), vec![tx.clone()], "a duplicate decision is acknowledged again");
+        assert_eq!(balances(&engine, ana).await, (600, 0));
+        assert_eq!(balances(&engine, beto).await, (250, 0));
+        assert!(engine.in_doubt().await.unwrap().is_empty());
+        let audit = engine.audit().await.unwrap();
+        assert_eq!((audit.total_blocked, audit.total_incoming, audit.prepared_transactions), (0, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_refused_part_reserves_nothing_and_a_late_prepare_after_abort_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let (ana, _beto) = funded(&engine).await;
+        let tx = engine.new_tx_id();
+        let vote = engine.prepare(bank(1), vec![item(&tx, 1_001, 10)]).await.unwrap();
+        assert!(matches!(&vote[0], Vote::Refused { leg: 0, reason } if reason.contains("Insufficient")), "{vote:?}");
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+        // The credit fails after the debit was reserved: the debit is released too.
+        let unknown = PrepareItem {
+            tx: engine.new_tx_id(),
+            parts: vec![
+                (0, PartSpec::Debit { owners: vec![key(ANA)], amount: Cents::new(100), to: cp("x") }),
+                (0, PartSpec::Credit { key: key("123.456.789-09"), amount: Cents::new(100), from: cp("y") }),
+            ],
+        };
+        assert!(matches!(engine.prepare(bank(1), vec![unknown]).await.unwrap()[0], Vote::Refused { leg: 0, .. }));
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+        // An abort for something never prepared is acknowledged and remembered.
+        let late = engine.new_tx_id();
+        assert_eq!(engine.decide(bank(1), vec![DecideItem { tx: late.clone(), commit: false }]).await.unwrap(), vec![late.clone()]);
+        assert!(matches!(engine.prepare(bank(1), vec![item(&late, 100, 100)]).await.unwrap()[0], Vote::Refused { .. }));
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+        assert_eq!(engine.audit().await.unwrap().prepared_transactions, 0);
+    }
+
+    #[tokio::test]
+    async fn a_debit_needs_an_account_of_the_same_client_and_amounts_must_be_positive() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let (ana, _beto) = funded(&engine).await;
+        let stranger = PrepareItem {
+            tx: engine.new_tx_id(),
+            parts: vec![(0, PartSpec::Debit { owners: vec![key("123.456.789-09")], amount: Cents::new(1), to: cp("x") })],
+        };
+        let negative = item(&engine.new_tx_id(), -500, 10);
+        let self_pay = PrepareItem {
+            tx: engine.new_tx_id(),
+            parts: vec![
+                (0, PartSpec::Debit { owners: vec![key(ANA)], amount: Cents::new(1), to: cp("x") }),
+                (0, PartSpec::Credit { key: key(ANA), amount: Cents::new(1), from: cp("y") }),
+            ],
+        };
+        let votes = engine.prepare(bank(1), vec![stranger, negative, self_pay]).await.unwrap();
+        assert!(votes.iter().all(|v| matches!(v, Vote::Refused { .. })), "{votes:?}");
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+    }
+
+    #[tokio::test]
+    async fn the_first_stored_decision_is_final_and_unknown_ids_resolve_to_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, thread) = start(&dir);
+        let tx = engine.new_tx_id();
+        // A participant asks before any decision: presumed abort, stored.
+        let presumed = engine.resolve(tx.clone()).await.unwrap();
+        assert!(!presumed.commit);
+        // The coordinator then tries to commit the same id: the abort stands.
+        let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Committed, legs: vec![] };
+        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(1)], outcome };
+        let logged = engine.log_decisions(vec![d]).await.unwrap();
+        assert!(!logged[0].0, "first decision wins");
+        assert_eq!(logged[0].1.status, TxStatus::Aborted);
+
+        let other = engine.new_tx_id();
+        let outcome = PacketOutcome { tx_id: other.clone(), status: TxStatus::Committed, legs: vec![] };
+        let d = Decision { tx: other.clone(), commit: true, participants: vec![bank(1), bank(3)], outcome };
+        assert!(engine.log_decisions(vec![d]).await.unwrap()[0].0);
+        engine.decision_acked(vec![(other.clone(), vec![bank(3)])]).await.unwrap();
+        drop(engine);
+        thread.join().unwrap();
+
+        let (engine, _t) = start(&dir);
+        assert_eq!(engine.unacked_decisions().await.unwrap(), vec![(other.clone(), true, vec![bank(3)])]);
+        assert!(engine.resolve(other.clone()).await.unwrap().commit, "a stored commit is never presumed away");
+        engine.decision_acked(vec![(other, vec![])]).await.unwrap();
+        assert!(engine.unacked_decisions().await.unwrap().is_empty());
+    }
 }

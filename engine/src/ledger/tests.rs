@@ -33,8 +33,8 @@ fn pix_inside_the_bank_reserves_then_commits() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
     l.deposit(tx(1), a, c(10_000), 0).unwrap();
-    l.prepare_debit(&tx(2), a, c(2_500), cp(), 0).unwrap();
-    l.prepare_credit(&tx(2), b, c(2_500), cp(), 0).unwrap();
+    l.prepare_debit(&tx(2), PartKey::single(a), c(2_500), cp(), 0).unwrap();
+    l.prepare_credit(&tx(2), PartKey::single(b), c(2_500), cp(), 0).unwrap();
     assert_eq!((l.account(a).unwrap().available, l.account(a).unwrap().blocked), (c(7_500), c(2_500)));
     assert_eq!(l.account(b).unwrap().incoming, c(2_500));
     l.check_invariants().unwrap();
@@ -50,8 +50,8 @@ fn abort_returns_the_reservation() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
     l.deposit(tx(1), a, c(1_000), 0).unwrap();
-    l.prepare_debit(&tx(2), a, c(1_000), cp(), 0).unwrap();
-    l.prepare_credit(&tx(2), b, c(1_000), cp(), 0).unwrap();
+    l.prepare_debit(&tx(2), PartKey::single(a), c(1_000), cp(), 0).unwrap();
+    l.prepare_credit(&tx(2), PartKey::single(b), c(1_000), cp(), 0).unwrap();
     l.abort(&tx(2), 0).unwrap();
     assert_eq!(l.account(a).unwrap().available, c(1_000));
     assert_eq!(l.account(b).unwrap().available, c(0));
@@ -66,7 +66,7 @@ fn failures_change_nothing() {
     let a = open(&mut l, 0);
     l.deposit(tx(1), a, c(500), 0).unwrap();
     l.take_changes();
-    assert_eq!(l.prepare_debit(&tx(2), a, c(501), cp(), 0), Err(LedgerError::InsufficientFunds));
+    assert_eq!(l.prepare_debit(&tx(2), PartKey::single(a), c(501), cp(), 0), Err(LedgerError::InsufficientFunds));
     assert_eq!(l.deposit(tx(3), AccountId(99), c(1), 0), Err(LedgerError::UnknownAccount));
     assert_eq!(l.deposit(tx(4), a, MAX_BALANCE, 0), Err(LedgerError::BalanceLimit));
     assert!(l.take_changes().is_empty());
@@ -97,8 +97,8 @@ fn a_part_is_prepared_once() {
     let mut l = Ledger::new();
     let a = open(&mut l, 0);
     l.deposit(tx(1), a, c(500), 0).unwrap();
-    l.prepare_debit(&tx(2), a, c(100), cp(), 0).unwrap();
-    assert_eq!(l.prepare_debit(&tx(2), a, c(100), cp(), 0), Err(LedgerError::TxIdConflict));
+    l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0).unwrap();
+    assert_eq!(l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0), Err(LedgerError::TxIdConflict));
     assert_eq!(l.account(a).unwrap().blocked, c(100));
 }
 
@@ -107,8 +107,8 @@ fn restore_rebuilds_reservations() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
     l.deposit(tx(1), a, c(900), 0).unwrap();
-    l.prepare_debit(&tx(2), a, c(300), cp(), 0).unwrap();
-    l.prepare_credit(&tx(2), b, c(300), cp(), 0).unwrap();
+    l.prepare_debit(&tx(2), PartKey::single(a), c(300), cp(), 0).unwrap();
+    l.prepare_credit(&tx(2), PartKey::single(b), c(300), cp(), 0).unwrap();
     let accounts: Vec<Account> = l.accounts().cloned().collect();
     let prepared = l.prepared(&tx(2)).unwrap().iter().map(|p| (tx(2), p.clone())).collect();
     let mut r = Ledger::restore(accounts, prepared);
@@ -159,8 +159,8 @@ proptest! {
                 Op::Prepare { from, to, amount } => {
                     let Ok(amount) = Cents::amount(amount) else { continue };
                     if from == to { continue }
-                    if l.prepare_debit(&t, ids[from], amount, cp(), 0).is_ok() {
-                        if l.prepare_credit(&t, ids[to], amount, cp(), 0).is_err() {
+                    if l.prepare_debit(&t, PartKey::single(ids[from]), amount, cp(), 0).is_ok() {
+                        if l.prepare_credit(&t, PartKey::single(ids[to]), amount, cp(), 0).is_err() {
                             l.abort(&t, 0).unwrap();
                         } else {
                             open_txs.push(t);

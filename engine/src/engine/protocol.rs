@@ -1,0 +1,180 @@
+//! The engine's side of two-phase commit: participant prepare/decide and the coordinator's
+//! decision log. Every change here is persisted with the batch it belongs to, before the answer
+//! that depends on it leaves the engine (see `State::flush`).
+
+use super::{store_error, EngineError, EngineResult, State};
+use crate::ledger::{LedgerError, PartKey};
+use crate::store::{PartState, ProtocolChange, StoredDecision};
+use crate::twopc::{DecideItem, Decision, PartSpec, PrepareItem, Vote};
+use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
+use domain::dto::MAX_PACKET_LEGS;
+use domain::{AccountId, BankId, TxId};
+
+impl State {
+    /// This bank's record of `tx` as a participant, from the current batch or the store.
+    fn participation(&self, tx: &TxId) -> EngineResult<Option<(BankId, PartState)>> {
+        if let Some(p) = self.participations_in_batch.get(tx) {
+            return Ok(Some(*p));
+        }
+        self.store.participation(tx).map_err(store_error)
+    }
+
+    fn set_participation(&mut self, tx: &TxId, coordinator: BankId, state: PartState, now: i64) {
+        self.participations_in_batch.insert(tx.clone(), (coordinator, state));
+        self.protocol_changes.push(ProtocolChange::Participation { tx: tx.clone(), coordinator, state, at_ms: now });
+    }
+
+    /// Phase one at this bank: reserves every part of `item`, or none and says why.
+    pub(super) fn prepare_item(&mut self, coordinator: BankId, item: PrepareItem, now: i64) -> Vote {
+        let refuse = |leg: u16, reason: &str| Vote::Refused { leg, reason: reason.to_string() };
+        let tx = item.tx;
+        match self.participation(&tx) {
+            Err(_) => return refuse(0, "The bank could not read its records; nothing was reserved."),
+            // A repeated prepare (the coordinator retried, or restarted and retried the packet).
+            Ok(Some((c, PartState::Prepared | PartState::Committed))) if c == coordinator => return Vote::Prepared,
+            Ok(Some((c, PartState::Aborted))) if c == coordinator => {
+                return refuse(0, "This transfer was already cancelled at this bank.");
+            }
+            Ok(Some(_)) => return refuse(0, "This transaction id is already in use for a different operation."),
+            Ok(None) => {}
+        }
+        match self.previous_use(&tx) {
+            Ok(None) => {}
+            Ok(Some(_)) => return refuse(0, "This transaction id is already in use for a different operation."),
+            Err(_) => return refuse(0, "The bank could not read its records; nothing was reserved."),
+        }
+        if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
+            self.set_participation(&tx, coordinator, PartState::Aborted, now);
+            return refuse(0, "The transfer has no valid parts at this bank.");
+        }
+        let mut debits: Vec<(u16, AccountId)> = Vec::new();
+        for (leg, spec) in item.parts {
+            if let Err(reason) = self.prepare_part(&tx, leg, spec, &mut debits, now) {
+                // Undo what this item reserved: the entries stay in history as aborted.
+                if self.ledger.prepared(&tx).is_some() {
+                    self.ledger.abort(&tx, now).expect("parts were just prepared");
+                }
+                self.set_participation(&tx, coordinator, PartState::Aborted, now);
+                return Vote::Refused { leg, reason };
+            }
+        }
+        self.set_participation(&tx, coordinator, PartState::Prepared, now);
+        Vote::Prepared
+    }
+
+    fn prepare_part(&mut self, tx: &TxId, leg: u16, spec: PartSpec, debits: &mut Vec<(u16, AccountId)>, now: i64) -> Result<(), String> {
+        if usize::from(leg) >= MAX_PACKET_LEGS {
+            return Err("The transfer has too many legs.".into());
+        }
+        match spec {
+            PartSpec::Debit { owners, amount, to } => {
+                let account = owners
+                    .iter()
+                    .find_map(|o| self.ledger.by_tax_id(o))
+                    .map(|a| a.id)
+                    .ok_or_else(|| format!("You have no account at {} to pay this from.", self.config.bank.name))?;
+                self.ledger.prepare_debit(tx, PartKey { leg, account }, amount, to, now).map_err(|e| e.to_string())?;
+                debits.push((leg, account));
+            }
+            PartSpec::Credit { key, amount, from } => {
+                let account = self.ledger.by_tax_id(&key).map(|a| a.id).ok_or_else(|| {
+                    format!("No account with the key {} at {}.", key.masked(), self.config.bank.name)
+                })?;
+                if debits.contains(&(leg, account)) {
+                    return Err(LedgerError::SelfTransfer.to_string());
+                }
+                self.ledger.prepare_credit(tx, PartKey { leg, account }, amount, from, now).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Phase two at this bank. Acknowledges every decision it has applied now or before.
+    pub(super) fn decide_items(&mut self, from: BankId, items: Vec<DecideItem>, now: i64) -> EngineResult<Vec<TxId>> {
+        let mut acked = Vec::with_capacity(items.len());
+        for DecideItem { tx, commit } in items {
+            match self.participation(&tx)? {
+                Some((coordinator, _)) if coordinator != from => {
+                    tracing::warn!(%tx, %from, %coordinator, "a decision from a bank that is not the coordinator; ignored");
+                }
+                Some((_, PartState::Prepared)) => {
+                    let applied = if commit { self.ledger.commit(&tx, now) } else { self.ledger.abort(&tx, now) };
+                    if let Err(e) = applied {
+                        // A prepared record always has its reservations; anything else is a bug.
+                        tracing::error!(%tx, error = %e, "prepared transaction without reservations");
+                        return Err(EngineError::Unexpected);
+                    }
+                    let state = if commit { PartState::Committed } else { PartState::Aborted };
+                    self.set_participation(&tx, from, state, now);
+                    acked.push(tx);
+                }
+                Some((_, state)) => {
+                    if (state == PartState::Committed) != commit {
+                        tracing::error!(%tx, ?state, commit, "a decision contradicting one already applied");
+                    }
+                    acked.push(tx);
+                }
+                None => {
+                    // Never prepared here (the prepare was lost or refused before being recorded).
+                    // Remember the abort so that a late prepare is refused.
+                    if commit {
+                        tracing::error!(%tx, "a commit for a transaction this bank never prepared");
+                    } else {
+                        self.set_participation(&tx, from, PartState::Aborted, now);
+                    }
+                    acked.push(tx);
+                }
+            }
+        }
+        Ok(acked)
+    }
+
+    pub(super) fn stored_decision(&self, tx: &TxId) -> EngineResult<Option<StoredDecision>> {
+        if let Some(d) = self.decisions_in_batch.get(tx) {
+            return Ok(Some(d.clone()));
+        }
+        self.store.decision(tx).map_err(store_error)
+    }
+
+    fn record_decision(&mut self, tx: &TxId, decision: StoredDecision, now: i64) {
+        self.decisions_in_batch.insert(tx.clone(), decision.clone());
+        self.protocol_changes.push(ProtocolChange::Decision { tx: tx.clone(), decision, at_ms: now });
+    }
+
+    pub(super) fn log_decisions(&mut self, decisions: Vec<Decision>, now: i64) -> EngineResult<Vec<(bool, PacketOutcome)>> {
+        let mut out = Vec::with_capacity(decisions.len());
+        for d in decisions {
+            if let Some(existing) = self.stored_decision(&d.tx)? {
+                out.push((existing.commit, parse_outcome(&d.tx, existing.commit, &existing.outcome)));
+                continue;
+            }
+            let outcome = serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
+            self.record_decision(&d.tx, StoredDecision { commit: d.commit, outcome, unacked: d.participants }, now);
+            out.push((d.commit, d.outcome));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn resolve(&mut self, tx: TxId, now: i64) -> EngineResult<StoredDecision> {
+        if let Some(existing) = self.stored_decision(&tx)? {
+            return Ok(existing);
+        }
+        let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Aborted, legs: Vec::new() };
+        let decision = StoredDecision {
+            commit: false,
+            outcome: serde_json::to_string(&outcome).map_err(|_| EngineError::Unexpected)?,
+            unacked: Vec::new(),
+        };
+        self.record_decision(&tx, decision.clone(), now);
+        Ok(decision)
+    }
+}
+
+/// A stored outcome; one that cannot be read back is reported as a plain commit or abort.
+pub fn parse_outcome(tx: &TxId, commit: bool, text: &str) -> PacketOutcome {
+    serde_json::from_str(text).unwrap_or_else(|_| PacketOutcome {
+        tx_id: tx.clone(),
+        status: if commit { TxStatus::Committed } else { TxStatus::Aborted },
+        legs: Vec::<LegOutcome>::new(),
+    })
+}

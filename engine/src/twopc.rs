@@ -1,0 +1,308 @@
+//! Two-phase commit across banks, as pure state machines (sans-IO) plus the messages banks send.
+//!
+//! A *packet* is a list of legs (source account at some bank -> receiver key at some bank); a
+//! single inter-bank Pix is a packet of one leg. The bank where the client is logged in
+//! coordinates; every bank named by a leg (the coordinator too) is a participant.
+//!
+//! # Protocol
+//! 1. Prepare (only while the coordinator holds the token): [`Round`] sends each participant one
+//!    [`PrepareItem`] per packet with all the packet's parts at that bank. The participant reserves
+//!    them all (debits move `available` to `blocked`, credits become `incoming`) and stores them and
+//!    a *prepared* record in one durable transaction before it votes [`Vote::Prepared`]; or it
+//!    reserves nothing and votes [`Vote::Refused`]. Votes for many packets travel in one message per
+//!    peer. A peer that does not answer in time votes no.
+//! 2. Decide: commit if every part of a packet was prepared, else abort. The coordinator stores the
+//!    decision durably (the first decision stored for a transaction is final) before anyone hears it.
+//! 3. Deliver: [`Deliveries`] sends each decision to each participant, batched per peer, retrying
+//!    with exponential backoff until every one acknowledged it (a decision for something the
+//!    participant never prepared is acknowledged too, and recorded so that a late prepare is refused).
+//!
+//! Recovery: a coordinator restarts with its unacknowledged decisions and delivers them again. A
+//! participant with a transaction prepared for longer than a timeout asks its coordinator; a
+//! coordinator with no decision and no packet in flight for that id answers *abort* and stores that
+//! answer as its decision (presumed abort), so a later attempt with the same id cannot commit.
+//!
+//! Safety does not rest on the token: reservations are per account and decisions are durable and
+//! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
+
+use domain::dto::{Counterparty, LegOutcome, PacketOutcome, TxStatus};
+use domain::{BankId, Cents, TaxId, TxId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most transactions in one prepare or decide message.
+pub const MAX_ITEMS_PER_MESSAGE: usize = 256;
+
+/// One part of a packet at one bank.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartSpec {
+    /// Reserve `amount` of the client's account at the receiving bank: the account of the first of
+    /// `owners` (the CPF/CNPJs of the client's logged-in account) that has one there. That the
+    /// source belongs to the client is thus checked by the bank that holds it.
+    Debit { owners: Vec<TaxId>, amount: Cents, to: Counterparty },
+    /// A pending credit of `amount` to the account whose Pix key is `key`.
+    Credit { key: TaxId, amount: Cents, from: Counterparty },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareItem {
+    pub tx: TxId,
+    /// (leg number, part) for every part of this packet at the receiving bank.
+    pub parts: Vec<(u16, PartSpec)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Vote {
+    Prepared,
+    Refused { leg: u16, reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecideItem {
+    pub tx: TxId,
+    pub commit: bool,
+}
+
+/// A coordinator's answer about one transaction to a participant in doubt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resolution {
+    Commit,
+    Abort,
+    /// Still being decided; ask again later.
+    Pending,
+}
+
+/// One leg as the coordinator plans it, after resolving the receiver's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegPlan {
+    pub source_bank: BankId,
+    pub owners: Vec<TaxId>,
+    pub receiver_bank: BankId,
+    pub receiver_key: TaxId,
+    pub amount: Cents,
+    /// The receiver as the payer sees it, and the payer as the receiver sees it.
+    pub receiver: Counterparty,
+    pub payer: Counterparty,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketPlan {
+    pub tx: TxId,
+    pub legs: Vec<LegPlan>,
+}
+
+impl PacketPlan {
+    /// The banks taking part, in ascending order.
+    pub fn participants(&self) -> Vec<BankId> {
+        let set: BTreeSet<BankId> = self.legs.iter().flat_map(|l| [l.source_bank, l.receiver_bank]).collect();
+        set.into_iter().collect()
+    }
+
+    /// The parts at `bank`, as one prepare item.
+    pub fn item_for(&self, bank: BankId) -> PrepareItem {
+        let mut parts = Vec::new();
+        for (i, leg) in self.legs.iter().enumerate() {
+            let n = i as u16;
+            if leg.source_bank == bank {
+                parts.push((
+                    n,
+                    PartSpec::Debit {
+                        owners: leg.owners.clone(),
+                        amount: leg.amount,
+                        to: leg.receiver.clone(),
+                    },
+                ));
+            }
+            if leg.receiver_bank == bank {
+                parts.push((n, PartSpec::Credit { key: leg.receiver_key, amount: leg.amount, from: leg.payer.clone() }));
+            }
+        }
+        PrepareItem { tx: self.tx.clone(), parts }
+    }
+}
+
+/// The coordinator's decision on one packet, to be stored before it is delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub tx: TxId,
+    pub commit: bool,
+    pub participants: Vec<BankId>,
+    pub outcome: PacketOutcome,
+}
+
+struct Voting {
+    plan: PacketPlan,
+    waiting: BTreeSet<BankId>,
+    /// First refusal heard: (leg, reason).
+    refusals: Vec<(u16, String)>,
+}
+
+/// Phase one for a batch of packets started during one token visit.
+pub struct Round {
+    packets: Vec<Voting>,
+    waiting: BTreeSet<BankId>,
+}
+
+impl Round {
+    /// Starts phase one; returns the round and the prepare messages, one per participant.
+    pub fn start(plans: Vec<PacketPlan>) -> (Round, Vec<(BankId, Vec<PrepareItem>)>) {
+        let mut messages: BTreeMap<BankId, Vec<PrepareItem>> = BTreeMap::new();
+        let mut packets = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let participants = plan.participants();
+            for bank in &participants {
+                messages.entry(*bank).or_default().push(plan.item_for(*bank));
+            }
+            packets.push(Voting { plan, waiting: participants.into_iter().collect(), refusals: Vec::new() });
+        }
+        let waiting = messages.keys().copied().collect();
+        (Round { packets, waiting }, messages.into_iter().collect())
+    }
+
+    /// The votes of `bank`, in the order of the items it was sent; `None` if it did not answer
+    /// (timeout, refusal, garbage): every packet it takes part in then aborts.
+    pub fn on_votes(&mut self, bank: BankId, votes: Option<Vec<Vote>>) {
+        if !self.waiting.remove(&bank) {
+            return; // not a participant, or a duplicate answer
+        }
+        let mut votes = votes.map(|v| v.into_iter());
+        let expected = self.packets.iter().filter(|p| p.waiting.contains(&bank)).count();
+        if votes.as_ref().is_some_and(|v| v.len() != expected) {
+            votes = None; // an answer of the wrong shape counts as no answer
+        }
+        for packet in self.packets.iter_mut().filter(|p| p.waiting.contains(&bank)) {
+            packet.waiting.remove(&bank);
+            match votes.as_mut().and_then(Iterator::next) {
+                Some(Vote::Prepared) => {}
+                Some(Vote::Refused { leg, reason }) => packet.refusals.push((leg, reason)),
+                None => {
+                    let leg = packet.plan.legs.iter().position(|l| l.source_bank == bank || l.receiver_bank == bank).unwrap_or(0);
+                    packet.refusals.push((leg as u16, format!("Bank {bank} did not answer in time.")));
+                }
+            }
+        }
+    }
+
+    /// True once every participant has voted or been given up on.
+    pub fn is_complete(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Banks whose votes are still missing.
+    pub fn waiting_for(&self) -> impl Iterator<Item = BankId> + '_ {
+        self.waiting.iter().copied()
+    }
+
+    /// The decisions, once [`Round::is_complete`].
+    pub fn decisions(self) -> Vec<Decision> {
+        assert!(self.waiting.is_empty(), "deciding before every vote is in");
+        self.packets.into_iter().map(decide).collect()
+    }
+}
+
+fn decide(packet: Voting) -> Decision {
+    let commit = packet.refusals.is_empty();
+    let status = if commit { TxStatus::Committed } else { TxStatus::Aborted };
+    let legs = packet
+        .plan
+        .legs
+        .iter()
+        .enumerate()
+        .map(|(i, leg)| LegOutcome {
+            status,
+            error: packet.refusals.iter().find(|(l, _)| usize::from(*l) == i).map(|(_, r)| r.clone()),
+            receiver: Some(leg.receiver.clone()),
+            amount: leg.amount,
+        })
+        .collect();
+    Decision {
+        participants: packet.plan.participants(),
+        tx: packet.plan.tx.clone(),
+        commit,
+        outcome: PacketOutcome { tx_id: packet.plan.tx, status, legs },
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub first_retry_ms: u64,
+    pub max_retry_ms: u64,
+}
+
+struct Pending {
+    commit: bool,
+    /// Per bank still to acknowledge: when the next attempt is due and the current backoff.
+    unacked: BTreeMap<BankId, (u64, u64)>,
+}
+
+/// Phase two: decisions to deliver until every participant has acknowledged them.
+pub struct Deliveries {
+    config: DeliveryConfig,
+    pending: BTreeMap<TxId, Pending>,
+}
+
+impl Deliveries {
+    pub fn new(config: DeliveryConfig) -> Deliveries {
+        Deliveries { config, pending: BTreeMap::new() }
+    }
+
+    /// A durable decision to deliver to `banks`, starting now.
+    pub fn add(&mut self, tx: TxId, commit: bool, banks: &[BankId], now_ms: u64) {
+        if banks.is_empty() {
+            return;
+        }
+        let unacked = banks.iter().map(|b| (*b, (now_ms, self.config.first_retry_ms))).collect();
+        self.pending.insert(tx, Pending { commit, unacked });
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The messages due now, at most [`MAX_ITEMS_PER_MESSAGE`] items each, one per bank. Each item
+    /// sent is scheduled for a retry after its backoff, which then doubles (up to the maximum);
+    /// an acknowledgement cancels it.
+    pub fn due(&mut self, now_ms: u64) -> Vec<(BankId, Vec<DecideItem>)> {
+        let mut out: BTreeMap<BankId, Vec<DecideItem>> = BTreeMap::new();
+        for (tx, p) in &mut self.pending {
+            for (bank, (next_ms, backoff)) in &mut p.unacked {
+                let items = out.entry(*bank).or_default();
+                if *next_ms <= now_ms && items.len() < MAX_ITEMS_PER_MESSAGE {
+                    items.push(DecideItem { tx: tx.clone(), commit: p.commit });
+                    *next_ms = now_ms + *backoff;
+                    *backoff = (*backoff * 2).min(self.config.max_retry_ms);
+                }
+            }
+        }
+        out.into_iter().filter(|(_, items)| !items.is_empty()).collect()
+    }
+
+    /// `bank` acknowledged `txs`. Returns, for each transaction touched, the banks still to
+    /// acknowledge (empty: delivered everywhere), for the caller to persist.
+    pub fn acked(&mut self, bank: BankId, txs: &[TxId]) -> Vec<(TxId, Vec<BankId>)> {
+        let mut out = Vec::new();
+        for tx in txs {
+            if let Some(p) = self.pending.get_mut(tx) {
+                if p.unacked.remove(&bank).is_some() {
+                    out.push((tx.clone(), p.unacked.keys().copied().collect()));
+                }
+                if p.unacked.is_empty() {
+                    self.pending.remove(tx);
+                }
+            }
+        }
+        out
+    }
+
+    /// When [`Deliveries::due`] will next have something to send.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.pending.values().flat_map(|p| p.unacked.values().map(|(next, _)| *next)).min()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+use super::*;
+
+fn bank(n: u16) -> BankId {
+    BankId::try_from(n).unwrap()
+}
+
+fn tx(n: u32) -> TxId {
+    TxId::parse(&format!("E00000001202611261200{n:011}")).unwrap()
+}
+
+fn cp(name: &str, b: u16) -> Counterparty {
+    Counterparty { name: name.into(), key_masked: "***.444.777-**".into(), bank: bank(b) }
+}
+
+fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
+    LegPlan {
+        source_bank: bank(from),
+        owners: vec![TaxId::parse("529.982.247-25").unwrap()],
+        receiver_bank: bank(to),
+        receiver_key: TaxId::parse("111.444.777-35").unwrap(),
+        amount: Cents::new(cents),
+        receiver: cp("Beto", to),
+        payer: cp("Ana", from),
+    }
+}
+
+/// A three-leg packet from banks 1 and 2 to banks 2 and 3.
+fn packet(n: u32) -> PacketPlan {
+    PacketPlan { tx: tx(n), legs: vec![leg(1, 2, 100), leg(2, 3, 200), leg(1, 3, 300)] }
+}
+
+#[test]
+fn prepares_go_once_per_participant_with_all_its_parts() {
+    let (_round, messages) = Round::start(vec![packet(1), packet(2)]);
+    let banks: Vec<_> = messages.iter().map(|(b, _)| *b).collect();
+    assert_eq!(banks, vec![bank(1), bank(2), bank(3)]);
+    let (_, to_bank2) = &messages[1];
+    assert_eq!(to_bank2.len(), 2, "one item per packet, both packets in one message");
+    let legs: Vec<u16> = to_bank2[0].parts.iter().map(|(l, _)| *l).collect();
+    assert_eq!(legs, vec![0, 1], "bank 2 receives leg 0 and pays leg 1");
+    assert!(matches!(to_bank2[0].parts[0].1, PartSpec::Credit { .. }));
+    assert!(matches!(to_bank2[0].parts[1].1, PartSpec::Debit { .. }));
+}
+
+#[test]
+fn all_prepared_commits_every_leg() {
+    let (mut round, messages) = Round::start(vec![packet(1)]);
+    for (b, items) in messages {
+        assert!(!round.is_complete());
+        round.on_votes(b, Some(vec![Vote::Prepared; items.len()]));
+    }
+    let decisions = round.decisions();
+    assert_eq!(decisions.len(), 1);
+    assert!(decisions[0].commit);
+    assert_eq!(decisions[0].participants, vec![bank(1), bank(2), bank(3)]);
+    assert!(decisions[0].outcome.legs.iter().all(|l| l.status == TxStatus::Committed && l.error.is_none()));
+}
+
+#[test]
+fn one_refused_leg_aborts_the_packet_and_names_the_leg() {
+    let (mut round, _) = Round::start(vec![packet(1), packet(2)]);
+    round.on_votes(bank(1), Some(vec![Vote::Prepared, Vote::Prepared]));
+    round.on_votes(bank(2), Some(vec![Vote::Refused { leg: 1, reason: "Insufficient funds".into() }, Vote::Prepared]));
+    round.on_votes(bank(3), Some(vec![Vote::Prepared, Vote::Prepared]));
+    let d = round.decisions();
+    assert!(!d[0].commit, "packet 1 had a refusal");
+    assert!(d[0].outcome.legs.iter().all(|l| l.status == TxStatus::Aborted));
+    assert_eq!(d[0].outcome.failure(), Some((1, "Insufficient funds")));
+    assert!(d[1].commit, "packet 2 is independent of packet 1");
+}
+
+#[test]
+fn a_silent_or_garbled_participant_counts_as_a_no() {
+    let (mut round, _) = Round::start(vec![packet(1)]);
+    round.on_votes(bank(1), Some(vec![Vote::Prepared]));
+    round.on_votes(bank(2), Some(vec![Vote::Prepared, Vote::Prepared])); // wrong length
+    round.on_votes(bank(3), None);
+    let d = round.decisions();
+    assert!(!d[0].commit);
+    let (leg, reason) = d[0].outcome.failure().unwrap();
+    assert_eq!(leg, 0, "bank 2 takes part in leg 0");
+    assert!(reason.contains("Bank 2"), "{reason}");
+}
+
+#[test]
+fn duplicate_and_unexpected_votes_are_ignored() {
+    let (mut round, _) = Round::start(vec![packet(1)]);
+    round.on_votes(bank(1), Some(vec![Vote::Prepared]));
+    // A second answer from bank 1 cannot turn its yes into a no, nor count twice.
+    round.on_votes(bank(1), Some(vec![Vote::Refused { leg: 0, reason: "late".into() }]));
+    round.on_votes(bank(4), None);
+    assert_eq!(round.waiting_for().collect::<Vec<_>>(), vec![bank(2), bank(3)]);
+    round.on_votes(bank(2), Some(vec![Vote::Prepared]));
+    round.on_votes(bank(3), Some(vec![Vote::Prepared]));
+    assert!(round.decisions()[0].commit);
+}
+
+fn deliveries() -> Deliveries {
+    Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800 })
+}
+
+#[test]
+fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
+    let mut d = deliveries();
+    d.add(tx(1), true, &[bank(1), bank(2)], 0);
+    d.add(tx(2), false, &[bank(2)], 0);
+    let due = d.due(0);
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[1], (bank(2), vec![DecideItem { tx: tx(1), commit: true }, DecideItem { tx: tx(2), commit: false }]));
+    assert!(d.due(50).is_empty(), "in flight until the backoff passes");
+    assert_eq!(d.acked(bank(1), &[tx(1)]), vec![(tx(1), vec![bank(2)])]);
+    // Bank 2 never answers: retries at 100, 300 (backoff 200), 700 (400), 1500 (800), 2300 (cap).
+    let mut sent_at = Vec::new();
+    for t in (0..=2_300).step_by(50) {
+        if !d.due(t).is_empty() {
+            sent_at.push(t);
+        }
+    }
+    assert_eq!(sent_at, vec![100, 300, 700, 1_500, 2_300]);
+    assert_eq!(d.acked(bank(2), &[tx(1), tx(2)]), vec![(tx(1), vec![]), (tx(2), vec![])]);
+    assert!(d.is_empty());
+    assert_eq!(d.next_deadline_ms(), None);
+}
+
+#[test]
+fn a_duplicate_ack_changes_nothing() {
+    let mut d = deliveries();
+    d.add(tx(1), true, &[bank(1), bank(2)], 0);
+    d.due(0);
+    assert_eq!(d.acked(bank(1), &[tx(1)]).len(), 1);
+    assert!(d.acked(bank(1), &[tx(1)]).is_empty());
+    assert!(d.acked(bank(3), &[tx(1), tx(9)]).is_empty());
+    assert_eq!(d.len(), 1);
+}
+
+#[test]
+fn messages_are_bounded() {
+    let mut d = deliveries();
+    for n in 0..(MAX_ITEMS_PER_MESSAGE as u32 + 10) {
+        d.add(tx(n), true, &[bank(2)], 0);
+    }
+    let due = d.due(0);
+    assert_eq!(due[0].1.len(), MAX_ITEMS_PER_MESSAGE);
+    assert_eq!(d.due(0)[0].1.len(), 10, "the rest go in the next message");
+}
