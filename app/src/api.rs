@@ -2,7 +2,7 @@
 //! owner where money is involved, and enqueues a command into the engine; none touches a balance.
 
 use crate::error::AppError;
-use domain::dto::{BankInfo, Dashboard, ReceiverPreview, TransferReceipt};
+use domain::dto::{BankInfo, Dashboard, LinkedAccount, PacketOutcome, ReceiverPreview, TransferReceipt};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,20 @@ pub struct DashboardPage {
     pub dashboard: Dashboard,
     pub deposit_tx_id: String,
     pub pix_tx_id: String,
+    pub packet_tx_id: String,
+    /// Every bank of the consortium (just this one for a bank on its own).
+    pub banks: Vec<BankInfo>,
+    /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answered.
+    pub linked: Vec<LinkedAccount>,
+}
+
+/// One row of the packet builder, as typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegInput {
+    pub source_bank: String,
+    pub receiver_key: String,
+    pub receiver_bank: String,
+    pub amount: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -22,9 +36,11 @@ pub mod ssr {
     use axum::http::{header, request::Parts, HeaderValue};
     use domain::AccountId;
     use engine::auth::SessionToken;
+    use engine::consortium::Consortium;
     use engine::{EngineError, EngineHandle, LedgerError};
     use leptos::prelude::*;
     use leptos_axum::ResponseOptions;
+    use std::sync::Arc;
 
     /// Sessions last 12 hours, as in the engine's configuration.
     const SESSION_MAX_AGE_S: u64 = 12 * 3600;
@@ -34,6 +50,27 @@ pub mod ssr {
             tracing::error!("engine handle missing from context");
             AppError::Unexpected
         })
+    }
+
+    /// The consortium, when this bank is part of one.
+    pub fn consortium() -> Option<Arc<dyn Consortium>> {
+        use_context::<Arc<dyn Consortium>>()
+    }
+
+    pub fn require_consortium() -> Result<Arc<dyn Consortium>, AppError> {
+        consortium().ok_or_else(|| AppError::Unavailable("This bank is not connected to a consortium; only transfers inside it are possible.".into()))
+    }
+
+    /// A bank id typed in a form; empty means this bank.
+    pub fn bank_id(text: Option<&str>, field: &str, engine: &EngineHandle) -> Result<domain::BankId, AppError> {
+        match text.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(engine.bank().id),
+            Some(t) => t
+                .parse::<u16>()
+                .ok()
+                .and_then(|n| domain::BankId::try_from(n).ok())
+                .ok_or_else(|| AppError::field(field, "Choose a bank of the consortium.")),
+        }
     }
 
     /// Each bank has its own cookie name: banks on one host (ports 8081..8085) share cookies.
@@ -98,9 +135,11 @@ pub mod ssr {
                     LedgerError::InsufficientFunds | LedgerError::SelfTransfer | LedgerError::BalanceLimit => {
                         AppError::Refused(msg)
                     }
+                    LedgerError::InvalidAmount => AppError::field("amount", msg),
                 }
             }
-            EngineError::Busy | EngineError::Stopped => AppError::Unavailable(e.to_string()),
+            EngineError::Invalid(msg) => AppError::BadInput { field: None, message: msg },
+            EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => AppError::Unavailable(e.to_string()),
             EngineError::Unexpected => AppError::Unexpected,
         }
     }
@@ -220,10 +259,18 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let dashboard = engine.dashboard(account).await.map_err(ssr::from_engine)?;
+    let owners = dashboard.account.holders.iter().map(|h| h.tax_id).collect();
+    let (banks, linked) = match ssr::consortium() {
+        Some(c) => (c.banks(), c.linked_accounts(owners).await),
+        None => (vec![engine.bank().clone()], Vec::new()),
+    };
     Ok(DashboardPage {
         dashboard,
         deposit_tx_id: engine.new_tx_id().to_string(),
         pix_tx_id: engine.new_tx_id().to_string(),
+        packet_tx_id: engine.new_tx_id().to_string(),
+        banks,
+        linked,
     })
 }
 
@@ -237,24 +284,78 @@ pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, App
     Ok(amount)
 }
 
-/// Who receives a Pix sent to `key` at this bank. Requires a session, so that keys cannot be
-/// enumerated anonymously.
+/// Who receives a Pix sent to `key` at `bank` (this bank when empty), asked of that bank.
+/// Requires a session, so that keys cannot be enumerated anonymously.
 #[server(endpoint = "lookup_receiver")]
-pub async fn lookup_receiver(key: String) -> Result<ReceiverPreview, AppError> {
+pub async fn lookup_receiver(key: String, bank: Option<String>) -> Result<ReceiverPreview, AppError> {
     let engine = ssr::engine()?;
     ssr::current_account(&engine).await?;
     let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
-    engine.lookup_key(key).await.map_err(ssr::from_engine)
+    let bank = ssr::bank_id(bank.as_deref(), "bank", &engine)?;
+    if bank == engine.bank().id {
+        return engine.lookup_key(key).await.map_err(ssr::from_engine);
+    }
+    ssr::require_consortium()?.lookup(bank, key).await.map_err(ssr::from_engine)
 }
 
+/// A Pix from the client's account here to `key` at `bank` (this bank when empty). Inside the bank
+/// it is immediate; to another bank it is a one-leg packet through the token ring and 2PC.
 #[server(endpoint = "send_pix")]
-pub async fn send_pix(key: String, amount: String, tx_id: String) -> Result<TransferReceipt, AppError> {
+pub async fn send_pix(key: String, amount: String, tx_id: String, bank: Option<String>) -> Result<TransferReceipt, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
+    let bank = ssr::bank_id(bank.as_deref(), "bank", &engine)?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
-    let receipt = engine.pix(tx, account, key, amount).await.map_err(ssr::from_engine)?;
+    let receipt = if bank == engine.bank().id {
+        engine.pix(tx, account, key, amount).await.map_err(ssr::from_engine)?
+    } else {
+        let consortium = ssr::require_consortium()?;
+        // Asked first so that an unknown key (404) or an unreachable bank (503) is answered as such.
+        consortium.lookup(bank, key).await.map_err(ssr::from_engine)?;
+        let leg = domain::dto::PacketLeg { source_bank: engine.bank().id, receiver_key: key, receiver_bank: bank, amount };
+        let outcome = consortium.submit(account, tx, vec![leg]).await.map_err(ssr::from_engine)?;
+        if let Some((_, reason)) = outcome.failure() {
+            return Err(AppError::Refused(reason.to_string()));
+        }
+        if outcome.status != domain::dto::TxStatus::Committed {
+            return Err(AppError::Refused("The transfer was cancelled; nothing was moved.".into()));
+        }
+        let receiver = outcome.legs.first().and_then(|l| l.receiver.clone());
+        let name = receiver.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        let key_masked = receiver.map(|r| r.key_masked).unwrap_or_else(|| key.masked());
+        let bank_info = consortium.banks().into_iter().find(|b| b.id == bank).unwrap_or(BankInfo { id: bank, name: format!("Bank {bank}") });
+        TransferReceipt { tx_id: outcome.tx_id, status: outcome.status, amount, receiver: ReceiverPreview { name, key_masked, bank: bank_info } }
+    };
     leptos_axum::redirect(&format!("/dashboard?sent={}", receipt.tx_id));
     Ok(receipt)
+}
+
+/// A Pix packet: every leg commits or none does. Each leg draws from the client's account at
+/// `source_bank` (that bank checks it is the client's) and pays `receiver_key` at `receiver_bank`.
+/// Field errors name the row: `legs.<n>.<field>`. Retrying with the same `tx_id` returns the first
+/// outcome.
+#[server(endpoint = "send_packet", input = leptos::server_fn::codec::Json)]
+pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOutcome, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    if legs.is_empty() || legs.len() > domain::dto::MAX_PACKET_LEGS {
+        return Err(AppError::BadInput {
+            field: None,
+            message: format!("A packet has from 1 to {} transfers.", domain::dto::MAX_PACKET_LEGS),
+        });
+    }
+    let mut parsed = Vec::with_capacity(legs.len());
+    for (i, leg) in legs.iter().enumerate() {
+        let f = |name: &str| format!("legs.{i}.{name}");
+        parsed.push(domain::dto::PacketLeg {
+            source_bank: ssr::bank_id(Some(&leg.source_bank), &f("source_bank"), &engine)?,
+            receiver_key: domain::TaxId::parse(&leg.receiver_key).map_err(|e| AppError::field(&f("receiver_key"), e))?,
+            receiver_bank: ssr::bank_id(Some(&leg.receiver_bank), &f("receiver_bank"), &engine)?,
+            amount: domain::Cents::parse_amount(&leg.amount).map_err(|e| AppError::field(&f("amount"), e))?,
+        });
+    }
+    let tx = ssr::tx_id(&tx_id, &engine)?;
+    ssr::require_consortium()?.submit(account, tx, parsed).await.map_err(ssr::from_engine)
 }

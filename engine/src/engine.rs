@@ -32,6 +32,13 @@ pub enum EngineError {
     Stopped,
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Unexpected,
+    /// Another bank could not be reached, or the consortium could not run the operation; the
+    /// message says which and whether anything happened.
+    #[error("{0}")]
+    Consortium(String),
+    /// The request itself is wrong (unknown bank, too many legs...); the message says how.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;

@@ -5,6 +5,7 @@
 //! - [`store`]: SQLite persistence (WAL, fsync per commit, one transaction per batch).
 //! - [`engine`]: the single thread that owns ledger + store and drains the bounded command queue.
 //! - [`auth`]: Argon2id password hashing and session tokens.
+//! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
 //! - [`ring`]: the token ring, sans-IO.
 //! - [`twopc`]: two-phase commit across banks: messages and the coordinator's state machines, sans-IO.
 //!
@@ -12,6 +13,7 @@
 //! reads or writes balances.
 
 pub mod auth;
+pub mod consortium;
 pub mod engine;
 pub mod ledger;
 pub mod ring;

@@ -14,8 +14,19 @@
 //! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
 //! | `RING_IDLE_HOLD_MS` | how long an idle bank keeps the token before passing it | 10 |
 //! | `RING_RETRY_MS` | wait before retrying when no successor answered | 100 |
-//! | `PEER_TIMEOUT_MS` | timeout of every call to another bank | 200 |
+//! | `PEER_TIMEOUT_MS` | timeout of every call to another bank (token, probe, lookup) | 200 |
+//! | `PREPARE_TIMEOUT_MS` | timeout of a 2PC prepare or decide call (a batch of packets) | 2000 |
+//! | `DECISION_RETRY_MS` | first retry of an unacknowledged decision (doubles up to 5 s) | 100 |
+//! | `IN_DOUBT_AFTER_MS` | a participant asks the coordinator about a transaction prepared this long | 1000 |
+//! | `PACKET_QUEUE` | packets waiting for the token, at most (then 503) | 4096 |
+//! | `PACKET_BATCH` | packets prepared per token visit, at most | 256 |
+//! | `PACKET_DEADLINE_MS` | a packet that waited this long for the token is refused, nothing reserved | 5000 |
+//!
+//! `FAULT_INJECT` (tests only) makes a coordinator crash at a chosen point of 2PC.
+//!
+//! Other banks are named after the original's five for ids 1..=5, `Bank <id>` otherwise.
 
+use crate::consortium::{Fault, TwoPcSettings};
 use crate::peer_auth::Secret;
 use crate::ring_driver::RingSettings;
 use domain::BankId;
@@ -37,6 +48,12 @@ pub struct Config {
     /// Present whenever `peers` names another bank.
     pub secret: Option<Secret>,
     pub ring: RingSettings,
+    pub twopc: TwoPcSettings,
+}
+
+/// The display name of bank `id` when nothing else names it.
+pub fn default_name(id: u16) -> String {
+    DEMO_NAMES.get(usize::from(id).wrapping_sub(1)).map(|n| n.to_string()).unwrap_or_else(|| format!("Bank {id}"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +87,7 @@ impl Config {
         let bank_id = BankId::try_from(id).map_err(|e| invalid("BANK_ID", e))?;
         let bank_name = match get("BANK_NAME") {
             Some(n) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
-            None => DEMO_NAMES.get(id as usize - 1).map(|n| n.to_string()).unwrap_or_else(|| format!("Bank {id}")),
+            None => default_name(id),
         };
         let bind_addr = match get("BIND_ADDR") {
             Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
@@ -105,7 +122,29 @@ impl Config {
             retry_ms: ms("RING_RETRY_MS", 100)?,
             peer_timeout_ms: ms("PEER_TIMEOUT_MS", 200)?,
         };
-        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers, secret, ring })
+        let count = |key: &'static str, default: usize| -> Result<usize, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if (1..=65_536).contains(&n) => Ok(n),
+                    _ => Err(invalid(key, "a count between 1 and 65536")),
+                },
+            }
+        };
+        let twopc = TwoPcSettings {
+            prepare_timeout_ms: ms("PREPARE_TIMEOUT_MS", 2_000)?,
+            first_retry_ms: ms("DECISION_RETRY_MS", 100)?,
+            max_retry_ms: 5_000,
+            in_doubt_after_ms: ms("IN_DOUBT_AFTER_MS", 1_000)?,
+            queue_capacity: count("PACKET_QUEUE", 4_096)?,
+            batch_max: count("PACKET_BATCH", 256)?.min(engine::twopc::MAX_ITEMS_PER_MESSAGE),
+            queue_deadline_ms: ms("PACKET_DEADLINE_MS", 5_000)?,
+            fault: match get("FAULT_INJECT") {
+                None => None,
+                Some(v) => Some(Fault::parse(v).ok_or_else(|| invalid("FAULT_INJECT", "crash_before_decision or crash_after_decision"))?),
+            },
+        };
+        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers, secret, ring, twopc })
     }
 }
 

@@ -5,13 +5,18 @@
 //! - [`http`]: the router: Leptos pages and server functions, the `/interbank` API, static files,
 //!   limits, headers.
 //! - [`peer_auth`]: HMAC-SHA256 signing and verification of inter-bank requests, replay refusal.
+//! - [`peers`]: signed calls to other banks, with timeouts, over a keep-alive pool.
 //! - [`ring_driver`]: runs the engine's sans-IO token ring over signed HTTP calls.
+//! - [`consortium`]: runs 2PC for packets while holding the token; delivers decisions; resolves
+//!   in-doubt transactions; implements the app's `Consortium` port.
 //!
 //! `main.rs` only calls [`run`].
 
 pub mod config;
+pub mod consortium;
 pub mod http;
 pub mod peer_auth;
+pub mod peers;
 pub mod ring_driver;
 
 use config::Config;
@@ -29,15 +34,24 @@ pub async fn run(
     let bank = domain::dto::BankInfo { id: config.bank_id, name: config.bank_name.clone() };
     let engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
     let (engine, engine_thread) = EngineHandle::start(engine_config, Arc::new(SystemClock))?;
-    let ring = match (&config.secret, config.peers.keys().any(|p| *p != config.bank_id)) {
+    let (ring, node) = match (&config.secret, config.peers.keys().any(|p| *p != config.bank_id)) {
         (Some(secret), true) => {
             let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);
-            let peers = ring_driver::Peers::new(config.bank_id, config.peers.clone(), secret.clone(), timeout);
-            Some(ring_driver::start(peers, config.ring.clone()))
+            let peers = peers::Peers::new(config.bank_id, config.peers.clone(), secret.clone(), timeout);
+            let mut banks: Vec<domain::dto::BankInfo> = config
+                .peers
+                .keys()
+                .map(|id| domain::dto::BankInfo { id: *id, name: config::default_name(u16::from(*id)) })
+                .collect();
+            banks.retain(|b| b.id != config.bank_id);
+            banks.push(engine.bank().clone());
+            banks.sort_by_key(|b| b.id);
+            let node = consortium::Node::start(peers.clone(), banks, engine.clone(), config.twopc.clone());
+            (Some(ring_driver::start(peers, config.ring.clone(), node.clone())), Some(node))
         }
-        _ => None,
+        _ => (None, None),
     };
-    let router = http::router(&config, engine, ring);
+    let router = http::router(&config, engine, ring, node);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
     // only way to learn the port).

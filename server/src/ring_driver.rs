@@ -2,14 +2,15 @@
 //! and probes (from the `/interbank` routes), timer deadlines and the results of its own peer
 //! calls, and carries out its effects as signed HTTP calls with a timeout each.
 //!
-//! There is no cross-bank work yet (inter-bank 2PC is the next step), so a batch is empty and the
-//! token is held for `idle_hold_ms` and passed on.
+//! On [`Effect::RunBatch`] it asks the [`Node`] to run one bounded batch of cross-bank packets
+//! (2PC), in a task of its own so that the ring keeps answering probes meanwhile; with nothing to
+//! do, the token is held for `idle_hold_ms` and passed on.
 
-use crate::peer_auth::Secret;
+use crate::consortium::Node;
+use crate::peers::Peers;
 use domain::BankId;
 use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -50,6 +51,7 @@ enum Inbound {
 enum Outcome {
     Passed { to: BankId, receipt: Option<Receipt> },
     Probed(Vec<ProbeAnswer>),
+    BatchDone(bool),
 }
 
 /// Handle used by the `/interbank` routes and the status endpoint.
@@ -77,49 +79,8 @@ impl RingHandle {
     }
 }
 
-/// Peers, the secret and an HTTP client with keep-alive: everything needed to call another bank.
-#[derive(Clone)]
-pub struct Peers {
-    pub me: BankId,
-    pub urls: BTreeMap<BankId, String>,
-    pub secret: Secret,
-    pub http: reqwest::Client,
-}
-
-impl Peers {
-    pub fn new(me: BankId, urls: BTreeMap<BankId, String>, secret: Secret, timeout: Duration) -> Peers {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .expect("building the peer HTTP client");
-        Peers { me, urls, secret, http }
-    }
-
-    /// POSTs `body` as JSON to `path` at bank `to`, signed; `None` on any failure or timeout.
-    pub async fn call<T: serde::de::DeserializeOwned>(&self, to: BankId, path: &str, body: &impl Serialize) -> Option<T> {
-        let url = format!("{}{path}", self.urls.get(&to)?);
-        let bytes = serde_json::to_vec(body).ok()?;
-        let mut req = self.http.post(url).header("content-type", "application/json");
-        for (k, v) in self.secret.sign("POST", path, self.me, wall_clock_ms(), &bytes) {
-            req = req.header(k, v);
-        }
-        let res = req.body(bytes).send().await.ok()?;
-        if !res.status().is_success() {
-            tracing::warn!(peer = %to, status = %res.status(), path, "peer refused a request");
-            return None;
-        }
-        res.json().await.ok()
-    }
-}
-
-pub fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// Starts the ring task. It ends when every [`RingHandle`] is dropped.
-pub fn start(peers: Peers, settings: RingSettings) -> RingHandle {
+pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandle {
     let mut members: Vec<BankId> = peers.urls.keys().copied().collect();
     if !members.contains(&peers.me) {
         members.push(peers.me);
@@ -134,11 +95,11 @@ pub fn start(peers: Peers, settings: RingSettings) -> RingHandle {
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
     let status = Arc::new(Mutex::new(RingStatus::default()));
-    tokio::spawn(run(config, peers, rx, status.clone()));
+    tokio::spawn(run(config, peers, node, rx, status.clone()));
     RingHandle { inbound, status }
 }
 
-async fn run(config: RingConfig, peers: Peers, mut inbound: mpsc::Receiver<Inbound>, status: Arc<Mutex<RingStatus>>) {
+async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mpsc::Receiver<Inbound>, status: Arc<Mutex<RingStatus>>) {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
     let mut ring = Ring::new(config, now());
@@ -162,10 +123,11 @@ async fn run(config: RingConfig, peers: Peers, mut inbound: mpsc::Receiver<Inbou
             Some(outcome) = outcomes.recv() => match outcome {
                 Outcome::Passed { to, receipt } => ring.pass_result(to, receipt, now()),
                 Outcome::Probed(answers) => ring.probe_result(&answers, now()),
+                Outcome::BatchDone(did_work) => ring.batch_done(did_work, now()),
             },
             _ = sleep_until(deadline) => ring.tick(now()),
         };
-        carry_out(&mut ring, effects, &peers, &outcomes_tx, now());
+        carry_out(effects, &peers, &node, &outcomes_tx);
         publish(&ring, &status, now());
     }
 }
@@ -177,11 +139,16 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn carry_out(ring: &mut Ring, mut effects: Vec<Effect>, peers: &Peers, outcomes: &mpsc::Sender<Outcome>, now_ms: u64) {
-    while let Some(effect) = effects.pop() {
+fn carry_out(effects: Vec<Effect>, peers: &Peers, node: &Arc<Node>, outcomes: &mpsc::Sender<Outcome>) {
+    for effect in effects {
         match effect {
-            // No cross-bank work exists yet: the batch is empty.
-            Effect::RunBatch => effects.extend(ring.batch_done(false, now_ms)),
+            Effect::RunBatch => {
+                let (node, outcomes) = (node.clone(), outcomes.clone());
+                tokio::spawn(async move {
+                    let did_work = node.run_batch().await;
+                    let _ = outcomes.send(Outcome::BatchDone(did_work)).await;
+                });
+            }
             Effect::Send { to, token } => {
                 let (peers, outcomes) = (peers.clone(), outcomes.clone());
                 tokio::spawn(async move {

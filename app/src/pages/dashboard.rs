@@ -9,7 +9,8 @@
 use crate::api::{get_dashboard, lookup_receiver, Deposit, DashboardPage as Page, Logout, SendPix};
 use crate::error::AppError;
 use crate::pages::{error_banner, field_error, last_result};
-use domain::dto::{EntryKind, EntryView, TxStatus};
+use domain::dto::{BankInfo, EntryKind, EntryView, LinkedAccount, TxStatus};
+use domain::BankId;
 use domain::time_fmt::format_brasilia;
 use domain::Cents;
 use leptos::prelude::*;
@@ -64,8 +65,9 @@ fn Overview(
         </section>
         <div class="columns">
             <DepositCard deposit tx_id=page.deposit_tx_id.clone()/>
-            <PixCard send tx_id=page.pix_tx_id.clone()/>
+            <PixCard send tx_id=page.pix_tx_id.clone() banks=page.banks.clone() me=page.dashboard.bank.id/>
         </div>
+        <Linked linked=page.linked.clone() banks=page.banks.len()/>
         <History entries=page.dashboard.recent.clone()/>
     }
 }
@@ -91,14 +93,42 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: String) -> impl IntoView {
     }
 }
 
+/// The client's accounts at the other banks of the consortium (same CPF/CNPJ).
 #[component]
-fn PixCard(send: ServerAction<SendPix>, tx_id: String) -> impl IntoView {
+fn Linked(linked: Vec<LinkedAccount>, banks: usize) -> impl IntoView {
+    (banks > 1).then(|| {
+        let empty = linked.is_empty();
+        view! {
+            <section class="card" id="linked">
+                <h2>"Your accounts at other banks"</h2>
+                {empty.then(|| view! { <p class="muted">"No accounts with your CPF/CNPJ at the other banks (or they are not reachable now)."</p> })}
+                <table class:hidden=empty>
+                    <thead><tr><th>"Bank"</th><th>"Account"</th><th class="num">"Available"</th><th class="num">"Blocked"</th></tr></thead>
+                    <tbody>
+                        {linked.into_iter().map(|l| view! {
+                            <tr class="linked-row" data-bank=u16::from(l.bank.id)>
+                                <td>{l.bank.name.clone()}</td>
+                                <td>{l.account.to_string()}</td>
+                                <td class="num">{l.available.to_brl()}</td>
+                                <td class="num">{l.blocked.to_brl()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        }
+    })
+}
+
+#[component]
+fn PixCard(send: ServerAction<SendPix>, tx_id: String, banks: Vec<BankInfo>, me: BankId) -> impl IntoView {
     let query = use_query_map();
     let key = move || query.read().get("pix_key").unwrap_or_default();
     let amount = move || query.read().get("pix_amount").unwrap_or_default();
+    let bank = move || query.read().get("pix_bank").unwrap_or_else(|| u16::from(me).to_string());
     let sent = move || query.read().get("sent");
-    let preview = Resource::new(key, |key| async move {
-        if key.trim().is_empty() { None } else { Some(lookup_receiver(key).await) }
+    let preview = Resource::new(move || (key(), bank()), |(key, bank)| async move {
+        if key.trim().is_empty() { None } else { Some(lookup_receiver(key, Some(bank)).await) }
     });
     let value = last_result(send.value());
     view! {
@@ -113,6 +143,15 @@ fn PixCard(send: ServerAction<SendPix>, tx_id: String) -> impl IntoView {
             }}
             <Form method="GET" action="/dashboard" attr:class="form">
                 <label>"Receiver's CPF/CNPJ key" <input name="pix_key" inputmode="numeric" required maxlength="20" prop:value=key/></label>
+                <label>"Receiver's bank"
+                    <select name="pix_bank">
+                        {banks.into_iter().map(|b| {
+                            let id = u16::from(b.id).to_string();
+                            let selected = { let id = id.clone(); move || bank() == id };
+                            view! { <option value=id.clone() selected=selected>{b.name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
                 <label>"Amount (R$)" <input name="pix_amount" inputmode="decimal" required maxlength="40" prop:value=amount/></label>
                 <button type="submit">"Review"</button>
             </Form>
@@ -132,6 +171,7 @@ fn PixCard(send: ServerAction<SendPix>, tx_id: String) -> impl IntoView {
                                        <span class="muted">{format!(" · {} · {}", r.key_masked, r.bank.name)}</span></p>
                                     <ActionForm action=send attr:class="form">
                                         <input type="hidden" name="key" value=key()/>
+                                        <input type="hidden" name="bank" value=bank()/>
                                         <input type="hidden" name="amount" value=amount_text.clone()/>
                                         <input type="hidden" name="tx_id" value=tx_id/>
                                         {field_error(value, "amount")}

@@ -6,3 +6,4 @@ mod browser;
 mod recovery;
 mod ring;
 mod support;
+mod twopc;

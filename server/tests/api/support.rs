@@ -109,6 +109,21 @@ impl Client {
         Ok((status, json))
     }
 
+    /// Calls a server function that takes JSON (the packet builder's `send_packet`).
+    pub async fn call_json(&self, function: &str, body: &serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/{function}", self.url))
+            .header("Accept", "application/json")
+            .json(body)
+            .send()
+            .await
+            .expect("request to bank-node");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
     pub async fn open_account(&self, name: &str, tax_id: &str, email: &str) -> StatusCode {
         let kind = if tax_id.len() > 14 { "company" } else { "individual" };
         self.call(
@@ -174,6 +189,26 @@ impl Consortium {
     pub async fn restart(&mut self, i: usize) {
         let bank = self.start_bank(i).await;
         self.banks[i] = Some(bank);
+    }
+
+    /// Restarts bank `i` with extra environment variables (fault injection).
+    pub async fn restart_with(&mut self, i: usize, extra: &[(&'static str, &str)]) {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let bank = Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &env).await;
+        self.banks[i] = Some(bank);
+    }
+
+    /// A browser-like client of bank `i` (valid across restarts: it only needs the address).
+    pub fn client(&self, i: usize) -> Client {
+        Client { http: reqwest::Client::builder().cookie_store(true).build().unwrap(), url: self.url(i) }
+    }
+
+    /// Bank `i`'s audit totals from `/status`: (available, blocked, incoming, prepared).
+    pub async fn audit(&self, i: usize) -> Option<(i64, i64, i64, i64)> {
+        let s = self.status(i).await?;
+        let a = &s["audit"];
+        Some((a["total_available"].as_i64()?, a["total_blocked"].as_i64()?, a["total_incoming"].as_i64()?, a["prepared_transactions"].as_i64()?))
     }
 
     pub async fn kill(&mut self, i: usize) {

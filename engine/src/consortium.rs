@@ -1,0 +1,26 @@
+//! The port through which the web app reaches the rest of the consortium. The bank node implements
+//! it over signed HTTP (`server::consortium`); the app only sees this trait, so it stays free of
+//! HTTP clients, and a test or simulator can plug in its own.
+
+use crate::EngineResult;
+use domain::dto::{BankInfo, LinkedAccount, PacketLeg, PacketOutcome, ReceiverPreview};
+use domain::{AccountId, BankId, TaxId, TxId};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait Consortium: Send + Sync + 'static {
+    /// Every member, this bank included, in ring order.
+    fn banks(&self) -> Vec<BankInfo>;
+
+    /// Who owns Pix key `key` at bank `bank` (name and masked key), asked of that bank.
+    fn lookup(&self, bank: BankId, key: TaxId) -> BoxFuture<'_, EngineResult<ReceiverPreview>>;
+
+    /// Runs a packet for the client logged in to `account` at this bank: every leg commits or
+    /// every leg aborts. Retrying with the same `tx` returns the first outcome.
+    fn submit(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
+
+    /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answer.
+    fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>>;
+}

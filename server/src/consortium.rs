@@ -1,0 +1,537 @@
+//! Cross-bank work of one bank node: runs the engine's sans-IO 2PC ([`engine::twopc`]) over signed
+//! HTTP, and implements the app's [`Consortium`] port.
+//!
+//! - Packets submitted by clients wait in a bounded queue; the ring driver calls
+//!   [`Node::run_batch`] while this bank holds the token, which prepares up to `batch_max` packets at
+//!   once (one prepare message per participant), decides, stores the decisions and answers the clients.
+//! - A delivery task sends decisions (phase two) batched per participant and retries with backoff
+//!   until every participant acknowledged; unacknowledged decisions are reloaded at start-up.
+//! - A recovery task asks coordinators about transactions this bank has had prepared for longer than
+//!   `in_doubt_after_ms`, and applies the answers.
+
+use crate::peers::{wall_clock_ms, Peers};
+use domain::dto::{BankInfo, LegOutcome, LinkedAccount, PacketLeg, PacketOutcome, ReceiverPreview, TxStatus, MAX_PACKET_LEGS};
+use domain::{AccountId, BankId, TaxId, TxId};
+use engine::consortium::{BoxFuture, Consortium};
+use engine::twopc::{DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round, Vote, MAX_ITEMS_PER_MESSAGE};
+use engine::{EngineError, EngineHandle, EngineResult, LedgerError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct TwoPcSettings {
+    /// Timeout of a prepare call (a batch of up to 256 packets) to one participant.
+    pub prepare_timeout_ms: u64,
+    /// First retry of an unacknowledged decision; doubles up to `max_retry_ms`.
+    pub first_retry_ms: u64,
+    pub max_retry_ms: u64,
+    /// A participant asks the coordinator about a transaction prepared longer ago than this.
+    pub in_doubt_after_ms: u64,
+    /// Packets waiting for the token, at most.
+    pub queue_capacity: usize,
+    /// Packets prepared per token visit, at most.
+    pub batch_max: usize,
+    /// A packet that has waited this long for the token is refused (nothing was reserved).
+    pub queue_deadline_ms: u64,
+    /// Test-only crash injection (`FAULT_INJECT`); `None` in every real deployment.
+    pub fault: Option<Fault>,
+}
+
+/// Where the coordinator crashes on purpose, so that tests can reach the protocol's worst moments
+/// deterministically. The process aborts (like a power cut: nothing after it runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Every participant has voted; no decision stored. Recovery must abort everywhere.
+    CrashBeforeDecision,
+    /// The decision is stored; nobody has heard it. Recovery must deliver it.
+    CrashAfterDecision,
+}
+
+impl Fault {
+    pub fn parse(text: &str) -> Option<Fault> {
+        match text {
+            "crash_before_decision" => Some(Fault::CrashBeforeDecision),
+            "crash_after_decision" => Some(Fault::CrashAfterDecision),
+            _ => None,
+        }
+    }
+}
+
+fn inject(fault: Option<Fault>, at: Fault) {
+    if fault == Some(at) {
+        eprintln!("FAULT_INJECT: {at:?}: aborting the process");
+        std::process::abort();
+    }
+}
+
+/// Inter-bank message bodies.
+#[derive(Serialize, Deserialize)]
+pub struct PrepareMsg {
+    pub items: Vec<PrepareItem>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DecideMsg {
+    pub items: Vec<DecideItem>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ResolveMsg {
+    pub txs: Vec<TxId>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct LookupMsg {
+    pub key: TaxId,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct AccountMsg {
+    pub owners: Vec<TaxId>,
+}
+
+/// The part of an account another bank may see: for the client's own linked-accounts view.
+#[derive(Serialize, Deserialize)]
+pub struct AccountAnswer {
+    pub account: AccountId,
+    pub available: domain::Cents,
+    pub blocked: domain::Cents,
+}
+
+struct Job {
+    plan: PacketPlan,
+    enqueued: Instant,
+}
+
+type Waiter = oneshot::Sender<EngineResult<PacketOutcome>>;
+
+pub struct Node {
+    me: BankId,
+    banks: Vec<BankInfo>,
+    peers: Peers,
+    engine: EngineHandle,
+    settings: TwoPcSettings,
+    jobs_tx: mpsc::Sender<Job>,
+    jobs_rx: tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    /// Packets queued or being prepared, with the clients waiting for each.
+    in_flight: Mutex<HashMap<TxId, Vec<Waiter>>>,
+    deliveries: Mutex<Deliveries>,
+    delivery_wake: Notify,
+    started: Instant,
+}
+
+fn unreachable_bank(bank: BankId) -> EngineError {
+    EngineError::Consortium(format!("Bank {bank} is not reachable right now. Please try again in a moment."))
+}
+
+impl Node {
+    /// Creates the node and starts its delivery and recovery tasks.
+    pub fn start(peers: Peers, banks: Vec<BankInfo>, engine: EngineHandle, settings: TwoPcSettings) -> Arc<Node> {
+        let (jobs_tx, jobs_rx) = mpsc::channel(settings.queue_capacity);
+        let deliveries = Deliveries::new(DeliveryConfig { first_retry_ms: settings.first_retry_ms, max_retry_ms: settings.max_retry_ms });
+        let node = Arc::new(Node {
+            me: peers.me,
+            banks,
+            peers,
+            engine,
+            settings,
+            jobs_tx,
+            jobs_rx: tokio::sync::Mutex::new(jobs_rx),
+            in_flight: Mutex::new(HashMap::new()),
+            deliveries: Mutex::new(deliveries),
+            delivery_wake: Notify::new(),
+            started: Instant::now(),
+        });
+        tokio::spawn(node.clone().deliver_forever());
+        tokio::spawn(node.clone().recover_forever());
+        node
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn is_member(&self, bank: BankId) -> bool {
+        self.banks.iter().any(|b| b.id == bank)
+    }
+
+    /// Runs one batch of queued packets (called while this bank holds the token). Returns whether
+    /// there was any work.
+    pub async fn run_batch(self: Arc<Self>) -> bool {
+        let mut jobs = Vec::new();
+        {
+            let mut rx = self.jobs_rx.lock().await;
+            while jobs.len() < self.settings.batch_max {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        if jobs.is_empty() {
+            return false;
+        }
+        let deadline = Duration::from_millis(self.settings.queue_deadline_ms);
+        let (live, expired): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.enqueued.elapsed() < deadline);
+        for job in expired {
+            let msg = "The consortium could not take this transfer in time; nothing was sent. Please try again.";
+            self.finish(&job.plan.tx, Err(EngineError::Consortium(msg.into())));
+        }
+        if live.is_empty() {
+            return true;
+        }
+        let (mut round, messages) = Round::start(live.into_iter().map(|j| j.plan).collect());
+        let mut calls = JoinSet::new();
+        for (bank, items) in messages {
+            let node = self.clone();
+            calls.spawn(async move { (bank, node.send_prepare(bank, items).await) });
+        }
+        while let Some(joined) = calls.join_next().await {
+            if let Ok((bank, votes)) = joined {
+                round.on_votes(bank, votes);
+            }
+        }
+        // A panicked call task left its bank unanswered: that is a "no".
+        let silent: Vec<BankId> = round.waiting_for().collect();
+        for bank in silent {
+            round.on_votes(bank, None);
+        }
+        inject(self.settings.fault, Fault::CrashBeforeDecision);
+        let decisions = round.decisions();
+        let participants: Vec<(TxId, Vec<BankId>)> = decisions.iter().map(|d| (d.tx.clone(), d.participants.clone())).collect();
+        match self.engine.log_decisions(decisions).await {
+            Ok(finals) => {
+                inject(self.settings.fault, Fault::CrashAfterDecision);
+                let now = self.now_ms();
+                {
+                    let mut deliveries = self.deliveries.lock().expect("deliveries lock");
+                    for ((tx, banks), (commit, _)) in participants.iter().zip(&finals) {
+                        deliveries.add(tx.clone(), *commit, banks, now);
+                    }
+                }
+                self.delivery_wake.notify_one();
+                for ((tx, _), (_, outcome)) in participants.iter().zip(finals) {
+                    self.finish(tx, Ok(outcome));
+                }
+            }
+            Err(e) => {
+                // Not stored: participants will ask, and an unknown id resolves to abort.
+                tracing::error!(error = %e, "storing 2PC decisions failed; the packets will abort");
+                let msg = "The transfer could not be confirmed and will be cancelled; nothing will be moved. Please check your statement.";
+                for (tx, _) in &participants {
+                    self.finish(tx, Err(EngineError::Consortium(msg.into())));
+                }
+            }
+        }
+        true
+    }
+
+    fn finish(&self, tx: &TxId, result: EngineResult<PacketOutcome>) {
+        let waiters = self.in_flight.lock().expect("in-flight lock").remove(tx).unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+
+    async fn send_prepare(&self, bank: BankId, items: Vec<PrepareItem>) -> Option<Vec<Vote>> {
+        if bank == self.me {
+            return self.engine.prepare(self.me, items).await.ok();
+        }
+        let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
+        self.peers.call_within(bank, "/interbank/prepare", &PrepareMsg { items }, timeout).await
+    }
+
+    async fn send_decide(&self, bank: BankId, items: Vec<DecideItem>) -> Option<Vec<TxId>> {
+        if bank == self.me {
+            return self.engine.decide(self.me, items).await.ok();
+        }
+        let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
+        self.peers.call_within(bank, "/interbank/decide", &DecideMsg { items }, timeout).await
+    }
+
+    /// Phase two, forever: sends due decisions, records acknowledgements.
+    async fn deliver_forever(self: Arc<Self>) {
+        match self.engine.unacked_decisions().await {
+            Ok(list) => {
+                let now = self.now_ms();
+                let mut deliveries = self.deliveries.lock().expect("deliveries lock");
+                for (tx, commit, banks) in list {
+                    deliveries.add(tx, commit, &banks, now);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "loading unacknowledged decisions"),
+        }
+        loop {
+            let due = self.deliveries.lock().expect("deliveries lock").due(self.now_ms());
+            for (bank, items) in due {
+                let node = self.clone();
+                tokio::spawn(async move {
+                    let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
+                    let Some(acked) = node.send_decide(bank, items).await else {
+                        return; // retried after its backoff
+                    };
+                    // Only acknowledge what was asked: a peer cannot ack for others.
+                    let acked: Vec<TxId> = acked.into_iter().filter(|t| txs.contains(t)).collect();
+                    let updates = node.deliveries.lock().expect("deliveries lock").acked(bank, &acked);
+                    if !updates.is_empty() {
+                        if let Err(e) = node.engine.decision_acked(updates).await {
+                            // The decision is re-sent after a restart; participants ack it again.
+                            tracing::warn!(error = %e, "recording acknowledgements");
+                        }
+                    }
+                });
+            }
+            let next = self.deliveries.lock().expect("deliveries lock").next_deadline_ms();
+            let sleep = match next {
+                Some(at) => Duration::from_millis(at.saturating_sub(self.now_ms()).max(1)),
+                None => Duration::from_secs(3_600),
+            };
+            tokio::select! {
+                _ = self.delivery_wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// Recovery, forever: resolves transactions this bank has had prepared for too long.
+    async fn recover_forever(self: Arc<Self>) {
+        let period = Duration::from_millis(self.settings.in_doubt_after_ms.max(10));
+        loop {
+            tokio::time::sleep(period).await;
+            let Ok(in_doubt) = self.engine.in_doubt().await else { continue };
+            let cutoff = wall_clock_ms() - self.settings.in_doubt_after_ms as i64;
+            let mut by_coordinator: BTreeMap<BankId, Vec<TxId>> = BTreeMap::new();
+            for (tx, coordinator, since) in in_doubt {
+                let list = by_coordinator.entry(coordinator).or_default();
+                if since <= cutoff && list.len() < MAX_ITEMS_PER_MESSAGE {
+                    list.push(tx);
+                }
+            }
+            for (coordinator, txs) in by_coordinator {
+                if txs.is_empty() {
+                    continue;
+                }
+                let answers = if coordinator == self.me {
+                    Some(self.resolve_many(txs.clone()).await)
+                } else {
+                    self.peers.call::<Vec<Resolution>>(coordinator, "/interbank/resolve", &ResolveMsg { txs: txs.clone() }).await
+                };
+                let Some(answers) = answers.filter(|a| a.len() == txs.len()) else { continue };
+                let items: Vec<DecideItem> = txs
+                    .into_iter()
+                    .zip(answers)
+                    .filter_map(|(tx, r)| match r {
+                        Resolution::Commit => Some(DecideItem { tx, commit: true }),
+                        Resolution::Abort => Some(DecideItem { tx, commit: false }),
+                        Resolution::Pending => None,
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    tracing::info!(count = items.len(), %coordinator, "resolving in-doubt transactions");
+                    if let Err(e) = self.engine.decide(coordinator, items).await {
+                        tracing::warn!(error = %e, "applying resolved decisions");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The coordinator's answer to participants in doubt. A packet still queued or being prepared
+    /// is pending; otherwise the stored decision, or a stored presumed abort.
+    pub async fn resolve_many(&self, txs: Vec<TxId>) -> Vec<Resolution> {
+        let mut out = Vec::with_capacity(txs.len());
+        for tx in txs {
+            if self.in_flight.lock().expect("in-flight lock").contains_key(&tx) {
+                out.push(Resolution::Pending);
+                continue;
+            }
+            out.push(match self.engine.resolve(tx).await {
+                Ok(d) if d.commit => Resolution::Commit,
+                Ok(_) => Resolution::Abort,
+                Err(_) => Resolution::Pending,
+            });
+        }
+        out
+    }
+
+    async fn lookup_at(&self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
+        self.directory().lookup(bank, key).await
+    }
+
+    fn directory(&self) -> Directory {
+        Directory { me: self.me, engine: self.engine.clone(), peers: self.peers.clone(), banks: self.banks.clone() }
+    }
+
+    async fn plan(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<Result<PacketPlan, PacketOutcome>> {
+        let payer = self.engine.account(account).await?;
+        let owners: Vec<TaxId> = payer.holders.iter().map(|h| h.tax_id).collect();
+        let first = &payer.holders[0];
+        let mut lookups = JoinSet::new();
+        for (i, leg) in legs.iter().enumerate() {
+            let (directory, bank, key) = (self.directory(), leg.receiver_bank, leg.receiver_key);
+            lookups.spawn(async move { (i, directory.lookup(bank, key).await) });
+        }
+        let mut receivers: Vec<Option<EngineResult<ReceiverPreview>>> = vec![None; legs.len()];
+        while let Some(joined) = lookups.join_next().await {
+            let (i, result) = joined.map_err(|_| EngineError::Unexpected)?;
+            receivers[i] = Some(result);
+        }
+        let receivers: Vec<EngineResult<ReceiverPreview>> = receivers.into_iter().map(|r| r.unwrap_or(Err(EngineError::Unexpected))).collect();
+        if receivers.iter().any(Result::is_err) {
+            // Refused before anything was reserved: nothing to store, a retry simply runs again.
+            let legs = legs
+                .iter()
+                .zip(&receivers)
+                .map(|(leg, r)| LegOutcome {
+                    status: TxStatus::Aborted,
+                    error: r.as_ref().err().map(ToString::to_string),
+                    receiver: r.as_ref().ok().map(|p| domain::dto::Counterparty {
+                        name: p.name.clone(),
+                        key_masked: p.key_masked.clone(),
+                        bank: p.bank.id,
+                    }),
+                    amount: leg.amount,
+                })
+                .collect();
+            return Ok(Err(PacketOutcome { tx_id: tx, status: TxStatus::Aborted, legs }));
+        }
+        let plan_legs = legs
+            .into_iter()
+            .zip(receivers)
+            .map(|(leg, r)| {
+                let r = r.expect("checked above");
+                LegPlan {
+                    source_bank: leg.source_bank,
+                    owners: owners.clone(),
+                    receiver_bank: leg.receiver_bank,
+                    receiver_key: leg.receiver_key,
+                    amount: leg.amount,
+                    receiver: domain::dto::Counterparty { name: r.name, key_masked: r.key_masked, bank: leg.receiver_bank },
+                    payer: domain::dto::Counterparty { name: first.name.clone(), key_masked: first.tax_id.masked(), bank: leg.source_bank },
+                }
+            })
+            .collect();
+        Ok(Ok(PacketPlan { tx, legs: plan_legs }))
+    }
+
+    async fn submit_packet(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<PacketOutcome> {
+        if legs.is_empty() || legs.len() > MAX_PACKET_LEGS {
+            return Err(EngineError::Invalid(format!("A packet has from 1 to {MAX_PACKET_LEGS} transfers.")));
+        }
+        for (i, leg) in legs.iter().enumerate() {
+            for bank in [leg.source_bank, leg.receiver_bank] {
+                if !self.is_member(bank) {
+                    return Err(EngineError::Invalid(format!("Transfer {}: there is no bank {bank} in the consortium.", i + 1)));
+                }
+            }
+            if leg.amount.get() <= 0 || leg.amount > domain::money::MAX_OPERATION {
+                return Err(EngineError::Invalid(format!("Transfer {}: {}", i + 1, LedgerError::InvalidAmount)));
+            }
+        }
+        if let Some(done) = self.engine.decision(tx.clone()).await? {
+            return Ok(engine::parse_outcome(&tx, done.commit, &done.outcome));
+        }
+        let plan = match self.plan(account, tx.clone(), legs).await? {
+            Ok(plan) => plan,
+            Err(refused) => return Ok(refused),
+        };
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+            if let Some(waiters) = in_flight.get_mut(&tx) {
+                waiters.push(reply); // the same packet, submitted again while it runs
+            } else {
+                let job = Job { plan, enqueued: Instant::now() };
+                if let Err(e) = self.jobs_tx.try_send(job) {
+                    return Err(match e {
+                        mpsc::error::TrySendError::Full(_) => EngineError::Busy,
+                        mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
+                    });
+                }
+                in_flight.insert(tx.clone(), vec![reply]);
+            }
+        }
+        let patience = Duration::from_millis(self.settings.queue_deadline_ms + 2 * self.settings.prepare_timeout_ms + 2_000);
+        match tokio::time::timeout(patience, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(EngineError::Stopped),
+            Err(_) => Err(EngineError::Consortium(
+                "This transfer is taking longer than usual. Check your statement before trying again.".into(),
+            )),
+        }
+    }
+
+    async fn linked(&self, owners: Vec<TaxId>) -> Vec<LinkedAccount> {
+        let mut calls = JoinSet::new();
+        for bank in self.banks.iter().filter(|b| b.id != self.me).cloned() {
+            let (peers, owners) = (self.peers.clone(), owners.clone());
+            calls.spawn(async move {
+                let found = peers.call::<Option<AccountAnswer>>(bank.id, "/interbank/account", &AccountMsg { owners }).await;
+                found.flatten().map(|a| LinkedAccount { bank, account: a.account, available: a.available, blocked: a.blocked })
+            });
+        }
+        let mut out: Vec<LinkedAccount> = calls.join_all().await.into_iter().flatten().collect();
+        out.sort_by_key(|l| l.bank.id);
+        out
+    }
+
+    /// Packets queued or running, and decisions not yet acknowledged: for `/status`.
+    pub fn load(&self) -> (usize, usize) {
+        let in_flight = self.in_flight.lock().expect("in-flight lock").len();
+        let undelivered = self.deliveries.lock().expect("deliveries lock").len();
+        (in_flight, undelivered)
+    }
+
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
+    }
+}
+
+/// What a lookup needs, cloneable into a task.
+#[derive(Clone)]
+struct Directory {
+    me: BankId,
+    engine: EngineHandle,
+    peers: Peers,
+    banks: Vec<BankInfo>,
+}
+
+impl Directory {
+    /// The owner of `key` at `bank`, asked of that bank (of the engine, for this bank).
+    async fn lookup(self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
+        if bank == self.me {
+            return self.engine.lookup_key(key).await;
+        }
+        if !self.banks.iter().any(|b| b.id == bank) {
+            return Err(EngineError::Invalid(format!("There is no bank {bank} in the consortium.")));
+        }
+        match self.peers.call::<Option<ReceiverPreview>>(bank, "/interbank/lookup", &LookupMsg { key }).await {
+            Some(Some(preview)) if preview.bank.id == bank => Ok(preview),
+            Some(_) => Err(LedgerError::UnknownAccount.into()),
+            None => Err(unreachable_bank(bank)),
+        }
+    }
+}
+
+impl Consortium for Node {
+    fn banks(&self) -> Vec<BankInfo> {
+        self.banks.clone()
+    }
+
+    fn lookup(&self, bank: BankId, key: TaxId) -> BoxFuture<'_, EngineResult<ReceiverPreview>> {
+        Box::pin(self.lookup_at(bank, key))
+    }
+
+    fn submit(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
+        Box::pin(self.submit_packet(account, tx, legs))
+    }
+
+    fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>> {
+        Box::pin(self.linked(owners))
+    }
+}
