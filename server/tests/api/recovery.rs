@@ -88,6 +88,6 @@ async fn sigkill_loses_no_acknowledged_operation() {
     let beto = Client { url: bank.url.clone(), ..beto };
     let (a, _) = ana.balances().await;
     let (b, _) = beto.balances().await;
-    assert_eq!((a + b) as i64, total);
+    assert_eq!(a + b, total);
     drop(bank);
 }

@@ -219,3 +219,60 @@ async fn a_coordinator_crash_after_deciding_commits_everywhere_after_restart() {
     assert_eq!((status, outcome["status"].as_str()), (StatusCode::OK, Some("Committed")), "{outcome}");
     assert_eq!(ana1.balances().await, (99_000, 0));
 }
+
+/// Concurrent packets from two coordinators while a participant is SIGKILLed and restarted: every
+/// packet ends committed or aborted everywhere (clients retry with the same id until they get an
+/// answer), the receivers got exactly the committed legs, and nothing stays reserved.
+#[tokio::test]
+async fn concurrent_packets_survive_a_participant_killed_mid_protocol() {
+    let mut w = world(&[]).await;
+    // (to Beto, to the company, packets committed, packets aborted)
+    let committed = std::sync::Arc::new(std::sync::Mutex::new((0i64, 0i64, 0u32, 0u32)));
+    let mut tasks = Vec::new();
+    for (worker, client) in [w.ana1.clone(), w.ana2.clone(), w.ana1.clone(), w.ana2.clone()].into_iter().enumerate() {
+        let committed = committed.clone();
+        let source = if worker % 2 == 0 { 1 } else { 2 };
+        tasks.push(tokio::spawn(async move {
+            for n in 0..15 {
+                let id = tx_id(source);
+                let (to_beto, to_cia) = (100 + n, 200 + worker as i64);
+                let legs = vec![
+                    leg(source, BETO_CPF, 3, &format!("{},{:02}", to_beto / 100, to_beto % 100)),
+                    leg(source, COMPANY_CNPJ, 4, &format!("{},{:02}", to_cia / 100, to_cia % 100)),
+                ];
+                let (status, outcome) = packet(&client, &id, legs).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+                let mut c = committed.lock().unwrap();
+                if outcome["status"] == "Committed" {
+                    c.0 += to_beto;
+                    c.1 += to_cia;
+                    c.2 += 1;
+                } else {
+                    c.3 += 1;
+                }
+            }
+        }));
+    }
+    // Kill the participant once packets are flowing, then bring it back.
+    let start = Instant::now();
+    while w.beto3.balances().await.0 == 0 {
+        assert!(start.elapsed() < PATIENCE, "no packet committed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    w.c.kill(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.c.restart(2).await;
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_settled(&w.c, &[0, 1, 2, 3, 4], 150_000).await;
+    let (to_beto, to_cia, ok, aborted) = *committed.lock().unwrap();
+    eprintln!("packets with a participant killed: {ok} committed, {aborted} aborted");
+    assert!(to_beto > 0, "some packets committed");
+    let beto = w.c.client(2);
+    beto.call("login", &[("email", "beto@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(beto.balances().await, (to_beto, 0), "Beto received exactly the committed legs");
+    assert_eq!(w.cia4.balances().await, (to_cia, 0));
+    let ana = w.ana1.balances().await.0 + w.ana2.balances().await.0;
+    assert_eq!(ana, 150_000 - to_beto - to_cia);
+}
