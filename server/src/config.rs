@@ -9,6 +9,7 @@
 //! | `DATA_DIR` | where the bank's SQLite database lives | `data/bank-<id>` |
 //! | `SITE_DIR` | the built web assets (`pkg/consorcio.js`, `.wasm`, `.css`) | `target/site` |
 //! | `PEERS` | the consortium, `id=http://host:port,...`, this bank included | empty (no ring) |
+//! | `PUBLIC_URLS` | the banks' addresses as browsers reach them, same form as `PEERS` (bank selector) | `PEERS` |
 //! | `CONSORTIUM_SECRET` | shared key authenticating inter-bank requests (32+ chars) | required with `PEERS` |
 //! | `RING_TOKEN_TIMEOUT_MS` | silence after which the token is suspected lost | 300 |
 //! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
@@ -45,6 +46,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
     pub peers: BTreeMap<BankId, String>,
+    /// Where a browser reaches each bank (for the bank selector); defaults to `peers`.
+    pub public_urls: BTreeMap<BankId, String>,
     /// Present whenever `peers` names another bank.
     pub secret: Option<Secret>,
     pub ring: RingSettings,
@@ -99,6 +102,13 @@ impl Config {
             Some(p) => parse_peers(p)?,
             None => BTreeMap::new(),
         };
+        let public_urls = match get("PUBLIC_URLS") {
+            Some(p) => parse_peers(p).map_err(|e| match e {
+                ConfigError::Invalid { message, .. } => invalid("PUBLIC_URLS", message),
+                other => other,
+            })?,
+            None => peers.clone(),
+        };
         let secret = match get("CONSORTIUM_SECRET") {
             Some(s) => Some(Secret::parse(s).map_err(|e| invalid("CONSORTIUM_SECRET", e))?),
             None => None,
@@ -144,7 +154,7 @@ impl Config {
                 Some(v) => Some(Fault::parse(v).ok_or_else(|| invalid("FAULT_INJECT", "crash_before_decision or crash_after_decision"))?),
             },
         };
-        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers, secret, ring, twopc })
+        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers, public_urls, secret, ring, twopc })
     }
 }
 
