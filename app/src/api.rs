@@ -359,3 +359,34 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
     let tx = ssr::tx_id(&tx_id, &engine)?;
     ssr::require_consortium()?.submit(account, tx, parsed).await.map_err(ssr::from_engine)
 }
+
+/// The consortium's banks with their public address and live status (the bank selector and the
+/// status page). Public: no session needed, nothing personal in it.
+#[server(endpoint = "get_consortium")]
+pub async fn get_consortium() -> Result<Vec<domain::dto::BankStatus>, AppError> {
+    let engine = ssr::engine()?;
+    Ok(match ssr::consortium() {
+        Some(c) => c.status().await,
+        None => vec![domain::dto::BankStatus {
+            bank: engine.bank().clone(),
+            url: String::new(),
+            online: true,
+            holding: false,
+            epoch_counter: 0,
+            epoch_origin: None,
+            visits: 0,
+            rotations_per_s: 0.0,
+            packets_in_flight: 0,
+            decisions_undelivered: 0,
+        }],
+    })
+}
+
+/// Where the client's packet `tx_id` stands, while it runs and shortly after.
+#[server(endpoint = "packet_progress")]
+pub async fn packet_progress(tx_id: String) -> Result<Option<domain::dto::PacketProgress>, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let tx = domain::TxId::parse(&tx_id).map_err(|e| AppError::field("tx_id", e))?;
+    Ok(ssr::consortium().and_then(|c| c.progress(account, &tx)))
+}

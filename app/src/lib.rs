@@ -3,10 +3,13 @@
 //! # Layout
 //! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
-//! - [`pages`]: one module per page: landing, sign-up, login, dashboard.
+//! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
+//!   builder), bank selector, consortium status.
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
+// Leptos views are deeply nested types; the dashboard with the packet builder needs more room.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod error;
@@ -67,6 +70,11 @@ pub fn App() -> impl IntoView {
                         })}
                     </Suspense>
                 </a>
+                <nav class="nav">
+                    <a href="/banks">"Banks"</a>
+                    <a href="/consortium">"Status"</a>
+                    <a href="/dashboard">"My account"</a>
+                </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <section class="card"><h1>"Page not found"</h1><a href="/">"Back to the start"</a></section> }>
@@ -74,6 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signup") view=pages::signup::SignUp/>
                     <Route path=StaticSegment("login") view=pages::login::Login/>
                     <Route path=StaticSegment("dashboard") view=pages::dashboard::DashboardPage/>
+                    <Route path=StaticSegment("banks") view=pages::banks::Banks/>
+                    <Route path=StaticSegment("consortium") view=pages::status::Status/>
                 </Routes>
             </main>
         </Router>

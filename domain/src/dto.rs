@@ -112,6 +112,8 @@ pub struct EntryView {
     pub status: TxStatus,
     pub counterparty: Option<Counterparty>,
     pub created_ms: i64,
+    /// The account's balance (available + blocked) right after this entry, for committed entries.
+    pub balance_after: Option<Cents>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,4 +187,43 @@ pub struct LinkedAccount {
     pub account: AccountId,
     pub available: Cents,
     pub blocked: Cents,
+}
+
+/// One bank as the consortium status page and the bank selector show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BankStatus {
+    pub bank: BankInfo,
+    /// Where a browser reaches this bank's app.
+    pub url: String,
+    /// Answered the status request just now.
+    pub online: bool,
+    pub holding: bool,
+    pub epoch_counter: u64,
+    pub epoch_origin: Option<BankId>,
+    pub visits: u64,
+    /// Token visits per second at this bank over the last measured second.
+    pub rotations_per_s: f64,
+    pub packets_in_flight: u64,
+    pub decisions_undelivered: u64,
+}
+
+/// Where one leg of a packet stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LegState {
+    /// Waiting for the token, or for the banks' votes.
+    Waiting,
+    /// Every bank of this leg has reserved its part.
+    Prepared,
+    /// A bank of this leg refused (or did not answer).
+    Refused,
+    Committed,
+    Aborted,
+}
+
+/// A packet's progress, for the live view while it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketProgress {
+    pub tx_id: TxId,
+    pub legs: Vec<LegState>,
+    pub done: bool,
 }

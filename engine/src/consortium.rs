@@ -3,7 +3,7 @@
 //! HTTP clients, and a test or simulator can plug in its own.
 
 use crate::EngineResult;
-use domain::dto::{BankInfo, LinkedAccount, PacketLeg, PacketOutcome, ReceiverPreview};
+use domain::dto::{BankInfo, BankStatus, LinkedAccount, PacketLeg, PacketOutcome, PacketProgress, ReceiverPreview};
 use domain::{AccountId, BankId, TaxId, TxId};
 use std::future::Future;
 use std::pin::Pin;
@@ -23,4 +23,10 @@ pub trait Consortium: Send + Sync + 'static {
 
     /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answer.
     fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>>;
+
+    /// Every member's public status (offline ones marked so), asked of each just now.
+    fn status(&self) -> BoxFuture<'_, Vec<BankStatus>>;
+
+    /// Where packet `tx`, submitted by `account` at this bank, stands (recent packets only).
+    fn progress(&self, account: AccountId, tx: &TxId) -> Option<PacketProgress>;
 }

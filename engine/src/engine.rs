@@ -81,7 +81,7 @@ impl EngineConfig {
             batch_max: 1_024,
             session_ttl_ms: 12 * 3_600 * 1_000,
             sessions_max: 100_000,
-            recent_limit: 20,
+            recent_limit: 50,
         }
     }
 }
@@ -543,17 +543,7 @@ impl State {
                 available: a.available,
                 blocked: a.blocked,
             },
-            recent: recent
-                .into_iter()
-                .map(|e| EntryView {
-                    tx_id: e.tx_id,
-                    kind: e.kind,
-                    amount: e.amount,
-                    status: e.status,
-                    counterparty: e.counterparty,
-                    created_ms: e.created_ms,
-                })
-                .collect(),
+            recent: statement(a.available.get() + a.blocked.get(), recent),
         })
     }
 
@@ -578,6 +568,31 @@ impl State {
         }
         audit
     }
+}
+
+/// Entries newest first with the balance after each committed one, walking back from `balance`
+/// (available + blocked, which is exactly the sum of the committed entries: a prepared debit only
+/// moves money from available to blocked, and a prepared credit is not counted until committed).
+fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<EntryView> {
+    newest_first
+        .into_iter()
+        .map(|e| {
+            let balance_after = (e.status == TxStatus::Committed).then(|| {
+                let after = Cents::new(balance);
+                balance -= e.amount.get() * e.kind.sign();
+                after
+            });
+            EntryView {
+                tx_id: e.tx_id,
+                kind: e.kind,
+                amount: e.amount,
+                status: e.status,
+                counterparty: e.counterparty,
+                created_ms: e.created_ms,
+                balance_after,
+            }
+        })
+        .collect()
 }
 
 fn store_error(e: rusqlite::Error) -> EngineError {

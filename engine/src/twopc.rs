@@ -25,7 +25,7 @@
 //! Safety does not rest on the token: reservations are per account and decisions are durable and
 //! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
 
-use domain::dto::{Counterparty, LegOutcome, PacketOutcome, TxStatus};
+use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
 use domain::{BankId, Cents, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -181,6 +181,32 @@ impl Round {
                 }
             }
         }
+    }
+
+    /// Per packet, where each leg stands: prepared once every bank of the leg voted yes, refused
+    /// once one refused it (or did not answer).
+    pub fn progress(&self) -> Vec<(TxId, Vec<LegState>)> {
+        self.packets
+            .iter()
+            .map(|p| {
+                let legs = p
+                    .plan
+                    .legs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, leg)| {
+                        let refused = p.refusals.iter().any(|(l, _)| usize::from(*l) == i);
+                        let waiting = p.waiting.contains(&leg.source_bank) || p.waiting.contains(&leg.receiver_bank);
+                        match (refused, waiting) {
+                            (true, _) => LegState::Refused,
+                            (false, true) => LegState::Waiting,
+                            (false, false) => LegState::Prepared,
+                        }
+                    })
+                    .collect();
+                (p.plan.tx.clone(), legs)
+            })
+            .collect()
     }
 
     /// True once every participant has voted or been given up on.

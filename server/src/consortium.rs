@@ -10,13 +10,16 @@
 //!   `in_doubt_after_ms`, and applies the answers.
 
 use crate::peers::{wall_clock_ms, Peers};
-use domain::dto::{BankInfo, LegOutcome, LinkedAccount, PacketLeg, PacketOutcome, ReceiverPreview, TxStatus, MAX_PACKET_LEGS};
+use domain::dto::{
+    BankInfo, BankStatus, LegOutcome, LegState, LinkedAccount, PacketLeg, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
+    MAX_PACKET_LEGS,
+};
 use domain::{AccountId, BankId, TaxId, TxId};
 use engine::consortium::{BoxFuture, Consortium};
 use engine::twopc::{DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round, Vote, MAX_ITEMS_PER_MESSAGE};
 use engine::{EngineError, EngineHandle, EngineResult, LedgerError};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -110,6 +113,41 @@ struct Job {
 
 type Waiter = oneshot::Sender<EngineResult<PacketOutcome>>;
 
+/// Packets kept in the progress log, at most (the oldest are forgotten first).
+const PROGRESS_MAX: usize = 10_000;
+
+/// Recent packets' progress, for the live view. Bounded.
+#[derive(Default)]
+struct ProgressLog {
+    by_tx: HashMap<TxId, (AccountId, PacketProgress)>,
+    order: VecDeque<TxId>,
+}
+
+impl ProgressLog {
+    fn start(&mut self, account: AccountId, tx: &TxId, legs: usize) {
+        if self.by_tx.contains_key(tx) {
+            return;
+        }
+        if self.order.len() >= PROGRESS_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.by_tx.remove(&old);
+            }
+        }
+        let progress = PacketProgress { tx_id: tx.clone(), legs: vec![LegState::Waiting; legs], done: false };
+        self.by_tx.insert(tx.clone(), (account, progress));
+        self.order.push_back(tx.clone());
+    }
+
+    fn update(&mut self, tx: &TxId, legs: Vec<LegState>, done: bool) {
+        if let Some((_, p)) = self.by_tx.get_mut(tx) {
+            if p.legs.len() == legs.len() {
+                p.legs = legs;
+            }
+            p.done = done;
+        }
+    }
+}
+
 pub struct Node {
     me: BankId,
     banks: Vec<BankInfo>,
@@ -123,6 +161,8 @@ pub struct Node {
     deliveries: Mutex<Deliveries>,
     delivery_wake: Notify,
     started: Instant,
+    progress: Mutex<ProgressLog>,
+    public_urls: BTreeMap<BankId, String>,
 }
 
 fn unreachable_bank(bank: BankId) -> EngineError {
@@ -131,7 +171,13 @@ fn unreachable_bank(bank: BankId) -> EngineError {
 
 impl Node {
     /// Creates the node and starts its delivery and recovery tasks.
-    pub fn start(peers: Peers, banks: Vec<BankInfo>, engine: EngineHandle, settings: TwoPcSettings) -> Arc<Node> {
+    pub fn start(
+        peers: Peers,
+        banks: Vec<BankInfo>,
+        public_urls: BTreeMap<BankId, String>,
+        engine: EngineHandle,
+        settings: TwoPcSettings,
+    ) -> Arc<Node> {
         let (jobs_tx, jobs_rx) = mpsc::channel(settings.queue_capacity);
         let deliveries = Deliveries::new(DeliveryConfig { first_retry_ms: settings.first_retry_ms, max_retry_ms: settings.max_retry_ms });
         let node = Arc::new(Node {
@@ -146,6 +192,8 @@ impl Node {
             deliveries: Mutex::new(deliveries),
             delivery_wake: Notify::new(),
             started: Instant::now(),
+            progress: Mutex::new(ProgressLog::default()),
+            public_urls,
         });
         tokio::spawn(node.clone().deliver_forever());
         tokio::spawn(node.clone().recover_forever());
@@ -194,6 +242,10 @@ impl Node {
         while let Some(joined) = calls.join_next().await {
             if let Ok((bank, votes)) = joined {
                 round.on_votes(bank, votes);
+                let mut progress = self.progress.lock().expect("progress lock");
+                for (tx, legs) in round.progress() {
+                    progress.update(&tx, legs, false);
+                }
             }
         }
         // A panicked call task left its bank unanswered: that is a "no".
@@ -215,7 +267,9 @@ impl Node {
                     }
                 }
                 self.delivery_wake.notify_one();
-                for ((tx, _), (_, outcome)) in participants.iter().zip(finals) {
+                for ((tx, _), (commit, outcome)) in participants.iter().zip(finals) {
+                    let state = if commit { LegState::Committed } else { LegState::Aborted };
+                    self.progress.lock().expect("progress lock").update(tx, vec![state; outcome.legs.len()], true);
                     self.finish(tx, Ok(outcome));
                 }
             }
@@ -232,6 +286,11 @@ impl Node {
     }
 
     fn finish(&self, tx: &TxId, result: EngineResult<PacketOutcome>) {
+        if result.is_err() {
+            let mut progress = self.progress.lock().expect("progress lock");
+            let legs = progress.by_tx.get(tx).map_or(0, |(_, p)| p.legs.len());
+            progress.update(tx, vec![LegState::Aborted; legs], true);
+        }
         let waiters = self.in_flight.lock().expect("in-flight lock").remove(tx).unwrap_or_default();
         for w in waiters {
             let _ = w.send(result.clone());
@@ -440,6 +499,7 @@ impl Node {
             Ok(plan) => plan,
             Err(refused) => return Ok(refused),
         };
+        self.progress.lock().expect("progress lock").start(account, &tx, plan.legs.len());
         let (reply, answer) = oneshot::channel();
         {
             let mut in_flight = self.in_flight.lock().expect("in-flight lock");
@@ -477,6 +537,41 @@ impl Node {
         }
         let mut out: Vec<LinkedAccount> = calls.join_all().await.into_iter().flatten().collect();
         out.sort_by_key(|l| l.bank.id);
+        out
+    }
+
+    async fn statuses(&self) -> Vec<BankStatus> {
+        let mut calls = JoinSet::new();
+        for bank in self.banks.clone() {
+            let (http, url) = (self.peers.http.clone(), self.peers.urls.get(&bank.id).cloned());
+            let public = self.public_urls.get(&bank.id).cloned().or_else(|| url.clone()).unwrap_or_default();
+            let timeout = Duration::from_millis(500);
+            calls.spawn(async move {
+                let answer = match url {
+                    Some(url) => match http.get(format!("{url}/status")).timeout(timeout).send().await {
+                        Ok(res) if res.status().is_success() => res.json::<serde_json::Value>().await.ok(),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                let v = answer.unwrap_or(serde_json::Value::Null);
+                let ring = &v["ring"];
+                BankStatus {
+                    bank,
+                    url: public,
+                    online: !v.is_null(),
+                    holding: ring["holding"].as_bool().unwrap_or(false),
+                    epoch_counter: ring["epoch_counter"].as_u64().unwrap_or(0),
+                    epoch_origin: ring["epoch_origin"].as_u64().and_then(|n| u16::try_from(n).ok()).and_then(|n| BankId::try_from(n).ok()),
+                    visits: ring["visits"].as_u64().unwrap_or(0),
+                    rotations_per_s: ring["rotations_per_s"].as_f64().unwrap_or(0.0),
+                    packets_in_flight: v["twopc"]["packets_in_flight"].as_u64().unwrap_or(0),
+                    decisions_undelivered: v["twopc"]["decisions_undelivered"].as_u64().unwrap_or(0),
+                }
+            });
+        }
+        let mut out: Vec<BankStatus> = calls.join_all().await;
+        out.sort_by_key(|s| s.bank.id);
         out
     }
 
@@ -533,5 +628,14 @@ impl Consortium for Node {
 
     fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>> {
         Box::pin(self.linked(owners))
+    }
+
+    fn status(&self) -> BoxFuture<'_, Vec<BankStatus>> {
+        Box::pin(self.statuses())
+    }
+
+    fn progress(&self, account: AccountId, tx: &TxId) -> Option<PacketProgress> {
+        let log = self.progress.lock().expect("progress lock");
+        log.by_tx.get(tx).filter(|(owner, _)| *owner == account).map(|(_, p)| p.clone())
     }
 }

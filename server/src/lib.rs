@@ -46,7 +46,7 @@ pub async fn run(
             banks.retain(|b| b.id != config.bank_id);
             banks.push(engine.bank().clone());
             banks.sort_by_key(|b| b.id);
-            let node = consortium::Node::start(peers.clone(), banks, engine.clone(), config.twopc.clone());
+            let node = consortium::Node::start(peers.clone(), banks, config.public_urls.clone(), engine.clone(), config.twopc.clone());
             (Some(ring_driver::start(peers, config.ring.clone(), node.clone())), Some(node))
         }
         _ => (None, None),

@@ -38,6 +38,10 @@ pub struct RingStatus {
     pub hop: u64,
     /// Times this bank has received (or generated) the token since start.
     pub visits: u64,
+    /// Token visits per second here over the last measured window (about a second).
+    pub rotations_per_s: f64,
+    #[serde(skip)]
+    window: (u64, u64),
     /// Milliseconds since this bank last held or passed the token, as of the ring's latest event
     /// (events come at least every token timeout, so this is at most that stale).
     pub last_seen_ago_ms: u64,
@@ -190,7 +194,15 @@ where
 fn publish(ring: &Ring, status: &Mutex<RingStatus>, now_ms: u64) {
     let seen = ring.seen();
     let mut s = status.lock().expect("ring status lock");
+    let (mut window, mut rate) = (s.window, s.rotations_per_s);
+    let elapsed = now_ms.saturating_sub(window.0);
+    if elapsed >= 1_000 {
+        rate = ring.visits.saturating_sub(window.1) as f64 * 1_000.0 / elapsed as f64;
+        window = (now_ms, ring.visits);
+    }
     *s = RingStatus {
+        rotations_per_s: rate,
+        window,
         holding: ring.holding(),
         epoch_counter: seen.map_or(0, |t| t.epoch.counter),
         epoch_origin: seen.map(|t| t.epoch.origin),

@@ -6,9 +6,10 @@
 //! money. Step two is the confirming `ActionForm`, carrying a transaction id fixed when the page
 //! was rendered, so a double submit pays once.
 
-use crate::api::{get_dashboard, lookup_receiver, Deposit, DashboardPage as Page, Logout, SendPix};
+use crate::api::{get_dashboard, lookup_receiver, Deposit, DashboardPage as Page, Logout, SendPacket, SendPix};
 use crate::error::AppError;
-use crate::pages::{error_banner, field_error, last_result};
+use crate::pages::packet::PacketBuilder;
+use crate::pages::{error_banner, every, field_error, last_result};
 use domain::dto::{BankInfo, EntryKind, EntryView, LinkedAccount, TxStatus};
 use domain::BankId;
 use domain::time_fmt::format_brasilia;
@@ -19,15 +20,12 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let deposit = ServerAction::<Deposit>::new();
-    let send = ServerAction::<SendPix>::new();
-    let logout = ServerAction::<Logout>::new();
-    let data = Resource::new(move || (deposit.version().get(), send.version().get()), |_| get_dashboard());
+    let initial = Resource::new(|| (), |_| get_dashboard());
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading your account…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading your account…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Ok(page) => view! { <Overview page deposit send logout/> }.into_any(),
+                match initial.await {
+                    Ok(page) => view! { <Overview page/> }.into_any(),
                     Err(AppError::NotLoggedIn) => view! {
                         <section class="card narrow">
                             <h1>"Your session has ended"</h1>
@@ -38,48 +36,100 @@ pub fn DashboardPage() -> impl IntoView {
                     Err(e) => view! { <section class="card"><p class="error" role="alert">{e.to_string()}</p></section> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
+/// How often an open dashboard asks for fresh balances and statuses. Polling, not a push channel:
+/// one small request every two seconds per open page, no connection state on the bank, and it works
+/// through any proxy; transfers settle in milliseconds, so two seconds is what a client notices.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The dashboard, rendered once; its figures, lists and the forms' transaction ids follow `page`,
+/// which polling and every finished action refresh, so typed input survives refreshes.
 #[component]
-fn Overview(
-    page: Page,
-    deposit: ServerAction<Deposit>,
-    send: ServerAction<SendPix>,
-    logout: ServerAction<Logout>,
-) -> impl IntoView {
-    let account = page.dashboard.account.clone();
-    let holders = account.holders.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(" & ");
+fn Overview(page: Page) -> impl IntoView {
+    let ids = (page.deposit_tx_id.clone(), page.pix_tx_id.clone(), page.packet_tx_id.clone());
+    let page = RwSignal::new(page);
+    let deposit = ServerAction::<Deposit>::new();
+    let send = ServerAction::<SendPix>::new();
+    let packet = ServerAction::<SendPacket>::new();
+    let logout = ServerAction::<Logout>::new();
+    let deposit_id = RwSignal::new(ids.0);
+    let pix_id = RwSignal::new(ids.1);
+    let packet_id = RwSignal::new(ids.2);
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(p) = get_dashboard().await {
+                page.set(p);
+            }
+        })
+    };
+    every(REFRESH, refresh);
+    // After a form's action finishes: fresh figures, and after a success a fresh id for that form
+    // (the same id is kept after a failure, so that a retry cannot execute twice).
+    renew_after(deposit.version(), move || matches!(deposit.value().get_untracked(), Some(Ok(_))), page, deposit_id, |p| p.deposit_tx_id.clone());
+    renew_after(send.version(), move || matches!(send.value().get_untracked(), Some(Ok(_))), page, pix_id, |p| p.pix_tx_id.clone());
+    renew_after(packet.version(), move || matches!(packet.value().get_untracked(), Some(Ok(_))), page, packet_id, |p| p.packet_tx_id.clone());
+    let holders = move || page.with(|p| p.dashboard.account.holders.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(" & "));
+    let (bank_name, account_id, me) = page.with_untracked(|p| (p.dashboard.bank.name.clone(), p.dashboard.account.id, p.dashboard.bank.id));
+    let banks = page.with_untracked(|p| p.banks.clone());
     view! {
         <section class="card balances">
             <div class="who">
-                <h1>{format!("Hello, {holders}")}</h1>
-                <p class="muted">{format!("Account {} · {}", account.id, page.dashboard.bank.name)}</p>
+                <h1>{move || format!("Hello, {}", holders())}</h1>
+                <p class="muted">{format!("Account {account_id} · {bank_name}")}</p>
                 <ActionForm action=logout attr:class="inline"><button type="submit" class="link">"Log out"</button></ActionForm>
             </div>
             <div class="figures">
-                <div><span class="label">"Available"</span><strong id="available">{account.available.to_brl()}</strong></div>
-                <div><span class="label">"Blocked"</span><strong id="blocked">{account.blocked.to_brl()}</strong></div>
+                <div><span class="label">"Available"</span><strong id="available">{move || page.with(|p| p.dashboard.account.available.to_brl())}</strong></div>
+                <div><span class="label">"Blocked"</span><strong id="blocked">{move || page.with(|p| p.dashboard.account.blocked.to_brl())}</strong></div>
             </div>
         </section>
         <div class="columns">
-            <DepositCard deposit tx_id=page.deposit_tx_id.clone()/>
-            <PixCard send tx_id=page.pix_tx_id.clone() banks=page.banks.clone() me=page.dashboard.bank.id/>
+            <DepositCard deposit tx_id=deposit_id/>
+            <PixCard send tx_id=pix_id banks=banks.clone() me/>
         </div>
-        <Linked linked=page.linked.clone() banks=page.banks.len()/>
-        <History entries=page.dashboard.recent.clone()/>
+        {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.len())/> }}
+        {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
+        {move || view! { <History entries=page.with(|p| p.dashboard.recent.clone())/> }}
     }
+    .into_any()
+}
+
+/// Refreshes `page` whenever `version` moves, then renews `id` if the action succeeded.
+fn renew_after(
+    version: RwSignal<usize>,
+    succeeded: impl Fn() -> bool + Clone + Send + Sync + 'static,
+    page: RwSignal<Page>,
+    id: RwSignal<String>,
+    pick: fn(&Page) -> String,
+) {
+    Effect::new(move |previous: Option<usize>| {
+        let v = version.get();
+        if previous.is_some_and(|p| p != v) {
+            let ok = succeeded();
+            leptos::task::spawn_local(async move {
+                if let Ok(p) = get_dashboard().await {
+                    if ok {
+                        id.set(pick(&p));
+                    }
+                    page.set(p);
+                }
+            });
+        }
+        v
+    });
 }
 
 #[component]
-fn DepositCard(deposit: ServerAction<Deposit>, tx_id: String) -> impl IntoView {
+fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl IntoView {
     let value = last_result(deposit.value());
     view! {
         <section class="card" id="deposit">
             <h2>"Deposit"</h2>
             <ActionForm action=deposit attr:class="form">
-                <input type="hidden" name="tx_id" value=tx_id/>
+                <input type="hidden" name="tx_id" value=move || tx_id.get()/>
                 <label>"Amount (R$)" <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40"/></label>
                 {field_error(value, "amount")}
                 {error_banner(value)}
@@ -91,6 +141,7 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: String) -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// The client's accounts at the other banks of the consortium (same CPF/CNPJ).
@@ -121,7 +172,7 @@ fn Linked(linked: Vec<LinkedAccount>, banks: usize) -> impl IntoView {
 }
 
 #[component]
-fn PixCard(send: ServerAction<SendPix>, tx_id: String, banks: Vec<BankInfo>, me: BankId) -> impl IntoView {
+fn PixCard(send: ServerAction<SendPix>, tx_id: RwSignal<String>, banks: Vec<BankInfo>, me: BankId) -> impl IntoView {
     let query = use_query_map();
     let key = move || query.read().get("pix_key").unwrap_or_default();
     let amount = move || query.read().get("pix_amount").unwrap_or_default();
@@ -157,7 +208,6 @@ fn PixCard(send: ServerAction<SendPix>, tx_id: String, banks: Vec<BankInfo>, me:
             </Form>
             <Suspense fallback=|| ()>
                 {move || {
-                    let tx_id = tx_id.clone();
                     Suspend::new(async move {
                         let amount_text = amount();
                         match (preview.await, Cents::parse_amount(&amount_text)) {
@@ -173,7 +223,7 @@ fn PixCard(send: ServerAction<SendPix>, tx_id: String, banks: Vec<BankInfo>, me:
                                         <input type="hidden" name="key" value=key()/>
                                         <input type="hidden" name="bank" value=bank()/>
                                         <input type="hidden" name="amount" value=amount_text.clone()/>
-                                        <input type="hidden" name="tx_id" value=tx_id/>
+                                        <input type="hidden" name="tx_id" value=move || tx_id.get()/>
                                         {field_error(value, "amount")}
                                         {error_banner(value)}
                                         <button type="submit" class="primary" disabled=move || send.pending().get()>"Confirm Pix"</button>
@@ -187,6 +237,7 @@ fn PixCard(send: ServerAction<SendPix>, tx_id: String, banks: Vec<BankInfo>, me:
             </Suspense>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -194,10 +245,10 @@ fn History(entries: Vec<EntryView>) -> impl IntoView {
     let empty = entries.is_empty();
     view! {
         <section class="card" id="history">
-            <h2>"Recent transactions"</h2>
+            <h2>"Statement"</h2>
             {empty.then(|| view! { <p class="muted">"No transactions yet. Make a deposit to start."</p> })}
             <table class:hidden=empty>
-                <thead><tr><th>"When"</th><th>"Description"</th><th class="num">"Amount"</th><th>"Status"</th></tr></thead>
+                <thead><tr><th>"When"</th><th>"Description"</th><th class="num">"Amount"</th><th>"Status"</th><th class="num">"Balance after"</th></tr></thead>
                 <tbody>
                     {entries.into_iter().map(|e| view! { <Row entry=e/> }).collect_view()}
                 </tbody>
@@ -210,8 +261,8 @@ fn History(entries: Vec<EntryView>) -> impl IntoView {
 fn Row(entry: EntryView) -> impl IntoView {
     let description = match (&entry.kind, &entry.counterparty) {
         (EntryKind::Deposit, _) => "Deposit".to_string(),
-        (EntryKind::PixOut, Some(c)) => format!("Pix to {} ({})", c.name, c.key_masked),
-        (EntryKind::PixIn, Some(c)) => format!("Pix from {} ({})", c.name, c.key_masked),
+        (EntryKind::PixOut, Some(c)) => format!("Pix to {} ({} · bank {})", c.name, c.key_masked, c.bank),
+        (EntryKind::PixIn, Some(c)) => format!("Pix from {} ({} · bank {})", c.name, c.key_masked, c.bank),
         (EntryKind::PixOut, None) => "Pix sent".to_string(),
         (EntryKind::PixIn, None) => "Pix received".to_string(),
     };
@@ -229,6 +280,7 @@ fn Row(entry: EntryView) -> impl IntoView {
             <td>{description}</td>
             <td class=sign_class>{signed.to_brl()}</td>
             <td><span class=format!("badge {}", status.as_str())>{label}</span></td>
+            <td class="num balance-after">{entry.balance_after.map(|b| b.to_brl()).unwrap_or_default()}</td>
         </tr>
     }
 }

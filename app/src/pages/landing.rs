@@ -9,6 +9,7 @@ pub fn Landing() -> impl IntoView {
             <div class="actions">
                 <a class="button primary" href="/signup">"Open an account"</a>
                 <a class="button" href="/login">"Log in"</a>
+                <a class="button" href="/banks">"Choose another bank"</a>
             </div>
         </section>
     }

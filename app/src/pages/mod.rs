@@ -1,9 +1,12 @@
 //! One module per page.
 
+pub mod banks;
 pub mod dashboard;
 pub mod landing;
 pub mod login;
+pub mod packet;
 pub mod signup;
+pub mod status;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -37,4 +40,15 @@ pub fn field_error<T: Clone + Send + Sync + 'static>(
             .and_then(|e| e.for_field(field))
             .map(|m| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
     }
+}
+
+/// Calls `f` every `period` while the calling component is mounted. Browser only (effects do not
+/// run on the server), so server rendering never waits on it.
+pub fn every(period: std::time::Duration, f: impl Fn() + Clone + 'static) {
+    Effect::new(move |_| {
+        let f = f.clone();
+        if let Ok(handle) = set_interval_with_handle(f, period) {
+            on_cleanup(move || handle.clear());
+        }
+    });
 }

@@ -1,6 +1,52 @@
 use crate::api::CreateAccount;
-use crate::pages::{error_banner, field_error, last_result};
+use crate::error::AppError;
+use crate::pages::{error_banner, last_result};
+use domain::input;
 use leptos::prelude::*;
+
+/// A field's check in the browser: `None` until the client leaves the field (or after a submit,
+/// when the bank's own answer is shown instead), then the message of the browser-side check.
+#[derive(Clone, Copy)]
+struct Check {
+    field: &'static str,
+    live: RwSignal<Option<Option<String>>>,
+}
+
+impl Check {
+    fn new(field: &'static str) -> Check {
+        Check { field, live: RwSignal::new(None) }
+    }
+
+    /// Runs `validate` on the field's value when the client leaves it (change).
+    fn on_change(self, validate: impl Fn(&str) -> Option<String> + 'static) -> impl Fn(leptos::ev::Event) + 'static {
+        move |ev| self.live.set(Some(validate(&event_target_value(&ev))))
+    }
+
+    /// While typing, only takes a message away (once the value is valid): a message that appears
+    /// or vanishes on leaving the field would move the button the client is about to click.
+    fn on_input(self, validate: impl Fn(&str) -> Option<String> + 'static) -> impl Fn(leptos::ev::Event) + 'static {
+        move |ev| {
+            if validate(&event_target_value(&ev)).is_none() {
+                self.live.set(Some(None));
+            }
+        }
+    }
+
+    /// The message under the field: the browser's check, or else the bank's answer to the submit.
+    fn message(self, value: Signal<Option<Result<(), AppError>>>) -> impl IntoView {
+        move || {
+            let message = match self.live.get() {
+                Some(live) => live,
+                None => value.get().and_then(|r| r.err()).and_then(|e| e.for_field(self.field)),
+            };
+            message.map(|m| view! { <span class="field-error" role="alert" data-field=self.field>{m}</span> })
+        }
+    }
+}
+
+fn err<T, E: ToString>(r: Result<T, E>) -> Option<String> {
+    r.err().map(|e| e.to_string())
+}
 
 #[component]
 pub fn SignUp() -> impl IntoView {
@@ -9,6 +55,18 @@ pub fn SignUp() -> impl IntoView {
     let company = RwSignal::new(false);
     let joint = RwSignal::new(false);
     let id_label = move || if company.get() { "CNPJ" } else { "CPF" };
+    let [kind, name1, tax1, name2, tax2, email, phone, password] =
+        ["kind", "name1", "tax_id1", "name2", "tax_id2", "email", "phone", "password"].map(Check::new);
+    // After each submit, the bank's answer is what the fields show.
+    Effect::new(move |previous: Option<usize>| {
+        let v = create.version().get();
+        if previous.is_some_and(|p| p != v) {
+            for c in [kind, name1, tax1, name2, tax2, email, phone, password] {
+                c.live.set(None);
+            }
+        }
+        v
+    });
     view! {
         <section class="card narrow">
             <h1>"Open an account"</h1>
@@ -18,29 +76,34 @@ pub fn SignUp() -> impl IntoView {
                     <label><input type="radio" name="kind" value="individual" checked on:change=move |_| company.set(false)/>" Individual (CPF)"</label>
                     <label><input type="radio" name="kind" value="company" on:change=move |_| company.set(true)/>" Company (CNPJ)"</label>
                     <label><input type="checkbox" name="joint" value="yes" on:change=move |ev| joint.set(event_target_checked(&ev))/>" Joint account (two holders)"</label>
-                    {field_error(value, "kind")}
+                    {kind.message(value)}
                 </fieldset>
-                <label>"Holder's full name" <input name="name1" autocomplete="name" required maxlength="100"/></label>
-                {field_error(value, "name1")}
-                <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20"/></label>
-                {field_error(value, "tax_id1")}
+                <label>"Holder's full name" <input name="name1" autocomplete="name" required maxlength="100" on:change=name1.on_change(|v| err(input::name(v))) on:input=name1.on_input(|v| err(input::name(v)))/></label>
+                {name1.message(value)}
+                <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20"
+                    on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()))) on:input=tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked())))/></label>
+                {tax1.message(value)}
                 <div class="second-holder" class:hidden=move || !joint.get()>
-                    <label>"Second holder's full name" <input name="name2" maxlength="100"/></label>
-                    {field_error(value, "name2")}
-                    <label>"Second holder's " {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20"/></label>
-                    {field_error(value, "tax_id2")}
+                    <label>"Second holder's full name" <input name="name2" maxlength="100" on:change=name2.on_change(|v| err(input::name(v))) on:input=name2.on_input(|v| err(input::name(v)))/></label>
+                    {name2.message(value)}
+                    <label>"Second holder's " {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20"
+                        on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()))) on:input=tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked())))/></label>
+                    {tax2.message(value)}
                 </div>
-                <label>"E-mail" <input type="email" name="email" autocomplete="email" required maxlength="254"/></label>
-                {field_error(value, "email")}
-                <label>"Phone" <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"/></label>
-                {field_error(value, "phone")}
-                <label>"Password" <input type="password" name="password" autocomplete="new-password" required minlength="8" maxlength="128"/></label>
+                <label>"E-mail" <input type="email" name="email" autocomplete="email" required maxlength="254" on:change=email.on_change(|v| err(input::email(v))) on:input=email.on_input(|v| err(input::email(v)))/></label>
+                {email.message(value)}
+                <label>"Phone" <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"
+                    on:change=phone.on_change(|v| err(input::phone(v))) on:input=phone.on_input(|v| err(input::phone(v)))/></label>
+                {phone.message(value)}
+                <label>"Password" <input type="password" name="password" autocomplete="new-password" required minlength="8" maxlength="128"
+                    on:change=password.on_change(|v| err(input::password(v))) on:input=password.on_input(|v| err(input::password(v)))/></label>
                 <span class="hint">"At least 8 characters, with a letter and a digit."</span>
-                {field_error(value, "password")}
+                {password.message(value)}
                 {error_banner(value)}
                 <button type="submit" class="primary" disabled=move || create.pending().get()>"Open account"</button>
             </ActionForm>
             <p class="muted">"Already a client? " <a href="/login">"Log in"</a></p>
         </section>
     }
+    .into_any()
 }

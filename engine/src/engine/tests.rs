@@ -55,6 +55,8 @@ async fn deposit_and_pix_inside_the_bank_survive_a_restart() {
     let kinds: Vec<_> = a.recent.iter().map(|e| (e.kind, e.status)).collect();
     assert_eq!(kinds, vec![(EntryKind::PixOut, TxStatus::Committed), (EntryKind::Deposit, TxStatus::Committed)]);
     assert_eq!(b.recent[0].counterparty.as_ref().unwrap().name, "Ana Lima");
+    let after: Vec<_> = a.recent.iter().map(|e| e.balance_after).collect();
+    assert_eq!(after, vec![Some(Cents::new(7_450)), Some(Cents::new(10_000))], "statement: balance after each entry");
     let audit = engine.audit().await.unwrap();
     assert_eq!((audit.total_available, audit.total_blocked, audit.prepared_transactions), (10_000, 0, 0));
 }

@@ -1,4 +1,5 @@
 use super::*;
+use domain::dto::LegState;
 
 fn bank(n: u16) -> BankId {
     BankId::try_from(n).unwrap()
@@ -60,7 +61,9 @@ fn all_prepared_commits_every_leg() {
 fn one_refused_leg_aborts_the_packet_and_names_the_leg() {
     let (mut round, _) = Round::start(vec![packet(1), packet(2)]);
     round.on_votes(bank(1), Some(vec![Vote::Prepared, Vote::Prepared]));
+    assert_eq!(round.progress()[0].1, vec![LegState::Waiting; 3], "no leg is prepared before both its banks voted");
     round.on_votes(bank(2), Some(vec![Vote::Refused { leg: 1, reason: "Insufficient funds".into() }, Vote::Prepared]));
+    assert_eq!(round.progress()[0].1, vec![LegState::Prepared, LegState::Refused, LegState::Waiting]);
     round.on_votes(bank(3), Some(vec![Vote::Prepared, Vote::Prepared]));
     let d = round.decisions();
     assert!(!d[0].commit, "packet 1 had a refusal");
