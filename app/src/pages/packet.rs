@@ -9,7 +9,7 @@
 use crate::api::{lookup_receiver, packet_progress, DashboardPage as Page, LegInput, SendPacket};
 use crate::error::AppError;
 use crate::pages::every;
-use domain::dto::{BankInfo, LegState, PacketOutcome, PacketProgress, TxStatus, MAX_PACKET_LEGS};
+use domain::dto::{BankInfo, LegState, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus, MAX_PACKET_LEGS};
 use domain::{BankId, Cents, TaxId};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -130,7 +130,7 @@ pub fn PacketBuilder(page: RwSignal<Page>, action: ServerAction<SendPacket>, tx_
                 </For>
             </div>
             <div class="packet-actions">
-                <button type="button" id="add-leg" on:click=add disabled=move || rows.with(Vec::len) >= MAX_PACKET_LEGS>"Add transfer"</button>
+                <button type="button" id="add-leg" on:click=add disabled=move || { rows.with(Vec::len) >= MAX_PACKET_LEGS }>"Add transfer"</button>
             </div>
             <div class="totals" id="packet-totals">
                 {move || {
@@ -171,14 +171,22 @@ pub fn PacketBuilder(page: RwSignal<Page>, action: ServerAction<SendPacket>, tx_
 
 #[component]
 fn PacketRow(row: Row, page: RwSignal<Page>, banks: Vec<BankInfo>, rows: RwSignal<Vec<Row>>) -> impl IntoView {
-    let preview = LocalResource::new(move || {
+    // A plain signal, not a resource: a resource read here would suspend the whole dashboard
+    // (and reset what the client is typing) on every keystroke.
+    let preview = RwSignal::new(None::<Result<ReceiverPreview, AppError>>);
+    Effect::new(move |_| {
         let (key, bank) = (row.key.get(), row.bank.get());
-        async move {
-            if TaxId::parse(&key).is_err() {
-                return None;
-            }
-            Some(lookup_receiver(key, Some(bank)).await)
+        if TaxId::parse(&key).is_err() {
+            preview.set(None);
+            return;
         }
+        leptos::task::spawn_local(async move {
+            let answer = lookup_receiver(key.clone(), Some(bank.clone())).await;
+            // Only the answer for what the row says now (typing may have moved on).
+            if row.key.get_untracked() == key && row.bank.get_untracked() == bank {
+                preview.set(Some(answer));
+            }
+        });
     });
     let remove = move |_| rows.update(|r| r.retain(|x| x.id != row.id));
     let only_row = move || rows.with(Vec::len) <= 1;
@@ -212,7 +220,7 @@ fn PacketRow(row: Row, page: RwSignal<Page>, banks: Vec<BankInfo>, rows: RwSigna
             </label>
             <button type="button" class="link remove-leg" on:click=remove disabled=only_row>"Remove"</button>
             <p class="receiver-preview">
-                {move || match preview.get().flatten() {
+                {move || match preview.get() {
                     None => None,
                     Some(Ok(r)) => Some(view! { <span class="receiver-name">{format!("{} · {} · {}", r.name, r.key_masked, r.bank.name)}</span> }.into_any()),
                     Some(Err(e)) => Some(view! { <span class="field-error">{friendly(&e)}</span> }.into_any()),
@@ -260,7 +268,7 @@ fn Outcome(outcome: PacketOutcome) -> impl IntoView {
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
         (true, _) => format!("Packet sent: all {} transfers went through.", outcome.legs.len()),
-        (false, Some((i, reason))) => format!("Packet cancelled: transfer {} failed ({reason}). Nothing was moved.", i + 1),
+        (false, Some((i, reason))) => format!("Packet cancelled: transfer {} failed ({}). Nothing was moved.", i + 1, reason.trim_end_matches('.')),
         (false, None) => "Packet cancelled. Nothing was moved.".to_string(),
     };
     view! {

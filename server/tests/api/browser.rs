@@ -166,3 +166,134 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     assert_eq!(beto.balances().await, (2_550, 0));
     driver.browser.close().await.unwrap();
 }
+
+async fn fill_at(browser: &Browser, xpath: &str, value: &str) {
+    let field = wait_for(browser, xpath).await;
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn select_at(browser: &Browser, xpath: &str, value: &str) {
+    wait_for(browser, xpath).await.select_by_value(value).await.unwrap();
+}
+
+async fn sign_up(b: &Browser, url: &str, name: &str, cpf: &str, email: &str) {
+    b.goto(&format!("{url}/signup")).await.unwrap();
+    wait_hydrated(b).await;
+    fill(b, "name1", name).await;
+    fill(b, "tax_id1", cpf).await;
+    fill(b, "email", email).await;
+    fill(b, "phone", "(11) 98765-4321").await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[text()='Open account']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
+    wait_hydrated(b).await;
+}
+
+async fn deposit(b: &Browser, amount: &str, expected: &str) {
+    fill(b, "amount", amount).await;
+    click(b, "//section[@id='deposit']//button[text()='Deposit']").await;
+    wait_for(b, &format!("//strong[@id='available' and text()='{expected}']")).await;
+}
+
+/// Row `n` (1-based) of the packet builder.
+fn row(n: usize, rest: &str) -> String {
+    format!("(//div[@class='packet-row'])[{n}]{rest}")
+}
+
+async fn packet_row(b: &Browser, n: usize, source: &str, key: &str, bank: &str, amount: &str) {
+    if n > 1 {
+        click(b, "//button[@id='add-leg']").await;
+    }
+    select_at(b, &row(n, "//select[@name='source_bank']"), source).await;
+    fill_at(b, &row(n, "//input[@name='receiver_key']"), key).await;
+    select_at(b, &row(n, "//select[@name='receiver_bank']"), bank).await;
+    fill_at(b, &row(n, "//input[@name='amount']"), amount).await;
+}
+
+/// Five real banks, one real browser: accounts at two banks, an inter-bank Pix, a three-leg packet
+/// from two source banks, and a packet that must abort showing its failed leg; balances and
+/// statuses change in the page without a reload.
+#[tokio::test]
+async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_browser() {
+    let c = Consortium::start(&[]).await;
+    assert_eq!(c.client(2).open_account("Beto Reis", BETO_CPF, "beto@example.com").await.as_u16(), 200);
+    assert_eq!(c.client(3).open_account("Cia Ltda", CIA_CNPJ, "cia@example.com").await.as_u16(), 200);
+    let (eleven, automobili) = (c.url(0), c.url(1));
+
+    let driver = start_browser().await;
+    let b = &driver.browser;
+
+    // The bank selector: every bank in its palette, online.
+    b.goto(&format!("{eleven}/banks")).await.unwrap();
+    wait_hydrated(b).await;
+    for id in 1..=5 {
+        wait_for(b, &format!("//li[@data-palette='{id}' and @data-online='true']")).await;
+    }
+    screenshot(b, "consortium-bank-selector").await;
+
+    // Ana opens accounts at Automobili and at Eleven (same CPF) and deposits at both.
+    sign_up(b, &automobili, "Ana Lima", ANA_CPF, "ana.two@example.com").await;
+    deposit(b, "500,00", "R$ 500,00").await;
+    screenshot(b, "automobili-dashboard").await;
+    sign_up(b, &eleven, "Ana Lima", ANA_CPF, "ana@example.com").await;
+    deposit(b, "1000,00", "R$ 1.000,00").await;
+    // Her account at Automobili is discovered by CPF.
+    wait_for(b, "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 500,00')]").await;
+
+    // Inter-bank Pix to Beto at Secret, after seeing his name.
+    fill(b, "pix_key", BETO_CPF).await;
+    select_at(b, "//select[@name='pix_bank']", "3").await;
+    fill(b, "pix_amount", "100,00").await;
+    click(b, "//button[text()='Review']").await;
+    wait_for(b, "//strong[@id='receiver-name' and text()='Beto Reis']").await;
+    click(b, "//button[text()='Confirm Pix']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 900,00']").await;
+    wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
+
+    // A three-leg packet drawing from Eleven and Automobili.
+    packet_row(b, 1, "1", BETO_CPF, "3", "50,00").await;
+    packet_row(b, 2, "2", CIA_CNPJ, "4", "70,00").await;
+    packet_row(b, 3, "2", BETO_CPF, "3", "30,00").await;
+    wait_for(b, &row(1, "//span[@class='receiver-name' and contains(., 'Beto Reis')]")).await;
+    wait_for(b, &row(2, "//span[@class='receiver-name' and contains(., 'Cia Ltda')]")).await;
+    wait_for(b, "//strong[@id='packet-total' and text()='R$ 150,00']").await;
+    screenshot(b, "eleven-packet-builder").await;
+    click(b, "//button[@id='send-packet']").await;
+    wait_for(b, "//div[@id='packet-outcome' and @data-status='committed']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 850,00']").await;
+    wait_for(b, "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 400,00')]").await;
+    screenshot(b, "eleven-dashboard").await;
+
+    // Too much from Automobili: the builder says so before anything is sent.
+    select_at(b, &row(1, "//select[@name='source_bank']"), "2").await;
+    fill_at(b, &row(1, "//input[@name='amount']"), "900,00").await;
+    wait_for(b, "//ul[@id='packet-problems']/li[contains(., 'Not enough at Automobili')]").await;
+    // A packet whose second leg names nobody at Titanium: every leg aborts, the failed one is named.
+    select_at(b, &row(1, "//select[@name='source_bank']"), "1").await;
+    fill_at(b, &row(1, "//input[@name='amount']"), "10,00").await;
+    click(b, &row(3, "//button[contains(@class, 'remove-leg')]")).await;
+    fill_at(b, &row(2, "//input[@name='receiver_key']"), "123.456.789-09").await;
+    select_at(b, &row(2, "//select[@name='receiver_bank']"), "5").await;
+    wait_for(b, "//strong[@id='packet-total' and text()='R$ 80,00']").await;
+    click(b, "//button[@id='send-packet']").await;
+    wait_for(b, "//div[@id='packet-outcome' and @data-status='aborted']//p[contains(., 'transfer 2 failed')]").await;
+    wait_for(b, "//div[@id='packet-outcome']//li[@data-leg='0' and @data-state='Aborted']").await;
+    screenshot(b, "eleven-packet-aborted").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 850,00']").await;
+
+    // Automobili's own app, in its palette, shows the packet's legs drawn from it.
+    b.goto(&format!("{automobili}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 400,00']").await;
+    wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']//td[contains(., 'Cia Ltda')]").await;
+    screenshot(b, "automobili-packet-builder").await;
+
+    // The status page shows the ring.
+    b.goto(&format!("{automobili}/consortium")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//tr[@class='status-row' and @data-online='true'][5]").await;
+    wait_for(b, "//p[@id='ring-summary' and contains(., 'Epoch')]").await;
+    screenshot(b, "consortium-status").await;
+    driver.browser.close().await.unwrap();
+}
