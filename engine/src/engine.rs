@@ -121,6 +121,7 @@ enum Command {
     Decision { tx: TxId, reply: Reply<Option<StoredDecision>> },
     UnackedDecisions { reply: Reply<Vec<(TxId, bool, Vec<BankId>)>> },
     InDoubt { reply: Reply<Vec<(TxId, BankId, i64)>> },
+    Participation { tx: TxId, reply: Reply<Option<(BankId, PartState)>> },
 }
 
 /// A cheap, cloneable handle for enqueueing commands.
@@ -212,6 +213,11 @@ impl EngineHandle {
 
     pub async fn unacked_decisions(&self) -> EngineResult<Vec<(TxId, bool, Vec<BankId>)>> {
         self.call_waiting(|reply| Command::UnackedDecisions { reply }).await
+    }
+
+    /// This bank's record of `tx` as a 2PC participant: its coordinator and state (for audits).
+    pub async fn participation(&self, tx: TxId) -> EngineResult<Option<(BankId, PartState)>> {
+        self.call_waiting(|reply| Command::Participation { tx, reply }).await
     }
 
     pub async fn in_doubt(&self) -> EngineResult<Vec<(TxId, BankId, i64)>> {
@@ -418,6 +424,7 @@ impl State {
                 self.flush(now);
                 defer(reply, self.store.unacked_decisions().map_err(store_error))
             }
+            Command::Participation { tx, reply } => defer(reply, self.participation(&tx)),
             Command::InDoubt { reply } => {
                 self.flush(now);
                 defer(reply, self.store.in_doubt().map_err(store_error))

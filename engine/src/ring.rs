@@ -11,8 +11,10 @@
 //!   hop. Anything else is stale (older epoch) or a duplicate (same epoch, old hop) and is refused;
 //!   the sender learns it from the answer and drops its copy.
 //! - The holder runs a bounded batch of cross-bank work ([`Effect::RunBatch`]), then passes the token
-//!   to its successor, skipping successors that do not answer. If nobody answers, the bank is cut
-//!   off: it keeps the token but runs no cross-bank work (there is no one to work with) and retries.
+//!   to its successor, skipping successors that do not answer, under a new epoch of its own (a
+//!   silent successor may have taken the token and lost only its answer; the old epoch then dies
+//!   as stale instead of living on beside the new one). If nobody answers, the bank is cut off: it
+//!   keeps the token but runs no cross-bank work (there is no one to work with) and retries.
 //! - Every bank starts without a token. A bank that has not seen the token for `token_timeout_ms` (plus a stagger by its position, so
 //!   that banks do not all regenerate together) probes the ring. If a peer saw the token recently,
 //!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
@@ -233,6 +235,15 @@ impl Ring {
                 Vec::new()
             }
             None => {
+                // No answer does not mean the peer did not get the token: its answer may be what
+                // was lost. Sending the same epoch onward could then make two holders of one epoch
+                // (found by the consortium simulation). So the token goes on under a new epoch of
+                // ours; if the silent peer did take the old one, it is refused as stale as soon as
+                // it meets a bank that has seen the new one.
+                if let Some(seen) = self.seen {
+                    let epoch = Epoch { counter: seen.epoch.counter + 1, origin: self.config.me };
+                    self.seen = Some(Token { epoch, hop: 0 });
+                }
                 self.phase = Phase::Passing { attempt: attempt + 1 };
                 self.send_attempt(attempt + 1, now_ms)
             }

@@ -12,7 +12,7 @@ use domain::{AccountId, BankId, TxId};
 
 impl State {
     /// This bank's record of `tx` as a participant, from the current batch or the store.
-    fn participation(&self, tx: &TxId) -> EngineResult<Option<(BankId, PartState)>> {
+    pub(super) fn participation(&self, tx: &TxId) -> EngineResult<Option<(BankId, PartState)>> {
         if let Some(p) = self.participations_in_batch.get(tx) {
             return Ok(Some(*p));
         }
