@@ -52,6 +52,22 @@ pub mod ssr {
         })
     }
 
+    /// The login throttles, when the node provides them.
+    pub fn login_guards() -> Option<Arc<engine::throttle::LoginGuards>> {
+        use_context::<Arc<engine::throttle::LoginGuards>>()
+    }
+
+    /// The client's address as the socket saw it (forwarding headers are not trusted).
+    pub fn client_address() -> String {
+        use_context::<Parts>()
+            .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()))
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    pub fn now_ms() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    }
+
     /// The consortium, when this bank is part of one.
     pub fn consortium() -> Option<Arc<dyn Consortium>> {
         use_context::<Arc<dyn Consortium>>()
@@ -226,6 +242,19 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
         return Err(AppError::InvalidCredentials);
     }
     let email = email.trim().to_lowercase();
+    let guards = ssr::login_guards();
+    let (email_key, address_key) = (format!("email:{email}"), format!("address:{}", ssr::client_address()));
+    let now = ssr::now_ms();
+    if let Some(g) = &guards {
+        let locked = [g.by_email.check(&[&email_key], now), g.by_address.check(&[&address_key], now)];
+        if let Some(ms) = locked.iter().filter_map(|r| r.err()).max() {
+            let minutes = (ms + 59_999) / 60_000;
+            return Err(AppError::TooManyAttempts(format!(
+                "Too many failed attempts. For your security, try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            )));
+        }
+    }
     let found = engine.credentials(email).await.map_err(ssr::from_engine)?;
     let (account, hash) = match found {
         Some((account, hash)) => (Some(account), Some(hash)),
@@ -235,11 +264,20 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
     let ok = ssr::blocking(move || verify_password(hash.as_ref(), &Password::new(password))).await?;
     match (ok, account) {
         (true, Some(account)) => {
+            if let Some(g) = &guards {
+                g.by_email.succeeded(&email_key);
+            }
             ssr::start_session(&engine, account).await?;
             leptos_axum::redirect("/dashboard");
             Ok(())
         }
-        _ => Err(AppError::InvalidCredentials),
+        _ => {
+            if let Some(g) = &guards {
+                g.by_email.failed(&[&email_key], now);
+                g.by_address.failed(&[&address_key], now);
+            }
+            Err(AppError::InvalidCredentials)
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub enum AppError {
     Refused(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too many failed logins: locked for a while (the message says how long).
+    #[error("{0}")]
+    TooManyAttempts(String),
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Unexpected,
 }
@@ -42,6 +45,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::Refused(_) => 422,
             AppError::Unavailable(_) => 503,
+            AppError::TooManyAttempts(_) => 429,
             AppError::Unexpected => 500,
         }
     }

@@ -25,6 +25,8 @@ pub use error::AppError;
 /// The HTML document around the app, rendered on the server only. The bank id goes on `<html>`
 /// so that the stylesheet picks the bank's palette before any script runs.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     let bank = use_context::<domain::dto::BankInfo>();
     let bank_id = bank.as_ref().map(|b| b.id.to_string()).unwrap_or_default();
     view! {
@@ -41,6 +43,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Scripts only from this origin or carrying this response's nonce (Leptos puts it on its
+/// hydration and streaming scripts), wasm allowed to compile, nothing framed, forms only to us.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use axum::http::{header, HeaderValue};
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`store`]: SQLite persistence (WAL, fsync per commit, one transaction per batch).
 //! - [`engine`]: the single thread that owns ledger + store and drains the bounded command queue.
 //! - [`auth`]: Argon2id password hashing and session tokens.
+//! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
 //! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
 //! - [`ring`]: the token ring, sans-IO.
 //! - [`twopc`]: two-phase commit across banks: messages and the coordinator's state machines, sans-IO.
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod ledger;
 pub mod ring;
 pub mod store;
+pub mod throttle;
 pub mod twopc;
 
 pub use engine::protocol::parse_outcome;

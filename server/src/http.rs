@@ -45,11 +45,13 @@ pub fn router(config: &Config, engine: EngineHandle, ring: Option<RingHandle>, n
     let routes = generate_route_list(App);
     let bank = engine.bank().clone();
     let consortium: Option<Arc<dyn Consortium>> = node.clone().map(|n| n as Arc<dyn Consortium>);
+    let guards = Arc::new(engine::throttle::LoginGuards::default());
     let context = {
         let engine = engine.clone();
         move || {
             provide_context(engine.clone());
             provide_context(bank.clone());
+            provide_context(guards.clone());
             if let Some(c) = consortium.clone() {
                 provide_context(c);
             }

@@ -56,7 +56,9 @@ pub async fn run(
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
     // only way to learn the port).
     println!("bank-node {} ({}) listening on http://{addr}", config.bank_id, config.bank_name);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
+    // With the peer's socket address, for per-address login throttling.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
     // The router (and with it every engine handle) is gone: the engine drains and stops.
     engine_thread.join().map_err(|_| "engine thread panicked".to_string())?;
     Ok(())

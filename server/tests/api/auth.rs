@@ -70,3 +70,42 @@ async fn money_moves_only_for_the_session_owner() {
         assert_eq!(anon.call(f, &form).await.0, StatusCode::UNAUTHORIZED, "{f}");
     }
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_for_a_while_but_not_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(2, dir.path()).await;
+    assert_eq!(bank.client().open_account("Ana Lima", ANA_CPF, "ana@example.com").await, StatusCode::OK);
+    assert_eq!(bank.client().open_account("Beto Reis", BETO_CPF, "beto@example.com").await, StatusCode::OK);
+    let c = bank.client();
+    // Five failures are free, the sixth locks.
+    for n in 1..=6 {
+        let (status, _) = c.call("login", &[("email", "ana@example.com"), ("password", "wrong password 1")]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    // Even the right password is refused while locked, with a message that says how long.
+    let (status, body) = c.call("login", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.to_string().contains("try again in 1 minute"), "{body}");
+    // Another client of the bank, from the same address, is not affected.
+    let (status, _) = bank.client().call("login", &[("email", "beto@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_per_response_script_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(4, dir.path()).await;
+    let res = reqwest::get(format!("{}/", bank.url)).await.unwrap();
+    let header = |k: &str| res.headers().get(k).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let csp = header("content-security-policy");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce in the policy").to_string();
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the policy's nonce");
+    let again = reqwest::get(format!("{}/", bank.url)).await.unwrap();
+    let csp2 = again.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert_ne!(csp, csp2, "a fresh nonce per response");
+}
