@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod faults;
 mod interbank_input;
 mod browser;
 mod recovery;

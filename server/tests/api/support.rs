@@ -61,6 +61,10 @@ impl Bank {
         Bank { child, url }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running child has a pid")
+    }
+
     /// SIGKILL: no shutdown hook runs, nothing is flushed beyond what was already synced.
     pub async fn kill(mut self) {
         self.child.start_kill().expect("sending SIGKILL");
@@ -162,6 +166,8 @@ pub struct Consortium {
     pub addrs: Vec<String>,
     pub banks: Vec<Option<Bank>>,
     pub env: Vec<(&'static str, String)>,
+    /// Per bank, variables that override `env` (each bank's own view of its peers).
+    pub per_bank: Vec<Vec<(&'static str, String)>>,
 }
 
 impl Consortium {
@@ -174,7 +180,7 @@ impl Consortium {
         let mut env = vec![("PEERS", peers), ("CONSORTIUM_SECRET", SECRET.to_string())];
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut c = Consortium { dirs, addrs, banks: Vec::new(), env };
+        let mut c = Consortium { dirs, addrs, banks: Vec::new(), env, per_bank: vec![Vec::new(); 5] };
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));
@@ -183,7 +189,49 @@ impl Consortium {
     }
 
     async fn start_bank(&self, i: usize) -> Bank {
-        Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &self.env).await
+        let mut env = self.env.clone();
+        env.extend(self.per_bank[i].iter().cloned());
+        Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &env).await
+    }
+
+    /// Five banks whose every link (A calls B) goes through its own TCP proxy, so that a test can
+    /// cut a bank off from the others in both directions, connections in progress included.
+    pub async fn start_with_links(extra: &[(&'static str, &str)]) -> (Consortium, Links) {
+        let listeners: Vec<std::net::TcpListener> =
+            (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let addrs: Vec<String> = listeners.iter().map(|l| l.local_addr().unwrap().to_string()).collect();
+        drop(listeners);
+        let mut links = Links { links: Vec::new() };
+        let mut per_bank = Vec::new();
+        for from in 0..5 {
+            let mut peers = Vec::new();
+            for to in 0..5 {
+                if from == to {
+                    peers.push(format!("{}=http://{}", to + 1, addrs[to]));
+                } else {
+                    let link = Link::start(addrs[to].clone(), from, to).await;
+                    peers.push(format!("{}=http://{}", to + 1, link.addr));
+                    links.links.push(link);
+                }
+            }
+            per_bank.push(vec![("PEERS", peers.join(","))]);
+        }
+        let mut env = vec![("CONSORTIUM_SECRET", SECRET.to_string())];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut c = Consortium { dirs, addrs, banks: Vec::new(), env, per_bank };
+        for i in 0..5 {
+            let bank = c.start_bank(i).await;
+            c.banks.push(Some(bank));
+        }
+        (c, links)
+    }
+
+    /// Sends `signal` (STOP, CONT) to bank `i`'s process.
+    pub fn signal(&self, i: usize, signal: &str) {
+        let pid = self.banks[i].as_ref().expect("bank running").pid();
+        let ok = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap().success();
+        assert!(ok, "kill -{signal} {pid}");
     }
 
     pub async fn restart(&mut self, i: usize) {
@@ -230,5 +278,57 @@ impl Consortium {
             .await
             .ok()?;
         res.json().await.ok()
+    }
+}
+
+/// One direction of one link between two banks: a TCP proxy that can be cut.
+pub struct Link {
+    pub addr: String,
+    pub from: usize,
+    pub to: usize,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    kill: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Link {
+    async fn start(upstream: String, from: usize, to: usize) -> Link {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let kill = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (cut2, kill2) = (cut.clone(), kill.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if cut2.load(Ordering::SeqCst) {
+                    continue; // dropped: the caller sees the connection close
+                }
+                let (upstream, kill) = (upstream.clone(), kill2.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = kill.notified() => {}
+                    }
+                });
+            }
+        });
+        Link { addr, from, to, cut, kill }
+    }
+}
+
+pub struct Links {
+    pub links: Vec<Link>,
+}
+
+impl Links {
+    /// Cuts (or heals) every link to and from bank `i`, closing connections in progress.
+    pub fn isolate(&self, i: usize, cut: bool) {
+        for l in self.links.iter().filter(|l| l.from == i || l.to == i) {
+            l.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+            if cut {
+                l.kill.notify_waiters();
+            }
+        }
     }
 }
