@@ -57,8 +57,11 @@ pub struct RingConfig {
     /// Added per position after the first bank, so regenerations do not collide.
     pub stagger_ms: u64,
     /// With nothing to do, how long the holder keeps the token before passing it: bounds the idle
-    /// rotation rate (and with it idle CPU).
+    /// rotation rate (and with it idle CPU). It doubles with each consecutive idle visit, up to
+    /// `idle_hold_max_ms` (keep a full rotation of maximum holds below `token_timeout_ms`), and
+    /// drops back when this bank has work or is asked to hurry.
     pub idle_hold_ms: u64,
+    pub idle_hold_max_ms: u64,
     /// After failing to pass to anyone, wait this long before trying again.
     pub retry_ms: u64,
 }
@@ -113,6 +116,10 @@ pub struct Ring {
     wait_from_ms: u64,
     /// Rotations this bank has taken part in, for the status page and benchmarks.
     pub visits: u64,
+    /// Consecutive visits here without work: the idle hold doubles with each.
+    idle_streak: u32,
+    /// Until then, some bank has work waiting for the token: pass without holding.
+    hurry_until_ms: u64,
 }
 
 impl Ring {
@@ -125,7 +132,16 @@ impl Ring {
         members.sort();
         members.dedup();
         let config = RingConfig { members, ..config };
-        Ring { config, phase: Phase::Waiting, seen: None, last_seen_ms: now_ms, wait_from_ms: now_ms, visits: 0 }
+        Ring {
+            config,
+            phase: Phase::Waiting,
+            seen: None,
+            last_seen_ms: now_ms,
+            wait_from_ms: now_ms,
+            visits: 0,
+            idle_streak: 0,
+            hurry_until_ms: 0,
+        }
     }
 
     pub fn holding(&self) -> bool {
@@ -172,11 +188,40 @@ impl Ring {
         if self.phase != Phase::Working {
             return Vec::new();
         }
-        if did_work || self.config.idle_hold_ms == 0 {
+        if did_work {
+            self.idle_streak = 0;
+        }
+        let hold = self.idle_hold_ms();
+        if did_work || hold == 0 || now_ms < self.hurry_until_ms {
+            if !did_work {
+                self.idle_streak = self.idle_streak.saturating_add(1);
+            }
             self.start_pass(now_ms)
         } else {
-            self.phase = Phase::Idle { until_ms: now_ms + self.config.idle_hold_ms };
+            self.idle_streak = self.idle_streak.saturating_add(1);
+            self.phase = Phase::Idle { until_ms: now_ms + hold };
             Vec::new()
+        }
+    }
+
+    /// The hold for this idle visit: the base doubled per consecutive idle visit, capped.
+    fn idle_hold_ms(&self) -> u64 {
+        let c = &self.config;
+        c.idle_hold_ms.checked_shl(self.idle_streak.min(16)).unwrap_or(u64::MAX).min(c.idle_hold_max_ms.max(c.idle_hold_ms))
+    }
+
+    /// Some bank (this one or a peer) has cross-bank work waiting: for the next `for_ms`, pass the
+    /// token on without holding it. A holder idling right now runs a batch at once (the work may
+    /// be its own) and passes.
+    pub fn hurry(&mut self, for_ms: u64, now_ms: u64) -> Vec<Effect> {
+        self.hurry_until_ms = self.hurry_until_ms.max(now_ms + for_ms);
+        self.idle_streak = 0;
+        match self.phase {
+            Phase::Idle { .. } => {
+                self.phase = Phase::Working;
+                vec![Effect::RunBatch]
+            }
+            _ => Vec::new(),
         }
     }
 

@@ -84,6 +84,8 @@ enum Msg {
     Acks(Vec<TxId>),
     Resolve(Vec<TxId>),
     Resolutions(Vec<Resolution>),
+    /// One-way: the sender has packets waiting for the token.
+    Hurry,
 }
 
 #[derive(Clone, Debug)]
@@ -152,7 +154,8 @@ fn ring_config(me: BankId) -> RingConfig {
         members: (1..=BANKS).map(bank).collect(),
         token_timeout_ms: 300,
         stagger_ms: 50,
-        idle_hold_ms: 10,
+        idle_hold_ms: 2,
+        idle_hold_max_ms: 40,
         retry_ms: 100,
     }
 }
@@ -369,6 +372,10 @@ impl Sim {
                 self.reply(&p, Msg::Receipt(Some(receipt)));
                 self.ring_effects(to, effects).await;
             }
+            Msg::Hurry => {
+                let effects = self.node(to).ring.hurry(100, now);
+                self.ring_effects(to, effects).await;
+            }
             Msg::Probe => {
                 let answer = self.node(to).ring.probe_answer(now);
                 self.reply(&p, Msg::ProbeAnswer(answer));
@@ -545,6 +552,14 @@ impl Sim {
                 let node = self.node(home);
                 node.in_flight.insert(tx);
                 node.queue.push_back(plan);
+                let now = self.now;
+                let effects = self.node(home).ring.hurry(100, now);
+                self.ring_effects(home, effects).await;
+                if !self.node(home).ring.holding() {
+                    for n in (1..=BANKS).map(bank).filter(|b| *b != home) {
+                        self.send(Packet { from: home, to: n, req: 0, reply: false, msg: Msg::Hurry });
+                    }
+                }
             }
         }
     }

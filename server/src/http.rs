@@ -143,8 +143,16 @@ fn interbank(config: &Config, ring: Option<RingHandle>, node: Option<Arc<Node>>)
     };
     let verifier = Arc::new(Verifier::new(secret, config.peers.keys().copied().collect()));
     let probe_ring = ring.clone();
+    let hurry_ring = ring.clone();
     Router::new()
         .route("/interbank/token", post(move |Json(token): Json<Token>| deliver(ring.clone(), token)))
+        .route(
+            "/interbank/hurry",
+            post(move || {
+                hurry_ring.hurry();
+                std::future::ready(Json(serde_json::Value::Null))
+            }),
+        )
         .route("/interbank/probe", post(move || probe(probe_ring.clone())))
         .route("/interbank/prepare", post(prepare))
         .route("/interbank/decide", post(decide))

@@ -47,7 +47,9 @@ pub async fn run(
             banks.push(engine.bank().clone());
             banks.sort_by_key(|b| b.id);
             let node = consortium::Node::start(peers.clone(), banks, config.public_urls.clone(), engine.clone(), config.twopc.clone());
-            (Some(ring_driver::start(peers, config.ring.clone(), node.clone())), Some(node))
+            let ring = ring_driver::start(peers, config.ring.clone(), node.clone());
+            node.set_ring(ring.clone());
+            (Some(ring), Some(node))
         }
         _ => (None, None),
     };

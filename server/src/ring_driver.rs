@@ -24,6 +24,7 @@ pub struct RingSettings {
     pub token_timeout_ms: u64,
     pub stagger_ms: u64,
     pub idle_hold_ms: u64,
+    pub idle_hold_max_ms: u64,
     pub retry_ms: u64,
     /// Timeout of each peer call (token pass, probe).
     pub peer_timeout_ms: u64,
@@ -50,7 +51,12 @@ pub struct RingStatus {
 enum Inbound {
     Token(Token, oneshot::Sender<Receipt>),
     Probe(oneshot::Sender<ProbeAnswer>),
+    /// Some bank has packets waiting for the token.
+    Hurry,
 }
+
+/// How long a hurry lasts: holders pass the token on without holding it for this long.
+const HURRY_MS: u64 = 100;
 
 enum Outcome {
     Passed { to: BankId, receipt: Option<Receipt> },
@@ -78,6 +84,11 @@ impl RingHandle {
         rx.await.ok()
     }
 
+    /// Asks the ring to pass the token on without idling for a while (work is waiting somewhere).
+    pub fn hurry(&self) {
+        let _ = self.inbound.try_send(Inbound::Hurry);
+    }
+
     pub fn status(&self) -> RingStatus {
         self.status.lock().expect("ring status lock").clone()
     }
@@ -95,6 +106,7 @@ pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandl
         token_timeout_ms: settings.token_timeout_ms,
         stagger_ms: settings.stagger_ms,
         idle_hold_ms: settings.idle_hold_ms,
+        idle_hold_max_ms: settings.idle_hold_max_ms,
         retry_ms: settings.retry_ms,
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
@@ -123,6 +135,7 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
                     let _ = reply.send(ring.probe_answer(now()));
                     Vec::new()
                 }
+                Some(Inbound::Hurry) => ring.hurry(HURRY_MS, now()),
             },
             Some(outcome) = outcomes.recv() => match outcome {
                 Outcome::Passed { to, receipt } => ring.pass_result(to, receipt, now()),

@@ -12,6 +12,7 @@ fn config(me: u16) -> RingConfig {
         token_timeout_ms: 300,
         stagger_ms: 50,
         idle_hold_ms: 1,
+        idle_hold_max_ms: 1,
         retry_ms: 100,
     }
 }
@@ -252,6 +253,7 @@ fn a_long_idle_hold_is_not_mistaken_for_a_lost_token() {
     let mut net = Net::new();
     for r in net.rings.values_mut() {
         r.config.idle_hold_ms = 2_000; // far longer than the 300 ms token timeout
+        r.config.idle_hold_max_ms = 2_000;
     }
     net.run_for(5_000);
     let epochs: BTreeSet<Epoch> = net.batches.iter().map(|(e, _, _)| *e).collect();
@@ -273,4 +275,40 @@ fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
     assert_eq!(ring.next_deadline_ms(), Some(1_000 + ring.timeout_ms()));
     // ...but what this bank tells other probers is its own last sighting, 900 ms ago.
     assert_eq!(ring.probe_answer(1_000).seen_ago_ms, Some(900));
+}
+
+#[test]
+fn an_idle_holder_holds_longer_each_visit_and_a_hurry_makes_it_pass_at_once() {
+    let config = RingConfig {
+        me: b(1),
+        members: vec![b(1), b(2)],
+        token_timeout_ms: 300,
+        stagger_ms: 50,
+        idle_hold_ms: 2,
+        idle_hold_max_ms: 16,
+        retry_ms: 100,
+    };
+    let mut ring = Ring::new(config, 0);
+    let mut hop = 0;
+    let mut holds = Vec::new();
+    let mut now = 0;
+    for _ in 0..5 {
+        hop += 2;
+        let token = Token { epoch: Epoch { counter: 1, origin: b(2) }, hop };
+        assert_eq!(ring.receive(token, now).1, vec![Effect::RunBatch]);
+        assert!(ring.batch_done(false, now).is_empty(), "idle: holds");
+        let until = ring.next_deadline_ms().unwrap();
+        holds.push(until - now);
+        now = until;
+        assert!(matches!(ring.tick(now)[..], [Effect::Send { .. }]));
+        ring.pass_result(b(2), Some(Receipt::Accepted), now);
+    }
+    assert_eq!(holds, vec![2, 4, 8, 16, 16], "doubling, capped");
+
+    // A bank with work waiting asks to hurry: the idle holder runs a batch now and passes.
+    hop += 2;
+    ring.receive(Token { epoch: Epoch { counter: 1, origin: b(2) }, hop }, now);
+    assert!(ring.batch_done(false, now).is_empty());
+    assert_eq!(ring.hurry(100, now + 1), vec![Effect::RunBatch]);
+    assert!(matches!(ring.batch_done(false, now + 1)[..], [Effect::Send { .. }]), "no hold while hurried");
 }
