@@ -1,9 +1,23 @@
 //! `bank-node`: one bank of the consortium. Configuration: see `server::config`.
+//!
+//! `bank-node healthcheck` instead asks the bank listening on `BIND_ADDR` (default
+//! `127.0.0.1:808<BANK_ID>`) for `GET /healthz` and exits 0 on a 200, 1 otherwise: the health
+//! check of the Docker image, which has no shell or curl (`FROM scratch`).
 
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck();
+    }
+    serve()
+}
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn serve() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
@@ -45,4 +59,46 @@ async fn shutdown_signal() {
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// A plain HTTP/1.0 `GET /healthz` to this machine's bank, 2 s at most in all.
+fn healthcheck() -> ExitCode {
+    match probe_healthz() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bank-node healthcheck: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn probe_healthz() -> Result<(), String> {
+    let env = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let mut addr: SocketAddr = match (env("BIND_ADDR"), env("BANK_ID")) {
+        (Some(a), _) => a.parse().map_err(|e| format!("BIND_ADDR '{a}': {e}"))?,
+        (None, Some(id)) => {
+            let id: u16 = id.parse().map_err(|e| format!("BANK_ID '{id}': {e}"))?;
+            SocketAddr::from(([127, 0, 0, 1], 8080u16.saturating_add(id)))
+        }
+        (None, None) => return Err("set BIND_ADDR or BANK_ID".into()),
+    };
+    // A bank listening on every interface is asked on loopback.
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        IpAddr::V6(ip) if ip.is_unspecified() => addr.set_ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        _ => {}
+    }
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).and_then(|()| stream.set_write_timeout(Some(timeout))).map_err(|e| e.to_string())?;
+    write!(stream, "GET /healthz HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| format!("{addr}: {e}"))?;
+    // The status line is all that matters; read at most a small head of the answer.
+    let mut head = Vec::with_capacity(256);
+    stream.take(256).read_to_end(&mut head).map_err(|e| format!("{addr}: {e}"))?;
+    let text = String::from_utf8_lossy(&head);
+    let status_line = text.lines().next().unwrap_or("");
+    match status_line.split_whitespace().nth(1) {
+        Some("200") if status_line.starts_with("HTTP/1.") => Ok(()),
+        _ => Err(format!("{addr}: answered '{status_line}'")),
+    }
 }
