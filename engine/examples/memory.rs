@@ -1,0 +1,73 @@
+//! Memory of one bank's engine at 100,000 accounts (issue 6's target: under 100 MB).
+//!
+//! Opens the accounts (password hashing is left out: it costs time, not memory), gives each a
+//! deposit and a Pix, and prints the process's resident memory from /proc/self/status.
+//! Run: `cargo run --release -p engine --example memory [accounts]`.
+
+use domain::dto::{AccountKind, BankInfo, Holder};
+use domain::{BankId, Cents, TaxId};
+use engine::auth::PasswordHash;
+use engine::{EngineConfig, EngineHandle, NewAccount, SystemClock};
+use std::sync::Arc;
+
+fn cpf(k: usize) -> TaxId {
+    let base: Vec<u32> = format!("{:09}", 100_000_000 + k).chars().map(|c| c.to_digit(10).unwrap()).collect();
+    let d1 = (base.iter().enumerate().map(|(i, d)| d * (10 - i as u32)).sum::<u32>() * 10 % 11) % 10;
+    let mut ten = base.clone();
+    ten.push(d1);
+    let d2 = (ten.iter().enumerate().map(|(i, d)| d * (11 - i as u32)).sum::<u32>() * 10 % 11) % 10;
+    ten.push(d2);
+    TaxId::parse(&ten.iter().map(|d| d.to_string()).collect::<String>()).unwrap()
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    kib / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let bank = BankInfo { id: BankId::try_from(1).unwrap(), name: "Eleven".into() };
+    let (engine, _thread) = EngineHandle::start(EngineConfig::new(bank, dir.path().join("bank.sqlite3")), Arc::new(SystemClock)).unwrap();
+    let before = rss_mib();
+    let started = std::time::Instant::now();
+    let mut ids = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+        let calls = chunk.iter().map(|&k| {
+            let engine = engine.clone();
+            async move {
+                let new = NewAccount {
+                    kind: AccountKind::Individual,
+                    holders: vec![Holder { name: format!("Client Number {k}"), tax_id: cpf(k) }],
+                    email: format!("client{k}@example.com"),
+                    phone: "11987654321".into(),
+                    password_hash: PasswordHash::for_tests(),
+                };
+                engine.open_account(new).await.unwrap()
+            }
+        });
+        for handle in calls.map(tokio::spawn).collect::<Vec<_>>() {
+            ids.push(handle.await.unwrap());
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        engine.deposit(engine.new_tx_id(), *id, Cents::new(10_000)).await.unwrap();
+        if i > 0 {
+            engine.pix(engine.new_tx_id(), *id, cpf(i - 1), Cents::new(100)).await.unwrap();
+        }
+    }
+    let audit = engine.audit().await.unwrap();
+    println!(
+        "{} accounts, {} deposits and {} Pix in {:.1} s; resident memory {:.1} MiB (engine: {:.1} MiB over the {:.1} MiB baseline)",
+        audit.accounts,
+        n,
+        n - 1,
+        started.elapsed().as_secs_f64(),
+        rss_mib(),
+        rss_mib() - before,
+        before
+    );
+}
