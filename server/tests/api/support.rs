@@ -332,3 +332,23 @@ impl Links {
         }
     }
 }
+
+/// The status line of a POST to `path` announcing a `length`-byte body that is never sent: the
+/// bank must answer 413 from the Content-Length alone. (A client still writing the body would see
+/// a broken pipe instead of the answer, so this speaks HTTP on a raw socket.)
+pub async fn oversized_post_status(url: &str, path: &str, length: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), socket.read_to_end(&mut answer))
+        .await
+        .expect("the bank answers an oversized request without waiting for its body")
+        .unwrap();
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_string()
+}
