@@ -22,3 +22,13 @@ export SITE_DIR="$CARGO_TARGET_DIR/site"
 # `frontend` is the wasm crate (feature `hydrate`); building it natively beside `server`
 # (feature `ssr`) would unify both features into one `app`, so it is built by build-site.sh only.
 cargo test --workspace --exclude frontend --locked "$@"
+
+# --- Docker demo test (scripts/docker-test.sh; README "Docker demo"), only where an engine answers.
+# SITE_PROFILE=dev reuses the web assets built above instead of building optimised ones.
+if docker info >/dev/null 2>&1; then
+  SITE_PROFILE=${SITE_PROFILE:-dev} "$root/scripts/docker-test.sh"
+else
+  echo "########################################################################"
+  echo "### SKIPPED docker test: no docker engine ('docker info' failed)"
+  echo "########################################################################"
+fi
