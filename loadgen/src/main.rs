@@ -1,0 +1,954 @@
+//! Load generator for the five banks of the consortium, over their public HTTP API only.
+//!
+//! 1. Opens `--accounts` accounts at each bank. Person k holds an account at bank (k mod 5)+1 and
+//!    another at ((k+1) mod 5)+1 (same CPF), so that packets can draw from two source banks; each
+//!    account is funded with a deposit.
+//! 2. Runs `--clients` concurrent clients (one session, one cookie jar, per client and bank) doing
+//!    deposits, Pix inside a bank, Pix between banks and 3-leg packets from two source banks, each
+//!    with a client-chosen transaction id; a 503 or a transport error is retried with the same id.
+//! 3. Prints throughput and latency per kind (and writes them as JSON with `--json`).
+//! 4. Checks conservation: once every bank has nothing blocked, incoming or prepared, the money
+//!    available at the five banks equals what was there before plus every deposit that succeeded.
+//!    Exits non-zero when it does not.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+const USAGE: &str = "\
+usage: loadgen --banks URL1,URL2,URL3,URL4,URL5 [options]
+  --banks LIST            the five banks' base URLs, bank ids 1..5 in order (required)
+  --accounts N            accounts opened at each bank (default 10; at least 2)
+  --clients C             concurrent clients (default 8)
+  --duration-secs S       run the workload for S seconds (default 10) ...
+  --ops K                 ... or for K operations in all
+  --json PATH             also write the results as JSON to PATH
+  --mix D,I,X,P           weights of deposit, intra-bank Pix, inter-bank Pix, packet (default 1,1,1,1)
+  --retries R             re-sends of the same id after a 503 or transport error (default 4)
+  --setup-concurrency M   parallel account openings / logins (Argon2 is slow; default 4)
+  --settle-secs T         how long to wait for the banks to settle before the audit (default 30)
+  --seed X                random seed (default: from the clock)
+  --label TEXT            a name for this run, copied into the report";
+
+const PASSWORD: &str = "senha segura 1";
+const FUNDING_CENTS: i64 = 100_000; // R$ 1.000,00 per account
+const KINDS: [&str; 4] = ["deposit", "pix_intra", "pix_inter", "packet"];
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+#[derive(Clone, Debug)]
+struct Args {
+    banks: Vec<String>,
+    accounts: usize,
+    clients: usize,
+    duration: Option<Duration>,
+    ops: Option<u64>,
+    json: Option<String>,
+    mix: [u32; 4],
+    retries: u32,
+    setup_concurrency: usize,
+    settle: Duration,
+    seed: u64,
+    label: Option<String>,
+}
+
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut args = Args {
+        banks: Vec::new(),
+        accounts: 10,
+        clients: 8,
+        duration: None,
+        ops: None,
+        json: None,
+        mix: [1, 1, 1, 1],
+        retries: 4,
+        setup_concurrency: 4,
+        settle: Duration::from_secs(30),
+        seed: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1),
+        label: None,
+    };
+    let mut it = argv.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let mut value = || inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{flag} needs a value"));
+        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+            v.trim().parse().map_err(|_| format!("{flag}: not a number: {v}"))
+        }
+        match flag.as_str() {
+            "--banks" => {
+                args.banks = value()?.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
+            }
+            "--accounts" => args.accounts = num(&flag, value()?)?,
+            "--clients" => args.clients = num(&flag, value()?)?,
+            "--duration-secs" => args.duration = Some(Duration::from_secs_f64(num::<f64>(&flag, value()?)?)),
+            "--ops" => args.ops = Some(num(&flag, value()?)?),
+            "--json" => args.json = Some(value()?),
+            "--retries" => args.retries = num(&flag, value()?)?,
+            "--setup-concurrency" => args.setup_concurrency = num(&flag, value()?)?,
+            "--settle-secs" => args.settle = Duration::from_secs_f64(num::<f64>(&flag, value()?)?),
+            "--seed" => args.seed = num(&flag, value()?)?,
+            "--label" => args.label = Some(value()?),
+            "--mix" => {
+                let v = value()?;
+                let w: Vec<u32> = v.split(',').map(|p| num(&flag, p.to_string())).collect::<Result<_, _>>()?;
+                if w.len() != 4 || w.iter().all(|&x| x == 0) {
+                    return Err("--mix takes four weights, not all zero".into());
+                }
+                args.mix = [w[0], w[1], w[2], w[3]];
+            }
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    if args.banks.len() != 5 {
+        return Err(format!("--banks needs five URLs, got {}", args.banks.len()));
+    }
+    if args.accounts < 2 {
+        return Err("--accounts must be at least 2 (packets need people with accounts at two banks)".into());
+    }
+    if args.clients == 0 || args.setup_concurrency == 0 {
+        return Err("--clients and --setup-concurrency must be positive".into());
+    }
+    if args.duration.is_some() && args.ops.is_some() {
+        return Err("give --duration-secs or --ops, not both".into());
+    }
+    if args.duration.is_none() && args.ops.is_none() {
+        args.duration = Some(Duration::from_secs(10));
+    }
+    Ok(args)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identifiers
+
+/// A CPF from its 9 base digits, with its two check digits.
+fn cpf_from_base(base: u32) -> String {
+    let d: Vec<u32> = format!("{:09}", base % 1_000_000_000).bytes().map(|b| (b - b'0') as u32).collect();
+    let d1 = (d.iter().enumerate().map(|(i, x)| x * (10 - i as u32)).sum::<u32>() * 10) % 11 % 10;
+    let d2 = (d.iter().chain([d1].iter()).enumerate().map(|(i, x)| x * (11 - i as u32)).sum::<u32>() * 10) % 11 % 10;
+    let mut s: String = d.iter().map(|x| char::from(b'0' + *x as u8)).collect();
+    s.push(char::from(b'0' + d1 as u8));
+    s.push(char::from(b'0' + d2 as u8));
+    s
+}
+
+/// `yyyyMMddHHmm` in UTC, from the clock (civil-from-days, no date crate needed).
+fn utc_stamp(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let rem = unix_secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}{:02}{:02}", rem / 3_600, rem % 3_600 / 60)
+}
+
+/// Transaction ids unique to this run: `E` + bank code + stamp + run tag (4) + counter (7, base 36).
+struct TxIds {
+    tag: String,
+    next: AtomicU64,
+}
+
+impl TxIds {
+    fn new(rng: &mut impl Rng) -> TxIds {
+        const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let tag = (0..4).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect();
+        TxIds { tag, next: AtomicU64::new(0) }
+    }
+
+    fn make(&self, bank: usize) -> String {
+        let mut n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut counter = [b'0'; 7];
+        for c in counter.iter_mut().rev() {
+            *c = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(n % 36) as usize];
+            n /= 36;
+        }
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        format!("E{bank:08}{}{}{}", utc_stamp(secs), self.tag, std::str::from_utf8(&counter).unwrap())
+    }
+}
+
+fn brl(cents: i64) -> String {
+    format!("{},{:02}", cents / 100, cents % 100)
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+enum Body {
+    Form(Vec<(&'static str, String)>),
+    Json(Value),
+}
+
+/// What one request (with its re-sends) came to.
+enum Answer {
+    /// A status other than 503, with its body.
+    Final(u16, String),
+    /// Still 503 after every re-send.
+    Unavailable(String),
+    /// Still no answer (connection refused, timeout...) after every re-send.
+    Transport(String),
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client")
+}
+
+async fn post_once(http: &reqwest::Client, url: &str, body: &Body) -> Result<(u16, String), String> {
+    let req = http.post(url).header("Accept", "application/json");
+    let req = match body {
+        Body::Form(fields) => req.form(fields),
+        Body::Json(v) => req.json(v),
+    };
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| e.to_string())?;
+    Ok((status, text))
+}
+
+/// Posts, re-sending the very same request (same transaction id) after a 503 or a transport error,
+/// up to `retries` times with a growing pause. Returns the answer and how many re-sends it took.
+async fn post(http: &reqwest::Client, url: &str, body: &Body, retries: u32) -> (Answer, u32) {
+    let mut last = Answer::Transport("not sent".into());
+    for attempt in 0..=retries {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis((50u64 << (attempt - 1).min(5)).min(1_000))).await;
+        }
+        match post_once(http, url, body).await {
+            Ok((503, text)) => last = Answer::Unavailable(text),
+            Ok((status, text)) => return (Answer::Final(status, text), attempt),
+            Err(e) => last = Answer::Transport(e),
+        }
+    }
+    (last, retries)
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    let resp = http.get(url).send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("{url}: HTTP {}", resp.status()));
+    }
+    resp.json().await.map_err(|e| e.to_string())
+}
+
+fn short(text: &str) -> String {
+    let t = text.trim();
+    let cut: String = t.chars().take(160).collect();
+    if cut.len() < t.len() { format!("{cut}…") } else { cut }
+}
+
+/// The message inside a server-function error body (`{"Refused":"..."}` and the like).
+fn error_message(body: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(m)) => match m.into_iter().next() {
+            Some((kind, Value::String(msg))) => format!("{kind}: {msg}"),
+            Some((kind, Value::Object(inner))) => {
+                format!("{kind}: {}", inner.get("message").and_then(Value::as_str).unwrap_or(""))
+            }
+            Some((kind, _)) => kind,
+            None => short(body),
+        },
+        Ok(Value::String(s)) => s,
+        _ => short(body),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// People and accounts
+
+struct Person {
+    cpf: String,
+    name: String,
+    /// Bank ids (1..5) where this person has an account: two, or one for the odd extra row.
+    banks: Vec<usize>,
+}
+
+fn people(accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
+    let mut out = Vec::new();
+    let mut base = cpf_start;
+    let mut next_cpf = || loop {
+        base = base.wrapping_add(7_919) % 1_000_000_000;
+        let digits = format!("{base:09}");
+        if digits.bytes().any(|b| b != digits.as_bytes()[0]) {
+            return cpf_from_base(base);
+        }
+    };
+    let pairs = accounts_per_bank / 2;
+    for k in 0..5 * pairs {
+        out.push(Person { cpf: next_cpf(), name: format!("Carga {k}"), banks: vec![k % 5 + 1, (k + 1) % 5 + 1] });
+    }
+    if accounts_per_bank % 2 == 1 {
+        for b in 1..=5 {
+            let k = out.len();
+            out.push(Person { cpf: next_cpf(), name: format!("Carga {k}"), banks: vec![b] });
+        }
+    }
+    out
+}
+
+fn email(tag: &str, person: usize, bank: usize) -> String {
+    format!("carga.{}.{person}.b{bank}@loadgen.example", tag.to_lowercase())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+#[derive(Default)]
+struct KindStats {
+    ok: u64,
+    refused: u64,
+    unavailable: u64,
+    errors: u64,
+    resends: u64,
+    /// Latency of each successful operation (first send to final answer), in microseconds.
+    latencies_us: Vec<u64>,
+    reasons: HashMap<String, u64>,
+}
+
+impl KindStats {
+    fn merge(&mut self, other: KindStats) {
+        self.ok += other.ok;
+        self.refused += other.refused;
+        self.unavailable += other.unavailable;
+        self.errors += other.errors;
+        self.resends += other.resends;
+        self.latencies_us.extend(other.latencies_us);
+        for (k, v) in other.reasons {
+            *self.reasons.entry(k).or_default() += v;
+        }
+    }
+
+    /// Counts a reason, keeping at most 64 distinct ones.
+    fn reason(&mut self, what: &str, msg: String) {
+        let key = format!("{what}: {}", short(&msg));
+        if self.reasons.len() < 64 || self.reasons.contains_key(&key) {
+            *self.reasons.entry(key).or_default() += 1;
+        }
+    }
+}
+
+enum Outcome {
+    Ok,
+    Refused(String),
+    Unavailable(String),
+    Error(String),
+}
+
+/// Every deposit made, as the audit needs it: sure ones summed, unsure ones kept for re-sending.
+#[derive(Default)]
+struct Ledger {
+    deposited_cents: i64,
+    deposits_ok: u64,
+    /// Deposits that got no sure answer (503 or transport error after every re-send).
+    unknown: Vec<PendingDeposit>,
+}
+
+struct PendingDeposit {
+    http: reqwest::Client,
+    bank: usize,
+    tx_id: String,
+    cents: i64,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+struct Shared {
+    args: Args,
+    ids: TxIds,
+    people: Vec<Person>,
+    /// Per bank (index 0..5 for ids 1..5): the people with an account there.
+    at_bank: Vec<Vec<usize>>,
+    ledger: Mutex<Ledger>,
+}
+
+impl Shared {
+    fn url(&self, bank: usize, path: &str) -> String {
+        format!("{}{path}", self.args.banks[bank - 1])
+    }
+
+    /// A person other than `not` with an account at `bank`.
+    fn receiver(&self, rng: &mut StdRng, bank: usize, not: usize) -> usize {
+        let list = &self.at_bank[bank - 1];
+        loop {
+            let p = list[rng.random_range(0..list.len())];
+            if p != not {
+                return p;
+            }
+        }
+    }
+
+    /// A deposit, tracked for the audit whatever its fate.
+    async fn deposit(&self, http: &reqwest::Client, bank: usize, cents: i64) -> (Outcome, u32) {
+        let tx_id = self.ids.make(bank);
+        let body = Body::Form(vec![("amount", brl(cents)), ("tx_id", tx_id.clone())]);
+        let (answer, resends) = post(http, &self.url(bank, "/api/deposit"), &body, self.args.retries).await;
+        let outcome = match answer {
+            Answer::Final(200, text) => match text.trim().parse::<i64>() {
+                Ok(c) if c == cents => {
+                    let mut l = self.ledger.lock().unwrap();
+                    l.deposited_cents += cents;
+                    l.deposits_ok += 1;
+                    return (Outcome::Ok, resends);
+                }
+                _ => Outcome::Error(format!("unexpected deposit answer: {}", short(&text))),
+            },
+            Answer::Final(s, text) if (400..500).contains(&s) => return (Outcome::Refused(format!("{s} {}", error_message(&text))), resends),
+            Answer::Final(s, text) => Outcome::Error(format!("{s} {}", error_message(&text))),
+            Answer::Unavailable(text) => Outcome::Unavailable(error_message(&text)),
+            Answer::Transport(e) => Outcome::Error(e),
+        };
+        // No sure answer: whether the money arrived is learnt later by sending the same id again.
+        self.ledger.lock().unwrap().unknown.push(PendingDeposit { http: http.clone(), bank, tx_id, cents });
+        (outcome, resends)
+    }
+
+    async fn pix(&self, http: &reqwest::Client, from_bank: usize, key: &str, to_bank: usize, cents: i64) -> (Outcome, u32) {
+        let body = Body::Form(vec![
+            ("key", key.to_string()),
+            ("amount", brl(cents)),
+            ("tx_id", self.ids.make(from_bank)),
+            ("bank", to_bank.to_string()),
+        ]);
+        let (answer, resends) = post(http, &self.url(from_bank, "/api/send_pix"), &body, self.args.retries).await;
+        (classify(answer, |v| v["status"].as_str() == Some("Committed"), |_| "not committed".into()), resends)
+    }
+
+    async fn packet(&self, http: &reqwest::Client, coordinator: usize, legs: Vec<Value>) -> (Outcome, u32) {
+        let body = Body::Json(json!({ "tx_id": self.ids.make(coordinator), "legs": legs }));
+        let (answer, resends) = post(http, &self.url(coordinator, "/api/send_packet"), &body, self.args.retries).await;
+        let why = |v: &Value| {
+            v["legs"]
+                .as_array()
+                .and_then(|legs| legs.iter().find_map(|l| l["error"].as_str().map(str::to_string)))
+                .unwrap_or_else(|| format!("packet {}", v["status"].as_str().unwrap_or("?")))
+        };
+        (classify(answer, |v| v["status"].as_str() == Some("Committed"), why), resends)
+    }
+}
+
+fn classify(answer: Answer, committed: impl Fn(&Value) -> bool, why: impl Fn(&Value) -> String) -> Outcome {
+    match answer {
+        Answer::Final(200, text) => match serde_json::from_str::<Value>(&text) {
+            Ok(v) if committed(&v) => Outcome::Ok,
+            Ok(v) => Outcome::Refused(why(&v)),
+            Err(_) => Outcome::Error(format!("unreadable answer: {}", short(&text))),
+        },
+        Answer::Final(s, text) if (400..500).contains(&s) => Outcome::Refused(format!("{s} {}", error_message(&text))),
+        Answer::Final(s, text) => Outcome::Error(format!("{s} {}", error_message(&text))),
+        Answer::Unavailable(text) => Outcome::Unavailable(error_message(&text)),
+        Answer::Transport(e) => Outcome::Error(e),
+    }
+}
+
+/// Opens one account, logs in, funds it. The session is only used for the funding deposit.
+async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result<(), String> {
+    let p = &shared.people[person];
+    let http = http_client();
+    let email = email(&shared.ids.tag, person, bank);
+    let form = Body::Form(vec![
+        ("kind", "individual".into()),
+        ("name1", p.name.clone()),
+        ("tax_id1", p.cpf.clone()),
+        ("email", email.clone()),
+        ("phone", "11987654321".into()),
+        ("password", PASSWORD.into()),
+    ]);
+    let (answer, _) = post(&http, &shared.url(bank, "/api/create_account"), &form, shared.args.retries).await;
+    if !matches!(answer, Answer::Final(200, _)) {
+        // Perhaps opened after all (an answer lost on the way back): a login tells.
+        if let Err(login_err) = login(&shared, &http, bank, &email).await {
+            let first = match answer {
+                Answer::Final(s, t) => format!("{s} {}", error_message(&t)),
+                Answer::Unavailable(t) => format!("503 {}", error_message(&t)),
+                Answer::Transport(e) => e,
+            };
+            return Err(format!("bank {bank}: opening {email} failed: {first} (then login: {login_err})"));
+        }
+    }
+    match shared.deposit(&http, bank, FUNDING_CENTS).await.0 {
+        Outcome::Ok | Outcome::Unavailable(_) | Outcome::Error(_) => Ok(()), // unsure ones are settled at the end
+        Outcome::Refused(why) => Err(format!("bank {bank}: funding deposit refused: {why}")),
+    }
+}
+
+async fn login(shared: &Shared, http: &reqwest::Client, bank: usize, email: &str) -> Result<(), String> {
+    let form = Body::Form(vec![("email", email.to_string()), ("password", PASSWORD.into())]);
+    match post(http, &shared.url(bank, "/api/login"), &form, shared.args.retries).await.0 {
+        Answer::Final(200, _) => Ok(()),
+        Answer::Final(s, t) => Err(format!("login {email} at bank {bank}: {s} {}", error_message(&t))),
+        Answer::Unavailable(t) => Err(format!("login {email} at bank {bank}: 503 {}", error_message(&t))),
+        Answer::Transport(e) => Err(format!("login {email} at bank {bank}: {e}")),
+    }
+}
+
+/// One client: a person with accounts at two banks, logged in at both.
+struct Client {
+    person: usize,
+    /// (bank id, session) for each of the person's banks.
+    sessions: Vec<(usize, reqwest::Client)>,
+}
+
+enum Stop {
+    At(Instant),
+    Ops(Arc<AtomicU64>, u64),
+}
+
+impl Stop {
+    fn next(&self) -> bool {
+        match self {
+            Stop::At(t) => Instant::now() < *t,
+            Stop::Ops(n, max) => n.fetch_add(1, Ordering::Relaxed) < *max,
+        }
+    }
+}
+
+async fn run_client(shared: Arc<Shared>, client: Client, stop: Arc<Stop>, seed: u64) -> Vec<KindStats> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut stats: Vec<KindStats> = (0..4).map(|_| KindStats::default()).collect();
+    let total_weight: u32 = shared.args.mix.iter().sum();
+    let me = client.person;
+    while stop.next() {
+        let mut pick = rng.random_range(0..total_weight);
+        let kind = (0..4).find(|&k| {
+            if pick < shared.args.mix[k] {
+                true
+            } else {
+                pick -= shared.args.mix[k];
+                false
+            }
+        });
+        let kind = kind.unwrap_or(0);
+        let side = rng.random_range(0..client.sessions.len());
+        let (bank, http) = (client.sessions[side].0, &client.sessions[side].1);
+        let other_bank = client.sessions[1 - side].0;
+        let started = Instant::now();
+        let (outcome, resends) = match kind {
+            0 => shared.deposit(http, bank, rng.random_range(100..=5_000)).await,
+            1 => {
+                let to = shared.receiver(&mut rng, bank, me);
+                shared.pix(http, bank, &shared.people[to].cpf, bank, rng.random_range(1..=1_000)).await
+            }
+            2 => {
+                let to_bank = loop {
+                    let b = rng.random_range(1..=5);
+                    if b != bank {
+                        break b;
+                    }
+                };
+                let to = shared.receiver(&mut rng, to_bank, me);
+                shared.pix(http, bank, &shared.people[to].cpf, to_bank, rng.random_range(1..=1_000)).await
+            }
+            _ => {
+                // Three legs paid from the client's accounts at two banks, coordinated by `bank`.
+                let sources = [bank, other_bank, if rng.random_bool(0.5) { bank } else { other_bank }];
+                let legs = sources
+                    .iter()
+                    .map(|&src| {
+                        let to_bank = rng.random_range(1..=5);
+                        let to = shared.receiver(&mut rng, to_bank, me);
+                        json!({
+                            "source_bank": src.to_string(),
+                            "receiver_key": shared.people[to].cpf,
+                            "receiver_bank": to_bank.to_string(),
+                            "amount": brl(rng.random_range(1..=500)),
+                        })
+                    })
+                    .collect();
+                shared.packet(http, bank, legs).await
+            }
+        };
+        let elapsed = started.elapsed();
+        let s = &mut stats[kind];
+        s.resends += u64::from(resends);
+        match outcome {
+            Outcome::Ok => {
+                s.ok += 1;
+                s.latencies_us.push(elapsed.as_micros() as u64);
+            }
+            Outcome::Refused(why) => {
+                s.refused += 1;
+                s.reason("refused", why);
+            }
+            Outcome::Unavailable(why) => {
+                s.unavailable += 1;
+                s.reason("503", why);
+            }
+            Outcome::Error(why) => {
+                s.errors += 1;
+                s.reason("error", why);
+            }
+        }
+    }
+    stats
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+struct Totals {
+    available: i64,
+    settled: bool,
+    per_bank: Vec<Value>,
+}
+
+async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, String> {
+    let mut t = Totals { available: 0, settled: true, per_bank: Vec::new() };
+    for bank in 1..=5 {
+        let status = get_json(http, &shared.url(bank, "/status")).await?;
+        if status["bank"].as_u64() != Some(bank as u64) {
+            return Err(format!("{} says it is bank {}, expected {bank}", shared.args.banks[bank - 1], status["bank"]));
+        }
+        let audit = &status["audit"];
+        let field = |k: &str| audit[k].as_i64();
+        let (Some(avail), Some(blocked), Some(incoming), Some(prepared)) =
+            (field("total_available"), field("total_blocked"), field("total_incoming"), field("prepared_transactions"))
+        else {
+            t.settled = false;
+            t.per_bank.push(json!({ "bank": bank, "audit": null }));
+            continue;
+        };
+        t.available += avail;
+        t.settled &= blocked == 0 && incoming == 0 && prepared == 0;
+        t.per_bank.push(json!({
+            "bank": bank, "total_available": avail, "total_blocked": blocked,
+            "total_incoming": incoming, "prepared_transactions": prepared,
+            "accounts": audit["accounts"], "ring": status["ring"], "twopc": status["twopc"],
+        }));
+    }
+    Ok(t)
+}
+
+/// Polls until every bank is settled (nothing blocked, incoming or prepared), or `limit` passes.
+async fn settled_totals(shared: &Shared, http: &reqwest::Client, limit: Duration) -> Result<Totals, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match totals(shared, http).await {
+            Ok(t) if t.settled => return Ok(t),
+            Ok(t) if Instant::now() >= deadline => return Ok(t),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Re-sends every deposit whose answer was lost, with the same id, until each has a sure answer.
+async fn settle_unknown_deposits(shared: &Shared, limit: Duration) -> usize {
+    let pending = std::mem::take(&mut shared.ledger.lock().unwrap().unknown);
+    let deadline = Instant::now() + limit;
+    let mut still = Vec::new();
+    for d in pending {
+        let body = Body::Form(vec![("amount", brl(d.cents)), ("tx_id", d.tx_id.clone())]);
+        loop {
+            match post(&d.http, &shared.url(d.bank, "/api/deposit"), &body, 0).await.0 {
+                Answer::Final(200, text) if text.trim().parse::<i64>().ok() == Some(d.cents) => {
+                    let mut l = shared.ledger.lock().unwrap();
+                    l.deposited_cents += d.cents;
+                    l.deposits_ok += 1;
+                    break;
+                }
+                Answer::Final(s, _) if (400..500).contains(&s) && s != 401 => break, // refused: nothing moved
+                _ if Instant::now() >= deadline => {
+                    still.push(d.tx_id.clone());
+                    break;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+    if !still.is_empty() {
+        eprintln!("loadgen: {} deposits still without a sure answer: {:?}", still.len(), &still[..still.len().min(5)]);
+    }
+    still.len()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("loadgen: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+    match run(args).await {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let ids = TxIds::new(&mut rng);
+    let people = people(args.accounts, rng.random_range(100_000_000..900_000_000));
+    let mut at_bank = vec![Vec::new(); 5];
+    for (i, p) in people.iter().enumerate() {
+        for &b in &p.banks {
+            at_bank[b - 1].push(i);
+        }
+    }
+    let shared = Arc::new(Shared { args: args.clone(), ids, people, at_bank, ledger: Mutex::new(Ledger::default()) });
+    let plain = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+
+    // Money already in the banks (an earlier run, a demo): the audit counts from here.
+    let before = settled_totals(&shared, &plain, args.settle).await?;
+    if !before.settled {
+        return Err("the banks did not settle before the run (something is blocked, incoming or prepared)".into());
+    }
+    let label = args.label.clone().unwrap_or_else(|| format!("C={}", args.clients));
+    eprintln!(
+        "loadgen [{label}]: run {} seed {}; {} people, {} accounts per bank; R$ {} already in the banks",
+        shared.ids.tag,
+        args.seed,
+        shared.people.len(),
+        args.accounts,
+        brl(before.available)
+    );
+
+    // 1. Accounts, each funded.
+    let setup_started = Instant::now();
+    let gate = Arc::new(Semaphore::new(args.setup_concurrency));
+    let mut tasks = Vec::new();
+    for (i, p) in shared.people.iter().enumerate() {
+        for &b in &p.banks {
+            let (shared, gate) = (shared.clone(), gate.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await.unwrap();
+                open_account(shared, i, b).await
+            }));
+        }
+    }
+    let opened = tasks.len();
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    eprintln!("loadgen [{label}]: opened and funded {opened} accounts in {:.1} s", setup_started.elapsed().as_secs_f64());
+
+    // 2. Clients: people with two accounts, logged in at both banks.
+    let pairs: Vec<usize> = (0..shared.people.len()).filter(|&i| shared.people[i].banks.len() == 2).collect();
+    let mut logins = Vec::new();
+    for c in 0..args.clients {
+        let (shared, gate) = (shared.clone(), gate.clone());
+        let person = pairs[c % pairs.len()];
+        logins.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            let mut sessions = Vec::new();
+            for &b in &shared.people[person].banks {
+                let http = http_client();
+                login(&shared, &http, b, &email(&shared.ids.tag, person, b)).await?;
+                sessions.push((b, http));
+            }
+            Ok::<_, String>(Client { person, sessions })
+        }));
+    }
+    let mut clients = Vec::new();
+    for l in logins {
+        clients.push(l.await.map_err(|e| e.to_string())??);
+    }
+    eprintln!("loadgen [{label}]: {} clients logged in; workload starts", clients.len());
+
+    // 3. The workload.
+    let stop = Arc::new(match (args.duration, args.ops) {
+        (_, Some(k)) => Stop::Ops(Arc::new(AtomicU64::new(0)), k),
+        (Some(d), None) => Stop::At(Instant::now() + d),
+        (None, None) => unreachable!(),
+    });
+    let started = Instant::now();
+    let workers: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| tokio::spawn(run_client(shared.clone(), c, stop.clone(), args.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))))
+        .collect();
+    let mut stats: Vec<KindStats> = (0..4).map(|_| KindStats::default()).collect();
+    for w in workers {
+        for (k, s) in w.await.map_err(|e| e.to_string())?.into_iter().enumerate() {
+            stats[k].merge(s);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // 4. Conservation.
+    let unresolved = settle_unknown_deposits(&shared, args.settle).await;
+    let after = settled_totals(&shared, &plain, args.settle).await?;
+    let (deposited, deposits_ok) = {
+        let l = shared.ledger.lock().unwrap();
+        (l.deposited_cents, l.deposits_ok)
+    };
+    let expected = before.available + deposited;
+    let pass = after.settled && unresolved == 0 && after.available == expected;
+
+    // Report.
+    let mut all = KindStats::default();
+    let mut table = String::new();
+    let _ = writeln!(table, "loadgen [{label}]: {} clients, {:.1} s, {} accounts per bank", args.clients, elapsed, args.accounts);
+    let _ = writeln!(
+        table,
+        "{:<10} {:>8} {:>8} {:>6} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8}",
+        "kind", "ok", "refused", "503", "errors", "resends", "ok ops/s", "p50 ms", "p99 ms", "max ms"
+    );
+    let mut kinds_json = serde_json::Map::new();
+    let mut row = |name: &str, s: &mut KindStats, table: &mut String| {
+        s.latencies_us.sort_unstable();
+        let ms = |us: u64| us as f64 / 1_000.0;
+        let (p50, p99, max) = (
+            ms(percentile(&s.latencies_us, 50.0)),
+            ms(percentile(&s.latencies_us, 99.0)),
+            ms(s.latencies_us.last().copied().unwrap_or(0)),
+        );
+        let rate = s.ok as f64 / elapsed;
+        let _ = writeln!(
+            table,
+            "{name:<10} {:>8} {:>8} {:>6} {:>6} {:>7} {rate:>9.1} {p50:>8.1} {p99:>8.1} {max:>8.1}",
+            s.ok, s.refused, s.unavailable, s.errors, s.resends
+        );
+        let mut reasons: Vec<_> = s.reasons.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+        reasons.truncate(5);
+        kinds_json.insert(
+            name.to_string(),
+            json!({
+                "ok": s.ok, "refused": s.refused, "unavailable_503": s.unavailable, "errors": s.errors,
+                "resends": s.resends, "ok_per_s": rate, "p50_ms": p50, "p99_ms": p99, "max_ms": max,
+                "top_reasons": reasons.into_iter().map(|(k, v)| json!({"reason": k, "count": v})).collect::<Vec<_>>(),
+            }),
+        );
+    };
+    for (k, name) in KINDS.iter().enumerate() {
+        let s = std::mem::take(&mut stats[k]);
+        let mut s = s;
+        row(name, &mut s, &mut table);
+        all.merge(s);
+    }
+    row("all", &mut all, &mut table);
+    let verdict = if pass { "PASS" } else { "FAIL" };
+    let _ = writeln!(
+        table,
+        "conservation: {verdict}: R$ {} available at the five banks; expected R$ {} (R$ {} before + R$ {} in {} deposits){}{}",
+        brl(after.available),
+        brl(expected),
+        brl(before.available),
+        brl(deposited),
+        deposits_ok,
+        if after.settled { "" } else { "; banks NOT settled (blocked/incoming/prepared left)" },
+        if unresolved > 0 { format!("; {unresolved} deposits without a sure answer") } else { String::new() },
+    );
+    print!("{table}");
+    let mut reasons: Vec<_> = all.reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1));
+    for (why, n) in reasons.iter().take(5) {
+        println!("  {n:>6} x {why}");
+    }
+
+    if let Some(path) = &args.json {
+        let report = json!({
+            "label": label,
+            "config": {
+                "banks": args.banks, "accounts_per_bank": args.accounts, "clients": args.clients,
+                "duration_secs": args.duration.map(|d| d.as_secs_f64()), "ops": args.ops,
+                "mix": { "deposit": args.mix[0], "pix_intra": args.mix[1], "pix_inter": args.mix[2], "packet": args.mix[3] },
+                "retries": args.retries, "seed": args.seed, "run_tag": shared.ids.tag,
+            },
+            "elapsed_s": elapsed,
+            "kinds": kinds_json,
+            "conservation": {
+                "pass": pass, "settled": after.settled, "unresolved_deposits": unresolved,
+                "available_before_cents": before.available, "deposited_cents": deposited, "deposits_ok": deposits_ok,
+                "expected_cents": expected, "available_after_cents": after.available, "banks": after.per_bank,
+            },
+        });
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpf_check_digits() {
+        assert_eq!(cpf_from_base(529_982_247), "52998224725");
+        assert_eq!(cpf_from_base(111_444_777), "11144477735");
+    }
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "197001010000");
+        assert_eq!(utc_stamp(1_764_181_800), "202511261830");
+        assert_eq!(utc_stamp(951_782_400), "200002290000");
+    }
+
+    #[test]
+    fn tx_ids_have_the_pix_shape() {
+        let ids = TxIds::new(&mut StdRng::seed_from_u64(1));
+        let a = ids.make(3);
+        let b = ids.make(3);
+        assert_eq!(a.len(), 32);
+        assert!(a.starts_with("E00000003"));
+        assert!(a[1..21].bytes().all(|c| c.is_ascii_digit()) && a[21..].bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn people_cover_each_bank_n_times() {
+        for n in [2, 3, 10, 11] {
+            let p = people(n, 123_456_789);
+            for b in 1..=5 {
+                assert_eq!(p.iter().filter(|x| x.banks.contains(&b)).count(), n);
+            }
+            let mut cpfs: Vec<_> = p.iter().map(|x| x.cpf.clone()).collect();
+            cpfs.sort();
+            cpfs.dedup();
+            assert_eq!(cpfs.len(), p.len());
+        }
+    }
+
+    #[test]
+    fn args() {
+        let a = parse_args("--banks a,b,c,d,e --accounts 4 --clients=3 --ops 7".split(' ').map(String::from)).unwrap();
+        assert_eq!((a.accounts, a.clients, a.ops, a.duration), (4, 3, Some(7), None));
+        assert!(parse_args("--banks a,b".split(' ').map(String::from)).is_err());
+        assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
+        assert_eq!(percentile(&[1, 2, 3, 4], 99.0), 4);
+    }
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Benchmark: starts five release-build banks on loopback (ports 18081-18085 by default, so a demo on
+# 8081-8085 keeps running), measures their idle CPU and token rotation rate, runs the load generator
+# at 1, 8 and 64 clients, and prints its tables (throughput, latency, conservation PASS/FAIL).
+# The banks get fresh temporary data directories and are stopped on exit, whatever happens.
+#
+# Settings (environment):
+#   BENCH_CLIENTS="1 8 64"   client counts, one loadgen run each
+#   BENCH_SECS=10            workload seconds per run
+#   BENCH_ACCOUNTS=10        accounts opened at each bank per run
+#   BENCH_MIX=1,1,1,1        weights: deposit, intra-bank Pix, inter-bank Pix, packet
+#   BENCH_IDLE_SECS=5        window of the idle CPU / rotation measurement
+#   BENCH_BASE_PORT=18081    bank N listens on BASE_PORT+N-1
+#   BENCH_OUT=$CARGO_TARGET_DIR/bench   where the JSON reports (bench-c<N>.json) go
+#   BENCH_KEEP=1             keep the banks' data and logs (otherwise removed unless a run failed)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+clients_list=${BENCH_CLIENTS:-1 8 64}
+secs=${BENCH_SECS:-10}
+accounts=${BENCH_ACCOUNTS:-10}
+mix=${BENCH_MIX:-1,1,1,1}
+idle_secs=${BENCH_IDLE_SECS:-5}
+base_port=${BENCH_BASE_PORT:-18081}
+out=${BENCH_OUT:-$CARGO_TARGET_DIR/bench}
+site=${SITE_DIR:-$CARGO_TARGET_DIR/site}
+cd "$root"
+
+echo "bench: building release binaries (bank-node, loadgen)"
+cargo build --release --locked -p server -p loadgen
+if [ ! -s "$site/pkg/consorcio.wasm" ]; then
+  echo "bench: building the site assets"
+  "$root/scripts/setup.sh"
+  SITE_DIR="$site" "$root/scripts/build-site.sh" release
+fi
+bank_bin="$CARGO_TARGET_DIR/release/bank-node"
+loadgen_bin="$CARGO_TARGET_DIR/release/loadgen"
+
+ports=()
+urls=()
+peers=""
+for id in 1 2 3 4 5; do
+  port=$((base_port + id - 1))
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "bench: port $port is in use; set BENCH_BASE_PORT to another range" >&2
+    exit 1
+  fi
+  ports+=("$port")
+  urls+=("http://127.0.0.1:$port")
+  peers+="${peers:+,}$id=http://127.0.0.1:$port"
+done
+banks_arg=$(IFS=,; echo "${urls[*]}")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/consorcio-bench.XXXXXX")
+secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+pids=()
+failed=0
+# Running and not a zombie (an exited child stays in /proc until it is waited for).
+alive() { local s; s=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1); [ -n "$s" ] && [ "$s" != Z ]; }
+# SIGTERM, then SIGKILL for any bank still running after 5 s (a bank that closed its listener but
+# kept its ring going would disturb the next benchmark on these ports).
+stop_banks() {
+  local p i
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    for p in "${pids[@]}"; do alive "$p" && break; done
+    alive "$p" || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do
+    if alive "$p"; then
+      echo "bench: bank pid $p still running 5 s after SIGTERM; sending SIGKILL" >&2
+      kill -9 "$p" 2>/dev/null || true
+    fi
+  done
+  wait "${pids[@]}" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  trap - INT TERM EXIT
+  stop_banks
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$failed" != 0 ] || [ "$rc" != 0 ]; then
+    echo "bench: banks' data and logs kept in $work"
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup INT TERM EXIT
+
+for id in 1 2 3 4 5; do
+  mkdir -p "$work/bank-$id"
+  BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$work/bank-$id" SITE_DIR="$site" \
+    PEERS="$peers" CONSORTIUM_SECRET="$secret" RUST_LOG=${RUST_LOG:-warn} \
+    "$bank_bin" > "$work/bank-$id.log" 2>&1 &
+  pids+=($!)
+done
+for id in 1 2 3 4 5; do
+  log="$work/bank-$id.log"
+  for i in $(seq 1 300); do
+    if grep -q "listening on" "$log"; then break; fi
+    if ! kill -0 "${pids[$((id-1))]}" 2>/dev/null; then echo "bench: bank $id failed to start:" >&2; cat "$log" >&2; exit 1; fi
+    [ "$i" = 300 ] && { echo "bench: bank $id not listening after 30 s" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+done
+echo "bench: five banks up (${urls[0]} .. ${urls[4]}), data in $work"
+
+# CPU time (utime+stime, in clock ticks) of a process; the name field may hold spaces, so cut at ')'.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# A number field of a bank's /status (compact JSON from serde_json).
+status_field() {
+  local json
+  json=$(curl -fsS --max-time 5 "$1/status" 2>/dev/null || true)
+  printf '%s' "$json" | grep -o "\"$2\":[0-9.eE+-]*" | head -1 | cut -d: -f2
+}
+# Idle CPU of each bank (% of one core) and the ring's rotation rate, over $idle_secs seconds.
+measure_idle() {
+  local when=$1 hz t0 t1 before=() visits0=() i total=0 pct vsum=0 v1 reported
+  hz=$(getconf CLK_TCK)
+  for i in 0 1 2 3 4; do
+    before[$i]=$(cpu_ticks "${pids[$i]}")
+    visits0[$i]=$(status_field "${urls[$i]}" visits)
+  done
+  t0=$(date +%s.%N)
+  sleep "$idle_secs"
+  t1=$(date +%s.%N)
+  echo "idle ($when), over $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s:"
+  printf '  %-6s %10s %14s %18s\n' bank "CPU %core" "visits/s" "rotations_per_s"
+  for i in 0 1 2 3 4; do
+    pct=$(awk -v d=$(( $(cpu_ticks "${pids[$i]}") - before[i] )) -v hz="$hz" -v a="$t0" -v b="$t1" \
+      'BEGIN{printf "%.2f", 100 * d / hz / (b - a)}')
+    total=$(awk -v x="$total" -v y="$pct" 'BEGIN{printf "%.2f", x + y}')
+    v1=$(status_field "${urls[$i]}" visits)
+    reported=$(status_field "${urls[$i]}" rotations_per_s)
+    vsum=$((vsum + ${v1:-0} - ${visits0[$i]:-0}))
+    printf '  %-6s %10s %14s %18s\n' "$((i + 1))" "$pct" \
+      "$(awk -v d=$(( ${v1:-0} - ${visits0[$i]:-0} )) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", d / (b - a)}')" "${reported:-?}"
+  done
+  echo "  all five banks: ${total}% of one core; token: $(awk -v d="$vsum" -v a="$t0" -v b="$t1" \
+    'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}')"
+}
+
+sleep 2 # let the ring form before measuring
+measure_idle "before load"
+
+mkdir -p "$out"
+summary=()
+for c in $clients_list; do
+  echo
+  echo "bench: loadgen with $c clients for $secs s"
+  set +e
+  "$loadgen_bin" --banks "$banks_arg" --accounts "$accounts" --clients "$c" --duration-secs "$secs" \
+    --mix "$mix" --json "$out/bench-c$c.json" --label "C=$c" | tee "$work/loadgen-c$c.txt"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" = 0 ] || failed=1
+  summary+=("$(printf 'C=%-3s %s  [%s]' "$c" "$(grep '^all ' "$work/loadgen-c$c.txt" | sed 's/^all *//')" \
+    "$(grep -o '^conservation: [A-Z]*' "$work/loadgen-c$c.txt" | cut -d' ' -f2 || echo "exit $rc")")")
+  for i in 0 1 2 3 4; do
+    kill -0 "${pids[$i]}" 2>/dev/null || { echo "bench: bank $((i + 1)) died; log:" >&2; tail -20 "$work/bank-$((i + 1)).log" >&2; exit 1; }
+  done
+done
+
+echo
+sleep 2 # let the last decisions and token visits of the load drain first
+measure_idle "after load"
+echo
+echo "summary (all kinds; ok ops/s and latencies of successful operations):"
+printf '  %-5s %8s %8s %6s %6s %7s %9s %8s %8s %8s  %s\n' "" ok refused 503 errors resends "ok ops/s" "p50 ms" "p99 ms" "max ms" audit
+for line in "${summary[@]}"; do
+  # shellcheck disable=SC2086
+  printf '  %-5s %8s %8s %6s %6s %7s %9s %8s %8s %8s  %s\n' $line
+done
+echo "JSON reports: $out/bench-c<N>.json"
+[ "$failed" = 0 ] || { echo "bench: at least one run FAILED" >&2; exit 1; }
