@@ -122,6 +122,8 @@ enum Command {
     UnackedDecisions { reply: Reply<Vec<(TxId, bool, Vec<BankId>)>> },
     InDoubt { reply: Reply<Vec<(TxId, BankId, i64)>> },
     Participation { tx: TxId, reply: Reply<Option<(BankId, PartState)>> },
+    /// Finish the current batch, then stop (other tasks may still hold handles).
+    Shutdown { reply: Reply<()> },
 }
 
 /// A cheap, cloneable handle for enqueueing commands.
@@ -263,6 +265,12 @@ impl EngineHandle {
         self.call(|reply| Command::LookupKey { key, reply }).await
     }
 
+    /// Stops the engine after the batch in progress is durable; later commands get
+    /// [`EngineError::Stopped`]. For a clean exit while other tasks still hold handles.
+    pub async fn shutdown(&self) -> EngineResult<()> {
+        self.call_waiting(|reply| Command::Shutdown { reply }).await
+    }
+
     pub async fn audit(&self) -> EngineResult<Audit> {
         self.call(|reply| Command::Audit { reply }).await
     }
@@ -298,6 +306,8 @@ struct State {
     sessions: HashMap<TokenHash, (AccountId, i64)>,
     session_changes: Vec<SessionChange>,
     seen_in_batch: HashMap<TxId, Seen>,
+    /// Set by [`Command::Shutdown`]: stop after this batch.
+    stopping: bool,
     /// 2PC records changed in the current batch (not yet in the store).
     protocol_changes: Vec<ProtocolChange>,
     participations_in_batch: HashMap<TxId, (BankId, PartState)>,
@@ -319,6 +329,7 @@ impl State {
             sessions,
             session_changes: Vec::new(),
             seen_in_batch: HashMap::new(),
+            stopping: false,
             protocol_changes: Vec::new(),
             participations_in_batch: HashMap::new(),
             decisions_in_batch: HashMap::new(),
@@ -334,6 +345,10 @@ impl State {
                 self.execute(command, now);
             }
             self.flush(now);
+            if self.stopping {
+                tracing::info!("engine shut down");
+                return;
+            }
         }
         tracing::info!("engine queue closed; engine thread ends");
     }
@@ -425,6 +440,10 @@ impl State {
                 defer(reply, self.store.unacked_decisions().map_err(store_error))
             }
             Command::Participation { tx, reply } => defer(reply, self.participation(&tx)),
+            Command::Shutdown { reply } => {
+                self.stopping = true;
+                defer(reply, Ok(()))
+            }
             Command::InDoubt { reply } => {
                 self.flush(now);
                 defer(reply, self.store.in_doubt().map_err(store_error))

@@ -53,6 +53,7 @@ pub async fn run(
         }
         _ => (None, None),
     };
+    let stopper = engine.clone();
     let router = http::router(&config, engine, ring, node);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
@@ -61,7 +62,10 @@ pub async fn run(
     // With the peer's socket address, for per-address login throttling.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
-    // The router (and with it every engine handle) is gone: the engine drains and stops.
+    // No more requests. The ring and 2PC tasks still hold engine handles, so stop the engine
+    // explicitly: it finishes (and makes durable) the batch in progress, and anything later is
+    // refused rather than half-done. Returning then ends those tasks with the runtime.
+    let _ = stopper.shutdown().await;
     engine_thread.join().map_err(|_| "engine thread panicked".to_string())?;
     Ok(())
 }

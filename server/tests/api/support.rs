@@ -65,6 +65,11 @@ impl Bank {
         self.child.id().expect("running child has a pid")
     }
 
+    /// Waits (bounded) for the process to exit on its own; its exit status.
+    pub async fn wait_exit(mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait()).await.ok().and_then(Result::ok)
+    }
+
     /// SIGKILL: no shutdown hook runs, nothing is flushed beyond what was already synced.
     pub async fn kill(mut self) {
         self.child.start_kill().expect("sending SIGKILL");
@@ -225,6 +230,11 @@ impl Consortium {
             c.banks.push(Some(bank));
         }
         (c, links)
+    }
+
+    /// Takes bank `i` out of the consortium's list (to wait for it, say), without stopping it.
+    pub fn take(&mut self, i: usize) -> Bank {
+        self.banks[i].take().expect("bank running")
     }
 
     /// Sends `signal` (STOP, CONT) to bank `i`'s process.
