@@ -23,6 +23,9 @@ use config::Config;
 use engine::{EngineConfig, EngineHandle, SystemClock};
 use std::sync::Arc;
 
+/// How long requests in flight get to finish after SIGTERM / Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Starts the engine and serves HTTP on `listener` until `shutdown` resolves; then lets the
 /// engine finish its current batch and stop.
 pub async fn run(
@@ -61,7 +64,21 @@ pub async fn run(
     println!("bank-node {} ({}) listening on http://{addr}", config.bank_id, config.bank_name);
     // With the peer's socket address, for per-address login throttling.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
+    // Graceful, but bounded: peers keep their keep-alive connections busy (token passes, 2PC), so
+    // waiting for every connection to close could wait for ever when the whole consortium stops.
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let on_signal = signalled.clone();
+    let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+        shutdown.await;
+        on_signal.notify_one();
+    });
+    tokio::select! {
+        served = serve => served.map_err(|e| e.to_string())?,
+        _ = async {
+            signalled.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after the shutdown signal; closing them"),
+    }
     // No more requests. The ring and 2PC tasks still hold engine handles, so stop the engine
     // explicitly: it finishes (and makes durable) the batch in progress, and anything later is
     // refused rather than half-done. Returning then ends those tasks with the runtime.

@@ -92,18 +92,23 @@ async fn sigkill_loses_no_acknowledged_operation() {
     drop(bank);
 }
 
-/// `docker stop` and Ctrl-C send SIGTERM: a bank of a running consortium (ring and 2PC tasks
-/// busy) finishes what it acknowledged and exits 0, promptly; after a restart nothing is lost.
+/// `docker stop` and Ctrl-C send SIGTERM: banks of a running consortium (ring and 2PC tasks busy,
+/// peers' keep-alive connections open), stopped all at once as `docker compose down` does, finish
+/// what they acknowledged and exit 0, promptly; after a restart nothing is lost.
 #[tokio::test]
-async fn a_consortium_bank_exits_cleanly_on_sigterm() {
+async fn consortium_banks_exit_cleanly_on_sigterm() {
     let mut c = Consortium::start(&[]).await;
     let ana = c.client(0);
     assert_eq!(ana.open_account("Ana Lima", ANA_CPF, "ana@example.com").await, reqwest::StatusCode::OK);
     assert_eq!(ana.call("deposit", &[("amount", "12,34"), ("tx_id", &tx_id(1))]).await.0, reqwest::StatusCode::OK);
-    c.signal(0, "TERM");
-    let bank = c.take(0);
-    let status = bank.wait_exit(std::time::Duration::from_secs(20)).await.expect("exited within 20 s of SIGTERM");
-    assert!(status.success(), "{status}");
+    for i in 0..5 {
+        c.signal(i, "TERM");
+    }
+    for i in 0..5 {
+        let bank = c.take(i);
+        let status = bank.wait_exit(std::time::Duration::from_secs(20)).await.expect("exited within 20 s of SIGTERM");
+        assert!(status.success(), "bank {}: {status}", i + 1);
+    }
     c.restart(0).await;
     ana.call("login", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(ana.balances().await, (1_234, 0));
