@@ -163,6 +163,8 @@ pub struct Node {
     started: Instant,
     progress: Mutex<ProgressLog>,
     public_urls: BTreeMap<BankId, String>,
+    /// Receivers recently looked up at other banks (see [`LookupCache`]).
+    lookups: Arc<LookupCache>,
     /// This bank's ring, to hurry it when packets arrive (set once the ring has started).
     ring: std::sync::OnceLock<crate::ring_driver::RingHandle>,
     /// When the last hurry went to the peers (ms since start), to send at most one per 10 ms.
@@ -198,6 +200,7 @@ impl Node {
             started: Instant::now(),
             progress: Mutex::new(ProgressLog::default()),
             public_urls,
+            lookups: Arc::new(LookupCache::default()),
             ring: std::sync::OnceLock::new(),
             last_hurry_ms: std::sync::atomic::AtomicU64::new(0),
         });
@@ -449,11 +452,17 @@ impl Node {
     }
 
     async fn lookup_at(&self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
-        self.directory().lookup(bank, key).await
+        self.directory().lookup(bank, key, false).await
     }
 
     fn directory(&self) -> Directory {
-        Directory { me: self.me, engine: self.engine.clone(), peers: self.peers.clone(), banks: self.banks.clone() }
+        Directory {
+            me: self.me,
+            engine: self.engine.clone(),
+            peers: self.peers.clone(),
+            banks: self.banks.clone(),
+            cache: self.lookups.clone(),
+        }
     }
 
     async fn plan(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<Result<PacketPlan, PacketOutcome>> {
@@ -463,7 +472,7 @@ impl Node {
         let mut lookups = JoinSet::new();
         for (i, leg) in legs.iter().enumerate() {
             let (directory, bank, key) = (self.directory(), leg.receiver_bank, leg.receiver_key);
-            lookups.spawn(async move { (i, directory.lookup(bank, key).await) });
+            lookups.spawn(async move { (i, directory.lookup(bank, key, true).await) });
         }
         let mut receivers: Vec<Option<EngineResult<ReceiverPreview>>> = vec![None; legs.len()];
         while let Some(joined) = lookups.join_next().await {
@@ -618,6 +627,33 @@ impl Node {
     }
 }
 
+/// Receivers found at other banks in the last minute: a Pix key's owner at a bank does not change
+/// (accounts are never renamed or closed), and the bank that holds the account checks the key
+/// again when it prepares the credit, so a cached name saves a round trip per leg and risks
+/// nothing. Bounded: emptied when full.
+#[derive(Default)]
+struct LookupCache {
+    entries: Mutex<HashMap<(BankId, TaxId), (ReceiverPreview, Instant)>>,
+}
+
+const LOOKUP_TTL: Duration = Duration::from_secs(60);
+const LOOKUP_CACHE_MAX: usize = 10_000;
+
+impl LookupCache {
+    fn get(&self, bank: BankId, key: TaxId) -> Option<ReceiverPreview> {
+        let entries = self.entries.lock().expect("lookup cache lock");
+        entries.get(&(bank, key)).filter(|(_, at)| at.elapsed() < LOOKUP_TTL).map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, bank: BankId, key: TaxId, preview: &ReceiverPreview) {
+        let mut entries = self.entries.lock().expect("lookup cache lock");
+        if entries.len() >= LOOKUP_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert((bank, key), (preview.clone(), Instant::now()));
+    }
+}
+
 /// What a lookup needs, cloneable into a task.
 #[derive(Clone)]
 struct Directory {
@@ -625,19 +661,28 @@ struct Directory {
     engine: EngineHandle,
     peers: Peers,
     banks: Vec<BankInfo>,
+    cache: Arc<LookupCache>,
 }
 
 impl Directory {
-    /// The owner of `key` at `bank`, asked of that bank (of the engine, for this bank).
-    async fn lookup(self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
+    /// The owner of `key` at `bank`, asked of that bank (of the engine, for this bank). With
+    /// `cached`, a recent answer will do; without, the bank is asked now (which also tells the
+    /// client at once when it is unreachable).
+    async fn lookup(self, bank: BankId, key: TaxId, cached: bool) -> EngineResult<ReceiverPreview> {
         if bank == self.me {
             return self.engine.lookup_key(key).await;
         }
         if !self.banks.iter().any(|b| b.id == bank) {
             return Err(EngineError::Invalid(format!("There is no bank {bank} in the consortium.")));
         }
+        if let Some(preview) = self.cache.get(bank, key).filter(|_| cached) {
+            return Ok(preview);
+        }
         match self.peers.call::<Option<ReceiverPreview>>(bank, "/interbank/lookup", &LookupMsg { key }).await {
-            Some(Some(preview)) if preview.bank.id == bank => Ok(preview),
+            Some(Some(preview)) if preview.bank.id == bank => {
+                self.cache.put(bank, key, &preview);
+                Ok(preview)
+            }
             Some(_) => Err(LedgerError::UnknownAccount.into()),
             None => Err(unreachable_bank(bank)),
         }
