@@ -4,6 +4,10 @@
 //! `127.0.0.1:808<BANK_ID>`) for `GET /healthz` and exits 0 on a 200, 1 otherwise: the health
 //! check of the Docker image, which has no shell or curl (`FROM scratch`).
 
+#[cfg(not(target_env = "musl"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::process::ExitCode;
