@@ -88,6 +88,20 @@ impl LoginThrottle {
     }
 }
 
+/// The two throttles a login goes through: per e-mail (guessing one account's password) and per
+/// client address (trying many accounts from one place).
+pub struct LoginGuards {
+    pub by_email: LoginThrottle,
+    pub by_address: LoginThrottle,
+}
+
+impl Default for LoginGuards {
+    fn default() -> LoginGuards {
+        let base = ThrottleConfig { free_failures: 5, window_ms: 15 * 60_000, first_lock_ms: 30_000, max_lock_ms: 15 * 60_000, max_keys: 100_000 };
+        LoginGuards { by_email: LoginThrottle::new(base.clone()), by_address: LoginThrottle::new(ThrottleConfig { free_failures: 50, ..base }) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,19 +144,5 @@ mod tests {
         t.failed(&["b"], 0);
         t.failed(&["c"], 0);
         assert!(t.inner.lock().unwrap().by_key.len() <= 2);
-    }
-}
-
-/// The two throttles a login goes through: per e-mail (guessing one account's password) and per
-/// client address (trying many accounts from one place).
-pub struct LoginGuards {
-    pub by_email: LoginThrottle,
-    pub by_address: LoginThrottle,
-}
-
-impl Default for LoginGuards {
-    fn default() -> LoginGuards {
-        let base = ThrottleConfig { free_failures: 5, window_ms: 15 * 60_000, first_lock_ms: 30_000, max_lock_ms: 15 * 60_000, max_keys: 100_000 };
-        LoginGuards { by_email: LoginThrottle::new(base.clone()), by_address: LoginThrottle::new(ThrottleConfig { free_failures: 50, ..base }) }
     }
 }

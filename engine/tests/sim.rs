@@ -160,9 +160,9 @@ fn ring_config(me: BankId) -> RingConfig {
     }
 }
 
-fn start_engine(id: BankId, db: &PathBuf, clock: &Arc<AtomicI64>) -> (EngineHandle, std::thread::JoinHandle<()>) {
+fn start_engine(id: BankId, db: &std::path::Path, clock: &Arc<AtomicI64>) -> (EngineHandle, std::thread::JoinHandle<()>) {
     let info = BankInfo { id, name: format!("Bank {id}") };
-    EngineHandle::start(EngineConfig::new(info, db.clone()), Arc::new(SimClock(clock.clone()))).expect("engine starts (ledger invariants hold)")
+    EngineHandle::start(EngineConfig::new(info, db.to_path_buf()), Arc::new(SimClock(clock.clone()))).expect("engine starts (ledger invariants hold)")
 }
 
 impl Sim {

@@ -210,11 +210,11 @@ impl Consortium {
         let mut per_bank = Vec::new();
         for from in 0..5 {
             let mut peers = Vec::new();
-            for to in 0..5 {
+            for (to, addr) in addrs.iter().enumerate() {
                 if from == to {
-                    peers.push(format!("{}=http://{}", to + 1, addrs[to]));
+                    peers.push(format!("{}=http://{addr}", to + 1));
                 } else {
-                    let link = Link::start(addrs[to].clone(), from, to).await;
+                    let link = Link::start(addr.clone(), from, to).await;
                     peers.push(format!("{}=http://{}", to + 1, link.addr));
                     links.links.push(link);
                 }
