@@ -253,12 +253,22 @@ fn decide(packet: Voting) -> Decision {
 pub struct DeliveryConfig {
     pub first_retry_ms: u64,
     pub max_retry_ms: u64,
+    /// An attempt still in flight is not repeated before this long (the caller's request
+    /// timeout), unless the caller reports it failed: a slow answer must not multiply messages.
+    pub in_flight_ms: u64,
+}
+
+/// One decision's delivery to one bank.
+#[derive(Clone, Copy)]
+struct Slot {
+    next_ms: u64,
+    backoff_ms: u64,
+    busy_until_ms: u64,
 }
 
 struct Pending {
     commit: bool,
-    /// Per bank still to acknowledge: when the next attempt is due and the current backoff.
-    unacked: BTreeMap<BankId, (u64, u64)>,
+    unacked: BTreeMap<BankId, Slot>,
 }
 
 /// Phase two: decisions to deliver until every participant has acknowledged them.
@@ -277,7 +287,8 @@ impl Deliveries {
         if banks.is_empty() {
             return;
         }
-        let unacked = banks.iter().map(|b| (*b, (now_ms, self.config.first_retry_ms))).collect();
+        let slot = Slot { next_ms: now_ms, backoff_ms: self.config.first_retry_ms, busy_until_ms: 0 };
+        let unacked = banks.iter().map(|b| (*b, slot)).collect();
         self.pending.insert(tx, Pending { commit, unacked });
     }
 
@@ -290,21 +301,33 @@ impl Deliveries {
     }
 
     /// The messages due now, at most [`MAX_ITEMS_PER_MESSAGE`] items each, one per bank. Each item
-    /// sent is scheduled for a retry after its backoff, which then doubles (up to the maximum);
-    /// an acknowledgement cancels it.
+    /// sent is in flight until acknowledged, reported [failed](Deliveries::failed) or
+    /// `in_flight_ms` passes; it is retried after its backoff, which then doubles (up to the
+    /// maximum).
     pub fn due(&mut self, now_ms: u64) -> Vec<(BankId, Vec<DecideItem>)> {
         let mut out: BTreeMap<BankId, Vec<DecideItem>> = BTreeMap::new();
         for (tx, p) in &mut self.pending {
-            for (bank, (next_ms, backoff)) in &mut p.unacked {
+            for (bank, slot) in &mut p.unacked {
                 let items = out.entry(*bank).or_default();
-                if *next_ms <= now_ms && items.len() < MAX_ITEMS_PER_MESSAGE {
+                if slot.next_ms <= now_ms && slot.busy_until_ms <= now_ms && items.len() < MAX_ITEMS_PER_MESSAGE {
                     items.push(DecideItem { tx: tx.clone(), commit: p.commit });
-                    *next_ms = now_ms + *backoff;
-                    *backoff = (*backoff * 2).min(self.config.max_retry_ms);
+                    slot.busy_until_ms = now_ms + self.config.in_flight_ms;
+                    slot.next_ms = now_ms + slot.backoff_ms;
+                    slot.backoff_ms = (slot.backoff_ms * 2).min(self.config.max_retry_ms);
                 }
             }
         }
         out.into_iter().filter(|(_, items)| !items.is_empty()).collect()
+    }
+
+    /// The attempt carrying `txs` to `bank` ended without an acknowledgement (no answer, or the
+    /// bank did not ack these): they may be retried once their backoff has passed.
+    pub fn failed(&mut self, bank: BankId, txs: &[TxId]) {
+        for tx in txs {
+            if let Some(slot) = self.pending.get_mut(tx).and_then(|p| p.unacked.get_mut(&bank)) {
+                slot.busy_until_ms = 0;
+            }
+        }
     }
 
     /// `bank` acknowledged `txs`. Returns, for each transaction touched, the banks still to
@@ -326,7 +349,7 @@ impl Deliveries {
 
     /// When [`Deliveries::due`] will next have something to send.
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        self.pending.values().flat_map(|p| p.unacked.values().map(|(next, _)| *next)).min()
+        self.pending.values().flat_map(|p| p.unacked.values().map(|s| s.next_ms.max(s.busy_until_ms))).min()
     }
 }
 

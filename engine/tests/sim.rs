@@ -179,7 +179,7 @@ impl Sim {
                 db,
                 engine: Some(engine),
                 ring: Ring::new(ring_config(id), 0),
-                deliveries: Deliveries::new(DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000 }),
+                deliveries: Deliveries::new(DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000, in_flight_ms: REQUEST_TIMEOUT_MS }),
                 queue: VecDeque::new(),
                 in_flight: BTreeSet::new(),
                 round: None,
@@ -440,12 +440,15 @@ impl Sim {
                 self.ring_effects(id, effects).await;
             }
             (Outstanding::Decide(bank, sent), msg) => {
-                if let Some(Msg::Acks(acked)) = msg {
-                    let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
-                    let updates = self.node(id).deliveries.acked(bank, &acked);
-                    if !updates.is_empty() {
-                        self.engine(id).unwrap().decision_acked(updates).await.unwrap();
-                    }
+                let acked: Vec<TxId> = match msg {
+                    Some(Msg::Acks(acked)) => acked.into_iter().filter(|t| sent.contains(t)).collect(),
+                    _ => Vec::new(),
+                };
+                let missing: Vec<TxId> = sent.iter().filter(|t| !acked.contains(t)).cloned().collect();
+                self.node(id).deliveries.failed(bank, &missing);
+                let updates = self.node(id).deliveries.acked(bank, &acked);
+                if !updates.is_empty() {
+                    self.engine(id).unwrap().decision_acked(updates).await.unwrap();
                 }
             }
             (Outstanding::Resolve(coordinator, txs), msg) => {
@@ -482,7 +485,7 @@ impl Sim {
         node.outstanding.clear();
         node.probe_answers.clear();
         node.probe_waiting = 0;
-        node.deliveries = Deliveries::new(DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000 });
+        node.deliveries = Deliveries::new(DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000, in_flight_ms: REQUEST_TIMEOUT_MS });
     }
 
     async fn restart(&mut self, id: BankId) {
@@ -597,6 +600,8 @@ impl Sim {
                 let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
                 if to == id {
                     let acked = self.engine(id).unwrap().decide(id, items).await.unwrap();
+                    let missing: Vec<TxId> = txs.iter().filter(|t| !acked.contains(t)).cloned().collect();
+                    self.node(id).deliveries.failed(id, &missing);
                     let updates = self.node(id).deliveries.acked(id, &acked);
                     if !updates.is_empty() {
                         self.engine(id).unwrap().decision_acked(updates).await.unwrap();

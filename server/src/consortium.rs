@@ -185,7 +185,11 @@ impl Node {
         settings: TwoPcSettings,
     ) -> Arc<Node> {
         let (jobs_tx, jobs_rx) = mpsc::channel(settings.queue_capacity);
-        let deliveries = Deliveries::new(DeliveryConfig { first_retry_ms: settings.first_retry_ms, max_retry_ms: settings.max_retry_ms });
+        let deliveries = Deliveries::new(DeliveryConfig {
+            first_retry_ms: settings.first_retry_ms,
+            max_retry_ms: settings.max_retry_ms,
+            in_flight_ms: settings.prepare_timeout_ms,
+        });
         let node = Arc::new(Node {
             me: peers.me,
             banks,
@@ -364,12 +368,20 @@ impl Node {
                 let node = self.clone();
                 tokio::spawn(async move {
                     let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
-                    let Some(acked) = node.send_decide(bank, items).await else {
-                        return; // retried after its backoff
-                    };
                     // Only acknowledge what was asked: a peer cannot ack for others.
-                    let acked: Vec<TxId> = acked.into_iter().filter(|t| txs.contains(t)).collect();
-                    let updates = node.deliveries.lock().expect("deliveries lock").acked(bank, &acked);
+                    let acked: Vec<TxId> = match node.send_decide(bank, items).await {
+                        Some(acked) => acked.into_iter().filter(|t| txs.contains(t)).collect(),
+                        None => Vec::new(),
+                    };
+                    let missing: Vec<TxId> = txs.iter().filter(|t| !acked.contains(t)).cloned().collect();
+                    let updates = {
+                        let mut deliveries = node.deliveries.lock().expect("deliveries lock");
+                        deliveries.failed(bank, &missing); // retried after its backoff
+                        deliveries.acked(bank, &acked)
+                    };
+                    if !missing.is_empty() {
+                        node.delivery_wake.notify_one();
+                    }
                     if !updates.is_empty() {
                         if let Err(e) = node.engine.decision_acked(updates).await {
                             // The decision is re-sent after a restart; participants ack it again.

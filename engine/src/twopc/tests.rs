@@ -99,7 +99,7 @@ fn duplicate_and_unexpected_votes_are_ignored() {
 }
 
 fn deliveries() -> Deliveries {
-    Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800 })
+    Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800, in_flight_ms: 2_000 })
 }
 
 #[test]
@@ -113,10 +113,13 @@ fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
     assert!(d.due(50).is_empty(), "in flight until the backoff passes");
     assert_eq!(d.acked(bank(1), &[tx(1)]), vec![(tx(1), vec![bank(2)])]);
     // Bank 2 never answers: retries at 100, 300 (backoff 200), 700 (400), 1500 (800), 2300 (cap).
+    d.failed(bank(2), &[tx(1), tx(2)]);
     let mut sent_at = Vec::new();
     for t in (0..=2_300).step_by(50) {
-        if !d.due(t).is_empty() {
+        if let Some((to, items)) = d.due(t).pop() {
             sent_at.push(t);
+            let txs: Vec<TxId> = items.into_iter().map(|i| i.tx).collect();
+            d.failed(to, &txs); // no answer
         }
     }
     assert_eq!(sent_at, vec![100, 300, 700, 1_500, 2_300]);
@@ -145,4 +148,20 @@ fn messages_are_bounded() {
     let due = d.due(0);
     assert_eq!(due[0].1.len(), MAX_ITEMS_PER_MESSAGE);
     assert_eq!(d.due(0)[0].1.len(), 10, "the rest go in the next message");
+}
+
+#[test]
+fn an_attempt_in_flight_is_not_repeated_until_it_fails_or_times_out() {
+    let mut d = deliveries();
+    d.add(tx(1), true, &[bank(2)], 0);
+    assert_eq!(d.due(0).len(), 1);
+    // The answer is slow: past the 100 ms backoff, nothing is sent again while it is in flight.
+    assert!(d.due(500).is_empty());
+    assert_eq!(d.next_deadline_ms(), Some(2_000), "the in-flight limit");
+    // The attempt failed: retried at once (its backoff has passed).
+    d.failed(bank(2), &[tx(1)]);
+    assert_eq!(d.due(500).len(), 1);
+    // No report at all: after the in-flight limit it is sent again.
+    assert!(d.due(2_400).is_empty());
+    assert_eq!(d.due(2_500).len(), 1);
 }
