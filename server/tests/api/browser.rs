@@ -18,16 +18,6 @@ pub struct Driver {
     pub browser: Browser,
 }
 
-impl Drop for Driver {
-    /// chromedriver runs in a process group of its own with the browsers it starts; killing the
-    /// whole group leaves no Chromium behind when a test fails before closing its session.
-    fn drop(&mut self) {
-        if let Some(pid) = self._child.id() {
-            let _ = std::process::Command::new("kill").arg("-KILL").arg(format!("-{pid}")).status();
-        }
-    }
-}
-
 /// Starts chromedriver on a free port (it says when it is ready) and a headless Chromium session.
 pub async fn start_browser() -> Driver {
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -35,7 +25,6 @@ pub async fn start_browser() -> Driver {
         .arg("--port=0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {chromedriver} ({e}); scripts/test.sh installs chromium-driver"));
@@ -175,7 +164,7 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     let beto = bank.client();
     beto.call("login", &[("email", "beto@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(beto.balances().await, (2_550, 0));
-    driver.browser.clone().close().await.unwrap();
+    driver.browser.close().await.unwrap();
 }
 
 async fn fill_at(browser: &Browser, xpath: &str, value: &str) {
@@ -306,5 +295,5 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     wait_for(b, "//tr[@class='status-row' and @data-online='true'][5]").await;
     wait_for(b, "//p[@id='ring-summary' and contains(., 'Epoch')]").await;
     screenshot(b, "consortium-status").await;
-    driver.browser.clone().close().await.unwrap();
+    driver.browser.close().await.unwrap();
 }
