@@ -64,6 +64,9 @@ fn all_same(digits: &[u8]) -> bool {
     digits.iter().all(|&d| d == digits[0])
 }
 
+const CPF_FIRST_WEIGHTS: [u32; 9] = [10, 9, 8, 7, 6, 5, 4, 3, 2];
+const CPF_SECOND_WEIGHTS: [u32; 10] = [11, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+
 impl Cpf {
     pub fn parse(text: &str) -> Result<Cpf, TaxIdError> {
         let digits = digits_of(text)?;
@@ -75,12 +78,27 @@ impl Cpf {
         if all_same(&digits) {
             return Err(TaxIdError::BadCpf);
         }
-        let first = check_digit(&digits[..9], &[10, 9, 8, 7, 6, 5, 4, 3, 2]);
-        let second = check_digit(&digits[..10], &[11, 10, 9, 8, 7, 6, 5, 4, 3, 2]);
+        let first = check_digit(&digits[..9], &CPF_FIRST_WEIGHTS);
+        let second = check_digit(&digits[..10], &CPF_SECOND_WEIGHTS);
         if digits[9] != first || digits[10] != second {
             return Err(TaxIdError::BadCpf);
         }
         Ok(Cpf(digits))
+    }
+
+    /// The CPF whose nine base digits are `base` (zero-padded), completed with its check digits:
+    /// for generating valid test and load data. Fails where no valid CPF exists (all digits equal).
+    pub fn completing(base: u32) -> Result<Cpf, TaxIdError> {
+        if base >= 1_000_000_000 {
+            return Err(TaxIdError::WrongLength(10));
+        }
+        let mut digits = [0u8; 11];
+        for (d, c) in digits.iter_mut().zip(format!("{base:09}").bytes()) {
+            *d = c - b'0';
+        }
+        digits[9] = check_digit(&digits[..9], &CPF_FIRST_WEIGHTS);
+        digits[10] = check_digit(&digits[..10], &CPF_SECOND_WEIGHTS);
+        Cpf::from_digits(&digits)
     }
 
     /// `***.456.789-**`: the middle six digits, as Brazilian banks show a receiver's CPF.
@@ -261,5 +279,14 @@ mod tests {
         fn parsing_never_panics(text in "\\PC{0,40}") {
             let _ = TaxId::parse(&text);
         }
+    }
+
+    #[test]
+    fn a_base_is_completed_with_its_check_digits() {
+        assert_eq!(Cpf::completing(529_982_247).unwrap().to_string(), "529.982.247-25");
+        assert_eq!(Cpf::completing(111_444_777).unwrap().to_string(), "111.444.777-35");
+        assert_eq!(Cpf::completing(39_053_344).unwrap().to_string(), "039.053.344-02");
+        assert_eq!(Cpf::completing(222_222_222), Err(TaxIdError::BadCpf));
+        assert!(Cpf::completing(1_000_000_000).is_err());
     }
 }

@@ -5,19 +5,13 @@
 //! Run: `cargo run --release -p engine --example memory [accounts]`.
 
 use domain::dto::{AccountKind, BankInfo, Holder};
-use domain::{BankId, Cents, TaxId};
+use domain::{BankId, Cents, Cpf, TaxId};
 use engine::auth::PasswordHash;
 use engine::{EngineConfig, EngineHandle, NewAccount, SystemClock};
 use std::sync::Arc;
 
 fn cpf(k: usize) -> TaxId {
-    let base: Vec<u32> = format!("{:09}", 100_000_000 + k).chars().map(|c| c.to_digit(10).unwrap()).collect();
-    let d1 = (base.iter().enumerate().map(|(i, d)| d * (10 - i as u32)).sum::<u32>() * 10 % 11) % 10;
-    let mut ten = base.clone();
-    ten.push(d1);
-    let d2 = (ten.iter().enumerate().map(|(i, d)| d * (11 - i as u32)).sum::<u32>() * 10 % 11) % 10;
-    ten.push(d2);
-    TaxId::parse(&ten.iter().map(|d| d.to_string()).collect::<String>()).unwrap()
+    TaxId::Cpf(Cpf::completing(100_000_000 + k as u32).unwrap())
 }
 
 fn rss_mib() -> f64 {

@@ -18,7 +18,7 @@
 //! `SIM_SEEDS=<count>` runs more seeds (CI runs a few; see README for the long run).
 
 use domain::dto::{AccountKind, BankInfo, Counterparty, Holder, TxStatus};
-use domain::{BankId, Cents, TaxId, TxId};
+use domain::{BankId, Cents, Cpf, TaxId, TxId};
 use engine::auth::PasswordHash;
 use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
 use engine::store::PartState;
@@ -54,15 +54,9 @@ fn bank(n: u16) -> BankId {
     BankId::try_from(n).unwrap()
 }
 
-/// A valid CPF for person `k` (check digits computed).
+/// A valid CPF for person `k`.
 fn cpf(k: usize) -> TaxId {
-    let base: Vec<u32> = format!("{:09}", 100_000_000 + k * 7_919).chars().map(|c| c.to_digit(10).unwrap()).collect();
-    let d1 = (base.iter().enumerate().map(|(i, d)| d * (10 - i as u32)).sum::<u32>() * 10 % 11) % 10;
-    let mut ten = base.clone();
-    ten.push(d1);
-    let d2 = (ten.iter().enumerate().map(|(i, d)| d * (11 - i as u32)).sum::<u32>() * 10 % 11) % 10;
-    ten.push(d2);
-    TaxId::parse(&ten.iter().map(|d| d.to_string()).collect::<String>()).unwrap()
+    TaxId::Cpf(Cpf::completing(100_000_000 + k as u32 * 7_919).unwrap())
 }
 
 /// Person `k` has accounts at these two banks.
@@ -394,8 +388,7 @@ impl Sim {
                     if self.node(to).in_flight.contains(&tx) {
                         out.push(Resolution::Pending);
                     } else {
-                        let d = engine.resolve(tx).await.unwrap();
-                        out.push(if d.commit { Resolution::Commit } else { Resolution::Abort });
+                        out.push(Resolution::decided(engine.resolve(tx).await.unwrap().commit));
                     }
                 }
                 self.reply(&p, Msg::Resolutions(out));
@@ -459,11 +452,7 @@ impl Sim {
                 let items: Vec<DecideItem> = txs
                     .into_iter()
                     .zip(answers)
-                    .filter_map(|(tx, r)| match r {
-                        Resolution::Commit => Some(DecideItem { tx, commit: true }),
-                        Resolution::Abort => Some(DecideItem { tx, commit: false }),
-                        Resolution::Pending => None,
-                    })
+                    .filter_map(|(tx, r)| r.decide(tx))
                     .collect();
                 if !items.is_empty() {
                     self.engine(id).unwrap().decide(coordinator, items).await.unwrap();

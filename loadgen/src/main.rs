@@ -133,15 +133,10 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
 // ---------------------------------------------------------------------------------------------
 // Identifiers
 
-/// A CPF from its 9 base digits, with its two check digits.
-fn cpf_from_base(base: u32) -> String {
-    let d: Vec<u32> = format!("{:09}", base % 1_000_000_000).bytes().map(|b| (b - b'0') as u32).collect();
-    let d1 = (d.iter().enumerate().map(|(i, x)| x * (10 - i as u32)).sum::<u32>() * 10) % 11 % 10;
-    let d2 = (d.iter().chain([d1].iter()).enumerate().map(|(i, x)| x * (11 - i as u32)).sum::<u32>() * 10) % 11 % 10;
-    let mut s: String = d.iter().map(|x| char::from(b'0' + *x as u8)).collect();
-    s.push(char::from(b'0' + d1 as u8));
-    s.push(char::from(b'0' + d2 as u8));
-    s
+/// A CPF from its 9 base digits, with its two check digits; `None` where there is none (all
+/// digits equal).
+fn cpf_from_base(base: u32) -> Option<String> {
+    domain::Cpf::completing(base).ok().map(|c| domain::TaxId::Cpf(c).digits())
 }
 
 /// `yyyyMMddHHmm` in UTC, from the clock (civil-from-days, no date crate needed).
@@ -289,9 +284,8 @@ fn people(accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
     let mut base = cpf_start;
     let mut next_cpf = || loop {
         base = base.wrapping_add(7_919) % 1_000_000_000;
-        let digits = format!("{base:09}");
-        if digits.bytes().any(|b| b != digits.as_bytes()[0]) {
-            return cpf_from_base(base);
+        if let Some(cpf) = cpf_from_base(base) {
+            return cpf; // bases with all digits equal have no valid CPF: skipped
         }
     };
     let pairs = accounts_per_bank / 2;
@@ -907,8 +901,8 @@ mod tests {
 
     #[test]
     fn cpf_check_digits() {
-        assert_eq!(cpf_from_base(529_982_247), "52998224725");
-        assert_eq!(cpf_from_base(111_444_777), "11144477735");
+        assert_eq!(cpf_from_base(529_982_247).as_deref(), Some("52998224725"));
+        assert_eq!(cpf_from_base(111_444_777).as_deref(), Some("11144477735"));
     }
 
     #[test]
