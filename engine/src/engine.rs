@@ -553,23 +553,16 @@ impl State {
         })
     }
 
-    fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
-        let a = self.ledger.account(account).ok_or(LedgerError::UnknownAccount)?;
-        let recent = self.store.recent_entries(account, self.config.recent_limit).map_err(|e| {
+    fn dashboard(&self, id: AccountId) -> EngineResult<Dashboard> {
+        let account = self.account_view(id)?;
+        let recent = self.store.recent_entries(id, self.config.recent_limit).map_err(|e| {
             tracing::error!(error = %e, "reading recent entries");
             EngineError::Unexpected
         })?;
         Ok(Dashboard {
             bank: self.config.bank.clone(),
-            account: AccountView {
-                id: a.id,
-                kind: a.kind,
-                holders: a.holders.clone(),
-                email: a.email.clone(),
-                available: a.available,
-                blocked: a.blocked,
-            },
-            recent: statement(a.available.get() + a.blocked.get(), recent),
+            recent: statement(account.available.get() + account.blocked.get(), recent),
+            account,
         })
     }
 

@@ -72,6 +72,22 @@ pub enum Resolution {
     Pending,
 }
 
+impl Resolution {
+    /// The coordinator's stored decision, as an answer.
+    pub fn decided(commit: bool) -> Resolution {
+        if commit { Resolution::Commit } else { Resolution::Abort }
+    }
+
+    /// What a participant in doubt applies for `tx` on this answer: nothing while it is pending.
+    pub fn decide(self, tx: TxId) -> Option<DecideItem> {
+        match self {
+            Resolution::Commit => Some(DecideItem { tx, commit: true }),
+            Resolution::Abort => Some(DecideItem { tx, commit: false }),
+            Resolution::Pending => None,
+        }
+    }
+}
+
 /// One leg as the coordinator plans it, after resolving the receiver's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LegPlan {

@@ -429,11 +429,7 @@ impl Node {
                 let items: Vec<DecideItem> = txs
                     .into_iter()
                     .zip(answers)
-                    .filter_map(|(tx, r)| match r {
-                        Resolution::Commit => Some(DecideItem { tx, commit: true }),
-                        Resolution::Abort => Some(DecideItem { tx, commit: false }),
-                        Resolution::Pending => None,
-                    })
+                    .filter_map(|(tx, r)| r.decide(tx))
                     .collect();
                 if !items.is_empty() {
                     tracing::info!(count = items.len(), %coordinator, "resolving in-doubt transactions");
@@ -455,8 +451,7 @@ impl Node {
                 continue;
             }
             out.push(match self.engine.resolve(tx).await {
-                Ok(d) if d.commit => Resolution::Commit,
-                Ok(_) => Resolution::Abort,
+                Ok(d) => Resolution::decided(d.commit),
                 Err(_) => Resolution::Pending,
             });
         }
