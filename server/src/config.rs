@@ -222,6 +222,11 @@ mod tests {
             (vec![("BANK_ID", "1"), ("CONSORTIUM_SECRET", "short")], "CONSORTIUM_SECRET"),
             (vec![("BANK_ID", "1"), ("RING_TOKEN_TIMEOUT_MS", "0")], "RING_TOKEN_TIMEOUT_MS"),
             (vec![("BANK_ID", "1"), ("PEER_TIMEOUT_MS", "-5")], "PEER_TIMEOUT_MS"),
+            (vec![("BANK_ID", "1"), ("PUBLIC_URLS", "1=javascript:alert(1)")], "PUBLIC_URLS"),
+            (vec![("BANK_ID", "1"), ("PACKET_BATCH", "0")], "PACKET_BATCH"),
+            (vec![("BANK_ID", "1"), ("PACKET_QUEUE", "lots")], "PACKET_QUEUE"),
+            (vec![("BANK_ID", "1"), ("PREPARE_TIMEOUT_MS", "9999999")], "PREPARE_TIMEOUT_MS"),
+            (vec![("BANK_ID", "1"), ("FAULT_INJECT", "crash_sometimes")], "FAULT_INJECT"),
         ] {
             let err = Config::from_vars(&vars(&pairs)).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
