@@ -350,7 +350,8 @@ pub async fn send_pix(key: String, amount: String, tx_id: String, bank: Option<S
         engine.pix(tx, account, key, amount).await.map_err(ssr::from_engine)?
     } else {
         let consortium = ssr::require_consortium()?;
-        // Asked first so that an unknown key (404) or an unreachable bank (503) is answered as such.
+        // Asked first (a recent answer will do) so that an unknown key (404) or an unreachable bank
+        // (503) is answered as such.
         consortium.lookup(bank, key).await.map_err(ssr::from_engine)?;
         let leg = domain::dto::PacketLeg { source_bank: engine.bank().id, receiver_key: key, receiver_bank: bank, amount };
         let outcome = consortium.submit(account, tx, vec![leg]).await.map_err(ssr::from_engine)?;

@@ -14,7 +14,9 @@ pub trait Consortium: Send + Sync + 'static {
     /// Every member, this bank included, in ring order.
     fn banks(&self) -> Vec<BankInfo>;
 
-    /// Who owns Pix key `key` at bank `bank` (name and masked key), asked of that bank.
+    /// Who owns Pix key `key` at bank `bank` (name and masked key), asked of that bank; an answer
+    /// of the last minute may be reused while that bank answers (keys never change owner), and an
+    /// unreachable bank is an error.
     fn lookup(&self, bank: BankId, key: TaxId) -> BoxFuture<'_, EngineResult<ReceiverPreview>>;
 
     /// Runs a packet for the client logged in to `account` at this bank: every leg commits or

@@ -182,12 +182,17 @@ pub struct Store {
 impl Store {
     pub fn open(path: &Path) -> StoreResult<Store> {
         let conn = Connection::open(path)?;
-        // WAL: readers never block the writer. FULL: the WAL is fsync'd at every commit, so an
+        // A previous process (or engine, in tests) may still be letting go of the file.
+        conn.busy_timeout(std::time::Duration::from_millis(5_000))?;
+        // Only this process uses the file. An exclusive lock, taken once and set before WAL mode
+        // starts, spares each commit its file-lock calls and WAL its shared memory; a second bank
+        // process on the same data directory is refused (busy) instead of sharing it.
+        // WAL: a commit appends to the log. FULL: the WAL is fsync'd at every commit, so an
         // acknowledged batch survives a crash of the process or of the machine.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_millis(5_000))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == 0 {
             let tx = conn.unchecked_transaction()?;

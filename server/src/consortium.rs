@@ -167,9 +167,13 @@ pub struct Node {
     lookups: Arc<LookupCache>,
     /// This bank's ring, to hurry it when packets arrive (set once the ring has started).
     ring: std::sync::OnceLock<crate::ring_driver::RingHandle>,
-    /// When the last hurry went to the peers (ms since start), to send at most one per 10 ms.
+    /// When the last hurry went to the peers (ms since start), to send at most one per
+    /// [`HURRY_HINT_EVERY_MS`].
     last_hurry_ms: std::sync::atomic::AtomicU64,
 }
+
+/// Hurry hints go to the peers at most this often; each lasts [`crate::ring_driver::HURRY_MS`].
+const HURRY_HINT_EVERY_MS: u64 = crate::ring_driver::HURRY_MS / 2;
 
 fn unreachable_bank(bank: BankId) -> EngineError {
     EngineError::Consortium(format!("Bank {bank} is not reachable right now. Please try again in a moment."))
@@ -218,15 +222,19 @@ impl Node {
     }
 
     /// Packets are waiting: ask this bank's ring and the peers' to pass the token on without
-    /// idling, so that it comes here soon. At most one round of hints per 10 ms.
+    /// idling, so that it comes here soon. At most one round of hints per
+    /// [`HURRY_HINT_EVERY_MS`]: a hint lasts twice that long, and under load (when the token is
+    /// never idle) more hints would only cost every bank a request each.
     fn hurry(&self) {
         use std::sync::atomic::Ordering;
         if let Some(ring) = self.ring.get() {
             ring.hurry();
         }
-        let now = self.now_ms() + 10;
+        let now = self.now_ms() + HURRY_HINT_EVERY_MS;
         let last = self.last_hurry_ms.load(Ordering::Relaxed);
-        if now < last + 10 || self.last_hurry_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        if now < last + HURRY_HINT_EVERY_MS
+            || self.last_hurry_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
             return;
         }
         for bank in self.banks.iter().map(|b| b.id).filter(|b| *b != self.me) {
@@ -459,7 +467,7 @@ impl Node {
     }
 
     async fn lookup_at(&self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
-        self.directory().lookup(bank, key, false).await
+        self.directory().lookup(bank, key).await
     }
 
     fn directory(&self) -> Directory {
@@ -479,7 +487,7 @@ impl Node {
         let mut lookups = JoinSet::new();
         for (i, leg) in legs.iter().enumerate() {
             let (directory, bank, key) = (self.directory(), leg.receiver_bank, leg.receiver_key);
-            lookups.spawn(async move { (i, directory.lookup(bank, key, true).await) });
+            lookups.spawn(async move { (i, directory.lookup(bank, key).await) });
         }
         let mut receivers: Vec<Option<EngineResult<ReceiverPreview>>> = vec![None; legs.len()];
         while let Some(joined) = lookups.join_next().await {
@@ -672,17 +680,18 @@ struct Directory {
 }
 
 impl Directory {
-    /// The owner of `key` at `bank`, asked of that bank (of the engine, for this bank). With
-    /// `cached`, a recent answer will do; without, the bank is asked now (which also tells the
-    /// client at once when it is unreachable).
-    async fn lookup(self, bank: BankId, key: TaxId, cached: bool) -> EngineResult<ReceiverPreview> {
+    /// The owner of `key` at `bank`, asked of that bank (of the engine, for this bank), or a
+    /// recent answer of that bank while it is answering.
+    async fn lookup(self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
         if bank == self.me {
             return self.engine.lookup_key(key).await;
         }
         if !self.banks.iter().any(|b| b.id == bank) {
             return Err(EngineError::Invalid(format!("There is no bank {bank} in the consortium.")));
         }
-        if let Some(preview) = self.cache.get(bank, key).filter(|_| cached) {
+        // A cached answer only while the bank answers: otherwise ask, so that the client hears at
+        // once that it is unreachable (and a bank back online is asked afresh).
+        if let Some(preview) = self.cache.get(bank, key).filter(|_| self.peers.answering(bank)) {
             return Ok(preview);
         }
         match self.peers.call::<Option<ReceiverPreview>>(bank, "/interbank/lookup", &LookupMsg { key }).await {

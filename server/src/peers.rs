@@ -5,6 +5,8 @@ use crate::peer_auth::Secret;
 use domain::BankId;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Peers, the secret and an HTTP client with keep-alive: everything needed to call another bank.
@@ -14,6 +16,8 @@ pub struct Peers {
     pub urls: BTreeMap<BankId, String>,
     pub secret: Secret,
     pub http: reqwest::Client,
+    /// Per peer: whether the latest call to it was answered (true until a call fails).
+    answering: Arc<BTreeMap<BankId, AtomicBool>>,
 }
 
 impl Peers {
@@ -24,7 +28,14 @@ impl Peers {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .expect("building the peer HTTP client");
-        Peers { me, urls, secret, http }
+        let answering = Arc::new(urls.keys().map(|b| (*b, AtomicBool::new(true))).collect());
+        Peers { me, urls, secret, http, answering }
+    }
+
+    /// Whether bank `to` answered the latest call made to it (any route). A cached answer from a
+    /// bank is only trusted while this holds.
+    pub fn answering(&self, to: BankId) -> bool {
+        self.answering.get(&to).is_some_and(|a| a.load(Ordering::Relaxed))
     }
 
     /// POSTs `body` as JSON to `path` at bank `to`, signed; `None` on any failure or timeout.
@@ -34,6 +45,20 @@ impl Peers {
 
     /// [`Peers::call`] with its own timeout instead of the client's default.
     pub async fn call_within<T: serde::de::DeserializeOwned>(
+        &self,
+        to: BankId,
+        path: &str,
+        body: &impl Serialize,
+        timeout: Option<Duration>,
+    ) -> Option<T> {
+        let answer = self.try_call(to, path, body, timeout).await;
+        if let Some(a) = self.answering.get(&to) {
+            a.store(answer.is_some(), Ordering::Relaxed);
+        }
+        answer
+    }
+
+    async fn try_call<T: serde::de::DeserializeOwned>(
         &self,
         to: BankId,
         path: &str,

@@ -56,7 +56,7 @@ enum Inbound {
 }
 
 /// How long a hurry lasts: holders pass the token on without holding it for this long.
-const HURRY_MS: u64 = 100;
+pub const HURRY_MS: u64 = 100;
 
 enum Outcome {
     Passed { to: BankId, receipt: Option<Receipt> },
