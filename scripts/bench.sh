@@ -2,6 +2,8 @@
 # Benchmark: starts five release-build banks on loopback (ports 18081-18085 by default, so a demo on
 # 8081-8085 keeps running), measures their idle CPU and token rotation rate, runs the load generator
 # at 1, 8 and 64 clients, and prints its tables (throughput, latency, conservation PASS/FAIL).
+# Last, it restarts the banks with no idle hold (the token passed on at once) and measures the
+# ring's full speed: its capacity in rotations per second.
 # The banks get fresh temporary data directories and are stopped on exit, whatever happens.
 #
 # Settings (environment):
@@ -13,6 +15,7 @@
 #   BENCH_BASE_PORT=18081    bank N listens on BASE_PORT+N-1
 #   BENCH_OUT=$CARGO_TARGET_DIR/bench   where the JSON reports (bench-c<N>.json) go
 #   BENCH_KEEP=1             keep the banks' data and logs (otherwise removed unless a run failed)
+#   BENCH_CAPACITY=0         skip the ring-capacity phase
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
@@ -75,6 +78,7 @@ stop_banks() {
     fi
   done
   wait "${pids[@]}" 2>/dev/null || true
+  pids=()
 }
 cleanup() {
   local rc=$?
@@ -89,23 +93,30 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-for id in 1 2 3 4 5; do
-  mkdir -p "$work/bank-$id"
-  BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$work/bank-$id" SITE_DIR="$site" \
-    PEERS="$peers" CONSORTIUM_SECRET="$secret" RUST_LOG=${RUST_LOG:-warn} \
-    "$bank_bin" > "$work/bank-$id.log" 2>&1 &
-  pids+=($!)
-done
-for id in 1 2 3 4 5; do
-  log="$work/bank-$id.log"
-  for i in $(seq 1 300); do
-    if grep -q "listening on" "$log"; then break; fi
-    if ! kill -0 "${pids[$((id-1))]}" 2>/dev/null; then echo "bench: bank $id failed to start:" >&2; cat "$log" >&2; exit 1; fi
-    [ "$i" = 300 ] && { echo "bench: bank $id not listening after 30 s" >&2; cat "$log" >&2; exit 1; }
-    sleep 0.1
+# Starts the five banks with data under $work/$1 and any extra VAR=value settings after it.
+start_banks() {
+  local dir=$work/$1 id log i
+  shift
+  pids=()
+  for id in 1 2 3 4 5; do
+    mkdir -p "$dir/bank-$id"
+    env BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
+      PEERS="$peers" CONSORTIUM_SECRET="$secret" RUST_LOG="${RUST_LOG:-warn}" "$@" \
+      "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
+    pids+=($!)
   done
-done
-echo "bench: five banks up (${urls[0]} .. ${urls[4]}), data in $work"
+  for id in 1 2 3 4 5; do
+    log="$dir/bank-$id.log"
+    for i in $(seq 1 300); do
+      if grep -q "listening on" "$log"; then break; fi
+      if ! kill -0 "${pids[$((id-1))]}" 2>/dev/null; then echo "bench: bank $id failed to start:" >&2; cat "$log" >&2; exit 1; fi
+      [ "$i" = 300 ] && { echo "bench: bank $id not listening after 30 s" >&2; cat "$log" >&2; exit 1; }
+      sleep 0.1
+    done
+  done
+  echo "bench: five banks up (${urls[0]} .. ${urls[4]}), data in $dir"
+}
+start_banks load
 
 # CPU time (utime+stime, in clock ticks) of a process; the name field may hold spaces, so cut at ')'.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -147,14 +158,20 @@ measure_idle "before load"
 
 mkdir -p "$out"
 summary=()
+# Token visits summed over the five banks.
+visits_now() { local i n=0 v; for i in 0 1 2 3 4; do v=$(status_field "${urls[$i]}" visits); n=$((n + ${v:-0})); done; echo "$n"; }
 for c in $clients_list; do
   echo
   echo "bench: loadgen with $c clients for $secs s"
+  v0=$(visits_now); t0=$(date +%s.%N)
   set +e
   "$loadgen_bin" --banks "$banks_arg" --accounts "$accounts" --clients "$c" --duration-secs "$secs" \
     --mix "$mix" --json "$out/bench-c$c.json" --label "C=$c" | tee "$work/loadgen-c$c.txt"
   rc=${PIPESTATUS[0]}
   set -e
+  v1=$(visits_now); t1=$(date +%s.%N)
+  echo "token during the run (setup and audit included): $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" \
+    'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}')"
   [ "$rc" = 0 ] || failed=1
   summary+=("$(printf 'C=%-3s %s  [%s]' "$c" "$(grep '^all ' "$work/loadgen-c$c.txt" | sed 's/^all *//')" \
     "$(grep -o '^conservation: [A-Z]*' "$work/loadgen-c$c.txt" | cut -d' ' -f2 || echo "exit $rc")")")
@@ -173,5 +190,14 @@ for line in "${summary[@]}"; do
   # shellcheck disable=SC2086
   printf '  %-5s %8s %8s %6s %6s %7s %9s %8s %8s %8s  %s\n' $line
 done
+if [ "${BENCH_CAPACITY:-1}" != 0 ]; then
+  echo
+  echo "bench: ring capacity: the banks restarted with no idle hold (RING_IDLE_HOLD_MS=0), no load"
+  stop_banks
+  start_banks capacity RING_IDLE_HOLD_MS=0 RING_IDLE_HOLD_MAX_MS=0
+  sleep 2
+  measure_idle "ring capacity, token passed on at once"
+fi
+echo
 echo "JSON reports: $out/bench-c<N>.json"
 [ "$failed" = 0 ] || { echo "bench: at least one run FAILED" >&2; exit 1; }

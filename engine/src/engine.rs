@@ -114,6 +114,7 @@ enum Command {
     AccountOf { owners: Vec<TaxId>, reply: Reply<Option<AccountView>> },
     Prepare { coordinator: BankId, items: Vec<PrepareItem>, reply: Reply<Vec<Vote>> },
     Decide { from: BankId, items: Vec<DecideItem>, reply: Reply<Vec<TxId>> },
+    DecideThenPrepare { coordinator: BankId, decisions: Vec<DecideItem>, items: Vec<PrepareItem>, reply: Reply<(Vec<TxId>, Vec<Vote>)> },
     LogDecisions { decisions: Vec<Decision>, reply: Reply<Vec<(bool, PacketOutcome)>> },
     DecisionAcked { updates: Vec<(TxId, Vec<BankId>)>, reply: Reply<()> },
     /// The decision on `tx`; with none stored, an abort is stored and returned (presumed abort).
@@ -193,6 +194,17 @@ impl EngineHandle {
     /// acknowledges (durably applied, or already applied).
     pub async fn decide(&self, from: BankId, items: Vec<DecideItem>) -> EngineResult<Vec<TxId>> {
         self.call_waiting(|reply| Command::Decide { from, items, reply }).await
+    }
+
+    /// Both of the above in one step, decisions first (what they release can be reserved again
+    /// by the new items), durable together: a prepare message with decisions riding on it.
+    pub async fn decide_then_prepare(
+        &self,
+        coordinator: BankId,
+        decisions: Vec<DecideItem>,
+        items: Vec<PrepareItem>,
+    ) -> EngineResult<(Vec<TxId>, Vec<Vote>)> {
+        self.call_waiting(|reply| Command::DecideThenPrepare { coordinator, decisions, items, reply }).await
     }
 
     /// 2PC coordinator: stores decisions durably. Returns the final decision of each (the first
@@ -426,6 +438,13 @@ impl State {
                 defer(reply, Ok(votes))
             }
             Command::Decide { from, items, reply } => defer(reply, self.decide_items(from, items, now)),
+            Command::DecideThenPrepare { coordinator, decisions, items, reply } => {
+                let answer = self.decide_items(coordinator, decisions, now).map(|acked| {
+                    let votes = items.into_iter().map(|item| self.prepare_item(coordinator, item, now)).collect();
+                    (acked, votes)
+                });
+                defer(reply, answer)
+            }
             Command::LogDecisions { decisions, reply } => defer(reply, self.log_decisions(decisions, now)),
             Command::DecisionAcked { updates, reply } => {
                 for (tx, unacked) in updates {

@@ -16,6 +16,10 @@
 //! 3. Deliver: [`Deliveries`] sends each decision to each participant, batched per peer, retrying
 //!    with exponential backoff until every one acknowledged it (a decision for something the
 //!    participant never prepared is acknowledged too, and recorded so that a late prepare is refused).
+//!    Decisions for a peer ride on the next prepare message to it when there is one within
+//!    `linger_ms` ([`Deliveries::take_for`]); the participant applies them before the new items, in
+//!    the same durable transaction, and acknowledges them with its votes. Otherwise they go on their
+//!    own.
 //!
 //! Recovery: a coordinator restarts with its unacknowledged decisions and delivers them again. A
 //! participant with a transaction prepared for longer than a timeout asks its coordinator; a
@@ -272,6 +276,11 @@ pub struct DeliveryConfig {
     /// An attempt still in flight is not repeated before this long (the caller's request
     /// timeout), unless the caller reports it failed: a slow answer must not multiply messages.
     pub in_flight_ms: u64,
+    /// A new decision waits up to this long for a prepare message to the same peer to ride on
+    /// before it is sent on its own. Decisions for `me` (the coordinator's own engine, reached
+    /// without a message) are due at once.
+    pub linger_ms: u64,
+    pub me: BankId,
 }
 
 /// One decision's delivery to one bank.
@@ -287,6 +296,18 @@ struct Pending {
     unacked: BTreeMap<BankId, Slot>,
 }
 
+/// Puts a decision into an attempt unless an earlier attempt is still in flight; the next
+/// attempt is then due after the backoff, which doubles.
+fn send(tx: &TxId, commit: bool, slot: &mut Slot, items: &mut Vec<DecideItem>, now_ms: u64, config: &DeliveryConfig) {
+    if slot.busy_until_ms > now_ms {
+        return;
+    }
+    items.push(DecideItem { tx: tx.clone(), commit });
+    slot.busy_until_ms = now_ms + config.in_flight_ms;
+    slot.next_ms = now_ms + slot.backoff_ms;
+    slot.backoff_ms = (slot.backoff_ms * 2).min(config.max_retry_ms);
+}
+
 /// Phase two: decisions to deliver until every participant has acknowledged them.
 pub struct Deliveries {
     config: DeliveryConfig,
@@ -298,13 +319,18 @@ impl Deliveries {
         Deliveries { config, pending: BTreeMap::new() }
     }
 
-    /// A durable decision to deliver to `banks`, starting now.
+    /// A durable decision to deliver to `banks`: to this bank at once, to the others on the next
+    /// prepare message to them or after `linger_ms`.
     pub fn add(&mut self, tx: TxId, commit: bool, banks: &[BankId], now_ms: u64) {
         if banks.is_empty() {
             return;
         }
-        let slot = Slot { next_ms: now_ms, backoff_ms: self.config.first_retry_ms, busy_until_ms: 0 };
-        let unacked = banks.iter().map(|b| (*b, slot)).collect();
+        let slot = |bank: BankId| Slot {
+            next_ms: if bank == self.config.me { now_ms } else { now_ms + self.config.linger_ms },
+            backoff_ms: self.config.first_retry_ms,
+            busy_until_ms: 0,
+        };
+        let unacked = banks.iter().map(|b| (*b, slot(*b))).collect();
         self.pending.insert(tx, Pending { commit, unacked });
     }
 
@@ -325,15 +351,28 @@ impl Deliveries {
         for (tx, p) in &mut self.pending {
             for (bank, slot) in &mut p.unacked {
                 let items = out.entry(*bank).or_default();
-                if slot.next_ms <= now_ms && slot.busy_until_ms <= now_ms && items.len() < MAX_ITEMS_PER_MESSAGE {
-                    items.push(DecideItem { tx: tx.clone(), commit: p.commit });
-                    slot.busy_until_ms = now_ms + self.config.in_flight_ms;
-                    slot.next_ms = now_ms + slot.backoff_ms;
-                    slot.backoff_ms = (slot.backoff_ms * 2).min(self.config.max_retry_ms);
+                if slot.next_ms <= now_ms && items.len() < MAX_ITEMS_PER_MESSAGE {
+                    send(tx, p.commit, slot, items, now_ms, &self.config);
                 }
             }
         }
         out.into_iter().filter(|(_, items)| !items.is_empty()).collect()
+    }
+
+    /// Every decision `bank` has yet to acknowledge that is not in flight, due or not (at most
+    /// [`MAX_ITEMS_PER_MESSAGE`]): to ride on a message about to go to that bank. They count as an
+    /// attempt, exactly as if [`Deliveries::due`] had returned them.
+    pub fn take_for(&mut self, bank: BankId, now_ms: u64) -> Vec<DecideItem> {
+        let mut items = Vec::new();
+        for (tx, p) in &mut self.pending {
+            if items.len() >= MAX_ITEMS_PER_MESSAGE {
+                break;
+            }
+            if let Some(slot) = p.unacked.get_mut(&bank) {
+                send(tx, p.commit, slot, &mut items, now_ms, &self.config);
+            }
+        }
+        items
     }
 
     /// The attempt carrying `txs` to `bank` ended without an acknowledgement (no answer, or the

@@ -72,8 +72,10 @@ enum Msg {
     Receipt(Option<Receipt>),
     Probe,
     ProbeAnswer(ProbeAnswer),
-    Prepare(Vec<PrepareItem>),
-    Votes(Vec<Vote>),
+    /// Items to prepare, with decisions riding along.
+    Prepare(Vec<PrepareItem>, Vec<DecideItem>),
+    /// Votes, and the riding decisions acknowledged.
+    Votes(Vec<Vote>, Vec<TxId>),
     Decide(Vec<DecideItem>),
     Acks(Vec<TxId>),
     Resolve(Vec<TxId>),
@@ -97,7 +99,8 @@ struct Packet {
 enum Outstanding {
     Pass(BankId),
     Probe,
-    Prepare(BankId),
+    /// The decisions that rode along.
+    Prepare(BankId, Vec<TxId>),
     Decide(BankId, Vec<TxId>),
     Resolve(BankId, Vec<TxId>),
 }
@@ -142,6 +145,10 @@ struct Sim {
     _dir: tempfile::TempDir,
 }
 
+fn delivery_config(me: BankId) -> DeliveryConfig {
+    DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000, in_flight_ms: REQUEST_TIMEOUT_MS, linger_ms: 20, me }
+}
+
 fn ring_config(me: BankId) -> RingConfig {
     RingConfig {
         me,
@@ -173,7 +180,7 @@ impl Sim {
                 db,
                 engine: Some(engine),
                 ring: Ring::new(ring_config(id), 0),
-                deliveries: Deliveries::new(DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000, in_flight_ms: REQUEST_TIMEOUT_MS }),
+                deliveries: Deliveries::new(delivery_config(id)),
                 queue: VecDeque::new(),
                 in_flight: BTreeSet::new(),
                 round: None,
@@ -317,7 +324,10 @@ impl Sim {
                     round.on_votes(id, votes);
                 }
             } else {
-                self.request(id, to, Msg::Prepare(items), Outstanding::Prepare(to));
+                let now = self.now;
+                let decisions = self.node(id).deliveries.take_for(to, now);
+                let sent = decisions.iter().map(|d| d.tx.clone()).collect();
+                self.request(id, to, Msg::Prepare(items, decisions), Outstanding::Prepare(to, sent));
             }
         }
         self.maybe_decide(id).await
@@ -374,9 +384,9 @@ impl Sim {
                 let answer = self.node(to).ring.probe_answer(now);
                 self.reply(&p, Msg::ProbeAnswer(answer));
             }
-            Msg::Prepare(items) => {
-                let votes = engine.prepare(from, items).await.unwrap();
-                self.reply(&p, Msg::Votes(votes));
+            Msg::Prepare(items, decisions) => {
+                let (acked, votes) = engine.decide_then_prepare(from, decisions, items).await.unwrap();
+                self.reply(&p, Msg::Votes(votes, acked));
             }
             Msg::Decide(items) => {
                 let acked = engine.decide(from, items).await.unwrap();
@@ -421,11 +431,12 @@ impl Sim {
                     self.ring_effects(id, effects).await;
                 }
             }
-            (Outstanding::Prepare(bank), msg) => {
-                let votes = match msg {
-                    Some(Msg::Votes(v)) => Some(v),
-                    _ => None,
+            (Outstanding::Prepare(bank, sent), msg) => {
+                let (votes, acked) = match msg {
+                    Some(Msg::Votes(v, acked)) => (Some(v), acked),
+                    _ => (None, Vec::new()),
                 };
+                self.settle(id, bank, sent, acked).await;
                 if let Some(round) = self.node(id).round.as_mut() {
                     round.on_votes(bank, votes);
                 }
@@ -433,16 +444,11 @@ impl Sim {
                 self.ring_effects(id, effects).await;
             }
             (Outstanding::Decide(bank, sent), msg) => {
-                let acked: Vec<TxId> = match msg {
-                    Some(Msg::Acks(acked)) => acked.into_iter().filter(|t| sent.contains(t)).collect(),
+                let acked = match msg {
+                    Some(Msg::Acks(acked)) => acked,
                     _ => Vec::new(),
                 };
-                let missing: Vec<TxId> = sent.iter().filter(|t| !acked.contains(t)).cloned().collect();
-                self.node(id).deliveries.failed(bank, &missing);
-                let updates = self.node(id).deliveries.acked(bank, &acked);
-                if !updates.is_empty() {
-                    self.engine(id).unwrap().decision_acked(updates).await.unwrap();
-                }
+                self.settle(id, bank, sent, acked).await;
             }
             (Outstanding::Resolve(coordinator, txs), msg) => {
                 let Some(Msg::Resolutions(answers)) = msg else { return };
@@ -461,6 +467,17 @@ impl Sim {
         }
     }
 
+    /// Decisions `sent` to `bank` (alone or riding on a prepare) got `acked` acknowledged.
+    async fn settle(&mut self, id: BankId, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
+        let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
+        let missing: Vec<TxId> = sent.iter().filter(|t| !acked.contains(t)).cloned().collect();
+        self.node(id).deliveries.failed(bank, &missing);
+        let updates = self.node(id).deliveries.acked(bank, &acked);
+        if !updates.is_empty() {
+            self.engine(id).unwrap().decision_acked(updates).await.unwrap();
+        }
+    }
+
     fn crash(&mut self, id: BankId) {
         let node = self.node(id);
         if let Some((engine, thread)) = node.engine.take() {
@@ -474,7 +491,7 @@ impl Sim {
         node.outstanding.clear();
         node.probe_answers.clear();
         node.probe_waiting = 0;
-        node.deliveries = Deliveries::new(DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000, in_flight_ms: REQUEST_TIMEOUT_MS });
+        node.deliveries = Deliveries::new(delivery_config(id));
     }
 
     async fn restart(&mut self, id: BankId) {
@@ -589,12 +606,7 @@ impl Sim {
                 let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
                 if to == id {
                     let acked = self.engine(id).unwrap().decide(id, items).await.unwrap();
-                    let missing: Vec<TxId> = txs.iter().filter(|t| !acked.contains(t)).cloned().collect();
-                    self.node(id).deliveries.failed(id, &missing);
-                    let updates = self.node(id).deliveries.acked(id, &acked);
-                    if !updates.is_empty() {
-                        self.engine(id).unwrap().decision_acked(updates).await.unwrap();
-                    }
+                    self.settle(id, id, txs, acked).await;
                 } else {
                     self.request(id, to, Msg::Decide(items), Outstanding::Decide(to, txs));
                 }

@@ -149,6 +149,7 @@ impl Config {
         let twopc = TwoPcSettings {
             prepare_timeout_ms: ms("PREPARE_TIMEOUT_MS", 2_000)?,
             first_retry_ms: ms("DECISION_RETRY_MS", 100)?,
+            decision_linger_ms: ms_from("DECISION_LINGER_MS", 50, 0)?,
             max_retry_ms: 5_000,
             in_doubt_after_ms: ms("IN_DOUBT_AFTER_MS", 1_000)?,
             queue_capacity: count("PACKET_QUEUE", 4_096)?,

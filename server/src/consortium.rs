@@ -33,6 +33,8 @@ pub struct TwoPcSettings {
     /// First retry of an unacknowledged decision; doubles up to `max_retry_ms`.
     pub first_retry_ms: u64,
     pub max_retry_ms: u64,
+    /// A decision waits this long for a prepare message to its participant to ride on.
+    pub decision_linger_ms: u64,
     /// A participant asks the coordinator about a transaction prepared longer ago than this.
     pub in_doubt_after_ms: u64,
     /// Packets waiting for the token, at most.
@@ -76,6 +78,16 @@ fn inject(fault: Option<Fault>, at: Fault) {
 #[derive(Serialize, Deserialize)]
 pub struct PrepareMsg {
     pub items: Vec<PrepareItem>,
+    /// Decisions of earlier packets riding along, applied before `items`.
+    #[serde(default)]
+    pub decisions: Vec<DecideItem>,
+}
+
+/// The answer to a [`PrepareMsg`]: one vote per item, and the riding decisions acknowledged.
+#[derive(Serialize, Deserialize)]
+pub struct PrepareAnswer {
+    pub votes: Vec<Vote>,
+    pub acked: Vec<TxId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -193,6 +205,8 @@ impl Node {
             first_retry_ms: settings.first_retry_ms,
             max_retry_ms: settings.max_retry_ms,
             in_flight_ms: settings.prepare_timeout_ms,
+            linger_ms: settings.decision_linger_ms,
+            me: peers.me,
         });
         let node = Arc::new(Node {
             me: peers.me,
@@ -342,12 +356,47 @@ impl Node {
         }
     }
 
-    async fn send_prepare(&self, bank: BankId, items: Vec<PrepareItem>) -> Option<Vec<Vote>> {
+    /// Phase one at `bank`, with the decisions it has yet to hear riding along.
+    async fn send_prepare(self: &Arc<Self>, bank: BankId, items: Vec<PrepareItem>) -> Option<Vec<Vote>> {
         if bank == self.me {
             return self.engine.prepare(self.me, items).await.ok();
         }
+        let decisions = self.deliveries.lock().expect("deliveries lock").take_for(bank, self.now_ms());
+        let sent: Vec<TxId> = decisions.iter().map(|d| d.tx.clone()).collect();
         let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
-        self.peers.call_within(bank, "/interbank/prepare", &PrepareMsg { items }, timeout).await
+        let answer: Option<PrepareAnswer> =
+            self.peers.call_within(bank, "/interbank/prepare", &PrepareMsg { items, decisions }, timeout).await;
+        let (votes, acked) = match answer {
+            Some(a) => (Some(a.votes), a.acked),
+            None => (None, Vec::new()),
+        };
+        if !sent.is_empty() {
+            // Recorded off the round's path: the votes are what the round waits for.
+            let node = self.clone();
+            tokio::spawn(async move { node.settle(bank, sent, acked).await });
+        }
+        votes
+    }
+
+    /// The attempt that carried decisions `sent` to `bank` ended with `acked` acknowledged (only
+    /// those sent count: a peer cannot ack for others); the rest are retried after their backoff.
+    async fn settle(&self, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
+        let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
+        let missing: Vec<TxId> = sent.into_iter().filter(|t| !acked.contains(t)).collect();
+        let updates = {
+            let mut deliveries = self.deliveries.lock().expect("deliveries lock");
+            deliveries.failed(bank, &missing);
+            deliveries.acked(bank, &acked)
+        };
+        if !missing.is_empty() {
+            self.delivery_wake.notify_one();
+        }
+        if !updates.is_empty() {
+            if let Err(e) = self.engine.decision_acked(updates).await {
+                // The decision is re-sent after a restart; participants ack it again.
+                tracing::warn!(error = %e, "recording acknowledgements");
+            }
+        }
     }
 
     async fn send_decide(&self, bank: BankId, items: Vec<DecideItem>) -> Option<Vec<TxId>> {
@@ -375,27 +424,9 @@ impl Node {
             for (bank, items) in due {
                 let node = self.clone();
                 tokio::spawn(async move {
-                    let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
-                    // Only acknowledge what was asked: a peer cannot ack for others.
-                    let acked: Vec<TxId> = match node.send_decide(bank, items).await {
-                        Some(acked) => acked.into_iter().filter(|t| txs.contains(t)).collect(),
-                        None => Vec::new(),
-                    };
-                    let missing: Vec<TxId> = txs.iter().filter(|t| !acked.contains(t)).cloned().collect();
-                    let updates = {
-                        let mut deliveries = node.deliveries.lock().expect("deliveries lock");
-                        deliveries.failed(bank, &missing); // retried after its backoff
-                        deliveries.acked(bank, &acked)
-                    };
-                    if !missing.is_empty() {
-                        node.delivery_wake.notify_one();
-                    }
-                    if !updates.is_empty() {
-                        if let Err(e) = node.engine.decision_acked(updates).await {
-                            // The decision is re-sent after a restart; participants ack it again.
-                            tracing::warn!(error = %e, "recording acknowledgements");
-                        }
-                    }
+                    let sent: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
+                    let acked = node.send_decide(bank, items).await.unwrap_or_default();
+                    node.settle(bank, sent, acked).await;
                 });
             }
             let next = self.deliveries.lock().expect("deliveries lock").next_deadline_ms();

@@ -1,7 +1,7 @@
 //! The HTTP surface of a bank node.
 
 use crate::config::Config;
-use crate::consortium::{AccountAnswer, AccountMsg, DecideMsg, LookupMsg, Node, PrepareMsg, ResolveMsg};
+use crate::consortium::{AccountAnswer, AccountMsg, DecideMsg, LookupMsg, Node, PrepareAnswer, PrepareMsg, ResolveMsg};
 use crate::peer_auth::{Signed, Verifier, HEADER_BANK, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use crate::peers::wall_clock_ms;
 use crate::ring_driver::RingHandle;
@@ -177,11 +177,11 @@ fn engine_unavailable(e: engine::EngineError) -> Response {
 }
 
 async fn prepare(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)): Extension<PeerBank>, Json(msg): Json<PrepareMsg>) -> Response {
-    if let Some(r) = too_many(msg.items.len()) {
+    if let Some(r) = too_many(msg.items.len()).or_else(|| too_many(msg.decisions.len())) {
         return r;
     }
-    match node.engine().prepare(from, msg.items).await {
-        Ok(votes) => Json(votes).into_response(),
+    match node.engine().decide_then_prepare(from, msg.decisions, msg.items).await {
+        Ok((acked, votes)) => Json(PrepareAnswer { votes, acked }).into_response(),
         Err(e) => engine_unavailable(e),
     }
 }

@@ -99,7 +99,7 @@ fn duplicate_and_unexpected_votes_are_ignored() {
 }
 
 fn deliveries() -> Deliveries {
-    Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800, in_flight_ms: 2_000 })
+    Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800, in_flight_ms: 2_000, linger_ms: 0, me: bank(1) })
 }
 
 #[test]
@@ -164,4 +164,25 @@ fn an_attempt_in_flight_is_not_repeated_until_it_fails_or_times_out() {
     // No report at all: after the in-flight limit it is sent again.
     assert!(d.due(2_400).is_empty());
     assert_eq!(d.due(2_500).len(), 1);
+}
+
+#[test]
+fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
+    let mut d = Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800, in_flight_ms: 2_000, linger_ms: 30, me: bank(1) });
+    d.add(tx(1), true, &[bank(1), bank(2), bank(3)], 0);
+    d.add(tx(2), false, &[bank(2)], 5);
+    // This bank's own engine at once; the peers only after the linger.
+    assert_eq!(d.due(0), vec![(bank(1), vec![DecideItem { tx: tx(1), commit: true }])]);
+    assert!(d.due(29).is_empty());
+    // A prepare goes to bank 2 at 10 ms: both its decisions ride on it, and count as an attempt.
+    let riding = d.take_for(bank(2), 10);
+    assert_eq!(riding, vec![DecideItem { tx: tx(1), commit: true }, DecideItem { tx: tx(2), commit: false }]);
+    assert!(d.take_for(bank(2), 11).is_empty(), "in flight: not sent twice");
+    // Bank 3 had no prepare: its decision goes on its own after the linger.
+    assert_eq!(d.due(30), vec![(bank(3), vec![DecideItem { tx: tx(1), commit: true }])]);
+    // The prepare's answer acknowledged only tx 1: tx 2 is retried after its backoff.
+    d.acked(bank(2), &[tx(1)]);
+    d.failed(bank(2), &[tx(2)]);
+    assert!(d.due(100).is_empty());
+    assert_eq!(d.due(110), vec![(bank(2), vec![DecideItem { tx: tx(2), commit: false }])]);
 }

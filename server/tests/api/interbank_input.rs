@@ -34,12 +34,15 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
         "to": { "name": "x", "key_masked": "x", "bank": 1 } } });
 
     let too_many: Vec<Value> = (0..257).map(|_| json!({ "tx": tx, "parts": [[0, debit(1)]] })).collect();
+    let too_many_decisions: Vec<Value> = (0..257).map(|_| json!({ "tx": tx, "commit": true })).collect();
     let cases: Vec<(&str, Vec<u8>, StatusCode)> = vec![
         ("/interbank/prepare", b"not json".to_vec(), StatusCode::BAD_REQUEST),
         ("/interbank/prepare", br#"{"items": 5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/prepare", br#"{}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/prepare", json!({ "items": [{ "tx": "E123", "parts": [] }] }).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/prepare", json!({ "items": too_many }).to_string().into_bytes(), StatusCode::BAD_REQUEST),
+        ("/interbank/prepare", json!({ "items": [], "decisions": too_many_decisions }).to_string().into_bytes(), StatusCode::BAD_REQUEST),
+        ("/interbank/prepare", json!({ "items": [], "decisions": [{ "tx": tx, "commit": "yes" }] }).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/decide", br#"{"items": [{"tx": "'; DROP TABLE entries;--", "commit": true}]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/lookup", br#"{"key": "123.456.789-00"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/lookup", br#"{"key": "<script>alert(1)</script>"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
@@ -82,6 +85,11 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
     let commit = json!({ "items": [{ "tx": held, "commit": true }] }).to_string();
     let (status, text) = signed(&bank2, "/interbank/decide", 3, now_ms(), commit.as_bytes()).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "[]"), "not acknowledged");
+    assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
+    // Nor when the commit rides on a prepare from bank 3.
+    let riding = json!({ "items": [], "decisions": [{ "tx": held, "commit": true }] }).to_string();
+    let (status, text) = signed(&bank2, "/interbank/prepare", 3, now_ms(), riding.as_bytes()).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, r#"{"votes":[],"acked":[]}"#), "not acknowledged");
     assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
     // Bank 1 never decided it: bank 2 asks, bank 1 presumes abort, the reservation is released.
     let start = std::time::Instant::now();
