@@ -16,6 +16,8 @@
 #   BENCH_OUT=$CARGO_TARGET_DIR/bench   where the JSON reports (bench-c<N>.json) go
 #   BENCH_KEEP=1             keep the banks' data and logs (otherwise removed unless a run failed)
 #   BENCH_CAPACITY=0         skip the ring-capacity phase
+#   BENCH_BANK_BIN=path      another bank-node binary (to compare two builds)
+#   BENCH_BANK_ENV="K=V .."  extra settings for the banks under load (e.g. TOKIO_WORKER_THREADS=1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
@@ -36,7 +38,7 @@ if [ ! -s "$site/pkg/consorcio.wasm" ]; then
   "$root/scripts/setup.sh"
   SITE_DIR="$site" "$root/scripts/build-site.sh" release
 fi
-bank_bin="$CARGO_TARGET_DIR/release/bank-node"
+bank_bin=${BENCH_BANK_BIN:-$CARGO_TARGET_DIR/release/bank-node}
 loadgen_bin="$CARGO_TARGET_DIR/release/loadgen"
 
 ports=()
@@ -116,7 +118,8 @@ start_banks() {
   done
   echo "bench: five banks up (${urls[0]} .. ${urls[4]}), data in $dir"
 }
-start_banks load
+# shellcheck disable=SC2086
+start_banks load ${BENCH_BANK_ENV:-}
 
 # CPU time (utime+stime, in clock ticks) of a process; the name field may hold spaces, so cut at ')'.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -158,20 +161,38 @@ measure_idle "before load"
 
 mkdir -p "$out"
 summary=()
-# Token visits summed over the five banks.
-visits_now() { local i n=0 v; for i in 0 1 2 3 4; do v=$(status_field "${urls[$i]}" visits); n=$((n + ${v:-0})); done; echo "$n"; }
+# CPU ticks of the five banks together; the machine's (busy, total) ticks from /proc/stat.
+banks_cpu_ticks() { local i n=0; for i in 0 1 2 3 4; do n=$((n + $(cpu_ticks "${pids[$i]}"))); done; echo "$n"; }
+machine_ticks() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t - $5 - $6, t}' /proc/stat; }
+# A /status number field summed over the five banks (visits, commits, commands).
+sum_field() { local i n=0 v; for i in 0 1 2 3 4; do v=$(status_field "${urls[$i]}" "$1"); n=$((n + ${v:-0})); done; echo "$n"; }
 for c in $clients_list; do
   echo
   echo "bench: loadgen with $c clients for $secs s"
-  v0=$(visits_now); t0=$(date +%s.%N)
+  log="$work/loadgen-c$c.txt"
   set +e
   "$loadgen_bin" --banks "$banks_arg" --accounts "$accounts" --clients "$c" --duration-secs "$secs" \
-    --mix "$mix" --json "$out/bench-c$c.json" --label "C=$c" | tee "$work/loadgen-c$c.txt"
-  rc=${PIPESTATUS[0]}
+    --mix "$mix" --json "$out/bench-c$c.json" --label "C=$c" > "$log" 2>&1 &
+  lg=$!
+  # The workload's own window (not account set-up, logins or the final audit): from loadgen's
+  # "workload starts" line to its "workload done" line.
+  # Polled every 50 ms: the polling itself must not load the machine being measured.
+  wait_line() { while kill -0 "$lg" 2>/dev/null && ! grep -q "$1" "$log"; do sleep 0.05; done; }
+  wait_line "workload starts"
+  v0=$(sum_field visits); k0=$(sum_field commits); q0=$(sum_field commands); t0=$(date +%s.%N); c0=$(banks_cpu_ticks); m0=$(machine_ticks); l0=$(cpu_ticks "$lg")
+  wait_line "workload done"
+  v1=$(sum_field visits); k1=$(sum_field commits); q1=$(sum_field commands); t1=$(date +%s.%N); c1=$(banks_cpu_ticks); m1=$(machine_ticks); l1=$(cpu_ticks "$lg")
+  wait "$lg"
+  rc=$?
   set -e
-  v1=$(visits_now); t1=$(date +%s.%N)
-  echo "token during the run (setup and audit included): $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" \
-    'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}')"
+  cat "$log"
+  ok=$(grep '^all ' "$log" | awk '{print $2}')
+  echo "during the workload: the five banks used $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+    -v a="$t0" -v b="$t1" -v ok="${ok:-0}" 'BEGIN{printf "%.2f cores = %.0f us of CPU per successful operation", d / hz / (b - a), (ok > 0 ? 1e6 * d / hz / ok : 0)}'); \
+loadgen $(awk -v d=$((l1 - l0)) -v hz="$(getconf CLK_TCK)" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f cores", d / hz / (b - a)}'); \
+the machine was $(echo "$m0 $m1" | awk '{printf "%.0f%% busy", 100 * ($3 - $1) / (($4 - $2) > 0 ? ($4 - $2) : 1)}'); \
+token $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}'); \
+engines $(awk -v k=$((k1 - k0)) -v q=$((q1 - q0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f durable commits/s (fsyncs), %.1f commands per commit", k / (b - a), (k > 0 ? q / k : 0)}')"
   [ "$rc" = 0 ] || failed=1
   summary+=("$(printf 'C=%-3s %s  [%s]' "$c" "$(grep '^all ' "$work/loadgen-c$c.txt" | sed 's/^all *//')" \
     "$(grep -o '^conservation: [A-Z]*' "$work/loadgen-c$c.txt" | cut -d' ' -f2 || echo "exit $rc")")")

@@ -2,10 +2,10 @@
 //!
 //! Callers (server functions, routes) hold an [`EngineHandle`], enqueue a command and await its
 //! outcome; they never touch balances. The engine takes up to `batch_max` queued commands at a
-//! time, applies them to the in-memory [`Ledger`] in order, persists all their changes in one
-//! SQLite transaction (group commit: one fsync for the batch) and only then answers them. A command
-//! that must read history first flushes the changes before it, so every answer reflects exactly
-//! what is on disk.
+//! time. It first runs the batch's reads against the durable state and answers them at once, then
+//! applies the writes to the in-memory [`Ledger`] in order, persists all their changes in one
+//! SQLite transaction (group commit: one fsync for the batch) and only then answers them. So every
+//! answer reflects exactly what is on disk.
 
 use crate::auth::{PasswordHash, TokenHash};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
@@ -86,7 +86,7 @@ impl EngineConfig {
     }
 }
 
-/// Totals for checking conservation of money from outside.
+/// Totals for checking conservation of money from outside, and how well commits are grouped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Audit {
     pub accounts: usize,
@@ -94,6 +94,11 @@ pub struct Audit {
     pub total_blocked: i128,
     pub total_incoming: i128,
     pub prepared_transactions: usize,
+    /// Commands executed since start.
+    pub commands: u64,
+    /// Durable transactions written since start (one fsync each): `commands / commits` is the
+    /// group commit's average size.
+    pub commits: u64,
 }
 
 type Reply<T> = oneshot::Sender<EngineResult<T>>;
@@ -125,6 +130,27 @@ enum Command {
     Participation { tx: TxId, reply: Reply<Option<(BankId, PartState)>> },
     /// Finish the current batch, then stop (other tasks may still hold handles).
     Shutdown { reply: Reply<()> },
+}
+
+impl Command {
+    /// Commands that change nothing. The engine runs them before a batch's writes, so they see
+    /// exactly what is durable, and answers them at once instead of after the batch's fsync.
+    fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Command::Credentials { .. }
+                | Command::SessionAccount { .. }
+                | Command::Dashboard { .. }
+                | Command::LookupKey { .. }
+                | Command::Audit { .. }
+                | Command::Account { .. }
+                | Command::AccountOf { .. }
+                | Command::Decision { .. }
+                | Command::UnackedDecisions { .. }
+                | Command::InDoubt { .. }
+                | Command::Participation { .. }
+        )
+    }
 }
 
 /// A cheap, cloneable handle for enqueueing commands.
@@ -207,8 +233,10 @@ impl EngineHandle {
         self.call_waiting(|reply| Command::DecideThenPrepare { coordinator, decisions, items, reply }).await
     }
 
-    /// 2PC coordinator: stores decisions durably. Returns the final decision of each (the first
-    /// one ever stored for its id wins) with the outcome to report.
+    /// 2PC coordinator: stores decisions durably, and applies each to this bank's own part of
+    /// the packet in the same batch (the stored list of banks still to acknowledge leaves this
+    /// bank out). Returns the final decision of each (the first one ever stored for its id wins)
+    /// with the outcome to report.
     pub async fn log_decisions(&self, decisions: Vec<Decision>) -> EngineResult<Vec<(bool, PacketOutcome)>> {
         self.call_waiting(|reply| Command::LogDecisions { decisions, reply }).await
     }
@@ -325,6 +353,8 @@ struct State {
     participations_in_batch: HashMap<TxId, (BankId, PartState)>,
     decisions_in_batch: HashMap<TxId, StoredDecision>,
     waiting: Vec<Deferred>,
+    commands: u64,
+    commits: u64,
 }
 
 impl State {
@@ -346,6 +376,8 @@ impl State {
             participations_in_batch: HashMap::new(),
             decisions_in_batch: HashMap::new(),
             waiting: Vec::new(),
+            commands: 0,
+            commits: 0,
         })
     }
 
@@ -353,7 +385,17 @@ impl State {
         let mut batch = Vec::with_capacity(self.config.batch_max);
         while rx.blocking_recv_many(&mut batch, self.config.batch_max) > 0 {
             let now = self.clock.now_ms();
-            for command in batch.drain(..) {
+            self.commands += batch.len() as u64;
+            // Reads first, answered at once: nothing of this batch is applied yet, so they see
+            // only durable state. Their callers and this batch's writers were concurrent (no
+            // writer has been answered), so ordering the reads first is linearizable.
+            let (reads, writes): (Vec<Command>, Vec<Command>) = batch.drain(..).partition(Command::is_read);
+            for command in reads {
+                self.execute(command, now);
+            }
+            debug_assert!(!self.ledger.has_changes() && self.session_changes.is_empty() && self.protocol_changes.is_empty());
+            self.answer_waiting(true);
+            for command in writes {
                 self.execute(command, now);
             }
             self.flush(now);
@@ -373,6 +415,7 @@ impl State {
         let durable = if changes.is_empty() && sessions.is_empty() && protocol.is_empty() {
             true
         } else {
+            self.commits += 1;
             match self.store.persist(&changes, &sessions, &protocol, now) {
                 Ok(()) => true,
                 Err(e) => {
@@ -385,6 +428,10 @@ impl State {
         self.seen_in_batch.clear();
         self.participations_in_batch.clear();
         self.decisions_in_batch.clear();
+        self.answer_waiting(durable);
+    }
+
+    fn answer_waiting(&mut self, durable: bool) {
         for answer in self.waiting.drain(..) {
             answer(durable);
         }
@@ -597,6 +644,8 @@ impl State {
             total_blocked: 0,
             total_incoming: 0,
             prepared_transactions: self.ledger.prepared_count(),
+            commands: self.commands,
+            commits: self.commits,
         };
         for a in self.ledger.accounts() {
             audit.accounts += 1;

@@ -180,6 +180,11 @@ impl Ledger {
         std::mem::take(&mut self.changes)
     }
 
+    /// Whether any change awaits [`Ledger::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
     pub fn account(&self, id: AccountId) -> Option<&Account> {
         self.accounts.get(&id)
     }

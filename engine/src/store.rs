@@ -162,7 +162,9 @@ pub struct StoredDecision {
     pub commit: bool,
     /// The packet's outcome as the client saw it (JSON), to answer a retry with it.
     pub outcome: String,
-    /// Banks that have not yet acknowledged the decision.
+    /// Banks that have not yet acknowledged the decision, as last stored: the node stores it when
+    /// the decision is made and when every bank has acknowledged (empty), not at each
+    /// acknowledgement, so after a restart some banks may hear it again (and ack a duplicate).
     pub unacked: Vec<BankId>,
 }
 
@@ -182,17 +184,13 @@ pub struct Store {
 impl Store {
     pub fn open(path: &Path) -> StoreResult<Store> {
         let conn = Connection::open(path)?;
-        // A previous process (or engine, in tests) may still be letting go of the file.
-        conn.busy_timeout(std::time::Duration::from_millis(5_000))?;
-        // Only this process uses the file. An exclusive lock, taken once and set before WAL mode
-        // starts, spares each commit its file-lock calls and WAL its shared memory; a second bank
-        // process on the same data directory is refused (busy) instead of sharing it.
-        // WAL: a commit appends to the log. FULL: the WAL is fsync'd at every commit, so an
-        // acknowledged batch survives a crash of the process or of the machine.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        // WAL: readers (an operator's backup, say) never block the writer. FULL: the WAL is
+        // fsync'd at every commit, so an acknowledged batch survives a crash of the process or of
+        // the machine.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_millis(5_000))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == 0 {
             let tx = conn.unchecked_transaction()?;

@@ -341,19 +341,23 @@ impl Sim {
         let decisions = round.decisions();
         let engine = self.engine(id).unwrap();
         let now = self.now;
+        // As in the node, the token moves on once every vote is in; the decisions are stored after.
+        let effects = self.node(id).ring.batch_done(true, now);
         match engine.log_decisions(decisions.clone()).await {
             Ok(finals) => {
                 for (d, (commit, outcome)) in decisions.iter().zip(finals) {
                     assert_eq!(outcome.status == TxStatus::Committed, commit);
                     let node = self.node(id);
-                    node.deliveries.add(d.tx.clone(), commit, &d.participants, now);
+                    // The engine decided this bank's own part with the log.
+                    let others: Vec<BankId> = d.participants.iter().copied().filter(|b| *b != id).collect();
+                    node.deliveries.add(d.tx.clone(), commit, &others, now);
                     node.in_flight.remove(&d.tx);
                     self.told.insert(d.tx.clone(), commit);
                 }
             }
             Err(e) => panic!("logging decisions failed: {e}"),
         }
-        self.node(id).ring.batch_done(true, now)
+        effects
     }
 
     async fn deliver(&mut self, p: Packet) {

@@ -799,6 +799,7 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    eprintln!("loadgen [{label}]: workload done in {elapsed:.1} s; checking conservation");
 
     // 4. Conservation.
     let unresolved = settle_unknown_deposits(&shared, args.settle).await;

@@ -3,9 +3,12 @@
 //!
 //! - Packets submitted by clients wait in a bounded queue; the ring driver calls
 //!   [`Node::run_batch`] while this bank holds the token, which prepares up to `batch_max` packets at
-//!   once (one prepare message per participant), decides, stores the decisions and answers the clients.
-//! - A delivery task sends decisions (phase two) batched per participant and retries with backoff
-//!   until every participant acknowledged; unacknowledged decisions are reloaded at start-up.
+//!   once (one prepare message per participant) and decides; once every vote is in, the token moves
+//!   on while a task stores the decisions (applying this bank's own parts in the same commit) and
+//!   answers the clients.
+//! - Decisions reach the other participants on the next prepare to each, or from a delivery task
+//!   (phase two, batched per participant, retried with backoff until acknowledged); unacknowledged
+//!   decisions are reloaded at start-up.
 //! - A recovery task asks coordinators about transactions this bank has had prepared for longer than
 //!   `in_doubt_after_ms`, and applies the answers.
 
@@ -171,6 +174,9 @@ pub struct Node {
     /// Packets queued or being prepared, with the clients waiting for each.
     in_flight: Mutex<HashMap<TxId, Vec<Waiter>>>,
     deliveries: Mutex<Deliveries>,
+    /// Decisions every participant has acknowledged, not yet recorded as such (see
+    /// [`ACKS_RECORDED_EVERY_MS`]).
+    delivered: Mutex<Vec<(TxId, Vec<BankId>)>>,
     delivery_wake: Notify,
     started: Instant,
     progress: Mutex<ProgressLog>,
@@ -183,6 +189,11 @@ pub struct Node {
     /// [`HURRY_HINT_EVERY_MS`].
     last_hurry_ms: std::sync::atomic::AtomicU64,
 }
+
+/// Fully acknowledged decisions are recorded in one engine write at most this often. Until then a
+/// restart would only send them again (participants acknowledge duplicates), so this saves the
+/// coordinator a commit per acknowledgement at no risk.
+const ACKS_RECORDED_EVERY_MS: u64 = 200;
 
 /// Hurry hints go to the peers at most this often; each lasts [`crate::ring_driver::HURRY_MS`].
 const HURRY_HINT_EVERY_MS: u64 = crate::ring_driver::HURRY_MS / 2;
@@ -218,6 +229,7 @@ impl Node {
             jobs_rx: tokio::sync::Mutex::new(jobs_rx),
             in_flight: Mutex::new(HashMap::new()),
             deliveries: Mutex::new(deliveries),
+            delivered: Mutex::new(Vec::new()),
             delivery_wake: Notify::new(),
             started: Instant::now(),
             progress: Mutex::new(ProgressLog::default()),
@@ -236,13 +248,18 @@ impl Node {
     }
 
     /// Packets are waiting: ask this bank's ring and the peers' to pass the token on without
-    /// idling, so that it comes here soon. At most one round of hints per
-    /// [`HURRY_HINT_EVERY_MS`]: a hint lasts twice that long, and under load (when the token is
-    /// never idle) more hints would only cost every bank a request each.
+    /// idling, so that it comes here soon. No hints while the ring is busy (the token came by twice
+    /// in the last 100 ms; an idling ring takes up to 200 ms a round), and at most one round per
+    /// [`HURRY_HINT_EVERY_MS`] (a hint lasts twice that long): under load, hints would only cost
+    /// every bank a request each.
     fn hurry(&self) {
         use std::sync::atomic::Ordering;
         if let Some(ring) = self.ring.get() {
             ring.hurry();
+            // The ring is busy (not idling): the token will be back soon anyway.
+            if ring.visited_twice_within(2 * HURRY_HINT_EVERY_MS) {
+                return;
+            }
         }
         let now = self.now_ms() + HURRY_HINT_EVERY_MS;
         let last = self.last_hurry_ms.load(Ordering::Relaxed);
@@ -267,8 +284,8 @@ impl Node {
         self.banks.iter().any(|b| b.id == bank)
     }
 
-    /// Runs one batch of queued packets (called while this bank holds the token). Returns whether
-    /// there was any work.
+    /// Runs phase one for a batch of queued packets (called while this bank holds the token) and
+    /// hands the decisions to a task of their own. Returns whether there was any work.
     pub async fn run_batch(self: Arc<Self>) -> bool {
         let mut jobs = Vec::new();
         {
@@ -313,7 +330,16 @@ impl Node {
             round.on_votes(bank, None);
         }
         inject(self.settings.fault, Fault::CrashBeforeDecision);
-        let decisions = round.decisions();
+        // Every vote is in: phase one, which the token orders, is over. The decisions are stored
+        // and answered while the token moves on (storing takes an fsync, as long again as the
+        // round); a participant asking about one meanwhile hears "pending" (still in flight).
+        let node = self.clone();
+        tokio::spawn(async move { node.conclude(round.decisions()).await });
+        true
+    }
+
+    /// Stores a round's decisions, then queues them for delivery and answers the clients.
+    async fn conclude(&self, decisions: Vec<engine::twopc::Decision>) {
         let participants: Vec<(TxId, Vec<BankId>)> = decisions.iter().map(|d| (d.tx.clone(), d.participants.clone())).collect();
         match self.engine.log_decisions(decisions).await {
             Ok(finals) => {
@@ -322,7 +348,9 @@ impl Node {
                 {
                     let mut deliveries = self.deliveries.lock().expect("deliveries lock");
                     for ((tx, banks), (commit, _)) in participants.iter().zip(&finals) {
-                        deliveries.add(tx.clone(), *commit, banks, now);
+                        // This bank's own part was decided with the log.
+                        let others: Vec<BankId> = banks.iter().copied().filter(|b| *b != self.me).collect();
+                        deliveries.add(tx.clone(), *commit, &others, now);
                     }
                 }
                 self.delivery_wake.notify_one();
@@ -341,7 +369,6 @@ impl Node {
                 }
             }
         }
-        true
     }
 
     fn finish(&self, tx: &TxId, result: EngineResult<PacketOutcome>) {
@@ -388,14 +415,26 @@ impl Node {
             deliveries.failed(bank, &missing);
             deliveries.acked(bank, &acked)
         };
-        if !missing.is_empty() {
+        let first_delivered = !updates.is_empty() && {
+            let mut delivered = self.delivered.lock().expect("delivered lock");
+            let was_empty = delivered.is_empty();
+            delivered.extend(updates);
+            was_empty
+        };
+        if !missing.is_empty() || first_delivered {
             self.delivery_wake.notify_one();
         }
-        if !updates.is_empty() {
-            if let Err(e) = self.engine.decision_acked(updates).await {
-                // The decision is re-sent after a restart; participants ack it again.
-                tracing::warn!(error = %e, "recording acknowledgements");
-            }
+    }
+
+    /// Records the decisions acknowledged everywhere since the last call.
+    async fn record_delivered(&self) {
+        let updates = std::mem::take(&mut *self.delivered.lock().expect("delivered lock"));
+        if updates.is_empty() {
+            return;
+        }
+        if let Err(e) = self.engine.decision_acked(updates).await {
+            // The decisions are sent again after a restart; participants ack them again.
+            tracing::warn!(error = %e, "recording acknowledgements");
         }
     }
 
@@ -419,6 +458,7 @@ impl Node {
             }
             Err(e) => tracing::error!(error = %e, "loading unacknowledged decisions"),
         }
+        let mut recorded_at = 0;
         loop {
             let due = self.deliveries.lock().expect("deliveries lock").due(self.now_ms());
             for (bank, items) in due {
@@ -429,7 +469,18 @@ impl Node {
                     node.settle(bank, sent, acked).await;
                 });
             }
+            let pending_acks = !self.delivered.lock().expect("delivered lock").is_empty();
+            if pending_acks && self.now_ms() >= recorded_at + ACKS_RECORDED_EVERY_MS {
+                recorded_at = self.now_ms();
+                let node = self.clone();
+                tokio::spawn(async move { node.record_delivered().await });
+            }
             let next = self.deliveries.lock().expect("deliveries lock").next_deadline_ms();
+            let next = match (next, pending_acks) {
+                (Some(at), true) => Some(at.min(recorded_at + ACKS_RECORDED_EVERY_MS)),
+                (None, true) => Some(recorded_at + ACKS_RECORDED_EVERY_MS),
+                (next, false) => next,
+            };
             let sleep = match next {
                 Some(at) => Duration::from_millis(at.saturating_sub(self.now_ms()).max(1)),
                 None => Duration::from_secs(3_600),

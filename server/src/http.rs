@@ -115,8 +115,11 @@ async fn status(engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc
         let (in_flight, undelivered) = n.load();
         serde_json::json!({ "packets_in_flight": in_flight, "decisions_undelivered": undelivered })
     });
-    // Totals only (no account is identified): what an auditor checks conservation of money with.
-    let audit = engine.audit().await.ok().map(|a| {
+    // Totals only (no account is identified): what an auditor checks conservation of money with,
+    // and the engine's group commit (commands per durable commit).
+    let audit = engine.audit().await.ok();
+    let engine_stats = audit.as_ref().map(|a| serde_json::json!({ "commands": a.commands, "commits": a.commits }));
+    let audit = audit.map(|a| {
         serde_json::json!({
             "accounts": a.accounts,
             "total_available": a.total_available as i64,
@@ -131,6 +134,7 @@ async fn status(engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc
         "ring": ring.map(|r| r.status()),
         "twopc": load,
         "audit": audit,
+        "engine": engine_stats,
     }))
     .into_response()
 }

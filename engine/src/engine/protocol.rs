@@ -142,15 +142,31 @@ impl State {
     }
 
     pub(super) fn log_decisions(&mut self, decisions: Vec<Decision>, now: i64) -> EngineResult<Vec<(bool, PacketOutcome)>> {
+        let me = self.config.bank.id;
         let mut out = Vec::with_capacity(decisions.len());
         for d in decisions {
-            if let Some(existing) = self.stored_decision(&d.tx)? {
-                out.push((existing.commit, parse_outcome(&d.tx, existing.commit, &existing.outcome)));
-                continue;
-            }
+            let existing = self.stored_decision(&d.tx)?;
             let outcome = serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
-            self.record_decision(&d.tx, StoredDecision { commit: d.commit, outcome, unacked: d.participants }, now);
-            out.push((d.commit, d.outcome));
+            let commit = existing.as_ref().map_or(d.commit, |e| e.commit);
+            // This bank's own part is decided in the same durable batch: no message, no second
+            // commit. Should that fail (it cannot, short of a bug), this bank stays among those
+            // to acknowledge, and its recovery task resolves the part later.
+            let decided_here = d.participants.contains(&me)
+                && match self.decide_items(me, vec![DecideItem { tx: d.tx.clone(), commit }], now) {
+                    Ok(acked) => !acked.is_empty(),
+                    Err(e) => {
+                        tracing::error!(tx = %d.tx, error = %e, "applying this bank's own part of a decision");
+                        false
+                    }
+                };
+            match existing {
+                Some(existing) => out.push((existing.commit, parse_outcome(&d.tx, existing.commit, &existing.outcome))),
+                None => {
+                    let unacked = d.participants.iter().copied().filter(|b| *b != me || !decided_here).collect();
+                    self.record_decision(&d.tx, StoredDecision { commit: d.commit, outcome, unacked }, now);
+                    out.push((d.commit, d.outcome));
+                }
+            }
         }
         Ok(out)
     }

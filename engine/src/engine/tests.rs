@@ -267,7 +267,7 @@ mod two_phase {
 
         let other = engine.new_tx_id();
         let outcome = PacketOutcome { tx_id: other.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: other.clone(), commit: true, participants: vec![bank(1), bank(3)], outcome };
+        let d = Decision { tx: other.clone(), commit: true, participants: vec![bank(2), bank(3)], outcome };
         assert!(engine.log_decisions(vec![d]).await.unwrap()[0].0);
         engine.decision_acked(vec![(other.clone(), vec![bank(3)])]).await.unwrap();
         drop(engine);

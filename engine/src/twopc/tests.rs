@@ -111,7 +111,7 @@ fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
     assert_eq!(due.len(), 2);
     assert_eq!(due[1], (bank(2), vec![DecideItem { tx: tx(1), commit: true }, DecideItem { tx: tx(2), commit: false }]));
     assert!(d.due(50).is_empty(), "in flight until the backoff passes");
-    assert_eq!(d.acked(bank(1), &[tx(1)]), vec![(tx(1), vec![bank(2)])]);
+    assert!(d.acked(bank(1), &[tx(1)]).is_empty(), "bank 2 has yet to ack tx 1");
     // Bank 2 never answers: retries at 100, 300 (backoff 200), 700 (400), 1500 (800), 2300 (cap).
     d.failed(bank(2), &[tx(1), tx(2)]);
     let mut sent_at = Vec::new();
@@ -133,10 +133,15 @@ fn a_duplicate_ack_changes_nothing() {
     let mut d = deliveries();
     d.add(tx(1), true, &[bank(1), bank(2)], 0);
     d.due(0);
-    assert_eq!(d.acked(bank(1), &[tx(1)]).len(), 1);
+    assert!(d.acked(bank(1), &[tx(1)]).is_empty());
     assert!(d.acked(bank(1), &[tx(1)]).is_empty());
     assert!(d.acked(bank(3), &[tx(1), tx(9)]).is_empty());
     assert_eq!(d.len(), 1);
+    // Bank 1's duplicate did not count for bank 2, whose attempt failed: it is retried.
+    d.failed(bank(2), &[tx(1)]);
+    assert_eq!(d.due(100), vec![(bank(2), vec![DecideItem { tx: tx(1), commit: true }])]);
+    assert_eq!(d.acked(bank(2), &[tx(1)]), vec![(tx(1), vec![])]);
+    assert!(d.is_empty());
 }
 
 #[test]

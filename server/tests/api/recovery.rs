@@ -53,7 +53,7 @@ async fn sigkill_loses_no_acknowledged_operation() {
     }
     let acked = acked.lock().unwrap().clone();
 
-    let bank = Bank::start(4, dir.path()).await;
+    // The file as the kill left it: SQLite replays its log, nothing else repairs it.
     let db = rusqlite::Connection::open(Bank::db_path(dir.path())).unwrap();
     let mut stmt = db.prepare("SELECT tx_id FROM entries WHERE status = 'committed'").unwrap();
     let committed: HashSet<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
@@ -83,7 +83,10 @@ async fn sigkill_loses_no_acknowledged_operation() {
         )
         .unwrap();
     assert_eq!(total, deposits);
+    drop(stmt);
+    drop(db);
     // The restarted bank (on a new port; cookies are per host) serves the same sessions and balances.
+    let bank = Bank::start(4, dir.path()).await;
     let ana = Client { url: bank.url.clone(), ..ana };
     let beto = Client { url: bank.url.clone(), ..beto };
     let (a, _) = ana.balances().await;

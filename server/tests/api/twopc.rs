@@ -96,6 +96,8 @@ async fn inter_bank_pix_and_packets_commit_or_abort_as_a_whole() {
     assert_eq!(receipt["status"], "Committed");
     assert_eq!(receipt["receiver"]["name"], "Beto Reis");
     assert_eq!(w.ana1.call("send_pix", &form).await.0, StatusCode::OK, "a retry returns the first outcome");
+    // The client hears the outcome once it is decided; the banks apply it just after.
+    assert_settled(&w.c, &[0, 1, 2, 3, 4], 150_000).await;
     assert_eq!(w.ana1.balances().await, (90_000, 0));
     assert_eq!(w.beto3.balances().await, (10_000, 0));
     let beto_history = w.beto3.dashboard().await;
@@ -111,6 +113,7 @@ async fn inter_bank_pix_and_packets_commit_or_abort_as_a_whole() {
     assert_eq!(outcome["status"], "Committed", "{outcome}");
     assert!(outcome["legs"].as_array().unwrap().iter().all(|l| l["status"] == "Committed"));
     assert_eq!(packet(&w.ana1, &id, legs).await.1, outcome, "a retried packet returns its first outcome");
+    assert_settled(&w.c, &[0, 1, 2, 3, 4], 150_000).await;
     assert_eq!(w.ana1.balances().await, (85_000, 0));
     assert_eq!(w.ana2.balances().await, (40_000, 0));
     assert_eq!(w.beto3.balances().await, (18_000, 0));
