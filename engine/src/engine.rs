@@ -18,7 +18,7 @@ use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// Errors a caller can branch on. Messages are written for a bank client.
@@ -110,7 +110,6 @@ enum Command {
     Credentials { email: String, reply: Reply<Option<(AccountId, PasswordHash)>> },
     CreateSession { token: TokenHash, account: AccountId, reply: Reply<()> },
     EndSession { token: TokenHash, reply: Reply<()> },
-    SessionAccount { token: TokenHash, reply: Reply<Option<AccountId>> },
     Dashboard { account: AccountId, reply: Reply<Dashboard> },
     LookupKey { key: TaxId, reply: Reply<ReceiverPreview> },
     Audit { reply: Reply<Audit> },
@@ -139,7 +138,6 @@ impl Command {
         matches!(
             self,
             Command::Credentials { .. }
-                | Command::SessionAccount { .. }
                 | Command::Dashboard { .. }
                 | Command::LookupKey { .. }
                 | Command::Audit { .. }
@@ -153,12 +151,18 @@ impl Command {
     }
 }
 
+/// Live sessions: token hash -> (account, expires at ms). Only the engine thread changes them
+/// (a new one is in memory before it is durable, but nobody holds its token until then); request
+/// handlers read them directly, without a round trip through the engine's queue.
+type SessionTable = Arc<RwLock<HashMap<TokenHash, (AccountId, i64)>>>;
+
 /// A cheap, cloneable handle for enqueueing commands.
 #[derive(Clone)]
 pub struct EngineHandle {
     queue: mpsc::Sender<Command>,
     bank: BankInfo,
     clock: Arc<dyn Clock>,
+    sessions: SessionTable,
 }
 
 impl EngineHandle {
@@ -167,12 +171,13 @@ impl EngineHandle {
     pub fn start(config: EngineConfig, clock: Arc<dyn Clock>) -> Result<(EngineHandle, std::thread::JoinHandle<()>), String> {
         let store = Store::open(&config.db_path).map_err(|e| format!("opening {}: {e}", config.db_path.display()))?;
         let state = State::restore(store, config.clone(), clock.clone())?;
+        let sessions = state.sessions.clone();
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let thread = std::thread::Builder::new()
             .name(format!("engine-{}", config.bank.id))
             .spawn(move || state.run(rx))
             .map_err(|e| e.to_string())?;
-        Ok((EngineHandle { queue, bank: config.bank, clock }, thread))
+        Ok((EngineHandle { queue, bank: config.bank, clock, sessions }, thread))
     }
 
     pub fn bank(&self) -> &BankInfo {
@@ -293,8 +298,11 @@ impl EngineHandle {
         self.call(|reply| Command::EndSession { token, reply }).await
     }
 
+    /// The account logged in with `token`, if that session is live.
     pub async fn session_account(&self, token: TokenHash) -> EngineResult<Option<AccountId>> {
-        self.call(|reply| Command::SessionAccount { token, reply }).await
+        let now = self.clock.now_ms();
+        let sessions = self.sessions.read().map_err(|_| EngineError::Unexpected)?;
+        Ok(sessions.get(&token).filter(|(_, expires)| *expires > now).map(|(a, _)| *a))
     }
 
     pub async fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
@@ -343,7 +351,7 @@ struct State {
     clock: Arc<dyn Clock>,
     store: Store,
     ledger: Ledger,
-    sessions: HashMap<TokenHash, (AccountId, i64)>,
+    sessions: SessionTable,
     session_changes: Vec<SessionChange>,
     seen_in_batch: HashMap<TxId, Seen>,
     /// Set by [`Command::Shutdown`]: stop after this batch.
@@ -368,7 +376,7 @@ impl State {
             clock,
             store,
             ledger,
-            sessions,
+            sessions: Arc::new(RwLock::new(sessions)),
             session_changes: Vec::new(),
             seen_in_batch: HashMap::new(),
             stopping: false,
@@ -444,7 +452,7 @@ impl State {
             Err(e) => panic!("cannot reload the ledger after a failed commit: {e}"),
         }
         match live_sessions(&self.store, self.clock.now_ms()) {
-            Ok(sessions) => self.sessions = sessions,
+            Ok(sessions) => *self.sessions.write().expect("sessions lock") = sessions,
             Err(e) => panic!("cannot reload sessions after a failed commit: {e}"),
         }
     }
@@ -460,14 +468,10 @@ impl State {
             }
             Command::CreateSession { token, account, reply } => defer(reply, self.create_session(token, account, now)),
             Command::EndSession { token, reply } => {
-                if self.sessions.remove(&token).is_some() {
+                if self.sessions.write().expect("sessions lock").remove(&token).is_some() {
                     self.session_changes.push(SessionChange::Deleted { token });
                 }
                 defer(reply, Ok(()))
-            }
-            Command::SessionAccount { token, reply } => {
-                let account = self.sessions.get(&token).filter(|(_, expires)| *expires > now).map(|(a, _)| *a);
-                defer(reply, Ok(account))
             }
             Command::Dashboard { account, reply } => {
                 self.flush(now);
@@ -594,15 +598,16 @@ impl State {
         if self.ledger.account(account).is_none() {
             return Err(LedgerError::UnknownAccount.into());
         }
-        if self.sessions.len() >= self.config.sessions_max {
-            self.sessions.retain(|_, (_, expires)| *expires > now);
+        let mut sessions = self.sessions.write().expect("sessions lock");
+        if sessions.len() >= self.config.sessions_max {
+            sessions.retain(|_, (_, expires)| *expires > now);
             self.session_changes.push(SessionChange::ExpiredBefore { now_ms: now });
-            if self.sessions.len() >= self.config.sessions_max {
+            if sessions.len() >= self.config.sessions_max {
                 return Err(EngineError::Busy);
             }
         }
         let expires_ms = now + self.config.session_ttl_ms;
-        self.sessions.insert(token, (account, expires_ms));
+        sessions.insert(token, (account, expires_ms));
         self.session_changes.push(SessionChange::Created { token, account, expires_ms });
         Ok(())
     }
