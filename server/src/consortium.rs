@@ -248,18 +248,12 @@ impl Node {
     }
 
     /// Packets are waiting: ask this bank's ring and the peers' to pass the token on without
-    /// idling, so that it comes here soon. No hints while the ring is busy (the token came by twice
-    /// in the last 100 ms; an idling ring takes up to 200 ms a round), and at most one round per
-    /// [`HURRY_HINT_EVERY_MS`] (a hint lasts twice that long): under load, hints would only cost
-    /// every bank a request each.
+    /// idling, so that it comes here soon. At most one round of hints per [`HURRY_HINT_EVERY_MS`]
+    /// (a hint lasts twice that long): more would only cost every bank a request each.
     fn hurry(&self) {
         use std::sync::atomic::Ordering;
         if let Some(ring) = self.ring.get() {
             ring.hurry();
-            // The ring is busy (not idling): the token will be back soon anyway.
-            if ring.visited_twice_within(2 * HURRY_HINT_EVERY_MS) {
-                return;
-            }
         }
         let now = self.now_ms() + HURRY_HINT_EVERY_MS;
         let last = self.last_hurry_ms.load(Ordering::Relaxed);

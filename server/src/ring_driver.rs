@@ -11,7 +11,6 @@ use crate::peers::Peers;
 use domain::BankId;
 use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -70,10 +69,6 @@ enum Outcome {
 pub struct RingHandle {
     inbound: mpsc::Sender<Inbound>,
     status: Arc<Mutex<RingStatus>>,
-    /// When the ring task started, and when the token arrived here the time before last (ms
-    /// since then).
-    started: Instant,
-    visit_before_last_ms: Arc<AtomicU64>,
 }
 
 impl RingHandle {
@@ -92,14 +87,6 @@ impl RingHandle {
     /// Asks the ring to pass the token on without idling for a while (work is waiting somewhere).
     pub fn hurry(&self) {
         let _ = self.inbound.try_send(Inbound::Hurry);
-    }
-
-    /// Whether the token came by here twice within the last `ms` milliseconds: the ring is busy
-    /// (an idling ring holds the token longer at each bank).
-    pub fn visited_twice_within(&self, ms: u64) -> bool {
-        let now = self.started.elapsed().as_millis() as u64;
-        let before_last = self.visit_before_last_ms.load(Ordering::Relaxed);
-        before_last > 0 && now.saturating_sub(before_last) <= ms
     }
 
     pub fn status(&self) -> RingStatus {
@@ -123,30 +110,14 @@ pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandl
         retry_ms: settings.retry_ms,
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
-    let handle = RingHandle {
-        inbound,
-        status: Arc::new(Mutex::new(RingStatus::default())),
-        started: Instant::now(),
-        visit_before_last_ms: Arc::new(AtomicU64::new(0)),
-    };
-    let published =
-        Published { status: handle.status.clone(), start: handle.started, visit_before_last_ms: handle.visit_before_last_ms.clone() };
-    tokio::spawn(run(config, peers, node, rx, published));
-    handle
+    let status = Arc::new(Mutex::new(RingStatus::default()));
+    tokio::spawn(run(config, peers, node, rx, status.clone()));
+    RingHandle { inbound, status }
 }
 
-/// What the ring task publishes for its handles (it holds no sender, so it ends with them).
-struct Published {
-    status: Arc<Mutex<RingStatus>>,
-    start: Instant,
-    visit_before_last_ms: Arc<AtomicU64>,
-}
-
-async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mpsc::Receiver<Inbound>, published: Published) {
-    let Published { status, start, visit_before_last_ms } = published;
+async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mpsc::Receiver<Inbound>, status: Arc<Mutex<RingStatus>>) {
+    let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
-    // (visits so far, when the latest arrived)
-    let mut last_visit = (0u64, 0u64);
     let mut ring = Ring::new(config, now());
     // Results of our own peer calls; at most one pass and one probe are out at a time.
     let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(8);
@@ -175,10 +146,6 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
         };
         carry_out(effects, &peers, &node, &outcomes_tx);
         publish(&ring, &status, now());
-        if ring.visits != last_visit.0 {
-            visit_before_last_ms.store(last_visit.1, Ordering::Relaxed);
-            last_visit = (ring.visits, now());
-        }
     }
 }
 
