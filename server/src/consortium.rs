@@ -378,7 +378,7 @@ impl Node {
     }
 
     /// Phase one at `bank`, with the decisions it has yet to hear riding along.
-    async fn send_prepare(self: &Arc<Self>, bank: BankId, items: Vec<PrepareItem>) -> Option<Vec<Vote>> {
+    async fn send_prepare(&self, bank: BankId, items: Vec<PrepareItem>) -> Option<Vec<Vote>> {
         if bank == self.me {
             return self.engine.prepare(self.me, items).await.ok();
         }
@@ -392,16 +392,14 @@ impl Node {
             None => (None, Vec::new()),
         };
         if !sent.is_empty() {
-            // Recorded off the round's path: the votes are what the round waits for.
-            let node = self.clone();
-            tokio::spawn(async move { node.settle(bank, sent, acked).await });
+            self.settle(bank, sent, acked);
         }
         votes
     }
 
     /// The attempt that carried decisions `sent` to `bank` ended with `acked` acknowledged (only
     /// those sent count: a peer cannot ack for others); the rest are retried after their backoff.
-    async fn settle(&self, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
+    fn settle(&self, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
         let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
         let missing: Vec<TxId> = sent.into_iter().filter(|t| !acked.contains(t)).collect();
         let updates = {
@@ -460,7 +458,7 @@ impl Node {
                 tokio::spawn(async move {
                     let sent: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
                     let acked = node.send_decide(bank, items).await.unwrap_or_default();
-                    node.settle(bank, sent, acked).await;
+                    node.settle(bank, sent, acked);
                 });
             }
             let pending_acks = !self.delivered.lock().expect("delivered lock").is_empty();
