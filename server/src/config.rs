@@ -210,6 +210,10 @@ mod tests {
         assert_eq!(c.bank_name, "Formula");
         assert_eq!(c.bind_addr.port(), 8084);
         assert_eq!(c.data_dir, PathBuf::from("data/bank-4"));
+        assert_eq!((c.ring.idle_hold_ms, c.twopc.decision_linger_ms), (2, 50));
+        // 0 is allowed for these two: the token passed on at once, a decision sent at once.
+        let c = Config::from_vars(&vars(&[("BANK_ID", "4"), ("RING_IDLE_HOLD_MS", "0"), ("DECISION_LINGER_MS", "0")])).unwrap();
+        assert_eq!((c.ring.idle_hold_ms, c.twopc.decision_linger_ms), (0, 0));
     }
 
     #[test]
@@ -231,6 +235,8 @@ mod tests {
             (vec![("BANK_ID", "1"), ("PACKET_QUEUE", "lots")], "PACKET_QUEUE"),
             (vec![("BANK_ID", "1"), ("PREPARE_TIMEOUT_MS", "9999999")], "PREPARE_TIMEOUT_MS"),
             (vec![("BANK_ID", "1"), ("FAULT_INJECT", "crash_sometimes")], "FAULT_INJECT"),
+            (vec![("BANK_ID", "1"), ("DECISION_LINGER_MS", "-1")], "DECISION_LINGER_MS"),
+            (vec![("BANK_ID", "1"), ("RING_IDLE_HOLD_MS", "600001")], "RING_IDLE_HOLD_MS"),
         ] {
             let err = Config::from_vars(&vars(&pairs)).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
