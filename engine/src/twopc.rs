@@ -386,17 +386,16 @@ impl Deliveries {
     }
 
     /// `bank` acknowledged `txs`. Returns the transactions this completed (every participant has
-    /// acknowledged), each with its now empty list of banks to hear from, for the caller to
-    /// persist. Partial acknowledgements are kept in memory only: after a restart the decision goes
-    /// to every participant again, and they acknowledge a duplicate; this spares the coordinator a
-    /// write per acknowledgement.
-    pub fn acked(&mut self, bank: BankId, txs: &[TxId]) -> Vec<(TxId, Vec<BankId>)> {
+    /// acknowledged), for the caller to persist. Partial acknowledgements are kept in memory only:
+    /// after a restart the decision goes to every participant again, and they acknowledge a
+    /// duplicate; this spares the coordinator a write per acknowledgement.
+    pub fn acked(&mut self, bank: BankId, txs: &[TxId]) -> Vec<TxId> {
         let mut out = Vec::new();
         for tx in txs {
             if let Some(p) = self.pending.get_mut(tx) {
                 if p.unacked.remove(&bank).is_some() && p.unacked.is_empty() {
                     self.pending.remove(tx);
-                    out.push((tx.clone(), Vec::new()));
+                    out.push(tx.clone());
                 }
             }
         }

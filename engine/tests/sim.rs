@@ -476,8 +476,9 @@ impl Sim {
         let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
         let missing: Vec<TxId> = sent.iter().filter(|t| !acked.contains(t)).cloned().collect();
         self.node(id).deliveries.failed(bank, &missing);
-        let updates = self.node(id).deliveries.acked(bank, &acked);
-        if !updates.is_empty() {
+        let delivered = self.node(id).deliveries.acked(bank, &acked);
+        if !delivered.is_empty() {
+            let updates = delivered.into_iter().map(|tx| (tx, Vec::new())).collect();
             self.engine(id).unwrap().decision_acked(updates).await.unwrap();
         }
     }

@@ -176,7 +176,7 @@ pub struct Node {
     deliveries: Mutex<Deliveries>,
     /// Decisions every participant has acknowledged, not yet recorded as such (see
     /// [`ACKS_RECORDED_EVERY_MS`]).
-    delivered: Mutex<Vec<(TxId, Vec<BankId>)>>,
+    delivered: Mutex<Vec<TxId>>,
     delivery_wake: Notify,
     started: Instant,
     progress: Mutex<ProgressLog>,
@@ -402,15 +402,15 @@ impl Node {
     fn settle(&self, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
         let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
         let missing: Vec<TxId> = sent.into_iter().filter(|t| !acked.contains(t)).collect();
-        let updates = {
+        let completed = {
             let mut deliveries = self.deliveries.lock().expect("deliveries lock");
             deliveries.failed(bank, &missing);
             deliveries.acked(bank, &acked)
         };
-        let first_delivered = !updates.is_empty() && {
+        let first_delivered = !completed.is_empty() && {
             let mut delivered = self.delivered.lock().expect("delivered lock");
             let was_empty = delivered.is_empty();
-            delivered.extend(updates);
+            delivered.extend(completed);
             was_empty
         };
         if !missing.is_empty() || first_delivered {
@@ -420,10 +420,12 @@ impl Node {
 
     /// Records the decisions acknowledged everywhere since the last call.
     async fn record_delivered(&self) {
-        let updates = std::mem::take(&mut *self.delivered.lock().expect("delivered lock"));
-        if updates.is_empty() {
+        let delivered = std::mem::take(&mut *self.delivered.lock().expect("delivered lock"));
+        if delivered.is_empty() {
             return;
         }
+        // Nobody is left to acknowledge these.
+        let updates = delivered.into_iter().map(|tx| (tx, Vec::new())).collect();
         if let Err(e) = self.engine.decision_acked(updates).await {
             // The decisions are sent again after a restart; participants ack them again.
             tracing::warn!(error = %e, "recording acknowledgements");
@@ -467,12 +469,9 @@ impl Node {
                 let node = self.clone();
                 tokio::spawn(async move { node.record_delivered().await });
             }
-            let next = self.deliveries.lock().expect("deliveries lock").next_deadline_ms();
-            let next = match (next, pending_acks) {
-                (Some(at), true) => Some(at.min(recorded_at + ACKS_RECORDED_EVERY_MS)),
-                (None, true) => Some(recorded_at + ACKS_RECORDED_EVERY_MS),
-                (next, false) => next,
-            };
+            let next_delivery = self.deliveries.lock().expect("deliveries lock").next_deadline_ms();
+            let next_record = pending_acks.then_some(recorded_at + ACKS_RECORDED_EVERY_MS);
+            let next = next_delivery.into_iter().chain(next_record).min();
             let sleep = match next {
                 Some(at) => Duration::from_millis(at.saturating_sub(self.now_ms()).max(1)),
                 None => Duration::from_secs(3_600),

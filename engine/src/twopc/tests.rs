@@ -123,7 +123,7 @@ fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
         }
     }
     assert_eq!(sent_at, vec![100, 300, 700, 1_500, 2_300]);
-    assert_eq!(d.acked(bank(2), &[tx(1), tx(2)]), vec![(tx(1), vec![]), (tx(2), vec![])]);
+    assert_eq!(d.acked(bank(2), &[tx(1), tx(2)]), vec![tx(1), tx(2)]);
     assert!(d.is_empty());
     assert_eq!(d.next_deadline_ms(), None);
 }
@@ -140,7 +140,7 @@ fn a_duplicate_ack_changes_nothing() {
     // Bank 1's duplicate did not count for bank 2, whose attempt failed: it is retried.
     d.failed(bank(2), &[tx(1)]);
     assert_eq!(d.due(100), vec![(bank(2), vec![DecideItem { tx: tx(1), commit: true }])]);
-    assert_eq!(d.acked(bank(2), &[tx(1)]), vec![(tx(1), vec![])]);
+    assert_eq!(d.acked(bank(2), &[tx(1)]), vec![tx(1)]);
     assert!(d.is_empty());
 }
 
