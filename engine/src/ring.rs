@@ -35,6 +35,12 @@ pub struct Token {
     pub epoch: Epoch,
     /// Passes since the epoch began; tells a re-delivered token from a new visit.
     pub hop: u64,
+    /// Consecutive visits that found no work, up to and including the one that passed it on. A
+    /// holder with nothing to do keeps the token only after a full rotation of such visits, so
+    /// work anywhere keeps the token moving without any hints (see [`Ring::batch_done`]).
+    /// Absent from a peer of an older version: zero, which only means one rotation without holds.
+    #[serde(default)]
+    pub idle: u32,
 }
 
 /// The answer to a token delivery.
@@ -56,10 +62,10 @@ pub struct RingConfig {
     pub token_timeout_ms: u64,
     /// Added per position after the first bank, so regenerations do not collide.
     pub stagger_ms: u64,
-    /// With nothing to do, how long the holder keeps the token before passing it: bounds the idle
-    /// rotation rate (and with it idle CPU). It doubles with each consecutive idle visit, up to
-    /// `idle_hold_max_ms` (keep a full rotation of maximum holds below `token_timeout_ms`), and
-    /// drops back when this bank has work or is asked to hurry.
+    /// With nothing to do anywhere for a full rotation, how long the holder keeps the token before
+    /// passing it: bounds the idle rotation rate (and with it idle CPU). It doubles with each further
+    /// idle rotation, up to `idle_hold_max_ms` (keep a full rotation of maximum holds below
+    /// `token_timeout_ms`), and drops back as soon as some bank has work.
     pub idle_hold_ms: u64,
     pub idle_hold_max_ms: u64,
     /// After failing to pass to anyone, wait this long before trying again.
@@ -116,10 +122,8 @@ pub struct Ring {
     wait_from_ms: u64,
     /// Rotations this bank has taken part in, for the status page and benchmarks.
     pub visits: u64,
-    /// Consecutive visits here without work: the idle hold doubles with each.
-    idle_streak: u32,
-    /// Until then, some bank has work waiting for the token: pass without holding.
-    hurry_until_ms: u64,
+    /// Some bank has asked for the token: this bank's next idle visit passes it without holding.
+    hurried: bool,
 }
 
 impl Ring {
@@ -139,8 +143,7 @@ impl Ring {
             last_seen_ms: now_ms,
             wait_from_ms: now_ms,
             visits: 0,
-            idle_streak: 0,
-            hurry_until_ms: 0,
+            hurried: false,
         }
     }
 
@@ -184,38 +187,46 @@ impl Ring {
     }
 
     /// The batch started by [`Effect::RunBatch`] finished; `did_work` says whether it found any.
+    ///
+    /// The token counts the visits since the last one that found work. While that count is below
+    /// the ring's size, some bank worked within the last rotation and the token is passed at once:
+    /// under load it never waits anywhere, and a bank that found work on its last visit gets the
+    /// token back without holds and needs to hurry no one. After a full idle rotation, holders keep
+    /// the token for the idle hold, doubled per further idle rotation, unless hurried.
     pub fn batch_done(&mut self, did_work: bool, now_ms: u64) -> Vec<Effect> {
         if self.phase != Phase::Working {
             return Vec::new();
         }
-        if did_work {
-            self.idle_streak = 0;
-        }
-        let hold = self.idle_hold_ms();
-        if did_work || hold == 0 || now_ms < self.hurry_until_ms {
-            if !did_work {
-                self.idle_streak = self.idle_streak.saturating_add(1);
-            }
+        let seen = self.seen.as_mut().expect("working requires a token");
+        seen.idle = if did_work { 0 } else { seen.idle.saturating_add(1) };
+        let idle = seen.idle;
+        let hold = self.idle_hold_ms(idle);
+        let hurried = std::mem::take(&mut self.hurried);
+        if hold == 0 || hurried {
             self.start_pass(now_ms)
         } else {
-            self.idle_streak = self.idle_streak.saturating_add(1);
             self.phase = Phase::Idle { until_ms: now_ms + hold };
             Vec::new()
         }
     }
 
-    /// The hold for this idle visit: the base doubled per consecutive idle visit, capped.
-    fn idle_hold_ms(&self) -> u64 {
+    /// The hold after a visit that makes `idle` consecutive idle visits: none within the first
+    /// rotation, then the base doubled per further idle rotation, capped.
+    fn idle_hold_ms(&self, idle: u32) -> u64 {
         let c = &self.config;
-        c.idle_hold_ms.checked_shl(self.idle_streak.min(16)).unwrap_or(u64::MAX).min(c.idle_hold_max_ms.max(c.idle_hold_ms))
+        let n = c.members.len() as u32;
+        if idle < n {
+            return 0;
+        }
+        let doublings = ((idle - n) / n).min(16);
+        c.idle_hold_ms.checked_shl(doublings).unwrap_or(u64::MAX).min(c.idle_hold_max_ms.max(c.idle_hold_ms))
     }
 
-    /// Some bank (this one or a peer) has cross-bank work waiting: for the next `for_ms`, pass the
-    /// token on without holding it. A holder idling right now runs a batch at once (the work may
-    /// be its own) and passes.
-    pub fn hurry(&mut self, for_ms: u64, now_ms: u64) -> Vec<Effect> {
-        self.hurry_until_ms = self.hurry_until_ms.max(now_ms + for_ms);
-        self.idle_streak = 0;
+    /// Some bank (this one or a peer) has cross-bank work waiting for the token: this bank's next
+    /// idle visit passes it on without holding, and a holder idling right now runs a batch at once
+    /// (the work may be its own) and passes.
+    pub fn hurry(&mut self) -> Vec<Effect> {
+        self.hurried = true;
         match self.phase {
             Phase::Idle { .. } => {
                 self.phase = Phase::Working;
@@ -246,7 +257,7 @@ impl Ring {
         let me = self.position();
         let to = self.config.members[(me + attempt) % n];
         let seen = self.seen.expect("passing requires a token");
-        vec![Effect::Send { to, token: Token { epoch: seen.epoch, hop: seen.hop + 1 } }]
+        vec![Effect::Send { to, token: Token { hop: seen.hop + 1, ..seen } }]
     }
 
     fn position(&self) -> usize {
@@ -287,7 +298,7 @@ impl Ring {
                 // it meets a bank that has seen the new one.
                 if let Some(seen) = self.seen {
                     let epoch = Epoch { counter: seen.epoch.counter + 1, origin: self.config.me };
-                    self.seen = Some(Token { epoch, hop: 0 });
+                    self.seen = Some(Token { epoch, hop: 0, ..seen });
                 }
                 self.phase = Phase::Passing { attempt: attempt + 1 };
                 self.send_attempt(attempt + 1, now_ms)
@@ -348,7 +359,7 @@ impl Ring {
             return Vec::new();
         }
         let counter = self.seen.map_or(0, |t| t.epoch.counter) + 1;
-        self.take(Token { epoch: Epoch { counter, origin: self.config.me }, hop: 0 }, now_ms)
+        self.take(Token { epoch: Epoch { counter, origin: self.config.me }, hop: 0, idle: 0 }, now_ms)
     }
 
     /// What this bank answers to a probe.

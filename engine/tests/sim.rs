@@ -118,6 +118,10 @@ struct Node {
     probe_answers: Vec<ProbeAnswer>,
     probe_waiting: usize,
     next_recovery_ms: u64,
+    /// As in the node: whether this bank's last visit found work (then the token comes back
+    /// without holds), and whether it has hurried the ring since that visit.
+    worked: bool,
+    hinted: bool,
 }
 
 struct Sim {
@@ -188,6 +192,8 @@ impl Sim {
                 probe_answers: Vec::new(),
                 probe_waiting: 0,
                 next_recovery_ms: 0,
+                worked: false,
+                hinted: false,
             });
         }
         let sim = Sim {
@@ -310,6 +316,8 @@ impl Sim {
         }
         let take = node.queue.len().min(BATCH_MAX);
         let plans: Vec<PacketPlan> = node.queue.drain(..take).collect();
+        node.worked = !plans.is_empty();
+        node.hinted = false;
         if plans.is_empty() {
             let now = self.now;
             return self.node(id).ring.batch_done(false, now);
@@ -381,7 +389,7 @@ impl Sim {
                 self.ring_effects(to, effects).await;
             }
             Msg::Hurry => {
-                let effects = self.node(to).ring.hurry(100, now);
+                let effects = self.node(to).ring.hurry();
                 self.ring_effects(to, effects).await;
             }
             Msg::Probe => {
@@ -566,10 +574,13 @@ impl Sim {
                 let node = self.node(home);
                 node.in_flight.insert(tx);
                 node.queue.push_back(plan);
-                let now = self.now;
-                let effects = self.node(home).ring.hurry(100, now);
-                self.ring_effects(home, effects).await;
-                if !self.node(home).ring.holding() {
+                // Hurry the ring only if the token may be held on its way here: not after a visit
+                // that found work, and once per visit.
+                let node = self.node(home);
+                if !node.worked && !node.hinted {
+                    node.hinted = true;
+                    let effects = node.ring.hurry();
+                    self.ring_effects(home, effects).await;
                     for n in (1..=BANKS).map(bank).filter(|b| *b != home) {
                         self.send(Packet { from: home, to: n, req: 0, reply: false, msg: Msg::Hurry });
                     }

@@ -185,18 +185,24 @@ pub struct Node {
     lookups: Arc<LookupCache>,
     /// This bank's ring, to hurry it when packets arrive (set once the ring has started).
     ring: std::sync::OnceLock<crate::ring_driver::RingHandle>,
-    /// When the last hurry went to the peers (ms since start), to send at most one per
-    /// [`HURRY_HINT_EVERY_MS`].
-    last_hurry_ms: std::sync::atomic::AtomicU64,
+    /// Whether the ring needs hurrying for packets queued now (see [`Node::hurry`]).
+    visit: Mutex<VisitState>,
+}
+
+/// What this bank's latest token visit tells about the next one.
+#[derive(Default)]
+struct VisitState {
+    /// The latest visit found packets to run. The token then comes back without being held
+    /// anywhere (holders keep it only after a full idle rotation), so nobody needs hurrying.
+    worked: bool,
+    /// The ring has been hurried since the latest visit; once is enough until the next.
+    hinted: bool,
 }
 
 /// Fully acknowledged decisions are recorded in one engine write at most this often. Until then a
 /// restart would only send them again (participants acknowledge duplicates), so this saves the
 /// coordinator a commit per acknowledgement at no risk.
 const ACKS_RECORDED_EVERY_MS: u64 = 200;
-
-/// Hurry hints go to the peers at most this often; each lasts [`crate::ring_driver::HURRY_MS`].
-const HURRY_HINT_EVERY_MS: u64 = crate::ring_driver::HURRY_MS / 2;
 
 fn unreachable_bank(bank: BankId) -> EngineError {
     EngineError::Consortium(format!("Bank {bank} is not reachable right now. Please try again in a moment."))
@@ -236,7 +242,7 @@ impl Node {
             public_urls,
             lookups: Arc::new(LookupCache::default()),
             ring: std::sync::OnceLock::new(),
-            last_hurry_ms: std::sync::atomic::AtomicU64::new(0),
+            visit: Mutex::new(VisitState::default()),
         });
         tokio::spawn(node.clone().deliver_forever());
         tokio::spawn(node.clone().recover_forever());
@@ -247,20 +253,24 @@ impl Node {
         let _ = self.ring.set(ring);
     }
 
-    /// Packets are waiting: ask this bank's ring and the peers' to pass the token on without
-    /// idling, so that it comes here soon. At most one round of hints per [`HURRY_HINT_EVERY_MS`]
-    /// (a hint lasts twice that long): more would only cost every bank a request each.
+    /// A packet was queued: make sure the token comes here without waiting in idle holds. After a
+    /// visit that found work, it does anyway (see [`VisitState::worked`]); otherwise this bank's ring
+    /// and the peers' are hurried, once per visit. Under load every visit finds work, so no hints
+    /// are sent at all; an idle consortium sends one round per packet that wakes it.
     fn hurry(&self) {
-        use std::sync::atomic::Ordering;
+        {
+            let mut visit = self.visit.lock().expect("visit lock");
+            if visit.worked || visit.hinted {
+                return;
+            }
+            visit.hinted = true;
+        }
+        self.send_hurry();
+    }
+
+    fn send_hurry(&self) {
         if let Some(ring) = self.ring.get() {
             ring.hurry();
-        }
-        let now = self.now_ms() + HURRY_HINT_EVERY_MS;
-        let last = self.last_hurry_ms.load(Ordering::Relaxed);
-        if now < last + HURRY_HINT_EVERY_MS
-            || self.last_hurry_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
-        {
-            return;
         }
         for bank in self.banks.iter().map(|b| b.id).filter(|b| *b != self.me) {
             let peers = self.peers.clone();
@@ -282,7 +292,7 @@ impl Node {
     /// hands the decisions to a task of their own. Returns whether there was any work.
     pub async fn run_batch(self: Arc<Self>) -> bool {
         let mut jobs = Vec::new();
-        {
+        let missed = {
             let mut rx = self.jobs_rx.lock().await;
             while jobs.len() < self.settings.batch_max {
                 match rx.try_recv() {
@@ -290,6 +300,16 @@ impl Node {
                     Err(_) => break,
                 }
             }
+            let mut visit = self.visit.lock().expect("visit lock");
+            *visit = VisitState { worked: !jobs.is_empty(), hinted: false };
+            // A packet queued since the queue was drained may have seen the previous visit's
+            // `worked` and sent no hints; it is in the queue by now, so this sees it.
+            let missed = jobs.is_empty() && !rx.is_empty();
+            visit.hinted = missed;
+            missed
+        };
+        if missed {
+            self.send_hurry();
         }
         if jobs.is_empty() {
             return false;

@@ -55,9 +55,6 @@ enum Inbound {
     Hurry,
 }
 
-/// How long a hurry lasts: holders pass the token on without holding it for this long.
-pub const HURRY_MS: u64 = 100;
-
 enum Outcome {
     Passed { to: BankId, receipt: Option<Receipt> },
     Probed(Vec<ProbeAnswer>),
@@ -84,7 +81,8 @@ impl RingHandle {
         rx.await.ok()
     }
 
-    /// Asks the ring to pass the token on without idling for a while (work is waiting somewhere).
+    /// Asks the ring to pass the token on without idling at its next visit here (work is waiting
+    /// somewhere).
     pub fn hurry(&self) {
         let _ = self.inbound.try_send(Inbound::Hurry);
     }
@@ -135,7 +133,7 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
                     let _ = reply.send(ring.probe_answer(now()));
                     Vec::new()
                 }
-                Some(Inbound::Hurry) => ring.hurry(HURRY_MS, now()),
+                Some(Inbound::Hurry) => ring.hurry(),
             },
             Some(outcome) = outcomes.recv() => match outcome {
                 Outcome::Passed { to, receipt } => ring.pass_result(to, receipt, now()),

@@ -27,11 +27,13 @@ struct Net {
     isolated: BTreeSet<BankId>,
     /// Every (epoch, holder) that ran a batch: checks at most one holder per epoch.
     batches: Vec<(Epoch, BankId, u64)>,
+    /// Banks whose batch is running; each batch takes a millisecond and finds no work.
+    running: Vec<BankId>,
 }
 
 impl Net {
     fn new() -> Net {
-        let mut net = Net { now: 0, rings: BTreeMap::new(), down: BTreeSet::new(), isolated: BTreeSet::new(), batches: Vec::new() };
+        let mut net = Net { now: 0, rings: BTreeMap::new(), down: BTreeSet::new(), isolated: BTreeSet::new(), batches: Vec::new(), running: Vec::new() };
         for id in 1..=5 {
             net.rings.insert(b(id), Ring::new(config(id), 0));
         }
@@ -53,7 +55,8 @@ impl Net {
                     let ring = &self.rings[&at];
                     assert!(ring.may_work());
                     self.batches.push((ring.seen().unwrap().epoch, at, now));
-                    self.rings.get_mut(&at).unwrap().batch_done(false, now)
+                    self.running.push(at);
+                    Vec::new()
                 }
                 Effect::Send { to, token } => {
                     let receipt = if self.reachable(at, to) {
@@ -82,6 +85,12 @@ impl Net {
     fn run_for(&mut self, ms: u64) {
         for _ in 0..ms {
             self.now += 1;
+            for at in std::mem::take(&mut self.running) {
+                if !self.down.contains(&at) {
+                    let effects = self.rings.get_mut(&at).unwrap().batch_done(false, self.now);
+                    self.apply(at, effects);
+                }
+            }
             let ids: Vec<BankId> = self.rings.keys().copied().collect();
             for id in ids {
                 if self.down.contains(&id) {
@@ -138,17 +147,17 @@ fn the_lowest_bank_starts_and_the_token_goes_round_in_order() {
 #[test]
 fn a_stale_token_is_refused_and_its_sender_drops_it() {
     let mut ring = Ring::new(config(3), 0);
-    let new = Token { epoch: Epoch { counter: 5, origin: b(2) }, hop: 7 };
+    let new = Token { epoch: Epoch { counter: 5, origin: b(2) }, hop: 7, idle: 0 };
     assert_eq!(ring.receive(new, 10).0, Receipt::Accepted);
-    let old = Token { epoch: Epoch { counter: 4, origin: b(5) }, hop: 100 };
+    let old = Token { epoch: Epoch { counter: 4, origin: b(5) }, hop: 100, idle: 0 };
     assert_eq!(ring.receive(old, 11).0, Receipt::Stale { newer: new });
     // Same counter, lower origin: also older.
-    let rival = Token { epoch: Epoch { counter: 5, origin: b(1) }, hop: 100 };
+    let rival = Token { epoch: Epoch { counter: 5, origin: b(1) }, hop: 100, idle: 0 };
     assert!(matches!(ring.receive(rival, 12).0, Receipt::Stale { .. }));
 
     // The sender side: told its token is stale, it stops holding and learns the newer epoch.
     let mut sender = Ring::new(config(1), 0);
-    let mine = Token { epoch: Epoch { counter: 4, origin: b(1) }, hop: 0 };
+    let mine = Token { epoch: Epoch { counter: 4, origin: b(1) }, hop: 0, idle: 0 };
     assert_eq!(sender.receive(mine, 0), (Receipt::Accepted, vec![Effect::RunBatch]));
     let effects = sender.batch_done(true, 1);
     let Effect::Send { to, .. } = effects[0] else { panic!("{effects:?}") };
@@ -160,7 +169,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
 #[test]
 fn a_duplicated_delivery_is_refused() {
     let mut ring = Ring::new(config(2), 0);
-    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 1 };
+    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 1, idle: 0 };
     assert_eq!(ring.receive(t, 1).0, Receipt::Accepted);
     ring.batch_done(true, 2);
     assert_eq!(ring.receive(t, 3).0, Receipt::Duplicate, "the same hop again, even after passing it on");
@@ -232,7 +241,7 @@ fn an_isolated_bank_stands_by_and_the_rest_go_on() {
 fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
     let mut ring = Ring::new(config(3), 0);
     assert_eq!(ring.tick(ring.timeout_ms()), vec![Effect::Probe]);
-    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2 };
+    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2, idle: 0 };
     let answers = [ProbeAnswer { from: b(2), seen: Some(t), seen_ago_ms: Some(10) }];
     assert!(ring.probe_result(&answers, 400).is_empty());
     assert!(!ring.holding());
@@ -264,7 +273,7 @@ fn a_long_idle_hold_is_not_mistaken_for_a_lost_token() {
 #[test]
 fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
     let mut ring = Ring::new(config(3), 0);
-    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2 };
+    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2, idle: 0 };
     assert_eq!(ring.receive(t, 100).0, Receipt::Accepted);
     ring.batch_done(true, 100);
     ring.pass_result(b(4), Some(Receipt::Accepted), 100);
@@ -278,7 +287,7 @@ fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
 }
 
 #[test]
-fn an_idle_holder_holds_longer_each_visit_and_a_hurry_makes_it_pass_at_once() {
+fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_at_once() {
     let config = RingConfig {
         me: b(1),
         members: vec![b(1), b(2)],
@@ -289,26 +298,48 @@ fn an_idle_holder_holds_longer_each_visit_and_a_hurry_makes_it_pass_at_once() {
         retry_ms: 100,
     };
     let mut ring = Ring::new(config, 0);
-    let mut hop = 0;
-    let mut holds = Vec::new();
     let mut now = 0;
-    for _ in 0..5 {
-        hop += 2;
-        let token = Token { epoch: Epoch { counter: 1, origin: b(2) }, hop };
-        assert_eq!(ring.receive(token, now).1, vec![Effect::RunBatch]);
-        assert!(ring.batch_done(false, now).is_empty(), "idle: holds");
-        let until = ring.next_deadline_ms().unwrap();
-        holds.push(until - now);
-        now = until;
-        assert!(matches!(ring.tick(now)[..], [Effect::Send { .. }]));
-        ring.pass_result(b(2), Some(Receipt::Accepted), now);
-    }
-    assert_eq!(holds, vec![2, 4, 8, 16, 16], "doubling, capped");
+    // The token arrives having made `idle` idle visits; this visit finds work or not. Returns the
+    // hold (0: passed at once) and the idle count the token leaves with.
+    let visit = |ring: &mut Ring, idle: u32, did_work: bool, now: &mut u64| -> (u64, u32) {
+        let hop = ring.seen().map_or(0, |t| t.hop) + 1;
+        let token = Token { epoch: Epoch { counter: 1, origin: b(2) }, hop, idle };
+        assert_eq!(ring.receive(token, *now).1, vec![Effect::RunBatch]);
+        let effects = ring.batch_done(did_work, *now);
+        let hold = match effects[..] {
+            [Effect::Send { token, .. }] => {
+                assert_eq!(token.idle, ring.seen().unwrap().idle);
+                0
+            }
+            [] => {
+                let until = ring.next_deadline_ms().unwrap();
+                let hold = until - *now;
+                *now = until;
+                assert!(matches!(ring.tick(*now)[..], [Effect::Send { .. }]));
+                hold
+            }
+            _ => panic!("unexpected {effects:?}"),
+        };
+        ring.pass_result(b(2), Some(Receipt::Accepted), *now);
+        (hold, ring.seen().unwrap().idle)
+    };
+    // The other bank just worked: no hold for the rest of the rotation.
+    assert_eq!(visit(&mut ring, 0, false, &mut now), (0, 1));
+    // A full idle rotation and more: the hold doubles per further idle rotation, capped.
+    let holds: Vec<u64> = [2, 4, 6, 8, 10].iter().map(|idle| visit(&mut ring, *idle, false, &mut now).0).collect();
+    assert_eq!(holds, vec![2, 4, 8, 16, 16]);
+    // Work here: passed at once, and the count starts again.
+    assert_eq!(visit(&mut ring, 40, true, &mut now), (0, 0));
 
     // A bank with work waiting asks to hurry: the idle holder runs a batch now and passes.
-    hop += 2;
-    ring.receive(Token { epoch: Epoch { counter: 1, origin: b(2) }, hop }, now);
-    assert!(ring.batch_done(false, now).is_empty());
-    assert_eq!(ring.hurry(100, now + 1), vec![Effect::RunBatch]);
-    assert!(matches!(ring.batch_done(false, now + 1)[..], [Effect::Send { .. }]), "no hold while hurried");
+    let hop = ring.seen().unwrap().hop + 1;
+    ring.receive(Token { epoch: Epoch { counter: 1, origin: b(2) }, hop, idle: 9 }, now);
+    assert!(ring.batch_done(false, now).is_empty(), "held");
+    assert_eq!(ring.hurry(), vec![Effect::RunBatch]);
+    assert!(matches!(ring.batch_done(false, now + 1)[..], [Effect::Send { .. }]), "passed at once");
+    ring.pass_result(b(2), Some(Receipt::Accepted), now + 1);
+    // Hurried while not holding: the next idle visit passes at once, the one after holds again.
+    assert!(ring.hurry().is_empty());
+    assert_eq!(visit(&mut ring, 11, false, &mut now).0, 0);
+    assert_eq!(visit(&mut ring, 13, false, &mut now).0, 16);
 }
