@@ -179,9 +179,11 @@ for c in $clients_list; do
   # Polled every 50 ms: the polling itself must not load the machine being measured.
   wait_line() { while kill -0 "$lg" 2>/dev/null && ! grep -q "$1" "$log"; do sleep 0.05; done; }
   wait_line "workload starts"
-  v0=$(sum_field visits); k0=$(sum_field commits); q0=$(sum_field commands); t0=$(date +%s.%N); c0=$(banks_cpu_ticks); m0=$(machine_ticks); l0=$(cpu_ticks "$lg")
+  v0=$(sum_field visits); k0=$(sum_field commits); q0=$(sum_field commands); t0=$(date +%s.%N); c0=$(banks_cpu_ticks); m0=$(machine_ticks)
   wait_line "workload done"
-  v1=$(sum_field visits); k1=$(sum_field commits); q1=$(sum_field commands); t1=$(date +%s.%N); c1=$(banks_cpu_ticks); m1=$(machine_ticks); l1=$(cpu_ticks "$lg")
+  v1=$(sum_field visits); k1=$(sum_field commits); q1=$(sum_field commands); t1=$(date +%s.%N); c1=$(banks_cpu_ticks); m1=$(machine_ticks)
+  # loadgen counts its own CPU over the workload (it may exit before this script could look).
+  lt=$(grep -o '[0-9]* CPU ticks of its own' "$log" | cut -d' ' -f1)
   wait "$lg"
   rc=$?
   set -e
@@ -189,7 +191,7 @@ for c in $clients_list; do
   ok=$(grep '^all ' "$log" | awk '{print $2}')
   echo "during the workload: the five banks used $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
     -v a="$t0" -v b="$t1" -v ok="${ok:-0}" 'BEGIN{printf "%.2f cores = %.0f us of CPU per successful operation", d / hz / (b - a), (ok > 0 ? 1e6 * d / hz / ok : 0)}'); \
-loadgen $(awk -v d=$((l1 - l0)) -v hz="$(getconf CLK_TCK)" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f cores", d / hz / (b - a)}'); \
+loadgen $(awk -v d="${lt:-0}" -v hz="$(getconf CLK_TCK)" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f cores", d / hz / (b - a)}'); \
 the machine was $(echo "$m0 $m1" | awk '{printf "%.0f%% busy", 100 * ($3 - $1) / (($4 - $2) > 0 ? ($4 - $2) : 1)}'); \
 token $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}'); \
 engines $(awk -v k=$((k1 - k0)) -v q=$((q1 - q0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f durable commits/s (fsyncs), %.1f commands per commit", k / (b - a), (k > 0 ? q / k : 0)}')"

@@ -787,6 +787,7 @@ async fn run(args: Args) -> Result<bool, String> {
         (None, None) => unreachable!(),
     });
     let started = Instant::now();
+    let cpu_before = own_cpu_ticks();
     let workers: Vec<_> = clients
         .into_iter()
         .enumerate()
@@ -799,7 +800,12 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    eprintln!("loadgen [{label}]: workload done in {elapsed:.1} s; checking conservation");
+    // The benchmark script reads this count: the process may be gone before it could look itself.
+    let cpu = match (cpu_before, own_cpu_ticks()) {
+        (Some(a), Some(b)) => format!(", {} CPU ticks of its own", b.saturating_sub(a)),
+        _ => String::new(),
+    };
+    eprintln!("loadgen [{label}]: workload done in {elapsed:.1} s{cpu}; checking conservation");
 
     // 4. Conservation.
     let unresolved = settle_unknown_deposits(&shared, args.settle).await;
@@ -946,4 +952,14 @@ mod tests {
         assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
         assert_eq!(percentile(&[1, 2, 3, 4], 99.0), 4);
     }
+}
+
+/// This process's CPU time so far (user + system), in clock ticks, from `/proc/self/stat` (Linux
+/// only; `None` elsewhere). Fields after the command name, which is in parentheses and may hold
+/// spaces: utime and stime are the 12th and 13th.
+fn own_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
