@@ -13,8 +13,8 @@
 //! | `CONSORTIUM_SECRET` | shared key authenticating inter-bank requests (32+ chars) | required with `PEERS` |
 //! | `RING_TOKEN_TIMEOUT_MS` | silence after which the token is suspected lost | 300 |
 //! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
-//! | `RING_IDLE_HOLD_MS` | how long an idle bank first keeps the token before passing it | 2 |
-//! | `RING_IDLE_HOLD_MAX_MS` | the idle hold doubles per idle visit up to this (5 x it < token timeout) | 40 |
+//! | `RING_IDLE_HOLD_MS` | how long a bank keeps the token once a full rotation found no work | 2 |
+//! | `RING_IDLE_HOLD_MAX_MS` | the idle hold doubles per further idle rotation up to this (5 x it < token timeout) | 40 |
 //! | `RING_RETRY_MS` | wait before retrying when no successor answered | 100 |
 //! | `PEER_TIMEOUT_MS` | timeout of every call to another bank (token, probe, lookup) | 200 |
 //! | `PREPARE_TIMEOUT_MS` | timeout of a 2PC prepare or decide call (a batch of packets) | 2000 |
