@@ -166,6 +166,27 @@ banks_cpu_ticks() { local i n=0; for i in 0 1 2 3 4; do n=$((n + $(cpu_ticks "${
 machine_ticks() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t - $5 - $6, t}' /proc/stat; }
 # A /status number field summed over the five banks (visits, commits, commands).
 sum_field() { local i n=0 v; for i in 0 1 2 3 4; do v=$(status_field "${urls[$i]}" "$1"); n=$((n + ${v:-0})); done; echo "$n"; }
+# Where cross-bank work spends its time: totals since start, summed over the banks (one /status
+# call per bank), printed space-separated in the order of the names given.
+phase_fields="rounds round_votes_us prepares_sent prepare_rtt_us prepares_served prepare_engine_us passes pass_us concludes conclude_us"
+sum_fields() {
+  local i f v json
+  local -A total=()
+  for f in "$@"; do total[$f]=0; done
+  for i in 0 1 2 3 4; do
+    json=$(curl -fsS --max-time 5 "${urls[$i]}/status" 2>/dev/null || true)
+    for f in "$@"; do
+      v=$(printf '%s' "$json" | grep -o "\"$f\":[0-9]*" | head -1 | cut -d: -f2)
+      total[$f]=$((total[$f] + ${v:-0}))
+    done
+  done
+  for f in "$@"; do printf '%s ' "${total[$f]}"; done
+}
+# Average of the growth of sum field $2 per growth of count field $1, in ms, from the two snapshots.
+phase_ms() {
+  awk -v n0="${p0[$1]}" -v n1="${p1[$1]}" -v s0="${p0[$2]}" -v s1="${p1[$2]}" \
+    'BEGIN{ if (n1 > n0) printf "%.1f ms", (s1 - s0) / (n1 - n0) / 1000; else printf "-" }'
+}
 for c in $clients_list; do
   echo
   echo "bench: loadgen with $c clients for $secs s"
@@ -179,9 +200,13 @@ for c in $clients_list; do
   # Polled every 50 ms: the polling itself must not load the machine being measured.
   wait_line() { while kill -0 "$lg" 2>/dev/null && ! grep -q "$1" "$log"; do sleep 0.05; done; }
   wait_line "workload starts"
+  # shellcheck disable=SC2086
+  read -r -a p0 <<< "$(sum_fields $phase_fields)"
   v0=$(sum_field visits); k0=$(sum_field commits); q0=$(sum_field commands); t0=$(date +%s.%N); c0=$(banks_cpu_ticks); m0=$(machine_ticks)
   wait_line "workload done"
   v1=$(sum_field visits); k1=$(sum_field commits); q1=$(sum_field commands); t1=$(date +%s.%N); c1=$(banks_cpu_ticks); m1=$(machine_ticks)
+  # shellcheck disable=SC2086
+  read -r -a p1 <<< "$(sum_fields $phase_fields)"
   # loadgen counts its own CPU over the workload (it may exit before this script could look).
   lt=$(grep -o '[0-9]* CPU ticks of its own' "$log" | cut -d' ' -f1)
   wait "$lg"
@@ -195,6 +220,9 @@ loadgen $(awk -v d="${lt:-0}" -v hz="$(getconf CLK_TCK)" -v a="$t0" -v b="$t1" '
 the machine was $(echo "$m0 $m1" | awk '{printf "%.0f%% busy", 100 * ($3 - $1) / (($4 - $2) > 0 ? ($4 - $2) : 1)}'); \
 token $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}'); \
 engines $(awk -v k=$((k1 - k0)) -v q=$((q1 - q0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f durable commits/s (fsyncs), %.1f commands per commit", k / (b - a), (k > 0 ? q / k : 0)}')"
+  echo "the token's path: a visit with packets held it $(phase_ms 0 1) until the last vote ($((p1[0] - p0[0])) such visits); \
+a prepare to another bank took $(phase_ms 2 3) there and back, $(phase_ms 4 5) of it in that bank's engine (queue, commit, fsync); \
+a token pass $(phase_ms 6 7) there and back; storing a round's decisions and answering its clients $(phase_ms 8 9)"
   [ "$rc" = 0 ] || failed=1
   summary+=("$(printf 'C=%-3s %s  [%s]' "$c" "$(grep '^all ' "$work/loadgen-c$c.txt" | sed 's/^all *//')" \
     "$(grep -o '^conservation: [A-Z]*' "$work/loadgen-c$c.txt" | cut -d' ' -f2 || echo "exit $rc")")")

@@ -187,6 +187,33 @@ pub struct Node {
     ring: std::sync::OnceLock<crate::ring_driver::RingHandle>,
     /// Whether the ring needs hurrying for packets queued now (see [`Node::hurry`]).
     visit: Mutex<VisitState>,
+    /// Where cross-bank work spends its time (totals since start, on the status page).
+    timings: Mutex<PhaseTimings>,
+}
+
+/// Totals since start of the phases of cross-bank work, for the status page and the benchmark
+/// (which divides the growth of each sum by the growth of its count over a window).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct PhaseTimings {
+    /// Token visits that ran a round, and the time from taking the queue to the last vote: how
+    /// long the token is held for work.
+    pub rounds: u64,
+    pub round_votes_us: u64,
+    /// Prepares sent to other banks, and their round trips.
+    pub prepares_sent: u64,
+    pub prepare_rtt_us: u64,
+    /// Prepares this bank answered as a participant, and the time its engine took (queue, commit
+    /// and fsync).
+    pub prepares_served: u64,
+    pub prepare_engine_us: u64,
+    /// Rounds concluded, and the time to store the decisions and answer the clients.
+    pub concludes: u64,
+    pub conclude_us: u64,
+}
+
+/// Microseconds since `since`, for [`PhaseTimings`].
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros().try_into().unwrap_or(u64::MAX)
 }
 
 /// What this bank's latest token visit tells about the next one.
@@ -243,6 +270,7 @@ impl Node {
             lookups: Arc::new(LookupCache::default()),
             ring: std::sync::OnceLock::new(),
             visit: Mutex::new(VisitState::default()),
+            timings: Mutex::new(PhaseTimings::default()),
         });
         tokio::spawn(node.clone().deliver_forever());
         tokio::spawn(node.clone().recover_forever());
@@ -291,6 +319,7 @@ impl Node {
     /// Runs phase one for a batch of queued packets (called while this bank holds the token) and
     /// hands the decisions to a task of their own. Returns whether there was any work.
     pub async fn run_batch(self: Arc<Self>) -> bool {
+        let started = Instant::now();
         let mut jobs = Vec::new();
         let missed = {
             let mut rx = self.jobs_rx.lock().await;
@@ -347,8 +376,19 @@ impl Node {
         // Every vote is in: phase one, which the token orders, is over. The decisions are stored
         // and answered while the token moves on (storing takes an fsync, as long again as the
         // round); a participant asking about one meanwhile hears "pending" (still in flight).
+        {
+            let mut t = self.timings.lock().expect("timings lock");
+            t.rounds += 1;
+            t.round_votes_us += micros(started);
+        }
         let node = self.clone();
-        tokio::spawn(async move { node.conclude(round.decisions()).await });
+        tokio::spawn(async move {
+            let started = Instant::now();
+            node.conclude(round.decisions()).await;
+            let mut t = node.timings.lock().expect("timings lock");
+            t.concludes += 1;
+            t.conclude_us += micros(started);
+        });
         true
     }
 
@@ -405,8 +445,14 @@ impl Node {
         let decisions = self.deliveries.lock().expect("deliveries lock").take_for(bank, self.now_ms());
         let sent: Vec<TxId> = decisions.iter().map(|d| d.tx.clone()).collect();
         let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
+        let started = Instant::now();
         let answer: Option<PrepareAnswer> =
             self.peers.call_within(bank, "/interbank/prepare", &PrepareMsg { items, decisions }, timeout).await;
+        {
+            let mut t = self.timings.lock().expect("timings lock");
+            t.prepares_sent += 1;
+            t.prepare_rtt_us += micros(started);
+        }
         let (votes, acked) = match answer {
             Some(a) => (Some(a.votes), a.acked),
             None => (None, Vec::new()),
@@ -732,6 +778,21 @@ impl Node {
 
     pub fn engine(&self) -> &EngineHandle {
         &self.engine
+    }
+
+    /// Phase one as a participant: the coordinator's decisions riding on the prepare, then the
+    /// prepare, in one durable batch of this bank's engine.
+    pub async fn serve_prepare(&self, from: BankId, msg: PrepareMsg) -> EngineResult<PrepareAnswer> {
+        let started = Instant::now();
+        let result = self.engine.decide_then_prepare(from, msg.decisions, msg.items).await;
+        let mut t = self.timings.lock().expect("timings lock");
+        t.prepares_served += 1;
+        t.prepare_engine_us += micros(started);
+        result.map(|(acked, votes)| PrepareAnswer { votes, acked })
+    }
+
+    pub fn timings(&self) -> PhaseTimings {
+        *self.timings.lock().expect("timings lock")
     }
 }
 

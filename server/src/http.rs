@@ -1,7 +1,7 @@
 //! The HTTP surface of a bank node.
 
 use crate::config::Config;
-use crate::consortium::{AccountAnswer, AccountMsg, DecideMsg, LookupMsg, Node, PrepareAnswer, PrepareMsg, ResolveMsg};
+use crate::consortium::{AccountAnswer, AccountMsg, DecideMsg, LookupMsg, Node, PrepareMsg, ResolveMsg};
 use crate::peer_auth::{Signed, Verifier, HEADER_BANK, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use crate::peers::wall_clock_ms;
 use crate::ring_driver::RingHandle;
@@ -113,7 +113,7 @@ async fn server_fn_status(response: Response) -> Response {
 async fn status(engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc<Node>>) -> Response {
     let load = node.map(|n| {
         let (in_flight, undelivered) = n.load();
-        serde_json::json!({ "packets_in_flight": in_flight, "decisions_undelivered": undelivered })
+        serde_json::json!({ "packets_in_flight": in_flight, "decisions_undelivered": undelivered, "timings": n.timings() })
     });
     // Totals only (no account is identified): what an auditor checks conservation of money with,
     // and the engine's group commit (commands per durable commit).
@@ -184,8 +184,8 @@ async fn prepare(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)
     if let Some(r) = too_many(msg.items.len()).or_else(|| too_many(msg.decisions.len())) {
         return r;
     }
-    match node.engine().decide_then_prepare(from, msg.decisions, msg.items).await {
-        Ok((acked, votes)) => Json(PrepareAnswer { votes, acked }).into_response(),
+    match node.serve_prepare(from, msg).await {
+        Ok(answer) => Json(answer).into_response(),
         Err(e) => engine_unavailable(e),
     }
 }

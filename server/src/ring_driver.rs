@@ -46,6 +46,10 @@ pub struct RingStatus {
     /// Milliseconds since this bank last held or passed the token, as of the ring's latest event
     /// (events come at least every token timeout, so this is at most that stale).
     pub last_seen_ago_ms: u64,
+    /// Token deliveries this bank made, and their round trips in all (microseconds): the
+    /// benchmark divides one by the other.
+    pub passes: u64,
+    pub pass_us: u64,
 }
 
 enum Inbound {
@@ -56,7 +60,7 @@ enum Inbound {
 }
 
 enum Outcome {
-    Passed { to: BankId, receipt: Option<Receipt> },
+    Passed { to: BankId, receipt: Option<Receipt>, took: Duration },
     Probed(Vec<ProbeAnswer>),
     BatchDone(bool),
 }
@@ -119,6 +123,8 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
     let mut ring = Ring::new(config, now());
     // Results of our own peer calls; at most one pass and one probe are out at a time.
     let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(8);
+    // Token deliveries made and their round trips in all (microseconds), for the status.
+    let mut passes = (0u64, 0u64);
     loop {
         let deadline = ring.next_deadline_ms().map(|ms| start + Duration::from_millis(ms));
         let effects = tokio::select! {
@@ -136,14 +142,18 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
                 Some(Inbound::Hurry) => ring.hurry(),
             },
             Some(outcome) = outcomes.recv() => match outcome {
-                Outcome::Passed { to, receipt } => ring.pass_result(to, receipt, now()),
+                Outcome::Passed { to, receipt, took } => {
+                    passes.0 += 1;
+                    passes.1 += took.as_micros().try_into().unwrap_or(u64::MAX);
+                    ring.pass_result(to, receipt, now())
+                }
                 Outcome::Probed(answers) => ring.probe_result(&answers, now()),
                 Outcome::BatchDone(did_work) => ring.batch_done(did_work, now()),
             },
             _ = sleep_until(deadline) => ring.tick(now()),
         };
         carry_out(effects, &peers, &node, &outcomes_tx);
-        publish(&ring, &status, now());
+        publish(&ring, &status, passes, now());
     }
 }
 
@@ -167,8 +177,9 @@ fn carry_out(effects: Vec<Effect>, peers: &Peers, node: &Arc<Node>, outcomes: &m
             Effect::Send { to, token } => {
                 let (peers, outcomes) = (peers.clone(), outcomes.clone());
                 tokio::spawn(async move {
+                    let sent = Instant::now();
                     let receipt = peers.call::<Receipt>(to, "/interbank/token", &token).await;
-                    let _ = outcomes.send(Outcome::Passed { to, receipt }).await;
+                    let _ = outcomes.send(Outcome::Passed { to, receipt, took: sent.elapsed() }).await;
                 });
             }
             Effect::Probe => {
@@ -202,7 +213,7 @@ where
     out
 }
 
-fn publish(ring: &Ring, status: &Mutex<RingStatus>, now_ms: u64) {
+fn publish(ring: &Ring, status: &Mutex<RingStatus>, passes: (u64, u64), now_ms: u64) {
     let seen = ring.seen();
     let mut s = status.lock().expect("ring status lock");
     let (mut window, mut rate) = (s.window, s.rotations_per_s);
@@ -220,5 +231,7 @@ fn publish(ring: &Ring, status: &Mutex<RingStatus>, now_ms: u64) {
         hop: seen.map_or(0, |t| t.hop),
         visits: ring.visits,
         last_seen_ago_ms: now_ms.saturating_sub(ring.last_seen_ms()),
+        passes: passes.0,
+        pass_us: passes.1,
     };
 }
