@@ -379,7 +379,7 @@ impl Node {
         {
             let mut t = self.timings.lock().expect("timings lock");
             t.rounds += 1;
-            t.round_votes_us += micros(started);
+            t.round_votes_us = t.round_votes_us.saturating_add(micros(started));
         }
         let node = self.clone();
         tokio::spawn(async move {
@@ -387,7 +387,7 @@ impl Node {
             node.conclude(round.decisions()).await;
             let mut t = node.timings.lock().expect("timings lock");
             t.concludes += 1;
-            t.conclude_us += micros(started);
+            t.conclude_us = t.conclude_us.saturating_add(micros(started));
         });
         true
     }
@@ -451,7 +451,7 @@ impl Node {
         {
             let mut t = self.timings.lock().expect("timings lock");
             t.prepares_sent += 1;
-            t.prepare_rtt_us += micros(started);
+            t.prepare_rtt_us = t.prepare_rtt_us.saturating_add(micros(started));
         }
         let (votes, acked) = match answer {
             Some(a) => (Some(a.votes), a.acked),
@@ -787,7 +787,7 @@ impl Node {
         let result = self.engine.decide_then_prepare(from, msg.decisions, msg.items).await;
         let mut t = self.timings.lock().expect("timings lock");
         t.prepares_served += 1;
-        t.prepare_engine_us += micros(started);
+        t.prepare_engine_us = t.prepare_engine_us.saturating_add(micros(started));
         result.map(|(acked, votes)| PrepareAnswer { votes, acked })
     }
 

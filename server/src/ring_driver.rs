@@ -144,7 +144,7 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
             Some(outcome) = outcomes.recv() => match outcome {
                 Outcome::Passed { to, receipt, took } => {
                     passes.0 += 1;
-                    passes.1 += took.as_micros().try_into().unwrap_or(u64::MAX);
+                    passes.1 = passes.1.saturating_add(took.as_micros().try_into().unwrap_or(u64::MAX));
                     ring.pass_result(to, receipt, now())
                 }
                 Outcome::Probed(answers) => ring.probe_result(&answers, now()),
