@@ -343,3 +343,12 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
     assert_eq!(visit(&mut ring, 11, false, &mut now).0, 0);
     assert_eq!(visit(&mut ring, 13, false, &mut now).0, 16);
 }
+
+#[test]
+fn a_token_from_a_peer_without_the_idle_count_reads_as_just_worked() {
+    // A bank of the previous version sends no `idle`: zero, so at worst one rotation without holds.
+    let old: Token = serde_json::from_str(r#"{"epoch":{"counter":3,"origin":2},"hop":7}"#).unwrap();
+    assert_eq!(old, Token { epoch: Epoch { counter: 3, origin: b(2) }, hop: 7, idle: 0 });
+    let new = Token { idle: 12, ..old };
+    assert_eq!(serde_json::from_str::<Token>(&serde_json::to_string(&new).unwrap()).unwrap(), new);
+}
