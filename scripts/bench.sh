@@ -17,6 +17,7 @@
 #   BENCH_KEEP=1             keep the banks' data and logs (otherwise removed unless a run failed)
 #   BENCH_CAPACITY=0         skip the ring-capacity phase
 #   BENCH_BANK_BIN=path      another bank-node binary (to compare two builds)
+#   BENCH_LOADGEN_BIN=path   another loadgen binary (likewise)
 #   BENCH_BANK_ENV="K=V .."  extra settings for the banks under load (e.g. TOKIO_WORKER_THREADS=1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +40,7 @@ if [ ! -s "$site/pkg/consorcio.wasm" ]; then
   SITE_DIR="$site" "$root/scripts/build-site.sh" release
 fi
 bank_bin=${BENCH_BANK_BIN:-$CARGO_TARGET_DIR/release/bank-node}
-loadgen_bin="$CARGO_TARGET_DIR/release/loadgen"
+loadgen_bin=${BENCH_LOADGEN_BIN:-$CARGO_TARGET_DIR/release/loadgen}
 
 ports=()
 urls=()
