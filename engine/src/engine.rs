@@ -134,6 +134,8 @@ enum Command {
 impl Command {
     /// Commands that change nothing. The engine runs them before a batch's writes, so they see
     /// exactly what is durable, and answers them at once instead of after the batch's fsync.
+    /// Those that read the store (history, in-doubt parts, unacknowledged decisions) therefore
+    /// never find changes of the batch still in memory: there is nothing to flush first.
     fn is_read(&self) -> bool {
         matches!(
             self,
@@ -473,10 +475,7 @@ impl State {
                 }
                 defer(reply, Ok(()))
             }
-            Command::Dashboard { account, reply } => {
-                self.flush(now);
-                defer(reply, self.dashboard(account))
-            }
+            Command::Dashboard { account, reply } => defer(reply, self.dashboard(account)),
             Command::LookupKey { key, reply } => defer(reply, self.lookup(&key)),
             Command::Audit { reply } => defer(reply, Ok(self.audit())),
             Command::Account { account, reply } => defer(reply, self.account_view(account)),
@@ -505,19 +504,13 @@ impl State {
             }
             Command::Resolve { tx, reply } => defer(reply, self.resolve(tx, now)),
             Command::Decision { tx, reply } => defer(reply, self.stored_decision(&tx)),
-            Command::UnackedDecisions { reply } => {
-                self.flush(now);
-                defer(reply, self.store.unacked_decisions().map_err(store_error))
-            }
+            Command::UnackedDecisions { reply } => defer(reply, self.store.unacked_decisions().map_err(store_error)),
             Command::Participation { tx, reply } => defer(reply, self.participation(&tx)),
             Command::Shutdown { reply } => {
                 self.stopping = true;
                 defer(reply, Ok(()))
             }
-            Command::InDoubt { reply } => {
-                self.flush(now);
-                defer(reply, self.store.in_doubt().map_err(store_error))
-            }
+            Command::InDoubt { reply } => defer(reply, self.store.in_doubt().map_err(store_error)),
         };
         self.waiting.push(answer);
     }
