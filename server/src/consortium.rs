@@ -211,11 +211,6 @@ pub struct PhaseTimings {
     pub conclude_us: u64,
 }
 
-/// Microseconds since `since`, for [`PhaseTimings`].
-fn micros(since: Instant) -> u64 {
-    since.elapsed().as_micros().try_into().unwrap_or(u64::MAX)
-}
-
 /// What this bank's latest token visit tells about the next one.
 #[derive(Default)]
 struct VisitState {
@@ -376,18 +371,12 @@ impl Node {
         // Every vote is in: phase one, which the token orders, is over. The decisions are stored
         // and answered while the token moves on (storing takes an fsync, as long again as the
         // round); a participant asking about one meanwhile hears "pending" (still in flight).
-        {
-            let mut t = self.timings.lock().expect("timings lock");
-            t.rounds += 1;
-            t.round_votes_us = t.round_votes_us.saturating_add(micros(started));
-        }
+        self.time_phase(started, |t| (&mut t.rounds, &mut t.round_votes_us));
         let node = self.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             node.conclude(round.decisions()).await;
-            let mut t = node.timings.lock().expect("timings lock");
-            t.concludes += 1;
-            t.conclude_us = t.conclude_us.saturating_add(micros(started));
+            node.time_phase(started, |t| (&mut t.concludes, &mut t.conclude_us));
         });
         true
     }
@@ -448,11 +437,7 @@ impl Node {
         let started = Instant::now();
         let answer: Option<PrepareAnswer> =
             self.peers.call_within(bank, "/interbank/prepare", &PrepareMsg { items, decisions }, timeout).await;
-        {
-            let mut t = self.timings.lock().expect("timings lock");
-            t.prepares_sent += 1;
-            t.prepare_rtt_us = t.prepare_rtt_us.saturating_add(micros(started));
-        }
+        self.time_phase(started, |t| (&mut t.prepares_sent, &mut t.prepare_rtt_us));
         let (votes, acked) = match answer {
             Some(a) => (Some(a.votes), a.acked),
             None => (None, Vec::new()),
@@ -785,14 +770,21 @@ impl Node {
     pub async fn serve_prepare(&self, from: BankId, msg: PrepareMsg) -> EngineResult<PrepareAnswer> {
         let started = Instant::now();
         let result = self.engine.decide_then_prepare(from, msg.decisions, msg.items).await;
-        let mut t = self.timings.lock().expect("timings lock");
-        t.prepares_served += 1;
-        t.prepare_engine_us = t.prepare_engine_us.saturating_add(micros(started));
+        self.time_phase(started, |t| (&mut t.prepares_served, &mut t.prepare_engine_us));
         result.map(|(acked, votes)| PrepareAnswer { votes, acked })
     }
 
     pub fn timings(&self) -> PhaseTimings {
         *self.timings.lock().expect("timings lock")
+    }
+
+    /// Counts one more run of a phase (`phase` picks its count and its total) that began at
+    /// `started`.
+    fn time_phase(&self, started: Instant, phase: fn(&mut PhaseTimings) -> (&mut u64, &mut u64)) {
+        let mut timings = self.timings.lock().expect("timings lock");
+        let (count, total_us) = phase(&mut timings);
+        *count += 1;
+        *total_us = total_us.saturating_add(started.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
     }
 }
 
