@@ -48,11 +48,16 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
         ("/interbank/lookup", br#"{"key": "<script>alert(1)</script>"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         ("/interbank/account", json!({ "owners": [ANA_CPF, ANA_CPF, ANA_CPF] }).to_string().into_bytes(), StatusCode::BAD_REQUEST),
         ("/interbank/resolve", br#"{"txs": "all"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        // The token's idle count (visits since one found work) is a small unsigned number.
+        ("/interbank/token", br#"{"epoch": {"counter": 99, "origin": 1}, "hop": 1, "idle": -1}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/interbank/token", br#"{"epoch": {"counter": 99, "origin": 1}, "hop": 1, "idle": "many"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
     ];
     for (path, body, expected) in cases {
         let (status, text) = signed(&bank2, path, 1, now_ms(), &body).await;
         assert_eq!(status, expected, "{path} {}: {text}", String::from_utf8_lossy(&body[..body.len().min(80)]));
     }
+    let ring = &c.status(1).await.unwrap()["ring"];
+    assert!(ring["epoch_counter"].as_u64().unwrap() < 99, "a refused token reached the ring: {ring}");
 
     let status = oversized_post_status(&bank2, "/interbank/prepare", 5 * 1024 * 1024).await;
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
