@@ -68,8 +68,8 @@ pub async fn run(
     // waiting for every connection to close could wait for ever when the whole consortium stops.
     let signalled = Arc::new(tokio::sync::Notify::new());
     let on_signal = signalled.clone();
-    // No Nagle: a response written in parts (the two-line prepare answer, streamed pages) must
-    // not wait for the peer's delayed ACK of the previous part, up to 40 ms on Linux.
+    // No Nagle: a response written in parts (streamed pages, large bodies) must not wait for the
+    // peer's delayed ACK of the previous part, up to 40 ms on Linux.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!(error = %e, "setting TCP_NODELAY on a connection");
