@@ -167,9 +167,83 @@ pub mod ssr {
         domain::TxId::parse(text).map_err(|e| AppError::BadInput { field: None, message: e.to_string() })
     }
 
-    /// Runs CPU-heavy password work off the async workers.
+    /// Password hashes running at once, at most. Each Argon2id hash holds 19 MiB while it runs,
+    /// so this bounds their memory however many sign-ups and logins arrive together (200 wrong
+    /// logins at once took a bank to 1.5 GiB and 92 threads without it); more would only queue
+    /// for the same cores.
+    const PASSWORD_WORK_MAX: usize = 2;
+    /// How long a sign-up or login waits for its turn before hearing that the bank is busy.
+    const PASSWORD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+    static PASSWORD_WORKERS: std::sync::OnceLock<PasswordWorkers> = std::sync::OnceLock::new();
+
+    /// Runs CPU-heavy password work off the async workers, at most [`PASSWORD_WORK_MAX`] at once.
     pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-        tokio::task::spawn_blocking(f).await.map_err(|_| AppError::Unexpected)
+        PASSWORD_WORKERS.get_or_init(|| PasswordWorkers::start(PASSWORD_WORK_MAX)).run(PASSWORD_WAIT, f).await
+    }
+
+    type Job = Box<dyn FnOnce() + Send>;
+
+    /// As many threads as turns, always the same ones: the allocator keeps a freed hash's
+    /// memory in the thread that used it for a while, so a pool that grew threads on demand
+    /// (tokio's blocking pool) held several hashes' worth more than ran at once.
+    struct PasswordWorkers {
+        turns: tokio::sync::Semaphore,
+        jobs: std::sync::mpsc::Sender<Job>,
+    }
+
+    impl PasswordWorkers {
+        fn start(threads: usize) -> PasswordWorkers {
+            let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+            let queue = Arc::new(std::sync::Mutex::new(queue));
+            for n in 0..threads {
+                let queue = queue.clone();
+                let work = move || loop {
+                    // The lock is released before the job runs: the other threads keep taking jobs.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        // A panicking job only loses its answer (its caller hears "unexpected").
+                        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                        Err(_) => return,
+                    }
+                };
+                std::thread::Builder::new().name(format!("password-{n}")).spawn(work).expect("starting a password thread");
+            }
+            PasswordWorkers { turns: tokio::sync::Semaphore::new(threads), jobs }
+        }
+
+        /// Waits up to `wait` for a turn (then the bank is busy), runs `f` on a worker thread.
+        /// A job is queued only with a turn held, so at most as many wait as there are threads.
+        async fn run<T: Send + 'static>(&self, wait: std::time::Duration, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+            let busy = || AppError::Unavailable(EngineError::Busy.to_string());
+            let _turn = tokio::time::timeout(wait, self.turns.acquire()).await.map_err(|_| busy())?.map_err(|_| busy())?;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job: Job = Box::new(move || drop(reply.send(f())));
+            self.jobs.send(job).map_err(|_| AppError::Unexpected)?;
+            answer.await.map_err(|_| AppError::Unexpected)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::time::Duration;
+
+        #[tokio::test]
+        async fn password_work_waits_for_a_turn_and_a_full_house_is_busy_not_unbounded() {
+            let workers = PasswordWorkers::start(1);
+            let name = || std::thread::current().name().map(str::to_string);
+            assert_eq!(workers.run(Duration::ZERO, name).await.unwrap().as_deref(), Some("password-0"), "a free turn runs at once");
+            let held = workers.turns.acquire().await.unwrap();
+            let refused = workers.run(Duration::ZERO, || 7).await.unwrap_err();
+            assert!(matches!(&refused, AppError::Unavailable(m) if m.contains("busy")), "{refused:?}");
+            drop(held);
+            let panicked = workers.run(Duration::ZERO, || -> u8 { panic!("a job that panics") }).await.unwrap_err();
+            assert!(matches!(panicked, AppError::Unexpected), "{panicked:?}");
+            assert_eq!(workers.run(Duration::ZERO, || 8).await.unwrap(), 8, "the turn is back and the thread survived");
+        }
     }
 }
 
@@ -245,23 +319,49 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
     let guards = ssr::login_guards();
     let (email_key, address_key) = (format!("email:{email}"), format!("address:{}", ssr::client_address()));
     let now = ssr::now_ms();
-    if let Some(g) = &guards {
-        let locked = [g.by_email.check(&[&email_key], now), g.by_address.check(&[&address_key], now)];
-        if let Some(ms) = locked.iter().filter_map(|r| r.err()).max() {
-            let minutes = (ms + 59_999) / 60_000;
-            return Err(AppError::TooManyAttempts(format!(
-                "Too many failed attempts. For your security, try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            )));
+    // How long the e-mail or the address is locked out for, if it is.
+    let locked = {
+        let (guards, email_key, address_key) = (guards.clone(), email_key.clone(), address_key.clone());
+        move |now: i64| {
+            let g = guards.as_ref()?;
+            let checks = [g.by_email.check(&[&email_key], now), g.by_address.check(&[&address_key], now)];
+            checks.iter().filter_map(|r| r.err()).max()
         }
+    };
+    let too_many = |ms: i64| {
+        let minutes = (ms + 59_999) / 60_000;
+        AppError::TooManyAttempts(format!(
+            "Too many failed attempts. For your security, try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ))
+    };
+    if let Some(ms) = locked(now) {
+        return Err(too_many(ms));
     }
     let found = engine.credentials(email).await.map_err(ssr::from_engine)?;
     let (account, hash) = match found {
         Some((account, hash)) => (Some(account), Some(hash)),
         None => (None, None),
     };
-    // Unknown e-mails are checked against a dummy hash: same time, same answer.
-    let ok = ssr::blocking(move || verify_password(hash.as_ref(), &Password::new(password))).await?;
+    // Unknown e-mails are checked against a dummy hash: same time, same answer. The lock-out is
+    // checked again once this login's turn to hash has come, and a failure is recorded before
+    // the turn passes on: a burst of guesses queued behind the hashing limit gets no more
+    // hashes than the allowance (plus the one other turn in progress).
+    let guards_now = guards.clone();
+    let (email_now, address_now) = (email_key.clone(), address_key.clone());
+    let verdict = ssr::blocking(move || {
+        if let Some(ms) = locked(ssr::now_ms()) {
+            return Err(ms);
+        }
+        let ok = verify_password(hash.as_ref(), &Password::new(password));
+        if let (false, Some(g)) = (ok, &guards_now) {
+            g.by_email.failed(&[&email_now], now);
+            g.by_address.failed(&[&address_now], now);
+        }
+        Ok(ok)
+    })
+    .await?;
+    let ok = verdict.map_err(too_many)?;
     match (ok, account) {
         (true, Some(account)) => {
             if let Some(g) = &guards {
@@ -271,13 +371,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
             leptos_axum::redirect("/dashboard");
             Ok(())
         }
-        _ => {
-            if let Some(g) = &guards {
-                g.by_email.failed(&[&email_key], now);
-                g.by_address.failed(&[&address_key], now);
-            }
-            Err(AppError::InvalidCredentials)
-        }
+        _ => Err(AppError::InvalidCredentials),
     }
 }
 

@@ -109,3 +109,26 @@ async fn pages_carry_security_headers_and_a_per_response_script_nonce() {
     let csp2 = again.headers()["content-security-policy"].to_str().unwrap().to_string();
     assert_ne!(csp, csp2, "a fresh nonce per response");
 }
+
+/// A burst of wrong guesses from one address, all at once. Password hashing runs a couple at a
+/// time (each hash holds 19 MiB), and each login checks the lock-out again when its turn comes,
+/// so no more guesses are hashed than the address's 50 free failures and the one that locks it,
+/// plus the other turn in progress; the rest are refused (429), or told the bank is busy (503)
+/// if they waited too long for a turn.
+#[tokio::test]
+async fn a_burst_of_guesses_is_hashed_only_up_to_the_address_allowance() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(3, dir.path()).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..90 {
+        let c = bank.client();
+        let email = format!("guess{n}@example.com");
+        calls.spawn(async move { c.call("login", &[("email", &email), ("password", "wrong password 1")]).await.0 });
+    }
+    let codes = calls.join_all().await;
+    let count = |code: StatusCode| codes.iter().filter(|s| **s == code).count();
+    let (hashed, locked, busy) = (count(StatusCode::UNAUTHORIZED), count(StatusCode::TOO_MANY_REQUESTS), count(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(hashed + locked + busy, codes.len(), "{codes:?}");
+    assert!(hashed <= 50 + 1 + 1, "{hashed} guesses were checked against a hash");
+    assert!(locked > 0, "the address was locked out: {codes:?}");
+}
