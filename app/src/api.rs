@@ -187,7 +187,7 @@ pub mod ssr {
     /// memory in the thread that used it for a while, so a pool that grew threads on demand
     /// (tokio's blocking pool) held several hashes' worth more than ran at once.
     struct PasswordWorkers {
-        turns: tokio::sync::Semaphore,
+        turns: Arc<tokio::sync::Semaphore>,
         jobs: std::sync::mpsc::Sender<Job>,
     }
 
@@ -204,23 +204,31 @@ pub mod ssr {
                         Err(_) => return,
                     };
                     match job {
-                        // A panicking job only loses its answer (its caller hears "unexpected").
-                        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                        Ok(job) => job(),
                         Err(_) => return,
                     }
                 };
                 std::thread::Builder::new().name(format!("password-{n}")).spawn(work).expect("starting a password thread");
             }
-            PasswordWorkers { turns: tokio::sync::Semaphore::new(threads), jobs }
+            PasswordWorkers { turns: Arc::new(tokio::sync::Semaphore::new(threads)), jobs }
         }
 
         /// Waits up to `wait` for a turn (then the bank is busy), runs `f` on a worker thread.
-        /// A job is queued only with a turn held, so at most as many wait as there are threads.
+        /// A job is queued only with a turn, which it gives back only once it has run (even if
+        /// its caller has gone): at most as many jobs wait as there are threads.
         async fn run<T: Send + 'static>(&self, wait: std::time::Duration, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
             let busy = || AppError::Unavailable(EngineError::Busy.to_string());
-            let _turn = tokio::time::timeout(wait, self.turns.acquire()).await.map_err(|_| busy())?.map_err(|_| busy())?;
+            let turn = tokio::time::timeout(wait, self.turns.clone().acquire_owned()).await.map_err(|_| busy())?.map_err(|_| busy())?;
             let (reply, answer) = tokio::sync::oneshot::channel();
-            let job: Job = Box::new(move || drop(reply.send(f())));
+            let job: Job = Box::new(move || {
+                // The turn is back before the caller hears anything; if `f` panicked, the caller
+                // hears "unexpected" and the thread lives on.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                drop(turn);
+                if let Ok(value) = result {
+                    let _ = reply.send(value);
+                }
+            });
             self.jobs.send(job).map_err(|_| AppError::Unexpected)?;
             answer.await.map_err(|_| AppError::Unexpected)
         }
