@@ -57,6 +57,41 @@ pub mod ssr {
         use_context::<Arc<engine::throttle::LoginGuards>>()
     }
 
+    /// The lock-outs one login is subject to: its e-mail's and its client address's. Cheap to
+    /// clone onto the thread that hashes the password.
+    #[derive(Clone)]
+    pub struct Lockout {
+        guards: Option<Arc<engine::throttle::LoginGuards>>,
+        email_key: String,
+        address_key: String,
+    }
+
+    impl Lockout {
+        pub fn new(email: &str) -> Lockout {
+            Lockout { guards: login_guards(), email_key: format!("email:{email}"), address_key: format!("address:{}", client_address()) }
+        }
+
+        /// How long the e-mail or the address is locked out for, if it is.
+        pub fn locked_for(&self, now: i64) -> Option<i64> {
+            let g = self.guards.as_ref()?;
+            let checks = [g.by_email.check(&[&self.email_key], now), g.by_address.check(&[&self.address_key], now)];
+            checks.iter().filter_map(|r| r.err()).max()
+        }
+
+        pub fn failed(&self, now: i64) {
+            if let Some(g) = &self.guards {
+                g.by_email.failed(&[&self.email_key], now);
+                g.by_address.failed(&[&self.address_key], now);
+            }
+        }
+
+        pub fn succeeded(&self) {
+            if let Some(g) = &self.guards {
+                g.by_email.succeeded(&self.email_key);
+            }
+        }
+    }
+
     /// The client's address as the socket saw it (forwarding headers are not trusted).
     pub fn client_address() -> String {
         use_context::<Parts>()
@@ -324,18 +359,8 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
         return Err(AppError::InvalidCredentials);
     }
     let email = email.trim().to_lowercase();
-    let guards = ssr::login_guards();
-    let (email_key, address_key) = (format!("email:{email}"), format!("address:{}", ssr::client_address()));
+    let lockout = ssr::Lockout::new(&email);
     let now = ssr::now_ms();
-    // How long the e-mail or the address is locked out for, if it is.
-    let locked = {
-        let (guards, email_key, address_key) = (guards.clone(), email_key.clone(), address_key.clone());
-        move |now: i64| {
-            let g = guards.as_ref()?;
-            let checks = [g.by_email.check(&[&email_key], now), g.by_address.check(&[&address_key], now)];
-            checks.iter().filter_map(|r| r.err()).max()
-        }
-    };
     let too_many = |ms: i64| {
         let minutes = (ms + 59_999) / 60_000;
         AppError::TooManyAttempts(format!(
@@ -343,7 +368,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
             if minutes == 1 { "" } else { "s" }
         ))
     };
-    if let Some(ms) = locked(now) {
+    if let Some(ms) = lockout.locked_for(now) {
         return Err(too_many(ms));
     }
     let found = engine.credentials(email).await.map_err(ssr::from_engine)?;
@@ -355,16 +380,14 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
     // checked again once this login's turn to hash has come, and a failure is recorded before
     // the turn passes on: a burst of guesses queued behind the hashing limit gets no more
     // hashes than the allowance (plus the one other turn in progress).
-    let guards_now = guards.clone();
-    let (email_now, address_now) = (email_key.clone(), address_key.clone());
+    let on_turn = lockout.clone();
     let verdict = ssr::blocking(move || {
-        if let Some(ms) = locked(ssr::now_ms()) {
+        if let Some(ms) = on_turn.locked_for(ssr::now_ms()) {
             return Err(ms);
         }
         let ok = verify_password(hash.as_ref(), &Password::new(password));
-        if let (false, Some(g)) = (ok, &guards_now) {
-            g.by_email.failed(&[&email_now], now);
-            g.by_address.failed(&[&address_now], now);
+        if !ok {
+            on_turn.failed(now);
         }
         Ok(ok)
     })
@@ -372,9 +395,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
     let ok = verdict.map_err(too_many)?;
     match (ok, account) {
         (true, Some(account)) => {
-            if let Some(g) = &guards {
-                g.by_email.succeeded(&email_key);
-            }
+            lockout.succeeded();
             ssr::start_session(&engine, account).await?;
             leptos_axum::redirect("/dashboard");
             Ok(())
