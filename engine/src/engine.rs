@@ -9,10 +9,10 @@
 
 use crate::auth::{PasswordHash, TokenHash};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
-use crate::store::{PartState, ProtocolChange, SessionChange, Store, StoredDecision};
+use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
 use domain::dto::{
-    AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, PacketOutcome, ReceiverPreview, TransferReceipt, TxStatus,
+    AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview, TransferReceipt, TxStatus,
 };
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
@@ -119,14 +119,14 @@ enum Command {
     Prepare { coordinator: BankId, items: Vec<PrepareItem>, reply: Reply<Vec<Vote>> },
     Decide { from: BankId, items: Vec<DecideItem>, reply: Reply<Vec<TxId>> },
     DecideThenPrepare { coordinator: BankId, decisions: Vec<DecideItem>, items: Vec<PrepareItem>, reply: Reply<(Vec<TxId>, Vec<Vote>)> },
-    LogDecisions { decisions: Vec<Decision>, reply: Reply<Vec<(bool, PacketOutcome)>> },
+    LogDecisions { decisions: Vec<Decision>, reply: Reply<Vec<protocol::Logged>> },
     DecisionAcked { updates: Vec<(TxId, Vec<BankId>)>, reply: Reply<()> },
     /// The decision on `tx`; with none stored, an abort is stored and returned (presumed abort).
     Resolve { tx: TxId, reply: Reply<StoredDecision> },
     Decision { tx: TxId, reply: Reply<Option<StoredDecision>> },
     UnackedDecisions { reply: Reply<Vec<(TxId, bool, Vec<BankId>)>> },
     InDoubt { reply: Reply<Vec<(TxId, BankId, i64)>> },
-    Participation { tx: TxId, reply: Reply<Option<(BankId, PartState)>> },
+    Participation { tx: TxId, reply: Reply<Option<Participation>> },
     /// Finish the current batch, then stop (other tasks may still hold handles).
     Shutdown { reply: Reply<()> },
 }
@@ -244,7 +244,7 @@ impl EngineHandle {
     /// the packet in the same batch (the stored list of banks still to acknowledge leaves this
     /// bank out). Returns the final decision of each (the first one ever stored for its id wins)
     /// with the outcome to report.
-    pub async fn log_decisions(&self, decisions: Vec<Decision>) -> EngineResult<Vec<(bool, PacketOutcome)>> {
+    pub async fn log_decisions(&self, decisions: Vec<Decision>) -> EngineResult<Vec<protocol::Logged>> {
         self.call_waiting(|reply| Command::LogDecisions { decisions, reply }).await
     }
 
@@ -265,7 +265,7 @@ impl EngineHandle {
     }
 
     /// This bank's record of `tx` as a 2PC participant: its coordinator and state (for audits).
-    pub async fn participation(&self, tx: TxId) -> EngineResult<Option<(BankId, PartState)>> {
+    pub async fn participation(&self, tx: TxId) -> EngineResult<Option<Participation>> {
         self.call_waiting(|reply| Command::Participation { tx, reply }).await
     }
 
@@ -360,7 +360,7 @@ struct State {
     stopping: bool,
     /// 2PC records changed in the current batch (not yet in the store).
     protocol_changes: Vec<ProtocolChange>,
-    participations_in_batch: HashMap<TxId, (BankId, PartState)>,
+    participations_in_batch: HashMap<TxId, Participation>,
     decisions_in_batch: HashMap<TxId, StoredDecision>,
     waiting: Vec<Deferred>,
     commands: u64,

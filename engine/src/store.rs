@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub type StoreResult<T> = Result<T, rusqlite::Error>;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -50,6 +50,11 @@ const PARTICIPATIONS_TABLE: &str = "
     state       TEXT    NOT NULL CHECK (state = 'prepared' OR state = 'committed' OR state = 'aborted'),
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL";
+
+/// Added by schema version 4: the SHA-256 of the parts a participant was asked to prepare, so that
+/// a transaction id names exactly one set of parts (NULL for rows older than version 4, and for
+/// aborts recorded from a decision without a prepare).
+const PARTICIPATIONS_4: &str = "ALTER TABLE participations ADD COLUMN parts_sha256 BLOB;";
 
 const PARTICIPATIONS_INDEXES: &str = "
 CREATE INDEX participations_in_doubt ON participations(state) WHERE state = 'prepared';";
@@ -94,6 +99,13 @@ CREATE TABLE decisions (
 );
 CREATE INDEX decisions_unacked ON decisions(unacked) WHERE unacked <> '';";
 
+/// Added by schema version 4: the banks a decision is for (NULL before version 4: unknown), and
+/// the account that submitted the packet (NULL for a presumed abort): its outcome is told to that
+/// client alone.
+const DECISIONS_4: &str = "
+ALTER TABLE decisions ADD COLUMN participants TEXT;
+ALTER TABLE decisions ADD COLUMN submitter INTEGER;";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -102,7 +114,9 @@ CREATE TABLE entries ({ENTRIES_TABLE});
 {ENTRIES_INDEXES}
 CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {PARTICIPATIONS_INDEXES}
-{DECISIONS}"
+{DECISIONS}
+{PARTICIPATIONS_4}
+{DECISIONS_4}"
     )
 }
 
@@ -138,6 +152,12 @@ ALTER TABLE {table}_new RENAME TO {table};
         ));
     }
     sql
+}
+
+/// From version 3: participations remember the hash of their parts, decisions their participants
+/// and submitter.
+fn migrate_3() -> String {
+    format!("{PARTICIPATIONS_4}\n{DECISIONS_4}\n")
 }
 
 /// A session row as restored at start-up.
@@ -192,12 +212,27 @@ pub struct StoredDecision {
     /// the decision is made and when every bank has acknowledged (empty), not at each
     /// acknowledgement, so after a restart some banks may hear it again (and ack a duplicate).
     pub unacked: Vec<BankId>,
+    /// The banks the decision is for: a bank outside them that asks about this id prepared
+    /// something the decision is not about (`None`: stored before schema version 4, unknown).
+    pub participants: Option<Vec<BankId>>,
+    /// The client account that submitted the packet; `None` for a presumed abort.
+    pub submitter: Option<AccountId>,
+}
+
+/// This bank's record of its part in a cross-bank transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Participation {
+    pub coordinator: BankId,
+    pub state: PartState,
+    /// SHA-256 of the parts it was asked to prepare (`None` for an abort heard without a prepare,
+    /// or a row older than schema version 4).
+    pub parts: Option<[u8; 32]>,
 }
 
 /// Changes to the 2PC records, persisted in the same transaction as the ledger's changes.
 #[derive(Clone, Debug)]
 pub enum ProtocolChange {
-    Participation { tx: TxId, coordinator: BankId, state: PartState, at_ms: i64 },
+    Participation { tx: TxId, record: Participation, at_ms: i64 },
     /// Inserted once: the first decision for a transaction is final.
     Decision { tx: TxId, decision: StoredDecision, at_ms: i64 },
     Unacked { tx: TxId, unacked: Vec<BankId>, at_ms: i64 },
@@ -220,8 +255,9 @@ impl Store {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let upgrade = match version {
             0 => schema(),
-            1 => migrate_1(),
-            2 => migrate_2(),
+            1 => format!("{}{}", migrate_1(), migrate_3()),
+            2 => format!("{}{}", migrate_2(), migrate_3()),
+            3 => migrate_3(),
             SCHEMA_VERSION => String::new(),
             _ => {
                 return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -311,15 +347,25 @@ impl Store {
         tx.commit()
     }
 
-    /// This bank's part in a cross-bank transaction: its coordinator and state.
-    pub fn participation(&self, tx_id: &TxId) -> StoreResult<Option<(BankId, PartState)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT coordinator, state FROM participations WHERE tx_id = ?1")?;
+    /// This bank's part in a cross-bank transaction: its coordinator, state and parts.
+    pub fn participation(&self, tx_id: &TxId) -> StoreResult<Option<Participation>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT coordinator, state, parts_sha256 FROM participations WHERE tx_id = ?1")?;
         let mut rows = stmt.query([tx_id.as_str()])?;
         match rows.next()? {
             None => Ok(None),
             Some(r) => {
                 let state: String = r.get(1)?;
-                Ok(Some((parse_bank(r.get(0)?)?, PartState::parse(&state).ok_or_else(|| bad_column(1, "state"))?)))
+                let parts: Option<Vec<u8>> = r.get(2)?;
+                let parts = match parts {
+                    None => None,
+                    Some(bytes) => Some(<[u8; 32]>::try_from(bytes).map_err(|_| bad_column(2, "parts_sha256"))?),
+                };
+                Ok(Some(Participation {
+                    coordinator: parse_bank(r.get(0)?)?,
+                    state: PartState::parse(&state).ok_or_else(|| bad_column(1, "state"))?,
+                    parts,
+                }))
             }
         }
     }
@@ -333,11 +379,19 @@ impl Store {
     }
 
     pub fn decision(&self, tx_id: &TxId) -> StoreResult<Option<StoredDecision>> {
-        let mut stmt = self.conn.prepare_cached("SELECT commit_, outcome, unacked FROM decisions WHERE tx_id = ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT commit_, outcome, unacked, participants, submitter FROM decisions WHERE tx_id = ?1")?;
         let mut rows = stmt.query([tx_id.as_str()])?;
         match rows.next()? {
             None => Ok(None),
-            Some(r) => Ok(Some(StoredDecision { commit: r.get(0)?, outcome: r.get(1)?, unacked: parse_banks(&r.get::<_, String>(2)?)? })),
+            Some(r) => Ok(Some(StoredDecision {
+                commit: r.get(0)?,
+                outcome: r.get(1)?,
+                unacked: parse_banks(&r.get::<_, String>(2)?)?,
+                participants: r.get::<_, Option<String>>(3)?.map(|t| parse_banks(&t)).transpose()?,
+                submitter: r.get::<_, Option<i64>>(4)?.map(AccountId),
+            })),
         }
     }
 
@@ -476,18 +530,35 @@ fn apply_session_change(tx: &Transaction<'_>, change: &SessionChange) -> StoreRe
 
 fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> StoreResult<()> {
     match change {
-        ProtocolChange::Participation { tx: id, coordinator, state, at_ms } => {
+        ProtocolChange::Participation { tx: id, record, at_ms } => {
+            // The parts are set once, by the prepare; a later state change keeps them.
             tx.prepare_cached(
-                "INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)
+                "INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms, parts_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
                  ON CONFLICT (tx_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
             )?
-            .execute(params![id.as_str(), u16::from(*coordinator), state.as_str(), at_ms])?;
+            .execute(params![
+                id.as_str(),
+                u16::from(record.coordinator),
+                record.state.as_str(),
+                at_ms,
+                record.parts.as_ref().map(|p| &p[..])
+            ])?;
         }
         ProtocolChange::Decision { tx: id, decision, at_ms } => {
             tx.prepare_cached(
-                "INSERT INTO decisions (tx_id, commit_, outcome, unacked, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                "INSERT INTO decisions (tx_id, commit_, outcome, unacked, created_ms, updated_ms, participants, submitter)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
             )?
-            .execute(params![id.as_str(), decision.commit, decision.outcome, banks_text(&decision.unacked), at_ms])?;
+            .execute(params![
+                id.as_str(),
+                decision.commit,
+                decision.outcome,
+                banks_text(&decision.unacked),
+                at_ms,
+                decision.participants.as_deref().map(banks_text),
+                decision.submitter.map(|a| a.0)
+            ])?;
         }
         ProtocolChange::Unacked { tx: id, unacked, at_ms } => {
             tx.prepare_cached("UPDATE decisions SET unacked = ?2, updated_ms = ?3 WHERE tx_id = ?1")?
@@ -620,9 +691,12 @@ mod tests {
         let ana = ledger.account(AccountId(1)).unwrap();
         assert_eq!((ana.available, ana.blocked, ana.holders.len()), (Cents::new(700), Cents::new(300), 1));
         assert_eq!(ledger.prepared(&tx).map(<[_]>::len), Some(1), "the pending debit is still prepared");
-        assert_eq!(store.participation(&tx).unwrap(), Some((BankId::try_from(1).unwrap(), PartState::Prepared)));
+        let part = store.participation(&tx).unwrap().unwrap();
+        assert_eq!((part.coordinator, part.state, part.parts), (BankId::try_from(1).unwrap(), PartState::Prepared, None));
         assert_eq!(store.in_doubt().unwrap().len(), 1, "the partial index answers again");
-        assert_eq!(store.decision(&tx).unwrap().unwrap().unacked, vec![BankId::try_from(3).unwrap()]);
+        let decision = store.decision(&tx).unwrap().unwrap();
+        assert_eq!(decision.unacked, vec![BankId::try_from(3).unwrap()]);
+        assert_eq!((decision.participants, decision.submitter), (None, None), "unknown before version 4");
         for table in ["entries", "participations"] {
             let sql: String = store.conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [table], |r| r.get(0)).unwrap();
             assert!(!sql.contains(" IN ("), "{table} still has an IN-list CHECK: {sql}");

@@ -30,7 +30,7 @@
 //! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
 
 use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
-use domain::{BankId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,6 +53,16 @@ pub struct PrepareItem {
     pub tx: TxId,
     /// (leg number, part) for every part of this packet at the receiving bank.
     pub parts: Vec<(u16, PartSpec)>,
+}
+
+impl PrepareItem {
+    /// SHA-256 of the parts (their JSON, which serde writes in one fixed order): what a
+    /// participant remembers so that a transaction id names exactly one set of parts.
+    pub fn parts_sha256(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(&self.parts).expect("parts serialise");
+        Sha256::digest(json).into()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +92,15 @@ impl Resolution {
         if commit { Resolution::Commit } else { Resolution::Abort }
     }
 
+    /// The coordinator's answer to bank `bank` about a transaction it has decided. A commit is
+    /// told only to the banks it is for: anything another bank prepared under this id belongs
+    /// to no committed plan, so that bank hears "abort". (A decision stored before participants
+    /// were recorded is told as it is.)
+    pub fn for_bank(decision: &crate::store::StoredDecision, bank: BankId) -> Resolution {
+        let ours = decision.participants.as_ref().is_none_or(|p| p.contains(&bank));
+        Resolution::decided(decision.commit && ours)
+    }
+
     /// What a participant in doubt applies for `tx` on this answer: nothing while it is pending.
     pub fn decide(self, tx: TxId) -> Option<DecideItem> {
         match self {
@@ -108,6 +127,8 @@ pub struct LegPlan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketPlan {
     pub tx: TxId,
+    /// The client account (at the coordinator) that submitted the packet: its outcome is theirs.
+    pub submitter: AccountId,
     pub legs: Vec<LegPlan>,
 }
 
@@ -147,6 +168,7 @@ pub struct Decision {
     pub tx: TxId,
     pub commit: bool,
     pub participants: Vec<BankId>,
+    pub submitter: AccountId,
     pub outcome: PacketOutcome,
 }
 
@@ -263,6 +285,7 @@ fn decide(packet: Voting) -> Decision {
         .collect();
     Decision {
         participants: packet.plan.participants(),
+        submitter: packet.plan.submitter,
         tx: packet.plan.tx.clone(),
         commit,
         outcome: PacketOutcome { tx_id: packet.plan.tx, status, legs },

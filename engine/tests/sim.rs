@@ -353,12 +353,12 @@ impl Sim {
         let effects = self.node(id).ring.batch_done(true, now);
         match engine.log_decisions(decisions.clone()).await {
             Ok(finals) => {
-                for (d, (commit, outcome)) in decisions.iter().zip(finals) {
-                    assert_eq!(outcome.status == TxStatus::Committed, commit);
+                for (d, logged) in decisions.iter().zip(finals) {
+                    let commit = logged.commit;
+                    assert_eq!(logged.outcome.status == TxStatus::Committed, commit);
                     let node = self.node(id);
                     // The engine decided this bank's own part with the log.
-                    let others: Vec<BankId> = d.participants.iter().copied().filter(|b| *b != id).collect();
-                    node.deliveries.add(d.tx.clone(), commit, &others, now);
+                    node.deliveries.add(d.tx.clone(), commit, &logged.tell, now);
                     node.in_flight.remove(&d.tx);
                     self.told.insert(d.tx.clone(), commit);
                 }
@@ -410,7 +410,7 @@ impl Sim {
                     if self.node(to).in_flight.contains(&tx) {
                         out.push(Resolution::Pending);
                     } else {
-                        out.push(Resolution::decided(engine.resolve(tx).await.unwrap().commit));
+                        out.push(Resolution::for_bank(&engine.resolve(tx).await.unwrap(), from));
                     }
                 }
                 self.reply(&p, Msg::Resolutions(out));
@@ -569,7 +569,8 @@ impl Sim {
                     });
                 }
                 let tx = self.tx(home);
-                let plan = PacketPlan { tx: tx.clone(), legs };
+                let submitter = engine.account_of(vec![me]).await.unwrap().unwrap().id;
+                let plan = PacketPlan { tx: tx.clone(), submitter, legs };
                 self.packets.push((tx.clone(), home, plan.participants()));
                 let node = self.node(home);
                 node.in_flight.insert(tx);
@@ -769,10 +770,10 @@ async fn run(seed: u64) {
             let p = sim.engine(bank(n)).unwrap().participation(tx.clone()).await.unwrap();
             let expected = if commit { PartState::Committed } else { PartState::Aborted };
             match p {
-                Some((c, state)) => {
+                Some(part) => {
                     assert!(participants.contains(&bank(n)), "seed {seed}: {tx} recorded at non-participant {n}");
-                    assert_eq!(c, coordinator, "seed {seed}: {tx}");
-                    assert_eq!(state, expected, "seed {seed}: {tx} at bank {n} (coordinator decided commit={commit})");
+                    assert_eq!(part.coordinator, coordinator, "seed {seed}: {tx}");
+                    assert_eq!(part.state, expected, "seed {seed}: {tx} at bank {n} (coordinator decided commit={commit})");
                 }
                 // A participant may never have heard of an aborted packet (its prepare was lost).
                 None => assert!(!commit || !participants.contains(&bank(n)), "seed {seed}: {tx} committed without bank {n}"),

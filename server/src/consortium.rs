@@ -128,6 +128,43 @@ struct Job {
 
 type Waiter = oneshot::Sender<EngineResult<PacketOutcome>>;
 
+/// A packet id in flight: who submitted it, and who waits for its outcome.
+struct Claim {
+    submitter: AccountId,
+    waiters: Vec<Waiter>,
+}
+
+/// What claiming a packet id found.
+enum Claimed {
+    /// The id was free: the caller plans the packet (or answers from the stored decision).
+    Fresh(ClaimGuard),
+    /// The same client's packet with this id is in flight: its outcome will come.
+    Joined,
+    /// Another client's packet has this id.
+    NotYours,
+}
+
+/// Releases a claim whose owner was dropped before answering (its client went away while the
+/// packet was still being planned), so that the id is not left claimed for ever.
+struct ClaimGuard {
+    node: std::sync::Weak<Node>,
+    tx: Option<TxId>,
+}
+
+impl ClaimGuard {
+    fn disarm(mut self) {
+        self.tx = None;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let (Some(tx), Some(node)) = (self.tx.take(), self.node.upgrade()) {
+            node.finish(&tx, Err(EngineError::Stopped));
+        }
+    }
+}
+
 /// Packets kept in the progress log, at most (the oldest are forgotten first).
 const PROGRESS_MAX: usize = 10_000;
 
@@ -164,6 +201,8 @@ impl ProgressLog {
 }
 
 pub struct Node {
+    /// Itself, for claim guards that outlive a dropped request.
+    this: std::sync::Weak<Node>,
     me: BankId,
     banks: Vec<BankInfo>,
     peers: Peers,
@@ -171,8 +210,11 @@ pub struct Node {
     settings: TwoPcSettings,
     jobs_tx: mpsc::Sender<Job>,
     jobs_rx: tokio::sync::Mutex<mpsc::Receiver<Job>>,
-    /// Packets queued or being prepared, with the clients waiting for each.
-    in_flight: Mutex<HashMap<TxId, Vec<Waiter>>>,
+    /// Packet ids claimed (being planned, queued, prepared or decided), each with the account that
+    /// submitted it and the clients waiting for its outcome. A claim is taken before anything
+    /// else looks at the id and released only once its decision is stored (or nothing was
+    /// reserved), so one id never gets two plans.
+    in_flight: Mutex<HashMap<TxId, Claim>>,
     deliveries: Mutex<Deliveries>,
     /// Decisions every participant has acknowledged, not yet recorded as such (see
     /// [`ACKS_RECORDED_EVERY_MS`]).
@@ -247,7 +289,8 @@ impl Node {
             linger_ms: settings.decision_linger_ms,
             me: peers.me,
         });
-        let node = Arc::new(Node {
+        let node = Arc::new_cyclic(|this| Node {
+            this: this.clone(),
             me: peers.me,
             banks,
             peers,
@@ -383,31 +426,30 @@ impl Node {
 
     /// Stores a round's decisions, then queues them for delivery and answers the clients.
     async fn conclude(&self, decisions: Vec<engine::twopc::Decision>) {
-        let participants: Vec<(TxId, Vec<BankId>)> = decisions.iter().map(|d| (d.tx.clone(), d.participants.clone())).collect();
+        let txs: Vec<TxId> = decisions.iter().map(|d| d.tx.clone()).collect();
         match self.engine.log_decisions(decisions).await {
             Ok(finals) => {
                 inject(self.settings.fault, Fault::CrashAfterDecision);
                 let now = self.now_ms();
                 {
+                    // This bank's own part was decided with the log; the others hear it.
                     let mut deliveries = self.deliveries.lock().expect("deliveries lock");
-                    for ((tx, banks), (commit, _)) in participants.iter().zip(&finals) {
-                        // This bank's own part was decided with the log.
-                        let others: Vec<BankId> = banks.iter().copied().filter(|b| *b != self.me).collect();
-                        deliveries.add(tx.clone(), *commit, &others, now);
+                    for (tx, logged) in txs.iter().zip(&finals) {
+                        deliveries.add(tx.clone(), logged.commit, &logged.tell, now);
                     }
                 }
                 self.delivery_wake.notify_one();
-                for ((tx, _), (commit, outcome)) in participants.iter().zip(finals) {
-                    let state = if commit { LegState::Committed } else { LegState::Aborted };
-                    self.progress.lock().expect("progress lock").update(tx, vec![state; outcome.legs.len()], true);
-                    self.finish(tx, Ok(outcome));
+                for (tx, logged) in txs.iter().zip(finals) {
+                    let state = if logged.commit { LegState::Committed } else { LegState::Aborted };
+                    self.progress.lock().expect("progress lock").update(tx, vec![state; logged.outcome.legs.len()], true);
+                    self.finish(tx, Ok(logged.outcome));
                 }
             }
             Err(e) => {
                 // Not stored: participants will ask, and an unknown id resolves to abort.
                 tracing::error!(error = %e, "storing 2PC decisions failed; the packets will abort");
                 let msg = "The transfer could not be confirmed and will be cancelled; nothing will be moved. Please check your statement.";
-                for (tx, _) in &participants {
+                for tx in &txs {
                     self.finish(tx, Err(EngineError::Consortium(msg.into())));
                 }
             }
@@ -420,7 +462,7 @@ impl Node {
             let legs = progress.by_tx.get(tx).map_or(0, |(_, p)| p.legs.len());
             progress.update(tx, vec![LegState::Aborted; legs], true);
         }
-        let waiters = self.in_flight.lock().expect("in-flight lock").remove(tx).unwrap_or_default();
+        let waiters = self.in_flight.lock().expect("in-flight lock").remove(tx).map(|c| c.waiters).unwrap_or_default();
         for w in waiters {
             let _ = w.send(result.clone());
         }
@@ -553,7 +595,7 @@ impl Node {
                     continue;
                 }
                 let answers = if coordinator == self.me {
-                    Some(self.resolve_many(txs.clone()).await)
+                    Some(self.resolve_many(self.me, txs.clone()).await)
                 } else {
                     self.peers.call::<Vec<Resolution>>(coordinator, "/interbank/resolve", &ResolveMsg { txs: txs.clone() }).await
                 };
@@ -573,9 +615,10 @@ impl Node {
         }
     }
 
-    /// The coordinator's answer to participants in doubt. A packet still queued or being prepared
-    /// is pending; otherwise the stored decision, or a stored presumed abort.
-    pub async fn resolve_many(&self, txs: Vec<TxId>) -> Vec<Resolution> {
+    /// The coordinator's answer to participant `from` in doubt. A packet still in flight is
+    /// pending; otherwise the stored decision (a commit only to the banks it is for), or a
+    /// stored presumed abort.
+    pub async fn resolve_many(&self, from: BankId, txs: Vec<TxId>) -> Vec<Resolution> {
         let mut out = Vec::with_capacity(txs.len());
         for tx in txs {
             if self.in_flight.lock().expect("in-flight lock").contains_key(&tx) {
@@ -583,7 +626,7 @@ impl Node {
                 continue;
             }
             out.push(match self.engine.resolve(tx).await {
-                Ok(d) => Resolution::decided(d.commit),
+                Ok(d) => Resolution::for_bank(&d, from),
                 Err(_) => Resolution::Pending,
             });
         }
@@ -653,7 +696,7 @@ impl Node {
                 }
             })
             .collect();
-        Ok(Ok(PacketPlan { tx, legs: plan_legs }))
+        Ok(Ok(PacketPlan { tx, submitter: account, legs: plan_legs }))
     }
 
     async fn submit_packet(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<PacketOutcome> {
@@ -670,31 +713,20 @@ impl Node {
                 return Err(EngineError::Invalid(format!("Transfer {}: {}", i + 1, LedgerError::InvalidAmount)));
             }
         }
-        if let Some(done) = self.engine.decision(tx.clone()).await? {
-            return Ok(engine::parse_outcome(&tx, done.commit, &done.outcome));
-        }
-        let plan = match self.plan(account, tx.clone(), legs).await? {
-            Ok(plan) => plan,
-            Err(refused) => return Ok(refused),
-        };
-        self.progress.lock().expect("progress lock").start(account, &tx, plan.legs.len());
         let (reply, answer) = oneshot::channel();
-        {
-            let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-            if let Some(waiters) = in_flight.get_mut(&tx) {
-                waiters.push(reply); // the same packet, submitted again while it runs
-            } else {
-                let job = Job { plan, enqueued: Instant::now() };
-                if let Err(e) = self.jobs_tx.try_send(job) {
-                    return Err(match e {
-                        mpsc::error::TrySendError::Full(_) => EngineError::Busy,
-                        mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
-                    });
+        match self.claim(&tx, account, reply) {
+            Claimed::NotYours => return Err(LedgerError::TxIdConflict.into()),
+            Claimed::Joined => {}
+            Claimed::Fresh(guard) => {
+                let queued = self.plan_and_queue(account, tx.clone(), legs).await;
+                guard.disarm();
+                match queued {
+                    Ok(true) => self.hurry(),
+                    Ok(false) => {}
+                    Err(e) => self.finish(&tx, Err(e)),
                 }
-                in_flight.insert(tx.clone(), vec![reply]);
             }
         }
-        self.hurry();
         let patience = Duration::from_millis(self.settings.queue_deadline_ms + 2 * self.settings.prepare_timeout_ms + 2_000);
         match tokio::time::timeout(patience, answer).await {
             Ok(Ok(result)) => result,
@@ -703,6 +735,52 @@ impl Node {
                 "This transfer is taking longer than usual. Check your statement before trying again.".into(),
             )),
         }
+    }
+
+    /// Claims packet id `tx` for `account`'s packet, in one step under the in-flight lock: before
+    /// the stored decision is read, so that two submissions of one id can never both plan.
+    fn claim(&self, tx: &TxId, account: AccountId, reply: Waiter) -> Claimed {
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        match in_flight.get_mut(tx) {
+            Some(claim) if claim.submitter == account => {
+                // The same client again (a double click, a retry, or other legs under the same
+                // id): it hears the first packet's outcome.
+                claim.waiters.push(reply);
+                Claimed::Joined
+            }
+            Some(_) => Claimed::NotYours,
+            None => {
+                in_flight.insert(tx.clone(), Claim { submitter: account, waiters: vec![reply] });
+                Claimed::Fresh(ClaimGuard { node: self.this.clone(), tx: Some(tx.clone()) })
+            }
+        }
+    }
+
+    /// With `tx` claimed: answers from its stored decision if it has one (another client's id is
+    /// refused), or plans the packet and queues it for the token (`Ok(true)`). A packet refused
+    /// while planning (unknown receiver, unreachable bank) is answered here, nothing reserved.
+    async fn plan_and_queue(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<bool> {
+        if let Some(done) = self.engine.decision(tx.clone()).await? {
+            if done.submitter.is_some_and(|s| s != account) {
+                return Err(LedgerError::TxIdConflict.into());
+            }
+            self.finish(&tx, Ok(engine::parse_outcome(&tx, done.commit, &done.outcome)));
+            return Ok(false);
+        }
+        let plan = match self.plan(account, tx.clone(), legs).await? {
+            Ok(plan) => plan,
+            Err(refused) => {
+                self.finish(&tx, Ok(refused));
+                return Ok(false);
+            }
+        };
+        self.progress.lock().expect("progress lock").start(account, &tx, plan.legs.len());
+        let job = Job { plan, enqueued: Instant::now() };
+        self.jobs_tx.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Busy,
+            mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
+        })?;
+        Ok(true)
     }
 
     async fn linked(&self, owners: Vec<TaxId>) -> Vec<LinkedAccount> {

@@ -200,11 +200,11 @@ async fn decide(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from))
     }
 }
 
-async fn resolve(Extension(node): Extension<Arc<Node>>, Json(msg): Json<ResolveMsg>) -> Response {
+async fn resolve(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)): Extension<PeerBank>, Json(msg): Json<ResolveMsg>) -> Response {
     if let Some(r) = too_many(msg.txs.len()) {
         return r;
     }
-    Json(node.resolve_many(msg.txs).await).into_response()
+    Json(node.resolve_many(from, msg.txs).await).into_response()
 }
 
 async fn lookup(Extension(node): Extension<Arc<Node>>, Json(msg): Json<LookupMsg>) -> Response {

@@ -4,7 +4,7 @@
 
 use super::{store_error, EngineError, EngineResult, State};
 use crate::ledger::{LedgerError, PartKey};
-use crate::store::{PartState, ProtocolChange, StoredDecision};
+use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PartSpec, PrepareItem, Vote};
 use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::dto::MAX_PACKET_LEGS;
@@ -12,30 +12,43 @@ use domain::{AccountId, BankId, TxId};
 
 impl State {
     /// This bank's record of `tx` as a participant, from the current batch or the store.
-    pub(super) fn participation(&self, tx: &TxId) -> EngineResult<Option<(BankId, PartState)>> {
+    pub(super) fn participation(&self, tx: &TxId) -> EngineResult<Option<Participation>> {
         if let Some(p) = self.participations_in_batch.get(tx) {
             return Ok(Some(*p));
         }
         self.store.participation(tx).map_err(store_error)
     }
 
-    fn set_participation(&mut self, tx: &TxId, coordinator: BankId, state: PartState, now: i64) {
-        self.participations_in_batch.insert(tx.clone(), (coordinator, state));
-        self.protocol_changes.push(ProtocolChange::Participation { tx: tx.clone(), coordinator, state, at_ms: now });
+    /// Records `tx`'s new state; the parts hash, once known, is kept.
+    fn set_participation(&mut self, tx: &TxId, coordinator: BankId, state: PartState, parts: Option<[u8; 32]>, now: i64) {
+        let record = Participation { coordinator, state, parts };
+        self.participations_in_batch.insert(tx.clone(), record);
+        self.protocol_changes.push(ProtocolChange::Participation { tx: tx.clone(), record, at_ms: now });
     }
 
     /// Phase one at this bank: reserves every part of `item`, or none and says why.
+    ///
+    /// A transaction id names exactly one set of parts: a prepare for an id this bank already
+    /// knows is answered from its record only if the parts are the same (a retry); with other
+    /// parts it is refused, whatever state the id is in, and nothing changes.
     pub(super) fn prepare_item(&mut self, coordinator: BankId, item: PrepareItem, now: i64) -> Vote {
         let refuse = |leg: u16, reason: &str| Vote::Refused { leg, reason: reason.to_string() };
+        let parts = item.parts_sha256();
         let tx = item.tx;
         match self.participation(&tx) {
             Err(_) => return refuse(0, "The bank could not read its records; nothing was reserved."),
-            // A repeated prepare (the coordinator retried, or restarted and retried the packet).
-            Ok(Some((c, PartState::Prepared | PartState::Committed))) if c == coordinator => return Vote::Prepared,
-            Ok(Some((c, PartState::Aborted))) if c == coordinator => {
+            Ok(Some(p)) if p.coordinator != coordinator => {
+                return refuse(0, "This transaction id is already in use for a different operation.");
+            }
+            Ok(Some(p)) if p.state == PartState::Aborted => {
                 return refuse(0, "This transfer was already cancelled at this bank.");
             }
-            Ok(Some(_)) => return refuse(0, "This transaction id is already in use for a different operation."),
+            Ok(Some(p)) if p.parts != Some(parts) => {
+                return refuse(0, "This transaction id was already used for other transfers.");
+            }
+            // A repeated prepare of the same parts (the coordinator retried, or restarted and
+            // retried the packet).
+            Ok(Some(_)) => return Vote::Prepared,
             Ok(None) => {}
         }
         match self.previous_use(&tx) {
@@ -44,7 +57,7 @@ impl State {
             Err(_) => return refuse(0, "The bank could not read its records; nothing was reserved."),
         }
         if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
-            self.set_participation(&tx, coordinator, PartState::Aborted, now);
+            self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
             return refuse(0, "The transfer has no valid parts at this bank.");
         }
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
@@ -54,11 +67,11 @@ impl State {
                 if self.ledger.prepared(&tx).is_some() {
                     self.ledger.abort(&tx, now).expect("parts were just prepared");
                 }
-                self.set_participation(&tx, coordinator, PartState::Aborted, now);
+                self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
                 return Vote::Refused { leg, reason };
             }
         }
-        self.set_participation(&tx, coordinator, PartState::Prepared, now);
+        self.set_participation(&tx, coordinator, PartState::Prepared, Some(parts), now);
         Vote::Prepared
     }
 
@@ -94,10 +107,11 @@ impl State {
         let mut acked = Vec::with_capacity(items.len());
         for DecideItem { tx, commit } in items {
             match self.participation(&tx)? {
-                Some((coordinator, _)) if coordinator != from => {
+                Some(p) if p.coordinator != from => {
+                    let coordinator = p.coordinator;
                     tracing::warn!(%tx, %from, %coordinator, "a decision from a bank that is not the coordinator; ignored");
                 }
-                Some((_, PartState::Prepared)) => {
+                Some(p) if p.state == PartState::Prepared => {
                     let applied = if commit { self.ledger.commit(&tx, now) } else { self.ledger.abort(&tx, now) };
                     if let Err(e) = applied {
                         // A prepared record always has its reservations; anything else is a bug.
@@ -105,10 +119,10 @@ impl State {
                         return Err(EngineError::Unexpected);
                     }
                     let state = if commit { PartState::Committed } else { PartState::Aborted };
-                    self.set_participation(&tx, from, state, now);
+                    self.set_participation(&tx, from, state, p.parts, now);
                     acked.push(tx);
                 }
-                Some((_, state)) => {
+                Some(Participation { state, .. }) => {
                     if (state == PartState::Committed) != commit {
                         tracing::error!(%tx, ?state, commit, "a decision contradicting one already applied");
                     }
@@ -120,7 +134,7 @@ impl State {
                     if commit {
                         tracing::error!(%tx, "a commit for a transaction this bank never prepared");
                     } else {
-                        self.set_participation(&tx, from, PartState::Aborted, now);
+                        self.set_participation(&tx, from, PartState::Aborted, None, now);
                     }
                     acked.push(tx);
                 }
@@ -141,34 +155,65 @@ impl State {
         self.protocol_changes.push(ProtocolChange::Decision { tx: tx.clone(), decision, at_ms: now });
     }
 
-    pub(super) fn log_decisions(&mut self, decisions: Vec<Decision>, now: i64) -> EngineResult<Vec<(bool, PacketOutcome)>> {
+    /// Stores each decision unless one is stored for its id already (the first is final), and
+    /// decides this bank's own part in the same batch. Returns, per decision, the final decision
+    /// with the outcome to report and the other banks to tell it to.
+    pub(super) fn log_decisions(&mut self, decisions: Vec<Decision>, now: i64) -> EngineResult<Vec<Logged>> {
         let me = self.config.bank.id;
         let mut out = Vec::with_capacity(decisions.len());
         for d in decisions {
-            let existing = self.stored_decision(&d.tx)?;
-            let outcome = serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
-            let commit = existing.as_ref().map_or(d.commit, |e| e.commit);
-            // This bank's own part is decided in the same durable batch: no message, no second
-            // commit. Should that fail (it cannot, short of a bug), this bank stays among those
-            // to acknowledge, and its recovery task resolves the part later.
-            let decided_here = d.participants.contains(&me)
-                && match self.decide_items(me, vec![DecideItem { tx: d.tx.clone(), commit }], now) {
-                    Ok(acked) => !acked.is_empty(),
-                    Err(e) => {
-                        tracing::error!(tx = %d.tx, error = %e, "applying this bank's own part of a decision");
-                        false
-                    }
-                };
-            match existing {
-                Some(existing) => out.push((existing.commit, parse_outcome(&d.tx, existing.commit, &existing.outcome))),
+            let others: Vec<BankId> = d.participants.iter().copied().filter(|b| *b != me).collect();
+            let logged = match self.stored_decision(&d.tx)? {
                 None => {
+                    let decided_here = d.participants.contains(&me) && self.decide_own_part(&d.tx, d.commit, now);
                     let unacked = d.participants.iter().copied().filter(|b| *b != me || !decided_here).collect();
-                    self.record_decision(&d.tx, StoredDecision { commit: d.commit, outcome, unacked }, now);
-                    out.push((d.commit, d.outcome));
+                    let outcome = serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
+                    let stored = StoredDecision {
+                        commit: d.commit,
+                        outcome,
+                        unacked,
+                        participants: Some(d.participants.clone()),
+                        submitter: Some(d.submitter),
+                    };
+                    self.record_decision(&d.tx, stored, now);
+                    Logged { commit: d.commit, outcome: d.outcome, tell: others }
                 }
-            }
+                // An abort stored first (a presumed abort, answered to a participant in doubt
+                // while this bank had restarted) is final: every bank this round prepared at
+                // hears it; no plan of this id can ever commit.
+                Some(existing) if !existing.commit => {
+                    if d.participants.contains(&me) {
+                        self.decide_own_part(&d.tx, false, now);
+                    }
+                    Logged { commit: false, outcome: parse_outcome(&d.tx, false, &existing.outcome), tell: others }
+                }
+                // A commit stored before this round was even planned cannot happen: a packet's id
+                // is claimed before its stored decision is read, and released only after its
+                // decision is stored. Should it happen, this round's parts are not the
+                // decision's: nobody is told, and its participants stay in doubt (they hear
+                // "abort" when they ask, being none of the decision's participants).
+                Some(existing) => {
+                    tracing::error!(tx = %d.tx, "a second round for a committed transaction id; its parts are left in doubt");
+                    Logged { commit: true, outcome: parse_outcome(&d.tx, true, &existing.outcome), tell: Vec::new() }
+                }
+            };
+            out.push(logged);
         }
         Ok(out)
+    }
+
+    /// Decides this bank's own part of `tx` in the current batch: no message, no second commit.
+    /// Should that fail (it cannot, short of a bug), this bank stays among those to acknowledge,
+    /// and its recovery task resolves the part later.
+    fn decide_own_part(&mut self, tx: &TxId, commit: bool, now: i64) -> bool {
+        let me = self.config.bank.id;
+        match self.decide_items(me, vec![DecideItem { tx: tx.clone(), commit }], now) {
+            Ok(acked) => !acked.is_empty(),
+            Err(e) => {
+                tracing::error!(%tx, error = %e, "applying this bank's own part of a decision");
+                false
+            }
+        }
     }
 
     pub(super) fn resolve(&mut self, tx: TxId, now: i64) -> EngineResult<StoredDecision> {
@@ -180,10 +225,21 @@ impl State {
             commit: false,
             outcome: serde_json::to_string(&outcome).map_err(|_| EngineError::Unexpected)?,
             unacked: Vec::new(),
+            participants: Some(Vec::new()),
+            submitter: None,
         };
         self.record_decision(&tx, decision.clone(), now);
         Ok(decision)
     }
+}
+
+/// A decision as logged: final, with the outcome to report and the banks to tell it to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    pub commit: bool,
+    pub outcome: PacketOutcome,
+    /// The other banks the decision must reach (phase two).
+    pub tell: Vec<BankId>,
 }
 
 /// A stored outcome; one that cannot be read back is reported as a plain commit or abort.

@@ -2,7 +2,8 @@ use super::*;
 use crate::auth::{PasswordHash, SessionToken};
 use domain::dto::{AccountKind, Holder};
 use domain::BankId;
-use crate::twopc::Decision;
+use crate::twopc::{Decision, Resolution};
+use domain::dto::PacketOutcome;
 
 struct FixedClock(i64);
 impl Clock for FixedClock {
@@ -133,6 +134,7 @@ async fn sessions_are_durable_and_end_on_logout() {
 
 mod two_phase {
     use super::*;
+    use crate::store::PartState;
     use crate::twopc::{DecideItem, PartSpec, PrepareItem, Vote};
 
     fn bank(n: u16) -> BankId {
@@ -210,8 +212,10 @@ mod two_phase {
         let tx = engine.new_tx_id();
         assert_eq!(engine.prepare(bank(2), vec![item(&tx, 300, 300)]).await.unwrap(), vec![Vote::Prepared]);
         let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(2), bank(3)], outcome };
-        assert!(engine.log_decisions(vec![d]).await.unwrap()[0].0);
+        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(2), bank(3)], submitter: AccountId(1), outcome };
+        let logged = engine.log_decisions(vec![d]).await.unwrap();
+        assert!(logged[0].commit);
+        assert_eq!(logged[0].tell, vec![bank(3)], "the other participant is told; this bank decided with the log");
         assert_eq!(balances(&engine, ana).await, (700, 0), "applied here in the same batch");
         assert_eq!(balances(&engine, beto).await, (300, 0));
         assert!(engine.in_doubt().await.unwrap().is_empty());
@@ -284,23 +288,60 @@ mod two_phase {
         assert!(!presumed.commit);
         // The coordinator then tries to commit the same id: the abort stands.
         let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(1)], outcome };
+        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(1)], submitter: AccountId(1), outcome };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
-        assert!(!logged[0].0, "first decision wins");
-        assert_eq!(logged[0].1.status, TxStatus::Aborted);
+        assert!(!logged[0].commit, "first decision wins");
+        assert_eq!(logged[0].outcome.status, TxStatus::Aborted);
+        assert_eq!(logged[0].tell, vec![bank(1)], "every bank of this round hears the abort");
 
         let other = engine.new_tx_id();
         let outcome = PacketOutcome { tx_id: other.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: other.clone(), commit: true, participants: vec![bank(1), bank(3)], outcome };
-        assert!(engine.log_decisions(vec![d]).await.unwrap()[0].0);
+        let d = Decision { tx: other.clone(), commit: true, participants: vec![bank(1), bank(3)], submitter: AccountId(7), outcome };
+        assert!(engine.log_decisions(vec![d]).await.unwrap()[0].commit);
         engine.decision_acked(vec![(other.clone(), vec![bank(3)])]).await.unwrap();
         drop(engine);
         thread.join().unwrap();
 
         let (engine, _t) = start(&dir);
         assert_eq!(engine.unacked_decisions().await.unwrap(), vec![(other.clone(), true, vec![bank(3)])]);
-        assert!(engine.resolve(other.clone()).await.unwrap().commit, "a stored commit is never presumed away");
+        let stored = engine.resolve(other.clone()).await.unwrap();
+        assert!(stored.commit, "a stored commit is never presumed away");
+        assert_eq!((stored.participants.as_deref(), stored.submitter), (Some(&[bank(1), bank(3)][..]), Some(AccountId(7))));
+        // A commit is told only to its participants: another bank that prepared something under
+        // this id (a second plan) hears abort.
+        assert_eq!(Resolution::for_bank(&stored, bank(3)), Resolution::Commit);
+        assert_eq!(Resolution::for_bank(&stored, bank(4)), Resolution::Abort);
+        assert_eq!(Resolution::for_bank(&presumed, bank(4)), Resolution::Abort);
         engine.decision_acked(vec![(other, vec![])]).await.unwrap();
         assert!(engine.unacked_decisions().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_transaction_id_names_one_set_of_parts_whatever_its_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let (ana, beto) = funded(&engine).await;
+        let tx = engine.new_tx_id();
+        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 100, 100)]).await.unwrap(), vec![Vote::Prepared]);
+        let other_parts = |tx: &TxId| item(tx, 900, 900);
+        let refused_as_reused = |votes: Vec<Vote>| {
+            matches!(&votes[0], Vote::Refused { leg: 0, reason } if reason.contains("already used for other transfers"))
+        };
+        // Prepared: the same parts again are a retry; other parts under the same id are refused
+        // and change nothing.
+        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 100, 100)]).await.unwrap(), vec![Vote::Prepared]);
+        assert!(refused_as_reused(engine.prepare(bank(1), vec![other_parts(&tx)]).await.unwrap()));
+        assert_eq!(balances(&engine, ana).await, (900, 100));
+        assert_eq!(engine.audit().await.unwrap().total_incoming, 100);
+        // Committed: the same holds, and the commit stands.
+        engine.decide(bank(1), vec![DecideItem { tx: tx.clone(), commit: true }]).await.unwrap();
+        assert!(refused_as_reused(engine.prepare(bank(1), vec![other_parts(&tx)]).await.unwrap()));
+        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 100, 100)]).await.unwrap(), vec![Vote::Prepared]);
+        assert_eq!((balances(&engine, ana).await, balances(&engine, beto).await), ((900, 0), (100, 0)));
+        let part = engine.participation(tx.clone()).await.unwrap().unwrap();
+        assert_eq!(part.state, PartState::Committed);
+        assert_eq!(part.parts, Some(item(&tx, 100, 100).parts_sha256()), "the hash outlives the state change");
+        let audit = engine.audit().await.unwrap();
+        assert_eq!((audit.total_blocked, audit.total_incoming, audit.prepared_transactions), (0, 0, 0));
     }
 }

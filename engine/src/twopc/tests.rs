@@ -27,7 +27,7 @@ fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
 
 /// A three-leg packet from banks 1 and 2 to banks 2 and 3.
 fn packet(n: u32) -> PacketPlan {
-    PacketPlan { tx: tx(n), legs: vec![leg(1, 2, 100), leg(2, 3, 200), leg(1, 3, 300)] }
+    PacketPlan { tx: tx(n), submitter: domain::AccountId(1), legs: vec![leg(1, 2, 100), leg(2, 3, 200), leg(1, 3, 300)] }
 }
 
 #[test]

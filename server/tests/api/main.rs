@@ -9,3 +9,4 @@ mod recovery;
 mod ring;
 mod support;
 mod twopc;
+mod tx_reuse;
