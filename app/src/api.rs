@@ -2,7 +2,9 @@
 //! owner where money is involved, and enqueues a command into the engine; none touches a balance.
 
 use crate::error::AppError;
-use domain::dto::{BankInfo, Dashboard, LinkedAccount, PacketOutcome, ReceiverPreview, TransferReceipt};
+use domain::dto::{
+    BankInfo, Dashboard, LinkedAccount, PacketOutcome, ReceiverPreview, TransferReceipt,
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -68,13 +70,20 @@ pub mod ssr {
 
     impl Lockout {
         pub fn new(email: &str) -> Lockout {
-            Lockout { guards: login_guards(), email_key: format!("email:{email}"), address_key: format!("address:{}", client_address()) }
+            Lockout {
+                guards: login_guards(),
+                email_key: format!("email:{email}"),
+                address_key: format!("address:{}", client_address()),
+            }
         }
 
         /// How long the e-mail or the address is locked out for, if it is.
         pub fn locked_for(&self, now: i64) -> Option<i64> {
             let g = self.guards.as_ref()?;
-            let checks = [g.by_email.check(&[&self.email_key], now), g.by_address.check(&[&self.address_key], now)];
+            let checks = [
+                g.by_email.check(&[&self.email_key], now),
+                g.by_address.check(&[&self.address_key], now),
+            ];
             checks.iter().filter_map(|r| r.err()).max()
         }
 
@@ -95,12 +104,19 @@ pub mod ssr {
     /// The client's address as the socket saw it (forwarding headers are not trusted).
     pub fn client_address() -> String {
         use_context::<Parts>()
-            .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()))
+            .and_then(|p| {
+                p.extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            })
             .unwrap_or_else(|| "unknown".into())
     }
 
     pub fn now_ms() -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
     /// The consortium, when this bank is part of one.
@@ -113,7 +129,11 @@ pub mod ssr {
     }
 
     /// A bank id typed in a form; empty means this bank.
-    pub fn bank_id(text: Option<&str>, field: &str, engine: &EngineHandle) -> Result<domain::BankId, AppError> {
+    pub fn bank_id(
+        text: Option<&str>,
+        field: &str,
+        engine: &EngineHandle,
+    ) -> Result<domain::BankId, AppError> {
         match text.map(str::trim).filter(|t| !t.is_empty()) {
             None => Ok(engine.bank().id),
             Some(t) => t
@@ -146,14 +166,21 @@ pub mod ssr {
     /// The account of the logged-in client, or [`AppError::NotLoggedIn`].
     pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppError> {
         let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
-        engine.session_account(token.hash()).await.map_err(from_engine)?.ok_or(AppError::NotLoggedIn)
+        engine
+            .session_account(token.hash())
+            .await
+            .map_err(from_engine)?
+            .ok_or(AppError::NotLoggedIn)
     }
 
     /// Starts a session for `account` and sends its cookie: HttpOnly (no script can read it),
     /// SameSite=Strict (no other site can make the browser send it).
     pub async fn start_session(engine: &EngineHandle, account: AccountId) -> Result<(), AppError> {
         let token = SessionToken::generate();
-        engine.create_session(token.hash(), account).await.map_err(from_engine)?;
+        engine
+            .create_session(token.hash(), account)
+            .await
+            .map_err(from_engine)?;
         let cookie = format!(
             "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_S}",
             cookie_name(engine),
@@ -164,11 +191,17 @@ pub mod ssr {
     }
 
     pub fn clear_session_cookie(engine: &EngineHandle) {
-        set_cookie(&format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", cookie_name(engine)));
+        set_cookie(&format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+            cookie_name(engine)
+        ));
     }
 
     fn set_cookie(cookie: &str) {
-        if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(cookie)) {
+        if let (Some(res), Ok(value)) = (
+            use_context::<ResponseOptions>(),
+            HeaderValue::from_str(cookie),
+        ) {
             res.append_header(header::SET_COOKIE, value);
         }
     }
@@ -183,14 +216,19 @@ pub mod ssr {
                     LedgerError::DuplicateEmail => AppError::field("email", msg),
                     LedgerError::TxIdConflict => AppError::Conflict(msg),
                     LedgerError::UnknownTx => AppError::NotFound(msg),
-                    LedgerError::InsufficientFunds | LedgerError::SelfTransfer | LedgerError::BalanceLimit => {
-                        AppError::Refused(msg)
-                    }
+                    LedgerError::InsufficientFunds
+                    | LedgerError::SelfTransfer
+                    | LedgerError::BalanceLimit => AppError::Refused(msg),
                     LedgerError::InvalidAmount => AppError::field("amount", msg),
                 }
             }
-            EngineError::Invalid(msg) => AppError::BadInput { field: None, message: msg },
-            EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => AppError::Unavailable(e.to_string()),
+            EngineError::Invalid(msg) => AppError::BadInput {
+                field: None,
+                message: msg,
+            },
+            EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => {
+                AppError::Unavailable(e.to_string())
+            }
             EngineError::Unexpected => AppError::Unexpected,
         }
     }
@@ -199,7 +237,10 @@ pub mod ssr {
         if text.is_empty() {
             return Ok(engine.new_tx_id());
         }
-        domain::TxId::parse(text).map_err(|e| AppError::BadInput { field: None, message: e.to_string() })
+        domain::TxId::parse(text).map_err(|e| AppError::BadInput {
+            field: None,
+            message: e.to_string(),
+        })
     }
 
     /// Password hashes running at once, at most. Each Argon2id hash holds 19 MiB while it runs,
@@ -212,8 +253,13 @@ pub mod ssr {
     static PASSWORD_WORKERS: std::sync::OnceLock<PasswordWorkers> = std::sync::OnceLock::new();
 
     /// Runs CPU-heavy password work off the async workers, at most [`PASSWORD_WORK_MAX`] at once.
-    pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-        PASSWORD_WORKERS.get_or_init(|| PasswordWorkers::start(PASSWORD_WORK_MAX)).run(PASSWORD_WAIT, f).await
+    pub async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        PASSWORD_WORKERS
+            .get_or_init(|| PasswordWorkers::start(PASSWORD_WORK_MAX))
+            .run(PASSWORD_WAIT, f)
+            .await
     }
 
     type Job = Box<dyn FnOnce() + Send>;
@@ -243,17 +289,30 @@ pub mod ssr {
                         Err(_) => return,
                     }
                 };
-                std::thread::Builder::new().name(format!("password-{n}")).spawn(work).expect("starting a password thread");
+                std::thread::Builder::new()
+                    .name(format!("password-{n}"))
+                    .spawn(work)
+                    .expect("starting a password thread");
             }
-            PasswordWorkers { turns: Arc::new(tokio::sync::Semaphore::new(threads)), jobs }
+            PasswordWorkers {
+                turns: Arc::new(tokio::sync::Semaphore::new(threads)),
+                jobs,
+            }
         }
 
         /// Waits up to `wait` for a turn (then the bank is busy), runs `f` on a worker thread.
         /// A job is queued only with a turn, which it gives back only once it has run (even if
         /// its caller has gone): at most as many jobs wait as there are threads.
-        async fn run<T: Send + 'static>(&self, wait: std::time::Duration, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        async fn run<T: Send + 'static>(
+            &self,
+            wait: std::time::Duration,
+            f: impl FnOnce() -> T + Send + 'static,
+        ) -> Result<T, AppError> {
             let busy = || AppError::Unavailable(EngineError::Busy.to_string());
-            let turn = tokio::time::timeout(wait, self.turns.clone().acquire_owned()).await.map_err(|_| busy())?.map_err(|_| busy())?;
+            let turn = tokio::time::timeout(wait, self.turns.clone().acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| busy())?;
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job: Job = Box::new(move || {
                 // The turn is back before the caller hears anything; if `f` panicked, the caller
@@ -278,14 +337,28 @@ pub mod ssr {
         async fn password_work_waits_for_a_turn_and_a_full_house_is_busy_not_unbounded() {
             let workers = PasswordWorkers::start(1);
             let name = || std::thread::current().name().map(str::to_string);
-            assert_eq!(workers.run(Duration::ZERO, name).await.unwrap().as_deref(), Some("password-0"), "a free turn runs at once");
+            assert_eq!(
+                workers.run(Duration::ZERO, name).await.unwrap().as_deref(),
+                Some("password-0"),
+                "a free turn runs at once"
+            );
             let held = workers.turns.acquire().await.unwrap();
             let refused = workers.run(Duration::ZERO, || 7).await.unwrap_err();
-            assert!(matches!(&refused, AppError::Unavailable(m) if m.contains("busy")), "{refused:?}");
+            assert!(
+                matches!(&refused, AppError::Unavailable(m) if m.contains("busy")),
+                "{refused:?}"
+            );
             drop(held);
-            let panicked = workers.run(Duration::ZERO, || -> u8 { panic!("a job that panics") }).await.unwrap_err();
+            let panicked = workers
+                .run(Duration::ZERO, || -> u8 { panic!("a job that panics") })
+                .await
+                .unwrap_err();
             assert!(matches!(panicked, AppError::Unexpected), "{panicked:?}");
-            assert_eq!(workers.run(Duration::ZERO, || 8).await.unwrap(), 8, "the turn is back and the thread survived");
+            assert_eq!(
+                workers.run(Duration::ZERO, || 8).await.unwrap(),
+                8,
+                "the turn is back and the thread survived"
+            );
         }
     }
 }
@@ -319,20 +392,30 @@ pub async fn create_account(
     let company = match kind.as_str() {
         "individual" => false,
         "company" => true,
-        _ => return Err(AppError::field("kind", "Choose an individual or a company account.")),
+        _ => {
+            return Err(AppError::field(
+                "kind",
+                "Choose an individual or a company account.",
+            ))
+        }
     };
     let mut holders = vec![Holder {
         name: input::name(&name1).map_err(|e| AppError::field("name1", e))?,
-        tax_id: input::holder_tax_id(&tax_id1, company).map_err(|e| AppError::field("tax_id1", e))?,
+        tax_id: input::holder_tax_id(&tax_id1, company)
+            .map_err(|e| AppError::field("tax_id1", e))?,
     }];
     if joint.is_some() {
         let second = Holder {
-            name: input::name(name2.as_deref().unwrap_or("")).map_err(|e| AppError::field("name2", e))?,
+            name: input::name(name2.as_deref().unwrap_or(""))
+                .map_err(|e| AppError::field("name2", e))?,
             tax_id: input::holder_tax_id(tax_id2.as_deref().unwrap_or(""), company)
                 .map_err(|e| AppError::field("tax_id2", e))?,
         };
         if second.tax_id == holders[0].tax_id {
-            return Err(AppError::field("tax_id2", input::InputError::SameHolderTwice));
+            return Err(AppError::field(
+                "tax_id2",
+                input::InputError::SameHolderTwice,
+            ));
         }
         holders.push(second);
     }
@@ -340,9 +423,19 @@ pub async fn create_account(
     let phone = input::phone(&phone).map_err(|e| AppError::field("phone", e))?;
     input::password(&password).map_err(|e| AppError::field("password", e))?;
     let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
-    let kind = if company { AccountKind::Company } else { AccountKind::Individual };
+    let kind = if company {
+        AccountKind::Company
+    } else {
+        AccountKind::Individual
+    };
     let account = engine
-        .open_account(NewAccount { kind, holders, email, phone, password_hash })
+        .open_account(NewAccount {
+            kind,
+            holders,
+            email,
+            phone,
+            password_hash,
+        })
         .await
         .map_err(ssr::from_engine)?;
     ssr::start_session(&engine, account).await?;
@@ -355,7 +448,9 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
     use engine::auth::{verify_password, Password};
 
     let engine = ssr::engine()?;
-    if password.len() > 4 * domain::input::PASSWORD_MAX_CHARS || email.len() > 4 * domain::input::EMAIL_MAX_CHARS {
+    if password.len() > 4 * domain::input::PASSWORD_MAX_CHARS
+        || email.len() > 4 * domain::input::EMAIL_MAX_CHARS
+    {
         return Err(AppError::InvalidCredentials);
     }
     let email = email.trim().to_lowercase();
@@ -408,7 +503,10 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
 pub async fn logout() -> Result<(), AppError> {
     let engine = ssr::engine()?;
     if let Some(token) = ssr::session_token(&engine) {
-        engine.end_session(token.hash()).await.map_err(ssr::from_engine)?;
+        engine
+            .end_session(token.hash())
+            .await
+            .map_err(ssr::from_engine)?;
     }
     ssr::clear_session_cookie(&engine);
     leptos_axum::redirect("/");
@@ -441,14 +539,20 @@ pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, App
     let account = ssr::current_account(&engine).await?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
-    engine.deposit(tx, account, amount).await.map_err(ssr::from_engine)?;
+    engine
+        .deposit(tx, account, amount)
+        .await
+        .map_err(ssr::from_engine)?;
     Ok(amount)
 }
 
 /// Who receives a Pix sent to `key` at `bank` (this bank when empty), asked of that bank.
 /// Requires a session, so that keys cannot be enumerated anonymously.
 #[server(endpoint = "lookup_receiver")]
-pub async fn lookup_receiver(key: String, bank: Option<String>) -> Result<ReceiverPreview, AppError> {
+pub async fn lookup_receiver(
+    key: String,
+    bank: Option<String>,
+) -> Result<ReceiverPreview, AppError> {
     let engine = ssr::engine()?;
     ssr::current_account(&engine).await?;
     let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
@@ -456,13 +560,21 @@ pub async fn lookup_receiver(key: String, bank: Option<String>) -> Result<Receiv
     if bank == engine.bank().id {
         return engine.lookup_key(key).await.map_err(ssr::from_engine);
     }
-    ssr::require_consortium()?.lookup(bank, key).await.map_err(ssr::from_engine)
+    ssr::require_consortium()?
+        .lookup(bank, key)
+        .await
+        .map_err(ssr::from_engine)
 }
 
 /// A Pix from the client's account here to `key` at `bank` (this bank when empty). Inside the bank
 /// it is immediate; to another bank it is a one-leg packet through the token ring and 2PC.
 #[server(endpoint = "send_pix")]
-pub async fn send_pix(key: String, amount: String, tx_id: String, bank: Option<String>) -> Result<TransferReceipt, AppError> {
+pub async fn send_pix(
+    key: String,
+    amount: String,
+    tx_id: String,
+    bank: Option<String>,
+) -> Result<TransferReceipt, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
@@ -470,25 +582,62 @@ pub async fn send_pix(key: String, amount: String, tx_id: String, bank: Option<S
     let bank = ssr::bank_id(bank.as_deref(), "bank", &engine)?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let receipt = if bank == engine.bank().id {
-        engine.pix(tx, account, key, amount).await.map_err(ssr::from_engine)?
+        engine
+            .pix(tx, account, key, amount)
+            .await
+            .map_err(ssr::from_engine)?
     } else {
         let consortium = ssr::require_consortium()?;
         // Asked first (a recent answer will do) so that an unknown key (404) or an unreachable bank
         // (503) is answered as such.
-        consortium.lookup(bank, key).await.map_err(ssr::from_engine)?;
-        let leg = domain::dto::PacketLeg { source_bank: engine.bank().id, receiver_key: key, receiver_bank: bank, amount };
-        let outcome = consortium.submit(account, tx, vec![leg]).await.map_err(ssr::from_engine)?;
+        consortium
+            .lookup(bank, key)
+            .await
+            .map_err(ssr::from_engine)?;
+        let leg = domain::dto::PacketLeg {
+            source_bank: engine.bank().id,
+            receiver_key: key,
+            receiver_bank: bank,
+            amount,
+        };
+        let outcome = consortium
+            .submit(account, tx, vec![leg])
+            .await
+            .map_err(ssr::from_engine)?;
         if let Some((_, reason)) = outcome.failure() {
             return Err(AppError::Refused(reason.to_string()));
         }
         if outcome.status != domain::dto::TxStatus::Committed {
-            return Err(AppError::Refused("The transfer was cancelled; nothing was moved.".into()));
+            return Err(AppError::Refused(
+                "The transfer was cancelled; nothing was moved.".into(),
+            ));
         }
         let receiver = outcome.legs.first().and_then(|l| l.receiver.clone());
-        let name = receiver.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-        let key_masked = receiver.map(|r| r.key_masked).unwrap_or_else(|| key.masked());
-        let bank_info = consortium.banks().into_iter().find(|b| b.id == bank).unwrap_or(BankInfo { id: bank, name: format!("Bank {bank}") });
-        TransferReceipt { tx_id: outcome.tx_id, status: outcome.status, amount, receiver: ReceiverPreview { name, key_masked, bank: bank_info } }
+        let name = receiver
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        let key_masked = receiver
+            .map(|r| r.key_masked)
+            .unwrap_or_else(|| key.masked());
+        let bank_info = consortium
+            .banks()
+            .into_iter()
+            .find(|b| b.id == bank)
+            .unwrap_or(BankInfo {
+                id: bank,
+                name: format!("Bank {bank}"),
+            });
+        TransferReceipt {
+            tx_id: outcome.tx_id,
+            status: outcome.status,
+            amount,
+            receiver: ReceiverPreview {
+                name,
+                key_masked,
+                bank: bank_info,
+            },
+        }
     };
     leptos_axum::redirect(&format!("/dashboard?sent={}", receipt.tx_id));
     Ok(receipt)
@@ -505,7 +654,10 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
     if legs.is_empty() || legs.len() > domain::dto::MAX_PACKET_LEGS {
         return Err(AppError::BadInput {
             field: None,
-            message: format!("A packet has from 1 to {} transfers.", domain::dto::MAX_PACKET_LEGS),
+            message: format!(
+                "A packet has from 1 to {} transfers.",
+                domain::dto::MAX_PACKET_LEGS
+            ),
         });
     }
     let mut parsed = Vec::with_capacity(legs.len());
@@ -513,13 +665,18 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
         let f = |name: &str| format!("legs.{i}.{name}");
         parsed.push(domain::dto::PacketLeg {
             source_bank: ssr::bank_id(Some(&leg.source_bank), &f("source_bank"), &engine)?,
-            receiver_key: domain::TaxId::parse(&leg.receiver_key).map_err(|e| AppError::field(&f("receiver_key"), e))?,
+            receiver_key: domain::TaxId::parse(&leg.receiver_key)
+                .map_err(|e| AppError::field(&f("receiver_key"), e))?,
             receiver_bank: ssr::bank_id(Some(&leg.receiver_bank), &f("receiver_bank"), &engine)?,
-            amount: domain::Cents::parse_amount(&leg.amount).map_err(|e| AppError::field(&f("amount"), e))?,
+            amount: domain::Cents::parse_amount(&leg.amount)
+                .map_err(|e| AppError::field(&f("amount"), e))?,
         });
     }
     let tx = ssr::tx_id(&tx_id, &engine)?;
-    ssr::require_consortium()?.submit(account, tx, parsed).await.map_err(ssr::from_engine)
+    ssr::require_consortium()?
+        .submit(account, tx, parsed)
+        .await
+        .map_err(ssr::from_engine)
 }
 
 /// The consortium's banks with their public address and live status (the bank selector and the
@@ -546,7 +703,9 @@ pub async fn get_consortium() -> Result<Vec<domain::dto::BankStatus>, AppError> 
 
 /// Where the client's packet `tx_id` stands, while it runs and shortly after.
 #[server(endpoint = "packet_progress")]
-pub async fn packet_progress(tx_id: String) -> Result<Option<domain::dto::PacketProgress>, AppError> {
+pub async fn packet_progress(
+    tx_id: String,
+) -> Result<Option<domain::dto::PacketProgress>, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let tx = domain::TxId::parse(&tx_id).map_err(|e| AppError::field("tx_id", e))?;

@@ -1,15 +1,18 @@
 //! The one error type of every server function: serialisable, written for a bank client, and
 //! mapped to an HTTP status by the server (see `AppError::status`).
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// Input that fails validation; `field` names the form field, when there is one.
     #[error("{message}")]
-    BadInput { field: Option<String>, message: String },
+    BadInput {
+        field: Option<String>,
+        message: String,
+    },
     #[error("Please log in to continue.")]
     NotLoggedIn,
     /// Never says which of the two was wrong, nor whether the e-mail exists.
@@ -33,7 +36,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn field(field: &str, message: impl ToString) -> AppError {
-        AppError::BadInput { field: Some(field.to_string()), message: message.to_string() }
+        AppError::BadInput {
+            field: Some(field.to_string()),
+            message: message.to_string(),
+        }
     }
 
     /// The HTTP status this error is answered with.
@@ -53,7 +59,10 @@ impl AppError {
     /// The message for a form field, if this error is about that field.
     pub fn for_field(&self, name: &str) -> Option<String> {
         match self {
-            AppError::BadInput { field: Some(f), message } if f == name => Some(message.clone()),
+            AppError::BadInput {
+                field: Some(f),
+                message,
+            } if f == name => Some(message.clone()),
             _ => None,
         }
     }
@@ -66,12 +75,16 @@ impl FromServerFnError for AppError {
     /// the client's fault (400); the rest are ours.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_) | ServerFnErrorErr::MissingArg(_) => {
-                AppError::BadInput { field: None, message: "The form was incomplete or malformed. Please check it and try again.".into() }
-            }
-            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
-                AppError::Unavailable("The bank could not be reached. Check your connection and try again.".into())
-            }
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::MissingArg(_) => AppError::BadInput {
+                field: None,
+                message: "The form was incomplete or malformed. Please check it and try again."
+                    .into(),
+            },
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Unavailable(
+                "The bank could not be reached. Check your connection and try again.".into(),
+            ),
             _ => AppError::Unexpected,
         }
     }

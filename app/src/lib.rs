@@ -51,7 +51,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn content_security_policy() {
     use axum::http::{header, HeaderValue};
-    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
         return;
     };
     let policy = format!(

@@ -176,7 +176,10 @@ pub struct PacketOutcome {
 impl PacketOutcome {
     /// The first failure, for a one-line message.
     pub fn failure(&self) -> Option<(usize, &str)> {
-        self.legs.iter().enumerate().find_map(|(i, l)| l.error.as_deref().map(|e| (i, e)))
+        self.legs
+            .iter()
+            .enumerate()
+            .find_map(|(i, l)| l.error.as_deref().map(|e| (i, e)))
     }
 }
 

@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn tx_ids_have_the_pix_shape() {
-        let id = TxId::compose(BankId::try_from(3).unwrap(), "202611261705", "abcDEF12345").unwrap();
+        let id =
+            TxId::compose(BankId::try_from(3).unwrap(), "202611261705", "abcDEF12345").unwrap();
         assert_eq!(id.as_str(), "E00000003202611261705abcDEF12345");
         assert!(TxId::parse("E0000000320261126170abcDEF12345").is_err());
         assert!(TxId::parse("X00000003202611261705abcDEF12345").is_err());

@@ -63,7 +63,10 @@ pub fn email(text: &str) -> Result<String, InputError> {
     let Some((local, domain)) = e.split_once('@') else {
         return Err(InputError::EmailInvalid);
     };
-    let ok_chars = |s: &str| s.chars().all(|c| c.is_alphanumeric() || "._%+-".contains(c));
+    let ok_chars = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || "._%+-".contains(c))
+    };
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
@@ -83,7 +86,10 @@ pub fn phone(text: &str) -> Result<String, InputError> {
     }
     let mut digits: String = t.chars().filter(char::is_ascii_digit).collect();
     if t.starts_with('+') {
-        digits = digits.strip_prefix("55").ok_or(InputError::PhoneInvalid)?.to_string();
+        digits = digits
+            .strip_prefix("55")
+            .ok_or(InputError::PhoneInvalid)?
+            .to_string();
     }
     if !(10..=11).contains(&digits.len()) {
         return Err(InputError::PhoneInvalid);
@@ -125,14 +131,26 @@ mod tests {
         assert_eq!(name("  Maria   da  Silva ").unwrap(), "Maria da Silva");
         assert_eq!(name("João D'Ávila-Souza").unwrap(), "João D'Ávila-Souza");
         assert_eq!(name(""), Err(InputError::NameEmpty));
-        assert_eq!(name("<script>alert(1)</script>"), Err(InputError::NameBadCharacter));
+        assert_eq!(
+            name("<script>alert(1)</script>"),
+            Err(InputError::NameBadCharacter)
+        );
         assert_eq!(name(&"a".repeat(101)), Err(InputError::NameTooLong));
     }
 
     #[test]
     fn emails() {
         assert_eq!(email(" Ana@Example.COM ").unwrap(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@x.com", "ana@com", "ana@x..com", "a b@x.com", "ana@x.com'--"] {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.com",
+            "ana@com",
+            "ana@x..com",
+            "a b@x.com",
+            "ana@x.com'--",
+        ] {
             assert_eq!(email(bad), Err(InputError::EmailInvalid), "{bad}");
         }
     }
@@ -156,7 +174,13 @@ mod tests {
     #[test]
     fn holder_kind_must_match() {
         assert!(holder_tax_id("529.982.247-25", false).is_ok());
-        assert_eq!(holder_tax_id("529.982.247-25", true), Err(InputError::CompanyNeedsCnpj));
-        assert_eq!(holder_tax_id("11.222.333/0001-81", false), Err(InputError::IndividualNeedsCpf));
+        assert_eq!(
+            holder_tax_id("529.982.247-25", true),
+            Err(InputError::CompanyNeedsCnpj)
+        );
+        assert_eq!(
+            holder_tax_id("11.222.333/0001-81", false),
+            Err(InputError::IndividualNeedsCpf)
+        );
     }
 }

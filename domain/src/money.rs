@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An amount of money in cents (R$ 0,01). Serialised as a JSON integer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Cents(i64);
 
@@ -130,7 +132,11 @@ fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     } else {
         integer_digits.parse().map_err(|_| MoneyError::TooLarge)?
     };
-    let mut cents_part: i64 = if fraction.is_empty() { 0 } else { fraction.parse().map_err(|_| MoneyError::NotANumber)? };
+    let mut cents_part: i64 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| MoneyError::NotANumber)?
+    };
     if fraction.len() == 1 {
         cents_part *= 10;
     }

@@ -55,9 +55,17 @@ fn digits_of(text: &str) -> Result<Vec<u8>, TaxIdError> {
 
 /// Mod-11 check digit over `digits` with the given weights.
 fn check_digit(digits: &[u8], weights: &[u32]) -> u8 {
-    let sum: u32 = digits.iter().zip(weights).map(|(&d, &w)| d as u32 * w).sum();
+    let sum: u32 = digits
+        .iter()
+        .zip(weights)
+        .map(|(&d, &w)| d as u32 * w)
+        .sum();
     let rest = sum % 11;
-    if rest < 2 { 0 } else { (11 - rest) as u8 }
+    if rest < 2 {
+        0
+    } else {
+        (11 - rest) as u8
+    }
 }
 
 fn all_same(digits: &[u8]) -> bool {
@@ -74,7 +82,9 @@ impl Cpf {
     }
 
     fn from_digits(digits: &[u8]) -> Result<Cpf, TaxIdError> {
-        let digits: [u8; 11] = digits.try_into().map_err(|_| TaxIdError::WrongLength(digits.len()))?;
+        let digits: [u8; 11] = digits
+            .try_into()
+            .map_err(|_| TaxIdError::WrongLength(digits.len()))?;
         if all_same(&digits) {
             return Err(TaxIdError::BadCpf);
         }
@@ -115,7 +125,9 @@ impl Cnpj {
     }
 
     fn from_digits(digits: &[u8]) -> Result<Cnpj, TaxIdError> {
-        let digits: [u8; 14] = digits.try_into().map_err(|_| TaxIdError::WrongLength(digits.len()))?;
+        let digits: [u8; 14] = digits
+            .try_into()
+            .map_err(|_| TaxIdError::WrongLength(digits.len()))?;
         if all_same(&digits) {
             return Err(TaxIdError::BadCnpj);
         }
@@ -171,7 +183,15 @@ impl fmt::Display for Cpf {
 impl fmt::Display for Cnpj {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d: String = self.0.iter().map(|d| (b'0' + d) as char).collect();
-        write!(f, "{}.{}.{}/{}-{}", &d[0..2], &d[2..5], &d[5..8], &d[8..12], &d[12..14])
+        write!(
+            f,
+            "{}.{}.{}/{}-{}",
+            &d[0..2],
+            &d[2..5],
+            &d[5..8],
+            &d[8..12],
+            &d[12..14]
+        )
     }
 }
 
@@ -248,10 +268,19 @@ mod tests {
         assert_eq!(TaxId::parse("11.222.333/0001-82"), Err(TaxIdError::BadCnpj));
         assert_eq!(TaxId::parse("00000000000000"), Err(TaxIdError::BadCnpj));
         assert_eq!(TaxId::parse("1234"), Err(TaxIdError::WrongLength(4)));
-        assert_eq!(TaxId::parse("529.982.247-2a"), Err(TaxIdError::BadCharacter));
-        assert_eq!(TaxId::parse("'; DROP TABLE accounts;--"), Err(TaxIdError::BadCharacter));
+        assert_eq!(
+            TaxId::parse("529.982.247-2a"),
+            Err(TaxIdError::BadCharacter)
+        );
+        assert_eq!(
+            TaxId::parse("'; DROP TABLE accounts;--"),
+            Err(TaxIdError::BadCharacter)
+        );
         assert_eq!(TaxId::parse("  "), Err(TaxIdError::Empty));
-        assert_eq!(Cpf::parse("11.222.333/0001-81"), Err(TaxIdError::WrongLength(14)));
+        assert_eq!(
+            Cpf::parse("11.222.333/0001-81"),
+            Err(TaxIdError::WrongLength(14))
+        );
     }
 
     #[test]
@@ -283,9 +312,18 @@ mod tests {
 
     #[test]
     fn a_base_is_completed_with_its_check_digits() {
-        assert_eq!(Cpf::completing(529_982_247).unwrap().to_string(), "529.982.247-25");
-        assert_eq!(Cpf::completing(111_444_777).unwrap().to_string(), "111.444.777-35");
-        assert_eq!(Cpf::completing(39_053_344).unwrap().to_string(), "039.053.344-02");
+        assert_eq!(
+            Cpf::completing(529_982_247).unwrap().to_string(),
+            "529.982.247-25"
+        );
+        assert_eq!(
+            Cpf::completing(111_444_777).unwrap().to_string(),
+            "111.444.777-35"
+        );
+        assert_eq!(
+            Cpf::completing(39_053_344).unwrap().to_string(),
+            "039.053.344-02"
+        );
         assert_eq!(Cpf::completing(222_222_222), Err(TaxIdError::BadCpf));
         assert!(Cpf::completing(1_000_000_000).is_err());
     }

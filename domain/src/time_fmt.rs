@@ -7,7 +7,11 @@ pub fn format_brasilia(unix_ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{d:02}/{m:02}/{y:04} {:02}:{:02}", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{d:02}/{m:02}/{y:04} {:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// `yyyyMMddHHmm` in UTC, the timestamp part of a transaction id.
@@ -15,7 +19,11 @@ pub fn stamp_utc(unix_ms: i64) -> String {
     let secs = unix_ms.div_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar

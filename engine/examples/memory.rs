@@ -16,16 +16,31 @@ fn cpf(k: usize) -> TaxId {
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let bank = BankInfo { id: BankId::try_from(1).unwrap(), name: "Eleven".into() };
-    let (engine, _thread) = EngineHandle::start(EngineConfig::new(bank, dir.path().join("bank.sqlite3")), Arc::new(SystemClock)).unwrap();
+    let bank = BankInfo {
+        id: BankId::try_from(1).unwrap(),
+        name: "Eleven".into(),
+    };
+    let (engine, _thread) = EngineHandle::start(
+        EngineConfig::new(bank, dir.path().join("bank.sqlite3")),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     let before = rss_mib();
     let started = std::time::Instant::now();
     let mut ids = Vec::with_capacity(n);
@@ -35,7 +50,10 @@ async fn main() {
             async move {
                 let new = NewAccount {
                     kind: AccountKind::Individual,
-                    holders: vec![Holder { name: format!("Client Number {k}"), tax_id: cpf(k) }],
+                    holders: vec![Holder {
+                        name: format!("Client Number {k}"),
+                        tax_id: cpf(k),
+                    }],
                     email: format!("client{k}@example.com"),
                     phone: "11987654321".into(),
                     password_hash: PasswordHash::for_tests(),
@@ -48,9 +66,15 @@ async fn main() {
         }
     }
     for (i, id) in ids.iter().enumerate() {
-        engine.deposit(engine.new_tx_id(), *id, Cents::new(10_000)).await.unwrap();
+        engine
+            .deposit(engine.new_tx_id(), *id, Cents::new(10_000))
+            .await
+            .unwrap();
         if i > 0 {
-            engine.pix(engine.new_tx_id(), *id, cpf(i - 1), Cents::new(100)).await.unwrap();
+            engine
+                .pix(engine.new_tx_id(), *id, cpf(i - 1), Cents::new(100))
+                .await
+                .unwrap();
         }
     }
     let audit = engine.audit().await.unwrap();

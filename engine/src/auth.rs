@@ -51,13 +51,16 @@ impl Password {
 }
 
 fn hasher() -> Argon2<'static> {
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None).expect("valid Argon2 parameters");
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None)
+        .expect("valid Argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 pub fn hash_password(password: &Password) -> PasswordHash {
     let salt = SaltString::generate(&mut OsRng);
-    let phc = hasher().hash_password(password.0.as_bytes(), &salt).expect("Argon2id hashing with valid parameters");
+    let phc = hasher()
+        .hash_password(password.0.as_bytes(), &salt)
+        .expect("Argon2id hashing with valid parameters");
     PasswordHash(phc.to_string())
 }
 
@@ -73,7 +76,10 @@ pub fn verify_password(stored: Option<&PasswordHash>, password: &Password) -> bo
     let Ok(parsed) = argon2::password_hash::PasswordHash::new(&hash.0) else {
         return false;
     };
-    hasher().verify_password(password.0.as_bytes(), &parsed).is_ok() && real
+    hasher()
+        .verify_password(password.0.as_bytes(), &parsed)
+        .is_ok()
+        && real
 }
 
 /// A session token as sent in the cookie: 32 random bytes, hex. A secret: not Serialize.
@@ -99,7 +105,8 @@ impl SessionToken {
 
     /// Parses a token from a cookie; anything but 64 hex digits is not a token.
     pub fn parse(text: &str) -> Option<SessionToken> {
-        (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())).then(|| SessionToken(text.to_ascii_lowercase()))
+        (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| SessionToken(text.to_ascii_lowercase()))
     }
 
     pub fn as_cookie_value(&self) -> &str {
@@ -119,10 +126,22 @@ mod tests {
     fn passwords_verify_only_themselves() {
         let h = hash_password(&Password::new("s3cret password".into()));
         assert!(h.as_stored().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password(Some(&h), &Password::new("s3cret password".into())));
-        assert!(!verify_password(Some(&h), &Password::new("s3cret passworD".into())));
-        assert!(!verify_password(None, &Password::new("dummy password 0".into())), "no user, no login");
-        assert!(!verify_password(Some(&PasswordHash::from_stored("garbage".into())), &Password::new("x".into())));
+        assert!(verify_password(
+            Some(&h),
+            &Password::new("s3cret password".into())
+        ));
+        assert!(!verify_password(
+            Some(&h),
+            &Password::new("s3cret passworD".into())
+        ));
+        assert!(
+            !verify_password(None, &Password::new("dummy password 0".into())),
+            "no user, no login"
+        );
+        assert!(!verify_password(
+            Some(&PasswordHash::from_stored("garbage".into())),
+            &Password::new("x".into())
+        ));
         assert_eq!(format!("{h:?}"), "PasswordHash(<redacted>)");
     }
 

@@ -3,7 +3,9 @@
 //! HTTP clients, and a test or simulator can plug in its own.
 
 use crate::EngineResult;
-use domain::dto::{BankInfo, BankStatus, LinkedAccount, PacketLeg, PacketOutcome, PacketProgress, ReceiverPreview};
+use domain::dto::{
+    BankInfo, BankStatus, LinkedAccount, PacketLeg, PacketOutcome, PacketProgress, ReceiverPreview,
+};
 use domain::{AccountId, BankId, TaxId, TxId};
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +23,12 @@ pub trait Consortium: Send + Sync + 'static {
 
     /// Runs a packet for the client logged in to `account` at this bank: every leg commits or
     /// every leg aborts. Retrying with the same `tx` returns the first outcome.
-    fn submit(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
+    fn submit(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        legs: Vec<PacketLeg>,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
 
     /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answer.
     fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>>;

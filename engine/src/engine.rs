@@ -12,7 +12,8 @@ use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
 use domain::dto::{
-    AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview, TransferReceipt, TxStatus,
+    AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview,
+    TransferReceipt, TxStatus,
 };
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
@@ -52,7 +53,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970");
         d.as_millis() as i64
     }
 }
@@ -104,31 +107,103 @@ pub struct Audit {
 type Reply<T> = oneshot::Sender<EngineResult<T>>;
 
 enum Command {
-    OpenAccount { new: NewAccount, reply: Reply<AccountId> },
-    Deposit { tx: TxId, account: AccountId, amount: Cents, reply: Reply<TxStatus> },
-    Pix { tx: TxId, payer: AccountId, key: TaxId, amount: Cents, reply: Reply<TransferReceipt> },
-    Credentials { email: String, reply: Reply<Option<(AccountId, PasswordHash)>> },
-    CreateSession { token: TokenHash, account: AccountId, reply: Reply<()> },
-    EndSession { token: TokenHash, reply: Reply<()> },
-    Dashboard { account: AccountId, reply: Reply<Dashboard> },
-    LookupKey { key: TaxId, reply: Reply<ReceiverPreview> },
-    Audit { reply: Reply<Audit> },
-    Account { account: AccountId, reply: Reply<AccountView> },
+    OpenAccount {
+        new: NewAccount,
+        reply: Reply<AccountId>,
+    },
+    Deposit {
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+        reply: Reply<TxStatus>,
+    },
+    Pix {
+        tx: TxId,
+        payer: AccountId,
+        key: TaxId,
+        amount: Cents,
+        reply: Reply<TransferReceipt>,
+    },
+    Credentials {
+        email: String,
+        reply: Reply<Option<(AccountId, PasswordHash)>>,
+    },
+    CreateSession {
+        token: TokenHash,
+        account: AccountId,
+        reply: Reply<()>,
+    },
+    EndSession {
+        token: TokenHash,
+        reply: Reply<()>,
+    },
+    Dashboard {
+        account: AccountId,
+        reply: Reply<Dashboard>,
+    },
+    LookupKey {
+        key: TaxId,
+        reply: Reply<ReceiverPreview>,
+    },
+    Audit {
+        reply: Reply<Audit>,
+    },
+    Account {
+        account: AccountId,
+        reply: Reply<AccountView>,
+    },
     /// The account at this bank of the first of `owners` that has one.
-    AccountOf { owners: Vec<TaxId>, reply: Reply<Option<AccountView>> },
-    Prepare { coordinator: BankId, items: Vec<PrepareItem>, reply: Reply<Vec<Vote>> },
-    Decide { from: BankId, items: Vec<DecideItem>, reply: Reply<Vec<TxId>> },
-    DecideThenPrepare { coordinator: BankId, decisions: Vec<DecideItem>, items: Vec<PrepareItem>, reply: Reply<(Vec<TxId>, Vec<Vote>)> },
-    LogDecisions { decisions: Vec<Decision>, reply: Reply<Vec<protocol::Logged>> },
-    DecisionAcked { updates: Vec<(TxId, Vec<BankId>)>, reply: Reply<()> },
+    AccountOf {
+        owners: Vec<TaxId>,
+        reply: Reply<Option<AccountView>>,
+    },
+    Prepare {
+        coordinator: BankId,
+        items: Vec<PrepareItem>,
+        reply: Reply<Vec<Vote>>,
+    },
+    Decide {
+        from: BankId,
+        items: Vec<DecideItem>,
+        reply: Reply<Vec<TxId>>,
+    },
+    DecideThenPrepare {
+        coordinator: BankId,
+        decisions: Vec<DecideItem>,
+        items: Vec<PrepareItem>,
+        reply: Reply<(Vec<TxId>, Vec<Vote>)>,
+    },
+    LogDecisions {
+        decisions: Vec<Decision>,
+        reply: Reply<Vec<protocol::Logged>>,
+    },
+    DecisionAcked {
+        updates: Vec<(TxId, Vec<BankId>)>,
+        reply: Reply<()>,
+    },
     /// The decision on `tx`; with none stored, an abort is stored and returned (presumed abort).
-    Resolve { tx: TxId, reply: Reply<StoredDecision> },
-    Decision { tx: TxId, reply: Reply<Option<StoredDecision>> },
-    UnackedDecisions { reply: Reply<Vec<(TxId, bool, Vec<BankId>)>> },
-    InDoubt { reply: Reply<Vec<(TxId, BankId, i64)>> },
-    Participation { tx: TxId, reply: Reply<Option<Participation>> },
+    Resolve {
+        tx: TxId,
+        reply: Reply<StoredDecision>,
+    },
+    Decision {
+        tx: TxId,
+        reply: Reply<Option<StoredDecision>>,
+    },
+    UnackedDecisions {
+        reply: Reply<Vec<(TxId, bool, Vec<BankId>)>>,
+    },
+    InDoubt {
+        reply: Reply<Vec<(TxId, BankId, i64)>>,
+    },
+    Participation {
+        tx: TxId,
+        reply: Reply<Option<Participation>>,
+    },
     /// Finish the current batch, then stop (other tasks may still hold handles).
-    Shutdown { reply: Reply<()> },
+    Shutdown {
+        reply: Reply<()>,
+    },
 }
 
 impl Command {
@@ -170,8 +245,12 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Opens (or creates) the bank's database, restores the ledger and starts the engine thread.
     /// The thread ends when the last handle is dropped.
-    pub fn start(config: EngineConfig, clock: Arc<dyn Clock>) -> Result<(EngineHandle, std::thread::JoinHandle<()>), String> {
-        let store = Store::open(&config.db_path).map_err(|e| format!("opening {}: {e}", config.db_path.display()))?;
+    pub fn start(
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(EngineHandle, std::thread::JoinHandle<()>), String> {
+        let store = Store::open(&config.db_path)
+            .map_err(|e| format!("opening {}: {e}", config.db_path.display()))?;
         let state = State::restore(store, config.clone(), clock.clone())?;
         let sessions = state.sessions.clone();
         let (queue, rx) = mpsc::channel(config.queue_capacity);
@@ -179,7 +258,15 @@ impl EngineHandle {
             .name(format!("engine-{}", config.bank.id))
             .spawn(move || state.run(rx))
             .map_err(|e| e.to_string())?;
-        Ok((EngineHandle { queue, bank: config.bank, clock, sessions }, thread))
+        Ok((
+            EngineHandle {
+                queue,
+                bank: config.bank,
+                clock,
+                sessions,
+            },
+            thread,
+        ))
     }
 
     pub fn bank(&self) -> &BankInfo {
@@ -206,7 +293,10 @@ impl EngineHandle {
     /// under load (the engine drains the queue continuously, so the wait is bounded).
     async fn call_waiting<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> EngineResult<T> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(make(reply)).await.map_err(|_| EngineError::Stopped)?;
+        self.queue
+            .send(make(reply))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
@@ -215,18 +305,29 @@ impl EngineHandle {
     }
 
     pub async fn account_of(&self, owners: Vec<TaxId>) -> EngineResult<Option<AccountView>> {
-        self.call(|reply| Command::AccountOf { owners, reply }).await
+        self.call(|reply| Command::AccountOf { owners, reply })
+            .await
     }
 
     /// 2PC participant, phase one: one vote per item, durable before it is returned.
-    pub async fn prepare(&self, coordinator: BankId, items: Vec<PrepareItem>) -> EngineResult<Vec<Vote>> {
-        self.call_waiting(|reply| Command::Prepare { coordinator, items, reply }).await
+    pub async fn prepare(
+        &self,
+        coordinator: BankId,
+        items: Vec<PrepareItem>,
+    ) -> EngineResult<Vec<Vote>> {
+        self.call_waiting(|reply| Command::Prepare {
+            coordinator,
+            items,
+            reply,
+        })
+        .await
     }
 
     /// 2PC participant, phase two: applies decisions from coordinator `from`; returns the ids it
     /// acknowledges (durably applied, or already applied).
     pub async fn decide(&self, from: BankId, items: Vec<DecideItem>) -> EngineResult<Vec<TxId>> {
-        self.call_waiting(|reply| Command::Decide { from, items, reply }).await
+        self.call_waiting(|reply| Command::Decide { from, items, reply })
+            .await
     }
 
     /// Both of the above in one step, decisions first (what they release can be reserved again
@@ -237,23 +338,35 @@ impl EngineHandle {
         decisions: Vec<DecideItem>,
         items: Vec<PrepareItem>,
     ) -> EngineResult<(Vec<TxId>, Vec<Vote>)> {
-        self.call_waiting(|reply| Command::DecideThenPrepare { coordinator, decisions, items, reply }).await
+        self.call_waiting(|reply| Command::DecideThenPrepare {
+            coordinator,
+            decisions,
+            items,
+            reply,
+        })
+        .await
     }
 
     /// 2PC coordinator: stores decisions durably, and applies each to this bank's own part of
     /// the packet in the same batch (the stored list of banks still to acknowledge leaves this
     /// bank out). Returns the final decision of each (the first one ever stored for its id wins)
     /// with the outcome to report.
-    pub async fn log_decisions(&self, decisions: Vec<Decision>) -> EngineResult<Vec<protocol::Logged>> {
-        self.call_waiting(|reply| Command::LogDecisions { decisions, reply }).await
+    pub async fn log_decisions(
+        &self,
+        decisions: Vec<Decision>,
+    ) -> EngineResult<Vec<protocol::Logged>> {
+        self.call_waiting(|reply| Command::LogDecisions { decisions, reply })
+            .await
     }
 
     pub async fn decision_acked(&self, updates: Vec<(TxId, Vec<BankId>)>) -> EngineResult<()> {
-        self.call_waiting(|reply| Command::DecisionAcked { updates, reply }).await
+        self.call_waiting(|reply| Command::DecisionAcked { updates, reply })
+            .await
     }
 
     pub async fn resolve(&self, tx: TxId) -> EngineResult<StoredDecision> {
-        self.call_waiting(|reply| Command::Resolve { tx, reply }).await
+        self.call_waiting(|reply| Command::Resolve { tx, reply })
+            .await
     }
 
     pub async fn decision(&self, tx: TxId) -> EngineResult<Option<StoredDecision>> {
@@ -261,12 +374,14 @@ impl EngineHandle {
     }
 
     pub async fn unacked_decisions(&self) -> EngineResult<Vec<(TxId, bool, Vec<BankId>)>> {
-        self.call_waiting(|reply| Command::UnackedDecisions { reply }).await
+        self.call_waiting(|reply| Command::UnackedDecisions { reply })
+            .await
     }
 
     /// This bank's record of `tx` as a 2PC participant: its coordinator and state (for audits).
     pub async fn participation(&self, tx: TxId) -> EngineResult<Option<Participation>> {
-        self.call_waiting(|reply| Command::Participation { tx, reply }).await
+        self.call_waiting(|reply| Command::Participation { tx, reply })
+            .await
     }
 
     pub async fn in_doubt(&self) -> EngineResult<Vec<(TxId, BankId, i64)>> {
@@ -278,37 +393,75 @@ impl EngineHandle {
     }
 
     /// Deposits `amount`; retrying with the same `tx` returns the first outcome.
-    pub async fn deposit(&self, tx: TxId, account: AccountId, amount: Cents) -> EngineResult<TxStatus> {
-        self.call(|reply| Command::Deposit { tx, account, amount, reply }).await
+    pub async fn deposit(
+        &self,
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+    ) -> EngineResult<TxStatus> {
+        self.call(|reply| Command::Deposit {
+            tx,
+            account,
+            amount,
+            reply,
+        })
+        .await
     }
 
     /// Pix to a key at this bank; retrying with the same `tx` returns the first outcome.
-    pub async fn pix(&self, tx: TxId, payer: AccountId, key: TaxId, amount: Cents) -> EngineResult<TransferReceipt> {
-        self.call(|reply| Command::Pix { tx, payer, key, amount, reply }).await
+    pub async fn pix(
+        &self,
+        tx: TxId,
+        payer: AccountId,
+        key: TaxId,
+        amount: Cents,
+    ) -> EngineResult<TransferReceipt> {
+        self.call(|reply| Command::Pix {
+            tx,
+            payer,
+            key,
+            amount,
+            reply,
+        })
+        .await
     }
 
     /// The account and password hash for an e-mail, for the caller to verify off this thread.
-    pub async fn credentials(&self, email: String) -> EngineResult<Option<(AccountId, PasswordHash)>> {
-        self.call(|reply| Command::Credentials { email, reply }).await
+    pub async fn credentials(
+        &self,
+        email: String,
+    ) -> EngineResult<Option<(AccountId, PasswordHash)>> {
+        self.call(|reply| Command::Credentials { email, reply })
+            .await
     }
 
     pub async fn create_session(&self, token: TokenHash, account: AccountId) -> EngineResult<()> {
-        self.call(|reply| Command::CreateSession { token, account, reply }).await
+        self.call(|reply| Command::CreateSession {
+            token,
+            account,
+            reply,
+        })
+        .await
     }
 
     pub async fn end_session(&self, token: TokenHash) -> EngineResult<()> {
-        self.call(|reply| Command::EndSession { token, reply }).await
+        self.call(|reply| Command::EndSession { token, reply })
+            .await
     }
 
     /// The account logged in with `token`, if that session is live.
     pub async fn session_account(&self, token: TokenHash) -> EngineResult<Option<AccountId>> {
         let now = self.clock.now_ms();
         let sessions = self.sessions.read().map_err(|_| EngineError::Unexpected)?;
-        Ok(sessions.get(&token).filter(|(_, expires)| *expires > now).map(|(a, _)| *a))
+        Ok(sessions
+            .get(&token)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(a, _)| *a))
     }
 
     pub async fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
-        self.call(|reply| Command::Dashboard { account, reply }).await
+        self.call(|reply| Command::Dashboard { account, reply })
+            .await
     }
 
     pub async fn lookup_key(&self, key: TaxId) -> EngineResult<ReceiverPreview> {
@@ -327,8 +480,15 @@ impl EngineHandle {
 }
 
 /// The unexpired sessions in the store, keyed as the engine keeps them.
-fn live_sessions(store: &Store, now_ms: i64) -> rusqlite::Result<HashMap<TokenHash, (AccountId, i64)>> {
-    Ok(store.load_sessions(now_ms)?.into_iter().map(|s| (s.token, (s.account, s.expires_ms))).collect())
+fn live_sessions(
+    store: &Store,
+    now_ms: i64,
+) -> rusqlite::Result<HashMap<TokenHash, (AccountId, i64)>> {
+    Ok(store
+        .load_sessions(now_ms)?
+        .into_iter()
+        .map(|s| (s.token, (s.account, s.expires_ms)))
+        .collect())
 }
 
 /// An answer waiting for the batch it belongs to to be durable.
@@ -337,15 +497,26 @@ type Deferred = Box<dyn FnOnce(bool) + Send>;
 fn defer<T: Send + 'static>(reply: Reply<T>, result: EngineResult<T>) -> Deferred {
     Box::new(move |durable| {
         // A caller that went away (timeout, closed connection) no longer needs the answer.
-        let _ = reply.send(if durable { result } else { Err(EngineError::Unexpected) });
+        let _ = reply.send(if durable {
+            result
+        } else {
+            Err(EngineError::Unexpected)
+        });
     })
 }
 
 /// What a transaction id was used for earlier in the current batch (not yet in the store).
 #[derive(Clone)]
 enum Seen {
-    Deposit { account: AccountId, amount: Cents },
-    Pix { payer: AccountId, amount: Cents, receipt: TransferReceipt },
+    Deposit {
+        account: AccountId,
+        amount: Cents,
+    },
+    Pix {
+        payer: AccountId,
+        amount: Cents,
+        receipt: TransferReceipt,
+    },
 }
 
 struct State {
@@ -369,8 +540,12 @@ struct State {
 
 impl State {
     fn restore(store: Store, config: EngineConfig, clock: Arc<dyn Clock>) -> Result<State, String> {
-        let ledger = store.load_ledger().map_err(|e| format!("loading ledger: {e}"))?;
-        ledger.check_invariants().map_err(|e| format!("stored ledger is inconsistent: {e}"))?;
+        let ledger = store
+            .load_ledger()
+            .map_err(|e| format!("loading ledger: {e}"))?;
+        ledger
+            .check_invariants()
+            .map_err(|e| format!("stored ledger is inconsistent: {e}"))?;
         let now = clock.now_ms();
         let sessions = live_sessions(&store, now).map_err(|e| format!("loading sessions: {e}"))?;
         Ok(State {
@@ -399,11 +574,16 @@ impl State {
             // Reads first, answered at once: nothing of this batch is applied yet, so they see
             // only durable state. Their callers and this batch's writers were concurrent (no
             // writer has been answered), so ordering the reads first is linearizable.
-            let (reads, writes): (Vec<Command>, Vec<Command>) = batch.drain(..).partition(Command::is_read);
+            let (reads, writes): (Vec<Command>, Vec<Command>) =
+                batch.drain(..).partition(Command::is_read);
             for command in reads {
                 self.execute(command, now);
             }
-            debug_assert!(!self.ledger.has_changes() && self.session_changes.is_empty() && self.protocol_changes.is_empty());
+            debug_assert!(
+                !self.ledger.has_changes()
+                    && self.session_changes.is_empty()
+                    && self.protocol_changes.is_empty()
+            );
             self.answer_waiting(true);
             for command in writes {
                 self.execute(command, now);
@@ -461,16 +641,43 @@ impl State {
 
     fn execute(&mut self, command: Command, now: i64) {
         let answer = match command {
-            Command::OpenAccount { new, reply } => defer(reply, self.ledger.open_account(new, now).map_err(Into::into)),
-            Command::Deposit { tx, account, amount, reply } => defer(reply, self.deposit(tx, account, amount, now)),
-            Command::Pix { tx, payer, key, amount, reply } => defer(reply, self.pix(tx, payer, key, amount, now)),
+            Command::OpenAccount { new, reply } => defer(
+                reply,
+                self.ledger.open_account(new, now).map_err(Into::into),
+            ),
+            Command::Deposit {
+                tx,
+                account,
+                amount,
+                reply,
+            } => defer(reply, self.deposit(tx, account, amount, now)),
+            Command::Pix {
+                tx,
+                payer,
+                key,
+                amount,
+                reply,
+            } => defer(reply, self.pix(tx, payer, key, amount, now)),
             Command::Credentials { email, reply } => {
-                let found = self.ledger.by_email(&email).map(|a| (a.id, a.password_hash.clone()));
+                let found = self
+                    .ledger
+                    .by_email(&email)
+                    .map(|a| (a.id, a.password_hash.clone()));
                 defer(reply, Ok(found))
             }
-            Command::CreateSession { token, account, reply } => defer(reply, self.create_session(token, account, now)),
+            Command::CreateSession {
+                token,
+                account,
+                reply,
+            } => defer(reply, self.create_session(token, account, now)),
             Command::EndSession { token, reply } => {
-                if self.sessions.write().expect("sessions lock").remove(&token).is_some() {
+                if self
+                    .sessions
+                    .write()
+                    .expect("sessions lock")
+                    .remove(&token)
+                    .is_some()
+                {
                     self.session_changes.push(SessionChange::Deleted { token });
                 }
                 defer(reply, Ok(()))
@@ -480,31 +687,59 @@ impl State {
             Command::Audit { reply } => defer(reply, Ok(self.audit())),
             Command::Account { account, reply } => defer(reply, self.account_view(account)),
             Command::AccountOf { owners, reply } => {
-                let found = owners.iter().find_map(|o| self.ledger.by_tax_id(o)).map(|a| a.id);
+                let found = owners
+                    .iter()
+                    .find_map(|o| self.ledger.by_tax_id(o))
+                    .map(|a| a.id);
                 defer(reply, found.map(|id| self.account_view(id)).transpose())
             }
-            Command::Prepare { coordinator, items, reply } => {
-                let votes = items.into_iter().map(|item| self.prepare_item(coordinator, item, now)).collect();
+            Command::Prepare {
+                coordinator,
+                items,
+                reply,
+            } => {
+                let votes = items
+                    .into_iter()
+                    .map(|item| self.prepare_item(coordinator, item, now))
+                    .collect();
                 defer(reply, Ok(votes))
             }
-            Command::Decide { from, items, reply } => defer(reply, self.decide_items(from, items, now)),
-            Command::DecideThenPrepare { coordinator, decisions, items, reply } => {
+            Command::Decide { from, items, reply } => {
+                defer(reply, self.decide_items(from, items, now))
+            }
+            Command::DecideThenPrepare {
+                coordinator,
+                decisions,
+                items,
+                reply,
+            } => {
                 let answer = self.decide_items(coordinator, decisions, now).map(|acked| {
-                    let votes = items.into_iter().map(|item| self.prepare_item(coordinator, item, now)).collect();
+                    let votes = items
+                        .into_iter()
+                        .map(|item| self.prepare_item(coordinator, item, now))
+                        .collect();
                     (acked, votes)
                 });
                 defer(reply, answer)
             }
-            Command::LogDecisions { decisions, reply } => defer(reply, self.log_decisions(decisions, now)),
+            Command::LogDecisions { decisions, reply } => {
+                defer(reply, self.log_decisions(decisions, now))
+            }
             Command::DecisionAcked { updates, reply } => {
                 for (tx, unacked) in updates {
-                    self.protocol_changes.push(ProtocolChange::Unacked { tx, unacked, at_ms: now });
+                    self.protocol_changes.push(ProtocolChange::Unacked {
+                        tx,
+                        unacked,
+                        at_ms: now,
+                    });
                 }
                 defer(reply, Ok(()))
             }
             Command::Resolve { tx, reply } => defer(reply, self.resolve(tx, now)),
             Command::Decision { tx, reply } => defer(reply, self.stored_decision(&tx)),
-            Command::UnackedDecisions { reply } => defer(reply, self.store.unacked_decisions().map_err(store_error)),
+            Command::UnackedDecisions { reply } => {
+                defer(reply, self.store.unacked_decisions().map_err(store_error))
+            }
             Command::Participation { tx, reply } => defer(reply, self.participation(&tx)),
             Command::Shutdown { reply } => {
                 self.stopping = true;
@@ -515,44 +750,99 @@ impl State {
         self.waiting.push(answer);
     }
 
-    fn deposit(&mut self, tx: TxId, account: AccountId, amount: Cents, now: i64) -> EngineResult<TxStatus> {
+    fn deposit(
+        &mut self,
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+        now: i64,
+    ) -> EngineResult<TxStatus> {
         if let Some(previous) = self.previous_use(&tx)? {
             return match previous {
-                Seen::Deposit { account: a, amount: m } if a == account && m == amount => Ok(TxStatus::Committed),
+                Seen::Deposit {
+                    account: a,
+                    amount: m,
+                } if a == account && m == amount => Ok(TxStatus::Committed),
                 _ => Err(LedgerError::TxIdConflict.into()),
             };
         }
         self.ledger.deposit(tx.clone(), account, amount, now)?;
-        self.seen_in_batch.insert(tx, Seen::Deposit { account, amount });
+        self.seen_in_batch
+            .insert(tx, Seen::Deposit { account, amount });
         Ok(TxStatus::Committed)
     }
 
-    fn pix(&mut self, tx: TxId, payer: AccountId, key: TaxId, amount: Cents, now: i64) -> EngineResult<TransferReceipt> {
+    fn pix(
+        &mut self,
+        tx: TxId,
+        payer: AccountId,
+        key: TaxId,
+        amount: Cents,
+        now: i64,
+    ) -> EngineResult<TransferReceipt> {
         if let Some(previous) = self.previous_use(&tx)? {
             return match previous {
-                Seen::Pix { payer: p, amount: m, receipt } if p == payer && m == amount => Ok(receipt),
+                Seen::Pix {
+                    payer: p,
+                    amount: m,
+                    receipt,
+                } if p == payer && m == amount => Ok(receipt),
                 _ => Err(LedgerError::TxIdConflict.into()),
             };
         }
         let receiver = self.lookup(&key)?;
-        let payee = self.ledger.by_tax_id(&key).ok_or(LedgerError::UnknownAccount)?;
+        let payee = self
+            .ledger
+            .by_tax_id(&key)
+            .ok_or(LedgerError::UnknownAccount)?;
         let payee_id = payee.id;
         if payee_id == payer {
             return Err(LedgerError::SelfTransfer.into());
         }
-        let payer_account = self.ledger.account(payer).ok_or(LedgerError::UnknownAccount)?;
+        let payer_account = self
+            .ledger
+            .account(payer)
+            .ok_or(LedgerError::UnknownAccount)?;
         let payer_holder = &payer_account.holders[0];
         let bank = self.config.bank.id;
-        let to_payee = Counterparty { name: receiver.name.clone(), key_masked: receiver.key_masked.clone(), bank };
-        let to_payer = Counterparty { name: payer_holder.name.clone(), key_masked: payer_holder.tax_id.masked(), bank };
-        self.ledger.prepare_debit(&tx, PartKey::single(payer), amount, to_payee, now)?;
-        if let Err(e) = self.ledger.prepare_credit(&tx, PartKey::single(payee_id), amount, to_payer, now) {
-            self.ledger.abort(&tx, now).expect("debit was just prepared");
+        let to_payee = Counterparty {
+            name: receiver.name.clone(),
+            key_masked: receiver.key_masked.clone(),
+            bank,
+        };
+        let to_payer = Counterparty {
+            name: payer_holder.name.clone(),
+            key_masked: payer_holder.tax_id.masked(),
+            bank,
+        };
+        self.ledger
+            .prepare_debit(&tx, PartKey::single(payer), amount, to_payee, now)?;
+        if let Err(e) =
+            self.ledger
+                .prepare_credit(&tx, PartKey::single(payee_id), amount, to_payer, now)
+        {
+            self.ledger
+                .abort(&tx, now)
+                .expect("debit was just prepared");
             return Err(e.into());
         }
-        self.ledger.commit(&tx, now).expect("both parts were just prepared");
-        let receipt = TransferReceipt { tx_id: tx.clone(), status: TxStatus::Committed, amount, receiver };
-        self.seen_in_batch.insert(tx, Seen::Pix { payer, amount, receipt: receipt.clone() });
+        self.ledger
+            .commit(&tx, now)
+            .expect("both parts were just prepared");
+        let receipt = TransferReceipt {
+            tx_id: tx.clone(),
+            status: TxStatus::Committed,
+            amount,
+            receiver,
+        };
+        self.seen_in_batch.insert(
+            tx,
+            Seen::Pix {
+                payer,
+                amount,
+                receipt: receipt.clone(),
+            },
+        );
         Ok(receipt)
     }
 
@@ -565,7 +855,9 @@ impl State {
             tracing::error!(error = %e, "reading entries of a transaction");
             EngineError::Unexpected
         })?;
-        Ok(entries.first().map(|first| self.seen_from_entries(first, &entries)))
+        Ok(entries
+            .first()
+            .map(|first| self.seen_from_entries(first, &entries)))
     }
 
     fn seen_from_entries(&self, first: &Entry, entries: &[Entry]) -> Seen {
@@ -574,39 +866,63 @@ impl State {
                 let cp = out.counterparty.clone();
                 let receiver = ReceiverPreview {
                     name: cp.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
-                    key_masked: cp.as_ref().map(|c| c.key_masked.clone()).unwrap_or_default(),
+                    key_masked: cp
+                        .as_ref()
+                        .map(|c| c.key_masked.clone())
+                        .unwrap_or_default(),
                     bank: self.config.bank.clone(),
                 };
                 Seen::Pix {
                     payer: out.account,
                     amount: out.amount,
-                    receipt: TransferReceipt { tx_id: out.tx_id.clone(), status: out.status, amount: out.amount, receiver },
+                    receipt: TransferReceipt {
+                        tx_id: out.tx_id.clone(),
+                        status: out.status,
+                        amount: out.amount,
+                        receiver,
+                    },
                 }
             }
-            None => Seen::Deposit { account: first.account, amount: first.amount },
+            None => Seen::Deposit {
+                account: first.account,
+                amount: first.amount,
+            },
         }
     }
 
-    fn create_session(&mut self, token: TokenHash, account: AccountId, now: i64) -> EngineResult<()> {
+    fn create_session(
+        &mut self,
+        token: TokenHash,
+        account: AccountId,
+        now: i64,
+    ) -> EngineResult<()> {
         if self.ledger.account(account).is_none() {
             return Err(LedgerError::UnknownAccount.into());
         }
         let mut sessions = self.sessions.write().expect("sessions lock");
         if sessions.len() >= self.config.sessions_max {
             sessions.retain(|_, (_, expires)| *expires > now);
-            self.session_changes.push(SessionChange::ExpiredBefore { now_ms: now });
+            self.session_changes
+                .push(SessionChange::ExpiredBefore { now_ms: now });
             if sessions.len() >= self.config.sessions_max {
                 return Err(EngineError::Busy);
             }
         }
         let expires_ms = now + self.config.session_ttl_ms;
         sessions.insert(token, (account, expires_ms));
-        self.session_changes.push(SessionChange::Created { token, account, expires_ms });
+        self.session_changes.push(SessionChange::Created {
+            token,
+            account,
+            expires_ms,
+        });
         Ok(())
     }
 
     fn account_view(&self, account: AccountId) -> EngineResult<AccountView> {
-        let a = self.ledger.account(account).ok_or(LedgerError::UnknownAccount)?;
+        let a = self
+            .ledger
+            .account(account)
+            .ok_or(LedgerError::UnknownAccount)?;
         Ok(AccountView {
             id: a.id,
             kind: a.kind,
@@ -619,10 +935,13 @@ impl State {
 
     fn dashboard(&self, id: AccountId) -> EngineResult<Dashboard> {
         let account = self.account_view(id)?;
-        let recent = self.store.recent_entries(id, self.config.recent_limit).map_err(|e| {
-            tracing::error!(error = %e, "reading recent entries");
-            EngineError::Unexpected
-        })?;
+        let recent = self
+            .store
+            .recent_entries(id, self.config.recent_limit)
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading recent entries");
+                EngineError::Unexpected
+            })?;
         Ok(Dashboard {
             bank: self.config.bank.clone(),
             recent: statement(account.available.get() + account.blocked.get(), recent),
@@ -631,8 +950,15 @@ impl State {
     }
 
     fn lookup(&self, key: &TaxId) -> EngineResult<ReceiverPreview> {
-        let a = self.ledger.by_tax_id(key).ok_or(LedgerError::UnknownAccount)?;
-        Ok(ReceiverPreview { name: a.name_for(key).to_string(), key_masked: key.masked(), bank: self.config.bank.clone() })
+        let a = self
+            .ledger
+            .by_tax_id(key)
+            .ok_or(LedgerError::UnknownAccount)?;
+        Ok(ReceiverPreview {
+            name: a.name_for(key).to_string(),
+            key_masked: key.masked(),
+            bank: self.config.bank.clone(),
+        })
     }
 
     fn audit(&self) -> Audit {

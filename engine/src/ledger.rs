@@ -64,7 +64,12 @@ pub struct Account {
 impl Account {
     /// The name shown to a payer for this account's Pix key.
     pub fn name_for(&self, key: &TaxId) -> &str {
-        self.holders.iter().find(|h| &h.tax_id == key).unwrap_or(&self.holders[0]).name.as_str()
+        self.holders
+            .iter()
+            .find(|h| &h.tax_id == key)
+            .unwrap_or(&self.holders[0])
+            .name
+            .as_str()
     }
 }
 
@@ -134,9 +139,21 @@ pub struct Entry {
 #[derive(Clone, Debug)]
 pub enum Change {
     AccountCreated(Box<Account>),
-    Balances { account: AccountId, available: Cents, blocked: Cents, incoming: Cents },
+    Balances {
+        account: AccountId,
+        available: Cents,
+        blocked: Cents,
+        incoming: Cents,
+    },
     EntryAdded(Entry),
-    EntryStatus { tx_id: TxId, leg: u16, account: AccountId, kind: EntryKind, status: TxStatus, at_ms: i64 },
+    EntryStatus {
+        tx_id: TxId,
+        leg: u16,
+        account: AccountId,
+        kind: EntryKind,
+        status: TxStatus,
+        at_ms: i64,
+    },
 }
 
 #[derive(Default)]
@@ -152,7 +169,10 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new() -> Ledger {
-        Ledger { next_id: 1, ..Ledger::default() }
+        Ledger {
+            next_id: 1,
+            ..Ledger::default()
+        }
     }
 
     /// Rebuilds a ledger from stored accounts and the parts of transactions still prepared.
@@ -198,7 +218,9 @@ impl Ledger {
     }
 
     pub fn by_email(&self, email: &str) -> Option<&Account> {
-        self.by_email.get(email).and_then(|id| self.accounts.get(id))
+        self.by_email
+            .get(email)
+            .and_then(|id| self.accounts.get(id))
     }
 
     pub fn prepared(&self, tx: &TxId) -> Option<&[PreparedPart]> {
@@ -210,7 +232,11 @@ impl Ledger {
     }
 
     pub fn open_account(&mut self, new: NewAccount, now_ms: i64) -> Result<AccountId, LedgerError> {
-        if new.holders.iter().any(|h| self.by_tax_id.contains_key(&h.tax_id)) {
+        if new
+            .holders
+            .iter()
+            .any(|h| self.by_tax_id.contains_key(&h.tax_id))
+        {
             return Err(LedgerError::DuplicateTaxId);
         }
         if self.by_email.contains_key(&new.email) {
@@ -231,14 +257,24 @@ impl Ledger {
             created_ms: now_ms,
         };
         self.index(&account);
-        self.changes.push(Change::AccountCreated(Box::new(account.clone())));
+        self.changes
+            .push(Change::AccountCreated(Box::new(account.clone())));
         self.accounts.insert(id, account);
         Ok(id)
     }
 
     /// Adds a committed deposit. `amount` must already be a valid operation amount.
-    pub fn deposit(&mut self, tx: TxId, account: AccountId, amount: Cents, now_ms: i64) -> Result<(), LedgerError> {
-        let acc = self.accounts.get(&account).ok_or(LedgerError::UnknownAccount)?;
+    pub fn deposit(
+        &mut self,
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
+        let acc = self
+            .accounts
+            .get(&account)
+            .ok_or(LedgerError::UnknownAccount)?;
         let available = headroom_add(acc, acc.available, amount)?;
         let acc = self.accounts.get_mut(&account).expect("checked above");
         acc.available = available;
@@ -257,13 +293,30 @@ impl Ledger {
     }
 
     /// Reserves `amount` of the payer's available balance for transaction `tx`.
-    pub fn prepare_debit(&mut self, tx: &TxId, part: PartKey, amount: Cents, counterparty: Counterparty, now_ms: i64) -> Result<(), LedgerError> {
+    pub fn prepare_debit(
+        &mut self,
+        tx: &TxId,
+        part: PartKey,
+        amount: Cents,
+        counterparty: Counterparty,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
         let PartKey { leg, account } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Debit)?;
-        let acc = self.accounts.get_mut(&account).ok_or(LedgerError::UnknownAccount)?;
-        let available = acc.available.checked_sub(amount).filter(|a| a.get() >= 0).ok_or(LedgerError::InsufficientFunds)?;
-        let blocked = acc.blocked.checked_add(amount).ok_or(LedgerError::BalanceLimit)?;
+        let acc = self
+            .accounts
+            .get_mut(&account)
+            .ok_or(LedgerError::UnknownAccount)?;
+        let available = acc
+            .available
+            .checked_sub(amount)
+            .filter(|a| a.get() >= 0)
+            .ok_or(LedgerError::InsufficientFunds)?;
+        let blocked = acc
+            .blocked
+            .checked_add(amount)
+            .ok_or(LedgerError::BalanceLimit)?;
         acc.available = available;
         acc.blocked = blocked;
         self.record_prepared(tx, leg, account, Side::Debit, amount, counterparty, now_ms);
@@ -271,25 +324,69 @@ impl Ledger {
     }
 
     /// Records a pending credit of `amount` to the payee for transaction `tx`.
-    pub fn prepare_credit(&mut self, tx: &TxId, part: PartKey, amount: Cents, counterparty: Counterparty, now_ms: i64) -> Result<(), LedgerError> {
+    pub fn prepare_credit(
+        &mut self,
+        tx: &TxId,
+        part: PartKey,
+        amount: Cents,
+        counterparty: Counterparty,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
         let PartKey { leg, account } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Credit)?;
-        let acc = self.accounts.get(&account).ok_or(LedgerError::UnknownAccount)?;
+        let acc = self
+            .accounts
+            .get(&account)
+            .ok_or(LedgerError::UnknownAccount)?;
         let incoming = headroom_add(acc, acc.incoming, amount)?;
-        self.accounts.get_mut(&account).expect("checked above").incoming = incoming;
+        self.accounts
+            .get_mut(&account)
+            .expect("checked above")
+            .incoming = incoming;
         self.record_prepared(tx, leg, account, Side::Credit, amount, counterparty, now_ms);
         Ok(())
     }
 
-    fn check_part_is_new(&self, tx: &TxId, leg: u16, account: AccountId, side: Side) -> Result<(), LedgerError> {
-        let exists = self.prepared.get(tx).is_some_and(|parts| parts.iter().any(|p| p.leg == leg && p.account == account && p.side == side));
-        if exists { Err(LedgerError::TxIdConflict) } else { Ok(()) }
+    fn check_part_is_new(
+        &self,
+        tx: &TxId,
+        leg: u16,
+        account: AccountId,
+        side: Side,
+    ) -> Result<(), LedgerError> {
+        let exists = self.prepared.get(tx).is_some_and(|parts| {
+            parts
+                .iter()
+                .any(|p| p.leg == leg && p.account == account && p.side == side)
+        });
+        if exists {
+            Err(LedgerError::TxIdConflict)
+        } else {
+            Ok(())
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_prepared(&mut self, tx: &TxId, leg: u16, account: AccountId, side: Side, amount: Cents, counterparty: Counterparty, now_ms: i64) {
-        self.prepared.entry(tx.clone()).or_default().push(PreparedPart { leg, account, side, amount });
+    fn record_prepared(
+        &mut self,
+        tx: &TxId,
+        leg: u16,
+        account: AccountId,
+        side: Side,
+        amount: Cents,
+        counterparty: Counterparty,
+        now_ms: i64,
+    ) {
+        self.prepared
+            .entry(tx.clone())
+            .or_default()
+            .push(PreparedPart {
+                leg,
+                account,
+                side,
+                amount,
+            });
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
             tx_id: tx.clone(),
@@ -315,20 +412,43 @@ impl Ledger {
     fn finish(&mut self, tx: &TxId, status: TxStatus, now_ms: i64) -> Result<(), LedgerError> {
         let parts = self.prepared.remove(tx).ok_or(LedgerError::UnknownTx)?;
         for part in parts {
-            let acc = self.accounts.get_mut(&part.account).expect("prepared parts name existing accounts");
+            let acc = self
+                .accounts
+                .get_mut(&part.account)
+                .expect("prepared parts name existing accounts");
             let amount = part.amount;
             let (available, blocked, incoming) = match (part.side, status) {
-                (Side::Debit, TxStatus::Committed) => (Some(acc.available), acc.blocked.checked_sub(amount), Some(acc.incoming)),
-                (Side::Debit, _) => (acc.available.checked_add(amount), acc.blocked.checked_sub(amount), Some(acc.incoming)),
-                (Side::Credit, TxStatus::Committed) => (acc.available.checked_add(amount), Some(acc.blocked), acc.incoming.checked_sub(amount)),
-                (Side::Credit, _) => (Some(acc.available), Some(acc.blocked), acc.incoming.checked_sub(amount)),
+                (Side::Debit, TxStatus::Committed) => (
+                    Some(acc.available),
+                    acc.blocked.checked_sub(amount),
+                    Some(acc.incoming),
+                ),
+                (Side::Debit, _) => (
+                    acc.available.checked_add(amount),
+                    acc.blocked.checked_sub(amount),
+                    Some(acc.incoming),
+                ),
+                (Side::Credit, TxStatus::Committed) => (
+                    acc.available.checked_add(amount),
+                    Some(acc.blocked),
+                    acc.incoming.checked_sub(amount),
+                ),
+                (Side::Credit, _) => (
+                    Some(acc.available),
+                    Some(acc.blocked),
+                    acc.incoming.checked_sub(amount),
+                ),
             };
             // Cannot fail: prepared amounts are inside blocked/incoming, and the balance limit
             // was checked when the credit was prepared.
-            let (Some(available), Some(blocked), Some(incoming)) = (available, blocked, incoming) else {
+            let (Some(available), Some(blocked), Some(incoming)) = (available, blocked, incoming)
+            else {
                 panic!("arithmetic overflow finishing {tx}");
             };
-            assert!(blocked.get() >= 0 && incoming.get() >= 0, "reservation underflow on {tx}");
+            assert!(
+                blocked.get() >= 0 && incoming.get() >= 0,
+                "reservation underflow on {tx}"
+            );
             acc.available = available;
             acc.blocked = blocked;
             acc.incoming = incoming;
@@ -357,7 +477,10 @@ impl Ledger {
 
     /// Sum of `available + blocked` over all accounts: the money this bank holds for its clients.
     pub fn total_held(&self) -> i128 {
-        self.accounts.values().map(|a| a.available.get() as i128 + a.blocked.get() as i128).sum()
+        self.accounts
+            .values()
+            .map(|a| a.available.get() as i128 + a.blocked.get() as i128)
+            .sum()
     }
 
     /// Asserts the structural invariants; used by tests and after restoring from disk.
@@ -381,10 +504,16 @@ impl Ledger {
                 return Err(format!("account {} is over the balance limit", a.id));
             }
             if a.blocked.get() != blocked.get(&a.id).copied().unwrap_or(0) {
-                return Err(format!("account {} blocked balance has no matching reservation", a.id));
+                return Err(format!(
+                    "account {} blocked balance has no matching reservation",
+                    a.id
+                ));
             }
             if a.incoming.get() != incoming.get(&a.id).copied().unwrap_or(0) {
-                return Err(format!("account {} incoming balance has no matching reservation", a.id));
+                return Err(format!(
+                    "account {} incoming balance has no matching reservation",
+                    a.id
+                ));
             }
         }
         Ok(())
@@ -400,7 +529,10 @@ fn check_amount(amount: Cents) -> Result<(), LedgerError> {
 
 /// `base + amount`, refusing anything that would take the account's total over [`MAX_BALANCE`].
 fn headroom_add(acc: &Account, base: Cents, amount: Cents) -> Result<Cents, LedgerError> {
-    let total = acc.available.get() as i128 + acc.blocked.get() as i128 + acc.incoming.get() as i128 + amount.get() as i128;
+    let total = acc.available.get() as i128
+        + acc.blocked.get() as i128
+        + acc.incoming.get() as i128
+        + amount.get() as i128;
     if amount.get() <= 0 || total > MAX_BALANCE.get() as i128 {
         return Err(LedgerError::BalanceLimit);
     }

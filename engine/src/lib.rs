@@ -23,5 +23,7 @@ pub mod throttle;
 pub mod twopc;
 
 pub use engine::protocol::parse_outcome;
-pub use engine::{Audit, Clock, EngineConfig, EngineError, EngineHandle, EngineResult, SystemClock};
+pub use engine::{
+    Audit, Clock, EngineConfig, EngineError, EngineHandle, EngineResult, SystemClock,
+};
 pub use ledger::{LedgerError, NewAccount};

@@ -23,7 +23,9 @@
 use domain::BankId;
 
 /// A token generation. Ordered by counter, then by the bank that generated it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Epoch {
     pub counter: u64,
     pub origin: BankId,
@@ -48,7 +50,9 @@ pub struct Token {
 pub enum Receipt {
     Accepted,
     /// Refused: the receiver has seen `newer`.
-    Stale { newer: Token },
+    Stale {
+        newer: Token,
+    },
     /// Refused: this exact token (or a later hop of it) was already accepted.
     Duplicate,
 }
@@ -131,7 +135,10 @@ impl Ring {
     /// from probe-then-regenerate, and the lowest member, whose timeout is shortest, goes first.
     /// A restarted bank therefore never revives an old epoch; it learns the live one from its peers.
     pub fn new(config: RingConfig, now_ms: u64) -> Ring {
-        assert!(config.members.contains(&config.me), "a bank is a member of its own ring");
+        assert!(
+            config.members.contains(&config.me),
+            "a bank is a member of its own ring"
+        );
         let mut members = config.members.clone();
         members.sort();
         members.dedup();
@@ -198,14 +205,20 @@ impl Ring {
             return Vec::new();
         }
         let seen = self.seen.as_mut().expect("working requires a token");
-        seen.idle = if did_work { 0 } else { seen.idle.saturating_add(1) };
+        seen.idle = if did_work {
+            0
+        } else {
+            seen.idle.saturating_add(1)
+        };
         let idle = seen.idle;
         let hold = self.idle_hold_ms(idle);
         let hurried = std::mem::take(&mut self.hurried);
         if hold == 0 || hurried {
             self.start_pass(now_ms)
         } else {
-            self.phase = Phase::Idle { until_ms: now_ms + hold };
+            self.phase = Phase::Idle {
+                until_ms: now_ms + hold,
+            };
             Vec::new()
         }
     }
@@ -219,7 +232,10 @@ impl Ring {
             return 0;
         }
         let doublings = ((idle - n) / n).min(16);
-        c.idle_hold_ms.checked_shl(doublings).unwrap_or(u64::MAX).min(c.idle_hold_max_ms.max(c.idle_hold_ms))
+        c.idle_hold_ms
+            .checked_shl(doublings)
+            .unwrap_or(u64::MAX)
+            .min(c.idle_hold_max_ms.max(c.idle_hold_ms))
     }
 
     /// Some bank (this one or a peer) has cross-bank work waiting for the token: this bank's next
@@ -251,21 +267,38 @@ impl Ring {
         let n = self.config.members.len();
         if attempt >= n {
             // Nobody answered: cut off. Keep the token, do no cross-bank work, retry later.
-            self.phase = Phase::Alone { until_ms: now_ms + self.config.retry_ms };
+            self.phase = Phase::Alone {
+                until_ms: now_ms + self.config.retry_ms,
+            };
             return Vec::new();
         }
         let me = self.position();
         let to = self.config.members[(me + attempt) % n];
         let seen = self.seen.expect("passing requires a token");
-        vec![Effect::Send { to, token: Token { hop: seen.hop + 1, ..seen } }]
+        vec![Effect::Send {
+            to,
+            token: Token {
+                hop: seen.hop + 1,
+                ..seen
+            },
+        }]
     }
 
     fn position(&self) -> usize {
-        self.config.members.iter().position(|m| *m == self.config.me).expect("member")
+        self.config
+            .members
+            .iter()
+            .position(|m| *m == self.config.me)
+            .expect("member")
     }
 
     /// The outcome of an [`Effect::Send`]: `None` if the peer did not answer in time.
-    pub fn pass_result(&mut self, to: BankId, receipt: Option<Receipt>, now_ms: u64) -> Vec<Effect> {
+    pub fn pass_result(
+        &mut self,
+        to: BankId,
+        receipt: Option<Receipt>,
+        now_ms: u64,
+    ) -> Vec<Effect> {
         let Phase::Passing { attempt } = self.phase else {
             return Vec::new();
         };
@@ -297,10 +330,19 @@ impl Ring {
                 // ours; if the silent peer did take the old one, it is refused as stale as soon as
                 // it meets a bank that has seen the new one.
                 if let Some(seen) = self.seen {
-                    let epoch = Epoch { counter: seen.epoch.counter + 1, origin: self.config.me };
-                    self.seen = Some(Token { epoch, hop: 0, ..seen });
+                    let epoch = Epoch {
+                        counter: seen.epoch.counter + 1,
+                        origin: self.config.me,
+                    };
+                    self.seen = Some(Token {
+                        epoch,
+                        hop: 0,
+                        ..seen
+                    });
                 }
-                self.phase = Phase::Passing { attempt: attempt + 1 };
+                self.phase = Phase::Passing {
+                    attempt: attempt + 1,
+                };
                 self.send_attempt(attempt + 1, now_ms)
             }
         }
@@ -352,14 +394,27 @@ impl Ring {
             self.wait_from_ms = now_ms;
             return Vec::new();
         }
-        let recently = answers.iter().any(|a| a.seen_ago_ms.is_some_and(|ago| ago < self.config.token_timeout_ms));
+        let recently = answers.iter().any(|a| {
+            a.seen_ago_ms
+                .is_some_and(|ago| ago < self.config.token_timeout_ms)
+        });
         if recently {
             self.phase = Phase::Waiting;
             self.wait_from_ms = now_ms;
             return Vec::new();
         }
         let counter = self.seen.map_or(0, |t| t.epoch.counter) + 1;
-        self.take(Token { epoch: Epoch { counter, origin: self.config.me }, hop: 0, idle: 0 }, now_ms)
+        self.take(
+            Token {
+                epoch: Epoch {
+                    counter,
+                    origin: self.config.me,
+                },
+                hop: 0,
+                idle: 0,
+            },
+            now_ms,
+        )
     }
 
     /// What this bank answers to a probe.
@@ -368,7 +423,13 @@ impl Ring {
             from: self.config.me,
             seen: self.seen,
             // A holder sees the token right now, however long it has been holding it.
-            seen_ago_ms: self.seen.map(|_| if self.holding() { 0 } else { now_ms.saturating_sub(self.last_seen_ms) }),
+            seen_ago_ms: self.seen.map(|_| {
+                if self.holding() {
+                    0
+                } else {
+                    now_ms.saturating_sub(self.last_seen_ms)
+                }
+            }),
         }
     }
 }

@@ -141,7 +141,14 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 /// change a constraint in place). Columns and rows are unchanged.
 fn migrate_2() -> String {
     let mut sql = String::new();
-    for (table, columns, indexes) in [("entries", ENTRIES_TABLE, ENTRIES_INDEXES), ("participations", PARTICIPATIONS_TABLE, PARTICIPATIONS_INDEXES)] {
+    for (table, columns, indexes) in [
+        ("entries", ENTRIES_TABLE, ENTRIES_INDEXES),
+        (
+            "participations",
+            PARTICIPATIONS_TABLE,
+            PARTICIPATIONS_INDEXES,
+        ),
+    ] {
         sql.push_str(&format!(
             "CREATE TABLE {table}_new ({columns});
 INSERT INTO {table}_new SELECT * FROM {table};
@@ -170,9 +177,17 @@ pub struct StoredSession {
 /// Changes to sessions, persisted in the same transaction as the ledger's changes.
 #[derive(Clone, Debug)]
 pub enum SessionChange {
-    Created { token: TokenHash, account: AccountId, expires_ms: i64 },
-    Deleted { token: TokenHash },
-    ExpiredBefore { now_ms: i64 },
+    Created {
+        token: TokenHash,
+        account: AccountId,
+        expires_ms: i64,
+    },
+    Deleted {
+        token: TokenHash,
+    },
+    ExpiredBefore {
+        now_ms: i64,
+    },
 }
 
 /// A 2PC participant's state for one transaction.
@@ -232,10 +247,22 @@ pub struct Participation {
 /// Changes to the 2PC records, persisted in the same transaction as the ledger's changes.
 #[derive(Clone, Debug)]
 pub enum ProtocolChange {
-    Participation { tx: TxId, record: Participation, at_ms: i64 },
+    Participation {
+        tx: TxId,
+        record: Participation,
+        at_ms: i64,
+    },
     /// Inserted once: the first decision for a transaction is final.
-    Decision { tx: TxId, decision: StoredDecision, at_ms: i64 },
-    Unacked { tx: TxId, unacked: Vec<BankId>, at_ms: i64 },
+    Decision {
+        tx: TxId,
+        decision: StoredDecision,
+        at_ms: i64,
+    },
+    Unacked {
+        tx: TxId,
+        unacked: Vec<BankId>,
+        at_ms: i64,
+    },
 }
 
 pub struct Store {
@@ -278,13 +305,23 @@ impl Store {
     /// Reads the whole ledger back: accounts with balances, and the parts of transactions that
     /// are still prepared (pending entries).
     pub fn load_ledger(&self) -> StoreResult<Ledger> {
-        let mut holders_stmt =
-            self.conn.prepare("SELECT account_id, name, tax_id FROM holders ORDER BY account_id, position")?;
+        let mut holders_stmt = self.conn.prepare(
+            "SELECT account_id, name, tax_id FROM holders ORDER BY account_id, position",
+        )?;
         let mut holders: std::collections::HashMap<i64, Vec<Holder>> = Default::default();
-        let rows = holders_stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let rows = holders_stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         for row in rows {
             let (account, name, tax) = row?;
-            holders.entry(account).or_default().push(Holder { name, tax_id: parse_tax(&tax)? });
+            holders.entry(account).or_default().push(Holder {
+                name,
+                tax_id: parse_tax(&tax)?,
+            });
         }
         let mut stmt = self.conn.prepare(
             "SELECT id, kind, email, phone, password_hash, available_cents, blocked_cents, incoming_cents, created_ms
@@ -296,7 +333,11 @@ impl Store {
                 let kind: String = r.get(1)?;
                 Ok(Account {
                     id: AccountId(id),
-                    kind: if kind == "company" { AccountKind::Company } else { AccountKind::Individual },
+                    kind: if kind == "company" {
+                        AccountKind::Company
+                    } else {
+                        AccountKind::Individual
+                    },
                     holders: holders.remove(&id).unwrap_or_default(),
                     email: r.get(2)?,
                     phone: r.get(3)?,
@@ -315,25 +356,51 @@ impl Store {
             .query_map([], |r| {
                 let tx: String = r.get(0)?;
                 let kind: String = r.get(2)?;
-                let side = if kind == "pix_out" { Side::Debit } else { Side::Credit };
-                Ok((parse_tx(&tx)?, PreparedPart { leg: r.get(4)?, account: AccountId(r.get(1)?), side, amount: Cents::new(r.get(3)?) }))
+                let side = if kind == "pix_out" {
+                    Side::Debit
+                } else {
+                    Side::Credit
+                };
+                Ok((
+                    parse_tx(&tx)?,
+                    PreparedPart {
+                        leg: r.get(4)?,
+                        account: AccountId(r.get(1)?),
+                        side,
+                        amount: Cents::new(r.get(3)?),
+                    },
+                ))
             })?
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Ledger::restore(accounts, prepared))
     }
 
     pub fn load_sessions(&self, now_ms: i64) -> StoreResult<Vec<StoredSession>> {
-        let mut stmt = self.conn.prepare("SELECT token_sha256, account_id, expires_ms FROM sessions WHERE expires_ms > ?1")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT token_sha256, account_id, expires_ms FROM sessions WHERE expires_ms > ?1",
+        )?;
         let rows = stmt.query_map([now_ms], |r| {
             let bytes: Vec<u8> = r.get(0)?;
-            let token: [u8; 32] = bytes.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(0, "token".into(), rusqlite::types::Type::Blob))?;
-            Ok(StoredSession { token: TokenHash(token), account: AccountId(r.get(1)?), expires_ms: r.get(2)? })
+            let token: [u8; 32] = bytes.try_into().map_err(|_| {
+                rusqlite::Error::InvalidColumnType(0, "token".into(), rusqlite::types::Type::Blob)
+            })?;
+            Ok(StoredSession {
+                token: TokenHash(token),
+                account: AccountId(r.get(1)?),
+                expires_ms: r.get(2)?,
+            })
         })?;
         rows.collect()
     }
 
     /// Persists one batch atomically. On error nothing of the batch is stored.
-    pub fn persist(&mut self, changes: &[Change], sessions: &[SessionChange], protocol: &[ProtocolChange], now_ms: i64) -> StoreResult<()> {
+    pub fn persist(
+        &mut self,
+        changes: &[Change],
+        sessions: &[SessionChange],
+        protocol: &[ProtocolChange],
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let tx = self.conn.transaction()?;
         for change in changes {
             apply_change(&tx, change, now_ms)?;
@@ -349,8 +416,9 @@ impl Store {
 
     /// This bank's part in a cross-bank transaction: its coordinator, state and parts.
     pub fn participation(&self, tx_id: &TxId) -> StoreResult<Option<Participation>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT coordinator, state, parts_sha256 FROM participations WHERE tx_id = ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT coordinator, state, parts_sha256 FROM participations WHERE tx_id = ?1",
+        )?;
         let mut rows = stmt.query([tx_id.as_str()])?;
         match rows.next()? {
             None => Ok(None),
@@ -359,7 +427,9 @@ impl Store {
                 let parts: Option<Vec<u8>> = r.get(2)?;
                 let parts = match parts {
                     None => None,
-                    Some(bytes) => Some(<[u8; 32]>::try_from(bytes).map_err(|_| bad_column(2, "parts_sha256"))?),
+                    Some(bytes) => Some(
+                        <[u8; 32]>::try_from(bytes).map_err(|_| bad_column(2, "parts_sha256"))?,
+                    ),
                 };
                 Ok(Some(Participation {
                     coordinator: parse_bank(r.get(0)?)?,
@@ -372,9 +442,16 @@ impl Store {
 
     /// Transactions this bank has prepared and not yet seen decided: (tx, coordinator, since).
     pub fn in_doubt(&self) -> StoreResult<Vec<(TxId, BankId, i64)>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT tx_id, coordinator, created_ms FROM participations WHERE state = 'prepared'")?;
-        let rows = stmt.query_map([], |r| Ok((parse_tx(&r.get::<_, String>(0)?)?, parse_bank(r.get(1)?)?, r.get(2)?)))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tx_id, coordinator, created_ms FROM participations WHERE state = 'prepared'",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                parse_tx(&r.get::<_, String>(0)?)?,
+                parse_bank(r.get(1)?)?,
+                r.get(2)?,
+            ))
+        })?;
         rows.collect()
     }
 
@@ -389,7 +466,10 @@ impl Store {
                 commit: r.get(0)?,
                 outcome: r.get(1)?,
                 unacked: parse_banks(&r.get::<_, String>(2)?)?,
-                participants: r.get::<_, Option<String>>(3)?.map(|t| parse_banks(&t)).transpose()?,
+                participants: r
+                    .get::<_, Option<String>>(3)?
+                    .map(|t| parse_banks(&t))
+                    .transpose()?,
                 submitter: r.get::<_, Option<i64>>(4)?.map(AccountId),
             })),
         }
@@ -397,8 +477,16 @@ impl Store {
 
     /// Decisions some participant has not acknowledged yet: phase two still to deliver.
     pub fn unacked_decisions(&self) -> StoreResult<Vec<(TxId, bool, Vec<BankId>)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT tx_id, commit_, unacked FROM decisions WHERE unacked <> ''")?;
-        let rows = stmt.query_map([], |r| Ok((parse_tx(&r.get::<_, String>(0)?)?, r.get(1)?, parse_banks(&r.get::<_, String>(2)?)?)))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT tx_id, commit_, unacked FROM decisions WHERE unacked <> ''")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                parse_tx(&r.get::<_, String>(0)?)?,
+                r.get(1)?,
+                parse_banks(&r.get::<_, String>(2)?)?,
+            ))
+        })?;
         rows.collect()
     }
 
@@ -430,8 +518,16 @@ fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlite::Result<E
     let cp_name: Option<String> = r.get(4)?;
     let cp_key: Option<String> = r.get(5)?;
     let cp_bank: Option<u16> = r.get(6)?;
-    let counterparty = match (cp_name, cp_key, cp_bank.and_then(|b| BankId::try_from(b).ok())) {
-        (Some(name), Some(key_masked), Some(bank)) => Some(Counterparty { name, key_masked, bank }),
+    let counterparty = match (
+        cp_name,
+        cp_key,
+        cp_bank.and_then(|b| BankId::try_from(b).ok()),
+    ) {
+        (Some(name), Some(key_masked), Some(bank)) => Some(Counterparty {
+            name,
+            key_masked,
+            bank,
+        }),
         _ => None,
     };
     Ok(Entry {
@@ -473,7 +569,12 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
                     .execute(params![h.tax_id.digits(), a.id.0, position as i64, h.name])?;
             }
         }
-        Change::Balances { account, available, blocked, incoming } => {
+        Change::Balances {
+            account,
+            available,
+            blocked,
+            incoming,
+        } => {
             let n = tx
                 .prepare_cached("UPDATE accounts SET available_cents = ?2, blocked_cents = ?3, incoming_cents = ?4 WHERE id = ?1")?
                 .execute(params![account.0, available.get(), blocked.get(), incoming.get()])?;
@@ -499,14 +600,24 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
                 e.leg
             ])?;
         }
-        Change::EntryStatus { tx_id, leg, account, kind, status, at_ms } => {
+        Change::EntryStatus {
+            tx_id,
+            leg,
+            account,
+            kind,
+            status,
+            at_ms,
+        } => {
             let n = tx
                 .prepare_cached(
                     "UPDATE entries SET status = ?4, updated_ms = ?5
                      WHERE tx_id = ?1 AND account_id = ?2 AND kind = ?3 AND leg = ?6 AND status = 'pending'",
                 )?
                 .execute(params![tx_id.as_str(), account.0, kind.as_str(), status.as_str(), (*at_ms).max(now_ms), leg])?;
-            assert_eq!(n, 1, "status change for an entry that is not pending: {tx_id}");
+            assert_eq!(
+                n, 1,
+                "status change for an entry that is not pending: {tx_id}"
+            );
         }
     }
     Ok(())
@@ -514,15 +625,23 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
 
 fn apply_session_change(tx: &Transaction<'_>, change: &SessionChange) -> StoreResult<()> {
     match change {
-        SessionChange::Created { token, account, expires_ms } => {
-            tx.prepare_cached("INSERT INTO sessions (token_sha256, account_id, expires_ms) VALUES (?1, ?2, ?3)")?
-                .execute(params![&token.0[..], account.0, expires_ms])?;
+        SessionChange::Created {
+            token,
+            account,
+            expires_ms,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO sessions (token_sha256, account_id, expires_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&token.0[..], account.0, expires_ms])?;
         }
         SessionChange::Deleted { token } => {
-            tx.prepare_cached("DELETE FROM sessions WHERE token_sha256 = ?1")?.execute(params![&token.0[..]])?;
+            tx.prepare_cached("DELETE FROM sessions WHERE token_sha256 = ?1")?
+                .execute(params![&token.0[..]])?;
         }
         SessionChange::ExpiredBefore { now_ms } => {
-            tx.prepare_cached("DELETE FROM sessions WHERE expires_ms <= ?1")?.execute(params![now_ms])?;
+            tx.prepare_cached("DELETE FROM sessions WHERE expires_ms <= ?1")?
+                .execute(params![now_ms])?;
         }
     }
     Ok(())
@@ -530,7 +649,11 @@ fn apply_session_change(tx: &Transaction<'_>, change: &SessionChange) -> StoreRe
 
 fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> StoreResult<()> {
     match change {
-        ProtocolChange::Participation { tx: id, record, at_ms } => {
+        ProtocolChange::Participation {
+            tx: id,
+            record,
+            at_ms,
+        } => {
             // The parts are set once, by the prepare; a later state change keeps them.
             tx.prepare_cached(
                 "INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms, parts_sha256)
@@ -545,7 +668,11 @@ fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> Store
                 record.parts.as_ref().map(|p| &p[..])
             ])?;
         }
-        ProtocolChange::Decision { tx: id, decision, at_ms } => {
+        ProtocolChange::Decision {
+            tx: id,
+            decision,
+            at_ms,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO decisions (tx_id, commit_, outcome, unacked, created_ms, updated_ms, participants, submitter)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
@@ -560,20 +687,33 @@ fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> Store
                 decision.submitter.map(|a| a.0)
             ])?;
         }
-        ProtocolChange::Unacked { tx: id, unacked, at_ms } => {
-            tx.prepare_cached("UPDATE decisions SET unacked = ?2, updated_ms = ?3 WHERE tx_id = ?1")?
-                .execute(params![id.as_str(), banks_text(unacked), at_ms])?;
+        ProtocolChange::Unacked {
+            tx: id,
+            unacked,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "UPDATE decisions SET unacked = ?2, updated_ms = ?3 WHERE tx_id = ?1",
+            )?
+            .execute(params![id.as_str(), banks_text(unacked), at_ms])?;
         }
     }
     Ok(())
 }
 
 fn banks_text(banks: &[BankId]) -> String {
-    banks.iter().map(|b| u16::from(*b).to_string()).collect::<Vec<_>>().join(",")
+    banks
+        .iter()
+        .map(|b| u16::from(*b).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn parse_banks(text: &str) -> rusqlite::Result<Vec<BankId>> {
-    text.split(',').filter(|s| !s.is_empty()).map(|s| parse_bank(s.parse().map_err(|_| bad_column(0, "bank"))?)).collect()
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_bank(s.parse().map_err(|_| bad_column(0, "bank"))?))
+        .collect()
 }
 
 fn parse_bank(n: u16) -> rusqlite::Result<BankId> {
@@ -684,22 +824,53 @@ mod tests {
             .unwrap();
         }
         let store = Store::open(&path).unwrap();
-        let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let tx = TxId::parse(tx).unwrap();
         let ledger = store.load_ledger().unwrap();
         let ana = ledger.account(AccountId(1)).unwrap();
-        assert_eq!((ana.available, ana.blocked, ana.holders.len()), (Cents::new(700), Cents::new(300), 1));
-        assert_eq!(ledger.prepared(&tx).map(<[_]>::len), Some(1), "the pending debit is still prepared");
+        assert_eq!(
+            (ana.available, ana.blocked, ana.holders.len()),
+            (Cents::new(700), Cents::new(300), 1)
+        );
+        assert_eq!(
+            ledger.prepared(&tx).map(<[_]>::len),
+            Some(1),
+            "the pending debit is still prepared"
+        );
         let part = store.participation(&tx).unwrap().unwrap();
-        assert_eq!((part.coordinator, part.state, part.parts), (BankId::try_from(1).unwrap(), PartState::Prepared, None));
-        assert_eq!(store.in_doubt().unwrap().len(), 1, "the partial index answers again");
+        assert_eq!(
+            (part.coordinator, part.state, part.parts),
+            (BankId::try_from(1).unwrap(), PartState::Prepared, None)
+        );
+        assert_eq!(
+            store.in_doubt().unwrap().len(),
+            1,
+            "the partial index answers again"
+        );
         let decision = store.decision(&tx).unwrap().unwrap();
         assert_eq!(decision.unacked, vec![BankId::try_from(3).unwrap()]);
-        assert_eq!((decision.participants, decision.submitter), (None, None), "unknown before version 4");
+        assert_eq!(
+            (decision.participants, decision.submitter),
+            (None, None),
+            "unknown before version 4"
+        );
         for table in ["entries", "participations"] {
-            let sql: String = store.conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [table], |r| r.get(0)).unwrap();
-            assert!(!sql.contains(" IN ("), "{table} still has an IN-list CHECK: {sql}");
+            let sql: String = store
+                .conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(
+                !sql.contains(" IN ("),
+                "{table} still has an IN-list CHECK: {sql}"
+            );
         }
         // The rewritten CHECKs still refuse what the old ones did.
         let bad_kind = "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, created_ms, updated_ms)

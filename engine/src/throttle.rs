@@ -37,7 +37,10 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(config: ThrottleConfig) -> LoginThrottle {
-        LoginThrottle { config, inner: Mutex::new(Inner::default()) }
+        LoginThrottle {
+            config,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// `Err(ms)`: one of `keys` is locked for `ms` more milliseconds.
@@ -49,7 +52,11 @@ impl LoginThrottle {
             .map(|f| f.locked_until_ms - now_ms)
             .max()
             .unwrap_or(0);
-        if wait > 0 { Err(wait) } else { Ok(()) }
+        if wait > 0 {
+            Err(wait)
+        } else {
+            Ok(())
+        }
     }
 
     /// Records a failed login against every key.
@@ -70,7 +77,11 @@ impl LoginThrottle {
             }
             let f = inner.by_key.entry(key.to_string()).or_default();
             if now_ms - f.window_start_ms > c.window_ms {
-                *f = Failures { count: 0, window_start_ms: now_ms, locked_until_ms: f.locked_until_ms };
+                *f = Failures {
+                    count: 0,
+                    window_start_ms: now_ms,
+                    locked_until_ms: f.locked_until_ms,
+                };
             }
             f.count += 1;
             if f.count > c.free_failures {
@@ -97,8 +108,20 @@ pub struct LoginGuards {
 
 impl Default for LoginGuards {
     fn default() -> LoginGuards {
-        let base = ThrottleConfig { free_failures: 5, window_ms: 15 * 60_000, first_lock_ms: 30_000, max_lock_ms: 15 * 60_000, max_keys: 100_000 };
-        LoginGuards { by_email: LoginThrottle::new(base.clone()), by_address: LoginThrottle::new(ThrottleConfig { free_failures: 50, ..base }) }
+        let base = ThrottleConfig {
+            free_failures: 5,
+            window_ms: 15 * 60_000,
+            first_lock_ms: 30_000,
+            max_lock_ms: 15 * 60_000,
+            max_keys: 100_000,
+        };
+        LoginGuards {
+            by_email: LoginThrottle::new(base.clone()),
+            by_address: LoginThrottle::new(ThrottleConfig {
+                free_failures: 50,
+                ..base
+            }),
+        }
     }
 }
 
@@ -107,7 +130,13 @@ mod tests {
     use super::*;
 
     fn throttle() -> LoginThrottle {
-        LoginThrottle::new(ThrottleConfig { free_failures: 3, window_ms: 60_000, first_lock_ms: 1_000, max_lock_ms: 8_000, max_keys: 2 })
+        LoginThrottle::new(ThrottleConfig {
+            free_failures: 3,
+            window_ms: 60_000,
+            first_lock_ms: 1_000,
+            max_lock_ms: 8_000,
+            max_keys: 2,
+        })
     }
 
     #[test]
@@ -128,7 +157,11 @@ mod tests {
             t.failed(&["a"], 1_000);
         }
         assert_eq!(t.check(&["a"], 1_000), Err(8_000), "capped");
-        assert_eq!(t.check(&["b", "a"], 1_000), Err(8_000), "any locked key locks the attempt");
+        assert_eq!(
+            t.check(&["b", "a"], 1_000),
+            Err(8_000),
+            "any locked key locks the attempt"
+        );
         t.succeeded("a");
         assert!(t.check(&["a"], 1_000).is_ok());
     }

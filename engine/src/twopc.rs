@@ -43,9 +43,17 @@ pub enum PartSpec {
     /// Reserve `amount` of the client's account at the receiving bank: the account of the first of
     /// `owners` (the CPF/CNPJs of the client's logged-in account) that has one there. That the
     /// source belongs to the client is thus checked by the bank that holds it.
-    Debit { owners: Vec<TaxId>, amount: Cents, to: Counterparty },
+    Debit {
+        owners: Vec<TaxId>,
+        amount: Cents,
+        to: Counterparty,
+    },
     /// A pending credit of `amount` to the account whose Pix key is `key`.
-    Credit { key: TaxId, amount: Cents, from: Counterparty },
+    Credit {
+        key: TaxId,
+        amount: Cents,
+        from: Counterparty,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +97,11 @@ pub enum Resolution {
 impl Resolution {
     /// The coordinator's stored decision, as an answer.
     pub fn decided(commit: bool) -> Resolution {
-        if commit { Resolution::Commit } else { Resolution::Abort }
+        if commit {
+            Resolution::Commit
+        } else {
+            Resolution::Abort
+        }
     }
 
     /// The coordinator's answer to bank `bank` about a transaction it has decided. A commit is
@@ -97,7 +109,10 @@ impl Resolution {
     /// to no committed plan, so that bank hears "abort". (A decision stored before participants
     /// were recorded is told as it is.)
     pub fn for_bank(decision: &crate::store::StoredDecision, bank: BankId) -> Resolution {
-        let ours = decision.participants.as_ref().is_none_or(|p| p.contains(&bank));
+        let ours = decision
+            .participants
+            .as_ref()
+            .is_none_or(|p| p.contains(&bank));
         Resolution::decided(decision.commit && ours)
     }
 
@@ -135,7 +150,11 @@ pub struct PacketPlan {
 impl PacketPlan {
     /// The banks taking part, in ascending order.
     pub fn participants(&self) -> Vec<BankId> {
-        let set: BTreeSet<BankId> = self.legs.iter().flat_map(|l| [l.source_bank, l.receiver_bank]).collect();
+        let set: BTreeSet<BankId> = self
+            .legs
+            .iter()
+            .flat_map(|l| [l.source_bank, l.receiver_bank])
+            .collect();
         set.into_iter().collect()
     }
 
@@ -155,10 +174,20 @@ impl PacketPlan {
                 ));
             }
             if leg.receiver_bank == bank {
-                parts.push((n, PartSpec::Credit { key: leg.receiver_key, amount: leg.amount, from: leg.payer.clone() }));
+                parts.push((
+                    n,
+                    PartSpec::Credit {
+                        key: leg.receiver_key,
+                        amount: leg.amount,
+                        from: leg.payer.clone(),
+                    },
+                ));
             }
         }
-        PrepareItem { tx: self.tx.clone(), parts }
+        PrepareItem {
+            tx: self.tx.clone(),
+            parts,
+        }
     }
 }
 
@@ -193,9 +222,16 @@ impl Round {
         for plan in plans {
             let participants = plan.participants();
             for bank in &participants {
-                messages.entry(*bank).or_default().push(plan.item_for(*bank));
+                messages
+                    .entry(*bank)
+                    .or_default()
+                    .push(plan.item_for(*bank));
             }
-            packets.push(Voting { plan, waiting: participants.into_iter().collect(), refusals: Vec::new() });
+            packets.push(Voting {
+                plan,
+                waiting: participants.into_iter().collect(),
+                refusals: Vec::new(),
+            });
         }
         let waiting = messages.keys().copied().collect();
         (Round { packets, waiting }, messages.into_iter().collect())
@@ -208,18 +244,33 @@ impl Round {
             return; // not a participant, or a duplicate answer
         }
         let mut votes = votes.map(|v| v.into_iter());
-        let expected = self.packets.iter().filter(|p| p.waiting.contains(&bank)).count();
+        let expected = self
+            .packets
+            .iter()
+            .filter(|p| p.waiting.contains(&bank))
+            .count();
         if votes.as_ref().is_some_and(|v| v.len() != expected) {
             votes = None; // an answer of the wrong shape counts as no answer
         }
-        for packet in self.packets.iter_mut().filter(|p| p.waiting.contains(&bank)) {
+        for packet in self
+            .packets
+            .iter_mut()
+            .filter(|p| p.waiting.contains(&bank))
+        {
             packet.waiting.remove(&bank);
             match votes.as_mut().and_then(Iterator::next) {
                 Some(Vote::Prepared) => {}
                 Some(Vote::Refused { leg, reason }) => packet.refusals.push((leg, reason)),
                 None => {
-                    let leg = packet.plan.legs.iter().position(|l| l.source_bank == bank || l.receiver_bank == bank).unwrap_or(0);
-                    packet.refusals.push((leg as u16, format!("Bank {bank} did not answer in time.")));
+                    let leg = packet
+                        .plan
+                        .legs
+                        .iter()
+                        .position(|l| l.source_bank == bank || l.receiver_bank == bank)
+                        .unwrap_or(0);
+                    packet
+                        .refusals
+                        .push((leg as u16, format!("Bank {bank} did not answer in time.")));
                 }
             }
         }
@@ -238,7 +289,8 @@ impl Round {
                     .enumerate()
                     .map(|(i, leg)| {
                         let refused = p.refusals.iter().any(|(l, _)| usize::from(*l) == i);
-                        let waiting = p.waiting.contains(&leg.source_bank) || p.waiting.contains(&leg.receiver_bank);
+                        let waiting = p.waiting.contains(&leg.source_bank)
+                            || p.waiting.contains(&leg.receiver_bank);
                         match (refused, waiting) {
                             (true, _) => LegState::Refused,
                             (false, true) => LegState::Waiting,
@@ -270,7 +322,11 @@ impl Round {
 
 fn decide(packet: Voting) -> Decision {
     let commit = packet.refusals.is_empty();
-    let status = if commit { TxStatus::Committed } else { TxStatus::Aborted };
+    let status = if commit {
+        TxStatus::Committed
+    } else {
+        TxStatus::Aborted
+    };
     let legs = packet
         .plan
         .legs
@@ -278,7 +334,11 @@ fn decide(packet: Voting) -> Decision {
         .enumerate()
         .map(|(i, leg)| LegOutcome {
             status,
-            error: packet.refusals.iter().find(|(l, _)| usize::from(*l) == i).map(|(_, r)| r.clone()),
+            error: packet
+                .refusals
+                .iter()
+                .find(|(l, _)| usize::from(*l) == i)
+                .map(|(_, r)| r.clone()),
             receiver: Some(leg.receiver.clone()),
             amount: leg.amount,
         })
@@ -288,7 +348,11 @@ fn decide(packet: Voting) -> Decision {
         submitter: packet.plan.submitter,
         tx: packet.plan.tx.clone(),
         commit,
-        outcome: PacketOutcome { tx_id: packet.plan.tx, status, legs },
+        outcome: PacketOutcome {
+            tx_id: packet.plan.tx,
+            status,
+            legs,
+        },
     }
 }
 
@@ -321,11 +385,21 @@ struct Pending {
 
 /// Puts a decision into an attempt unless an earlier attempt is still in flight; the next
 /// attempt is then due after the backoff, which doubles.
-fn send(tx: &TxId, commit: bool, slot: &mut Slot, items: &mut Vec<DecideItem>, now_ms: u64, config: &DeliveryConfig) {
+fn send(
+    tx: &TxId,
+    commit: bool,
+    slot: &mut Slot,
+    items: &mut Vec<DecideItem>,
+    now_ms: u64,
+    config: &DeliveryConfig,
+) {
     if slot.busy_until_ms > now_ms {
         return;
     }
-    items.push(DecideItem { tx: tx.clone(), commit });
+    items.push(DecideItem {
+        tx: tx.clone(),
+        commit,
+    });
     slot.busy_until_ms = now_ms + config.in_flight_ms;
     slot.next_ms = now_ms + slot.backoff_ms;
     slot.backoff_ms = (slot.backoff_ms * 2).min(config.max_retry_ms);
@@ -339,7 +413,10 @@ pub struct Deliveries {
 
 impl Deliveries {
     pub fn new(config: DeliveryConfig) -> Deliveries {
-        Deliveries { config, pending: BTreeMap::new() }
+        Deliveries {
+            config,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// A durable decision to deliver to `banks`: to this bank at once, to the others on the next
@@ -349,7 +426,11 @@ impl Deliveries {
             return;
         }
         let slot = |bank: BankId| Slot {
-            next_ms: if bank == self.config.me { now_ms } else { now_ms + self.config.linger_ms },
+            next_ms: if bank == self.config.me {
+                now_ms
+            } else {
+                now_ms + self.config.linger_ms
+            },
             backoff_ms: self.config.first_retry_ms,
             busy_until_ms: 0,
         };
@@ -379,7 +460,9 @@ impl Deliveries {
                 }
             }
         }
-        out.into_iter().filter(|(_, items)| !items.is_empty()).collect()
+        out.into_iter()
+            .filter(|(_, items)| !items.is_empty())
+            .collect()
     }
 
     /// Every decision `bank` has yet to acknowledge that is not in flight, due or not (at most
@@ -402,7 +485,11 @@ impl Deliveries {
     /// bank did not ack these): they may be retried once their backoff has passed.
     pub fn failed(&mut self, bank: BankId, txs: &[TxId]) {
         for tx in txs {
-            if let Some(slot) = self.pending.get_mut(tx).and_then(|p| p.unacked.get_mut(&bank)) {
+            if let Some(slot) = self
+                .pending
+                .get_mut(tx)
+                .and_then(|p| p.unacked.get_mut(&bank))
+            {
                 slot.busy_until_ms = 0;
             }
         }
@@ -427,7 +514,10 @@ impl Deliveries {
 
     /// When [`Deliveries::due`] will next have something to send.
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        self.pending.values().flat_map(|p| p.unacked.values().map(|s| s.next_ms.max(s.busy_until_ms))).min()
+        self.pending
+            .values()
+            .flat_map(|p| p.unacked.values().map(|s| s.next_ms.max(s.busy_until_ms)))
+            .min()
     }
 }
 

@@ -22,7 +22,10 @@ use domain::{BankId, Cents, Cpf, TaxId, TxId};
 use engine::auth::PasswordHash;
 use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
 use engine::store::PartState;
-use engine::twopc::{DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round, Vote};
+use engine::twopc::{
+    DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round,
+    Vote,
+};
 use engine::{Clock, EngineConfig, EngineHandle, NewAccount};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -150,7 +153,13 @@ struct Sim {
 }
 
 fn delivery_config(me: BankId) -> DeliveryConfig {
-    DeliveryConfig { first_retry_ms: 50, max_retry_ms: 1_000, in_flight_ms: REQUEST_TIMEOUT_MS, linger_ms: 20, me }
+    DeliveryConfig {
+        first_retry_ms: 50,
+        max_retry_ms: 1_000,
+        in_flight_ms: REQUEST_TIMEOUT_MS,
+        linger_ms: 20,
+        me,
+    }
 }
 
 fn ring_config(me: BankId) -> RingConfig {
@@ -165,14 +174,28 @@ fn ring_config(me: BankId) -> RingConfig {
     }
 }
 
-fn start_engine(id: BankId, db: &std::path::Path, clock: &Arc<AtomicI64>) -> (EngineHandle, std::thread::JoinHandle<()>) {
-    let info = BankInfo { id, name: format!("Bank {id}") };
-    EngineHandle::start(EngineConfig::new(info, db.to_path_buf()), Arc::new(SimClock(clock.clone()))).expect("engine starts (ledger invariants hold)")
+fn start_engine(
+    id: BankId,
+    db: &std::path::Path,
+    clock: &Arc<AtomicI64>,
+) -> (EngineHandle, std::thread::JoinHandle<()>) {
+    let info = BankInfo {
+        id,
+        name: format!("Bank {id}"),
+    };
+    EngineHandle::start(
+        EngineConfig::new(info, db.to_path_buf()),
+        Arc::new(SimClock(clock.clone())),
+    )
+    .expect("engine starts (ledger invariants hold)")
 }
 
 impl Sim {
     async fn new(seed: u64) -> Sim {
-        let dir = tempfile::Builder::new().prefix("consorcio-sim").tempdir_in(sim_dir()).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("consorcio-sim")
+            .tempdir_in(sim_dir())
+            .unwrap();
         let clock = Arc::new(AtomicI64::new(T0));
         let mut nodes = Vec::new();
         for n in 1..=BANKS {
@@ -222,7 +245,10 @@ impl Sim {
                 let engine = sim.engine(b).unwrap();
                 let new = NewAccount {
                     kind: AccountKind::Individual,
-                    holders: vec![Holder { name: format!("Person {k}"), tax_id: cpf(k) }],
+                    holders: vec![Holder {
+                        name: format!("Person {k}"),
+                        tax_id: cpf(k),
+                    }],
                     email: format!("p{k}@bank{b}.example"),
                     phone: "11987654321".into(),
                     password_hash: PasswordHash::for_tests(),
@@ -238,7 +264,10 @@ impl Sim {
     }
 
     fn engine(&self, id: BankId) -> Option<EngineHandle> {
-        self.nodes[usize::from(u16::from(id)) - 1].engine.as_ref().map(|(e, _)| e.clone())
+        self.nodes[usize::from(u16::from(id)) - 1]
+            .engine
+            .as_ref()
+            .map(|(e, _)| e.clone())
     }
 
     fn tx(&mut self, b: BankId) -> TxId {
@@ -267,7 +296,11 @@ impl Sim {
             }
         }
         for _ in 0..copies {
-            let delay = if self.faults { self.rng.random_range(1..40) } else { 1 };
+            let delay = if self.faults {
+                self.rng.random_range(1..40)
+            } else {
+                1
+            };
             self.seq += 1;
             self.net.insert((self.now + delay, self.seq), p.clone());
         }
@@ -278,11 +311,23 @@ impl Sim {
         let req = self.seq;
         let deadline = self.now + REQUEST_TIMEOUT_MS;
         self.node(from).outstanding.insert(req, (deadline, what));
-        self.send(Packet { from, to, req, reply: false, msg });
+        self.send(Packet {
+            from,
+            to,
+            req,
+            reply: false,
+            msg,
+        });
     }
 
     fn reply(&mut self, to_request: &Packet, msg: Msg) {
-        self.send(Packet { from: to_request.to, to: to_request.from, req: to_request.req, reply: true, msg });
+        self.send(Packet {
+            from: to_request.to,
+            to: to_request.from,
+            req: to_request.req,
+            reply: true,
+            msg,
+        });
     }
 
     /// Carries out ring effects of node `id`.
@@ -294,7 +339,9 @@ impl Sim {
                     let more = self.run_batch(id).await;
                     effects.extend(more);
                 }
-                Effect::Send { to, token } => self.request(id, to, Msg::Token(token), Outstanding::Pass(to)),
+                Effect::Send { to, token } => {
+                    self.request(id, to, Msg::Token(token), Outstanding::Pass(to))
+                }
                 Effect::Probe => {
                     let others: Vec<BankId> = (1..=BANKS).map(bank).filter(|b| *b != id).collect();
                     let node = self.node(id);
@@ -335,7 +382,12 @@ impl Sim {
                 let now = self.now;
                 let decisions = self.node(id).deliveries.take_for(to, now);
                 let sent = decisions.iter().map(|d| d.tx.clone()).collect();
-                self.request(id, to, Msg::Prepare(items, decisions), Outstanding::Prepare(to, sent));
+                self.request(
+                    id,
+                    to,
+                    Msg::Prepare(items, decisions),
+                    Outstanding::Prepare(to, sent),
+                );
             }
         }
         self.maybe_decide(id).await
@@ -397,7 +449,10 @@ impl Sim {
                 self.reply(&p, Msg::ProbeAnswer(answer));
             }
             Msg::Prepare(items, decisions) => {
-                let (acked, votes) = engine.decide_then_prepare(from, decisions, items).await.unwrap();
+                let (acked, votes) = engine
+                    .decide_then_prepare(from, decisions, items)
+                    .await
+                    .unwrap();
                 self.reply(&p, Msg::Votes(votes, acked));
             }
             Msg::Decide(items) => {
@@ -410,7 +465,10 @@ impl Sim {
                     if self.node(to).in_flight.contains(&tx) {
                         out.push(Resolution::Pending);
                     } else {
-                        out.push(Resolution::for_bank(&engine.resolve(tx).await.unwrap(), from));
+                        out.push(Resolution::for_bank(
+                            &engine.resolve(tx).await.unwrap(),
+                            from,
+                        ));
                     }
                 }
                 self.reply(&p, Msg::Resolutions(out));
@@ -463,7 +521,9 @@ impl Sim {
                 self.settle(id, bank, sent, acked).await;
             }
             (Outstanding::Resolve(coordinator, txs), msg) => {
-                let Some(Msg::Resolutions(answers)) = msg else { return };
+                let Some(Msg::Resolutions(answers)) = msg else {
+                    return;
+                };
                 if answers.len() != txs.len() {
                     return;
                 }
@@ -473,7 +533,11 @@ impl Sim {
                     .filter_map(|(tx, r)| r.decide(tx))
                     .collect();
                 if !items.is_empty() {
-                    self.engine(id).unwrap().decide(coordinator, items).await.unwrap();
+                    self.engine(id)
+                        .unwrap()
+                        .decide(coordinator, items)
+                        .await
+                        .unwrap();
                 }
             }
         }
@@ -482,12 +546,20 @@ impl Sim {
     /// Decisions `sent` to `bank` (alone or riding on a prepare) got `acked` acknowledged.
     async fn settle(&mut self, id: BankId, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
         let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
-        let missing: Vec<TxId> = sent.iter().filter(|t| !acked.contains(t)).cloned().collect();
+        let missing: Vec<TxId> = sent
+            .iter()
+            .filter(|t| !acked.contains(t))
+            .cloned()
+            .collect();
         self.node(id).deliveries.failed(bank, &missing);
         let delivered = self.node(id).deliveries.acked(bank, &acked);
         if !delivered.is_empty() {
             let updates = delivered.into_iter().map(|tx| (tx, Vec::new())).collect();
-            self.engine(id).unwrap().decision_acked(updates).await.unwrap();
+            self.engine(id)
+                .unwrap()
+                .decision_acked(updates)
+                .await
+                .unwrap();
         }
     }
 
@@ -523,7 +595,9 @@ impl Sim {
     async fn client_op(&mut self) {
         let k = self.rng.random_range(0..PERSONS);
         let [home, other] = banks_of(k);
-        let Some(engine) = self.engine(home) else { return };
+        let Some(engine) = self.engine(home) else {
+            return;
+        };
         let me = cpf(k);
         match self.rng.random_range(0..10) {
             0..=2 => {
@@ -536,7 +610,9 @@ impl Sim {
             }
             3 => {
                 // Intra-bank Pix to someone else with an account at `home`.
-                let Some(r) = (0..PERSONS).find(|r| *r != k && banks_of(*r).contains(&home)) else { return };
+                let Some(r) = (0..PERSONS).find(|r| *r != k && banks_of(*r).contains(&home)) else {
+                    return;
+                };
                 let account = engine.account_of(vec![me]).await.unwrap().unwrap().id;
                 let tx = self.tx(home);
                 let amount = Cents::new(self.rng.random_range(1..20_000));
@@ -550,27 +626,47 @@ impl Sim {
                 let legs_n = self.rng.random_range(1..=3);
                 let mut legs = Vec::new();
                 for _ in 0..legs_n {
-                    let source = if self.rng.random_bool(0.5) { home } else { other };
+                    let source = if self.rng.random_bool(0.5) {
+                        home
+                    } else {
+                        other
+                    };
                     let mut r = self.rng.random_range(0..PERSONS);
                     if r == k {
                         r = (r + 1) % PERSONS;
                     }
                     let receiver_bank = banks_of(r)[self.rng.random_range(0..2)];
                     // Now and then more than anyone has: the packet must abort everywhere.
-                    let amount = if self.rng.random_bool(0.1) { 90_000_000 } else { self.rng.random_range(1..30_000) };
+                    let amount = if self.rng.random_bool(0.1) {
+                        90_000_000
+                    } else {
+                        self.rng.random_range(1..30_000)
+                    };
                     legs.push(LegPlan {
                         source_bank: source,
                         owners: vec![me],
                         receiver_bank,
                         receiver_key: cpf(r),
                         amount: Cents::new(amount),
-                        receiver: Counterparty { name: format!("Person {r}"), key_masked: cpf(r).masked(), bank: receiver_bank },
-                        payer: Counterparty { name: format!("Person {k}"), key_masked: me.masked(), bank: source },
+                        receiver: Counterparty {
+                            name: format!("Person {r}"),
+                            key_masked: cpf(r).masked(),
+                            bank: receiver_bank,
+                        },
+                        payer: Counterparty {
+                            name: format!("Person {k}"),
+                            key_masked: me.masked(),
+                            bank: source,
+                        },
                     });
                 }
                 let tx = self.tx(home);
                 let submitter = engine.account_of(vec![me]).await.unwrap().unwrap().id;
-                let plan = PacketPlan { tx: tx.clone(), submitter, legs };
+                let plan = PacketPlan {
+                    tx: tx.clone(),
+                    submitter,
+                    legs,
+                };
                 self.packets.push((tx.clone(), home, plan.participants()));
                 let node = self.node(home);
                 node.in_flight.insert(tx);
@@ -583,7 +679,13 @@ impl Sim {
                     let effects = node.ring.hurry();
                     self.ring_effects(home, effects).await;
                     for n in (1..=BANKS).map(bank).filter(|b| *b != home) {
-                        self.send(Packet { from: home, to: n, req: 0, reply: false, msg: Msg::Hurry });
+                        self.send(Packet {
+                            from: home,
+                            to: n,
+                            req: 0,
+                            reply: false,
+                            msg: Msg::Hurry,
+                        });
                     }
                 }
             }
@@ -606,15 +708,24 @@ impl Sim {
             if self.nodes[i].engine.is_none() {
                 continue;
             }
-            let expired: Vec<u64> =
-                self.nodes[i].outstanding.iter().filter(|(_, (deadline, _))| *deadline <= self.now).map(|(r, _)| *r).collect();
+            let expired: Vec<u64> = self.nodes[i]
+                .outstanding
+                .iter()
+                .filter(|(_, (deadline, _))| *deadline <= self.now)
+                .map(|(r, _)| *r)
+                .collect();
             for req in expired {
                 if let Some((_, what)) = self.node(id).outstanding.remove(&req) {
                     self.on_reply(id, what, None).await;
                 }
             }
             let now = self.now;
-            if self.node(id).ring.next_deadline_ms().is_some_and(|d| d <= now) {
+            if self
+                .node(id)
+                .ring
+                .next_deadline_ms()
+                .is_some_and(|d| d <= now)
+            {
                 let effects = self.node(id).ring.tick(now);
                 self.ring_effects(id, effects).await;
             }
@@ -651,14 +762,22 @@ impl Sim {
                 for tx in txs {
                     if !self.node(id).in_flight.contains(&tx) {
                         let d = engine.resolve(tx.clone()).await.unwrap();
-                        items.push(DecideItem { tx, commit: d.commit });
+                        items.push(DecideItem {
+                            tx,
+                            commit: d.commit,
+                        });
                     }
                 }
                 if !items.is_empty() {
                     engine.decide(id, items).await.unwrap();
                 }
             } else {
-                self.request(id, coordinator, Msg::Resolve(txs.clone()), Outstanding::Resolve(coordinator, txs));
+                self.request(
+                    id,
+                    coordinator,
+                    Msg::Resolve(txs.clone()),
+                    Outstanding::Resolve(coordinator, txs),
+                );
             }
         }
     }
@@ -671,7 +790,10 @@ impl Sim {
             if n.engine.is_some() && n.ring.may_work() {
                 let epoch = n.ring.seen().unwrap().epoch;
                 if let Some(other) = holders.insert((epoch.counter, epoch.origin), n.id) {
-                    panic!("banks {other} and {} both hold the token of epoch {epoch:?} at t={}", n.id, self.now);
+                    panic!(
+                        "banks {other} and {} both hold the token of epoch {epoch:?} at t={}",
+                        n.id, self.now
+                    );
                 }
             }
         }
@@ -701,11 +823,18 @@ impl Sim {
     async fn quiet(&mut self) -> bool {
         for n in 1..=BANKS {
             let node = &self.nodes[usize::from(n) - 1];
-            if !node.queue.is_empty() || node.round.is_some() || !node.deliveries.is_empty() || !node.in_flight.is_empty() {
+            if !node.queue.is_empty()
+                || node.round.is_some()
+                || !node.deliveries.is_empty()
+                || !node.in_flight.is_empty()
+            {
                 return false;
             }
             let audit = node.engine.as_ref().unwrap().0.audit().await.unwrap();
-            if audit.prepared_transactions > 0 || audit.total_blocked != 0 || audit.total_incoming != 0 {
+            if audit.prepared_transactions > 0
+                || audit.total_blocked != 0
+                || audit.total_incoming != 0
+            {
                 return false;
             }
         }
@@ -716,7 +845,11 @@ impl Sim {
 fn sim_dir() -> PathBuf {
     // tmpfs when there is one: fsync is the engine's cost, not what the simulation is about.
     let shm = PathBuf::from("/dev/shm");
-    if shm.is_dir() { shm } else { std::env::temp_dir() }
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 async fn run(seed: u64) {
@@ -743,40 +876,81 @@ async fn run(seed: u64) {
     loop {
         sim.step().await;
         sim.now += 1;
-        let toured = sim.nodes.iter().zip(&visits_at_heal).all(|(n, v)| n.ring.visits > *v);
+        let toured = sim
+            .nodes
+            .iter()
+            .zip(&visits_at_heal)
+            .all(|(n, v)| n.ring.visits > *v);
         if toured && sim.now % 50 == 0 && sim.quiet().await {
             break;
         }
-        assert!(sim.now < healed_at + QUIESCE_MS, "seed {seed}: not quiescent {QUIESCE_MS} ms after healing");
+        assert!(
+            sim.now < healed_at + QUIESCE_MS,
+            "seed {seed}: not quiescent {QUIESCE_MS} ms after healing"
+        );
     }
 
     // Invariants.
     let mut total: i128 = 0;
     for n in 1..=BANKS {
         let audit = sim.engine(bank(n)).unwrap().audit().await.unwrap();
-        assert_eq!((audit.total_blocked, audit.total_incoming, audit.prepared_transactions), (0, 0, 0), "seed {seed}: bank {n}");
+        assert_eq!(
+            (
+                audit.total_blocked,
+                audit.total_incoming,
+                audit.prepared_transactions
+            ),
+            (0, 0, 0),
+            "seed {seed}: bank {n}"
+        );
         total += audit.total_available;
     }
     assert_eq!(total, sim.deposits, "seed {seed}: money conserved");
     let mut committed = 0;
     for (tx, coordinator, participants) in sim.packets.clone() {
-        let decision = sim.engine(coordinator).unwrap().decision(tx.clone()).await.unwrap();
+        let decision = sim
+            .engine(coordinator)
+            .unwrap()
+            .decision(tx.clone())
+            .await
+            .unwrap();
         let commit = decision.as_ref().is_some_and(|d| d.commit);
         if let Some(told) = sim.told.get(&tx) {
-            assert_eq!(*told, commit, "seed {seed}: {tx} was reported one way and decided another");
+            assert_eq!(
+                *told, commit,
+                "seed {seed}: {tx} was reported one way and decided another"
+            );
         }
         committed += usize::from(commit);
         for n in 1..=BANKS {
-            let p = sim.engine(bank(n)).unwrap().participation(tx.clone()).await.unwrap();
-            let expected = if commit { PartState::Committed } else { PartState::Aborted };
+            let p = sim
+                .engine(bank(n))
+                .unwrap()
+                .participation(tx.clone())
+                .await
+                .unwrap();
+            let expected = if commit {
+                PartState::Committed
+            } else {
+                PartState::Aborted
+            };
             match p {
                 Some(part) => {
-                    assert!(participants.contains(&bank(n)), "seed {seed}: {tx} recorded at non-participant {n}");
+                    assert!(
+                        participants.contains(&bank(n)),
+                        "seed {seed}: {tx} recorded at non-participant {n}"
+                    );
                     assert_eq!(part.coordinator, coordinator, "seed {seed}: {tx}");
-                    assert_eq!(part.state, expected, "seed {seed}: {tx} at bank {n} (coordinator decided commit={commit})");
+                    assert_eq!(
+                        part.state, expected,
+                        "seed {seed}: {tx} at bank {n} (coordinator decided commit={commit})"
+                    );
                 }
                 // A participant may never have heard of an aborted packet (its prepare was lost).
-                None => assert!(!commit || !participants.contains(&bank(n)), "seed {seed}: {tx} committed without bank {n}"),
+                None => assert!(
+                    !commit || !participants.contains(&bank(n)),
+                    "seed {seed}: {tx} committed without bank {n}"
+                ),
             }
         }
     }
@@ -800,16 +974,25 @@ fn seeds() -> Vec<u64> {
     if let Ok(s) = std::env::var("SIM_SEED") {
         return vec![s.parse().expect("SIM_SEED is a number")];
     }
-    let count: u64 = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
-    let base: u64 = std::env::var("SIM_SEED_BASE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let count: u64 = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    let base: u64 = std::env::var("SIM_SEED_BASE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     (base..base + count).collect()
 }
 
 #[test]
 fn consortium_simulation_keeps_every_invariant() {
     for seed in seeds() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run(seed))));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run(seed))));
         if let Err(e) = result {
             eprintln!("simulation failed with seed {seed}; replay with SIM_SEED={seed} cargo test -p engine --test sim");
             std::panic::resume_unwind(e);

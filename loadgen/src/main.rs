@@ -71,7 +71,10 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
         retries: 4,
         setup_concurrency: 4,
         settle: Duration::from_secs(30),
-        seed: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1),
+        seed: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1),
         label: None,
     };
     let mut it = argv.into_iter();
@@ -83,17 +86,30 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
         }
-        let mut value = || inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.trim().parse().map_err(|_| format!("{flag}: not a number: {v}"))
+            v.trim()
+                .parse()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
         }
         match flag.as_str() {
             "--banks" => {
-                args.banks = value()?.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
+                args.banks = value()?
+                    .split(',')
+                    .map(|s| s.trim().trim_end_matches('/').to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
             }
             "--accounts" => args.accounts = num(&flag, value()?)?,
             "--clients" => args.clients = num(&flag, value()?)?,
-            "--duration-secs" => args.duration = Some(Duration::from_secs_f64(num::<f64>(&flag, value()?)?)),
+            "--duration-secs" => {
+                args.duration = Some(Duration::from_secs_f64(num::<f64>(&flag, value()?)?))
+            }
             "--ops" => args.ops = Some(num(&flag, value()?)?),
             "--json" => args.json = Some(value()?),
             "--retries" => args.retries = num(&flag, value()?)?,
@@ -103,7 +119,10 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--label" => args.label = Some(value()?),
             "--mix" => {
                 let v = value()?;
-                let w: Vec<u32> = v.split(',').map(|p| num(&flag, p.to_string())).collect::<Result<_, _>>()?;
+                let w: Vec<u32> = v
+                    .split(',')
+                    .map(|p| num(&flag, p.to_string()))
+                    .collect::<Result<_, _>>()?;
                 if w.len() != 4 || w.iter().all(|&x| x == 0) {
                     return Err("--mix takes four weights, not all zero".into());
                 }
@@ -116,7 +135,9 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
         return Err(format!("--banks needs five URLs, got {}", args.banks.len()));
     }
     if args.accounts < 2 {
-        return Err("--accounts must be at least 2 (packets need people with accounts at two banks)".into());
+        return Err(
+            "--accounts must be at least 2 (packets need people with accounts at two banks)".into(),
+        );
     }
     if args.clients == 0 || args.setup_concurrency == 0 {
         return Err("--clients and --setup-concurrency must be positive".into());
@@ -136,7 +157,9 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
 /// A CPF from its 9 base digits, with its two check digits; `None` where there is none (all
 /// digits equal).
 fn cpf_from_base(base: u32) -> Option<String> {
-    domain::Cpf::completing(base).ok().map(|c| domain::TaxId::Cpf(c).digits())
+    domain::Cpf::completing(base)
+        .ok()
+        .map(|c| domain::TaxId::Cpf(c).digits())
 }
 
 /// `yyyyMMddHHmm` in UTC, from the clock (civil-from-days, no date crate needed).
@@ -152,7 +175,11 @@ fn utc_stamp(unix_secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}{:02}{:02}", rem / 3_600, rem % 3_600 / 60)
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}",
+        rem / 3_600,
+        rem % 3_600 / 60
+    )
 }
 
 /// Transaction ids unique to this run: `E` + bank code + stamp + run tag (4) + counter (7, base 36).
@@ -164,8 +191,13 @@ struct TxIds {
 impl TxIds {
     fn new(rng: &mut impl Rng) -> TxIds {
         const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let tag = (0..4).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect();
-        TxIds { tag, next: AtomicU64::new(0) }
+        let tag = (0..4)
+            .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)
+            .collect();
+        TxIds {
+            tag,
+            next: AtomicU64::new(0),
+        }
     }
 
     fn make(&self, bank: usize) -> String {
@@ -175,8 +207,16 @@ impl TxIds {
             *c = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(n % 36) as usize];
             n /= 36;
         }
-        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        format!("E{bank:08}{}{}{}", utc_stamp(secs), self.tag, std::str::from_utf8(&counter).unwrap())
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        format!(
+            "E{bank:08}{}{}{}",
+            utc_stamp(secs),
+            self.tag,
+            std::str::from_utf8(&counter).unwrap()
+        )
     }
 }
 
@@ -210,7 +250,11 @@ fn http_client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
-async fn post_once(http: &reqwest::Client, url: &str, body: &Body) -> Result<(u16, String), String> {
+async fn post_once(
+    http: &reqwest::Client,
+    url: &str,
+    body: &Body,
+) -> Result<(u16, String), String> {
     let req = http.post(url).header("Accept", "application/json");
     let req = match body {
         Body::Form(fields) => req.form(fields),
@@ -228,7 +272,10 @@ async fn post(http: &reqwest::Client, url: &str, body: &Body, retries: u32) -> (
     let mut last = Answer::Transport("not sent".into());
     for attempt in 0..=retries {
         if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis((50u64 << (attempt - 1).min(5)).min(1_000))).await;
+            tokio::time::sleep(Duration::from_millis(
+                (50u64 << (attempt - 1).min(5)).min(1_000),
+            ))
+            .await;
         }
         match post_once(http, url, body).await {
             Ok((503, text)) => last = Answer::Unavailable(text),
@@ -250,7 +297,11 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
 fn short(text: &str) -> String {
     let t = text.trim();
     let cut: String = t.chars().take(160).collect();
-    if cut.len() < t.len() { format!("{cut}…") } else { cut }
+    if cut.len() < t.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
 }
 
 /// The message inside a server-function error body (`{"Refused":"..."}` and the like).
@@ -259,7 +310,10 @@ fn error_message(body: &str) -> String {
         Ok(Value::Object(m)) => match m.into_iter().next() {
             Some((kind, Value::String(msg))) => format!("{kind}: {msg}"),
             Some((kind, Value::Object(inner))) => {
-                format!("{kind}: {}", inner.get("message").and_then(Value::as_str).unwrap_or(""))
+                format!(
+                    "{kind}: {}",
+                    inner.get("message").and_then(Value::as_str).unwrap_or("")
+                )
             }
             Some((kind, _)) => kind,
             None => short(body),
@@ -290,19 +344,30 @@ fn people(accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
     };
     let pairs = accounts_per_bank / 2;
     for k in 0..5 * pairs {
-        out.push(Person { cpf: next_cpf(), name: format!("Carga {k}"), banks: vec![k % 5 + 1, (k + 1) % 5 + 1] });
+        out.push(Person {
+            cpf: next_cpf(),
+            name: format!("Carga {k}"),
+            banks: vec![k % 5 + 1, (k + 1) % 5 + 1],
+        });
     }
     if accounts_per_bank % 2 == 1 {
         for b in 1..=5 {
             let k = out.len();
-            out.push(Person { cpf: next_cpf(), name: format!("Carga {k}"), banks: vec![b] });
+            out.push(Person {
+                cpf: next_cpf(),
+                name: format!("Carga {k}"),
+                banks: vec![b],
+            });
         }
     }
     out
 }
 
 fn email(tag: &str, person: usize, bank: usize) -> String {
-    format!("carga.{}.{person}.b{bank}@loadgen.example", tag.to_lowercase())
+    format!(
+        "carga.{}.{person}.b{bank}@loadgen.example",
+        tag.to_lowercase()
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,7 +470,13 @@ impl Shared {
     async fn deposit(&self, http: &reqwest::Client, bank: usize, cents: i64) -> (Outcome, u32) {
         let tx_id = self.ids.make(bank);
         let body = Body::Form(vec![("amount", brl(cents)), ("tx_id", tx_id.clone())]);
-        let (answer, resends) = post(http, &self.url(bank, "/api/deposit"), &body, self.args.retries).await;
+        let (answer, resends) = post(
+            http,
+            &self.url(bank, "/api/deposit"),
+            &body,
+            self.args.retries,
+        )
+        .await;
         let outcome = match answer {
             Answer::Final(200, text) => match text.trim().parse::<i64>() {
                 Ok(c) if c == cents => {
@@ -416,48 +487,101 @@ impl Shared {
                 }
                 _ => Outcome::Error(format!("unexpected deposit answer: {}", short(&text))),
             },
-            Answer::Final(s, text) if (400..500).contains(&s) => return (Outcome::Refused(format!("{s} {}", error_message(&text))), resends),
+            Answer::Final(s, text) if (400..500).contains(&s) => {
+                return (
+                    Outcome::Refused(format!("{s} {}", error_message(&text))),
+                    resends,
+                )
+            }
             Answer::Final(s, text) => Outcome::Error(format!("{s} {}", error_message(&text))),
             Answer::Unavailable(text) => Outcome::Unavailable(error_message(&text)),
             Answer::Transport(e) => Outcome::Error(e),
         };
         // No sure answer: whether the money arrived is learnt later by sending the same id again.
-        self.ledger.lock().unwrap().unknown.push(PendingDeposit { http: http.clone(), bank, tx_id, cents });
+        self.ledger.lock().unwrap().unknown.push(PendingDeposit {
+            http: http.clone(),
+            bank,
+            tx_id,
+            cents,
+        });
         (outcome, resends)
     }
 
-    async fn pix(&self, http: &reqwest::Client, from_bank: usize, key: &str, to_bank: usize, cents: i64) -> (Outcome, u32) {
+    async fn pix(
+        &self,
+        http: &reqwest::Client,
+        from_bank: usize,
+        key: &str,
+        to_bank: usize,
+        cents: i64,
+    ) -> (Outcome, u32) {
         let body = Body::Form(vec![
             ("key", key.to_string()),
             ("amount", brl(cents)),
             ("tx_id", self.ids.make(from_bank)),
             ("bank", to_bank.to_string()),
         ]);
-        let (answer, resends) = post(http, &self.url(from_bank, "/api/send_pix"), &body, self.args.retries).await;
-        (classify(answer, |v| v["status"].as_str() == Some("Committed"), |_| "not committed".into()), resends)
+        let (answer, resends) = post(
+            http,
+            &self.url(from_bank, "/api/send_pix"),
+            &body,
+            self.args.retries,
+        )
+        .await;
+        (
+            classify(
+                answer,
+                |v| v["status"].as_str() == Some("Committed"),
+                |_| "not committed".into(),
+            ),
+            resends,
+        )
     }
 
-    async fn packet(&self, http: &reqwest::Client, coordinator: usize, legs: Vec<Value>) -> (Outcome, u32) {
+    async fn packet(
+        &self,
+        http: &reqwest::Client,
+        coordinator: usize,
+        legs: Vec<Value>,
+    ) -> (Outcome, u32) {
         let body = Body::Json(json!({ "tx_id": self.ids.make(coordinator), "legs": legs }));
-        let (answer, resends) = post(http, &self.url(coordinator, "/api/send_packet"), &body, self.args.retries).await;
+        let (answer, resends) = post(
+            http,
+            &self.url(coordinator, "/api/send_packet"),
+            &body,
+            self.args.retries,
+        )
+        .await;
         let why = |v: &Value| {
             v["legs"]
                 .as_array()
-                .and_then(|legs| legs.iter().find_map(|l| l["error"].as_str().map(str::to_string)))
+                .and_then(|legs| {
+                    legs.iter()
+                        .find_map(|l| l["error"].as_str().map(str::to_string))
+                })
                 .unwrap_or_else(|| format!("packet {}", v["status"].as_str().unwrap_or("?")))
         };
-        (classify(answer, |v| v["status"].as_str() == Some("Committed"), why), resends)
+        (
+            classify(answer, |v| v["status"].as_str() == Some("Committed"), why),
+            resends,
+        )
     }
 }
 
-fn classify(answer: Answer, committed: impl Fn(&Value) -> bool, why: impl Fn(&Value) -> String) -> Outcome {
+fn classify(
+    answer: Answer,
+    committed: impl Fn(&Value) -> bool,
+    why: impl Fn(&Value) -> String,
+) -> Outcome {
     match answer {
         Answer::Final(200, text) => match serde_json::from_str::<Value>(&text) {
             Ok(v) if committed(&v) => Outcome::Ok,
             Ok(v) => Outcome::Refused(why(&v)),
             Err(_) => Outcome::Error(format!("unreadable answer: {}", short(&text))),
         },
-        Answer::Final(s, text) if (400..500).contains(&s) => Outcome::Refused(format!("{s} {}", error_message(&text))),
+        Answer::Final(s, text) if (400..500).contains(&s) => {
+            Outcome::Refused(format!("{s} {}", error_message(&text)))
+        }
         Answer::Final(s, text) => Outcome::Error(format!("{s} {}", error_message(&text))),
         Answer::Unavailable(text) => Outcome::Unavailable(error_message(&text)),
         Answer::Transport(e) => Outcome::Error(e),
@@ -477,7 +601,13 @@ async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result
         ("phone", "11987654321".into()),
         ("password", PASSWORD.into()),
     ]);
-    let (answer, _) = post(&http, &shared.url(bank, "/api/create_account"), &form, shared.args.retries).await;
+    let (answer, _) = post(
+        &http,
+        &shared.url(bank, "/api/create_account"),
+        &form,
+        shared.args.retries,
+    )
+    .await;
     if !matches!(answer, Answer::Final(200, _)) {
         // Perhaps opened after all (an answer lost on the way back): a login tells.
         if let Err(login_err) = login(&shared, &http, bank, &email).await {
@@ -486,7 +616,9 @@ async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result
                 Answer::Unavailable(t) => format!("503 {}", error_message(&t)),
                 Answer::Transport(e) => e,
             };
-            return Err(format!("bank {bank}: opening {email} failed: {first} (then login: {login_err})"));
+            return Err(format!(
+                "bank {bank}: opening {email} failed: {first} (then login: {login_err})"
+            ));
         }
     }
     match shared.deposit(&http, bank, FUNDING_CENTS).await.0 {
@@ -495,12 +627,34 @@ async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result
     }
 }
 
-async fn login(shared: &Shared, http: &reqwest::Client, bank: usize, email: &str) -> Result<(), String> {
-    let form = Body::Form(vec![("email", email.to_string()), ("password", PASSWORD.into())]);
-    match post(http, &shared.url(bank, "/api/login"), &form, shared.args.retries).await.0 {
+async fn login(
+    shared: &Shared,
+    http: &reqwest::Client,
+    bank: usize,
+    email: &str,
+) -> Result<(), String> {
+    let form = Body::Form(vec![
+        ("email", email.to_string()),
+        ("password", PASSWORD.into()),
+    ]);
+    match post(
+        http,
+        &shared.url(bank, "/api/login"),
+        &form,
+        shared.args.retries,
+    )
+    .await
+    .0
+    {
         Answer::Final(200, _) => Ok(()),
-        Answer::Final(s, t) => Err(format!("login {email} at bank {bank}: {s} {}", error_message(&t))),
-        Answer::Unavailable(t) => Err(format!("login {email} at bank {bank}: 503 {}", error_message(&t))),
+        Answer::Final(s, t) => Err(format!(
+            "login {email} at bank {bank}: {s} {}",
+            error_message(&t)
+        )),
+        Answer::Unavailable(t) => Err(format!(
+            "login {email} at bank {bank}: 503 {}",
+            error_message(&t)
+        )),
         Answer::Transport(e) => Err(format!("login {email} at bank {bank}: {e}")),
     }
 }
@@ -526,7 +680,12 @@ impl Stop {
     }
 }
 
-async fn run_client(shared: Arc<Shared>, client: Client, stop: Arc<Stop>, seed: u64) -> Vec<KindStats> {
+async fn run_client(
+    shared: Arc<Shared>,
+    client: Client,
+    stop: Arc<Stop>,
+    seed: u64,
+) -> Vec<KindStats> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut stats: Vec<KindStats> = (0..4).map(|_| KindStats::default()).collect();
     let total_weight: u32 = shared.args.mix.iter().sum();
@@ -547,10 +706,22 @@ async fn run_client(shared: Arc<Shared>, client: Client, stop: Arc<Stop>, seed: 
         let other_bank = client.sessions[1 - side].0;
         let started = Instant::now();
         let (outcome, resends) = match kind {
-            0 => shared.deposit(http, bank, rng.random_range(100..=5_000)).await,
+            0 => {
+                shared
+                    .deposit(http, bank, rng.random_range(100..=5_000))
+                    .await
+            }
             1 => {
                 let to = shared.receiver(&mut rng, bank, me);
-                shared.pix(http, bank, &shared.people[to].cpf, bank, rng.random_range(1..=1_000)).await
+                shared
+                    .pix(
+                        http,
+                        bank,
+                        &shared.people[to].cpf,
+                        bank,
+                        rng.random_range(1..=1_000),
+                    )
+                    .await
             }
             2 => {
                 let to_bank = loop {
@@ -560,11 +731,27 @@ async fn run_client(shared: Arc<Shared>, client: Client, stop: Arc<Stop>, seed: 
                     }
                 };
                 let to = shared.receiver(&mut rng, to_bank, me);
-                shared.pix(http, bank, &shared.people[to].cpf, to_bank, rng.random_range(1..=1_000)).await
+                shared
+                    .pix(
+                        http,
+                        bank,
+                        &shared.people[to].cpf,
+                        to_bank,
+                        rng.random_range(1..=1_000),
+                    )
+                    .await
             }
             _ => {
                 // Three legs paid from the client's accounts at two banks, coordinated by `bank`.
-                let sources = [bank, other_bank, if rng.random_bool(0.5) { bank } else { other_bank }];
+                let sources = [
+                    bank,
+                    other_bank,
+                    if rng.random_bool(0.5) {
+                        bank
+                    } else {
+                        other_bank
+                    },
+                ];
                 let legs = sources
                     .iter()
                     .map(|&src| {
@@ -616,17 +803,28 @@ struct Totals {
 }
 
 async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, String> {
-    let mut t = Totals { available: 0, settled: true, per_bank: Vec::new() };
+    let mut t = Totals {
+        available: 0,
+        settled: true,
+        per_bank: Vec::new(),
+    };
     for bank in 1..=5 {
         let status = get_json(http, &shared.url(bank, "/status")).await?;
         if status["bank"].as_u64() != Some(bank as u64) {
-            return Err(format!("{} says it is bank {}, expected {bank}", shared.args.banks[bank - 1], status["bank"]));
+            return Err(format!(
+                "{} says it is bank {}, expected {bank}",
+                shared.args.banks[bank - 1],
+                status["bank"]
+            ));
         }
         let audit = &status["audit"];
         let field = |k: &str| audit[k].as_i64();
-        let (Some(avail), Some(blocked), Some(incoming), Some(prepared)) =
-            (field("total_available"), field("total_blocked"), field("total_incoming"), field("prepared_transactions"))
-        else {
+        let (Some(avail), Some(blocked), Some(incoming), Some(prepared)) = (
+            field("total_available"),
+            field("total_blocked"),
+            field("total_incoming"),
+            field("prepared_transactions"),
+        ) else {
             t.settled = false;
             t.per_bank.push(json!({ "bank": bank, "audit": null }));
             continue;
@@ -643,7 +841,11 @@ async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, Strin
 }
 
 /// Polls until every bank is settled (nothing blocked, incoming or prepared), or `limit` passes.
-async fn settled_totals(shared: &Shared, http: &reqwest::Client, limit: Duration) -> Result<Totals, String> {
+async fn settled_totals(
+    shared: &Shared,
+    http: &reqwest::Client,
+    limit: Duration,
+) -> Result<Totals, String> {
     let deadline = Instant::now() + limit;
     loop {
         match totals(shared, http).await {
@@ -663,7 +865,10 @@ async fn settle_unknown_deposits(shared: &Shared, limit: Duration) -> usize {
     for d in pending {
         let body = Body::Form(vec![("amount", brl(d.cents)), ("tx_id", d.tx_id.clone())]);
         loop {
-            match post(&d.http, &shared.url(d.bank, "/api/deposit"), &body, 0).await.0 {
+            match post(&d.http, &shared.url(d.bank, "/api/deposit"), &body, 0)
+                .await
+                .0
+            {
                 Answer::Final(200, text) if text.trim().parse::<i64>().ok() == Some(d.cents) => {
                     let mut l = shared.ledger.lock().unwrap();
                     l.deposited_cents += d.cents;
@@ -680,7 +885,11 @@ async fn settle_unknown_deposits(shared: &Shared, limit: Duration) -> usize {
         }
     }
     if !still.is_empty() {
-        eprintln!("loadgen: {} deposits still without a sure answer: {:?}", still.len(), &still[..still.len().min(5)]);
+        eprintln!(
+            "loadgen: {} deposits still without a sure answer: {:?}",
+            still.len(),
+            &still[..still.len().min(5)]
+        );
     }
     still.len()
 }
@@ -720,15 +929,30 @@ async fn run(args: Args) -> Result<bool, String> {
             at_bank[b - 1].push(i);
         }
     }
-    let shared = Arc::new(Shared { args: args.clone(), ids, people, at_bank, ledger: Mutex::new(Ledger::default()) });
-    let plain = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+    let shared = Arc::new(Shared {
+        args: args.clone(),
+        ids,
+        people,
+        at_bank,
+        ledger: Mutex::new(Ledger::default()),
+    });
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
 
     // Money already in the banks (an earlier run, a demo): the audit counts from here.
     let before = settled_totals(&shared, &plain, args.settle).await?;
     if !before.settled {
-        return Err("the banks did not settle before the run (something is blocked, incoming or prepared)".into());
+        return Err(
+            "the banks did not settle before the run (something is blocked, incoming or prepared)"
+                .into(),
+        );
     }
-    let label = args.label.clone().unwrap_or_else(|| format!("C={}", args.clients));
+    let label = args
+        .label
+        .clone()
+        .unwrap_or_else(|| format!("C={}", args.clients));
     eprintln!(
         "loadgen [{label}]: run {} seed {}; {} people, {} accounts per bank; R$ {} already in the banks",
         shared.ids.tag,
@@ -755,10 +979,15 @@ async fn run(args: Args) -> Result<bool, String> {
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
-    eprintln!("loadgen [{label}]: opened and funded {opened} accounts in {:.1} s", setup_started.elapsed().as_secs_f64());
+    eprintln!(
+        "loadgen [{label}]: opened and funded {opened} accounts in {:.1} s",
+        setup_started.elapsed().as_secs_f64()
+    );
 
     // 2. Clients: people with two accounts, logged in at both banks.
-    let pairs: Vec<usize> = (0..shared.people.len()).filter(|&i| shared.people[i].banks.len() == 2).collect();
+    let pairs: Vec<usize> = (0..shared.people.len())
+        .filter(|&i| shared.people[i].banks.len() == 2)
+        .collect();
     let mut logins = Vec::new();
     for c in 0..args.clients {
         let (shared, gate) = (shared.clone(), gate.clone());
@@ -778,7 +1007,10 @@ async fn run(args: Args) -> Result<bool, String> {
     for l in logins {
         clients.push(l.await.map_err(|e| e.to_string())??);
     }
-    eprintln!("loadgen [{label}]: {} clients logged in; workload starts", clients.len());
+    eprintln!(
+        "loadgen [{label}]: {} clients logged in; workload starts",
+        clients.len()
+    );
 
     // 3. The workload.
     let stop = Arc::new(match (args.duration, args.ops) {
@@ -791,7 +1023,14 @@ async fn run(args: Args) -> Result<bool, String> {
     let workers: Vec<_> = clients
         .into_iter()
         .enumerate()
-        .map(|(i, c)| tokio::spawn(run_client(shared.clone(), c, stop.clone(), args.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))))
+        .map(|(i, c)| {
+            tokio::spawn(run_client(
+                shared.clone(),
+                c,
+                stop.clone(),
+                args.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ))
+        })
         .collect();
     let mut stats: Vec<KindStats> = (0..4).map(|_| KindStats::default()).collect();
     for w in workers {
@@ -820,11 +1059,24 @@ async fn run(args: Args) -> Result<bool, String> {
     // Report.
     let mut all = KindStats::default();
     let mut table = String::new();
-    let _ = writeln!(table, "loadgen [{label}]: {} clients, {:.1} s, {} accounts per bank", args.clients, elapsed, args.accounts);
+    let _ = writeln!(
+        table,
+        "loadgen [{label}]: {} clients, {:.1} s, {} accounts per bank",
+        args.clients, elapsed, args.accounts
+    );
     let _ = writeln!(
         table,
         "{:<10} {:>8} {:>8} {:>6} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8}",
-        "kind", "ok", "refused", "503", "errors", "resends", "ok ops/s", "p50 ms", "p99 ms", "max ms"
+        "kind",
+        "ok",
+        "refused",
+        "503",
+        "errors",
+        "resends",
+        "ok ops/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
     );
     let mut kinds_json = serde_json::Map::new();
     let mut row = |name: &str, s: &mut KindStats, table: &mut String| {
@@ -926,7 +1178,10 @@ mod tests {
         let b = ids.make(3);
         assert_eq!(a.len(), 32);
         assert!(a.starts_with("E00000003"));
-        assert!(a[1..21].bytes().all(|c| c.is_ascii_digit()) && a[21..].bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert!(
+            a[1..21].bytes().all(|c| c.is_ascii_digit())
+                && a[21..].bytes().all(|c| c.is_ascii_alphanumeric())
+        );
         assert_ne!(a, b);
     }
 
@@ -946,8 +1201,16 @@ mod tests {
 
     #[test]
     fn args() {
-        let a = parse_args("--banks a,b,c,d,e --accounts 4 --clients=3 --ops 7".split(' ').map(String::from)).unwrap();
-        assert_eq!((a.accounts, a.clients, a.ops, a.duration), (4, 3, Some(7), None));
+        let a = parse_args(
+            "--banks a,b,c,d,e --accounts 4 --clients=3 --ops 7"
+                .split(' ')
+                .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(
+            (a.accounts, a.clients, a.ops, a.duration),
+            (4, 3, Some(7), None)
+        );
         assert!(parse_args("--banks a,b".split(' ').map(String::from)).is_err());
         assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
         assert_eq!(percentile(&[1, 2, 3, 4], 99.0), 4);

@@ -57,7 +57,10 @@ pub struct Config {
 
 /// The display name of bank `id` when nothing else names it.
 pub fn default_name(id: u16) -> String {
-    DEMO_NAMES.get(usize::from(id).wrapping_sub(1)).map(|n| n.to_string()).unwrap_or_else(|| format!("Bank {id}"))
+    DEMO_NAMES
+        .get(usize::from(id).wrapping_sub(1))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| format!("Bank {id}"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,14 +74,20 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, message: impl ToString) -> ConfigError {
-    ConfigError::Invalid { key, message: message.to_string() }
+    ConfigError::Invalid {
+        key,
+        message: message.to_string(),
+    }
 }
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         if let Ok(path) = std::env::var("BANK_CONFIG") {
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File { path: path.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
             vars.extend(parse_file(&text).map_err(|message| ConfigError::File { path, message })?);
         }
         vars.extend(std::env::vars());
@@ -87,7 +96,10 @@ impl Config {
 
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
         let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let id: u16 = get("BANK_ID").ok_or(ConfigError::MissingBankId)?.parse().map_err(|e| invalid("BANK_ID", e))?;
+        let id: u16 = get("BANK_ID")
+            .ok_or(ConfigError::MissingBankId)?
+            .parse()
+            .map_err(|e| invalid("BANK_ID", e))?;
         let bank_id = BankId::try_from(id).map_err(|e| invalid("BANK_ID", e))?;
         let bank_name = match get("BANK_NAME") {
             Some(n) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
@@ -97,8 +109,12 @@ impl Config {
             Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080 + id)),
         };
-        let data_dir = get("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("data/bank-{id}")));
-        let site_dir = get("SITE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/site"));
+        let data_dir = get("DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(format!("data/bank-{id}")));
+        let site_dir = get("SITE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target/site"));
         let peers = match get("PEERS") {
             Some(p) => parse_peers(p)?,
             None => BTreeMap::new(),
@@ -115,14 +131,20 @@ impl Config {
             None => None,
         };
         if secret.is_none() && peers.keys().any(|p| *p != bank_id) {
-            return Err(invalid("CONSORTIUM_SECRET", "required when PEERS names other banks"));
+            return Err(invalid(
+                "CONSORTIUM_SECRET",
+                "required when PEERS names other banks",
+            ));
         }
         let ms_from = |key: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
             match get(key) {
                 None => Ok(default),
                 Some(v) => match v.parse::<u64>() {
                     Ok(n) if (min..=600_000).contains(&n) => Ok(n),
-                    _ => Err(invalid(key, format!("milliseconds between {min} and 600000"))),
+                    _ => Err(invalid(
+                        key,
+                        format!("milliseconds between {min} and 600000"),
+                    )),
                 },
             }
         };
@@ -157,10 +179,26 @@ impl Config {
             queue_deadline_ms: ms("PACKET_DEADLINE_MS", 5_000)?,
             fault: match get("FAULT_INJECT") {
                 None => None,
-                Some(v) => Some(Fault::parse(v).ok_or_else(|| invalid("FAULT_INJECT", "crash_before_decision or crash_after_decision"))?),
+                Some(v) => Some(Fault::parse(v).ok_or_else(|| {
+                    invalid(
+                        "FAULT_INJECT",
+                        "crash_before_decision or crash_after_decision",
+                    )
+                })?),
             },
         };
-        Ok(Config { bank_id, bank_name, bind_addr, data_dir, site_dir, peers, public_urls, secret, ring, twopc })
+        Ok(Config {
+            bank_id,
+            bank_name,
+            bind_addr,
+            data_dir,
+            site_dir,
+            peers,
+            public_urls,
+            secret,
+            ring,
+            twopc,
+        })
     }
 }
 
@@ -172,7 +210,9 @@ fn parse_file(text: &str) -> Result<Vec<(String, String)>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("line {}: expected KEY=VALUE", n + 1))?;
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {}: expected KEY=VALUE", n + 1))?;
         out.push((k.trim().to_string(), v.trim().to_string()));
     }
     Ok(out)
@@ -182,8 +222,13 @@ fn parse_file(text: &str) -> Result<Vec<(String, String)>, String> {
 fn parse_peers(text: &str) -> Result<BTreeMap<BankId, String>, ConfigError> {
     let mut peers = BTreeMap::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (id, url) = item.split_once('=').ok_or_else(|| invalid("PEERS", format!("'{item}' is not id=url")))?;
-        let id: u16 = id.trim().parse().map_err(|_| invalid("PEERS", format!("'{id}' is not a bank id")))?;
+        let (id, url) = item
+            .split_once('=')
+            .ok_or_else(|| invalid("PEERS", format!("'{item}' is not id=url")))?;
+        let id: u16 = id
+            .trim()
+            .parse()
+            .map_err(|_| invalid("PEERS", format!("'{id}' is not a bank id")))?;
         let id = BankId::try_from(id).map_err(|e| invalid("PEERS", e))?;
         let url = url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 200 {
@@ -201,7 +246,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -212,7 +260,12 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("data/bank-4"));
         assert_eq!((c.ring.idle_hold_ms, c.twopc.decision_linger_ms), (2, 50));
         // 0 is allowed for these two: the token passed on at once, a decision sent at once.
-        let c = Config::from_vars(&vars(&[("BANK_ID", "4"), ("RING_IDLE_HOLD_MS", "0"), ("DECISION_LINGER_MS", "0")])).unwrap();
+        let c = Config::from_vars(&vars(&[
+            ("BANK_ID", "4"),
+            ("RING_IDLE_HOLD_MS", "0"),
+            ("DECISION_LINGER_MS", "0"),
+        ]))
+        .unwrap();
         assert_eq!((c.ring.idle_hold_ms, c.twopc.decision_linger_ms), (0, 0));
     }
 
@@ -222,21 +275,60 @@ mod tests {
             (vec![], "BANK_ID is required"),
             (vec![("BANK_ID", "0")], "BANK_ID"),
             (vec![("BANK_ID", "x")], "BANK_ID"),
-            (vec![("BANK_ID", "1"), ("BIND_ADDR", "nowhere")], "BIND_ADDR"),
+            (
+                vec![("BANK_ID", "1"), ("BIND_ADDR", "nowhere")],
+                "BIND_ADDR",
+            ),
             (vec![("BANK_ID", "1"), ("PEERS", "2=ftp://x")], "PEERS"),
-            (vec![("BANK_ID", "1"), ("PEERS", "2=http://a,2=http://b")], "PEERS"),
+            (
+                vec![("BANK_ID", "1"), ("PEERS", "2=http://a,2=http://b")],
+                "PEERS",
+            ),
             (vec![("BANK_ID", "1"), ("BANK_NAME", "<b>")], "BANK_NAME"),
-            (vec![("BANK_ID", "1"), ("PEERS", "2=http://a")], "CONSORTIUM_SECRET"),
-            (vec![("BANK_ID", "1"), ("CONSORTIUM_SECRET", "short")], "CONSORTIUM_SECRET"),
-            (vec![("BANK_ID", "1"), ("RING_TOKEN_TIMEOUT_MS", "0")], "RING_TOKEN_TIMEOUT_MS"),
-            (vec![("BANK_ID", "1"), ("PEER_TIMEOUT_MS", "-5")], "PEER_TIMEOUT_MS"),
-            (vec![("BANK_ID", "1"), ("PUBLIC_URLS", "1=javascript:alert(1)")], "PUBLIC_URLS"),
-            (vec![("BANK_ID", "1"), ("PACKET_BATCH", "0")], "PACKET_BATCH"),
-            (vec![("BANK_ID", "1"), ("PACKET_QUEUE", "lots")], "PACKET_QUEUE"),
-            (vec![("BANK_ID", "1"), ("PREPARE_TIMEOUT_MS", "9999999")], "PREPARE_TIMEOUT_MS"),
-            (vec![("BANK_ID", "1"), ("FAULT_INJECT", "crash_sometimes")], "FAULT_INJECT"),
-            (vec![("BANK_ID", "1"), ("DECISION_LINGER_MS", "-1")], "DECISION_LINGER_MS"),
-            (vec![("BANK_ID", "1"), ("RING_IDLE_HOLD_MS", "600001")], "RING_IDLE_HOLD_MS"),
+            (
+                vec![("BANK_ID", "1"), ("PEERS", "2=http://a")],
+                "CONSORTIUM_SECRET",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("CONSORTIUM_SECRET", "short")],
+                "CONSORTIUM_SECRET",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("RING_TOKEN_TIMEOUT_MS", "0")],
+                "RING_TOKEN_TIMEOUT_MS",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("PEER_TIMEOUT_MS", "-5")],
+                "PEER_TIMEOUT_MS",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("PUBLIC_URLS", "1=javascript:alert(1)")],
+                "PUBLIC_URLS",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("PACKET_BATCH", "0")],
+                "PACKET_BATCH",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("PACKET_QUEUE", "lots")],
+                "PACKET_QUEUE",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("PREPARE_TIMEOUT_MS", "9999999")],
+                "PREPARE_TIMEOUT_MS",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("FAULT_INJECT", "crash_sometimes")],
+                "FAULT_INJECT",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("DECISION_LINGER_MS", "-1")],
+                "DECISION_LINGER_MS",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("RING_IDLE_HOLD_MS", "600001")],
+                "RING_IDLE_HOLD_MS",
+            ),
         ] {
             let err = Config::from_vars(&vars(&pairs)).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
@@ -246,10 +338,21 @@ mod tests {
     #[test]
     fn peers_and_files_parse() {
         let secret = ("CONSORTIUM_SECRET", "0123456789abcdef0123456789abcdef");
-        let c = Config::from_vars(&vars(&[("BANK_ID", "1"), ("PEERS", "2=http://127.0.0.1:8082/, 3=http://h:8083"), secret])).unwrap();
+        let c = Config::from_vars(&vars(&[
+            ("BANK_ID", "1"),
+            ("PEERS", "2=http://127.0.0.1:8082/, 3=http://h:8083"),
+            secret,
+        ]))
+        .unwrap();
         assert_eq!(c.peers.len(), 2);
-        assert_eq!(c.peers[&BankId::try_from(2).unwrap()], "http://127.0.0.1:8082");
-        assert_eq!(parse_file("# c\nA=1\n\nB = two\n").unwrap(), vec![("A".into(), "1".into()), ("B".into(), "two".into())]);
+        assert_eq!(
+            c.peers[&BankId::try_from(2).unwrap()],
+            "http://127.0.0.1:8082"
+        );
+        assert_eq!(
+            parse_file("# c\nA=1\n\nB = two\n").unwrap(),
+            vec![("A".into(), "1".into()), ("B".into(), "two".into())]
+        );
         assert!(parse_file("nonsense").is_err());
     }
 }

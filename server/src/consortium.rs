@@ -14,12 +14,15 @@
 
 use crate::peers::{wall_clock_ms, Peers};
 use domain::dto::{
-    BankInfo, BankStatus, LegOutcome, LegState, LinkedAccount, PacketLeg, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
-    MAX_PACKET_LEGS,
+    BankInfo, BankStatus, LegOutcome, LegState, LinkedAccount, PacketLeg, PacketOutcome,
+    PacketProgress, ReceiverPreview, TxStatus, MAX_PACKET_LEGS,
 };
 use domain::{AccountId, BankId, TaxId, TxId};
 use engine::consortium::{BoxFuture, Consortium};
-use engine::twopc::{DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round, Vote, MAX_ITEMS_PER_MESSAGE};
+use engine::twopc::{
+    DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round,
+    Vote, MAX_ITEMS_PER_MESSAGE,
+};
 use engine::{EngineError, EngineHandle, EngineResult, LedgerError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -185,7 +188,11 @@ impl ProgressLog {
                 self.by_tx.remove(&old);
             }
         }
-        let progress = PacketProgress { tx_id: tx.clone(), legs: vec![LegState::Waiting; legs], done: false };
+        let progress = PacketProgress {
+            tx_id: tx.clone(),
+            legs: vec![LegState::Waiting; legs],
+            done: false,
+        };
         self.by_tx.insert(tx.clone(), (account, progress));
         self.order.push_back(tx.clone());
     }
@@ -269,7 +276,9 @@ struct VisitState {
 const ACKS_RECORDED_EVERY_MS: u64 = 200;
 
 fn unreachable_bank(bank: BankId) -> EngineError {
-    EngineError::Consortium(format!("Bank {bank} is not reachable right now. Please try again in a moment."))
+    EngineError::Consortium(format!(
+        "Bank {bank} is not reachable right now. Please try again in a moment."
+    ))
 }
 
 impl Node {
@@ -368,7 +377,10 @@ impl Node {
                 }
             }
             let mut visit = self.visit.lock().expect("visit lock");
-            *visit = VisitState { worked: !jobs.is_empty(), hinted: false };
+            *visit = VisitState {
+                worked: !jobs.is_empty(),
+                hinted: false,
+            };
             // A packet queued since the queue was drained may have seen the previous visit's
             // `worked` and sent no hints; it is in the queue by now, so this sees it.
             let missed = jobs.is_empty() && !rx.is_empty();
@@ -382,7 +394,9 @@ impl Node {
             return false;
         }
         let deadline = Duration::from_millis(self.settings.queue_deadline_ms);
-        let (live, expired): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.enqueued.elapsed() < deadline);
+        let (live, expired): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| j.enqueued.elapsed() < deadline);
         for job in expired {
             let msg = "The consortium could not take this transfer in time; nothing was sent. Please try again.";
             self.finish(&job.plan.tx, Err(EngineError::Consortium(msg.into())));
@@ -440,8 +454,16 @@ impl Node {
                 }
                 self.delivery_wake.notify_one();
                 for (tx, logged) in txs.iter().zip(finals) {
-                    let state = if logged.commit { LegState::Committed } else { LegState::Aborted };
-                    self.progress.lock().expect("progress lock").update(tx, vec![state; logged.outcome.legs.len()], true);
+                    let state = if logged.commit {
+                        LegState::Committed
+                    } else {
+                        LegState::Aborted
+                    };
+                    self.progress.lock().expect("progress lock").update(
+                        tx,
+                        vec![state; logged.outcome.legs.len()],
+                        true,
+                    );
                     self.finish(tx, Ok(logged.outcome));
                 }
             }
@@ -462,7 +484,13 @@ impl Node {
             let legs = progress.by_tx.get(tx).map_or(0, |(_, p)| p.legs.len());
             progress.update(tx, vec![LegState::Aborted; legs], true);
         }
-        let waiters = self.in_flight.lock().expect("in-flight lock").remove(tx).map(|c| c.waiters).unwrap_or_default();
+        let waiters = self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .remove(tx)
+            .map(|c| c.waiters)
+            .unwrap_or_default();
         for w in waiters {
             let _ = w.send(result.clone());
         }
@@ -473,12 +501,23 @@ impl Node {
         if bank == self.me {
             return self.engine.prepare(self.me, items).await.ok();
         }
-        let decisions = self.deliveries.lock().expect("deliveries lock").take_for(bank, self.now_ms());
+        let decisions = self
+            .deliveries
+            .lock()
+            .expect("deliveries lock")
+            .take_for(bank, self.now_ms());
         let sent: Vec<TxId> = decisions.iter().map(|d| d.tx.clone()).collect();
         let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
         let started = Instant::now();
-        let answer: Option<PrepareAnswer> =
-            self.peers.call_within(bank, "/interbank/prepare", &PrepareMsg { items, decisions }, timeout).await;
+        let answer: Option<PrepareAnswer> = self
+            .peers
+            .call_within(
+                bank,
+                "/interbank/prepare",
+                &PrepareMsg { items, decisions },
+                timeout,
+            )
+            .await;
         self.time_phase(started, |t| (&mut t.prepares_sent, &mut t.prepare_rtt_us));
         let (votes, acked) = match answer {
             Some(a) => (Some(a.votes), a.acked),
@@ -530,7 +569,9 @@ impl Node {
             return self.engine.decide(self.me, items).await.ok();
         }
         let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
-        self.peers.call_within(bank, "/interbank/decide", &DecideMsg { items }, timeout).await
+        self.peers
+            .call_within(bank, "/interbank/decide", &DecideMsg { items }, timeout)
+            .await
     }
 
     /// Phase two, forever: sends due decisions, records acknowledgements.
@@ -547,7 +588,11 @@ impl Node {
         }
         let mut recorded_at = 0;
         loop {
-            let due = self.deliveries.lock().expect("deliveries lock").due(self.now_ms());
+            let due = self
+                .deliveries
+                .lock()
+                .expect("deliveries lock")
+                .due(self.now_ms());
             for (bank, items) in due {
                 let node = self.clone();
                 tokio::spawn(async move {
@@ -562,7 +607,11 @@ impl Node {
                 let node = self.clone();
                 tokio::spawn(async move { node.record_delivered().await });
             }
-            let next_delivery = self.deliveries.lock().expect("deliveries lock").next_deadline_ms();
+            let next_delivery = self
+                .deliveries
+                .lock()
+                .expect("deliveries lock")
+                .next_deadline_ms();
             let next_record = pending_acks.then_some(recorded_at + ACKS_RECORDED_EVERY_MS);
             let next = next_delivery.into_iter().chain(next_record).min();
             let sleep = match next {
@@ -581,7 +630,9 @@ impl Node {
         let period = Duration::from_millis(self.settings.in_doubt_after_ms.max(10));
         loop {
             tokio::time::sleep(period).await;
-            let Ok(in_doubt) = self.engine.in_doubt().await else { continue };
+            let Ok(in_doubt) = self.engine.in_doubt().await else {
+                continue;
+            };
             let cutoff = wall_clock_ms() - self.settings.in_doubt_after_ms as i64;
             let mut by_coordinator: BTreeMap<BankId, Vec<TxId>> = BTreeMap::new();
             for (tx, coordinator, since) in in_doubt {
@@ -597,9 +648,17 @@ impl Node {
                 let answers = if coordinator == self.me {
                     Some(self.resolve_many(self.me, txs.clone()).await)
                 } else {
-                    self.peers.call::<Vec<Resolution>>(coordinator, "/interbank/resolve", &ResolveMsg { txs: txs.clone() }).await
+                    self.peers
+                        .call::<Vec<Resolution>>(
+                            coordinator,
+                            "/interbank/resolve",
+                            &ResolveMsg { txs: txs.clone() },
+                        )
+                        .await
                 };
-                let Some(answers) = answers.filter(|a| a.len() == txs.len()) else { continue };
+                let Some(answers) = answers.filter(|a| a.len() == txs.len()) else {
+                    continue;
+                };
                 let items: Vec<DecideItem> = txs
                     .into_iter()
                     .zip(answers)
@@ -621,7 +680,12 @@ impl Node {
     pub async fn resolve_many(&self, from: BankId, txs: Vec<TxId>) -> Vec<Resolution> {
         let mut out = Vec::with_capacity(txs.len());
         for tx in txs {
-            if self.in_flight.lock().expect("in-flight lock").contains_key(&tx) {
+            if self
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .contains_key(&tx)
+            {
                 out.push(Resolution::Pending);
                 continue;
             }
@@ -647,7 +711,12 @@ impl Node {
         }
     }
 
-    async fn plan(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<Result<PacketPlan, PacketOutcome>> {
+    async fn plan(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        legs: Vec<PacketLeg>,
+    ) -> EngineResult<Result<PacketPlan, PacketOutcome>> {
         let payer = self.engine.account(account).await?;
         let owners: Vec<TaxId> = payer.holders.iter().map(|h| h.tax_id).collect();
         let first = &payer.holders[0];
@@ -661,7 +730,10 @@ impl Node {
             let (i, result) = joined.map_err(|_| EngineError::Unexpected)?;
             receivers[i] = Some(result);
         }
-        let receivers: Vec<EngineResult<ReceiverPreview>> = receivers.into_iter().map(|r| r.unwrap_or(Err(EngineError::Unexpected))).collect();
+        let receivers: Vec<EngineResult<ReceiverPreview>> = receivers
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(EngineError::Unexpected)))
+            .collect();
         if receivers.iter().any(Result::is_err) {
             // Refused before anything was reserved: nothing to store, a retry simply runs again.
             let legs = legs
@@ -678,7 +750,11 @@ impl Node {
                     amount: leg.amount,
                 })
                 .collect();
-            return Ok(Err(PacketOutcome { tx_id: tx, status: TxStatus::Aborted, legs }));
+            return Ok(Err(PacketOutcome {
+                tx_id: tx,
+                status: TxStatus::Aborted,
+                legs,
+            }));
         }
         let plan_legs = legs
             .into_iter()
@@ -691,26 +767,52 @@ impl Node {
                     receiver_bank: leg.receiver_bank,
                     receiver_key: leg.receiver_key,
                     amount: leg.amount,
-                    receiver: domain::dto::Counterparty { name: r.name, key_masked: r.key_masked, bank: leg.receiver_bank },
-                    payer: domain::dto::Counterparty { name: first.name.clone(), key_masked: first.tax_id.masked(), bank: leg.source_bank },
+                    receiver: domain::dto::Counterparty {
+                        name: r.name,
+                        key_masked: r.key_masked,
+                        bank: leg.receiver_bank,
+                    },
+                    payer: domain::dto::Counterparty {
+                        name: first.name.clone(),
+                        key_masked: first.tax_id.masked(),
+                        bank: leg.source_bank,
+                    },
                 }
             })
             .collect();
-        Ok(Ok(PacketPlan { tx, submitter: account, legs: plan_legs }))
+        Ok(Ok(PacketPlan {
+            tx,
+            submitter: account,
+            legs: plan_legs,
+        }))
     }
 
-    async fn submit_packet(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<PacketOutcome> {
+    async fn submit_packet(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        legs: Vec<PacketLeg>,
+    ) -> EngineResult<PacketOutcome> {
         if legs.is_empty() || legs.len() > MAX_PACKET_LEGS {
-            return Err(EngineError::Invalid(format!("A packet has from 1 to {MAX_PACKET_LEGS} transfers.")));
+            return Err(EngineError::Invalid(format!(
+                "A packet has from 1 to {MAX_PACKET_LEGS} transfers."
+            )));
         }
         for (i, leg) in legs.iter().enumerate() {
             for bank in [leg.source_bank, leg.receiver_bank] {
                 if !self.is_member(bank) {
-                    return Err(EngineError::Invalid(format!("Transfer {}: there is no bank {bank} in the consortium.", i + 1)));
+                    return Err(EngineError::Invalid(format!(
+                        "Transfer {}: there is no bank {bank} in the consortium.",
+                        i + 1
+                    )));
                 }
             }
             if leg.amount.get() <= 0 || leg.amount > domain::money::MAX_OPERATION {
-                return Err(EngineError::Invalid(format!("Transfer {}: {}", i + 1, LedgerError::InvalidAmount)));
+                return Err(EngineError::Invalid(format!(
+                    "Transfer {}: {}",
+                    i + 1,
+                    LedgerError::InvalidAmount
+                )));
             }
         }
         let (reply, answer) = oneshot::channel();
@@ -727,7 +829,9 @@ impl Node {
                 }
             }
         }
-        let patience = Duration::from_millis(self.settings.queue_deadline_ms + 2 * self.settings.prepare_timeout_ms + 2_000);
+        let patience = Duration::from_millis(
+            self.settings.queue_deadline_ms + 2 * self.settings.prepare_timeout_ms + 2_000,
+        );
         match tokio::time::timeout(patience, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(EngineError::Stopped),
@@ -750,8 +854,17 @@ impl Node {
             }
             Some(_) => Claimed::NotYours,
             None => {
-                in_flight.insert(tx.clone(), Claim { submitter: account, waiters: vec![reply] });
-                Claimed::Fresh(ClaimGuard { node: self.this.clone(), tx: Some(tx.clone()) })
+                in_flight.insert(
+                    tx.clone(),
+                    Claim {
+                        submitter: account,
+                        waiters: vec![reply],
+                    },
+                );
+                Claimed::Fresh(ClaimGuard {
+                    node: self.this.clone(),
+                    tx: Some(tx.clone()),
+                })
             }
         }
     }
@@ -759,12 +872,20 @@ impl Node {
     /// With `tx` claimed: answers from its stored decision if it has one (another client's id is
     /// refused), or plans the packet and queues it for the token (`Ok(true)`). A packet refused
     /// while planning (unknown receiver, unreachable bank) is answered here, nothing reserved.
-    async fn plan_and_queue(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> EngineResult<bool> {
+    async fn plan_and_queue(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        legs: Vec<PacketLeg>,
+    ) -> EngineResult<bool> {
         if let Some(done) = self.engine.decision(tx.clone()).await? {
             if done.submitter.is_some_and(|s| s != account) {
                 return Err(LedgerError::TxIdConflict.into());
             }
-            self.finish(&tx, Ok(engine::parse_outcome(&tx, done.commit, &done.outcome)));
+            self.finish(
+                &tx,
+                Ok(engine::parse_outcome(&tx, done.commit, &done.outcome)),
+            );
             return Ok(false);
         }
         let plan = match self.plan(account, tx.clone(), legs).await? {
@@ -774,8 +895,14 @@ impl Node {
                 return Ok(false);
             }
         };
-        self.progress.lock().expect("progress lock").start(account, &tx, plan.legs.len());
-        let job = Job { plan, enqueued: Instant::now() };
+        self.progress
+            .lock()
+            .expect("progress lock")
+            .start(account, &tx, plan.legs.len());
+        let job = Job {
+            plan,
+            enqueued: Instant::now(),
+        };
         self.jobs_tx.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => EngineError::Busy,
             mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
@@ -788,8 +915,19 @@ impl Node {
         for bank in self.banks.iter().filter(|b| b.id != self.me).cloned() {
             let (peers, owners) = (self.peers.clone(), owners.clone());
             calls.spawn(async move {
-                let found = peers.call::<Option<AccountAnswer>>(bank.id, "/interbank/account", &AccountMsg { owners }).await;
-                found.flatten().map(|a| LinkedAccount { bank, account: a.account, available: a.available, blocked: a.blocked })
+                let found = peers
+                    .call::<Option<AccountAnswer>>(
+                        bank.id,
+                        "/interbank/account",
+                        &AccountMsg { owners },
+                    )
+                    .await;
+                found.flatten().map(|a| LinkedAccount {
+                    bank,
+                    account: a.account,
+                    available: a.available,
+                    blocked: a.blocked,
+                })
             });
         }
         let mut out: Vec<LinkedAccount> = calls.join_all().await.into_iter().flatten().collect();
@@ -800,13 +938,28 @@ impl Node {
     async fn statuses(&self) -> Vec<BankStatus> {
         let mut calls = JoinSet::new();
         for bank in self.banks.clone() {
-            let (http, url) = (self.peers.http.clone(), self.peers.urls.get(&bank.id).cloned());
-            let public = self.public_urls.get(&bank.id).cloned().or_else(|| url.clone()).unwrap_or_default();
+            let (http, url) = (
+                self.peers.http.clone(),
+                self.peers.urls.get(&bank.id).cloned(),
+            );
+            let public = self
+                .public_urls
+                .get(&bank.id)
+                .cloned()
+                .or_else(|| url.clone())
+                .unwrap_or_default();
             let timeout = Duration::from_millis(500);
             calls.spawn(async move {
                 let answer = match url {
-                    Some(url) => match http.get(format!("{url}/status")).timeout(timeout).send().await {
-                        Ok(res) if res.status().is_success() => res.json::<serde_json::Value>().await.ok(),
+                    Some(url) => match http
+                        .get(format!("{url}/status"))
+                        .timeout(timeout)
+                        .send()
+                        .await
+                    {
+                        Ok(res) if res.status().is_success() => {
+                            res.json::<serde_json::Value>().await.ok()
+                        }
                         _ => None,
                     },
                     None => None,
@@ -819,11 +972,16 @@ impl Node {
                     online: !v.is_null(),
                     holding: ring["holding"].as_bool().unwrap_or(false),
                     epoch_counter: ring["epoch_counter"].as_u64().unwrap_or(0),
-                    epoch_origin: ring["epoch_origin"].as_u64().and_then(|n| u16::try_from(n).ok()).and_then(|n| BankId::try_from(n).ok()),
+                    epoch_origin: ring["epoch_origin"]
+                        .as_u64()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .and_then(|n| BankId::try_from(n).ok()),
                     visits: ring["visits"].as_u64().unwrap_or(0),
                     rotations_per_s: ring["rotations_per_s"].as_f64().unwrap_or(0.0),
                     packets_in_flight: v["twopc"]["packets_in_flight"].as_u64().unwrap_or(0),
-                    decisions_undelivered: v["twopc"]["decisions_undelivered"].as_u64().unwrap_or(0),
+                    decisions_undelivered: v["twopc"]["decisions_undelivered"]
+                        .as_u64()
+                        .unwrap_or(0),
                 }
             });
         }
@@ -845,10 +1003,19 @@ impl Node {
 
     /// Phase one as a participant: the coordinator's decisions riding on the prepare, then the
     /// prepare, in one durable batch of this bank's engine.
-    pub async fn serve_prepare(&self, from: BankId, msg: PrepareMsg) -> EngineResult<PrepareAnswer> {
+    pub async fn serve_prepare(
+        &self,
+        from: BankId,
+        msg: PrepareMsg,
+    ) -> EngineResult<PrepareAnswer> {
         let started = Instant::now();
-        let result = self.engine.decide_then_prepare(from, msg.decisions, msg.items).await;
-        self.time_phase(started, |t| (&mut t.prepares_served, &mut t.prepare_engine_us));
+        let result = self
+            .engine
+            .decide_then_prepare(from, msg.decisions, msg.items)
+            .await;
+        self.time_phase(started, |t| {
+            (&mut t.prepares_served, &mut t.prepare_engine_us)
+        });
         result.map(|(acked, votes)| PrepareAnswer { votes, acked })
     }
 
@@ -862,7 +1029,8 @@ impl Node {
         let mut timings = self.timings.lock().expect("timings lock");
         let (count, total_us) = phase(&mut timings);
         *count += 1;
-        *total_us = total_us.saturating_add(started.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
+        *total_us =
+            total_us.saturating_add(started.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
     }
 }
 
@@ -881,7 +1049,10 @@ const LOOKUP_CACHE_MAX: usize = 10_000;
 impl LookupCache {
     fn get(&self, bank: BankId, key: TaxId) -> Option<ReceiverPreview> {
         let entries = self.entries.lock().expect("lookup cache lock");
-        entries.get(&(bank, key)).filter(|(_, at)| at.elapsed() < LOOKUP_TTL).map(|(p, _)| p.clone())
+        entries
+            .get(&(bank, key))
+            .filter(|(_, at)| at.elapsed() < LOOKUP_TTL)
+            .map(|(p, _)| p.clone())
     }
 
     fn put(&self, bank: BankId, key: TaxId, preview: &ReceiverPreview) {
@@ -911,14 +1082,24 @@ impl Directory {
             return self.engine.lookup_key(key).await;
         }
         if !self.banks.iter().any(|b| b.id == bank) {
-            return Err(EngineError::Invalid(format!("There is no bank {bank} in the consortium.")));
+            return Err(EngineError::Invalid(format!(
+                "There is no bank {bank} in the consortium."
+            )));
         }
         // A cached answer only while the bank answers: otherwise ask, so that the client hears at
         // once that it is unreachable (and a bank back online is asked afresh).
-        if let Some(preview) = self.cache.get(bank, key).filter(|_| self.peers.answering(bank)) {
+        if let Some(preview) = self
+            .cache
+            .get(bank, key)
+            .filter(|_| self.peers.answering(bank))
+        {
             return Ok(preview);
         }
-        match self.peers.call::<Option<ReceiverPreview>>(bank, "/interbank/lookup", &LookupMsg { key }).await {
+        match self
+            .peers
+            .call::<Option<ReceiverPreview>>(bank, "/interbank/lookup", &LookupMsg { key })
+            .await
+        {
             Some(Some(preview)) if preview.bank.id == bank => {
                 self.cache.put(bank, key, &preview);
                 Ok(preview)
@@ -938,7 +1119,12 @@ impl Consortium for Node {
         Box::pin(self.lookup_at(bank, key))
     }
 
-    fn submit(&self, account: AccountId, tx: TxId, legs: Vec<PacketLeg>) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
+    fn submit(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        legs: Vec<PacketLeg>,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
         Box::pin(self.submit_packet(account, tx, legs))
     }
 
@@ -952,6 +1138,9 @@ impl Consortium for Node {
 
     fn progress(&self, account: AccountId, tx: &TxId) -> Option<PacketProgress> {
         let log = self.progress.lock().expect("progress lock");
-        log.by_tx.get(tx).filter(|(owner, _)| *owner == account).map(|(_, p)| p.clone())
+        log.by_tx
+            .get(tx)
+            .filter(|(owner, _)| *owner == account)
+            .map(|(_, p)| p.clone())
     }
 }

@@ -1,26 +1,30 @@
 //! The HTTP surface of a bank node.
 
 use crate::config::Config;
-use crate::consortium::{AccountAnswer, AccountMsg, DecideMsg, LookupMsg, Node, PrepareMsg, ResolveMsg};
-use crate::peer_auth::{Signed, Verifier, HEADER_BANK, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::consortium::{
+    AccountAnswer, AccountMsg, DecideMsg, LookupMsg, Node, PrepareMsg, ResolveMsg,
+};
+use crate::peer_auth::{
+    Signed, Verifier, HEADER_BANK, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
 use crate::peers::wall_clock_ms;
 use crate::ring_driver::RingHandle;
-use axum::extract::{Extension, Request, State};
-use domain::BankId;
-use engine::consortium::Consortium;
-use engine::twopc::MAX_ITEMS_PER_MESSAGE;
-use axum::middleware::Next;
-use engine::ring::Token;
-use std::sync::Arc;
 use app::{shell, App, AppError};
 use axum::body::Body;
+use axum::extract::{Extension, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::BankId;
+use engine::consortium::Consortium;
+use engine::ring::Token;
+use engine::twopc::MAX_ITEMS_PER_MESSAGE;
 use engine::EngineHandle;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -35,7 +39,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest server-function error body the status mapper will read.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(config: &Config, engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc<Node>>) -> Router {
+pub fn router(
+    config: &Config,
+    engine: EngineHandle,
+    ring: Option<RingHandle>,
+    node: Option<Arc<Node>>,
+) -> Router {
     let options = LeptosOptions::builder()
         .output_name("consorcio")
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -63,20 +72,43 @@ pub fn router(config: &Config, engine: EngineHandle, ring: Option<RingHandle>, n
     let status_node = node.clone();
     Router::new()
         .route("/healthz", get(move || health(health_engine.clone())))
-        .route("/status", get(move || status(status_engine.clone(), status_ring.clone(), status_node.clone())))
+        .route(
+            "/status",
+            get(move || {
+                status(
+                    status_engine.clone(),
+                    status_ring.clone(),
+                    status_node.clone(),
+                )
+            }),
+        )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
         .layer(axum::middleware::map_response(server_fn_status))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Merged after the browser limit, so that its own (larger) limit applies to it alone.
         .merge(interbank(config, ring, node))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .with_state(options)
 }
 
@@ -96,7 +128,9 @@ async fn health(engine: EngineHandle) -> Response {
 /// Server functions answer every error with 500. This gives each [`AppError`] its own status
 /// (400 bad input, 401 no session, 404, 409, 422 refused, 503), in one place for all of them.
 async fn server_fn_status(response: Response) -> Response {
-    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -104,13 +138,18 @@ async fn server_fn_status(response: Response) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "error body unreadable").into_response();
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
 
 /// The consortium status of this bank: public, for the status page and for operators.
-async fn status(engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc<Node>>) -> Response {
+async fn status(
+    engine: EngineHandle,
+    ring: Option<RingHandle>,
+    node: Option<Arc<Node>>,
+) -> Response {
     let load = node.map(|n| {
         let (in_flight, undelivered) = n.load();
         serde_json::json!({ "packets_in_flight": in_flight, "decisions_undelivered": undelivered, "timings": n.timings() })
@@ -118,7 +157,9 @@ async fn status(engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc
     // Totals only (no account is identified): what an auditor checks conservation of money with,
     // and the engine's group commit (commands per durable commit).
     let audit = engine.audit().await.ok();
-    let engine_stats = audit.as_ref().map(|a| serde_json::json!({ "commands": a.commands, "commits": a.commits }));
+    let engine_stats = audit
+        .as_ref()
+        .map(|a| serde_json::json!({ "commands": a.commands, "commits": a.commits }));
     let audit = audit.map(|a| {
         serde_json::json!({
             "accounts": a.accounts,
@@ -141,15 +182,25 @@ async fn status(engine: EngineHandle, ring: Option<RingHandle>, node: Option<Arc
 
 /// The API other banks call. Every route sits behind [`verify_peer`]; without a secret
 /// (a bank alone) there is no such API at all.
-fn interbank(config: &Config, ring: Option<RingHandle>, node: Option<Arc<Node>>) -> Router<LeptosOptions> {
+fn interbank(
+    config: &Config,
+    ring: Option<RingHandle>,
+    node: Option<Arc<Node>>,
+) -> Router<LeptosOptions> {
     let (Some(secret), Some(ring), Some(node)) = (config.secret.clone(), ring, node) else {
         return Router::new();
     };
-    let verifier = Arc::new(Verifier::new(secret, config.peers.keys().copied().collect()));
+    let verifier = Arc::new(Verifier::new(
+        secret,
+        config.peers.keys().copied().collect(),
+    ));
     let probe_ring = ring.clone();
     let hurry_ring = ring.clone();
     Router::new()
-        .route("/interbank/token", post(move |Json(token): Json<Token>| deliver(ring.clone(), token)))
+        .route(
+            "/interbank/token",
+            post(move |Json(token): Json<Token>| deliver(ring.clone(), token)),
+        )
         .route(
             "/interbank/hurry",
             post(move || {
@@ -173,14 +224,24 @@ fn interbank(config: &Config, ring: Option<RingHandle>, node: Option<Arc<Node>>)
 struct PeerBank(BankId);
 
 fn too_many(n: usize) -> Option<Response> {
-    (n > MAX_ITEMS_PER_MESSAGE).then(|| (StatusCode::BAD_REQUEST, format!("at most {MAX_ITEMS_PER_MESSAGE} items per message")).into_response())
+    (n > MAX_ITEMS_PER_MESSAGE).then(|| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("at most {MAX_ITEMS_PER_MESSAGE} items per message"),
+        )
+            .into_response()
+    })
 }
 
 fn engine_unavailable(e: engine::EngineError) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
 }
 
-async fn prepare(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)): Extension<PeerBank>, Json(msg): Json<PrepareMsg>) -> Response {
+async fn prepare(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(msg): Json<PrepareMsg>,
+) -> Response {
     if let Some(r) = too_many(msg.items.len()).or_else(|| too_many(msg.decisions.len())) {
         return r;
     }
@@ -190,7 +251,11 @@ async fn prepare(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)
     }
 }
 
-async fn decide(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)): Extension<PeerBank>, Json(msg): Json<DecideMsg>) -> Response {
+async fn decide(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(msg): Json<DecideMsg>,
+) -> Response {
     if let Some(r) = too_many(msg.items.len()) {
         return r;
     }
@@ -200,7 +265,11 @@ async fn decide(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from))
     }
 }
 
-async fn resolve(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)): Extension<PeerBank>, Json(msg): Json<ResolveMsg>) -> Response {
+async fn resolve(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(msg): Json<ResolveMsg>,
+) -> Response {
     if let Some(r) = too_many(msg.txs.len()) {
         return r;
     }
@@ -210,7 +279,9 @@ async fn resolve(Extension(node): Extension<Arc<Node>>, Extension(PeerBank(from)
 async fn lookup(Extension(node): Extension<Arc<Node>>, Json(msg): Json<LookupMsg>) -> Response {
     match node.engine().lookup_key(msg.key).await {
         Ok(preview) => Json(Some(preview)).into_response(),
-        Err(engine::EngineError::Ledger(engine::LedgerError::UnknownAccount)) => Json(None::<()>).into_response(),
+        Err(engine::EngineError::Ledger(engine::LedgerError::UnknownAccount)) => {
+            Json(None::<()>).into_response()
+        }
         Err(e) => engine_unavailable(e),
     }
 }
@@ -220,7 +291,12 @@ async fn account(Extension(node): Extension<Arc<Node>>, Json(msg): Json<AccountM
         return (StatusCode::BAD_REQUEST, "at most two owners").into_response();
     }
     match node.engine().account_of(msg.owners).await {
-        Ok(found) => Json(found.map(|a| AccountAnswer { account: a.id, available: a.available, blocked: a.blocked })).into_response(),
+        Ok(found) => Json(found.map(|a| AccountAnswer {
+            account: a.id,
+            available: a.available,
+            blocked: a.blocked,
+        }))
+        .into_response(),
         Err(e) => engine_unavailable(e),
     }
 }
@@ -241,7 +317,11 @@ async fn probe(ring: RingHandle) -> Response {
 
 /// Refuses (401) any inter-bank request that is unsigned, forged, stale or replayed, before its
 /// handler runs, so such a request changes nothing.
-async fn verify_peer(State(verifier): State<Arc<Verifier>>, request: Request, next: Next) -> Response {
+async fn verify_peer(
+    State(verifier): State<Arc<Verifier>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_INTERBANK_BODY_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
@@ -253,7 +333,13 @@ async fn verify_peer(State(verifier): State<Arc<Verifier>>, request: Request, ne
         nonce: header(HEADER_NONCE),
         signature: header(HEADER_SIGNATURE),
     };
-    match verifier.verify(parts.method.as_str(), parts.uri.path(), signed, &bytes, wall_clock_ms()) {
+    match verifier.verify(
+        parts.method.as_str(),
+        parts.uri.path(),
+        signed,
+        &bytes,
+        wall_clock_ms(),
+    ) {
         Ok(bank) => {
             let mut request = Request::from_parts(parts, Body::from(bytes));
             request.extensions_mut().insert(PeerBank(bank));

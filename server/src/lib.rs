@@ -33,23 +33,44 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
-    let bank = domain::dto::BankInfo { id: config.bank_id, name: config.bank_name.clone() };
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    let bank = domain::dto::BankInfo {
+        id: config.bank_id,
+        name: config.bank_name.clone(),
+    };
     let engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
     let (engine, engine_thread) = EngineHandle::start(engine_config, Arc::new(SystemClock))?;
-    let (ring, node) = match (&config.secret, config.peers.keys().any(|p| *p != config.bank_id)) {
+    let (ring, node) = match (
+        &config.secret,
+        config.peers.keys().any(|p| *p != config.bank_id),
+    ) {
         (Some(secret), true) => {
             let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);
-            let peers = peers::Peers::new(config.bank_id, config.peers.clone(), secret.clone(), timeout);
+            let peers = peers::Peers::new(
+                config.bank_id,
+                config.peers.clone(),
+                secret.clone(),
+                timeout,
+            );
             let mut banks: Vec<domain::dto::BankInfo> = config
                 .peers
                 .keys()
-                .map(|id| domain::dto::BankInfo { id: *id, name: config::default_name(u16::from(*id)) })
+                .map(|id| domain::dto::BankInfo {
+                    id: *id,
+                    name: config::default_name(u16::from(*id)),
+                })
                 .collect();
             banks.retain(|b| b.id != config.bank_id);
             banks.push(engine.bank().clone());
             banks.sort_by_key(|b| b.id);
-            let node = consortium::Node::start(peers.clone(), banks, config.public_urls.clone(), engine.clone(), config.twopc.clone());
+            let node = consortium::Node::start(
+                peers.clone(),
+                banks,
+                config.public_urls.clone(),
+                engine.clone(),
+                config.twopc.clone(),
+            );
             let ring = ring_driver::start(peers, config.ring.clone(), node.clone());
             node.set_ring(ring.clone());
             (Some(ring), Some(node))
@@ -61,7 +82,10 @@ pub async fn run(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
     // only way to learn the port).
-    println!("bank-node {} ({}) listening on http://{addr}", config.bank_id, config.bank_name);
+    println!(
+        "bank-node {} ({}) listening on http://{addr}",
+        config.bank_id, config.bank_name
+    );
     // With the peer's socket address, for per-address login throttling.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Graceful, but bounded: peers keep their keep-alive connections busy (token passes, 2PC), so
@@ -90,6 +114,8 @@ pub async fn run(
     // explicitly: it finishes (and makes durable) the batch in progress, and anything later is
     // refused rather than half-done. Returning then ends those tasks with the runtime.
     let _ = stopper.shutdown().await;
-    engine_thread.join().map_err(|_| "engine thread panicked".to_string())?;
+    engine_thread
+        .join()
+        .map_err(|_| "engine thread panicked".to_string())?;
     Ok(())
 }

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let config = match server::config::Config::from_env() {
         Ok(c) => c,
@@ -77,7 +79,12 @@ fn healthcheck() -> ExitCode {
 }
 
 fn probe_healthz() -> Result<(), String> {
-    let env = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let mut addr: SocketAddr = match (env("BIND_ADDR"), env("BANK_ID")) {
         (Some(a), _) => a.parse().map_err(|e| format!("BIND_ADDR '{a}': {e}"))?,
         (None, Some(id)) => {
@@ -93,12 +100,23 @@ fn probe_healthz() -> Result<(), String> {
         _ => {}
     }
     let timeout = Duration::from_secs(2);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    stream.set_read_timeout(Some(timeout)).and_then(|()| stream.set_write_timeout(Some(timeout))).map_err(|e| e.to_string())?;
-    write!(stream, "GET /healthz HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| format!("{addr}: {e}"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET /healthz HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{addr}: {e}"))?;
     // The status line is all that matters; read at most a small head of the answer.
     let mut head = Vec::with_capacity(256);
-    stream.take(256).read_to_end(&mut head).map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .take(256)
+        .read_to_end(&mut head)
+        .map_err(|e| format!("{addr}: {e}"))?;
     let text = String::from_utf8_lossy(&head);
     let status_line = text.lines().next().unwrap_or("");
     match status_line.split_whitespace().nth(1) {

@@ -37,18 +37,38 @@ impl Secret {
         Ok(Secret(text.as_bytes().to_vec()))
     }
 
-    fn mac(&self, method: &str, path: &str, ts_ms: i64, nonce: &str, sender: BankId, body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+    fn mac(
+        &self,
+        method: &str,
+        path: &str,
+        ts_ms: i64,
+        nonce: &str,
+        sender: BankId,
+        body: &[u8],
+    ) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(format!("{method}\n{path}\n{ts_ms}\n{nonce}\n{sender}\n").as_bytes());
         mac.update(body);
         mac
     }
 
     /// The headers a sender attaches.
-    pub fn sign(&self, method: &str, path: &str, sender: BankId, ts_ms: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+    pub fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        sender: BankId,
+        ts_ms: i64,
+        body: &[u8],
+    ) -> Vec<(&'static str, String)> {
         use rand::distr::{Alphanumeric, SampleString};
         let nonce = Alphanumeric.sample_string(&mut rand::rng(), 24);
-        let signature = hex::encode(self.mac(method, path, ts_ms, &nonce, sender, body).finalize().into_bytes());
+        let signature = hex::encode(
+            self.mac(method, path, ts_ms, &nonce, sender, body)
+                .finalize()
+                .into_bytes(),
+        );
         vec![
             (HEADER_BANK, sender.to_string()),
             (HEADER_TIMESTAMP, ts_ms.to_string()),
@@ -98,17 +118,30 @@ pub struct Signed<'a> {
 
 impl Verifier {
     pub fn new(secret: Secret, members: Vec<BankId>) -> Verifier {
-        Verifier { secret, members, seen: Mutex::new(NonceCache::default()) }
+        Verifier {
+            secret,
+            members,
+            seen: Mutex::new(NonceCache::default()),
+        }
     }
 
-    pub fn verify(&self, method: &str, path: &str, h: Signed<'_>, body: &[u8], now_ms: i64) -> Result<BankId, PeerAuthError> {
-        let (Some(bank), Some(ts), Some(nonce), Some(sig)) = (h.bank, h.ts, h.nonce, h.signature) else {
+    pub fn verify(
+        &self,
+        method: &str,
+        path: &str,
+        h: Signed<'_>,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<BankId, PeerAuthError> {
+        let (Some(bank), Some(ts), Some(nonce), Some(sig)) = (h.bank, h.ts, h.nonce, h.signature)
+        else {
             return Err(PeerAuthError::Malformed);
         };
         let bank: u16 = bank.parse().map_err(|_| PeerAuthError::Malformed)?;
         let bank = BankId::try_from(bank).map_err(|_| PeerAuthError::Malformed)?;
         let ts: i64 = ts.parse().map_err(|_| PeerAuthError::Malformed)?;
-        if nonce.is_empty() || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if nonce.is_empty() || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(PeerAuthError::Malformed);
         }
         let sig = hex::decode(sig).map_err(|_| PeerAuthError::Malformed)?;
@@ -164,9 +197,26 @@ mod tests {
         (secret.clone(), Verifier::new(secret, vec![b(1), b(2)]))
     }
 
-    fn check(v: &Verifier, headers: &[(&str, String)], method: &str, path: &str, body: &[u8], now: i64) -> Result<BankId, PeerAuthError> {
-        let get = |k: &str| headers.iter().find(|(h, _)| *h == k).map(|(_, v)| v.as_str());
-        let signed = Signed { bank: get(HEADER_BANK), ts: get(HEADER_TIMESTAMP), nonce: get(HEADER_NONCE), signature: get(HEADER_SIGNATURE) };
+    fn check(
+        v: &Verifier,
+        headers: &[(&str, String)],
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<BankId, PeerAuthError> {
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|(h, _)| *h == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let signed = Signed {
+            bank: get(HEADER_BANK),
+            ts: get(HEADER_TIMESTAMP),
+            nonce: get(HEADER_NONCE),
+            signature: get(HEADER_SIGNATURE),
+        };
         v.verify(method, path, signed, body, now)
     }
 
@@ -174,34 +224,87 @@ mod tests {
     fn a_signed_request_verifies_once() {
         let (secret, v) = setup();
         let h = secret.sign("POST", "/interbank/token", b(2), 1_000_000, b"{}");
-        assert_eq!(check(&v, &h, "POST", "/interbank/token", b"{}", 1_000_500), Ok(b(2)));
-        assert_eq!(check(&v, &h, "POST", "/interbank/token", b"{}", 1_000_600), Err(PeerAuthError::Replay));
+        assert_eq!(
+            check(&v, &h, "POST", "/interbank/token", b"{}", 1_000_500),
+            Ok(b(2))
+        );
+        assert_eq!(
+            check(&v, &h, "POST", "/interbank/token", b"{}", 1_000_600),
+            Err(PeerAuthError::Replay)
+        );
     }
 
     #[test]
     fn tampering_is_detected() {
         let (secret, v) = setup();
         let h = secret.sign("POST", "/interbank/token", b(2), 1_000_000, b"{\"hop\":1}");
-        assert_eq!(check(&v, &h, "POST", "/interbank/token", b"{\"hop\":2}", 1_000_000), Err(PeerAuthError::BadSignature));
-        assert_eq!(check(&v, &h, "POST", "/interbank/probe", b"{\"hop\":1}", 1_000_000), Err(PeerAuthError::BadSignature));
+        assert_eq!(
+            check(
+                &v,
+                &h,
+                "POST",
+                "/interbank/token",
+                b"{\"hop\":2}",
+                1_000_000
+            ),
+            Err(PeerAuthError::BadSignature)
+        );
+        assert_eq!(
+            check(
+                &v,
+                &h,
+                "POST",
+                "/interbank/probe",
+                b"{\"hop\":1}",
+                1_000_000
+            ),
+            Err(PeerAuthError::BadSignature)
+        );
         let mut other = h.clone();
         other[0].1 = "1".into(); // claims to be another member
-        assert_eq!(check(&v, &other, "POST", "/interbank/token", b"{\"hop\":1}", 1_000_000), Err(PeerAuthError::BadSignature));
-        let forged = Secret::parse("not the consortium's secret, forged").unwrap().sign("POST", "/x", b(1), 1_000_000, b"");
-        assert_eq!(check(&v, &forged, "POST", "/x", b"", 1_000_000), Err(PeerAuthError::BadSignature));
+        assert_eq!(
+            check(
+                &v,
+                &other,
+                "POST",
+                "/interbank/token",
+                b"{\"hop\":1}",
+                1_000_000
+            ),
+            Err(PeerAuthError::BadSignature)
+        );
+        let forged = Secret::parse("not the consortium's secret, forged")
+            .unwrap()
+            .sign("POST", "/x", b(1), 1_000_000, b"");
+        assert_eq!(
+            check(&v, &forged, "POST", "/x", b"", 1_000_000),
+            Err(PeerAuthError::BadSignature)
+        );
     }
 
     #[test]
     fn strangers_stale_and_malformed_requests_are_refused() {
         let (secret, v) = setup();
         let h = secret.sign("POST", "/x", b(7), 1_000_000, b"");
-        assert_eq!(check(&v, &h, "POST", "/x", b"", 1_000_000), Err(PeerAuthError::NotMember));
+        assert_eq!(
+            check(&v, &h, "POST", "/x", b"", 1_000_000),
+            Err(PeerAuthError::NotMember)
+        );
         let h = secret.sign("POST", "/x", b(1), 1_000_000, b"");
-        assert_eq!(check(&v, &h, "POST", "/x", b"", 1_000_000 + WINDOW_MS + 1), Err(PeerAuthError::Stale));
-        assert_eq!(check(&v, &[], "POST", "/x", b"", 1_000_000), Err(PeerAuthError::Malformed));
+        assert_eq!(
+            check(&v, &h, "POST", "/x", b"", 1_000_000 + WINDOW_MS + 1),
+            Err(PeerAuthError::Stale)
+        );
+        assert_eq!(
+            check(&v, &[], "POST", "/x", b"", 1_000_000),
+            Err(PeerAuthError::Malformed)
+        );
         let mut bad = secret.sign("POST", "/x", b(1), 1_000_000, b"");
         bad[3].1 = "zz".into();
-        assert_eq!(check(&v, &bad, "POST", "/x", b"", 1_000_000), Err(PeerAuthError::Malformed));
+        assert_eq!(
+            check(&v, &bad, "POST", "/x", b"", 1_000_000),
+            Err(PeerAuthError::Malformed)
+        );
         assert!(Secret::parse("short").is_err());
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
     }
@@ -215,6 +318,10 @@ mod tests {
         }
         let h = secret.sign("POST", "/x", b(1), 10 * WINDOW_MS, b"");
         check(&v, &h, "POST", "/x", b"", 10 * WINDOW_MS).unwrap();
-        assert_eq!(v.seen.lock().unwrap().by_nonce.len(), 1, "the 100 old nonces were pruned");
+        assert_eq!(
+            v.seen.lock().unwrap().by_nonce.len(),
+            1,
+            "the 100 old nonces were pruned"
+        );
     }
 }

@@ -21,7 +21,12 @@ pub struct Peers {
 }
 
 impl Peers {
-    pub fn new(me: BankId, urls: BTreeMap<BankId, String>, secret: Secret, timeout: Duration) -> Peers {
+    pub fn new(
+        me: BankId,
+        urls: BTreeMap<BankId, String>,
+        secret: Secret,
+        timeout: Duration,
+    ) -> Peers {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -29,17 +34,30 @@ impl Peers {
             .build()
             .expect("building the peer HTTP client");
         let answering = Arc::new(urls.keys().map(|b| (*b, AtomicBool::new(true))).collect());
-        Peers { me, urls, secret, http, answering }
+        Peers {
+            me,
+            urls,
+            secret,
+            http,
+            answering,
+        }
     }
 
     /// Whether bank `to` answered the latest call made to it (any route). A cached answer from a
     /// bank is only trusted while this holds.
     pub fn answering(&self, to: BankId) -> bool {
-        self.answering.get(&to).is_some_and(|a| a.load(Ordering::Relaxed))
+        self.answering
+            .get(&to)
+            .is_some_and(|a| a.load(Ordering::Relaxed))
     }
 
     /// POSTs `body` as JSON to `path` at bank `to`, signed; `None` on any failure or timeout.
-    pub async fn call<T: serde::de::DeserializeOwned>(&self, to: BankId, path: &str, body: &impl Serialize) -> Option<T> {
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        to: BankId,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Option<T> {
         self.call_within(to, path, body, None).await
     }
 
@@ -67,11 +85,17 @@ impl Peers {
     ) -> Option<T> {
         let url = format!("{}{path}", self.urls.get(&to)?);
         let bytes = serde_json::to_vec(body).ok()?;
-        let mut req = self.http.post(url).header("content-type", "application/json");
+        let mut req = self
+            .http
+            .post(url)
+            .header("content-type", "application/json");
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        for (k, v) in self.secret.sign("POST", path, self.me, wall_clock_ms(), &bytes) {
+        for (k, v) in self
+            .secret
+            .sign("POST", path, self.me, wall_clock_ms(), &bytes)
+        {
             req = req.header(k, v);
         }
         let res = req.body(bytes).send().await.ok()?;
@@ -84,6 +108,8 @@ impl Peers {
 }
 
 pub fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
-

@@ -60,7 +60,11 @@ enum Inbound {
 }
 
 enum Outcome {
-    Passed { to: BankId, receipt: Option<Receipt>, took: Duration },
+    Passed {
+        to: BankId,
+        receipt: Option<Receipt>,
+        took: Duration,
+    },
     Probed(Vec<ProbeAnswer>),
     BatchDone(bool),
 }
@@ -117,7 +121,13 @@ pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandl
     RingHandle { inbound, status }
 }
 
-async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mpsc::Receiver<Inbound>, status: Arc<Mutex<RingStatus>>) {
+async fn run(
+    config: RingConfig,
+    peers: Peers,
+    node: Arc<Node>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    status: Arc<Mutex<RingStatus>>,
+) {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
     let mut ring = Ring::new(config, now());
@@ -126,7 +136,9 @@ async fn run(config: RingConfig, peers: Peers, node: Arc<Node>, mut inbound: mps
     // Token deliveries made and their round trips in all (microseconds), for the status.
     let mut passes = (0u64, 0u64);
     loop {
-        let deadline = ring.next_deadline_ms().map(|ms| start + Duration::from_millis(ms));
+        let deadline = ring
+            .next_deadline_ms()
+            .map(|ms| start + Duration::from_millis(ms));
         let effects = tokio::select! {
             msg = inbound.recv() => match msg {
                 None => break,
@@ -164,7 +176,12 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn carry_out(effects: Vec<Effect>, peers: &Peers, node: &Arc<Node>, outcomes: &mpsc::Sender<Outcome>) {
+fn carry_out(
+    effects: Vec<Effect>,
+    peers: &Peers,
+    node: &Arc<Node>,
+    outcomes: &mpsc::Sender<Outcome>,
+) {
     for effect in effects {
         match effect {
             Effect::RunBatch => {
@@ -179,13 +196,24 @@ fn carry_out(effects: Vec<Effect>, peers: &Peers, node: &Arc<Node>, outcomes: &m
                 tokio::spawn(async move {
                     let sent = Instant::now();
                     let receipt = peers.call::<Receipt>(to, "/interbank/token", &token).await;
-                    let _ = outcomes.send(Outcome::Passed { to, receipt, took: sent.elapsed() }).await;
+                    let _ = outcomes
+                        .send(Outcome::Passed {
+                            to,
+                            receipt,
+                            took: sent.elapsed(),
+                        })
+                        .await;
                 });
             }
             Effect::Probe => {
                 let (peers, outcomes) = (peers.clone(), outcomes.clone());
                 tokio::spawn(async move {
-                    let others: Vec<BankId> = peers.urls.keys().copied().filter(|b| *b != peers.me).collect();
+                    let others: Vec<BankId> = peers
+                        .urls
+                        .keys()
+                        .copied()
+                        .filter(|b| *b != peers.me)
+                        .collect();
                     let calls = others.into_iter().map(|to| {
                         let peers = peers.clone();
                         async move { peers.call::<ProbeAnswer>(to, "/interbank/probe", &()).await }
@@ -199,7 +227,9 @@ fn carry_out(effects: Vec<Effect>, peers: &Peers, node: &Arc<Node>, outcomes: &m
 }
 
 /// Runs futures concurrently and collects their outputs in order (a few peers at most).
-async fn join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
 where
     F::Output: Send + 'static,
 {

@@ -6,13 +6,15 @@
 //! money. Step two is the confirming `ActionForm`, carrying a transaction id fixed when the page
 //! was rendered, so a double submit pays once.
 
-use crate::api::{get_dashboard, lookup_receiver, Deposit, DashboardPage as Page, Logout, SendPacket, SendPix};
+use crate::api::{
+    get_dashboard, lookup_receiver, DashboardPage as Page, Deposit, Logout, SendPacket, SendPix,
+};
 use crate::error::AppError;
 use crate::pages::packet::PacketBuilder;
 use crate::pages::{error_banner, every, field_error, last_result};
 use domain::dto::{BankInfo, EntryKind, EntryView, LinkedAccount, TxStatus};
-use domain::BankId;
 use domain::time_fmt::format_brasilia;
+use domain::BankId;
 use domain::Cents;
 use leptos::prelude::*;
 use leptos_router::components::Form;
@@ -49,7 +51,11 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 /// which polling and every finished action refresh, so typed input survives refreshes.
 #[component]
 fn Overview(page: Page) -> impl IntoView {
-    let ids = (page.deposit_tx_id.clone(), page.pix_tx_id.clone(), page.packet_tx_id.clone());
+    let ids = (
+        page.deposit_tx_id.clone(),
+        page.pix_tx_id.clone(),
+        page.packet_tx_id.clone(),
+    );
     let page = RwSignal::new(page);
     let deposit = ServerAction::<Deposit>::new();
     let send = ServerAction::<SendPix>::new();
@@ -68,11 +74,45 @@ fn Overview(page: Page) -> impl IntoView {
     every(REFRESH, refresh);
     // After a form's action finishes: fresh figures, and after a success a fresh id for that form
     // (the same id is kept after a failure, so that a retry cannot execute twice).
-    renew_after(deposit.version(), move || matches!(deposit.value().get_untracked(), Some(Ok(_))), page, deposit_id, |p| p.deposit_tx_id.clone());
-    renew_after(send.version(), move || matches!(send.value().get_untracked(), Some(Ok(_))), page, pix_id, |p| p.pix_tx_id.clone());
-    renew_after(packet.version(), move || matches!(packet.value().get_untracked(), Some(Ok(_))), page, packet_id, |p| p.packet_tx_id.clone());
-    let holders = move || page.with(|p| p.dashboard.account.holders.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(" & "));
-    let (bank_name, account_id, me) = page.with_untracked(|p| (p.dashboard.bank.name.clone(), p.dashboard.account.id, p.dashboard.bank.id));
+    renew_after(
+        deposit.version(),
+        move || matches!(deposit.value().get_untracked(), Some(Ok(_))),
+        page,
+        deposit_id,
+        |p| p.deposit_tx_id.clone(),
+    );
+    renew_after(
+        send.version(),
+        move || matches!(send.value().get_untracked(), Some(Ok(_))),
+        page,
+        pix_id,
+        |p| p.pix_tx_id.clone(),
+    );
+    renew_after(
+        packet.version(),
+        move || matches!(packet.value().get_untracked(), Some(Ok(_))),
+        page,
+        packet_id,
+        |p| p.packet_tx_id.clone(),
+    );
+    let holders = move || {
+        page.with(|p| {
+            p.dashboard
+                .account
+                .holders
+                .iter()
+                .map(|h| h.name.clone())
+                .collect::<Vec<_>>()
+                .join(" & ")
+        })
+    };
+    let (bank_name, account_id, me) = page.with_untracked(|p| {
+        (
+            p.dashboard.bank.name.clone(),
+            p.dashboard.account.id,
+            p.dashboard.bank.id,
+        )
+    });
     let banks = page.with_untracked(|p| p.banks.clone());
     view! {
         <section class="card balances">
@@ -172,15 +212,32 @@ fn Linked(linked: Vec<LinkedAccount>, banks: usize) -> impl IntoView {
 }
 
 #[component]
-fn PixCard(send: ServerAction<SendPix>, tx_id: RwSignal<String>, banks: Vec<BankInfo>, me: BankId) -> impl IntoView {
+fn PixCard(
+    send: ServerAction<SendPix>,
+    tx_id: RwSignal<String>,
+    banks: Vec<BankInfo>,
+    me: BankId,
+) -> impl IntoView {
     let query = use_query_map();
     let key = move || query.read().get("pix_key").unwrap_or_default();
     let amount = move || query.read().get("pix_amount").unwrap_or_default();
-    let bank = move || query.read().get("pix_bank").unwrap_or_else(|| u16::from(me).to_string());
+    let bank = move || {
+        query
+            .read()
+            .get("pix_bank")
+            .unwrap_or_else(|| u16::from(me).to_string())
+    };
     let sent = move || query.read().get("sent");
-    let preview = Resource::new(move || (key(), bank()), |(key, bank)| async move {
-        if key.trim().is_empty() { None } else { Some(lookup_receiver(key, Some(bank)).await) }
-    });
+    let preview = Resource::new(
+        move || (key(), bank()),
+        |(key, bank)| async move {
+            if key.trim().is_empty() {
+                None
+            } else {
+                Some(lookup_receiver(key, Some(bank)).await)
+            }
+        },
+    );
     let value = last_result(send.value());
     view! {
         <section class="card" id="pix">
@@ -261,13 +318,21 @@ fn History(entries: Vec<EntryView>) -> impl IntoView {
 fn Row(entry: EntryView) -> impl IntoView {
     let description = match (&entry.kind, &entry.counterparty) {
         (EntryKind::Deposit, _) => "Deposit".to_string(),
-        (EntryKind::PixOut, Some(c)) => format!("Pix to {} ({} · bank {})", c.name, c.key_masked, c.bank),
-        (EntryKind::PixIn, Some(c)) => format!("Pix from {} ({} · bank {})", c.name, c.key_masked, c.bank),
+        (EntryKind::PixOut, Some(c)) => {
+            format!("Pix to {} ({} · bank {})", c.name, c.key_masked, c.bank)
+        }
+        (EntryKind::PixIn, Some(c)) => {
+            format!("Pix from {} ({} · bank {})", c.name, c.key_masked, c.bank)
+        }
         (EntryKind::PixOut, None) => "Pix sent".to_string(),
         (EntryKind::PixIn, None) => "Pix received".to_string(),
     };
     let signed = Cents::new(entry.amount.get() * entry.kind.sign());
-    let sign_class = if entry.kind.sign() > 0 { "num credit" } else { "num debit" };
+    let sign_class = if entry.kind.sign() > 0 {
+        "num credit"
+    } else {
+        "num debit"
+    };
     let status = entry.status;
     let label = match status {
         TxStatus::Pending => "Pending",

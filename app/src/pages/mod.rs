@@ -19,7 +19,9 @@ pub fn last_result<T: Clone + Send + Sync + 'static>(
 }
 
 /// The error of the last submission of a form, if any, as a banner.
-pub fn error_banner<T: Clone + Send + Sync + 'static>(value: Signal<Option<Result<T, AppError>>>) -> impl IntoView {
+pub fn error_banner<T: Clone + Send + Sync + 'static>(
+    value: Signal<Option<Result<T, AppError>>>,
+) -> impl IntoView {
     move || match value.get() {
         Some(Err(e)) if !matches!(e, AppError::BadInput { field: Some(_), .. }) => {
             Some(view! { <p class="error" role="alert">{e.to_string()}</p> })

@@ -9,7 +9,9 @@
 use crate::api::{lookup_receiver, packet_progress, DashboardPage as Page, LegInput, SendPacket};
 use crate::error::AppError;
 use crate::pages::every;
-use domain::dto::{BankInfo, LegState, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus, MAX_PACKET_LEGS};
+use domain::dto::{
+    BankInfo, LegState, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus, MAX_PACKET_LEGS,
+};
 use domain::{BankId, Cents, TaxId};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -67,7 +69,10 @@ fn check(rows: &[LegInput], sources: &[(BankInfo, Cents)]) -> (BTreeMap<String, 
         }
     }
     for (bank, total) in &totals {
-        match sources.iter().find(|(b, _)| u16::from(b.id).to_string() == *bank) {
+        match sources
+            .iter()
+            .find(|(b, _)| u16::from(b.id).to_string() == *bank)
+        {
             Some((b, available)) if *total > available.get() => problems.push(format!(
                 "Not enough at {}: {} needed, {} available.",
                 b.name,
@@ -82,7 +87,11 @@ fn check(rows: &[LegInput], sources: &[(BankInfo, Cents)]) -> (BTreeMap<String, 
 }
 
 #[component]
-pub fn PacketBuilder(page: RwSignal<Page>, action: ServerAction<SendPacket>, tx_id: RwSignal<String>) -> impl IntoView {
+pub fn PacketBuilder(
+    page: RwSignal<Page>,
+    action: ServerAction<SendPacket>,
+    tx_id: RwSignal<String>,
+) -> impl IntoView {
     let me = page.with_untracked(|p| p.dashboard.bank.id);
     let banks = page.with_untracked(|p| p.banks.clone());
     let next_id = RwSignal::new(1usize);
@@ -105,7 +114,10 @@ pub fn PacketBuilder(page: RwSignal<Page>, action: ServerAction<SendPacket>, tx_
         let id = tx_id.get_untracked();
         submitted.set(Some(id.clone()));
         progress.set(None);
-        action.dispatch(SendPacket { tx_id: id, legs: inputs() });
+        action.dispatch(SendPacket {
+            tx_id: id,
+            legs: inputs(),
+        });
     };
     // While a packet runs, show where each leg stands.
     every(std::time::Duration::from_millis(250), move || {
@@ -170,7 +182,12 @@ pub fn PacketBuilder(page: RwSignal<Page>, action: ServerAction<SendPacket>, tx_
 }
 
 #[component]
-fn PacketRow(row: Row, page: RwSignal<Page>, banks: Vec<BankInfo>, rows: RwSignal<Vec<Row>>) -> impl IntoView {
+fn PacketRow(
+    row: Row,
+    page: RwSignal<Page>,
+    banks: Vec<BankInfo>,
+    rows: RwSignal<Vec<Row>>,
+) -> impl IntoView {
     // A plain signal, not a resource: a resource read here would suspend the whole dashboard
     // (and reset what the client is typing) on every keystroke.
     let preview = RwSignal::new(None::<Result<ReceiverPreview, AppError>>);
@@ -267,8 +284,15 @@ fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
 fn Outcome(outcome: PacketOutcome) -> impl IntoView {
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
-        (true, _) => format!("Packet sent: all {} transfers went through.", outcome.legs.len()),
-        (false, Some((i, reason))) => format!("Packet cancelled: transfer {} failed ({}). Nothing was moved.", i + 1, reason.trim_end_matches('.')),
+        (true, _) => format!(
+            "Packet sent: all {} transfers went through.",
+            outcome.legs.len()
+        ),
+        (false, Some((i, reason))) => format!(
+            "Packet cancelled: transfer {} failed ({}). Nothing was moved.",
+            i + 1,
+            reason.trim_end_matches('.')
+        ),
         (false, None) => "Packet cancelled. Nothing was moved.".to_string(),
     };
     view! {
@@ -298,8 +322,15 @@ fn Outcome(outcome: PacketOutcome) -> impl IntoView {
 #[component]
 fn PacketError(error: AppError) -> impl IntoView {
     let message = match &error {
-        AppError::BadInput { field: Some(f), message } => {
-            let row = f.split('.').nth(1).and_then(|n| n.parse::<usize>().ok()).map(|n| n + 1);
+        AppError::BadInput {
+            field: Some(f),
+            message,
+        } => {
+            let row = f
+                .split('.')
+                .nth(1)
+                .and_then(|n| n.parse::<usize>().ok())
+                .map(|n| n + 1);
             match row {
                 Some(n) => format!("Transfer {n}: {message}"),
                 None => message.clone(),

@@ -14,17 +14,26 @@ struct Check {
 
 impl Check {
     fn new(field: &'static str) -> Check {
-        Check { field, live: RwSignal::new(None) }
+        Check {
+            field,
+            live: RwSignal::new(None),
+        }
     }
 
     /// Runs `validate` on the field's value when the client leaves it (change).
-    fn on_change(self, validate: impl Fn(&str) -> Option<String> + 'static) -> impl Fn(leptos::ev::Event) + 'static {
+    fn on_change(
+        self,
+        validate: impl Fn(&str) -> Option<String> + 'static,
+    ) -> impl Fn(leptos::ev::Event) + 'static {
         move |ev| self.live.set(Some(validate(&event_target_value(&ev))))
     }
 
     /// While typing, only takes a message away (once the value is valid): a message that appears
     /// or vanishes on leaving the field would move the button the client is about to click.
-    fn on_input(self, validate: impl Fn(&str) -> Option<String> + 'static) -> impl Fn(leptos::ev::Event) + 'static {
+    fn on_input(
+        self,
+        validate: impl Fn(&str) -> Option<String> + 'static,
+    ) -> impl Fn(leptos::ev::Event) + 'static {
         move |ev| {
             if validate(&event_target_value(&ev)).is_none() {
                 self.live.set(Some(None));
@@ -37,7 +46,10 @@ impl Check {
         move || {
             let message = match self.live.get() {
                 Some(live) => live,
-                None => value.get().and_then(|r| r.err()).and_then(|e| e.for_field(self.field)),
+                None => value
+                    .get()
+                    .and_then(|r| r.err())
+                    .and_then(|e| e.for_field(self.field)),
             };
             message.map(|m| view! { <span class="field-error" role="alert" data-field=self.field>{m}</span> })
         }
@@ -55,8 +67,10 @@ pub fn SignUp() -> impl IntoView {
     let company = RwSignal::new(false);
     let joint = RwSignal::new(false);
     let id_label = move || if company.get() { "CNPJ" } else { "CPF" };
-    let [kind, name1, tax1, name2, tax2, email, phone, password] =
-        ["kind", "name1", "tax_id1", "name2", "tax_id2", "email", "phone", "password"].map(Check::new);
+    let [kind, name1, tax1, name2, tax2, email, phone, password] = [
+        "kind", "name1", "tax_id1", "name2", "tax_id2", "email", "phone", "password",
+    ]
+    .map(Check::new);
     // After each submit, the bank's answer is what the fields show.
     Effect::new(move |previous: Option<usize>| {
         let v = create.version().get();

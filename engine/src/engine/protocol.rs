@@ -6,8 +6,8 @@ use super::{store_error, EngineError, EngineResult, State};
 use crate::ledger::{LedgerError, PartKey};
 use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PartSpec, PrepareItem, Vote};
-use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::dto::MAX_PACKET_LEGS;
+use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::{AccountId, BankId, TxId};
 
 impl State {
@@ -20,10 +20,25 @@ impl State {
     }
 
     /// Records `tx`'s new state; the parts hash, once known, is kept.
-    fn set_participation(&mut self, tx: &TxId, coordinator: BankId, state: PartState, parts: Option<[u8; 32]>, now: i64) {
-        let record = Participation { coordinator, state, parts };
+    fn set_participation(
+        &mut self,
+        tx: &TxId,
+        coordinator: BankId,
+        state: PartState,
+        parts: Option<[u8; 32]>,
+        now: i64,
+    ) {
+        let record = Participation {
+            coordinator,
+            state,
+            parts,
+        };
         self.participations_in_batch.insert(tx.clone(), record);
-        self.protocol_changes.push(ProtocolChange::Participation { tx: tx.clone(), record, at_ms: now });
+        self.protocol_changes.push(ProtocolChange::Participation {
+            tx: tx.clone(),
+            record,
+            at_ms: now,
+        });
     }
 
     /// Phase one at this bank: reserves every part of `item`, or none and says why.
@@ -31,20 +46,39 @@ impl State {
     /// A transaction id names exactly one set of parts: a prepare for an id this bank already
     /// knows is answered from its record only if the parts are the same (a retry); with other
     /// parts it is refused, whatever state the id is in, and nothing changes.
-    pub(super) fn prepare_item(&mut self, coordinator: BankId, item: PrepareItem, now: i64) -> Vote {
-        let refuse = |leg: u16, reason: &str| Vote::Refused { leg, reason: reason.to_string() };
+    pub(super) fn prepare_item(
+        &mut self,
+        coordinator: BankId,
+        item: PrepareItem,
+        now: i64,
+    ) -> Vote {
+        let refuse = |leg: u16, reason: &str| Vote::Refused {
+            leg,
+            reason: reason.to_string(),
+        };
         let parts = item.parts_sha256();
         let tx = item.tx;
         match self.participation(&tx) {
-            Err(_) => return refuse(0, "The bank could not read its records; nothing was reserved."),
+            Err(_) => {
+                return refuse(
+                    0,
+                    "The bank could not read its records; nothing was reserved.",
+                )
+            }
             Ok(Some(p)) if p.coordinator != coordinator => {
-                return refuse(0, "This transaction id is already in use for a different operation.");
+                return refuse(
+                    0,
+                    "This transaction id is already in use for a different operation.",
+                );
             }
             Ok(Some(p)) if p.state == PartState::Aborted => {
                 return refuse(0, "This transfer was already cancelled at this bank.");
             }
             Ok(Some(p)) if p.parts != Some(parts) => {
-                return refuse(0, "This transaction id was already used for other transfers.");
+                return refuse(
+                    0,
+                    "This transaction id was already used for other transfers.",
+                );
             }
             // A repeated prepare of the same parts (the coordinator retried, or restarted and
             // retried the packet).
@@ -53,8 +87,18 @@ impl State {
         }
         match self.previous_use(&tx) {
             Ok(None) => {}
-            Ok(Some(_)) => return refuse(0, "This transaction id is already in use for a different operation."),
-            Err(_) => return refuse(0, "The bank could not read its records; nothing was reserved."),
+            Ok(Some(_)) => {
+                return refuse(
+                    0,
+                    "This transaction id is already in use for a different operation.",
+                )
+            }
+            Err(_) => {
+                return refuse(
+                    0,
+                    "The bank could not read its records; nothing was reserved.",
+                )
+            }
         }
         if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
             self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
@@ -65,7 +109,9 @@ impl State {
             if let Err(reason) = self.prepare_part(&tx, leg, spec, &mut debits, now) {
                 // Undo what this item reserved: the entries stay in history as aborted.
                 if self.ledger.prepared(&tx).is_some() {
-                    self.ledger.abort(&tx, now).expect("parts were just prepared");
+                    self.ledger
+                        .abort(&tx, now)
+                        .expect("parts were just prepared");
                 }
                 self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
                 return Vote::Refused { leg, reason };
@@ -75,7 +121,14 @@ impl State {
         Vote::Prepared
     }
 
-    fn prepare_part(&mut self, tx: &TxId, leg: u16, spec: PartSpec, debits: &mut Vec<(u16, AccountId)>, now: i64) -> Result<(), String> {
+    fn prepare_part(
+        &mut self,
+        tx: &TxId,
+        leg: u16,
+        spec: PartSpec,
+        debits: &mut Vec<(u16, AccountId)>,
+        now: i64,
+    ) -> Result<(), String> {
         if usize::from(leg) >= MAX_PACKET_LEGS {
             return Err("The transfer has too many legs.".into());
         }
@@ -85,25 +138,43 @@ impl State {
                     .iter()
                     .find_map(|o| self.ledger.by_tax_id(o))
                     .map(|a| a.id)
-                    .ok_or_else(|| format!("You have no account at {} to pay this from.", self.config.bank.name))?;
-                self.ledger.prepare_debit(tx, PartKey { leg, account }, amount, to, now).map_err(|e| e.to_string())?;
+                    .ok_or_else(|| {
+                        format!(
+                            "You have no account at {} to pay this from.",
+                            self.config.bank.name
+                        )
+                    })?;
+                self.ledger
+                    .prepare_debit(tx, PartKey { leg, account }, amount, to, now)
+                    .map_err(|e| e.to_string())?;
                 debits.push((leg, account));
             }
             PartSpec::Credit { key, amount, from } => {
                 let account = self.ledger.by_tax_id(&key).map(|a| a.id).ok_or_else(|| {
-                    format!("No account with the key {} at {}.", key.masked(), self.config.bank.name)
+                    format!(
+                        "No account with the key {} at {}.",
+                        key.masked(),
+                        self.config.bank.name
+                    )
                 })?;
                 if debits.contains(&(leg, account)) {
                     return Err(LedgerError::SelfTransfer.to_string());
                 }
-                self.ledger.prepare_credit(tx, PartKey { leg, account }, amount, from, now).map_err(|e| e.to_string())?;
+                self.ledger
+                    .prepare_credit(tx, PartKey { leg, account }, amount, from, now)
+                    .map_err(|e| e.to_string())?;
             }
         }
         Ok(())
     }
 
     /// Phase two at this bank. Acknowledges every decision it has applied now or before.
-    pub(super) fn decide_items(&mut self, from: BankId, items: Vec<DecideItem>, now: i64) -> EngineResult<Vec<TxId>> {
+    pub(super) fn decide_items(
+        &mut self,
+        from: BankId,
+        items: Vec<DecideItem>,
+        now: i64,
+    ) -> EngineResult<Vec<TxId>> {
         let mut acked = Vec::with_capacity(items.len());
         for DecideItem { tx, commit } in items {
             match self.participation(&tx)? {
@@ -112,13 +183,21 @@ impl State {
                     tracing::warn!(%tx, %from, %coordinator, "a decision from a bank that is not the coordinator; ignored");
                 }
                 Some(p) if p.state == PartState::Prepared => {
-                    let applied = if commit { self.ledger.commit(&tx, now) } else { self.ledger.abort(&tx, now) };
+                    let applied = if commit {
+                        self.ledger.commit(&tx, now)
+                    } else {
+                        self.ledger.abort(&tx, now)
+                    };
                     if let Err(e) = applied {
                         // A prepared record always has its reservations; anything else is a bug.
                         tracing::error!(%tx, error = %e, "prepared transaction without reservations");
                         return Err(EngineError::Unexpected);
                     }
-                    let state = if commit { PartState::Committed } else { PartState::Aborted };
+                    let state = if commit {
+                        PartState::Committed
+                    } else {
+                        PartState::Aborted
+                    };
                     self.set_participation(&tx, from, state, p.parts, now);
                     acked.push(tx);
                 }
@@ -152,22 +231,42 @@ impl State {
 
     fn record_decision(&mut self, tx: &TxId, decision: StoredDecision, now: i64) {
         self.decisions_in_batch.insert(tx.clone(), decision.clone());
-        self.protocol_changes.push(ProtocolChange::Decision { tx: tx.clone(), decision, at_ms: now });
+        self.protocol_changes.push(ProtocolChange::Decision {
+            tx: tx.clone(),
+            decision,
+            at_ms: now,
+        });
     }
 
     /// Stores each decision unless one is stored for its id already (the first is final), and
     /// decides this bank's own part in the same batch. Returns, per decision, the final decision
     /// with the outcome to report and the other banks to tell it to.
-    pub(super) fn log_decisions(&mut self, decisions: Vec<Decision>, now: i64) -> EngineResult<Vec<Logged>> {
+    pub(super) fn log_decisions(
+        &mut self,
+        decisions: Vec<Decision>,
+        now: i64,
+    ) -> EngineResult<Vec<Logged>> {
         let me = self.config.bank.id;
         let mut out = Vec::with_capacity(decisions.len());
         for d in decisions {
-            let others: Vec<BankId> = d.participants.iter().copied().filter(|b| *b != me).collect();
+            let others: Vec<BankId> = d
+                .participants
+                .iter()
+                .copied()
+                .filter(|b| *b != me)
+                .collect();
             let logged = match self.stored_decision(&d.tx)? {
                 None => {
-                    let decided_here = d.participants.contains(&me) && self.decide_own_part(&d.tx, d.commit, now);
-                    let unacked = d.participants.iter().copied().filter(|b| *b != me || !decided_here).collect();
-                    let outcome = serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
+                    let decided_here =
+                        d.participants.contains(&me) && self.decide_own_part(&d.tx, d.commit, now);
+                    let unacked = d
+                        .participants
+                        .iter()
+                        .copied()
+                        .filter(|b| *b != me || !decided_here)
+                        .collect();
+                    let outcome =
+                        serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
                     let stored = StoredDecision {
                         commit: d.commit,
                         outcome,
@@ -176,7 +275,11 @@ impl State {
                         submitter: Some(d.submitter),
                     };
                     self.record_decision(&d.tx, stored, now);
-                    Logged { commit: d.commit, outcome: d.outcome, tell: others }
+                    Logged {
+                        commit: d.commit,
+                        outcome: d.outcome,
+                        tell: others,
+                    }
                 }
                 // An abort stored first (a presumed abort, answered to a participant in doubt
                 // while this bank had restarted) is final: every bank this round prepared at
@@ -185,7 +288,11 @@ impl State {
                     if d.participants.contains(&me) {
                         self.decide_own_part(&d.tx, false, now);
                     }
-                    Logged { commit: false, outcome: parse_outcome(&d.tx, false, &existing.outcome), tell: others }
+                    Logged {
+                        commit: false,
+                        outcome: parse_outcome(&d.tx, false, &existing.outcome),
+                        tell: others,
+                    }
                 }
                 // A commit stored before this round was even planned cannot happen: a packet's id
                 // is claimed before its stored decision is read, and released only after its
@@ -194,7 +301,11 @@ impl State {
                 // "abort" when they ask, being none of the decision's participants).
                 Some(existing) => {
                     tracing::error!(tx = %d.tx, "a second round for a committed transaction id; its parts are left in doubt");
-                    Logged { commit: true, outcome: parse_outcome(&d.tx, true, &existing.outcome), tell: Vec::new() }
+                    Logged {
+                        commit: true,
+                        outcome: parse_outcome(&d.tx, true, &existing.outcome),
+                        tell: Vec::new(),
+                    }
                 }
             };
             out.push(logged);
@@ -207,7 +318,14 @@ impl State {
     /// and its recovery task resolves the part later.
     fn decide_own_part(&mut self, tx: &TxId, commit: bool, now: i64) -> bool {
         let me = self.config.bank.id;
-        match self.decide_items(me, vec![DecideItem { tx: tx.clone(), commit }], now) {
+        match self.decide_items(
+            me,
+            vec![DecideItem {
+                tx: tx.clone(),
+                commit,
+            }],
+            now,
+        ) {
             Ok(acked) => !acked.is_empty(),
             Err(e) => {
                 tracing::error!(%tx, error = %e, "applying this bank's own part of a decision");
@@ -220,7 +338,11 @@ impl State {
         if let Some(existing) = self.stored_decision(&tx)? {
             return Ok(existing);
         }
-        let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Aborted, legs: Vec::new() };
+        let outcome = PacketOutcome {
+            tx_id: tx.clone(),
+            status: TxStatus::Aborted,
+            legs: Vec::new(),
+        };
         let decision = StoredDecision {
             commit: false,
             outcome: serde_json::to_string(&outcome).map_err(|_| EngineError::Unexpected)?,
@@ -246,7 +368,11 @@ pub struct Logged {
 pub fn parse_outcome(tx: &TxId, commit: bool, text: &str) -> PacketOutcome {
     serde_json::from_str(text).unwrap_or_else(|_| PacketOutcome {
         tx_id: tx.clone(),
-        status: if commit { TxStatus::Committed } else { TxStatus::Aborted },
+        status: if commit {
+            TxStatus::Committed
+        } else {
+            TxStatus::Aborted
+        },
         legs: Vec::<LegOutcome>::new(),
     })
 }

@@ -1,9 +1,9 @@
 use super::*;
 use crate::auth::{PasswordHash, SessionToken};
-use domain::dto::{AccountKind, Holder};
-use domain::BankId;
 use crate::twopc::{Decision, Resolution};
 use domain::dto::PacketOutcome;
+use domain::dto::{AccountKind, Holder};
+use domain::BankId;
 
 struct FixedClock(i64);
 impl Clock for FixedClock {
@@ -13,7 +13,10 @@ impl Clock for FixedClock {
 }
 
 fn config(dir: &tempfile::TempDir) -> EngineConfig {
-    let bank = BankInfo { id: BankId::try_from(2).unwrap(), name: "Automobili".into() };
+    let bank = BankInfo {
+        id: BankId::try_from(2).unwrap(),
+        name: "Automobili".into(),
+    };
     EngineConfig::new(bank, dir.path().join("bank.sqlite3"))
 }
 
@@ -24,7 +27,10 @@ fn start(dir: &tempfile::TempDir) -> (EngineHandle, std::thread::JoinHandle<()>)
 fn person(name: &str, cpf: &str, email: &str) -> NewAccount {
     NewAccount {
         kind: AccountKind::Individual,
-        holders: vec![Holder { name: name.into(), tax_id: TaxId::parse(cpf).unwrap() }],
+        holders: vec![Holder {
+            name: name.into(),
+            tax_id: TaxId::parse(cpf).unwrap(),
+        }],
         email: email.into(),
         phone: "11987654321".into(),
         password_hash: PasswordHash::for_tests(),
@@ -38,10 +44,27 @@ const BETO: &str = "111.444.777-35";
 async fn deposit_and_pix_inside_the_bank_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, thread) = start(&dir);
-    let ana = engine.open_account(person("Ana Lima", ANA, "ana@example.com")).await.unwrap();
-    let beto = engine.open_account(person("Beto Reis", BETO, "beto@example.com")).await.unwrap();
-    engine.deposit(engine.new_tx_id(), ana, Cents::new(10_000)).await.unwrap();
-    let receipt = engine.pix(engine.new_tx_id(), ana, TaxId::parse(BETO).unwrap(), Cents::new(2_550)).await.unwrap();
+    let ana = engine
+        .open_account(person("Ana Lima", ANA, "ana@example.com"))
+        .await
+        .unwrap();
+    let beto = engine
+        .open_account(person("Beto Reis", BETO, "beto@example.com"))
+        .await
+        .unwrap();
+    engine
+        .deposit(engine.new_tx_id(), ana, Cents::new(10_000))
+        .await
+        .unwrap();
+    let receipt = engine
+        .pix(
+            engine.new_tx_id(),
+            ana,
+            TaxId::parse(BETO).unwrap(),
+            Cents::new(2_550),
+        )
+        .await
+        .unwrap();
     assert_eq!(receipt.status, TxStatus::Committed);
     assert_eq!(receipt.receiver.name, "Beto Reis");
     assert_eq!(receipt.receiver.key_masked, "***.444.777-**");
@@ -51,26 +74,58 @@ async fn deposit_and_pix_inside_the_bank_survive_a_restart() {
     let (engine, _thread) = start(&dir);
     let a = engine.dashboard(ana).await.unwrap();
     let b = engine.dashboard(beto).await.unwrap();
-    assert_eq!((a.account.available, a.account.blocked), (Cents::new(7_450), Cents::ZERO));
+    assert_eq!(
+        (a.account.available, a.account.blocked),
+        (Cents::new(7_450), Cents::ZERO)
+    );
     assert_eq!(b.account.available, Cents::new(2_550));
     let kinds: Vec<_> = a.recent.iter().map(|e| (e.kind, e.status)).collect();
-    assert_eq!(kinds, vec![(EntryKind::PixOut, TxStatus::Committed), (EntryKind::Deposit, TxStatus::Committed)]);
+    assert_eq!(
+        kinds,
+        vec![
+            (EntryKind::PixOut, TxStatus::Committed),
+            (EntryKind::Deposit, TxStatus::Committed)
+        ]
+    );
     assert_eq!(b.recent[0].counterparty.as_ref().unwrap().name, "Ana Lima");
     let after: Vec<_> = a.recent.iter().map(|e| e.balance_after).collect();
-    assert_eq!(after, vec![Some(Cents::new(7_450)), Some(Cents::new(10_000))], "statement: balance after each entry");
+    assert_eq!(
+        after,
+        vec![Some(Cents::new(7_450)), Some(Cents::new(10_000))],
+        "statement: balance after each entry"
+    );
     let audit = engine.audit().await.unwrap();
-    assert_eq!((audit.total_available, audit.total_blocked, audit.prepared_transactions), (10_000, 0, 0));
+    assert_eq!(
+        (
+            audit.total_available,
+            audit.total_blocked,
+            audit.prepared_transactions
+        ),
+        (10_000, 0, 0)
+    );
 }
 
 #[tokio::test]
 async fn a_retried_transaction_id_executes_once() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _t) = start(&dir);
-    let ana = engine.open_account(person("Ana Lima", ANA, "ana@example.com")).await.unwrap();
-    engine.open_account(person("Beto Reis", BETO, "beto@example.com")).await.unwrap();
+    let ana = engine
+        .open_account(person("Ana Lima", ANA, "ana@example.com"))
+        .await
+        .unwrap();
+    engine
+        .open_account(person("Beto Reis", BETO, "beto@example.com"))
+        .await
+        .unwrap();
     let dep = engine.new_tx_id();
-    engine.deposit(dep.clone(), ana, Cents::new(1_000)).await.unwrap();
-    engine.deposit(dep.clone(), ana, Cents::new(1_000)).await.unwrap();
+    engine
+        .deposit(dep.clone(), ana, Cents::new(1_000))
+        .await
+        .unwrap();
+    engine
+        .deposit(dep.clone(), ana, Cents::new(1_000))
+        .await
+        .unwrap();
     assert_eq!(
         engine.deposit(dep, ana, Cents::new(999)).await,
         Err(EngineError::Ledger(LedgerError::TxIdConflict)),
@@ -86,29 +141,63 @@ async fn a_retried_transaction_id_executes_once() {
     assert_eq!(r1.unwrap(), r2.unwrap());
     let again = engine.pix(pix, ana, key, Cents::new(300)).await.unwrap();
     assert_eq!(again.status, TxStatus::Committed);
-    assert_eq!(engine.dashboard(ana).await.unwrap().account.available, Cents::new(700));
+    assert_eq!(
+        engine.dashboard(ana).await.unwrap().account.available,
+        Cents::new(700)
+    );
 }
 
 #[tokio::test]
 async fn refused_operations_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _t) = start(&dir);
-    let ana = engine.open_account(person("Ana Lima", ANA, "ana@example.com")).await.unwrap();
-    engine.open_account(person("Beto Reis", BETO, "beto@example.com")).await.unwrap();
-    engine.deposit(engine.new_tx_id(), ana, Cents::new(500)).await.unwrap();
+    let ana = engine
+        .open_account(person("Ana Lima", ANA, "ana@example.com"))
+        .await
+        .unwrap();
+    engine
+        .open_account(person("Beto Reis", BETO, "beto@example.com"))
+        .await
+        .unwrap();
+    engine
+        .deposit(engine.new_tx_id(), ana, Cents::new(500))
+        .await
+        .unwrap();
     let before = engine.dashboard(ana).await.unwrap();
     let beto = TaxId::parse(BETO).unwrap();
     let unknown = TaxId::parse("123.456.789-09").unwrap();
     let cases = [
-        (engine.pix(engine.new_tx_id(), ana, beto, Cents::new(501)).await, LedgerError::InsufficientFunds),
-        (engine.pix(engine.new_tx_id(), ana, TaxId::parse(ANA).unwrap(), Cents::new(1)).await, LedgerError::SelfTransfer),
-        (engine.pix(engine.new_tx_id(), ana, unknown, Cents::new(1)).await, LedgerError::UnknownAccount),
+        (
+            engine
+                .pix(engine.new_tx_id(), ana, beto, Cents::new(501))
+                .await,
+            LedgerError::InsufficientFunds,
+        ),
+        (
+            engine
+                .pix(
+                    engine.new_tx_id(),
+                    ana,
+                    TaxId::parse(ANA).unwrap(),
+                    Cents::new(1),
+                )
+                .await,
+            LedgerError::SelfTransfer,
+        ),
+        (
+            engine
+                .pix(engine.new_tx_id(), ana, unknown, Cents::new(1))
+                .await,
+            LedgerError::UnknownAccount,
+        ),
     ];
     for (result, expected) in cases {
         assert_eq!(result.unwrap_err(), EngineError::Ledger(expected));
     }
     assert_eq!(
-        engine.open_account(person("Other", ANA, "other@example.com")).await,
+        engine
+            .open_account(person("Other", ANA, "other@example.com"))
+            .await,
         Err(EngineError::Ledger(LedgerError::DuplicateTaxId))
     );
     assert_eq!(engine.dashboard(ana).await.unwrap(), before);
@@ -119,15 +208,31 @@ async fn refused_operations_change_nothing() {
 async fn sessions_are_durable_and_end_on_logout() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, thread) = start(&dir);
-    let ana = engine.open_account(person("Ana Lima", ANA, "ana@example.com")).await.unwrap();
+    let ana = engine
+        .open_account(person("Ana Lima", ANA, "ana@example.com"))
+        .await
+        .unwrap();
     let token = SessionToken::generate();
     engine.create_session(token.hash(), ana).await.unwrap();
-    assert_eq!(engine.session_account(token.hash()).await.unwrap(), Some(ana));
-    assert_eq!(engine.session_account(SessionToken::generate().hash()).await.unwrap(), None);
+    assert_eq!(
+        engine.session_account(token.hash()).await.unwrap(),
+        Some(ana)
+    );
+    assert_eq!(
+        engine
+            .session_account(SessionToken::generate().hash())
+            .await
+            .unwrap(),
+        None
+    );
     drop(engine);
     thread.join().unwrap();
     let (engine, _t) = start(&dir);
-    assert_eq!(engine.session_account(token.hash()).await.unwrap(), Some(ana), "a restart keeps sessions");
+    assert_eq!(
+        engine.session_account(token.hash()).await.unwrap(),
+        Some(ana),
+        "a restart keeps sessions"
+    );
     engine.end_session(token.hash()).await.unwrap();
     assert_eq!(engine.session_account(token.hash()).await.unwrap(), None);
 }
@@ -142,7 +247,11 @@ mod two_phase {
     }
 
     fn cp(name: &str) -> Counterparty {
-        Counterparty { name: name.into(), key_masked: "***.982.247-**".into(), bank: bank(1) }
+        Counterparty {
+            name: name.into(),
+            key_masked: "***.982.247-**".into(),
+            bank: bank(1),
+        }
     }
 
     fn key(text: &str) -> TaxId {
@@ -154,16 +263,39 @@ mod two_phase {
         PrepareItem {
             tx: tx.clone(),
             parts: vec![
-                (0, PartSpec::Debit { owners: vec![key(ANA)], amount: Cents::new(debit), to: cp("Someone at bank 3") }),
-                (1, PartSpec::Credit { key: key(BETO), amount: Cents::new(credit), from: cp("Someone at bank 1") }),
+                (
+                    0,
+                    PartSpec::Debit {
+                        owners: vec![key(ANA)],
+                        amount: Cents::new(debit),
+                        to: cp("Someone at bank 3"),
+                    },
+                ),
+                (
+                    1,
+                    PartSpec::Credit {
+                        key: key(BETO),
+                        amount: Cents::new(credit),
+                        from: cp("Someone at bank 1"),
+                    },
+                ),
             ],
         }
     }
 
     async fn funded(engine: &EngineHandle) -> (AccountId, AccountId) {
-        let ana = engine.open_account(person("Ana Lima", ANA, "ana@example.com")).await.unwrap();
-        let beto = engine.open_account(person("Beto Reis", BETO, "beto@example.com")).await.unwrap();
-        engine.deposit(engine.new_tx_id(), ana, Cents::new(1_000)).await.unwrap();
+        let ana = engine
+            .open_account(person("Ana Lima", ANA, "ana@example.com"))
+            .await
+            .unwrap();
+        let beto = engine
+            .open_account(person("Beto Reis", BETO, "beto@example.com"))
+            .await
+            .unwrap();
+        engine
+            .deposit(engine.new_tx_id(), ana, Cents::new(1_000))
+            .await
+            .unwrap();
         (ana, beto)
     }
 
@@ -178,29 +310,82 @@ mod two_phase {
         let (engine, thread) = start(&dir);
         let (ana, beto) = funded(&engine).await;
         let tx = engine.new_tx_id();
-        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 400, 250)]).await.unwrap(), vec![Vote::Prepared]);
+        assert_eq!(
+            engine
+                .prepare(bank(1), vec![item(&tx, 400, 250)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
         assert_eq!(balances(&engine, ana).await, (600, 400));
-        assert_eq!(balances(&engine, beto).await, (0, 0), "a pending credit is not spendable");
+        assert_eq!(
+            balances(&engine, beto).await,
+            (0, 0),
+            "a pending credit is not spendable"
+        );
         drop(engine);
         thread.join().unwrap();
 
         let (engine, _t) = start(&dir);
-        assert_eq!(balances(&engine, ana).await, (600, 400), "the reservation survives a restart");
+        assert_eq!(
+            balances(&engine, ana).await,
+            (600, 400),
+            "the reservation survives a restart"
+        );
         let doubt = engine.in_doubt().await.unwrap();
-        assert_eq!(doubt.iter().map(|(t, c, _)| (t.clone(), *c)).collect::<Vec<_>>(), vec![(tx.clone(), bank(1))]);
+        assert_eq!(
+            doubt
+                .iter()
+                .map(|(t, c, _)| (t.clone(), *c))
+                .collect::<Vec<_>>(),
+            vec![(tx.clone(), bank(1))]
+        );
         // Duplicate prepare: same vote, nothing reserved twice.
-        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 400, 250)]).await.unwrap(), vec![Vote::Prepared]);
+        assert_eq!(
+            engine
+                .prepare(bank(1), vec![item(&tx, 400, 250)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
         assert_eq!(balances(&engine, ana).await, (600, 400));
         // A decision from a bank that is not the coordinator is not applied nor acknowledged.
-        assert!(engine.decide(bank(3), vec![DecideItem { tx: tx.clone(), commit: false }]).await.unwrap().is_empty());
-        let commit = vec![DecideItem { tx: tx.clone(), commit: true }];
-        assert_eq!(engine.decide(bank(1), commit.clone()).await.unwrap(), vec![tx.clone()]);
-        assert_eq!(engine.decide(bank(1), commit).await.unwrap(), vec![tx.clone()], "a duplicate decision is acknowledged again");
+        assert!(engine
+            .decide(
+                bank(3),
+                vec![DecideItem {
+                    tx: tx.clone(),
+                    commit: false
+                }]
+            )
+            .await
+            .unwrap()
+            .is_empty());
+        let commit = vec![DecideItem {
+            tx: tx.clone(),
+            commit: true,
+        }];
+        assert_eq!(
+            engine.decide(bank(1), commit.clone()).await.unwrap(),
+            vec![tx.clone()]
+        );
+        assert_eq!(
+            engine.decide(bank(1), commit).await.unwrap(),
+            vec![tx.clone()],
+            "a duplicate decision is acknowledged again"
+        );
         assert_eq!(balances(&engine, ana).await, (600, 0));
         assert_eq!(balances(&engine, beto).await, (250, 0));
         assert!(engine.in_doubt().await.unwrap().is_empty());
         let audit = engine.audit().await.unwrap();
-        assert_eq!((audit.total_blocked, audit.total_incoming, audit.prepared_transactions), (0, 0, 0));
+        assert_eq!(
+            (
+                audit.total_blocked,
+                audit.total_incoming,
+                audit.prepared_transactions
+            ),
+            (0, 0, 0)
+        );
     }
 
     #[tokio::test]
@@ -210,22 +395,62 @@ mod two_phase {
         let (ana, beto) = funded(&engine).await;
         // Bank 2 coordinates a packet with a part here and a part at bank 3.
         let tx = engine.new_tx_id();
-        assert_eq!(engine.prepare(bank(2), vec![item(&tx, 300, 300)]).await.unwrap(), vec![Vote::Prepared]);
-        let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(2), bank(3)], submitter: AccountId(1), outcome };
+        assert_eq!(
+            engine
+                .prepare(bank(2), vec![item(&tx, 300, 300)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
+        let outcome = PacketOutcome {
+            tx_id: tx.clone(),
+            status: TxStatus::Committed,
+            legs: vec![],
+        };
+        let d = Decision {
+            tx: tx.clone(),
+            commit: true,
+            participants: vec![bank(2), bank(3)],
+            submitter: AccountId(1),
+            outcome,
+        };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
         assert!(logged[0].commit);
-        assert_eq!(logged[0].tell, vec![bank(3)], "the other participant is told; this bank decided with the log");
-        assert_eq!(balances(&engine, ana).await, (700, 0), "applied here in the same batch");
+        assert_eq!(
+            logged[0].tell,
+            vec![bank(3)],
+            "the other participant is told; this bank decided with the log"
+        );
+        assert_eq!(
+            balances(&engine, ana).await,
+            (700, 0),
+            "applied here in the same batch"
+        );
         assert_eq!(balances(&engine, beto).await, (300, 0));
         assert!(engine.in_doubt().await.unwrap().is_empty());
         drop(engine);
         thread.join().unwrap();
 
         let (engine, _t) = start(&dir);
-        assert_eq!(engine.unacked_decisions().await.unwrap(), vec![(tx.clone(), true, vec![bank(3)])], "only bank 3 to hear it");
+        assert_eq!(
+            engine.unacked_decisions().await.unwrap(),
+            vec![(tx.clone(), true, vec![bank(3)])],
+            "only bank 3 to hear it"
+        );
         // Its own delivery, should it come (an older log listed this bank), is acknowledged again.
-        assert_eq!(engine.decide(bank(2), vec![DecideItem { tx: tx.clone(), commit: true }]).await.unwrap(), vec![tx]);
+        assert_eq!(
+            engine
+                .decide(
+                    bank(2),
+                    vec![DecideItem {
+                        tx: tx.clone(),
+                        commit: true
+                    }]
+                )
+                .await
+                .unwrap(),
+            vec![tx]
+        );
         assert_eq!(balances(&engine, ana).await, (700, 0));
     }
 
@@ -235,23 +460,64 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         let (ana, _beto) = funded(&engine).await;
         let tx = engine.new_tx_id();
-        let vote = engine.prepare(bank(1), vec![item(&tx, 1_001, 10)]).await.unwrap();
-        assert!(matches!(&vote[0], Vote::Refused { leg: 0, reason } if reason.contains("Insufficient")), "{vote:?}");
+        let vote = engine
+            .prepare(bank(1), vec![item(&tx, 1_001, 10)])
+            .await
+            .unwrap();
+        assert!(
+            matches!(&vote[0], Vote::Refused { leg: 0, reason } if reason.contains("Insufficient")),
+            "{vote:?}"
+        );
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
         // The credit fails after the debit was reserved: the debit is released too.
         let unknown = PrepareItem {
             tx: engine.new_tx_id(),
             parts: vec![
-                (0, PartSpec::Debit { owners: vec![key(ANA)], amount: Cents::new(100), to: cp("x") }),
-                (0, PartSpec::Credit { key: key("123.456.789-09"), amount: Cents::new(100), from: cp("y") }),
+                (
+                    0,
+                    PartSpec::Debit {
+                        owners: vec![key(ANA)],
+                        amount: Cents::new(100),
+                        to: cp("x"),
+                    },
+                ),
+                (
+                    0,
+                    PartSpec::Credit {
+                        key: key("123.456.789-09"),
+                        amount: Cents::new(100),
+                        from: cp("y"),
+                    },
+                ),
             ],
         };
-        assert!(matches!(engine.prepare(bank(1), vec![unknown]).await.unwrap()[0], Vote::Refused { leg: 0, .. }));
+        assert!(matches!(
+            engine.prepare(bank(1), vec![unknown]).await.unwrap()[0],
+            Vote::Refused { leg: 0, .. }
+        ));
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
         // An abort for something never prepared is acknowledged and remembered.
         let late = engine.new_tx_id();
-        assert_eq!(engine.decide(bank(1), vec![DecideItem { tx: late.clone(), commit: false }]).await.unwrap(), vec![late.clone()]);
-        assert!(matches!(engine.prepare(bank(1), vec![item(&late, 100, 100)]).await.unwrap()[0], Vote::Refused { .. }));
+        assert_eq!(
+            engine
+                .decide(
+                    bank(1),
+                    vec![DecideItem {
+                        tx: late.clone(),
+                        commit: false
+                    }]
+                )
+                .await
+                .unwrap(),
+            vec![late.clone()]
+        );
+        assert!(matches!(
+            engine
+                .prepare(bank(1), vec![item(&late, 100, 100)])
+                .await
+                .unwrap()[0],
+            Vote::Refused { .. }
+        ));
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
         assert_eq!(engine.audit().await.unwrap().prepared_transactions, 0);
     }
@@ -263,18 +529,45 @@ mod two_phase {
         let (ana, _beto) = funded(&engine).await;
         let stranger = PrepareItem {
             tx: engine.new_tx_id(),
-            parts: vec![(0, PartSpec::Debit { owners: vec![key("123.456.789-09")], amount: Cents::new(1), to: cp("x") })],
+            parts: vec![(
+                0,
+                PartSpec::Debit {
+                    owners: vec![key("123.456.789-09")],
+                    amount: Cents::new(1),
+                    to: cp("x"),
+                },
+            )],
         };
         let negative = item(&engine.new_tx_id(), -500, 10);
         let self_pay = PrepareItem {
             tx: engine.new_tx_id(),
             parts: vec![
-                (0, PartSpec::Debit { owners: vec![key(ANA)], amount: Cents::new(1), to: cp("x") }),
-                (0, PartSpec::Credit { key: key(ANA), amount: Cents::new(1), from: cp("y") }),
+                (
+                    0,
+                    PartSpec::Debit {
+                        owners: vec![key(ANA)],
+                        amount: Cents::new(1),
+                        to: cp("x"),
+                    },
+                ),
+                (
+                    0,
+                    PartSpec::Credit {
+                        key: key(ANA),
+                        amount: Cents::new(1),
+                        from: cp("y"),
+                    },
+                ),
             ],
         };
-        let votes = engine.prepare(bank(1), vec![stranger, negative, self_pay]).await.unwrap();
-        assert!(votes.iter().all(|v| matches!(v, Vote::Refused { .. })), "{votes:?}");
+        let votes = engine
+            .prepare(bank(1), vec![stranger, negative, self_pay])
+            .await
+            .unwrap();
+        assert!(
+            votes.iter().all(|v| matches!(v, Vote::Refused { .. })),
+            "{votes:?}"
+        );
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
     }
 
@@ -287,26 +580,59 @@ mod two_phase {
         let presumed = engine.resolve(tx.clone()).await.unwrap();
         assert!(!presumed.commit);
         // The coordinator then tries to commit the same id: the abort stands.
-        let outcome = PacketOutcome { tx_id: tx.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: tx.clone(), commit: true, participants: vec![bank(1)], submitter: AccountId(1), outcome };
+        let outcome = PacketOutcome {
+            tx_id: tx.clone(),
+            status: TxStatus::Committed,
+            legs: vec![],
+        };
+        let d = Decision {
+            tx: tx.clone(),
+            commit: true,
+            participants: vec![bank(1)],
+            submitter: AccountId(1),
+            outcome,
+        };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
         assert!(!logged[0].commit, "first decision wins");
         assert_eq!(logged[0].outcome.status, TxStatus::Aborted);
-        assert_eq!(logged[0].tell, vec![bank(1)], "every bank of this round hears the abort");
+        assert_eq!(
+            logged[0].tell,
+            vec![bank(1)],
+            "every bank of this round hears the abort"
+        );
 
         let other = engine.new_tx_id();
-        let outcome = PacketOutcome { tx_id: other.clone(), status: TxStatus::Committed, legs: vec![] };
-        let d = Decision { tx: other.clone(), commit: true, participants: vec![bank(1), bank(3)], submitter: AccountId(7), outcome };
+        let outcome = PacketOutcome {
+            tx_id: other.clone(),
+            status: TxStatus::Committed,
+            legs: vec![],
+        };
+        let d = Decision {
+            tx: other.clone(),
+            commit: true,
+            participants: vec![bank(1), bank(3)],
+            submitter: AccountId(7),
+            outcome,
+        };
         assert!(engine.log_decisions(vec![d]).await.unwrap()[0].commit);
-        engine.decision_acked(vec![(other.clone(), vec![bank(3)])]).await.unwrap();
+        engine
+            .decision_acked(vec![(other.clone(), vec![bank(3)])])
+            .await
+            .unwrap();
         drop(engine);
         thread.join().unwrap();
 
         let (engine, _t) = start(&dir);
-        assert_eq!(engine.unacked_decisions().await.unwrap(), vec![(other.clone(), true, vec![bank(3)])]);
+        assert_eq!(
+            engine.unacked_decisions().await.unwrap(),
+            vec![(other.clone(), true, vec![bank(3)])]
+        );
         let stored = engine.resolve(other.clone()).await.unwrap();
         assert!(stored.commit, "a stored commit is never presumed away");
-        assert_eq!((stored.participants.as_deref(), stored.submitter), (Some(&[bank(1), bank(3)][..]), Some(AccountId(7))));
+        assert_eq!(
+            (stored.participants.as_deref(), stored.submitter),
+            (Some(&[bank(1), bank(3)][..]), Some(AccountId(7)))
+        );
         // A commit is told only to its participants: another bank that prepared something under
         // this id (a second plan) hears abort.
         assert_eq!(Resolution::for_bank(&stored, bank(3)), Resolution::Commit);
@@ -322,26 +648,75 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         let (ana, beto) = funded(&engine).await;
         let tx = engine.new_tx_id();
-        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 100, 100)]).await.unwrap(), vec![Vote::Prepared]);
+        assert_eq!(
+            engine
+                .prepare(bank(1), vec![item(&tx, 100, 100)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
         let other_parts = |tx: &TxId| item(tx, 900, 900);
-        let refused_as_reused = |votes: Vec<Vote>| {
-            matches!(&votes[0], Vote::Refused { leg: 0, reason } if reason.contains("already used for other transfers"))
-        };
+        let refused_as_reused = |votes: Vec<Vote>| matches!(&votes[0], Vote::Refused { leg: 0, reason } if reason.contains("already used for other transfers"));
         // Prepared: the same parts again are a retry; other parts under the same id are refused
         // and change nothing.
-        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 100, 100)]).await.unwrap(), vec![Vote::Prepared]);
-        assert!(refused_as_reused(engine.prepare(bank(1), vec![other_parts(&tx)]).await.unwrap()));
+        assert_eq!(
+            engine
+                .prepare(bank(1), vec![item(&tx, 100, 100)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
+        assert!(refused_as_reused(
+            engine
+                .prepare(bank(1), vec![other_parts(&tx)])
+                .await
+                .unwrap()
+        ));
         assert_eq!(balances(&engine, ana).await, (900, 100));
         assert_eq!(engine.audit().await.unwrap().total_incoming, 100);
         // Committed: the same holds, and the commit stands.
-        engine.decide(bank(1), vec![DecideItem { tx: tx.clone(), commit: true }]).await.unwrap();
-        assert!(refused_as_reused(engine.prepare(bank(1), vec![other_parts(&tx)]).await.unwrap()));
-        assert_eq!(engine.prepare(bank(1), vec![item(&tx, 100, 100)]).await.unwrap(), vec![Vote::Prepared]);
-        assert_eq!((balances(&engine, ana).await, balances(&engine, beto).await), ((900, 0), (100, 0)));
+        engine
+            .decide(
+                bank(1),
+                vec![DecideItem {
+                    tx: tx.clone(),
+                    commit: true,
+                }],
+            )
+            .await
+            .unwrap();
+        assert!(refused_as_reused(
+            engine
+                .prepare(bank(1), vec![other_parts(&tx)])
+                .await
+                .unwrap()
+        ));
+        assert_eq!(
+            engine
+                .prepare(bank(1), vec![item(&tx, 100, 100)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
+        assert_eq!(
+            (balances(&engine, ana).await, balances(&engine, beto).await),
+            ((900, 0), (100, 0))
+        );
         let part = engine.participation(tx.clone()).await.unwrap().unwrap();
         assert_eq!(part.state, PartState::Committed);
-        assert_eq!(part.parts, Some(item(&tx, 100, 100).parts_sha256()), "the hash outlives the state change");
+        assert_eq!(
+            part.parts,
+            Some(item(&tx, 100, 100).parts_sha256()),
+            "the hash outlives the state change"
+        );
         let audit = engine.audit().await.unwrap();
-        assert_eq!((audit.total_blocked, audit.total_incoming, audit.prepared_transactions), (0, 0, 0));
+        assert_eq!(
+            (
+                audit.total_blocked,
+                audit.total_incoming,
+                audit.prepared_transactions
+            ),
+            (0, 0, 0)
+        );
     }
 }

@@ -3,20 +3,37 @@ use crate::auth::PasswordHash;
 use domain::BankId;
 use proptest::prelude::*;
 
-const CPFS: [&str; 4] = ["529.982.247-25", "111.444.777-35", "123.456.789-09", "935.411.347-80"];
+const CPFS: [&str; 4] = [
+    "529.982.247-25",
+    "111.444.777-35",
+    "123.456.789-09",
+    "935.411.347-80",
+];
 
 fn tx(n: u32) -> TxId {
-    TxId::compose(BankId::try_from(1).unwrap(), "202611261705", &format!("T{n:010}")).unwrap()
+    TxId::compose(
+        BankId::try_from(1).unwrap(),
+        "202611261705",
+        &format!("T{n:010}"),
+    )
+    .unwrap()
 }
 
 fn cp() -> Counterparty {
-    Counterparty { name: "Other".into(), key_masked: "***".into(), bank: BankId::try_from(1).unwrap() }
+    Counterparty {
+        name: "Other".into(),
+        key_masked: "***".into(),
+        bank: BankId::try_from(1).unwrap(),
+    }
 }
 
 fn open(ledger: &mut Ledger, i: usize) -> AccountId {
     let new = NewAccount {
         kind: AccountKind::Individual,
-        holders: vec![Holder { name: format!("Holder {i}"), tax_id: TaxId::parse(CPFS[i]).unwrap() }],
+        holders: vec![Holder {
+            name: format!("Holder {i}"),
+            tax_id: TaxId::parse(CPFS[i]).unwrap(),
+        }],
         email: format!("h{i}@example.com"),
         phone: "11987654321".into(),
         password_hash: PasswordHash::for_tests(),
@@ -33,14 +50,34 @@ fn pix_inside_the_bank_reserves_then_commits() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
     l.deposit(tx(1), a, c(10_000), 0).unwrap();
-    l.prepare_debit(&tx(2), PartKey::single(a), c(2_500), cp(), 0).unwrap();
-    l.prepare_credit(&tx(2), PartKey::single(b), c(2_500), cp(), 0).unwrap();
-    assert_eq!((l.account(a).unwrap().available, l.account(a).unwrap().blocked), (c(7_500), c(2_500)));
+    l.prepare_debit(&tx(2), PartKey::single(a), c(2_500), cp(), 0)
+        .unwrap();
+    l.prepare_credit(&tx(2), PartKey::single(b), c(2_500), cp(), 0)
+        .unwrap();
+    assert_eq!(
+        (
+            l.account(a).unwrap().available,
+            l.account(a).unwrap().blocked
+        ),
+        (c(7_500), c(2_500))
+    );
     assert_eq!(l.account(b).unwrap().incoming, c(2_500));
     l.check_invariants().unwrap();
     l.commit(&tx(2), 0).unwrap();
-    assert_eq!((l.account(a).unwrap().available, l.account(a).unwrap().blocked), (c(7_500), c(0)));
-    assert_eq!((l.account(b).unwrap().available, l.account(b).unwrap().incoming), (c(2_500), c(0)));
+    assert_eq!(
+        (
+            l.account(a).unwrap().available,
+            l.account(a).unwrap().blocked
+        ),
+        (c(7_500), c(0))
+    );
+    assert_eq!(
+        (
+            l.account(b).unwrap().available,
+            l.account(b).unwrap().incoming
+        ),
+        (c(2_500), c(0))
+    );
     assert_eq!(l.total_held(), 10_000);
     l.check_invariants().unwrap();
 }
@@ -50,13 +87,19 @@ fn abort_returns_the_reservation() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
     l.deposit(tx(1), a, c(1_000), 0).unwrap();
-    l.prepare_debit(&tx(2), PartKey::single(a), c(1_000), cp(), 0).unwrap();
-    l.prepare_credit(&tx(2), PartKey::single(b), c(1_000), cp(), 0).unwrap();
+    l.prepare_debit(&tx(2), PartKey::single(a), c(1_000), cp(), 0)
+        .unwrap();
+    l.prepare_credit(&tx(2), PartKey::single(b), c(1_000), cp(), 0)
+        .unwrap();
     l.abort(&tx(2), 0).unwrap();
     assert_eq!(l.account(a).unwrap().available, c(1_000));
     assert_eq!(l.account(b).unwrap().available, c(0));
     assert_eq!(l.prepared_count(), 0);
-    assert_eq!(l.abort(&tx(2), 0), Err(LedgerError::UnknownTx), "a decision applies once");
+    assert_eq!(
+        l.abort(&tx(2), 0),
+        Err(LedgerError::UnknownTx),
+        "a decision applies once"
+    );
     l.check_invariants().unwrap();
 }
 
@@ -66,9 +109,18 @@ fn failures_change_nothing() {
     let a = open(&mut l, 0);
     l.deposit(tx(1), a, c(500), 0).unwrap();
     l.take_changes();
-    assert_eq!(l.prepare_debit(&tx(2), PartKey::single(a), c(501), cp(), 0), Err(LedgerError::InsufficientFunds));
-    assert_eq!(l.deposit(tx(3), AccountId(99), c(1), 0), Err(LedgerError::UnknownAccount));
-    assert_eq!(l.deposit(tx(4), a, MAX_BALANCE, 0), Err(LedgerError::BalanceLimit));
+    assert_eq!(
+        l.prepare_debit(&tx(2), PartKey::single(a), c(501), cp(), 0),
+        Err(LedgerError::InsufficientFunds)
+    );
+    assert_eq!(
+        l.deposit(tx(3), AccountId(99), c(1), 0),
+        Err(LedgerError::UnknownAccount)
+    );
+    assert_eq!(
+        l.deposit(tx(4), a, MAX_BALANCE, 0),
+        Err(LedgerError::BalanceLimit)
+    );
     assert!(l.take_changes().is_empty());
     assert_eq!(l.account(a).unwrap().available, c(500));
     assert_eq!(l.prepared_count(), 0);
@@ -80,12 +132,18 @@ fn the_same_tax_id_or_email_opens_one_account_per_bank() {
     open(&mut l, 0);
     let mut dup = NewAccount {
         kind: AccountKind::Individual,
-        holders: vec![Holder { name: "X".into(), tax_id: TaxId::parse(CPFS[0]).unwrap() }],
+        holders: vec![Holder {
+            name: "X".into(),
+            tax_id: TaxId::parse(CPFS[0]).unwrap(),
+        }],
         email: "other@example.com".into(),
         phone: "11987654321".into(),
         password_hash: PasswordHash::for_tests(),
     };
-    assert_eq!(l.open_account(dup.clone(), 0), Err(LedgerError::DuplicateTaxId));
+    assert_eq!(
+        l.open_account(dup.clone(), 0),
+        Err(LedgerError::DuplicateTaxId)
+    );
     dup.holders[0].tax_id = TaxId::parse(CPFS[1]).unwrap();
     dup.email = "h0@example.com".into();
     assert_eq!(l.open_account(dup, 0), Err(LedgerError::DuplicateEmail));
@@ -97,8 +155,12 @@ fn a_part_is_prepared_once() {
     let mut l = Ledger::new();
     let a = open(&mut l, 0);
     l.deposit(tx(1), a, c(500), 0).unwrap();
-    l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0).unwrap();
-    assert_eq!(l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0), Err(LedgerError::TxIdConflict));
+    l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0)
+        .unwrap();
+    assert_eq!(
+        l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0),
+        Err(LedgerError::TxIdConflict)
+    );
     assert_eq!(l.account(a).unwrap().blocked, c(100));
 }
 
@@ -107,15 +169,26 @@ fn restore_rebuilds_reservations() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
     l.deposit(tx(1), a, c(900), 0).unwrap();
-    l.prepare_debit(&tx(2), PartKey::single(a), c(300), cp(), 0).unwrap();
-    l.prepare_credit(&tx(2), PartKey::single(b), c(300), cp(), 0).unwrap();
+    l.prepare_debit(&tx(2), PartKey::single(a), c(300), cp(), 0)
+        .unwrap();
+    l.prepare_credit(&tx(2), PartKey::single(b), c(300), cp(), 0)
+        .unwrap();
     let accounts: Vec<Account> = l.accounts().cloned().collect();
-    let prepared = l.prepared(&tx(2)).unwrap().iter().map(|p| (tx(2), p.clone())).collect();
+    let prepared = l
+        .prepared(&tx(2))
+        .unwrap()
+        .iter()
+        .map(|p| (tx(2), p.clone()))
+        .collect();
     let mut r = Ledger::restore(accounts, prepared);
     r.check_invariants().unwrap();
     r.commit(&tx(2), 0).unwrap();
     assert_eq!(r.account(b).unwrap().available, c(300));
-    assert_eq!(open(&mut r, 2), AccountId(3), "ids continue after the restored ones");
+    assert_eq!(
+        open(&mut r, 2),
+        AccountId(3),
+        "ids continue after the restored ones"
+    );
 }
 
 #[derive(Clone, Debug)]
@@ -128,10 +201,19 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     // Amounts include zero, negatives and huge values: the ledger must refuse them unharmed.
-    let amount = prop_oneof![1i64..5_000, -10i64..=0, Just(MAX_BALANCE.get()), Just(i64::MAX)];
+    let amount = prop_oneof![
+        1i64..5_000,
+        -10i64..=0,
+        Just(MAX_BALANCE.get()),
+        Just(i64::MAX)
+    ];
     prop_oneof![
         (0usize..4, amount.clone()).prop_map(|(acc, amount)| Op::Deposit { acc, amount }),
-        (0usize..4, 0usize..4, amount).prop_map(|(from, to, amount)| Op::Prepare { from, to, amount }),
+        (0usize..4, 0usize..4, amount).prop_map(|(from, to, amount)| Op::Prepare {
+            from,
+            to,
+            amount
+        }),
         (0usize..8).prop_map(|nth| Op::Commit { nth }),
         (0usize..8).prop_map(|nth| Op::Abort { nth }),
     ]

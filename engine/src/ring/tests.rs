@@ -33,7 +33,14 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let mut net = Net { now: 0, rings: BTreeMap::new(), down: BTreeSet::new(), isolated: BTreeSet::new(), batches: Vec::new(), running: Vec::new() };
+        let mut net = Net {
+            now: 0,
+            rings: BTreeMap::new(),
+            down: BTreeSet::new(),
+            isolated: BTreeSet::new(),
+            batches: Vec::new(),
+            running: Vec::new(),
+        };
         for id in 1..=5 {
             net.rings.insert(b(id), Ring::new(config(id), 0));
         }
@@ -60,13 +67,17 @@ impl Net {
                 }
                 Effect::Send { to, token } => {
                     let receipt = if self.reachable(at, to) {
-                        let (receipt, effects) = self.rings.get_mut(&to).unwrap().receive(token, now);
+                        let (receipt, effects) =
+                            self.rings.get_mut(&to).unwrap().receive(token, now);
                         self.apply(to, effects);
                         Some(receipt)
                     } else {
                         None
                     };
-                    self.rings.get_mut(&at).unwrap().pass_result(to, receipt, now)
+                    self.rings
+                        .get_mut(&at)
+                        .unwrap()
+                        .pass_result(to, receipt, now)
                 }
                 Effect::Probe => {
                     let answers: Vec<ProbeAnswer> = self
@@ -103,7 +114,11 @@ impl Net {
     }
 
     fn holders(&self) -> Vec<BankId> {
-        self.rings.iter().filter(|(id, r)| r.holding() && !self.down.contains(id)).map(|(id, _)| *id).collect()
+        self.rings
+            .iter()
+            .filter(|(id, r)| r.holding() && !self.down.contains(id))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     fn crash(&mut self, id: BankId) {
@@ -113,7 +128,8 @@ impl Net {
     /// A restarted bank comes back empty-handed and waits for the token.
     fn restart(&mut self, id: BankId) {
         self.down.remove(&id);
-        self.rings.insert(id, Ring::new(config(u16::from(id)), self.now));
+        self.rings
+            .insert(id, Ring::new(config(u16::from(id)), self.now));
     }
 
     /// At most one bank ran a batch for any one epoch at any one instant, and an epoch's batches
@@ -132,14 +148,35 @@ impl Net {
 #[test]
 fn the_lowest_bank_starts_and_the_token_goes_round_in_order() {
     let mut net = Net::new();
-    assert!(net.holders().is_empty(), "nobody holds a token before the first timeout");
+    assert!(
+        net.holders().is_empty(),
+        "nobody holds a token before the first timeout"
+    );
     net.run_for(300);
-    assert_eq!(net.holders(), vec![b(1)], "the lowest bank's timeout is the shortest");
-    assert_eq!(net.rings[&b(1)].seen().unwrap().epoch, Epoch { counter: 1, origin: b(1) });
+    assert_eq!(
+        net.holders(),
+        vec![b(1)],
+        "the lowest bank's timeout is the shortest"
+    );
+    assert_eq!(
+        net.rings[&b(1)].seen().unwrap().epoch,
+        Epoch {
+            counter: 1,
+            origin: b(1)
+        }
+    );
     net.run_for(50);
-    let order: Vec<u16> = net.batches.iter().take(7).map(|(_, bank, _)| u16::from(*bank)).collect();
+    let order: Vec<u16> = net
+        .batches
+        .iter()
+        .take(7)
+        .map(|(_, bank, _)| u16::from(*bank))
+        .collect();
     assert_eq!(order, vec![1, 2, 3, 4, 5, 1, 2]);
-    assert!(net.rings.values().all(|r| r.visits >= 5), "everyone got the token");
+    assert!(
+        net.rings.values().all(|r| r.visits >= 5),
+        "everyone got the token"
+    );
     assert_eq!(net.holders().len(), 1);
     net.assert_one_holder_per_epoch();
 }
@@ -147,20 +184,53 @@ fn the_lowest_bank_starts_and_the_token_goes_round_in_order() {
 #[test]
 fn a_stale_token_is_refused_and_its_sender_drops_it() {
     let mut ring = Ring::new(config(3), 0);
-    let new = Token { epoch: Epoch { counter: 5, origin: b(2) }, hop: 7, idle: 0 };
+    let new = Token {
+        epoch: Epoch {
+            counter: 5,
+            origin: b(2),
+        },
+        hop: 7,
+        idle: 0,
+    };
     assert_eq!(ring.receive(new, 10).0, Receipt::Accepted);
-    let old = Token { epoch: Epoch { counter: 4, origin: b(5) }, hop: 100, idle: 0 };
+    let old = Token {
+        epoch: Epoch {
+            counter: 4,
+            origin: b(5),
+        },
+        hop: 100,
+        idle: 0,
+    };
     assert_eq!(ring.receive(old, 11).0, Receipt::Stale { newer: new });
     // Same counter, lower origin: also older.
-    let rival = Token { epoch: Epoch { counter: 5, origin: b(1) }, hop: 100, idle: 0 };
+    let rival = Token {
+        epoch: Epoch {
+            counter: 5,
+            origin: b(1),
+        },
+        hop: 100,
+        idle: 0,
+    };
     assert!(matches!(ring.receive(rival, 12).0, Receipt::Stale { .. }));
 
     // The sender side: told its token is stale, it stops holding and learns the newer epoch.
     let mut sender = Ring::new(config(1), 0);
-    let mine = Token { epoch: Epoch { counter: 4, origin: b(1) }, hop: 0, idle: 0 };
-    assert_eq!(sender.receive(mine, 0), (Receipt::Accepted, vec![Effect::RunBatch]));
+    let mine = Token {
+        epoch: Epoch {
+            counter: 4,
+            origin: b(1),
+        },
+        hop: 0,
+        idle: 0,
+    };
+    assert_eq!(
+        sender.receive(mine, 0),
+        (Receipt::Accepted, vec![Effect::RunBatch])
+    );
     let effects = sender.batch_done(true, 1);
-    let Effect::Send { to, .. } = effects[0] else { panic!("{effects:?}") };
+    let Effect::Send { to, .. } = effects[0] else {
+        panic!("{effects:?}")
+    };
     sender.pass_result(to, Some(Receipt::Stale { newer: new }), 2);
     assert!(!sender.holding());
     assert_eq!(sender.seen(), Some(new));
@@ -169,12 +239,27 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
 #[test]
 fn a_duplicated_delivery_is_refused() {
     let mut ring = Ring::new(config(2), 0);
-    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 1, idle: 0 };
+    let t = Token {
+        epoch: Epoch {
+            counter: 1,
+            origin: b(1),
+        },
+        hop: 1,
+        idle: 0,
+    };
     assert_eq!(ring.receive(t, 1).0, Receipt::Accepted);
     ring.batch_done(true, 2);
-    assert_eq!(ring.receive(t, 3).0, Receipt::Duplicate, "the same hop again, even after passing it on");
+    assert_eq!(
+        ring.receive(t, 3).0,
+        Receipt::Duplicate,
+        "the same hop again, even after passing it on"
+    );
     assert_eq!(ring.receive(Token { hop: 0, ..t }, 3).0, Receipt::Duplicate);
-    assert_eq!(ring.receive(Token { hop: 6, ..t }, 4).0, Receipt::Accepted, "the next visit");
+    assert_eq!(
+        ring.receive(Token { hop: 6, ..t }, 4).0,
+        Receipt::Accepted,
+        "the next visit"
+    );
 }
 
 #[test]
@@ -182,7 +267,11 @@ fn a_dead_successor_is_skipped() {
     let mut net = Net::new();
     net.crash(b(2));
     net.run_for(400);
-    let visited: BTreeSet<u16> = net.batches.iter().map(|(_, bank, _)| u16::from(*bank)).collect();
+    let visited: BTreeSet<u16> = net
+        .batches
+        .iter()
+        .map(|(_, bank, _)| u16::from(*bank))
+        .collect();
     assert_eq!(visited, [1, 3, 4, 5].into_iter().collect());
     net.assert_one_holder_per_epoch();
 }
@@ -201,12 +290,19 @@ fn a_crashed_holder_is_replaced_by_a_new_epoch_within_a_second() {
         net.run_for(1);
         assert!(net.now - crashed_at < 1_000, "no regeneration within 1 s");
     }
-    eprintln!("regenerated {} ms after the holder crashed", net.now - crashed_at);
+    eprintln!(
+        "regenerated {} ms after the holder crashed",
+        net.now - crashed_at
+    );
     let (epoch, _, _) = *net.batches.last().unwrap();
     assert!(epoch > before, "regenerated with a higher epoch");
     assert_eq!(epoch.counter, before.counter + 1);
     net.run_for(200);
-    assert_eq!(net.holders().len(), 1, "exactly one token after regeneration");
+    assert_eq!(
+        net.holders().len(),
+        1,
+        "exactly one token after regeneration"
+    );
     net.assert_one_holder_per_epoch();
 
     // The crashed bank restarts; it rejoins without a token and gets the live one.
@@ -225,13 +321,30 @@ fn an_isolated_bank_stands_by_and_the_rest_go_on() {
     net.isolated.insert(b(4));
     net.run_for(2_000);
     // Bank 4 ran no cross-bank work while cut off: it could pass the token to no one.
-    assert!(!net.batches.iter().any(|(_, bank, t)| *bank == b(4) && *t > cut_at + 1));
-    let others: BTreeSet<u16> = net.batches.iter().filter(|(_, _, t)| *t > cut_at + 1_500).map(|(_, bank, _)| u16::from(*bank)).collect();
-    assert_eq!(others, [1, 2, 3, 5].into_iter().collect(), "the ring went on without bank 4");
+    assert!(!net
+        .batches
+        .iter()
+        .any(|(_, bank, t)| *bank == b(4) && *t > cut_at + 1));
+    let others: BTreeSet<u16> = net
+        .batches
+        .iter()
+        .filter(|(_, _, t)| *t > cut_at + 1_500)
+        .map(|(_, bank, _)| u16::from(*bank))
+        .collect();
+    assert_eq!(
+        others,
+        [1, 2, 3, 5].into_iter().collect(),
+        "the ring went on without bank 4"
+    );
     // The partition heals: bank 4's stale token (if any) is refused and it rejoins the live ring.
     net.isolated.clear();
     net.run_for(2_000);
-    let late: BTreeSet<u16> = net.batches.iter().filter(|(_, _, t)| *t > cut_at + 3_500).map(|(_, bank, _)| u16::from(*bank)).collect();
+    let late: BTreeSet<u16> = net
+        .batches
+        .iter()
+        .filter(|(_, _, t)| *t > cut_at + 3_500)
+        .map(|(_, bank, _)| u16::from(*bank))
+        .collect();
     assert_eq!(late, (1..=5).collect());
     assert_eq!(net.holders().len(), 1);
     net.assert_one_holder_per_epoch();
@@ -241,8 +354,19 @@ fn an_isolated_bank_stands_by_and_the_rest_go_on() {
 fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
     let mut ring = Ring::new(config(3), 0);
     assert_eq!(ring.tick(ring.timeout_ms()), vec![Effect::Probe]);
-    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2, idle: 0 };
-    let answers = [ProbeAnswer { from: b(2), seen: Some(t), seen_ago_ms: Some(10) }];
+    let t = Token {
+        epoch: Epoch {
+            counter: 1,
+            origin: b(1),
+        },
+        hop: 2,
+        idle: 0,
+    };
+    let answers = [ProbeAnswer {
+        from: b(2),
+        seen: Some(t),
+        seen_ago_ms: Some(10),
+    }];
     assert!(ring.probe_result(&answers, 400).is_empty());
     assert!(!ring.holding());
     assert_eq!(ring.seen(), Some(t));
@@ -252,9 +376,19 @@ fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
     assert!(!ring.holding());
     // Peers answer but saw nothing for long: regenerate above everything known.
     assert_eq!(ring.tick(800 + ring.timeout_ms()), vec![Effect::Probe]);
-    let answers = [ProbeAnswer { from: b(2), seen: Some(t), seen_ago_ms: Some(5_000) }];
+    let answers = [ProbeAnswer {
+        from: b(2),
+        seen: Some(t),
+        seen_ago_ms: Some(5_000),
+    }];
     assert_eq!(ring.probe_result(&answers, 1_200), vec![Effect::RunBatch]);
-    assert_eq!(ring.seen().unwrap().epoch, Epoch { counter: 2, origin: b(3) });
+    assert_eq!(
+        ring.seen().unwrap().epoch,
+        Epoch {
+            counter: 2,
+            origin: b(3)
+        }
+    );
 }
 
 #[test]
@@ -266,20 +400,35 @@ fn a_long_idle_hold_is_not_mistaken_for_a_lost_token() {
     }
     net.run_for(5_000);
     let epochs: BTreeSet<Epoch> = net.batches.iter().map(|(e, _, _)| *e).collect();
-    assert_eq!(epochs.len(), 1, "no regeneration while the holder is alive: {epochs:?}");
+    assert_eq!(
+        epochs.len(),
+        1,
+        "no regeneration while the holder is alive: {epochs:?}"
+    );
     assert!(net.batches.len() >= 2, "the token still moves");
 }
 
 #[test]
 fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
     let mut ring = Ring::new(config(3), 0);
-    let t = Token { epoch: Epoch { counter: 1, origin: b(1) }, hop: 2, idle: 0 };
+    let t = Token {
+        epoch: Epoch {
+            counter: 1,
+            origin: b(1),
+        },
+        hop: 2,
+        idle: 0,
+    };
     assert_eq!(ring.receive(t, 100).0, Receipt::Accepted);
     ring.batch_done(true, 100);
     ring.pass_result(b(4), Some(Receipt::Accepted), 100);
     // Much later a probe finds the token alive elsewhere; the wait restarts...
     assert_eq!(ring.tick(100 + ring.timeout_ms()), vec![Effect::Probe]);
-    let alive = [ProbeAnswer { from: b(5), seen: Some(Token { hop: 9, ..t }), seen_ago_ms: Some(0) }];
+    let alive = [ProbeAnswer {
+        from: b(5),
+        seen: Some(Token { hop: 9, ..t }),
+        seen_ago_ms: Some(0),
+    }];
     assert!(ring.probe_result(&alive, 1_000).is_empty());
     assert_eq!(ring.next_deadline_ms(), Some(1_000 + ring.timeout_ms()));
     // ...but what this bank tells other probers is its own last sighting, 900 ms ago.
@@ -303,7 +452,14 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
     // hold (0: passed at once) and the idle count the token leaves with.
     let visit = |ring: &mut Ring, idle: u32, did_work: bool, now: &mut u64| -> (u64, u32) {
         let hop = ring.seen().map_or(0, |t| t.hop) + 1;
-        let token = Token { epoch: Epoch { counter: 1, origin: b(2) }, hop, idle };
+        let token = Token {
+            epoch: Epoch {
+                counter: 1,
+                origin: b(2),
+            },
+            hop,
+            idle,
+        };
         assert_eq!(ring.receive(token, *now).1, vec![Effect::RunBatch]);
         let effects = ring.batch_done(did_work, *now);
         let hold = match effects[..] {
@@ -326,17 +482,33 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
     // The other bank just worked: no hold for the rest of the rotation.
     assert_eq!(visit(&mut ring, 0, false, &mut now), (0, 1));
     // A full idle rotation and more: the hold doubles per further idle rotation, capped.
-    let holds: Vec<u64> = [2, 4, 6, 8, 10].iter().map(|idle| visit(&mut ring, *idle, false, &mut now).0).collect();
+    let holds: Vec<u64> = [2, 4, 6, 8, 10]
+        .iter()
+        .map(|idle| visit(&mut ring, *idle, false, &mut now).0)
+        .collect();
     assert_eq!(holds, vec![2, 4, 8, 16, 16]);
     // Work here: passed at once, and the count starts again.
     assert_eq!(visit(&mut ring, 40, true, &mut now), (0, 0));
 
     // A bank with work waiting asks to hurry: the idle holder runs a batch now and passes.
     let hop = ring.seen().unwrap().hop + 1;
-    ring.receive(Token { epoch: Epoch { counter: 1, origin: b(2) }, hop, idle: 9 }, now);
+    ring.receive(
+        Token {
+            epoch: Epoch {
+                counter: 1,
+                origin: b(2),
+            },
+            hop,
+            idle: 9,
+        },
+        now,
+    );
     assert!(ring.batch_done(false, now).is_empty(), "held");
     assert_eq!(ring.hurry(), vec![Effect::RunBatch]);
-    assert!(matches!(ring.batch_done(false, now + 1)[..], [Effect::Send { .. }]), "passed at once");
+    assert!(
+        matches!(ring.batch_done(false, now + 1)[..], [Effect::Send { .. }]),
+        "passed at once"
+    );
     ring.pass_result(b(2), Some(Receipt::Accepted), now + 1);
     // Hurried while not holding: the next idle visit passes at once, the one after holds again.
     assert!(ring.hurry().is_empty());
@@ -348,7 +520,20 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
 fn a_token_from_a_peer_without_the_idle_count_reads_as_just_worked() {
     // A bank of the previous version sends no `idle`: zero, so at worst one rotation without holds.
     let old: Token = serde_json::from_str(r#"{"epoch":{"counter":3,"origin":2},"hop":7}"#).unwrap();
-    assert_eq!(old, Token { epoch: Epoch { counter: 3, origin: b(2) }, hop: 7, idle: 0 });
+    assert_eq!(
+        old,
+        Token {
+            epoch: Epoch {
+                counter: 3,
+                origin: b(2)
+            },
+            hop: 7,
+            idle: 0
+        }
+    );
     let new = Token { idle: 12, ..old };
-    assert_eq!(serde_json::from_str::<Token>(&serde_json::to_string(&new).unwrap()).unwrap(), new);
+    assert_eq!(
+        serde_json::from_str::<Token>(&serde_json::to_string(&new).unwrap()).unwrap(),
+        new
+    );
 }

@@ -10,7 +10,11 @@ fn tx(n: u32) -> TxId {
 }
 
 fn cp(name: &str, b: u16) -> Counterparty {
-    Counterparty { name: name.into(), key_masked: "***.444.777-**".into(), bank: bank(b) }
+    Counterparty {
+        name: name.into(),
+        key_masked: "***.444.777-**".into(),
+        bank: bank(b),
+    }
 }
 
 fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
@@ -27,7 +31,11 @@ fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
 
 /// A three-leg packet from banks 1 and 2 to banks 2 and 3.
 fn packet(n: u32) -> PacketPlan {
-    PacketPlan { tx: tx(n), submitter: domain::AccountId(1), legs: vec![leg(1, 2, 100), leg(2, 3, 200), leg(1, 3, 300)] }
+    PacketPlan {
+        tx: tx(n),
+        submitter: domain::AccountId(1),
+        legs: vec![leg(1, 2, 100), leg(2, 3, 200), leg(1, 3, 300)],
+    }
 }
 
 #[test]
@@ -36,7 +44,11 @@ fn prepares_go_once_per_participant_with_all_its_parts() {
     let banks: Vec<_> = messages.iter().map(|(b, _)| *b).collect();
     assert_eq!(banks, vec![bank(1), bank(2), bank(3)]);
     let (_, to_bank2) = &messages[1];
-    assert_eq!(to_bank2.len(), 2, "one item per packet, both packets in one message");
+    assert_eq!(
+        to_bank2.len(),
+        2,
+        "one item per packet, both packets in one message"
+    );
     let legs: Vec<u16> = to_bank2[0].parts.iter().map(|(l, _)| *l).collect();
     assert_eq!(legs, vec![0, 1], "bank 2 receives leg 0 and pays leg 1");
     assert!(matches!(to_bank2[0].parts[0].1, PartSpec::Credit { .. }));
@@ -54,20 +66,44 @@ fn all_prepared_commits_every_leg() {
     assert_eq!(decisions.len(), 1);
     assert!(decisions[0].commit);
     assert_eq!(decisions[0].participants, vec![bank(1), bank(2), bank(3)]);
-    assert!(decisions[0].outcome.legs.iter().all(|l| l.status == TxStatus::Committed && l.error.is_none()));
+    assert!(decisions[0]
+        .outcome
+        .legs
+        .iter()
+        .all(|l| l.status == TxStatus::Committed && l.error.is_none()));
 }
 
 #[test]
 fn one_refused_leg_aborts_the_packet_and_names_the_leg() {
     let (mut round, _) = Round::start(vec![packet(1), packet(2)]);
     round.on_votes(bank(1), Some(vec![Vote::Prepared, Vote::Prepared]));
-    assert_eq!(round.progress()[0].1, vec![LegState::Waiting; 3], "no leg is prepared before both its banks voted");
-    round.on_votes(bank(2), Some(vec![Vote::Refused { leg: 1, reason: "Insufficient funds".into() }, Vote::Prepared]));
-    assert_eq!(round.progress()[0].1, vec![LegState::Prepared, LegState::Refused, LegState::Waiting]);
+    assert_eq!(
+        round.progress()[0].1,
+        vec![LegState::Waiting; 3],
+        "no leg is prepared before both its banks voted"
+    );
+    round.on_votes(
+        bank(2),
+        Some(vec![
+            Vote::Refused {
+                leg: 1,
+                reason: "Insufficient funds".into(),
+            },
+            Vote::Prepared,
+        ]),
+    );
+    assert_eq!(
+        round.progress()[0].1,
+        vec![LegState::Prepared, LegState::Refused, LegState::Waiting]
+    );
     round.on_votes(bank(3), Some(vec![Vote::Prepared, Vote::Prepared]));
     let d = round.decisions();
     assert!(!d[0].commit, "packet 1 had a refusal");
-    assert!(d[0].outcome.legs.iter().all(|l| l.status == TxStatus::Aborted));
+    assert!(d[0]
+        .outcome
+        .legs
+        .iter()
+        .all(|l| l.status == TxStatus::Aborted));
     assert_eq!(d[0].outcome.failure(), Some((1, "Insufficient funds")));
     assert!(d[1].commit, "packet 2 is independent of packet 1");
 }
@@ -90,16 +126,31 @@ fn duplicate_and_unexpected_votes_are_ignored() {
     let (mut round, _) = Round::start(vec![packet(1)]);
     round.on_votes(bank(1), Some(vec![Vote::Prepared]));
     // A second answer from bank 1 cannot turn its yes into a no, nor count twice.
-    round.on_votes(bank(1), Some(vec![Vote::Refused { leg: 0, reason: "late".into() }]));
+    round.on_votes(
+        bank(1),
+        Some(vec![Vote::Refused {
+            leg: 0,
+            reason: "late".into(),
+        }]),
+    );
     round.on_votes(bank(4), None);
-    assert_eq!(round.waiting_for().collect::<Vec<_>>(), vec![bank(2), bank(3)]);
+    assert_eq!(
+        round.waiting_for().collect::<Vec<_>>(),
+        vec![bank(2), bank(3)]
+    );
     round.on_votes(bank(2), Some(vec![Vote::Prepared]));
     round.on_votes(bank(3), Some(vec![Vote::Prepared]));
     assert!(round.decisions()[0].commit);
 }
 
 fn deliveries() -> Deliveries {
-    Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800, in_flight_ms: 2_000, linger_ms: 0, me: bank(1) })
+    Deliveries::new(DeliveryConfig {
+        first_retry_ms: 100,
+        max_retry_ms: 800,
+        in_flight_ms: 2_000,
+        linger_ms: 0,
+        me: bank(1),
+    })
 }
 
 #[test]
@@ -109,9 +160,27 @@ fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
     d.add(tx(2), false, &[bank(2)], 0);
     let due = d.due(0);
     assert_eq!(due.len(), 2);
-    assert_eq!(due[1], (bank(2), vec![DecideItem { tx: tx(1), commit: true }, DecideItem { tx: tx(2), commit: false }]));
+    assert_eq!(
+        due[1],
+        (
+            bank(2),
+            vec![
+                DecideItem {
+                    tx: tx(1),
+                    commit: true
+                },
+                DecideItem {
+                    tx: tx(2),
+                    commit: false
+                }
+            ]
+        )
+    );
     assert!(d.due(50).is_empty(), "in flight until the backoff passes");
-    assert!(d.acked(bank(1), &[tx(1)]).is_empty(), "bank 2 has yet to ack tx 1");
+    assert!(
+        d.acked(bank(1), &[tx(1)]).is_empty(),
+        "bank 2 has yet to ack tx 1"
+    );
     // Bank 2 never answers: retries at 100, 300 (backoff 200), 700 (400), 1500 (800), 2300 (cap).
     d.failed(bank(2), &[tx(1), tx(2)]);
     let mut sent_at = Vec::new();
@@ -139,7 +208,16 @@ fn a_duplicate_ack_changes_nothing() {
     assert_eq!(d.len(), 1);
     // Bank 1's duplicate did not count for bank 2, whose attempt failed: it is retried.
     d.failed(bank(2), &[tx(1)]);
-    assert_eq!(d.due(100), vec![(bank(2), vec![DecideItem { tx: tx(1), commit: true }])]);
+    assert_eq!(
+        d.due(100),
+        vec![(
+            bank(2),
+            vec![DecideItem {
+                tx: tx(1),
+                commit: true
+            }]
+        )]
+    );
     assert_eq!(d.acked(bank(2), &[tx(1)]), vec![tx(1)]);
     assert!(d.is_empty());
 }
@@ -173,21 +251,69 @@ fn an_attempt_in_flight_is_not_repeated_until_it_fails_or_times_out() {
 
 #[test]
 fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
-    let mut d = Deliveries::new(DeliveryConfig { first_retry_ms: 100, max_retry_ms: 800, in_flight_ms: 2_000, linger_ms: 30, me: bank(1) });
+    let mut d = Deliveries::new(DeliveryConfig {
+        first_retry_ms: 100,
+        max_retry_ms: 800,
+        in_flight_ms: 2_000,
+        linger_ms: 30,
+        me: bank(1),
+    });
     d.add(tx(1), true, &[bank(1), bank(2), bank(3)], 0);
     d.add(tx(2), false, &[bank(2)], 5);
     // This bank's own engine at once; the peers only after the linger.
-    assert_eq!(d.due(0), vec![(bank(1), vec![DecideItem { tx: tx(1), commit: true }])]);
+    assert_eq!(
+        d.due(0),
+        vec![(
+            bank(1),
+            vec![DecideItem {
+                tx: tx(1),
+                commit: true
+            }]
+        )]
+    );
     assert!(d.due(29).is_empty());
     // A prepare goes to bank 2 at 10 ms: both its decisions ride on it, and count as an attempt.
     let riding = d.take_for(bank(2), 10);
-    assert_eq!(riding, vec![DecideItem { tx: tx(1), commit: true }, DecideItem { tx: tx(2), commit: false }]);
-    assert!(d.take_for(bank(2), 11).is_empty(), "in flight: not sent twice");
+    assert_eq!(
+        riding,
+        vec![
+            DecideItem {
+                tx: tx(1),
+                commit: true
+            },
+            DecideItem {
+                tx: tx(2),
+                commit: false
+            }
+        ]
+    );
+    assert!(
+        d.take_for(bank(2), 11).is_empty(),
+        "in flight: not sent twice"
+    );
     // Bank 3 had no prepare: its decision goes on its own after the linger.
-    assert_eq!(d.due(30), vec![(bank(3), vec![DecideItem { tx: tx(1), commit: true }])]);
+    assert_eq!(
+        d.due(30),
+        vec![(
+            bank(3),
+            vec![DecideItem {
+                tx: tx(1),
+                commit: true
+            }]
+        )]
+    );
     // The prepare's answer acknowledged only tx 1: tx 2 is retried after its backoff.
     d.acked(bank(2), &[tx(1)]);
     d.failed(bank(2), &[tx(2)]);
     assert!(d.due(100).is_empty());
-    assert_eq!(d.due(110), vec![(bank(2), vec![DecideItem { tx: tx(2), commit: false }])]);
+    assert_eq!(
+        d.due(110),
+        vec![(
+            bank(2),
+            vec![DecideItem {
+                tx: tx(2),
+                commit: false
+            }]
+        )]
+    );
 }

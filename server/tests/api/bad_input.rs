@@ -8,9 +8,19 @@ async fn bank_with_two_clients(dir: &std::path::Path) -> (Bank, Client, Client) 
     let bank = Bank::start(2, dir).await;
     let ana = bank.client();
     let beto = bank.client();
-    assert_eq!(ana.open_account("Ana Lima", ANA_CPF, "ana@example.com").await, StatusCode::OK);
-    assert_eq!(beto.open_account("Beto Reis", BETO_CPF, "beto@example.com").await, StatusCode::OK);
-    let (s, _) = ana.call("deposit", &[("amount", "100,00"), ("tx_id", "")]).await;
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = ana
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
     assert_eq!(s, StatusCode::OK);
     (bank, ana, beto)
 }
@@ -38,11 +48,21 @@ async fn bad_amounts_are_refused_and_change_nothing() {
     for (amount, expected) in cases {
         for (function, form) in [
             ("deposit", vec![("amount", amount), ("tx_id", "")]),
-            ("send_pix", vec![("key", BETO_CPF), ("amount", amount), ("tx_id", "")]),
+            (
+                "send_pix",
+                vec![("key", BETO_CPF), ("amount", amount), ("tx_id", "")],
+            ),
         ] {
             let (status, body) = ana.call(function, &form).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{function} {amount:?}: {body}");
-            assert!(message(&body).contains(expected), "{function} {amount:?}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{function} {amount:?}: {body}"
+            );
+            assert!(
+                message(&body).contains(expected),
+                "{function} {amount:?}: {body}"
+            );
         }
     }
     assert_eq!(ana.balances().await, (10_000, 0));
@@ -54,24 +74,67 @@ async fn refused_pix_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_bank, ana, beto) = bank_with_two_clients(dir.path()).await;
     let cases = [
-        (BETO_CPF, "100,01", StatusCode::UNPROCESSABLE_ENTITY, "Insufficient funds"),
-        (ANA_CPF, "1,00", StatusCode::UNPROCESSABLE_ENTITY, "your own account"),
-        ("123.456.789-09", "1,00", StatusCode::NOT_FOUND, "No account with this key"),
-        ("123.456.789-00", "1,00", StatusCode::BAD_REQUEST, "check digits"),
+        (
+            BETO_CPF,
+            "100,01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Insufficient funds",
+        ),
+        (
+            ANA_CPF,
+            "1,00",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "your own account",
+        ),
+        (
+            "123.456.789-09",
+            "1,00",
+            StatusCode::NOT_FOUND,
+            "No account with this key",
+        ),
+        (
+            "123.456.789-00",
+            "1,00",
+            StatusCode::BAD_REQUEST,
+            "check digits",
+        ),
         ("12345", "1,00", StatusCode::BAD_REQUEST, "11 digits"),
-        ("<script>alert(1)</script>", "1,00", StatusCode::BAD_REQUEST, "only digits"),
-        ("' OR 1=1 --", "1,00", StatusCode::BAD_REQUEST, "only digits"),
+        (
+            "<script>alert(1)</script>",
+            "1,00",
+            StatusCode::BAD_REQUEST,
+            "only digits",
+        ),
+        (
+            "' OR 1=1 --",
+            "1,00",
+            StatusCode::BAD_REQUEST,
+            "only digits",
+        ),
     ];
     for (key, amount, status, expected) in cases {
-        let (s, body) = ana.call("send_pix", &[("key", key), ("amount", amount), ("tx_id", "")]).await;
+        let (s, body) = ana
+            .call(
+                "send_pix",
+                &[("key", key), ("amount", amount), ("tx_id", "")],
+            )
+            .await;
         assert_eq!(s, status, "{key} {amount}: {body}");
         assert!(message(&body).contains(expected), "{key}: {body}");
     }
-    let (s, body) = ana.call("send_pix", &[("key", BETO_CPF), ("amount", "1"), ("tx_id", "not-an-id")]).await;
+    let (s, body) = ana
+        .call(
+            "send_pix",
+            &[("key", BETO_CPF), ("amount", "1"), ("tx_id", "not-an-id")],
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(ana.balances().await, (10_000, 0));
     assert_eq!(beto.balances().await, (0, 0));
-    let history = ana.dashboard().await["dashboard"]["recent"].as_array().unwrap().len();
+    let history = ana.dashboard().await["dashboard"]["recent"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(history, 1, "only the deposit is in the history");
 }
 
@@ -81,10 +144,20 @@ async fn a_retried_pix_is_paid_once() {
     let (_bank, ana, beto) = bank_with_two_clients(dir.path()).await;
     let id = tx_id(2);
     for _ in 0..3 {
-        let (s, body) = ana.call("send_pix", &[("key", BETO_CPF), ("amount", "10,00"), ("tx_id", &id)]).await;
+        let (s, body) = ana
+            .call(
+                "send_pix",
+                &[("key", BETO_CPF), ("amount", "10,00"), ("tx_id", &id)],
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{body}");
     }
-    let (s, body) = ana.call("send_pix", &[("key", BETO_CPF), ("amount", "11,00"), ("tx_id", &id)]).await;
+    let (s, body) = ana
+        .call(
+            "send_pix",
+            &[("key", BETO_CPF), ("amount", "11,00"), ("tx_id", &id)],
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "same id, different amount: {body}");
     assert_eq!(ana.balances().await, (9_000, 0));
     assert_eq!(beto.balances().await, (1_000, 0));
@@ -94,7 +167,10 @@ async fn a_retried_pix_is_paid_once() {
 async fn bad_account_forms_are_refused_per_field() {
     let dir = tempfile::tempdir().unwrap();
     let (_bank, _ana, _beto) = bank_with_two_clients(dir.path()).await;
-    let c = Client { http: reqwest::Client::new(), url: _bank.url.clone() };
+    let c = Client {
+        http: reqwest::Client::new(),
+        url: _bank.url.clone(),
+    };
     let good: Vec<(&str, &str)> = vec![
         ("kind", "individual"),
         ("name1", "Carla Dias"),
@@ -109,18 +185,58 @@ async fn bad_account_forms_are_refused_per_field() {
         f
     };
     let cases = [
-        (with("tax_id1", "123.456.789-00"), StatusCode::BAD_REQUEST, "tax_id1"),
+        (
+            with("tax_id1", "123.456.789-00"),
+            StatusCode::BAD_REQUEST,
+            "tax_id1",
+        ),
         (with("tax_id1", ANA_CPF), StatusCode::BAD_REQUEST, "tax_id1"),
-        (with("tax_id1", CIA_CNPJ), StatusCode::BAD_REQUEST, "tax_id1"),
-        (with("email", "ana@example.com"), StatusCode::BAD_REQUEST, "email"),
-        (with("email", "not-an-email"), StatusCode::BAD_REQUEST, "email"),
-        (with("name1", "<img src=x onerror=alert(1)>"), StatusCode::BAD_REQUEST, "name1"),
-        (with("name1", "Robert'); DROP TABLE accounts;--"), StatusCode::BAD_REQUEST, "name1"),
+        (
+            with("tax_id1", CIA_CNPJ),
+            StatusCode::BAD_REQUEST,
+            "tax_id1",
+        ),
+        (
+            with("email", "ana@example.com"),
+            StatusCode::BAD_REQUEST,
+            "email",
+        ),
+        (
+            with("email", "not-an-email"),
+            StatusCode::BAD_REQUEST,
+            "email",
+        ),
+        (
+            with("name1", "<img src=x onerror=alert(1)>"),
+            StatusCode::BAD_REQUEST,
+            "name1",
+        ),
+        (
+            with("name1", "Robert'); DROP TABLE accounts;--"),
+            StatusCode::BAD_REQUEST,
+            "name1",
+        ),
         (with("phone", "12"), StatusCode::BAD_REQUEST, "phone"),
-        (with("password", "short1"), StatusCode::BAD_REQUEST, "password"),
-        (with("password", "onlyletters"), StatusCode::BAD_REQUEST, "password"),
+        (
+            with("password", "short1"),
+            StatusCode::BAD_REQUEST,
+            "password",
+        ),
+        (
+            with("password", "onlyletters"),
+            StatusCode::BAD_REQUEST,
+            "password",
+        ),
         (with("kind", "bank"), StatusCode::BAD_REQUEST, "kind"),
-        ([with("joint", "yes"), vec![("name2", "Duda"), ("tax_id2", "123.456.789-09")]].concat(), StatusCode::BAD_REQUEST, "tax_id2"),
+        (
+            [
+                with("joint", "yes"),
+                vec![("name2", "Duda"), ("tax_id2", "123.456.789-09")],
+            ]
+            .concat(),
+            StatusCode::BAD_REQUEST,
+            "tax_id2",
+        ),
     ];
     for (form, status, field) in cases {
         let (s, body) = c.call("create_account", &form).await;
@@ -130,8 +246,12 @@ async fn bad_account_forms_are_refused_per_field() {
     // Missing fields and wrong shapes.
     let (s, body) = c.call("create_account", &[("kind", "individual")]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
-    let health: serde_json::Value =
-        reqwest::get(format!("{}/healthz", c.url)).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = reqwest::get(format!("{}/healthz", c.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["accounts"], 2, "no account was opened by a bad form");
     // The good form still works: the bank kept serving.
     assert_eq!(c.call("create_account", &good).await.0, StatusCode::OK);

@@ -27,10 +27,16 @@ pub async fn start_browser() -> Driver {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {chromedriver} ({e}); scripts/test.sh installs chromium-driver"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {chromedriver} ({e}); scripts/test.sh installs chromium-driver")
+        });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port = loop {
-        let line = lines.next_line().await.unwrap().expect("chromedriver exited before starting");
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("chromedriver exited before starting");
         if let Some(rest) = line.split("started successfully on port ").nth(1) {
             break rest.trim_end_matches('.').trim().to_string();
         }
@@ -55,14 +61,21 @@ pub async fn start_browser() -> Driver {
     .collect::<Vec<_>>();
     let mut caps = serde_json::Map::new();
     let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args, "binary": binary }));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "args": args, "binary": binary }),
+    );
     let browser = ClientBuilder::rustls()
         .expect("rustls")
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("starting a Chromium session");
-    Driver { _child: child, _profile: profile, browser }
+    Driver {
+        _child: child,
+        _profile: profile,
+        browser,
+    }
 }
 
 /// Screenshots for people to look at, in `test-output/screenshots/` at the workspace root.
@@ -74,7 +87,12 @@ pub async fn screenshot(browser: &Browser, name: &str) {
 }
 
 async fn wait_for(browser: &Browser, xpath: &str) -> fantoccini::elements::Element {
-    match browser.wait().at_most(WAIT).for_element(Locator::XPath(xpath)).await {
+    match browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(xpath))
+        .await
+    {
         Ok(e) => e,
         Err(e) => {
             screenshot(browser, "failure").await;
@@ -89,7 +107,10 @@ async fn wait_hydrated(browser: &Browser) {
 }
 
 async fn fill(browser: &Browser, name: &str, value: &str) {
-    let field = browser.find(Locator::Css(&format!("input[name='{name}']"))).await.expect(name);
+    let field = browser
+        .find(Locator::Css(&format!("input[name='{name}']")))
+        .await
+        .expect(name);
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
@@ -103,7 +124,11 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     let dir = tempfile::tempdir().unwrap();
     let bank = Bank::start(5, dir.path()).await;
     // The receiver exists already.
-    assert!(bank.client().open_account("Beto Reis", BETO_CPF, "beto@example.com").await.is_success());
+    assert!(bank
+        .client()
+        .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+        .await
+        .is_success());
 
     let driver = start_browser().await;
     let b = &driver.browser;
@@ -121,7 +146,11 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     fill(b, "phone", "(11) 98765-4321").await;
     fill(b, "password", PASSWORD).await;
     click(b, "//button[text()='Open account']").await;
-    wait_for(b, "//span[@data-field='tax_id1' and contains(., 'check digits')]").await;
+    wait_for(
+        b,
+        "//span[@data-field='tax_id1' and contains(., 'check digits')]",
+    )
+    .await;
     fill(b, "tax_id1", ANA_CPF).await;
     click(b, "//button[text()='Open account']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
@@ -134,7 +163,11 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     fill(b, "email", "ana@example.com").await;
     fill(b, "password", "wrong password 9").await;
     click(b, "//button[text()='Log in']").await;
-    wait_for(b, "//p[@class='error' and text()='E-mail or password is incorrect.']").await;
+    wait_for(
+        b,
+        "//p[@class='error' and text()='E-mail or password is incorrect.']",
+    )
+    .await;
     fill(b, "password", PASSWORD).await;
     click(b, "//button[text()='Log in']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
@@ -157,12 +190,20 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     wait_for(b, "//strong[@id='available' and text()='R$ 124,50']").await;
     wait_for(b, "//strong[@id='blocked' and text()='R$ 0,00']").await;
     wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
-    wait_for(b, "//p[@class='ok' and contains(., 'Pix of R$ 25,50 sent to Beto Reis')]").await;
+    wait_for(
+        b,
+        "//p[@class='ok' and contains(., 'Pix of R$ 25,50 sent to Beto Reis')]",
+    )
+    .await;
     screenshot(b, "titanium-dashboard").await;
 
     // The server agrees with what the page shows.
     let beto = bank.client();
-    beto.call("login", &[("email", "beto@example.com"), ("password", PASSWORD)]).await;
+    beto.call(
+        "login",
+        &[("email", "beto@example.com"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(beto.balances().await, (2_550, 0));
     driver.browser.close().await.unwrap();
 }
@@ -174,7 +215,11 @@ async fn fill_at(browser: &Browser, xpath: &str, value: &str) {
 }
 
 async fn select_at(browser: &Browser, xpath: &str, value: &str) {
-    wait_for(browser, xpath).await.select_by_value(value).await.unwrap();
+    wait_for(browser, xpath)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap();
 }
 
 async fn sign_up(b: &Browser, url: &str, name: &str, cpf: &str, email: &str) {
@@ -193,7 +238,11 @@ async fn sign_up(b: &Browser, url: &str, name: &str, cpf: &str, email: &str) {
 async fn deposit(b: &Browser, amount: &str, expected: &str) {
     fill(b, "amount", amount).await;
     click(b, "//section[@id='deposit']//button[text()='Deposit']").await;
-    wait_for(b, &format!("//strong[@id='available' and text()='{expected}']")).await;
+    wait_for(
+        b,
+        &format!("//strong[@id='available' and text()='{expected}']"),
+    )
+    .await;
 }
 
 /// Row `n` (1-based) of the packet builder.
@@ -217,8 +266,20 @@ async fn packet_row(b: &Browser, n: usize, source: &str, key: &str, bank: &str, 
 #[tokio::test]
 async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_browser() {
     let c = Consortium::start(&[]).await;
-    assert_eq!(c.client(2).open_account("Beto Reis", BETO_CPF, "beto@example.com").await.as_u16(), 200);
-    assert_eq!(c.client(3).open_account("Cia Ltda", CIA_CNPJ, "cia@example.com").await.as_u16(), 200);
+    assert_eq!(
+        c.client(2)
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        c.client(3)
+            .open_account("Cia Ltda", CIA_CNPJ, "cia@example.com")
+            .await
+            .as_u16(),
+        200
+    );
     let (eleven, automobili) = (c.url(0), c.url(1));
 
     let driver = start_browser().await;
@@ -228,7 +289,11 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     b.goto(&format!("{eleven}/banks")).await.unwrap();
     wait_hydrated(b).await;
     for id in 1..=5 {
-        wait_for(b, &format!("//li[@data-palette='{id}' and @data-online='true']")).await;
+        wait_for(
+            b,
+            &format!("//li[@data-palette='{id}' and @data-online='true']"),
+        )
+        .await;
     }
     screenshot(b, "consortium-bank-selector").await;
 
@@ -239,7 +304,11 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     sign_up(b, &eleven, "Ana Lima", ANA_CPF, "ana@example.com").await;
     deposit(b, "1000,00", "R$ 1.000,00").await;
     // Her account at Automobili is discovered by CPF.
-    wait_for(b, "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 500,00')]").await;
+    wait_for(
+        b,
+        "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 500,00')]",
+    )
+    .await;
 
     // Inter-bank Pix to Beto at Secret, after seeing his name.
     fill(b, "pix_key", BETO_CPF).await;
@@ -255,30 +324,65 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     packet_row(b, 1, "1", BETO_CPF, "3", "50,00").await;
     packet_row(b, 2, "2", CIA_CNPJ, "4", "70,00").await;
     packet_row(b, 3, "2", BETO_CPF, "3", "30,00").await;
-    wait_for(b, &row(1, "//span[@class='receiver-name' and contains(., 'Beto Reis')]")).await;
-    wait_for(b, &row(2, "//span[@class='receiver-name' and contains(., 'Cia Ltda')]")).await;
+    wait_for(
+        b,
+        &row(
+            1,
+            "//span[@class='receiver-name' and contains(., 'Beto Reis')]",
+        ),
+    )
+    .await;
+    wait_for(
+        b,
+        &row(
+            2,
+            "//span[@class='receiver-name' and contains(., 'Cia Ltda')]",
+        ),
+    )
+    .await;
     wait_for(b, "//strong[@id='packet-total' and text()='R$ 150,00']").await;
     screenshot(b, "eleven-packet-builder").await;
     click(b, "//button[@id='send-packet']").await;
-    wait_for(b, "//div[@id='packet-outcome' and @data-status='committed']").await;
+    wait_for(
+        b,
+        "//div[@id='packet-outcome' and @data-status='committed']",
+    )
+    .await;
     wait_for(b, "//strong[@id='available' and text()='R$ 850,00']").await;
-    wait_for(b, "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 400,00')]").await;
+    wait_for(
+        b,
+        "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 400,00')]",
+    )
+    .await;
     screenshot(b, "eleven-dashboard").await;
 
     // Too much from Automobili: the builder says so before anything is sent.
     select_at(b, &row(1, "//select[@name='source_bank']"), "2").await;
     fill_at(b, &row(1, "//input[@name='amount']"), "900,00").await;
-    wait_for(b, "//ul[@id='packet-problems']/li[contains(., 'Not enough at Automobili')]").await;
+    wait_for(
+        b,
+        "//ul[@id='packet-problems']/li[contains(., 'Not enough at Automobili')]",
+    )
+    .await;
     // A packet whose second leg names nobody at Titanium: every leg aborts, the failed one is named.
     select_at(b, &row(1, "//select[@name='source_bank']"), "1").await;
     fill_at(b, &row(1, "//input[@name='amount']"), "10,00").await;
     click(b, &row(3, "//button[contains(@class, 'remove-leg')]")).await;
-    fill_at(b, &row(2, "//input[@name='receiver_key']"), "123.456.789-09").await;
+    fill_at(
+        b,
+        &row(2, "//input[@name='receiver_key']"),
+        "123.456.789-09",
+    )
+    .await;
     select_at(b, &row(2, "//select[@name='receiver_bank']"), "5").await;
     wait_for(b, "//strong[@id='packet-total' and text()='R$ 80,00']").await;
     click(b, "//button[@id='send-packet']").await;
     wait_for(b, "//div[@id='packet-outcome' and @data-status='aborted']//p[contains(., 'transfer 2 failed')]").await;
-    wait_for(b, "//div[@id='packet-outcome']//li[@data-leg='0' and @data-state='Aborted']").await;
+    wait_for(
+        b,
+        "//div[@id='packet-outcome']//li[@data-leg='0' and @data-state='Aborted']",
+    )
+    .await;
     screenshot(b, "eleven-packet-aborted").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 850,00']").await;
 
@@ -286,7 +390,11 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     b.goto(&format!("{automobili}/dashboard")).await.unwrap();
     wait_hydrated(b).await;
     wait_for(b, "//strong[@id='available' and text()='R$ 400,00']").await;
-    wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']//td[contains(., 'Cia Ltda')]").await;
+    wait_for(
+        b,
+        "//tr[@data-kind='pix_out' and @data-status='committed']//td[contains(., 'Cia Ltda')]",
+    )
+    .await;
     screenshot(b, "automobili-packet-builder").await;
 
     // The status page shows the ring.

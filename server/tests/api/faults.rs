@@ -12,8 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(90);
-const PEOPLE: [(&str, &str, &str); 3] =
-    [("Beto Reis", BETO_CPF, "beto@example.com"), ("Cia Ltda", CIA_CNPJ, "cia@example.com"), ("Dani Souza", "390.533.447-05", "dani@example.com")];
+const PEOPLE: [(&str, &str, &str); 3] = [
+    ("Beto Reis", BETO_CPF, "beto@example.com"),
+    ("Cia Ltda", CIA_CNPJ, "cia@example.com"),
+    ("Dani Souza", "390.533.447-05", "dani@example.com"),
+];
 
 fn brl(cents: i64) -> String {
     format!("{},{:02}", cents / 100, cents % 100)
@@ -22,7 +25,11 @@ fn brl(cents: i64) -> String {
 /// A client that answers within 10 s or not at all (a frozen bank must not hang the test).
 fn client_of(c: &Consortium, i: usize) -> Client {
     Client {
-        http: reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().unwrap(),
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
         url: c.url(i),
     }
 }
@@ -30,7 +37,10 @@ fn client_of(c: &Consortium, i: usize) -> Client {
 async fn login(client: &Client, email: &str) {
     let start = Instant::now();
     loop {
-        if let Ok((StatusCode::OK, _)) = client.try_call("login", &[("email", email), ("password", PASSWORD)]).await {
+        if let Ok((StatusCode::OK, _)) = client
+            .try_call("login", &[("email", email), ("password", PASSWORD)])
+            .await
+        {
             return;
         }
         assert!(start.elapsed() < PATIENCE, "cannot log in {email}");
@@ -44,24 +54,53 @@ async fn packets_survive_a_frozen_holder_a_partition_and_a_killed_bank() {
     // Ana pays from banks 1 and 2; Beto, Cia and Dani receive at banks 3, 4 and 5.
     let ana1 = client_of(&c, 0);
     let ana2 = client_of(&c, 1);
-    assert_eq!(ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com").await, StatusCode::OK);
-    assert_eq!(ana2.open_account("Ana Lima", ANA_CPF, "ana2@example.com").await, StatusCode::OK);
+    assert_eq!(
+        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ana2.open_account("Ana Lima", ANA_CPF, "ana2@example.com")
+            .await,
+        StatusCode::OK
+    );
     for (i, (name, key, email)) in PEOPLE.iter().enumerate() {
-        assert_eq!(client_of(&c, i + 2).open_account(name, key, email).await, StatusCode::OK);
+        assert_eq!(
+            client_of(&c, i + 2).open_account(name, key, email).await,
+            StatusCode::OK
+        );
     }
     // Enough for every packet a fast machine sends: once Ana's money ran out, every packet
     // aborted and the test saw "no progress" (R$ 1.000 per bank lasted until the last fault
     // only on slower machines).
-    assert_eq!(ana1.call("deposit", &[("amount", "100000,00"), ("tx_id", &tx_id(1))]).await.0, StatusCode::OK);
-    assert_eq!(ana2.call("deposit", &[("amount", "100000,00"), ("tx_id", &tx_id(2))]).await.0, StatusCode::OK);
+    assert_eq!(
+        ana1.call("deposit", &[("amount", "100000,00"), ("tx_id", &tx_id(1))])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ana2.call("deposit", &[("amount", "100000,00"), ("tx_id", &tx_id(2))])
+            .await
+            .0,
+        StatusCode::OK
+    );
 
     // received[k] = cents the clients were told reached person k.
     let received = Arc::new(Mutex::new([0i64; 3]));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..4usize {
-        let (client, source) = if w % 2 == 0 { (ana1.clone(), 1u8) } else { (ana2.clone(), 2u8) };
-        let email = if source == 1 { "ana@example.com" } else { "ana2@example.com" };
+        let (client, source) = if w % 2 == 0 {
+            (ana1.clone(), 1u8)
+        } else {
+            (ana2.clone(), 2u8)
+        };
+        let email = if source == 1 {
+            "ana@example.com"
+        } else {
+            "ana2@example.com"
+        };
         let (received, stop) = (received.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut n = 0i64;
@@ -110,7 +149,10 @@ async fn packets_survive_a_frozen_holder_a_partition_and_a_killed_bank() {
     let holder = loop {
         let mut found = None;
         for i in 2..5 {
-            if c.status(i).await.is_some_and(|s| s["ring"]["holding"] == true) {
+            if c.status(i)
+                .await
+                .is_some_and(|s| s["ring"]["holding"] == true)
+            {
                 found = Some(i);
             }
         }
@@ -162,7 +204,14 @@ async fn packets_survive_a_frozen_holder_a_partition_and_a_killed_bank() {
     for (k, (_, _, email)) in PEOPLE.iter().enumerate() {
         let client = client_of(&c, k + 2);
         login(&client, email).await;
-        assert_eq!(client.balances().await, (received[k], 0), "{email} got exactly the committed legs");
+        assert_eq!(
+            client.balances().await,
+            (received[k], 0),
+            "{email} got exactly the committed legs"
+        );
     }
-    eprintln!("faults test: R$ {} delivered in committed packets", received.iter().sum::<i64>() as f64 / 100.0);
+    eprintln!(
+        "faults test: R$ {} delivered in committed packets",
+        received.iter().sum::<i64>() as f64 / 100.0
+    );
 }

@@ -7,14 +7,25 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// A signed POST from bank `from` to `path` at `url`, with the timestamp `ts`.
 async fn signed(url: &str, path: &str, from: u16, ts: i64, body: &[u8]) -> (StatusCode, String) {
     let secret = server::peer_auth::Secret::parse(SECRET).unwrap();
-    let mut req = reqwest::Client::new().post(format!("{url}{path}")).header("content-type", "application/json");
-    for (k, v) in secret.sign("POST", path, domain::BankId::try_from(from).unwrap(), ts, body) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .header("content-type", "application/json");
+    for (k, v) in secret.sign(
+        "POST",
+        path,
+        domain::BankId::try_from(from).unwrap(),
+        ts,
+        body,
+    ) {
         req = req.header(k, v);
     }
     let res = req.body(body.to_vec()).send().await.unwrap();
@@ -26,52 +37,147 @@ async fn signed(url: &str, path: &str, from: u16, ts: i64, body: &[u8]) -> (Stat
 async fn malformed_and_hostile_interbank_requests_change_nothing() {
     let c = Consortium::start(&[]).await;
     let ana = c.client(1);
-    assert_eq!(ana.open_account("Ana Lima", ANA_CPF, "ana@example.com").await, StatusCode::OK);
-    assert_eq!(ana.call("deposit", &[("amount", "100,00"), ("tx_id", "")]).await.0, StatusCode::OK);
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ana.call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+            .await
+            .0,
+        StatusCode::OK
+    );
     let bank2 = c.url(1);
     let tx = tx_id(1);
-    let debit = |amount: i64| json!({ "Debit": { "owners": [ANA_CPF.replace(['.', '-'], "")], "amount": amount,
-        "to": { "name": "x", "key_masked": "x", "bank": 1 } } });
+    let debit = |amount: i64| {
+        json!({ "Debit": { "owners": [ANA_CPF.replace(['.', '-'], "")], "amount": amount,
+        "to": { "name": "x", "key_masked": "x", "bank": 1 } } })
+    };
 
-    let too_many: Vec<Value> = (0..257).map(|_| json!({ "tx": tx, "parts": [[0, debit(1)]] })).collect();
-    let too_many_decisions: Vec<Value> = (0..257).map(|_| json!({ "tx": tx, "commit": true })).collect();
+    let too_many: Vec<Value> = (0..257)
+        .map(|_| json!({ "tx": tx, "parts": [[0, debit(1)]] }))
+        .collect();
+    let too_many_decisions: Vec<Value> = (0..257)
+        .map(|_| json!({ "tx": tx, "commit": true }))
+        .collect();
     let cases: Vec<(&str, Vec<u8>, StatusCode)> = vec![
-        ("/interbank/prepare", b"not json".to_vec(), StatusCode::BAD_REQUEST),
-        ("/interbank/prepare", br#"{"items": 5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/prepare", br#"{}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/prepare", json!({ "items": [{ "tx": "E123", "parts": [] }] }).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/prepare", json!({ "items": too_many }).to_string().into_bytes(), StatusCode::BAD_REQUEST),
-        ("/interbank/prepare", json!({ "items": [], "decisions": too_many_decisions }).to_string().into_bytes(), StatusCode::BAD_REQUEST),
-        ("/interbank/prepare", json!({ "items": [], "decisions": [{ "tx": tx, "commit": "yes" }] }).to_string().into_bytes(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/decide", br#"{"items": [{"tx": "'; DROP TABLE entries;--", "commit": true}]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/lookup", br#"{"key": "123.456.789-00"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/lookup", br#"{"key": "<script>alert(1)</script>"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/account", json!({ "owners": [ANA_CPF, ANA_CPF, ANA_CPF] }).to_string().into_bytes(), StatusCode::BAD_REQUEST),
-        ("/interbank/resolve", br#"{"txs": "all"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "/interbank/prepare",
+            b"not json".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/interbank/prepare",
+            br#"{"items": 5}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/prepare",
+            br#"{}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/prepare",
+            json!({ "items": [{ "tx": "E123", "parts": [] }] })
+                .to_string()
+                .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/prepare",
+            json!({ "items": too_many }).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/interbank/prepare",
+            json!({ "items": [], "decisions": too_many_decisions })
+                .to_string()
+                .into_bytes(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/interbank/prepare",
+            json!({ "items": [], "decisions": [{ "tx": tx, "commit": "yes" }] })
+                .to_string()
+                .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/decide",
+            br#"{"items": [{"tx": "'; DROP TABLE entries;--", "commit": true}]}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/lookup",
+            br#"{"key": "123.456.789-00"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/lookup",
+            br#"{"key": "<script>alert(1)</script>"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/account",
+            json!({ "owners": [ANA_CPF, ANA_CPF, ANA_CPF] })
+                .to_string()
+                .into_bytes(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/interbank/resolve",
+            br#"{"txs": "all"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         // The token's idle count (visits since one found work) is a small unsigned number.
-        ("/interbank/token", br#"{"epoch": {"counter": 99, "origin": 1}, "hop": 1, "idle": -1}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("/interbank/token", br#"{"epoch": {"counter": 99, "origin": 1}, "hop": 1, "idle": "many"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "/interbank/token",
+            br#"{"epoch": {"counter": 99, "origin": 1}, "hop": 1, "idle": -1}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/token",
+            br#"{"epoch": {"counter": 99, "origin": 1}, "hop": 1, "idle": "many"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (path, body, expected) in cases {
         let (status, text) = signed(&bank2, path, 1, now_ms(), &body).await;
-        assert_eq!(status, expected, "{path} {}: {text}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+        assert_eq!(
+            status,
+            expected,
+            "{path} {}: {text}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
     }
     let ring = &c.status(1).await.unwrap()["ring"];
-    assert!(ring["epoch_counter"].as_u64().unwrap() < 99, "a refused token reached the ring: {ring}");
+    assert!(
+        ring["epoch_counter"].as_u64().unwrap() < 99,
+        "a refused token reached the ring: {ring}"
+    );
 
     let status = oversized_post_status(&bank2, "/interbank/prepare", 5 * 1024 * 1024).await;
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
 
     // A stale timestamp is refused before any handler.
     let body = json!({ "items": [{ "tx": tx, "parts": [[0, debit(100)]] }] }).to_string();
-    let (status, _) = signed(&bank2, "/interbank/prepare", 1, now_ms() - 120_000, body.as_bytes()).await;
+    let (status, _) = signed(
+        &bank2,
+        "/interbank/prepare",
+        1,
+        now_ms() - 120_000,
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Well-formed but refused: negative and zero amounts, a debit of an account that is not the
     // owner's, more than she has. Each is a refusal vote; nothing is reserved.
     for part in [debit(-500), debit(0), debit(10_001)] {
         let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, part]] }] }).to_string();
-        let (status, text) = signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
+        let (status, text) =
+            signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         assert!(text.contains("Refused"), "{text}");
     }
@@ -89,24 +195,49 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
     assert_eq!(ana.balances().await, (7_500, 2_500));
     let commit = json!({ "items": [{ "tx": held, "commit": true }] }).to_string();
     let (status, text) = signed(&bank2, "/interbank/decide", 3, now_ms(), commit.as_bytes()).await;
-    assert_eq!((status, text.as_str()), (StatusCode::OK, "[]"), "not acknowledged");
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "[]"),
+        "not acknowledged"
+    );
     assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
     // Nor when the commit rides on a prepare from bank 3.
     let riding = json!({ "items": [], "decisions": [{ "tx": held, "commit": true }] }).to_string();
     let (status, text) = signed(&bank2, "/interbank/prepare", 3, now_ms(), riding.as_bytes()).await;
-    assert_eq!((status, text.as_str()), (StatusCode::OK, r#"{"votes":[],"acked":[]}"#), "not acknowledged");
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, r#"{"votes":[],"acked":[]}"#),
+        "not acknowledged"
+    );
     assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
     // Bank 1 never decided it: bank 2 asks, bank 1 presumes abort, the reservation is released.
     let start = std::time::Instant::now();
     while ana.balances().await != (10_000, 0) {
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "in-doubt reservation never released");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "in-doubt reservation never released"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
     // The bank still serves: an inter-bank Pix goes through.
     let beto = c.client(2);
-    assert_eq!(beto.open_account("Beto Reis", BETO_CPF, "beto@example.com").await, StatusCode::OK);
-    let (status, body) = ana.call("send_pix", &[("key", BETO_CPF), ("amount", "1,00"), ("tx_id", ""), ("bank", "3")]).await;
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (status, body) = ana
+        .call(
+            "send_pix",
+            &[
+                ("key", BETO_CPF),
+                ("amount", "1,00"),
+                ("tx_id", ""),
+                ("bank", "3"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -114,20 +245,38 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
 async fn malformed_packets_get_a_clear_400_and_cross_site_posts_carry_no_session() {
     let c = Consortium::start(&[]).await;
     let ana = c.client(0);
-    assert_eq!(ana.open_account("Ana Lima", ANA_CPF, "ana@example.com").await, StatusCode::OK);
-    assert_eq!(ana.call("deposit", &[("amount", "100,00"), ("tx_id", "")]).await.0, StatusCode::OK);
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ana.call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+            .await
+            .0,
+        StatusCode::OK
+    );
     let url = format!("{}/api/send_packet", c.url(0));
     let raw = |body: &'static str| {
         let http = ana.http.clone();
         let url = url.clone();
-        async move { http.post(url).header("content-type", "application/json").body(body).send().await.unwrap().status() }
+        async move {
+            http.post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     };
     assert_eq!(raw("{not json").await, StatusCode::BAD_REQUEST);
-    assert_eq!(raw(r#"{"tx_id": "", "legs": "x"}"#).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        raw(r#"{"tx_id": "", "legs": "x"}"#).await,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(raw(r#"{"legs": []}"#).await, StatusCode::BAD_REQUEST);
-    let leg = |source: &str, key: &str, bank: &str, amount: &str| {
-        json!({ "source_bank": source, "receiver_key": key, "receiver_bank": bank, "amount": amount })
-    };
+    let leg = |source: &str, key: &str, bank: &str, amount: &str| json!({ "source_bank": source, "receiver_key": key, "receiver_bank": bank, "amount": amount });
     let cases = vec![
         vec![leg("1", BETO_CPF, "2", "NaN")],
         vec![leg("1", BETO_CPF, "2", "1e3")],
@@ -141,11 +290,22 @@ async fn malformed_packets_get_a_clear_400_and_cross_site_posts_carry_no_session
         (0..17).map(|_| leg("1", BETO_CPF, "2", "1")).collect(),
     ];
     for legs in cases {
-        let (status, body) = ana.call_json("send_packet", &json!({ "tx_id": "", "legs": legs })).await;
+        let (status, body) = ana
+            .call_json("send_packet", &json!({ "tx_id": "", "legs": legs }))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{legs:?}: {body}");
     }
-    let (status, _) = ana.call_json("send_packet", &json!({ "tx_id": "E1; DROP", "legs": [leg("1", BETO_CPF, "2", "1")] })).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a malformed transaction id");
+    let (status, _) = ana
+        .call_json(
+            "send_packet",
+            &json!({ "tx_id": "E1; DROP", "legs": [leg("1", BETO_CPF, "2", "1")] }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a malformed transaction id"
+    );
 
     // A form posted from another site: the browser sends no SameSite=Strict cookie with it.
     let res = reqwest::Client::new()

@@ -2,9 +2,9 @@
 
 mod auth;
 mod bad_input;
+mod browser;
 mod faults;
 mod interbank_input;
-mod browser;
 mod recovery;
 mod ring;
 mod support;

@@ -13,11 +13,19 @@ fn visits(status: &serde_json::Value) -> u64 {
 }
 
 fn epoch(status: &serde_json::Value) -> (u64, u64) {
-    (status["ring"]["epoch_counter"].as_u64().unwrap_or(0), status["ring"]["epoch_origin"].as_u64().unwrap_or(0))
+    (
+        status["ring"]["epoch_counter"].as_u64().unwrap_or(0),
+        status["ring"]["epoch_origin"].as_u64().unwrap_or(0),
+    )
 }
 
 /// Polls (bounded) until `cond` holds for the statuses of the given banks.
-async fn wait_until(c: &Consortium, banks: &[usize], what: &str, cond: impl Fn(&[serde_json::Value]) -> bool) {
+async fn wait_until(
+    c: &Consortium,
+    banks: &[usize],
+    what: &str,
+    cond: impl Fn(&[serde_json::Value]) -> bool,
+) {
     let start = Instant::now();
     loop {
         let mut statuses = Vec::new();
@@ -27,7 +35,10 @@ async fn wait_until(c: &Consortium, banks: &[usize], what: &str, cond: impl Fn(&
         if cond(&statuses) {
             return;
         }
-        assert!(start.elapsed() < PATIENCE, "{what}: not reached; last statuses {statuses:?}");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{what}: not reached; last statuses {statuses:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -35,14 +46,20 @@ async fn wait_until(c: &Consortium, banks: &[usize], what: &str, cond: impl Fn(&
 #[tokio::test]
 async fn the_token_visits_every_bank_and_skips_a_dead_one() {
     let mut c = Consortium::start(&[]).await;
-    wait_until(&c, &[0, 1, 2, 3, 4], "every bank visited 3 times", |s| s.iter().all(|s| visits(s) >= 3)).await;
+    wait_until(&c, &[0, 1, 2, 3, 4], "every bank visited 3 times", |s| {
+        s.iter().all(|s| visits(s) >= 3)
+    })
+    .await;
 
     // Idle rotation rate, measured at bank 1 over a second of wall time (printed for the record).
     let v0 = visits(&c.status(0).await.unwrap());
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let v1 = visits(&c.status(0).await.unwrap());
-    eprintln!("idle ring: {:.1} rotations/s", (v1 - v0) as f64 / t0.elapsed().as_secs_f64());
+    eprintln!(
+        "idle ring: {:.1} rotations/s",
+        (v1 - v0) as f64 / t0.elapsed().as_secs_f64()
+    );
 
     c.kill(2).await;
     let before: Vec<u64> = {
@@ -69,7 +86,9 @@ async fn a_killed_holder_is_replaced_and_a_restarted_bank_rejoins() {
         let mut found = None;
         for i in 0..5 {
             let s = c.status(i).await.unwrap();
-            if s["ring"]["holding"] == true && s["ring"]["last_seen_ago_ms"].as_u64().unwrap_or(u64::MAX) < 500 {
+            if s["ring"]["holding"] == true
+                && s["ring"]["last_seen_ago_ms"].as_u64().unwrap_or(u64::MAX) < 500
+            {
                 found = Some(i);
             }
         }
@@ -84,15 +103,28 @@ async fn a_killed_holder_is_replaced_and_a_restarted_bank_rejoins() {
     c.kill(holder).await;
     let killed = Instant::now();
     wait_until(&c, &others, "a regenerated token", |s| {
-        s.iter().any(|s| s["ring"]["holding"] == true && epoch(s) > old_epoch)
+        s.iter()
+            .any(|s| s["ring"]["holding"] == true && epoch(s) > old_epoch)
     })
     .await;
-    eprintln!("regeneration after SIGKILL of the holder: {} ms", killed.elapsed().as_millis());
+    eprintln!(
+        "regeneration after SIGKILL of the holder: {} ms",
+        killed.elapsed().as_millis()
+    );
 
     c.restart(holder).await;
-    wait_until(&c, &[holder], "the restarted bank gets the live token", |s| visits(&s[0]) >= 1).await;
+    wait_until(
+        &c,
+        &[holder],
+        "the restarted bank gets the live token",
+        |s| visits(&s[0]) >= 1,
+    )
+    .await;
     let live = epoch(&c.status(holder).await.unwrap());
-    assert!(live > old_epoch, "the restarted bank holds a new epoch, not its old one");
+    assert!(
+        live > old_epoch,
+        "the restarted bank holds a new epoch, not its old one"
+    );
 }
 
 #[tokio::test]
@@ -102,29 +134,57 @@ async fn forged_unsigned_and_replayed_interbank_requests_are_refused() {
     let body = br#"{"epoch":{"counter":999,"origin":1},"hop":1}"#.to_vec();
     let http = reqwest::Client::new();
 
-    let unsigned = http.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+    let unsigned = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
 
-    let forged = server::peer_auth::Secret::parse("a forger's guess at the secret, 32+ chars").unwrap();
+    let forged =
+        server::peer_auth::Secret::parse("a forger's guess at the secret, 32+ chars").unwrap();
     let mut req = http.post(&url).header("content-type", "application/json");
-    for (k, v) in forged.sign("POST", "/interbank/token", domain::BankId::try_from(1).unwrap(), now_ms(), &body) {
+    for (k, v) in forged.sign(
+        "POST",
+        "/interbank/token",
+        domain::BankId::try_from(1).unwrap(),
+        now_ms(),
+        &body,
+    ) {
         req = req.header(k, v);
     }
-    assert_eq!(req.body(body.clone()).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        req.body(body.clone()).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // A genuine signed probe works once; the same bytes again are a replay.
     let real = server::peer_auth::Secret::parse(SECRET).unwrap();
     let probe_url = format!("{}/interbank/probe", c.url(1));
-    let headers = real.sign("POST", "/interbank/probe", domain::BankId::try_from(1).unwrap(), now_ms(), b"null");
+    let headers = real.sign(
+        "POST",
+        "/interbank/probe",
+        domain::BankId::try_from(1).unwrap(),
+        now_ms(),
+        b"null",
+    );
     let send = || {
-        let mut req = http.post(&probe_url).header("content-type", "application/json");
+        let mut req = http
+            .post(&probe_url)
+            .header("content-type", "application/json");
         for (k, v) in &headers {
             req = req.header(*k, v);
         }
         req.body("null").send()
     };
     assert_eq!(send().await.unwrap().status(), StatusCode::OK);
-    assert_eq!(send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "replay");
+    assert_eq!(
+        send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "replay"
+    );
 
     // None of it reached the ring: nobody adopted the forged epoch 999.
     for i in 0..5 {
@@ -133,5 +193,8 @@ async fn forged_unsigned_and_replayed_interbank_requests_are_refused() {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

@@ -22,9 +22,9 @@ pub fn site_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("SITE_DIR") {
         return PathBuf::from(dir);
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")
-    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("site")
 }
 
@@ -51,7 +51,11 @@ impl Bank {
             .expect("spawning bank-node");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = loop {
-            let line = lines.next_line().await.expect("reading bank-node stdout").expect("bank-node exited before listening");
+            let line = lines
+                .next_line()
+                .await
+                .expect("reading bank-node stdout")
+                .expect("bank-node exited before listening");
             if let Some((_, url)) = line.split_once(" listening on ") {
                 break url.trim().to_string();
             }
@@ -66,8 +70,14 @@ impl Bank {
     }
 
     /// Waits (bounded) for the process to exit on its own; its exit status.
-    pub async fn wait_exit(mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
-        tokio::time::timeout(limit, self.child.wait()).await.ok().and_then(Result::ok)
+    pub async fn wait_exit(
+        mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// SIGKILL: no shutdown hook runs, nothing is flushed beyond what was already synced.
@@ -78,7 +88,10 @@ impl Bank {
 
     pub fn client(&self) -> Client {
         Client {
-            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
             url: self.url.clone(),
         }
     }
@@ -97,12 +110,22 @@ pub struct Client {
 
 impl Client {
     /// Calls a server function the way the hydrated app does (form-encoded, JSON answer).
-    pub async fn call(&self, function: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
-        self.try_call(function, form).await.expect("request to bank-node")
+    pub async fn call(
+        &self,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value) {
+        self.try_call(function, form)
+            .await
+            .expect("request to bank-node")
     }
 
     /// Like [`Client::call`], but a transport failure (the bank is gone) is returned, not a panic.
-    pub async fn try_call(&self, function: &str, form: &[(&str, &str)]) -> reqwest::Result<(StatusCode, serde_json::Value)> {
+    pub async fn try_call(
+        &self,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Result<(StatusCode, serde_json::Value)> {
         let res = self
             .http
             .post(format!("{}/api/{function}", self.url))
@@ -119,7 +142,11 @@ impl Client {
     }
 
     /// Calls a server function that takes JSON (the packet builder's `send_packet`).
-    pub async fn call_json(&self, function: &str, body: &serde_json::Value) -> (StatusCode, serde_json::Value) {
+    pub async fn call_json(
+        &self,
+        function: &str,
+        body: &serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
         let res = self
             .http
             .post(format!("{}/api/{function}", self.url))
@@ -130,14 +157,28 @@ impl Client {
             .expect("request to bank-node");
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
     }
 
     pub async fn open_account(&self, name: &str, tax_id: &str, email: &str) -> StatusCode {
-        let kind = if tax_id.len() > 14 { "company" } else { "individual" };
+        let kind = if tax_id.len() > 14 {
+            "company"
+        } else {
+            "individual"
+        };
         self.call(
             "create_account",
-            &[("kind", kind), ("name1", name), ("tax_id1", tax_id), ("email", email), ("phone", "11987654321"), ("password", PASSWORD)],
+            &[
+                ("kind", kind),
+                ("name1", name),
+                ("tax_id1", tax_id),
+                ("email", email),
+                ("phone", "11987654321"),
+                ("password", PASSWORD),
+            ],
         )
         .await
         .0
@@ -153,13 +194,19 @@ impl Client {
     pub async fn balances(&self) -> (i64, i64) {
         let d = self.dashboard().await;
         let a = &d["dashboard"]["account"];
-        (a["available"].as_i64().unwrap(), a["blocked"].as_i64().unwrap())
+        (
+            a["available"].as_i64().unwrap(),
+            a["blocked"].as_i64().unwrap(),
+        )
     }
 }
 
 /// A fresh client-chosen transaction id for bank `id`.
 pub fn tx_id(bank: u8) -> String {
-    format!("E{bank:08}202611261705{}", Alphanumeric.sample_string(&mut rand::rng(), 11))
+    format!(
+        "E{bank:08}202611261705{}",
+        Alphanumeric.sample_string(&mut rand::rng(), 11)
+    )
 }
 
 pub const SECRET: &str = "test consortium secret, 32+ characters long";
@@ -177,15 +224,30 @@ pub struct Consortium {
 
 impl Consortium {
     pub async fn start(extra: &[(&'static str, &str)]) -> Consortium {
-        let listeners: Vec<std::net::TcpListener> =
-            (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-        let addrs: Vec<String> = listeners.iter().map(|l| l.local_addr().unwrap().to_string()).collect();
+        let listeners: Vec<std::net::TcpListener> = (0..5)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let addrs: Vec<String> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().to_string())
+            .collect();
         drop(listeners);
-        let peers = addrs.iter().enumerate().map(|(i, a)| format!("{}=http://{a}", i + 1)).collect::<Vec<_>>().join(",");
+        let peers = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{}=http://{a}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut env = vec![("PEERS", peers), ("CONSORTIUM_SECRET", SECRET.to_string())];
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut c = Consortium { dirs, addrs, banks: Vec::new(), env, per_bank: vec![Vec::new(); 5] };
+        let mut c = Consortium {
+            dirs,
+            addrs,
+            banks: Vec::new(),
+            env,
+            per_bank: vec![Vec::new(); 5],
+        };
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));
@@ -202,9 +264,13 @@ impl Consortium {
     /// Five banks whose every link (A calls B) goes through its own TCP proxy, so that a test can
     /// cut a bank off from the others in both directions, connections in progress included.
     pub async fn start_with_links(extra: &[(&'static str, &str)]) -> (Consortium, Links) {
-        let listeners: Vec<std::net::TcpListener> =
-            (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-        let addrs: Vec<String> = listeners.iter().map(|l| l.local_addr().unwrap().to_string()).collect();
+        let listeners: Vec<std::net::TcpListener> = (0..5)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let addrs: Vec<String> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().to_string())
+            .collect();
         drop(listeners);
         let mut links = Links { links: Vec::new() };
         let mut per_bank = Vec::new();
@@ -224,7 +290,13 @@ impl Consortium {
         let mut env = vec![("CONSORTIUM_SECRET", SECRET.to_string())];
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut c = Consortium { dirs, addrs, banks: Vec::new(), env, per_bank };
+        let mut c = Consortium {
+            dirs,
+            addrs,
+            banks: Vec::new(),
+            env,
+            per_bank,
+        };
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));
@@ -240,7 +312,12 @@ impl Consortium {
     /// Sends `signal` (STOP, CONT) to bank `i`'s process.
     pub fn signal(&self, i: usize, signal: &str) {
         let pid = self.banks[i].as_ref().expect("bank running").pid();
-        let ok = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap().success();
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill -{signal} {pid}");
     }
 
@@ -259,14 +336,25 @@ impl Consortium {
 
     /// A browser-like client of bank `i` (valid across restarts: it only needs the address).
     pub fn client(&self, i: usize) -> Client {
-        Client { http: reqwest::Client::builder().cookie_store(true).build().unwrap(), url: self.url(i) }
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            url: self.url(i),
+        }
     }
 
     /// Bank `i`'s audit totals from `/status`: (available, blocked, incoming, prepared).
     pub async fn audit(&self, i: usize) -> Option<(i64, i64, i64, i64)> {
         let s = self.status(i).await?;
         let a = &s["audit"];
-        Some((a["total_available"].as_i64()?, a["total_blocked"].as_i64()?, a["total_incoming"].as_i64()?, a["prepared_transactions"].as_i64()?))
+        Some((
+            a["total_available"].as_i64()?,
+            a["total_blocked"].as_i64()?,
+            a["total_incoming"].as_i64()?,
+            a["prepared_transactions"].as_i64()?,
+        ))
     }
 
     pub async fn kill(&mut self, i: usize) {
@@ -315,7 +403,9 @@ impl Link {
                 }
                 let (upstream, kill) = (upstream.clone(), kill2.clone());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = kill.notified() => {}
@@ -323,7 +413,13 @@ impl Link {
                 });
             }
         });
-        Link { addr, from, to, cut, kill }
+        Link {
+            addr,
+            from,
+            to,
+            cut,
+            kill,
+        }
     }
 }
 
@@ -356,9 +452,16 @@ pub async fn oversized_post_status(url: &str, path: &str, length: usize) -> Stri
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(30), socket.read_to_end(&mut answer))
-        .await
-        .expect("the bank answers an oversized request without waiting for its body")
-        .unwrap();
-    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_string()
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        socket.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the bank answers an oversized request without waiting for its body")
+    .unwrap();
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }

@@ -23,10 +23,30 @@ fn leg(source: u8, key: &str, bank: u8, amount: &str) -> Value {
 async fn reusing_a_packets_tx_id_with_other_legs_creates_no_money() {
     let c = Consortium::start(&[]).await;
     let (attacker, payee, mule) = (c.client(0), c.client(1), c.client(2));
-    assert_eq!(attacker.open_account("Mallory Souza", ANA_CPF, "mallory@example.com").await, StatusCode::OK);
-    assert_eq!(payee.open_account("Beto Reis", BETO_CPF, "beto@example.com").await, StatusCode::OK);
-    assert_eq!(mule.open_account("Mula Silva", MULE_CPF, "mula@example.com").await, StatusCode::OK);
-    assert_eq!(attacker.call("deposit", &[("amount", "10,00"), ("tx_id", &tx_id(1))]).await.0, StatusCode::OK);
+    assert_eq!(
+        attacker
+            .open_account("Mallory Souza", ANA_CPF, "mallory@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        payee
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        mule.open_account("Mula Silva", MULE_CPF, "mula@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attacker
+            .call("deposit", &[("amount", "10,00"), ("tx_id", &tx_id(1))])
+            .await
+            .0,
+        StatusCode::OK
+    );
     let deposited = 1_000;
 
     let mut a_committed = 0i64;
@@ -45,7 +65,9 @@ async fn reusing_a_packets_tx_id_with_other_legs_creates_no_money() {
         for _ in 0..RESENDS {
             tokio::time::sleep(Duration::from_millis(3)).await;
             let (client, body) = (attacker.clone(), b.clone());
-            resends.push(tokio::spawn(async move { client.call_json("send_packet", &body).await }));
+            resends.push(tokio::spawn(async move {
+                client.call_json("send_packet", &body).await
+            }));
         }
         let (status, outcome) = first.await.unwrap();
         if status == StatusCode::OK && outcome["status"] == "Committed" {
@@ -72,26 +94,52 @@ async fn reusing_a_packets_tx_id_with_other_legs_creates_no_money() {
         }
         if audits.iter().all(|a| matches!(a, Some((_, 0, 0, 0)))) {
             let total: i64 = audits.iter().map(|a| a.unwrap().0).sum();
-            assert_eq!(total, deposited, "money conserved across the consortium: {audits:?}");
+            assert_eq!(
+                total, deposited,
+                "money conserved across the consortium: {audits:?}"
+            );
             break;
         }
         assert!(start.elapsed() < PATIENCE, "reservations left: {audits:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(b_told_committed, 0, "no client was told that packet B committed");
+    assert_eq!(
+        b_told_committed, 0,
+        "no client was told that packet B committed"
+    );
     assert_eq!(mule.balances().await, (0, 0), "the mule holds nothing");
-    assert_eq!(payee.balances().await, (a_committed, 0), "the payee got exactly the committed cents");
+    assert_eq!(
+        payee.balances().await,
+        (a_committed, 0),
+        "the payee got exactly the committed cents"
+    );
     assert_eq!(attacker.balances().await, (deposited - a_committed, 0));
 
     // Another client of bank 1 who learns one of these ids gets no outcome, and nothing runs.
     let other = c.client(0);
-    assert_eq!(other.open_account("Outra Pessoa", BETO_CPF, "outra@example.com").await, StatusCode::OK);
-    assert_eq!(other.call("deposit", &[("amount", "5,00"), ("tx_id", &tx_id(1))]).await.0, StatusCode::OK);
+    assert_eq!(
+        other
+            .open_account("Outra Pessoa", BETO_CPF, "outra@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        other
+            .call("deposit", &[("amount", "5,00"), ("tx_id", &tx_id(1))])
+            .await
+            .0,
+        StatusCode::OK
+    );
     let body = json!({ "tx_id": ids[0], "legs": [leg(1, MULE_CPF, 3, "1,00")] });
     let (status, answer) = other.call_json("send_packet", &body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
-    assert!(answer.get("status").is_none() && !answer.to_string().contains("Committed"), "no outcome leaks: {answer}");
+    assert!(
+        answer.get("status").is_none() && !answer.to_string().contains("Committed"),
+        "no outcome leaks: {answer}"
+    );
     assert_eq!(other.balances().await, (500, 0));
     assert_eq!(mule.balances().await, (0, 0));
-    eprintln!("tx-id reuse: {ROUNDS} rounds, {a_committed} of packet A committed, mule holds nothing");
+    eprintln!(
+        "tx-id reuse: {ROUNDS} rounds, {a_committed} of packet A committed, mule holds nothing"
+    );
 }
