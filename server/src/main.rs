@@ -22,10 +22,12 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn serve() -> ExitCode {
+    // Logs go to stderr: stdout carries only the "listening on" line scripts and tests wait for.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     let config = match server::config::Config::from_env() {
         Ok(c) => c,
