@@ -36,16 +36,14 @@ pub mod ssr {
     //! Server-only helpers: engine access, sessions and cookies, error mapping.
     use super::AppError;
     use axum::http::{header, request::Parts, HeaderValue};
+    use domain::packet::PacketError;
     use domain::AccountId;
     use engine::auth::SessionToken;
     use engine::consortium::Consortium;
-    use engine::{EngineError, EngineHandle, LedgerError};
+    use engine::{ConsortiumError, EngineError, EngineHandle, LedgerError};
     use leptos::prelude::*;
     use leptos_axum::ResponseOptions;
     use std::sync::Arc;
-
-    /// Sessions last 12 hours, as in the engine's configuration.
-    const SESSION_MAX_AGE_S: u64 = 12 * 3600;
 
     pub fn engine() -> Result<EngineHandle, AppError> {
         use_context::<EngineHandle>().ok_or_else(|| {
@@ -112,12 +110,7 @@ pub mod ssr {
             .unwrap_or_else(|| "unknown".into())
     }
 
-    pub fn now_ms() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
+    pub use engine::wall_clock_ms as now_ms;
 
     /// The consortium, when this bank is part of one.
     pub fn consortium() -> Option<Arc<dyn Consortium>> {
@@ -182,9 +175,10 @@ pub mod ssr {
             .await
             .map_err(from_engine)?;
         let cookie = format!(
-            "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_S}",
+            "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
             cookie_name(engine),
-            token.as_cookie_value()
+            token.as_cookie_value(),
+            engine::auth::SESSION_TTL_MS / 1_000
         );
         set_cookie(&cookie);
         Ok(())
@@ -222,14 +216,27 @@ pub mod ssr {
                     LedgerError::InvalidAmount => AppError::field("amount", msg),
                 }
             }
-            EngineError::Invalid(msg) => AppError::BadInput {
+            EngineError::Packet(p) => AppError::BadInput {
+                field: packet_field(p),
+                message: p.to_string(),
+            },
+            EngineError::Consortium(ConsortiumError::NoSuchBank(_)) => AppError::BadInput {
                 field: None,
-                message: msg,
+                message: e.to_string(),
             },
             EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => {
                 AppError::Unavailable(e.to_string())
             }
             EngineError::Unexpected => AppError::Unexpected,
+        }
+    }
+
+    /// The form field a packet error is about (`legs.<n>.<field>`).
+    pub fn packet_field(e: PacketError) -> Option<String> {
+        match e {
+            PacketError::LegCount => None,
+            PacketError::UnknownBank { leg, .. } => Some(format!("legs.{leg}.receiver_bank")),
+            PacketError::InvalidAmount { leg } => Some(format!("legs.{leg}.amount")),
         }
     }
 
@@ -243,123 +250,15 @@ pub mod ssr {
         })
     }
 
-    /// Password hashes running at once, at most. Each Argon2id hash holds 19 MiB while it runs,
-    /// so this bounds their memory however many sign-ups and logins arrive together (200 wrong
-    /// logins at once took a bank to 1.5 GiB and 92 threads without it); more would only queue
-    /// for the same cores.
-    const PASSWORD_WORK_MAX: usize = 2;
-    /// How long a sign-up or login waits for its turn before hearing that the bank is busy.
-    const PASSWORD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-    static PASSWORD_WORKERS: std::sync::OnceLock<PasswordWorkers> = std::sync::OnceLock::new();
-
-    /// Runs CPU-heavy password work off the async workers, at most [`PASSWORD_WORK_MAX`] at once.
+    /// Runs CPU-heavy password work on the engine's bounded password threads (see
+    /// [`engine::auth::PasswordWorkers`]).
     pub async fn blocking<T: Send + 'static>(
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        PASSWORD_WORKERS
-            .get_or_init(|| PasswordWorkers::start(PASSWORD_WORK_MAX))
-            .run(PASSWORD_WAIT, f)
+        engine::auth::PasswordWorkers::shared()
+            .run(f)
             .await
-    }
-
-    type Job = Box<dyn FnOnce() + Send>;
-
-    /// As many threads as turns, always the same ones: the allocator keeps a freed hash's
-    /// memory in the thread that used it for a while, so a pool that grew threads on demand
-    /// (tokio's blocking pool) held several hashes' worth more than ran at once.
-    struct PasswordWorkers {
-        turns: Arc<tokio::sync::Semaphore>,
-        jobs: std::sync::mpsc::Sender<Job>,
-    }
-
-    impl PasswordWorkers {
-        fn start(threads: usize) -> PasswordWorkers {
-            let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-            let queue = Arc::new(std::sync::Mutex::new(queue));
-            for n in 0..threads {
-                let queue = queue.clone();
-                let work = move || loop {
-                    // The lock is released before the job runs: the other threads keep taking jobs.
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                };
-                std::thread::Builder::new()
-                    .name(format!("password-{n}"))
-                    .spawn(work)
-                    .expect("starting a password thread");
-            }
-            PasswordWorkers {
-                turns: Arc::new(tokio::sync::Semaphore::new(threads)),
-                jobs,
-            }
-        }
-
-        /// Waits up to `wait` for a turn (then the bank is busy), runs `f` on a worker thread.
-        /// A job is queued only with a turn, which it gives back only once it has run (even if
-        /// its caller has gone): at most as many jobs wait as there are threads.
-        async fn run<T: Send + 'static>(
-            &self,
-            wait: std::time::Duration,
-            f: impl FnOnce() -> T + Send + 'static,
-        ) -> Result<T, AppError> {
-            let busy = || AppError::Unavailable(EngineError::Busy.to_string());
-            let turn = tokio::time::timeout(wait, self.turns.clone().acquire_owned())
-                .await
-                .map_err(|_| busy())?
-                .map_err(|_| busy())?;
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let job: Job = Box::new(move || {
-                // The turn is back before the caller hears anything; if `f` panicked, the caller
-                // hears "unexpected" and the thread lives on.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-                drop(turn);
-                if let Ok(value) = result {
-                    let _ = reply.send(value);
-                }
-            });
-            self.jobs.send(job).map_err(|_| AppError::Unexpected)?;
-            answer.await.map_err(|_| AppError::Unexpected)
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use std::time::Duration;
-
-        #[tokio::test]
-        async fn password_work_waits_for_a_turn_and_a_full_house_is_busy_not_unbounded() {
-            let workers = PasswordWorkers::start(1);
-            let name = || std::thread::current().name().map(str::to_string);
-            assert_eq!(
-                workers.run(Duration::ZERO, name).await.unwrap().as_deref(),
-                Some("password-0"),
-                "a free turn runs at once"
-            );
-            let held = workers.turns.acquire().await.unwrap();
-            let refused = workers.run(Duration::ZERO, || 7).await.unwrap_err();
-            assert!(
-                matches!(&refused, AppError::Unavailable(m) if m.contains("busy")),
-                "{refused:?}"
-            );
-            drop(held);
-            let panicked = workers
-                .run(Duration::ZERO, || -> u8 { panic!("a job that panics") })
-                .await
-                .unwrap_err();
-            assert!(matches!(panicked, AppError::Unexpected), "{panicked:?}");
-            assert_eq!(
-                workers.run(Duration::ZERO, || 8).await.unwrap(),
-                8,
-                "the turn is back and the thread survived"
-            );
-        }
+            .map_err(from_engine)
     }
 }
 
@@ -368,79 +267,88 @@ pub async fn get_bank() -> Result<BankInfo, AppError> {
     Ok(ssr::engine()?.bank().clone())
 }
 
-/// Opens an account and logs its owner in. `kind` is `individual` or `company`; `joint` is
-/// present (any value) for a joint account with a second holder.
-#[server(endpoint = "create_account")]
-#[allow(clippy::too_many_arguments)]
-pub async fn create_account(
-    kind: String,
-    joint: Option<String>,
-    name1: String,
-    tax_id1: String,
-    name2: Option<String>,
-    tax_id2: Option<String>,
-    email: String,
-    phone: String,
-    password: String,
-) -> Result<(), AppError> {
-    use domain::dto::{AccountKind, Holder};
-    use domain::input;
-    use engine::auth::{hash_password, Password};
-    use engine::NewAccount;
+pub use signup::*;
 
-    let engine = ssr::engine()?;
-    let company = match kind.as_str() {
-        "individual" => false,
-        "company" => true,
-        _ => {
-            return Err(AppError::field(
-                "kind",
-                "Choose an individual or a company account.",
-            ))
-        }
-    };
-    let mut holders = vec![Holder {
-        name: input::name(&name1).map_err(|e| AppError::field("name1", e))?,
-        tax_id: input::holder_tax_id(&tax_id1, company)
-            .map_err(|e| AppError::field("tax_id1", e))?,
-    }];
-    if joint.is_some() {
-        let second = Holder {
-            name: input::name(name2.as_deref().unwrap_or(""))
-                .map_err(|e| AppError::field("name2", e))?,
-            tax_id: input::holder_tax_id(tax_id2.as_deref().unwrap_or(""), company)
-                .map_err(|e| AppError::field("tax_id2", e))?,
+/// Sign-up alone: every field of its form is an argument of its server function (what the
+/// ActionForm posts, so it works before the wasm loads), more than clippy's default allows; the
+/// allow is on this module because the `#[server]` macro's browser stub carries no attributes.
+#[allow(clippy::too_many_arguments)]
+mod signup {
+    use super::*;
+
+    /// Opens an account and logs its owner in. `kind` is `individual` or `company`; `joint` is
+    /// present (any value) for a joint account with a second holder.
+    #[server(endpoint = "create_account")]
+    pub async fn create_account(
+        kind: String,
+        joint: Option<String>,
+        name1: String,
+        tax_id1: String,
+        name2: Option<String>,
+        tax_id2: Option<String>,
+        email: String,
+        phone: String,
+        password: String,
+    ) -> Result<(), AppError> {
+        use domain::dto::{AccountKind, Holder};
+        use domain::input;
+        use engine::auth::{hash_password, Password};
+        use engine::NewAccount;
+
+        let engine = ssr::engine()?;
+        let company = match kind.as_str() {
+            "individual" => false,
+            "company" => true,
+            _ => {
+                return Err(AppError::field(
+                    "kind",
+                    "Choose an individual or a company account.",
+                ))
+            }
         };
-        if second.tax_id == holders[0].tax_id {
-            return Err(AppError::field(
-                "tax_id2",
-                input::InputError::SameHolderTwice,
-            ));
+        let mut holders = vec![Holder {
+            name: input::name(&name1).map_err(|e| AppError::field("name1", e))?,
+            tax_id: input::holder_tax_id(&tax_id1, company)
+                .map_err(|e| AppError::field("tax_id1", e))?,
+        }];
+        if joint.is_some() {
+            let second = Holder {
+                name: input::name(name2.as_deref().unwrap_or(""))
+                    .map_err(|e| AppError::field("name2", e))?,
+                tax_id: input::holder_tax_id(tax_id2.as_deref().unwrap_or(""), company)
+                    .map_err(|e| AppError::field("tax_id2", e))?,
+            };
+            if second.tax_id == holders[0].tax_id {
+                return Err(AppError::field(
+                    "tax_id2",
+                    input::InputError::SameHolderTwice,
+                ));
+            }
+            holders.push(second);
         }
-        holders.push(second);
+        let email = input::email(&email).map_err(|e| AppError::field("email", e))?;
+        let phone = input::phone(&phone).map_err(|e| AppError::field("phone", e))?;
+        input::password(&password).map_err(|e| AppError::field("password", e))?;
+        let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
+        let kind = if company {
+            AccountKind::Company
+        } else {
+            AccountKind::Individual
+        };
+        let account = engine
+            .open_account(NewAccount {
+                kind,
+                holders,
+                email,
+                phone,
+                password_hash,
+            })
+            .await
+            .map_err(ssr::from_engine)?;
+        ssr::start_session(&engine, account).await?;
+        leptos_axum::redirect("/dashboard");
+        Ok(())
     }
-    let email = input::email(&email).map_err(|e| AppError::field("email", e))?;
-    let phone = input::phone(&phone).map_err(|e| AppError::field("phone", e))?;
-    input::password(&password).map_err(|e| AppError::field("password", e))?;
-    let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
-    let kind = if company {
-        AccountKind::Company
-    } else {
-        AccountKind::Individual
-    };
-    let account = engine
-        .open_account(NewAccount {
-            kind,
-            holders,
-            email,
-            phone,
-            password_hash,
-        })
-        .await
-        .map_err(ssr::from_engine)?;
-    ssr::start_session(&engine, account).await?;
-    leptos_axum::redirect("/dashboard");
-    Ok(())
 }
 
 #[server(endpoint = "login")]
@@ -600,12 +508,18 @@ pub async fn send_pix(
             receiver_bank: bank,
             amount,
         };
+        let members: Vec<domain::BankId> = consortium.banks().iter().map(|b| b.id).collect();
+        let packet = domain::packet::Packet::new(vec![leg], &members)
+            .map_err(|e| ssr::from_engine(e.into()))?;
         let outcome = consortium
-            .submit(account, tx, vec![leg])
+            .submit(account, tx, packet)
             .await
             .map_err(ssr::from_engine)?;
         if let Some((_, reason)) = outcome.failure() {
-            return Err(AppError::Refused(reason.to_string()));
+            return Err(AppError::Refused(crate::text::refusal(
+                reason,
+                &consortium.banks(),
+            )));
         }
         if outcome.status != domain::dto::TxStatus::Committed {
             return Err(AppError::Refused(
@@ -651,14 +565,10 @@ pub async fn send_pix(
 pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOutcome, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
-    if legs.is_empty() || legs.len() > domain::dto::MAX_PACKET_LEGS {
-        return Err(AppError::BadInput {
-            field: None,
-            message: format!(
-                "A packet has from 1 to {} transfers.",
-                domain::dto::MAX_PACKET_LEGS
-            ),
-        });
+    if legs.len() > domain::dto::MAX_PACKET_LEGS {
+        return Err(ssr::from_engine(
+            domain::packet::PacketError::LegCount.into(),
+        ));
     }
     let mut parsed = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {
@@ -673,8 +583,12 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
         });
     }
     let tx = ssr::tx_id(&tx_id, &engine)?;
-    ssr::require_consortium()?
-        .submit(account, tx, parsed)
+    let consortium = ssr::require_consortium()?;
+    let members: Vec<domain::BankId> = consortium.banks().iter().map(|b| b.id).collect();
+    let packet =
+        domain::packet::Packet::new(parsed, &members).map_err(|e| ssr::from_engine(e.into()))?;
+    consortium
+        .submit(account, tx, packet)
         .await
         .map_err(ssr::from_engine)
 }

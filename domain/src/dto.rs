@@ -1,6 +1,6 @@
 //! What the bank node sends to the browser. Plain data; no secrets ever appear here.
 
-use crate::{AccountId, BankId, Cents, TaxId, TxId};
+use crate::{AccountId, BankId, Cents, Refusal, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 
 /// The bank a page belongs to: its identity and palette key.
@@ -141,8 +141,7 @@ pub struct TransferReceipt {
     pub receiver: ReceiverPreview,
 }
 
-/// Most legs in one Pix packet: bounds the work one request can ask of the consortium.
-pub const MAX_PACKET_LEGS: usize = 16;
+pub use crate::packet::MAX_PACKET_LEGS;
 
 /// One transfer of a Pix packet, as the client asks for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,8 +157,8 @@ pub struct PacketLeg {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegOutcome {
     pub status: TxStatus,
-    /// Why this leg refused, in words for the client (only on the leg that failed).
-    pub error: Option<String>,
+    /// Why this leg was refused (only on the leg that failed); the app puts it into words.
+    pub error: Option<Refusal>,
     pub receiver: Option<Counterparty>,
     pub amount: Cents,
 }
@@ -175,11 +174,11 @@ pub struct PacketOutcome {
 
 impl PacketOutcome {
     /// The first failure, for a one-line message.
-    pub fn failure(&self) -> Option<(usize, &str)> {
+    pub fn failure(&self) -> Option<(usize, Refusal)> {
         self.legs
             .iter()
             .enumerate()
-            .find_map(|(i, l)| l.error.as_deref().map(|e| (i, e)))
+            .find_map(|(i, l)| l.error.map(|e| (i, e)))
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`ids`]: [`BankId`], [`AccountId`], [`TxId`].
 //! - [`input`]: validation of names, e-mails, phones and passwords typed by a client.
 //! - [`dto`]: the shapes the server sends to the browser.
+//! - [`packet`]: a Pix packet as a client asks for it, checked once ([`packet::Packet`]).
+//! - [`refusal`]: why a transfer was refused, as a typed code ([`Refusal`]).
 //! - [`time_fmt`]: formatting of timestamps for display.
 //!
 //! Nothing here performs I/O, so the whole crate compiles to wasm32 and runs under a simulator.
@@ -14,9 +16,12 @@ pub mod dto;
 pub mod ids;
 pub mod input;
 pub mod money;
+pub mod packet;
+pub mod refusal;
 pub mod tax_id;
 pub mod time_fmt;
 
 pub use ids::{AccountId, BankId, TxId};
 pub use money::{Cents, MoneyError};
+pub use refusal::Refusal;
 pub use tax_id::{Cnpj, Cpf, TaxId, TaxIdError};

@@ -10,6 +10,10 @@ use engine::auth::PasswordHash;
 use engine::{EngineConfig, EngineHandle, NewAccount, SystemClock};
 use std::sync::Arc;
 
+/// A stored hash no password matches (accounts here never log in; a real hash would cost
+/// an Argon2id run each).
+const NO_PASSWORD: &str = "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA";
+
 fn cpf(k: usize) -> TaxId {
     TaxId::Cpf(Cpf::completing(100_000_000 + k as u32).unwrap())
 }
@@ -56,7 +60,7 @@ async fn main() {
                     }],
                     email: format!("client{k}@example.com"),
                     phone: "11987654321".into(),
-                    password_hash: PasswordHash::for_tests(),
+                    password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
                 };
                 engine.open_account(new).await.unwrap()
             }

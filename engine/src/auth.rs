@@ -1,7 +1,7 @@
 //! Passwords (Argon2id) and session tokens.
 //!
-//! Hashing is CPU-bound on purpose; callers run [`hash_password`] and [`verify_password`] on a
-//! blocking thread, never on the engine thread or an async worker.
+//! Hashing is CPU-bound on purpose; callers run [`hash_password`] and [`verify_password`] on the
+//! [`PasswordWorkers`], never on the engine thread or an async worker.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -13,6 +13,9 @@ use std::sync::OnceLock;
 const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 const ARGON2_ITERATIONS: u32 = 2;
 const ARGON2_LANES: u32 = 1;
+
+/// How long a session lasts: the engine expires it, and the cookie's Max-Age says the same.
+pub const SESSION_TTL_MS: i64 = 12 * 3_600 * 1_000;
 
 /// A PHC-format Argon2id hash. A secret: explicitly not Serialize/Deserialize, and its Debug
 /// output hides the value.
@@ -33,11 +36,6 @@ impl PasswordHash {
 
     pub fn as_stored(&self) -> &str {
         &self.0
-    }
-
-    /// A hash that matches no password, for tests that do not log in.
-    pub fn for_tests() -> PasswordHash {
-        PasswordHash("$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA".into())
     }
 }
 
@@ -117,6 +115,9 @@ impl SessionToken {
         TokenHash(Sha256::digest(self.0.as_bytes()).into())
     }
 }
+
+mod workers;
+pub use workers::PasswordWorkers;
 
 #[cfg(test)]
 mod tests {

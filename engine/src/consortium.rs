@@ -4,8 +4,9 @@
 
 use crate::EngineResult;
 use domain::dto::{
-    BankInfo, BankStatus, LinkedAccount, PacketLeg, PacketOutcome, PacketProgress, ReceiverPreview,
+    BankInfo, BankStatus, LinkedAccount, PacketOutcome, PacketProgress, ReceiverPreview,
 };
+use domain::packet::Packet;
 use domain::{AccountId, BankId, TaxId, TxId};
 use std::future::Future;
 use std::pin::Pin;
@@ -22,12 +23,13 @@ pub trait Consortium: Send + Sync + 'static {
     fn lookup(&self, bank: BankId, key: TaxId) -> BoxFuture<'_, EngineResult<ReceiverPreview>>;
 
     /// Runs a packet for the client logged in to `account` at this bank: every leg commits or
-    /// every leg aborts. Retrying with the same `tx` returns the first outcome.
+    /// every leg aborts. The same client submitting the same `tx` again hears the first outcome
+    /// (while it runs, or after); another client gets a conflict and no outcome.
     fn submit(
         &self,
         account: AccountId,
         tx: TxId,
-        legs: Vec<PacketLeg>,
+        packet: Packet,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
 
     /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answer.

@@ -33,13 +33,31 @@ pub enum EngineError {
     Stopped,
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Unexpected,
-    /// Another bank could not be reached, or the consortium could not run the operation; the
-    /// message says which and whether anything happened.
-    #[error("{0}")]
-    Consortium(String),
-    /// The request itself is wrong (unknown bank, too many legs...); the message says how.
-    #[error("{0}")]
-    Invalid(String),
+    /// Another bank could not be reached, or the consortium could not run the operation.
+    #[error(transparent)]
+    Consortium(#[from] ConsortiumError),
+    /// The packet itself is wrong (unknown bank, too many legs...).
+    #[error(transparent)]
+    Packet(#[from] domain::packet::PacketError),
+}
+
+/// What went wrong between banks, as a client is told it (the app puts it into words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConsortiumError {
+    #[error("Bank {0} is not reachable right now. Please try again in a moment.")]
+    Unreachable(BankId),
+    #[error(
+        "The consortium could not take this transfer in time; nothing was sent. Please try again."
+    )]
+    Expired,
+    #[error("The transfer could not be confirmed and will be cancelled; nothing will be moved. Please check your statement.")]
+    NotConfirmed,
+    #[error(
+        "This transfer is taking longer than usual. Check your statement before trying again."
+    )]
+    Slow,
+    #[error("There is no bank {0} in the consortium.")]
+    NoSuchBank(BankId),
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -53,11 +71,17 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970");
-        d.as_millis() as i64
+        wall_clock_ms()
     }
+}
+
+/// Milliseconds since the Unix epoch by this machine's clock: the one place that reads it
+/// (everything else takes a [`Clock`], or asks this for request time stamps).
+pub fn wall_clock_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[derive(Clone)]
@@ -82,7 +106,7 @@ impl EngineConfig {
             db_path,
             queue_capacity: 4_096,
             batch_max: 1_024,
-            session_ttl_ms: 12 * 3_600 * 1_000,
+            session_ttl_ms: crate::auth::SESSION_TTL_MS,
             sessions_max: 100_000,
             recent_limit: 50,
         }

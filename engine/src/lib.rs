@@ -8,22 +8,28 @@
 //! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
 //! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
 //! - [`ring`]: the token ring, sans-IO.
-//! - [`twopc`]: two-phase commit across banks: messages and the coordinator's state machines, sans-IO.
+//! - [`twopc`]: two-phase commit across banks: its items, the round and phase-two delivery, sans-IO.
+//! - [`coordinator`]: a bank as 2PC coordinator (claims, queue, rounds, deliveries), sans-IO: the
+//!   node and the simulation drive this same state machine.
+//! - [`wire`]: every inter-bank route and message, and the protocol version.
 //!
 //! Architecture invariant: callers only enqueue commands through [`EngineHandle`]; no other code
 //! reads or writes balances.
 
 pub mod auth;
 pub mod consortium;
+pub mod coordinator;
 pub mod engine;
 pub mod ledger;
 pub mod ring;
 pub mod store;
 pub mod throttle;
 pub mod twopc;
+pub mod wire;
 
-pub use engine::protocol::parse_outcome;
+pub use engine::protocol::{parse_outcome, Logged};
 pub use engine::{
-    Audit, Clock, EngineConfig, EngineError, EngineHandle, EngineResult, SystemClock,
+    wall_clock_ms, Audit, Clock, ConsortiumError, EngineConfig, EngineError, EngineHandle,
+    EngineResult, SystemClock,
 };
 pub use ledger::{LedgerError, NewAccount};

@@ -45,6 +45,10 @@ pub struct Token {
     pub idle: u32,
 }
 
+/// One visit of the token at a bank: its epoch and hop. A batch is run for a visit, and its end
+/// only counts for that visit (a newer token may have superseded it meanwhile).
+pub type Visit = (Epoch, u64);
+
 /// The answer to a token delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Receipt {
@@ -167,6 +171,13 @@ impl Ring {
         self.seen
     }
 
+    /// The visit this bank holds the token for, if it holds it.
+    pub fn visit(&self) -> Option<Visit> {
+        self.seen
+            .filter(|_| self.holding())
+            .map(|t| (t.epoch, t.hop))
+    }
+
     pub fn last_seen_ms(&self) -> u64 {
         self.last_seen_ms
     }
@@ -193,15 +204,17 @@ impl Ring {
         (Receipt::Accepted, self.take(token, now_ms))
     }
 
-    /// The batch started by [`Effect::RunBatch`] finished; `did_work` says whether it found any.
+    /// The batch started by [`Effect::RunBatch`] for `visit` finished; `did_work` says whether
+    /// it found any. The end of a batch run for an earlier visit (one a newer token superseded
+    /// while its round was voting) is ignored: it must not cut the current visit short.
     ///
     /// The token counts the visits since the last one that found work. While that count is below
     /// the ring's size, some bank worked within the last rotation and the token is passed at once:
     /// under load it never waits anywhere, and a bank that found work on its last visit gets the
     /// token back without holds and needs to hurry no one. After a full idle rotation, holders keep
     /// the token for the idle hold, doubled per further idle rotation, unless hurried.
-    pub fn batch_done(&mut self, did_work: bool, now_ms: u64) -> Vec<Effect> {
-        if self.phase != Phase::Working {
+    pub fn batch_done(&mut self, visit: Visit, did_work: bool, now_ms: u64) -> Vec<Effect> {
+        if self.phase != Phase::Working || self.visit() != Some(visit) {
             return Vec::new();
         }
         let seen = self.seen.as_mut().expect("working requires a token");

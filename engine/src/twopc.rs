@@ -30,7 +30,7 @@
 //! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
 
 use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
-use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, Refusal, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,7 +76,7 @@ impl PrepareItem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Vote {
     Prepared,
-    Refused { leg: u16, reason: String },
+    Refused { leg: u16, reason: Refusal },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +116,18 @@ impl Resolution {
         Resolution::decided(decision.commit && ours)
     }
 
+    /// What a participant in doubt applies on its coordinator's `answers` to `txs`: the decided
+    /// ones (nothing while pending); nothing at all from an answer of the wrong length.
+    pub fn apply(txs: Vec<TxId>, answers: Vec<Resolution>) -> Vec<DecideItem> {
+        if answers.len() != txs.len() {
+            return Vec::new();
+        }
+        txs.into_iter()
+            .zip(answers)
+            .filter_map(|(tx, r)| r.decide(tx))
+            .collect()
+    }
+
     /// What a participant in doubt applies for `tx` on this answer: nothing while it is pending.
     pub fn decide(self, tx: TxId) -> Option<DecideItem> {
         match self {
@@ -124,6 +136,25 @@ impl Resolution {
             Resolution::Pending => None,
         }
     }
+}
+
+/// A participant's transactions in doubt (`(tx, coordinator, prepared at)`) that are older than
+/// `cutoff_ms`, grouped by the coordinator to ask, at most [`MAX_ITEMS_PER_MESSAGE`] each.
+pub fn in_doubt_by_coordinator(
+    in_doubt: Vec<(TxId, BankId, i64)>,
+    cutoff_ms: i64,
+) -> BTreeMap<BankId, Vec<TxId>> {
+    let mut out: BTreeMap<BankId, Vec<TxId>> = BTreeMap::new();
+    for (tx, coordinator, since) in in_doubt {
+        if since > cutoff_ms {
+            continue;
+        }
+        let list = out.entry(coordinator).or_default();
+        if list.len() < MAX_ITEMS_PER_MESSAGE {
+            list.push(tx);
+        }
+    }
+    out
 }
 
 /// One leg as the coordinator plans it, after resolving the receiver's name.
@@ -191,6 +222,71 @@ impl PacketPlan {
     }
 }
 
+impl PacketPlan {
+    /// Plans `packet` for the client `submitter`, whose account's holders are `holders` (the
+    /// first one names the payer), once each leg's receiver has been looked up at its bank
+    /// (`receivers`, in leg order). A leg whose receiver could not be found refuses the whole
+    /// packet before anything is reserved: the outcome names each such leg.
+    pub fn build(
+        tx: TxId,
+        submitter: AccountId,
+        holders: &[domain::dto::Holder],
+        packet: &domain::packet::Packet,
+        receivers: Vec<Result<Counterparty, Refusal>>,
+    ) -> Result<PacketPlan, PacketOutcome> {
+        let legs = packet.legs();
+        if receivers.len() != legs.len()
+            || receivers.iter().any(Result::is_err)
+            || holders.is_empty()
+        {
+            let refused = legs
+                .iter()
+                .enumerate()
+                .map(|(i, leg)| {
+                    let found = receivers.get(i).cloned().unwrap_or(Err(Refusal::NoAnswer {
+                        bank: leg.receiver_bank,
+                    }));
+                    LegOutcome {
+                        status: TxStatus::Aborted,
+                        error: found.as_ref().err().copied(),
+                        receiver: found.ok(),
+                        amount: leg.amount,
+                    }
+                })
+                .collect();
+            return Err(PacketOutcome {
+                tx_id: tx,
+                status: TxStatus::Aborted,
+                legs: refused,
+            });
+        }
+        let owners: Vec<TaxId> = holders.iter().map(|h| h.tax_id).collect();
+        let first = &holders[0];
+        let legs = legs
+            .iter()
+            .zip(receivers)
+            .map(|(leg, receiver)| LegPlan {
+                source_bank: leg.source_bank,
+                owners: owners.clone(),
+                receiver_bank: leg.receiver_bank,
+                receiver_key: leg.receiver_key,
+                amount: leg.amount,
+                receiver: receiver.expect("checked above"),
+                payer: Counterparty {
+                    name: first.name.clone(),
+                    key_masked: first.tax_id.masked(),
+                    bank: leg.source_bank,
+                },
+            })
+            .collect();
+        Ok(PacketPlan {
+            tx,
+            submitter,
+            legs,
+        })
+    }
+}
+
 /// The coordinator's decision on one packet, to be stored before it is delivered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -205,7 +301,7 @@ struct Voting {
     plan: PacketPlan,
     waiting: BTreeSet<BankId>,
     /// First refusal heard: (leg, reason).
-    refusals: Vec<(u16, String)>,
+    refusals: Vec<(u16, Refusal)>,
 }
 
 /// Phase one for a batch of packets started during one token visit.
@@ -270,7 +366,7 @@ impl Round {
                         .unwrap_or(0);
                     packet
                         .refusals
-                        .push((leg as u16, format!("Bank {bank} did not answer in time.")));
+                        .push((leg as u16, Refusal::NoAnswer { bank }));
                 }
             }
         }
@@ -338,7 +434,7 @@ fn decide(packet: Voting) -> Decision {
                 .refusals
                 .iter()
                 .find(|(l, _)| usize::from(*l) == i)
-                .map(|(_, r)| r.clone()),
+                .map(|(_, r)| *r),
             receiver: Some(leg.receiver.clone()),
             amount: leg.amount,
         })

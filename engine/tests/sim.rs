@@ -1,11 +1,15 @@
 //! Deterministic simulation of a five-bank consortium: the real engines (ledger, SQLite store,
-//! 2PC participant and decision log), the sans-IO token ring and 2PC coordinator state machines,
-//! on a simulated network and clock driven by a seed.
+//! 2PC participant and decision log), the production sans-IO token ring ([`Ring`]) and 2PC
+//! coordinator ([`Coordinator`]: claims, queue, deadlines, rounds, phase two, hurrying), on a
+//! simulated network and clock driven by a seed. The simulation only carries their messages; the
+//! node drives the same state machines over HTTP.
 //!
 //! Faults: message drop, duplication, delay (and so reordering), bank crash and restart (the
 //! engine is dropped and reopened from its database; everything in memory is lost), and a bank
 //! cut off from the others for a while. Workload: deposits, intra-bank Pix and packets of 1..3 legs
-//! from the client's accounts at two banks, some of them bound to fail for lack of funds.
+//! from the client's accounts at two banks, some of them bound to fail for lack of funds; and
+//! clients who reuse a packet's transaction id with other legs, while it runs and after it ended,
+//! as themselves, as another client of the same bank, or at another bank.
 //!
 //! Checked: at most one token holder per epoch at every step; after the faults heal and the
 //! consortium quiesces: no reservation or in-doubt transaction left, money conserved (the sum of
@@ -20,12 +24,11 @@
 use domain::dto::{AccountKind, BankInfo, Counterparty, Holder, TxStatus};
 use domain::{BankId, Cents, Cpf, TaxId, TxId};
 use engine::auth::PasswordHash;
-use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
+use engine::coordinator::{Answer, Claim, Coordinator, CoordinatorConfig, RoundId};
+use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
 use engine::store::PartState;
-use engine::twopc::{
-    DecideItem, Deliveries, DeliveryConfig, LegPlan, PacketPlan, PrepareItem, Resolution, Round,
-    Vote,
-};
+use engine::twopc::{in_doubt_by_coordinator, DecideItem, DeliveryConfig, PacketPlan, Resolution};
+use engine::wire::{PrepareAnswer, PrepareMsg};
 use engine::{Clock, EngineConfig, EngineHandle, NewAccount};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -33,6 +36,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+/// A stored hash no password matches (accounts here never log in; a real hash would cost
+/// an Argon2id run each).
+const NO_PASSWORD: &str = "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA";
 
 const BANKS: u16 = 5;
 const PERSONS: usize = 10;
@@ -75,10 +82,8 @@ enum Msg {
     Receipt(Option<Receipt>),
     Probe,
     ProbeAnswer(ProbeAnswer),
-    /// Items to prepare, with decisions riding along.
-    Prepare(Vec<PrepareItem>, Vec<DecideItem>),
-    /// Votes, and the riding decisions acknowledged.
-    Votes(Vec<Vote>, Vec<TxId>),
+    Prepare(PrepareMsg),
+    Votes(PrepareAnswer),
     Decide(Vec<DecideItem>),
     Acks(Vec<TxId>),
     Resolve(Vec<TxId>),
@@ -102,29 +107,27 @@ struct Packet {
 enum Outstanding {
     Pass(BankId),
     Probe,
-    /// The decisions that rode along.
-    Prepare(BankId, Vec<TxId>),
+    /// The round, and the decisions that rode along.
+    Prepare(RoundId, BankId, Vec<TxId>),
     Decide(BankId, Vec<TxId>),
     Resolve(BankId, Vec<TxId>),
 }
+
+/// A client's packet submission, waiting for its answer: which id at which coordinator.
+type Waiter = u64;
 
 struct Node {
     id: BankId,
     db: PathBuf,
     engine: Option<(EngineHandle, std::thread::JoinHandle<()>)>,
     ring: Ring,
-    deliveries: Deliveries,
-    queue: VecDeque<PacketPlan>,
-    in_flight: BTreeSet<TxId>,
-    round: Option<Round>,
+    coordinator: Coordinator<Waiter>,
+    /// Rounds voting, and the token visit each was started for.
+    rounds: BTreeMap<RoundId, Visit>,
     outstanding: BTreeMap<u64, (u64, Outstanding)>,
     probe_answers: Vec<ProbeAnswer>,
     probe_waiting: usize,
     next_recovery_ms: u64,
-    /// As in the node: whether this bank's last visit found work (then the token comes back
-    /// without holds), and whether it has hurried the ring since that visit.
-    worked: bool,
-    hinted: bool,
 }
 
 struct Sim {
@@ -142,23 +145,36 @@ struct Sim {
     /// Bank cut off from everyone until the given time.
     cut: Option<(BankId, u64)>,
     deposits: i128,
-    /// Every packet submitted: id, coordinator, participants.
-    packets: Vec<(TxId, BankId, Vec<BankId>)>,
-    /// Outcomes the clients were told: tx -> committed?
-    told: BTreeMap<TxId, bool>,
+    /// Every packet planned and queued: (id, coordinator) -> participants of every plan of it (a
+    /// client may plan an id again after its coordinator crashed before deciding it).
+    packets: BTreeMap<(TxId, BankId), BTreeSet<BankId>>,
+    /// Every submission: waiter -> (id, coordinator).
+    submissions: BTreeMap<Waiter, (TxId, BankId)>,
+    /// Outcomes the clients were told: (id, coordinator) -> committed?, per answer.
+    told: Vec<((TxId, BankId), bool)>,
     next_tx: u64,
     /// Faults injected: (crashes, cuts, messages dropped, messages duplicated).
     injected: (u32, u32, u32, u32),
+    /// Submissions that reused an id: (joined a running packet, answered from a stored decision,
+    /// refused as another client's).
+    reuses: (u32, u32, u32),
     _dir: tempfile::TempDir,
 }
 
-fn delivery_config(me: BankId) -> DeliveryConfig {
-    DeliveryConfig {
-        first_retry_ms: 50,
-        max_retry_ms: 1_000,
-        in_flight_ms: REQUEST_TIMEOUT_MS,
-        linger_ms: 20,
+fn coordinator_config(me: BankId) -> CoordinatorConfig {
+    CoordinatorConfig {
         me,
+        queue_capacity: QUEUE_MAX,
+        batch_max: BATCH_MAX,
+        queue_deadline_ms: 2_000,
+        delivery: DeliveryConfig {
+            first_retry_ms: 50,
+            max_retry_ms: 1_000,
+            in_flight_ms: REQUEST_TIMEOUT_MS,
+            linger_ms: 20,
+            me,
+        },
+        acks_recorded_every_ms: 200,
     }
 }
 
@@ -207,19 +223,15 @@ impl Sim {
                 db,
                 engine: Some(engine),
                 ring: Ring::new(ring_config(id), 0),
-                deliveries: Deliveries::new(delivery_config(id)),
-                queue: VecDeque::new(),
-                in_flight: BTreeSet::new(),
-                round: None,
+                coordinator: Coordinator::new(coordinator_config(id)),
+                rounds: BTreeMap::new(),
                 outstanding: BTreeMap::new(),
                 probe_answers: Vec::new(),
                 probe_waiting: 0,
                 next_recovery_ms: 0,
-                worked: false,
-                hinted: false,
             });
         }
-        let sim = Sim {
+        let mut sim = Sim {
             rng: StdRng::seed_from_u64(seed),
             now: 0,
             clock,
@@ -231,13 +243,14 @@ impl Sim {
             dup_p: 0.0,
             cut: None,
             deposits: 0,
-            packets: Vec::new(),
-            told: BTreeMap::new(),
+            packets: BTreeMap::new(),
+            submissions: BTreeMap::new(),
+            told: Vec::new(),
             next_tx: 0,
             injected: (0, 0, 0, 0),
+            reuses: (0, 0, 0),
             _dir: dir,
         };
-        let mut sim = sim;
         sim.drop_p = sim.rng.random_range(0.0..0.10);
         sim.dup_p = sim.rng.random_range(0.0..0.05);
         for k in 0..PERSONS {
@@ -251,7 +264,7 @@ impl Sim {
                     }],
                     email: format!("p{k}@bank{b}.example"),
                     phone: "11987654321".into(),
-                    password_hash: PasswordHash::for_tests(),
+                    password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
                 };
                 engine.open_account(new).await.unwrap();
             }
@@ -330,6 +343,23 @@ impl Sim {
         });
     }
 
+    /// The clients of `answers` are told their outcomes.
+    fn told(&mut self, answers: Vec<Answer<Waiter>>) {
+        for a in answers {
+            for w in a.waiters {
+                let key = self
+                    .submissions
+                    .get(&w)
+                    .cloned()
+                    .expect("a known submission");
+                assert_eq!(key.0, a.tx, "waiter {w} answered for another id");
+                if let Ok(outcome) = &a.result {
+                    self.told.push((key, outcome.status == TxStatus::Committed));
+                }
+            }
+        }
+    }
+
     /// Carries out ring effects of node `id`.
     async fn ring_effects(&mut self, id: BankId, effects: Vec<Effect>) {
         let mut effects: VecDeque<Effect> = effects.into();
@@ -355,68 +385,66 @@ impl Sim {
         }
     }
 
-    /// Starts a 2PC round for queued packets; with none, the batch is done at once.
+    /// As the node's `run_batch`: the coordinator starts a round for queued packets; with none,
+    /// the visit is done at once.
     async fn run_batch(&mut self, id: BankId) -> Vec<Effect> {
-        let node = self.node(id);
-        if node.round.is_some() {
-            return Vec::new(); // a round from an earlier visit is still voting
+        let now = self.now;
+        let batch = self.node(id).coordinator.start_batch(now);
+        let worked = batch.worked();
+        self.told(batch.expired);
+        let visit = self
+            .node(id)
+            .ring
+            .visit()
+            .expect("a batch runs for a visit");
+        let Some(round) = batch.round else {
+            return self.node(id).ring.batch_done(visit, worked, now);
+        };
+        if let Some(items) = round.own {
+            let engine = self.engine(id).unwrap();
+            let votes = engine.prepare(id, items).await.ok();
+            let answer = votes.map(|votes| PrepareAnswer {
+                votes,
+                acked: Vec::new(),
+            });
+            self.node(id)
+                .coordinator
+                .on_prepare_answer(round.id, id, &[], answer);
         }
-        let take = node.queue.len().min(BATCH_MAX);
-        let plans: Vec<PacketPlan> = node.queue.drain(..take).collect();
-        node.worked = !plans.is_empty();
-        node.hinted = false;
-        if plans.is_empty() {
-            let now = self.now;
-            return self.node(id).ring.batch_done(false, now);
+        for (to, msg) in round.prepares {
+            let sent = msg.decisions.iter().map(|d| d.tx.clone()).collect();
+            self.request(
+                id,
+                to,
+                Msg::Prepare(msg),
+                Outstanding::Prepare(round.id, to, sent),
+            );
         }
-        let (round, messages) = Round::start(plans);
-        self.node(id).round = Some(round);
-        for (to, items) in messages {
-            if to == id {
-                let engine = self.engine(id).unwrap();
-                let votes = engine.prepare(id, items).await.ok();
-                if let Some(round) = self.node(id).round.as_mut() {
-                    round.on_votes(id, votes);
-                }
-            } else {
-                let now = self.now;
-                let decisions = self.node(id).deliveries.take_for(to, now);
-                let sent = decisions.iter().map(|d| d.tx.clone()).collect();
-                self.request(
-                    id,
-                    to,
-                    Msg::Prepare(items, decisions),
-                    Outstanding::Prepare(to, sent),
-                );
-            }
-        }
-        self.maybe_decide(id).await
+        self.node(id).rounds.insert(round.id, visit);
+        self.maybe_decide(id, round.id).await
     }
 
-    async fn maybe_decide(&mut self, id: BankId) -> Vec<Effect> {
-        if !self.node(id).round.as_ref().is_some_and(Round::is_complete) {
+    async fn maybe_decide(&mut self, id: BankId, round: RoundId) -> Vec<Effect> {
+        if !self.node(id).coordinator.round_complete(round) {
             return Vec::new();
         }
-        let round = self.node(id).round.take().unwrap();
-        let decisions = round.decisions();
+        let Some(visit) = self.node(id).rounds.remove(&round) else {
+            return Vec::new(); // finished already (a duplicate answer)
+        };
+        let decisions = self.node(id).coordinator.finish_round(round);
         let engine = self.engine(id).unwrap();
         let now = self.now;
         // As in the node, the token moves on once every vote is in; the decisions are stored after.
-        let effects = self.node(id).ring.batch_done(true, now);
-        match engine.log_decisions(decisions.clone()).await {
-            Ok(finals) => {
-                for (d, logged) in decisions.iter().zip(finals) {
-                    let commit = logged.commit;
-                    assert_eq!(logged.outcome.status == TxStatus::Committed, commit);
-                    let node = self.node(id);
-                    // The engine decided this bank's own part with the log.
-                    node.deliveries.add(d.tx.clone(), commit, &logged.tell, now);
-                    node.in_flight.remove(&d.tx);
-                    self.told.insert(d.tx.clone(), commit);
-                }
-            }
-            Err(e) => panic!("logging decisions failed: {e}"),
+        let effects = self.node(id).ring.batch_done(visit, true, now);
+        let logged = engine
+            .log_decisions(decisions)
+            .await
+            .expect("logging decisions");
+        for l in &logged {
+            assert_eq!(l.outcome.status == TxStatus::Committed, l.commit);
         }
+        let answers = self.node(id).coordinator.concluded(logged, now);
+        self.told(answers);
         effects
     }
 
@@ -448,33 +476,40 @@ impl Sim {
                 let answer = self.node(to).ring.probe_answer(now);
                 self.reply(&p, Msg::ProbeAnswer(answer));
             }
-            Msg::Prepare(items, decisions) => {
+            Msg::Prepare(msg) => {
                 let (acked, votes) = engine
-                    .decide_then_prepare(from, decisions, items)
+                    .decide_then_prepare(from, msg.decisions, msg.items)
                     .await
                     .unwrap();
-                self.reply(&p, Msg::Votes(votes, acked));
+                self.reply(&p, Msg::Votes(PrepareAnswer { votes, acked }));
             }
             Msg::Decide(items) => {
                 let acked = engine.decide(from, items).await.unwrap();
                 self.reply(&p, Msg::Acks(acked));
             }
             Msg::Resolve(txs) => {
-                let mut out = Vec::new();
-                for tx in txs {
-                    if self.node(to).in_flight.contains(&tx) {
-                        out.push(Resolution::Pending);
-                    } else {
-                        out.push(Resolution::for_bank(
-                            &engine.resolve(tx).await.unwrap(),
-                            from,
-                        ));
-                    }
-                }
-                self.reply(&p, Msg::Resolutions(out));
+                let answers = self.resolve(to, from, txs).await;
+                self.reply(&p, Msg::Resolutions(answers));
             }
             other => panic!("unexpected request {other:?}"),
         }
+    }
+
+    /// As the node's `resolve_many`: coordinator `id` answers bank `from` about `txs`.
+    async fn resolve(&mut self, id: BankId, from: BankId, txs: Vec<TxId>) -> Vec<Resolution> {
+        let engine = self.engine(id).unwrap();
+        let mut out = Vec::new();
+        for tx in txs {
+            if self.node(id).coordinator.in_flight(&tx) {
+                out.push(Resolution::Pending);
+            } else {
+                out.push(Resolution::for_bank(
+                    &engine.resolve(tx).await.unwrap(),
+                    from,
+                ));
+            }
+        }
+        out
     }
 
     /// A reply arrived (`Some`) or the request timed out (`None`).
@@ -501,16 +536,15 @@ impl Sim {
                     self.ring_effects(id, effects).await;
                 }
             }
-            (Outstanding::Prepare(bank, sent), msg) => {
-                let (votes, acked) = match msg {
-                    Some(Msg::Votes(v, acked)) => (Some(v), acked),
-                    _ => (None, Vec::new()),
+            (Outstanding::Prepare(round, bank, sent), msg) => {
+                let answer = match msg {
+                    Some(Msg::Votes(a)) => Some(a),
+                    _ => None,
                 };
-                self.settle(id, bank, sent, acked).await;
-                if let Some(round) = self.node(id).round.as_mut() {
-                    round.on_votes(bank, votes);
-                }
-                let effects = self.maybe_decide(id).await;
+                self.node(id)
+                    .coordinator
+                    .on_prepare_answer(round, bank, &sent, answer);
+                let effects = self.maybe_decide(id, round).await;
                 self.ring_effects(id, effects).await;
             }
             (Outstanding::Decide(bank, sent), msg) => {
@@ -518,20 +552,13 @@ impl Sim {
                     Some(Msg::Acks(acked)) => acked,
                     _ => Vec::new(),
                 };
-                self.settle(id, bank, sent, acked).await;
+                self.node(id).coordinator.settle(bank, &sent, acked);
             }
             (Outstanding::Resolve(coordinator, txs), msg) => {
                 let Some(Msg::Resolutions(answers)) = msg else {
                     return;
                 };
-                if answers.len() != txs.len() {
-                    return;
-                }
-                let items: Vec<DecideItem> = txs
-                    .into_iter()
-                    .zip(answers)
-                    .filter_map(|(tx, r)| r.decide(tx))
-                    .collect();
+                let items = Resolution::apply(txs, answers);
                 if !items.is_empty() {
                     self.engine(id)
                         .unwrap()
@@ -543,26 +570,6 @@ impl Sim {
         }
     }
 
-    /// Decisions `sent` to `bank` (alone or riding on a prepare) got `acked` acknowledged.
-    async fn settle(&mut self, id: BankId, bank: BankId, sent: Vec<TxId>, acked: Vec<TxId>) {
-        let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
-        let missing: Vec<TxId> = sent
-            .iter()
-            .filter(|t| !acked.contains(t))
-            .cloned()
-            .collect();
-        self.node(id).deliveries.failed(bank, &missing);
-        let delivered = self.node(id).deliveries.acked(bank, &acked);
-        if !delivered.is_empty() {
-            let updates = delivered.into_iter().map(|tx| (tx, Vec::new())).collect();
-            self.engine(id)
-                .unwrap()
-                .decision_acked(updates)
-                .await
-                .unwrap();
-        }
-    }
-
     fn crash(&mut self, id: BankId) {
         let node = self.node(id);
         if let Some((engine, thread)) = node.engine.take() {
@@ -570,13 +577,11 @@ impl Sim {
             thread.join().unwrap();
         }
         // Everything in memory is gone; clients waiting on queued packets were never answered.
-        node.queue.clear();
-        node.in_flight.clear();
-        node.round = None;
+        node.coordinator = Coordinator::new(coordinator_config(id));
+        node.rounds.clear();
         node.outstanding.clear();
         node.probe_answers.clear();
         node.probe_waiting = 0;
-        node.deliveries = Deliveries::new(delivery_config(id));
     }
 
     async fn restart(&mut self, id: BankId) {
@@ -586,9 +591,7 @@ impl Sim {
         let node = self.node(id);
         node.engine = Some(engine);
         node.ring = Ring::new(ring_config(id), now);
-        for (tx, commit, banks) in unacked {
-            node.deliveries.add(tx, commit, &banks, now);
-        }
+        node.coordinator.resume(unacked, now);
     }
 
     /// One client operation at a random up bank.
@@ -599,12 +602,12 @@ impl Sim {
             return;
         };
         let me = cpf(k);
+        let account = engine.account_of(vec![me]).await.unwrap().unwrap();
         match self.rng.random_range(0..10) {
             0..=2 => {
                 let amount = Cents::new(self.rng.random_range(1..50_000));
                 let tx = self.tx(home);
-                let account = engine.account_of(vec![me]).await.unwrap().unwrap().id;
-                if engine.deposit(tx, account, amount).await.is_ok() {
+                if engine.deposit(tx, account.id, amount).await.is_ok() {
                     self.deposits += amount.get() as i128;
                 }
             }
@@ -613,18 +616,14 @@ impl Sim {
                 let Some(r) = (0..PERSONS).find(|r| *r != k && banks_of(*r).contains(&home)) else {
                     return;
                 };
-                let account = engine.account_of(vec![me]).await.unwrap().unwrap().id;
                 let tx = self.tx(home);
                 let amount = Cents::new(self.rng.random_range(1..20_000));
-                let _ = engine.pix(tx, account, cpf(r), amount).await;
+                let _ = engine.pix(tx, account.id, cpf(r), amount).await;
             }
             _ => {
-                let node = self.node(home);
-                if node.queue.len() >= QUEUE_MAX {
-                    return;
-                }
                 let legs_n = self.rng.random_range(1..=3);
                 let mut legs = Vec::new();
+                let mut receivers = Vec::new();
                 for _ in 0..legs_n {
                     let source = if self.rng.random_bool(0.5) {
                         home
@@ -642,51 +641,97 @@ impl Sim {
                     } else {
                         self.rng.random_range(1..30_000)
                     };
-                    legs.push(LegPlan {
+                    legs.push(domain::dto::PacketLeg {
                         source_bank: source,
-                        owners: vec![me],
-                        receiver_bank,
                         receiver_key: cpf(r),
+                        receiver_bank,
                         amount: Cents::new(amount),
-                        receiver: Counterparty {
-                            name: format!("Person {r}"),
-                            key_masked: cpf(r).masked(),
-                            bank: receiver_bank,
-                        },
-                        payer: Counterparty {
-                            name: format!("Person {k}"),
-                            key_masked: me.masked(),
-                            bank: source,
-                        },
                     });
+                    receivers.push(Ok(Counterparty {
+                        name: format!("Person {r}"),
+                        key_masked: cpf(r).masked(),
+                        bank: receiver_bank,
+                    }));
                 }
-                let tx = self.tx(home);
-                let submitter = engine.account_of(vec![me]).await.unwrap().unwrap().id;
-                let plan = PacketPlan {
-                    tx: tx.clone(),
-                    submitter,
-                    legs,
+                let members: Vec<BankId> = (1..=BANKS).map(bank).collect();
+                let packet = domain::packet::Packet::new(legs, &members).expect("a valid packet");
+                // Now and then an id already used (running or finished): by this client at this
+                // bank, by another client, or at another bank. It must never get a second plan.
+                let reuse = !self.submissions.is_empty() && self.rng.random_bool(0.25);
+                let tx = if reuse {
+                    let n = self.rng.random_range(0..self.submissions.len());
+                    self.submissions.values().nth(n).unwrap().0.clone()
+                } else {
+                    self.tx(home)
                 };
-                self.packets.push((tx.clone(), home, plan.participants()));
-                let node = self.node(home);
-                node.in_flight.insert(tx);
-                node.queue.push_back(plan);
-                // Hurry the ring only if the token may be held on its way here: not after a visit
-                // that found work, and once per visit.
-                let node = self.node(home);
-                if !node.worked && !node.hinted {
-                    node.hinted = true;
-                    let effects = node.ring.hurry();
-                    self.ring_effects(home, effects).await;
-                    for n in (1..=BANKS).map(bank).filter(|b| *b != home) {
-                        self.send(Packet {
-                            from: home,
-                            to: n,
-                            req: 0,
-                            reply: false,
-                            msg: Msg::Hurry,
-                        });
+                self.seq += 1;
+                let waiter = self.seq;
+                self.submissions.insert(waiter, (tx.clone(), home));
+                let claim = self.node(home).coordinator.claim(&tx, account.id, waiter);
+                match claim {
+                    Claim::NotYours => {
+                        self.reuses.2 += 1;
+                        return;
                     }
+                    Claim::Joined => {
+                        self.reuses.0 += 1;
+                        return;
+                    }
+                    Claim::Fresh => {}
+                }
+                let now = self.now;
+                let queued = match engine.decision(tx.clone()).await.unwrap() {
+                    Some(done) if done.submitter.is_some_and(|s| s != account.id) => {
+                        self.reuses.2 += 1;
+                        Err(self
+                            .node(home)
+                            .coordinator
+                            .release(&tx, Err(engine::coordinator::not_yours())))
+                    }
+                    Some(done) => {
+                        self.reuses.1 += 1;
+                        let outcome = engine::parse_outcome(&tx, done.commit, &done.outcome);
+                        Err(self.node(home).coordinator.release(&tx, Ok(outcome)))
+                    }
+                    None => match PacketPlan::build(
+                        tx.clone(),
+                        account.id,
+                        &account.holders,
+                        &packet,
+                        receivers,
+                    ) {
+                        Ok(plan) => {
+                            let participants = plan.participants();
+                            let queued = self.node(home).coordinator.enqueue(plan, now);
+                            if queued.is_ok() {
+                                self.packets
+                                    .entry((tx.clone(), home))
+                                    .or_default()
+                                    .extend(participants);
+                            }
+                            queued
+                        }
+                        Err(refused) => Err(self.node(home).coordinator.release(&tx, Ok(refused))),
+                    },
+                };
+                match queued {
+                    Err(answer) => self.told(vec![answer]),
+                    // Hurry the ring only when the coordinator says the token may be held idle on
+                    // its way here.
+                    Ok(true) => {
+                        let effects = self.node(home).ring.hurry();
+                        self.ring_effects(home, effects).await;
+                        for n in (1..=BANKS).map(bank).filter(|b| *b != home) {
+                            self.send(Packet {
+                                from: home,
+                                to: n,
+                                req: 0,
+                                reply: false,
+                                msg: Msg::Hurry,
+                            });
+                        }
+                    }
+                    Ok(false) => {}
                 }
             }
         }
@@ -729,15 +774,24 @@ impl Sim {
                 let effects = self.node(id).ring.tick(now);
                 self.ring_effects(id, effects).await;
             }
-            let due = self.node(id).deliveries.due(now);
+            let due = self.node(id).coordinator.due(now);
             for (to, items) in due {
                 let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
                 if to == id {
                     let acked = self.engine(id).unwrap().decide(id, items).await.unwrap();
-                    self.settle(id, id, txs, acked).await;
+                    self.node(id).coordinator.settle(id, &txs, acked);
                 } else {
                     self.request(id, to, Msg::Decide(items), Outstanding::Decide(to, txs));
                 }
+            }
+            let record = self.node(id).coordinator.acks_to_record(now);
+            if !record.is_empty() {
+                let updates = record.into_iter().map(|tx| (tx, Vec::new())).collect();
+                self.engine(id)
+                    .unwrap()
+                    .decision_acked(updates)
+                    .await
+                    .unwrap();
             }
             if now >= self.node(id).next_recovery_ms {
                 self.node(id).next_recovery_ms = now + 100;
@@ -750,24 +804,11 @@ impl Sim {
     async fn recover(&mut self, id: BankId) {
         let engine = self.engine(id).unwrap();
         let cutoff = T0 + self.now as i64 - IN_DOUBT_AFTER_MS;
-        let mut by_coordinator: BTreeMap<BankId, Vec<TxId>> = BTreeMap::new();
-        for (tx, coordinator, since) in engine.in_doubt().await.unwrap() {
-            if since <= cutoff {
-                by_coordinator.entry(coordinator).or_default().push(tx);
-            }
-        }
-        for (coordinator, txs) in by_coordinator {
+        let in_doubt = engine.in_doubt().await.unwrap();
+        for (coordinator, txs) in in_doubt_by_coordinator(in_doubt, cutoff) {
             if coordinator == id {
-                let mut items = Vec::new();
-                for tx in txs {
-                    if !self.node(id).in_flight.contains(&tx) {
-                        let d = engine.resolve(tx.clone()).await.unwrap();
-                        items.push(DecideItem {
-                            tx,
-                            commit: d.commit,
-                        });
-                    }
-                }
+                let answers = self.resolve(id, id, txs.clone()).await;
+                let items = Resolution::apply(txs, answers);
                 if !items.is_empty() {
                     engine.decide(id, items).await.unwrap();
                 }
@@ -823,11 +864,7 @@ impl Sim {
     async fn quiet(&mut self) -> bool {
         for n in 1..=BANKS {
             let node = &self.nodes[usize::from(n) - 1];
-            if !node.queue.is_empty()
-                || node.round.is_some()
-                || !node.deliveries.is_empty()
-                || !node.in_flight.is_empty()
-            {
+            if !node.coordinator.is_idle() {
                 return false;
             }
             let audit = node.engine.as_ref().unwrap().0.audit().await.unwrap();
@@ -884,10 +921,26 @@ async fn run(seed: u64) {
         if toured && sim.now % 50 == 0 && sim.quiet().await {
             break;
         }
-        assert!(
-            sim.now < healed_at + QUIESCE_MS,
-            "seed {seed}: not quiescent {QUIESCE_MS} ms after healing"
-        );
+        if sim.now >= healed_at + QUIESCE_MS {
+            let mut state = Vec::new();
+            for n in &sim.nodes {
+                let audit = n.engine.as_ref().unwrap().0.audit().await.unwrap();
+                state.push(format!(
+                    "bank {}: claimed/undelivered {:?}, idle {}, prepared {}, blocked {}, incoming {}, visits {}",
+                    n.id,
+                    n.coordinator.load(),
+                    n.coordinator.is_idle(),
+                    audit.prepared_transactions,
+                    audit.total_blocked,
+                    audit.total_incoming,
+                    n.ring.visits
+                ));
+            }
+            panic!(
+                "seed {seed}: not quiescent {QUIESCE_MS} ms after healing:\n{}",
+                state.join("\n")
+            );
+        }
     }
 
     // Invariants.
@@ -907,7 +960,7 @@ async fn run(seed: u64) {
     }
     assert_eq!(total, sim.deposits, "seed {seed}: money conserved");
     let mut committed = 0;
-    for (tx, coordinator, participants) in sim.packets.clone() {
+    for ((tx, coordinator), planned) in sim.packets.clone() {
         let decision = sim
             .engine(coordinator)
             .unwrap()
@@ -915,32 +968,41 @@ async fn run(seed: u64) {
             .await
             .unwrap();
         let commit = decision.as_ref().is_some_and(|d| d.commit);
-        if let Some(told) = sim.told.get(&tx) {
-            assert_eq!(
-                *told, commit,
-                "seed {seed}: {tx} was reported one way and decided another"
-            );
-        }
+        // The banks the decision is for; a bank of an earlier plan of the id that is not among
+        // them must have aborted its part.
+        let decided_for: BTreeSet<BankId> = decision
+            .and_then(|d| d.participants)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         committed += usize::from(commit);
         for n in 1..=BANKS {
+            let committed_here = commit && decided_for.contains(&bank(n));
             let p = sim
                 .engine(bank(n))
                 .unwrap()
                 .participation(tx.clone())
                 .await
                 .unwrap();
-            let expected = if commit {
-                PartState::Committed
-            } else {
-                PartState::Aborted
-            };
             match p {
+                // The same id used by another coordinator is that coordinator's business.
+                Some(part) if part.coordinator != coordinator => {
+                    assert!(
+                        !committed_here,
+                        "seed {seed}: {tx} committed without bank {n}, which holds it for bank {}",
+                        part.coordinator
+                    )
+                }
                 Some(part) => {
                     assert!(
-                        participants.contains(&bank(n)),
+                        planned.contains(&bank(n)),
                         "seed {seed}: {tx} recorded at non-participant {n}"
                     );
-                    assert_eq!(part.coordinator, coordinator, "seed {seed}: {tx}");
+                    let expected = if committed_here {
+                        PartState::Committed
+                    } else {
+                        PartState::Aborted
+                    };
                     assert_eq!(
                         part.state, expected,
                         "seed {seed}: {tx} at bank {n} (coordinator decided commit={commit})"
@@ -948,11 +1010,26 @@ async fn run(seed: u64) {
                 }
                 // A participant may never have heard of an aborted packet (its prepare was lost).
                 None => assert!(
-                    !commit || !participants.contains(&bank(n)),
+                    !committed_here,
                     "seed {seed}: {tx} committed without bank {n}"
                 ),
             }
         }
+    }
+    // Every outcome a client heard, joined or answered from the store, is the stored decision.
+    for (key, told) in &sim.told {
+        let stored = sim
+            .engine(key.1)
+            .unwrap()
+            .decision(key.0.clone())
+            .await
+            .unwrap();
+        let commit = stored.as_ref().is_some_and(|d| d.commit);
+        assert_eq!(
+            *told, commit,
+            "seed {seed}: {} at bank {} was reported one way and decided another",
+            key.0, key.1
+        );
     }
     // Reopen every engine: restoring checks the ledger's invariants (no negative balance, every
     // blocked cent matched by a reservation).
@@ -961,9 +1038,11 @@ async fn run(seed: u64) {
         sim.restart(bank(n)).await;
     }
     let (crashes, cuts, dropped, duplicated) = sim.injected;
+    let (joined, stored, refused) = sim.reuses;
     eprintln!(
         "seed {seed}: {} packets ({committed} committed), deposits R$ {}, simulated {} ms; \
-         {crashes} crashes, {cuts} cut-offs, {dropped} messages dropped, {duplicated} duplicated",
+         {crashes} crashes, {cuts} cut-offs, {dropped} messages dropped, {duplicated} duplicated; \
+         reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's",
         sim.packets.len(),
         sim.deposits / 100,
         sim.now

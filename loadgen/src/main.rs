@@ -11,6 +11,7 @@
 //!    available at the five banks equals what was there before plus every deposit that succeeded.
 //!    Exits non-zero when it does not.
 
+use engine::wire::StatusReport;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -162,26 +163,6 @@ fn cpf_from_base(base: u32) -> Option<String> {
         .map(|c| domain::TaxId::Cpf(c).digits())
 }
 
-/// `yyyyMMddHHmm` in UTC, from the clock (civil-from-days, no date crate needed).
-fn utc_stamp(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let rem = unix_secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}",
-        rem / 3_600,
-        rem % 3_600 / 60
-    )
-}
-
 /// Transaction ids unique to this run: `E` + bank code + stamp + run tag (4) + counter (7, base 36).
 struct TxIds {
     tag: String,
@@ -207,16 +188,19 @@ impl TxIds {
             *c = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(n % 36) as usize];
             n /= 36;
         }
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        format!(
-            "E{bank:08}{}{}{}",
-            utc_stamp(secs),
+        let bank = u16::try_from(bank)
+            .ok()
+            .and_then(|b| domain::BankId::try_from(b).ok())
+            .expect("a bank id of the consortium");
+        let stamp = domain::time_fmt::stamp_utc(engine::wall_clock_ms());
+        let suffix = format!(
+            "{}{}",
             self.tag,
-            std::str::from_utf8(&counter).unwrap()
-        )
+            std::str::from_utf8(&counter).expect("ascii")
+        );
+        domain::TxId::compose(bank, &stamp, &suffix)
+            .expect("composed ids are well-formed")
+            .to_string()
     }
 }
 
@@ -557,7 +541,7 @@ impl Shared {
                 .as_array()
                 .and_then(|legs| {
                     legs.iter()
-                        .find_map(|l| l["error"].as_str().map(str::to_string))
+                        .find_map(|l| l["error"]["code"].as_str().map(str::to_string))
                 })
                 .unwrap_or_else(|| format!("packet {}", v["status"].as_str().unwrap_or("?")))
         };
@@ -810,31 +794,30 @@ async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, Strin
     };
     for bank in 1..=5 {
         let status = get_json(http, &shared.url(bank, "/status")).await?;
-        if status["bank"].as_u64() != Some(bank as u64) {
+        let report: StatusReport =
+            serde_json::from_value(status).map_err(|e| format!("bank {bank}'s /status: {e}"))?;
+        if report.bank.map(u16::from) != u16::try_from(bank).ok() {
             return Err(format!(
-                "{} says it is bank {}, expected {bank}",
+                "{} says it is bank {:?}, expected {bank}",
                 shared.args.banks[bank - 1],
-                status["bank"]
+                report.bank
             ));
         }
-        let audit = &status["audit"];
-        let field = |k: &str| audit[k].as_i64();
-        let (Some(avail), Some(blocked), Some(incoming), Some(prepared)) = (
-            field("total_available"),
-            field("total_blocked"),
-            field("total_incoming"),
-            field("prepared_transactions"),
-        ) else {
+        let Some(audit) = report.audit else {
             t.settled = false;
             t.per_bank.push(json!({ "bank": bank, "audit": null }));
             continue;
         };
-        t.available += avail;
-        t.settled &= blocked == 0 && incoming == 0 && prepared == 0;
+        let available = i64::try_from(audit.total_available)
+            .map_err(|_| format!("bank {bank}: total out of range"))?;
+        t.available += available;
+        t.settled &= audit.total_blocked == 0
+            && audit.total_incoming == 0
+            && audit.prepared_transactions == 0;
         t.per_bank.push(json!({
-            "bank": bank, "total_available": avail, "total_blocked": blocked,
-            "total_incoming": incoming, "prepared_transactions": prepared,
-            "accounts": audit["accounts"], "ring": status["ring"], "twopc": status["twopc"],
+            "bank": bank, "total_available": available, "total_blocked": audit.total_blocked,
+            "total_incoming": audit.total_incoming, "prepared_transactions": audit.prepared_transactions,
+            "accounts": audit.accounts, "ring": report.ring, "twopc": report.twopc,
         }));
     }
     Ok(t)
@@ -1154,6 +1137,16 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(pass)
 }
 
+/// This process's CPU time so far (user + system), in clock ticks, from `/proc/self/stat` (Linux
+/// only; `None` elsewhere). Fields after the command name, which is in parentheses and may hold
+/// spaces: utime and stime are the 12th and 13th.
+fn own_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1162,13 +1155,6 @@ mod tests {
     fn cpf_check_digits() {
         assert_eq!(cpf_from_base(529_982_247).as_deref(), Some("52998224725"));
         assert_eq!(cpf_from_base(111_444_777).as_deref(), Some("11144477735"));
-    }
-
-    #[test]
-    fn utc_stamps() {
-        assert_eq!(utc_stamp(0), "197001010000");
-        assert_eq!(utc_stamp(1_764_181_800), "202511261830");
-        assert_eq!(utc_stamp(951_782_400), "200002290000");
     }
 
     #[test]
@@ -1215,14 +1201,4 @@ mod tests {
         assert_eq!(percentile(&[1, 2, 3, 4], 50.0), 2);
         assert_eq!(percentile(&[1, 2, 3, 4], 99.0), 4);
     }
-}
-
-/// This process's CPU time so far (user + system), in clock ticks, from `/proc/self/stat` (Linux
-/// only; `None` elsewhere). Fields after the command name, which is in parentheses and may hold
-/// spaces: utime and stime are the 12th and 13th.
-fn own_cpu_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }

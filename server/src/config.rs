@@ -14,7 +14,7 @@
 //! | `RING_TOKEN_TIMEOUT_MS` | silence after which the token is suspected lost | 300 |
 //! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
 //! | `RING_IDLE_HOLD_MS` | how long a bank keeps the token once a full rotation found no work | 2 |
-//! | `RING_IDLE_HOLD_MAX_MS` | the idle hold doubles per further idle rotation up to this (5 x it < token timeout) | 40 |
+//! | `RING_IDLE_HOLD_MAX_MS` | the idle hold doubles per further idle rotation up to this (members x it < token timeout, checked at start) | 40 |
 //! | `RING_RETRY_MS` | wait before retrying when no successor answered | 100 |
 //! | `PEER_TIMEOUT_MS` | timeout of every call to another bank (token, probe, lookup) | 200 |
 //! | `PREPARE_TIMEOUT_MS` | timeout of a 2PC prepare or decide call (a batch of packets) | 2000 |
@@ -28,7 +28,8 @@
 //!
 //! Other banks are named after the original's five for ids 1..=5, `Bank <id>` otherwise.
 
-use crate::consortium::{Fault, TwoPcSettings};
+use crate::consortium::TwoPcSettings;
+use crate::fault::Fault;
 use crate::peer_auth::Secret;
 use crate::ring_driver::RingSettings;
 use domain::BankId;
@@ -69,6 +70,9 @@ pub enum ConfigError {
     MissingBankId,
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+    /// Settings that are each valid but do not fit together; the message names them.
+    #[error("{0}")]
+    Timing(String),
     #[error("reading BANK_CONFIG file {path}: {message}")]
     File { path: String, message: String },
 }
@@ -159,6 +163,7 @@ impl Config {
             retry_ms: ms("RING_RETRY_MS", 100)?,
             peer_timeout_ms: ms("PEER_TIMEOUT_MS", 200)?,
         };
+        check_ring_timing(&ring, peers.len())?;
         let count = |key: &'static str, default: usize| -> Result<usize, ConfigError> {
             match get(key) {
                 None => Ok(default),
@@ -200,6 +205,24 @@ impl Config {
             twopc,
         })
     }
+}
+
+/// The ring's timing relation: a full rotation of maximum idle holds (one per member) must end
+/// before any bank's patience runs out, or an idle ring would be taken for a lost token and
+/// regenerated over and over.
+fn check_ring_timing(ring: &RingSettings, members: usize) -> Result<(), ConfigError> {
+    let rotation_ms = u64::try_from(members)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(ring.idle_hold_max_ms.max(ring.idle_hold_ms));
+    if members > 1 && rotation_ms >= ring.token_timeout_ms {
+        return Err(ConfigError::Timing(format!(
+            "{members} banks x RING_IDLE_HOLD_MAX_MS {} = {rotation_ms} ms must stay below RING_TOKEN_TIMEOUT_MS {} \
+             (an idle rotation would look like a lost token)",
+            ring.idle_hold_max_ms.max(ring.idle_hold_ms),
+            ring.token_timeout_ms
+        )));
+    }
+    Ok(())
 }
 
 /// `KEY=VALUE` per line; blank lines and `#` comments ignored.

@@ -4,17 +4,23 @@
 //! - [`config`]: configuration from the environment (and an optional file).
 //! - [`http`]: the router: Leptos pages and server functions, the `/interbank` API, static files,
 //!   limits, headers.
+//! - [`interbank`]: the API other banks call, one route per wire message, behind authentication.
 //! - [`peer_auth`]: HMAC-SHA256 signing and verification of inter-bank requests, replay refusal.
 //! - [`peers`]: signed calls to other banks, with timeouts, over a keep-alive pool.
 //! - [`ring_driver`]: runs the engine's sans-IO token ring over signed HTTP calls.
-//! - [`consortium`]: runs 2PC for packets while holding the token; delivers decisions; resolves
-//!   in-doubt transactions; implements the app's `Consortium` port.
+//! - [`consortium`]: drives the engine's sans-IO 2PC coordinator over signed HTTP: packets while
+//!   holding the token, phase two, recovery of in-doubt transactions; the app's `Consortium` port.
+//! - [`directory`]: receivers looked up at other banks (with a short cache), linked accounts.
+//! - [`fault`]: test-only crash points of the coordinator (`FAULT_INJECT`).
 //!
 //! `main.rs` only calls [`run`].
 
 pub mod config;
 pub mod consortium;
+pub mod directory;
+pub mod fault;
 pub mod http;
+pub mod interbank;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;

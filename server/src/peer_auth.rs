@@ -12,6 +12,8 @@ pub const HEADER_BANK: &str = "x-consorcio-bank";
 pub const HEADER_TIMESTAMP: &str = "x-consorcio-ts";
 pub const HEADER_NONCE: &str = "x-consorcio-nonce";
 pub const HEADER_SIGNATURE: &str = "x-consorcio-signature";
+/// The inter-bank protocol version the request is spoken in ([`engine::wire::PROTOCOL_VERSION`]).
+pub const HEADER_VERSION: &str = "x-consorcio-version";
 
 /// Requests older or newer than this (by the sender's clock) are refused.
 pub const WINDOW_MS: i64 = 30_000;
@@ -74,6 +76,7 @@ impl Secret {
             (HEADER_TIMESTAMP, ts_ms.to_string()),
             (HEADER_NONCE, nonce),
             (HEADER_SIGNATURE, signature),
+            (HEADER_VERSION, engine::wire::PROTOCOL_VERSION.to_string()),
         ]
     }
 }

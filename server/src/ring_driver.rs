@@ -9,8 +9,8 @@
 use crate::consortium::Node;
 use crate::peers::Peers;
 use domain::BankId;
-use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token};
-use serde::Serialize;
+use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
+use engine::wire::{RingStatus, Route};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -30,28 +30,6 @@ pub struct RingSettings {
     pub peer_timeout_ms: u64,
 }
 
-/// What the status page shows about the ring at this bank.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct RingStatus {
-    pub holding: bool,
-    pub epoch_counter: u64,
-    pub epoch_origin: Option<BankId>,
-    pub hop: u64,
-    /// Times this bank has received (or generated) the token since start.
-    pub visits: u64,
-    /// Token visits per second here over the last measured window (about a second).
-    pub rotations_per_s: f64,
-    #[serde(skip)]
-    window: (u64, u64),
-    /// Milliseconds since this bank last held or passed the token, as of the ring's latest event
-    /// (events come at least every token timeout, so this is at most that stale).
-    pub last_seen_ago_ms: u64,
-    /// Token deliveries this bank made, and their round trips in all (microseconds): the
-    /// benchmark divides one by the other.
-    pub passes: u64,
-    pub pass_us: u64,
-}
-
 enum Inbound {
     Token(Token, oneshot::Sender<Receipt>),
     Probe(oneshot::Sender<ProbeAnswer>),
@@ -66,14 +44,23 @@ enum Outcome {
         took: Duration,
     },
     Probed(Vec<ProbeAnswer>),
-    BatchDone(bool),
+    /// The batch run for `visit` ended; whether it found work.
+    BatchDone(Visit, bool),
 }
 
 /// Handle used by the `/interbank` routes and the status endpoint.
 #[derive(Clone)]
 pub struct RingHandle {
     inbound: mpsc::Sender<Inbound>,
-    status: Arc<Mutex<RingStatus>>,
+    status: Arc<Mutex<Published>>,
+}
+
+/// The ring's status as last published, with the window its rotation rate is measured over
+/// (ms, visits at its start).
+#[derive(Default)]
+struct Published {
+    status: RingStatus,
+    window: (u64, u64),
 }
 
 impl RingHandle {
@@ -96,7 +83,7 @@ impl RingHandle {
     }
 
     pub fn status(&self) -> RingStatus {
-        self.status.lock().expect("ring status lock").clone()
+        self.status.lock().expect("ring status lock").status.clone()
     }
 }
 
@@ -116,7 +103,7 @@ pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandl
         retry_ms: settings.retry_ms,
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
-    let status = Arc::new(Mutex::new(RingStatus::default()));
+    let status = Arc::new(Mutex::new(Published::default()));
     tokio::spawn(run(config, peers, node, rx, status.clone()));
     RingHandle { inbound, status }
 }
@@ -126,7 +113,7 @@ async fn run(
     peers: Peers,
     node: Arc<Node>,
     mut inbound: mpsc::Receiver<Inbound>,
-    status: Arc<Mutex<RingStatus>>,
+    status: Arc<Mutex<Published>>,
 ) {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
@@ -160,11 +147,11 @@ async fn run(
                     ring.pass_result(to, receipt, now())
                 }
                 Outcome::Probed(answers) => ring.probe_result(&answers, now()),
-                Outcome::BatchDone(did_work) => ring.batch_done(did_work, now()),
+                Outcome::BatchDone(visit, did_work) => ring.batch_done(visit, did_work, now()),
             },
             _ = sleep_until(deadline) => ring.tick(now()),
         };
-        carry_out(effects, &peers, &node, &outcomes_tx);
+        carry_out(effects, ring.visit(), &peers, &node, &outcomes_tx);
         publish(&ring, &status, passes, now());
     }
 }
@@ -176,8 +163,10 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// Carries out `effects`; a batch is run for `visit`, the token visit the effects came from.
 fn carry_out(
     effects: Vec<Effect>,
+    visit: Option<Visit>,
     peers: &Peers,
     node: &Arc<Node>,
     outcomes: &mpsc::Sender<Outcome>,
@@ -185,17 +174,18 @@ fn carry_out(
     for effect in effects {
         match effect {
             Effect::RunBatch => {
+                let Some(visit) = visit else { continue };
                 let (node, outcomes) = (node.clone(), outcomes.clone());
                 tokio::spawn(async move {
                     let did_work = node.run_batch().await;
-                    let _ = outcomes.send(Outcome::BatchDone(did_work)).await;
+                    let _ = outcomes.send(Outcome::BatchDone(visit, did_work)).await;
                 });
             }
             Effect::Send { to, token } => {
                 let (peers, outcomes) = (peers.clone(), outcomes.clone());
                 tokio::spawn(async move {
                     let sent = Instant::now();
-                    let receipt = peers.call::<Receipt>(to, "/interbank/token", &token).await;
+                    let receipt = peers.call::<Receipt>(to, Route::Token, &token).await.ok();
                     let _ = outcomes
                         .send(Outcome::Passed {
                             to,
@@ -216,7 +206,7 @@ fn carry_out(
                         .collect();
                     let calls = others.into_iter().map(|to| {
                         let peers = peers.clone();
-                        async move { peers.call::<ProbeAnswer>(to, "/interbank/probe", &()).await }
+                        async move { peers.call::<ProbeAnswer>(to, Route::Probe, &()).await.ok() }
                     });
                     let answers = join_all(calls).await.into_iter().flatten().collect();
                     let _ = outcomes.send(Outcome::Probed(answers)).await;
@@ -243,18 +233,18 @@ where
     out
 }
 
-fn publish(ring: &Ring, status: &Mutex<RingStatus>, passes: (u64, u64), now_ms: u64) {
+fn publish(ring: &Ring, published: &Mutex<Published>, passes: (u64, u64), now_ms: u64) {
     let seen = ring.seen();
-    let mut s = status.lock().expect("ring status lock");
-    let (mut window, mut rate) = (s.window, s.rotations_per_s);
+    let mut p = published.lock().expect("ring status lock");
+    let (mut window, mut rate) = (p.window, p.status.rotations_per_s);
     let elapsed = now_ms.saturating_sub(window.0);
     if elapsed >= 1_000 {
         rate = ring.visits.saturating_sub(window.1) as f64 * 1_000.0 / elapsed as f64;
         window = (now_ms, ring.visits);
     }
-    *s = RingStatus {
+    p.window = window;
+    p.status = RingStatus {
         rotations_per_s: rate,
-        window,
         holding: ring.holding(),
         epoch_counter: seen.map_or(0, |t| t.epoch.counter),
         epoch_origin: seen.map(|t| t.epoch.origin),

@@ -172,7 +172,7 @@ pub fn PacketBuilder(
             </button>
             {move || action.pending().get().then(|| view! { <Progress progress/> })}
             {move || match result() {
-                Some(Ok(outcome)) if !action.pending().get() => Some(view! { <Outcome outcome/> }.into_any()),
+                Some(Ok(outcome)) if !action.pending().get() => Some(view! { <Outcome outcome banks=page.with_untracked(|p| p.banks.clone())/> }.into_any()),
                 Some(Err(e)) if !action.pending().get() => Some(view! { <PacketError error=e/> }.into_any()),
                 _ => None,
             }}
@@ -281,7 +281,7 @@ fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
 }
 
 #[component]
-fn Outcome(outcome: PacketOutcome) -> impl IntoView {
+fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>) -> impl IntoView {
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
         (true, _) => format!(
@@ -291,7 +291,7 @@ fn Outcome(outcome: PacketOutcome) -> impl IntoView {
         (false, Some((i, reason))) => format!(
             "Packet cancelled: transfer {} failed ({}). Nothing was moved.",
             i + 1,
-            reason.trim_end_matches('.')
+            crate::text::refusal(reason, &banks).trim_end_matches('.')
         ),
         (false, None) => "Packet cancelled. Nothing was moved.".to_string(),
     };
@@ -310,7 +310,7 @@ fn Outcome(outcome: PacketOutcome) -> impl IntoView {
                         <li class="leg-status" data-leg=i data-state=label>
                             {format!("Transfer {}: {} to {who} ", i + 1, leg.amount.to_brl())}
                             <span class=format!("badge {class}")>{label}</span>
-                            {leg.error.map(|e| view! { <span class="field-error">{format!(" {e}")}</span> })}
+                            {leg.error.map(|e| view! { <span class="field-error">{format!(" {}", crate::text::refusal(e, &banks))}</span> })}
                         </li>
                     }
                 }).collect_view()}

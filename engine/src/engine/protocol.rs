@@ -8,7 +8,7 @@ use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PartSpec, PrepareItem, Vote};
 use domain::dto::MAX_PACKET_LEGS;
 use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
-use domain::{AccountId, BankId, TxId};
+use domain::{AccountId, BankId, Refusal, TxId};
 
 impl State {
     /// This bank's record of `tx` as a participant, from the current batch or the store.
@@ -52,33 +52,20 @@ impl State {
         item: PrepareItem,
         now: i64,
     ) -> Vote {
-        let refuse = |leg: u16, reason: &str| Vote::Refused {
-            leg,
-            reason: reason.to_string(),
-        };
+        let me = self.config.bank.id;
+        let refuse = |reason: Refusal| Vote::Refused { leg: 0, reason };
         let parts = item.parts_sha256();
         let tx = item.tx;
         match self.participation(&tx) {
-            Err(_) => {
-                return refuse(
-                    0,
-                    "The bank could not read its records; nothing was reserved.",
-                )
-            }
+            Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
             Ok(Some(p)) if p.coordinator != coordinator => {
-                return refuse(
-                    0,
-                    "This transaction id is already in use for a different operation.",
-                );
+                return refuse(Refusal::TxIdInUse { bank: me })
             }
             Ok(Some(p)) if p.state == PartState::Aborted => {
-                return refuse(0, "This transfer was already cancelled at this bank.");
+                return refuse(Refusal::AlreadyCancelled { bank: me })
             }
             Ok(Some(p)) if p.parts != Some(parts) => {
-                return refuse(
-                    0,
-                    "This transaction id was already used for other transfers.",
-                );
+                return refuse(Refusal::TxIdReused { bank: me })
             }
             // A repeated prepare of the same parts (the coordinator retried, or restarted and
             // retried the packet).
@@ -87,22 +74,12 @@ impl State {
         }
         match self.previous_use(&tx) {
             Ok(None) => {}
-            Ok(Some(_)) => {
-                return refuse(
-                    0,
-                    "This transaction id is already in use for a different operation.",
-                )
-            }
-            Err(_) => {
-                return refuse(
-                    0,
-                    "The bank could not read its records; nothing was reserved.",
-                )
-            }
+            Ok(Some(_)) => return refuse(Refusal::TxIdInUse { bank: me }),
+            Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
         }
         if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
             self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
-            return refuse(0, "The transfer has no valid parts at this bank.");
+            return refuse(Refusal::InvalidParts { bank: me });
         }
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
         for (leg, spec) in item.parts {
@@ -128,9 +105,10 @@ impl State {
         spec: PartSpec,
         debits: &mut Vec<(u16, AccountId)>,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
+        let me = self.config.bank.id;
         if usize::from(leg) >= MAX_PACKET_LEGS {
-            return Err("The transfer has too many legs.".into());
+            return Err(Refusal::InvalidParts { bank: me });
         }
         match spec {
             PartSpec::Debit { owners, amount, to } => {
@@ -138,31 +116,24 @@ impl State {
                     .iter()
                     .find_map(|o| self.ledger.by_tax_id(o))
                     .map(|a| a.id)
-                    .ok_or_else(|| {
-                        format!(
-                            "You have no account at {} to pay this from.",
-                            self.config.bank.name
-                        )
-                    })?;
+                    .ok_or(Refusal::NoSourceAccount { bank: me })?;
                 self.ledger
                     .prepare_debit(tx, PartKey { leg, account }, amount, to, now)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| refusal(e, me))?;
                 debits.push((leg, account));
             }
             PartSpec::Credit { key, amount, from } => {
-                let account = self.ledger.by_tax_id(&key).map(|a| a.id).ok_or_else(|| {
-                    format!(
-                        "No account with the key {} at {}.",
-                        key.masked(),
-                        self.config.bank.name
-                    )
-                })?;
+                let account = self
+                    .ledger
+                    .by_tax_id(&key)
+                    .map(|a| a.id)
+                    .ok_or(Refusal::UnknownReceiver { bank: me })?;
                 if debits.contains(&(leg, account)) {
-                    return Err(LedgerError::SelfTransfer.to_string());
+                    return Err(Refusal::SelfTransfer);
                 }
                 self.ledger
                     .prepare_credit(tx, PartKey { leg, account }, amount, from, now)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| refusal(e, me))?;
             }
         }
         Ok(())
@@ -178,9 +149,14 @@ impl State {
         let mut acked = Vec::with_capacity(items.len());
         for DecideItem { tx, commit } in items {
             match self.participation(&tx)? {
+                // This bank holds `tx` for another coordinator, so it holds nothing of `from`'s
+                // under that id (it refused `from`'s prepare, if there was one): the decision is
+                // not applied, and acknowledged as "nothing of yours here", or `from` (a bank
+                // whose client reused the id) would retry it for ever. The simulation found this.
                 Some(p) if p.coordinator != from => {
                     let coordinator = p.coordinator;
-                    tracing::warn!(%tx, %from, %coordinator, "a decision from a bank that is not the coordinator; ignored");
+                    tracing::warn!(%tx, %from, %coordinator, "a decision from a bank that is not the coordinator; not applied");
+                    acked.push(tx);
                 }
                 Some(p) if p.state == PartState::Prepared => {
                     let applied = if commit {
@@ -276,6 +252,7 @@ impl State {
                     };
                     self.record_decision(&d.tx, stored, now);
                     Logged {
+                        tx: d.tx.clone(),
                         commit: d.commit,
                         outcome: d.outcome,
                         tell: others,
@@ -289,6 +266,7 @@ impl State {
                         self.decide_own_part(&d.tx, false, now);
                     }
                     Logged {
+                        tx: d.tx.clone(),
                         commit: false,
                         outcome: parse_outcome(&d.tx, false, &existing.outcome),
                         tell: others,
@@ -302,6 +280,7 @@ impl State {
                 Some(existing) => {
                     tracing::error!(tx = %d.tx, "a second round for a committed transaction id; its parts are left in doubt");
                     Logged {
+                        tx: d.tx.clone(),
                         commit: true,
                         outcome: parse_outcome(&d.tx, true, &existing.outcome),
                         tell: Vec::new(),
@@ -355,9 +334,25 @@ impl State {
     }
 }
 
+/// What a ledger error while reserving a part means to the client.
+fn refusal(e: LedgerError, me: BankId) -> Refusal {
+    match e {
+        LedgerError::InsufficientFunds => Refusal::InsufficientFunds,
+        LedgerError::BalanceLimit => Refusal::BalanceLimit,
+        LedgerError::InvalidAmount => Refusal::InvalidAmount,
+        LedgerError::SelfTransfer => Refusal::SelfTransfer,
+        LedgerError::TxIdConflict => Refusal::TxIdInUse { bank: me },
+        LedgerError::UnknownAccount
+        | LedgerError::UnknownTx
+        | LedgerError::DuplicateTaxId
+        | LedgerError::DuplicateEmail => Refusal::InvalidParts { bank: me },
+    }
+}
+
 /// A decision as logged: final, with the outcome to report and the banks to tell it to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Logged {
+    pub tx: TxId,
     pub commit: bool,
     pub outcome: PacketOutcome,
     /// The other banks the decision must reach (phase two).

@@ -5,6 +5,10 @@ use domain::dto::PacketOutcome;
 use domain::dto::{AccountKind, Holder};
 use domain::BankId;
 
+/// A stored hash no password matches (accounts here never log in; a real hash would cost
+/// an Argon2id run each).
+const NO_PASSWORD: &str = "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA";
+
 struct FixedClock(i64);
 impl Clock for FixedClock {
     fn now_ms(&self) -> i64 {
@@ -33,7 +37,7 @@ fn person(name: &str, cpf: &str, email: &str) -> NewAccount {
         }],
         email: email.into(),
         phone: "11987654321".into(),
-        password_hash: PasswordHash::for_tests(),
+        password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
     }
 }
 
@@ -241,6 +245,7 @@ mod two_phase {
     use super::*;
     use crate::store::PartState;
     use crate::twopc::{DecideItem, PartSpec, PrepareItem, Vote};
+    use domain::Refusal;
 
     fn bank(n: u16) -> BankId {
         BankId::try_from(n).unwrap()
@@ -349,18 +354,21 @@ mod two_phase {
             vec![Vote::Prepared]
         );
         assert_eq!(balances(&engine, ana).await, (600, 400));
-        // A decision from a bank that is not the coordinator is not applied nor acknowledged.
-        assert!(engine
-            .decide(
-                bank(3),
-                vec![DecideItem {
-                    tx: tx.clone(),
-                    commit: false
-                }]
-            )
-            .await
-            .unwrap()
-            .is_empty());
+        // A decision from a bank that is not the coordinator is not applied; it is acknowledged
+        // (nothing of that bank's is held under this id), so that bank stops sending it.
+        let from_other = vec![DecideItem {
+            tx: tx.clone(),
+            commit: false,
+        }];
+        assert_eq!(
+            engine.decide(bank(3), from_other).await.unwrap(),
+            vec![tx.clone()]
+        );
+        assert_eq!(
+            balances(&engine, ana).await,
+            (600, 400),
+            "still reserved for the real coordinator"
+        );
         let commit = vec![DecideItem {
             tx: tx.clone(),
             commit: true,
@@ -465,7 +473,13 @@ mod two_phase {
             .await
             .unwrap();
         assert!(
-            matches!(&vote[0], Vote::Refused { leg: 0, reason } if reason.contains("Insufficient")),
+            matches!(
+                &vote[0],
+                Vote::Refused {
+                    leg: 0,
+                    reason: Refusal::InsufficientFunds
+                }
+            ),
             "{vote:?}"
         );
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
@@ -656,7 +670,15 @@ mod two_phase {
             vec![Vote::Prepared]
         );
         let other_parts = |tx: &TxId| item(tx, 900, 900);
-        let refused_as_reused = |votes: Vec<Vote>| matches!(&votes[0], Vote::Refused { leg: 0, reason } if reason.contains("already used for other transfers"));
+        let refused_as_reused = |votes: Vec<Vote>| {
+            matches!(
+                &votes[0],
+                Vote::Refused {
+                    leg: 0,
+                    reason: Refusal::TxIdReused { .. }
+                }
+            )
+        };
         // Prepared: the same parts again are a retry; other parts under the same id are refused
         // and change nothing.
         assert_eq!(

@@ -3,6 +3,10 @@ use crate::auth::PasswordHash;
 use domain::BankId;
 use proptest::prelude::*;
 
+/// A stored hash no password matches (accounts here never log in; a real hash would cost
+/// an Argon2id run each).
+const NO_PASSWORD: &str = "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA";
+
 const CPFS: [&str; 4] = [
     "529.982.247-25",
     "111.444.777-35",
@@ -36,7 +40,7 @@ fn open(ledger: &mut Ledger, i: usize) -> AccountId {
         }],
         email: format!("h{i}@example.com"),
         phone: "11987654321".into(),
-        password_hash: PasswordHash::for_tests(),
+        password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
     };
     ledger.open_account(new, 0).unwrap()
 }
@@ -138,7 +142,7 @@ fn the_same_tax_id_or_email_opens_one_account_per_bank() {
         }],
         email: "other@example.com".into(),
         phone: "11987654321".into(),
-        password_hash: PasswordHash::for_tests(),
+        password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
     };
     assert_eq!(
         l.open_account(dup.clone(), 0),

@@ -28,7 +28,7 @@ struct Net {
     /// Every (epoch, holder) that ran a batch: checks at most one holder per epoch.
     batches: Vec<(Epoch, BankId, u64)>,
     /// Banks whose batch is running; each batch takes a millisecond and finds no work.
-    running: Vec<BankId>,
+    running: Vec<(BankId, Visit)>,
 }
 
 impl Net {
@@ -62,7 +62,7 @@ impl Net {
                     let ring = &self.rings[&at];
                     assert!(ring.may_work());
                     self.batches.push((ring.seen().unwrap().epoch, at, now));
-                    self.running.push(at);
+                    self.running.push((at, ring.visit().unwrap()));
                     Vec::new()
                 }
                 Effect::Send { to, token } => {
@@ -96,9 +96,13 @@ impl Net {
     fn run_for(&mut self, ms: u64) {
         for _ in 0..ms {
             self.now += 1;
-            for at in std::mem::take(&mut self.running) {
+            for (at, visit) in std::mem::take(&mut self.running) {
                 if !self.down.contains(&at) {
-                    let effects = self.rings.get_mut(&at).unwrap().batch_done(false, self.now);
+                    let effects = self
+                        .rings
+                        .get_mut(&at)
+                        .unwrap()
+                        .batch_done(visit, false, self.now);
                     self.apply(at, effects);
                 }
             }
@@ -227,7 +231,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         sender.receive(mine, 0),
         (Receipt::Accepted, vec![Effect::RunBatch])
     );
-    let effects = sender.batch_done(true, 1);
+    let effects = sender.batch_done(sender.visit().unwrap(), true, 1);
     let Effect::Send { to, .. } = effects[0] else {
         panic!("{effects:?}")
     };
@@ -248,7 +252,7 @@ fn a_duplicated_delivery_is_refused() {
         idle: 0,
     };
     assert_eq!(ring.receive(t, 1).0, Receipt::Accepted);
-    ring.batch_done(true, 2);
+    ring.batch_done(ring.visit().unwrap(), true, 2);
     assert_eq!(
         ring.receive(t, 3).0,
         Receipt::Duplicate,
@@ -420,7 +424,7 @@ fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
         idle: 0,
     };
     assert_eq!(ring.receive(t, 100).0, Receipt::Accepted);
-    ring.batch_done(true, 100);
+    ring.batch_done(ring.visit().unwrap(), true, 100);
     ring.pass_result(b(4), Some(Receipt::Accepted), 100);
     // Much later a probe finds the token alive elsewhere; the wait restarts...
     assert_eq!(ring.tick(100 + ring.timeout_ms()), vec![Effect::Probe]);
@@ -461,7 +465,7 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
             idle,
         };
         assert_eq!(ring.receive(token, *now).1, vec![Effect::RunBatch]);
-        let effects = ring.batch_done(did_work, *now);
+        let effects = ring.batch_done(ring.visit().unwrap(), did_work, *now);
         let hold = match effects[..] {
             [Effect::Send { token, .. }] => {
                 assert_eq!(token.idle, ring.seen().unwrap().idle);
@@ -503,10 +507,17 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
         },
         now,
     );
-    assert!(ring.batch_done(false, now).is_empty(), "held");
+    assert!(
+        ring.batch_done(ring.visit().unwrap(), false, now)
+            .is_empty(),
+        "held"
+    );
     assert_eq!(ring.hurry(), vec![Effect::RunBatch]);
     assert!(
-        matches!(ring.batch_done(false, now + 1)[..], [Effect::Send { .. }]),
+        matches!(
+            ring.batch_done(ring.visit().unwrap(), false, now + 1)[..],
+            [Effect::Send { .. }]
+        ),
         "passed at once"
     );
     ring.pass_result(b(2), Some(Receipt::Accepted), now + 1);
@@ -536,4 +547,37 @@ fn a_token_from_a_peer_without_the_idle_count_reads_as_just_worked() {
         serde_json::from_str::<Token>(&serde_json::to_string(&new).unwrap()).unwrap(),
         new
     );
+}
+
+#[test]
+fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
+    let mut ring = Ring::new(config(2), 0);
+    let old = Token {
+        epoch: Epoch {
+            counter: 1,
+            origin: b(1),
+        },
+        hop: 1,
+        idle: 0,
+    };
+    assert_eq!(ring.receive(old, 1).1, vec![Effect::RunBatch]);
+    let first = ring.visit().unwrap();
+    // A round for the first visit is still voting when a newer token arrives (two banks
+    // regenerated at once): this bank works again, for the new visit.
+    let new = Token {
+        epoch: Epoch {
+            counter: 2,
+            origin: b(4),
+        },
+        hop: 1,
+        idle: 0,
+    };
+    assert_eq!(ring.receive(new, 2).1, vec![Effect::RunBatch]);
+    assert!(
+        ring.batch_done(first, true, 3).is_empty(),
+        "the old round's end is not this visit's"
+    );
+    assert!(ring.may_work(), "the new visit is still running its batch");
+    let effects = ring.batch_done(ring.visit().unwrap(), true, 4);
+    assert!(matches!(effects[..], [Effect::Send { .. }]), "{effects:?}");
 }

@@ -187,7 +187,9 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
     let (_, text) = signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
     assert!(text.contains("Refused"), "{text}");
 
-    // A genuine prepare from bank 1, then a commit from bank 3 (not its coordinator): ignored.
+    // A genuine prepare from bank 1, then a commit from bank 3 (not its coordinator): not
+    // applied. It is acknowledged, as "nothing of yours here", so that a bank whose client reused
+    // the id stops sending it.
     let held = tx_id(1);
     let body = json!({ "items": [{ "tx": held, "parts": [[0, debit(2_500)]] }] }).to_string();
     let (_, text) = signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
@@ -195,19 +197,17 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
     assert_eq!(ana.balances().await, (7_500, 2_500));
     let commit = json!({ "items": [{ "tx": held, "commit": true }] }).to_string();
     let (status, text) = signed(&bank2, "/interbank/decide", 3, now_ms(), commit.as_bytes()).await;
-    assert_eq!(
-        (status, text.as_str()),
-        (StatusCode::OK, "[]"),
-        "not acknowledged"
-    );
+    assert_eq!((status, text), (StatusCode::OK, format!(r#"["{held}"]"#)));
     assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
     // Nor when the commit rides on a prepare from bank 3.
     let riding = json!({ "items": [], "decisions": [{ "tx": held, "commit": true }] }).to_string();
     let (status, text) = signed(&bank2, "/interbank/prepare", 3, now_ms(), riding.as_bytes()).await;
     assert_eq!(
-        (status, text.as_str()),
-        (StatusCode::OK, r#"{"votes":[],"acked":[]}"#),
-        "not acknowledged"
+        (status, text),
+        (
+            StatusCode::OK,
+            format!(r#"{{"votes":[],"acked":["{held}"]}}"#)
+        )
     );
     assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
     // Bank 1 never decided it: bank 2 asks, bank 1 presumes abort, the reservation is released.

@@ -209,6 +209,35 @@ pub fn tx_id(bank: u8) -> String {
     )
 }
 
+/// How long a consortium gets to settle every reservation after its last operation.
+pub const SETTLE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits (bounded) until no bank holds a reservation or an undecided transaction, then checks
+/// that the money in the consortium is exactly what was deposited.
+pub async fn assert_settled(c: &Consortium, banks: &[usize], deposited: i64) {
+    let start = std::time::Instant::now();
+    loop {
+        let mut audits = Vec::new();
+        for &i in banks {
+            audits.push(c.audit(i).await);
+        }
+        let settled = audits.iter().all(|a| matches!(a, Some((_, 0, 0, 0))));
+        if settled {
+            let total: i64 = audits.iter().map(|a| a.unwrap().0).sum();
+            assert_eq!(
+                total, deposited,
+                "money conserved across the consortium: {audits:?}"
+            );
+            return;
+        }
+        assert!(
+            start.elapsed() < SETTLE_PATIENCE,
+            "reservations left: {audits:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub const SECRET: &str = "test consortium secret, 32+ characters long";
 
 /// Five banks on loopback that know each other: addresses are reserved first (bind to port 0,

@@ -1,0 +1,83 @@
+//! Why a transfer (or one leg of a packet) was refused: a typed code that crosses banks in votes
+//! and reaches the browser in outcomes. Banks never send each other sentences; the app puts a
+//! code into the client's words (`app::text`), in the client's language.
+
+use crate::BankId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The paying account's available balance does not cover the amount.
+    InsufficientFunds,
+    /// The receiving account would go over its balance limit.
+    BalanceLimit,
+    /// Zero, negative, or over the limit per operation.
+    InvalidAmount,
+    /// Payer and receiver are the same account.
+    SelfTransfer,
+    /// The client has no account at `bank` to pay this leg from.
+    NoSourceAccount { bank: BankId },
+    /// No account with the receiver's key at `bank`.
+    UnknownReceiver { bank: BankId },
+    /// The transaction id was already used at `bank` for other transfers.
+    TxIdReused { bank: BankId },
+    /// The transaction id is in use at `bank` for a different operation.
+    TxIdInUse { bank: BankId },
+    /// `bank` had already cancelled this transaction.
+    AlreadyCancelled { bank: BankId },
+    /// The request named no valid part, or too many, for `bank`.
+    InvalidParts { bank: BankId },
+    /// `bank` could not read its own records; nothing was reserved there.
+    RecordsUnreadable { bank: BankId },
+    /// `bank` did not answer in time (or its answer was not understood).
+    NoAnswer { bank: BankId },
+    /// `bank` cannot be reached right now.
+    Unreachable { bank: BankId },
+    /// The packet waited too long for its turn; nothing was sent.
+    Expired,
+}
+
+impl Refusal {
+    /// The bank the refusal is about, if it is about one.
+    pub fn bank(self) -> Option<BankId> {
+        match self {
+            Refusal::NoSourceAccount { bank }
+            | Refusal::UnknownReceiver { bank }
+            | Refusal::TxIdReused { bank }
+            | Refusal::TxIdInUse { bank }
+            | Refusal::AlreadyCancelled { bank }
+            | Refusal::InvalidParts { bank }
+            | Refusal::RecordsUnreadable { bank }
+            | Refusal::NoAnswer { bank }
+            | Refusal::Unreachable { bank } => Some(bank),
+            Refusal::InsufficientFunds
+            | Refusal::BalanceLimit
+            | Refusal::InvalidAmount
+            | Refusal::SelfTransfer
+            | Refusal::Expired => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_cross_the_wire_as_codes() {
+        let bank = BankId::try_from(3).unwrap();
+        let json = serde_json::to_string(&Refusal::NoSourceAccount { bank }).unwrap();
+        assert_eq!(json, r#"{"code":"no_source_account","bank":3}"#);
+        let back: Refusal = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.bank(), Some(bank));
+        assert_eq!(
+            serde_json::to_string(&Refusal::InsufficientFunds).unwrap(),
+            r#"{"code":"insufficient_funds"}"#
+        );
+        assert!(
+            serde_json::from_str::<Refusal>(r#"{"code":"be_nice"}"#).is_err(),
+            "unknown codes are refused"
+        );
+    }
+}

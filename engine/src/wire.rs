@@ -1,0 +1,200 @@
+//! What banks say to each other: every inter-bank route and message body as a type, and the
+//! protocol version they are spoken in. The node carries them over HTTP and the simulation over
+//! its simulated network; both use these types, so a message cannot mean one thing in one and
+//! another in the other.
+//!
+//! The ring's messages ([`crate::ring::Token`], [`crate::ring::Receipt`],
+//! [`crate::ring::ProbeAnswer`]) and 2PC's items ([`crate::twopc::PrepareItem`],
+//! [`crate::twopc::Vote`], [`crate::twopc::DecideItem`], [`crate::twopc::Resolution`]) live with
+//! their state machines; this module gathers the envelopes.
+
+use crate::twopc::{DecideItem, PrepareItem, Resolution, Vote};
+use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use serde::{Deserialize, Serialize};
+
+/// The version of this protocol. Every request carries it; a bank answers a request of another
+/// version with a clear refusal instead of guessing what it means.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Every inter-bank route. All are POSTs with a JSON body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// Body [`crate::ring::Token`], answer [`crate::ring::Receipt`].
+    Token,
+    /// Body `null`, answer [`crate::ring::ProbeAnswer`].
+    Probe,
+    /// Body `null`, answer `null`: the sender has packets waiting for the token.
+    Hurry,
+    /// Body [`PrepareMsg`], answer [`PrepareAnswer`].
+    Prepare,
+    /// Body [`DecideMsg`], answer `Vec<TxId>` (the decisions acknowledged).
+    Decide,
+    /// Body [`ResolveMsg`], answer `Vec<Resolution>`, one per id.
+    Resolve,
+    /// Body [`LookupMsg`], answer `Option<domain::dto::ReceiverPreview>`.
+    Lookup,
+    /// Body [`AccountMsg`], answer `Option<AccountAnswer>`.
+    Account,
+}
+
+impl Route {
+    pub const ALL: [Route; 8] = [
+        Route::Token,
+        Route::Probe,
+        Route::Hurry,
+        Route::Prepare,
+        Route::Decide,
+        Route::Resolve,
+        Route::Lookup,
+        Route::Account,
+    ];
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Token => "/interbank/token",
+            Route::Probe => "/interbank/probe",
+            Route::Hurry => "/interbank/hurry",
+            Route::Prepare => "/interbank/prepare",
+            Route::Decide => "/interbank/decide",
+            Route::Resolve => "/interbank/resolve",
+            Route::Lookup => "/interbank/lookup",
+            Route::Account => "/interbank/account",
+        }
+    }
+}
+
+/// Phase one for a batch of packets at one participant, with decisions of earlier packets
+/// riding along (applied first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareMsg {
+    pub items: Vec<PrepareItem>,
+    #[serde(default)]
+    pub decisions: Vec<DecideItem>,
+}
+
+/// The answer to a [`PrepareMsg`]: one vote per item, and the riding decisions acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareAnswer {
+    pub votes: Vec<Vote>,
+    pub acked: Vec<TxId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecideMsg {
+    pub items: Vec<DecideItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveMsg {
+    pub txs: Vec<TxId>,
+}
+
+/// The answer to a [`ResolveMsg`].
+pub type ResolveAnswer = Vec<Resolution>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupMsg {
+    pub key: TaxId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMsg {
+    pub owners: Vec<TaxId>,
+}
+
+/// The part of an account another bank may see: for the client's own linked-accounts view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountAnswer {
+    pub account: AccountId,
+    pub available: Cents,
+    pub blocked: Cents,
+}
+
+/// `GET /status` of a bank: public, for operators, the status page and the benchmark. Totals
+/// only; no account is identified.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub bank: Option<BankId>,
+    pub name: String,
+    pub ring: Option<RingStatus>,
+    pub twopc: Option<TwoPcStatus>,
+    pub audit: Option<AuditStatus>,
+    pub engine: Option<EngineStats>,
+}
+
+/// The ring at one bank.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RingStatus {
+    pub holding: bool,
+    pub epoch_counter: u64,
+    pub epoch_origin: Option<BankId>,
+    pub hop: u64,
+    /// Times this bank has received (or generated) the token since start.
+    pub visits: u64,
+    /// Token visits per second here over the last measured window (about a second).
+    pub rotations_per_s: f64,
+    /// Milliseconds since this bank last held or passed the token, as of the ring's latest event.
+    pub last_seen_ago_ms: u64,
+    /// Token deliveries this bank made, and their round trips in all (microseconds).
+    pub passes: u64,
+    pub pass_us: u64,
+}
+
+/// Two-phase commit at one bank as a coordinator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoPcStatus {
+    /// Packet ids claimed: being planned, queued, prepared or decided.
+    pub packets_in_flight: u64,
+    /// Decisions some participant has not acknowledged yet.
+    pub decisions_undelivered: u64,
+    pub timings: PhaseTimings,
+}
+
+/// Totals since start of the phases of cross-bank work (the benchmark divides the growth of each
+/// sum by the growth of its count over a window).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseTimings {
+    /// Token visits that ran a round, and the time from taking the queue to the last vote.
+    pub rounds: u64,
+    pub round_votes_us: u64,
+    /// Prepares sent to other banks, and their round trips.
+    pub prepares_sent: u64,
+    pub prepare_rtt_us: u64,
+    /// Prepares this bank answered as a participant, and the time its engine took.
+    pub prepares_served: u64,
+    pub prepare_engine_us: u64,
+    /// Rounds concluded, and the time to store the decisions and answer the clients.
+    pub concludes: u64,
+    pub conclude_us: u64,
+}
+
+/// The bank's audit totals: what conservation of money is checked with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStatus {
+    pub accounts: u64,
+    pub total_available: i128,
+    pub total_blocked: i128,
+    pub total_incoming: i128,
+    pub prepared_transactions: u64,
+}
+
+/// The engine's group commit: commands executed and durable commits made since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineStats {
+    pub commands: u64,
+    pub commits: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_distinct_interbank_paths() {
+        let mut paths: Vec<&str> = Route::ALL.iter().map(|r| r.path()).collect();
+        assert!(paths.iter().all(|p| p.starts_with("/interbank/")));
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), Route::ALL.len());
+    }
+}
