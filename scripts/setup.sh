@@ -14,6 +14,15 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   fi
 fi
 
+# rustfmt and clippy for the lint gate of test.sh (rustup's default profile has them; a minimal
+# one does not).
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    echo "setup: adding the $component component"
+    rustup component add "$component"
+  fi
+done
+
 want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' "$root/Cargo.lock")
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then

@@ -17,6 +17,12 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# --- Lint gate: formatting and clippy, warnings are errors. The browser crate is checked for its
+# own target: checked natively beside `server` it would unify `app`'s ssr and hydrate features.
+cargo fmt --all --check
+cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
 "$root/scripts/build-site.sh" dev
 export SITE_DIR="$CARGO_TARGET_DIR/site"
 # `frontend` is the wasm crate (feature `hydrate`); building it natively beside `server`
