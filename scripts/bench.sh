@@ -58,6 +58,10 @@ done
 banks_arg=$(IFS=,; echo "${urls[*]}")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/consorcio-bench.XXXXXX")
+. "$root/scripts/membership.sh"
+# A build from before per-bank keys (BENCH_BANK_BIN, for comparisons) knows no `keygen` and
+# takes PEERS and a shared CONSORTIUM_SECRET instead of a membership file.
+if env -i "$bank_bin" keygen 2>&1 | grep -q "give the key file"; then legacy=0; else legacy=1; fi
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 pids=()
 failed=0
@@ -101,10 +105,20 @@ start_banks() {
   local dir=$work/$1 id log i
   shift
   pids=()
+  local auth=() specs=()
+  if [ "$legacy" = 1 ]; then
+    auth=(PEERS="$peers" CONSORTIUM_SECRET="$secret")
+  else
+    for id in 1 2 3 4 5; do
+      specs+=("$id,$(demo_name $id),${urls[$((id-1))]},${urls[$((id-1))]},$(ensure_key "$bank_bin" "$dir/bank-$id/bank.key")")
+    done
+    write_membership "$dir/membership.json" 100000000000000 "${specs[@]}"
+    auth=(MEMBERSHIP="$dir/membership.json")
+  fi
   for id in 1 2 3 4 5; do
     mkdir -p "$dir/bank-$id"
     env BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
-      PEERS="$peers" CONSORTIUM_SECRET="$secret" RUST_LOG="${RUST_LOG:-warn}" "$@" \
+      "${auth[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
       "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
     pids+=($!)
   done

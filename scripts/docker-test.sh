@@ -48,12 +48,12 @@ trap 'exit 130' INT TERM
 IMAGE="$image" "$root/scripts/docker-build.sh"
 
 # --- start --------------------------------------------------------------------------------------
-CONSORTIUM_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-export CONSORTIUM_SECRET CONSORCIO_IMAGE="$image" HOST_IP=127.0.0.1
+export CONSORCIO_IMAGE="$image" HOST_IP=127.0.0.1 CONSORCIO_MEMBERSHIP="$work/membership.json"
 # Empty ports: Docker publishes each bank on a free loopback port (read back below).
 export BANK1_PORT= BANK2_PORT= BANK3_PORT= BANK4_PORT= BANK5_PORT=
 up=true
-dc up -d
+# A key per bank, made in its own volume, and the membership file with their public keys.
+COMPOSE_PROJECT="$project" "$root/scripts/docker-up.sh"
 banks=(1 2 3 4 5)
 declare -A ctr url
 for b in "${banks[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the five banks of the demo on this machine and prints their URLs:
 #   1 Eleven :8081, 2 Automobili :8082, 3 Secret :8083, 4 Formula :8084, 5 Titanium :8085.
-# Each bank keeps its database in data/bank-N. Ctrl-C stops them all.
+# Each bank keeps its database and its signing key in data/bank-N; the consortium's membership
+# file is data/membership.json (LIMIT_CENTS sets every bank's limit). Ctrl-C stops them all.
 # PROFILE=release builds optimised binaries (slower to build, faster to run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,15 +18,18 @@ case "$profile" in
 esac
 "$root/scripts/build-site.sh" "$site_profile"
 
-peers="1=http://127.0.0.1:8081,2=http://127.0.0.1:8082,3=http://127.0.0.1:8083,4=http://127.0.0.1:8084,5=http://127.0.0.1:8085"
-# The key that authenticates requests between banks: kept in data/ so restarts reuse it.
-secret_file="$root/data/consortium-secret"
+# Each bank's own key in its data folder (kept across restarts), and the membership file every
+# bank loads, with every bank's public key and the limit of its net debt to any other bank.
+. "$root/scripts/membership.sh"
 mkdir -p "$root/data"
-if [ ! -s "$secret_file" ]; then
-  (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$secret_file")
-fi
-secret=$(cat "$secret_file")
-mkdir -p "$root/data"
+rm -f "$root/data/consortium-secret" # the shared secret of earlier versions, now unused
+specs=()
+for id in 1 2 3 4 5; do
+  key=$(ensure_key "$bin" "$root/data/bank-$id/bank.key")
+  specs+=("$id,$(demo_name $id),http://127.0.0.1:808$id,http://127.0.0.1:808$id,$key")
+done
+membership="$root/data/membership.json"
+write_membership "$membership" "${LIMIT_CENTS:-100000000000}" "${specs[@]}"
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -38,7 +42,7 @@ for id in 1 2 3 4 5; do
   log="$root/data/bank-$id.log"
   : > "$log"
   BANK_ID=$id BIND_ADDR=127.0.0.1:808$id DATA_DIR="$root/data/bank-$id" SITE_DIR="$CARGO_TARGET_DIR/site" \
-    PEERS="$peers" CONSORTIUM_SECRET="$secret" "$bin" > "$log" 2>&1 &
+    MEMBERSHIP="$membership" "$bin" > "$log" 2>&1 &
   pids+=($!)
 done
 

@@ -52,6 +52,9 @@ pub fn refusal(r: Refusal, banks: &[BankInfo]) -> String {
         ),
         Refusal::NoAnswer { bank } => format!("{} did not answer in time.", name(bank)),
         Refusal::Unreachable { bank } => format!("{} is not reachable right now.", name(bank)),
+        Refusal::LimitExceeded { bank } => {
+            format!("The receiving bank cannot take more from {} until the banks settle; please try again later.", name(bank))
+        }
         Refusal::Expired => {
             "The consortium could not take this transfer in time; nothing was sent.".into()
         }

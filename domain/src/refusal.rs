@@ -34,6 +34,9 @@ pub enum Refusal {
     NoAnswer { bank: BankId },
     /// `bank` cannot be reached right now.
     Unreachable { bank: BankId },
+    /// The receiving bank refused a credit that would take `bank`'s net debt to it beyond the
+    /// limit the consortium gives `bank`.
+    LimitExceeded { bank: BankId },
     /// The packet waited too long for its turn; nothing was sent.
     Expired,
 }
@@ -50,7 +53,8 @@ impl Refusal {
             | Refusal::InvalidParts { bank }
             | Refusal::RecordsUnreadable { bank }
             | Refusal::NoAnswer { bank }
-            | Refusal::Unreachable { bank } => Some(bank),
+            | Refusal::Unreachable { bank }
+            | Refusal::LimitExceeded { bank } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount

@@ -97,6 +97,9 @@ pub struct EngineConfig {
     pub sessions_max: usize,
     /// How many history entries a dashboard shows.
     pub recent_limit: u32,
+    /// Per member bank, the most it may owe this bank net (membership file); a credit that would
+    /// take a bank beyond it is refused. A bank not listed may owe nothing.
+    pub limits: std::collections::BTreeMap<BankId, Cents>,
 }
 
 impl EngineConfig {
@@ -109,6 +112,7 @@ impl EngineConfig {
             session_ttl_ms: crate::auth::SESSION_TTL_MS,
             sessions_max: 100_000,
             recent_limit: 50,
+            limits: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -126,6 +130,10 @@ pub struct Audit {
     /// Durable transactions written since start (one fsync each): `commands / commits` is the
     /// group commit's average size.
     pub commits: u64,
+    /// Deposits, opening balance and the position with every peer.
+    pub books: crate::ledger::Books,
+    /// Whether clients' available + blocked equals deposits + opening + settled positions.
+    pub balanced: bool,
 }
 
 type Reply<T> = oneshot::Sender<EngineResult<T>>;
@@ -994,6 +1002,11 @@ impl State {
             prepared_transactions: self.ledger.prepared_count(),
             commands: self.commands,
             commits: self.commits,
+            books: self.ledger.books().clone(),
+            balanced: {
+                let (held, owed) = self.ledger.balance_sheet();
+                held == owed
+            },
         };
         for a in self.ledger.accounts() {
             audit.accounts += 1;

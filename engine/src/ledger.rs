@@ -9,6 +9,13 @@
 //!   moves from `incoming` to `available`) or *aborted* (the debit returns to `available`, the
 //!   credit is dropped). Intra-bank Pix uses exactly this path; inter-bank transfers will too.
 //!
+//! Settlement positions: every part of a cross-bank transfer moves this bank's position with one
+//! peer (see [`PartKey::peer`]): a committed credit means the peer owes this bank, a committed
+//! debit that this bank owes the peer; a prepared credit is pending with that peer until decided.
+//! So the bank's books balance on their own: `Σ (available + blocked) = deposits + opening +
+//! Σ peers settled`, and each peer's pending position is the credits from it still prepared;
+//! `opening` is what balances held before positions were kept (schema version 4).
+//!
 //! Invariants (checked by [`Ledger::check_invariants`] and by property tests):
 //! - no balance is negative, none exceeds [`MAX_BALANCE`];
 //! - `blocked` of an account equals the sum of its prepared debits, `incoming` its prepared credits;
@@ -17,7 +24,7 @@
 
 use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
 use domain::money::MAX_BALANCE;
-use domain::{AccountId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::auth::PasswordHash;
@@ -107,19 +114,49 @@ pub struct PreparedPart {
     pub account: AccountId,
     pub side: Side,
     pub amount: Cents,
+    /// The bank this part's settlement position is with (`None`: inside this bank).
+    pub peer: Option<BankId>,
 }
 
-/// Names one part of a transfer at this bank: a leg of a packet, at an account.
+/// Names one part of a transfer at this bank: a leg of a packet, at an account, and the bank
+/// its settlement position moves with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartKey {
     pub leg: u16,
     pub account: AccountId,
+    /// `None` for a transfer inside this bank; otherwise the bank that answers for the other
+    /// side: the coordinator of the transaction, or, where this bank coordinates, the leg's other
+    /// bank.
+    pub peer: Option<BankId>,
 }
 
 impl PartKey {
+    /// A part of a transfer inside this bank.
     pub fn single(account: AccountId) -> PartKey {
-        PartKey { leg: 0, account }
+        PartKey {
+            leg: 0,
+            account,
+            peer: None,
+        }
     }
+}
+
+/// This bank's position with one peer, in cents: positive when the peer owes this bank.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// From committed transfers.
+    pub settled: i64,
+    /// Credits from the peer prepared here and not yet decided (what `incoming` holds for it).
+    pub pending: i64,
+}
+
+/// What the books balance against: deposits, the opening balance, and positions with peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Books {
+    pub deposits: i64,
+    /// Balances held before positions were kept (schema version 4); 0 for a newer bank.
+    pub opening: i64,
+    pub positions: BTreeMap<BankId, Position>,
 }
 
 /// A history entry, as appended.
@@ -133,6 +170,8 @@ pub struct Entry {
     pub status: TxStatus,
     pub counterparty: Option<Counterparty>,
     pub created_ms: i64,
+    /// The bank this entry's settlement position is with, while it is pending.
+    pub peer: Option<BankId>,
 }
 
 /// A change for the store to persist. Produced in order; applied in order.
@@ -154,6 +193,12 @@ pub enum Change {
         status: TxStatus,
         at_ms: i64,
     },
+    /// The total of deposits so far.
+    Deposits(i64),
+    Position {
+        peer: BankId,
+        position: Position,
+    },
 }
 
 #[derive(Default)]
@@ -163,6 +208,7 @@ pub struct Ledger {
     by_email: HashMap<String, AccountId>,
     /// Prepared parts per transaction, until it is committed or aborted.
     prepared: HashMap<TxId, Vec<PreparedPart>>,
+    books: Books,
     next_id: i64,
     changes: Vec<Change>,
 }
@@ -175,9 +221,15 @@ impl Ledger {
         }
     }
 
-    /// Rebuilds a ledger from stored accounts and the parts of transactions still prepared.
-    pub fn restore(accounts: Vec<Account>, prepared: Vec<(TxId, PreparedPart)>) -> Ledger {
+    /// Rebuilds a ledger from stored accounts, the parts of transactions still prepared, and the
+    /// books.
+    pub fn restore(
+        accounts: Vec<Account>,
+        prepared: Vec<(TxId, PreparedPart)>,
+        books: Books,
+    ) -> Ledger {
         let mut ledger = Ledger::new();
+        ledger.books = books;
         for account in accounts {
             ledger.index(&account);
             ledger.next_id = ledger.next_id.max(account.id.0 + 1);
@@ -231,6 +283,44 @@ impl Ledger {
         self.prepared.len()
     }
 
+    pub fn books(&self) -> &Books {
+        &self.books
+    }
+
+    /// This bank's position with `peer`.
+    pub fn position(&self, peer: BankId) -> Position {
+        self.books.positions.get(&peer).copied().unwrap_or_default()
+    }
+
+    /// A committed leg between two other banks that this bank coordinated: the payer's bank owes
+    /// this bank `amount`, this bank owes the receiver's. Refused (nothing changes) if a position
+    /// would overflow.
+    pub fn settle_leg(
+        &mut self,
+        payer_bank: BankId,
+        receiver_bank: BankId,
+        amount: Cents,
+    ) -> Result<(), LedgerError> {
+        let mut owed = self.position(payer_bank);
+        owed.settled = owed
+            .settled
+            .checked_add(amount.get())
+            .ok_or(LedgerError::BalanceLimit)?;
+        let mut owing = self.position(receiver_bank);
+        owing.settled = owing
+            .settled
+            .checked_sub(amount.get())
+            .ok_or(LedgerError::BalanceLimit)?;
+        self.set_position(payer_bank, owed);
+        self.set_position(receiver_bank, owing);
+        Ok(())
+    }
+
+    fn set_position(&mut self, peer: BankId, position: Position) {
+        self.books.positions.insert(peer, position);
+        self.changes.push(Change::Position { peer, position });
+    }
+
     pub fn open_account(&mut self, new: NewAccount, now_ms: i64) -> Result<AccountId, LedgerError> {
         if new
             .holders
@@ -276,8 +366,15 @@ impl Ledger {
             .get(&account)
             .ok_or(LedgerError::UnknownAccount)?;
         let available = headroom_add(acc, acc.available, amount)?;
+        let deposits = self
+            .books
+            .deposits
+            .checked_add(amount.get())
+            .ok_or(LedgerError::BalanceLimit)?;
         let acc = self.accounts.get_mut(&account).expect("checked above");
         acc.available = available;
+        self.books.deposits = deposits;
+        self.changes.push(Change::Deposits(deposits));
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
             tx_id: tx,
@@ -288,6 +385,7 @@ impl Ledger {
             status: TxStatus::Committed,
             counterparty: None,
             created_ms: now_ms,
+            peer: None,
         }));
         Ok(())
     }
@@ -301,7 +399,7 @@ impl Ledger {
         counterparty: Counterparty,
         now_ms: i64,
     ) -> Result<(), LedgerError> {
-        let PartKey { leg, account } = part;
+        let PartKey { leg, account, peer } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Debit)?;
         let acc = self
@@ -319,7 +417,18 @@ impl Ledger {
             .ok_or(LedgerError::BalanceLimit)?;
         acc.available = available;
         acc.blocked = blocked;
-        self.record_prepared(tx, leg, account, Side::Debit, amount, counterparty, now_ms);
+        self.record_prepared(
+            tx,
+            PreparedPart {
+                leg,
+                account,
+                side: Side::Debit,
+                amount,
+                peer,
+            },
+            counterparty,
+            now_ms,
+        );
         Ok(())
     }
 
@@ -332,7 +441,7 @@ impl Ledger {
         counterparty: Counterparty,
         now_ms: i64,
     ) -> Result<(), LedgerError> {
-        let PartKey { leg, account } = part;
+        let PartKey { leg, account, peer } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Credit)?;
         let acc = self
@@ -340,11 +449,36 @@ impl Ledger {
             .get(&account)
             .ok_or(LedgerError::UnknownAccount)?;
         let incoming = headroom_add(acc, acc.incoming, amount)?;
+        let position = match peer {
+            Some(peer) => {
+                let mut position = self.position(peer);
+                position.pending = position
+                    .pending
+                    .checked_add(amount.get())
+                    .ok_or(LedgerError::BalanceLimit)?;
+                Some((peer, position))
+            }
+            None => None,
+        };
         self.accounts
             .get_mut(&account)
             .expect("checked above")
             .incoming = incoming;
-        self.record_prepared(tx, leg, account, Side::Credit, amount, counterparty, now_ms);
+        if let Some((peer, position)) = position {
+            self.set_position(peer, position);
+        }
+        self.record_prepared(
+            tx,
+            PreparedPart {
+                leg,
+                account,
+                side: Side::Credit,
+                amount,
+                peer,
+            },
+            counterparty,
+            now_ms,
+        );
         Ok(())
     }
 
@@ -367,36 +501,32 @@ impl Ledger {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn record_prepared(
         &mut self,
         tx: &TxId,
-        leg: u16,
-        account: AccountId,
-        side: Side,
-        amount: Cents,
+        part: PreparedPart,
         counterparty: Counterparty,
         now_ms: i64,
     ) {
-        self.prepared
-            .entry(tx.clone())
-            .or_default()
-            .push(PreparedPart {
-                leg,
-                account,
-                side,
-                amount,
-            });
+        let (leg, account, kind, amount, peer) = (
+            part.leg,
+            part.account,
+            part.side.entry_kind(),
+            part.amount,
+            part.peer,
+        );
+        self.prepared.entry(tx.clone()).or_default().push(part);
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
             tx_id: tx.clone(),
             leg,
             account,
-            kind: side.entry_kind(),
+            kind,
             amount,
             status: TxStatus::Pending,
             counterparty: Some(counterparty),
             created_ms: now_ms,
+            peer,
         }));
     }
 
@@ -453,6 +583,25 @@ impl Ledger {
             acc.blocked = blocked;
             acc.incoming = incoming;
             self.push_balances(part.account);
+            if let Some(peer) = part.peer {
+                let mut position = self.position(peer);
+                let signed = |side: Side| {
+                    if side == Side::Credit {
+                        amount.get()
+                    } else {
+                        -amount.get()
+                    }
+                };
+                if part.side == Side::Credit {
+                    position.pending -= amount.get();
+                }
+                if status == TxStatus::Committed {
+                    // Cannot overflow: |settled| stays far below i64 (every credit was bounded
+                    // when prepared, every debit by a balance).
+                    position.settled = position.settled.saturating_add(signed(part.side));
+                }
+                self.set_position(peer, position);
+            }
             self.changes.push(Change::EntryStatus {
                 tx_id: tx.clone(),
                 leg: part.leg,
@@ -483,6 +632,29 @@ impl Ledger {
             .sum()
     }
 
+    /// The two sides of the books: what the clients hold (available + blocked), and what explains
+    /// it (deposits + opening + every settled position). Equal always. (A prepared credit is in
+    /// `incoming` and, from another bank, in that bank's pending position; a prepared debit stays
+    /// the client's, blocked, until committed. So once nothing is pending, clients' available +
+    /// blocked + incoming = deposits + opening + net position with the peers.)
+    pub fn balance_sheet(&self) -> (i128, i128) {
+        let held = self
+            .accounts
+            .values()
+            .map(|a| i128::from(a.available.get()) + i128::from(a.blocked.get()))
+            .sum();
+        let settled: i128 = self
+            .books
+            .positions
+            .values()
+            .map(|p| i128::from(p.settled))
+            .sum();
+        (
+            held,
+            i128::from(self.books.deposits) + i128::from(self.books.opening) + settled,
+        )
+    }
+
     /// Asserts the structural invariants; used by tests and after restoring from disk.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut blocked: HashMap<AccountId, i64> = HashMap::new();
@@ -495,6 +667,25 @@ impl Ledger {
                 };
                 *slot += p.amount.get();
             }
+        }
+        let mut pending: BTreeMap<BankId, i64> = BTreeMap::new();
+        for p in self.prepared.values().flatten() {
+            if let (Some(peer), Side::Credit) = (p.peer, p.side) {
+                *pending.entry(peer).or_default() += p.amount.get();
+            }
+        }
+        for (peer, position) in &self.books.positions {
+            if position.pending != pending.get(peer).copied().unwrap_or(0) {
+                return Err(format!(
+                    "the pending position with bank {peer} has no matching reservations"
+                ));
+            }
+        }
+        let (held, owed) = self.balance_sheet();
+        if held != owed {
+            return Err(format!(
+                "the books do not balance: clients hold {held}, deposits and positions make {owed}"
+            ));
         }
         for a in self.accounts.values() {
             if a.available.get() < 0 || a.blocked.get() < 0 || a.incoming.get() < 0 {

@@ -5,6 +5,7 @@
 //! - [`store`]: SQLite persistence (WAL, fsync per commit, one transaction per batch).
 //! - [`engine`]: the single thread that owns ledger + store and drains the bounded command queue.
 //! - [`auth`]: Argon2id password hashing and session tokens.
+//! - [`evidence`]: the signed messages other banks sent, kept (bounded) for disputes.
 //! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
 //! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
 //! - [`ring`]: the token ring, sans-IO.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod consortium;
 pub mod coordinator;
 pub mod engine;
+pub mod evidence;
 pub mod ledger;
 pub mod ring;
 pub mod store;

@@ -15,6 +15,14 @@
 //!   silent successor may have taken the token and lost only its answer; the old epoch then dies
 //!   as stale instead of living on beside the new one). If nobody answers, the bank is cut off: it
 //!   keeps the token but runs no cross-bank work (there is no one to work with) and retries.
+//! - No single bank can stop the ring or exhaust its epochs (issue 14: one bank may be rogue).
+//!   A token is *plausible* only if its counters are below [`COUNTER_MAX`] and its epoch is at
+//!   most [`MAX_EPOCH_JUMP`] above what this bank knows; anything else is refused
+//!   ([`Receipt::Refused`]) and never adopted, from a pass or from a probe answer. A bank that
+//!   starts knows nothing: it first probes, and takes as its floor the *second* highest epoch its
+//!   peers report (one peer's word alone cannot move it). A claim that the token was seen recently
+//!   holds off regeneration only while this bank itself has held the token within
+//!   `starved_after_ms` (longer than any honest rotation takes).
 //! - Every bank starts without a token. A bank that has not seen the token for `token_timeout_ms` (plus a stagger by its position, so
 //!   that banks do not all regenerate together) probes the ring. If a peer saw the token recently,
 //!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
@@ -49,6 +57,15 @@ pub struct Token {
 /// only counts for that visit (a newer token may have superseded it meanwhile).
 pub type Visit = (Epoch, u64);
 
+/// Epoch counters and hops at or above this are absurd (no ring lives that long): refused, so
+/// that arithmetic on them can never overflow.
+pub const COUNTER_MAX: u64 = 1 << 62;
+/// The most a token's epoch may be ahead of what a bank knows. Honest epochs grow by one per
+/// regeneration or failed pass, so even a bank cut off for hours is behind by far less; a rogue
+/// bank can push epochs forward by at most this per token it passes, which leaves the ring
+/// centuries of epochs at any rate it can pass tokens.
+pub const MAX_EPOCH_JUMP: u64 = 1_000_000;
+
 /// The answer to a token delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Receipt {
@@ -59,6 +76,10 @@ pub enum Receipt {
     },
     /// Refused: this exact token (or a later hop of it) was already accepted.
     Duplicate,
+    /// Refused: implausible (absurd counters, an epoch further ahead than any regeneration
+    /// explains), or this bank has not yet learned the live epoch. The sender treats it as no
+    /// answer.
+    Refused,
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +99,10 @@ pub struct RingConfig {
     pub idle_hold_max_ms: u64,
     /// After failing to pass to anyone, wait this long before trying again.
     pub retry_ms: u64,
+    /// A bank that has not held the token for this long regenerates it whatever its peers claim
+    /// to have seen: longer than any honest rotation (every holder's longest round and passes),
+    /// so that a bank that keeps claiming a recent sighting cannot hold off regeneration for ever.
+    pub starved_after_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +157,11 @@ pub struct Ring {
     pub visits: u64,
     /// Some bank has asked for the token: this bank's next idle visit passes it without holding.
     hurried: bool,
+    /// What this bank learned of the live epoch when it started (the second highest its peers
+    /// reported); `None` until its first probe is answered: until then it accepts no token.
+    floor: Option<u64>,
+    /// When this bank last took the token (or started): see [`RingConfig::starved_after_ms`].
+    last_held_ms: u64,
 }
 
 impl Ring {
@@ -155,7 +185,23 @@ impl Ring {
             wait_from_ms: now_ms,
             visits: 0,
             hurried: false,
+            floor: None,
+            last_held_ms: now_ms,
         }
+    }
+
+    /// The highest epoch counter this bank knows of (its token's, or its floor).
+    fn horizon(&self) -> u64 {
+        self.seen
+            .map_or(self.floor.unwrap_or(0), |t| t.epoch.counter)
+    }
+
+    /// Whether `token` is one this bank may adopt (see the module's rules).
+    pub fn plausible(&self, token: &Token) -> bool {
+        self.joined()
+            && token.epoch.counter < COUNTER_MAX
+            && token.hop < COUNTER_MAX
+            && token.epoch.counter <= self.horizon().saturating_add(MAX_EPOCH_JUMP)
     }
 
     pub fn holding(&self) -> bool {
@@ -185,6 +231,7 @@ impl Ring {
     fn take(&mut self, token: Token, now_ms: u64) -> Vec<Effect> {
         self.seen = Some(token);
         self.sighted(now_ms);
+        self.last_held_ms = now_ms;
         self.visits += 1;
         self.phase = Phase::Working;
         vec![Effect::RunBatch]
@@ -192,6 +239,9 @@ impl Ring {
 
     /// A token arrived from a peer.
     pub fn receive(&mut self, token: Token, now_ms: u64) -> (Receipt, Vec<Effect>) {
+        if !self.plausible(&token) {
+            return (Receipt::Refused, Vec::new());
+        }
         if let Some(seen) = self.seen {
             if token.epoch < seen.epoch {
                 return (Receipt::Stale { newer: seen }, Vec::new());
@@ -291,7 +341,7 @@ impl Ring {
         vec![Effect::Send {
             to,
             token: Token {
-                hop: seen.hop + 1,
+                hop: seen.hop.saturating_add(1),
                 ..seen
             },
         }]
@@ -323,20 +373,22 @@ impl Ring {
             Some(Receipt::Accepted) | Some(Receipt::Duplicate) => {
                 // Duplicate: the peer already has this hop (our earlier delivery got through).
                 if let Some(seen) = self.seen.as_mut() {
-                    seen.hop += 1;
+                    seen.hop = seen.hop.saturating_add(1);
                 }
                 self.sighted(now_ms);
                 self.phase = Phase::Waiting;
                 Vec::new()
             }
-            Some(Receipt::Stale { newer }) => {
+            Some(Receipt::Stale { newer }) if self.plausible(&newer) => {
                 // Our token is obsolete: drop it and learn the newer one.
                 self.seen = Some(newer.max_by_epoch(self.seen));
                 self.wait_from_ms = now_ms;
                 self.phase = Phase::Waiting;
                 Vec::new()
             }
-            None => {
+            // An implausible "newer" token, a refusal, or no answer: the peer did not take ours,
+            // or we cannot tell.
+            Some(Receipt::Stale { .. }) | Some(Receipt::Refused) | None => {
                 // No answer does not mean the peer did not get the token: its answer may be what
                 // was lost. Sending the same epoch onward could then make two holders of one epoch
                 // (found by the consortium simulation). So the token goes on under a new epoch of
@@ -344,7 +396,7 @@ impl Ring {
                 // it meets a bank that has seen the new one.
                 if let Some(seen) = self.seen {
                     let epoch = Epoch {
-                        counter: seen.epoch.counter + 1,
+                        counter: seen.epoch.counter.saturating_add(1),
                         origin: self.config.me,
                     };
                     self.seen = Some(Token {
@@ -369,12 +421,17 @@ impl Ring {
                 self.phase = Phase::Passing { attempt: 1 };
                 self.send_attempt(1, now_ms)
             }
-            Phase::Waiting if now_ms.saturating_sub(self.wait_from_ms) >= self.timeout_ms() => {
+            Phase::Waiting if self.next_deadline_ms().is_some_and(|d| now_ms >= d) => {
                 self.phase = Phase::Probing;
                 vec![Effect::Probe]
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Whether this bank has learned the live epoch (from its first answered probe, or a token).
+    fn joined(&self) -> bool {
+        self.floor.is_some() || self.seen.is_some()
     }
 
     /// This bank's patience: the base timeout plus a stagger by its position.
@@ -386,6 +443,8 @@ impl Ring {
     pub fn next_deadline_ms(&self) -> Option<u64> {
         match self.phase {
             Phase::Idle { until_ms } | Phase::Alone { until_ms } => Some(until_ms),
+            // A bank that has not learned the live epoch probes at once, then every retry.
+            Phase::Waiting if !self.joined() => Some(self.wait_from_ms),
             Phase::Waiting => Some(self.wait_from_ms + self.timeout_ms()),
             Phase::Working | Phase::Passing { .. } | Phase::Probing => None,
         }
@@ -396,10 +455,34 @@ impl Ring {
         if self.phase != Phase::Probing {
             return Vec::new();
         }
-        for a in answers {
-            if let Some(t) = a.seen {
-                self.seen = Some(t.max_by_epoch(self.seen));
+        if !self.joined() {
+            // Starting: learn the live epoch from the second highest report (the highest in a
+            // ring of two), so that one peer's word cannot move it; until two peers answered,
+            // ask again. Then wait for the token as any bank does.
+            let needed = self.config.members.len().saturating_sub(1).min(2);
+            self.phase = Phase::Waiting;
+            if answers.len() < needed || needed == 0 {
+                self.floor = (needed == 0).then_some(0);
+                self.wait_from_ms = now_ms + self.config.retry_ms;
+                return Vec::new();
             }
+            let mut counters: Vec<u64> = answers
+                .iter()
+                .map(|a| a.seen.map_or(0, |t| t.epoch.counter))
+                .filter(|c| *c < COUNTER_MAX)
+                .collect();
+            counters.sort_unstable_by(|a, b| b.cmp(a));
+            self.floor = Some(counters.get(needed - 1).copied().unwrap_or(0));
+            self.wait_from_ms = now_ms;
+            return Vec::new();
+        }
+        // Only plausible tokens are learned, and only their sightings count.
+        let plausible: Vec<&ProbeAnswer> = answers
+            .iter()
+            .filter(|a| a.seen.is_none_or(|t| self.plausible(&t)))
+            .collect();
+        for t in plausible.iter().filter_map(|a| a.seen) {
+            self.seen = Some(t.max_by_epoch(self.seen));
         }
         if answers.is_empty() {
             // Cut off from everyone: regenerating would only make a token nobody can use.
@@ -407,16 +490,18 @@ impl Ring {
             self.wait_from_ms = now_ms;
             return Vec::new();
         }
-        let recently = answers.iter().any(|a| {
-            a.seen_ago_ms
-                .is_some_and(|ago| ago < self.config.token_timeout_ms)
+        let recently = plausible.iter().any(|a| {
+            a.seen.is_some()
+                && a.seen_ago_ms
+                    .is_some_and(|ago| ago < self.config.token_timeout_ms)
         });
-        if recently {
+        let starved = now_ms.saturating_sub(self.last_held_ms) >= self.config.starved_after_ms;
+        if recently && !starved {
             self.phase = Phase::Waiting;
             self.wait_from_ms = now_ms;
             return Vec::new();
         }
-        let counter = self.seen.map_or(0, |t| t.epoch.counter) + 1;
+        let counter = self.horizon().saturating_add(1);
         self.take(
             Token {
                 epoch: Epoch {

@@ -6,7 +6,7 @@
 //! connection on the engine thread, so they see exactly what has been acknowledged.
 
 use crate::auth::{PasswordHash, TokenHash};
-use crate::ledger::{Account, Change, Entry, Ledger, PreparedPart, Side};
+use crate::ledger::{Account, Books, Change, Entry, Ledger, Position, PreparedPart, Side};
 use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
@@ -106,6 +106,32 @@ const DECISIONS_4: &str = "
 ALTER TABLE decisions ADD COLUMN participants TEXT;
 ALTER TABLE decisions ADD COLUMN submitter INTEGER;";
 
+/// Added by schema version 4: settlement positions and the books. Entries of cross-bank parts
+/// name the bank their position is with; the books start from what a bank of an older version
+/// already held: its deposits, and an opening balance for the rest (its net transfers with other
+/// banks before positions were kept). Parts still pending at the upgrade have their position with
+/// the bank on the other side of the transfer.
+const BOOKS_4: &str = "
+ALTER TABLE entries ADD COLUMN peer INTEGER;
+UPDATE entries SET peer = counterparty_bank WHERE status = 'pending' AND kind <> 'deposit';
+CREATE TABLE positions (
+    peer          INTEGER PRIMARY KEY,
+    settled_cents INTEGER NOT NULL,
+    pending_cents INTEGER NOT NULL CHECK (pending_cents >= 0)
+);
+INSERT INTO positions (peer, settled_cents, pending_cents)
+    SELECT peer, 0, SUM(amount_cents) FROM entries
+    WHERE status = 'pending' AND kind = 'pix_in' AND peer IS NOT NULL GROUP BY peer;
+CREATE TABLE books (
+    name  TEXT    PRIMARY KEY CHECK (name = 'deposits' OR name = 'opening'),
+    cents INTEGER NOT NULL
+);
+INSERT INTO books (name, cents)
+    SELECT 'deposits', COALESCE(SUM(amount_cents), 0) FROM entries WHERE kind = 'deposit' AND status = 'committed';
+INSERT INTO books (name, cents)
+    SELECT 'opening', (SELECT COALESCE(SUM(available_cents + blocked_cents), 0) FROM accounts)
+                    - (SELECT cents FROM books WHERE name = 'deposits');";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -116,7 +142,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {PARTICIPATIONS_INDEXES}
 {DECISIONS}
 {PARTICIPATIONS_4}
-{DECISIONS_4}"
+{DECISIONS_4}
+{BOOKS_4}"
     )
 }
 
@@ -164,7 +191,7 @@ ALTER TABLE {table}_new RENAME TO {table};
 /// From version 3: participations remember the hash of their parts, decisions their participants
 /// and submitter.
 fn migrate_3() -> String {
-    format!("{PARTICIPATIONS_4}\n{DECISIONS_4}\n")
+    format!("{PARTICIPATIONS_4}\n{DECISIONS_4}\n{BOOKS_4}\n")
 }
 
 /// A session row as restored at start-up.
@@ -351,7 +378,7 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg FROM entries WHERE status = 'pending' ORDER BY id")?;
+            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg, peer FROM entries WHERE status = 'pending' ORDER BY id")?;
         let prepared = stmt
             .query_map([], |r| {
                 let tx: String = r.get(0)?;
@@ -368,11 +395,39 @@ impl Store {
                         account: AccountId(r.get(1)?),
                         side,
                         amount: Cents::new(r.get(3)?),
+                        peer: r.get::<_, Option<u16>>(5)?.map(parse_bank).transpose()?,
                     },
                 ))
             })?
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Ledger::restore(accounts, prepared))
+        Ok(Ledger::restore(accounts, prepared, self.load_books()?))
+    }
+
+    fn load_books(&self) -> StoreResult<Books> {
+        let mut books = Books::default();
+        let mut stmt = self.conn.prepare("SELECT name, cents FROM books")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            match row? {
+                (name, cents) if name == "deposits" => books.deposits = cents,
+                (_, cents) => books.opening = cents,
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT peer, settled_cents, pending_cents FROM positions")?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                parse_bank(r.get(0)?)?,
+                Position {
+                    settled: r.get(1)?,
+                    pending: r.get(2)?,
+                },
+            ))
+        })? {
+            let (peer, position) = row?;
+            books.positions.insert(peer, position);
+        }
+        Ok(books)
     }
 
     pub fn load_sessions(&self, now_ms: i64) -> StoreResult<Vec<StoredSession>> {
@@ -493,7 +548,7 @@ impl Store {
     /// The newest `limit` entries of an account.
     pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer
              FROM entries WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![account.0, limit], |r| row_to_entry(r, account))?;
@@ -503,10 +558,10 @@ impl Store {
     /// Entries of a transaction at this bank, to answer a retried request with its first outcome.
     pub fn entries_of_tx(&self, tx_id: &TxId) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, account_id
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, account_id
              FROM entries WHERE tx_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(9)?)))?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(10)?)))?;
         rows.collect()
     }
 }
@@ -539,6 +594,7 @@ fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlite::Result<E
         status: TxStatus::parse(&status).ok_or_else(|| bad_column(3, "status"))?,
         counterparty,
         created_ms: r.get(7)?,
+        peer: r.get::<_, Option<u16>>(9)?.map(parse_bank).transpose()?,
     })
 }
 
@@ -584,8 +640,8 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
             let cp = e.counterparty.as_ref();
             tx.prepare_cached(
                 "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
-                                      counterparty_bank, created_ms, updated_ms, leg)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                                      counterparty_bank, created_ms, updated_ms, leg, peer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
             )?
             .execute(params![
                 e.tx_id.as_str(),
@@ -597,8 +653,20 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
                 cp.map(|c| c.key_masked.as_str()),
                 cp.map(|c| u16::from(c.bank)),
                 e.created_ms,
-                e.leg
+                e.leg,
+                e.peer.map(u16::from)
             ])?;
+        }
+        Change::Deposits(cents) => {
+            tx.prepare_cached("INSERT INTO books (name, cents) VALUES ('deposits', ?1) ON CONFLICT (name) DO UPDATE SET cents = excluded.cents")?
+                .execute(params![cents])?;
+        }
+        Change::Position { peer, position } => {
+            tx.prepare_cached(
+                "INSERT INTO positions (peer, settled_cents, pending_cents) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (peer) DO UPDATE SET settled_cents = excluded.settled_cents, pending_cents = excluded.pending_cents",
+            )?
+            .execute(params![u16::from(*peer), position.settled, position.pending])?;
         }
         Change::EntryStatus {
             tx_id,

@@ -294,6 +294,9 @@ pub struct Decision {
     pub commit: bool,
     pub participants: Vec<BankId>,
     pub submitter: AccountId,
+    /// Every leg as (payer's bank, receiver's bank, amount): the coordinator's own positions
+    /// move with the legs between two other banks.
+    pub legs: Vec<(BankId, BankId, Cents)>,
     pub outcome: PacketOutcome,
 }
 
@@ -442,6 +445,12 @@ fn decide(packet: Voting) -> Decision {
     Decision {
         participants: packet.plan.participants(),
         submitter: packet.plan.submitter,
+        legs: packet
+            .plan
+            .legs
+            .iter()
+            .map(|l| (l.source_bank, l.receiver_bank, l.amount))
+            .collect(),
         tx: packet.plan.tx.clone(),
         commit,
         outcome: PacketOutcome {

@@ -148,6 +148,9 @@ pub struct TwoPcStatus {
     /// Decisions some participant has not acknowledged yet.
     pub decisions_undelivered: u64,
     pub timings: PhaseTimings,
+    /// Evidence messages not kept because the evidence writer could not keep up.
+    #[serde(default)]
+    pub evidence_dropped: u64,
 }
 
 /// Totals since start of the phases of cross-bank work (the benchmark divides the growth of each
@@ -168,7 +171,7 @@ pub struct PhaseTimings {
     pub conclude_us: u64,
 }
 
-/// The bank's audit totals: what conservation of money is checked with.
+/// The bank's audit totals: what conservation of money is checked with, and its books.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditStatus {
     pub accounts: u64,
@@ -176,6 +179,25 @@ pub struct AuditStatus {
     pub total_blocked: i128,
     pub total_incoming: i128,
     pub prepared_transactions: u64,
+    /// Deposits so far, and the balances held before positions were kept.
+    pub deposits: i64,
+    pub opening: i64,
+    /// The position with each peer (positive: the peer owes this bank), and its limit.
+    pub positions: Vec<PositionStatus>,
+    /// Whether available + blocked = deposits + opening + settled positions.
+    pub books_balance: bool,
+}
+
+/// This bank's position with one peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionStatus {
+    pub peer: BankId,
+    /// From committed transfers; positive when the peer owes this bank.
+    pub settled: i64,
+    /// Credits from the peer prepared here and not yet decided.
+    pub pending: i64,
+    /// The most the peer may owe this bank, net (membership file).
+    pub limit: i64,
 }
 
 /// The engine's group commit: commands executed and durable commits made since start.

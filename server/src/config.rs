@@ -8,9 +8,9 @@
 //! | `BIND_ADDR` | listen address | `127.0.0.1:808<id>` |
 //! | `DATA_DIR` | where the bank's SQLite database lives | `data/bank-<id>` |
 //! | `SITE_DIR` | the built web assets (`pkg/consorcio.js`, `.wasm`, `.css`) | `target/site` |
-//! | `PEERS` | the consortium, `id=http://host:port,...`, this bank included | empty (no ring) |
-//! | `PUBLIC_URLS` | the banks' addresses as browsers reach them, same form as `PEERS` (bank selector) | `PEERS` |
-//! | `CONSORTIUM_SECRET` | shared key authenticating inter-bank requests (32+ chars) | required with `PEERS` |
+//! | `MEMBERSHIP` | the consortium's membership file (JSON: every bank's id, name, URLs, public key, limit; `crate::membership`) | none: a bank alone |
+//! | `KEY_FILE` | this bank's Ed25519 signing key, created (0600) if missing | `<DATA_DIR>/bank.key` |
+//! | `PEERS` | where this bank reaches the others when not at the membership file's URLs (a proxy, another network), `id=http://host:port,...` | the file's URLs |
 //! | `RING_TOKEN_TIMEOUT_MS` | silence after which the token is suspected lost | 300 |
 //! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
 //! | `RING_IDLE_HOLD_MS` | how long a bank keeps the token once a full rotation found no work | 2 |
@@ -26,11 +26,13 @@
 //!
 //! `FAULT_INJECT` (tests only) makes a coordinator crash at a chosen point of 2PC.
 //!
-//! Other banks are named after the original's five for ids 1..=5, `Bank <id>` otherwise.
+//! Without `BANK_NAME`, a bank is named as the membership file names it, else after the original's
+//! five for ids 1..=5, `Bank <id>` otherwise. `CONSORTIUM_SECRET` and `PUBLIC_URLS` are gone (a
+//! key per bank and the membership file replace them); setting them is an error that says so.
 
 use crate::consortium::TwoPcSettings;
 use crate::fault::Fault;
-use crate::peer_auth::Secret;
+use crate::membership::Membership;
 use crate::ring_driver::RingSettings;
 use domain::BankId;
 use std::collections::BTreeMap;
@@ -47,11 +49,12 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
+    /// The consortium; `None` for a bank alone (no ring, no inter-bank API).
+    pub membership: Option<Membership>,
+    /// This bank's signing key file.
+    pub key_file: PathBuf,
+    /// Where this bank reaches each member: the membership file's URLs, or `PEERS` instead.
     pub peers: BTreeMap<BankId, String>,
-    /// Where a browser reaches each bank (for the bank selector); defaults to `peers`.
-    pub public_urls: BTreeMap<BankId, String>,
-    /// Present whenever `peers` names another bank.
-    pub secret: Option<Secret>,
     pub ring: RingSettings,
     pub twopc: TwoPcSettings,
 }
@@ -105,9 +108,32 @@ impl Config {
             .parse()
             .map_err(|e| invalid("BANK_ID", e))?;
         let bank_id = BankId::try_from(id).map_err(|e| invalid("BANK_ID", e))?;
-        let bank_name = match get("BANK_NAME") {
-            Some(n) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
-            None => default_name(id),
+        for gone in ["CONSORTIUM_SECRET", "PUBLIC_URLS"] {
+            if get(gone).is_some() {
+                return Err(invalid(
+                    if gone == "PUBLIC_URLS" { "PUBLIC_URLS" } else { "CONSORTIUM_SECRET" },
+                    "no longer used: each bank has its own key (KEY_FILE) and the consortium is described by MEMBERSHIP",
+                ));
+            }
+        }
+        let membership = match get("MEMBERSHIP") {
+            Some(path) => Some(
+                Membership::load(std::path::Path::new(path))
+                    .map_err(|e| invalid("MEMBERSHIP", e))?,
+            ),
+            None => None,
+        };
+        let listed = membership.as_ref().and_then(|m| m.get(bank_id));
+        if membership.is_some() && listed.is_none() {
+            return Err(invalid(
+                "MEMBERSHIP",
+                format!("bank {bank_id} is not a member of this consortium"),
+            ));
+        }
+        let bank_name = match (get("BANK_NAME"), listed) {
+            (Some(n), _) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
+            (None, Some(m)) => m.name.clone(),
+            (None, None) => default_name(id),
         };
         let bind_addr = match get("BIND_ADDR") {
             Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
@@ -119,26 +145,30 @@ impl Config {
         let site_dir = get("SITE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target/site"));
-        let peers = match get("PEERS") {
-            Some(p) => parse_peers(p)?,
-            None => BTreeMap::new(),
-        };
-        let public_urls = match get("PUBLIC_URLS") {
-            Some(p) => parse_peers(p).map_err(|e| match e {
-                ConfigError::Invalid { message, .. } => invalid("PUBLIC_URLS", message),
-                other => other,
-            })?,
-            None => peers.clone(),
-        };
-        let secret = match get("CONSORTIUM_SECRET") {
-            Some(s) => Some(Secret::parse(s).map_err(|e| invalid("CONSORTIUM_SECRET", e))?),
-            None => None,
-        };
-        if secret.is_none() && peers.keys().any(|p| *p != bank_id) {
-            return Err(invalid(
-                "CONSORTIUM_SECRET",
-                "required when PEERS names other banks",
-            ));
+        let key_file = get("KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join(crate::identity::KEY_FILE_NAME));
+        let mut peers: BTreeMap<BankId, String> = membership
+            .iter()
+            .flat_map(|m| m.members())
+            .map(|m| (m.id, m.url.clone()))
+            .collect();
+        if let Some(p) = get("PEERS") {
+            if membership.is_none() {
+                return Err(invalid(
+                    "PEERS",
+                    "only with MEMBERSHIP (it says where to reach the members)",
+                ));
+            }
+            for (id, url) in parse_peers(p)? {
+                if !peers.contains_key(&id) {
+                    return Err(invalid(
+                        "PEERS",
+                        format!("bank {id} is not in the membership file"),
+                    ));
+                }
+                peers.insert(id, url);
+            }
         }
         let ms_from = |key: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
             match get(key) {
@@ -162,6 +192,7 @@ impl Config {
             idle_hold_max_ms: ms_from("RING_IDLE_HOLD_MAX_MS", 40, 0)?,
             retry_ms: ms("RING_RETRY_MS", 100)?,
             peer_timeout_ms: ms("PEER_TIMEOUT_MS", 200)?,
+            starved_after_ms: 0,
         };
         check_ring_timing(&ring, peers.len())?;
         let count = |key: &'static str, default: usize| -> Result<usize, ConfigError> {
@@ -192,19 +223,35 @@ impl Config {
                 })?),
             },
         };
+        let mut ring = ring;
+        ring.starved_after_ms = starved_after_ms(&ring, twopc.prepare_timeout_ms, peers.len());
         Ok(Config {
             bank_id,
             bank_name,
             bind_addr,
             data_dir,
             site_dir,
+            membership,
+            key_file,
             peers,
-            public_urls,
-            secret,
             ring,
             twopc,
         })
     }
+}
+
+/// How long a bank may go without holding the token before it regenerates it whatever its
+/// peers claim: one rotation in which every holder runs its longest round (a prepare timeout),
+/// tries every successor (a peer timeout each) and holds its longest idle hold, plus the token
+/// timeout. No honest ring is slower; a bank that keeps claiming a recent sighting holds off
+/// regeneration no longer than this.
+fn starved_after_ms(ring: &RingSettings, prepare_timeout_ms: u64, members: usize) -> u64 {
+    let n = u64::try_from(members.max(1)).unwrap_or(u64::MAX);
+    let per_holder = prepare_timeout_ms
+        .saturating_add(n.saturating_mul(ring.peer_timeout_ms))
+        .saturating_add(ring.idle_hold_max_ms.max(ring.idle_hold_ms));
+    n.saturating_mul(per_holder)
+        .saturating_add(ring.token_timeout_ms)
 }
 
 /// The ring's timing relation: a full rotation of maximum idle holds (one per member) must end
@@ -253,11 +300,9 @@ fn parse_peers(text: &str) -> Result<BTreeMap<BankId, String>, ConfigError> {
             .parse()
             .map_err(|_| invalid("PEERS", format!("'{id}' is not a bank id")))?;
         let id = BankId::try_from(id).map_err(|e| invalid("PEERS", e))?;
-        let url = url.trim().trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 200 {
-            return Err(invalid("PEERS", format!("'{url}' is not an http(s) URL")));
-        }
-        if peers.insert(id, url.to_string()).is_some() {
+        let url = crate::membership::http_url(url)
+            .ok_or_else(|| invalid("PEERS", format!("'{}' is not an http(s) URL", url.trim())))?;
+        if peers.insert(id, url).is_some() {
             return Err(invalid("PEERS", format!("bank {id} listed twice")));
         }
     }
@@ -302,19 +347,24 @@ mod tests {
                 vec![("BANK_ID", "1"), ("BIND_ADDR", "nowhere")],
                 "BIND_ADDR",
             ),
-            (vec![("BANK_ID", "1"), ("PEERS", "2=ftp://x")], "PEERS"),
             (
-                vec![("BANK_ID", "1"), ("PEERS", "2=http://a,2=http://b")],
-                "PEERS",
+                vec![("BANK_ID", "1"), ("PEERS", "2=http://a")],
+                "only with MEMBERSHIP",
+            ),
+            (
+                vec![
+                    ("BANK_ID", "1"),
+                    ("MEMBERSHIP", "/nonexistent/membership.json"),
+                ],
+                "MEMBERSHIP",
             ),
             (vec![("BANK_ID", "1"), ("BANK_NAME", "<b>")], "BANK_NAME"),
             (
-                vec![("BANK_ID", "1"), ("PEERS", "2=http://a")],
-                "CONSORTIUM_SECRET",
-            ),
-            (
-                vec![("BANK_ID", "1"), ("CONSORTIUM_SECRET", "short")],
-                "CONSORTIUM_SECRET",
+                vec![
+                    ("BANK_ID", "1"),
+                    ("CONSORTIUM_SECRET", "0123456789abcdef0123456789abcdef"),
+                ],
+                "CONSORTIUM_SECRET: no longer used",
             ),
             (
                 vec![("BANK_ID", "1"), ("RING_TOKEN_TIMEOUT_MS", "0")],
@@ -325,8 +375,8 @@ mod tests {
                 "PEER_TIMEOUT_MS",
             ),
             (
-                vec![("BANK_ID", "1"), ("PUBLIC_URLS", "1=javascript:alert(1)")],
-                "PUBLIC_URLS",
+                vec![("BANK_ID", "1"), ("PUBLIC_URLS", "1=http://a")],
+                "PUBLIC_URLS: no longer used",
             ),
             (
                 vec![("BANK_ID", "1"), ("PACKET_BATCH", "0")],
@@ -359,18 +409,85 @@ mod tests {
     }
 
     #[test]
-    fn peers_and_files_parse() {
-        let secret = ("CONSORTIUM_SECRET", "0123456789abcdef0123456789abcdef");
+    fn membership_peers_and_files_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |n: u8| {
+            hex::encode(
+                ed25519_dalek::SigningKey::from_bytes(&[n; 32])
+                    .verifying_key()
+                    .to_bytes(),
+            )
+        };
+        let file = dir.path().join("membership.json");
+        let entry = |id: u16, n: u8| {
+            format!(
+                r#"{{ "id": {id}, "name": "Banco {id}", "url": "http://h:{id}", "public_key": "{}", "limit_cents": 100 }}"#,
+                key(n)
+            )
+        };
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{ "banks": [{}, {}, {}] }}"#,
+                entry(1, 1),
+                entry(2, 2),
+                entry(3, 3)
+            ),
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
         let c = Config::from_vars(&vars(&[
             ("BANK_ID", "1"),
-            ("PEERS", "2=http://127.0.0.1:8082/, 3=http://h:8083"),
-            secret,
+            ("MEMBERSHIP", path),
+            ("PEERS", "2=http://127.0.0.1:8082/"),
         ]))
         .unwrap();
-        assert_eq!(c.peers.len(), 2);
+        assert_eq!(
+            c.bank_name, "Banco 1",
+            "named as the membership file names it"
+        );
+        assert_eq!(c.peers.len(), 3);
         assert_eq!(
             c.peers[&BankId::try_from(2).unwrap()],
-            "http://127.0.0.1:8082"
+            "http://127.0.0.1:8082",
+            "PEERS overrides where a member is reached"
+        );
+        assert_eq!(c.peers[&BankId::try_from(3).unwrap()], "http://h:3");
+        assert_eq!(c.key_file, PathBuf::from("data/bank-1/bank.key"));
+        // The ring's timing relation, with the member count from the file.
+        let err = Config::from_vars(&vars(&[
+            ("BANK_ID", "1"),
+            ("MEMBERSHIP", path),
+            ("RING_IDLE_HOLD_MAX_MS", "100"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("3 banks x RING_IDLE_HOLD_MAX_MS 100 = 300 ms must stay below RING_TOKEN_TIMEOUT_MS 300"), "{err}");
+        let ok = Config::from_vars(&vars(&[
+            ("BANK_ID", "1"),
+            ("MEMBERSHIP", path),
+            ("RING_IDLE_HOLD_MAX_MS", "99"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            ok.ring.starved_after_ms,
+            3 * (2_000 + 3 * 200 + 99) + 300,
+            "longer than any honest rotation"
+        );
+        let err = Config::from_vars(&vars(&[("BANK_ID", "4"), ("MEMBERSHIP", path)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bank 4 is not a member"), "{err}");
+        let err = Config::from_vars(&vars(&[
+            ("BANK_ID", "1"),
+            ("MEMBERSHIP", path),
+            ("PEERS", "7=http://x"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("bank 7 is not in the membership file"),
+            "{err}"
         );
         assert_eq!(
             parse_file("# c\nA=1\n\nB = two\n").unwrap(),

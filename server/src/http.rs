@@ -31,6 +31,7 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 pub fn router(
     config: &Config,
     engine: EngineHandle,
+    gate: Option<crate::interbank::Gate>,
     ring: Option<RingHandle>,
     node: Option<Arc<Node>>,
 ) -> Router {
@@ -59,6 +60,13 @@ pub fn router(
     let status_engine = engine.clone();
     let status_ring = ring.clone();
     let status_node = node.clone();
+    let limits = Arc::new(
+        config
+            .membership
+            .as_ref()
+            .map(|m| m.limits())
+            .unwrap_or_default(),
+    );
     Router::new()
         .route("/healthz", get(move || health(health_engine.clone())))
         .route(
@@ -68,6 +76,7 @@ pub fn router(
                     status_engine.clone(),
                     status_ring.clone(),
                     status_node.clone(),
+                    limits.clone(),
                 )
             }),
         )
@@ -81,7 +90,7 @@ pub fn router(
         .layer(axum::middleware::map_response(server_fn_status))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Merged after the browser limit, so that its own (larger) limit applies to it alone.
-        .merge(crate::interbank::router(config, ring, node))
+        .merge(crate::interbank::router(gate, ring, node))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
@@ -140,6 +149,7 @@ async fn status(
     engine: EngineHandle,
     ring: Option<RingHandle>,
     node: Option<Arc<Node>>,
+    limits: Arc<std::collections::BTreeMap<domain::BankId, domain::Cents>>,
 ) -> Response {
     let twopc = node.map(|n| {
         let (in_flight, undelivered) = n.load();
@@ -147,6 +157,7 @@ async fn status(
             packets_in_flight: u64::try_from(in_flight).unwrap_or(u64::MAX),
             decisions_undelivered: u64::try_from(undelivered).unwrap_or(u64::MAX),
             timings: n.timings(),
+            evidence_dropped: n.evidence_dropped(),
         }
     });
     let audit = engine.audit().await.ok();
@@ -165,7 +176,37 @@ async fn status(
             total_blocked: a.total_blocked,
             total_incoming: a.total_incoming,
             prepared_transactions: u64::try_from(a.prepared_transactions).unwrap_or(u64::MAX),
+            deposits: a.books.deposits,
+            opening: a.books.opening,
+            positions: position_status(&a.books, &limits),
+            books_balance: a.balanced,
         }),
     })
     .into_response()
+}
+
+/// Every peer this bank has a position with or a limit for.
+fn position_status(
+    books: &engine::ledger::Books,
+    limits: &std::collections::BTreeMap<domain::BankId, domain::Cents>,
+) -> Vec<engine::wire::PositionStatus> {
+    let peers: std::collections::BTreeSet<domain::BankId> = books
+        .positions
+        .keys()
+        .chain(limits.keys())
+        .copied()
+        .collect();
+    peers
+        .into_iter()
+        .map(|peer| {
+            let p = books.positions.get(&peer).copied().unwrap_or_default();
+            let limit = limits.get(&peer).map_or(0, |l| l.get());
+            engine::wire::PositionStatus {
+                peer,
+                settled: p.settled,
+                pending: p.pending,
+                limit,
+            }
+        })
+        .collect()
 }

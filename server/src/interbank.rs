@@ -1,12 +1,10 @@
 //! The API other banks call: one route per [`Route`] of [`engine::wire`], each behind
-//! [`verify_peer`]. Without peers (a bank alone) there is no such API at all.
+//! [`verify_peer`], which checks a request's signature before any handler runs and signs every
+//! answer. Without a consortium (a bank alone) there is no such API at all.
 
-use crate::config::Config;
 use crate::consortium::Node;
-use crate::peer_auth::{
-    Signed, Verifier, HEADER_BANK, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_VERSION,
-};
-use crate::peers::wall_clock_ms;
+use crate::peer_auth::{Signed, Signer, Verifier};
+use crate::peers::{wall_clock_ms, MAX_ANSWER_BYTES};
 use crate::ring_driver::RingHandle;
 use axum::body::Body;
 use axum::extract::{Extension, Request, State};
@@ -16,31 +14,49 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use domain::BankId;
+use engine::evidence::Kind;
 use engine::ring::Token;
 use engine::twopc::MAX_ITEMS_PER_MESSAGE;
 use engine::wire::{
     AccountAnswer, AccountMsg, DecideMsg, LookupMsg, PrepareMsg, ResolveMsg, Route,
-    PROTOCOL_VERSION,
 };
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 
 /// Largest inter-bank request: a prepare of 256 packets of 16 legs fits, with room.
 pub const MAX_INTERBANK_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Bodies read at once before their signature is checked: each can be 4 MiB, so a flood of
+/// well-formed headers with big bodies cannot take more than this many at a time (then 503).
+pub const UNVERIFIED_BODIES_MAX: usize = 16;
+
+/// What [`verify_peer`] needs: who this bank is, whose signatures to trust, and a bound on
+/// bodies read before their signature is known.
+pub struct Gate {
+    pub signer: Arc<Signer>,
+    pub verifier: Arc<Verifier>,
+    unverified: Semaphore,
+}
+
+impl Gate {
+    pub fn new(signer: Arc<Signer>, verifier: Arc<Verifier>) -> Gate {
+        Gate {
+            signer,
+            verifier,
+            unverified: Semaphore::new(UNVERIFIED_BODIES_MAX),
+        }
+    }
+}
 
 pub fn router(
-    config: &Config,
+    gate: Option<Gate>,
     ring: Option<RingHandle>,
     node: Option<Arc<Node>>,
 ) -> Router<LeptosOptions> {
-    let (Some(secret), Some(ring), Some(node)) = (config.secret.clone(), ring, node) else {
+    let (Some(gate), Some(ring), Some(node)) = (gate, ring, node) else {
         return Router::new();
     };
-    let verifier = Arc::new(Verifier::new(
-        secret,
-        config.peers.keys().copied().collect(),
-    ));
     let mut router = Router::new();
     for route in Route::ALL {
         let path = route.path();
@@ -58,13 +74,38 @@ pub fn router(
     router
         .layer(Extension(node))
         .layer(Extension(ring))
-        .layer(axum::middleware::from_fn_with_state(verifier, verify_peer))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(gate),
+            verify_peer,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_INTERBANK_BODY_BYTES))
 }
 
 /// The bank that signed the request (set by [`verify_peer`]).
 #[derive(Clone, Copy)]
 struct PeerBank(BankId);
+
+/// The verified request as signed, for the handlers that keep it as evidence.
+#[derive(Clone)]
+struct SignedRequest {
+    signed: Signed,
+    body: axum::body::Bytes,
+}
+
+impl SignedRequest {
+    /// Keeps this request as evidence about `txs`.
+    fn keep(&self, node: &Node, route: Route, txs: Vec<domain::TxId>) {
+        crate::evidence::keep(
+            node.evidence(),
+            Kind::Request,
+            route.path(),
+            None,
+            &self.signed,
+            &self.body,
+            txs,
+        );
+    }
+}
 
 fn too_many(n: usize) -> Option<Response> {
     (n > MAX_ITEMS_PER_MESSAGE).then(|| {
@@ -83,11 +124,19 @@ fn engine_unavailable(e: engine::EngineError) -> Response {
 async fn prepare(
     Extension(node): Extension<Arc<Node>>,
     Extension(PeerBank(from)): Extension<PeerBank>,
+    Extension(signed): Extension<SignedRequest>,
     Json(msg): Json<PrepareMsg>,
 ) -> Response {
     if let Some(r) = too_many(msg.items.len()).or_else(|| too_many(msg.decisions.len())) {
         return r;
     }
+    let txs = msg
+        .items
+        .iter()
+        .map(|i| i.tx.clone())
+        .chain(msg.decisions.iter().map(|d| d.tx.clone()))
+        .collect();
+    signed.keep(&node, Route::Prepare, txs);
     match node.serve_prepare(from, msg).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => engine_unavailable(e),
@@ -97,11 +146,17 @@ async fn prepare(
 async fn decide(
     Extension(node): Extension<Arc<Node>>,
     Extension(PeerBank(from)): Extension<PeerBank>,
+    Extension(signed): Extension<SignedRequest>,
     Json(msg): Json<DecideMsg>,
 ) -> Response {
     if let Some(r) = too_many(msg.items.len()) {
         return r;
     }
+    signed.keep(
+        &node,
+        Route::Decide,
+        msg.items.iter().map(|i| i.tx.clone()).collect(),
+    );
     match node.engine().decide(from, msg.items).await {
         Ok(acked) => Json(acked).into_response(),
         Err(e) => engine_unavailable(e),
@@ -163,59 +218,71 @@ async fn hurry(Extension(ring): Extension<RingHandle>) -> Json<()> {
     Json(())
 }
 
-/// Refuses any inter-bank request of another protocol version (400, saying which this bank
-/// speaks), or unsigned, forged, stale or replayed (401), before its handler runs, so such a
-/// request changes nothing.
-async fn verify_peer(
-    State(verifier): State<Arc<Verifier>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Refuses any inter-bank request that is not genuinely signed for this bank, before its handler
+/// runs, so that such a request changes nothing: another protocol version gets 400 saying which
+/// this bank speaks; a non-member sender, another receiver, a time stamp outside the window, a
+/// replayed nonce or a bad signature get 401. Headers are checked before the body is read, and at
+/// most [`UNVERIFIED_BODIES_MAX`] bodies are read at once before their signature is checked. Every
+/// answer of a verified request is signed for its sender and bound to its nonce.
+async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let header = |k: &str| parts.headers.get(k).and_then(|v| v.to_str().ok());
-    // A request without a version is not one of ours at all: it is refused below, unsigned.
-    let version = header(HEADER_VERSION);
-    if let Some(said) = version.filter(|v| v.parse::<u16>().ok() != Some(PROTOCOL_VERSION)) {
-        let said: String = said.chars().take(16).collect();
-        let message = format!("inter-bank protocol version '{said}' is not spoken here; this bank speaks version {PROTOCOL_VERSION}");
-        tracing::warn!(path = parts.uri.path(), %message, "refused an inter-bank request");
-        return (StatusCode::BAD_REQUEST, message).into_response();
-    }
-    if version.is_none() {
-        tracing::warn!(
-            path = parts.uri.path(),
-            "refused an inter-bank request without a protocol version"
-        );
-        return (
-            StatusCode::UNAUTHORIZED,
-            "missing or malformed authentication headers",
-        )
-            .into_response();
-    }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_INTERBANK_BODY_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
+    let signed = Signed::from_headers(|k| parts.headers.get(k).and_then(|v| v.to_str().ok()));
+    let path = parts.uri.path().to_string();
+    let refuse = |e: crate::peer_auth::PeerAuthError| {
+        tracing::warn!(error = %e, path, "refused an inter-bank request");
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+        (status, e.to_string()).into_response()
     };
-    let signed = Signed {
-        bank: header(HEADER_BANK),
-        ts: header(HEADER_TIMESTAMP),
-        nonce: header(HEADER_NONCE),
-        signature: header(HEADER_SIGNATURE),
+    let checked = match gate.verifier.check_headers(&signed, wall_clock_ms()) {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
     };
-    match verifier.verify(
+    let bytes = {
+        let Ok(_permit) = gate.unverified.try_acquire() else {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many unverified requests at once; try again",
+            )
+                .into_response();
+        };
+        match axum::body::to_bytes(body, MAX_INTERBANK_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
+        }
+    };
+    let from = match gate.verifier.verify_request(
+        &checked,
         parts.method.as_str(),
-        parts.uri.path(),
-        signed,
+        &path,
         &bytes,
         wall_clock_ms(),
     ) {
-        Ok(bank) => {
-            let mut request = Request::from_parts(parts, Body::from(bytes));
-            request.extensions_mut().insert(PeerBank(bank));
-            next.run(request).await
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, path = parts.uri.path(), "refused an inter-bank request");
-            (StatusCode::UNAUTHORIZED, e.to_string()).into_response()
+        Ok(from) => from,
+        Err(e) => return refuse(e),
+    };
+    let nonce = checked.signed().nonce.clone();
+    let kept = SignedRequest {
+        signed: checked.signed().clone(),
+        body: bytes.clone(),
+    };
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(PeerBank(from));
+    request.extensions_mut().insert(kept);
+    let response = next.run(request).await;
+    sign_answer(&gate.signer, from, &nonce, response).await
+}
+
+/// Signs `response` for bank `to`'s request `nonce`.
+async fn sign_answer(signer: &Signer, to: BankId, nonce: &str, response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ANSWER_BYTES).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response();
+    };
+    let signed = signer.answer(to, parts.status.as_u16(), nonce, wall_clock_ms(), &bytes);
+    for (k, v) in signed.headers() {
+        if let Ok(v) = axum::http::HeaderValue::from_str(v) {
+            parts.headers.insert(k, v);
         }
     }
+    Response::from_parts(parts, Body::from(bytes))
 }

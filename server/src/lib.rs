@@ -5,12 +5,16 @@
 //! - [`http`]: the router: Leptos pages and server functions, the `/interbank` API, static files,
 //!   limits, headers.
 //! - [`interbank`]: the API other banks call, one route per wire message, behind authentication.
-//! - [`peer_auth`]: HMAC-SHA256 signing and verification of inter-bank requests, replay refusal.
+//! - [`identity`]: this bank's Ed25519 key file.
+//! - [`membership`]: the consortium's membership file (ids, URLs, public keys, limits).
+//! - [`peer_auth`]: Ed25519 signing and verification of inter-bank requests and answers, replay
+//!   refusal.
 //! - [`peers`]: signed calls to other banks, with timeouts, over a keep-alive pool.
 //! - [`ring_driver`]: runs the engine's sans-IO token ring over signed HTTP calls.
 //! - [`consortium`]: drives the engine's sans-IO 2PC coordinator over signed HTTP: packets while
 //!   holding the token, phase two, recovery of in-doubt transactions; the app's `Consortium` port.
 //! - [`directory`]: receivers looked up at other banks (with a short cache), linked accounts.
+//! - [`evidence`]: what other banks signed, kept for disputes; `bank-node evidence <tx>`.
 //! - [`fault`]: test-only crash points of the coordinator (`FAULT_INJECT`).
 //!
 //! `main.rs` only calls [`run`].
@@ -18,9 +22,12 @@
 pub mod config;
 pub mod consortium;
 pub mod directory;
+pub mod evidence;
 pub mod fault;
 pub mod http;
+pub mod identity;
 pub mod interbank;
+pub mod membership;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;
@@ -45,46 +52,73 @@ pub async fn run(
         id: config.bank_id,
         name: config.bank_name.clone(),
     };
-    let engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
+    let mut engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
+    if let Some(membership) = &config.membership {
+        engine_config.limits = membership.limits();
+    }
     let (engine, engine_thread) = EngineHandle::start(engine_config, Arc::new(SystemClock))?;
-    let (ring, node) = match (
-        &config.secret,
-        config.peers.keys().any(|p| *p != config.bank_id),
-    ) {
-        (Some(secret), true) => {
+    let (gate, ring, node) = match &config.membership {
+        Some(membership) if membership.ids().iter().any(|b| *b != config.bank_id) => {
+            let key = identity::BankKey::load_or_create(&config.key_file)?;
+            let listed = membership.get(config.bank_id).map(|m| m.key);
+            if listed != Some(key.public()) {
+                return Err(format!(
+                    "the membership file lists another public key for bank {} than {} holds ({}): \
+                     give the consortium this bank's key, or this bank its own key file",
+                    config.bank_id,
+                    config.key_file.display(),
+                    key.public_hex()
+                ));
+            }
+            let signer = Arc::new(peer_auth::Signer::new(config.bank_id, key));
+            let verifier = Arc::new(peer_auth::Verifier::new(config.bank_id, membership.keys()));
             let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);
             let peers = peers::Peers::new(
-                config.bank_id,
                 config.peers.clone(),
-                secret.clone(),
+                signer.clone(),
+                verifier.clone(),
                 timeout,
             );
-            let mut banks: Vec<domain::dto::BankInfo> = config
-                .peers
-                .keys()
-                .map(|id| domain::dto::BankInfo {
-                    id: *id,
-                    name: config::default_name(u16::from(*id)),
+            let banks: Vec<domain::dto::BankInfo> = membership
+                .members()
+                .map(|m| domain::dto::BankInfo {
+                    id: m.id,
+                    name: if m.id == config.bank_id {
+                        config.bank_name.clone()
+                    } else {
+                        m.name.clone()
+                    },
                 })
                 .collect();
-            banks.retain(|b| b.id != config.bank_id);
-            banks.push(engine.bank().clone());
-            banks.sort_by_key(|b| b.id);
+            let public_urls = membership
+                .members()
+                .map(|m| (m.id, m.public_url.clone()))
+                .collect();
+            let evidence = engine::evidence::EvidenceLog::start(
+                config.data_dir.join(evidence::FILE_NAME),
+                engine::evidence::Retention::default(),
+                Arc::new(SystemClock),
+            )?;
             let node = consortium::Node::start(
                 peers.clone(),
                 banks,
-                config.public_urls.clone(),
+                public_urls,
                 engine.clone(),
                 config.twopc.clone(),
+                Some(evidence),
             );
             let ring = ring_driver::start(peers, config.ring.clone(), node.clone());
             node.set_ring(ring.clone());
-            (Some(ring), Some(node))
+            (
+                Some(interbank::Gate::new(signer, verifier)),
+                Some(ring),
+                Some(node),
+            )
         }
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let stopper = engine.clone();
-    let router = http::router(&config, engine, ring, node);
+    let router = http::router(&config, engine, gate, ring, node);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
     // only way to learn the port).

@@ -1,5 +1,9 @@
 //! `bank-node`: one bank of the consortium. Configuration: see `server::config`.
 //!
+//! `bank-node keygen` creates this bank's signing key and prints its public key; `bank-node pubkey`
+//! prints the public key of the existing one. `bank-node evidence <tx>` prints and verifies the
+//! signed messages this bank kept about a transaction.
+//!
 //! `bank-node healthcheck` instead asks the bank listening on `BIND_ADDR` (default
 //! `127.0.0.1:808<BANK_ID>`) for `GET /healthz` and exits 0 on a 200, 1 otherwise: the health
 //! check of the Docker image, which has no shell or curl (`FROM scratch`).
@@ -14,10 +18,97 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return healthcheck();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => serve(),
+        Some("healthcheck") => healthcheck(),
+        Some("keygen") => keygen(&args[1..], true),
+        Some("evidence") => evidence(&args[1..]),
+        Some("pubkey") => keygen(&args[1..], false),
+        Some(other) => {
+            eprintln!("bank-node: unknown command '{other}'; commands: keygen, pubkey, evidence, healthcheck (none: serve)");
+            ExitCode::from(2)
+        }
     }
-    serve()
+}
+
+/// `bank-node evidence <tx id>`: every signed message this bank kept about the transaction, each
+/// with whether its signature holds, by the membership file (`MEMBERSHIP`) and the evidence in
+/// `DATA_DIR` (the bank's configuration, as for serving: `BANK_CONFIG` works too).
+fn evidence(args: &[String]) -> ExitCode {
+    let Some(tx) = args.first().and_then(|t| domain::TxId::parse(t).ok()) else {
+        eprintln!("bank-node: usage: bank-node evidence <transaction id>");
+        return ExitCode::from(2);
+    };
+    let config = match server::config::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bank-node: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(membership) = config.membership else {
+        eprintln!(
+            "bank-node: set MEMBERSHIP: signatures are checked against the members' public keys"
+        );
+        return ExitCode::from(2);
+    };
+    match server::evidence::report(&tx, &config.data_dir, &membership) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bank-node: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `bank-node keygen [KEY_FILE]` creates this bank's signing key (refusing to overwrite one) and
+/// prints its public key, for the membership file; `bank-node pubkey [KEY_FILE]` prints the public
+/// key of the existing one. The key file defaults to `KEY_FILE`, else `DATA_DIR/bank.key`, else
+/// `data/bank-<BANK_ID>/bank.key`.
+fn keygen(args: &[String], create: bool) -> ExitCode {
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let path = match (
+        args.first(),
+        env("KEY_FILE"),
+        env("DATA_DIR"),
+        env("BANK_ID"),
+    ) {
+        (Some(p), ..) => std::path::PathBuf::from(p),
+        (None, Some(p), ..) => p.into(),
+        (None, None, Some(d), _) => std::path::Path::new(&d).join(server::identity::KEY_FILE_NAME),
+        (None, None, None, Some(id)) => std::path::PathBuf::from(format!("data/bank-{id}"))
+            .join(server::identity::KEY_FILE_NAME),
+        (None, None, None, None) => {
+            eprintln!("bank-node: give the key file, or set KEY_FILE, DATA_DIR or BANK_ID");
+            return ExitCode::from(2);
+        }
+    };
+    let key = if create {
+        server::identity::BankKey::create(&path)
+    } else {
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))
+            .and_then(|_| server::identity::BankKey::load_or_create(&path))
+    };
+    match key {
+        Ok(key) => {
+            println!("{}", key.public_hex());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bank-node: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 #[tokio::main]

@@ -1,95 +1,170 @@
-//! Authentication of inter-bank requests: HMAC-SHA256 with the consortium secret over the method,
-//! path, a timestamp, a nonce and the body. A request outside the time window, with a nonce seen
-//! before, from a non-member, or with a wrong signature is refused (401) before any handler runs.
+//! Authentication between banks: every request and every answer is signed with its sender's own
+//! Ed25519 key ([`crate::identity::BankKey`]) and verified with the public key the membership file
+//! lists for the bank it claims to come from.
+//!
+//! A request's signature covers the protocol version, sender, receiver, method, path, time stamp,
+//! a nonce and the SHA-256 of the body; an answer's covers the version, its sender (the bank
+//! asked), receiver (the bank that asked), status, the request's nonce, a time stamp and its
+//! body's hash. So a message meant for one bank is refused by another, an answer belongs to one
+//! request, and no bank can speak for another. A bank checks the headers (version, membership,
+//! receiver, time window, nonce) before it reads a body at all.
 
+use crate::identity::BankKey;
 use domain::BankId;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-pub const HEADER_BANK: &str = "x-consorcio-bank";
+pub const HEADER_VERSION: &str = "x-consorcio-version";
+pub const HEADER_FROM: &str = "x-consorcio-from";
+pub const HEADER_TO: &str = "x-consorcio-to";
 pub const HEADER_TIMESTAMP: &str = "x-consorcio-ts";
 pub const HEADER_NONCE: &str = "x-consorcio-nonce";
 pub const HEADER_SIGNATURE: &str = "x-consorcio-signature";
-/// The inter-bank protocol version the request is spoken in ([`engine::wire::PROTOCOL_VERSION`]).
-pub const HEADER_VERSION: &str = "x-consorcio-version";
 
-/// Requests older or newer than this (by the sender's clock) are refused.
+/// Requests and answers older or newer than this (by the sender's clock) are refused.
 pub const WINDOW_MS: i64 = 30_000;
 /// Bound on remembered nonces; beyond it, requests are refused rather than memory grown.
 const NONCES_MAX: usize = 200_000;
+/// Longest nonce accepted.
+const NONCE_MAX_CHARS: usize = 64;
 
-/// The consortium's shared secret. Explicitly not Serialize, and Debug hides it.
-#[derive(Clone)]
-pub struct Secret(Vec<u8>);
+/// The headers of one signed message, as sent or received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signed {
+    pub version: String,
+    pub from: String,
+    pub to: String,
+    pub ts: String,
+    pub nonce: String,
+    pub signature: String,
+}
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
+impl Signed {
+    /// As HTTP headers.
+    pub fn headers(&self) -> [(&'static str, &str); 6] {
+        [
+            (HEADER_VERSION, self.version.as_str()),
+            (HEADER_FROM, self.from.as_str()),
+            (HEADER_TO, self.to.as_str()),
+            (HEADER_TIMESTAMP, self.ts.as_str()),
+            (HEADER_NONCE, self.nonce.as_str()),
+            (HEADER_SIGNATURE, self.signature.as_str()),
+        ]
+    }
+
+    /// Read from HTTP headers (`get` looks one up); missing ones are empty, and refused later.
+    pub fn from_headers<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Signed {
+        let h = |k| get(k).unwrap_or("").to_string();
+        Signed {
+            version: h(HEADER_VERSION),
+            from: h(HEADER_FROM),
+            to: h(HEADER_TO),
+            ts: h(HEADER_TIMESTAMP),
+            nonce: h(HEADER_NONCE),
+            signature: h(HEADER_SIGNATURE),
+        }
     }
 }
 
-impl Secret {
-    /// At least 32 characters, so that it cannot be guessed.
-    pub fn parse(text: &str) -> Result<Secret, String> {
-        if text.len() < 32 {
-            return Err("must be at least 32 characters".into());
-        }
-        Ok(Secret(text.as_bytes().to_vec()))
+fn body_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// What a request's signature covers: the headers `h` (all but the signature), the method, the
+/// path and the body's hash.
+pub fn request_message(h: &Signed, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let Signed {
+        version,
+        from,
+        to,
+        ts,
+        nonce,
+        ..
+    } = h;
+    format!(
+        "consorcio-request\n{version}\n{from}\n{to}\n{method}\n{path}\n{ts}\n{nonce}\n{}",
+        body_hash(body)
+    )
+    .into_bytes()
+}
+
+/// What an answer's signature covers: its headers `h` (whose nonce is the request's), its status
+/// and its body's hash.
+pub fn answer_message(h: &Signed, status: u16, body: &[u8]) -> Vec<u8> {
+    let Signed {
+        version,
+        from,
+        to,
+        ts,
+        nonce,
+        ..
+    } = h;
+    format!(
+        "consorcio-answer\n{version}\n{from}\n{to}\n{status}\n{nonce}\n{ts}\n{}",
+        body_hash(body)
+    )
+    .into_bytes()
+}
+
+/// Signs what this bank sends.
+pub struct Signer {
+    me: BankId,
+    key: BankKey,
+}
+
+impl Signer {
+    pub fn new(me: BankId, key: BankKey) -> Signer {
+        Signer { me, key }
     }
 
-    fn mac(
-        &self,
-        method: &str,
-        path: &str,
-        ts_ms: i64,
-        nonce: &str,
-        sender: BankId,
-        body: &[u8],
-    ) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(format!("{method}\n{path}\n{ts_ms}\n{nonce}\n{sender}\n").as_bytes());
-        mac.update(body);
-        mac
+    pub fn me(&self) -> BankId {
+        self.me
     }
 
-    /// The headers a sender attaches.
-    pub fn sign(
-        &self,
-        method: &str,
-        path: &str,
-        sender: BankId,
-        ts_ms: i64,
-        body: &[u8],
-    ) -> Vec<(&'static str, String)> {
+    /// The headers of a request to bank `to`.
+    pub fn request(&self, to: BankId, method: &str, path: &str, ts_ms: i64, body: &[u8]) -> Signed {
         use rand::distr::{Alphanumeric, SampleString};
         let nonce = Alphanumeric.sample_string(&mut rand::rng(), 24);
-        let signature = hex::encode(
-            self.mac(method, path, ts_ms, &nonce, sender, body)
-                .finalize()
-                .into_bytes(),
-        );
-        vec![
-            (HEADER_BANK, sender.to_string()),
-            (HEADER_TIMESTAMP, ts_ms.to_string()),
-            (HEADER_NONCE, nonce),
-            (HEADER_SIGNATURE, signature),
-            (HEADER_VERSION, engine::wire::PROTOCOL_VERSION.to_string()),
-        ]
+        let mut h = self.unsigned(to, ts_ms, nonce);
+        h.signature = hex::encode(self.key.sign(&request_message(&h, method, path, body)));
+        h
+    }
+
+    /// The headers of this bank's answer, with `status` and `body`, to the request `nonce` from
+    /// bank `to`.
+    pub fn answer(&self, to: BankId, status: u16, nonce: &str, ts_ms: i64, body: &[u8]) -> Signed {
+        let mut h = self.unsigned(to, ts_ms, nonce.to_string());
+        h.signature = hex::encode(self.key.sign(&answer_message(&h, status, body)));
+        h
+    }
+
+    fn unsigned(&self, to: BankId, ts_ms: i64, nonce: String) -> Signed {
+        Signed {
+            version: engine::wire::PROTOCOL_VERSION.to_string(),
+            from: self.me.to_string(),
+            to: to.to_string(),
+            ts: ts_ms.to_string(),
+            nonce,
+            signature: String::new(),
+        }
     }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PeerAuthError {
+    #[error("inter-bank protocol version '{0}' is not spoken here; this bank speaks version {v}", v = engine::wire::PROTOCOL_VERSION)]
+    Version(String),
     #[error("missing or malformed authentication headers")]
     Malformed,
     #[error("not a member of this consortium")]
     NotMember,
-    #[error("request timestamp outside the accepted window")]
+    #[error("addressed to another bank")]
+    NotForMe,
+    #[error("time stamp outside the accepted window")]
     Stale,
-    #[error("request already seen (replay)")]
+    #[error("already seen (replay)")]
     Replay,
     #[error("bad signature")]
     BadSignature,
@@ -97,94 +172,196 @@ pub enum PeerAuthError {
     Overloaded,
 }
 
-/// Checks signed requests and remembers nonces for the length of the window.
+impl PeerAuthError {
+    /// The HTTP status a request refused for this reason gets.
+    pub fn status(&self) -> u16 {
+        match self {
+            PeerAuthError::Version(_) => 400,
+            PeerAuthError::Overloaded => 503,
+            _ => 401,
+        }
+    }
+}
+
+/// A request whose headers passed every check but the signature, which needs the body.
+#[derive(Debug)]
+pub struct Checked {
+    pub from: BankId,
+    pub ts_ms: i64,
+    signed: Signed,
+    key: VerifyingKey,
+}
+
+impl Checked {
+    pub fn signed(&self) -> &Signed {
+        &self.signed
+    }
+}
+
+/// Checks signed requests and answers, and remembers request nonces for the length of the window.
 pub struct Verifier {
-    secret: Secret,
-    members: Vec<BankId>,
+    me: BankId,
+    keys: BTreeMap<BankId, VerifyingKey>,
     seen: Mutex<NonceCache>,
 }
 
-/// Nonces seen inside the window: by nonce for lookup, by timestamp for pruning in order.
+/// Nonces seen inside the window, per sender: by nonce for lookup, by time for pruning in order.
 #[derive(Default)]
 struct NonceCache {
-    by_nonce: HashMap<String, i64>,
-    by_time: BTreeMap<i64, Vec<String>>,
-}
-
-/// The authentication headers of one request, as received.
-pub struct Signed<'a> {
-    pub bank: Option<&'a str>,
-    pub ts: Option<&'a str>,
-    pub nonce: Option<&'a str>,
-    pub signature: Option<&'a str>,
+    by_nonce: HashMap<(BankId, String), i64>,
+    by_time: BTreeMap<i64, Vec<(BankId, String)>>,
 }
 
 impl Verifier {
-    pub fn new(secret: Secret, members: Vec<BankId>) -> Verifier {
+    pub fn new(me: BankId, keys: BTreeMap<BankId, VerifyingKey>) -> Verifier {
         Verifier {
-            secret,
-            members,
+            me,
+            keys,
             seen: Mutex::new(NonceCache::default()),
         }
     }
 
-    pub fn verify(
-        &self,
-        method: &str,
-        path: &str,
-        h: Signed<'_>,
-        body: &[u8],
-        now_ms: i64,
-    ) -> Result<BankId, PeerAuthError> {
-        let (Some(bank), Some(ts), Some(nonce), Some(sig)) = (h.bank, h.ts, h.nonce, h.signature)
-        else {
-            return Err(PeerAuthError::Malformed);
-        };
-        let bank: u16 = bank.parse().map_err(|_| PeerAuthError::Malformed)?;
-        let bank = BankId::try_from(bank).map_err(|_| PeerAuthError::Malformed)?;
-        let ts: i64 = ts.parse().map_err(|_| PeerAuthError::Malformed)?;
-        if nonce.is_empty() || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric())
+    /// Everything that can be checked before the body is read: version, sender a member,
+    /// receiver this bank, time window, a fresh nonce.
+    pub fn check_headers(&self, h: &Signed, now_ms: i64) -> Result<Checked, PeerAuthError> {
+        if h.version != engine::wire::PROTOCOL_VERSION.to_string() {
+            if h.version.is_empty() {
+                return Err(PeerAuthError::Malformed);
+            }
+            return Err(PeerAuthError::Version(h.version.chars().take(16).collect()));
+        }
+        let (from, ts) = self.common(h, now_ms)?;
+        if h.nonce.is_empty()
+            || h.nonce.len() > NONCE_MAX_CHARS
+            || !h.nonce.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(PeerAuthError::Malformed);
         }
-        let sig = hex::decode(sig).map_err(|_| PeerAuthError::Malformed)?;
-        if !self.members.contains(&bank) {
-            return Err(PeerAuthError::NotMember);
+        if self
+            .seen
+            .lock()
+            .expect("nonce cache lock")
+            .by_nonce
+            .contains_key(&(from, h.nonce.clone()))
+        {
+            return Err(PeerAuthError::Replay);
         }
-        if (now_ms - ts).abs() > WINDOW_MS {
-            return Err(PeerAuthError::Stale);
-        }
-        self.secret
-            .mac(method, path, ts, nonce, bank, body)
-            .verify_slice(&sig)
-            .map_err(|_| PeerAuthError::BadSignature)?;
-        self.remember(nonce, ts, now_ms)?;
-        Ok(bank)
+        let key = self.keys[&from];
+        Ok(Checked {
+            from,
+            ts_ms: ts,
+            signed: h.clone(),
+            key,
+        })
     }
 
-    /// Records a nonce; a nonce already recorded is a replay. Nonces older than the window are
+    /// The signature over the request, then the nonce is remembered (a second copy is a replay).
+    pub fn verify_request(
+        &self,
+        checked: &Checked,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<BankId, PeerAuthError> {
+        let h = &checked.signed;
+        let message = request_message(h, method, path, body);
+        verify(&checked.key, &message, &h.signature)?;
+        self.remember(checked.from, &h.nonce, checked.ts_ms, now_ms)?;
+        Ok(checked.from)
+    }
+
+    /// An answer from bank `from` to this bank's request `nonce`: signed by `from`, for this bank,
+    /// for that request, recent.
+    pub fn verify_answer(
+        &self,
+        from: BankId,
+        nonce: &str,
+        status: u16,
+        h: &Signed,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<(), PeerAuthError> {
+        if h.version != engine::wire::PROTOCOL_VERSION.to_string() {
+            return Err(PeerAuthError::Version(h.version.chars().take(16).collect()));
+        }
+        let (signer, _) = self.common(h, now_ms)?;
+        if signer != from || h.nonce != nonce {
+            return Err(PeerAuthError::BadSignature);
+        }
+        let message = answer_message(h, status, body);
+        verify(&self.keys[&from], &message, &h.signature)
+    }
+
+    /// Sender a member, receiver this bank, time stamp in the window.
+    fn common(&self, h: &Signed, now_ms: i64) -> Result<(BankId, i64), PeerAuthError> {
+        let bank = |text: &str| {
+            text.parse::<u16>()
+                .ok()
+                .and_then(|n| BankId::try_from(n).ok())
+                .ok_or(PeerAuthError::Malformed)
+        };
+        let (from, to) = (bank(&h.from)?, bank(&h.to)?);
+        let ts: i64 = h.ts.parse().map_err(|_| PeerAuthError::Malformed)?;
+        if !self.keys.contains_key(&from) {
+            return Err(PeerAuthError::NotMember);
+        }
+        if to != self.me {
+            return Err(PeerAuthError::NotForMe);
+        }
+        if now_ms
+            .checked_sub(ts)
+            .is_none_or(|age| age.abs() > WINDOW_MS)
+        {
+            return Err(PeerAuthError::Stale);
+        }
+        Ok((from, ts))
+    }
+
+    /// Records a nonce; one already recorded is a replay. Nonces older than the window are
     /// forgotten: a request that old is refused as stale anyway.
-    fn remember(&self, nonce: &str, ts: i64, now_ms: i64) -> Result<(), PeerAuthError> {
+    fn remember(
+        &self,
+        from: BankId,
+        nonce: &str,
+        ts: i64,
+        now_ms: i64,
+    ) -> Result<(), PeerAuthError> {
         let mut guard = self.seen.lock().expect("nonce cache lock");
         let NonceCache { by_nonce, by_time } = &mut *guard;
         while let Some(entry) = by_time.first_entry() {
-            if *entry.key() >= now_ms - WINDOW_MS {
+            if *entry.key() >= now_ms.saturating_sub(WINDOW_MS) {
                 break;
             }
             for n in entry.remove() {
                 by_nonce.remove(&n);
             }
         }
-        if by_nonce.contains_key(nonce) {
+        let key = (from, nonce.to_string());
+        if by_nonce.contains_key(&key) {
             return Err(PeerAuthError::Replay);
         }
         if by_nonce.len() >= NONCES_MAX {
             return Err(PeerAuthError::Overloaded);
         }
-        by_nonce.insert(nonce.to_string(), ts);
-        by_time.entry(ts).or_default().push(nonce.to_string());
+        by_nonce.insert(key.clone(), ts);
+        by_time.entry(ts).or_default().push(key);
         Ok(())
     }
+}
+
+/// Verifies a hex signature over `message` with `key` (strictly: no malleable encodings).
+pub fn verify(
+    key: &VerifyingKey,
+    message: &[u8],
+    signature_hex: &str,
+) -> Result<(), PeerAuthError> {
+    let bytes: [u8; 64] = hex::decode(signature_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(PeerAuthError::Malformed)?;
+    key.verify_strict(message, &Signature::from_bytes(&bytes))
+        .map_err(|_| PeerAuthError::BadSignature)
 }
 
 #[cfg(test)]
@@ -195,132 +372,211 @@ mod tests {
         BankId::try_from(id).unwrap()
     }
 
-    fn setup() -> (Secret, Verifier) {
-        let secret = Secret::parse("a consortium secret of 32+ chars!").unwrap();
-        (secret.clone(), Verifier::new(secret, vec![b(1), b(2)]))
+    fn signer(id: u16) -> Signer {
+        let dir = tempfile::tempdir().unwrap();
+        Signer::new(
+            b(id),
+            BankKey::load_or_create(&dir.path().join("k")).unwrap(),
+        )
+    }
+
+    /// Banks 1, 2 and 3 with their keys; the verifier is bank 2's.
+    fn setup() -> (Signer, Signer, Signer, Verifier) {
+        let (s1, s2, s3) = (signer(1), signer(2), signer(3));
+        let keys = [
+            (b(1), s1.key.public()),
+            (b(2), s2.key.public()),
+            (b(3), s3.key.public()),
+        ]
+        .into_iter()
+        .collect();
+        (s1, s2, s3, Verifier::new(b(2), keys))
     }
 
     fn check(
         v: &Verifier,
-        headers: &[(&str, String)],
-        method: &str,
+        h: &Signed,
         path: &str,
         body: &[u8],
         now: i64,
     ) -> Result<BankId, PeerAuthError> {
-        let get = |k: &str| {
-            headers
-                .iter()
-                .find(|(h, _)| *h == k)
-                .map(|(_, v)| v.as_str())
-        };
-        let signed = Signed {
-            bank: get(HEADER_BANK),
-            ts: get(HEADER_TIMESTAMP),
-            nonce: get(HEADER_NONCE),
-            signature: get(HEADER_SIGNATURE),
-        };
-        v.verify(method, path, signed, body, now)
+        let checked = v.check_headers(h, now)?;
+        v.verify_request(&checked, "POST", path, body, now)
     }
 
     #[test]
-    fn a_signed_request_verifies_once() {
-        let (secret, v) = setup();
-        let h = secret.sign("POST", "/interbank/token", b(2), 1_000_000, b"{}");
+    fn a_signed_request_verifies_once_and_only_at_its_receiver() {
+        let (s1, _, _, v) = setup();
+        let h = s1.request(b(2), "POST", "/interbank/token", 1_000_000, b"{}");
         assert_eq!(
-            check(&v, &h, "POST", "/interbank/token", b"{}", 1_000_500),
-            Ok(b(2))
+            check(&v, &h, "/interbank/token", b"{}", 1_000_500),
+            Ok(b(1))
         );
         assert_eq!(
-            check(&v, &h, "POST", "/interbank/token", b"{}", 1_000_600),
+            check(&v, &h, "/interbank/token", b"{}", 1_000_600),
             Err(PeerAuthError::Replay)
         );
+        let for_three = s1.request(b(3), "POST", "/interbank/token", 1_000_000, b"{}");
+        assert_eq!(
+            check(&v, &for_three, "/interbank/token", b"{}", 1_000_000),
+            Err(PeerAuthError::NotForMe)
+        );
     }
 
     #[test]
-    fn tampering_is_detected() {
-        let (secret, v) = setup();
-        let h = secret.sign("POST", "/interbank/token", b(2), 1_000_000, b"{\"hop\":1}");
+    fn no_bank_can_speak_for_another_and_tampering_is_detected() {
+        let (_, _, s3, v) = setup();
+        let h = s3.request(b(2), "POST", "/interbank/token", 1_000_000, b"{\"hop\":1}");
+        let claims_one = Signed {
+            from: "1".into(),
+            ..h.clone()
+        };
         assert_eq!(
             check(
                 &v,
-                &h,
-                "POST",
-                "/interbank/token",
-                b"{\"hop\":2}",
-                1_000_000
-            ),
-            Err(PeerAuthError::BadSignature)
-        );
-        assert_eq!(
-            check(
-                &v,
-                &h,
-                "POST",
-                "/interbank/probe",
-                b"{\"hop\":1}",
-                1_000_000
-            ),
-            Err(PeerAuthError::BadSignature)
-        );
-        let mut other = h.clone();
-        other[0].1 = "1".into(); // claims to be another member
-        assert_eq!(
-            check(
-                &v,
-                &other,
-                "POST",
+                &claims_one,
                 "/interbank/token",
                 b"{\"hop\":1}",
                 1_000_000
             ),
             Err(PeerAuthError::BadSignature)
         );
-        let forged = Secret::parse("not the consortium's secret, forged")
-            .unwrap()
-            .sign("POST", "/x", b(1), 1_000_000, b"");
         assert_eq!(
-            check(&v, &forged, "POST", "/x", b"", 1_000_000),
+            check(&v, &h, "/interbank/token", b"{\"hop\":2}", 1_000_000),
             Err(PeerAuthError::BadSignature)
         );
-    }
-
-    #[test]
-    fn strangers_stale_and_malformed_requests_are_refused() {
-        let (secret, v) = setup();
-        let h = secret.sign("POST", "/x", b(7), 1_000_000, b"");
         assert_eq!(
-            check(&v, &h, "POST", "/x", b"", 1_000_000),
+            check(&v, &h, "/interbank/probe", b"{\"hop\":1}", 1_000_000),
+            Err(PeerAuthError::BadSignature)
+        );
+        let stranger = signer(7).request(b(2), "POST", "/x", 1_000_000, b"");
+        assert_eq!(
+            check(&v, &stranger, "/x", b"", 1_000_000),
             Err(PeerAuthError::NotMember)
         );
-        let h = secret.sign("POST", "/x", b(1), 1_000_000, b"");
         assert_eq!(
-            check(&v, &h, "POST", "/x", b"", 1_000_000 + WINDOW_MS + 1),
-            Err(PeerAuthError::Stale)
+            check(&v, &h, "/interbank/token", b"{\"hop\":1}", 1_000_000),
+            Ok(b(3)),
+            "the genuine one still passes"
+        );
+    }
+
+    #[test]
+    fn stale_malformed_and_other_versions_are_refused_before_the_body() {
+        let (s1, _, _, v) = setup();
+        let h = s1.request(b(2), "POST", "/x", 1_000_000, b"");
+        assert_eq!(
+            v.check_headers(&h, 1_000_000 + WINDOW_MS + 1).unwrap_err(),
+            PeerAuthError::Stale
         );
         assert_eq!(
-            check(&v, &[], "POST", "/x", b"", 1_000_000),
+            v.check_headers(
+                &Signed {
+                    ts: i64::MIN.to_string(),
+                    ..h.clone()
+                },
+                1_000_000
+            )
+            .unwrap_err(),
+            PeerAuthError::Stale
+        );
+        assert_eq!(
+            v.check_headers(
+                &Signed {
+                    ts: i64::MAX.to_string(),
+                    ..h.clone()
+                },
+                1_000_000
+            )
+            .unwrap_err(),
+            PeerAuthError::Stale
+        );
+        assert_eq!(
+            v.check_headers(&Signed::default(), 1_000_000).unwrap_err(),
+            PeerAuthError::Malformed
+        );
+        assert_eq!(
+            v.check_headers(
+                &Signed {
+                    version: "9".into(),
+                    ..h.clone()
+                },
+                1_000_000
+            )
+            .unwrap_err()
+            .status(),
+            400
+        );
+        assert_eq!(
+            v.check_headers(
+                &Signed {
+                    nonce: "x y".into(),
+                    ..h.clone()
+                },
+                1_000_000
+            )
+            .unwrap_err(),
+            PeerAuthError::Malformed
+        );
+        let checked = v
+            .check_headers(
+                &Signed {
+                    signature: "zz".into(),
+                    ..h.clone()
+                },
+                1_000_000,
+            )
+            .unwrap();
+        assert_eq!(
+            v.verify_request(&checked, "POST", "/x", b"", 1_000_000),
             Err(PeerAuthError::Malformed)
         );
-        let mut bad = secret.sign("POST", "/x", b(1), 1_000_000, b"");
-        bad[3].1 = "zz".into();
+    }
+
+    #[test]
+    fn an_answer_verifies_only_from_the_bank_asked_for_the_request_asked() {
+        let (s1, s2, _, _) = setup();
+        // Bank 1 asked bank 2 (nonce "abc"); bank 1's verifier checks bank 2's answer.
+        let keys = [(b(1), s1.key.public()), (b(2), s2.key.public())]
+            .into_iter()
+            .collect();
+        let v1 = Verifier::new(b(1), keys);
+        let a = s2.answer(b(1), 200, "abc", 1_000_000, b"[]");
         assert_eq!(
-            check(&v, &bad, "POST", "/x", b"", 1_000_000),
-            Err(PeerAuthError::Malformed)
+            v1.verify_answer(b(2), "abc", 200, &a, b"[]", 1_000_000),
+            Ok(())
         );
-        assert!(Secret::parse("short").is_err());
-        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+        assert_eq!(
+            v1.verify_answer(b(2), "xyz", 200, &a, b"[]", 1_000_000),
+            Err(PeerAuthError::BadSignature),
+            "another request"
+        );
+        assert_eq!(
+            v1.verify_answer(b(2), "abc", 500, &a, b"[]", 1_000_000),
+            Err(PeerAuthError::BadSignature),
+            "another status"
+        );
+        assert_eq!(
+            v1.verify_answer(b(2), "abc", 200, &a, b"[1]", 1_000_000),
+            Err(PeerAuthError::BadSignature),
+            "another body"
+        );
+        assert_eq!(
+            v1.verify_answer(b(3), "abc", 200, &a, b"[]", 1_000_000),
+            Err(PeerAuthError::BadSignature),
+            "asked another bank"
+        );
     }
 
     #[test]
     fn old_nonces_are_forgotten_after_the_window() {
-        let (secret, v) = setup();
+        let (s1, _, _, v) = setup();
         for i in 0..100 {
-            let h = secret.sign("POST", "/x", b(1), i, b"");
-            check(&v, &h, "POST", "/x", b"", i).unwrap();
+            let h = s1.request(b(2), "POST", "/x", i, b"");
+            check(&v, &h, "/x", b"", i).unwrap();
         }
-        let h = secret.sign("POST", "/x", b(1), 10 * WINDOW_MS, b"");
-        check(&v, &h, "POST", "/x", b"", 10 * WINDOW_MS).unwrap();
+        let h = s1.request(b(2), "POST", "/x", 10 * WINDOW_MS, b"");
+        check(&v, &h, "/x", b"", 10 * WINDOW_MS).unwrap();
         assert_eq!(
             v.seen.lock().unwrap().by_nonce.len(),
             1,

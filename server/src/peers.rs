@@ -1,8 +1,9 @@
-//! Calls to the other banks: signed (see [`crate::peer_auth`]) JSON POSTs of the typed messages of
-//! [`engine::wire`] over a keep-alive connection pool, each with a timeout, each failure with its
-//! cause.
+//! Calls to the other banks: the typed messages of [`engine::wire`] as JSON POSTs over a
+//! keep-alive connection pool, each with a timeout, each signed with this bank's key; every answer
+//! must be signed by the bank asked, for this request, or it counts as no answer. Each failure
+//! says its cause.
 
-use crate::peer_auth::Secret;
+use crate::peer_auth::{Signed, Signer, Verifier};
 use domain::BankId;
 use engine::wire::Route;
 use serde::Serialize;
@@ -24,17 +25,30 @@ pub enum PeerError {
     Refused { status: u16, message: String },
     #[error("answered something that is not the expected message: {0}")]
     BadAnswer(String),
+    #[error("its answer is not signed by it for this request: {0}")]
+    Unsigned(String),
 }
 
 /// Most of an error answer kept for the log.
 const ERROR_BODY_LOGGED: usize = 200;
+/// Largest answer read from another bank (a prepare's votes for 256 packets are far less).
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// Peers, the secret and an HTTP client with keep-alive: everything needed to call another bank.
+/// An answer as it arrived: status, signature headers, body.
+pub struct SignedAnswer {
+    pub status: u16,
+    pub signed: Signed,
+    pub body: Vec<u8>,
+}
+
+/// Everything needed to call another bank: where each is, this bank's signer, the verifier of
+/// their answers, and an HTTP client with keep-alive.
 #[derive(Clone)]
 pub struct Peers {
     pub me: BankId,
     pub urls: BTreeMap<BankId, String>,
-    pub secret: Secret,
+    signer: Arc<Signer>,
+    verifier: Arc<Verifier>,
     pub http: reqwest::Client,
     /// Per peer: whether the latest call to it was answered (true until a call fails).
     answering: Arc<BTreeMap<BankId, AtomicBool>>,
@@ -42,9 +56,9 @@ pub struct Peers {
 
 impl Peers {
     pub fn new(
-        me: BankId,
         urls: BTreeMap<BankId, String>,
-        secret: Secret,
+        signer: Arc<Signer>,
+        verifier: Arc<Verifier>,
         timeout: Duration,
     ) -> Peers {
         let http = reqwest::Client::builder()
@@ -55,9 +69,10 @@ impl Peers {
             .expect("building the peer HTTP client");
         let answering = Arc::new(urls.keys().map(|b| (*b, AtomicBool::new(true))).collect());
         Peers {
-            me,
+            me: signer.me(),
             urls,
-            secret,
+            signer,
+            verifier,
             http,
             answering,
         }
@@ -94,6 +109,21 @@ impl Peers {
         body: &impl Serialize,
         timeout: Option<Duration>,
     ) -> Result<T, PeerError> {
+        let answer = self.signed_call(to, route, body, timeout).await;
+        answer.and_then(|(_, _, a)| {
+            serde_json::from_slice(&a.body).map_err(|e| PeerError::BadAnswer(e.to_string()))
+        })
+    }
+
+    /// The call itself: the request as sent (headers and body) and the verified answer as
+    /// received, for evidence.
+    pub async fn signed_call(
+        &self,
+        to: BankId,
+        route: Route,
+        body: &impl Serialize,
+        timeout: Option<Duration>,
+    ) -> Result<(Signed, Vec<u8>, SignedAnswer), PeerError> {
         let answer = self.try_call(to, route, body, timeout).await;
         if let Some(a) = self.answering.get(&to) {
             a.store(answer.is_ok(), Ordering::Relaxed);
@@ -104,47 +134,66 @@ impl Peers {
         answer
     }
 
-    async fn try_call<T: serde::de::DeserializeOwned>(
+    async fn try_call(
         &self,
         to: BankId,
         route: Route,
         body: &impl Serialize,
         timeout: Option<Duration>,
-    ) -> Result<T, PeerError> {
+    ) -> Result<(Signed, Vec<u8>, SignedAnswer), PeerError> {
         let base = self.urls.get(&to).ok_or(PeerError::NotMember(to))?;
         let path = route.path();
         let bytes = serde_json::to_vec(body).map_err(|e| PeerError::BadAnswer(e.to_string()))?;
+        let signed = self
+            .signer
+            .request(to, "POST", path, wall_clock_ms(), &bytes);
         let mut req = self
             .http
             .post(format!("{base}{path}"))
             .header("content-type", "application/json");
+        for (k, v) in signed.headers() {
+            req = req.header(k, v);
+        }
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        for (k, v) in self
-            .secret
-            .sign("POST", path, self.me, wall_clock_ms(), &bytes)
-        {
-            req = req.header(k, v);
-        }
-        let res = req.body(bytes).send().await.map_err(transport)?;
-        let status = res.status();
-        if !status.is_success() {
-            let text = res.text().await.unwrap_or_default();
-            let message: String = text.chars().take(ERROR_BODY_LOGGED).collect();
-            tracing::warn!(peer = %to, %status, path, %message, "peer refused a request");
-            return Err(PeerError::Refused {
-                status: status.as_u16(),
-                message,
-            });
-        }
-        res.json().await.map_err(|e| {
-            if e.is_timeout() {
-                PeerError::Timeout
-            } else {
-                PeerError::BadAnswer(e.to_string())
+        let mut res = req.body(bytes.clone()).send().await.map_err(transport)?;
+        let status = res.status().as_u16();
+        let answer_signed =
+            Signed::from_headers(|k| res.headers().get(k).and_then(|v| v.to_str().ok()));
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(PeerError::BadAnswer(format!(
+                    "answer over {MAX_ANSWER_BYTES} bytes"
+                )));
             }
-        })
+            body.extend_from_slice(&chunk);
+        }
+        if !(200..300).contains(&status) {
+            let message: String = String::from_utf8_lossy(&body)
+                .chars()
+                .take(ERROR_BODY_LOGGED)
+                .collect();
+            tracing::warn!(peer = %to, status, path, %message, "peer refused a request");
+            return Err(PeerError::Refused { status, message });
+        }
+        self.verifier
+            .verify_answer(
+                to,
+                &signed.nonce,
+                status,
+                &answer_signed,
+                &body,
+                wall_clock_ms(),
+            )
+            .map_err(|e| PeerError::Unsigned(e.to_string()))?;
+        let answer = SignedAnswer {
+            status,
+            signed: answer_signed,
+            body,
+        };
+        Ok((signed, bytes, answer))
     }
 }
 

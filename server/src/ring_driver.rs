@@ -28,6 +28,9 @@ pub struct RingSettings {
     pub retry_ms: u64,
     /// Timeout of each peer call (token pass, probe).
     pub peer_timeout_ms: u64,
+    /// A bank that has not held the token this long regenerates it whatever its peers claim
+    /// (computed from the other timings by the config: longer than any honest rotation).
+    pub starved_after_ms: u64,
 }
 
 enum Inbound {
@@ -101,6 +104,7 @@ pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandl
         idle_hold_ms: settings.idle_hold_ms,
         idle_hold_max_ms: settings.idle_hold_max_ms,
         retry_ms: settings.retry_ms,
+        starved_after_ms: settings.starved_after_ms,
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
     let status = Arc::new(Mutex::new(Published::default()));

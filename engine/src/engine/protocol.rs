@@ -8,7 +8,7 @@ use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PartSpec, PrepareItem, Vote};
 use domain::dto::MAX_PACKET_LEGS;
 use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
-use domain::{AccountId, BankId, Refusal, TxId};
+use domain::{AccountId, BankId, Cents, Refusal, TxId};
 
 impl State {
     /// This bank's record of `tx` as a participant, from the current batch or the store.
@@ -82,8 +82,19 @@ impl State {
             return refuse(Refusal::InvalidParts { bank: me });
         }
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
-        for (leg, spec) in item.parts {
-            if let Err(reason) = self.prepare_part(&tx, leg, spec, &mut debits, now) {
+        let both_here = |leg: u16| {
+            let has = |debit: bool| {
+                item.parts
+                    .iter()
+                    .any(|(l, p)| *l == leg && matches!(p, PartSpec::Debit { .. }) == debit)
+            };
+            has(true) && has(false)
+        };
+        let intra: Vec<bool> = item.parts.iter().map(|(leg, _)| both_here(*leg)).collect();
+        for ((leg, spec), intra) in item.parts.into_iter().zip(intra) {
+            if let Err(reason) =
+                self.prepare_part(&tx, coordinator, (leg, spec), intra, &mut debits, now)
+            {
                 // Undo what this item reserved: the entries stay in history as aborted.
                 if self.ledger.prepared(&tx).is_some() {
                     self.ledger
@@ -98,11 +109,16 @@ impl State {
         Vote::Prepared
     }
 
+    /// Reserves one part. Its settlement position is with nobody when both sides of its leg are
+    /// here (a transfer inside this bank), else with the coordinator, which answers for the other
+    /// side; where this bank coordinates, with the leg's other bank. A credit is refused if it
+    /// would take that bank's net debt to this one beyond its limit.
     fn prepare_part(
         &mut self,
         tx: &TxId,
-        leg: u16,
-        spec: PartSpec,
+        coordinator: BankId,
+        (leg, spec): (u16, PartSpec),
+        intra: bool,
         debits: &mut Vec<(u16, AccountId)>,
         now: i64,
     ) -> Result<(), Refusal> {
@@ -110,6 +126,11 @@ impl State {
         if usize::from(leg) >= MAX_PACKET_LEGS {
             return Err(Refusal::InvalidParts { bank: me });
         }
+        let peer = |other_side: BankId| match (intra, coordinator == me) {
+            (true, _) => None,
+            (false, false) => Some(coordinator),
+            (false, true) => Some(other_side).filter(|b| *b != me),
+        };
         match spec {
             PartSpec::Debit { owners, amount, to } => {
                 let account = owners
@@ -117,8 +138,13 @@ impl State {
                     .find_map(|o| self.ledger.by_tax_id(o))
                     .map(|a| a.id)
                     .ok_or(Refusal::NoSourceAccount { bank: me })?;
+                let part = PartKey {
+                    leg,
+                    account,
+                    peer: peer(to.bank),
+                };
                 self.ledger
-                    .prepare_debit(tx, PartKey { leg, account }, amount, to, now)
+                    .prepare_debit(tx, part, amount, to, now)
                     .map_err(|e| refusal(e, me))?;
                 debits.push((leg, account));
             }
@@ -131,10 +157,37 @@ impl State {
                 if debits.contains(&(leg, account)) {
                     return Err(Refusal::SelfTransfer);
                 }
+                let part = PartKey {
+                    leg,
+                    account,
+                    peer: peer(from.bank),
+                };
+                if let Some(peer) = part.peer {
+                    self.check_limit(peer, amount)?;
+                }
                 self.ledger
-                    .prepare_credit(tx, PartKey { leg, account }, amount, from, now)
+                    .prepare_credit(tx, part, amount, from, now)
                     .map_err(|e| refusal(e, me))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Whether a credit of `amount` owed by `peer` keeps its net debt to this bank (settled and
+    /// pending) within the limit the membership file gives it; a bank it does not list owes
+    /// nothing here.
+    fn check_limit(&self, peer: BankId, amount: Cents) -> Result<(), Refusal> {
+        let limit = self
+            .config
+            .limits
+            .get(&peer)
+            .copied()
+            .unwrap_or(Cents::ZERO);
+        let position = self.ledger.position(peer);
+        let exposure =
+            i128::from(position.settled) + i128::from(position.pending) + i128::from(amount.get());
+        if exposure > i128::from(limit.get()) {
+            return Err(Refusal::LimitExceeded { bank: peer });
         }
         Ok(())
     }
@@ -235,6 +288,9 @@ impl State {
                 None => {
                     let decided_here =
                         d.participants.contains(&me) && self.decide_own_part(&d.tx, d.commit, now);
+                    if d.commit {
+                        self.settle_legs_between_others(&d);
+                    }
                     let unacked = d
                         .participants
                         .iter()
@@ -290,6 +346,20 @@ impl State {
             out.push(logged);
         }
         Ok(out)
+    }
+
+    /// The legs of a committed packet this bank coordinated between two other banks: each makes
+    /// the payer's bank owe this one, and this one owe the receiver's.
+    fn settle_legs_between_others(&mut self, d: &Decision) {
+        let me = self.config.bank.id;
+        for &(payer, receiver, amount) in &d.legs {
+            if payer != me && receiver != me && payer != receiver {
+                if let Err(e) = self.ledger.settle_leg(payer, receiver, amount) {
+                    // Positions are bounded by balances and limits, far inside i64.
+                    tracing::error!(tx = %d.tx, error = %e, "a position would overflow; leg not settled");
+                }
+            }
+        }
     }
 
     /// Decides this bank's own part of `tx` in the current batch: no message, no second commit.

@@ -21,7 +21,13 @@ fn config(dir: &tempfile::TempDir) -> EngineConfig {
         id: BankId::try_from(2).unwrap(),
         name: "Automobili".into(),
     };
-    EngineConfig::new(bank, dir.path().join("bank.sqlite3"))
+    let mut config = EngineConfig::new(bank, dir.path().join("bank.sqlite3"));
+    // Banks 1 and 3 may owe this bank up to R$ 10.000,00 each; bank 4 (a member) nothing.
+    config.limits = [(1, 1_000_000), (3, 1_000_000), (4, 0)]
+        .into_iter()
+        .map(|(b, c)| (BankId::try_from(b).unwrap(), Cents::new(c)))
+        .collect();
+    config
 }
 
 fn start(dir: &tempfile::TempDir) -> (EngineHandle, std::thread::JoinHandle<()>) {
@@ -420,6 +426,7 @@ mod two_phase {
             commit: true,
             participants: vec![bank(2), bank(3)],
             submitter: AccountId(1),
+            legs: vec![],
             outcome,
         };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
@@ -604,6 +611,7 @@ mod two_phase {
             commit: true,
             participants: vec![bank(1)],
             submitter: AccountId(1),
+            legs: vec![],
             outcome,
         };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
@@ -626,6 +634,7 @@ mod two_phase {
             commit: true,
             participants: vec![bank(1), bank(3)],
             submitter: AccountId(7),
+            legs: vec![],
             outcome,
         };
         assert!(engine.log_decisions(vec![d]).await.unwrap()[0].commit);

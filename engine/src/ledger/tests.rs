@@ -184,7 +184,7 @@ fn restore_rebuilds_reservations() {
         .iter()
         .map(|p| (tx(2), p.clone()))
         .collect();
-    let mut r = Ledger::restore(accounts, prepared);
+    let mut r = Ledger::restore(accounts, prepared, l.books().clone());
     r.check_invariants().unwrap();
     r.commit(&tx(2), 0).unwrap();
     assert_eq!(r.account(b).unwrap().available, c(300));

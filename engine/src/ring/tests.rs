@@ -14,7 +14,26 @@ fn config(me: u16) -> RingConfig {
         idle_hold_ms: 1,
         idle_hold_max_ms: 1,
         retry_ms: 100,
+        starved_after_ms: 10_000,
     }
+}
+
+/// A bank that has started and learned (from two peers' answers to its first probe) that no
+/// token exists yet: it accepts tokens from now on.
+fn joined(config: RingConfig) -> Ring {
+    let mut ring = Ring::new(config, 0);
+    assert_eq!(
+        ring.tick(0),
+        vec![Effect::Probe],
+        "a starting bank probes at once"
+    );
+    let none = |n| ProbeAnswer {
+        from: b(n),
+        seen: None,
+        seen_ago_ms: None,
+    };
+    assert!(ring.probe_result(&[none(4), none(5)], 0).is_empty());
+    ring
 }
 
 /// Five rings on a deterministic network: a manual clock, and banks that are up or down and
@@ -156,7 +175,10 @@ fn the_lowest_bank_starts_and_the_token_goes_round_in_order() {
         net.holders().is_empty(),
         "nobody holds a token before the first timeout"
     );
+    // Every bank first probes to learn the live epoch (at 1 ms), then waits its timeout.
     net.run_for(300);
+    assert!(net.holders().is_empty());
+    net.run_for(1);
     assert_eq!(
         net.holders(),
         vec![b(1)],
@@ -187,7 +209,7 @@ fn the_lowest_bank_starts_and_the_token_goes_round_in_order() {
 
 #[test]
 fn a_stale_token_is_refused_and_its_sender_drops_it() {
-    let mut ring = Ring::new(config(3), 0);
+    let mut ring = joined(config(3));
     let new = Token {
         epoch: Epoch {
             counter: 5,
@@ -218,7 +240,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
     assert!(matches!(ring.receive(rival, 12).0, Receipt::Stale { .. }));
 
     // The sender side: told its token is stale, it stops holding and learns the newer epoch.
-    let mut sender = Ring::new(config(1), 0);
+    let mut sender = joined(config(1));
     let mine = Token {
         epoch: Epoch {
             counter: 4,
@@ -242,7 +264,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
 
 #[test]
 fn a_duplicated_delivery_is_refused() {
-    let mut ring = Ring::new(config(2), 0);
+    let mut ring = joined(config(2));
     let t = Token {
         epoch: Epoch {
             counter: 1,
@@ -356,7 +378,7 @@ fn an_isolated_bank_stands_by_and_the_rest_go_on() {
 
 #[test]
 fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
-    let mut ring = Ring::new(config(3), 0);
+    let mut ring = joined(config(3));
     assert_eq!(ring.tick(ring.timeout_ms()), vec![Effect::Probe]);
     let t = Token {
         epoch: Epoch {
@@ -414,7 +436,7 @@ fn a_long_idle_hold_is_not_mistaken_for_a_lost_token() {
 
 #[test]
 fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
-    let mut ring = Ring::new(config(3), 0);
+    let mut ring = joined(config(3));
     let t = Token {
         epoch: Epoch {
             counter: 1,
@@ -449,8 +471,19 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
         idle_hold_ms: 2,
         idle_hold_max_ms: 16,
         retry_ms: 100,
+        starved_after_ms: 10_000,
     };
     let mut ring = Ring::new(config, 0);
+    assert_eq!(ring.tick(0), vec![Effect::Probe]);
+    let none = ProbeAnswer {
+        from: b(2),
+        seen: None,
+        seen_ago_ms: None,
+    };
+    assert!(
+        ring.probe_result(&[none], 0).is_empty(),
+        "in a ring of two, the one peer's answer is enough"
+    );
     let mut now = 0;
     // The token arrives having made `idle` idle visits; this visit finds work or not. Returns the
     // hold (0: passed at once) and the idle count the token leaves with.
@@ -551,7 +584,7 @@ fn a_token_from_a_peer_without_the_idle_count_reads_as_just_worked() {
 
 #[test]
 fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
-    let mut ring = Ring::new(config(2), 0);
+    let mut ring = joined(config(2));
     let old = Token {
         epoch: Epoch {
             counter: 1,
@@ -580,4 +613,152 @@ fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
     assert!(ring.may_work(), "the new visit is still running its batch");
     let effects = ring.batch_done(ring.visit().unwrap(), true, 4);
     assert!(matches!(effects[..], [Effect::Send { .. }]), "{effects:?}");
+}
+
+fn token(counter: u64, origin: u16, hop: u64) -> Token {
+    Token {
+        epoch: Epoch {
+            counter,
+            origin: b(origin),
+        },
+        hop,
+        idle: 0,
+    }
+}
+
+#[test]
+fn absurd_or_far_ahead_tokens_are_refused_and_never_adopted() {
+    let mut ring = joined(config(3));
+    assert_eq!(ring.receive(token(7, 1, 1), 1).0, Receipt::Accepted);
+    for wild in [
+        token(u64::MAX, 5, 1),
+        token(COUNTER_MAX, 5, 1),
+        token(7 + MAX_EPOCH_JUMP + 1, 5, 1),
+        token(8, 5, u64::MAX),
+    ] {
+        assert_eq!(
+            ring.receive(wild, 2),
+            (Receipt::Refused, vec![]),
+            "{wild:?}"
+        );
+    }
+    assert_eq!(
+        ring.seen(),
+        Some(token(7, 1, 1)),
+        "nothing of them was learned"
+    );
+    assert_eq!(
+        ring.receive(token(7 + MAX_EPOCH_JUMP, 5, 1), 3).0,
+        Receipt::Accepted,
+        "a jump within the bound is an honest one"
+    );
+    // Nor are they learned from a probe answer or a "stale" receipt.
+    let mut ring = joined(config(3));
+    assert_eq!(ring.tick(ring.timeout_ms()), vec![Effect::Probe]);
+    let liar = ProbeAnswer {
+        from: b(5),
+        seen: Some(token(u64::MAX - 1, 5, 9)),
+        seen_ago_ms: Some(0),
+    };
+    let silent = ProbeAnswer {
+        from: b(2),
+        seen: None,
+        seen_ago_ms: None,
+    };
+    assert_eq!(
+        ring.probe_result(&[liar, silent], 400),
+        vec![Effect::RunBatch],
+        "an implausible sighting holds nothing off"
+    );
+    assert_eq!(
+        ring.seen().unwrap().epoch,
+        Epoch {
+            counter: 1,
+            origin: b(3)
+        },
+        "regenerated above what is plausible only"
+    );
+    let effects = ring.batch_done(ring.visit().unwrap(), false, 401);
+    let Effect::Send { to, .. } = effects[0] else {
+        panic!("{effects:?}")
+    };
+    let effects = ring.pass_result(
+        to,
+        Some(Receipt::Stale {
+            newer: token(u64::MAX, 5, 1),
+        }),
+        402,
+    );
+    assert!(
+        matches!(effects[..], [Effect::Send { .. }]),
+        "an absurd 'newer' token is no answer: try the next bank"
+    );
+    assert!(ring.seen().unwrap().epoch.counter < 10);
+}
+
+#[test]
+fn a_starting_bank_learns_the_live_epoch_from_two_peers_not_one() {
+    let mut ring = Ring::new(config(3), 0);
+    assert_eq!(
+        ring.receive(token(5, 1, 1), 0),
+        (Receipt::Refused, vec![]),
+        "nothing is accepted before the first probe"
+    );
+    assert_eq!(
+        ring.tick(0),
+        vec![Effect::Probe],
+        "a starting bank probes at once"
+    );
+    let said = |n: u16, counter: u64| ProbeAnswer {
+        from: b(n),
+        seen: Some(token(counter, 1, 1)),
+        seen_ago_ms: Some(10),
+    };
+    // One answer out of four peers is not enough: ask again after the retry.
+    assert!(ring.probe_result(&[said(5, 40_000_000)], 1).is_empty());
+    assert_eq!(ring.next_deadline_ms(), Some(101));
+    assert_eq!(ring.tick(101), vec![Effect::Probe]);
+    // A liar and two honest banks: the second highest is the honest live epoch.
+    assert!(ring
+        .probe_result(&[said(5, 40_000_000), said(1, 12), said(2, 11)], 101)
+        .is_empty());
+    assert_eq!(
+        ring.receive(token(40_000_000, 5, 2), 102).0,
+        Receipt::Refused,
+        "the liar's epoch is far ahead of the floor"
+    );
+    assert_eq!(ring.receive(token(12, 1, 5), 103).0, Receipt::Accepted);
+}
+
+#[test]
+fn claims_of_a_recent_sighting_hold_off_regeneration_only_until_the_bank_starves() {
+    let mut ring = joined(config(3));
+    let mut now;
+    // A rogue bank answers every probe that it saw the token just now, with the same token.
+    let claim = [ProbeAnswer {
+        from: b(5),
+        seen: Some(token(1, 5, 3)),
+        seen_ago_ms: Some(0),
+    }];
+    loop {
+        now = ring.next_deadline_ms().unwrap();
+        assert_eq!(ring.tick(now), vec![Effect::Probe]);
+        let effects = ring.probe_result(&claim, now);
+        if !effects.is_empty() {
+            assert_eq!(effects, vec![Effect::RunBatch]);
+            break;
+        }
+        assert!(now < 10_000, "held off past starved_after_ms");
+    }
+    assert!(
+        now >= 10_000,
+        "an honest claim is believed for a while (here until {now} ms)"
+    );
+    assert_eq!(
+        ring.seen().unwrap().epoch,
+        Epoch {
+            counter: 2,
+            origin: b(3)
+        }
+    );
 }

@@ -27,6 +27,7 @@ use domain::packet::Packet;
 use domain::{AccountId, BankId, TaxId, TxId};
 use engine::consortium::{BoxFuture, Consortium};
 use engine::coordinator::{not_yours, Answer, Claim, Coordinator, CoordinatorConfig};
+use engine::evidence::Kind;
 use engine::twopc::{Decision, DeliveryConfig, PacketPlan};
 use engine::wire::{PhaseTimings, PrepareAnswer, PrepareMsg, Route, StatusReport};
 use engine::{ConsortiumError, EngineError, EngineHandle, EngineResult};
@@ -87,6 +88,8 @@ pub struct Node {
     ring: OnceLock<RingHandle>,
     /// Where cross-bank work spends its time (totals since start, on the status page).
     timings: Mutex<PhaseTimings>,
+    /// Where the signed answers of other banks are kept (`None` in tests that keep none).
+    evidence: Option<engine::evidence::EvidenceLog>,
 }
 
 /// Releases a claim whose request was dropped while its packet was being planned (its client
@@ -119,6 +122,7 @@ impl Node {
         public_urls: BTreeMap<BankId, String>,
         engine: EngineHandle,
         settings: TwoPcSettings,
+        evidence: Option<engine::evidence::EvidenceLog>,
     ) -> Arc<Node> {
         let config = CoordinatorConfig {
             me: peers.me,
@@ -148,6 +152,7 @@ impl Node {
             public_urls,
             ring: OnceLock::new(),
             timings: Mutex::new(PhaseTimings::default()),
+            evidence,
         });
         tokio::spawn(node.clone().deliver_forever());
         tokio::spawn(node.clone().recover_forever());
@@ -253,10 +258,30 @@ impl Node {
         let started = Instant::now();
         let answer = self
             .peers
-            .call_within(bank, Route::Prepare, &msg, timeout)
+            .signed_call(bank, Route::Prepare, &msg, timeout)
             .await;
         self.time_phase(started, |t| (&mut t.prepares_sent, &mut t.prepare_rtt_us));
-        answer.ok()
+        let (request, sent, answer) = answer.ok()?;
+        // The participant's signed votes, with this bank's request they answer, as evidence.
+        let txs: Vec<TxId> = msg
+            .items
+            .iter()
+            .map(|i| i.tx.clone())
+            .chain(msg.decisions.iter().map(|d| d.tx.clone()))
+            .collect();
+        let path = Route::Prepare.path();
+        let log = self.evidence.as_ref();
+        crate::evidence::keep(log, Kind::Request, path, None, &request, &sent, txs.clone());
+        crate::evidence::keep(
+            log,
+            Kind::Answer,
+            path,
+            Some(answer.status),
+            &answer.signed,
+            &answer.body,
+            txs,
+        );
+        serde_json::from_slice(&answer.body).ok()
     }
 
     /// Stores a round's decisions (this bank's own parts decided in the same commit), then
@@ -389,6 +414,16 @@ impl Node {
         let mut out: Vec<BankStatus> = calls.join_all().await;
         out.sort_by_key(|s| s.bank.id);
         out
+    }
+
+    /// Where evidence is kept, if it is.
+    pub fn evidence(&self) -> Option<&engine::evidence::EvidenceLog> {
+        self.evidence.as_ref()
+    }
+
+    /// Evidence messages dropped because the evidence writer could not keep up.
+    pub fn evidence_dropped(&self) -> u64 {
+        self.evidence.as_ref().map_or(0, |e| e.dropped())
     }
 
     /// Packet ids claimed, and decisions not yet acknowledged: for `/status`.

@@ -4,6 +4,7 @@
 
 use super::Node;
 use domain::{BankId, TxId};
+use engine::evidence::Kind;
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, Resolution};
 use engine::wire::{DecideMsg, ResolveMsg, Route};
 use std::sync::Arc;
@@ -79,11 +80,7 @@ impl Node {
                 let answers = if coordinator == self.me {
                     Some(self.resolve_many(self.me, txs.clone()).await)
                 } else {
-                    let msg = ResolveMsg { txs: txs.clone() };
-                    self.peers
-                        .call::<Vec<Resolution>>(coordinator, Route::Resolve, &msg)
-                        .await
-                        .ok()
+                    self.ask_coordinator(coordinator, txs.clone()).await
                 };
                 let items = Resolution::apply(txs, answers.unwrap_or_default());
                 if !items.is_empty() {
@@ -94,6 +91,32 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// Asks `coordinator` how it decided `txs`; its signed answer is kept as evidence.
+    async fn ask_coordinator(
+        &self,
+        coordinator: BankId,
+        txs: Vec<TxId>,
+    ) -> Option<Vec<Resolution>> {
+        let msg = ResolveMsg { txs: txs.clone() };
+        let (request, sent, answer) = self
+            .peers
+            .signed_call(coordinator, Route::Resolve, &msg, None)
+            .await
+            .ok()?;
+        let (log, path) = (self.evidence.as_ref(), Route::Resolve.path());
+        crate::evidence::keep(log, Kind::Request, path, None, &request, &sent, txs.clone());
+        crate::evidence::keep(
+            log,
+            Kind::Answer,
+            path,
+            Some(answer.status),
+            &answer.signed,
+            &answer.body,
+            txs,
+        );
+        serde_json::from_slice(&answer.body).ok()
     }
 
     /// The coordinator's answer to participant `from` in doubt. A packet still claimed is

@@ -13,26 +13,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// A signed POST from bank `from` to `path` at `url`, with the timestamp `ts`.
-async fn signed(url: &str, path: &str, from: u16, ts: i64, body: &[u8]) -> (StatusCode, String) {
-    let secret = server::peer_auth::Secret::parse(SECRET).unwrap();
-    let mut req = reqwest::Client::new()
-        .post(format!("{url}{path}"))
-        .header("content-type", "application/json");
-    for (k, v) in secret.sign(
-        "POST",
-        path,
-        domain::BankId::try_from(from).unwrap(),
-        ts,
-        body,
-    ) {
-        req = req.header(k, v);
-    }
-    let res = req.body(body.to_vec()).send().await.unwrap();
-    let status = res.status();
-    (status, res.text().await.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn malformed_and_hostile_interbank_requests_change_nothing() {
     let c = Consortium::start(&[]).await;
@@ -143,7 +123,7 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
         ),
     ];
     for (path, body, expected) in cases {
-        let (status, text) = signed(&bank2, path, 1, now_ms(), &body).await;
+        let (status, text) = c.signed_post(1, path, 0, now_ms(), &body).await;
         assert_eq!(
             status,
             expected,
@@ -162,29 +142,33 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
 
     // A stale timestamp is refused before any handler.
     let body = json!({ "items": [{ "tx": tx, "parts": [[0, debit(100)]] }] }).to_string();
-    let (status, _) = signed(
-        &bank2,
-        "/interbank/prepare",
-        1,
-        now_ms() - 120_000,
-        body.as_bytes(),
-    )
-    .await;
+    let (status, _) = c
+        .signed_post(
+            1,
+            "/interbank/prepare",
+            0,
+            now_ms() - 120_000,
+            body.as_bytes(),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Well-formed but refused: negative and zero amounts, a debit of an account that is not the
     // owner's, more than she has. Each is a refusal vote; nothing is reserved.
     for part in [debit(-500), debit(0), debit(10_001)] {
         let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, part]] }] }).to_string();
-        let (status, text) =
-            signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
+        let (status, text) = c
+            .signed_post(1, "/interbank/prepare", 0, now_ms(), body.as_bytes())
+            .await;
         assert_eq!(status, StatusCode::OK, "{text}");
         assert!(text.contains("Refused"), "{text}");
     }
     let stranger = json!({ "Debit": { "owners": [BETO_CPF.replace(['.', '-'], "")], "amount": 1,
         "to": { "name": "x", "key_masked": "x", "bank": 1 } } });
     let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, stranger]] }] }).to_string();
-    let (_, text) = signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
+    let (_, text) = c
+        .signed_post(1, "/interbank/prepare", 0, now_ms(), body.as_bytes())
+        .await;
     assert!(text.contains("Refused"), "{text}");
 
     // A genuine prepare from bank 1, then a commit from bank 3 (not its coordinator): not
@@ -192,16 +176,22 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
     // the id stops sending it.
     let held = tx_id(1);
     let body = json!({ "items": [{ "tx": held, "parts": [[0, debit(2_500)]] }] }).to_string();
-    let (_, text) = signed(&bank2, "/interbank/prepare", 1, now_ms(), body.as_bytes()).await;
+    let (_, text) = c
+        .signed_post(1, "/interbank/prepare", 0, now_ms(), body.as_bytes())
+        .await;
     assert!(text.contains("Prepared"), "{text}");
     assert_eq!(ana.balances().await, (7_500, 2_500));
     let commit = json!({ "items": [{ "tx": held, "commit": true }] }).to_string();
-    let (status, text) = signed(&bank2, "/interbank/decide", 3, now_ms(), commit.as_bytes()).await;
+    let (status, text) = c
+        .signed_post(1, "/interbank/decide", 2, now_ms(), commit.as_bytes())
+        .await;
     assert_eq!((status, text), (StatusCode::OK, format!(r#"["{held}"]"#)));
     assert_eq!(ana.balances().await, (7_500, 2_500), "nothing applied");
     // Nor when the commit rides on a prepare from bank 3.
     let riding = json!({ "items": [], "decisions": [{ "tx": held, "commit": true }] }).to_string();
-    let (status, text) = signed(&bank2, "/interbank/prepare", 3, now_ms(), riding.as_bytes()).await;
+    let (status, text) = c
+        .signed_post(1, "/interbank/prepare", 2, now_ms(), riding.as_bytes())
+        .await;
     assert_eq!(
         (status, text),
         (

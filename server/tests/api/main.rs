@@ -8,5 +8,6 @@ mod interbank_input;
 mod recovery;
 mod ring;
 mod support;
+mod trust;
 mod twopc;
 mod tx_reuse;

@@ -179,70 +179,58 @@ async fn forged_unsigned_and_replayed_interbank_requests_are_refused() {
         .unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
 
-    let forged =
-        server::peer_auth::Secret::parse("a forger's guess at the secret, 32+ chars").unwrap();
-    let mut req = http.post(&url).header("content-type", "application/json");
-    for (k, v) in forged.sign(
+    // Signed "as bank 1" with a key that is not bank 1's.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = server::identity::BankKey::load_or_create(&dir.path().join("k")).unwrap();
+    let forger = server::peer_auth::Signer::new(domain::BankId::try_from(1).unwrap(), stranger);
+    let headers = forger.request(
+        domain::BankId::try_from(2).unwrap(),
         "POST",
         "/interbank/token",
-        domain::BankId::try_from(1).unwrap(),
         now_ms(),
         &body,
-    ) {
-        req = req.header(k, v);
-    }
+    );
     assert_eq!(
-        req.body(body.clone()).send().await.unwrap().status(),
+        c.post_with(1, "/interbank/token", &headers, &body).await.0,
         StatusCode::UNAUTHORIZED
     );
 
-    // A genuine signed probe works once; the same bytes again are a replay.
-    let real = server::peer_auth::Secret::parse(SECRET).unwrap();
-    let probe_url = format!("{}/interbank/probe", c.url(1));
-    let headers = real.sign(
+    // A genuine signed probe from bank 1 works once; the same bytes again are a replay.
+    let headers = c.signer(0).request(
+        domain::BankId::try_from(2).unwrap(),
         "POST",
         "/interbank/probe",
-        domain::BankId::try_from(1).unwrap(),
         now_ms(),
         b"null",
     );
-    let send = || {
-        let mut req = http
-            .post(&probe_url)
-            .header("content-type", "application/json");
-        for (k, v) in &headers {
-            req = req.header(*k, v);
-        }
-        req.body("null").send()
-    };
-    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(
-        send().await.unwrap().status(),
+        c.post_with(1, "/interbank/probe", &headers, b"null")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.post_with(1, "/interbank/probe", &headers, b"null")
+            .await
+            .0,
         StatusCode::UNAUTHORIZED,
         "replay"
     );
 
-    // A genuinely signed request of another protocol version is refused, saying which is spoken.
-    let mut req = http
-        .post(&probe_url)
-        .header("content-type", "application/json");
-    for (k, v) in real.sign(
+    // A request of another protocol version is refused, saying which is spoken.
+    let headers = c.signer(0).request(
+        domain::BankId::try_from(2).unwrap(),
         "POST",
         "/interbank/probe",
-        domain::BankId::try_from(1).unwrap(),
         now_ms(),
         b"null",
-    ) {
-        let v = if k == server::peer_auth::HEADER_VERSION {
-            "99".to_string()
-        } else {
-            v
-        };
-        req = req.header(k, v);
-    }
-    let other_version = req.body("null").send().await.unwrap();
-    assert_eq!(other_version.status(), StatusCode::BAD_REQUEST);
-    let text = other_version.text().await.unwrap();
+    );
+    let other = server::peer_auth::Signed {
+        version: "99".into(),
+        ..headers
+    };
+    let (status, text) = c.post_with(1, "/interbank/probe", &other, b"null").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         text.contains("version '99' is not spoken here") && text.contains("speaks version 1"),
         "{text}"

@@ -238,10 +238,47 @@ pub async fn assert_settled(c: &Consortium, banks: &[usize], deposited: i64) {
     }
 }
 
-pub const SECRET: &str = "test consortium secret, 32+ characters long";
+/// Every bank's limit in the test consortium: far above what any test moves.
+pub const LIMIT_CENTS: i64 = 100_000_000_000;
+
+/// Creates a bank's key with `bank-node keygen` (as an operator would); its public key.
+pub fn keygen(key_file: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bank-node"))
+        .arg("keygen")
+        .arg(key_file)
+        .output()
+        .expect("running bank-node keygen");
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Writes the membership file of banks at `addrs` (bank i+1 at addrs[i]) with `keys`.
+pub fn write_membership(path: &Path, addrs: &[String], keys: &[String], limit_cents: i64) {
+    let banks: Vec<serde_json::Value> = addrs
+        .iter()
+        .zip(keys)
+        .enumerate()
+        .map(|(i, (addr, key))| {
+            let name = ["Eleven", "Automobili", "Secret", "Formula", "Titanium"][i];
+            serde_json::json!({ "id": i + 1, "name": name, "url": format!("http://{addr}"),
+                "public_key": key, "limit_cents": limit_cents })
+        })
+        .collect();
+    std::fs::write(
+        path,
+        serde_json::to_string_pretty(&serde_json::json!({ "banks": banks })).unwrap(),
+    )
+    .unwrap();
+}
 
 /// Five banks on loopback that know each other: addresses are reserved first (bind to port 0,
-/// note the port, release it) because each bank must know its peers' addresses at start.
+/// note the port, release it) because each bank must know its peers' addresses at start. Each
+/// bank has its own key (made by `bank-node keygen` in its data directory) and they share one
+/// membership file.
 pub struct Consortium {
     pub dirs: Vec<tempfile::TempDir>,
     pub addrs: Vec<String>,
@@ -249,39 +286,62 @@ pub struct Consortium {
     pub env: Vec<(&'static str, String)>,
     /// Per bank, variables that override `env` (each bank's own view of its peers).
     pub per_bank: Vec<Vec<(&'static str, String)>>,
+    /// The membership file's folder (kept for as long as the banks run).
+    _shared: tempfile::TempDir,
+}
+
+/// Five free loopback addresses.
+fn reserve_addrs() -> Vec<String> {
+    let listeners: Vec<std::net::TcpListener> = (0..5)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect()
 }
 
 impl Consortium {
     pub async fn start(extra: &[(&'static str, &str)]) -> Consortium {
-        let listeners: Vec<std::net::TcpListener> = (0..5)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let addrs: Vec<String> = listeners
-            .iter()
-            .map(|l| l.local_addr().unwrap().to_string())
-            .collect();
-        drop(listeners);
-        let peers = addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("{}=http://{a}", i + 1))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut env = vec![("PEERS", peers), ("CONSORTIUM_SECRET", SECRET.to_string())];
-        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-        let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut c = Consortium {
-            dirs,
-            addrs,
-            banks: Vec::new(),
-            env,
-            per_bank: vec![Vec::new(); 5],
-        };
+        Consortium::start_limited(extra, LIMIT_CENTS).await
+    }
+
+    /// Five banks whose membership file gives every bank the limit `limit_cents`.
+    pub async fn start_limited(extra: &[(&'static str, &str)], limit_cents: i64) -> Consortium {
+        let addrs = reserve_addrs();
+        let mut c = Consortium::prepare(addrs, vec![Vec::new(); 5], extra, limit_cents);
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));
         }
         c
+    }
+
+    /// Keys, membership file and environment for banks at `addrs`, not started yet.
+    fn prepare(
+        addrs: Vec<String>,
+        per_bank: Vec<Vec<(&'static str, String)>>,
+        extra: &[(&'static str, &str)],
+        limit: i64,
+    ) -> Consortium {
+        let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+        let keys: Vec<String> = dirs
+            .iter()
+            .map(|d| keygen(&d.path().join("bank.key")))
+            .collect();
+        let shared = tempfile::tempdir().unwrap();
+        let membership = shared.path().join("membership.json");
+        write_membership(&membership, &addrs, &keys, limit);
+        let mut env = vec![("MEMBERSHIP", membership.to_string_lossy().to_string())];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        Consortium {
+            dirs,
+            addrs,
+            banks: Vec::new(),
+            env,
+            per_bank,
+            _shared: shared,
+        }
     }
 
     async fn start_bank(&self, i: usize) -> Bank {
@@ -290,25 +350,87 @@ impl Consortium {
         Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &env).await
     }
 
+    /// The membership file every bank loads.
+    pub fn membership(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| *k == "MEMBERSHIP")
+            .map(|(_, v)| v.clone())
+            .expect("a membership file")
+    }
+
+    /// `bank-node evidence <tx>` run as bank `i`'s operator would: what it prints.
+    pub fn evidence_report(&self, i: usize, tx: &str) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bank-node"))
+            .args(["evidence", tx])
+            .env("BANK_ID", (i + 1).to_string())
+            .env("DATA_DIR", self.dirs[i].path())
+            .env("MEMBERSHIP", self.membership())
+            .output()
+            .expect("running bank-node evidence");
+        assert!(
+            out.status.success(),
+            "evidence: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Bank `i`'s signing key file (a test plays that bank, or a rogue bank holding it).
+    pub fn key_file(&self, i: usize) -> PathBuf {
+        self.dirs[i].path().join("bank.key")
+    }
+
+    /// A signer speaking as bank `i`, with bank `i`'s own key.
+    pub fn signer(&self, i: usize) -> server::peer_auth::Signer {
+        let key = server::identity::BankKey::load_or_create(&self.key_file(i)).unwrap();
+        server::peer_auth::Signer::new(domain::BankId::try_from(i as u16 + 1).unwrap(), key)
+    }
+
+    /// A POST to `path` at bank `to`, signed as bank `from` (with that bank's own key), with the
+    /// time stamp `ts`: what a bank, or a rogue bank holding its key, can send.
+    pub async fn signed_post(
+        &self,
+        to: usize,
+        path: &str,
+        from: usize,
+        ts: i64,
+        body: &[u8],
+    ) -> (StatusCode, String) {
+        let to_id = domain::BankId::try_from(to as u16 + 1).unwrap();
+        let headers = self.signer(from).request(to_id, "POST", path, ts, body);
+        self.post_with(to, path, &headers, body).await
+    }
+
+    /// A POST to `path` at bank `to` with the given authentication headers, as they are.
+    pub async fn post_with(
+        &self,
+        to: usize,
+        path: &str,
+        headers: &server::peer_auth::Signed,
+        body: &[u8],
+    ) -> (StatusCode, String) {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}{path}", self.url(to)))
+            .header("content-type", "application/json");
+        for (k, v) in headers.headers() {
+            req = req.header(k, v);
+        }
+        let res = req.body(body.to_vec()).send().await.unwrap();
+        let status = res.status();
+        (status, res.text().await.unwrap_or_default())
+    }
+
     /// Five banks whose every link (A calls B) goes through its own TCP proxy, so that a test can
     /// cut a bank off from the others in both directions, connections in progress included.
     pub async fn start_with_links(extra: &[(&'static str, &str)]) -> (Consortium, Links) {
-        let listeners: Vec<std::net::TcpListener> = (0..5)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let addrs: Vec<String> = listeners
-            .iter()
-            .map(|l| l.local_addr().unwrap().to_string())
-            .collect();
-        drop(listeners);
+        let addrs = reserve_addrs();
         let mut links = Links { links: Vec::new() };
         let mut per_bank = Vec::new();
         for from in 0..5 {
             let mut peers = Vec::new();
             for (to, addr) in addrs.iter().enumerate() {
-                if from == to {
-                    peers.push(format!("{}=http://{addr}", to + 1));
-                } else {
+                if from != to {
                     let link = Link::start(addr.clone(), from, to).await;
                     peers.push(format!("{}=http://{}", to + 1, link.addr));
                     links.links.push(link);
@@ -316,16 +438,7 @@ impl Consortium {
             }
             per_bank.push(vec![("PEERS", peers.join(","))]);
         }
-        let mut env = vec![("CONSORTIUM_SECRET", SECRET.to_string())];
-        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-        let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut c = Consortium {
-            dirs,
-            addrs,
-            banks: Vec::new(),
-            env,
-            per_bank,
-        };
+        let mut c = Consortium::prepare(addrs, per_bank, extra, LIMIT_CENTS);
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));

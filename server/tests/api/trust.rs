@@ -1,0 +1,286 @@
+//! Issue 14: banks that do not trust each other. Each attack a malicious bank holding its own
+//! valid key (or anyone on the network) could make, against five real banks: every one gets a
+//! clear 4xx or a refusal vote, and moves nothing beyond what the rogue bank's limit allows, which
+//! is then on the books as the rogue bank's debt.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Every bank may owe any other at most R$ 1.000,00 in this consortium.
+const LIMIT: i64 = 100_000;
+
+fn now_ms() -> i64 {
+    engine::wall_clock_ms()
+}
+
+fn credit(tx: &str, cpf: &str, amount: i64) -> Vec<u8> {
+    let key = cpf.replace(['.', '-'], "");
+    json!({ "items": [{ "tx": tx, "parts": [[0, { "Credit": { "key": key, "amount": amount,
+        "from": { "name": "Someone", "key_masked": "***", "bank": 1 } } }]] }] })
+    .to_string()
+    .into_bytes()
+}
+
+fn debit(tx: &str, cpf: &str, amount: i64) -> Vec<u8> {
+    let owner = cpf.replace(['.', '-'], "");
+    json!({ "items": [{ "tx": tx, "parts": [[0, { "Debit": { "owners": [owner], "amount": amount,
+        "to": { "name": "Someone", "key_masked": "***", "bank": 2 } } }]] }] })
+    .to_string()
+    .into_bytes()
+}
+
+fn commit(tx: &str) -> Vec<u8> {
+    json!({ "items": [{ "tx": tx, "commit": true }] })
+        .to_string()
+        .into_bytes()
+}
+
+/// Everything a bank reports about money: audit totals, books and positions.
+async fn books(c: &Consortium, i: usize) -> Value {
+    c.status(i).await.expect("bank answers /status")["audit"].clone()
+}
+
+/// What bank `i` says peer `peer` (1-based) owes it, settled.
+async fn position(c: &Consortium, i: usize, peer: u64) -> i64 {
+    let s = c.status(i).await.unwrap();
+    s["audit"]["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["peer"] == peer)
+        .map_or(0, |p| p["settled"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_limit() {
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (ana, beto) = (c.client(2), c.client(2));
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ana.call("deposit", &[("amount", "100,00"), ("tx_id", &tx_id(3))])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let before: Vec<Value> = futures_join(&c).await;
+    let (prepare, decide, token) = (
+        "/interbank/prepare",
+        "/interbank/decide",
+        "/interbank/token",
+    );
+
+    // 1. The original attack: a credit of R$ 1.000.000,00 and its commit, "as bank 1", sent to
+    //    bank 3 but signed with bank 5's key: refused before any handler.
+    let t = tx_id(1);
+    let forged = c.signer(4).request(
+        domain::BankId::try_from(3).unwrap(),
+        "POST",
+        prepare,
+        now_ms(),
+        &credit(&t, BETO_CPF, 100_000_000),
+    );
+    let claims_one = server::peer_auth::Signed {
+        from: "1".into(),
+        ..forged
+    };
+    let (status, text) = c
+        .post_with(2, prepare, &claims_one, &credit(&t, BETO_CPF, 100_000_000))
+        .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::UNAUTHORIZED, "bad signature")
+    );
+
+    // 2. A message signed for bank 2, replayed to bank 3; the same message twice to bank 2.
+    let for_two = c.signer(0).request(
+        domain::BankId::try_from(2).unwrap(),
+        "POST",
+        "/interbank/probe",
+        now_ms(),
+        b"null",
+    );
+    let (status, text) = c.post_with(2, "/interbank/probe", &for_two, b"null").await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::UNAUTHORIZED, "addressed to another bank")
+    );
+    assert_eq!(
+        c.post_with(1, "/interbank/probe", &for_two, b"null")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, text) = c.post_with(1, "/interbank/probe", &for_two, b"null").await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::UNAUTHORIZED, "already seen (replay)")
+    );
+
+    // 3. Expired and absurd time stamps.
+    for ts in [now_ms() - 120_000, i64::MIN, i64::MAX] {
+        let (status, text) = c
+            .signed_post(2, prepare, 4, ts, &credit(&tx_id(5), BETO_CPF, 1))
+            .await;
+        assert_eq!(
+            (status, text.as_str()),
+            (
+                StatusCode::UNAUTHORIZED,
+                "time stamp outside the accepted window"
+            ),
+            "ts {ts}"
+        );
+    }
+
+    // 4. A 5 MiB body, announced before any authentication: refused without reading it.
+    let line = oversized_post_status(&c.url(2), prepare, 5 * 1024 * 1024).await;
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+
+    // Nothing of the above moved anything.
+    assert_eq!(
+        futures_join(&c).await,
+        before,
+        "no balance, reservation or position changed"
+    );
+
+    // 5. Bank 5 with its own key credits Beto at bank 3 beyond its limit: refused.
+    let t = tx_id(5);
+    let (status, text) = c
+        .signed_post(2, prepare, 4, now_ms(), &credit(&t, BETO_CPF, LIMIT + 1))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains(r#""reason":{"code":"limit_exceeded","bank":5}"#),
+        "{text}"
+    );
+    // Within its limit it can: but that is then bank 5's debt to bank 3, on bank 3's books.
+    let t = tx_id(5);
+    let (_, text) = c
+        .signed_post(2, prepare, 4, now_ms(), &credit(&t, BETO_CPF, 60_000))
+        .await;
+    assert!(text.contains(r#""votes":["Prepared"]"#), "{text}");
+    let (_, text) = c.signed_post(2, decide, 4, now_ms(), &commit(&t)).await;
+    assert_eq!(text, format!(r#"["{t}"]"#));
+    assert_eq!(beto.balances().await, (60_000, 0));
+    assert_eq!(
+        position(&c, 2, 5).await,
+        60_000,
+        "bank 5 owes bank 3 what it credited"
+    );
+    let minted = t.clone();
+    // The rest of its limit is all it can still add, pending or not.
+    let (_, text) = c
+        .signed_post(
+            2,
+            prepare,
+            4,
+            now_ms(),
+            &credit(&tx_id(5), BETO_CPF, 40_001),
+        )
+        .await;
+    assert!(text.contains("limit_exceeded"), "{text}");
+
+    // 6. A decision for someone else's transaction. Bank 1 (playing itself) prepares a debit of
+    //    Ana at bank 3; bank 5 then sends "commit" for it: not applied.
+    let held = tx_id(1);
+    let (_, text) = c
+        .signed_post(2, prepare, 0, now_ms(), &debit(&held, ANA_CPF, 2_500))
+        .await;
+    assert!(text.contains(r#""votes":["Prepared"]"#), "{text}");
+    assert_eq!(ana.balances().await, (7_500, 2_500));
+    let (status, text) = c.signed_post(2, decide, 4, now_ms(), &commit(&held)).await;
+    assert_eq!(
+        (status, text),
+        (StatusCode::OK, format!(r#"["{held}"]"#)),
+        "acknowledged as 'nothing of yours here'"
+    );
+    assert_eq!(ana.balances().await, (7_500, 2_500), "not applied");
+    // 7. The same id with other parts, by its own coordinator: refused, nothing changes.
+    let (_, text) = c
+        .signed_post(2, prepare, 0, now_ms(), &debit(&held, ANA_CPF, 9_000))
+        .await;
+    assert!(text.contains("tx_id_reused"), "{text}");
+    // A credit under an id bank 3 holds for bank 1, sent by bank 5: refused too.
+    let (_, text) = c
+        .signed_post(2, prepare, 4, now_ms(), &credit(&held, BETO_CPF, 1))
+        .await;
+    assert!(text.contains("tx_id_in_use"), "{text}");
+    assert_eq!(ana.balances().await, (7_500, 2_500));
+
+    // 8. Tokens with absurd epochs or hops, signed by bank 5: refused, adopted by nobody.
+    for wild in [
+        json!({"epoch": {"counter": u64::MAX, "origin": 5}, "hop": 1}),
+        json!({"epoch": {"counter": 3, "origin": 5}, "hop": u64::MAX}),
+    ] {
+        let body = wild.to_string().into_bytes();
+        let (status, text) = c.signed_post(0, token, 4, now_ms(), &body).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::OK, r#""Refused""#),
+            "{wild}"
+        );
+    }
+    for i in 0..5 {
+        let epoch = c.status(i).await.unwrap()["ring"]["epoch_counter"]
+            .as_u64()
+            .unwrap();
+        assert!(epoch < 1_000_000, "bank {} adopted epoch {epoch}", i + 1);
+    }
+
+    // Bank 1 never decided its debit: bank 3 asks it, it presumes abort, Ana's money is released.
+    let start = std::time::Instant::now();
+    while ana.balances().await != (10_000, 0) {
+        assert!(
+            start.elapsed() < SETTLE_PATIENCE,
+            "the held debit was never resolved"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Bank 3 can prove what bank 5 signed: its operator's report shows bank 5's prepare and
+    // commit of that credit, each with a valid signature of bank 5.
+    let start = std::time::Instant::now();
+    let report = loop {
+        let report = c.evidence_report(2, &minted);
+        if report.contains("/interbank/decide") || start.elapsed() > SETTLE_PATIENCE {
+            break report;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        report.contains("request POST /interbank/prepare, bank 5 -> bank 3"),
+        "{report}"
+    );
+    assert!(
+        report.contains("request POST /interbank/decide, bank 5 -> bank 3"),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("signature of bank 5 VALID").count(),
+        2,
+        "{report}"
+    );
+    assert!(report.contains(r#""amount":60000"#), "{report}");
+
+    // Bank 3's books balance on their own: its clients hold their deposit plus what bank 5 owes.
+    let audit = &c.status(2).await.unwrap()["audit"];
+    assert_eq!(audit["books_balance"], true, "{audit}");
+    assert_eq!(audit["total_available"].as_i64(), Some(10_000 + 60_000));
+}
+
+/// The books of all five banks.
+async fn futures_join(c: &Consortium) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..5 {
+        out.push(books(c, i).await);
+    }
+    out
+}
