@@ -179,12 +179,17 @@ pub struct AuditStatus {
     pub total_blocked: i128,
     pub total_incoming: i128,
     pub prepared_transactions: u64,
-    /// Deposits so far, and the balances held before positions were kept.
+    /// Deposits so far, and the balances held before positions were kept. (Defaults: read from
+    /// a bank of a version that kept no books.)
+    #[serde(default)]
     pub deposits: i64,
+    #[serde(default)]
     pub opening: i64,
     /// The position with each peer (positive: the peer owes this bank), and its limit.
+    #[serde(default)]
     pub positions: Vec<PositionStatus>,
     /// Whether available + blocked = deposits + opening + settled positions.
+    #[serde(default)]
     pub books_balance: bool,
 }
 
