@@ -61,7 +61,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/consorcio-bench.XXXXXX")
 . "$root/scripts/membership.sh"
 # A build from before per-bank keys (BENCH_BANK_BIN, for comparisons) knows no `keygen` and
 # takes PEERS and a shared CONSORTIUM_SECRET instead of a membership file.
-if env -i "$bank_bin" keygen 2>&1 | grep -q "give the key file"; then legacy=0; else legacy=1; fi
+# (The answer is read whole first: under pipefail, `keygen` exiting non-zero would fail a pipe.)
+keygen_answer=$(env -i "$bank_bin" keygen 2>&1 || true)
+case "$keygen_answer" in *"give the key file"*) legacy=0 ;; *) legacy=1 ;; esac
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 pids=()
 failed=0

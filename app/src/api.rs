@@ -18,7 +18,8 @@ pub struct DashboardPage {
     pub packet_tx_id: String,
     /// Every bank of the consortium (just this one for a bank on its own).
     pub banks: Vec<BankInfo>,
-    /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answered.
+    /// The client's links to accounts at other banks (each one a consent given at that bank),
+    /// with balances from the banks that answered.
     pub linked: Vec<LinkedAccount>,
 }
 
@@ -39,6 +40,7 @@ pub mod ssr {
     use domain::packet::PacketError;
     use domain::AccountId;
     use engine::auth::SessionToken;
+    use engine::consent::ConsentError;
     use engine::consortium::Consortium;
     use engine::{ConsortiumError, EngineError, EngineHandle, LedgerError};
     use leptos::prelude::*;
@@ -111,6 +113,26 @@ pub mod ssr {
     }
 
     pub use engine::wall_clock_ms as now_ms;
+
+    /// Locked out for `ms` more milliseconds, in words.
+    pub fn too_many_attempts(ms: i64) -> AppError {
+        let minutes = (ms + 59_999) / 60_000;
+        AppError::TooManyAttempts(format!(
+            "Too many failed attempts. For your security, try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ))
+    }
+
+    /// `next` when it is a path of this site: starts with one `/` (not `//`, another host), and
+    /// holds only printable ASCII without backslashes (which browsers read as `/`).
+    pub fn local_path(next: Option<&str>) -> Option<&str> {
+        next.filter(|p| {
+            p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 2_048
+                && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        })
+    }
 
     /// The consortium, when this bank is part of one.
     pub fn consortium() -> Option<Arc<dyn Consortium>> {
@@ -227,6 +249,18 @@ pub mod ssr {
             EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => {
                 AppError::Unavailable(e.to_string())
             }
+            EngineError::Consent(c) => {
+                let msg = c.to_string();
+                match c {
+                    ConsentError::BadCode | ConsentError::BadState => AppError::BadInput {
+                        field: None,
+                        message: msg,
+                    },
+                    ConsentError::Unknown => AppError::NotFound(msg),
+                    ConsentError::Busy => AppError::Unavailable(msg),
+                    ConsentError::TooMany => AppError::Refused(msg),
+                }
+            }
             EngineError::Unexpected => AppError::Unexpected,
         }
     }
@@ -269,6 +303,9 @@ pub async fn get_bank() -> Result<BankInfo, AppError> {
 
 pub use signup::*;
 
+mod consent;
+pub use consent::*;
+
 /// Sign-up alone: every field of its form is an argument of its server function (what the
 /// ActionForm posts, so it works before the wasm loads), more than clippy's default allows; the
 /// allow is on this module because the `#[server]` macro's browser stub carries no attributes.
@@ -296,6 +333,13 @@ mod signup {
         use engine::NewAccount;
 
         let engine = ssr::engine()?;
+        let guards = ssr::login_guards();
+        let address_key = format!("address:{}", ssr::client_address());
+        if let Some(g) = &guards {
+            if let Err(ms) = g.signups.check(&[&address_key], ssr::now_ms()) {
+                return Err(ssr::too_many_attempts(ms));
+            }
+        }
         let company = match kind.as_str() {
             "individual" => false,
             "company" => true,
@@ -335,7 +379,7 @@ mod signup {
         } else {
             AccountKind::Individual
         };
-        let account = engine
+        let opened = engine
             .open_account(NewAccount {
                 kind,
                 holders,
@@ -343,16 +387,34 @@ mod signup {
                 phone,
                 password_hash,
             })
-            .await
-            .map_err(ssr::from_engine)?;
+            .await;
+        let account = match opened {
+            Ok(account) => account,
+            // One answer whichever is taken, so that sign-up does not tell who is a client here;
+            // and these refusals count against the address, as failed logins do.
+            Err(engine::EngineError::Ledger(
+                engine::LedgerError::DuplicateTaxId | engine::LedgerError::DuplicateEmail,
+            )) => {
+                if let Some(g) = &guards {
+                    g.signups.failed(&[&address_key], ssr::now_ms());
+                }
+                return Err(AppError::Refused(
+                    "We could not open an account with these details. If you are already a client of this bank, log in instead."
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(ssr::from_engine(e)),
+        };
         ssr::start_session(&engine, account).await?;
         leptos_axum::redirect("/dashboard");
         Ok(())
     }
 }
 
+/// Logs in and goes to `next` when it is a path of this site (the page that asked for a
+/// session), else to the dashboard.
 #[server(endpoint = "login")]
-pub async fn login(email: String, password: String) -> Result<(), AppError> {
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use engine::auth::{verify_password, Password};
 
     let engine = ssr::engine()?;
@@ -364,13 +426,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
     let email = email.trim().to_lowercase();
     let lockout = ssr::Lockout::new(&email);
     let now = ssr::now_ms();
-    let too_many = |ms: i64| {
-        let minutes = (ms + 59_999) / 60_000;
-        AppError::TooManyAttempts(format!(
-            "Too many failed attempts. For your security, try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        ))
-    };
+    let too_many = ssr::too_many_attempts;
     if let Some(ms) = lockout.locked_for(now) {
         return Err(too_many(ms));
     }
@@ -400,7 +456,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
         (true, Some(account)) => {
             lockout.succeeded();
             ssr::start_session(&engine, account).await?;
-            leptos_axum::redirect("/dashboard");
+            leptos_axum::redirect(ssr::local_path(next.as_deref()).unwrap_or("/dashboard"));
             Ok(())
         }
         _ => Err(AppError::InvalidCredentials),
@@ -426,9 +482,11 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let dashboard = engine.dashboard(account).await.map_err(ssr::from_engine)?;
-    let owners = dashboard.account.holders.iter().map(|h| h.tax_id).collect();
     let (banks, linked) = match ssr::consortium() {
-        Some(c) => (c.banks(), c.linked_accounts(owners).await),
+        Some(c) => (
+            c.banks(),
+            c.linked_accounts(account).await.map_err(ssr::from_engine)?,
+        ),
         None => (vec![engine.bank().clone()], Vec::new()),
     };
     Ok(DashboardPage {

@@ -4,7 +4,8 @@
 //! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
 //! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
-//!   builder), bank selector, consortium status.
+//!   builder), bank selector, consortium status, and the pages of a link between banks (consent,
+//!   return, consents given).
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
@@ -58,9 +59,20 @@ fn content_security_policy() {
     ) else {
         return;
     };
+    // A form may also lead to the consortium's other banks: approving a link answers with a
+    // redirect to the bank that asked, and browsers check redirects after a form against this.
+    let banks: String = use_context::<std::sync::Arc<dyn engine::consortium::Consortium>>()
+        .map(|c| {
+            c.banks()
+                .iter()
+                .filter_map(|b| c.public_url(b.id))
+                .map(|u| format!(" {}", u.trim_end_matches('/')))
+                .collect()
+        })
+        .unwrap_or_default();
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'{banks}"
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
@@ -107,6 +119,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("dashboard") view=pages::dashboard::DashboardPage/>
                     <Route path=StaticSegment("banks") view=pages::banks::Banks/>
                     <Route path=StaticSegment("consortium") view=pages::status::Status/>
+                    <Route path=StaticSegment("consent") view=pages::consent::ConsentPage/>
+                    <Route path=StaticSegment("consents") view=pages::consent::Consents/>
+                    <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                 </Routes>
             </main>
         </Router>

@@ -13,6 +13,28 @@ pub fn bank_name(id: BankId, banks: &[BankInfo]) -> String {
         .unwrap_or_else(|| format!("bank {id}"))
 }
 
+/// Bank `id` as listed among `banks` (named "bank 7" when it is not listed).
+pub fn bank_info(id: BankId, banks: &[BankInfo]) -> BankInfo {
+    BankInfo {
+        id,
+        name: bank_name(id, banks),
+    }
+}
+
+/// What a consent allows, in one line: "R$ 500,00 per packet · R$ 1.000,00 per day · until
+/// 26/11/2026".
+pub fn terms(t: &domain::consent::ConsentTerms) -> String {
+    let mut parts = vec![format!("{} per packet", t.per_packet.to_brl())];
+    if let Some(d) = t.daily {
+        parts.push(format!("{} per day", d.to_brl()));
+    }
+    parts.push(format!(
+        "until {}",
+        domain::time_fmt::format_brasilia_date(t.expires_ms)
+    ));
+    parts.join(" · ")
+}
+
 /// Why a transfer was refused, as a sentence for the client.
 pub fn refusal(r: Refusal, banks: &[BankInfo]) -> String {
     let name = |b: BankId| bank_name(b, banks);
@@ -52,6 +74,24 @@ pub fn refusal(r: Refusal, banks: &[BankInfo]) -> String {
         ),
         Refusal::NoAnswer { bank } => format!("{} did not answer in time.", name(bank)),
         Refusal::Unreachable { bank } => format!("{} is not reachable right now.", name(bank)),
+        Refusal::NoConsent { bank } => format!(
+            "You have not linked an account at {} to pay from.",
+            name(bank)
+        ),
+        Refusal::ConsentUnknown { bank } => format!(
+            "{} knows no consent for this account to draw on it.",
+            name(bank)
+        ),
+        Refusal::ConsentRevoked { bank } => format!("Your consent at {} was revoked.", name(bank)),
+        Refusal::ConsentExpired { bank } => format!("Your consent at {} has expired.", name(bank)),
+        Refusal::ConsentPacketLimit { bank } => format!(
+            "This packet draws more from {} than your consent allows per packet.",
+            name(bank)
+        ),
+        Refusal::ConsentDailyLimit { bank } => format!(
+            "This packet would pass today's limit of your consent at {}.",
+            name(bank)
+        ),
         Refusal::LimitExceeded { bank } => {
             format!("The receiving bank cannot take more from {} until the banks settle; please try again later.", name(bank))
         }

@@ -1,5 +1,6 @@
 //! What the bank node sends to the browser. Plain data; no secrets ever appear here.
 
+use crate::consent::{ConsentId, ConsentTerms};
 use crate::{AccountId, BankId, Cents, Refusal, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 
@@ -182,13 +183,30 @@ impl PacketOutcome {
     }
 }
 
-/// The client's account at another bank of the consortium, found by CPF/CNPJ.
+/// One of the client's links to an account at another bank: the consent that bank holds, and
+/// what that bank says of the account now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedAccount {
     pub bank: BankInfo,
+    pub consent: ConsentId,
+    /// The account at that bank and its holder's name, as that bank told it.
     pub account: AccountId,
-    pub available: Cents,
-    pub blocked: Cents,
+    pub owner_name: String,
+    pub terms: ConsentTerms,
+    pub status: LinkStatus,
+    /// Balances, while the consent is active and that bank answers.
+    pub available: Option<Cents>,
+    pub blocked: Option<Cents>,
+}
+
+/// Where a link stands, as the bank holding the money answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkStatus {
+    Active,
+    /// Revoked or expired at that bank (it no longer lets this link draw).
+    Ended,
+    /// That bank did not answer just now.
+    Unreachable,
 }
 
 /// One bank as the consortium status page and the bank selector show it.

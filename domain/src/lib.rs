@@ -5,6 +5,7 @@
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
 //! - [`ids`]: [`BankId`], [`AccountId`], [`TxId`].
 //! - [`input`]: validation of names, e-mails, phones and passwords typed by a client.
+//! - [`consent`]: payment consents between banks (ids, terms, what each side sees).
 //! - [`dto`]: the shapes the server sends to the browser.
 //! - [`packet`]: a Pix packet as a client asks for it, checked once ([`packet::Packet`]).
 //! - [`refusal`]: why a transfer was refused, as a typed code ([`Refusal`]).
@@ -12,6 +13,7 @@
 //!
 //! Nothing here performs I/O, so the whole crate compiles to wasm32 and runs under a simulator.
 
+pub mod consent;
 pub mod dto;
 pub mod ids;
 pub mod input;

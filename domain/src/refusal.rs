@@ -39,6 +39,18 @@ pub enum Refusal {
     LimitExceeded { bank: BankId },
     /// The packet waited too long for its turn; nothing was sent.
     Expired,
+    /// The client has not linked an account at `bank` (no consent to draw on it).
+    NoConsent { bank: BankId },
+    /// `bank` knows no such consent for this account of the coordinating bank.
+    ConsentUnknown { bank: BankId },
+    /// The consent was revoked at `bank`.
+    ConsentRevoked { bank: BankId },
+    /// The consent at `bank` has expired.
+    ConsentExpired { bank: BankId },
+    /// The packet draws more from `bank` than the consent allows per packet.
+    ConsentPacketLimit { bank: BankId },
+    /// The packet would take today's draws from `bank` beyond the consent's daily limit.
+    ConsentDailyLimit { bank: BankId },
 }
 
 impl Refusal {
@@ -54,7 +66,13 @@ impl Refusal {
             | Refusal::RecordsUnreadable { bank }
             | Refusal::NoAnswer { bank }
             | Refusal::Unreachable { bank }
-            | Refusal::LimitExceeded { bank } => Some(bank),
+            | Refusal::LimitExceeded { bank }
+            | Refusal::NoConsent { bank }
+            | Refusal::ConsentUnknown { bank }
+            | Refusal::ConsentRevoked { bank }
+            | Refusal::ConsentExpired { bank }
+            | Refusal::ConsentPacketLimit { bank }
+            | Refusal::ConsentDailyLimit { bank } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount

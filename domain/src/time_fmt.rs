@@ -24,6 +24,31 @@ pub fn stamp_utc(unix_ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `26/11/2026`: the Brasília date of a timestamp.
+pub fn format_brasilia_date(unix_ms: i64) -> String {
+    let local = at(unix_ms).to_offset(offset!(-3));
+    local
+        .format(format_description!("[day]/[month]/[year]"))
+        .unwrap_or_default()
+}
+
+/// `2026-11-26`: the Brasília date of a timestamp as an HTML date input holds it.
+pub fn date_input(unix_ms: i64) -> String {
+    let local = at(unix_ms).to_offset(offset!(-3));
+    local
+        .format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// The last millisecond of the Brasília day `yyyy-mm-dd` (what an HTML date input sends), or
+/// `None` when the text is not such a date.
+pub fn end_of_brasilia_day(text: &str) -> Option<i64> {
+    let date = time::Date::parse(text.trim(), format_description!("[year]-[month]-[day]")).ok()?;
+    let next = date.next_day()?.midnight().assume_offset(offset!(-3));
+    let nanos = next.unix_timestamp_nanos() / 1_000_000;
+    i64::try_from(nanos).ok().map(|ms| ms - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +63,20 @@ mod tests {
         assert_eq!(stamp_utc(1_709_208_000_000), "202402291200");
         assert_eq!(stamp_utc(951_782_400_000), "200002290000");
         assert_eq!(stamp_utc(0), "197001010000");
+    }
+
+    #[test]
+    fn dates_round_trip_in_brasilia_time() {
+        // 2026-11-26T02:00:00Z is still the 25th in Brasília.
+        assert_eq!(date_input(1_795_658_400_000), "2026-11-25");
+        assert_eq!(format_brasilia_date(1_795_658_400_000), "25/11/2026");
+        let end = end_of_brasilia_day("2026-11-25").unwrap();
+        // 2026-11-26T03:00:00Z minus one millisecond.
+        assert_eq!(end, 1_795_662_000_000 - 1);
+        assert_eq!(date_input(end), "2026-11-25");
+        assert_eq!(date_input(end + 1), "2026-11-26");
+        assert_eq!(end_of_brasilia_day("2026-02-30"), None);
+        assert_eq!(end_of_brasilia_day("26/11/2026"), None);
+        assert_eq!(end_of_brasilia_day(""), None);
     }
 }

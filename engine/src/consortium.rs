@@ -3,6 +3,7 @@
 //! HTTP clients, and a test or simulator can plug in its own.
 
 use crate::EngineResult;
+use domain::consent::Grant;
 use domain::dto::{
     BankInfo, BankStatus, LinkedAccount, PacketOutcome, PacketProgress, ReceiverPreview,
 };
@@ -32,8 +33,23 @@ pub trait Consortium: Send + Sync + 'static {
         packet: Packet,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
 
-    /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answer.
-    fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>>;
+    /// The client's links to accounts at other banks, each with what that bank says of it now
+    /// (balances while its consent is active). Nothing is found by CPF/CNPJ.
+    fn linked_accounts(
+        &self,
+        account: AccountId,
+    ) -> BoxFuture<'_, EngineResult<Vec<LinkedAccount>>>;
+
+    /// Redeems at `bank` the one-time code its client approved for `account` here: the consent.
+    fn redeem(
+        &self,
+        bank: BankId,
+        code: String,
+        account: AccountId,
+    ) -> BoxFuture<'_, EngineResult<Grant>>;
+
+    /// Where a browser reaches bank `bank`'s app (the membership file's public URL).
+    fn public_url(&self, bank: BankId) -> Option<String>;
 
     /// Every member's public status (offline ones marked so), asked of each just now.
     fn status(&self) -> BoxFuture<'_, Vec<BankStatus>>;

@@ -11,6 +11,7 @@ use crate::auth::{PasswordHash, TokenHash};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
+use domain::consent::{ConsentId, ConsentView, Grant};
 use domain::dto::{
     AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview,
     TransferReceipt, TxStatus,
@@ -39,6 +40,9 @@ pub enum EngineError {
     /// The packet itself is wrong (unknown bank, too many legs...).
     #[error(transparent)]
     Packet(#[from] domain::packet::PacketError),
+    /// A consent, its code or a link's state was refused.
+    #[error(transparent)]
+    Consent(#[from] crate::consent::ConsentError),
 }
 
 /// What went wrong between banks, as a client is told it (the app puts it into words).
@@ -75,6 +79,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// This machine's clock moved by a fixed amount: a test's way to let time pass (expiries).
+pub struct SkewedClock(pub i64);
+
+impl Clock for SkewedClock {
+    fn now_ms(&self) -> i64 {
+        wall_clock_ms().saturating_add(self.0)
+    }
+}
+
 /// Milliseconds since the Unix epoch by this machine's clock: the one place that reads it
 /// (everything else takes a [`Clock`], or asks this for request time stamps).
 pub fn wall_clock_ms() -> i64 {
@@ -95,6 +108,9 @@ pub struct EngineConfig {
     pub session_ttl_ms: i64,
     /// Bound on live sessions, so that logins cannot grow memory without limit.
     pub sessions_max: usize,
+    /// Live sessions one account may have; a new login past it ends that account's oldest (so
+    /// that logging in again and again cannot fill the table).
+    pub sessions_per_account: usize,
     /// How many history entries a dashboard shows.
     pub recent_limit: u32,
     /// Per member bank, the most it may owe this bank net (membership file); a credit that would
@@ -111,6 +127,7 @@ impl EngineConfig {
             batch_max: 1_024,
             session_ttl_ms: crate::auth::SESSION_TTL_MS,
             sessions_max: 100_000,
+            sessions_per_account: 10,
             recent_limit: 50,
             limits: std::collections::BTreeMap::new(),
         }
@@ -236,6 +253,51 @@ enum Command {
     Shutdown {
         reply: Reply<()>,
     },
+    GrantCode {
+        grant: GrantRequest,
+        reply: Reply<String>,
+    },
+    Redeem {
+        code: String,
+        grantee_bank: BankId,
+        grantee_account: AccountId,
+        reply: Reply<Grant>,
+    },
+    ConsentsGiven {
+        owner: AccountId,
+        reply: Reply<Vec<ConsentView>>,
+    },
+    Revoke {
+        owner: AccountId,
+        id: ConsentId,
+        reply: Reply<()>,
+    },
+    ConsentedAccount {
+        id: ConsentId,
+        grantee_bank: BankId,
+        grantee_account: AccountId,
+        reply: Reply<Option<AccountView>>,
+    },
+    StartLink {
+        account: AccountId,
+        bank: BankId,
+        reply: Reply<String>,
+    },
+    TakeLinkState {
+        account: AccountId,
+        state: String,
+        reply: Reply<BankId>,
+    },
+    SaveLink {
+        account: AccountId,
+        bank: BankId,
+        grant: Grant,
+        reply: Reply<()>,
+    },
+    Links {
+        account: AccountId,
+        reply: Reply<Vec<crate::consent::Link>>,
+    },
 }
 
 impl Command {
@@ -256,6 +318,9 @@ impl Command {
                 | Command::UnackedDecisions { .. }
                 | Command::InDoubt { .. }
                 | Command::Participation { .. }
+                | Command::ConsentsGiven { .. }
+                | Command::ConsentedAccount { .. }
+                | Command::Links { .. }
         )
     }
 }
@@ -509,6 +574,100 @@ impl EngineHandle {
     pub async fn audit(&self) -> EngineResult<Audit> {
         self.call(|reply| Command::Audit { reply }).await
     }
+
+    /// The owner of an account here approved terms for an account at another bank: a one-time
+    /// code that bank redeems for the consent (see [`crate::consent`]).
+    pub async fn grant_code(&self, grant: GrantRequest) -> EngineResult<String> {
+        self.call(|reply| Command::GrantCode { grant, reply }).await
+    }
+
+    /// Another bank redeems a code for its account: the consent, made durably now.
+    pub async fn redeem(
+        &self,
+        code: String,
+        grantee_bank: BankId,
+        grantee_account: AccountId,
+    ) -> EngineResult<Grant> {
+        self.call(|reply| Command::Redeem {
+            code,
+            grantee_bank,
+            grantee_account,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn consents_given(&self, owner: AccountId) -> EngineResult<Vec<ConsentView>> {
+        self.call(|reply| Command::ConsentsGiven { owner, reply })
+            .await
+    }
+
+    pub async fn revoke(&self, owner: AccountId, id: ConsentId) -> EngineResult<()> {
+        self.call(|reply| Command::Revoke { owner, id, reply })
+            .await
+    }
+
+    /// The account an active consent lets an account at another bank see.
+    pub async fn consented_account(
+        &self,
+        id: ConsentId,
+        grantee_bank: BankId,
+        grantee_account: AccountId,
+    ) -> EngineResult<Option<AccountView>> {
+        self.call(|reply| Command::ConsentedAccount {
+            id,
+            grantee_bank,
+            grantee_account,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn start_link(&self, account: AccountId, bank: BankId) -> EngineResult<String> {
+        self.call(|reply| Command::StartLink {
+            account,
+            bank,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn take_link_state(&self, account: AccountId, state: String) -> EngineResult<BankId> {
+        self.call(|reply| Command::TakeLinkState {
+            account,
+            state,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn save_link(
+        &self,
+        account: AccountId,
+        bank: BankId,
+        grant: Grant,
+    ) -> EngineResult<()> {
+        self.call(|reply| Command::SaveLink {
+            account,
+            bank,
+            grant,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn links(&self, account: AccountId) -> EngineResult<Vec<crate::consent::Link>> {
+        self.call(|reply| Command::Links { account, reply }).await
+    }
+}
+
+/// Terms the owner of `owner` approved for `grantee_account` at `grantee_bank`.
+#[derive(Clone, Debug)]
+pub struct GrantRequest {
+    pub owner: AccountId,
+    pub grantee_bank: BankId,
+    pub grantee_account: AccountId,
+    pub terms: domain::consent::ConsentTerms,
 }
 
 /// The unexpired sessions in the store, keyed as the engine keeps them.
@@ -556,6 +715,8 @@ struct State {
     clock: Arc<dyn Clock>,
     store: Store,
     ledger: Ledger,
+    /// Consents given here, links to consents elsewhere, and the codes and states in between.
+    consents: crate::consent::Consents,
     sessions: SessionTable,
     session_changes: Vec<SessionChange>,
     seen_in_batch: HashMap<TxId, Seen>,
@@ -580,11 +741,15 @@ impl State {
             .map_err(|e| format!("stored ledger is inconsistent: {e}"))?;
         let now = clock.now_ms();
         let sessions = live_sessions(&store, now).map_err(|e| format!("loading sessions: {e}"))?;
+        let consents = store
+            .load_consents()
+            .map_err(|e| format!("loading consents: {e}"))?;
         Ok(State {
             config,
             clock,
             store,
             ledger,
+            consents,
             sessions: Arc::new(RwLock::new(sessions)),
             session_changes: Vec::new(),
             seen_in_batch: HashMap::new(),
@@ -634,11 +799,22 @@ impl State {
         let changes: Vec<Change> = self.ledger.take_changes();
         let sessions = std::mem::take(&mut self.session_changes);
         let protocol = std::mem::take(&mut self.protocol_changes);
-        let durable = if changes.is_empty() && sessions.is_empty() && protocol.is_empty() {
+        let consents = self.consents.take_changes();
+        let batch = crate::store::Batch {
+            ledger: &changes,
+            sessions: &sessions,
+            protocol: &protocol,
+            consents: &consents,
+        };
+        let durable = if changes.is_empty()
+            && sessions.is_empty()
+            && protocol.is_empty()
+            && consents.is_empty()
+        {
             true
         } else {
             self.commits += 1;
-            match self.store.persist(&changes, &sessions, &protocol, now) {
+            match self.store.persist(&batch, now) {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::error!(error = %e, "persisting a batch failed; reloading state from disk");
@@ -668,6 +844,11 @@ impl State {
         match live_sessions(&self.store, self.clock.now_ms()) {
             Ok(sessions) => *self.sessions.write().expect("sessions lock") = sessions,
             Err(e) => panic!("cannot reload sessions after a failed commit: {e}"),
+        }
+        // Codes and link states still waiting are lost with memory: their clients start again.
+        match self.store.load_consents() {
+            Ok(consents) => self.consents = consents,
+            Err(e) => panic!("cannot reload consents after a failed commit: {e}"),
         }
     }
 
@@ -778,6 +959,94 @@ impl State {
                 defer(reply, Ok(()))
             }
             Command::InDoubt { reply } => defer(reply, self.store.in_doubt().map_err(store_error)),
+            Command::GrantCode { grant, reply } => {
+                let GrantRequest {
+                    owner,
+                    grantee_bank,
+                    grantee_account,
+                    terms,
+                } = grant;
+                let code = match self.ledger.account(owner) {
+                    Some(_) => self
+                        .consents
+                        .grant_code(owner, grantee_bank, grantee_account, terms, now)
+                        .map_err(Into::into),
+                    None => Err(LedgerError::UnknownAccount.into()),
+                };
+                defer(reply, code)
+            }
+            Command::Redeem {
+                code,
+                grantee_bank,
+                grantee_account,
+                reply,
+            } => {
+                let grant = self
+                    .consents
+                    .redeem(&code, grantee_bank, grantee_account, now)
+                    .map_err(EngineError::from)
+                    .and_then(|c| {
+                        let account = self
+                            .ledger
+                            .account(c.owner)
+                            .ok_or(EngineError::Ledger(LedgerError::UnknownAccount))?;
+                        Ok(Grant {
+                            consent: c.id,
+                            account: c.owner,
+                            owner_name: account.holders[0].name.clone(),
+                            terms: c.terms,
+                        })
+                    });
+                defer(reply, grant)
+            }
+            Command::ConsentsGiven { owner, reply } => {
+                defer(reply, Ok(self.consents.given(owner, now)))
+            }
+            Command::Revoke { owner, id, reply } => defer(
+                reply,
+                self.consents.revoke(owner, &id, now).map_err(Into::into),
+            ),
+            Command::ConsentedAccount {
+                id,
+                grantee_bank,
+                grantee_account,
+                reply,
+            } => {
+                let found =
+                    self.consents
+                        .consented_account(&id, grantee_bank, grantee_account, now);
+                defer(reply, found.map(|a| self.account_view(a)).transpose())
+            }
+            Command::StartLink {
+                account,
+                bank,
+                reply,
+            } => defer(
+                reply,
+                self.consents
+                    .start_link(account, bank, now)
+                    .map_err(Into::into),
+            ),
+            Command::TakeLinkState {
+                account,
+                state,
+                reply,
+            } => defer(
+                reply,
+                self.consents
+                    .take_state(account, &state, now)
+                    .map_err(Into::into),
+            ),
+            Command::SaveLink {
+                account,
+                bank,
+                grant,
+                reply,
+            } => {
+                self.consents.save_link(account, bank, grant, now);
+                defer(reply, Ok(()))
+            }
+            Command::Links { account, reply } => defer(reply, Ok(self.consents.links(account))),
         };
         self.waiting.push(answer);
     }
@@ -932,6 +1201,19 @@ impl State {
             return Err(LedgerError::UnknownAccount.into());
         }
         let mut sessions = self.sessions.write().expect("sessions lock");
+        let mut own: Vec<(i64, TokenHash)> = sessions
+            .iter()
+            .filter(|(_, (a, _))| *a == account)
+            .map(|(t, (_, expires))| (*expires, *t))
+            .collect();
+        if own.len() >= self.config.sessions_per_account {
+            own.sort_unstable_by_key(|(expires, _)| *expires);
+            let excess = own.len() + 1 - self.config.sessions_per_account;
+            for (_, token) in own.into_iter().take(excess) {
+                sessions.remove(&token);
+                self.session_changes.push(SessionChange::Deleted { token });
+            }
+        }
         if sessions.len() >= self.config.sessions_max {
             sessions.retain(|_, (_, expires)| *expires > now);
             self.session_changes

@@ -22,6 +22,7 @@
 //! - the sum of `available + blocked` over all accounts equals deposits plus committed inbound
 //!   minus committed outbound across banks (for one bank alone: the sum of deposits).
 
+use domain::consent::ConsentId;
 use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
 use domain::money::MAX_BALANCE;
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
@@ -116,11 +117,14 @@ pub struct PreparedPart {
     pub amount: Cents,
     /// The bank this part's settlement position is with (`None`: inside this bank).
     pub peer: Option<BankId>,
+    /// The consent a debit drew on, and when: an abort gives the draw back.
+    pub consent: Option<ConsentId>,
+    pub prepared_ms: i64,
 }
 
 /// Names one part of a transfer at this bank: a leg of a packet, at an account, and the bank
 /// its settlement position moves with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartKey {
     pub leg: u16,
     pub account: AccountId,
@@ -128,6 +132,8 @@ pub struct PartKey {
     /// side: the coordinator of the transaction, or, where this bank coordinates, the leg's other
     /// bank.
     pub peer: Option<BankId>,
+    /// The consent a debit draws on (`None`: the client's own account).
+    pub consent: Option<ConsentId>,
 }
 
 impl PartKey {
@@ -137,6 +143,7 @@ impl PartKey {
             leg: 0,
             account,
             peer: None,
+            consent: None,
         }
     }
 }
@@ -172,6 +179,8 @@ pub struct Entry {
     pub created_ms: i64,
     /// The bank this entry's settlement position is with, while it is pending.
     pub peer: Option<BankId>,
+    /// The consent a debit drew on.
+    pub consent: Option<ConsentId>,
 }
 
 /// A change for the store to persist. Produced in order; applied in order.
@@ -386,6 +395,7 @@ impl Ledger {
             counterparty: None,
             created_ms: now_ms,
             peer: None,
+            consent: None,
         }));
         Ok(())
     }
@@ -399,7 +409,12 @@ impl Ledger {
         counterparty: Counterparty,
         now_ms: i64,
     ) -> Result<(), LedgerError> {
-        let PartKey { leg, account, peer } = part;
+        let PartKey {
+            leg,
+            account,
+            peer,
+            consent,
+        } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Debit)?;
         let acc = self
@@ -425,6 +440,8 @@ impl Ledger {
                 side: Side::Debit,
                 amount,
                 peer,
+                consent,
+                prepared_ms: now_ms,
             },
             counterparty,
             now_ms,
@@ -441,7 +458,9 @@ impl Ledger {
         counterparty: Counterparty,
         now_ms: i64,
     ) -> Result<(), LedgerError> {
-        let PartKey { leg, account, peer } = part;
+        let PartKey {
+            leg, account, peer, ..
+        } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Credit)?;
         let acc = self
@@ -475,6 +494,8 @@ impl Ledger {
                 side: Side::Credit,
                 amount,
                 peer,
+                consent: None,
+                prepared_ms: now_ms,
             },
             counterparty,
             now_ms,
@@ -515,6 +536,7 @@ impl Ledger {
             part.amount,
             part.peer,
         );
+        let consent = part.consent.clone();
         self.prepared.entry(tx.clone()).or_default().push(part);
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
@@ -527,6 +549,7 @@ impl Ledger {
             counterparty: Some(counterparty),
             created_ms: now_ms,
             peer,
+            consent,
         }));
     }
 

@@ -7,6 +7,7 @@
 //! - [`auth`]: Argon2id password hashing and session tokens.
 //! - [`evidence`]: the signed messages other banks sent, kept (bounded) for disputes.
 //! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
+//! - [`consent`]: consents between banks (given, drawn on, revoked; links to them), pure.
 //! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
 //! - [`ring`]: the token ring, sans-IO.
 //! - [`twopc`]: two-phase commit across banks: its items, the round and phase-two delivery, sans-IO.
@@ -18,6 +19,7 @@
 //! reads or writes balances.
 
 pub mod auth;
+pub mod consent;
 pub mod consortium;
 pub mod coordinator;
 pub mod engine;
@@ -32,6 +34,6 @@ pub mod wire;
 pub use engine::protocol::{parse_outcome, Logged};
 pub use engine::{
     wall_clock_ms, Audit, Clock, ConsortiumError, EngineConfig, EngineError, EngineHandle,
-    EngineResult, SystemClock,
+    EngineResult, SkewedClock, SystemClock,
 };
 pub use ledger::{LedgerError, NewAccount};

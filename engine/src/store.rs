@@ -6,7 +6,9 @@
 //! connection on the engine thread, so they see exactly what has been acknowledged.
 
 use crate::auth::{PasswordHash, TokenHash};
+use crate::consent::{Consent, ConsentChange, Consents, Link};
 use crate::ledger::{Account, Books, Change, Entry, Ledger, Position, PreparedPart, Side};
+use domain::consent::{ConsentId, ConsentTerms, Grant};
 use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
@@ -14,7 +16,7 @@ use std::path::Path;
 
 pub type StoreResult<T> = Result<T, rusqlite::Error>;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 6;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -106,12 +108,12 @@ const DECISIONS_4: &str = "
 ALTER TABLE decisions ADD COLUMN participants TEXT;
 ALTER TABLE decisions ADD COLUMN submitter INTEGER;";
 
-/// Added by schema version 4: settlement positions and the books. Entries of cross-bank parts
+/// Added by schema version 5: settlement positions and the books. Entries of cross-bank parts
 /// name the bank their position is with; the books start from what a bank of an older version
 /// already held: its deposits, and an opening balance for the rest (its net transfers with other
 /// banks before positions were kept). Parts still pending at the upgrade have their position with
 /// the bank on the other side of the transfer.
-const BOOKS_4: &str = "
+const BOOKS_5: &str = "
 ALTER TABLE entries ADD COLUMN peer INTEGER;
 UPDATE entries SET peer = counterparty_bank WHERE status = 'pending' AND kind <> 'deposit';
 CREATE TABLE positions (
@@ -132,6 +134,37 @@ INSERT INTO books (name, cents)
     SELECT 'opening', (SELECT COALESCE(SUM(available_cents + blocked_cents), 0) FROM accounts)
                     - (SELECT cents FROM books WHERE name = 'deposits');";
 
+/// Added by schema version 6: consents given at this bank (to accounts of other banks), links of
+/// this bank's clients to consents given at other banks, and the consent a pending debit drew on.
+const CONSENTS_6: &str = "
+ALTER TABLE entries ADD COLUMN consent TEXT;
+CREATE TABLE consents (
+    id              TEXT    PRIMARY KEY,
+    owner           INTEGER NOT NULL REFERENCES accounts(id),
+    grantee_bank    INTEGER NOT NULL,
+    grantee_account INTEGER NOT NULL,
+    per_packet      INTEGER NOT NULL CHECK (per_packet > 0),
+    daily           INTEGER,
+    expires_ms      INTEGER NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    revoked_ms      INTEGER,
+    used_day        INTEGER NOT NULL,
+    used_cents      INTEGER NOT NULL CHECK (used_cents >= 0)
+);
+CREATE INDEX consents_by_owner ON consents(owner);
+CREATE TABLE links (
+    account    INTEGER NOT NULL REFERENCES accounts(id),
+    bank       INTEGER NOT NULL,
+    consent    TEXT    NOT NULL,
+    remote     INTEGER NOT NULL,
+    owner_name TEXT    NOT NULL,
+    per_packet INTEGER NOT NULL,
+    daily      INTEGER,
+    expires_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, bank)
+);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -143,7 +176,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {DECISIONS}
 {PARTICIPATIONS_4}
 {DECISIONS_4}
-{BOOKS_4}"
+{BOOKS_5}
+{CONSENTS_6}"
     )
 }
 
@@ -191,7 +225,40 @@ ALTER TABLE {table}_new RENAME TO {table};
 /// From version 3: participations remember the hash of their parts, decisions their participants
 /// and submitter.
 fn migrate_3() -> String {
-    format!("{PARTICIPATIONS_4}\n{DECISIONS_4}\n{BOOKS_4}\n")
+    format!("{PARTICIPATIONS_4}\n{DECISIONS_4}\n")
+}
+
+/// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
+/// each version's changes in order.
+fn upgrade_from(version: i64) -> Option<String> {
+    let steps: [(i64, String); 5] = [
+        (1, migrate_1()),
+        (2, migrate_2()),
+        (3, migrate_3()),
+        (4, BOOKS_5.to_string()),
+        (5, CONSENTS_6.to_string()),
+    ];
+    match version {
+        0 => Some(schema()),
+        SCHEMA_VERSION => Some(String::new()),
+        v if (1..SCHEMA_VERSION).contains(&v) => Some(
+            steps
+                .iter()
+                // Version 1 is upgraded by rebuilding like version 2 is, so it skips step 2.
+                .filter(|(from, _)| *from >= v && !(v == 1 && *from == 2))
+                .map(|(_, sql)| format!("{sql}\n"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Everything one batch changed, persisted in one transaction.
+pub struct Batch<'a> {
+    pub ledger: &'a [Change],
+    pub sessions: &'a [SessionChange],
+    pub protocol: &'a [ProtocolChange],
+    pub consents: &'a [ConsentChange],
 }
 
 /// A session row as restored at start-up.
@@ -307,17 +374,10 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_millis(5_000))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let upgrade = match version {
-            0 => schema(),
-            1 => format!("{}{}", migrate_1(), migrate_3()),
-            2 => format!("{}{}", migrate_2(), migrate_3()),
-            3 => migrate_3(),
-            SCHEMA_VERSION => String::new(),
-            _ => {
-                return Err(rusqlite::Error::InvalidParameterName(format!(
-                    "database schema version {version}, this build knows {SCHEMA_VERSION}"
-                )))
-            }
+        let Some(upgrade) = upgrade_from(version) else {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "database schema version {version}, this build knows {SCHEMA_VERSION}"
+            )));
         };
         if !upgrade.is_empty() {
             // One transaction: a crash mid-upgrade leaves the old version, which upgrades again.
@@ -378,7 +438,7 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg, peer FROM entries WHERE status = 'pending' ORDER BY id")?;
+            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg, peer, consent, created_ms FROM entries WHERE status = 'pending' ORDER BY id")?;
         let prepared = stmt
             .query_map([], |r| {
                 let tx: String = r.get(0)?;
@@ -396,11 +456,66 @@ impl Store {
                         side,
                         amount: Cents::new(r.get(3)?),
                         peer: r.get::<_, Option<u16>>(5)?.map(parse_bank).transpose()?,
+                        consent: r
+                            .get::<_, Option<String>>(6)?
+                            .map(|c| parse_consent(&c))
+                            .transpose()?,
+                        prepared_ms: r.get(7)?,
                     },
                 ))
             })?
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Ledger::restore(accounts, prepared, self.load_books()?))
+    }
+
+    /// Consents given at this bank, and this bank's clients' links to consents elsewhere.
+    pub fn load_consents(&self) -> StoreResult<Consents> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, owner, grantee_bank, grantee_account, per_packet, daily, expires_ms, created_ms, revoked_ms, used_day, used_cents
+             FROM consents",
+        )?;
+        let given = stmt
+            .query_map([], |r| {
+                Ok(Consent {
+                    id: parse_consent(&r.get::<_, String>(0)?)?,
+                    owner: AccountId(r.get(1)?),
+                    grantee_bank: parse_bank(r.get(2)?)?,
+                    grantee_account: AccountId(r.get(3)?),
+                    terms: ConsentTerms {
+                        per_packet: Cents::new(r.get(4)?),
+                        daily: r.get::<_, Option<i64>>(5)?.map(Cents::new),
+                        expires_ms: r.get(6)?,
+                    },
+                    created_ms: r.get(7)?,
+                    revoked_ms: r.get(8)?,
+                    used_day: r.get(9)?,
+                    used: Cents::new(r.get(10)?),
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT account, bank, consent, remote, owner_name, per_packet, daily, expires_ms, created_ms FROM links")?;
+        let links = stmt
+            .query_map([], |r| {
+                Ok(Link {
+                    account: AccountId(r.get(0)?),
+                    bank: parse_bank(r.get(1)?)?,
+                    grant: Grant {
+                        consent: parse_consent(&r.get::<_, String>(2)?)?,
+                        account: AccountId(r.get(3)?),
+                        owner_name: r.get(4)?,
+                        terms: ConsentTerms {
+                            per_packet: Cents::new(r.get(5)?),
+                            daily: r.get::<_, Option<i64>>(6)?.map(Cents::new),
+                            expires_ms: r.get(7)?,
+                        },
+                    },
+                    created_ms: r.get(8)?,
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Consents::restore(given, links))
     }
 
     fn load_books(&self) -> StoreResult<Books> {
@@ -449,22 +564,19 @@ impl Store {
     }
 
     /// Persists one batch atomically. On error nothing of the batch is stored.
-    pub fn persist(
-        &mut self,
-        changes: &[Change],
-        sessions: &[SessionChange],
-        protocol: &[ProtocolChange],
-        now_ms: i64,
-    ) -> StoreResult<()> {
+    pub fn persist(&mut self, batch: &Batch<'_>, now_ms: i64) -> StoreResult<()> {
         let tx = self.conn.transaction()?;
-        for change in changes {
+        for change in batch.ledger {
             apply_change(&tx, change, now_ms)?;
         }
-        for change in sessions {
+        for change in batch.sessions {
             apply_session_change(&tx, change)?;
         }
-        for change in protocol {
+        for change in batch.protocol {
             apply_protocol_change(&tx, change)?;
+        }
+        for change in batch.consents {
+            apply_consent_change(&tx, change)?;
         }
         tx.commit()
     }
@@ -595,6 +707,7 @@ fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlite::Result<E
         counterparty,
         created_ms: r.get(7)?,
         peer: r.get::<_, Option<u16>>(9)?.map(parse_bank).transpose()?,
+        consent: None,
     })
 }
 
@@ -640,8 +753,8 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
             let cp = e.counterparty.as_ref();
             tx.prepare_cached(
                 "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
-                                      counterparty_bank, created_ms, updated_ms, leg, peer)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
+                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 e.tx_id.as_str(),
@@ -654,7 +767,8 @@ fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -> StoreResu
                 cp.map(|c| u16::from(c.bank)),
                 e.created_ms,
                 e.leg,
-                e.peer.map(u16::from)
+                e.peer.map(u16::from),
+                e.consent.as_ref().map(ConsentId::as_str)
             ])?;
         }
         Change::Deposits(cents) => {
@@ -767,6 +881,58 @@ fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> Store
         }
     }
     Ok(())
+}
+
+fn apply_consent_change(tx: &Transaction<'_>, change: &ConsentChange) -> StoreResult<()> {
+    match change {
+        ConsentChange::Saved(c) => {
+            tx.prepare_cached(
+                "INSERT INTO consents (id, owner, grantee_bank, grantee_account, per_packet, daily, expires_ms, created_ms,
+                                       revoked_ms, used_day, used_cents)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO UPDATE SET revoked_ms = excluded.revoked_ms, used_day = excluded.used_day,
+                                                used_cents = excluded.used_cents",
+            )?
+            .execute(params![
+                c.id.as_str(),
+                c.owner.0,
+                u16::from(c.grantee_bank),
+                c.grantee_account.0,
+                c.terms.per_packet.get(),
+                c.terms.daily.map(Cents::get),
+                c.terms.expires_ms,
+                c.created_ms,
+                c.revoked_ms,
+                c.used_day,
+                c.used.get()
+            ])?;
+        }
+        ConsentChange::Link(l) => {
+            tx.prepare_cached(
+                "INSERT INTO links (account, bank, consent, remote, owner_name, per_packet, daily, expires_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (account, bank) DO UPDATE SET consent = excluded.consent, remote = excluded.remote,
+                     owner_name = excluded.owner_name, per_packet = excluded.per_packet, daily = excluded.daily,
+                     expires_ms = excluded.expires_ms, created_ms = excluded.created_ms",
+            )?
+            .execute(params![
+                l.account.0,
+                u16::from(l.bank),
+                l.grant.consent.as_str(),
+                l.grant.account.0,
+                l.grant.owner_name,
+                l.grant.terms.per_packet.get(),
+                l.grant.terms.daily.map(Cents::get),
+                l.grant.terms.expires_ms,
+                l.created_ms
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_consent(text: &str) -> rusqlite::Result<ConsentId> {
+    ConsentId::parse(text).map_err(|_| bad_column(0, "consent"))
 }
 
 fn banks_text(banks: &[BankId]) -> String {

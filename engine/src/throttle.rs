@@ -100,10 +100,13 @@ impl LoginThrottle {
 }
 
 /// The two throttles a login goes through: per e-mail (guessing one account's password) and per
-/// client address (trying many accounts from one place).
+/// client address (trying many accounts from one place); and the one sign-ups go through: per
+/// client address, counting sign-ups refused because the CPF/CNPJ or e-mail is taken (what someone
+/// probing who is a client here would see).
 pub struct LoginGuards {
     pub by_email: LoginThrottle,
     pub by_address: LoginThrottle,
+    pub signups: LoginThrottle,
 }
 
 impl Default for LoginGuards {
@@ -119,6 +122,10 @@ impl Default for LoginGuards {
             by_email: LoginThrottle::new(base.clone()),
             by_address: LoginThrottle::new(ThrottleConfig {
                 free_failures: 50,
+                ..base.clone()
+            }),
+            signups: LoginThrottle::new(ThrottleConfig {
+                free_failures: 10,
                 ..base
             }),
         }

@@ -29,6 +29,7 @@
 //! Safety does not rest on the token: reservations are per account and decisions are durable and
 //! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
 
+use domain::consent::ConsentId;
 use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
 use domain::{AccountId, BankId, Cents, Refusal, TaxId, TxId};
 use serde::{Deserialize, Serialize};
@@ -37,14 +38,27 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Most transactions in one prepare or decide message.
 pub const MAX_ITEMS_PER_MESSAGE: usize = 256;
 
+/// Which account a debit draws on. Nothing is debited by CPF/CNPJ: either the client's own
+/// account at the coordinator, or an account whose owner gave the client's account a consent at
+/// the bank that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DebitSource {
+    /// The submitter's own account; only the coordinator itself may name it (its own part).
+    Own { account: AccountId },
+    /// The account consent `consent` lets `grantee` (the submitter's account at the coordinator)
+    /// draw on; the bank holding it checks the consent before anything is reserved.
+    Consent {
+        consent: ConsentId,
+        grantee: AccountId,
+    },
+}
+
 /// One part of a packet at one bank.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PartSpec {
-    /// Reserve `amount` of the client's account at the receiving bank: the account of the first of
-    /// `owners` (the CPF/CNPJs of the client's logged-in account) that has one there. That the
-    /// source belongs to the client is thus checked by the bank that holds it.
+    /// Reserve `amount` of the account `source` names.
     Debit {
-        owners: Vec<TaxId>,
+        source: DebitSource,
         amount: Cents,
         to: Counterparty,
     },
@@ -161,7 +175,7 @@ pub fn in_doubt_by_coordinator(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LegPlan {
     pub source_bank: BankId,
-    pub owners: Vec<TaxId>,
+    pub source: DebitSource,
     pub receiver_bank: BankId,
     pub receiver_key: TaxId,
     pub amount: Cents,
@@ -198,7 +212,7 @@ impl PacketPlan {
                 parts.push((
                     n,
                     PartSpec::Debit {
-                        owners: leg.owners.clone(),
+                        source: leg.source.clone(),
                         amount: leg.amount,
                         to: leg.receiver.clone(),
                     },
@@ -222,34 +236,66 @@ impl PacketPlan {
     }
 }
 
+/// A leg ready to prepare: where its money comes from and who receives it.
+type PlannedLeg = (DebitSource, Counterparty);
+/// A leg refused at planning, with its receiver when it was found.
+type RefusedLeg = (Refusal, Option<Counterparty>);
+
 impl PacketPlan {
-    /// Plans `packet` for the client `submitter`, whose account's holders are `holders` (the
-    /// first one names the payer), once each leg's receiver has been looked up at its bank
-    /// (`receivers`, in leg order). A leg whose receiver could not be found refuses the whole
-    /// packet before anything is reserved: the outcome names each such leg.
+    /// Plans `packet` for the client `submitter` at coordinator `me`, whose account's holders are
+    /// `holders` (the first one names the payer), with `consents` (the submitter's links: a
+    /// consent per other bank it may draw on), once each leg's receiver has been looked up at its
+    /// bank (`receivers`, in leg order). A leg whose receiver could not be found, or that draws
+    /// on a bank the client has no consent at, refuses the whole packet before anything is
+    /// reserved: the outcome names each such leg.
     pub fn build(
-        tx: TxId,
-        submitter: AccountId,
+        (tx, me, submitter): (TxId, BankId, AccountId),
         holders: &[domain::dto::Holder],
+        consents: &BTreeMap<BankId, ConsentId>,
         packet: &domain::packet::Packet,
         receivers: Vec<Result<Counterparty, Refusal>>,
     ) -> Result<PacketPlan, PacketOutcome> {
         let legs = packet.legs();
-        if receivers.len() != legs.len()
-            || receivers.iter().any(Result::is_err)
-            || holders.is_empty()
-        {
+        let source = |bank: BankId| -> Result<DebitSource, Refusal> {
+            if bank == me {
+                return Ok(DebitSource::Own { account: submitter });
+            }
+            let consent = consents
+                .get(&bank)
+                .cloned()
+                .ok_or(Refusal::NoConsent { bank })?;
+            Ok(DebitSource::Consent {
+                consent,
+                grantee: submitter,
+            })
+        };
+        let planned: Vec<Result<PlannedLeg, RefusedLeg>> = legs
+            .iter()
+            .enumerate()
+            .map(|(i, leg)| {
+                let receiver = receivers.get(i).cloned().unwrap_or(Err(Refusal::NoAnswer {
+                    bank: leg.receiver_bank,
+                }));
+                match (receiver, source(leg.source_bank)) {
+                    (Ok(r), Ok(s)) => Ok((s, r)),
+                    (Ok(r), Err(why)) => Err((why, Some(r))),
+                    (Err(why), _) => Err((why, None)),
+                }
+            })
+            .collect();
+        if planned.iter().any(Result::is_err) || holders.is_empty() {
             let refused = legs
                 .iter()
-                .enumerate()
-                .map(|(i, leg)| {
-                    let found = receivers.get(i).cloned().unwrap_or(Err(Refusal::NoAnswer {
-                        bank: leg.receiver_bank,
-                    }));
+                .zip(planned)
+                .map(|(leg, p)| {
+                    let (error, receiver) = match p {
+                        Ok((_, r)) => (None, Some(r)),
+                        Err((why, r)) => (Some(why), r),
+                    };
                     LegOutcome {
                         status: TxStatus::Aborted,
-                        error: found.as_ref().err().copied(),
-                        receiver: found.ok(),
+                        error,
+                        receiver,
                         amount: leg.amount,
                     }
                 })
@@ -260,23 +306,25 @@ impl PacketPlan {
                 legs: refused,
             });
         }
-        let owners: Vec<TaxId> = holders.iter().map(|h| h.tax_id).collect();
         let first = &holders[0];
         let legs = legs
             .iter()
-            .zip(receivers)
-            .map(|(leg, receiver)| LegPlan {
-                source_bank: leg.source_bank,
-                owners: owners.clone(),
-                receiver_bank: leg.receiver_bank,
-                receiver_key: leg.receiver_key,
-                amount: leg.amount,
-                receiver: receiver.expect("checked above"),
-                payer: Counterparty {
-                    name: first.name.clone(),
-                    key_masked: first.tax_id.masked(),
-                    bank: leg.source_bank,
-                },
+            .zip(planned)
+            .map(|(leg, p)| {
+                let (source, receiver) = p.expect("checked above");
+                LegPlan {
+                    source_bank: leg.source_bank,
+                    source,
+                    receiver_bank: leg.receiver_bank,
+                    receiver_key: leg.receiver_key,
+                    amount: leg.amount,
+                    receiver,
+                    payer: Counterparty {
+                        name: first.name.clone(),
+                        key_masked: first.tax_id.masked(),
+                        bank: leg.source_bank,
+                    },
+                }
             })
             .collect();
         Ok(PacketPlan {

@@ -9,12 +9,15 @@
 //! their state machines; this module gathers the envelopes.
 
 use crate::twopc::{DecideItem, PrepareItem, Resolution, Vote};
+use domain::consent::ConsentId;
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol. Every request carries it; a bank answers a request of another
 /// version with a clear refusal instead of guessing what it means.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version 2: debits name their source (the coordinator's own client, or a consent), and the
+/// account route and code redemption are about consents.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,10 +38,12 @@ pub enum Route {
     Lookup,
     /// Body [`AccountMsg`], answer `Option<AccountAnswer>`.
     Account,
+    /// Body [`RedeemMsg`], answer [`domain::consent::Grant`] (or a 4xx: no such code).
+    Redeem,
 }
 
 impl Route {
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 9] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
@@ -47,6 +52,7 @@ impl Route {
         Route::Resolve,
         Route::Lookup,
         Route::Account,
+        Route::Redeem,
     ];
 
     pub fn path(self) -> &'static str {
@@ -59,6 +65,7 @@ impl Route {
             Route::Resolve => "/interbank/resolve",
             Route::Lookup => "/interbank/lookup",
             Route::Account => "/interbank/account",
+            Route::Redeem => "/interbank/consent/redeem",
         }
     }
 }
@@ -97,17 +104,27 @@ pub struct LookupMsg {
     pub key: TaxId,
 }
 
+/// The account consent `consent` lets `grantee` (an account of the asking bank) see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountMsg {
-    pub owners: Vec<TaxId>,
+    pub consent: ConsentId,
+    pub grantee: AccountId,
 }
 
-/// The part of an account another bank may see: for the client's own linked-accounts view.
+/// The part of an account a consent lets another bank see: for its client's linked accounts.
+/// `None` instead when the consent is not (or no longer) active for that account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountAnswer {
     pub account: AccountId,
     pub available: Cents,
     pub blocked: Cents,
+}
+
+/// The asking bank redeems a one-time consent code for its account `grantee`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemMsg {
+    pub code: String,
+    pub grantee: AccountId,
 }
 
 /// `GET /status` of a bank: public, for operators, the status page and the benchmark. Totals

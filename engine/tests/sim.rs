@@ -21,10 +21,12 @@
 //! A failing seed prints itself; `SIM_SEED=<n> cargo test -p engine --test sim` replays it exactly.
 //! `SIM_SEEDS=<count>` runs more seeds (CI runs a few; see README for the long run).
 
+use domain::consent::ConsentTerms;
 use domain::dto::{AccountKind, BankInfo, Counterparty, Holder, TxStatus};
 use domain::{BankId, Cents, Cpf, TaxId, TxId};
 use engine::auth::PasswordHash;
 use engine::coordinator::{Answer, Claim, Coordinator, CoordinatorConfig, RoundId};
+use engine::engine::GrantRequest;
 use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
 use engine::store::PartState;
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, DeliveryConfig, PacketPlan, Resolution};
@@ -276,6 +278,34 @@ impl Sim {
                 };
                 engine.open_account(new).await.unwrap();
             }
+            // At its second bank, person k lets its account at the first draw on it (a consent
+            // made the way the banks make it: a code, redeemed by the first bank, and a link).
+            let [home, other] = banks_of(k);
+            let (home_engine, other_engine) =
+                (sim.engine(home).unwrap(), sim.engine(other).unwrap());
+            let at_home = home_engine
+                .account_of(vec![cpf(k)])
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
+            let owner = other_engine
+                .account_of(vec![cpf(k)])
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
+            let terms =
+                ConsentTerms::new(Cents::new(100_000_000), None, T0 + 86_400_000, T0).unwrap();
+            let grant = GrantRequest {
+                owner,
+                grantee_bank: home,
+                grantee_account: at_home,
+                terms,
+            };
+            let code = other_engine.grant_code(grant).await.unwrap();
+            let grant = other_engine.redeem(code, home, at_home).await.unwrap();
+            home_engine.save_link(at_home, other, grant).await.unwrap();
         }
         sim
     }
@@ -702,9 +732,15 @@ impl Sim {
                         Err(self.node(home).coordinator.release(&tx, Ok(outcome)))
                     }
                     None => match PacketPlan::build(
-                        tx.clone(),
-                        account.id,
+                        (tx.clone(), home, account.id),
                         &account.holders,
+                        &engine
+                            .links(account.id)
+                            .await
+                            .unwrap()
+                            .into_iter()
+                            .map(|l| (l.bank, l.grant.consent))
+                            .collect(),
                         &packet,
                         receivers,
                     ) {

@@ -3,7 +3,8 @@
 //! 1. Opens `--accounts` accounts at each bank. Person k holds an account at bank (k mod 5)+1 and
 //!    another at ((k+1) mod 5)+1 (same CPF), so that packets can draw from two source banks; each
 //!    account is funded with a deposit.
-//! 2. Runs `--clients` concurrent clients (one session, one cookie jar, per client and bank) doing
+//! 2. Runs `--clients` concurrent clients (one session, one cookie jar, per client and bank; each
+//!    client links its two accounts both ways, approving the consent at the other bank) doing
 //!    deposits, Pix inside a bank, Pix between banks and 3-leg packets from two source banks, each
 //!    with a client-chosen transaction id; a 503 or a transport error is retried with the same id.
 //! 3. Prints throughput and latency per kind (and writes them as JSON with `--json`).
@@ -643,6 +644,89 @@ async fn login(
     }
 }
 
+/// A POST answered with a redirect (as the app's script sees it): status, `Location`, body.
+async fn post_redirect(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, String)],
+) -> Result<(u16, Option<reqwest::Url>, String), String> {
+    let resp = http
+        .post(url)
+        .header("Accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| reqwest::Url::parse(v).ok());
+    Ok((
+        status,
+        location,
+        resp.text().await.map_err(|e| e.to_string())?,
+    ))
+}
+
+fn query(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+/// Links the person's account at bank `from` to their account at bank `to` the way a browser
+/// does (start at `from`, approve at `to`, finish at `from`), so that packets coordinated by
+/// `from` may draw on `to`. A bank without the flow (a version that linked by CPF, compared in
+/// benchmarks) needs no link.
+async fn link(
+    shared: &Shared,
+    (from, from_http): &(usize, reqwest::Client),
+    (to, to_http): &(usize, reqwest::Client),
+) -> Result<(), String> {
+    let fail = |step: &str, status: u16, text: &str| {
+        format!(
+            "linking bank {from} to bank {to}: {step}: {status} {}",
+            error_message(text)
+        )
+    };
+    let start = [("bank", to.to_string())];
+    let (status, location, text) =
+        post_redirect(from_http, &shared.url(*from, "/api/start_link"), &start).await?;
+    if status == 404 || text.contains("Could not find a server function") {
+        return Ok(());
+    }
+    let to_consent = location
+        .filter(|_| status == 200)
+        .ok_or_else(|| fail("start", status, &text))?;
+    let expires = domain::time_fmt::date_input(engine::wall_clock_ms() + 30 * 86_400_000);
+    let approve = [
+        ("bank", query(&to_consent, "bank")),
+        ("account", query(&to_consent, "account")),
+        ("state", query(&to_consent, "state")),
+        ("per_packet", "100.000,00".to_string()),
+        ("daily", String::new()),
+        ("expires", expires),
+    ];
+    let (status, location, text) =
+        post_redirect(to_http, &shared.url(*to, "/api/approve_consent"), &approve).await?;
+    let back = location
+        .filter(|_| status == 200)
+        .ok_or_else(|| fail("approve", status, &text))?;
+    let finish = [
+        ("code", query(&back, "code")),
+        ("state", query(&back, "state")),
+    ];
+    let (status, _, text) =
+        post_redirect(from_http, &shared.url(*from, "/api/finish_link"), &finish).await?;
+    if status != 200 {
+        return Err(fail("finish", status, &text));
+    }
+    Ok(())
+}
+
 /// One client: a person with accounts at two banks, logged in at both.
 struct Client {
     person: usize,
@@ -982,6 +1066,10 @@ async fn run(args: Args) -> Result<bool, String> {
                 let http = http_client();
                 login(&shared, &http, b, &email(&shared.ids.tag, person, b)).await?;
                 sessions.push((b, http));
+            }
+            // Each account may pay from the other in packets: the person links them both ways.
+            for (from, to) in [(0, 1), (1, 0)] {
+                link(&shared, &sessions[from], &sessions[to]).await?;
             }
             Ok::<_, String>(Client { person, sessions })
         }));

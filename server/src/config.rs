@@ -24,7 +24,9 @@
 //! | `PACKET_BATCH` | packets prepared per token visit, at most | 256 |
 //! | `PACKET_DEADLINE_MS` | a packet that waited this long for the token is refused, nothing reserved | 5000 |
 //!
-//! `FAULT_INJECT` (tests only) makes a coordinator crash at a chosen point of 2PC.
+//! `FAULT_INJECT` (tests only) makes a coordinator crash at a chosen point of 2PC;
+//! `FAULT_CLOCK_SKEW_MS` (tests only) runs the engine's clock ahead (a consent's expiry, say),
+//! while requests between banks keep the machine's time.
 //!
 //! Without `BANK_NAME`, a bank is named as the membership file names it, else after the original's
 //! five for ids 1..=5, `Bank <id>` otherwise. `CONSORTIUM_SECRET` and `PUBLIC_URLS` are gone (a
@@ -57,6 +59,9 @@ pub struct Config {
     pub peers: BTreeMap<BankId, String>,
     pub ring: RingSettings,
     pub twopc: TwoPcSettings,
+    /// Tests only (`FAULT_CLOCK_SKEW_MS`): how far the engine's clock (sessions, consents, the
+    /// ledger's time stamps) runs ahead of this machine's; 0 in every real deployment.
+    pub clock_skew_ms: i64,
 }
 
 /// The display name of bank `id` when nothing else names it.
@@ -236,6 +241,19 @@ impl Config {
             peers,
             ring,
             twopc,
+            clock_skew_ms: match get("FAULT_CLOCK_SKEW_MS") {
+                None => 0,
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|ms| ms.abs() <= 400 * 86_400_000)
+                    .ok_or_else(|| {
+                        invalid(
+                            "FAULT_CLOCK_SKEW_MS",
+                            "milliseconds, at most 400 days either way",
+                        )
+                    })?,
+            },
         })
     }
 }

@@ -2,8 +2,8 @@
 //! accounts at the other banks.
 
 use crate::peers::{PeerError, Peers};
-use domain::dto::{BankInfo, Counterparty, LinkedAccount, ReceiverPreview};
-use domain::{BankId, Refusal, TaxId};
+use domain::dto::{BankInfo, Counterparty, LinkStatus, LinkedAccount, ReceiverPreview};
+use domain::{AccountId, BankId, Refusal, TaxId};
 use engine::wire::{AccountAnswer, AccountMsg, LookupMsg, Route};
 use engine::{ConsortiumError, EngineError, EngineHandle, EngineResult, LedgerError};
 use std::collections::HashMap;
@@ -115,25 +115,51 @@ impl Directory {
         }
     }
 
-    /// The client's accounts at the other banks (same CPF/CNPJ), from the banks that answer.
-    pub async fn linked(&self, owners: Vec<TaxId>) -> Vec<LinkedAccount> {
+    /// `account`'s links to accounts at other banks, each with what the bank holding it says now:
+    /// balances while the consent is active, "ended" when that bank refuses it, "unreachable"
+    /// when it does not answer. Nothing is found by CPF/CNPJ.
+    pub async fn linked(&self, account: AccountId) -> EngineResult<Vec<LinkedAccount>> {
+        let links = self.engine.links(account).await?;
         let mut calls = JoinSet::new();
-        for bank in self.banks.iter().filter(|b| b.id != self.me).cloned() {
-            let (peers, owners) = (self.peers.clone(), owners.clone());
+        for link in links {
+            let peers = self.peers.clone();
+            let bank = self
+                .banks
+                .iter()
+                .find(|b| b.id == link.bank)
+                .cloned()
+                .unwrap_or(BankInfo {
+                    id: link.bank,
+                    name: format!("Bank {}", link.bank),
+                });
             calls.spawn(async move {
-                let found: Result<Option<AccountAnswer>, PeerError> = peers
-                    .call(bank.id, Route::Account, &AccountMsg { owners })
-                    .await;
-                found.ok().flatten().map(|a| LinkedAccount {
+                let msg = AccountMsg {
+                    consent: link.grant.consent.clone(),
+                    grantee: account,
+                };
+                let answer: Result<Option<AccountAnswer>, PeerError> =
+                    peers.call(link.bank, Route::Account, &msg).await;
+                let (status, available, blocked) = match answer {
+                    Ok(Some(a)) if a.account == link.grant.account => {
+                        (LinkStatus::Active, Some(a.available), Some(a.blocked))
+                    }
+                    Ok(_) => (LinkStatus::Ended, None, None),
+                    Err(_) => (LinkStatus::Unreachable, None, None),
+                };
+                LinkedAccount {
                     bank,
-                    account: a.account,
-                    available: a.available,
-                    blocked: a.blocked,
-                })
+                    consent: link.grant.consent,
+                    account: link.grant.account,
+                    owner_name: link.grant.owner_name,
+                    terms: link.grant.terms,
+                    status,
+                    available,
+                    blocked,
+                }
             });
         }
-        let mut out: Vec<LinkedAccount> = calls.join_all().await.into_iter().flatten().collect();
+        let mut out: Vec<LinkedAccount> = calls.join_all().await;
         out.sort_by_key(|l| l.bank.id);
-        out
+        Ok(out)
     }
 }

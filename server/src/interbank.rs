@@ -18,7 +18,7 @@ use engine::evidence::Kind;
 use engine::ring::Token;
 use engine::twopc::MAX_ITEMS_PER_MESSAGE;
 use engine::wire::{
-    AccountAnswer, AccountMsg, DecideMsg, LookupMsg, PrepareMsg, ResolveMsg, Route,
+    AccountAnswer, AccountMsg, DecideMsg, LookupMsg, PrepareMsg, RedeemMsg, ResolveMsg, Route,
 };
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
@@ -69,6 +69,7 @@ pub fn router(
             Route::Resolve => router.route(path, post(resolve)),
             Route::Lookup => router.route(path, post(lookup)),
             Route::Account => router.route(path, post(account)),
+            Route::Redeem => router.route(path, post(redeem)),
         };
     }
     router
@@ -184,17 +185,40 @@ async fn lookup(Extension(node): Extension<Arc<Node>>, Json(msg): Json<LookupMsg
     }
 }
 
-async fn account(Extension(node): Extension<Arc<Node>>, Json(msg): Json<AccountMsg>) -> Response {
-    if msg.owners.len() > 2 {
-        return (StatusCode::BAD_REQUEST, "at most two owners").into_response();
-    }
-    match node.engine().account_of(msg.owners).await {
+async fn account(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(msg): Json<AccountMsg>,
+) -> Response {
+    // Only what an active consent of this bank lets that bank's account see.
+    match node
+        .engine()
+        .consented_account(msg.consent, from, msg.grantee)
+        .await
+    {
         Ok(found) => Json(found.map(|a| AccountAnswer {
             account: a.id,
             available: a.available,
             blocked: a.blocked,
         }))
         .into_response(),
+        Err(e) => engine_unavailable(e),
+    }
+}
+
+async fn redeem(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(msg): Json<RedeemMsg>,
+) -> Response {
+    if msg.code.len() > 64 {
+        return (StatusCode::BAD_REQUEST, "not a consent code").into_response();
+    }
+    match node.engine().redeem(msg.code, from, msg.grantee).await {
+        Ok(grant) => Json(grant).into_response(),
+        Err(engine::EngineError::Consent(e)) => {
+            (StatusCode::NOT_FOUND, e.to_string()).into_response()
+        }
         Err(e) => engine_unavailable(e),
     }
 }

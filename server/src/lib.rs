@@ -56,7 +56,17 @@ pub async fn run(
     if let Some(membership) = &config.membership {
         engine_config.limits = membership.limits();
     }
-    let (engine, engine_thread) = EngineHandle::start(engine_config, Arc::new(SystemClock))?;
+    let clock: Arc<dyn engine::Clock> = match config.clock_skew_ms {
+        0 => Arc::new(SystemClock),
+        skew => {
+            tracing::warn!(
+                skew_ms = skew,
+                "FAULT_CLOCK_SKEW_MS: the engine's clock is skewed"
+            );
+            Arc::new(engine::SkewedClock(skew))
+        }
+    };
+    let (engine, engine_thread) = EngineHandle::start(engine_config, clock)?;
     let (gate, ring, node) = match &config.membership {
         Some(membership) if membership.ids().iter().any(|b| *b != config.bank_id) => {
             let key = identity::BankKey::load_or_create(&config.key_file)?;

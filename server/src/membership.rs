@@ -131,12 +131,16 @@ impl Membership {
     }
 }
 
-/// An http(s) URL without a trailing slash, at most 200 characters.
+/// An http(s) URL without a trailing slash, at most 200 characters, of only letters, digits and
+/// `.-_:/[]` (a host, a port, a path): it goes into links, redirects and the
+/// Content-Security-Policy header as it is.
 pub fn http_url(text: &str) -> Option<String> {
     let url = text.trim().trim_end_matches('/');
     ((url.starts_with("http://") || url.starts_with("https://"))
         && url.len() <= 200
-        && !url.contains(char::is_whitespace))
+        && url
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:/[]".contains(&b)))
     .then(|| url.to_string())
 }
 

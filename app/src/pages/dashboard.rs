@@ -8,11 +8,12 @@
 
 use crate::api::{
     get_dashboard, lookup_receiver, DashboardPage as Page, Deposit, Logout, SendPacket, SendPix,
+    StartLink,
 };
 use crate::error::AppError;
 use crate::pages::packet::PacketBuilder;
 use crate::pages::{error_banner, every, field_error, last_result};
-use domain::dto::{BankInfo, EntryKind, EntryView, LinkedAccount, TxStatus};
+use domain::dto::{BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, TxStatus};
 use domain::time_fmt::format_brasilia;
 use domain::BankId;
 use domain::Cents;
@@ -130,7 +131,7 @@ fn Overview(page: Page) -> impl IntoView {
             <DepositCard deposit tx_id=deposit_id/>
             <PixCard send tx_id=pix_id banks=banks.clone() me/>
         </div>
-        {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.len())/> }}
+        {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
         {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
         {move || view! { <History entries=page.with(|p| p.dashboard.recent.clone())/> }}
     }
@@ -184,28 +185,65 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
     .into_any()
 }
 
-/// The client's accounts at the other banks of the consortium (same CPF/CNPJ).
+/// The client's links to accounts at other banks: each one a consent the client gave at that bank
+/// (where it is also revoked), with that bank's current answer; and the form that starts a link.
 #[component]
-fn Linked(linked: Vec<LinkedAccount>, banks: usize) -> impl IntoView {
-    (banks > 1).then(|| {
+fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl IntoView {
+    (banks.len() > 1).then(|| {
+        let start = ServerAction::<StartLink>::new();
+        let value = last_result(start.value());
+        let query = use_query_map();
+        let just_linked = move || {
+            query
+                .read()
+                .get("linked")
+                .and_then(|b| b.parse::<u16>().ok())
+                .and_then(|b| BankId::try_from(b).ok())
+        };
+        let names = banks.clone();
         let empty = linked.is_empty();
+        let others: Vec<BankInfo> = banks.into_iter().filter(|b| b.id != me).collect();
         view! {
             <section class="card" id="linked">
                 <h2>"Your accounts at other banks"</h2>
-                {empty.then(|| view! { <p class="muted">"No accounts with your CPF/CNPJ at the other banks (or they are not reachable now)."</p> })}
+                {move || just_linked().map(|b| view! {
+                    <p class="ok" role="status">{format!("Your account at {} is linked.", crate::text::bank_name(b, &names))}</p>
+                })}
+                {empty.then(|| view! { <p class="muted">"No linked accounts yet. Link one to pay from it in Pix packets: you approve it at that bank, within the limits you choose."</p> })}
                 <table class:hidden=empty>
-                    <thead><tr><th>"Bank"</th><th>"Account"</th><th class="num">"Available"</th><th class="num">"Blocked"</th></tr></thead>
+                    <thead><tr><th>"Bank"</th><th>"Account"</th><th>"Allowed"</th><th>"Status"</th><th class="num">"Available"</th><th class="num">"Blocked"</th></tr></thead>
                     <tbody>
-                        {linked.into_iter().map(|l| view! {
-                            <tr class="linked-row" data-bank=u16::from(l.bank.id)>
-                                <td>{l.bank.name.clone()}</td>
-                                <td>{l.account.to_string()}</td>
-                                <td class="num">{l.available.to_brl()}</td>
-                                <td class="num">{l.blocked.to_brl()}</td>
-                            </tr>
+                        {linked.into_iter().map(|l| {
+                            let (status, label) = match l.status {
+                                LinkStatus::Active => ("active", "Active"),
+                                LinkStatus::Ended => ("ended", "Revoked or expired"),
+                                LinkStatus::Unreachable => ("unreachable", "Bank not answering"),
+                            };
+                            let money = |c: Option<Cents>| c.map(Cents::to_brl).unwrap_or_else(|| "—".into());
+                            view! {
+                                <tr class="linked-row" data-bank=u16::from(l.bank.id) data-status=status>
+                                    <td>{l.bank.name.clone()}</td>
+                                    <td>{format!("{} · {}", l.account, l.owner_name)}</td>
+                                    <td>{crate::text::terms(&l.terms)}</td>
+                                    <td><span class=format!("badge {status}")>{label}</span></td>
+                                    <td class="num">{money(l.available)}</td>
+                                    <td class="num">{money(l.blocked)}</td>
+                                </tr>
+                            }
                         }).collect_view()}
                     </tbody>
                 </table>
+                <ActionForm action=start attr:class="form inline-form" attr:id="link-form">
+                    <label>"Link an account at"
+                        <select name="bank">
+                            {others.into_iter().map(|b| view! { <option value=u16::from(b.id).to_string()>{b.name.clone()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    {field_error(value, "bank")}
+                    {error_banner(value)}
+                    <button type="submit" disabled=move || start.pending().get()>"Link account"</button>
+                </ActionForm>
+                <p class="muted">"You approve a link at the other bank's own site and can revoke it there at any time. Consents you gave at this bank: " <a href="/consents">"Consents"</a></p>
             </section>
         }
     })

@@ -10,7 +10,8 @@ use crate::api::{lookup_receiver, packet_progress, DashboardPage as Page, LegInp
 use crate::error::AppError;
 use crate::pages::every;
 use domain::dto::{
-    BankInfo, LegState, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus, MAX_PACKET_LEGS,
+    BankInfo, LegState, LinkStatus, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
+    MAX_PACKET_LEGS,
 };
 use domain::{BankId, Cents, TaxId};
 use leptos::prelude::*;
@@ -47,10 +48,13 @@ impl Row {
     }
 }
 
-/// The client's accounts that can pay: this bank's and the linked ones, with what is available.
+/// The client's accounts that can pay: this bank's and the linked ones whose consent is active and
+/// whose bank answered, with what is available.
 fn sources(p: &Page) -> Vec<(BankInfo, Cents)> {
     let mut v = vec![(p.dashboard.bank.clone(), p.dashboard.account.available)];
-    v.extend(p.linked.iter().map(|l| (l.bank.clone(), l.available)));
+    v.extend(p.linked.iter().filter_map(|l| {
+        (l.status == LinkStatus::Active).then_some((l.bank.clone(), l.available?))
+    }));
     v
 }
 
@@ -80,7 +84,8 @@ fn check(rows: &[LegInput], sources: &[(BankInfo, Cents)]) -> (BTreeMap<String, 
                 available.to_brl()
             )),
             Some(_) => {}
-            None => problems.push("A transfer draws from a bank where you have no account.".into()),
+            None => problems
+                .push("A transfer draws from a bank where you have no linked account.".into()),
         }
     }
     (totals, problems)

@@ -43,7 +43,9 @@ fn plan(n: u32, submitter: AccountId, to: u16) -> PacketPlan {
         submitter,
         legs: vec![LegPlan {
             source_bank: bank(1),
-            owners: vec![TaxId::parse("529.982.247-25").unwrap()],
+            source: crate::twopc::DebitSource::Own {
+                account: AccountId(1),
+            },
             receiver_bank: bank(to),
             receiver_key: TaxId::parse("111.444.777-35").unwrap(),
             amount: Cents::new(100),

@@ -5,10 +5,12 @@
 use super::{store_error, EngineError, EngineResult, State};
 use crate::ledger::{LedgerError, PartKey};
 use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
-use crate::twopc::{DecideItem, Decision, PartSpec, PrepareItem, Vote};
+use crate::twopc::{DebitSource, DecideItem, Decision, PartSpec, PrepareItem, Vote};
+use domain::consent::ConsentId;
 use domain::dto::MAX_PACKET_LEGS;
 use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::{AccountId, BankId, Cents, Refusal, TxId};
+use std::collections::BTreeMap;
 
 impl State {
     /// This bank's record of `tx` as a participant, from the current batch or the store.
@@ -81,6 +83,15 @@ impl State {
             self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
             return refuse(Refusal::InvalidParts { bank: me });
         }
+        // Every consent this item draws on is checked, and counted for its total, before
+        // anything is reserved: a refusal reserves nothing.
+        let consent_owners = match self.draw_consents(coordinator, &item.parts, now) {
+            Ok(owners) => owners,
+            Err((leg, reason)) => {
+                self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
+                return Vote::Refused { leg, reason };
+            }
+        };
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
         let both_here = |leg: u16| {
             let has = |debit: bool| {
@@ -92,14 +103,22 @@ impl State {
         };
         let intra: Vec<bool> = item.parts.iter().map(|(leg, _)| both_here(*leg)).collect();
         for ((leg, spec), intra) in item.parts.into_iter().zip(intra) {
-            if let Err(reason) =
-                self.prepare_part(&tx, coordinator, (leg, spec), intra, &mut debits, now)
-            {
-                // Undo what this item reserved: the entries stay in history as aborted.
+            if let Err(reason) = self.prepare_part(
+                &tx,
+                coordinator,
+                (leg, spec),
+                (intra, &consent_owners),
+                &mut debits,
+                now,
+            ) {
+                // Undo what this item reserved and drew: the entries stay in history as aborted.
                 if self.ledger.prepared(&tx).is_some() {
                     self.ledger
                         .abort(&tx, now)
                         .expect("parts were just prepared");
+                }
+                for (consent, (_, total)) in &consent_owners {
+                    self.consents.release(consent, *total, now);
                 }
                 self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
                 return Vote::Refused { leg, reason };
@@ -107,6 +126,82 @@ impl State {
         }
         self.set_participation(&tx, coordinator, PartState::Prepared, Some(parts), now);
         Vote::Prepared
+    }
+
+    /// Draws on every consent the debits of `parts` name, each once for its total: the owner's
+    /// account each lets the coordinator debit, and the total drawn. On a refusal, what was
+    /// drawn is given back and the first leg drawing on the refused consent is named.
+    fn draw_consents(
+        &mut self,
+        coordinator: BankId,
+        parts: &[(u16, PartSpec)],
+        now: i64,
+    ) -> Result<BTreeMap<ConsentId, (AccountId, Cents)>, (u16, Refusal)> {
+        let me = self.config.bank.id;
+        let mut totals: BTreeMap<(ConsentId, AccountId), (u16, Cents)> = BTreeMap::new();
+        for (leg, spec) in parts {
+            if let PartSpec::Debit {
+                source: DebitSource::Consent { consent, grantee },
+                amount,
+                ..
+            } = spec
+            {
+                // A bad amount is refused here, before it could count against a consent.
+                if amount.get() <= 0 || *amount > domain::money::MAX_OPERATION {
+                    return Err((*leg, Refusal::InvalidAmount));
+                }
+                let entry = totals
+                    .entry((consent.clone(), *grantee))
+                    .or_insert((*leg, Cents::ZERO));
+                entry.1 = entry
+                    .1
+                    .checked_add(*amount)
+                    .ok_or((*leg, Refusal::InvalidAmount))?;
+            }
+        }
+        let mut drawn = BTreeMap::new();
+        for ((consent, grantee), (leg, total)) in totals {
+            if drawn.contains_key(&consent) {
+                // One consent for two grantee accounts in one item: not a packet anyone sends.
+                self.release_all(&drawn, now);
+                return Err((leg, Refusal::InvalidParts { bank: me }));
+            }
+            match self
+                .consents
+                .draw(&consent, coordinator, grantee, total, now)
+            {
+                Ok(owner) => {
+                    drawn.insert(consent, (owner, total));
+                }
+                Err(e) => {
+                    self.release_all(&drawn, now);
+                    return Err((leg, e.refusal(me)));
+                }
+            }
+        }
+        Ok(drawn)
+    }
+
+    fn release_all(&mut self, drawn: &BTreeMap<ConsentId, (AccountId, Cents)>, now: i64) {
+        for (consent, (_, total)) in drawn {
+            self.consents.release(consent, *total, now);
+        }
+    }
+
+    /// Aborts `tx` at this bank, giving back what its debits drew on consents.
+    fn abort_parts(&mut self, tx: &TxId, now: i64) -> Result<(), crate::LedgerError> {
+        let draws: Vec<(ConsentId, Cents, i64)> = self
+            .ledger
+            .prepared(tx)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.consent.clone().map(|c| (c, p.amount, p.prepared_ms)))
+            .collect();
+        self.ledger.abort(tx, now)?;
+        for (consent, amount, drawn_ms) in draws {
+            self.consents.release(&consent, amount, drawn_ms);
+        }
+        Ok(())
     }
 
     /// Reserves one part. Its settlement position is with nobody when both sides of its leg are
@@ -118,7 +213,7 @@ impl State {
         tx: &TxId,
         coordinator: BankId,
         (leg, spec): (u16, PartSpec),
-        intra: bool,
+        (intra, consent_owners): (bool, &BTreeMap<ConsentId, (AccountId, Cents)>),
         debits: &mut Vec<(u16, AccountId)>,
         now: i64,
     ) -> Result<(), Refusal> {
@@ -132,16 +227,27 @@ impl State {
             (false, true) => Some(other_side).filter(|b| *b != me),
         };
         match spec {
-            PartSpec::Debit { owners, amount, to } => {
-                let account = owners
-                    .iter()
-                    .find_map(|o| self.ledger.by_tax_id(o))
-                    .map(|a| a.id)
-                    .ok_or(Refusal::NoSourceAccount { bank: me })?;
+            PartSpec::Debit { source, amount, to } => {
+                let (account, consent) = match source {
+                    // The client's own account: only this bank, coordinating, names it.
+                    DebitSource::Own { account }
+                        if coordinator == me && self.ledger.account(account).is_some() =>
+                    {
+                        (account, None)
+                    }
+                    DebitSource::Own { .. } => return Err(Refusal::NoSourceAccount { bank: me }),
+                    DebitSource::Consent { consent, .. } => {
+                        let (owner, _) = consent_owners
+                            .get(&consent)
+                            .ok_or(Refusal::ConsentUnknown { bank: me })?;
+                        (*owner, Some(consent))
+                    }
+                };
                 let part = PartKey {
                     leg,
                     account,
                     peer: peer(to.bank),
+                    consent,
                 };
                 self.ledger
                     .prepare_debit(tx, part, amount, to, now)
@@ -161,6 +267,7 @@ impl State {
                     leg,
                     account,
                     peer: peer(from.bank),
+                    consent: None,
                 };
                 if let Some(peer) = part.peer {
                     self.check_limit(peer, amount)?;
@@ -215,7 +322,7 @@ impl State {
                     let applied = if commit {
                         self.ledger.commit(&tx, now)
                     } else {
-                        self.ledger.abort(&tx, now)
+                        self.abort_parts(&tx, now)
                     };
                     if let Err(e) = applied {
                         // A prepared record always has its reservations; anything else is a bug.

@@ -247,11 +247,74 @@ async fn sessions_are_durable_and_end_on_logout() {
     assert_eq!(engine.session_account(token.hash()).await.unwrap(), None);
 }
 
+/// A clock that moves one millisecond each time it is read.
+struct Ticking(std::sync::atomic::AtomicI64);
+impl Clock for Ticking {
+    fn now_ms(&self) -> i64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn an_account_keeps_its_newest_sessions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(Ticking(std::sync::atomic::AtomicI64::new(
+        1_795_712_700_000,
+    )));
+    let (engine, thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let ana = engine
+        .open_account(person("Ana Lima", ANA, "ana@example.com"))
+        .await
+        .unwrap();
+    let beto = engine
+        .open_account(person("Beto Reis", BETO, "beto@example.com"))
+        .await
+        .unwrap();
+    let beto_token = SessionToken::generate();
+    engine
+        .create_session(beto_token.hash(), beto)
+        .await
+        .unwrap();
+    let cap = EngineConfig::new(config(&dir).bank, dir.path().join("x")).sessions_per_account;
+    let tokens: Vec<SessionToken> = (0..cap + 3).map(|_| SessionToken::generate()).collect();
+    for t in &tokens {
+        engine.create_session(t.hash(), ana).await.unwrap();
+    }
+    let mut live = Vec::new();
+    for t in &tokens {
+        live.push(engine.session_account(t.hash()).await.unwrap().is_some());
+    }
+    let expected: Vec<bool> = (0..cap + 3).map(|i| i >= 3).collect();
+    assert_eq!(live, expected, "the three oldest of Ana's sessions ended");
+    assert_eq!(
+        engine.session_account(beto_token.hash()).await.unwrap(),
+        Some(beto),
+        "another account's session is untouched"
+    );
+    drop(engine);
+    thread.join().unwrap();
+    let (engine, _t) = EngineHandle::start(config(&dir), clock).unwrap();
+    assert_eq!(
+        engine.session_account(tokens[0].hash()).await.unwrap(),
+        None,
+        "the eviction is durable"
+    );
+    assert_eq!(
+        engine
+            .session_account(tokens[cap + 2].hash())
+            .await
+            .unwrap(),
+        Some(ana)
+    );
+}
+
 mod two_phase {
     use super::*;
     use crate::store::PartState;
-    use crate::twopc::{DecideItem, PartSpec, PrepareItem, Vote};
+    use crate::twopc::{DebitSource, DecideItem, PartSpec, PrepareItem, Vote};
+    use domain::consent::{ConsentId, ConsentTerms};
     use domain::Refusal;
+    use rand::distr::SampleString;
 
     fn bank(n: u16) -> BankId {
         BankId::try_from(n).unwrap()
@@ -269,6 +332,22 @@ mod two_phase {
         TaxId::parse(text).unwrap()
     }
 
+    thread_local! {
+        /// The consent Ana gave this test's account 1 at bank 1 (see [`funded`]).
+        static CONSENT: std::cell::RefCell<Option<ConsentId>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// Ana's account, as account 1 at bank 1 may draw on it.
+    fn from_ana() -> DebitSource {
+        let consent = CONSENT
+            .with(|c| c.borrow().clone())
+            .expect("funded() gave a consent");
+        DebitSource::Consent {
+            consent,
+            grantee: AccountId(1),
+        }
+    }
+
     /// Bank 2 (the engine under test) pays `debit` from Ana's account and credits `credit` to Beto.
     fn item(tx: &TxId, debit: i64, credit: i64) -> PrepareItem {
         PrepareItem {
@@ -277,7 +356,7 @@ mod two_phase {
                 (
                     0,
                     PartSpec::Debit {
-                        owners: vec![key(ANA)],
+                        source: from_ana(),
                         amount: Cents::new(debit),
                         to: cp("Someone at bank 3"),
                     },
@@ -307,6 +386,22 @@ mod two_phase {
             .deposit(engine.new_tx_id(), ana, Cents::new(1_000))
             .await
             .unwrap();
+        // Ana lets account 1 at bank 1 draw on her account here.
+        let now = 1_795_712_700_000;
+        let terms = ConsentTerms::new(Cents::new(100_000), None, now + 86_400_000, now).unwrap();
+        let grant = GrantRequest {
+            owner: ana,
+            grantee_bank: bank(1),
+            grantee_account: AccountId(1),
+            terms,
+        };
+        let code = engine.grant_code(grant).await.unwrap();
+        let consent = engine
+            .redeem(code, bank(1), AccountId(1))
+            .await
+            .unwrap()
+            .consent;
+        CONSENT.with(|c| *c.borrow_mut() = Some(consent));
         (ana, beto)
     }
 
@@ -407,13 +502,14 @@ mod two_phase {
         let dir = tempfile::tempdir().unwrap();
         let (engine, thread) = start(&dir);
         let (ana, beto) = funded(&engine).await;
-        // Bank 2 coordinates a packet with a part here and a part at bank 3.
+        // Bank 2 coordinates a packet with a part here and a part at bank 3: Ana's own debit.
         let tx = engine.new_tx_id();
+        let mut own = item(&tx, 300, 300);
+        if let PartSpec::Debit { source, .. } = &mut own.parts[0].1 {
+            *source = DebitSource::Own { account: ana };
+        }
         assert_eq!(
-            engine
-                .prepare(bank(2), vec![item(&tx, 300, 300)])
-                .await
-                .unwrap(),
+            engine.prepare(bank(2), vec![own]).await.unwrap(),
             vec![Vote::Prepared]
         );
         let outcome = PacketOutcome {
@@ -497,7 +593,7 @@ mod two_phase {
                 (
                     0,
                     PartSpec::Debit {
-                        owners: vec![key(ANA)],
+                        source: from_ana(),
                         amount: Cents::new(100),
                         to: cp("x"),
                     },
@@ -553,7 +649,10 @@ mod two_phase {
             parts: vec![(
                 0,
                 PartSpec::Debit {
-                    owners: vec![key("123.456.789-09")],
+                    source: DebitSource::Consent {
+                        consent: ConsentId::parse("nosuchconsentnosuchconse").unwrap(),
+                        grantee: AccountId(1),
+                    },
                     amount: Cents::new(1),
                     to: cp("x"),
                 },
@@ -566,7 +665,7 @@ mod two_phase {
                 (
                     0,
                     PartSpec::Debit {
-                        owners: vec![key(ANA)],
+                        source: from_ana(),
                         amount: Cents::new(1),
                         to: cp("x"),
                     },
@@ -749,5 +848,103 @@ mod two_phase {
             ),
             (0, 0, 0)
         );
+    }
+
+    #[tokio::test]
+    async fn a_debit_for_another_bank_needs_a_consent_checked_before_anything_is_reserved() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let (ana, _beto) = funded(&engine).await;
+        let debit = |source: DebitSource, amount: i64| PrepareItem {
+            tx: TxId::compose(
+                bank(1),
+                "202611261705",
+                &rand::distr::Alphanumeric.sample_string(&mut rand::rng(), 11),
+            )
+            .unwrap(),
+            parts: vec![(
+                0,
+                PartSpec::Debit {
+                    source,
+                    amount: Cents::new(amount),
+                    to: cp("x"),
+                },
+            )],
+        };
+        let refused = |votes: Vec<Vote>| match &votes[0] {
+            Vote::Refused { reason, .. } => *reason,
+            Vote::Prepared => panic!("prepared"),
+        };
+        // Nothing by account number or CPF alone: another bank cannot name Ana's account itself.
+        let own = engine
+            .prepare(bank(1), vec![debit(DebitSource::Own { account: ana }, 10)])
+            .await
+            .unwrap();
+        assert_eq!(refused(own), Refusal::NoSourceAccount { bank: bank(2) });
+        // The consent names account 1 at bank 1: account 9 there, or bank 3, may not use it.
+        let DebitSource::Consent { consent, .. } = from_ana() else {
+            unreachable!()
+        };
+        let other = DebitSource::Consent {
+            consent: consent.clone(),
+            grantee: AccountId(9),
+        };
+        assert_eq!(
+            refused(
+                engine
+                    .prepare(bank(1), vec![debit(other, 10)])
+                    .await
+                    .unwrap()
+            ),
+            Refusal::ConsentUnknown { bank: bank(2) }
+        );
+        assert_eq!(
+            refused(
+                engine
+                    .prepare(bank(3), vec![debit(from_ana(), 10)])
+                    .await
+                    .unwrap()
+            ),
+            Refusal::ConsentUnknown { bank: bank(2) }
+        );
+        // Within its terms it draws; beyond its limit per packet it does not.
+        assert_eq!(
+            engine
+                .prepare(bank(1), vec![debit(from_ana(), 300)])
+                .await
+                .unwrap(),
+            vec![Vote::Prepared]
+        );
+        assert_eq!(
+            refused(
+                engine
+                    .prepare(bank(1), vec![debit(from_ana(), 100_001)])
+                    .await
+                    .unwrap()
+            ),
+            Refusal::ConsentPacketLimit { bank: bank(2) }
+        );
+        assert_eq!(
+            balances(&engine, ana).await,
+            (700, 300),
+            "only the consented draw is reserved"
+        );
+        // Revoked: refused, even for a packet prepared later under the same consent.
+        engine.revoke(ana, consent.clone()).await.unwrap();
+        assert_eq!(
+            refused(
+                engine
+                    .prepare(bank(1), vec![debit(from_ana(), 1)])
+                    .await
+                    .unwrap()
+            ),
+            Refusal::ConsentRevoked { bank: bank(2) }
+        );
+        let given = engine.consents_given(ana).await.unwrap();
+        assert_eq!(
+            (given.len(), given[0].status, given[0].used_today),
+            (1, domain::consent::ConsentStatus::Revoked, Cents::new(300))
+        );
+        assert_eq!(balances(&engine, ana).await, (700, 300));
     }
 }

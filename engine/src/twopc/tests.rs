@@ -20,7 +20,9 @@ fn cp(name: &str, b: u16) -> Counterparty {
 fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
     LegPlan {
         source_bank: bank(from),
-        owners: vec![TaxId::parse("529.982.247-25").unwrap()],
+        source: crate::twopc::DebitSource::Own {
+            account: AccountId(1),
+        },
         receiver_bank: bank(to),
         receiver_key: TaxId::parse("111.444.777-35").unwrap(),
         amount: Cents::new(cents),

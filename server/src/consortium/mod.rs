@@ -18,6 +18,7 @@
 
 use crate::directory::Directory;
 use crate::fault::{inject, Fault};
+use crate::peers::PeerError;
 use crate::peers::Peers;
 use crate::ring_driver::RingHandle;
 use domain::dto::{
@@ -25,11 +26,12 @@ use domain::dto::{
 };
 use domain::packet::Packet;
 use domain::{AccountId, BankId, TaxId, TxId};
+use engine::consent::ConsentError;
 use engine::consortium::{BoxFuture, Consortium};
 use engine::coordinator::{not_yours, Answer, Claim, Coordinator, CoordinatorConfig};
 use engine::evidence::Kind;
 use engine::twopc::{Decision, DeliveryConfig, PacketPlan};
-use engine::wire::{PhaseTimings, PrepareAnswer, PrepareMsg, Route, StatusReport};
+use engine::wire::{PhaseTimings, PrepareAnswer, PrepareMsg, RedeemMsg, Route, StatusReport};
 use engine::{ConsortiumError, EngineError, EngineHandle, EngineResult};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -377,7 +379,23 @@ impl Node {
             let (i, found) = joined.map_err(|_| Err(EngineError::Unexpected))?;
             receivers[i] = found;
         }
-        PacketPlan::build(tx, account, &payer.holders, packet, receivers).map_err(Ok)
+        // What the client may draw on at other banks: its links, each a consent held there.
+        let consents = self
+            .engine
+            .links(account)
+            .await
+            .map_err(Err)?
+            .into_iter()
+            .map(|l| (l.bank, l.grant.consent))
+            .collect();
+        PacketPlan::build(
+            (tx, self.me, account),
+            &payer.holders,
+            &consents,
+            packet,
+            receivers,
+        )
+        .map_err(Ok)
     }
 
     async fn statuses(&self) -> Vec<BankStatus> {
@@ -506,8 +524,43 @@ impl Consortium for Node {
         Box::pin(self.submit_packet(account, tx, packet))
     }
 
-    fn linked_accounts(&self, owners: Vec<TaxId>) -> BoxFuture<'_, Vec<LinkedAccount>> {
-        Box::pin(async move { self.directory.linked(owners).await })
+    fn linked_accounts(
+        &self,
+        account: AccountId,
+    ) -> BoxFuture<'_, EngineResult<Vec<LinkedAccount>>> {
+        Box::pin(async move { self.directory.linked(account).await })
+    }
+
+    fn redeem(
+        &self,
+        bank: BankId,
+        code: String,
+        account: AccountId,
+    ) -> BoxFuture<'_, EngineResult<domain::consent::Grant>> {
+        Box::pin(async move {
+            if bank == self.me || !self.banks.iter().any(|b| b.id == bank) {
+                return Err(ConsortiumError::NoSuchBank(bank).into());
+            }
+            let msg = RedeemMsg {
+                code,
+                grantee: account,
+            };
+            match self
+                .peers
+                .call::<domain::consent::Grant>(bank, Route::Redeem, &msg)
+                .await
+            {
+                Ok(grant) => Ok(grant),
+                Err(PeerError::Refused { status, .. }) if (400..500).contains(&status) => {
+                    Err(ConsentError::BadCode.into())
+                }
+                Err(_) => Err(ConsortiumError::Unreachable(bank).into()),
+            }
+        })
+    }
+
+    fn public_url(&self, bank: BankId) -> Option<String> {
+        self.public_urls.get(&bank).cloned()
     }
 
     fn status(&self) -> BoxFuture<'_, Vec<BankStatus>> {

@@ -251,3 +251,46 @@ async fn a_burst_of_guesses_is_hashed_only_up_to_the_address_allowance() {
     );
     assert!(locked > 0, "the address was locked out: {codes:?}");
 }
+
+#[tokio::test]
+async fn sign_ups_refused_for_a_taken_cpf_or_email_are_throttled_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    assert_eq!(
+        bank.client()
+            .open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    // Someone probing which CPFs are clients here: each probe gets the same generic refusal...
+    let probe = bank.client();
+    for i in 0..11 {
+        let email = format!("probe{i}@example.com");
+        assert_eq!(
+            probe.open_account("Ana Lima", ANA_CPF, &email).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    // ...ten are free; the eleventh locks their address out of sign-up for a while, whatever it
+    // sends next.
+    let (status, body) = probe
+        .call(
+            "create_account",
+            &[
+                ("kind", "individual"),
+                ("name1", "Nova Pessoa"),
+                ("tax_id1", "314.159.265-90"),
+                ("email", "nova@example.com"),
+                ("phone", "11987654321"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["TooManyAttempts"]
+            .as_str()
+            .is_some_and(|m| m.contains("try again in")),
+        "{body}"
+    );
+}

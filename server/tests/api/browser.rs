@@ -303,12 +303,40 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     screenshot(b, "automobili-dashboard").await;
     sign_up(b, &eleven, "Ana Lima", ANA_CPF, "ana@example.com").await;
     deposit(b, "1000,00", "R$ 1.000,00").await;
-    // Her account at Automobili is discovered by CPF.
+    // The same CPF at Automobili grants nothing at Eleven: no account shown, none to pay from.
     wait_for(
         b,
-        "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 500,00')]",
+        "//section[@id='linked']//p[contains(., 'No linked accounts yet')]",
     )
     .await;
+    // She links it: Eleven sends her to Automobili's own site (its palette, her session there),
+    // which spells out what Eleven's account may do; she sets the limits and approves, and is
+    // sent back to Eleven, where the account now shows.
+    select_at(b, "//form[@id='link-form']//select[@name='bank']", "2").await;
+    click(b, "//button[text()='Link account']").await;
+    wait_for(b, "//html[@data-bank='2']//section[@id='consent']").await;
+    wait_hydrated(b).await;
+    fill(b, "per_packet", "300,00").await;
+    fill(b, "daily", "1.000,00").await;
+    wait_for(
+        b,
+        "//p[@id='consent-summary' and contains(., 'at most R$ 300,00 per packet') and contains(., 'at most R$ 1.000,00 a day')]",
+    )
+    .await;
+    screenshot(b, "automobili-consent").await;
+    click(b, "//button[text()='Approve']").await;
+    wait_for(
+        b,
+        "//html[@data-bank='1']//tr[@class='linked-row' and @data-bank='2' and @data-status='active']//td[contains(., 'R$ 500,00')]",
+    )
+    .await;
+    wait_for(
+        b,
+        "//p[@class='ok' and contains(., 'Your account at Automobili is linked.')]",
+    )
+    .await;
+    wait_hydrated(b).await;
+    screenshot(b, "eleven-linked").await;
 
     // Inter-bank Pix to Beto at Secret, after seeing his name.
     fill(b, "pix_key", BETO_CPF).await;
@@ -396,6 +424,38 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     )
     .await;
     screenshot(b, "automobili-packet-builder").await;
+
+    // Ana revokes the consent at Automobili: Eleven shows the link as ended and may no longer
+    // pay from it.
+    b.goto(&format!("{automobili}/consents")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//tr[@class='consent-row' and @data-bank='1' and @data-status='active']//td[contains(., 'R$ 100,00')]").await;
+    screenshot(b, "automobili-consents").await;
+    click(
+        b,
+        "//tr[@class='consent-row' and @data-bank='1']//button[text()='Revoke']",
+    )
+    .await;
+    wait_for(
+        b,
+        "//tr[@class='consent-row' and @data-bank='1' and @data-status='revoked']",
+    )
+    .await;
+    b.goto(&format!("{eleven}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(
+        b,
+        "//tr[@class='linked-row' and @data-bank='2' and @data-status='ended']",
+    )
+    .await;
+    let sources = wait_for(b, &row(1, "//select[@name='source_bank']")).await;
+    assert!(
+        sources
+            .find(Locator::XPath("./option[@value='2']"))
+            .await
+            .is_err(),
+        "a revoked link is no source"
+    );
 
     // The status page shows the ring.
     b.goto(&format!("{automobili}/consortium")).await.unwrap();

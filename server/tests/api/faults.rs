@@ -86,6 +86,12 @@ async fn packets_survive_a_frozen_holder_a_partition_and_a_killed_bank() {
         StatusCode::OK
     );
 
+    // Each of Ana's accounts may pay from the other: she linked them both ways.
+    for (a, b, b_id) in [(&ana1, &ana2, 2), (&ana2, &ana1, 1)] {
+        let (status, body) = link(a, b, b_id, &Terms::generous()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     // received[k] = cents the clients were told reached person k.
     let received = Arc::new(Mutex::new([0i64; 3]));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -28,12 +28,19 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
             .0,
         StatusCode::OK
     );
+    // Ana's account at bank 1 may draw on her account at bank 2: she linked them.
+    let ana1 = c.client(0);
+    assert_eq!(
+        ana1.open_account("Ana Lima", ANA_CPF, "ana1@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (status, body) = link(&ana1, &ana, 2, &Terms::generous()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (consent, grantee) = consent_of(&ana1, 2).await;
     let bank2 = c.url(1);
     let tx = tx_id(1);
-    let debit = |amount: i64| {
-        json!({ "Debit": { "owners": [ANA_CPF.replace(['.', '-'], "")], "amount": amount,
-        "to": { "name": "x", "key_masked": "x", "bank": 1 } } })
-    };
+    let debit = |amount: i64| consent_debit(&consent, grantee, amount, 1);
 
     let too_many: Vec<Value> = (0..257)
         .map(|_| json!({ "tx": tx, "parts": [[0, debit(1)]] }))
@@ -103,7 +110,28 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
             json!({ "owners": [ANA_CPF, ANA_CPF, ANA_CPF] })
                 .to_string()
                 .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/account",
+            json!({ "consent": "../../etc/passwd", "grantee": 1 })
+                .to_string()
+                .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/interbank/consent/redeem",
+            json!({ "code": "x".repeat(65), "grantee": 1 })
+                .to_string()
+                .into_bytes(),
             StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/interbank/consent/redeem",
+            json!({ "code": "guessed", "grantee": 1 })
+                .to_string()
+                .into_bytes(),
+            StatusCode::NOT_FOUND,
         ),
         (
             "/interbank/resolve",
@@ -153,8 +181,9 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // Well-formed but refused: negative and zero amounts, a debit of an account that is not the
-    // owner's, more than she has. Each is a refusal vote; nothing is reserved.
+    // Well-formed but refused: negative and zero amounts, more than she has, a debit of an
+    // account here named as "own" by another bank, a consent for another account at bank 1, a
+    // consent that does not exist. Each is a refusal vote; nothing is reserved.
     for part in [debit(-500), debit(0), debit(10_001)] {
         let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, part]] }] }).to_string();
         let (status, text) = c
@@ -163,13 +192,25 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
         assert_eq!(status, StatusCode::OK, "{text}");
         assert!(text.contains("Refused"), "{text}");
     }
-    let stranger = json!({ "Debit": { "owners": [BETO_CPF.replace(['.', '-'], "")], "amount": 1,
+    let own = json!({ "Debit": { "source": { "Own": { "account": 1 } }, "amount": 1,
         "to": { "name": "x", "key_masked": "x", "bank": 1 } } });
-    let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, stranger]] }] }).to_string();
-    let (_, text) = c
-        .signed_post(1, "/interbank/prepare", 0, now_ms(), body.as_bytes())
-        .await;
-    assert!(text.contains("Refused"), "{text}");
+    for (part, reason) in [
+        (own, "no_source_account"),
+        (
+            consent_debit(&consent, grantee + 1, 1, 1),
+            "consent_unknown",
+        ),
+        (
+            consent_debit(&"A".repeat(24), grantee, 1, 1),
+            "consent_unknown",
+        ),
+    ] {
+        let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, part]] }] }).to_string();
+        let (_, text) = c
+            .signed_post(1, "/interbank/prepare", 0, now_ms(), body.as_bytes())
+            .await;
+        assert!(text.contains(reason), "{reason}: {text}");
+    }
 
     // A genuine prepare from bank 1, then a commit from bank 3 (not its coordinator): not
     // applied. It is acknowledged, as "nothing of yours here", so that a bank whose client reused

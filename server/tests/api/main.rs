@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod browser;
+mod consent;
 mod faults;
 mod interbank_input;
 mod recovery;

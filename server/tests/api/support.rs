@@ -163,6 +163,32 @@ impl Client {
         )
     }
 
+    /// Calls a server function that answers with a redirect (as the hydrated app sees it: the
+    /// `Location` header); the status, where to, and the body.
+    pub async fn call_redirect(
+        &self,
+        function: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Option<reqwest::Url>, serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/{function}", self.url))
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request to bank-node");
+        let status = res.status();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| reqwest::Url::parse(v).ok());
+        let text = res.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, location, json)
+    }
+
     pub async fn open_account(&self, name: &str, tax_id: &str, email: &str) -> StatusCode {
         let kind = if tax_id.len() > 14 {
             "company"
@@ -201,6 +227,126 @@ impl Client {
     }
 }
 
+/// What a client allows when linking an account at another bank.
+pub struct Terms<'a> {
+    pub per_packet: &'a str,
+    pub daily: &'a str,
+    pub expires: String,
+}
+
+impl Terms<'_> {
+    /// Far above what any test moves, for a month.
+    pub fn generous() -> Terms<'static> {
+        Terms {
+            per_packet: "1.000.000,00",
+            daily: "",
+            expires: days_from_now(30),
+        }
+    }
+}
+
+/// The Brasília date `days` from now, as a date input sends it.
+pub fn days_from_now(days: i64) -> String {
+    domain::time_fmt::date_input(engine::wall_clock_ms() + days * 86_400_000)
+}
+
+/// The query parameter `name` of `url`.
+pub fn query(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+/// The link flow as a browser goes through it: `a` (logged in at its bank) starts a link to bank
+/// `b_id`, `b` (logged in there) approves `terms`, and `a` finishes it back at its bank. The
+/// status and body of the step that failed, or of the last one.
+pub async fn link(
+    a: &Client,
+    b: &Client,
+    b_id: u8,
+    terms: &Terms<'_>,
+) -> (StatusCode, serde_json::Value) {
+    let (status, to_b, body) = a
+        .call_redirect("start_link", &[("bank", &b_id.to_string())])
+        .await;
+    let Some(to_b) = to_b.filter(|_| status == StatusCode::OK) else {
+        return (status, body);
+    };
+    assert_eq!(to_b.path(), "/consent", "{to_b}");
+    assert!(
+        to_b.as_str().starts_with(&b.url),
+        "{to_b} is bank {b_id}'s site"
+    );
+    let (bank, account, state) = (
+        query(&to_b, "bank"),
+        query(&to_b, "account"),
+        query(&to_b, "state"),
+    );
+    let (status, asked) = b
+        .call(
+            "consent_request",
+            &[("bank", &bank), ("account", &account), ("state", &state)],
+        )
+        .await;
+    if status != StatusCode::OK {
+        return (status, asked);
+    }
+    let form = [
+        ("bank", bank.as_str()),
+        ("account", account.as_str()),
+        ("state", state.as_str()),
+        ("per_packet", terms.per_packet),
+        ("daily", terms.daily),
+        ("expires", terms.expires.as_str()),
+    ];
+    let (status, back, body) = b.call_redirect("approve_consent", &form).await;
+    let Some(back) = back.filter(|_| status == StatusCode::OK) else {
+        return (status, body);
+    };
+    assert_eq!(back.path(), "/link/return", "{back}");
+    assert!(
+        back.as_str().starts_with(&a.url),
+        "{back} is the asking bank's site"
+    );
+    let (status, _, body) = a
+        .call_redirect(
+            "finish_link",
+            &[
+                ("code", &query(&back, "code")),
+                ("state", &query(&back, "state")),
+            ],
+        )
+        .await;
+    (status, body)
+}
+
+/// The consent behind `a`'s link to bank `bank` and `a`'s account number: what a debit part
+/// under that consent names.
+pub async fn consent_of(a: &Client, bank: u8) -> (String, i64) {
+    let dash = a.dashboard().await;
+    let link = dash["linked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["bank"]["id"] == bank)
+        .unwrap_or_else(|| panic!("no link to bank {bank}: {dash}"))
+        .clone();
+    (
+        link["consent"].as_str().unwrap().to_string(),
+        dash["dashboard"]["account"]["id"].as_i64().unwrap(),
+    )
+}
+
+/// A debit part (as the inter-bank prepare carries it) of `amount` under `consent` for the
+/// account `grantee` at the coordinator, paying someone at bank `to_bank`.
+pub fn consent_debit(consent: &str, grantee: i64, amount: i64, to_bank: u8) -> serde_json::Value {
+    serde_json::json!({ "Debit": {
+        "source": { "Consent": { "consent": consent, "grantee": grantee } },
+        "amount": amount,
+        "to": { "name": "Someone", "key_masked": "***", "bank": to_bank } } })
+}
+
 /// A fresh client-chosen transaction id for bank `id`.
 pub fn tx_id(bank: u8) -> String {
     format!(
@@ -235,6 +381,35 @@ pub async fn assert_settled(c: &Consortium, banks: &[usize], deposited: i64) {
             "reservations left: {audits:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// How many times a bank has held the token, from its `/status`.
+pub fn visits(status: &serde_json::Value) -> u64 {
+    status["ring"]["visits"].as_u64().unwrap_or(0)
+}
+
+/// Polls (bounded) until `cond` holds for the statuses of the given banks.
+pub async fn wait_until(
+    c: &Consortium,
+    banks: &[usize],
+    what: &str,
+    cond: impl Fn(&[serde_json::Value]) -> bool,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        let mut statuses = Vec::new();
+        for &i in banks {
+            statuses.push(c.status(i).await.unwrap_or(serde_json::Value::Null));
+        }
+        if cond(&statuses) {
+            return;
+        }
+        assert!(
+            start.elapsed() < SETTLE_PATIENCE,
+            "{what}: not reached; last statuses {statuses:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

@@ -22,12 +22,11 @@ fn credit(tx: &str, cpf: &str, amount: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn debit(tx: &str, cpf: &str, amount: i64) -> Vec<u8> {
-    let owner = cpf.replace(['.', '-'], "");
-    json!({ "items": [{ "tx": tx, "parts": [[0, { "Debit": { "owners": [owner], "amount": amount,
-        "to": { "name": "Someone", "key_masked": "***", "bank": 2 } } }]] }] })
-    .to_string()
-    .into_bytes()
+/// A prepare of one debit under `consent` for account `grantee` at the coordinator.
+fn debit(tx: &str, (consent, grantee): &(String, i64), amount: i64) -> Vec<u8> {
+    json!({ "items": [{ "tx": tx, "parts": [[0, consent_debit(consent, *grantee, amount, 2)]] }] })
+        .to_string()
+        .into_bytes()
 }
 
 fn commit(tx: &str) -> Vec<u8> {
@@ -72,6 +71,16 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
             .0,
         StatusCode::OK
     );
+    // Ana's account at bank 1 may draw on her account at bank 3: she linked them.
+    let ana1 = c.client(0);
+    assert_eq!(
+        ana1.open_account("Ana Lima", ANA_CPF, "ana1@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (status, body) = link(&ana1, &ana, 3, &Terms::generous()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let consent = consent_of(&ana1, 3).await;
     let before: Vec<Value> = futures_join(&c).await;
     let (prepare, decide, token) = (
         "/interbank/prepare",
@@ -189,11 +198,28 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
         .await;
     assert!(text.contains("limit_exceeded"), "{text}");
 
+    // 6a. Bank 5 debits Ana's account at bank 3 for itself: naming it as its client's own
+    //     account, or under the consent Ana gave bank 1 (as if it had learnt its id). Neither is
+    //     bank 5's to use: refused before anything is reserved.
+    let anas = ana.dashboard().await["dashboard"]["account"]["id"].clone();
+    let own = json!({ "items": [{ "tx": tx_id(5), "parts": [[0, { "Debit": {
+        "source": { "Own": { "account": anas } }, "amount": 100,
+        "to": { "name": "Mule", "key_masked": "***", "bank": 5 } } }]] }] })
+    .to_string()
+    .into_bytes();
+    let (_, text) = c.signed_post(2, prepare, 4, now_ms(), &own).await;
+    assert!(text.contains("no_source_account"), "{text}");
+    let (_, text) = c
+        .signed_post(2, prepare, 4, now_ms(), &debit(&tx_id(5), &consent, 100))
+        .await;
+    assert!(text.contains("consent_unknown"), "{text}");
+    assert_eq!(ana.balances().await, (10_000, 0), "nothing reserved");
+
     // 6. A decision for someone else's transaction. Bank 1 (playing itself) prepares a debit of
     //    Ana at bank 3; bank 5 then sends "commit" for it: not applied.
     let held = tx_id(1);
     let (_, text) = c
-        .signed_post(2, prepare, 0, now_ms(), &debit(&held, ANA_CPF, 2_500))
+        .signed_post(2, prepare, 0, now_ms(), &debit(&held, &consent, 2_500))
         .await;
     assert!(text.contains(r#""votes":["Prepared"]"#), "{text}");
     assert_eq!(ana.balances().await, (7_500, 2_500));
@@ -206,7 +232,7 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     assert_eq!(ana.balances().await, (7_500, 2_500), "not applied");
     // 7. The same id with other parts, by its own coordinator: refused, nothing changes.
     let (_, text) = c
-        .signed_post(2, prepare, 0, now_ms(), &debit(&held, ANA_CPF, 9_000))
+        .signed_post(2, prepare, 0, now_ms(), &debit(&held, &consent, 9_000))
         .await;
     assert!(text.contains("tx_id_reused"), "{text}");
     // A credit under an id bank 3 holds for bank 1, sent by bank 5: refused too.

@@ -12,7 +12,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 const COMPANY_CNPJ: &str = CIA_CNPJ;
 
 /// Ana at banks 1 and 2 (same CPF), Beto at bank 3, a company at bank 4. Ana has R$ 1.000,00 at
-/// bank 1 and R$ 500,00 at bank 2.
+/// bank 1 and R$ 500,00 at bank 2, and has linked her account at bank 2 to the one at bank 1.
 struct World {
     c: Consortium,
     ana1: Client,
@@ -57,6 +57,9 @@ async fn world(extra: &[(&'static str, &str)]) -> World {
             .0,
         StatusCode::OK
     );
+    // Ana at bank 1 may pay from her account at bank 2: she linked it, approving at bank 2.
+    let (status, body) = link(&ana1, &ana2, 2, &Terms::generous()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     World {
         c,
         ana1,
@@ -105,7 +108,7 @@ async fn inter_bank_pix_and_packets_commit_or_abort_as_a_whole() {
         "Beto has no account at bank 4"
     );
 
-    // The dashboard discovers Ana's account at bank 2 (same CPF).
+    // The dashboard shows the account Ana linked at bank 2, with bank 2's figures.
     let dash = w.ana1.dashboard().await;
     let linked = dash["linked"].as_array().unwrap();
     assert_eq!(linked.len(), 1, "{dash}");
@@ -192,12 +195,12 @@ async fn inter_bank_pix_and_packets_commit_or_abort_as_a_whole() {
         "{outcome}"
     );
 
-    // A source bank where Ana has no account, and an unknown receiver: refused, leg named.
+    // A source bank where Ana linked no account, and an unknown receiver: refused, leg named.
     let (_, outcome) = packet(&w.ana1, &tx_id(1), vec![leg(5, BETO_CPF, 3, "1,00")]).await;
     assert_eq!(outcome["status"], "Aborted");
     assert_eq!(
         outcome["legs"][0]["error"],
-        json!({ "code": "no_source_account", "bank": 5 }),
+        json!({ "code": "no_consent", "bank": 5 }),
         "{outcome}"
     );
     let (_, outcome) = packet(
