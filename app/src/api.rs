@@ -178,14 +178,15 @@ pub mod ssr {
             .and_then(|(_, v)| SessionToken::parse(v))
     }
 
-    /// The account of the logged-in client, or [`AppError::NotLoggedIn`].
+    /// The account of the logged-in client; [`AppError::NotLoggedIn`] without a session cookie,
+    /// [`AppError::SessionEnded`] with one whose session is over.
     pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppError> {
         let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
         engine
             .session_account(token.hash())
             .await
             .map_err(from_engine)?
-            .ok_or(AppError::NotLoggedIn)
+            .ok_or(AppError::SessionEnded)
     }
 
     /// Starts a session for `account` and sends its cookie: HttpOnly (no script can read it),
@@ -611,7 +612,6 @@ pub async fn send_pix(
             },
         }
     };
-    leptos_axum::redirect(&format!("/dashboard?sent={}", receipt.tx_id));
     Ok(receipt)
 }
 

@@ -15,6 +15,9 @@ pub enum AppError {
     },
     #[error("Please log in to continue.")]
     NotLoggedIn,
+    /// A session cookie came, but its session is over (expired, logged out, ended by newer logins).
+    #[error("Your session has ended. Please log in again.")]
+    SessionEnded,
     /// Never says which of the two was wrong, nor whether the e-mail exists.
     #[error("E-mail or password is incorrect.")]
     InvalidCredentials,
@@ -46,7 +49,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::BadInput { .. } => 400,
-            AppError::NotLoggedIn | AppError::InvalidCredentials => 401,
+            AppError::NotLoggedIn | AppError::SessionEnded | AppError::InvalidCredentials => 401,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::Refused(_) => 422,
@@ -54,6 +57,11 @@ impl AppError {
             AppError::TooManyAttempts(_) => 429,
             AppError::Unexpected => 500,
         }
+    }
+
+    /// No session: none was opened, or it ended.
+    pub fn needs_login(&self) -> bool {
+        matches!(self, AppError::NotLoggedIn | AppError::SessionEnded)
     }
 
     /// The message for a form field, if this error is about that field.

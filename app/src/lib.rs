@@ -18,7 +18,7 @@ pub mod pages;
 pub mod text;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
@@ -82,7 +82,8 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let bank = OnceResource::new(api::get_bank());
+    let bank: pages::BankResource = OnceResource::new(api::get_bank());
+    provide_context(bank);
     // Effects run only in the browser, after hydration: mark the page as interactive, for
     // people's tools and for the browser tests, which wait for it instead of for time.
     Effect::new(move |_| {
@@ -99,7 +100,7 @@ pub fn App() -> impl IntoView {
                     <Suspense fallback=|| "Consórcio">
                         {move || Suspend::new(async move {
                             match bank.await {
-                                Ok(b) => view! { <Title text=format!("{} · Consórcio", b.name)/> <span class="bank-name">{b.name}</span> }.into_any(),
+                                Ok(b) => view! { <span class="bank-name">{b.name}</span> }.into_any(),
                                 Err(_) => view! { <span class="bank-name">"Consórcio"</span> }.into_any(),
                             }
                         })}
@@ -112,7 +113,7 @@ pub fn App() -> impl IntoView {
                 </nav>
             </header>
             <main>
-                <Routes fallback=|| view! { <section class="card"><h1>"Page not found"</h1><a href="/">"Back to the start"</a></section> }>
+                <Routes fallback=|| view! { <pages::PageTitle text="Page not found"/><section class="card"><h1>"Page not found"</h1><a href="/">"Back to the start"</a></section> }>
                     <Route path=StaticSegment("") view=pages::landing::Landing/>
                     <Route path=StaticSegment("signup") view=pages::signup::SignUp/>
                     <Route path=StaticSegment("login") view=pages::login::Login/>

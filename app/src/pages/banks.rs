@@ -8,6 +8,7 @@ use leptos::prelude::*;
 pub fn Banks() -> impl IntoView {
     let banks = Resource::new(|| (), |_| get_consortium());
     view! {
+        <crate::pages::PageTitle text="Choose your bank"/>
         <section class="card">
             <h1>"Choose your bank"</h1>
             <p class="muted">"Every bank of the consortium runs its own app. Your Pix reaches clients of all of them."</p>

@@ -8,7 +8,6 @@ use crate::api::{
     consent_request, get_consents, ApproveConsent, CancelLink, ConsentAsked, FinishLink,
     RevokeConsent,
 };
-use crate::error::AppError;
 use crate::pages::{error_banner, field_error, last_result};
 use domain::consent::{ConsentStatus, ConsentView};
 use domain::dto::BankInfo;
@@ -66,13 +65,14 @@ pub fn ConsentPage() -> impl IntoView {
     };
     let next = here();
     view! {
+        <crate::pages::PageTitle text="Approve a link"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let (bank, account, state, next) = (bank.clone(), account.clone(), state.clone(), next.clone());
                 Suspend::new(async move {
                     match asked.await {
                         Ok(asked) => view! { <Approve asked bank account state/> }.into_any(),
-                        Err(AppError::NotLoggedIn) => log_in_first(
+                        Err(e) if e.needs_login() => log_in_first(
                             "Approve a link",
                             "Another bank asks to draw on your account here. Log in to this bank to see what it asks and decide.",
                             next,
@@ -187,6 +187,7 @@ pub fn LinkReturn() -> impl IntoView {
     }
     if denied {
         return view! {
+            <crate::pages::PageTitle text="Link not approved"/>
             <section class="card narrow" id="link-return">
                 <h1>"Link not approved"</h1>
                 <p>"You did not approve the link at the other bank; nothing was linked."</p>
@@ -197,10 +198,11 @@ pub fn LinkReturn() -> impl IntoView {
     }
     let next = here();
     view! {
+        <crate::pages::PageTitle text="Finishing the link"/>
         <section class="card narrow" id="link-return">
             <h1>"Finishing the link"</h1>
             {move || match value.get() {
-                Some(Err(AppError::NotLoggedIn)) => Some(log_in_first(
+                Some(Err(e)) if e.needs_login() => Some(log_in_first(
                     "Log in to finish the link",
                     "Your session here has ended. Log in and the link will be finished.",
                     next.clone(),
@@ -227,6 +229,7 @@ pub fn Consents() -> impl IntoView {
     let value = last_result(revoke.value());
     let next = here();
     view! {
+        <crate::pages::PageTitle text="Consents you gave"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let next = next.clone();
@@ -250,7 +253,7 @@ pub fn Consents() -> impl IntoView {
                                 </section>
                             }.into_any()
                         }
-                        Err(AppError::NotLoggedIn) => log_in_first(
+                        Err(e) if e.needs_login() => log_in_first(
                             "Consents you gave",
                             "Log in to see and revoke the consents you gave.",
                             next,

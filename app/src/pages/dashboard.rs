@@ -1,10 +1,10 @@
-//! The client's dashboard: balances, recent transactions, deposit, and quick Pix with the
-//! receiver's name shown before confirming.
+//! The client's dashboard: balances, linked accounts, deposit, quick Pix with a review (the
+//! receiver's name, masked document and bank, checked against the client's own account and
+//! balance before anything is sent), the packet builder and the statement.
 //!
-//! The Pix is two steps. Step one is a GET form (`?pix_key=..&pix_amount=..`) so that it works
-//! before the wasm has loaded too; the page then looks the key up and shows who will receive the
-//! money. Step two is the confirming `ActionForm`, carrying a transaction id fixed when the page
-//! was rendered, so a double submit pays once.
+//! The Pix review is kept in the page, never in the URL: a CPF is personal data, and addresses
+//! end up in histories and logs. Confirming carries a transaction id fixed when the page was
+//! rendered, so a double submit pays once.
 
 use crate::api::{
     get_dashboard, lookup_receiver, DashboardPage as Page, Deposit, Logout, SendPacket, SendPix,
@@ -13,27 +13,37 @@ use crate::api::{
 use crate::error::AppError;
 use crate::pages::packet::PacketBuilder;
 use crate::pages::{error_banner, every, field_error, last_result};
-use domain::dto::{BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, TxStatus};
+use domain::dto::{
+    BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, ReceiverPreview, TxStatus,
+};
 use domain::time_fmt::format_brasilia;
 use domain::BankId;
-use domain::Cents;
+use domain::{Cents, TaxId};
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let initial = Resource::new(|| (), |_| get_dashboard());
     view! {
+        <crate::pages::PageTitle text="My account"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading your account…"</p> }>
             {move || Suspend::new(async move {
                 match initial.await {
                     Ok(page) => view! { <Overview page/> }.into_any(),
                     Err(AppError::NotLoggedIn) => view! {
                         <section class="card narrow">
+                            <h1>"Log in to see your account"</h1>
+                            <p>"Your balances, transfers and linked accounts are shown once you log in."</p>
+                            <a class="button primary" href="/login?next=/dashboard">"Log in"</a>
+                            <p class="muted">"New here? " <a href="/signup">"Open an account"</a></p>
+                        </section>
+                    }.into_any(),
+                    Err(AppError::SessionEnded) => view! {
+                        <section class="card narrow">
                             <h1>"Your session has ended"</h1>
-                            <p>"Please log in to see your account."</p>
-                            <a class="button primary" href="/login">"Log in"</a>
+                            <p>"For your security, sessions end after a while or when you log in elsewhere. Please log in again."</p>
+                            <a class="button primary" href="/login?next=/dashboard">"Log in"</a>
                         </section>
                     }.into_any(),
                     Err(e) => view! { <section class="card"><p class="error" role="alert">{e.to_string()}</p></section> }.into_any(),
@@ -129,11 +139,11 @@ fn Overview(page: Page) -> impl IntoView {
         </section>
         <div class="columns">
             <DepositCard deposit tx_id=deposit_id/>
-            <PixCard send tx_id=pix_id banks=banks.clone() me/>
+            <PixCard send tx_id=pix_id page/>
         </div>
         {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
         {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
-        {move || view! { <History entries=page.with(|p| p.dashboard.recent.clone())/> }}
+        {move || view! { <History entries=page.with(|p| p.dashboard.recent.clone()) banks=page.with(|p| p.banks.clone())/> }}
     }
     .into_any()
 }
@@ -166,12 +176,21 @@ fn renew_after(
 #[component]
 fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl IntoView {
     let value = last_result(deposit.value());
+    // Cleared once a deposit went through, so that a second one takes a new amount.
+    let amount = RwSignal::new(String::new());
+    Effect::new(move |previous: Option<usize>| {
+        let v = deposit.version().get();
+        if previous.is_some_and(|p| p != v) && matches!(value.get_untracked(), Some(Ok(_))) {
+            amount.set(String::new());
+        }
+        v
+    });
     view! {
         <section class="card" id="deposit">
             <h2>"Deposit"</h2>
             <ActionForm action=deposit attr:class="form">
                 <input type="hidden" name="tx_id" value=move || tx_id.get()/>
-                <label>"Amount (R$)" <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40"/></label>
+                <label>"Amount (R$)" <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40" bind:value=amount/></label>
                 {field_error(value, "amount")}
                 {error_banner(value)}
                 {move || match value.get() {
@@ -249,94 +268,168 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
     })
 }
 
+/// What the Pix review found: the receiver, the amount, and what is sent on confirmation.
+#[derive(Clone, Debug, PartialEq)]
+struct PixReview {
+    receiver: ReceiverPreview,
+    amount: Cents,
+    key: String,
+    bank: String,
+    amount_text: String,
+}
+
+/// Looks `key` up at `bank` and checks the Pix against the client's own account and balance.
+async fn review_pix(
+    key: String,
+    bank: String,
+    amount_text: String,
+    page: RwSignal<Page>,
+) -> Result<PixReview, (&'static str, String)> {
+    let tax_id = TaxId::parse(&key).map_err(|e| ("key", e.to_string()))?;
+    let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.to_string()))?;
+    let (me, mine, available) = page.with_untracked(|p| {
+        (
+            u16::from(p.dashboard.bank.id).to_string(),
+            p.dashboard
+                .account
+                .holders
+                .iter()
+                .any(|h| h.tax_id == tax_id),
+            p.dashboard.account.available,
+        )
+    });
+    if bank == me && mine {
+        return Err((
+            "key",
+            "This is your own account: choose another receiver.".into(),
+        ));
+    }
+    if amount > available {
+        return Err((
+            "amount",
+            format!(
+                "Insufficient funds: you have {} available.",
+                available.to_brl()
+            ),
+        ));
+    }
+    let receiver = lookup_receiver(key.clone(), Some(bank.clone()))
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => ("key", "No account with this key at that bank.".to_string()),
+            other => ("", other.to_string()),
+        })?;
+    Ok(PixReview {
+        receiver,
+        amount,
+        key,
+        bank,
+        amount_text,
+    })
+}
+
 #[component]
 fn PixCard(
     send: ServerAction<SendPix>,
     tx_id: RwSignal<String>,
-    banks: Vec<BankInfo>,
-    me: BankId,
+    page: RwSignal<Page>,
 ) -> impl IntoView {
-    let query = use_query_map();
-    let key = move || query.read().get("pix_key").unwrap_or_default();
-    let amount = move || query.read().get("pix_amount").unwrap_or_default();
-    let bank = move || {
-        query
-            .read()
-            .get("pix_bank")
-            .unwrap_or_else(|| u16::from(me).to_string())
-    };
-    let sent = move || query.read().get("sent");
-    let preview = Resource::new(
-        move || (key(), bank()),
-        |(key, bank)| async move {
-            if key.trim().is_empty() {
-                None
-            } else {
-                Some(lookup_receiver(key, Some(bank)).await)
-            }
-        },
-    );
+    let me = page.with_untracked(|p| p.dashboard.bank.id);
+    let banks = page.with_untracked(|p| p.banks.clone());
+    let key = RwSignal::new(String::new());
+    let bank = RwSignal::new(u16::from(me).to_string());
+    let amount = RwSignal::new(String::new());
+    let review = RwSignal::new(None::<Result<PixReview, (&'static str, String)>>);
+    let looking = RwSignal::new(false);
     let value = last_result(send.value());
+    let open_review = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        looking.set(true);
+        let (k, b, a) = (
+            key.get_untracked(),
+            bank.get_untracked(),
+            amount.get_untracked(),
+        );
+        leptos::task::spawn_local(async move {
+            let answer = review_pix(k, b, a, page).await;
+            looking.set(false);
+            review.set(Some(answer));
+        });
+    };
+    // A Pix that went through clears the form: the next one starts from scratch.
+    Effect::new(move |previous: Option<usize>| {
+        let v = send.version().get();
+        if previous.is_some_and(|p| p != v) && matches!(value.get_untracked(), Some(Ok(_))) {
+            key.set(String::new());
+            amount.set(String::new());
+            review.set(None);
+        }
+        v
+    });
+    let problem = move |field: &'static str| {
+        move || match review.get() {
+            Some(Err((f, m))) if f == field => {
+                Some(view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
+            }
+            _ => None,
+        }
+    };
     view! {
         <section class="card" id="pix">
             <h2>"Pix"</h2>
-            {move || match (value.get(), sent()) {
-                (Some(Ok(r)), _) => Some(view! {
+            <noscript><p class="error">"Pix needs JavaScript to show you the receiver before you confirm."</p></noscript>
+            {move || match value.get() {
+                Some(Ok(r)) => Some(view! {
                     <p class="ok" role="status">{format!("Pix of {} sent to {}.", r.amount.to_brl(), r.receiver.name)}</p>
-                }.into_any()),
-                (None, Some(id)) => Some(view! { <p class="ok" role="status">{format!("Pix sent (id {id}).")}</p> }.into_any()),
+                }),
                 _ => None,
             }}
-            <Form method="GET" action="/dashboard" attr:class="form">
-                <label>"Receiver's CPF/CNPJ key" <input name="pix_key" inputmode="numeric" required maxlength="20" prop:value=key/></label>
+            <form class="form" on:submit=open_review class:hidden=move || matches!(review.get(), Some(Ok(_)))>
+                <label>"Receiver's CPF/CNPJ key" <input name="pix_key" inputmode="numeric" required maxlength="20" bind:value=key/></label>
+                {problem("key")}
                 <label>"Receiver's bank"
-                    <select name="pix_bank">
+                    <select name="pix_bank" on:change=move |ev| bank.set(event_target_value(&ev))>
                         {banks.into_iter().map(|b| {
                             let id = u16::from(b.id).to_string();
-                            let selected = { let id = id.clone(); move || bank() == id };
+                            let selected = { let id = id.clone(); move || bank.get() == id };
                             view! { <option value=id.clone() selected=selected>{b.name.clone()}</option> }
                         }).collect_view()}
                     </select>
                 </label>
-                <label>"Amount (R$)" <input name="pix_amount" inputmode="decimal" required maxlength="40" prop:value=amount/></label>
-                <button type="submit">"Review"</button>
-            </Form>
-            <Suspense fallback=|| ()>
-                {move || {
-                    Suspend::new(async move {
-                        let amount_text = amount();
-                        match (preview.await, Cents::parse_amount(&amount_text)) {
-                            (None, _) => None,
-                            (Some(Err(e)), _) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
-                            (Some(Ok(_)), Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
-                            (Some(Ok(r)), Ok(cents)) => Some(view! {
-                                <div class="confirm" id="pix-confirm">
-                                    <p>"You are sending " <strong>{cents.to_brl()}</strong> " to"</p>
-                                    <p class="receiver"><strong id="receiver-name">{r.name.clone()}</strong>
-                                       <span class="muted">{format!(" · {} · {}", r.key_masked, r.bank.name)}</span></p>
-                                    <ActionForm action=send attr:class="form">
-                                        <input type="hidden" name="key" value=key()/>
-                                        <input type="hidden" name="bank" value=bank()/>
-                                        <input type="hidden" name="amount" value=amount_text.clone()/>
-                                        <input type="hidden" name="tx_id" value=move || tx_id.get()/>
-                                        {field_error(value, "amount")}
-                                        {error_banner(value)}
-                                        <button type="submit" class="primary" disabled=move || send.pending().get()>"Confirm Pix"</button>
-                                        <a href="/dashboard" class="button">"Cancel"</a>
-                                    </ActionForm>
-                                </div>
-                            }.into_any()),
-                        }
-                    })
-                }}
-            </Suspense>
+                <label>"Amount (R$)" <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
+                {problem("amount")}
+                {problem("")}
+                <button type="submit" disabled=move || looking.get()>"Review"</button>
+            </form>
+            {move || match review.get() {
+                Some(Ok(r)) => Some(view! {
+                    <div class="confirm" id="pix-confirm">
+                        <p>"You are sending " <strong>{r.amount.to_brl()}</strong> " to"</p>
+                        <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
+                           <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
+                        <ActionForm action=send attr:class="form">
+                            <input type="hidden" name="key" value=r.key.clone()/>
+                            <input type="hidden" name="bank" value=r.bank.clone()/>
+                            <input type="hidden" name="amount" value=r.amount_text.clone()/>
+                            <input type="hidden" name="tx_id" value=move || tx_id.get()/>
+                            {field_error(value, "amount")}
+                            {error_banner(value)}
+                            <div class="actions">
+                                <button type="submit" class="primary" disabled=move || send.pending().get()>"Confirm Pix"</button>
+                                <button type="button" on:click=move |_| review.set(None) disabled=move || send.pending().get()>"Change"</button>
+                            </div>
+                        </ActionForm>
+                    </div>
+                }),
+                _ => None,
+            }}
         </section>
     }
     .into_any()
 }
 
 #[component]
-fn History(entries: Vec<EntryView>) -> impl IntoView {
+fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
     let empty = entries.is_empty();
     view! {
         <section class="card" id="history">
@@ -345,7 +438,7 @@ fn History(entries: Vec<EntryView>) -> impl IntoView {
             <table class:hidden=empty>
                 <thead><tr><th>"When"</th><th>"Description"</th><th class="num">"Amount"</th><th>"Status"</th><th class="num">"Balance after"</th></tr></thead>
                 <tbody>
-                    {entries.into_iter().map(|e| view! { <Row entry=e/> }).collect_view()}
+                    {entries.into_iter().map(|e| view! { <Row entry=e banks=banks.clone()/> }).collect_view()}
                 </tbody>
             </table>
         </section>
@@ -353,14 +446,15 @@ fn History(entries: Vec<EntryView>) -> impl IntoView {
 }
 
 #[component]
-fn Row(entry: EntryView) -> impl IntoView {
+fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
+    let bank = |id: BankId| crate::text::bank_name(id, &banks);
     let description = match (&entry.kind, &entry.counterparty) {
         (EntryKind::Deposit, _) => "Deposit".to_string(),
         (EntryKind::PixOut, Some(c)) => {
-            format!("Pix to {} ({} · bank {})", c.name, c.key_masked, c.bank)
+            format!("Pix to {} ({} · {})", c.name, c.key_masked, bank(c.bank))
         }
         (EntryKind::PixIn, Some(c)) => {
-            format!("Pix from {} ({} · bank {})", c.name, c.key_masked, c.bank)
+            format!("Pix from {} ({} · {})", c.name, c.key_masked, bank(c.bank))
         }
         (EntryKind::PixOut, None) => "Pix sent".to_string(),
         (EntryKind::PixIn, None) => "Pix received".to_string(),
@@ -373,9 +467,9 @@ fn Row(entry: EntryView) -> impl IntoView {
     };
     let status = entry.status;
     let label = match status {
-        TxStatus::Pending => "Pending",
-        TxStatus::Committed => "Committed",
-        TxStatus::Aborted => "Aborted",
+        TxStatus::Pending => "Processing",
+        TxStatus::Committed => "Completed",
+        TxStatus::Aborted => "Cancelled",
     };
     view! {
         <tr class="tx-row" data-status=status.as_str() data-kind=entry.kind.as_str()>

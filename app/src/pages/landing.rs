@@ -3,6 +3,7 @@ use leptos::prelude::*;
 #[component]
 pub fn Landing() -> impl IntoView {
     view! {
+        <crate::pages::PageTitle text="Instant Pix between banks"/>
         <section class="hero">
             <h1>"Banking without a central bank."</h1>
             <p>"Instant Pix to anyone at any bank of the consortium, at any hour."</p>

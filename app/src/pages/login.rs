@@ -13,6 +13,7 @@ pub fn Login() -> impl IntoView {
         .get("next")
         .unwrap_or_default();
     view! {
+        <crate::pages::PageTitle text="Log in"/>
         <section class="card narrow">
             <h1>"Log in"</h1>
             <ActionForm action=login attr:class="form">

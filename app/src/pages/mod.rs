@@ -10,7 +10,29 @@ pub mod signup;
 pub mod status;
 
 use crate::error::AppError;
+use domain::dto::BankInfo;
 use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// The bank serving this app (asked once per page load; see `App`).
+pub type BankResource = OnceResource<Result<BankInfo, AppError>>;
+
+/// The document's title: the page, then the bank ("Log in · Eleven").
+#[component]
+pub fn PageTitle(text: &'static str) -> impl IntoView {
+    let bank = use_context::<BankResource>();
+    view! {
+        <Suspense fallback=move || view! { <Title text=text/> }>
+            {move || Suspend::new(async move {
+                let name = match bank {
+                    Some(b) => b.await.map(|b| b.name).unwrap_or_else(|_| "Consórcio".into()),
+                    None => "Consórcio".into(),
+                };
+                view! { <Title text=format!("{text} · {name}")/> }
+            })}
+        </Suspense>
+    }
+}
 
 /// The result of an action's last submission, as a plain signal.
 pub fn last_result<T: Clone + Send + Sync + 'static>(

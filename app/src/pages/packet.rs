@@ -1,7 +1,12 @@
-//! The Pix packet builder: rows of transfers (source among the client's banks, receiver key and
-//! bank, amount), the receiver's name resolved as each row is filled, running totals per source
-//! checked against what is available there, one submit, then live progress per leg and the
-//! packet's outcome (all committed, or all aborted with the failed leg and why).
+//! The Pix packet builder: rows of transfers (source among the client's accounts, receiver key and
+//! bank, amount), each receiver's name looked up as the row is filled, then a **review** of the
+//! whole packet (every transfer with the receiver's name, masked document, bank and amount, and
+//! the total per source), then one confirmation, live progress per transfer and the outcome.
+//!
+//! Sending twice cannot happen by accident: the transaction id is fixed when the review opens, so
+//! a double click or a resend after a lost answer executes once (the bank treats the same id
+//! idempotently); after an outcome the builder is cleared and the next packet needs a new review
+//! with a new id. A field's problem shows once the field was left or a review was asked for.
 //!
 //! Rows are added and removed in the browser, so this form needs the wasm; everything it checks
 //! before submitting is checked again by the banks.
@@ -24,6 +29,11 @@ struct Row {
     key: RwSignal<String>,
     bank: RwSignal<String>,
     amount: RwSignal<String>,
+    /// What the receiver's bank says of the key, once it is a valid key.
+    preview: RwSignal<Option<Result<ReceiverPreview, AppError>>>,
+    /// The client has left the field (its problem may show).
+    key_touched: RwSignal<bool>,
+    amount_touched: RwSignal<bool>,
 }
 
 impl Row {
@@ -35,6 +45,9 @@ impl Row {
             key: RwSignal::new(String::new()),
             bank: RwSignal::new(me),
             amount: RwSignal::new(String::new()),
+            preview: RwSignal::new(None),
+            key_touched: RwSignal::new(false),
+            amount_touched: RwSignal::new(false),
         }
     }
 
@@ -48,47 +61,124 @@ impl Row {
     }
 }
 
+/// An account the client can pay from.
+#[derive(Clone, Debug, PartialEq)]
+struct Source {
+    bank: BankInfo,
+    available: Cents,
+    /// For a linked account, what its consent allows per packet.
+    per_packet: Option<Cents>,
+}
+
 /// The client's accounts that can pay: this bank's and the linked ones whose consent is active and
 /// whose bank answered, with what is available.
-fn sources(p: &Page) -> Vec<(BankInfo, Cents)> {
-    let mut v = vec![(p.dashboard.bank.clone(), p.dashboard.account.available)];
+fn sources(p: &Page) -> Vec<Source> {
+    let mut v = vec![Source {
+        bank: p.dashboard.bank.clone(),
+        available: p.dashboard.account.available,
+        per_packet: None,
+    }];
     v.extend(p.linked.iter().filter_map(|l| {
-        (l.status == LinkStatus::Active).then_some((l.bank.clone(), l.available?))
+        (l.status == LinkStatus::Active).then_some(Source {
+            bank: l.bank.clone(),
+            available: l.available?,
+            per_packet: Some(l.terms.per_packet),
+        })
     }));
     v
 }
 
-/// Totals per source bank (in cents) and the problems to fix before submitting.
-fn check(rows: &[LegInput], sources: &[(BankInfo, Cents)]) -> (BTreeMap<String, i64>, Vec<String>) {
-    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let n = i + 1;
-        if row.receiver_key.trim().is_empty() || TaxId::parse(&row.receiver_key).is_err() {
-            problems.push(format!("Transfer {n}: enter a valid CPF or CNPJ key."));
+/// What is wrong with the packet as typed, found as early as the data allows.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Problems {
+    /// Per row (by position): the key's and the amount's problem.
+    key: BTreeMap<usize, String>,
+    amount: BTreeMap<usize, String>,
+    /// About the packet as a whole (a source that cannot pay its total).
+    packet: Vec<String>,
+    /// Totals per source bank id (as typed), in cents.
+    totals: BTreeMap<String, i64>,
+}
+
+impl Problems {
+    fn is_empty(&self) -> bool {
+        self.key.is_empty() && self.amount.is_empty() && self.packet.is_empty()
+    }
+}
+
+/// The client's own account, to tell a Pix to oneself before it is sent.
+#[derive(Clone)]
+struct Me {
+    bank: String,
+    keys: Vec<TaxId>,
+}
+
+fn check(
+    rows: &[(LegInput, Option<Result<ReceiverPreview, AppError>>)],
+    sources: &[Source],
+    me: &Me,
+) -> Problems {
+    let mut p = Problems::default();
+    for (i, (row, preview)) in rows.iter().enumerate() {
+        match TaxId::parse(&row.receiver_key) {
+            Err(_) => {
+                p.key.insert(i, "Enter a valid CPF or CNPJ key.".into());
+            }
+            Ok(key) => {
+                let own = row.source_bank == me.bank
+                    && row.receiver_bank == me.bank
+                    && me.keys.contains(&key);
+                let problem = match preview {
+                    _ if own => Some("This is your own account: it cannot pay itself.".into()),
+                    None => Some("Looking up the receiver…".into()),
+                    Some(Err(e)) => Some(friendly(e)),
+                    Some(Ok(_)) => None,
+                };
+                if let Some(m) = problem {
+                    p.key.insert(i, m);
+                }
+            }
         }
         match Cents::parse_amount(&row.amount) {
-            Ok(c) => *totals.entry(row.source_bank.clone()).or_default() += c.get(),
-            Err(e) => problems.push(format!("Transfer {n}: {e}")),
+            Ok(c) => *p.totals.entry(row.source_bank.clone()).or_default() += c.get(),
+            Err(e) => {
+                p.amount.insert(i, e.to_string());
+            }
         }
     }
-    for (bank, total) in &totals {
+    for (bank, total) in &p.totals {
+        let total = Cents::new(*total);
         match sources
             .iter()
-            .find(|(b, _)| u16::from(b.id).to_string() == *bank)
+            .find(|s| u16::from(s.bank.id).to_string() == *bank)
         {
-            Some((b, available)) if *total > available.get() => problems.push(format!(
+            Some(s) if total > s.available => p.packet.push(format!(
                 "Not enough at {}: {} needed, {} available.",
-                b.name,
-                Cents::new(*total).to_brl(),
-                available.to_brl()
+                s.bank.name,
+                total.to_brl(),
+                s.available.to_brl()
+            )),
+            Some(s) if s.per_packet.is_some_and(|limit| total > limit) => p.packet.push(format!(
+                "Your consent at {} allows {} per packet; this packet draws {}.",
+                s.bank.name,
+                s.per_packet.unwrap_or_default().to_brl(),
+                total.to_brl()
             )),
             Some(_) => {}
-            None => problems
+            None => p
+                .packet
                 .push("A transfer draws from a bank where you have no linked account.".into()),
         }
     }
-    (totals, problems)
+    p
+}
+
+/// Where the builder is.
+#[derive(Clone, Debug, PartialEq)]
+enum Stage {
+    Editing,
+    /// Reviewing the packet under this transaction id (kept for every resend of this review).
+    Review(String),
 }
 
 #[component]
@@ -97,26 +187,68 @@ pub fn PacketBuilder(
     action: ServerAction<SendPacket>,
     tx_id: RwSignal<String>,
 ) -> impl IntoView {
-    let me = page.with_untracked(|p| p.dashboard.bank.id);
+    let me = page.with_untracked(|p| Me {
+        bank: u16::from(p.dashboard.bank.id).to_string(),
+        keys: p
+            .dashboard
+            .account
+            .holders
+            .iter()
+            .map(|h| h.tax_id)
+            .collect(),
+    });
+    let my_bank = page.with_untracked(|p| p.dashboard.bank.id);
     let banks = page.with_untracked(|p| p.banks.clone());
     let next_id = RwSignal::new(1usize);
-    let rows = RwSignal::new(vec![Row::new(0, me)]);
+    let rows = RwSignal::new(vec![Row::new(0, my_bank)]);
+    let stage = RwSignal::new(Stage::Editing);
+    // A review was asked for: every problem shows, touched or not.
+    let attempted = RwSignal::new(false);
     let add = move |_| {
         if rows.with(Vec::len) < MAX_PACKET_LEGS {
             let id = next_id.get_untracked();
             next_id.set(id + 1);
-            rows.update(|r| r.push(Row::new(id, me)));
+            rows.update(|r| r.push(Row::new(id, my_bank)));
         }
     };
     let inputs = move || rows.get().iter().map(Row::input).collect::<Vec<_>>();
-    let checked = Memo::new(move |_| check(&inputs(), &page.with(sources)));
+    let checked = {
+        let me = me.clone();
+        Memo::new(move |_| {
+            let typed: Vec<_> = rows
+                .get()
+                .iter()
+                .map(|r| (r.input(), r.preview.get()))
+                .collect();
+            check(&typed, &page.with(sources), &me)
+        })
+    };
     let submitted = RwSignal::new(None::<String>);
     let progress = RwSignal::new(None::<PacketProgress>);
-    let submit = move |_| {
-        if !checked.with(|(_, p)| p.is_empty()) {
+    // What the review showed for each transfer, to name receivers in the outcome.
+    let reviewed = RwSignal::new(Vec::<String>::new());
+    let open_review = move |_| {
+        attempted.set(true);
+        if checked.with(Problems::is_empty) {
+            stage.set(Stage::Review(tx_id.get_untracked()));
+        }
+    };
+    let confirm = move |_| {
+        let Stage::Review(id) = stage.get_untracked() else {
+            return;
+        };
+        if action.pending().get_untracked() {
             return;
         }
-        let id = tx_id.get_untracked();
+        reviewed.set(
+            rows.get_untracked()
+                .iter()
+                .map(|r| match r.preview.get_untracked() {
+                    Some(Ok(p)) => format!("{} ({})", p.name, p.key_masked),
+                    _ => String::new(),
+                })
+                .collect(),
+        );
         submitted.set(Some(id.clone()));
         progress.set(None);
         action.dispatch(SendPacket {
@@ -124,6 +256,21 @@ pub fn PacketBuilder(
             legs: inputs(),
         });
     };
+    // An outcome (committed or cancelled) ends this packet: a fresh builder for the next one. An
+    // error (the answer did not come) keeps the review and its id, so that confirming again
+    // cannot send a second packet.
+    Effect::new(move |previous: Option<usize>| {
+        let v = action.version().get();
+        if previous.is_some_and(|p| p != v) && matches!(action.value().get_untracked(), Some(Ok(_)))
+        {
+            let id = next_id.get_untracked();
+            next_id.set(id + 1);
+            rows.set(vec![Row::new(id, my_bank)]);
+            stage.set(Stage::Editing);
+            attempted.set(false);
+        }
+        v
+    });
     // While a packet runs, show where each leg stands.
     every(std::time::Duration::from_millis(250), move || {
         if let (true, Some(id)) = (action.pending().get_untracked(), submitted.get_untracked()) {
@@ -136,48 +283,49 @@ pub fn PacketBuilder(
     });
     let result = move || action.value().get();
     let source_names = page.with_untracked(sources);
+    let editing = move || stage.get() == Stage::Editing;
     view! {
         <section class="card" id="packet">
             <h2>"Pix packet"</h2>
-            <p class="muted">"Several transfers at once, from your accounts at any of our banks: all of them go through, or none does."</p>
-            <noscript><p class="error">"The packet builder needs JavaScript; single Pix transfers work without it."</p></noscript>
-            <div class="packet-rows">
+            <p class="muted">"Several transfers at once, from your account here and your linked accounts: all of them go through, or none does."</p>
+            <noscript><p class="error">"The packet builder needs JavaScript."</p></noscript>
+            <div class="packet-rows" class:hidden=move || !editing()>
                 <For each=move || rows.get() key=|r| r.id let:row>
-                    <PacketRow row page banks=banks.clone() rows/>
+                    <PacketRow row page banks=banks.clone() rows checked attempted/>
                 </For>
             </div>
-            <div class="packet-actions">
+            <div class="packet-actions" class:hidden=move || !editing()>
                 <button type="button" id="add-leg" on:click=add disabled=move || { rows.with(Vec::len) >= MAX_PACKET_LEGS }>"Add transfer"</button>
             </div>
-            <div class="totals" id="packet-totals">
-                {move || {
-                    let (totals, _) = checked.get();
-                    let overall: i64 = totals.values().sum();
-                    let names = source_names.clone();
-                    view! {
-                        <ul>
-                            {totals.into_iter().map(|(bank, cents)| {
-                                let name = names.iter().find(|(b, _)| u16::from(b.id).to_string() == bank).map(|(b, _)| b.name.clone()).unwrap_or(bank);
-                                view! { <li>{format!("From {name}: {}", Cents::new(cents).to_brl())}</li> }
-                            }).collect_view()}
-                        </ul>
-                        <p class="overall">"Total: " <strong id="packet-total">{Cents::new(overall).to_brl()}</strong></p>
-                    }
-                }}
-            </div>
             {move || {
-                let problems = checked.with(|(_, p)| p.clone());
-                (!problems.is_empty()).then(|| view! {
-                    <ul class="problems" id="packet-problems">{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
+                let problems = checked.with(|p| p.packet.clone());
+                (editing() && attempted.get() && !problems.is_empty()).then(|| view! {
+                    <ul class="problems" id="packet-problems" role="alert">{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
                 })
             }}
-            <button type="button" class="primary" id="send-packet" on:click=submit
-                disabled=move || action.pending().get() || !checked.with(|(_, p)| p.is_empty())>
-                {move || if action.pending().get() { "Sending…" } else { "Send packet" }}
+            {
+                let names = source_names.clone();
+                move || editing().then(|| {
+                    let totals = checked.with(|p| p.totals.clone());
+                    view! { <Totals totals names=names.clone()/> }
+                })
+            }
+            <button type="button" class="primary" id="review-packet" on:click=open_review
+                class:hidden=move || !editing() disabled=move || action.pending().get()>
+                "Review packet"
             </button>
+            {move || match stage.get() {
+                Stage::Editing => None,
+                Stage::Review(id) => Some(view! {
+                    <Review rows=rows.get() id names=source_names.clone() totals=checked.with(|p| p.totals.clone())
+                        action stage confirm/>
+                }),
+            }}
             {move || action.pending().get().then(|| view! { <Progress progress/> })}
             {move || match result() {
-                Some(Ok(outcome)) if !action.pending().get() => Some(view! { <Outcome outcome banks=page.with_untracked(|p| p.banks.clone())/> }.into_any()),
+                Some(Ok(outcome)) if !action.pending().get() => Some(view! {
+                    <Outcome outcome banks=page.with_untracked(|p| p.banks.clone()) reviewed=reviewed.get_untracked()/>
+                }.into_any()),
                 Some(Err(e)) if !action.pending().get() => Some(view! { <PacketError error=e/> }.into_any()),
                 _ => None,
             }}
@@ -187,15 +335,91 @@ pub fn PacketBuilder(
 }
 
 #[component]
+fn Totals(totals: BTreeMap<String, i64>, names: Vec<Source>) -> impl IntoView {
+    let overall: i64 = totals.values().sum();
+    view! {
+        <div class="totals" id="packet-totals">
+            <ul>
+                {totals.into_iter().map(|(bank, cents)| {
+                    let name = names.iter().find(|s| u16::from(s.bank.id).to_string() == bank).map(|s| s.bank.name.clone()).unwrap_or(bank);
+                    view! { <li>{format!("From {name}: {}", Cents::new(cents).to_brl())}</li> }
+                }).collect_view()}
+            </ul>
+            <p class="overall">"Total: " <strong id="packet-total">{Cents::new(overall).to_brl()}</strong></p>
+        </div>
+    }
+}
+
+/// The packet as it will be sent: every transfer with its receiver, and the totals; confirming
+/// sends it under the review's transaction id.
+#[component]
+fn Review(
+    rows: Vec<Row>,
+    id: String,
+    names: Vec<Source>,
+    totals: BTreeMap<String, i64>,
+    action: ServerAction<SendPacket>,
+    stage: RwSignal<Stage>,
+    confirm: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
+) -> impl IntoView {
+    let source_name = {
+        let names = names.clone();
+        move |bank: &str| {
+            names
+                .iter()
+                .find(|s| u16::from(s.bank.id).to_string() == bank)
+                .map(|s| s.bank.name.clone())
+                .unwrap_or_else(|| bank.to_string())
+        }
+    };
+    view! {
+        <div class="confirm" id="packet-review" data-tx=id>
+            <h3>"Review your packet"</h3>
+            <table>
+                <thead><tr><th>"#"</th><th>"From"</th><th>"To"</th><th class="num">"Amount"</th></tr></thead>
+                <tbody>
+                    {rows.into_iter().enumerate().map(|(i, r)| {
+                        let to = match r.preview.get_untracked() {
+                            Some(Ok(p)) => format!("{} · {} · {}", p.name, p.key_masked, p.bank.name),
+                            _ => String::new(),
+                        };
+                        let amount = Cents::parse_amount(&r.amount.get_untracked()).map(Cents::to_brl).unwrap_or_default();
+                        view! {
+                            <tr class="review-row" data-leg=i>
+                                <td>{i + 1}</td>
+                                <td>{source_name(&r.source.get_untracked())}</td>
+                                <td class="review-to">{to}</td>
+                                <td class="num">{amount}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <Totals totals names/>
+            <div class="actions">
+                <button type="button" class="primary" id="confirm-packet" on:click=confirm
+                    disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Sending…" } else { "Confirm and send" }}
+                </button>
+                <button type="button" id="edit-packet" on:click=move |_| stage.set(Stage::Editing)
+                    disabled=move || action.pending().get()>"Back to edit"</button>
+            </div>
+        </div>
+    }
+}
+
+#[component]
 fn PacketRow(
     row: Row,
     page: RwSignal<Page>,
     banks: Vec<BankInfo>,
     rows: RwSignal<Vec<Row>>,
+    checked: Memo<Problems>,
+    attempted: RwSignal<bool>,
 ) -> impl IntoView {
     // A plain signal, not a resource: a resource read here would suspend the whole dashboard
     // (and reset what the client is typing) on every keystroke.
-    let preview = RwSignal::new(None::<Result<ReceiverPreview, AppError>>);
+    let preview = row.preview;
     Effect::new(move |_| {
         let (key, bank) = (row.key.get(), row.bank.get());
         if TaxId::parse(&key).is_err() {
@@ -212,22 +436,42 @@ fn PacketRow(
     });
     let remove = move |_| rows.update(|r| r.retain(|x| x.id != row.id));
     let only_row = move || rows.with(Vec::len) <= 1;
+    // The row's number as shown (rows above it may be removed).
+    let position = move || rows.with(|r| r.iter().position(|x| x.id == row.id).unwrap_or(0));
+    let number = move || format!("Transfer {}: ", position() + 1);
+    let key_problem = move || {
+        let shown = row.key_touched.get() || attempted.get();
+        shown
+            .then(|| checked.with(|p| p.key.get(&position()).cloned()))
+            .flatten()
+            // "Looking up" is a state, not a problem: shown only next to the name.
+            .filter(|m| !m.starts_with("Looking up"))
+    };
+    let amount_problem = move || {
+        let shown = row.amount_touched.get() || attempted.get();
+        shown
+            .then(|| checked.with(|p| p.amount.get(&position()).cloned()))
+            .flatten()
+    };
     view! {
         <div class="packet-row" data-row=row.id>
-            <label>"From"
+            <span class="row-number" aria-hidden="true">{move || format!("{}", position() + 1)}</span>
+            <label><span class="sr-only">{number}</span>"From"
                 <select name="source_bank" on:change=move |ev| row.source.set(event_target_value(&ev))>
-                    {move || page.with(sources).into_iter().map(|(b, available)| {
-                        let id = u16::from(b.id).to_string();
+                    {move || page.with(sources).into_iter().map(|s| {
+                        let id = u16::from(s.bank.id).to_string();
                         let selected = { let id = id.clone(); move || row.source.get() == id };
-                        view! { <option value=id selected=selected>{format!("{} ({})", b.name, available.to_brl())}</option> }
+                        view! { <option value=id selected=selected>{format!("{} ({})", s.bank.name, s.available.to_brl())}</option> }
                     }).collect_view()}
                 </select>
             </label>
-            <label>"Receiver's CPF/CNPJ"
+            <label><span class="sr-only">{number}</span>"Receiver's CPF/CNPJ"
                 <input name="receiver_key" inputmode="numeric" maxlength="20" prop:value=move || row.key.get()
-                    on:input=move |ev| row.key.set(event_target_value(&ev))/>
+                    aria-invalid=move || key_problem().is_some().to_string()
+                    on:input=move |ev| row.key.set(event_target_value(&ev))
+                    on:change=move |_| row.key_touched.set(true)/>
             </label>
-            <label>"Receiver's bank"
+            <label><span class="sr-only">{number}</span>"Receiver's bank"
                 <select name="receiver_bank" on:change=move |ev| row.bank.set(event_target_value(&ev))>
                     {banks.into_iter().map(|b| {
                         let id = u16::from(b.id).to_string();
@@ -236,17 +480,21 @@ fn PacketRow(
                     }).collect_view()}
                 </select>
             </label>
-            <label>"Amount (R$)"
+            <label><span class="sr-only">{number}</span>"Amount (R$)"
                 <input name="amount" inputmode="decimal" maxlength="40" prop:value=move || row.amount.get()
-                    on:input=move |ev| row.amount.set(event_target_value(&ev))/>
+                    aria-invalid=move || amount_problem().is_some().to_string()
+                    on:input=move |ev| row.amount.set(event_target_value(&ev))
+                    on:change=move |_| row.amount_touched.set(true)/>
             </label>
-            <button type="button" class="link remove-leg" on:click=remove disabled=only_row>"Remove"</button>
+            <button type="button" class="link remove-leg" on:click=remove disabled=only_row
+                aria-label=move || format!("Remove transfer {}", position() + 1)>"Remove"</button>
             <p class="receiver-preview">
                 {move || match preview.get() {
-                    None => None,
                     Some(Ok(r)) => Some(view! { <span class="receiver-name">{format!("{} · {} · {}", r.name, r.key_masked, r.bank.name)}</span> }.into_any()),
-                    Some(Err(e)) => Some(view! { <span class="field-error">{friendly(&e)}</span> }.into_any()),
+                    _ => None,
                 }}
+                {move || key_problem().map(|m| view! { <span class="field-error" role="alert" data-field="receiver_key">{m}</span> })}
+                {move || amount_problem().map(|m| view! { <span class="field-error" role="alert" data-field="amount">{m}</span> })}
             </p>
         </div>
     }
@@ -260,13 +508,14 @@ fn friendly(e: &AppError) -> String {
     }
 }
 
-fn state_label(s: LegState) -> (&'static str, &'static str) {
+fn state_label(s: LegState) -> (&'static str, &'static str, &'static str) {
+    // (badge class, stable state name for tools, words for the client)
     match s {
-        LegState::Waiting => ("pending", "Waiting"),
-        LegState::Prepared => ("pending", "Prepared"),
-        LegState::Refused => ("aborted", "Refused"),
-        LegState::Committed => ("committed", "Committed"),
-        LegState::Aborted => ("aborted", "Aborted"),
+        LegState::Waiting => ("pending", "Waiting", "Waiting"),
+        LegState::Prepared => ("pending", "Prepared", "Reserved"),
+        LegState::Refused => ("aborted", "Refused", "Refused"),
+        LegState::Committed => ("committed", "Committed", "Done"),
+        LegState::Aborted => ("aborted", "Aborted", "Cancelled"),
     }
 }
 
@@ -274,11 +523,11 @@ fn state_label(s: LegState) -> (&'static str, &'static str) {
 fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
     view! {
         <div class="packet-progress" id="packet-progress" role="status">
-            <p>"Waiting for the consortium token, then reserving every transfer…"</p>
+            <p>"Sending: every transfer is reserved first, then all are completed together…"</p>
             {move || progress.get().map(|p| view! {
                 <ol>{p.legs.into_iter().enumerate().map(|(i, s)| {
-                    let (class, label) = state_label(s);
-                    view! { <li class="leg-status" data-leg=i data-state=label>{format!("Transfer {}: ", i + 1)}<span class=format!("badge {class}")>{label}</span></li> }
+                    let (class, state, label) = state_label(s);
+                    view! { <li class="leg-status" data-leg=i data-state=state>{format!("Transfer {}: ", i + 1)}<span class=format!("badge {class}")>{label}</span></li> }
                 }).collect_view()}</ol>
             })}
         </div>
@@ -286,7 +535,7 @@ fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
 }
 
 #[component]
-fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>) -> impl IntoView {
+fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) -> impl IntoView {
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
         (true, _) => format!(
@@ -305,14 +554,19 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>) -> impl IntoView {
             <p class=if committed { "ok" } else { "error" } role="status">{headline}</p>
             <ol>
                 {outcome.legs.into_iter().enumerate().map(|(i, leg)| {
-                    let (class, label) = match leg.status {
-                        TxStatus::Committed => ("committed", "Committed"),
-                        TxStatus::Aborted => ("aborted", "Aborted"),
-                        TxStatus::Pending => ("pending", "Pending"),
+                    let (class, state, label) = match leg.status {
+                        TxStatus::Committed => ("committed", "Committed", "Done"),
+                        TxStatus::Aborted => ("aborted", "Aborted", "Cancelled"),
+                        TxStatus::Pending => ("pending", "Pending", "Processing"),
                     };
-                    let who = leg.receiver.map(|r| format!("{} ({})", r.name, r.key_masked)).unwrap_or_default();
+                    // The receiver as the bank named it, else as the review showed it.
+                    let who = leg
+                        .receiver
+                        .map(|r| format!("{} ({})", r.name, r.key_masked))
+                        .or_else(|| reviewed.get(i).filter(|w| !w.is_empty()).cloned())
+                        .unwrap_or_else(|| "the receiver".into());
                     view! {
-                        <li class="leg-status" data-leg=i data-state=label>
+                        <li class="leg-status" data-leg=i data-state=state>
                             {format!("Transfer {}: {} to {who} ", i + 1, leg.amount.to_brl())}
                             <span class=format!("badge {class}")>{label}</span>
                             {leg.error.map(|e| view! { <span class="field-error">{format!(" {}", crate::text::refusal(e, &banks))}</span> })}
@@ -341,7 +595,110 @@ fn PacketError(error: AppError) -> impl IntoView {
                 None => message.clone(),
             }
         }
+        AppError::Unavailable(m) => format!(
+            "{m} If you confirm again, the same packet is sent: it cannot go through twice."
+        ),
         other => other.to_string(),
     };
     view! { <p class="error" role="alert" id="packet-error">{message}</p> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bank(id: u16, name: &str) -> BankInfo {
+        BankInfo {
+            id: BankId::try_from(id).unwrap(),
+            name: name.into(),
+        }
+    }
+
+    fn leg(source: &str, key: &str, to: &str, amount: &str) -> LegInput {
+        LegInput {
+            source_bank: source.into(),
+            receiver_key: key.into(),
+            receiver_bank: to.into(),
+            amount: amount.into(),
+        }
+    }
+
+    fn found(name: &str, to: BankInfo) -> Option<Result<ReceiverPreview, AppError>> {
+        Some(Ok(ReceiverPreview {
+            name: name.into(),
+            key_masked: "***".into(),
+            bank: to,
+        }))
+    }
+
+    #[test]
+    fn problems_are_found_before_sending() {
+        const ANA: &str = "529.982.247-25";
+        const BETO: &str = "111.444.777-35";
+        let me = Me {
+            bank: "1".into(),
+            keys: vec![TaxId::parse(ANA).unwrap()],
+        };
+        let sources = vec![
+            Source {
+                bank: bank(1, "Eleven"),
+                available: Cents::new(10_000),
+                per_packet: None,
+            },
+            Source {
+                bank: bank(2, "Automobili"),
+                available: Cents::new(50_000),
+                per_packet: Some(Cents::new(30_000)),
+            },
+        ];
+        let good = check(
+            &[
+                (
+                    leg("1", BETO, "3", "100,00"),
+                    found("Beto", bank(3, "Secret")),
+                ),
+                (
+                    leg("2", ANA, "1", "300,00"),
+                    found("Ana", bank(1, "Eleven")),
+                ),
+            ],
+            &sources,
+            &me,
+        );
+        assert!(
+            good.is_empty(),
+            "{good:?}: paying oneself here from a linked account is fine"
+        );
+        assert_eq!(good.totals.get("2"), Some(&30_000));
+
+        let bad = check(
+            &[
+                (leg("1", ANA, "1", "1,00"), found("Ana", bank(1, "Eleven"))),
+                (leg("1", "123", "3", "abc"), None),
+                (
+                    leg("2", BETO, "3", "300,01"),
+                    found("Beto", bank(3, "Secret")),
+                ),
+                (
+                    leg("1", BETO, "5", "1,00"),
+                    Some(Err(AppError::NotFound("x".into()))),
+                ),
+                (
+                    leg("9", BETO, "3", "1,00"),
+                    found("Beto", bank(3, "Secret")),
+                ),
+            ],
+            &sources,
+            &me,
+        );
+        assert!(bad.key[&0].contains("your own account"), "{bad:?}");
+        assert!(bad.key[&1].contains("valid CPF"));
+        assert!(!bad.amount[&1].is_empty());
+        assert!(bad.key[&3].contains("No account with this key"));
+        assert!(bad
+            .packet
+            .iter()
+            .any(|p| p.contains("allows R$ 300,00 per packet")));
+        assert!(bad.packet.iter().any(|p| p.contains("no linked account")));
+    }
 }

@@ -82,6 +82,7 @@ pub fn SignUp() -> impl IntoView {
         v
     });
     view! {
+        <crate::pages::PageTitle text="Open an account"/>
         <section class="card narrow">
             <h1>"Open an account"</h1>
             <ActionForm action=create attr:class="form">

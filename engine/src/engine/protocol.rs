@@ -431,7 +431,7 @@ impl State {
                     Logged {
                         tx: d.tx.clone(),
                         commit: false,
-                        outcome: parse_outcome(&d.tx, false, &existing.outcome),
+                        outcome: presumed_abort_outcome(&d, &existing.outcome),
                         tell: others,
                     }
                 }
@@ -537,6 +537,32 @@ pub struct Logged {
 }
 
 /// A stored outcome; one that cannot be read back is reported as a plain commit or abort.
+/// What the client of round `d` is told when an abort stored first (presumed, answered to a
+/// participant in doubt) stands: the stored outcome if it names legs, else this round's legs, each
+/// cancelled, those without a refusal of their own because the consortium could not confirm them
+/// in time. A client is never told "cancelled" without a reason per leg.
+fn presumed_abort_outcome(d: &Decision, stored: &str) -> PacketOutcome {
+    let stored = parse_outcome(&d.tx, false, stored);
+    if !stored.legs.is_empty() {
+        return stored;
+    }
+    let legs = d
+        .outcome
+        .legs
+        .iter()
+        .map(|l| LegOutcome {
+            status: TxStatus::Aborted,
+            error: Some(l.error.unwrap_or(Refusal::Expired)),
+            ..l.clone()
+        })
+        .collect();
+    PacketOutcome {
+        tx_id: d.tx.clone(),
+        status: TxStatus::Aborted,
+        legs,
+    }
+}
+
 pub fn parse_outcome(tx: &TxId, commit: bool, text: &str) -> PacketOutcome {
     serde_json::from_str(text).unwrap_or_else(|_| PacketOutcome {
         tx_id: tx.clone(),

@@ -160,6 +160,11 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     wait_for(b, "//a[text()='Log in']").await;
     b.goto(&format!("{}/login", bank.url)).await.unwrap();
     wait_hydrated(b).await;
+    assert_eq!(
+        b.title().await.unwrap(),
+        "Log in · Titanium",
+        "each page has its title"
+    );
     fill(b, "email", "ana@example.com").await;
     fill(b, "password", "wrong password 9").await;
     click(b, "//button[text()='Log in']").await;
@@ -173,14 +178,40 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
     wait_hydrated(b).await;
 
-    // Deposit: the balance changes in place, without a reload.
+    // Deposit: the balance changes in place, without a reload, and the field is cleared.
     fill(b, "amount", "150,00").await;
     click(b, "//section[@id='deposit']//button[text()='Deposit']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 150,00']").await;
     wait_for(b, "//tr[@data-kind='deposit' and @data-status='committed']").await;
+    wait_for(
+        b,
+        "//section[@id='deposit']//input[@name='amount' and not(@value != '')]",
+    )
+    .await;
+    let field = b
+        .find(Locator::Css("#deposit input[name='amount']"))
+        .await
+        .unwrap();
+    assert_eq!(field.prop("value").await.unwrap().as_deref(), Some(""));
 
-    // Quick Pix: the receiver's name is shown before confirming.
+    // Quick Pix, checked at review: to her own CPF, then more than she has.
+    fill(b, "pix_key", ANA_CPF).await;
+    fill(b, "pix_amount", "1,00").await;
+    click(b, "//button[text()='Review']").await;
+    wait_for(
+        b,
+        "//span[@data-field='key' and contains(., 'your own account')]",
+    )
+    .await;
     fill(b, "pix_key", BETO_CPF).await;
+    fill(b, "pix_amount", "150,01").await;
+    click(b, "//button[text()='Review']").await;
+    wait_for(
+        b,
+        "//span[@data-field='amount' and contains(., 'Insufficient funds')]",
+    )
+    .await;
+    // Then a good one: the receiver's name is shown before confirming.
     fill(b, "pix_amount", "25,50").await;
     click(b, "//button[text()='Review']").await;
     wait_for(b, "//strong[@id='receiver-name' and text()='Beto Reis']").await;
@@ -196,6 +227,9 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     )
     .await;
     screenshot(b, "titanium-dashboard").await;
+    // No CPF in any address of the flow (addresses end up in histories and logs).
+    let url = b.current_url().await.unwrap().to_string();
+    assert!(!url.contains("444") && !url.contains("982"), "{url}");
 
     // The server agrees with what the page shows.
     let beto = bank.client();
@@ -348,6 +382,15 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     wait_for(b, "//strong[@id='available' and text()='R$ 900,00']").await;
     wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
 
+    // An empty builder shows no errors: a field's problem shows once it was left.
+    assert!(
+        b.find(Locator::XPath(
+            "//div[@class='packet-row']//span[@class='field-error']"
+        ))
+        .await
+        .is_err(),
+        "no error before anything was typed"
+    );
     // A three-leg packet drawing from Eleven and Automobili.
     packet_row(b, 1, "1", BETO_CPF, "3", "50,00").await;
     packet_row(b, 2, "2", CIA_CNPJ, "4", "70,00").await;
@@ -370,13 +413,69 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     .await;
     wait_for(b, "//strong[@id='packet-total' and text()='R$ 150,00']").await;
     screenshot(b, "eleven-packet-builder").await;
-    click(b, "//button[@id='send-packet']").await;
+    // The review names every receiver; its transaction id is fixed until the packet is done.
+    click(b, "//button[@id='review-packet']").await;
+    wait_for(b, "//tr[@class='review-row' and @data-leg='1']/td[contains(., 'Cia Ltda') and contains(., 'Formula')]").await;
+    wait_for(
+        b,
+        "//tr[@class='review-row' and @data-leg='2']/td[contains(., 'Beto Reis')]",
+    )
+    .await;
+    let review = wait_for(b, "//div[@id='packet-review']").await;
+    let reviewed_tx = review
+        .attr("data-tx")
+        .await
+        .unwrap()
+        .expect("the review's tx id");
+    screenshot(b, "eleven-packet-review").await;
+    // A double click sends it once.
+    let confirm = wait_for(b, "//button[@id='confirm-packet']").await;
+    b.execute(
+        "arguments[0].click(); arguments[0].click();",
+        vec![serde_json::to_value(&confirm).unwrap()],
+    )
+    .await
+    .unwrap();
     wait_for(
         b,
         "//div[@id='packet-outcome' and @data-status='committed']",
     )
     .await;
     wait_for(b, "//strong[@id='available' and text()='R$ 850,00']").await;
+    // The builder is cleared for the next packet, which needs a review of its own.
+    wait_for(
+        b,
+        "(//div[@class='packet-row'])[1]//input[@name='receiver_key' and not(@value != '')]",
+    )
+    .await;
+    assert!(b.find(Locator::Id("packet-review")).await.is_err());
+    // Sending the reviewed packet again (a resend after a lost answer) answers the first outcome
+    // and moves nothing.
+    let ana1 = c.client(0);
+    let (status, _) = ana1
+        .call(
+            "login",
+            &[("email", "ana@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    let legs = serde_json::json!([
+        { "source_bank": "1", "receiver_key": BETO_CPF, "receiver_bank": "3", "amount": "50,00" },
+        { "source_bank": "2", "receiver_key": CIA_CNPJ, "receiver_bank": "4", "amount": "70,00" },
+        { "source_bank": "2", "receiver_key": BETO_CPF, "receiver_bank": "3", "amount": "30,00" },
+    ]);
+    let (status, again) = ana1
+        .call_json(
+            "send_packet",
+            &serde_json::json!({ "tx_id": reviewed_tx, "legs": legs }),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), again["status"].as_str()),
+        (200, Some("Committed")),
+        "{again}"
+    );
+    assert_eq!(ana1.balances().await, (85_000, 0), "moved once");
     wait_for(
         b,
         "//tr[@class='linked-row' and @data-bank='2']//td[contains(., 'R$ 400,00')]",
@@ -384,31 +483,55 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     .await;
     screenshot(b, "eleven-dashboard").await;
 
-    // Too much from Automobili: the builder says so before anything is sent.
-    select_at(b, &row(1, "//select[@name='source_bank']"), "2").await;
-    fill_at(b, &row(1, "//input[@name='amount']"), "900,00").await;
+    // Too much from Automobili: the review says so before anything is sent.
+    packet_row(b, 1, "2", BETO_CPF, "3", "900,00").await;
+    click(b, "//button[@id='review-packet']").await;
     wait_for(
         b,
         "//ul[@id='packet-problems']/li[contains(., 'Not enough at Automobili')]",
     )
     .await;
-    // A packet whose second leg names nobody at Titanium: every leg aborts, the failed one is named.
+    assert!(b.find(Locator::Id("packet-review")).await.is_err());
+    // A packet reviewed while Automobili still had the money, which is gone by the time it is
+    // confirmed (Ana spent it from Automobili's own app): Automobili refuses its leg, every leg
+    // aborts, and the failed one is named with its receiver and the reason.
     select_at(b, &row(1, "//select[@name='source_bank']"), "1").await;
+    select_at(b, &row(1, "//select[@name='receiver_bank']"), "3").await;
     fill_at(b, &row(1, "//input[@name='amount']"), "10,00").await;
-    click(b, &row(3, "//button[contains(@class, 'remove-leg')]")).await;
-    fill_at(
-        b,
-        &row(2, "//input[@name='receiver_key']"),
-        "123.456.789-09",
-    )
-    .await;
-    select_at(b, &row(2, "//select[@name='receiver_bank']"), "5").await;
+    packet_row(b, 2, "2", CIA_CNPJ, "4", "70,00").await;
     wait_for(b, "//strong[@id='packet-total' and text()='R$ 80,00']").await;
-    click(b, "//button[@id='send-packet']").await;
-    wait_for(b, "//div[@id='packet-outcome' and @data-status='aborted']//p[contains(., 'transfer 2 failed')]").await;
+    click(b, "//button[@id='review-packet']").await;
+    wait_for(b, "//div[@id='packet-review']").await;
+    let ana2 = c.client(1);
+    let (status, _) = ana2
+        .call(
+            "login",
+            &[("email", "ana.two@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    let (status, body) = ana2
+        .call(
+            "send_pix",
+            &[
+                ("key", BETO_CPF),
+                ("bank", "3"),
+                ("amount", "350,00"),
+                ("tx_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    click(b, "//button[@id='confirm-packet']").await;
+    wait_for(b, "//div[@id='packet-outcome' and @data-status='aborted']//p[contains(., 'transfer 2 failed') and contains(., 'Insufficient funds')]").await;
     wait_for(
         b,
         "//div[@id='packet-outcome']//li[@data-leg='0' and @data-state='Aborted']",
+    )
+    .await;
+    wait_for(
+        b,
+        "//div[@id='packet-outcome']//li[@data-leg='1' and contains(., 'Cia Ltda')]",
     )
     .await;
     screenshot(b, "eleven-packet-aborted").await;
@@ -417,7 +540,7 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     // Automobili's own app, in its palette, shows the packet's legs drawn from it.
     b.goto(&format!("{automobili}/dashboard")).await.unwrap();
     wait_hydrated(b).await;
-    wait_for(b, "//strong[@id='available' and text()='R$ 400,00']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 50,00']").await;
     wait_for(
         b,
         "//tr[@data-kind='pix_out' and @data-status='committed']//td[contains(., 'Cia Ltda')]",
@@ -461,7 +584,11 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     b.goto(&format!("{automobili}/consortium")).await.unwrap();
     wait_hydrated(b).await;
     wait_for(b, "//tr[@class='status-row' and @data-online='true'][5]").await;
-    wait_for(b, "//p[@id='ring-summary' and contains(., 'Epoch')]").await;
+    wait_for(
+        b,
+        "//p[@id='ring-summary' and contains(., '5 of 5 banks online')]",
+    )
+    .await;
     screenshot(b, "consortium-status").await;
     driver.browser.close().await.unwrap();
 }

@@ -213,7 +213,7 @@ async fn inter_bank_pix_and_packets_commit_or_abort_as_a_whole() {
     )
     .await;
     assert_eq!(outcome["status"], "Aborted");
-    assert!(outcome["legs"][0]["error"].is_null());
+    assert!(outcome["legs"][0]["error"].is_null(), "{outcome}");
     assert_eq!(
         outcome["legs"][1]["error"],
         json!({ "code": "unknown_receiver", "bank": 5 }),
