@@ -23,6 +23,14 @@
 //!   peers report (one peer's word alone cannot move it). A claim that the token was seen recently
 //!   holds off regeneration only while this bank itself has held the token within
 //!   `starved_after_ms` (longer than any honest rotation takes).
+//! - A rogue bank can push one bank out of step with the others: more than [`MAX_EPOCH_JUMP`]
+//!   behind (it pushes the others ahead twice while that bank does not see the token), or ahead
+//!   (it hands that bank two tokens in a row, each a jump ahead). Such a bank would refuse every
+//!   live token, or hold one nobody takes, for ever. So a holder whose token at least two peers
+//!   will not take (refused, or stale next to a token it cannot believe) stops passing and probes;
+//!   and every probe's answers resynchronise a bank more than a jump out of step the way a
+//!   starting bank learns: to the second highest epoch its peers report, which is never above
+//!   what an honest peer reports.
 //! - Every bank starts without a token. A bank that has not seen the token for `token_timeout_ms` (plus a stagger by its position, so
 //!   that banks do not all regenerate together) probes the ring. If a peer saw the token recently,
 //!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
@@ -162,6 +170,10 @@ pub struct Ring {
     floor: Option<u64>,
     /// When this bank last took the token (or started): see [`RingConfig::starved_after_ms`].
     last_held_ms: u64,
+    /// Peers that answered this bank's current pass but would not take its token (refused it, or
+    /// called it stale next to one it cannot believe): with two of them, this bank is out of step
+    /// with the others, not cut off (see [`Ring::send_attempt`]).
+    refused_by: usize,
 }
 
 impl Ring {
@@ -187,13 +199,20 @@ impl Ring {
             hurried: false,
             floor: None,
             last_held_ms: now_ms,
+            refused_by: 0,
         }
     }
 
     /// The highest epoch counter this bank knows of (its token's, or its floor).
     fn horizon(&self) -> u64 {
-        self.seen
-            .map_or(self.floor.unwrap_or(0), |t| t.epoch.counter)
+        let seen = self.seen.map_or(0, |t| t.epoch.counter);
+        seen.max(self.floor.unwrap_or(0))
+    }
+
+    /// Reports (or refusals) needed before this bank believes a peer about the live epoch: two
+    /// (one in a ring of two), so that one peer's word cannot move it.
+    fn quorum(&self) -> usize {
+        self.config.members.len().saturating_sub(1).min(2)
     }
 
     /// Whether `token` is one this bank may adopt (see the module's rules).
@@ -323,11 +342,19 @@ impl Ring {
     fn start_pass(&mut self, now_ms: u64) -> Vec<Effect> {
         self.sighted(now_ms);
         self.phase = Phase::Passing { attempt: 1 };
+        self.refused_by = 0;
         self.send_attempt(1, now_ms)
     }
 
     fn send_attempt(&mut self, attempt: usize, now_ms: u64) -> Vec<Effect> {
         let n = self.config.members.len();
+        if attempt >= n && self.refused_by >= self.quorum().max(1) {
+            // Peers answered but would not take our token: we are out of step with them, not cut
+            // off. Passing again would only meet the same answers for ever; the token is dropped
+            // and a probe learns the live epoch (see `probe_result`).
+            self.phase = Phase::Probing;
+            return vec![Effect::Probe];
+        }
         if attempt >= n {
             // Nobody answered: cut off. Keep the token, do no cross-bank work, retry later.
             self.phase = Phase::Alone {
@@ -389,6 +416,9 @@ impl Ring {
             // An implausible "newer" token, a refusal, or no answer: the peer did not take ours,
             // or we cannot tell.
             Some(Receipt::Stale { .. }) | Some(Receipt::Refused) | None => {
+                if receipt.is_some() {
+                    self.refused_by += 1;
+                }
                 // No answer does not mean the peer did not get the token: its answer may be what
                 // was lost. Sending the same epoch onward could then make two holders of one epoch
                 // (found by the consortium simulation). So the token goes on under a new epoch of
@@ -419,6 +449,7 @@ impl Ring {
             Phase::Idle { until_ms } if now_ms >= until_ms => self.start_pass(now_ms),
             Phase::Alone { until_ms } if now_ms >= until_ms => {
                 self.phase = Phase::Passing { attempt: 1 };
+                self.refused_by = 0;
                 self.send_attempt(1, now_ms)
             }
             Phase::Waiting if self.next_deadline_ms().is_some_and(|d| now_ms >= d) => {
@@ -459,22 +490,29 @@ impl Ring {
             // Starting: learn the live epoch from the second highest report (the highest in a
             // ring of two), so that one peer's word cannot move it; until two peers answered,
             // ask again. Then wait for the token as any bank does.
-            let needed = self.config.members.len().saturating_sub(1).min(2);
             self.phase = Phase::Waiting;
-            if answers.len() < needed || needed == 0 {
-                self.floor = (needed == 0).then_some(0);
+            let Some(floor) = self.reported_epoch(answers) else {
+                self.floor = (self.quorum() == 0).then_some(0);
                 self.wait_from_ms = now_ms + self.config.retry_ms;
                 return Vec::new();
-            }
-            let mut counters: Vec<u64> = answers
-                .iter()
-                .map(|a| a.seen.map_or(0, |t| t.epoch.counter))
-                .filter(|c| *c < COUNTER_MAX)
-                .collect();
-            counters.sort_unstable_by(|a, b| b.cmp(a));
-            self.floor = Some(counters.get(needed - 1).copied().unwrap_or(0));
+            };
+            self.floor = Some(floor);
             self.wait_from_ms = now_ms;
             return Vec::new();
+        }
+        // A bank out of step with the others (see the module's rules) resynchronises the way a
+        // starting bank learns. Behind, it catches up, and their answers become plausible; more
+        // than a jump ahead, its token is one nobody else believes (a rogue's), and it forgets
+        // it. Its own epochs up there died with it: nobody else ever took them. Found by the
+        // consortium simulation's rogue bank, which locked a bank out of the ring so.
+        if let Some(reported) = self.reported_epoch(answers) {
+            let horizon = self.horizon();
+            if horizon > reported.saturating_add(MAX_EPOCH_JUMP) {
+                self.seen = None;
+                self.floor = Some(reported);
+            } else if reported > horizon {
+                self.floor = Some(reported);
+            }
         }
         // Only plausible tokens are learned, and only their sightings count.
         let plausible: Vec<&ProbeAnswer> = answers
@@ -513,6 +551,22 @@ impl Ring {
             },
             now_ms,
         )
+    }
+
+    /// The live epoch counter as `answers` report it: the second highest (the highest in a ring
+    /// of two), never above what an honest peer reports. `None` with too few answers.
+    fn reported_epoch(&self, answers: &[ProbeAnswer]) -> Option<u64> {
+        let needed = self.quorum();
+        if needed == 0 || answers.len() < needed {
+            return None;
+        }
+        let mut counters: Vec<u64> = answers
+            .iter()
+            .map(|a| a.seen.map_or(0, |t| t.epoch.counter))
+            .filter(|c| *c < COUNTER_MAX)
+            .collect();
+        counters.sort_unstable_by(|a, b| b.cmp(a));
+        Some(counters.get(needed - 1).copied().unwrap_or(0))
     }
 
     /// What this bank answers to a probe.

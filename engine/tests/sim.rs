@@ -11,25 +11,47 @@
 //! clients who reuse a packet's transaction id with other legs, while it runs and after it ended,
 //! as themselves, as another client of the same bank, or at another bank.
 //!
-//! Checked: at most one token holder per epoch at every step; after the faults heal and the
-//! consortium quiesces: no reservation or in-doubt transaction left, money conserved (the sum of
-//! all balances equals the acknowledged deposits), every packet decided the same way at its
-//! coordinator and at every participant, every acknowledged packet's outcome matches the stored
-//! decision, the token reaches every bank, and every engine's ledger passes its invariant check
-//! when reopened.
+//! One bank, chosen by the seed, is rogue (issue 14). It runs the same engine, ring and
+//! coordinator for its own clients, and signs with its own real key: every message it sends
+//! carries its own id (impersonating another bank is refused by signatures, tested elsewhere),
+//! but what the message says is up to it. At random steps it sends well-formed garbage: credits
+//! to honest banks' clients that no one paid (forged credits), debits of honest banks' clients it
+//! has no consent for (their own accounts named directly, consents given to other banks, made-up
+//! consents), decisions for other banks' transactions and contradictory ones for its own, tokens
+//! with absurd or forged epochs and hops (and, once a bank takes one a jump ahead, another a jump
+//! further), questions about others' transactions, and replays of requests it sent or received.
+//! It also lies in its answers: it swallows or refuses tokens, claims newer tokens and recent
+//! sightings, votes yes without reserving, acknowledges decisions it did not apply, and answers
+//! anything about its own transactions. Its limit at the honest banks is small, so that its
+//! forged credits reach it.
+//!
+//! Checked: at most one token holder per epoch among honest banks at every step (but for epochs
+//! the rogue forged), and an honest bank's exposure to the rogue within its limit; after the
+//! faults heal (the rogue stops sending garbage, though it still lies on the ring) and the
+//! consortium quiesces: no reservation or in-doubt transaction left anywhere, money conserved at
+//! the honest banks (their clients hold what was deposited there plus what the rogue owes them),
+//! every bank's books balance and every pair of honest banks agrees on what they owe each other,
+//! no honest bank committed a debit in a transaction the rogue coordinated, every packet of an
+//! honest coordinator decided the same way at every honest participant, every acknowledged
+//! packet's outcome matches the stored decision, the token reaches every honest bank, and every
+//! engine's ledger passes its invariant check when reopened.
 //!
 //! A failing seed prints itself; `SIM_SEED=<n> cargo test -p engine --test sim` replays it exactly.
 //! `SIM_SEEDS=<count>` runs more seeds (CI runs a few; see README for the long run).
 
-use domain::consent::ConsentTerms;
-use domain::dto::{AccountKind, BankInfo, Counterparty, Holder, TxStatus};
-use domain::{BankId, Cents, Cpf, TaxId, TxId};
+use domain::consent::{ConsentId, ConsentTerms};
+use domain::dto::MAX_PACKET_LEGS;
+use domain::dto::{AccountKind, BankInfo, Counterparty, EntryKind, Holder, TxStatus};
+use domain::money::MAX_OPERATION;
+use domain::{AccountId, BankId, Cents, Cpf, TaxId, TxId};
 use engine::auth::PasswordHash;
 use engine::coordinator::{Answer, Claim, Coordinator, CoordinatorConfig, RoundId};
 use engine::engine::GrantRequest;
-use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
-use engine::store::PartState;
+use engine::ring::{Effect, Epoch, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
+use engine::ring::{COUNTER_MAX, MAX_EPOCH_JUMP};
+use engine::store::{PartState, Store};
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, DeliveryConfig, PacketPlan, Resolution};
+use engine::twopc::{DebitSource, PartSpec, PrepareItem, Vote};
 use engine::wire::{PrepareAnswer, PrepareMsg};
 use engine::{Clock, EngineConfig, EngineHandle, NewAccount};
 use rand::rngs::StdRng;
@@ -113,6 +135,11 @@ enum Outstanding {
     Prepare(RoundId, BankId, Vec<TxId>),
     Decide(BankId, Vec<TxId>),
     Resolve(BankId, Vec<TxId>),
+    /// Something the rogue bank made up: whatever comes back is of no use to it.
+    Garbage,
+    /// A token the rogue pushed a jump ahead: once taken, it sends the same bank another, a jump
+    /// further still.
+    Push(BankId, Token),
 }
 
 /// A client's packet submission, waiting for its answer: which id at which coordinator.
@@ -146,7 +173,16 @@ struct Sim {
     dup_p: f64,
     /// Bank cut off from everyone until the given time.
     cut: Option<(BankId, u64)>,
-    deposits: i128,
+    /// Acknowledged deposits, per bank.
+    deposits: BTreeMap<BankId, i128>,
+    /// The rogue bank, and what it knows and did.
+    rogue: BankId,
+    mind: Rogue,
+    /// Every consent given: (the bank holding the money, its id, the grantee account at the
+    /// client's other bank). Leaked to the rogue, the worst case: it still may not draw on them.
+    consents: Vec<(BankId, ConsentId, AccountId)>,
+    /// The most any honest bank was owed by the rogue (settled + pending), seen at any check.
+    max_exposure: i64,
     /// Every packet planned and queued: (id, coordinator) -> participants of every plan of it (a
     /// client may plan an id again after its coordinator crashed before deciding it).
     packets: BTreeMap<(TxId, BankId), BTreeSet<BankId>>,
@@ -161,6 +197,64 @@ struct Sim {
     /// refused as another client's).
     reuses: (u32, u32, u32),
     _dir: tempfile::TempDir,
+}
+
+/// The rogue bank's memory: what it made up, saw and claimed.
+#[derive(Default)]
+struct Rogue {
+    /// Transactions it made up (no client of its own behind them), and the decision it settles
+    /// on for each once healing begins (until then it tells each bank whatever it likes).
+    forged: BTreeMap<TxId, Option<bool>>,
+    /// Every id it ever sent a prepare for (made up, replayed, or its clients' packets): where an
+    /// honest bank may hold parts it coordinates.
+    prepared: BTreeSet<TxId>,
+    /// Other banks' transaction ids it saw in requests to it (the newest ones).
+    observed: VecDeque<TxId>,
+    /// Requests it sent or received, for replays (the newest ones).
+    log: VecDeque<Msg>,
+    /// Epochs of the tokens it made up or replayed. Two honest banks may work under one of these
+    /// at once (it can hand the same token to both); that is its doing, not the ring's.
+    tainted: BTreeSet<Epoch>,
+    /// The highest epoch counter it pushed the ring to (it may have been refused).
+    pushed: u64,
+    /// Garbage sent and lies told, by kind, for the summary line.
+    deeds: BTreeMap<&'static str, u32>,
+}
+
+impl Rogue {
+    fn did(&mut self, what: &'static str) {
+        *self.deeds.entry(what).or_default() += 1;
+    }
+
+    /// Remembers a request it sent or received, and the ids of others' transactions in it.
+    fn remember(&mut self, msg: &Msg, received: bool) {
+        if received {
+            let ids: Vec<TxId> = match msg {
+                Msg::Prepare(m) => m
+                    .items
+                    .iter()
+                    .map(|i| i.tx.clone())
+                    .chain(m.decisions.iter().map(|d| d.tx.clone()))
+                    .collect(),
+                Msg::Decide(items) => items.iter().map(|d| d.tx.clone()).collect(),
+                Msg::Resolve(txs) => txs.clone(),
+                _ => Vec::new(),
+            };
+            for tx in ids {
+                push_bounded(&mut self.observed, tx);
+            }
+        } else if let Msg::Prepare(m) = msg {
+            self.prepared.extend(m.items.iter().map(|i| i.tx.clone()));
+        }
+        push_bounded(&mut self.log, msg.clone());
+    }
+}
+
+fn push_bounded<T>(memory: &mut VecDeque<T>, item: T) {
+    if memory.len() >= ROGUE_MEMORY {
+        memory.pop_front();
+    }
+    memory.push_back(item);
 }
 
 fn coordinator_config(me: BankId) -> CoordinatorConfig {
@@ -198,19 +292,36 @@ fn ring_config(me: BankId) -> RingConfig {
 /// What every bank may owe any other, net: more than the workload moves, so the limit is
 /// exercised by the rogue bank, not by honest traffic.
 const LIMIT_CENTS: i64 = 1_000_000_000;
+/// What the rogue bank may owe each honest bank (a member the membership file trusts little):
+/// small, so that its forged credits run into it within a run.
+const ROGUE_LIMIT_CENTS: i64 = 2_000_000;
+/// Per simulated millisecond under load, the chance that the rogue sends a piece of garbage.
+const ROGUE_GARBAGE_P: f64 = 0.05;
+/// The chance that the rogue lies when it answers a request.
+const ROGUE_LIE_P: f64 = 0.25;
+/// Requests the rogue remembers for replays, and other banks' ids it remembers.
+const ROGUE_MEMORY: usize = 64;
 
 fn start_engine(
     id: BankId,
     db: &std::path::Path,
     clock: &Arc<AtomicI64>,
+    rogue: BankId,
 ) -> (EngineHandle, std::thread::JoinHandle<()>) {
     let info = BankInfo {
         id,
         name: format!("Bank {id}"),
     };
     let mut config = EngineConfig::new(info, db.to_path_buf());
+    let limit = |peer: BankId| {
+        if peer == rogue && id != rogue {
+            ROGUE_LIMIT_CENTS
+        } else {
+            LIMIT_CENTS
+        }
+    };
     config.limits = (1..=BANKS)
-        .map(|n| (bank(n), Cents::new(LIMIT_CENTS)))
+        .map(|n| (bank(n), Cents::new(limit(bank(n)))))
         .collect();
     EngineHandle::start(config, Arc::new(SimClock(clock.clone())))
         .expect("engine starts (ledger invariants hold)")
@@ -223,11 +334,13 @@ impl Sim {
             .tempdir_in(sim_dir())
             .unwrap();
         let clock = Arc::new(AtomicI64::new(T0));
+        let mut rng = StdRng::seed_from_u64(seed);
+        let rogue = bank(rng.random_range(1..=BANKS));
         let mut nodes = Vec::new();
         for n in 1..=BANKS {
             let id = bank(n);
             let db = dir.path().join(format!("bank-{n}.sqlite3"));
-            let engine = start_engine(id, &db, &clock);
+            let engine = start_engine(id, &db, &clock, rogue);
             nodes.push(Node {
                 id,
                 db,
@@ -242,7 +355,7 @@ impl Sim {
             });
         }
         let mut sim = Sim {
-            rng: StdRng::seed_from_u64(seed),
+            rng,
             now: 0,
             clock,
             nodes,
@@ -252,7 +365,11 @@ impl Sim {
             drop_p: 0.0,
             dup_p: 0.0,
             cut: None,
-            deposits: 0,
+            deposits: BTreeMap::new(),
+            rogue,
+            mind: Rogue::default(),
+            consents: Vec::new(),
+            max_exposure: 0,
             packets: BTreeMap::new(),
             submissions: BTreeMap::new(),
             told: Vec::new(),
@@ -280,7 +397,12 @@ impl Sim {
             }
             // At its second bank, person k lets its account at the first draw on it (a consent
             // made the way the banks make it: a code, redeemed by the first bank, and a link).
+            // Nobody gives a consent to an account at the rogue bank: every debit of an honest
+            // bank's client in a transaction the rogue coordinates is then theft.
             let [home, other] = banks_of(k);
+            if home == sim.rogue {
+                continue;
+            }
             let (home_engine, other_engine) =
                 (sim.engine(home).unwrap(), sim.engine(other).unwrap());
             let at_home = home_engine
@@ -305,6 +427,7 @@ impl Sim {
             };
             let code = other_engine.grant_code(grant).await.unwrap();
             let grant = other_engine.redeem(code, home, at_home).await.unwrap();
+            sim.consents.push((other, grant.consent.clone(), at_home));
             home_engine.save_link(at_home, other, grant).await.unwrap();
         }
         sim
@@ -358,6 +481,9 @@ impl Sim {
     }
 
     fn request(&mut self, from: BankId, to: BankId, msg: Msg, what: Outstanding) {
+        if from == self.rogue {
+            self.mind.remember(&msg, false);
+        }
         self.seq += 1;
         let req = self.seq;
         let deadline = self.now + REQUEST_TIMEOUT_MS;
@@ -498,6 +624,13 @@ impl Sim {
             self.on_reply(to, what, Some(p.msg)).await;
             return;
         }
+        if to == self.rogue {
+            self.mind.remember(&p.msg, true);
+            if let Some(answer) = self.rogue_answer(&p).await {
+                self.reply(&p, answer);
+                return;
+            }
+        }
         let engine = self.engine(to).unwrap();
         let now = self.now;
         match p.msg.clone() {
@@ -592,6 +725,11 @@ impl Sim {
                 };
                 self.node(id).coordinator.settle(bank, &sent, acked);
             }
+            (Outstanding::Garbage, _) => {}
+            (Outstanding::Push(to, token), Some(Msg::Receipt(Some(Receipt::Accepted)))) => {
+                self.push_further(to, token)
+            }
+            (Outstanding::Push(..), _) => {}
             (Outstanding::Resolve(coordinator, txs), msg) => {
                 let Some(Msg::Resolutions(answers)) = msg else {
                     return;
@@ -624,7 +762,7 @@ impl Sim {
 
     async fn restart(&mut self, id: BankId) {
         let (db, clock, now) = (self.node(id).db.clone(), self.clock.clone(), self.now);
-        let engine = start_engine(id, &db, &clock);
+        let engine = start_engine(id, &db, &clock, self.rogue);
         let unacked = engine.0.unacked_decisions().await.unwrap();
         let node = self.node(id);
         node.engine = Some(engine);
@@ -646,7 +784,7 @@ impl Sim {
                 let amount = Cents::new(self.rng.random_range(1..50_000));
                 let tx = self.tx(home);
                 if engine.deposit(tx, account.id, amount).await.is_ok() {
-                    self.deposits += amount.get() as i128;
+                    *self.deposits.entry(home).or_default() += amount.get() as i128;
                 }
             }
             3 => {
@@ -663,7 +801,9 @@ impl Sim {
                 let mut legs = Vec::new();
                 let mut receivers = Vec::new();
                 for _ in 0..legs_n {
-                    let source = if self.rng.random_bool(0.5) {
+                    // The rogue's clients gave their accounts there no consent elsewhere (see
+                    // `Sim::new`): they pay from home only.
+                    let source = if self.rng.random_bool(0.5) || home == self.rogue {
                         home
                     } else {
                         other
@@ -840,6 +980,7 @@ impl Sim {
             if now >= self.node(id).next_recovery_ms {
                 self.node(id).next_recovery_ms = now + 100;
                 self.recover(id).await;
+                self.check_exposure(id).await;
             }
         }
         self.check_one_holder_per_epoch();
@@ -867,13 +1008,19 @@ impl Sim {
         }
     }
 
+    /// Among honest banks. The rogue can hand copies of one token to two banks (any epoch, any
+    /// origin: a token carries no signature of its own), so epochs it forged or replayed are left
+    /// out; safety does not rest on the token, and the money checks cover those.
     fn check_one_holder_per_epoch(&self) {
         let mut holders: BTreeMap<(u64, BankId), BankId> = BTreeMap::new();
-        for n in &self.nodes {
+        for n in self.nodes.iter().filter(|n| n.id != self.rogue) {
             // Working, not merely holding: a bank whose pass is unanswered still holds its copy
             // until it learns the outcome, but runs nothing with it.
             if n.engine.is_some() && n.ring.may_work() {
                 let epoch = n.ring.seen().unwrap().epoch;
+                if self.mind.tainted.contains(&epoch) {
+                    continue;
+                }
                 if let Some(other) = holders.insert((epoch.counter, epoch.origin), n.id) {
                     panic!(
                         "banks {other} and {} both hold the token of epoch {epoch:?} at t={}",
@@ -923,6 +1070,431 @@ impl Sim {
     }
 }
 
+/// One of `items`, at random.
+fn pick<'a, T: Clone + 'a>(
+    rng: &mut StdRng,
+    mut items: impl ExactSizeIterator<Item = &'a T>,
+) -> Option<T> {
+    let n = items.len();
+    if n == 0 {
+        return None;
+    }
+    items.nth(rng.random_range(0..n)).cloned()
+}
+
+/// The rogue bank: what it sends, and how it answers.
+impl Sim {
+    fn random_honest_bank(&mut self) -> BankId {
+        let honest: Vec<BankId> = (1..=BANKS).map(bank).filter(|b| *b != self.rogue).collect();
+        honest[self.rng.random_range(0..honest.len())]
+    }
+
+    /// Who the rogue says pays or is paid in its made-up parts.
+    fn rogue_party(&self) -> Counterparty {
+        Counterparty {
+            name: "Rogue".into(),
+            key_masked: cpf(0).masked(),
+            bank: self.rogue,
+        }
+    }
+
+    /// The rogue sends one piece of garbage to an honest bank, under its own id.
+    fn rogue_acts(&mut self) {
+        if self.engine(self.rogue).is_none() {
+            return; // a bank that is down sends nothing
+        }
+        let to = self.random_honest_bank();
+        let (what, msgs) = match self.rng.random_range(0..8) {
+            0..=2 => ("forged credit", vec![self.forged_credit()]),
+            3 => ("unconsented debit", vec![self.unconsented_debit(to)]),
+            4 => ("decisions", vec![Msg::Decide(self.rogue_decisions())]),
+            5 if self.rng.random_bool(0.3) => return self.push(to),
+            5 => ("wild token", vec![Msg::Token(self.wild_token())]),
+            6 => ("question", vec![Msg::Resolve(self.observed_ids())]),
+            _ => match self.replay() {
+                Some(msg) => ("replay", vec![msg]),
+                None => return,
+            },
+        };
+        self.mind.did(what);
+        for msg in msgs {
+            self.request(self.rogue, to, msg, Outstanding::Garbage);
+        }
+    }
+
+    /// Credits to clients of `to` that nobody paid, in a transaction the rogue coordinates; now
+    /// and then with decisions for others' transactions riding along. Should the rogue commit
+    /// them, `to` counts them as the rogue's debt, which its limit bounds: that is the design.
+    fn forged_credit(&mut self) -> Msg {
+        let tx = self.tx(self.rogue);
+        self.mind.forged.insert(tx.clone(), None);
+        let parts = (0..self.rng.random_range(1..=3))
+            .map(|_| {
+                // A leg number past the last one now and then.
+                let leg = self.rng.random_range(0..=MAX_PACKET_LEGS as u16);
+                let credit = PartSpec::Credit {
+                    key: cpf(self.rng.random_range(0..PERSONS)),
+                    amount: self.wild_amount(),
+                    from: self.rogue_party(),
+                };
+                (leg, credit)
+            })
+            .collect();
+        let decisions = if self.rng.random_bool(0.3) {
+            self.rogue_decisions()
+        } else {
+            Vec::new()
+        };
+        Msg::Prepare(PrepareMsg {
+            items: vec![PrepareItem { tx, parts }],
+            decisions,
+        })
+    }
+
+    /// An amount as the rogue picks it: mostly modest; now and then its whole limit, just beyond
+    /// it, the most an operation may carry, or nothing or less.
+    fn wild_amount(&mut self) -> Cents {
+        Cents::new(match self.rng.random_range(0..10) {
+            0 => ROGUE_LIMIT_CENTS,
+            1 => ROGUE_LIMIT_CENTS + 1,
+            2 => MAX_OPERATION.get(),
+            3 => -self.rng.random_range(0..1_000),
+            _ => self.rng.random_range(1..ROGUE_LIMIT_CENTS / 4),
+        })
+    }
+
+    /// A debit of a client of `to` in a transaction the rogue coordinates, which no one at `to`
+    /// consented to: the client's own account named directly (only the bank itself may), a
+    /// consent the client gave its other bank (leaked, with the right grantee), or a made-up
+    /// one; half the time paying an accomplice at `to` in the same leg, which no position shows.
+    fn unconsented_debit(&mut self, to: BankId) -> Msg {
+        let tx = self.tx(self.rogue);
+        self.mind.forged.insert(tx.clone(), None);
+        let leaked: Vec<_> = self
+            .consents
+            .iter()
+            .filter(|(at, _, _)| *at == to)
+            .collect();
+        let leaked = pick(&mut self.rng, leaked.into_iter());
+        let source = match (self.rng.random_range(0..3), leaked) {
+            (0, Some((_, consent, grantee))) => DebitSource::Consent { consent, grantee },
+            (1, _) => DebitSource::Consent {
+                consent: ConsentId::parse(&format!(
+                    "ROGUE{:019}",
+                    self.rng.random_range(0..10_000_000_000_000_000_000u64)
+                ))
+                .unwrap(),
+                grantee: AccountId(self.rng.random_range(1..=4)),
+            },
+            _ => DebitSource::Own {
+                account: AccountId(self.rng.random_range(1..=4)),
+            },
+        };
+        // Within what the victim may well have: only consent may stop it.
+        let amount = Cents::new(self.rng.random_range(1..30_000));
+        let mut parts = vec![(
+            0,
+            PartSpec::Debit {
+                source,
+                amount,
+                to: self.rogue_party(),
+            },
+        )];
+        if self.rng.random_bool(0.5) {
+            let at_to: Vec<usize> = (0..PERSONS)
+                .filter(|k| banks_of(*k).contains(&to))
+                .collect();
+            let accomplice = at_to[self.rng.random_range(0..at_to.len())];
+            let credit = PartSpec::Credit {
+                key: cpf(accomplice),
+                amount,
+                from: self.rogue_party(),
+            };
+            parts.push((0, credit));
+        }
+        Msg::Prepare(PrepareMsg {
+            items: vec![PrepareItem { tx, parts }],
+            decisions: Vec::new(),
+        })
+    }
+
+    /// Decisions the rogue has no say in (mostly commits, for other banks' transactions it saw)
+    /// and contradictory ones for its own made-up transactions.
+    fn rogue_decisions(&mut self) -> Vec<DecideItem> {
+        (0..self.rng.random_range(1..=4))
+            .filter_map(|_| {
+                let tx = if self.rng.random_bool(0.5) {
+                    pick(&mut self.rng, self.mind.observed.iter())
+                } else {
+                    pick(&mut self.rng, self.mind.forged.keys())
+                };
+                tx.map(|tx| DecideItem {
+                    tx,
+                    commit: self.rng.random_bool(0.7),
+                })
+            })
+            .collect()
+    }
+
+    /// Some ids of other banks' transactions the rogue saw.
+    fn observed_ids(&mut self) -> Vec<TxId> {
+        (0..self.rng.random_range(1..=4))
+            .filter_map(|_| pick(&mut self.rng, self.mind.observed.iter()))
+            .collect()
+    }
+
+    /// A token the rogue made up from the live one it knows (or, half the time, from the highest
+    /// epoch it pushed the ring to): absurd counters or hop, or an epoch further ahead than any
+    /// regeneration explains (refused); or plausible, which honest banks take: just ahead under
+    /// any origin, the live epoch at a later hop (a second copy of the token), or a hop that
+    /// overflows at the next pass.
+    fn wild_token(&mut self) -> Token {
+        let rogue = self.rogue;
+        let live = self.node(rogue).ring.seen().unwrap_or(Token {
+            epoch: Epoch {
+                counter: 0,
+                origin: rogue,
+            },
+            hop: 0,
+            idle: 0,
+        });
+        let origin = bank(self.rng.random_range(1..=BANKS));
+        let base = if self.rng.random_bool(0.5) {
+            live.epoch.counter.max(self.mind.pushed)
+        } else {
+            live.epoch.counter
+        };
+        let ahead = |by: u64| Epoch {
+            counter: base.saturating_add(by),
+            origin,
+        };
+        let (epoch, hop) = match self.rng.random_range(0..6) {
+            0 => (
+                Epoch {
+                    counter: u64::MAX,
+                    origin,
+                },
+                0,
+            ),
+            1 => (live.epoch, u64::MAX),
+            2 => (ahead(2 * MAX_EPOCH_JUMP), 0),
+            3 => (
+                ahead(self.rng.random_range(1..=MAX_EPOCH_JUMP)),
+                COUNTER_MAX - 1,
+            ),
+            4 => (live.epoch, live.hop + self.rng.random_range(1..10)),
+            _ => (
+                ahead(self.rng.random_range(1..1_000)),
+                self.rng.random_range(0..5),
+            ),
+        };
+        self.mind.tainted.insert(epoch);
+        if epoch.counter < COUNTER_MAX && epoch.counter <= base.saturating_add(MAX_EPOCH_JUMP) {
+            self.mind.pushed = self.mind.pushed.max(epoch.counter);
+        }
+        Token {
+            epoch,
+            hop,
+            idle: self.rng.random(),
+        }
+    }
+
+    /// A token a jump ahead of the live one for bank `to`; once `to` has taken it, another a
+    /// jump further (see `on_reply`). A bank that takes both before passing the first on is more
+    /// than a jump ahead of all the others, which refuse its token.
+    fn push(&mut self, to: BankId) {
+        self.mind.did("push");
+        let rogue = self.rogue;
+        let live = self.node(rogue).ring.seen().map_or(0, |t| t.epoch.counter);
+        let epoch = Epoch {
+            counter: live.max(self.mind.pushed).saturating_add(MAX_EPOCH_JUMP),
+            origin: bank(self.rng.random_range(1..=BANKS)),
+        };
+        let token = Token {
+            epoch,
+            hop: 0,
+            idle: 0,
+        };
+        self.mind.tainted.insert(epoch);
+        self.request(rogue, to, Msg::Token(token), Outstanding::Push(to, token));
+    }
+
+    /// Bank `to` took the token the rogue pushed: another, a jump further.
+    fn push_further(&mut self, to: BankId, taken: Token) {
+        self.mind.did("push further");
+        let epoch = Epoch {
+            counter: taken.epoch.counter.saturating_add(MAX_EPOCH_JUMP),
+            ..taken.epoch
+        };
+        self.mind.tainted.insert(epoch);
+        self.mind.pushed = self.mind.pushed.max(epoch.counter);
+        let token = Token { epoch, ..taken };
+        self.request(self.rogue, to, Msg::Token(token), Outstanding::Garbage);
+    }
+
+    /// A request the rogue sent or received earlier, sent again (to anyone).
+    fn replay(&mut self) -> Option<Msg> {
+        let msg = pick(&mut self.rng, self.mind.log.iter())?;
+        if let Msg::Token(t) = &msg {
+            self.mind.tainted.insert(t.epoch);
+        }
+        Some(msg)
+    }
+
+    /// The rogue's answer to request `p` when it lies (`None`: it answers as the code it runs
+    /// would). Questions about its made-up transactions it answers in any case. Once healing has
+    /// begun it still lies on the ring, but no longer in two-phase commit: its victims must be
+    /// able to settle for the consortium to quiesce.
+    async fn rogue_answer(&mut self, p: &Packet) -> Option<Msg> {
+        let lie = self.rng.random_bool(ROGUE_LIE_P);
+        let healed = !self.faults;
+        let answer = match &p.msg {
+            Msg::Token(_) if lie => Msg::Receipt(Some(self.lying_receipt())),
+            Msg::Probe if lie => Msg::ProbeAnswer(self.lying_probe_answer()),
+            Msg::Prepare(msg) if lie && !healed => Msg::Votes(self.lying_votes(msg)),
+            Msg::Decide(items) if lie && !healed => Msg::Acks(self.lying_acks(items)),
+            Msg::Resolve(txs) => Msg::Resolutions(self.rogue_resolutions(p.from, txs).await),
+            _ => return None,
+        };
+        Some(answer)
+    }
+
+    /// A lie about a token passed to the rogue: taken (it is then lost), had already, refused,
+    /// or stale next to a newer one it made up.
+    fn lying_receipt(&mut self) -> Receipt {
+        self.mind.did("token lie");
+        match self.rng.random_range(0..4) {
+            0 => Receipt::Accepted,
+            1 => Receipt::Duplicate,
+            2 => Receipt::Refused,
+            _ => Receipt::Stale {
+                newer: self.wild_token(),
+            },
+        }
+    }
+
+    /// A lie to a probe: it saw the token just now (one it made up, or none), signed as anyone.
+    fn lying_probe_answer(&mut self) -> ProbeAnswer {
+        self.mind.did("probe lie");
+        let seen = self.rng.random_bool(0.8).then(|| self.wild_token());
+        ProbeAnswer {
+            from: bank(self.rng.random_range(1..=BANKS)),
+            seen,
+            seen_ago_ms: Some(0),
+        }
+    }
+
+    /// Lying votes: yes to everything without reserving anything (the riding decisions
+    /// acknowledged, unapplied), or an answer of the wrong shape.
+    fn lying_votes(&mut self, msg: &PrepareMsg) -> PrepareAnswer {
+        self.mind.did("vote lie");
+        if self.rng.random_bool(0.5) {
+            PrepareAnswer {
+                votes: vec![Vote::Prepared; msg.items.len()],
+                acked: msg.decisions.iter().map(|d| d.tx.clone()).collect(),
+            }
+        } else {
+            PrepareAnswer {
+                votes: Vec::new(),
+                acked: self.observed_ids(),
+            }
+        }
+    }
+
+    /// Lying acknowledgements: every decision, none applied; or none.
+    fn lying_acks(&mut self, items: &[DecideItem]) -> Vec<TxId> {
+        self.mind.did("ack lie");
+        if self.rng.random_bool(0.5) {
+            items.iter().map(|d| d.tx.clone()).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The rogue's answers to `from` about `txs`: for its clients' packets (and anything else it
+    /// did not make up) as its engine says; for its made-up transactions anything (commit,
+    /// abort, not yet, or an answer short of one) until healing begins, then one decision each.
+    async fn rogue_resolutions(&mut self, from: BankId, txs: &[TxId]) -> Vec<Resolution> {
+        let healed = !self.faults;
+        let mut out = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let answer = match self.mind.forged.get(tx).copied() {
+                None => self.resolve(self.rogue, from, vec![tx.clone()]).await[0],
+                Some(decided) if healed => {
+                    let commit = decided.unwrap_or_else(|| self.rng.random_bool(0.5));
+                    self.mind.forged.insert(tx.clone(), Some(commit));
+                    Resolution::decided(commit)
+                }
+                Some(_) => [Resolution::Commit, Resolution::Abort, Resolution::Pending]
+                    [self.rng.random_range(0..3)],
+            };
+            out.push(answer);
+        }
+        if !healed && self.rng.random_bool(0.1) {
+            self.mind.did("short answer");
+            out.pop();
+        }
+        out
+    }
+
+    /// What the rogue owes honest bank `id`, settled and pending, is within its limit there.
+    async fn check_exposure(&mut self, id: BankId) {
+        if id == self.rogue {
+            return;
+        }
+        let audit = self.engine(id).unwrap().audit().await.unwrap();
+        let owed = audit
+            .books
+            .positions
+            .get(&self.rogue)
+            .copied()
+            .unwrap_or_default();
+        let exposure = owed.settled + owed.pending;
+        self.max_exposure = self.max_exposure.max(exposure);
+        assert!(
+            exposure <= ROGUE_LIMIT_CENTS,
+            "bank {id} is owed {owed:?} by the rogue bank {}, beyond its limit {ROGUE_LIMIT_CENTS} \
+             (t={})",
+            self.rogue,
+            self.now
+        );
+    }
+
+    /// No client of honest bank `id` lost money to the rogue: the bank committed no debit in a
+    /// transaction the rogue coordinated (no consent was given to an account there, so there was
+    /// none to draw on). Read from the bank's database while its engine is down. Returns what
+    /// the bank credited its clients in the rogue's transactions: money the rogue made up, or
+    /// its clients paid.
+    fn check_no_rogue_debits(&self, id: BankId) -> i64 {
+        let store = Store::open(&self.nodes[usize::from(u16::from(id)) - 1].db).unwrap();
+        let mut credited = 0;
+        for tx in &self.mind.prepared {
+            let Some(part) = store.participation(tx).unwrap() else {
+                continue;
+            };
+            if part.coordinator != self.rogue {
+                continue;
+            }
+            for e in store.entries_of_tx(tx).unwrap() {
+                if e.status != TxStatus::Committed {
+                    continue;
+                }
+                assert_ne!(
+                    e.kind,
+                    EntryKind::PixOut,
+                    "bank {id} paid {:?} out of account {} in {tx}, which the rogue bank {} \
+                     coordinated",
+                    e.amount,
+                    e.account,
+                    self.rogue
+                );
+                credited += e.amount.get();
+            }
+        }
+        credited
+    }
+}
+
 fn sim_dir() -> PathBuf {
     // tmpfs when there is one: fsync is the engine's cost, not what the simulation is about.
     let shm = PathBuf::from("/dev/shm");
@@ -940,11 +1512,16 @@ async fn run(seed: u64) {
         if sim.rng.random_bool(0.3) {
             sim.client_op().await;
         }
+        if sim.rng.random_bool(ROGUE_GARBAGE_P) {
+            sim.rogue_acts();
+        }
         sim.faults().await;
         sim.step().await;
         sim.now += 1;
     }
-    // Heal: everyone back, no more faults, no cut; then wait until nothing is in flight.
+    // Heal: everyone back, no more faults, no cut, no more garbage from the rogue (it still lies
+    // on the ring); then wait until nothing is in flight and the token has been round the honest
+    // banks (the rogue may keep dropping it).
     sim.faults = false;
     sim.cut = None;
     for n in 1..=BANKS {
@@ -961,7 +1538,7 @@ async fn run(seed: u64) {
             .nodes
             .iter()
             .zip(&visits_at_heal)
-            .all(|(n, v)| n.ring.visits > *v);
+            .all(|(n, v)| n.id == sim.rogue || n.ring.visits > *v);
         if toured && sim.now % 50 == 0 && sim.quiet().await {
             break;
         }
@@ -981,14 +1558,21 @@ async fn run(seed: u64) {
                 ));
             }
             panic!(
-                "seed {seed}: not quiescent {QUIESCE_MS} ms after healing:\n{}",
+                "seed {seed}: not quiescent {QUIESCE_MS} ms after healing (bank {} is rogue):\n{}",
+                sim.rogue,
                 state.join("\n")
             );
         }
     }
 
     // Invariants.
-    let mut total: i128 = 0;
+    let rogue = sim.rogue;
+    let honest: Vec<BankId> = (1..=BANKS).map(bank).filter(|b| *b != rogue).collect();
+    // Money is conserved at the honest banks. The rogue makes money up by design (credits that
+    // no one paid, up to its limit at each bank), and what its own clients hold is its business;
+    // so the honest banks' clients hold what was deposited at those banks plus what the rogue owes
+    // them (their positions with each other cancel out, checked below).
+    let (mut held, mut explained) = (0i128, 0i128);
     for n in 1..=BANKS {
         let audit = sim.engine(bank(n)).unwrap().audit().await.unwrap();
         assert_eq!(
@@ -1000,11 +1584,22 @@ async fn run(seed: u64) {
             (0, 0, 0),
             "seed {seed}: bank {n}"
         );
-        total += audit.total_available;
+        if bank(n) != rogue {
+            let owed = audit.books.positions.get(&rogue).copied();
+            held += audit.total_available;
+            explained += sim.deposits.get(&bank(n)).copied().unwrap_or_default()
+                + i128::from(owed.unwrap_or_default().settled);
+        }
     }
-    assert_eq!(total, sim.deposits, "seed {seed}: money conserved");
-    // Each bank's books balance on their own, and every bilateral position is the mirror of the
-    // other side's: across the consortium, positions sum to zero.
+    assert_eq!(
+        held, explained,
+        "seed {seed}: money conserved at the honest banks"
+    );
+    // Each bank's books balance on their own (the rogue's too: it runs the real engine, and only
+    // its messages lie), nothing is pending between any two banks, and every bilateral position
+    // between honest banks is the mirror of the other side's. (The rogue's books need not mirror
+    // anyone's: it commits credits at others that it never debits, and votes yes without
+    // reserving.)
     let mut books = BTreeMap::new();
     for n in 1..=BANKS {
         let audit = sim.engine(bank(n)).unwrap().audit().await.unwrap();
@@ -1032,14 +1627,26 @@ async fn run(seed: u64) {
                 (0, 0),
                 "seed {seed}: nothing pending between {a} and {b}"
             );
-            assert_eq!(
-                ab.settled, -ba.settled,
-                "seed {seed}: bank {a} and bank {b} disagree on what they owe each other"
-            );
+            if bank(a) != rogue && bank(b) != rogue {
+                assert_eq!(
+                    ab.settled, -ba.settled,
+                    "seed {seed}: bank {a} and bank {b} disagree on what they owe each other"
+                );
+            }
         }
     }
+    for n in &honest {
+        sim.check_exposure(*n).await;
+    }
     let mut committed = 0;
+    // Agreement, for honest coordinators at honest participants. The rogue's word on its own
+    // packets binds nobody (it may tell each participant something else, and their parts at
+    // honest banks are credits within its limit), and its own records may differ from what it
+    // voted or acknowledged.
     for ((tx, coordinator), planned) in sim.packets.clone() {
+        if coordinator == rogue {
+            continue;
+        }
         let decision = sim
             .engine(coordinator)
             .unwrap()
@@ -1055,7 +1662,7 @@ async fn run(seed: u64) {
             .into_iter()
             .collect();
         committed += usize::from(commit);
-        for n in 1..=BANKS {
+        for n in honest.iter().map(|b| u16::from(*b)) {
             let committed_here = commit && decided_for.contains(&bank(n));
             let p = sim
                 .engine(bank(n))
@@ -1111,9 +1718,14 @@ async fn run(seed: u64) {
         );
     }
     // Reopen every engine: restoring checks the ledger's invariants (no negative balance, every
-    // blocked cent matched by a reservation).
+    // blocked cent matched by a reservation). While an honest bank is down, its database shows
+    // that none of its clients paid anything in a transaction the rogue coordinated.
+    let mut credited = 0;
     for n in 1..=BANKS {
         sim.crash(bank(n));
+        if bank(n) != rogue {
+            credited += sim.check_no_rogue_debits(bank(n));
+        }
         sim.restart(bank(n)).await;
     }
     let (crashes, cuts, dropped, duplicated) = sim.injected;
@@ -1121,10 +1733,14 @@ async fn run(seed: u64) {
     eprintln!(
         "seed {seed}: {} packets ({committed} committed), deposits R$ {}, simulated {} ms; \
          {crashes} crashes, {cuts} cut-offs, {dropped} messages dropped, {duplicated} duplicated; \
-         reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's",
+         reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's; \
+         rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most",
         sim.packets.len(),
-        sim.deposits / 100,
-        sim.now
+        sim.deposits.values().sum::<i128>() / 100,
+        sim.now,
+        sim.mind.deeds,
+        credited / 100,
+        sim.max_exposure / 100
     );
 }
 

@@ -393,6 +393,7 @@ impl State {
                 .collect();
             let logged = match self.stored_decision(&d.tx)? {
                 None => {
+                    let d = self.within_limits(d);
                     let decided_here =
                         d.participants.contains(&me) && self.decide_own_part(&d.tx, d.commit, now);
                     if d.commit {
@@ -453,6 +454,47 @@ impl State {
             out.push(logged);
         }
         Ok(out)
+    }
+
+    /// `d`, or an abort in its place if it commits legs between two other banks that would take
+    /// a payer's bank beyond its limit here. Each such leg makes the payer's bank owe this bank
+    /// (see `settle_legs_between_others`), and no participant checks that: the
+    /// receiver's bank checks only this bank's limit, and the payer's bank owes, it is not owed.
+    /// Without this, a bank that votes yes to its debits (without reserving anything, if it is
+    /// rogue) ran up any debt here through this bank's clients' packets: the consortium
+    /// simulation's rogue bank found it (a R$ 900.000,00 leg against a limit of R$ 20.000,00).
+    /// The decision is not stored yet, so nobody has heard a commit: aborting is still free.
+    fn within_limits(&self, mut d: Decision) -> Decision {
+        let me = self.config.bank.id;
+        if !d.commit {
+            return d;
+        }
+        let mut owed: BTreeMap<BankId, Cents> = BTreeMap::new();
+        let mut over = None;
+        for (leg, &(payer, receiver, amount)) in d.legs.iter().enumerate() {
+            if payer == me || receiver == me || payer == receiver {
+                continue;
+            }
+            let total = owed.entry(payer).or_insert(Cents::ZERO);
+            *total = total.checked_add(amount).unwrap_or(Cents::new(i64::MAX));
+            if let Err(refusal) = self.check_limit(payer, *total) {
+                over = Some((leg, refusal));
+                break;
+            }
+        }
+        let Some((over, refusal)) = over else {
+            return d;
+        };
+        tracing::warn!(tx = %d.tx, ?refusal, "a payer's bank would pass its limit here; aborted");
+        d.commit = false;
+        d.outcome.status = TxStatus::Aborted;
+        for (leg, outcome) in d.outcome.legs.iter_mut().enumerate() {
+            outcome.status = TxStatus::Aborted;
+            if leg == over {
+                outcome.error = Some(refusal);
+            }
+        }
+        d
     }
 
     /// The legs of a committed packet this bank coordinated between two other banks: each makes

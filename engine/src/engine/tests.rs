@@ -764,6 +764,73 @@ mod two_phase {
         assert!(engine.unacked_decisions().await.unwrap().is_empty());
     }
 
+    /// A leg this bank coordinates between two other banks makes the payer's bank owe this one:
+    /// a commit that would take it beyond its limit here is stored as an abort instead.
+    #[tokio::test]
+    async fn legs_between_other_banks_keep_the_payer_within_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let decision = |tx: &TxId, legs: Vec<(BankId, BankId, Cents)>| Decision {
+            tx: tx.clone(),
+            commit: true,
+            participants: vec![bank(1), bank(3), bank(4)],
+            submitter: AccountId(1),
+            outcome: PacketOutcome {
+                tx_id: tx.clone(),
+                status: TxStatus::Committed,
+                legs: legs
+                    .iter()
+                    .map(|(_, _, amount)| domain::dto::LegOutcome {
+                        status: TxStatus::Committed,
+                        error: None,
+                        receiver: None,
+                        amount: *amount,
+                    })
+                    .collect(),
+            },
+            legs,
+        };
+        let (within, beyond, unlisted) =
+            (engine.new_tx_id(), engine.new_tx_id(), engine.new_tx_id());
+        let logged = engine
+            .log_decisions(vec![
+                // Bank 1 may owe R$ 10.000,00 here: R$ 6.000,00 is fine...
+                decision(&within, vec![(bank(1), bank(3), Cents::new(600_000))]),
+                // ...and R$ 6.000,00 more is not, even split over two legs; bank 4 owes nothing.
+                decision(
+                    &beyond,
+                    vec![
+                        (bank(3), bank(1), Cents::new(1)),
+                        (bank(1), bank(3), Cents::new(300_000)),
+                        (bank(1), bank(4), Cents::new(300_000)),
+                    ],
+                ),
+                decision(&unlisted, vec![(bank(4), bank(3), Cents::new(1))]),
+            ])
+            .await
+            .unwrap();
+        assert!(logged[0].commit);
+        for l in &logged[1..] {
+            assert!(!l.commit, "{l:?}");
+            assert_eq!(l.outcome.status, TxStatus::Aborted);
+            assert!(l.outcome.legs.iter().all(|o| o.status == TxStatus::Aborted));
+        }
+        let errors = |l: &crate::Logged| -> Vec<Option<Refusal>> {
+            l.outcome.legs.iter().map(|o| o.error).collect()
+        };
+        let over = |bank| Some(Refusal::LimitExceeded { bank });
+        assert_eq!(errors(&logged[1]), vec![None, None, over(bank(1))]);
+        assert_eq!(errors(&logged[2]), vec![over(bank(4))]);
+        assert!(
+            !engine.resolve(beyond).await.unwrap().commit,
+            "the abort is stored"
+        );
+        let positions = engine.audit().await.unwrap().books.positions;
+        assert_eq!(positions[&bank(1)].settled, 600_000);
+        assert_eq!(positions[&bank(3)].settled, -600_000);
+        assert!(!positions.contains_key(&bank(4)));
+    }
+
     #[tokio::test]
     async fn a_transaction_id_names_one_set_of_parts_whatever_its_state() {
         let dir = tempfile::tempdir().unwrap();

@@ -762,3 +762,107 @@ fn claims_of_a_recent_sighting_hold_off_regeneration_only_until_the_bank_starves
         }
     );
 }
+
+#[test]
+fn a_bank_left_more_than_a_jump_behind_catches_up_from_two_peers_not_one() {
+    // Bank 3 holds epoch 7; meanwhile a rogue bank has pushed the live epoch ahead twice.
+    let live = 7 + 2 * MAX_EPOCH_JUMP;
+    let mut ring = joined(config(3));
+    assert_eq!(ring.receive(token(7, 1, 1), 1).0, Receipt::Accepted);
+    assert_eq!(
+        ring.receive(token(live, 4, 3), 1).0,
+        Receipt::Refused,
+        "too far ahead to believe"
+    );
+    // Every peer calls its token stale next to the live one: it is behind, not cut off.
+    let mut effects = ring.batch_done(ring.visit().unwrap(), false, 2);
+    for _ in 0..4 {
+        let [Effect::Send { to, .. }] = effects[..] else {
+            panic!("{effects:?}")
+        };
+        let stale = Receipt::Stale {
+            newer: token(live, 4, 3),
+        };
+        effects = ring.pass_result(to, Some(stale), 3);
+    }
+    assert_eq!(effects, vec![Effect::Probe], "it stops passing and probes");
+    assert!(!ring.holding());
+    // A liar far ahead, two honest peers at the live epoch, one that knows nothing: the second
+    // highest report is the live epoch.
+    let said = |n: u16, counter: Option<u64>| ProbeAnswer {
+        from: b(n),
+        seen: counter.map(|c| token(c, 4, 3)),
+        seen_ago_ms: counter.map(|_| 5),
+    };
+    let answers = [
+        said(5, Some(live + 50 * MAX_EPOCH_JUMP)),
+        said(1, Some(live)),
+        said(2, Some(live)),
+        said(4, None),
+    ];
+    assert!(
+        ring.probe_result(&answers, 4).is_empty(),
+        "the live token was seen just now: wait for it"
+    );
+    assert_eq!(ring.receive(token(live, 4, 5), 5).0, Receipt::Accepted);
+    assert_eq!(
+        ring.receive(token(live + 50 * MAX_EPOCH_JUMP, 5, 1), 6).0,
+        Receipt::Refused,
+        "the liar's epoch is still far ahead"
+    );
+
+    // One peer's word alone moves nothing.
+    let mut ring = joined(config(3));
+    assert_eq!(ring.receive(token(7, 1, 1), 1).0, Receipt::Accepted);
+    let effects = ring.batch_done(ring.visit().unwrap(), false, 2);
+    let [Effect::Send { to, .. }] = effects[..] else {
+        panic!("{effects:?}")
+    };
+    ring.pass_result(to, Some(Receipt::Accepted), 3);
+    assert_eq!(
+        ring.tick(ring.next_deadline_ms().unwrap()),
+        vec![Effect::Probe]
+    );
+    ring.probe_result(&[said(5, Some(live)), said(1, Some(7))], 400);
+    assert_eq!(
+        ring.receive(token(live, 5, 1), 401).0,
+        Receipt::Refused,
+        "one report far ahead is not believed"
+    );
+}
+
+#[test]
+fn a_bank_pushed_more_than_a_jump_ahead_forgets_the_token_nobody_takes() {
+    // A rogue bank hands bank 3 two tokens in a row, each a jump ahead of the last.
+    let mut ring = joined(config(3));
+    assert_eq!(ring.receive(token(7, 1, 1), 1).0, Receipt::Accepted);
+    let pushed = 7 + 2 * MAX_EPOCH_JUMP;
+    assert_eq!(
+        ring.receive(token(7 + MAX_EPOCH_JUMP, 5, 1), 2).0,
+        Receipt::Accepted
+    );
+    assert_eq!(ring.receive(token(pushed, 5, 1), 2).0, Receipt::Accepted);
+    // No peer takes it (to them it is too far ahead): it stops passing and probes.
+    let mut effects = ring.batch_done(ring.visit().unwrap(), false, 3);
+    for _ in 0..4 {
+        let [Effect::Send { to, .. }] = effects[..] else {
+            panic!("{effects:?}")
+        };
+        effects = ring.pass_result(to, Some(Receipt::Refused), 4);
+    }
+    assert_eq!(effects, vec![Effect::Probe]);
+    // Every honest peer is at the live epoch; the rogue backs its own token.
+    let said = |n: u16, counter: u64| ProbeAnswer {
+        from: b(n),
+        seen: Some(token(counter, 1, 3)),
+        seen_ago_ms: Some(5),
+    };
+    let answers = [said(5, pushed), said(1, 9), said(2, 9), said(4, 8)];
+    assert!(ring.probe_result(&answers, 5).is_empty());
+    assert_eq!(
+        ring.seen(),
+        Some(token(9, 1, 3)),
+        "it forgot the rogue's token"
+    );
+    assert_eq!(ring.receive(token(9, 1, 4), 6).0, Receipt::Accepted);
+}
