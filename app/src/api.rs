@@ -21,6 +21,8 @@ pub struct DashboardPage {
     /// The client's links to accounts at other banks (each one a consent given at that bank),
     /// with balances from the banks that answered.
     pub linked: Vec<LinkedAccount>,
+    /// The account's own Pix keys (canonical): a Pix to one of them is a Pix to oneself.
+    pub keys: Vec<String>,
 }
 
 /// One row of the packet builder, as typed.
@@ -228,7 +230,9 @@ pub mod ssr {
             EngineError::Ledger(l) => {
                 let msg = l.to_string();
                 match l {
-                    LedgerError::UnknownAccount => AppError::NotFound(msg),
+                    LedgerError::UnknownAccount => {
+                        AppError::NotFound("No account with this Pix key.".into())
+                    }
                     LedgerError::DuplicateTaxId => AppError::field("tax_id1", msg),
                     LedgerError::DuplicateEmail => AppError::field("email", msg),
                     LedgerError::TxIdConflict => AppError::Conflict(msg),
@@ -262,6 +266,8 @@ pub mod ssr {
                     ConsentError::TooMany => AppError::Refused(msg),
                 }
             }
+            EngineError::KeyCode(c) => AppError::field("code", c),
+            EngineError::Key(k) => AppError::field("key", k),
             EngineError::Unexpected => AppError::Unexpected,
         }
     }
@@ -272,6 +278,29 @@ pub mod ssr {
             PacketError::LegCount => None,
             PacketError::UnknownBank { leg, .. } => Some(format!("legs.{leg}.receiver_bank")),
             PacketError::InvalidAmount { leg } => Some(format!("legs.{leg}.amount")),
+        }
+    }
+
+    /// A Pix key typed in a form.
+    pub fn pix_key(text: &str, field: &str) -> Result<domain::PixKey, AppError> {
+        domain::PixKey::parse(text).map_err(|e| AppError::field(field, e))
+    }
+
+    /// Who `key` pays, from this bank's copy of the directory (404 when nobody).
+    pub async fn resolve_key(
+        engine: &EngineHandle,
+        key: domain::PixKey,
+    ) -> Result<domain::dto::ReceiverPreview, AppError> {
+        match consortium() {
+            Some(c) => c.lookup(key).await.map_err(from_engine),
+            None => {
+                let entry = engine.lookup_key(key).await.map_err(from_engine)?;
+                Ok(domain::dto::ReceiverPreview {
+                    name: entry.name,
+                    key_masked: entry.document,
+                    bank: engine.bank().clone(),
+                })
+            }
         }
     }
 
@@ -307,6 +336,12 @@ pub use signup::*;
 mod consent;
 pub use consent::*;
 
+pub mod keys;
+pub use keys::{
+    confirm_key, delete_key, get_keys, request_key, ConfirmKey, DeleteKey, GetKeys, KeyRequest,
+    KeyView, KeysPage, RequestKey,
+};
+
 /// Sign-up alone: every field of its form is an argument of its server function (what the
 /// ActionForm posts, so it works before the wasm loads), more than clippy's default allows; the
 /// allow is on this module because the `#[server]` macro's browser stub carries no attributes.
@@ -327,6 +362,7 @@ mod signup {
         email: String,
         phone: String,
         password: String,
+        register_key: Option<String>,
     ) -> Result<(), AppError> {
         use domain::dto::{AccountKind, Holder};
         use domain::input;
@@ -371,6 +407,7 @@ mod signup {
             }
             holders.push(second);
         }
+        let first_document = holders[0].tax_id;
         let email = input::email(&email).map_err(|e| AppError::field("email", e))?;
         let phone = input::phone(&phone).map_err(|e| AppError::field("phone", e))?;
         input::password(&password).map_err(|e| AppError::field("password", e))?;
@@ -407,6 +444,17 @@ mod signup {
             Err(e) => return Err(ssr::from_engine(e)),
         };
         ssr::start_session(&engine, account).await?;
+        // The holder's document as the account's first Pix key, when asked for. The account is
+        // open whatever happens here: a key that cannot be registered now can be from the keys
+        // page later.
+        if register_key.is_some() {
+            let document = domain::PixKey::from(first_document);
+            if let Err(e) = keys::ssr::register(&engine, account, document).await {
+                tracing::info!(error = %e, "the sign-up's key could not be registered");
+                leptos_axum::redirect("/keys?signup=1");
+                return Ok(());
+            }
+        }
         leptos_axum::redirect("/dashboard");
         Ok(())
     }
@@ -490,8 +538,16 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
         ),
         None => (vec![engine.bank().clone()], Vec::new()),
     };
+    let keys = engine
+        .keys_of(account)
+        .await
+        .map_err(ssr::from_engine)?
+        .into_iter()
+        .map(|e| e.key.canonical())
+        .collect();
     Ok(DashboardPage {
         dashboard,
+        keys,
         deposit_tx_id: engine.new_tx_id().to_string(),
         pix_tx_id: engine.new_tx_id().to_string(),
         packet_tx_id: engine.new_tx_id().to_string(),
@@ -513,7 +569,8 @@ pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, App
     Ok(amount)
 }
 
-/// Who receives a Pix sent to `key` at `bank` (this bank when empty), asked of that bank.
+/// Who receives a Pix sent to `key`: the holder's name, masked document and bank, from this
+/// bank's copy of the consortium's key directory. `bank`, when given, must be the key's bank.
 /// Requires a session, so that keys cannot be enumerated anonymously.
 #[server(endpoint = "lookup_receiver")]
 pub async fn lookup_receiver(
@@ -522,19 +579,22 @@ pub async fn lookup_receiver(
 ) -> Result<ReceiverPreview, AppError> {
     let engine = ssr::engine()?;
     ssr::current_account(&engine).await?;
-    let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
-    let bank = ssr::bank_id(bank.as_deref(), "bank", &engine)?;
-    if bank == engine.bank().id {
-        return engine.lookup_key(key).await.map_err(ssr::from_engine);
+    let key = ssr::pix_key(&key, "key")?;
+    let expected = bank
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| ssr::bank_id(Some(b), "bank", &engine))
+        .transpose()?;
+    let found = ssr::resolve_key(&engine, key).await?;
+    if expected.is_some_and(|b| b != found.bank.id) {
+        return Err(ssr::from_engine(engine::LedgerError::UnknownAccount.into()));
     }
-    ssr::require_consortium()?
-        .lookup(bank, key)
-        .await
-        .map_err(ssr::from_engine)
+    Ok(found)
 }
 
-/// A Pix from the client's account here to `key` at `bank` (this bank when empty). Inside the bank
-/// it is immediate; to another bank it is a one-leg packet through the token ring and 2PC.
+/// A Pix from the client's account here to the account `key` pays (at the bank the directory
+/// names; `bank`, when given, must be that bank). Inside the bank it is immediate; to another
+/// bank it is a one-leg packet through the token ring and 2PC.
 #[server(endpoint = "send_pix")]
 pub async fn send_pix(
     key: String,
@@ -544,9 +604,10 @@ pub async fn send_pix(
 ) -> Result<TransferReceipt, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
-    let key = domain::TaxId::parse(&key).map_err(|e| AppError::field("key", e))?;
+    let key = ssr::pix_key(&key, "key")?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
-    let bank = ssr::bank_id(bank.as_deref(), "bank", &engine)?;
+    let receiver = lookup_receiver(key.canonical(), bank).await?;
+    let bank = receiver.bank.id;
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let receipt = if bank == engine.bank().id {
         engine
@@ -555,15 +616,9 @@ pub async fn send_pix(
             .map_err(ssr::from_engine)?
     } else {
         let consortium = ssr::require_consortium()?;
-        // Asked first (a recent answer will do) so that an unknown key (404) or an unreachable bank
-        // (503) is answered as such.
-        consortium
-            .lookup(bank, key)
-            .await
-            .map_err(ssr::from_engine)?;
         let leg = domain::dto::PacketLeg {
             source_bank: engine.bank().id,
-            receiver_key: key,
+            receiver_key: key.clone(),
             receiver_bank: bank,
             amount,
         };
@@ -631,11 +686,21 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
     let mut parsed = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {
         let f = |name: &str| format!("legs.{i}.{name}");
+        let receiver_key = ssr::pix_key(&leg.receiver_key, &f("receiver_key"))?;
+        // The receiver's bank is the one the directory names; a bank given by the caller is
+        // taken as it is (and that bank refuses a key that is not one of its accounts').
+        let receiver_bank = match leg.receiver_bank.trim() {
+            "" => match ssr::resolve_key(&engine, receiver_key.clone()).await {
+                Ok(found) => found.bank.id,
+                Err(AppError::NotFound(m)) => return Err(AppError::field(&f("receiver_key"), m)),
+                Err(e) => return Err(e),
+            },
+            given => ssr::bank_id(Some(given), &f("receiver_bank"), &engine)?,
+        };
         parsed.push(domain::dto::PacketLeg {
             source_bank: ssr::bank_id(Some(&leg.source_bank), &f("source_bank"), &engine)?,
-            receiver_key: domain::TaxId::parse(&leg.receiver_key)
-                .map_err(|e| AppError::field(&f("receiver_key"), e))?,
-            receiver_bank: ssr::bank_id(Some(&leg.receiver_bank), &f("receiver_bank"), &engine)?,
+            receiver_key,
+            receiver_bank,
             amount: domain::Cents::parse_amount(&leg.amount)
                 .map_err(|e| AppError::field(&f("amount"), e))?,
         });

@@ -12,6 +12,8 @@
 // Leptos views are deeply nested types; the dashboard with the packet builder needs more room.
 #![recursion_limit = "256"]
 
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
 pub mod api;
 pub mod error;
 pub mod pages;
@@ -110,6 +112,7 @@ pub fn App() -> impl IntoView {
                     <a href="/banks">"Banks"</a>
                     <a href="/consortium">"Status"</a>
                     <a href="/dashboard">"My account"</a>
+                    <a href="/keys">"Pix keys"</a>
                 </nav>
             </header>
             <main>
@@ -122,6 +125,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("consortium") view=pages::status::Status/>
                     <Route path=StaticSegment("consent") view=pages::consent::ConsentPage/>
                     <Route path=StaticSegment("consents") view=pages::consent::Consents/>
+                    <Route path=StaticSegment("keys") view=pages::keys::Keys/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                 </Routes>
             </main>

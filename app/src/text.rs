@@ -92,6 +92,15 @@ pub fn refusal(r: Refusal, banks: &[BankInfo]) -> String {
             "This packet would pass today's limit of your consent at {}.",
             name(bank)
         ),
+        Refusal::KeyTaken { .. } => "This Pix key already belongs to an account.".into(),
+        Refusal::KeyBusy { .. } => {
+            "This Pix key is being registered or deleted right now; try again in a moment.".into()
+        }
+        Refusal::KeyUnknown { bank } => format!("{} knows no such key of yours.", name(bank)),
+        Refusal::KeyLimit { .. } => "This bank cannot register more keys.".into(),
+        Refusal::TooManyKeys => {
+            "This account has as many keys as it may (5 for a person, 20 for a company).".into()
+        }
         Refusal::LimitExceeded { bank } => {
             format!("The receiving bank cannot take more from {} until the banks settle; please try again later.", name(bank))
         }

@@ -149,7 +149,7 @@ pub use crate::packet::MAX_PACKET_LEGS;
 pub struct PacketLeg {
     /// The bank of the client's account that pays this leg.
     pub source_bank: BankId,
-    pub receiver_key: TaxId,
+    pub receiver_key: crate::PixKey,
     pub receiver_bank: BankId,
     pub amount: Cents,
 }

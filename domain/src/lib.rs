@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`money`]: [`Cents`], the only representation of money, and BRL parsing/formatting.
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
+//! - [`pix_key`]: [`PixKey`], every kind of Pix key (CPF, CNPJ, e-mail, phone, random).
 //! - [`ids`]: [`BankId`], [`AccountId`], [`TxId`].
 //! - [`input`]: validation of names, e-mails, phones and passwords typed by a client.
 //! - [`consent`]: payment consents between banks (ids, terms, what each side sees).
@@ -19,11 +20,13 @@ pub mod ids;
 pub mod input;
 pub mod money;
 pub mod packet;
+pub mod pix_key;
 pub mod refusal;
 pub mod tax_id;
 pub mod time_fmt;
 
 pub use ids::{AccountId, BankId, TxId};
 pub use money::{Cents, MoneyError};
+pub use pix_key::{KeyKind, PixKey, PixKeyError};
 pub use refusal::Refusal;
 pub use tax_id::{Cnpj, Cpf, TaxId, TaxIdError};

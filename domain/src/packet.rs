@@ -59,7 +59,7 @@ impl Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Cents, TaxId};
+    use crate::Cents;
 
     fn bank(n: u16) -> BankId {
         BankId::try_from(n).unwrap()
@@ -68,7 +68,7 @@ mod tests {
     fn leg(from: u16, to: u16, cents: i64) -> PacketLeg {
         PacketLeg {
             source_bank: bank(from),
-            receiver_key: TaxId::parse("111.444.777-35").unwrap(),
+            receiver_key: crate::PixKey::parse("111.444.777-35").unwrap(),
             receiver_bank: bank(to),
             amount: Cents::new(cents),
         }

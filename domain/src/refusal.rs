@@ -51,6 +51,16 @@ pub enum Refusal {
     ConsentPacketLimit { bank: BankId },
     /// The packet would take today's draws from `bank` beyond the consent's daily limit.
     ConsentDailyLimit { bank: BankId },
+    /// The Pix key already belongs to an account (at `bank`'s copy of the directory).
+    KeyTaken { bank: BankId },
+    /// Another operation on this Pix key is in progress at `bank`.
+    KeyBusy { bank: BankId },
+    /// `bank` knows no such key of the bank asking to delete it.
+    KeyUnknown { bank: BankId },
+    /// The bank asking owns as many keys as the directory takes from one bank.
+    KeyLimit { bank: BankId },
+    /// The account has as many keys as it may.
+    TooManyKeys,
 }
 
 impl Refusal {
@@ -72,11 +82,16 @@ impl Refusal {
             | Refusal::ConsentRevoked { bank }
             | Refusal::ConsentExpired { bank }
             | Refusal::ConsentPacketLimit { bank }
-            | Refusal::ConsentDailyLimit { bank } => Some(bank),
+            | Refusal::ConsentDailyLimit { bank }
+            | Refusal::KeyTaken { bank }
+            | Refusal::KeyBusy { bank }
+            | Refusal::KeyUnknown { bank }
+            | Refusal::KeyLimit { bank } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount
             | Refusal::SelfTransfer
+            | Refusal::TooManyKeys
             | Refusal::Expired => None,
         }
     }

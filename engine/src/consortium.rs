@@ -2,13 +2,14 @@
 //! it over signed HTTP (`server::consortium`); the app only sees this trait, so it stays free of
 //! HTTP clients, and a test or simulator can plug in its own.
 
+use crate::directory::KeyOp;
 use crate::EngineResult;
 use domain::consent::Grant;
 use domain::dto::{
     BankInfo, BankStatus, LinkedAccount, PacketOutcome, PacketProgress, ReceiverPreview,
 };
 use domain::packet::Packet;
-use domain::{AccountId, BankId, TaxId, TxId};
+use domain::{AccountId, BankId, PixKey, TxId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -18,10 +19,19 @@ pub trait Consortium: Send + Sync + 'static {
     /// Every member, this bank included, in ring order.
     fn banks(&self) -> Vec<BankInfo>;
 
-    /// Who owns Pix key `key` at bank `bank` (name and masked key), asked of that bank; an answer
-    /// of the last minute may be reused while that bank answers (keys never change owner), and an
-    /// unreachable bank is an error.
-    fn lookup(&self, bank: BankId, key: TaxId) -> BoxFuture<'_, EngineResult<ReceiverPreview>>;
+    /// Who Pix key `key` pays (holder's name, masked document, bank), from this bank's copy of
+    /// the consortium's key directory: a lookup asks nobody.
+    fn lookup(&self, key: PixKey) -> BoxFuture<'_, EngineResult<ReceiverPreview>>;
+
+    /// Runs a key operation (register or delete a key of `account` at this bank) at every member
+    /// bank, like a packet: it commits everywhere or nowhere (see [`crate::directory`]). The
+    /// outcome has one leg, whose error says why it did not commit.
+    fn submit_key_op(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        op: KeyOp,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
 
     /// Runs a packet for the client logged in to `account` at this bank: every leg commits or
     /// every leg aborts. The same client submitting the same `tx` again hears the first outcome

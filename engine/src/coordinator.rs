@@ -400,6 +400,11 @@ impl<W> Coordinator<W> {
     /// The attempt that carried decisions `sent` to `bank` ended with `acked` acknowledged (only
     /// those sent count: a bank cannot acknowledge for others); the rest are retried after their
     /// backoff. Returns whether phase two has something new to do.
+    /// Whether some participant has yet to acknowledge `tx`'s decision.
+    pub fn delivering(&self, tx: &TxId) -> bool {
+        self.deliveries.is_pending(tx)
+    }
+
     pub fn settle(&mut self, bank: BankId, sent: &[TxId], acked: Vec<TxId>) -> bool {
         let acked: Vec<TxId> = acked.into_iter().filter(|t| sent.contains(t)).collect();
         let missing: Vec<TxId> = sent

@@ -8,6 +8,7 @@
 //! answer reflects exactly what is on disk.
 
 use crate::auth::{PasswordHash, TokenHash};
+use crate::directory::{DirEntry, Directory, KeyOp};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
@@ -16,7 +17,7 @@ use domain::dto::{
     AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview,
     TransferReceipt, TxStatus,
 };
-use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, Refusal, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +44,25 @@ pub enum EngineError {
     /// A consent, its code or a link's state was refused.
     #[error(transparent)]
     Consent(#[from] crate::consent::ConsentError),
+    /// A key's confirmation code was refused.
+    #[error(transparent)]
+    KeyCode(crate::key_codes::CodeError),
+    /// A key cannot be claimed for this account.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Why a key cannot be claimed for an account (checked by the bank that owns the account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("A CPF or CNPJ key must be the document of a holder of this account.")]
+    NotYourDocument,
+    #[error("This account has as many keys as it may (5 for a person, 20 for a company).")]
+    TooMany,
+    #[error("This key is already registered to this account.")]
+    AlreadyYours,
+    #[error("This key belongs to another account.")]
+    Taken,
 }
 
 /// What went wrong between banks, as a client is told it (the app puts it into words).
@@ -169,7 +189,7 @@ enum Command {
     Pix {
         tx: TxId,
         payer: AccountId,
-        key: TaxId,
+        key: PixKey,
         amount: Cents,
         reply: Reply<TransferReceipt>,
     },
@@ -190,9 +210,32 @@ enum Command {
         account: AccountId,
         reply: Reply<Dashboard>,
     },
-    LookupKey {
-        key: TaxId,
-        reply: Reply<ReceiverPreview>,
+    KeysOf {
+        account: AccountId,
+        reply: Reply<Vec<DirEntry>>,
+    },
+    /// The claim of `key` for `account`, checked against the account's holders and its limit.
+    KeyClaim {
+        account: AccountId,
+        key: PixKey,
+        reply: Reply<KeyOp>,
+    },
+    KeyCode {
+        account: AccountId,
+        key: PixKey,
+        reply: Reply<String>,
+    },
+    CheckKeyCode {
+        account: AccountId,
+        key: PixKey,
+        code: String,
+        reply: Reply<()>,
+    },
+    /// A key operation at a bank alone (no consortium): prepared and decided here at once.
+    KeyOpAlone {
+        tx: TxId,
+        op: KeyOp,
+        reply: Reply<Result<(), Refusal>>,
     },
     Audit {
         reply: Reply<Audit>,
@@ -310,7 +353,8 @@ impl Command {
             self,
             Command::Credentials { .. }
                 | Command::Dashboard { .. }
-                | Command::LookupKey { .. }
+                | Command::KeysOf { .. }
+                | Command::KeyClaim { .. }
                 | Command::Audit { .. }
                 | Command::Account { .. }
                 | Command::AccountOf { .. }
@@ -337,6 +381,8 @@ pub struct EngineHandle {
     bank: BankInfo,
     clock: Arc<dyn Clock>,
     sessions: SessionTable,
+    /// This bank's copy of the key directory, read without the queue (the engine writes it).
+    keys: crate::directory::SharedEntries,
 }
 
 impl EngineHandle {
@@ -350,6 +396,7 @@ impl EngineHandle {
             .map_err(|e| format!("opening {}: {e}", config.db_path.display()))?;
         let state = State::restore(store, config.clone(), clock.clone())?;
         let sessions = state.sessions.clone();
+        let keys = state.directory.shared();
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let thread = std::thread::Builder::new()
             .name(format!("engine-{}", config.bank.id))
@@ -361,6 +408,7 @@ impl EngineHandle {
                 bank: config.bank,
                 clock,
                 sessions,
+                keys,
             },
             thread,
         ))
@@ -510,7 +558,7 @@ impl EngineHandle {
         &self,
         tx: TxId,
         payer: AccountId,
-        key: TaxId,
+        key: PixKey,
         amount: Cents,
     ) -> EngineResult<TransferReceipt> {
         self.call(|reply| Command::Pix {
@@ -561,8 +609,59 @@ impl EngineHandle {
             .await
     }
 
-    pub async fn lookup_key(&self, key: TaxId) -> EngineResult<ReceiverPreview> {
-        self.call(|reply| Command::LookupKey { key, reply }).await
+    /// Who `key` pays, from this bank's copy of the directory (read in place: no queue).
+    pub async fn lookup_key(&self, key: PixKey) -> EngineResult<DirEntry> {
+        let keys = self.keys.read().map_err(|_| EngineError::Unexpected)?;
+        keys.get(&key)
+            .cloned()
+            .ok_or_else(|| LedgerError::UnknownAccount.into())
+    }
+
+    /// The keys of `account` (at this bank).
+    pub async fn keys_of(&self, account: AccountId) -> EngineResult<Vec<DirEntry>> {
+        self.call(|reply| Command::KeysOf { account, reply }).await
+    }
+
+    /// The claim of `key` for `account`, if the account may have it.
+    pub async fn key_claim(&self, account: AccountId, key: PixKey) -> EngineResult<KeyOp> {
+        self.call(|reply| Command::KeyClaim {
+            account,
+            key,
+            reply,
+        })
+        .await
+    }
+
+    /// A code for `account` to confirm `key` with (the caller sends it to the address).
+    pub async fn key_code(&self, account: AccountId, key: PixKey) -> EngineResult<String> {
+        self.call(|reply| Command::KeyCode {
+            account,
+            key,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn check_key_code(
+        &self,
+        account: AccountId,
+        key: PixKey,
+        code: String,
+    ) -> EngineResult<()> {
+        self.call(|reply| Command::CheckKeyCode {
+            account,
+            key,
+            code,
+            reply,
+        })
+        .await
+    }
+
+    /// A key operation at a bank without a consortium (its copy of the directory is all there
+    /// is); with one, key operations go through the coordinator like packets.
+    pub async fn key_op_alone(&self, tx: TxId, op: KeyOp) -> EngineResult<Result<(), Refusal>> {
+        self.call(|reply| Command::KeyOpAlone { tx, op, reply })
+            .await
     }
 
     /// Stops the engine after the batch in progress is durable; later commands get
@@ -661,6 +760,11 @@ impl EngineHandle {
     }
 }
 
+/// Keys an individual's account may have (BCB's rule).
+pub const KEYS_PER_PERSON: usize = 5;
+/// Keys a company's account may have.
+pub const KEYS_PER_COMPANY: usize = 20;
+
 /// Terms the owner of `owner` approved for `grantee_account` at `grantee_bank`.
 #[derive(Clone, Debug)]
 pub struct GrantRequest {
@@ -717,6 +821,9 @@ struct State {
     ledger: Ledger,
     /// Consents given here, links to consents elsewhere, and the codes and states in between.
     consents: crate::consent::Consents,
+    /// This bank's copy of the consortium's key directory.
+    directory: Directory,
+    key_codes: crate::key_codes::KeyCodes,
     sessions: SessionTable,
     session_changes: Vec<SessionChange>,
     seen_in_batch: HashMap<TxId, Seen>,
@@ -744,12 +851,17 @@ impl State {
         let consents = store
             .load_consents()
             .map_err(|e| format!("loading consents: {e}"))?;
+        let directory = store
+            .load_directory()
+            .map_err(|e| format!("loading the key directory: {e}"))?;
         Ok(State {
             config,
             clock,
             store,
             ledger,
             consents,
+            directory,
+            key_codes: Default::default(),
             sessions: Arc::new(RwLock::new(sessions)),
             session_changes: Vec::new(),
             seen_in_batch: HashMap::new(),
@@ -800,16 +912,19 @@ impl State {
         let sessions = std::mem::take(&mut self.session_changes);
         let protocol = std::mem::take(&mut self.protocol_changes);
         let consents = self.consents.take_changes();
+        let directory = self.directory.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
             protocol: &protocol,
             consents: &consents,
+            directory: &directory,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
             && protocol.is_empty()
             && consents.is_empty()
+            && directory.is_empty()
         {
             true
         } else {
@@ -849,6 +964,10 @@ impl State {
         match self.store.load_consents() {
             Ok(consents) => self.consents = consents,
             Err(e) => panic!("cannot reload consents after a failed commit: {e}"),
+        }
+        match self.store.load_directory() {
+            Ok(directory) => self.directory.replace_with(directory),
+            Err(e) => panic!("cannot reload the key directory after a failed commit: {e}"),
         }
     }
 
@@ -896,7 +1015,37 @@ impl State {
                 defer(reply, Ok(()))
             }
             Command::Dashboard { account, reply } => defer(reply, self.dashboard(account)),
-            Command::LookupKey { key, reply } => defer(reply, self.lookup(&key)),
+            Command::KeysOf { account, reply } => defer(
+                reply,
+                Ok(self.directory.keys_of(self.config.bank.id, account)),
+            ),
+            Command::KeyClaim {
+                account,
+                key,
+                reply,
+            } => defer(reply, self.key_claim(account, key)),
+            Command::KeyCode {
+                account,
+                key,
+                reply,
+            } => defer(
+                reply,
+                self.key_codes
+                    .issue(account, key, now)
+                    .map_err(EngineError::KeyCode),
+            ),
+            Command::CheckKeyCode {
+                account,
+                key,
+                code,
+                reply,
+            } => defer(
+                reply,
+                self.key_codes
+                    .check(account, &key, &code, now)
+                    .map_err(EngineError::KeyCode),
+            ),
+            Command::KeyOpAlone { tx, op, reply } => defer(reply, self.key_op_alone(tx, op, now)),
             Command::Audit { reply } => defer(reply, Ok(self.audit())),
             Command::Account { account, reply } => defer(reply, self.account_view(account)),
             Command::AccountOf { owners, reply } => {
@@ -1077,7 +1226,7 @@ impl State {
         &mut self,
         tx: TxId,
         payer: AccountId,
-        key: TaxId,
+        key: PixKey,
         amount: Cents,
         now: i64,
     ) -> EngineResult<TransferReceipt> {
@@ -1091,12 +1240,21 @@ impl State {
                 _ => Err(LedgerError::TxIdConflict.into()),
             };
         }
-        let receiver = self.lookup(&key)?;
-        let payee = self
-            .ledger
-            .by_tax_id(&key)
+        let bank = self.config.bank.id;
+        let entry = self
+            .directory
+            .owner(&key)
+            .filter(|e| e.bank == bank)
             .ok_or(LedgerError::UnknownAccount)?;
-        let payee_id = payee.id;
+        let receiver = ReceiverPreview {
+            name: entry.name.clone(),
+            key_masked: entry.document.clone(),
+            bank: self.config.bank.clone(),
+        };
+        let payee_id = entry.account;
+        if self.ledger.account(payee_id).is_none() {
+            return Err(LedgerError::UnknownAccount.into());
+        }
         if payee_id == payer {
             return Err(LedgerError::SelfTransfer.into());
         }
@@ -1105,7 +1263,6 @@ impl State {
             .account(payer)
             .ok_or(LedgerError::UnknownAccount)?;
         let payer_holder = &payer_account.holders[0];
-        let bank = self.config.bank.id;
         let to_payee = Counterparty {
             name: receiver.name.clone(),
             key_masked: receiver.key_masked.clone(),
@@ -1263,16 +1420,66 @@ impl State {
         })
     }
 
-    fn lookup(&self, key: &TaxId) -> EngineResult<ReceiverPreview> {
+    /// The claim of `key` for `account`, as the bank owning the account proposes it: a CPF or
+    /// CNPJ key must be a holder's document, the account must have room for another key
+    /// (counting claims in flight), and the key must not be registered already.
+    fn key_claim(&self, account: AccountId, key: PixKey) -> EngineResult<KeyOp> {
         let a = self
             .ledger
-            .by_tax_id(key)
+            .account(account)
             .ok_or(LedgerError::UnknownAccount)?;
-        Ok(ReceiverPreview {
-            name: a.name_for(key).to_string(),
-            key_masked: key.masked(),
-            bank: self.config.bank.clone(),
+        let me = self.config.bank.id;
+        if let Some(e) = self.directory.owner(&key) {
+            return Err(if e.bank == me && e.account == account {
+                KeyError::AlreadyYours
+            } else {
+                KeyError::Taken
+            }
+            .into());
+        }
+        let holder = match key.tax_id() {
+            Some(doc) => a
+                .holders
+                .iter()
+                .find(|h| h.tax_id == doc)
+                .ok_or(KeyError::NotYourDocument)?,
+            None => &a.holders[0],
+        };
+        let limit = match a.kind {
+            domain::dto::AccountKind::Individual => KEYS_PER_PERSON,
+            domain::dto::AccountKind::Company => KEYS_PER_COMPANY,
+        };
+        let held = self.directory.keys_of(me, account).len()
+            + self.directory.claims_in_flight(me, account);
+        if held >= limit {
+            return Err(KeyError::TooMany.into());
+        }
+        Ok(KeyOp::Claim {
+            key,
+            account,
+            name: holder.name.clone(),
+            document: holder.tax_id.masked(),
         })
+    }
+
+    /// A key operation at a bank that is alone: its own copy is the whole directory.
+    fn key_op_alone(&mut self, tx: TxId, op: KeyOp, now: i64) -> EngineResult<Result<(), Refusal>> {
+        let me = self.config.bank.id;
+        if let Some(previous) = self.previous_use(&tx)? {
+            let _ = previous;
+            return Err(LedgerError::TxIdConflict.into());
+        }
+        let item = PrepareItem {
+            tx: tx.clone(),
+            parts: vec![(0, crate::twopc::PartSpec::Key(op))],
+        };
+        match self.prepare_item(me, item, now) {
+            Vote::Prepared => {
+                self.decide_items(me, vec![DecideItem { tx, commit: true }], now)?;
+                Ok(Ok(()))
+            }
+            Vote::Refused { reason, .. } => Ok(Err(reason)),
+        }
     }
 
     fn audit(&self) -> Audit {

@@ -325,16 +325,21 @@ mod tests {
         }
     }
 
-    /// Waits (bounded) until the writer has written `n` messages about `tx`.
-    fn wait_for(path: &Path, tx: &TxId, n: usize) -> Vec<Evidence> {
-        for _ in 0..500 {
-            let found = EvidenceLog::read(path, tx).unwrap();
-            if found.len() == n {
-                return found;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    /// Records `messages` the way the node does, then runs the writer on this thread until it
+    /// has written them all (its queue closes): deterministic, no waiting on another thread.
+    fn write_all(path: &Path, retention: Retention, messages: Vec<Evidence>) -> u64 {
+        let (queue, rx) = sync_channel(QUEUE_MAX);
+        let log = EvidenceLog {
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        for m in messages {
+            log.record(m);
         }
-        panic!("evidence not written");
+        let dropped = log.dropped();
+        drop(log);
+        write_forever(open(path).unwrap(), rx, retention, Arc::new(Fixed(5_000)));
+        dropped
     }
 
     #[test]
@@ -345,42 +350,39 @@ mod tests {
             TxId::parse("E00000001202611261705aaaaaaaaaaa").unwrap(),
             TxId::parse("E00000001202611261705bbbbbbbbbbb").unwrap(),
         );
-        let log = EvidenceLog::start(
-            path.clone(),
-            Retention {
-                max_age_ms: 1_000_000,
-                max_bytes: 10_000,
-            },
-            Arc::new(Fixed(5_000)),
-        )
-        .unwrap();
-        log.record(evidence(0, &t1, 1_000, 100));
-        log.record(evidence(1, &t1, 1_001, 100));
-        let kept = wait_for(&path, &t1, 2);
+        let retention = Retention {
+            max_age_ms: 1_000_000,
+            max_bytes: 10_000,
+        };
+        let dropped = write_all(
+            &path,
+            retention,
+            vec![evidence(0, &t1, 1_000, 100), evidence(1, &t1, 1_001, 100)],
+        );
+        let kept = EvidenceLog::read(&path, &t1).unwrap();
+        assert_eq!(kept.len(), 2);
         assert_eq!(
             (kept[0].kind, kept[1].kind, kept[1].status),
             (Kind::Request, Kind::Answer, Some(200))
         );
         assert_eq!(kept[0].body.len(), 100);
         // Far more than the size bound: the oldest go, the newest stay.
-        for n in 0..40 {
-            log.record(evidence(n, &t2, 2_000 + i64::from(n), 1_000));
-        }
-        for _ in 0..500 {
-            let left = EvidenceLog::read(&path, &t2).unwrap();
-            if left.len() < 40
-                && !left.is_empty()
-                && EvidenceLog::read(&path, &t1).unwrap().is_empty()
-            {
-                assert!(
-                    left.iter().map(|e| e.body.len()).sum::<usize>() <= 10_000 + 1_000 * BATCH_MAX
-                );
-                assert_eq!(left.last().unwrap().nonce, "nonce39", "the newest are kept");
-                assert_eq!(log.dropped(), 0);
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("evidence was not pruned to its bound");
+        let dropped = dropped
+            + write_all(
+                &path,
+                retention,
+                (0..40)
+                    .map(|n| evidence(n, &t2, 2_000 + i64::from(n), 1_000))
+                    .collect(),
+            );
+        let left = EvidenceLog::read(&path, &t2).unwrap();
+        assert!(!left.is_empty() && left.len() < 40, "{} left", left.len());
+        assert!(
+            EvidenceLog::read(&path, &t1).unwrap().is_empty(),
+            "the oldest went first"
+        );
+        assert!(left.iter().map(|e| e.body.len()).sum::<usize>() <= 10_000 + 1_000 * BATCH_MAX);
+        assert_eq!(left.last().unwrap().nonce, "nonce39", "the newest are kept");
+        assert_eq!(dropped, 0);
     }
 }

@@ -6,8 +6,11 @@
 //! - [`engine`]: the single thread that owns ledger + store and drains the bounded command queue.
 //! - [`auth`]: Argon2id password hashing and session tokens.
 //! - [`evidence`]: the signed messages other banks sent, kept (bounded) for disputes.
+//! - [`key_codes`]: confirmation codes for e-mail and phone keys (single use, expiring, bounded).
+//! - [`outbox`]: where a bank "sends" key confirmation codes in the demo (a file).
 //! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
 //! - [`consent`]: consents between banks (given, drawn on, revoked; links to them), pure.
+//! - [`directory`]: the consortium's Pix-key directory, a full copy at every bank, pure.
 //! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
 //! - [`ring`]: the token ring, sans-IO.
 //! - [`twopc`]: two-phase commit across banks: its items, the round and phase-two delivery, sans-IO.
@@ -22,9 +25,12 @@ pub mod auth;
 pub mod consent;
 pub mod consortium;
 pub mod coordinator;
+pub mod directory;
 pub mod engine;
 pub mod evidence;
+pub mod key_codes;
 pub mod ledger;
+pub mod outbox;
 pub mod ring;
 pub mod store;
 pub mod throttle;

@@ -7,16 +7,17 @@
 
 use crate::auth::{PasswordHash, TokenHash};
 use crate::consent::{Consent, ConsentChange, Consents, Link};
+use crate::directory::{DirChange, DirEntry, Directory, Reservation};
 use crate::ledger::{Account, Books, Change, Entry, Ledger, Position, PreparedPart, Side};
 use domain::consent::{ConsentId, ConsentTerms, Grant};
 use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
-use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
 
 pub type StoreResult<T> = Result<T, rusqlite::Error>;
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -165,6 +166,26 @@ CREATE TABLE links (
     PRIMARY KEY (account, bank)
 );";
 
+/// Added by schema version 7: this bank's copy of the consortium's Pix-key directory, and the
+/// keys reserved by key operations prepared here.
+const DIRECTORY_7: &str = "
+CREATE TABLE pix_keys (
+    key       TEXT    PRIMARY KEY,
+    bank      INTEGER NOT NULL,
+    account   INTEGER NOT NULL,
+    name      TEXT    NOT NULL,
+    document  TEXT    NOT NULL,
+    since_ms  INTEGER NOT NULL
+);
+CREATE INDEX pix_keys_by_account ON pix_keys(bank, account);
+CREATE TABLE key_reservations (
+    key          TEXT    PRIMARY KEY,
+    tx_id        TEXT    NOT NULL UNIQUE,
+    coordinator  INTEGER NOT NULL,
+    op           TEXT    NOT NULL,
+    at_ms        INTEGER NOT NULL
+);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -177,7 +198,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {PARTICIPATIONS_4}
 {DECISIONS_4}
 {BOOKS_5}
-{CONSENTS_6}"
+{CONSENTS_6}
+{DIRECTORY_7}"
     )
 }
 
@@ -231,12 +253,13 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 5] = [
+    let steps: [(i64, String); 6] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
         (4, BOOKS_5.to_string()),
         (5, CONSENTS_6.to_string()),
+        (6, DIRECTORY_7.to_string()),
     ];
     match version {
         0 => Some(schema()),
@@ -259,6 +282,7 @@ pub struct Batch<'a> {
     pub sessions: &'a [SessionChange],
     pub protocol: &'a [ProtocolChange],
     pub consents: &'a [ConsentChange],
+    pub directory: &'a [DirChange],
 }
 
 /// A session row as restored at start-up.
@@ -518,6 +542,40 @@ impl Store {
         Ok(Consents::restore(given, links))
     }
 
+    /// This bank's copy of the key directory, with the reservations of operations prepared here.
+    pub fn load_directory(&self) -> StoreResult<Directory> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, bank, account, name, document, since_ms FROM pix_keys")?;
+        let entries = stmt
+            .query_map([], |r| {
+                Ok(DirEntry {
+                    key: parse_key(&r.get::<_, String>(0)?)?,
+                    bank: parse_bank(r.get(1)?)?,
+                    account: AccountId(r.get(2)?),
+                    name: r.get(3)?,
+                    document: r.get(4)?,
+                    since_ms: r.get(5)?,
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT tx_id, coordinator, op, at_ms FROM key_reservations")?;
+        let reservations = stmt
+            .query_map([], |r| {
+                Ok(Reservation {
+                    tx: parse_tx(&r.get::<_, String>(0)?)?,
+                    coordinator: parse_bank(r.get(1)?)?,
+                    op: serde_json::from_str(&r.get::<_, String>(2)?)
+                        .map_err(|_| bad_column(2, "op"))?,
+                    at_ms: r.get(3)?,
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Directory::restore(entries, reservations))
+    }
+
     fn load_books(&self) -> StoreResult<Books> {
         let mut books = Books::default();
         let mut stmt = self.conn.prepare("SELECT name, cents FROM books")?;
@@ -577,6 +635,9 @@ impl Store {
         }
         for change in batch.consents {
             apply_consent_change(&tx, change)?;
+        }
+        for change in batch.directory {
+            apply_directory_change(&tx, change)?;
         }
         tx.commit()
     }
@@ -929,6 +990,55 @@ fn apply_consent_change(tx: &Transaction<'_>, change: &ConsentChange) -> StoreRe
         }
     }
     Ok(())
+}
+
+fn apply_directory_change(tx: &Transaction<'_>, change: &DirChange) -> StoreResult<()> {
+    match change {
+        DirChange::Reserved(r) => {
+            let op = serde_json::to_string(&r.op).map_err(|_| bad_column(2, "op"))?;
+            tx.prepare_cached(
+                "INSERT INTO key_reservations (key, tx_id, coordinator, op, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                r.op.key().canonical(),
+                r.tx.as_str(),
+                u16::from(r.coordinator),
+                op,
+                r.at_ms
+            ])?;
+        }
+        DirChange::Decided { key, entry } => {
+            tx.prepare_cached("DELETE FROM key_reservations WHERE key = ?1")?
+                .execute([key.canonical()])?;
+            match entry {
+                None => {
+                    tx.prepare_cached("DELETE FROM pix_keys WHERE key = ?1")?
+                        .execute([key.canonical()])?;
+                }
+                Some(e) => {
+                    tx.prepare_cached(
+                        "INSERT INTO pix_keys (key, bank, account, name, document, since_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (key) DO UPDATE SET bank = excluded.bank, account = excluded.account,
+                             name = excluded.name, document = excluded.document, since_ms = excluded.since_ms",
+                    )?
+                    .execute(params![
+                        e.key.canonical(),
+                        u16::from(e.bank),
+                        e.account.0,
+                        e.name,
+                        e.document,
+                        e.since_ms
+                    ])?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_key(text: &str) -> rusqlite::Result<PixKey> {
+    PixKey::parse(text).map_err(|_| bad_column(0, "key"))
 }
 
 fn parse_consent(text: &str) -> rusqlite::Result<ConsentId> {

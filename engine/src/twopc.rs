@@ -29,9 +29,10 @@
 //! Safety does not rest on the token: reservations are per account and decisions are durable and
 //! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
 
+use crate::directory::KeyOp;
 use domain::consent::ConsentId;
 use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
-use domain::{AccountId, BankId, Cents, Refusal, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, Refusal, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,10 +65,13 @@ pub enum PartSpec {
     },
     /// A pending credit of `amount` to the account whose Pix key is `key`.
     Credit {
-        key: TaxId,
+        key: PixKey,
         amount: Cents,
         from: Counterparty,
     },
+    /// A change to the key directory, proposed by the coordinating bank for one of its accounts
+    /// (see [`crate::directory`]); sent to every member bank, alone in its item.
+    Key(KeyOp),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +181,7 @@ pub struct LegPlan {
     pub source_bank: BankId,
     pub source: DebitSource,
     pub receiver_bank: BankId,
-    pub receiver_key: TaxId,
+    pub receiver_key: PixKey,
     pub amount: Cents,
     /// The receiver as the payer sees it, and the payer as the receiver sees it.
     pub receiver: Counterparty,
@@ -190,21 +194,43 @@ pub struct PacketPlan {
     /// The client account (at the coordinator) that submitted the packet: its outcome is theirs.
     pub submitter: AccountId,
     pub legs: Vec<LegPlan>,
+    /// For a key operation instead of transfers: the operation, and every member bank (each
+    /// keeps a copy of the directory, so each takes part).
+    pub key_op: Option<(KeyOp, Vec<BankId>)>,
 }
 
 impl PacketPlan {
+    /// A key operation of the client `submitter`, at every bank of `members`.
+    pub fn key_op(tx: TxId, submitter: AccountId, op: KeyOp, members: Vec<BankId>) -> PacketPlan {
+        PacketPlan {
+            tx,
+            submitter,
+            legs: Vec::new(),
+            key_op: Some((op, members)),
+        }
+    }
+
     /// The banks taking part, in ascending order.
     pub fn participants(&self) -> Vec<BankId> {
-        let set: BTreeSet<BankId> = self
-            .legs
-            .iter()
-            .flat_map(|l| [l.source_bank, l.receiver_bank])
-            .collect();
+        let set: BTreeSet<BankId> = match &self.key_op {
+            Some((_, members)) => members.iter().copied().collect(),
+            None => self
+                .legs
+                .iter()
+                .flat_map(|l| [l.source_bank, l.receiver_bank])
+                .collect(),
+        };
         set.into_iter().collect()
     }
 
     /// The parts at `bank`, as one prepare item.
     pub fn item_for(&self, bank: BankId) -> PrepareItem {
+        if let Some((op, _)) = &self.key_op {
+            return PrepareItem {
+                tx: self.tx.clone(),
+                parts: vec![(0, PartSpec::Key(op.clone()))],
+            };
+        }
         let mut parts = Vec::new();
         for (i, leg) in self.legs.iter().enumerate() {
             let n = i as u16;
@@ -222,7 +248,7 @@ impl PacketPlan {
                 parts.push((
                     n,
                     PartSpec::Credit {
-                        key: leg.receiver_key,
+                        key: leg.receiver_key.clone(),
                         amount: leg.amount,
                         from: leg.payer.clone(),
                     },
@@ -316,7 +342,7 @@ impl PacketPlan {
                     source_bank: leg.source_bank,
                     source,
                     receiver_bank: leg.receiver_bank,
-                    receiver_key: leg.receiver_key,
+                    receiver_key: leg.receiver_key.clone(),
                     amount: leg.amount,
                     receiver,
                     payer: Counterparty {
@@ -331,6 +357,7 @@ impl PacketPlan {
             tx,
             submitter,
             legs,
+            key_op: None,
         })
     }
 }
@@ -474,7 +501,7 @@ fn decide(packet: Voting) -> Decision {
     } else {
         TxStatus::Aborted
     };
-    let legs = packet
+    let mut legs: Vec<LegOutcome> = packet
         .plan
         .legs
         .iter()
@@ -490,6 +517,15 @@ fn decide(packet: Voting) -> Decision {
             amount: leg.amount,
         })
         .collect();
+    if packet.plan.key_op.is_some() {
+        // A key operation is told as one leg of nothing, with the first refusal heard.
+        legs.push(LegOutcome {
+            status,
+            error: packet.refusals.first().map(|(_, r)| *r),
+            receiver: None,
+            amount: Cents::ZERO,
+        });
+    }
     Decision {
         participants: packet.plan.participants(),
         submitter: packet.plan.submitter,
@@ -593,6 +629,11 @@ impl Deliveries {
 
     pub fn len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Whether some participant has not acknowledged `tx`'s decision yet.
+    pub fn is_pending(&self, tx: &TxId) -> bool {
+        self.pending.contains_key(tx)
     }
 
     pub fn is_empty(&self) -> bool {

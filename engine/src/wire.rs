@@ -10,7 +10,7 @@
 
 use crate::twopc::{DecideItem, PrepareItem, Resolution, Vote};
 use domain::consent::ConsentId;
-use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, TxId};
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol. Every request carries it; a bank answers a request of another
@@ -34,8 +34,6 @@ pub enum Route {
     Decide,
     /// Body [`ResolveMsg`], answer `Vec<Resolution>`, one per id.
     Resolve,
-    /// Body [`LookupMsg`], answer `Option<domain::dto::ReceiverPreview>`.
-    Lookup,
     /// Body [`AccountMsg`], answer `Option<AccountAnswer>`.
     Account,
     /// Body [`RedeemMsg`], answer [`domain::consent::Grant`] (or a 4xx: no such code).
@@ -43,14 +41,13 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 9] = [
+    pub const ALL: [Route; 8] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
         Route::Prepare,
         Route::Decide,
         Route::Resolve,
-        Route::Lookup,
         Route::Account,
         Route::Redeem,
     ];
@@ -63,7 +60,6 @@ impl Route {
             Route::Prepare => "/interbank/prepare",
             Route::Decide => "/interbank/decide",
             Route::Resolve => "/interbank/resolve",
-            Route::Lookup => "/interbank/lookup",
             Route::Account => "/interbank/account",
             Route::Redeem => "/interbank/consent/redeem",
         }
@@ -98,11 +94,6 @@ pub struct ResolveMsg {
 
 /// The answer to a [`ResolveMsg`].
 pub type ResolveAnswer = Vec<Resolution>;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LookupMsg {
-    pub key: TaxId,
-}
 
 /// The account consent `consent` lets `grantee` (an account of the asking bank) see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

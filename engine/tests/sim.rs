@@ -93,6 +93,23 @@ fn cpf(k: usize) -> TaxId {
     TaxId::Cpf(Cpf::completing(100_000_000 + k as u32 * 7_919).unwrap())
 }
 
+/// Person `k`'s Pix key at bank `b`: the CPF at its first bank, an e-mail at its second (a key
+/// belongs to one account in the whole consortium).
+fn key_of(k: usize, b: BankId) -> domain::PixKey {
+    if banks_of(k)[0] == b {
+        cpf(k).into()
+    } else {
+        domain::PixKey::parse(&format!("p{k}@keys.example")).unwrap()
+    }
+}
+
+/// E-mail keys that clients at different banks claim and release concurrently.
+const CONTESTED_KEYS: usize = 3;
+
+fn contested_key(n: usize) -> domain::PixKey {
+    domain::PixKey::parse(&format!("contested{n}@keys.example")).unwrap()
+}
+
 /// Person `k` has accounts at these two banks.
 fn banks_of(k: usize) -> [BankId; 2] {
     let a = (k % BANKS as usize) as u16 + 1;
@@ -393,7 +410,8 @@ impl Sim {
                     phone: "11987654321".into(),
                     password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
                 };
-                engine.open_account(new).await.unwrap();
+                let id = engine.open_account(new).await.unwrap();
+                sim.seed_key(k, b, id).await;
             }
             // At its second bank, person k lets its account at the first draw on it (a consent
             // made the way the banks make it: a code, redeemed by the first bank, and a link).
@@ -431,6 +449,39 @@ impl Sim {
             home_engine.save_link(at_home, other, grant).await.unwrap();
         }
         sim
+    }
+
+    /// Registers person `k`'s key at bank `b` (account `account`) the way the consortium does:
+    /// prepared at every bank with `b` coordinating, then committed everywhere.
+    async fn seed_key(&mut self, k: usize, b: BankId, account: AccountId) {
+        let op = engine::directory::KeyOp::Claim {
+            key: key_of(k, b),
+            account,
+            name: format!("Person {k}"),
+            document: cpf(k).masked(),
+        };
+        let tx = self.tx(b);
+        let item = PrepareItem {
+            tx: tx.clone(),
+            parts: vec![(0, PartSpec::Key(op))],
+        };
+        for n in 1..=BANKS {
+            let e = self.engine(bank(n)).unwrap();
+            let votes = e.prepare(b, vec![item.clone()]).await.unwrap();
+            assert_eq!(
+                votes,
+                vec![Vote::Prepared],
+                "seeding person {k}'s key at bank {n}"
+            );
+        }
+        for n in 1..=BANKS {
+            let e = self.engine(bank(n)).unwrap();
+            let decision = DecideItem {
+                tx: tx.clone(),
+                commit: true,
+            };
+            e.decide(b, vec![decision]).await.unwrap();
+        }
     }
 
     fn node(&mut self, id: BankId) -> &mut Node {
@@ -794,7 +845,7 @@ impl Sim {
                 };
                 let tx = self.tx(home);
                 let amount = Cents::new(self.rng.random_range(1..20_000));
-                let _ = engine.pix(tx, account.id, cpf(r), amount).await;
+                let _ = engine.pix(tx, account.id, key_of(r, home), amount).await;
             }
             _ => {
                 let legs_n = self.rng.random_range(1..=3);
@@ -821,7 +872,7 @@ impl Sim {
                     };
                     legs.push(domain::dto::PacketLeg {
                         source_bank: source,
-                        receiver_key: cpf(r),
+                        receiver_key: key_of(r, receiver_bank),
                         receiver_bank,
                         amount: Cents::new(amount),
                     });
@@ -833,6 +884,29 @@ impl Sim {
                 }
                 let members: Vec<BankId> = (1..=BANKS).map(bank).collect();
                 let packet = domain::packet::Packet::new(legs, &members).expect("a valid packet");
+                // Now and then a key operation instead: claiming one of a few contested e-mail
+                // keys (clients at several banks want the same ones), or releasing one this
+                // account holds. Exactly one account may end up owning each.
+                let key_op = if self.rng.random_bool(0.15) {
+                    let key = contested_key(self.rng.random_range(0..CONTESTED_KEYS));
+                    let held = engine
+                        .lookup_key(key.clone())
+                        .await
+                        .ok()
+                        .is_some_and(|e| e.bank == home && e.account == account.id);
+                    Some(if held {
+                        engine::directory::KeyOp::Release { key }
+                    } else {
+                        engine::directory::KeyOp::Claim {
+                            key,
+                            account: account.id,
+                            name: format!("Person {k}"),
+                            document: cpf(k).masked(),
+                        }
+                    })
+                } else {
+                    None
+                };
                 // Now and then an id already used (running or finished): by this client at this
                 // bank, by another client, or at another bank. It must never get a second plan.
                 let reuse = !self.submissions.is_empty() && self.rng.random_bool(0.25);
@@ -870,6 +944,19 @@ impl Sim {
                         self.reuses.1 += 1;
                         let outcome = engine::parse_outcome(&tx, done.commit, &done.outcome);
                         Err(self.node(home).coordinator.release(&tx, Ok(outcome)))
+                    }
+                    None if key_op.is_some() => {
+                        let op = key_op.expect("checked");
+                        let plan = PacketPlan::key_op(tx.clone(), account.id, op, members);
+                        let participants = plan.participants();
+                        let queued = self.node(home).coordinator.enqueue(plan, now);
+                        if queued.is_ok() {
+                            self.packets
+                                .entry((tx.clone(), home))
+                                .or_default()
+                                .extend(participants);
+                        }
+                        queued
                     }
                     None => match PacketPlan::build(
                         (tx.clone(), home, account.id),
@@ -1133,7 +1220,7 @@ impl Sim {
                 // A leg number past the last one now and then.
                 let leg = self.rng.random_range(0..=MAX_PACKET_LEGS as u16);
                 let credit = PartSpec::Credit {
-                    key: cpf(self.rng.random_range(0..PERSONS)),
+                    key: cpf(self.rng.random_range(0..PERSONS)).into(),
                     amount: self.wild_amount(),
                     from: self.rogue_party(),
                 };
@@ -1206,7 +1293,7 @@ impl Sim {
                 .collect();
             let accomplice = at_to[self.rng.random_range(0..at_to.len())];
             let credit = PartSpec::Credit {
-                key: cpf(accomplice),
+                key: key_of(accomplice, to),
                 amount,
                 from: self.rogue_party(),
             };
@@ -1638,6 +1725,24 @@ async fn run(seed: u64) {
     for n in &honest {
         sim.check_exposure(*n).await;
     }
+    let mut owned_keys = 0;
+    // Every honest bank's copy of the key directory agrees on each contested key: one owner (an
+    // account at one bank) or none. (The rogue's copy is its own business: it may vote yes
+    // without reserving.)
+    for c in 0..CONTESTED_KEYS {
+        let key = contested_key(c);
+        let mut owners = BTreeSet::new();
+        for n in &honest {
+            let found = sim.engine(*n).unwrap().lookup_key(key.clone()).await;
+            owners.insert(found.ok().map(|e| (e.bank, e.account)));
+        }
+        assert_eq!(
+            owners.len(),
+            1,
+            "seed {seed}: the honest banks disagree on who owns {key:?}: {owners:?}"
+        );
+        owned_keys += usize::from(matches!(owners.first(), Some(Some(_))));
+    }
     let mut committed = 0;
     // Agreement, for honest coordinators at honest participants. The rogue's word on its own
     // packets binds nobody (it may tell each participant something else, and their parts at
@@ -1734,7 +1839,8 @@ async fn run(seed: u64) {
         "seed {seed}: {} packets ({committed} committed), deposits R$ {}, simulated {} ms; \
          {crashes} crashes, {cuts} cut-offs, {dropped} messages dropped, {duplicated} duplicated; \
          reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's; \
-         rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most",
+         rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most; \
+         {owned_keys} of {CONTESTED_KEYS} contested keys owned, every honest bank agreeing",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,

@@ -433,11 +433,25 @@ struct Shared {
     /// Per bank (index 0..5 for ids 1..5): the people with an account there.
     at_bank: Vec<Vec<usize>>,
     ledger: Mutex<Ledger>,
+    /// The Pix key of each (person, bank) account: the CPF at the first bank that registered
+    /// it, a random key at the other. Absent: the bank has no key directory (an older build
+    /// compared in benchmarks), which pays a CPF at the bank named.
+    keys: Mutex<HashMap<(usize, usize), String>>,
 }
 
 impl Shared {
     fn url(&self, bank: usize, path: &str) -> String {
         format!("{}{path}", self.args.banks[bank - 1])
+    }
+
+    /// The key that pays `person`'s account at `bank`.
+    fn key(&self, person: usize, bank: usize) -> String {
+        self.keys
+            .lock()
+            .expect("keys lock")
+            .get(&(person, bank))
+            .cloned()
+            .unwrap_or_else(|| self.people[person].cpf.clone())
     }
 
     /// A person other than `not` with an account at `bank`.
@@ -585,6 +599,7 @@ async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result
         ("email", email.clone()),
         ("phone", "11987654321".into()),
         ("password", PASSWORD.into()),
+        ("register_key", "yes".into()),
     ]);
     let (answer, _) = post(
         &http,
@@ -606,9 +621,73 @@ async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result
             ));
         }
     }
+    if let Some(key) = account_key(&shared, &http, bank).await? {
+        shared
+            .keys
+            .lock()
+            .expect("keys lock")
+            .insert((person, bank), key);
+    }
     match shared.deposit(&http, bank, FUNDING_CENTS).await.0 {
         Outcome::Ok | Outcome::Unavailable(_) | Outcome::Error(_) => Ok(()), // unsure ones are settled at the end
         Outcome::Refused(why) => Err(format!("bank {bank}: funding deposit refused: {why}")),
+    }
+}
+
+/// The Pix key of the account logged in with `http` at `bank`: the one sign-up registered (its
+/// CPF), else a random key registered now (the CPF is someone else's key: the same person's
+/// account at another bank). `None` from a bank without keys (an older build).
+async fn account_key(
+    shared: &Shared,
+    http: &reqwest::Client,
+    bank: usize,
+) -> Result<Option<String>, String> {
+    let keys = post(
+        http,
+        &shared.url(bank, "/api/get_keys"),
+        &Body::Form(Vec::new()),
+        shared.args.retries,
+    )
+    .await
+    .0;
+    let text = match keys {
+        Answer::Final(200, text) => text,
+        Answer::Final(_, text) if text.contains("Could not find a server function") => {
+            return Ok(None)
+        }
+        Answer::Final(s, t) => return Err(format!("bank {bank}: keys: {s} {}", error_message(&t))),
+        Answer::Unavailable(t) => {
+            return Err(format!("bank {bank}: keys: 503 {}", error_message(&t)))
+        }
+        Answer::Transport(e) => return Err(format!("bank {bank}: keys: {e}")),
+    };
+    let listed: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    if let Some(k) = listed["keys"][0]["canonical"].as_str() {
+        return Ok(Some(k.to_string()));
+    }
+    let form = Body::Form(vec![("kind", "evp".into())]);
+    match post(
+        http,
+        &shared.url(bank, "/api/request_key"),
+        &form,
+        shared.args.retries,
+    )
+    .await
+    .0
+    {
+        Answer::Final(200, text) => {
+            let answer: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            Ok(answer["Registered"]["shown"].as_str().map(str::to_string))
+        }
+        Answer::Final(s, t) => Err(format!(
+            "bank {bank}: random key: {s} {}",
+            error_message(&t)
+        )),
+        Answer::Unavailable(t) => Err(format!(
+            "bank {bank}: random key: 503 {}",
+            error_message(&t)
+        )),
+        Answer::Transport(e) => Err(format!("bank {bank}: random key: {e}")),
     }
 }
 
@@ -785,7 +864,7 @@ async fn run_client(
                     .pix(
                         http,
                         bank,
-                        &shared.people[to].cpf,
+                        &shared.key(to, bank),
                         bank,
                         rng.random_range(1..=1_000),
                     )
@@ -803,7 +882,7 @@ async fn run_client(
                     .pix(
                         http,
                         bank,
-                        &shared.people[to].cpf,
+                        &shared.key(to, to_bank),
                         to_bank,
                         rng.random_range(1..=1_000),
                     )
@@ -827,7 +906,7 @@ async fn run_client(
                         let to = shared.receiver(&mut rng, to_bank, me);
                         json!({
                             "source_bank": src.to_string(),
-                            "receiver_key": shared.people[to].cpf,
+                            "receiver_key": shared.key(to, to_bank),
                             "receiver_bank": to_bank.to_string(),
                             "amount": brl(rng.random_range(1..=500)),
                         })
@@ -1002,6 +1081,7 @@ async fn run(args: Args) -> Result<bool, String> {
         people,
         at_bank,
         ledger: Mutex::new(Ledger::default()),
+        keys: Mutex::new(HashMap::new()),
     });
     let plain = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -1,117 +1,66 @@
-//! Who receives a Pix key at a bank, asked of that bank, with a short cache; and the client's
-//! accounts at the other banks.
+//! Who receives a Pix key, from this bank's own copy of the consortium's key directory (every
+//! bank keeps one; see `engine::directory`), and the client's accounts at the other banks.
 
 use crate::peers::{PeerError, Peers};
 use domain::dto::{BankInfo, Counterparty, LinkStatus, LinkedAccount, ReceiverPreview};
-use domain::{AccountId, BankId, Refusal, TaxId};
-use engine::wire::{AccountAnswer, AccountMsg, LookupMsg, Route};
-use engine::{ConsortiumError, EngineError, EngineHandle, EngineResult, LedgerError};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use domain::{AccountId, BankId, PixKey, Refusal};
+use engine::wire::{AccountAnswer, AccountMsg, Route};
+use engine::{EngineError, EngineHandle, EngineResult, LedgerError};
+use std::sync::Arc;
 use tokio::task::JoinSet;
-
-const LOOKUP_TTL: Duration = Duration::from_secs(60);
-const LOOKUP_CACHE_MAX: usize = 10_000;
-
-/// Receivers found at other banks in the last minute: a Pix key's owner at a bank does not change
-/// (accounts are never renamed or closed), and the bank that holds the account checks the key
-/// again when it prepares the credit, so a cached name saves a round trip per leg and risks
-/// nothing. Bounded: emptied when full. Its lock is a leaf: nothing else is locked under it.
-#[derive(Default)]
-struct LookupCache {
-    entries: Mutex<HashMap<(BankId, TaxId), (ReceiverPreview, Instant)>>,
-}
-
-impl LookupCache {
-    fn get(&self, bank: BankId, key: TaxId) -> Option<ReceiverPreview> {
-        let entries = self.entries.lock().expect("lookup cache lock");
-        entries
-            .get(&(bank, key))
-            .filter(|(_, at)| at.elapsed() < LOOKUP_TTL)
-            .map(|(p, _)| p.clone())
-    }
-
-    fn put(&self, bank: BankId, key: TaxId, preview: &ReceiverPreview) {
-        let mut entries = self.entries.lock().expect("lookup cache lock");
-        if entries.len() >= LOOKUP_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert((bank, key), (preview.clone(), Instant::now()));
-    }
-}
 
 /// What a lookup needs; cheap to clone into a task.
 #[derive(Clone)]
 pub struct Directory {
-    me: BankId,
     engine: EngineHandle,
     peers: Peers,
     banks: Arc<Vec<BankInfo>>,
-    cache: Arc<LookupCache>,
 }
 
 impl Directory {
     pub fn new(engine: EngineHandle, peers: Peers, banks: Vec<BankInfo>) -> Directory {
         Directory {
-            me: peers.me,
             engine,
             peers,
             banks: Arc::new(banks),
-            cache: Arc::default(),
         }
     }
 
-    /// The owner of `key` at `bank`, asked of that bank (of the engine, for this bank), or a
-    /// recent answer of that bank while it is answering.
-    pub async fn lookup(self, bank: BankId, key: TaxId) -> EngineResult<ReceiverPreview> {
-        if bank == self.me {
-            return self.engine.lookup_key(key).await;
-        }
-        if !self.banks.iter().any(|b| b.id == bank) {
-            return Err(ConsortiumError::NoSuchBank(bank).into());
-        }
-        // A cached answer only while the bank answers: otherwise ask, so that the client hears at
-        // once that it is unreachable (and a bank back online is asked afresh).
-        if let Some(preview) = self
-            .cache
-            .get(bank, key)
-            .filter(|_| self.peers.answering(bank))
-        {
-            return Ok(preview);
-        }
-        match self
-            .peers
-            .call::<Option<ReceiverPreview>>(bank, Route::Lookup, &LookupMsg { key })
-            .await
-        {
-            Ok(Some(preview)) if preview.bank.id == bank => {
-                self.cache.put(bank, key, &preview);
-                Ok(preview)
-            }
-            Ok(_) => Err(LedgerError::UnknownAccount.into()),
-            Err(e) => {
-                tracing::debug!(%bank, error = %e, "lookup failed");
-                Err(ConsortiumError::Unreachable(bank).into())
-            }
-        }
+    fn bank_info(&self, id: BankId) -> BankInfo {
+        self.banks
+            .iter()
+            .find(|b| b.id == id)
+            .cloned()
+            .unwrap_or(BankInfo {
+                id,
+                name: format!("Bank {id}"),
+            })
     }
 
-    /// A leg's receiver as the payer will see it, or why the leg cannot be paid.
-    pub async fn receiver(self, bank: BankId, key: TaxId) -> Result<Counterparty, Refusal> {
-        match self.lookup(bank, key).await {
-            Ok(p) => Ok(Counterparty {
+    /// Who `key` pays, as the payer sees it: the holder's name, masked document and bank. Asked
+    /// of nobody: this bank's copy of the directory answers.
+    pub async fn lookup(self, key: PixKey) -> EngineResult<ReceiverPreview> {
+        let entry = self.engine.lookup_key(key).await?;
+        Ok(ReceiverPreview {
+            name: entry.name,
+            key_masked: entry.document,
+            bank: self.bank_info(entry.bank),
+        })
+    }
+
+    /// A leg's receiver as the payer will see it, or why the leg cannot be paid: the key must
+    /// belong to an account at `bank`, the bank the leg names.
+    pub async fn receiver(self, bank: BankId, key: PixKey) -> Result<Counterparty, Refusal> {
+        match self.lookup(key).await {
+            Ok(p) if p.bank.id == bank => Ok(Counterparty {
                 name: p.name,
                 key_masked: p.key_masked,
                 bank,
             }),
-            Err(EngineError::Ledger(LedgerError::UnknownAccount)) => {
+            Ok(_) | Err(EngineError::Ledger(LedgerError::UnknownAccount)) => {
                 Err(Refusal::UnknownReceiver { bank })
             }
-            Err(EngineError::Consortium(ConsortiumError::Unreachable(_))) => {
-                Err(Refusal::Unreachable { bank })
-            }
-            Err(_) => Err(Refusal::NoAnswer { bank }),
+            Err(_) => Err(Refusal::RecordsUnreadable { bank }),
         }
     }
 
@@ -123,15 +72,7 @@ impl Directory {
         let mut calls = JoinSet::new();
         for link in links {
             let peers = self.peers.clone();
-            let bank = self
-                .banks
-                .iter()
-                .find(|b| b.id == link.bank)
-                .cloned()
-                .unwrap_or(BankInfo {
-                    id: link.bank,
-                    name: format!("Bank {}", link.bank),
-                });
+            let bank = self.bank_info(link.bank);
             calls.spawn(async move {
                 let msg = AccountMsg {
                     consent: link.grant.consent.clone(),

@@ -28,6 +28,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest server-function error body the status mapper will read.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// The file in the data directory where key confirmation codes are written.
+pub const OUTBOX_FILE: &str = "outbox.txt";
+
 pub fn router(
     config: &Config,
     engine: EngineHandle,
@@ -45,12 +48,17 @@ pub fn router(
     let bank = engine.bank().clone();
     let consortium: Option<Arc<dyn Consortium>> = node.clone().map(|n| n as Arc<dyn Consortium>);
     let guards = Arc::new(engine::throttle::LoginGuards::default());
+    // Key confirmation codes are "sent" to a file in the data directory (the demo's mail gateway).
+    let outbox = Arc::new(engine::outbox::Outbox::new(
+        config.data_dir.join(OUTBOX_FILE),
+    ));
     let context = {
         let engine = engine.clone();
         move || {
             provide_context(engine.clone());
             provide_context(bank.clone());
             provide_context(guards.clone());
+            provide_context(outbox.clone());
             if let Some(c) = consortium.clone() {
                 provide_context(c);
             }

@@ -18,7 +18,7 @@ use engine::evidence::Kind;
 use engine::ring::Token;
 use engine::twopc::MAX_ITEMS_PER_MESSAGE;
 use engine::wire::{
-    AccountAnswer, AccountMsg, DecideMsg, LookupMsg, PrepareMsg, RedeemMsg, ResolveMsg, Route,
+    AccountAnswer, AccountMsg, DecideMsg, PrepareMsg, RedeemMsg, ResolveMsg, Route,
 };
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
@@ -67,7 +67,6 @@ pub fn router(
             Route::Prepare => router.route(path, post(prepare)),
             Route::Decide => router.route(path, post(decide)),
             Route::Resolve => router.route(path, post(resolve)),
-            Route::Lookup => router.route(path, post(lookup)),
             Route::Account => router.route(path, post(account)),
             Route::Redeem => router.route(path, post(redeem)),
         };
@@ -173,16 +172,6 @@ async fn resolve(
         return r;
     }
     Json(node.resolve_many(from, msg.txs).await).into_response()
-}
-
-async fn lookup(Extension(node): Extension<Arc<Node>>, Json(msg): Json<LookupMsg>) -> Response {
-    match node.engine().lookup_key(msg.key).await {
-        Ok(preview) => Json(Some(preview)).into_response(),
-        Err(engine::EngineError::Ledger(engine::LedgerError::UnknownAccount)) => {
-            Json(None::<()>).into_response()
-        }
-        Err(e) => engine_unavailable(e),
-    }
 }
 
 async fn account(

@@ -18,7 +18,7 @@ use domain::dto::{
 };
 use domain::time_fmt::format_brasilia;
 use domain::BankId;
-use domain::{Cents, TaxId};
+use domain::{Cents, PixKey};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -278,27 +278,21 @@ struct PixReview {
     amount_text: String,
 }
 
-/// Looks `key` up at `bank` and checks the Pix against the client's own account and balance.
+/// Looks `key` up in the directory and checks the Pix against the client's own keys and balance.
 async fn review_pix(
     key: String,
-    bank: String,
     amount_text: String,
     page: RwSignal<Page>,
 ) -> Result<PixReview, (&'static str, String)> {
-    let tax_id = TaxId::parse(&key).map_err(|e| ("key", e.to_string()))?;
+    let pix_key = PixKey::parse(&key).map_err(|e| ("key", e.to_string()))?;
     let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.to_string()))?;
-    let (me, mine, available) = page.with_untracked(|p| {
+    let (mine, available) = page.with_untracked(|p| {
         (
-            u16::from(p.dashboard.bank.id).to_string(),
-            p.dashboard
-                .account
-                .holders
-                .iter()
-                .any(|h| h.tax_id == tax_id),
+            p.keys.contains(&pix_key.canonical()),
             p.dashboard.account.available,
         )
     });
-    if bank == me && mine {
+    if mine {
         return Err((
             "key",
             "This is your own account: choose another receiver.".into(),
@@ -313,17 +307,17 @@ async fn review_pix(
             ),
         ));
     }
-    let receiver = lookup_receiver(key.clone(), Some(bank.clone()))
+    let receiver = lookup_receiver(pix_key.canonical(), None)
         .await
         .map_err(|e| match e {
-            AppError::NotFound(_) => ("key", "No account with this key at that bank.".to_string()),
+            AppError::NotFound(_) => ("key", "No account has this Pix key.".to_string()),
             other => ("", other.to_string()),
         })?;
     Ok(PixReview {
+        bank: u16::from(receiver.bank.id).to_string(),
         receiver,
         amount,
-        key,
-        bank,
+        key: pix_key.canonical(),
         amount_text,
     })
 }
@@ -334,10 +328,7 @@ fn PixCard(
     tx_id: RwSignal<String>,
     page: RwSignal<Page>,
 ) -> impl IntoView {
-    let me = page.with_untracked(|p| p.dashboard.bank.id);
-    let banks = page.with_untracked(|p| p.banks.clone());
     let key = RwSignal::new(String::new());
-    let bank = RwSignal::new(u16::from(me).to_string());
     let amount = RwSignal::new(String::new());
     let review = RwSignal::new(None::<Result<PixReview, (&'static str, String)>>);
     let looking = RwSignal::new(false);
@@ -345,13 +336,9 @@ fn PixCard(
     let open_review = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         looking.set(true);
-        let (k, b, a) = (
-            key.get_untracked(),
-            bank.get_untracked(),
-            amount.get_untracked(),
-        );
+        let (k, a) = (key.get_untracked(), amount.get_untracked());
         leptos::task::spawn_local(async move {
-            let answer = review_pix(k, b, a, page).await;
+            let answer = review_pix(k, a, page).await;
             looking.set(false);
             review.set(Some(answer));
         });
@@ -385,17 +372,8 @@ fn PixCard(
                 _ => None,
             }}
             <form class="form" on:submit=open_review class:hidden=move || matches!(review.get(), Some(Ok(_)))>
-                <label>"Receiver's CPF/CNPJ key" <input name="pix_key" inputmode="numeric" required maxlength="20" bind:value=key/></label>
+                <label>"Pix key (CPF/CNPJ, e-mail, phone or random key)" <input name="pix_key" required maxlength="80" autocomplete="off" bind:value=key/></label>
                 {problem("key")}
-                <label>"Receiver's bank"
-                    <select name="pix_bank" on:change=move |ev| bank.set(event_target_value(&ev))>
-                        {banks.into_iter().map(|b| {
-                            let id = u16::from(b.id).to_string();
-                            let selected = { let id = id.clone(); move || bank.get() == id };
-                            view! { <option value=id.clone() selected=selected>{b.name.clone()}</option> }
-                        }).collect_view()}
-                    </select>
-                </label>
                 <label>"Amount (R$)" <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
                 {problem("amount")}
                 {problem("")}

@@ -3,6 +3,7 @@
 pub mod banks;
 pub mod consent;
 pub mod dashboard;
+pub mod keys;
 pub mod landing;
 pub mod login;
 pub mod packet;

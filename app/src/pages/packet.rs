@@ -18,7 +18,7 @@ use domain::dto::{
     BankInfo, LegState, LinkStatus, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
     MAX_PACKET_LEGS,
 };
-use domain::{BankId, Cents, TaxId};
+use domain::{BankId, Cents, PixKey};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -27,7 +27,6 @@ struct Row {
     id: usize,
     source: RwSignal<String>,
     key: RwSignal<String>,
-    bank: RwSignal<String>,
     amount: RwSignal<String>,
     /// What the receiver's bank says of the key, once it is a valid key.
     preview: RwSignal<Option<Result<ReceiverPreview, AppError>>>,
@@ -41,9 +40,8 @@ impl Row {
         let me = u16::from(me).to_string();
         Row {
             id,
-            source: RwSignal::new(me.clone()),
+            source: RwSignal::new(me),
             key: RwSignal::new(String::new()),
-            bank: RwSignal::new(me),
             amount: RwSignal::new(String::new()),
             preview: RwSignal::new(None),
             key_touched: RwSignal::new(false),
@@ -51,11 +49,15 @@ impl Row {
         }
     }
 
+    /// The row as sent: the receiver's bank is the one the directory named for the key.
     fn input(&self) -> LegInput {
         LegInput {
             source_bank: self.source.get(),
             receiver_key: self.key.get(),
-            receiver_bank: self.bank.get(),
+            receiver_bank: match self.preview.get() {
+                Some(Ok(p)) => u16::from(p.bank.id).to_string(),
+                _ => String::new(),
+            },
             amount: self.amount.get(),
         }
     }
@@ -110,7 +112,8 @@ impl Problems {
 #[derive(Clone)]
 struct Me {
     bank: String,
-    keys: Vec<TaxId>,
+    /// The account's own Pix keys (canonical).
+    keys: Vec<String>,
 }
 
 fn check(
@@ -120,14 +123,12 @@ fn check(
 ) -> Problems {
     let mut p = Problems::default();
     for (i, (row, preview)) in rows.iter().enumerate() {
-        match TaxId::parse(&row.receiver_key) {
-            Err(_) => {
-                p.key.insert(i, "Enter a valid CPF or CNPJ key.".into());
+        match PixKey::parse(&row.receiver_key) {
+            Err(e) => {
+                p.key.insert(i, e.to_string());
             }
             Ok(key) => {
-                let own = row.source_bank == me.bank
-                    && row.receiver_bank == me.bank
-                    && me.keys.contains(&key);
+                let own = row.source_bank == me.bank && me.keys.contains(&key.canonical());
                 let problem = match preview {
                     _ if own => Some("This is your own account: it cannot pay itself.".into()),
                     None => Some("Looking up the receiver…".into()),
@@ -189,16 +190,9 @@ pub fn PacketBuilder(
 ) -> impl IntoView {
     let me = page.with_untracked(|p| Me {
         bank: u16::from(p.dashboard.bank.id).to_string(),
-        keys: p
-            .dashboard
-            .account
-            .holders
-            .iter()
-            .map(|h| h.tax_id)
-            .collect(),
+        keys: p.keys.clone(),
     });
     let my_bank = page.with_untracked(|p| p.dashboard.bank.id);
-    let banks = page.with_untracked(|p| p.banks.clone());
     let next_id = RwSignal::new(1usize);
     let rows = RwSignal::new(vec![Row::new(0, my_bank)]);
     let stage = RwSignal::new(Stage::Editing);
@@ -291,7 +285,7 @@ pub fn PacketBuilder(
             <noscript><p class="error">"The packet builder needs JavaScript."</p></noscript>
             <div class="packet-rows" class:hidden=move || !editing()>
                 <For each=move || rows.get() key=|r| r.id let:row>
-                    <PacketRow row page banks=banks.clone() rows checked attempted/>
+                    <PacketRow row page rows checked attempted/>
                 </For>
             </div>
             <div class="packet-actions" class:hidden=move || !editing()>
@@ -412,7 +406,6 @@ fn Review(
 fn PacketRow(
     row: Row,
     page: RwSignal<Page>,
-    banks: Vec<BankInfo>,
     rows: RwSignal<Vec<Row>>,
     checked: Memo<Problems>,
     attempted: RwSignal<bool>,
@@ -421,15 +414,15 @@ fn PacketRow(
     // (and reset what the client is typing) on every keystroke.
     let preview = row.preview;
     Effect::new(move |_| {
-        let (key, bank) = (row.key.get(), row.bank.get());
-        if TaxId::parse(&key).is_err() {
+        let key = row.key.get();
+        if PixKey::parse(&key).is_err() {
             preview.set(None);
             return;
         }
         leptos::task::spawn_local(async move {
-            let answer = lookup_receiver(key.clone(), Some(bank.clone())).await;
+            let answer = lookup_receiver(key.clone(), None).await;
             // Only the answer for what the row says now (typing may have moved on).
-            if row.key.get_untracked() == key && row.bank.get_untracked() == bank {
+            if row.key.get_untracked() == key {
                 preview.set(Some(answer));
             }
         });
@@ -465,20 +458,11 @@ fn PacketRow(
                     }).collect_view()}
                 </select>
             </label>
-            <label><span class="sr-only">{number}</span>"Receiver's CPF/CNPJ"
-                <input name="receiver_key" inputmode="numeric" maxlength="20" prop:value=move || row.key.get()
+            <label><span class="sr-only">{number}</span>"Receiver's Pix key"
+                <input name="receiver_key" maxlength="80" autocomplete="off" prop:value=move || row.key.get()
                     aria-invalid=move || key_problem().is_some().to_string()
                     on:input=move |ev| row.key.set(event_target_value(&ev))
                     on:change=move |_| row.key_touched.set(true)/>
-            </label>
-            <label><span class="sr-only">{number}</span>"Receiver's bank"
-                <select name="receiver_bank" on:change=move |ev| row.bank.set(event_target_value(&ev))>
-                    {banks.into_iter().map(|b| {
-                        let id = u16::from(b.id).to_string();
-                        let selected = { let id = id.clone(); move || row.bank.get() == id };
-                        view! { <option value=id selected=selected>{b.name.clone()}</option> }
-                    }).collect_view()}
-                </select>
             </label>
             <label><span class="sr-only">{number}</span>"Amount (R$)"
                 <input name="amount" inputmode="decimal" maxlength="40" prop:value=move || row.amount.get()
@@ -503,7 +487,7 @@ fn PacketRow(
 
 fn friendly(e: &AppError) -> String {
     match e {
-        AppError::NotFound(_) => "No account with this key at that bank.".into(),
+        AppError::NotFound(_) => "No account has this Pix key.".into(),
         other => other.to_string(),
     }
 }
@@ -637,7 +621,7 @@ mod tests {
         const BETO: &str = "111.444.777-35";
         let me = Me {
             bank: "1".into(),
-            keys: vec![TaxId::parse(ANA).unwrap()],
+            keys: vec![PixKey::parse(ANA).unwrap().canonical()],
         };
         let sources = vec![
             Source {
@@ -692,9 +676,9 @@ mod tests {
             &me,
         );
         assert!(bad.key[&0].contains("your own account"), "{bad:?}");
-        assert!(bad.key[&1].contains("valid CPF"));
+        assert!(!bad.key[&1].is_empty(), "{bad:?}");
         assert!(!bad.amount[&1].is_empty());
-        assert!(bad.key[&3].contains("No account with this key"));
+        assert!(bad.key[&3].contains("No account has this Pix key"));
         assert!(bad
             .packet
             .iter()

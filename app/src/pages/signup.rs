@@ -114,6 +114,7 @@ pub fn SignUp() -> impl IntoView {
                     on:change=password.on_change(|v| err(input::password(v))) on:input=password.on_input(|v| err(input::password(v)))/></label>
                 <span class="hint">"At least 8 characters, with a letter and a digit."</span>
                 {password.message(value)}
+                <label class="check"><input type="checkbox" name="register_key" value="yes" checked/>" Register my CPF/CNPJ as a Pix key, so that anyone can pay me with it"</label>
                 {error_banner(value)}
                 <button type="submit" class="primary" disabled=move || create.pending().get()>"Open account"</button>
             </ActionForm>

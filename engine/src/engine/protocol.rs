@@ -83,6 +83,23 @@ impl State {
             self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
             return refuse(Refusal::InvalidParts { bank: me });
         }
+        // A key operation: alone in its item, reserved in the directory.
+        if let [(0, PartSpec::Key(op))] = item.parts.as_slice() {
+            let reserved = self.check_own_claim(coordinator, op).and_then(|()| {
+                self.directory
+                    .prepare(me, &tx, coordinator, op.clone(), now)
+            });
+            return match reserved {
+                Ok(()) => {
+                    self.set_participation(&tx, coordinator, PartState::Prepared, Some(parts), now);
+                    Vote::Prepared
+                }
+                Err(reason) => {
+                    self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
+                    refuse(reason)
+                }
+            };
+        }
         // Every consent this item draws on is checked, and counted for its total, before
         // anything is reserved: a refusal reserves nothing.
         let consent_owners = match self.draw_consents(coordinator, &item.parts, now) {
@@ -126,6 +143,30 @@ impl State {
         }
         self.set_participation(&tx, coordinator, PartState::Prepared, Some(parts), now);
         Vote::Prepared
+    }
+
+    /// A claim this bank coordinates is for one of its accounts, within that account's limit
+    /// of keys (counting claims in flight): checked again at prepare, so that two claims sent
+    /// at once cannot both pass the limit. Other banks' claims are theirs to check.
+    fn check_own_claim(
+        &self,
+        coordinator: BankId,
+        op: &crate::directory::KeyOp,
+    ) -> Result<(), Refusal> {
+        let me = self.config.bank.id;
+        match op {
+            crate::directory::KeyOp::Claim { key, account, .. } if coordinator == me => {
+                match self.key_claim(*account, key.clone()) {
+                    Ok(_) => Ok(()),
+                    Err(EngineError::Key(crate::engine::KeyError::TooMany)) => {
+                        Err(Refusal::TooManyKeys)
+                    }
+                    Err(EngineError::Key(_)) => Err(Refusal::KeyTaken { bank: me }),
+                    Err(_) => Err(Refusal::InvalidParts { bank: me }),
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Draws on every consent the debits of `parts` name, each once for its total: the owner's
@@ -255,10 +296,13 @@ impl State {
                 debits.push((leg, account));
             }
             PartSpec::Credit { key, amount, from } => {
+                // The key pays the account the directory names, if it is one of this bank's.
                 let account = self
-                    .ledger
-                    .by_tax_id(&key)
-                    .map(|a| a.id)
+                    .directory
+                    .owner(&key)
+                    .filter(|e| e.bank == me)
+                    .map(|e| e.account)
+                    .filter(|a| self.ledger.account(*a).is_some())
                     .ok_or(Refusal::UnknownReceiver { bank: me })?;
                 if debits.contains(&(leg, account)) {
                     return Err(Refusal::SelfTransfer);
@@ -276,6 +320,8 @@ impl State {
                     .prepare_credit(tx, part, amount, from, now)
                     .map_err(|e| refusal(e, me))?;
             }
+            // Key operations travel alone in their item (see `prepare_item`).
+            PartSpec::Key(_) => return Err(Refusal::InvalidParts { bank: me }),
         }
         Ok(())
     }
@@ -319,7 +365,9 @@ impl State {
                     acked.push(tx);
                 }
                 Some(p) if p.state == PartState::Prepared => {
-                    let applied = if commit {
+                    let applied = if self.directory.decide(&tx, commit, now) {
+                        Ok(())
+                    } else if commit {
                         self.ledger.commit(&tx, now)
                     } else {
                         self.abort_parts(&tx, now)

@@ -47,6 +47,23 @@ fn person(name: &str, cpf: &str, email: &str) -> NewAccount {
     }
 }
 
+/// Opens an account and registers its holder's CPF as its Pix key (this bank alone: its copy
+/// of the directory is all there is).
+async fn open(engine: &EngineHandle, new: NewAccount) -> AccountId {
+    let cpf = new.holders[0].tax_id;
+    let id = engine.open_account(new).await.unwrap();
+    let op = engine.key_claim(id, cpf.into()).await.unwrap();
+    assert_eq!(
+        engine.key_op_alone(engine.new_tx_id(), op).await.unwrap(),
+        Ok(())
+    );
+    id
+}
+
+fn pix_key(text: &str) -> PixKey {
+    PixKey::parse(text).unwrap()
+}
+
 const ANA: &str = "529.982.247-25";
 const BETO: &str = "111.444.777-35";
 
@@ -54,25 +71,14 @@ const BETO: &str = "111.444.777-35";
 async fn deposit_and_pix_inside_the_bank_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, thread) = start(&dir);
-    let ana = engine
-        .open_account(person("Ana Lima", ANA, "ana@example.com"))
-        .await
-        .unwrap();
-    let beto = engine
-        .open_account(person("Beto Reis", BETO, "beto@example.com"))
-        .await
-        .unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let beto = open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
     engine
         .deposit(engine.new_tx_id(), ana, Cents::new(10_000))
         .await
         .unwrap();
     let receipt = engine
-        .pix(
-            engine.new_tx_id(),
-            ana,
-            TaxId::parse(BETO).unwrap(),
-            Cents::new(2_550),
-        )
+        .pix(engine.new_tx_id(), ana, pix_key(BETO), Cents::new(2_550))
         .await
         .unwrap();
     assert_eq!(receipt.status, TxStatus::Committed);
@@ -119,14 +125,8 @@ async fn deposit_and_pix_inside_the_bank_survive_a_restart() {
 async fn a_retried_transaction_id_executes_once() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _t) = start(&dir);
-    let ana = engine
-        .open_account(person("Ana Lima", ANA, "ana@example.com"))
-        .await
-        .unwrap();
-    engine
-        .open_account(person("Beto Reis", BETO, "beto@example.com"))
-        .await
-        .unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
     let dep = engine.new_tx_id();
     engine
         .deposit(dep.clone(), ana, Cents::new(1_000))
@@ -142,11 +142,11 @@ async fn a_retried_transaction_id_executes_once() {
         "same id, different operation"
     );
     let pix = engine.new_tx_id();
-    let key = TaxId::parse(BETO).unwrap();
+    let key = pix_key(BETO);
     // Concurrent duplicates land in the same batch; the second must see the first.
     let (r1, r2) = tokio::join!(
-        engine.pix(pix.clone(), ana, key, Cents::new(300)),
-        engine.pix(pix.clone(), ana, key, Cents::new(300))
+        engine.pix(pix.clone(), ana, key.clone(), Cents::new(300)),
+        engine.pix(pix.clone(), ana, key.clone(), Cents::new(300))
     );
     assert_eq!(r1.unwrap(), r2.unwrap());
     let again = engine.pix(pix, ana, key, Cents::new(300)).await.unwrap();
@@ -161,21 +161,15 @@ async fn a_retried_transaction_id_executes_once() {
 async fn refused_operations_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _t) = start(&dir);
-    let ana = engine
-        .open_account(person("Ana Lima", ANA, "ana@example.com"))
-        .await
-        .unwrap();
-    engine
-        .open_account(person("Beto Reis", BETO, "beto@example.com"))
-        .await
-        .unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
     engine
         .deposit(engine.new_tx_id(), ana, Cents::new(500))
         .await
         .unwrap();
     let before = engine.dashboard(ana).await.unwrap();
-    let beto = TaxId::parse(BETO).unwrap();
-    let unknown = TaxId::parse("123.456.789-09").unwrap();
+    let beto = pix_key(BETO);
+    let unknown = pix_key("123.456.789-09");
     let cases = [
         (
             engine
@@ -185,12 +179,7 @@ async fn refused_operations_change_nothing() {
         ),
         (
             engine
-                .pix(
-                    engine.new_tx_id(),
-                    ana,
-                    TaxId::parse(ANA).unwrap(),
-                    Cents::new(1),
-                )
+                .pix(engine.new_tx_id(), ana, pix_key(ANA), Cents::new(1))
                 .await,
             LedgerError::SelfTransfer,
         ),
@@ -218,10 +207,7 @@ async fn refused_operations_change_nothing() {
 async fn sessions_are_durable_and_end_on_logout() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, thread) = start(&dir);
-    let ana = engine
-        .open_account(person("Ana Lima", ANA, "ana@example.com"))
-        .await
-        .unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
     let token = SessionToken::generate();
     engine.create_session(token.hash(), ana).await.unwrap();
     assert_eq!(
@@ -262,14 +248,8 @@ async fn an_account_keeps_its_newest_sessions_only() {
         1_795_712_700_000,
     )));
     let (engine, thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
-    let ana = engine
-        .open_account(person("Ana Lima", ANA, "ana@example.com"))
-        .await
-        .unwrap();
-    let beto = engine
-        .open_account(person("Beto Reis", BETO, "beto@example.com"))
-        .await
-        .unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let beto = open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
     let beto_token = SessionToken::generate();
     engine
         .create_session(beto_token.hash(), beto)
@@ -328,8 +308,8 @@ mod two_phase {
         }
     }
 
-    fn key(text: &str) -> TaxId {
-        TaxId::parse(text).unwrap()
+    fn key(text: &str) -> PixKey {
+        PixKey::parse(text).unwrap()
     }
 
     thread_local! {
@@ -374,14 +354,8 @@ mod two_phase {
     }
 
     async fn funded(engine: &EngineHandle) -> (AccountId, AccountId) {
-        let ana = engine
-            .open_account(person("Ana Lima", ANA, "ana@example.com"))
-            .await
-            .unwrap();
-        let beto = engine
-            .open_account(person("Beto Reis", BETO, "beto@example.com"))
-            .await
-            .unwrap();
+        let ana = open(engine, person("Ana Lima", ANA, "ana@example.com")).await;
+        let beto = open(engine, person("Beto Reis", BETO, "beto@example.com")).await;
         engine
             .deposit(engine.new_tx_id(), ana, Cents::new(1_000))
             .await

@@ -24,7 +24,7 @@ fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
             account: AccountId(1),
         },
         receiver_bank: bank(to),
-        receiver_key: TaxId::parse("111.444.777-35").unwrap(),
+        receiver_key: domain::PixKey::parse("111.444.777-35").unwrap(),
         amount: Cents::new(cents),
         receiver: cp("Beto", to),
         payer: cp("Ana", from),
@@ -37,6 +37,7 @@ fn packet(n: u32) -> PacketPlan {
         tx: tx(n),
         submitter: domain::AccountId(1),
         legs: vec![leg(1, 2, 100), leg(2, 3, 200), leg(1, 3, 300)],
+        key_op: None,
     }
 }
 

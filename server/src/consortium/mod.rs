@@ -25,10 +25,11 @@ use domain::dto::{
     BankInfo, BankStatus, LinkedAccount, PacketOutcome, PacketProgress, ReceiverPreview,
 };
 use domain::packet::Packet;
-use domain::{AccountId, BankId, TaxId, TxId};
+use domain::{AccountId, BankId, PixKey, TxId};
 use engine::consent::ConsentError;
 use engine::consortium::{BoxFuture, Consortium};
 use engine::coordinator::{not_yours, Answer, Claim, Coordinator, CoordinatorConfig};
+use engine::directory::KeyOp;
 use engine::evidence::Kind;
 use engine::twopc::{Decision, DeliveryConfig, PacketPlan};
 use engine::wire::{PhaseTimings, PrepareAnswer, PrepareMsg, RedeemMsg, Route, StatusReport};
@@ -66,6 +67,15 @@ pub struct TwoPcSettings {
 const ACKS_RECORDED_EVERY_MS: u64 = 200;
 
 mod phase_two;
+
+/// How long a key operation's answer waits for every bank to acknowledge its decision.
+const KEY_PROPAGATION_WAIT: Duration = Duration::from_secs(2);
+
+/// What a client asks the consortium to run.
+enum Work {
+    Packet(Packet),
+    Key(KeyOp),
+}
 
 /// How long the status page waits for each bank's `/status`.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(500);
@@ -306,12 +316,13 @@ impl Node {
         self.answer(answers);
     }
 
-    /// Runs `packet` for the client logged in to `account`: every leg commits or every leg aborts.
-    async fn submit_packet(
+    /// Runs `work` (a packet, or a key operation) for the client logged in to `account`: every
+    /// part commits or every part aborts.
+    async fn submit_work(
         &self,
         account: AccountId,
         tx: TxId,
-        packet: Packet,
+        work: Work,
     ) -> EngineResult<PacketOutcome> {
         let (reply, answer) = oneshot::channel();
         let claim = self.coordinator().claim(&tx, account, reply);
@@ -323,7 +334,7 @@ impl Node {
                     node: self.this.clone(),
                     tx: Some(tx.clone()),
                 };
-                self.plan_and_queue(account, tx, packet).await;
+                self.plan_and_queue(account, tx, work).await;
                 guard.disarm();
             }
         }
@@ -340,12 +351,27 @@ impl Node {
     /// With `tx` claimed: answers from its stored decision if it has one (another client's id is
     /// refused), or plans the packet and queues it for the token. A packet refused while
     /// planning (unknown receiver, unreachable bank) is answered here, nothing reserved.
-    async fn plan_and_queue(&self, account: AccountId, tx: TxId, packet: Packet) {
+    async fn plan_and_queue(&self, account: AccountId, tx: TxId, work: Work) {
         let planned = match self.engine.decision(tx.clone()).await {
             Err(e) => Err(Err(e)),
             Ok(Some(done)) if done.submitter.is_some_and(|s| s != account) => Err(Err(not_yours())),
             Ok(Some(done)) => Err(Ok(engine::parse_outcome(&tx, done.commit, &done.outcome))),
-            Ok(None) => self.plan(account, tx.clone(), &packet).await,
+            Ok(None) => match work {
+                Work::Packet(packet) => match self.plan(account, tx.clone(), &packet).await {
+                    // Refused before anything was reserved: the refusal is stored as this id's
+                    // decision, so that a retry of the id hears it again instead of running a
+                    // second plan (the rogue-bank simulation pointed at it).
+                    Err(Ok(refused)) => Err(self.store_refusal(account, refused).await),
+                    planned => planned,
+                },
+                // Every member keeps a copy of the directory: every member takes part.
+                Work::Key(op) => Ok(PacketPlan::key_op(
+                    tx.clone(),
+                    account,
+                    op,
+                    self.banks.iter().map(|b| b.id).collect(),
+                )),
+            },
         };
         let queued = match planned {
             Ok(plan) => self.coordinator().enqueue(plan, self.now_ms()),
@@ -356,6 +382,28 @@ impl Node {
             Ok(false) => {}
             Err(released) => self.answer([released]),
         }
+    }
+
+    /// Stores the outcome of a packet refused while planning as its (abort) decision; the outcome
+    /// the client hears is the stored one (the first decision for an id is final).
+    async fn store_refusal(
+        &self,
+        account: AccountId,
+        refused: PacketOutcome,
+    ) -> EngineResult<PacketOutcome> {
+        let decision = Decision {
+            tx: refused.tx_id.clone(),
+            commit: false,
+            participants: Vec::new(),
+            submitter: account,
+            legs: Vec::new(),
+            outcome: refused,
+        };
+        let mut logged = self.engine.log_decisions(vec![decision]).await?;
+        logged
+            .pop()
+            .map(|l| l.outcome)
+            .ok_or(EngineError::Unexpected)
     }
 
     /// The packet as the coordinator will run it, once every receiver is looked up; or the
@@ -370,7 +418,7 @@ impl Node {
         let mut lookups = JoinSet::new();
         for (i, leg) in packet.legs().iter().enumerate() {
             let directory = self.directory.clone();
-            let (bank, key) = (leg.receiver_bank, leg.receiver_key);
+            let (bank, key) = (leg.receiver_bank, leg.receiver_key.clone());
             lookups.spawn(async move { (i, directory.receiver(bank, key).await) });
         }
         let mut receivers =
@@ -511,8 +559,8 @@ impl Consortium for Node {
         self.banks.clone()
     }
 
-    fn lookup(&self, bank: BankId, key: TaxId) -> BoxFuture<'_, EngineResult<ReceiverPreview>> {
-        Box::pin(self.directory.clone().lookup(bank, key))
+    fn lookup(&self, key: PixKey) -> BoxFuture<'_, EngineResult<ReceiverPreview>> {
+        Box::pin(self.directory.clone().lookup(key))
     }
 
     fn submit(
@@ -521,7 +569,26 @@ impl Consortium for Node {
         tx: TxId,
         packet: Packet,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
-        Box::pin(self.submit_packet(account, tx, packet))
+        Box::pin(self.submit_work(account, tx, Work::Packet(packet)))
+    }
+
+    fn submit_key_op(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        op: KeyOp,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
+        Box::pin(async move {
+            let outcome = self.submit_work(account, tx.clone(), Work::Key(op)).await?;
+            // A key the client is told is registered (or deleted) should pay (or not) from every
+            // bank at once: the answer waits, briefly, until every bank has the decision. A bank
+            // that does not answer gets it later, when it does (phase two never gives up).
+            let until = Instant::now() + KEY_PROPAGATION_WAIT;
+            while self.coordinator().delivering(&tx) && Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(outcome)
+        })
     }
 
     fn linked_accounts(

@@ -90,7 +90,7 @@ async fn refused_pix_changes_nothing() {
             "123.456.789-09",
             "1,00",
             StatusCode::NOT_FOUND,
-            "No account with this key",
+            "No account with this Pix key",
         ),
         (
             "123.456.789-00",

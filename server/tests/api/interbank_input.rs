@@ -95,16 +95,16 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
             br#"{"items": [{"tx": "'; DROP TABLE entries;--", "commit": true}]}"#.to_vec(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        // A credit naming a key that is no Pix key: refused as unreadable, nothing reserved.
         (
-            "/interbank/lookup",
-            br#"{"key": "123.456.789-00"}"#.to_vec(),
+            "/interbank/prepare",
+            json!({ "items": [{ "tx": tx, "parts": [[0, { "Credit": { "key": "<script>alert(1)</script>",
+                "amount": 1, "from": { "name": "x", "key_masked": "x", "bank": 1 } } }]] }] })
+            .to_string()
+            .into_bytes(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (
-            "/interbank/lookup",
-            br#"{"key": "<script>alert(1)</script>"}"#.to_vec(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        // A key operation for another bank's key, or garbage in one: refused by vote (below).
         (
             "/interbank/account",
             json!({ "owners": [ANA_CPF, ANA_CPF, ANA_CPF] })
@@ -211,6 +211,27 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
             .await;
         assert!(text.contains(reason), "{reason}: {text}");
     }
+
+    // Key operations by a bank for keys that are not its to change: deleting Ana's CPF key (bank
+    // 2's), claiming it for itself. Refused by vote; the directory is unchanged.
+    let ana_key = ANA_CPF.replace(['.', '-'], "");
+    for (op, reason) in [
+        (json!({ "Release": { "key": ana_key } }), "key_unknown"),
+        (
+            json!({ "Claim": { "key": ana_key, "account": 1, "name": "Mallory", "document": "***" } }),
+            "key_taken",
+        ),
+    ] {
+        let body =
+            json!({ "items": [{ "tx": tx_id(5), "parts": [[0, { "Key": op }]] }] }).to_string();
+        let (_, text) = c
+            .signed_post(1, "/interbank/prepare", 4, now_ms(), body.as_bytes())
+            .await;
+        assert!(text.contains(reason), "{reason}: {text}");
+    }
+    let (status, found) = ana.call("lookup_receiver", &[("key", ANA_CPF)]).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["bank"]["id"], 2, "{found}");
 
     // A genuine prepare from bank 1, then a commit from bank 3 (not its coordinator): not
     // applied. It is acknowledged, as "nothing of yours here", so that a bank whose client reused

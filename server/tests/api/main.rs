@@ -6,6 +6,7 @@ mod browser;
 mod consent;
 mod faults;
 mod interbank_input;
+mod keys;
 mod recovery;
 mod ring;
 mod support;

@@ -189,7 +189,39 @@ impl Client {
         (status, location, json)
     }
 
+    /// Opens an account with `tax_id` as its Pix key (unless another account already holds
+    /// it). Sign-up registers the key; a consortium that has only just started may not have run
+    /// that in time, so it is asked again (bounded) until registered.
     pub async fn open_account(&self, name: &str, tax_id: &str, email: &str) -> StatusCode {
+        let status = self.sign_up(name, tax_id, email).await;
+        if status == StatusCode::OK {
+            self.ensure_key(tax_id).await;
+        }
+        status
+    }
+
+    async fn ensure_key(&self, tax_id: &str) {
+        let start = std::time::Instant::now();
+        loop {
+            let (_, keys) = self.call("get_keys", &[]).await;
+            if keys["keys"].as_array().is_some_and(|k| !k.is_empty()) {
+                return;
+            }
+            let (s, body) = self
+                .call("request_key", &[("kind", "document"), ("value", tax_id)])
+                .await;
+            if s == StatusCode::OK || body.to_string().contains("another account") {
+                return;
+            }
+            assert!(
+                start.elapsed() < SETTLE_PATIENCE,
+                "cannot register {tax_id} as a key: {s} {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn sign_up(&self, name: &str, tax_id: &str, email: &str) -> StatusCode {
         let kind = if tax_id.len() > 14 {
             "company"
         } else {
@@ -204,6 +236,7 @@ impl Client {
                 ("email", email),
                 ("phone", "11987654321"),
                 ("password", PASSWORD),
+                ("register_key", "yes"),
             ],
         )
         .await

@@ -1,0 +1,221 @@
+//! The client's Pix keys: list, register (a CPF/CNPJ of a holder, an e-mail or phone once its
+//! code is confirmed, or a random key) and delete. A key belongs to one account in the whole
+//! consortium: registering or deleting one runs at every bank (see `engine::directory`).
+
+use crate::error::AppError;
+use domain::KeyKind;
+use serde::{Deserialize, Serialize};
+
+use leptos::prelude::*;
+
+/// One of the client's keys, as the keys page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    /// The key as its owner sees it (`+55 11 98765-4321`), and in canonical form (what a delete
+    /// sends back).
+    pub shown: String,
+    pub canonical: String,
+    pub kind: KeyKind,
+    pub since_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysPage {
+    pub keys: Vec<KeyView>,
+    /// How many keys this account may have (5 for a person, 20 for a company).
+    pub limit: usize,
+    /// The holders' documents (formatted), the CPF/CNPJ keys this account may register.
+    pub documents: Vec<String>,
+}
+
+/// What a key request led to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyRequest {
+    /// Registered now (a document or a random key).
+    Registered { shown: String },
+    /// A code was sent to the address or number; confirming it registers the key.
+    CodeSent { canonical: String, shown: String },
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use crate::api::ssr::*;
+    use crate::error::AppError;
+    use domain::AccountId;
+    use engine::directory::KeyOp;
+    use engine::EngineHandle;
+
+    /// Runs `op` for `account`: at every bank of the consortium, or at this bank alone.
+    pub async fn run_key_op(
+        engine: &EngineHandle,
+        account: AccountId,
+        op: KeyOp,
+    ) -> Result<(), AppError> {
+        let tx = engine.new_tx_id();
+        let refused = match consortium() {
+            Some(c) => {
+                let outcome = c
+                    .submit_key_op(account, tx, op)
+                    .await
+                    .map_err(from_engine)?;
+                if outcome.status == domain::dto::TxStatus::Committed {
+                    return Ok(());
+                }
+                let reason = outcome
+                    .failure()
+                    .map(|(_, r)| r)
+                    .unwrap_or(domain::Refusal::Expired);
+                (reason, c.banks())
+            }
+            None => match engine.key_op_alone(tx, op).await.map_err(from_engine)? {
+                Ok(()) => return Ok(()),
+                Err(reason) => (reason, vec![engine.bank().clone()]),
+            },
+        };
+        Err(AppError::Refused(crate::text::refusal(
+            refused.0, &refused.1,
+        )))
+    }
+
+    /// Registers `key` for `account`, checked as its bank checks a claim.
+    pub async fn register(
+        engine: &EngineHandle,
+        account: AccountId,
+        key: domain::PixKey,
+    ) -> Result<(), AppError> {
+        let op = engine.key_claim(account, key).await.map_err(from_engine)?;
+        run_key_op(engine, account, op).await
+    }
+}
+
+/// The client's keys.
+#[server(endpoint = "get_keys")]
+pub async fn get_keys() -> Result<KeysPage, AppError> {
+    use crate::api::ssr::{current_account, engine, from_engine};
+    let engine = engine()?;
+    let account = current_account(&engine).await?;
+    let view = engine.account(account).await.map_err(from_engine)?;
+    let keys = engine
+        .keys_of(account)
+        .await
+        .map_err(from_engine)?
+        .into_iter()
+        .map(|e| KeyView {
+            shown: e.key.to_string(),
+            canonical: e.key.canonical(),
+            kind: e.key.kind(),
+            since_ms: e.since_ms,
+        })
+        .collect();
+    let limit = match view.kind {
+        domain::dto::AccountKind::Individual => engine::engine::KEYS_PER_PERSON,
+        domain::dto::AccountKind::Company => engine::engine::KEYS_PER_COMPANY,
+    };
+    Ok(KeysPage {
+        keys,
+        limit,
+        documents: view.holders.iter().map(|h| h.tax_id.to_string()).collect(),
+    })
+}
+
+/// Asks for a key of `kind`: `document` (`value`: a holder's CPF or CNPJ) and `evp` (no value)
+/// are registered now; `email`/`phone` get a code sent to them first.
+#[server(endpoint = "request_key")]
+pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyRequest, AppError> {
+    use crate::api::ssr::{current_account, engine, from_engine, now_ms, pix_key};
+    let engine = engine()?;
+    let account = current_account(&engine).await?;
+    let value = value.unwrap_or_default();
+    // "document": a holder's CPF or CNPJ, whichever it is.
+    let kind = match kind.as_str() {
+        "document" => pix_key(&value, "value")?.kind(),
+        other => KeyKind::parse(other)
+            .ok_or_else(|| AppError::field("kind", "Choose the kind of key."))?,
+    };
+    let key = match kind {
+        KeyKind::Evp => engine::directory::random_evp(),
+        _ => {
+            let key = pix_key(&value, "value")?;
+            if key.kind() != kind {
+                return Err(AppError::field(
+                    "value",
+                    "This is not a key of the kind chosen.",
+                ));
+            }
+            key
+        }
+    };
+    match kind {
+        KeyKind::Email | KeyKind::Phone => {
+            // Checked now, so that a code is not sent for a key that cannot be had.
+            engine
+                .key_claim(account, key.clone())
+                .await
+                .map_err(from_engine)?;
+            let code = engine
+                .key_code(account, key.clone())
+                .await
+                .map_err(from_engine)?;
+            let outbox =
+                use_context::<std::sync::Arc<engine::outbox::Outbox>>().ok_or_else(|| {
+                    AppError::Unavailable("This bank cannot send codes right now.".into())
+                })?;
+            let text =
+                format!("Seu código Consórcio para a chave Pix: {code} (válido por 10 minutos)");
+            outbox
+                .send(&key.canonical(), &text, now_ms())
+                .map_err(|e| {
+                    tracing::error!(error = %e, "writing the outbox");
+                    AppError::Unavailable("This bank cannot send codes right now.".into())
+                })?;
+            tracing::info!(to = %key.masked(), "key confirmation code sent (see the outbox)");
+            Ok(KeyRequest::CodeSent {
+                canonical: key.canonical(),
+                shown: key.to_string(),
+            })
+        }
+        _ => {
+            let shown = key.to_string();
+            ssr::register(&engine, account, key).await?;
+            Ok(KeyRequest::Registered { shown })
+        }
+    }
+}
+
+/// Confirms an e-mail or phone key with the code sent to it, and registers it.
+#[server(endpoint = "confirm_key")]
+pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> {
+    use crate::api::ssr::{current_account, engine, from_engine, pix_key};
+    let engine = engine()?;
+    let account = current_account(&engine).await?;
+    let key = pix_key(&key, "key")?;
+    if code.len() > 12 {
+        return Err(AppError::field("code", "The code has 6 digits."));
+    }
+    engine
+        .check_key_code(account, key.clone(), code)
+        .await
+        .map_err(from_engine)?;
+    let shown = key.to_string();
+    ssr::register(&engine, account, key).await?;
+    Ok(shown)
+}
+
+/// Deletes one of the client's keys (another account's key is unknown to it).
+#[server(endpoint = "delete_key")]
+pub async fn delete_key(key: String) -> Result<(), AppError> {
+    use crate::api::ssr::{current_account, engine, from_engine, pix_key};
+    let engine = engine()?;
+    let account = current_account(&engine).await?;
+    let key = pix_key(&key, "key")?;
+    let mine = engine
+        .keys_of(account)
+        .await
+        .map_err(from_engine)?
+        .iter()
+        .any(|e| e.key == key);
+    if !mine {
+        return Err(AppError::NotFound("You have no such key.".into()));
+    }
+    ssr::run_key_op(&engine, account, engine::directory::KeyOp::Release { key }).await
+}

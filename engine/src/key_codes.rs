@@ -1,0 +1,133 @@
+//! Confirmation codes for e-mail and phone keys: a client proves the address or number is theirs
+//! by typing back a code the bank sent there. Pure and bounded: a code is single use, expires,
+//! and allows a few attempts; at most [`PENDING_MAX`] wait at once. Codes live in memory (a bank
+//! that restarts forgets them; the client asks for a new one).
+
+use domain::{AccountId, PixKey};
+use rand::Rng;
+use std::collections::HashMap;
+
+/// A code is good for this long.
+pub const CODE_TTL_MS: i64 = 10 * 60 * 1_000;
+/// Wrong codes allowed before the code is void.
+pub const ATTEMPTS_MAX: u32 = 5;
+/// Codes waiting at once, at most (then the expired go; then new ones are refused).
+pub const PENDING_MAX: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("This code is not right. Check it and try again.")]
+    Wrong,
+    #[error("This code has expired or was used too many times; ask for a new one.")]
+    Expired,
+    #[error("Too many confirmations are waiting right now. Please try again in a moment.")]
+    Busy,
+}
+
+struct Pending {
+    code: String,
+    expires_ms: i64,
+    attempts: u32,
+}
+
+#[derive(Default)]
+pub struct KeyCodes {
+    pending: HashMap<(AccountId, PixKey), Pending>,
+}
+
+impl KeyCodes {
+    /// A new six-digit code for `account` to confirm `key` (replacing any earlier one).
+    pub fn issue(
+        &mut self,
+        account: AccountId,
+        key: PixKey,
+        now_ms: i64,
+    ) -> Result<String, CodeError> {
+        if self.pending.len() >= PENDING_MAX {
+            self.pending.retain(|_, p| p.expires_ms > now_ms);
+            if self.pending.len() >= PENDING_MAX {
+                return Err(CodeError::Busy);
+            }
+        }
+        let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+        self.pending.insert(
+            (account, key),
+            Pending {
+                code: code.clone(),
+                expires_ms: now_ms + CODE_TTL_MS,
+                attempts: 0,
+            },
+        );
+        Ok(code)
+    }
+
+    /// Whether `code` confirms `key` for `account`. A right code is used up; a wrong one counts
+    /// as an attempt, and the last allowed attempt voids the code.
+    pub fn check(
+        &mut self,
+        account: AccountId,
+        key: &PixKey,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<(), CodeError> {
+        let id = (account, key.clone());
+        let Some(p) = self.pending.get_mut(&id) else {
+            return Err(CodeError::Expired);
+        };
+        if p.expires_ms <= now_ms || p.attempts >= ATTEMPTS_MAX {
+            self.pending.remove(&id);
+            return Err(CodeError::Expired);
+        }
+        if p.code != code.trim() {
+            p.attempts += 1;
+            if p.attempts >= ATTEMPTS_MAX {
+                self.pending.remove(&id);
+            }
+            return Err(CodeError::Wrong);
+        }
+        self.pending.remove(&id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_is_single_use_expires_and_allows_few_attempts() {
+        let mut c = KeyCodes::default();
+        let ana = AccountId(1);
+        let key = PixKey::parse("ana@example.com").unwrap();
+        let code = c.issue(ana, key.clone(), 0).unwrap();
+        assert_eq!(code.len(), 6);
+        assert_eq!(
+            c.check(AccountId(2), &key, &code, 1),
+            Err(CodeError::Expired),
+            "another account"
+        );
+        assert_eq!(c.check(ana, &key, &code, 1), Ok(()));
+        assert_eq!(
+            c.check(ana, &key, &code, 2),
+            Err(CodeError::Expired),
+            "used up"
+        );
+
+        let code = c.issue(ana, key.clone(), 10).unwrap();
+        assert_eq!(
+            c.check(ana, &key, &code, 10 + CODE_TTL_MS),
+            Err(CodeError::Expired)
+        );
+
+        let code = c.issue(ana, key.clone(), 20).unwrap();
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        for _ in 0..ATTEMPTS_MAX {
+            assert_eq!(c.check(ana, &key, wrong, 21), Err(CodeError::Wrong));
+        }
+        assert_eq!(
+            c.check(ana, &key, &code, 22),
+            Err(CodeError::Expired),
+            "void after the attempts"
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Issue 17: Pix keys of every kind, in a directory every bank keeps a copy of, and Pix by key
+//! alone. Five real banks.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const DORA_CPF: &str = "271.828.182-05";
+
+/// The code bank `i` last "sent" to `to` (its outbox file stands in for e-mail and SMS).
+fn code_sent(c: &Consortium, i: usize, to: &str) -> String {
+    let outbox = std::fs::read_to_string(c.dirs[i].path().join("outbox.txt")).expect("an outbox");
+    let line = outbox
+        .lines()
+        .rev()
+        .find(|l| l.split('\t').nth(1) == Some(to))
+        .unwrap_or_else(|| panic!("no message to {to} in {outbox}"));
+    line.split(|ch: char| !ch.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a six-digit code")
+        .to_string()
+}
+
+async fn request(client: &Client, kind: &str, value: &str) -> (StatusCode, Value) {
+    client
+        .call("request_key", &[("kind", kind), ("value", value)])
+        .await
+}
+
+/// Pays `amount` to `key` (bank chosen by the directory), retrying while the consortium is busy.
+async fn pix(client: &Client, key: &str, amount: &str) -> (StatusCode, Value) {
+    let id = tx_id(4);
+    let start = std::time::Instant::now();
+    loop {
+        let (status, body) = client
+            .call(
+                "send_pix",
+                &[("key", key), ("amount", amount), ("tx_id", &id)],
+            )
+            .await;
+        if status != StatusCode::SERVICE_UNAVAILABLE || start.elapsed() > SETTLE_PATIENCE {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_of_every_kind_are_registered_once_in_the_consortium_and_paid_by_key_alone() {
+    let mut c = Consortium::start(&[]).await;
+    let (dora2, payer4, other3) = (c.client(1), c.client(3), c.client(2));
+    assert_eq!(
+        dora2
+            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        payer4
+            .open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        other3
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = payer4
+        .call("deposit", &[("amount", "1.000,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Her CPF was registered at sign-up; an e-mail key needs the code sent to it.
+    let (s, keys) = dora2.call("get_keys", &[]).await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    assert_eq!(keys["keys"][0]["kind"], "Cpf", "{keys}");
+    let (s, answer) = request(&dora2, "email", "Dora.Dias@Example.com").await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    assert_eq!(answer["CodeSent"]["canonical"], "dora.dias@example.com");
+    let code = code_sent(&c, 1, "dora.dias@example.com");
+    // A wrong code is refused; the right one registers the key, once.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (s, body) = dora2
+        .call(
+            "confirm_key",
+            &[("key", "dora.dias@example.com"), ("code", wrong)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, body) = dora2
+        .call(
+            "confirm_key",
+            &[("key", "dora.dias@example.com"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = dora2
+        .call(
+            "confirm_key",
+            &[("key", "dora.dias@example.com"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a code is single use: {body}");
+
+    // A phone and a random key too.
+    let (s, answer) = request(&dora2, "phone", "+55 (21) 99876-5432").await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    let code = code_sent(&c, 1, "+5521998765432");
+    let (s, body) = dora2
+        .call("confirm_key", &[("key", "+5521998765432"), ("code", &code)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, answer) = request(&dora2, "evp", "").await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    let evp = answer["Registered"]["shown"].as_str().unwrap().to_string();
+
+    // Every bank resolves every key, from its own copy: bank 4 pays each of Dora's keys by the
+    // key alone, and the money reaches her account at bank 2.
+    for (n, key) in [DORA_CPF, "dora.dias@example.com", "+55 21 99876-5432", &evp]
+        .into_iter()
+        .enumerate()
+    {
+        let (s, found) = payer4.call("lookup_receiver", &[("key", key)]).await;
+        assert_eq!(s, StatusCode::OK, "{key}: {found}");
+        assert_eq!(
+            (found["name"].as_str(), found["bank"]["id"].as_u64()),
+            (Some("Dora Dias"), Some(2))
+        );
+        assert_eq!(
+            found["key_masked"], "***.828.182-**",
+            "the masked document, whatever the key"
+        );
+        let (s, receipt) = pix(&payer4, key, "10,00").await;
+        assert_eq!(s, StatusCode::OK, "{key}: {receipt}");
+        let expected = 1_000 * (n as i64 + 1);
+        let start = std::time::Instant::now();
+        while dora2.balances().await.0 != expected {
+            assert!(start.elapsed() < SETTLE_PATIENCE, "{key}: not credited");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    // Bad input: malformed keys of each kind, a key owned elsewhere, a 6th key, someone else's
+    // key to delete. Each a clear 4xx; nothing changes.
+    for (kind, value) in [
+        ("email", "dora@"),
+        ("phone", "+1 212 555 0100"),
+        ("phone", "21998765432"),
+        ("document", "529.982.247-24"),
+        ("email", "+5521998765432"),
+        ("document", ANA_CPF),
+        ("kind", "x"),
+    ] {
+        let (s, body) = request(&dora2, kind, value).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{kind} {value}: {body}");
+    }
+    let (s, body) = request(&other3, "email", "dora.dias@example.com").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "owned elsewhere: {body}");
+    assert!(body.to_string().contains("another account"), "{body}");
+    let (s, answer) = request(&dora2, "evp", "").await;
+    assert_eq!(s, StatusCode::OK, "the fifth key: {answer}");
+    let (s, body) = request(&dora2, "evp", "").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a sixth: {body}");
+    assert!(body.to_string().contains("as many keys"), "{body}");
+    let (s, body) = other3
+        .call("delete_key", &[("key", "dora.dias@example.com")])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, body) = payer4
+        .call("lookup_receiver", &[("key", "nobody@example.com")])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+
+    // Too many wrong codes void the code.
+    let (s, _) = dora2.call("delete_key", &[("key", &evp)]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = request(&dora2, "email", "dora2@example.com").await;
+    assert_eq!(s, StatusCode::OK);
+    let code = code_sent(&c, 1, "dora2@example.com");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        let (s, _) = dora2
+            .call(
+                "confirm_key",
+                &[("key", "dora2@example.com"), ("code", wrong)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    }
+    let (s, body) = dora2
+        .call(
+            "confirm_key",
+            &[("key", "dora2@example.com"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "void after five attempts: {body}"
+    );
+    assert!(body.to_string().contains("expired or was used"), "{body}");
+
+    // Deleted, the e-mail key pays no one. Bank 2 deleted it when the deletion committed; bank
+    // 4's copy follows when the decision reaches it (phase two, moments later). Meanwhile a Pix
+    // would be refused by bank 2; after, bank 4 itself says "not found".
+    let (s, body) = dora2
+        .call("delete_key", &[("key", "dora.dias@example.com")])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let start = std::time::Instant::now();
+    while payer4
+        .call("lookup_receiver", &[("key", "dora.dias@example.com")])
+        .await
+        .0
+        != StatusCode::NOT_FOUND
+    {
+        assert!(
+            start.elapsed() < SETTLE_PATIENCE,
+            "bank 4 still knows the deleted key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (s, body) = pix(&payer4, "dora.dias@example.com", "1,00").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body.to_string().contains("No account with this Pix key"),
+        "{body}"
+    );
+
+    // A bank down during a registration: the key cannot be registered (every bank keeps a copy),
+    // the client is told why, and nothing is registered anywhere; once it is back, it can.
+    c.kill(4).await;
+    let (s, body) = request(&dora2, "evp", "").await;
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::SERVICE_UNAVAILABLE,
+        "{s} {body}"
+    );
+    let (_, keys) = dora2.call("get_keys", &[]).await;
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 3, "{keys}");
+    c.restart(4).await;
+    let start = std::time::Instant::now();
+    loop {
+        let (s, body) = request(&dora2, "evp", "").await;
+        if s == StatusCode::OK {
+            break;
+        }
+        assert!(start.elapsed() < SETTLE_PATIENCE, "{s} {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every bank agrees on who holds Dora's phone key, bank 5 (just back) included.
+    for i in 0..5 {
+        let client = c.client(i);
+        let email = format!("x{i}@example.com");
+        let cpf = [
+            "390.533.447-05",
+            "314.159.265-90",
+            "935.411.347-80",
+            "046.858.318-10",
+            "123.456.789-09",
+        ][i];
+        assert_eq!(client.open_account("X", cpf, &email).await, StatusCode::OK);
+        let (s, found) = client
+            .call("lookup_receiver", &[("key", "+5521998765432")])
+            .await;
+        assert_eq!(
+            (s, found["bank"]["id"].clone()),
+            (StatusCode::OK, json!(2)),
+            "bank {}",
+            i + 1
+        );
+    }
+    assert_settled(&c, &[0, 1, 2, 3, 4], 100_000).await;
+}
