@@ -38,6 +38,8 @@ pub struct LegInput {
 pub mod ssr {
     //! Server-only helpers: engine access, sessions and cookies, error mapping.
     use super::AppError;
+    use crate::i18n::{td_string, Locale};
+    use crate::text::Say;
     use axum::http::{header, request::Parts, HeaderValue};
     use domain::packet::PacketError;
     use domain::AccountId;
@@ -116,13 +118,37 @@ pub mod ssr {
 
     pub use engine::wall_clock_ms as now_ms;
 
+    /// The client's language: the one the app's switch remembered in its cookie, else
+    /// Portuguese (the browser's Accept-Language is not asked: the clients are Brazilian).
+    pub fn locale() -> Locale {
+        use_context::<Parts>()
+            .and_then(|p| {
+                p.headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(';'))
+                    .filter_map(|pair| pair.trim().split_once('='))
+                    .find(|(k, _)| *k == LOCALE_COOKIE)
+                    .and_then(|(_, v)| v.parse::<Locale>().ok())
+            })
+            .unwrap_or_default()
+    }
+
+    /// The cookie the app's language switch keeps the client's choice in.
+    pub const LOCALE_COOKIE: &str = "i18n_pref_locale";
+
+    /// A field's error, in the client's words.
+    pub fn field(name: &str, e: impl Say) -> AppError {
+        AppError::field(name, e.say(locale()))
+    }
+
     /// Locked out for `ms` more milliseconds, in words.
     pub fn too_many_attempts(ms: i64) -> AppError {
         let minutes = (ms + 59_999) / 60_000;
-        AppError::TooManyAttempts(format!(
-            "Too many failed attempts. For your security, try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        ))
+        AppError::TooManyAttempts(
+            td_string!(locale(), err.too_many_attempts, minutes = minutes).to_string(),
+        )
     }
 
     /// `next` when it is a path of this site: starts with one `/` (not `//`, another host), and
@@ -142,7 +168,9 @@ pub mod ssr {
     }
 
     pub fn require_consortium() -> Result<Arc<dyn Consortium>, AppError> {
-        consortium().ok_or_else(|| AppError::Unavailable("This bank is not connected to a consortium; only transfers inside it are possible.".into()))
+        consortium().ok_or_else(|| {
+            AppError::Unavailable(td_string!(locale(), err.no_consortium).to_string())
+        })
     }
 
     /// A bank id typed in a form; empty means this bank.
@@ -157,7 +185,7 @@ pub mod ssr {
                 .parse::<u16>()
                 .ok()
                 .and_then(|n| domain::BankId::try_from(n).ok())
-                .ok_or_else(|| AppError::field(field, "Choose a bank of the consortium.")),
+                .ok_or_else(|| AppError::field(field, td_string!(locale(), err.choose_bank))),
         }
     }
 
@@ -225,49 +253,42 @@ pub mod ssr {
         }
     }
 
+    /// An engine error as the client hears it: its HTTP kind, in the client's words.
     pub fn from_engine(e: EngineError) -> AppError {
+        let msg = e.say(locale());
         match e {
-            EngineError::Ledger(l) => {
-                let msg = l.to_string();
-                match l {
-                    LedgerError::UnknownAccount => {
-                        AppError::NotFound("No account with this Pix key.".into())
-                    }
-                    LedgerError::DuplicateTaxId => AppError::field("tax_id1", msg),
-                    LedgerError::DuplicateEmail => AppError::field("email", msg),
-                    LedgerError::TxIdConflict => AppError::Conflict(msg),
-                    LedgerError::UnknownTx => AppError::NotFound(msg),
-                    LedgerError::InsufficientFunds
-                    | LedgerError::SelfTransfer
-                    | LedgerError::BalanceLimit => AppError::Refused(msg),
-                    LedgerError::InvalidAmount => AppError::field("amount", msg),
-                }
-            }
+            EngineError::Ledger(l) => match l {
+                LedgerError::UnknownAccount | LedgerError::UnknownTx => AppError::NotFound(msg),
+                LedgerError::DuplicateTaxId => AppError::field("tax_id1", msg),
+                LedgerError::DuplicateEmail => AppError::field("email", msg),
+                LedgerError::TxIdConflict => AppError::Conflict(msg),
+                LedgerError::InsufficientFunds
+                | LedgerError::SelfTransfer
+                | LedgerError::BalanceLimit => AppError::Refused(msg),
+                LedgerError::InvalidAmount => AppError::field("amount", msg),
+            },
             EngineError::Packet(p) => AppError::BadInput {
                 field: packet_field(p),
-                message: p.to_string(),
+                message: msg,
             },
             EngineError::Consortium(ConsortiumError::NoSuchBank(_)) => AppError::BadInput {
                 field: None,
-                message: e.to_string(),
+                message: msg,
             },
             EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => {
-                AppError::Unavailable(e.to_string())
+                AppError::Unavailable(msg)
             }
-            EngineError::Consent(c) => {
-                let msg = c.to_string();
-                match c {
-                    ConsentError::BadCode | ConsentError::BadState => AppError::BadInput {
-                        field: None,
-                        message: msg,
-                    },
-                    ConsentError::Unknown => AppError::NotFound(msg),
-                    ConsentError::Busy => AppError::Unavailable(msg),
-                    ConsentError::TooMany => AppError::Refused(msg),
-                }
-            }
-            EngineError::KeyCode(c) => AppError::field("code", c),
-            EngineError::Key(k) => AppError::field("key", k),
+            EngineError::Consent(c) => match c {
+                ConsentError::BadCode | ConsentError::BadState => AppError::BadInput {
+                    field: None,
+                    message: msg,
+                },
+                ConsentError::Unknown => AppError::NotFound(msg),
+                ConsentError::Busy => AppError::Unavailable(msg),
+                ConsentError::TooMany => AppError::Refused(msg),
+            },
+            EngineError::KeyCode(_) => AppError::field("code", msg),
+            EngineError::Key(_) => AppError::field("key", msg),
             EngineError::Unexpected => AppError::Unexpected,
         }
     }
@@ -283,7 +304,7 @@ pub mod ssr {
 
     /// A Pix key typed in a form.
     pub fn pix_key(text: &str, field: &str) -> Result<domain::PixKey, AppError> {
-        domain::PixKey::parse(text).map_err(|e| AppError::field(field, e))
+        domain::PixKey::parse(text).map_err(|e| self::field(field, e))
     }
 
     /// Who `key` pays, from this bank's copy of the directory (404 when nobody).
@@ -310,7 +331,7 @@ pub mod ssr {
         }
         domain::TxId::parse(text).map_err(|e| AppError::BadInput {
             field: None,
-            message: e.to_string(),
+            message: e.say(locale()),
         })
     }
 
@@ -383,34 +404,31 @@ mod signup {
             _ => {
                 return Err(AppError::field(
                     "kind",
-                    "Choose an individual or a company account.",
+                    crate::i18n::td_string!(ssr::locale(), err.choose_kind),
                 ))
             }
         };
         let mut holders = vec![Holder {
-            name: input::name(&name1).map_err(|e| AppError::field("name1", e))?,
+            name: input::name(&name1).map_err(|e| ssr::field("name1", e))?,
             tax_id: input::holder_tax_id(&tax_id1, company)
-                .map_err(|e| AppError::field("tax_id1", e))?,
+                .map_err(|e| ssr::field("tax_id1", e))?,
         }];
         if joint.is_some() {
             let second = Holder {
                 name: input::name(name2.as_deref().unwrap_or(""))
-                    .map_err(|e| AppError::field("name2", e))?,
+                    .map_err(|e| ssr::field("name2", e))?,
                 tax_id: input::holder_tax_id(tax_id2.as_deref().unwrap_or(""), company)
-                    .map_err(|e| AppError::field("tax_id2", e))?,
+                    .map_err(|e| ssr::field("tax_id2", e))?,
             };
             if second.tax_id == holders[0].tax_id {
-                return Err(AppError::field(
-                    "tax_id2",
-                    input::InputError::SameHolderTwice,
-                ));
+                return Err(ssr::field("tax_id2", input::InputError::SameHolderTwice));
             }
             holders.push(second);
         }
         let first_document = holders[0].tax_id;
-        let email = input::email(&email).map_err(|e| AppError::field("email", e))?;
-        let phone = input::phone(&phone).map_err(|e| AppError::field("phone", e))?;
-        input::password(&password).map_err(|e| AppError::field("password", e))?;
+        let email = input::email(&email).map_err(|e| ssr::field("email", e))?;
+        let phone = input::phone(&phone).map_err(|e| ssr::field("phone", e))?;
+        input::password(&password).map_err(|e| ssr::field("password", e))?;
         let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
         let kind = if company {
             AccountKind::Company
@@ -437,8 +455,7 @@ mod signup {
                     g.signups.failed(&[&address_key], ssr::now_ms());
                 }
                 return Err(AppError::Refused(
-                    "We could not open an account with these details. If you are already a client of this bank, log in instead."
-                        .into(),
+                    crate::i18n::td_string!(ssr::locale(), err.signup_refused).to_string(),
                 ));
             }
             Err(e) => return Err(ssr::from_engine(e)),
@@ -560,7 +577,7 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
 pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
-    let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
+    let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
     engine
         .deposit(tx, account, amount)
@@ -605,7 +622,7 @@ pub async fn send_pix(
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let key = ssr::pix_key(&key, "key")?;
-    let amount = domain::Cents::parse_amount(&amount).map_err(|e| AppError::field("amount", e))?;
+    let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
     let receiver = lookup_receiver(key.canonical(), bank).await?;
     let bank = receiver.bank.id;
     let tx = ssr::tx_id(&tx_id, &engine)?;
@@ -631,13 +648,14 @@ pub async fn send_pix(
             .map_err(ssr::from_engine)?;
         if let Some((_, reason)) = outcome.failure() {
             return Err(AppError::Refused(crate::text::refusal(
+                ssr::locale(),
                 reason,
                 &consortium.banks(),
             )));
         }
         if outcome.status != domain::dto::TxStatus::Committed {
             return Err(AppError::Refused(
-                "The transfer was cancelled; nothing was moved.".into(),
+                crate::i18n::td_string!(ssr::locale(), err.transfer_cancelled).to_string(),
             ));
         }
         let receiver = outcome.legs.first().and_then(|l| l.receiver.clone());
@@ -702,7 +720,7 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
             receiver_key,
             receiver_bank,
             amount: domain::Cents::parse_amount(&leg.amount)
-                .map_err(|e| AppError::field(&f("amount"), e))?,
+                .map_err(|e| ssr::field(&f("amount"), e))?,
         });
     }
     let tx = ssr::tx_id(&tx_id, &engine)?;
@@ -745,6 +763,6 @@ pub async fn packet_progress(
 ) -> Result<Option<domain::dto::PacketProgress>, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
-    let tx = domain::TxId::parse(&tx_id).map_err(|e| AppError::field("tx_id", e))?;
+    let tx = domain::TxId::parse(&tx_id).map_err(|e| ssr::field("tx_id", e))?;
     Ok(ssr::consortium().and_then(|c| c.progress(account, &tx)))
 }

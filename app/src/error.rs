@@ -35,6 +35,12 @@ pub enum AppError {
     TooManyAttempts(String),
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Unexpected,
+    /// The request could not be decoded (arguments missing or malformed).
+    #[error("The form was incomplete or malformed. Please check it and try again.")]
+    Malformed,
+    /// The bank could not be reached from the browser.
+    #[error("The bank could not be reached. Check your connection and try again.")]
+    Network,
 }
 
 impl AppError {
@@ -56,12 +62,34 @@ impl AppError {
             AppError::Unavailable(_) => 503,
             AppError::TooManyAttempts(_) => 429,
             AppError::Unexpected => 500,
+            AppError::Malformed => 400,
+            AppError::Network => 503,
         }
     }
 
     /// No session: none was opened, or it ended.
     pub fn needs_login(&self) -> bool {
         matches!(self, AppError::NotLoggedIn | AppError::SessionEnded)
+    }
+
+    /// What the client reads: the bank's message (already in the client's language), or for the
+    /// errors that carry none, their sentence in `locale`.
+    pub fn message(&self, locale: crate::Locale) -> String {
+        use crate::i18n::td_string;
+        match self {
+            AppError::BadInput { message, .. }
+            | AppError::NotFound(message)
+            | AppError::Conflict(message)
+            | AppError::Refused(message)
+            | AppError::Unavailable(message)
+            | AppError::TooManyAttempts(message) => message.clone(),
+            AppError::NotLoggedIn => td_string!(locale, err.not_logged_in).to_string(),
+            AppError::SessionEnded => td_string!(locale, err.session_ended).to_string(),
+            AppError::InvalidCredentials => td_string!(locale, err.invalid_credentials).to_string(),
+            AppError::Unexpected => td_string!(locale, err.unexpected).to_string(),
+            AppError::Malformed => td_string!(locale, err.malformed).to_string(),
+            AppError::Network => td_string!(locale, err.network).to_string(),
+        }
     }
 
     /// The message for a form field, if this error is about that field.
@@ -85,14 +113,8 @@ impl FromServerFnError for AppError {
         match value {
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::Deserialization(_)
-            | ServerFnErrorErr::MissingArg(_) => AppError::BadInput {
-                field: None,
-                message: "The form was incomplete or malformed. Please check it and try again."
-                    .into(),
-            },
-            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Unavailable(
-                "The bank could not be reached. Check your connection and try again.".into(),
-            ),
+            | ServerFnErrorErr::MissingArg(_) => AppError::Malformed,
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Network,
             _ => AppError::Unexpected,
         }
     }

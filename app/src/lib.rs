@@ -15,6 +15,8 @@
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 pub mod api;
+
+pub use i18n::{use_i18n, Locale};
 pub mod error;
 pub mod pages;
 pub mod text;
@@ -35,7 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let bank_id = bank.as_ref().map(|b| b.id.to_string()).unwrap_or_default();
     view! {
         <!DOCTYPE html>
-        <html lang="en" data-bank=bank_id>
+        <html data-bank=bank_id>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -95,6 +97,9 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/consorcio.css"/>
+        // Portuguese unless the client chose English (remembered in a cookie, which the server
+        // reads too); the browser's Accept-Language is not asked: the clients are Brazilian.
+        <i18n::I18nContextProvider ssr_lang_header_getter=leptos_use_locales_none()>
         <Router>
             <header class="topbar">
                 <a href="/" class="brand">
@@ -108,15 +113,10 @@ pub fn App() -> impl IntoView {
                         })}
                     </Suspense>
                 </a>
-                <nav class="nav">
-                    <a href="/banks">"Banks"</a>
-                    <a href="/consortium">"Status"</a>
-                    <a href="/dashboard">"My account"</a>
-                    <a href="/keys">"Pix keys"</a>
-                </nav>
+                <Nav/>
             </header>
             <main>
-                <Routes fallback=|| view! { <pages::PageTitle text="Page not found"/><section class="card"><h1>"Page not found"</h1><a href="/">"Back to the start"</a></section> }>
+                <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=StaticSegment("") view=pages::landing::Landing/>
                     <Route path=StaticSegment("signup") view=pages::signup::SignUp/>
                     <Route path=StaticSegment("login") view=pages::login::Login/>
@@ -130,5 +130,45 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+        </i18n::I18nContextProvider>
+    }
+}
+
+/// Options for the language: the Accept-Language header is never asked.
+fn leptos_use_locales_none() -> leptos_i18n::context::UseLocalesOptions {
+    leptos_i18n::context::UseLocalesOptions::default().ssr_lang_header_getter(|| None)
+}
+
+#[component]
+fn Nav() -> impl IntoView {
+    let i18n = use_i18n();
+    let other = move || match i18n.get_locale() {
+        Locale::pt_BR => Locale::en,
+        Locale::en => Locale::pt_BR,
+    };
+    view! {
+        <nav class="nav">
+            <a href="/banks">{i18n::t!(i18n, nav.banks)}</a>
+            <a href="/consortium">{i18n::t!(i18n, nav.status)}</a>
+            <a href="/dashboard">{i18n::t!(i18n, nav.account)}</a>
+            <a href="/keys">{i18n::t!(i18n, nav.keys)}</a>
+            <button type="button" class="link lang" id="language"
+                aria-label=move || i18n::t_string!(i18n, nav.switch_label).to_string()
+                on:click=move |_| i18n.set_locale(other())>
+                {i18n::t!(i18n, nav.switch)}
+            </button>
+        </nav>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <pages::PageTitle text=move || i18n::t_string!(i18n, titles.not_found).to_string()/>
+        <section class="card">
+            <h1>{i18n::t!(i18n, common.page_not_found)}</h1>
+            <a href="/">{i18n::t!(i18n, common.back_to_start)}</a>
+        </section>
     }
 }

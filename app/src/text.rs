@@ -1,6 +1,8 @@
-//! What the app tells a client, in words: refusals and other codes that come from the engine or
-//! another bank are put into sentences here, and only here.
+//! What the app tells a client, in words, in the client's language (Portuguese first, English on
+//! request; see `locales/`): refusals, errors of the domain and the engine, and other codes are
+//! put into sentences here, and only here. Banks never send each other sentences.
 
+use crate::i18n::{td_string, Locale};
 use domain::dto::BankInfo;
 use domain::{BankId, Refusal};
 
@@ -21,91 +23,280 @@ pub fn bank_info(id: BankId, banks: &[BankInfo]) -> BankInfo {
     }
 }
 
-/// What a consent allows, in one line: "R$ 500,00 per packet · R$ 1.000,00 per day · until
+/// What a consent allows, in one line: "R$ 500,00 por pacote · R$ 1.000,00 por dia · até
 /// 26/11/2026".
-pub fn terms(t: &domain::consent::ConsentTerms) -> String {
-    let mut parts = vec![format!("{} per packet", t.per_packet.to_brl())];
+pub fn terms(l: Locale, t: &domain::consent::ConsentTerms) -> String {
+    let mut parts =
+        vec![td_string!(l, consent.terms_per_packet, amount = t.per_packet.to_brl()).to_string()];
     if let Some(d) = t.daily {
-        parts.push(format!("{} per day", d.to_brl()));
+        parts.push(td_string!(l, consent.terms_per_day, amount = d.to_brl()).to_string());
     }
-    parts.push(format!(
-        "until {}",
-        domain::time_fmt::format_brasilia_date(t.expires_ms)
-    ));
+    parts.push(
+        td_string!(
+            l,
+            consent.terms_until,
+            date = domain::time_fmt::format_brasilia_date(t.expires_ms)
+        )
+        .to_string(),
+    );
     parts.join(" · ")
 }
 
 /// Why a transfer was refused, as a sentence for the client.
-pub fn refusal(r: Refusal, banks: &[BankInfo]) -> String {
+pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
     let name = |b: BankId| bank_name(b, banks);
     match r {
-        Refusal::InsufficientFunds => {
-            "Insufficient funds: the available balance does not cover this amount.".into()
-        }
-        Refusal::BalanceLimit => {
-            "This transfer would take the receiving account over its balance limit.".into()
-        }
-        Refusal::InvalidAmount => {
-            "The amount must be more than zero and at most the limit per operation.".into()
-        }
-        Refusal::SelfTransfer => "You cannot send a Pix to your own account.".into(),
+        Refusal::InsufficientFunds => td_string!(l, refusal.insufficient_funds).to_string(),
+        Refusal::BalanceLimit => td_string!(l, refusal.balance_limit).to_string(),
+        Refusal::InvalidAmount => td_string!(l, refusal.invalid_amount).to_string(),
+        Refusal::SelfTransfer => td_string!(l, refusal.self_transfer).to_string(),
         Refusal::NoSourceAccount { bank } => {
-            format!("You have no account at {} to pay this from.", name(bank))
+            td_string!(l, refusal.no_source_account, bank = name(bank)).to_string()
         }
-        Refusal::UnknownReceiver { bank } => format!("No account with this key at {}.", name(bank)),
-        Refusal::TxIdReused { bank } => format!(
-            "{} already saw this transaction id used for other transfers.",
-            name(bank)
-        ),
-        Refusal::TxIdInUse { bank } => format!(
-            "{} already uses this transaction id for a different operation.",
-            name(bank)
-        ),
+        Refusal::UnknownReceiver { bank } => {
+            td_string!(l, refusal.unknown_receiver, bank = name(bank)).to_string()
+        }
+        Refusal::TxIdReused { bank } => {
+            td_string!(l, refusal.tx_id_reused, bank = name(bank)).to_string()
+        }
+        Refusal::TxIdInUse { bank } => {
+            td_string!(l, refusal.tx_id_in_use, bank = name(bank)).to_string()
+        }
         Refusal::AlreadyCancelled { bank } => {
-            format!("This transfer was already cancelled at {}.", name(bank))
+            td_string!(l, refusal.already_cancelled, bank = name(bank)).to_string()
         }
-        Refusal::InvalidParts { bank } => format!(
-            "{} could not read this transfer; nothing was reserved.",
-            name(bank)
-        ),
-        Refusal::RecordsUnreadable { bank } => format!(
-            "{} could not read its records; nothing was reserved.",
-            name(bank)
-        ),
-        Refusal::NoAnswer { bank } => format!("{} did not answer in time.", name(bank)),
-        Refusal::Unreachable { bank } => format!("{} is not reachable right now.", name(bank)),
-        Refusal::NoConsent { bank } => format!(
-            "You have not linked an account at {} to pay from.",
-            name(bank)
-        ),
-        Refusal::ConsentUnknown { bank } => format!(
-            "{} knows no consent for this account to draw on it.",
-            name(bank)
-        ),
-        Refusal::ConsentRevoked { bank } => format!("Your consent at {} was revoked.", name(bank)),
-        Refusal::ConsentExpired { bank } => format!("Your consent at {} has expired.", name(bank)),
-        Refusal::ConsentPacketLimit { bank } => format!(
-            "This packet draws more from {} than your consent allows per packet.",
-            name(bank)
-        ),
-        Refusal::ConsentDailyLimit { bank } => format!(
-            "This packet would pass today's limit of your consent at {}.",
-            name(bank)
-        ),
-        Refusal::KeyTaken { .. } => "This Pix key already belongs to an account.".into(),
-        Refusal::KeyBusy { .. } => {
-            "This Pix key is being registered or deleted right now; try again in a moment.".into()
+        Refusal::InvalidParts { bank } => {
+            td_string!(l, refusal.invalid_parts, bank = name(bank)).to_string()
         }
-        Refusal::KeyUnknown { bank } => format!("{} knows no such key of yours.", name(bank)),
-        Refusal::KeyLimit { .. } => "This bank cannot register more keys.".into(),
-        Refusal::TooManyKeys => {
-            "This account has as many keys as it may (5 for a person, 20 for a company).".into()
+        Refusal::RecordsUnreadable { bank } => {
+            td_string!(l, refusal.records_unreadable, bank = name(bank)).to_string()
         }
+        Refusal::NoAnswer { bank } => {
+            td_string!(l, refusal.no_answer, bank = name(bank)).to_string()
+        }
+        Refusal::Unreachable { bank } => {
+            td_string!(l, refusal.unreachable, bank = name(bank)).to_string()
+        }
+        Refusal::NoConsent { bank } => {
+            td_string!(l, refusal.no_consent, bank = name(bank)).to_string()
+        }
+        Refusal::ConsentUnknown { bank } => {
+            td_string!(l, refusal.consent_unknown, bank = name(bank)).to_string()
+        }
+        Refusal::ConsentRevoked { bank } => {
+            td_string!(l, refusal.consent_revoked, bank = name(bank)).to_string()
+        }
+        Refusal::ConsentExpired { bank } => {
+            td_string!(l, refusal.consent_expired, bank = name(bank)).to_string()
+        }
+        Refusal::ConsentPacketLimit { bank } => {
+            td_string!(l, refusal.consent_packet_limit, bank = name(bank)).to_string()
+        }
+        Refusal::ConsentDailyLimit { bank } => {
+            td_string!(l, refusal.consent_daily_limit, bank = name(bank)).to_string()
+        }
+        Refusal::KeyTaken { .. } => td_string!(l, refusal.key_taken).to_string(),
+        Refusal::KeyBusy { .. } => td_string!(l, refusal.key_busy).to_string(),
+        Refusal::KeyUnknown { bank } => {
+            td_string!(l, refusal.key_unknown, bank = name(bank)).to_string()
+        }
+        Refusal::KeyLimit { .. } => td_string!(l, refusal.key_limit).to_string(),
+        Refusal::TooManyKeys => td_string!(l, refusal.too_many_keys).to_string(),
         Refusal::LimitExceeded { bank } => {
-            format!("The receiving bank cannot take more from {} until the banks settle; please try again later.", name(bank))
+            td_string!(l, refusal.limit_exceeded, bank = name(bank)).to_string()
         }
-        Refusal::Expired => {
-            "The consortium could not take this transfer in time; nothing was sent.".into()
+        Refusal::Expired => td_string!(l, refusal.expired).to_string(),
+    }
+}
+
+/// A domain error (or any other typed error a client may see), in the client's words.
+pub trait Say {
+    fn say(&self, l: Locale) -> String;
+}
+
+impl Say for domain::input::InputError {
+    fn say(&self, l: Locale) -> String {
+        use domain::input::InputError as E;
+        match self {
+            E::NameEmpty => td_string!(l, err.name_empty).to_string(),
+            E::NameTooLong => td_string!(l, err.name_long).to_string(),
+            E::NameBadCharacter => td_string!(l, err.name_chars).to_string(),
+            E::EmailInvalid => td_string!(l, err.email).to_string(),
+            E::PhoneInvalid => td_string!(l, err.phone).to_string(),
+            E::PasswordTooShort => td_string!(l, err.password_short).to_string(),
+            E::PasswordTooLong => td_string!(l, err.password_long).to_string(),
+            E::PasswordCommon => td_string!(l, err.password_common).to_string(),
+            E::TaxId(e) => e.say(l),
+            E::IndividualNeedsCpf => td_string!(l, err.needs_cpf).to_string(),
+            E::CompanyNeedsCnpj => td_string!(l, err.needs_cnpj).to_string(),
+            E::SameHolderTwice => td_string!(l, err.same_holder).to_string(),
+        }
+    }
+}
+
+impl Say for domain::MoneyError {
+    fn say(&self, l: Locale) -> String {
+        use domain::MoneyError as E;
+        match self {
+            E::Empty => td_string!(l, err.amount_empty).to_string(),
+            E::NotANumber => td_string!(l, err.amount_nan).to_string(),
+            E::TooPrecise => td_string!(l, err.amount_precise).to_string(),
+            E::NotPositive => td_string!(l, err.amount_positive).to_string(),
+            E::TooLarge => td_string!(l, err.amount_large).to_string(),
+        }
+    }
+}
+
+impl Say for domain::TaxIdError {
+    fn say(&self, l: Locale) -> String {
+        use domain::TaxIdError as E;
+        match self {
+            E::Empty => td_string!(l, err.taxid_empty).to_string(),
+            E::WrongLength(n) => td_string!(l, err.taxid_length, n = *n).to_string(),
+            E::BadCharacter => td_string!(l, err.taxid_chars).to_string(),
+            E::BadCpf => td_string!(l, err.bad_cpf).to_string(),
+            E::BadCnpj => td_string!(l, err.bad_cnpj).to_string(),
+        }
+    }
+}
+
+impl Say for domain::PixKeyError {
+    fn say(&self, l: Locale) -> String {
+        use domain::PixKeyError as E;
+        match self {
+            E::Empty => td_string!(l, err.key_empty).to_string(),
+            E::TooLong => td_string!(l, err.key_long).to_string(),
+            E::Email => td_string!(l, err.key_email).to_string(),
+            E::Phone => td_string!(l, err.key_phone).to_string(),
+            E::Evp => td_string!(l, err.key_evp).to_string(),
+            E::TaxId(e) => e.say(l),
+            E::PhoneWithoutCountry => td_string!(l, err.key_phone_country).to_string(),
+        }
+    }
+}
+
+impl Say for domain::ids::BadTxId {
+    fn say(&self, l: Locale) -> String {
+        td_string!(l, err.bad_tx).to_string()
+    }
+}
+
+impl Say for domain::consent::BadConsentId {
+    fn say(&self, l: Locale) -> String {
+        td_string!(l, err.bad_consent).to_string()
+    }
+}
+
+impl Say for domain::consent::TermsError {
+    fn say(&self, l: Locale) -> String {
+        use domain::consent::TermsError as E;
+        match self {
+            E::PerPacket => td_string!(l, err.terms_per_packet).to_string(),
+            E::Daily => td_string!(l, err.terms_daily).to_string(),
+            E::Expiry => td_string!(l, err.terms_expiry).to_string(),
+        }
+    }
+}
+
+impl Say for domain::packet::PacketError {
+    fn say(&self, l: Locale) -> String {
+        use domain::packet::PacketError as E;
+        match self {
+            E::LegCount => {
+                td_string!(l, err.leg_count, max = domain::dto::MAX_PACKET_LEGS).to_string()
+            }
+            E::UnknownBank { leg, bank } => {
+                td_string!(l, err.leg_bank, n = leg + 1, bank = *bank).to_string()
+            }
+            E::InvalidAmount { leg } => td_string!(l, err.leg_amount, n = leg + 1).to_string(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod engine_errors {
+    use super::*;
+
+    impl Say for engine::LedgerError {
+        fn say(&self, l: Locale) -> String {
+            use engine::LedgerError as E;
+            match self {
+                E::UnknownAccount => td_string!(l, err.no_key_account).to_string(),
+                E::InsufficientFunds => td_string!(l, err.insufficient).to_string(),
+                E::SelfTransfer => td_string!(l, err.self_transfer).to_string(),
+                E::BalanceLimit => td_string!(l, err.balance_limit).to_string(),
+                E::DuplicateTaxId => td_string!(l, err.duplicate_tax_id).to_string(),
+                E::DuplicateEmail => td_string!(l, err.duplicate_email).to_string(),
+                E::TxIdConflict => td_string!(l, err.tx_conflict).to_string(),
+                E::UnknownTx => td_string!(l, err.unknown_tx).to_string(),
+                E::InvalidAmount => td_string!(l, err.invalid_amount).to_string(),
+            }
+        }
+    }
+
+    impl Say for engine::ConsortiumError {
+        fn say(&self, l: Locale) -> String {
+            use engine::ConsortiumError as E;
+            match self {
+                E::Unreachable(bank) => td_string!(l, err.unreachable, bank = *bank).to_string(),
+                E::Expired => td_string!(l, err.expired).to_string(),
+                E::NotConfirmed => td_string!(l, err.not_confirmed).to_string(),
+                E::Slow => td_string!(l, err.slow).to_string(),
+                E::NoSuchBank(bank) => td_string!(l, err.no_such_bank, bank = *bank).to_string(),
+            }
+        }
+    }
+
+    impl Say for engine::consent::ConsentError {
+        fn say(&self, l: Locale) -> String {
+            use engine::consent::ConsentError as E;
+            match self {
+                E::BadCode => td_string!(l, err.bad_code).to_string(),
+                E::BadState => td_string!(l, err.bad_state).to_string(),
+                E::Unknown => td_string!(l, err.no_consent).to_string(),
+                E::Busy => td_string!(l, err.links_busy).to_string(),
+                E::TooMany => td_string!(l, err.too_many_consents).to_string(),
+            }
+        }
+    }
+
+    impl Say for engine::key_codes::CodeError {
+        fn say(&self, l: Locale) -> String {
+            use engine::key_codes::CodeError as E;
+            match self {
+                E::Wrong => td_string!(l, err.code_wrong).to_string(),
+                E::Expired => td_string!(l, err.code_expired).to_string(),
+                E::Busy => td_string!(l, err.codes_busy).to_string(),
+            }
+        }
+    }
+
+    impl Say for engine::engine::KeyError {
+        fn say(&self, l: Locale) -> String {
+            use engine::engine::KeyError as E;
+            match self {
+                E::NotYourDocument => td_string!(l, err.not_your_document).to_string(),
+                E::TooMany => td_string!(l, err.too_many_keys).to_string(),
+                E::AlreadyYours => td_string!(l, err.already_yours).to_string(),
+                E::Taken => td_string!(l, err.key_taken).to_string(),
+            }
+        }
+    }
+
+    impl Say for engine::EngineError {
+        fn say(&self, l: Locale) -> String {
+            use engine::EngineError as E;
+            match self {
+                E::Ledger(e) => e.say(l),
+                E::Busy => td_string!(l, err.busy).to_string(),
+                E::Stopped => td_string!(l, err.stopped).to_string(),
+                E::Unexpected => td_string!(l, err.unexpected).to_string(),
+                E::Consortium(e) => e.say(l),
+                E::Packet(e) => e.say(l),
+                E::Consent(e) => e.say(l),
+                E::KeyCode(e) => e.say(l),
+                E::Key(e) => e.say(l),
+            }
         }
     }
 }
@@ -115,22 +306,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refusals_name_the_bank_they_are_about() {
+    fn refusals_name_the_bank_they_are_about_in_each_language() {
         let banks = vec![BankInfo {
             id: BankId::try_from(5).unwrap(),
             name: "Titanium".into(),
         }];
         let five = BankId::try_from(5).unwrap();
         assert_eq!(
-            refusal(Refusal::NoSourceAccount { bank: five }, &banks),
+            refusal(Locale::en, Refusal::NoSourceAccount { bank: five }, &banks),
             "You have no account at Titanium to pay this from."
         );
+        assert_eq!(
+            refusal(
+                Locale::pt_BR,
+                Refusal::NoSourceAccount { bank: five },
+                &banks
+            ),
+            "Você não tem conta no Titanium para pagar isto."
+        );
         assert!(refusal(
+            Locale::en,
             Refusal::NoAnswer {
                 bank: BankId::try_from(9).unwrap()
             },
             &banks
         )
         .starts_with("bank 9"));
+    }
+
+    #[test]
+    fn domain_errors_are_said_in_portuguese_first() {
+        assert_eq!(
+            domain::TaxIdError::BadCpf.say(Locale::default()),
+            "Este CPF não é válido: os dígitos verificadores não conferem."
+        );
+        assert_eq!(
+            domain::TaxIdError::WrongLength(5).say(Locale::en),
+            "A CPF has 11 digits and a CNPJ 14; this has 5."
+        );
     }
 }

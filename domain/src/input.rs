@@ -26,8 +26,8 @@ pub enum InputError {
     PasswordTooShort,
     #[error("The password has at most 128 characters.")]
     PasswordTooLong,
-    #[error("The password needs at least one letter and one digit.")]
-    PasswordTooWeak,
+    #[error("This password is one of the most common ones; choose another (a phrase of a few words is good).")]
+    PasswordCommon,
     #[error("{0}")]
     TaxId(#[from] TaxIdError),
     #[error("An individual account is identified by a CPF (11 digits).")]
@@ -97,7 +97,11 @@ pub fn phone(text: &str) -> Result<String, InputError> {
     Ok(digits)
 }
 
-/// Password strength: 8 to 128 characters with at least one letter and one digit.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// A password as NIST SP 800-63B asks: 8 to 128 characters (any characters: spaces and
+/// phrases are welcome), no composition rules, and not one of the commonest passwords (nor one
+/// character repeated).
 pub fn password(text: &str) -> Result<(), InputError> {
     let n = text.chars().count();
     if n < PASSWORD_MIN_CHARS {
@@ -106,8 +110,14 @@ pub fn password(text: &str) -> Result<(), InputError> {
     if n > PASSWORD_MAX_CHARS {
         return Err(InputError::PasswordTooLong);
     }
-    if !text.chars().any(char::is_alphabetic) || !text.chars().any(|c| c.is_ascii_digit()) {
-        return Err(InputError::PasswordTooWeak);
+    let lower = text.to_lowercase();
+    let repeated = lower.chars().all(|c| lower.starts_with(c));
+    let common = COMMON_PASSWORDS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l == lower);
+    if repeated || common {
+        return Err(InputError::PasswordCommon);
     }
     Ok(())
 }
@@ -167,7 +177,11 @@ mod tests {
     fn passwords() {
         assert!(password("correct horse 1").is_ok());
         assert_eq!(password("abc1"), Err(InputError::PasswordTooShort));
-        assert_eq!(password("abcdefghij"), Err(InputError::PasswordTooWeak));
+        assert!(password("abcdefghij").is_ok(), "no composition rules");
+        assert!(password("minha senha longa").is_ok());
+        assert_eq!(password("Password1"), Err(InputError::PasswordCommon));
+        assert_eq!(password("senha123"), Err(InputError::PasswordCommon));
+        assert_eq!(password("aaaaaaaaaa"), Err(InputError::PasswordCommon));
         assert_eq!(password(&"a1".repeat(65)), Err(InputError::PasswordTooLong));
     }
 

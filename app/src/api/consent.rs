@@ -52,6 +52,7 @@ pub const DEFAULT_CONSENT_DAYS: i64 = 90;
 mod ssr {
     use crate::api::ssr::*;
     use crate::error::AppError;
+    use crate::i18n::td_string;
     use domain::{AccountId, BankId};
     use engine::EngineHandle;
     use std::sync::Arc;
@@ -67,7 +68,7 @@ mod ssr {
         if bank == engine.bank().id || !consortium.banks().iter().any(|b| b.id == bank) {
             return Err(AppError::field(
                 field,
-                "Choose another bank of the consortium.",
+                td_string!(locale(), err.choose_other_bank),
             ));
         }
         Ok((consortium, bank))
@@ -80,7 +81,7 @@ mod ssr {
             .ok()
             .filter(|n| *n > 0)
             .map(AccountId)
-            .ok_or_else(|| AppError::field(field, "This is not an account number."))
+            .ok_or_else(|| AppError::field(field, td_string!(locale(), err.not_account_number)))
     }
 
     /// A `state` or a one-time code carried through the browser: letters and digits only, so
@@ -91,7 +92,7 @@ mod ssr {
         } else {
             Err(AppError::field(
                 field,
-                "This link is damaged or incomplete. Start the link again from your bank.",
+                td_string!(locale(), err.link_damaged),
             ))
         }
     }
@@ -105,7 +106,9 @@ mod ssr {
             .public_url(bank)
             .map(|u| u.trim_end_matches('/').to_string())
             .ok_or_else(|| {
-                AppError::Unavailable(format!("Bank {bank} has no address for browsers."))
+                AppError::Unavailable(
+                    td_string!(locale(), err.no_public_url, bank = bank).to_string(),
+                )
             })
     }
 }
@@ -192,20 +195,28 @@ mod approve {
         let grantee_account = ssr::account_number(&account, "account")?;
         let state = ssr::opaque(&state, "state")?;
         let base = ssr::public_url(consortium.as_ref(), grantee_bank)?;
-        let per_packet =
-            Cents::parse_amount(&per_packet).map_err(|e| AppError::field("per_packet", e))?;
+        let per_packet = Cents::parse_amount(&per_packet)
+            .map_err(|e| crate::api::ssr::field("per_packet", e))?;
         let daily = match daily.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
             None => None,
-            Some(d) => Some(Cents::parse_amount(d).map_err(|e| AppError::field("daily", e))?),
+            Some(d) => {
+                Some(Cents::parse_amount(d).map_err(|e| crate::api::ssr::field("daily", e))?)
+            }
         };
-        let expires_ms = domain::time_fmt::end_of_brasilia_day(&expires)
-            .ok_or_else(|| AppError::field("expires", "Choose the date the consent ends."))?;
-        let terms =
-            ConsentTerms::new(per_packet, daily, expires_ms, now_ms()).map_err(|e| match e {
-                TermsError::PerPacket => AppError::field("per_packet", e),
-                TermsError::Daily => AppError::field("daily", e),
-                TermsError::Expiry => AppError::field("expires", e),
-            })?;
+        let expires_ms = domain::time_fmt::end_of_brasilia_day(&expires).ok_or_else(|| {
+            AppError::field(
+                "expires",
+                crate::i18n::td_string!(crate::api::ssr::locale(), err.choose_end_date),
+            )
+        })?;
+        let terms = ConsentTerms::new(per_packet, daily, expires_ms, now_ms()).map_err(|e| {
+            let field = match e {
+                TermsError::PerPacket => "per_packet",
+                TermsError::Daily => "daily",
+                TermsError::Expiry => "expires",
+            };
+            crate::api::ssr::field(field, e)
+        })?;
         let code = engine
             .grant_code(engine::engine::GrantRequest {
                 owner,
@@ -283,6 +294,6 @@ pub async fn revoke_consent(id: String) -> Result<(), AppError> {
     use crate::api::ssr::{current_account, engine, from_engine};
     let engine = engine()?;
     let account = current_account(&engine).await?;
-    let id = domain::consent::ConsentId::parse(&id).map_err(|e| AppError::field("id", e))?;
+    let id = domain::consent::ConsentId::parse(&id).map_err(|e| crate::api::ssr::field("id", e))?;
     engine.revoke(account, id).await.map_err(from_engine)
 }

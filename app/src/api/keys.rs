@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::{api::ssr::locale, i18n::td_string};
+
 /// One of the client's keys, as the keys page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyView {
@@ -41,6 +44,8 @@ pub enum KeyRequest {
 pub mod ssr {
     use crate::api::ssr::*;
     use crate::error::AppError;
+    #[allow(unused_imports)]
+    use crate::i18n::td_string;
     use domain::AccountId;
     use engine::directory::KeyOp;
     use engine::EngineHandle;
@@ -73,7 +78,9 @@ pub mod ssr {
             },
         };
         Err(AppError::Refused(crate::text::refusal(
-            refused.0, &refused.1,
+            locale(),
+            refused.0,
+            &refused.1,
         )))
     }
 
@@ -130,7 +137,7 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
     let kind = match kind.as_str() {
         "document" => pix_key(&value, "value")?.kind(),
         other => KeyKind::parse(other)
-            .ok_or_else(|| AppError::field("kind", "Choose the kind of key."))?,
+            .ok_or_else(|| AppError::field("kind", td_string!(locale(), err.choose_key_kind)))?,
     };
     let key = match kind {
         KeyKind::Evp => engine::directory::random_evp(),
@@ -139,7 +146,7 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
             if key.kind() != kind {
                 return Err(AppError::field(
                     "value",
-                    "This is not a key of the kind chosen.",
+                    td_string!(locale(), err.wrong_kind),
                 ));
             }
             key
@@ -156,17 +163,15 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
                 .key_code(account, key.clone())
                 .await
                 .map_err(from_engine)?;
+            let no_codes = || AppError::Unavailable(td_string!(locale(), err.no_codes).to_string());
             let outbox =
-                use_context::<std::sync::Arc<engine::outbox::Outbox>>().ok_or_else(|| {
-                    AppError::Unavailable("This bank cannot send codes right now.".into())
-                })?;
-            let text =
-                format!("Seu código Consórcio para a chave Pix: {code} (válido por 10 minutos)");
+                use_context::<std::sync::Arc<engine::outbox::Outbox>>().ok_or_else(no_codes)?;
+            let text = td_string!(locale(), keys.outbox_text, code = code).to_string();
             outbox
                 .send(&key.canonical(), &text, now_ms())
                 .map_err(|e| {
                     tracing::error!(error = %e, "writing the outbox");
-                    AppError::Unavailable("This bank cannot send codes right now.".into())
+                    no_codes()
                 })?;
             tracing::info!(to = %key.masked(), "key confirmation code sent (see the outbox)");
             Ok(KeyRequest::CodeSent {
@@ -190,7 +195,10 @@ pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> 
     let account = current_account(&engine).await?;
     let key = pix_key(&key, "key")?;
     if code.len() > 12 {
-        return Err(AppError::field("code", "The code has 6 digits."));
+        return Err(AppError::field(
+            "code",
+            td_string!(locale(), err.code_digits),
+        ));
     }
     engine
         .check_key_code(account, key.clone(), code)
@@ -215,7 +223,9 @@ pub async fn delete_key(key: String) -> Result<(), AppError> {
         .iter()
         .any(|e| e.key == key);
     if !mine {
-        return Err(AppError::NotFound("You have no such key.".into()));
+        return Err(AppError::NotFound(
+            td_string!(locale(), err.no_such_key).to_string(),
+        ));
     }
     ssr::run_key_op(&engine, account, engine::directory::KeyOp::Release { key }).await
 }

@@ -8,6 +8,7 @@ use crate::api::{
     consent_request, get_consents, ApproveConsent, CancelLink, ConsentAsked, FinishLink,
     RevokeConsent,
 };
+use crate::i18n::{t, t_string, td_string, use_i18n};
 use crate::pages::{error_banner, field_error, last_result};
 use domain::consent::{ConsentStatus, ConsentView};
 use domain::dto::BankInfo;
@@ -16,13 +17,14 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_query_map, use_url};
 
 /// Shown instead of a page that needs a session: a login that comes back to `next`.
-fn log_in_first(title: &'static str, why: &'static str, next: String) -> AnyView {
+fn log_in_first(title: String, why: String, next: String) -> AnyView {
+    let i18n = use_i18n();
     let href = format!("/login?next={}", urlencoding_path(&next));
     view! {
         <section class="card narrow" id="login-first">
             <h1>{title}</h1>
             <p>{why}</p>
-            <a class="button primary" href=href>"Log in"</a>
+            <a class="button primary" href=href>{t!(i18n, common.log_in)}</a>
         </section>
     }
     .into_any()
@@ -64,24 +66,25 @@ pub fn ConsentPage() -> impl IntoView {
         )
     };
     let next = here();
+    let i18n = use_i18n();
     view! {
-        <crate::pages::PageTitle text="Approve a link"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <crate::pages::PageTitle text=move || t_string!(i18n, titles.consent).to_string()/>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || {
                 let (bank, account, state, next) = (bank.clone(), account.clone(), state.clone(), next.clone());
                 Suspend::new(async move {
                     match asked.await {
                         Ok(asked) => view! { <Approve asked bank account state/> }.into_any(),
                         Err(e) if e.needs_login() => log_in_first(
-                            "Approve a link",
-                            "Another bank asks to draw on your account here. Log in to this bank to see what it asks and decide.",
+                            t_string!(i18n, titles.consent).to_string(),
+                            t_string!(i18n, consent.login_why).to_string(),
                             next,
                         ),
                         Err(e) => view! {
                             <section class="card narrow">
-                                <h1>"This link cannot be approved"</h1>
-                                <p class="error" role="alert">{e.to_string()}</p>
-                                <a href="/dashboard">"Go to your account"</a>
+                                <h1>{t!(i18n, consent.cannot)}</h1>
+                                <p class="error" role="alert">{e.message(i18n.get_locale_untracked())}</p>
+                                <a href="/dashboard">{t!(i18n, common.go_to_account)}</a>
                             </section>
                         }.into_any(),
                     }
@@ -95,6 +98,7 @@ pub fn ConsentPage() -> impl IntoView {
 /// client sets the limits.
 #[component]
 fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) -> impl IntoView {
+    let i18n = use_i18n();
     let approve = ServerAction::<ApproveConsent>::new();
     let value = last_result(approve.value());
     let per_packet = RwSignal::new(String::new());
@@ -107,39 +111,49 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
         move || {
             let per = Cents::parse_amount(&per_packet.get())
                 .map(Cents::to_brl)
-                .unwrap_or_else(|_| "the limit you set".into());
+                .unwrap_or_else(|_| t_string!(i18n, consent.limit_you_set).to_string());
             let day = match daily.get().trim() {
-                "" => "no daily limit beyond that".to_string(),
+                "" => t_string!(i18n, consent.no_daily).to_string(),
                 d => Cents::parse_amount(d)
-                    .map(|c| format!("at most {} a day", c.to_brl()))
-                    .unwrap_or_else(|_| "the daily limit you set".into()),
+                    .map(|c| {
+                        t_string!(i18n, consent.daily_at_most, amount = c.to_brl()).to_string()
+                    })
+                    .unwrap_or_else(|_| t_string!(i18n, consent.daily_you_set).to_string()),
             };
             let until = domain::time_fmt::end_of_brasilia_day(&expires.get())
                 .map(domain::time_fmt::format_brasilia_date)
-                .unwrap_or_else(|| "the date you set".into());
-            format!(
-                "Account {grantee_account} at {grantee} may pay Pix packets from your account {mine} here: at most {per} per packet, {day}, until {until}. It cannot see your statement or do anything else, and you can revoke this at any time under Consents."
+                .unwrap_or_else(|| t_string!(i18n, consent.date_you_set).to_string());
+            t_string!(
+                i18n,
+                consent.summary,
+                grantee_account = grantee_account,
+                grantee = grantee.clone(),
+                mine = mine,
+                per = per,
+                day = day,
+                until = until
             )
+            .to_string()
         }
     };
     view! {
         <section class="card narrow" id="consent">
-            <h1>{format!("{grantee} asks to draw on your account")}</h1>
-            <p class="muted">{format!("Your account {} · {} · available {}", asked.account, asked.holders, asked.available.to_brl())}</p>
+            <h1>{t_string!(i18n, consent.asks, bank = grantee.clone()).to_string()}</h1>
+            <p class="muted">{t_string!(i18n, consent.your_account, account = asked.account, holders = asked.holders.clone(), available = asked.available.to_brl()).to_string()}</p>
             <ActionForm action=approve attr:class="form">
                 <input type="hidden" name="bank" value=bank/>
                 <input type="hidden" name="account" value=account/>
                 <input type="hidden" name="state" value=state/>
-                <label>"Limit per packet (R$)"
+                <label>{t!(i18n, consent.per_packet)}
                     <input name="per_packet" inputmode="decimal" placeholder="500,00" required maxlength="40"
                         bind:value=per_packet/>
                 </label>
                 {field_error(value, "per_packet")}
-                <label>"Daily limit (R$, optional)"
+                <label>{t!(i18n, consent.daily)}
                     <input name="daily" inputmode="decimal" placeholder="1.000,00" maxlength="40" bind:value=daily/>
                 </label>
                 {field_error(value, "daily")}
-                <label>"Valid until"
+                <label>{t!(i18n, consent.until)}
                     <input type="date" name="expires" required min=asked.today.clone() max=asked.max_expiry.clone()
                         bind:value=expires/>
                 </label>
@@ -147,8 +161,8 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                 <p class="confirm" id="consent-summary">{summary}</p>
                 {error_banner(value)}
                 <div class="actions">
-                    <button type="submit" class="primary" disabled=move || approve.pending().get()>"Approve"</button>
-                    <a class="button" href=asked.cancel_url.clone() rel="external">"Cancel"</a>
+                    <button type="submit" class="primary" disabled=move || approve.pending().get()>{t!(i18n, consent.approve)}</button>
+                    <a class="button" href=asked.cancel_url.clone() rel="external">{t!(i18n, common.cancel)}</a>
                 </div>
             </ActionForm>
         </section>
@@ -163,6 +177,7 @@ pub fn LinkReturn() -> impl IntoView {
     let param = move |k: &str| query.read_untracked().get(k).unwrap_or_default();
     let (code, state) = (param("code"), param("state"));
     let denied = !param("denied").is_empty();
+    let i18n = use_i18n();
     let finish = ServerAction::<FinishLink>::new();
     let cancel = ServerAction::<CancelLink>::new();
     let value = last_result(finish.value());
@@ -187,24 +202,24 @@ pub fn LinkReturn() -> impl IntoView {
     }
     if denied {
         return view! {
-            <crate::pages::PageTitle text="Link not approved"/>
+            <crate::pages::PageTitle text=move || t_string!(i18n, titles.link_denied).to_string()/>
             <section class="card narrow" id="link-return">
-                <h1>"Link not approved"</h1>
-                <p>"You did not approve the link at the other bank; nothing was linked."</p>
-                <a class="button primary" href="/dashboard">"Back to your account"</a>
+                <h1>{t!(i18n, titles.link_denied)}</h1>
+                <p>{t!(i18n, consent.denied_text)}</p>
+                <a class="button primary" href="/dashboard">{t!(i18n, common.back_to_account)}</a>
             </section>
         }
         .into_any();
     }
     let next = here();
     view! {
-        <crate::pages::PageTitle text="Finishing the link"/>
+        <crate::pages::PageTitle text=move || t_string!(i18n, titles.link_return).to_string()/>
         <section class="card narrow" id="link-return">
-            <h1>"Finishing the link"</h1>
+            <h1>{t!(i18n, titles.link_return)}</h1>
             {move || match value.get() {
                 Some(Err(e)) if e.needs_login() => Some(log_in_first(
-                    "Log in to finish the link",
-                    "Your session here has ended. Log in and the link will be finished.",
+                    t_string!(i18n, consent.finish_login_title).to_string(),
+                    t_string!(i18n, consent.finish_login_text).to_string(),
                     next.clone(),
                 )),
                 _ => None,
@@ -213,9 +228,9 @@ pub fn LinkReturn() -> impl IntoView {
             <ActionForm action=finish attr:class="form">
                 <input type="hidden" name="code" value=code/>
                 <input type="hidden" name="state" value=state/>
-                <button type="submit" class="primary" disabled=move || finish.pending().get() || value.get().is_some()>"Finish linking"</button>
+                <button type="submit" class="primary" disabled=move || finish.pending().get() || value.get().is_some()>{t!(i18n, consent.finish)}</button>
             </ActionForm>
-            <a href="/dashboard">"Back to your account"</a>
+            <a href="/dashboard">{t!(i18n, common.back_to_account)}</a>
         </section>
     }
     .into_any()
@@ -224,13 +239,14 @@ pub fn LinkReturn() -> impl IntoView {
 /// The consents the client gave at this bank, each revocable.
 #[component]
 pub fn Consents() -> impl IntoView {
+    let i18n = use_i18n();
     let revoke = ServerAction::<RevokeConsent>::new();
     let page = Resource::new(move || revoke.version().get(), |_| get_consents());
     let value = last_result(revoke.value());
     let next = here();
     view! {
-        <crate::pages::PageTitle text="Consents you gave"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <crate::pages::PageTitle text=move || t_string!(i18n, titles.consents).to_string()/>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || {
                 let next = next.clone();
                 Suspend::new(async move {
@@ -239,26 +255,26 @@ pub fn Consents() -> impl IntoView {
                             let empty = p.consents.is_empty();
                             view! {
                                 <section class="card" id="consents">
-                                    <h1>"Consents you gave"</h1>
-                                    <p class="muted">{format!("Accounts at other banks allowed to pay Pix packets from your account {} here.", p.account)}</p>
+                                    <h1>{t!(i18n, titles.consents)}</h1>
+                                    <p class="muted">{t_string!(i18n, consent.given_lead, account = p.account).to_string()}</p>
                                     {error_banner(value)}
-                                    {empty.then(|| view! { <p class="muted">"You have not given any consent."</p> })}
+                                    {empty.then(|| view! { <p class="muted">{t!(i18n, consent.none)}</p> })}
                                     <table class:hidden=empty>
-                                        <thead><tr><th>"To"</th><th>"Allowed"</th><th class="num">"Used today"</th><th>"Status"</th><th></th></tr></thead>
+                                        <thead><tr><th>{t!(i18n, consent.to)}</th><th>{t!(i18n, linked.allowed)}</th><th class="num">{t!(i18n, consent.used_today)}</th><th>{t!(i18n, common.status)}</th><th></th></tr></thead>
                                         <tbody>
                                             {p.consents.into_iter().map(|c| view! { <ConsentRow c banks=p.banks.clone() revoke/> }).collect_view()}
                                         </tbody>
                                     </table>
-                                    <a href="/dashboard">"Back to your account"</a>
+                                    <a href="/dashboard">{t!(i18n, common.back_to_account)}</a>
                                 </section>
                             }.into_any()
                         }
                         Err(e) if e.needs_login() => log_in_first(
-                            "Consents you gave",
-                            "Log in to see and revoke the consents you gave.",
+                            t_string!(i18n, titles.consents).to_string(),
+                            t_string!(i18n, consent.login_list).to_string(),
                             next,
                         ),
-                        Err(e) => view! { <section class="card"><p class="error" role="alert">{e.to_string()}</p></section> }.into_any(),
+                        Err(e) => view! { <section class="card"><p class="error" role="alert">{e.message(i18n.get_locale_untracked())}</p></section> }.into_any(),
                     }
                 })
             }}
@@ -272,28 +288,32 @@ fn ConsentRow(
     banks: Vec<BankInfo>,
     revoke: ServerAction<RevokeConsent>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
+    let l = i18n.get_locale_untracked();
     let (status, label) = match c.status {
-        ConsentStatus::Active => ("active", "Active"),
-        ConsentStatus::Revoked => ("revoked", "Revoked"),
-        ConsentStatus::Expired => ("expired", "Expired"),
+        ConsentStatus::Active => ("active", td_string!(l, linked.active)),
+        ConsentStatus::Revoked => ("revoked", td_string!(l, consent.revoked)),
+        ConsentStatus::Expired => ("expired", td_string!(l, consent.expired)),
     };
     let active = c.status == ConsentStatus::Active;
-    let to = format!(
-        "Account {} at {}",
-        c.grantee_account,
-        crate::text::bank_name(c.grantee_bank, &banks)
-    );
+    let to = td_string!(
+        l,
+        consent.account_at,
+        account = c.grantee_account,
+        bank = crate::text::bank_name(c.grantee_bank, &banks)
+    )
+    .to_string();
     view! {
         <tr class="consent-row" data-status=status data-bank=u16::from(c.grantee_bank)>
             <td>{to.clone()}</td>
-            <td>{crate::text::terms(&c.terms)}</td>
+            <td>{crate::text::terms(l, &c.terms)}</td>
             <td class="num">{c.used_today.to_brl()}</td>
             <td><span class=format!("badge {status}")>{label}</span></td>
             <td>
                 {active.then(|| view! {
                     <ActionForm action=revoke attr:class="inline">
                         <input type="hidden" name="id" value=c.id.to_string()/>
-                        <button type="submit" class="link danger" aria-label=format!("Revoke the consent to {to}")>"Revoke"</button>
+                        <button type="submit" class="link danger" aria-label=td_string!(l, consent.revoke_label, to = to.clone()).to_string()>{t!(i18n, consent.revoke)}</button>
                     </ActionForm>
                 })}
             </td>

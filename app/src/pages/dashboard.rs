@@ -11,8 +11,10 @@ use crate::api::{
     StartLink,
 };
 use crate::error::AppError;
+use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::packet::PacketBuilder;
 use crate::pages::{error_banner, every, field_error, last_result};
+use crate::text::Say;
 use domain::dto::{
     BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, ReceiverPreview, TxStatus,
 };
@@ -24,29 +26,30 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let i18n = use_i18n();
     let initial = Resource::new(|| (), |_| get_dashboard());
     view! {
-        <crate::pages::PageTitle text="My account"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading your account…"</p> }>
+        <crate::pages::PageTitle text=move || t_string!(i18n, titles.dashboard).to_string()/>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, dashboard.loading)}</p> }>
             {move || Suspend::new(async move {
                 match initial.await {
                     Ok(page) => view! { <Overview page/> }.into_any(),
                     Err(AppError::NotLoggedIn) => view! {
                         <section class="card narrow">
-                            <h1>"Log in to see your account"</h1>
-                            <p>"Your balances, transfers and linked accounts are shown once you log in."</p>
-                            <a class="button primary" href="/login?next=/dashboard">"Log in"</a>
-                            <p class="muted">"New here? " <a href="/signup">"Open an account"</a></p>
+                            <h1>{t!(i18n, dashboard.login_title)}</h1>
+                            <p>{t!(i18n, dashboard.login_text)}</p>
+                            <a class="button primary" href="/login?next=/dashboard">{t!(i18n, common.log_in)}</a>
+                            <p class="muted">{t!(i18n, dashboard.new_here)} <a href="/signup">{t!(i18n, landing.open)}</a></p>
                         </section>
                     }.into_any(),
                     Err(AppError::SessionEnded) => view! {
                         <section class="card narrow">
-                            <h1>"Your session has ended"</h1>
-                            <p>"For your security, sessions end after a while or when you log in elsewhere. Please log in again."</p>
-                            <a class="button primary" href="/login?next=/dashboard">"Log in"</a>
+                            <h1>{t!(i18n, dashboard.ended_title)}</h1>
+                            <p>{t!(i18n, dashboard.ended_text)}</p>
+                            <a class="button primary" href="/login?next=/dashboard">{t!(i18n, common.log_in)}</a>
                         </section>
                     }.into_any(),
-                    Err(e) => view! { <section class="card"><p class="error" role="alert">{e.to_string()}</p></section> }.into_any(),
+                    Err(e) => view! { <section class="card"><p class="error" role="alert">{e.message(i18n.get_locale())}</p></section> }.into_any(),
                 }
             })}
         </Suspense>
@@ -106,6 +109,7 @@ fn Overview(page: Page) -> impl IntoView {
         packet_id,
         |p| p.packet_tx_id.clone(),
     );
+    let i18n = use_i18n();
     let holders = move || {
         page.with(|p| {
             p.dashboard
@@ -128,13 +132,13 @@ fn Overview(page: Page) -> impl IntoView {
     view! {
         <section class="card balances">
             <div class="who">
-                <h1>{move || format!("Hello, {}", holders())}</h1>
-                <p class="muted">{format!("Account {account_id} · {bank_name}")}</p>
-                <ActionForm action=logout attr:class="inline"><button type="submit" class="link">"Log out"</button></ActionForm>
+                <h1>{move || t_string!(i18n, dashboard.hello, name = holders()).to_string()}</h1>
+                <p class="muted">{move || t_string!(i18n, dashboard.account_line, account = account_id, bank = bank_name.clone()).to_string()}</p>
+                <ActionForm action=logout attr:class="inline"><button type="submit" class="link">{t!(i18n, common.log_out)}</button></ActionForm>
             </div>
             <div class="figures">
-                <div><span class="label">"Available"</span><strong id="available">{move || page.with(|p| p.dashboard.account.available.to_brl())}</strong></div>
-                <div><span class="label">"Blocked"</span><strong id="blocked">{move || page.with(|p| p.dashboard.account.blocked.to_brl())}</strong></div>
+                <div><span class="label">{t!(i18n, common.available)}</span><strong id="available">{move || page.with(|p| p.dashboard.account.available.to_brl())}</strong></div>
+                <div><span class="label">{t!(i18n, common.blocked)}</span><strong id="blocked">{move || page.with(|p| p.dashboard.account.blocked.to_brl())}</strong></div>
             </div>
         </section>
         <div class="columns">
@@ -175,6 +179,7 @@ fn renew_after(
 
 #[component]
 fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl IntoView {
+    let i18n = use_i18n();
     let value = last_result(deposit.value());
     // Cleared once a deposit went through, so that a second one takes a new amount.
     let amount = RwSignal::new(String::new());
@@ -187,17 +192,17 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
     });
     view! {
         <section class="card" id="deposit">
-            <h2>"Deposit"</h2>
+            <h2>{t!(i18n, deposit.title)}</h2>
             <ActionForm action=deposit attr:class="form">
                 <input type="hidden" name="tx_id" value=move || tx_id.get()/>
-                <label>"Amount (R$)" <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40" bind:value=amount/></label>
+                <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40" bind:value=amount/></label>
                 {field_error(value, "amount")}
                 {error_banner(value)}
                 {move || match value.get() {
-                    Some(Ok(amount)) => Some(view! { <p class="ok" role="status">{format!("Deposit of {} received.", amount.to_brl())}</p> }),
+                    Some(Ok(amount)) => Some(view! { <p class="ok" role="status">{t_string!(i18n, deposit.received, amount = amount.to_brl()).to_string()}</p> }),
                     _ => None,
                 }}
-                <button type="submit" class="primary" disabled=move || deposit.pending().get()>"Deposit"</button>
+                <button type="submit" class="primary" disabled=move || deposit.pending().get()>{t!(i18n, deposit.submit)}</button>
             </ActionForm>
         </section>
     }
@@ -208,6 +213,7 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
 /// (where it is also revoked), with that bank's current answer; and the form that starts a link.
 #[component]
 fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl IntoView {
+    let i18n = use_i18n();
     (banks.len() > 1).then(|| {
         let start = ServerAction::<StartLink>::new();
         let value = last_result(start.value());
@@ -224,26 +230,26 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
         let others: Vec<BankInfo> = banks.into_iter().filter(|b| b.id != me).collect();
         view! {
             <section class="card" id="linked">
-                <h2>"Your accounts at other banks"</h2>
+                <h2>{t!(i18n, linked.title)}</h2>
                 {move || just_linked().map(|b| view! {
-                    <p class="ok" role="status">{format!("Your account at {} is linked.", crate::text::bank_name(b, &names))}</p>
+                    <p class="ok" role="status">{t_string!(i18n, linked.done, bank = crate::text::bank_name(b, &names)).to_string()}</p>
                 })}
-                {empty.then(|| view! { <p class="muted">"No linked accounts yet. Link one to pay from it in Pix packets: you approve it at that bank, within the limits you choose."</p> })}
+                {empty.then(|| view! { <p class="muted">{t!(i18n, linked.empty)}</p> })}
                 <table class:hidden=empty>
-                    <thead><tr><th>"Bank"</th><th>"Account"</th><th>"Allowed"</th><th>"Status"</th><th class="num">"Available"</th><th class="num">"Blocked"</th></tr></thead>
+                    <thead><tr><th>{t!(i18n, common.bank)}</th><th>{t!(i18n, common.account)}</th><th>{t!(i18n, linked.allowed)}</th><th>{t!(i18n, common.status)}</th><th class="num">{t!(i18n, common.available)}</th><th class="num">{t!(i18n, common.blocked)}</th></tr></thead>
                     <tbody>
                         {linked.into_iter().map(|l| {
                             let (status, label) = match l.status {
-                                LinkStatus::Active => ("active", "Active"),
-                                LinkStatus::Ended => ("ended", "Revoked or expired"),
-                                LinkStatus::Unreachable => ("unreachable", "Bank not answering"),
+                                LinkStatus::Active => ("active", t_string!(i18n, linked.active)),
+                                LinkStatus::Ended => ("ended", t_string!(i18n, linked.ended)),
+                                LinkStatus::Unreachable => ("unreachable", t_string!(i18n, linked.unreachable)),
                             };
                             let money = |c: Option<Cents>| c.map(Cents::to_brl).unwrap_or_else(|| "—".into());
                             view! {
                                 <tr class="linked-row" data-bank=u16::from(l.bank.id) data-status=status>
                                     <td>{l.bank.name.clone()}</td>
                                     <td>{format!("{} · {}", l.account, l.owner_name)}</td>
-                                    <td>{crate::text::terms(&l.terms)}</td>
+                                    <td>{crate::text::terms(i18n.get_locale_untracked(), &l.terms)}</td>
                                     <td><span class=format!("badge {status}")>{label}</span></td>
                                     <td class="num">{money(l.available)}</td>
                                     <td class="num">{money(l.blocked)}</td>
@@ -253,16 +259,16 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
                     </tbody>
                 </table>
                 <ActionForm action=start attr:class="form inline-form" attr:id="link-form">
-                    <label>"Link an account at"
+                    <label>{t!(i18n, linked.link_at)}
                         <select name="bank">
                             {others.into_iter().map(|b| view! { <option value=u16::from(b.id).to_string()>{b.name.clone()}</option> }).collect_view()}
                         </select>
                     </label>
                     {field_error(value, "bank")}
                     {error_banner(value)}
-                    <button type="submit" disabled=move || start.pending().get()>"Link account"</button>
+                    <button type="submit" disabled=move || start.pending().get()>{t!(i18n, linked.submit)}</button>
                 </ActionForm>
-                <p class="muted">"You approve a link at the other bank's own site and can revoke it there at any time. Consents you gave at this bank: " <a href="/consents">"Consents"</a></p>
+                <p class="muted">{t!(i18n, linked.note)} <a href="/consents">{t!(i18n, linked.consents)}</a></p>
             </section>
         }
     })
@@ -283,9 +289,10 @@ async fn review_pix(
     key: String,
     amount_text: String,
     page: RwSignal<Page>,
+    l: Locale,
 ) -> Result<PixReview, (&'static str, String)> {
-    let pix_key = PixKey::parse(&key).map_err(|e| ("key", e.to_string()))?;
-    let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.to_string()))?;
+    let pix_key = PixKey::parse(&key).map_err(|e| ("key", e.say(l)))?;
+    let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.say(l)))?;
     let (mine, available) = page.with_untracked(|p| {
         (
             p.keys.contains(&pix_key.canonical()),
@@ -293,25 +300,19 @@ async fn review_pix(
         )
     });
     if mine {
-        return Err((
-            "key",
-            "This is your own account: choose another receiver.".into(),
-        ));
+        return Err(("key", td_string!(l, pix.own).to_string()));
     }
     if amount > available {
         return Err((
             "amount",
-            format!(
-                "Insufficient funds: you have {} available.",
-                available.to_brl()
-            ),
+            td_string!(l, pix.insufficient, available = available.to_brl()).to_string(),
         ));
     }
     let receiver = lookup_receiver(pix_key.canonical(), None)
         .await
         .map_err(|e| match e {
-            AppError::NotFound(_) => ("key", "No account has this Pix key.".to_string()),
-            other => ("", other.to_string()),
+            AppError::NotFound(_) => ("key", td_string!(l, pix.no_key).to_string()),
+            other => ("", other.message(l)),
         })?;
     Ok(PixReview {
         bank: u16::from(receiver.bank.id).to_string(),
@@ -328,6 +329,7 @@ fn PixCard(
     tx_id: RwSignal<String>,
     page: RwSignal<Page>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let key = RwSignal::new(String::new());
     let amount = RwSignal::new(String::new());
     let review = RwSignal::new(None::<Result<PixReview, (&'static str, String)>>);
@@ -338,7 +340,7 @@ fn PixCard(
         looking.set(true);
         let (k, a) = (key.get_untracked(), amount.get_untracked());
         leptos::task::spawn_local(async move {
-            let answer = review_pix(k, a, page).await;
+            let answer = review_pix(k, a, page, i18n.get_locale_untracked()).await;
             looking.set(false);
             review.set(Some(answer));
         });
@@ -363,26 +365,26 @@ fn PixCard(
     };
     view! {
         <section class="card" id="pix">
-            <h2>"Pix"</h2>
-            <noscript><p class="error">"Pix needs JavaScript to show you the receiver before you confirm."</p></noscript>
+            <h2>{t!(i18n, pix.title)}</h2>
+            <noscript><p class="error">{t!(i18n, pix.noscript)}</p></noscript>
             {move || match value.get() {
                 Some(Ok(r)) => Some(view! {
-                    <p class="ok" role="status">{format!("Pix of {} sent to {}.", r.amount.to_brl(), r.receiver.name)}</p>
+                    <p class="ok" role="status">{t_string!(i18n, pix.sent, amount = r.amount.to_brl(), name = r.receiver.name.clone()).to_string()}</p>
                 }),
                 _ => None,
             }}
             <form class="form" on:submit=open_review class:hidden=move || matches!(review.get(), Some(Ok(_)))>
-                <label>"Pix key (CPF/CNPJ, e-mail, phone or random key)" <input name="pix_key" required maxlength="80" autocomplete="off" bind:value=key/></label>
+                <label>{t!(i18n, pix.key)} <input name="pix_key" required maxlength="80" autocomplete="off" bind:value=key/></label>
                 {problem("key")}
-                <label>"Amount (R$)" <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
+                <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
                 {problem("amount")}
                 {problem("")}
-                <button type="submit" disabled=move || looking.get()>"Review"</button>
+                <button type="submit" disabled=move || looking.get()>{t!(i18n, pix.review)}</button>
             </form>
             {move || match review.get() {
                 Some(Ok(r)) => Some(view! {
                     <div class="confirm" id="pix-confirm">
-                        <p>"You are sending " <strong>{r.amount.to_brl()}</strong> " to"</p>
+                        <p>{t!(i18n, pix.sending)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
                            <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
                         <ActionForm action=send attr:class="form">
@@ -393,8 +395,8 @@ fn PixCard(
                             {field_error(value, "amount")}
                             {error_banner(value)}
                             <div class="actions">
-                                <button type="submit" class="primary" disabled=move || send.pending().get()>"Confirm Pix"</button>
-                                <button type="button" on:click=move |_| review.set(None) disabled=move || send.pending().get()>"Change"</button>
+                                <button type="submit" class="primary" disabled=move || send.pending().get()>{t!(i18n, pix.confirm)}</button>
+                                <button type="button" on:click=move |_| review.set(None) disabled=move || send.pending().get()>{t!(i18n, pix.change)}</button>
                             </div>
                         </ActionForm>
                     </div>
@@ -408,13 +410,14 @@ fn PixCard(
 
 #[component]
 fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
+    let i18n = use_i18n();
     let empty = entries.is_empty();
     view! {
         <section class="card" id="history">
-            <h2>"Statement"</h2>
-            {empty.then(|| view! { <p class="muted">"No transactions yet. Make a deposit to start."</p> })}
+            <h2>{t!(i18n, history.title)}</h2>
+            {empty.then(|| view! { <p class="muted">{t!(i18n, history.empty)}</p> })}
             <table class:hidden=empty>
-                <thead><tr><th>"When"</th><th>"Description"</th><th class="num">"Amount"</th><th>"Status"</th><th class="num">"Balance after"</th></tr></thead>
+                <thead><tr><th>{t!(i18n, history.when)}</th><th>{t!(i18n, history.description)}</th><th class="num">{t!(i18n, history.amount)}</th><th>{t!(i18n, common.status)}</th><th class="num">{t!(i18n, history.balance_after)}</th></tr></thead>
                 <tbody>
                     {entries.into_iter().map(|e| view! { <Row entry=e banks=banks.clone()/> }).collect_view()}
                 </tbody>
@@ -425,17 +428,30 @@ fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
 
 #[component]
 fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
-    let bank = |id: BankId| crate::text::bank_name(id, &banks);
-    let description = match (&entry.kind, &entry.counterparty) {
-        (EntryKind::Deposit, _) => "Deposit".to_string(),
-        (EntryKind::PixOut, Some(c)) => {
-            format!("Pix to {} ({} · {})", c.name, c.key_masked, bank(c.bank))
-        }
-        (EntryKind::PixIn, Some(c)) => {
-            format!("Pix from {} ({} · {})", c.name, c.key_masked, bank(c.bank))
-        }
-        (EntryKind::PixOut, None) => "Pix sent".to_string(),
-        (EntryKind::PixIn, None) => "Pix received".to_string(),
+    let i18n = use_i18n();
+    let bank = move |id: BankId| crate::text::bank_name(id, &banks);
+    let kind = entry.kind;
+    let counterparty = entry.counterparty.clone();
+    let description = move || match (&kind, &counterparty) {
+        (EntryKind::Deposit, _) => t_string!(i18n, history.deposit).to_string(),
+        (EntryKind::PixOut, Some(c)) => t_string!(
+            i18n,
+            history.pix_to,
+            name = c.name.clone(),
+            key = c.key_masked.clone(),
+            bank = bank(c.bank)
+        )
+        .to_string(),
+        (EntryKind::PixIn, Some(c)) => t_string!(
+            i18n,
+            history.pix_from,
+            name = c.name.clone(),
+            key = c.key_masked.clone(),
+            bank = bank(c.bank)
+        )
+        .to_string(),
+        (EntryKind::PixOut, None) => t_string!(i18n, history.pix_sent).to_string(),
+        (EntryKind::PixIn, None) => t_string!(i18n, history.pix_received).to_string(),
     };
     let signed = Cents::new(entry.amount.get() * entry.kind.sign());
     let sign_class = if entry.kind.sign() > 0 {
@@ -444,10 +460,10 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
         "num debit"
     };
     let status = entry.status;
-    let label = match status {
-        TxStatus::Pending => "Processing",
-        TxStatus::Committed => "Completed",
-        TxStatus::Aborted => "Cancelled",
+    let label = move || match status {
+        TxStatus::Pending => t_string!(i18n, history.pending),
+        TxStatus::Committed => t_string!(i18n, history.committed),
+        TxStatus::Aborted => t_string!(i18n, history.aborted),
     };
     view! {
         <tr class="tx-row" data-status=status.as_str() data-kind=entry.kind.as_str()>

@@ -3,24 +3,27 @@
 //! key.
 
 use crate::api::{get_keys, ConfirmKey, DeleteKey, KeyRequest, KeyView, RequestKey};
+use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::{error_banner, field_error, last_result};
 use domain::time_fmt::format_brasilia;
 use domain::KeyKind;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-fn kind_label(kind: KeyKind) -> &'static str {
+fn kind_label(kind: KeyKind, l: Locale) -> String {
     match kind {
-        KeyKind::Cpf => "CPF",
-        KeyKind::Cnpj => "CNPJ",
-        KeyKind::Email => "E-mail",
-        KeyKind::Phone => "Phone",
-        KeyKind::Evp => "Random key",
+        KeyKind::Cpf => td_string!(l, keys.kind_cpf),
+        KeyKind::Cnpj => td_string!(l, keys.kind_cnpj),
+        KeyKind::Email => td_string!(l, keys.kind_email),
+        KeyKind::Phone => td_string!(l, keys.kind_phone),
+        KeyKind::Evp => td_string!(l, keys.kind_evp),
     }
+    .to_string()
 }
 
 #[component]
 pub fn Keys() -> impl IntoView {
+    let i18n = use_i18n();
     let request = ServerAction::<RequestKey>::new();
     let confirm = ServerAction::<ConfirmKey>::new();
     let delete = ServerAction::<DeleteKey>::new();
@@ -36,16 +39,16 @@ pub fn Keys() -> impl IntoView {
     );
     let signup = move || use_query_map().read().get("signup").is_some();
     view! {
-        <crate::pages::PageTitle text="Pix keys"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <crate::pages::PageTitle text=move || t_string!(i18n, titles.keys).to_string()/>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(p) => view! {
                         <section class="card" id="keys">
-                            <h1>"Your Pix keys"</h1>
-                            {signup().then(|| view! { <p class="error" role="alert">"Your account is open, but your CPF/CNPJ could not be registered as a key just now. You can register it below."</p> })}
-                            <p class="muted">{format!("Anyone can pay you with any of these keys, from any bank of the consortium. Up to {} keys for this account.", p.limit)}</p>
-                            {p.keys.is_empty().then(|| view! { <p class="muted">"No keys yet."</p> })}
+                            <h1>{t!(i18n, keys.title)}</h1>
+                            {signup().then(|| view! { <p class="error" role="alert">{t!(i18n, keys.signup_failed)}</p> })}
+                            <p class="muted">{t_string!(i18n, keys.lead, limit = p.limit).to_string()}</p>
+                            {p.keys.is_empty().then(|| view! { <p class="muted">{t!(i18n, keys.none)}</p> })}
                             <ul class="key-list">
                                 {p.keys.iter().cloned().map(|k| view! { <KeyRow k delete/> }).collect_view()}
                             </ul>
@@ -55,12 +58,12 @@ pub fn Keys() -> impl IntoView {
                     }.into_any(),
                     Err(e) if e.needs_login() => view! {
                         <section class="card narrow">
-                            <h1>"Your Pix keys"</h1>
-                            <p>"Log in to see and register your keys."</p>
-                            <a class="button primary" href="/login?next=/keys">"Log in"</a>
+                            <h1>{t!(i18n, keys.title)}</h1>
+                            <p>{t!(i18n, keys.login)}</p>
+                            <a class="button primary" href="/login?next=/keys">{t!(i18n, common.log_in)}</a>
                         </section>
                     }.into_any(),
-                    Err(e) => view! { <section class="card"><p class="error" role="alert">{e.to_string()}</p></section> }.into_any(),
+                    Err(e) => view! { <section class="card"><p class="error" role="alert">{e.message(i18n.get_locale_untracked())}</p></section> }.into_any(),
                 }
             })}
         </Suspense>
@@ -69,16 +72,18 @@ pub fn Keys() -> impl IntoView {
 
 #[component]
 fn KeyRow(k: KeyView, delete: ServerAction<DeleteKey>) -> impl IntoView {
-    let label = kind_label(k.kind);
+    let i18n = use_i18n();
+    let l = i18n.get_locale_untracked();
+    let label = kind_label(k.kind, l);
     let canonical = k.canonical.clone();
     view! {
         <li class="key-row" data-kind=k.kind.as_str() data-key=canonical>
             <span class="badge active">{label}</span>
             <strong class="key-value">{k.shown.clone()}</strong>
-            <span class="muted">{format!(" since {}", format_brasilia(k.since_ms))}</span>
+            <span class="muted">{td_string!(l, keys.since, when = format_brasilia(k.since_ms)).to_string()}</span>
             <ActionForm action=delete attr:class="inline">
                 <input type="hidden" name="key" value=k.canonical.clone()/>
-                <button type="submit" class="link danger" aria-label=format!("Delete the key {}", k.shown)>"Delete"</button>
+                <button type="submit" class="link danger" aria-label=td_string!(l, keys.delete_label, key = k.shown.clone()).to_string()>{t!(i18n, keys.delete)}</button>
             </ActionForm>
         </li>
     }
@@ -92,6 +97,7 @@ fn Register(
     documents: Vec<String>,
     full: bool,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let kind = RwSignal::new("document".to_string());
     let value = last_result(request.value());
     let confirmed = last_result(confirm.value());
@@ -103,36 +109,36 @@ fn Register(
     let first_document = documents.first().cloned().unwrap_or_default();
     view! {
         <section class="card" id="register-key">
-            <h2>"Register a key"</h2>
-            {full.then(|| view! { <p class="muted">"This account has as many keys as it may: delete one to register another."</p> })}
+            <h2>{t!(i18n, keys.register)}</h2>
+            {full.then(|| view! { <p class="muted">{t!(i18n, keys.full)}</p> })}
             {move || match (value.get(), confirmed.get()) {
-                (_, Some(Ok(shown))) => Some(view! { <p class="ok" role="status">{format!("Key {shown} registered.")}</p> }.into_any()),
-                (Some(Ok(KeyRequest::Registered { shown })), _) => Some(view! { <p class="ok" role="status">{format!("Key {shown} registered.")}</p> }.into_any()),
+                (_, Some(Ok(shown))) => Some(view! { <p class="ok" role="status">{t_string!(i18n, keys.registered, key = shown).to_string()}</p> }.into_any()),
+                (Some(Ok(KeyRequest::Registered { shown })), _) => Some(view! { <p class="ok" role="status">{t_string!(i18n, keys.registered, key = shown).to_string()}</p> }.into_any()),
                 _ => None,
             }}
             <ActionForm action=request attr:class="form" attr:id="request-key-form">
-                <label>"Kind of key"
+                <label>{t!(i18n, keys.kind)}
                     <select name="kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                        <option value="document" selected=true>"CPF/CNPJ"</option>
-                        <option value="email">"E-mail"</option>
-                        <option value="phone">"Phone"</option>
-                        <option value="evp">"Random key"</option>
+                        <option value="document" selected=true>{t!(i18n, keys.kind_document)}</option>
+                        <option value="email">{t!(i18n, keys.kind_email)}</option>
+                        <option value="phone">{t!(i18n, keys.kind_phone)}</option>
+                        <option value="evp">{t!(i18n, keys.kind_evp)}</option>
                     </select>
                 </label>
                 {
                     let first_document = first_document.clone();
                     let documents = documents.clone();
                     move || match kind.get().as_str() {
-                        "evp" => view! { <p class="muted">"The bank generates a random key for you."</p> }.into_any(),
+                        "evp" => view! { <p class="muted">{t!(i18n, keys.evp_note)}</p> }.into_any(),
                         "document" => view! {
-                            <label>"Document"
+                            <label>{t!(i18n, keys.document)}
                                 <select name="value">
                                     {documents.iter().map(|d| view! { <option value=d.clone() selected=*d == first_document>{d.clone()}</option> }).collect_view()}
                                 </select>
                             </label>
                         }.into_any(),
                         _ => view! {
-                            <label>{if kind.get() == "email" { "E-mail" } else { "Phone with area code" }}
+                            <label>{if kind.get() == "email" { t_string!(i18n, keys.email) } else { t_string!(i18n, keys.phone) }}
                                 <input name="value" required maxlength="80" autocomplete="off" placeholder=placeholder/>
                             </label>
                         }.into_any(),
@@ -141,18 +147,18 @@ fn Register(
                 {field_error(value, "value")}
                 {field_error(value, "key")}
                 {error_banner(value)}
-                <button type="submit" class="primary" disabled=move || request.pending().get() || full>"Register"</button>
+                <button type="submit" class="primary" disabled=move || request.pending().get() || full>{t!(i18n, keys.submit)}</button>
             </ActionForm>
             {move || match value.get() {
                 Some(Ok(KeyRequest::CodeSent { canonical, shown })) if !matches!(confirmed.get(), Some(Ok(_))) => Some(view! {
                     <div class="confirm" id="confirm-key">
-                        <p>{format!("We sent a 6-digit code to {shown}. Type it here to confirm the key (valid for 10 minutes).")}</p>
+                        <p>{t_string!(i18n, keys.code_sent, key = shown.clone()).to_string()}</p>
                         <ActionForm action=confirm attr:class="form">
                             <input type="hidden" name="key" value=canonical.clone()/>
-                            <label>"Code" <input name="code" inputmode="numeric" required maxlength="6" autocomplete="one-time-code"/></label>
+                            <label>{t!(i18n, keys.code)} <input name="code" inputmode="numeric" required maxlength="6" autocomplete="one-time-code"/></label>
                             {field_error(confirmed, "code")}
                             {error_banner(confirmed)}
-                            <button type="submit" class="primary" disabled=move || confirm.pending().get()>"Confirm"</button>
+                            <button type="submit" class="primary" disabled=move || confirm.pending().get()>{t!(i18n, keys.confirm)}</button>
                         </ActionForm>
                     </div>
                 }),

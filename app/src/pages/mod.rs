@@ -18,19 +18,28 @@ use leptos_meta::Title;
 /// The bank serving this app (asked once per page load; see `App`).
 pub type BankResource = OnceResource<Result<BankInfo, AppError>>;
 
-/// The document's title: the page, then the bank ("Log in · Eleven").
+/// The document's title: the page, then the bank ("Entrar · Eleven"), in the client's language.
 #[component]
-pub fn PageTitle(text: &'static str) -> impl IntoView {
+pub fn PageTitle(text: impl Fn() -> String + Clone + Send + Sync + 'static) -> impl IntoView {
     let bank = use_context::<BankResource>();
     view! {
-        <Suspense fallback=move || view! { <Title text=text/> }>
-            {move || Suspend::new(async move {
-                let name = match bank {
-                    Some(b) => b.await.map(|b| b.name).unwrap_or_else(|_| "Consórcio".into()),
-                    None => "Consórcio".into(),
-                };
-                view! { <Title text=format!("{text} · {name}")/> }
-            })}
+        <Suspense fallback={
+            let text = text.clone();
+            move || view! { <Title text=text.clone()/> }
+        }>
+            {
+                let text = text.clone();
+                move || {
+                    let text = text.clone();
+                    Suspend::new(async move {
+                        let name = match bank {
+                            Some(b) => b.await.map(|b| b.name).unwrap_or_else(|_| "Consórcio".into()),
+                            None => "Consórcio".into(),
+                        };
+                        view! { <Title text=move || format!("{} · {name}", text())/> }
+                    })
+                }
+            }
         </Suspense>
     }
 }
@@ -42,13 +51,14 @@ pub fn last_result<T: Clone + Send + Sync + 'static>(
     Signal::derive(move || value.get())
 }
 
-/// The error of the last submission of a form, if any, as a banner.
+/// The error of the last submission of a form, if any, as a banner, in the client's words.
 pub fn error_banner<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
 ) -> impl IntoView {
+    let i18n = crate::use_i18n();
     move || match value.get() {
         Some(Err(e)) if !matches!(e, AppError::BadInput { field: Some(_), .. }) => {
-            Some(view! { <p class="error" role="alert">{e.to_string()}</p> })
+            Some(view! { <p class="error" role="alert">{e.message(i18n.get_locale())}</p> })
         }
         _ => None,
     }

@@ -13,7 +13,9 @@
 
 use crate::api::{lookup_receiver, packet_progress, DashboardPage as Page, LegInput, SendPacket};
 use crate::error::AppError;
+use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::every;
+use crate::text::Say;
 use domain::dto::{
     BankInfo, LegState, LinkStatus, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
     MAX_PACKET_LEGS,
@@ -98,13 +100,18 @@ struct Problems {
     amount: BTreeMap<usize, String>,
     /// About the packet as a whole (a source that cannot pay its total).
     packet: Vec<String>,
+    /// Rows whose receiver is still being looked up (not a problem, but not ready either).
+    looking_up: std::collections::BTreeSet<usize>,
     /// Totals per source bank id (as typed), in cents.
     totals: BTreeMap<String, i64>,
 }
 
 impl Problems {
     fn is_empty(&self) -> bool {
-        self.key.is_empty() && self.amount.is_empty() && self.packet.is_empty()
+        self.key.is_empty()
+            && self.amount.is_empty()
+            && self.packet.is_empty()
+            && self.looking_up.is_empty()
     }
 }
 
@@ -120,19 +127,23 @@ fn check(
     rows: &[(LegInput, Option<Result<ReceiverPreview, AppError>>)],
     sources: &[Source],
     me: &Me,
+    l: Locale,
 ) -> Problems {
     let mut p = Problems::default();
     for (i, (row, preview)) in rows.iter().enumerate() {
         match PixKey::parse(&row.receiver_key) {
             Err(e) => {
-                p.key.insert(i, e.to_string());
+                p.key.insert(i, e.say(l));
             }
             Ok(key) => {
                 let own = row.source_bank == me.bank && me.keys.contains(&key.canonical());
                 let problem = match preview {
-                    _ if own => Some("This is your own account: it cannot pay itself.".into()),
-                    None => Some("Looking up the receiver…".into()),
-                    Some(Err(e)) => Some(friendly(e)),
+                    _ if own => Some(td_string!(l, packet.own).to_string()),
+                    None => {
+                        p.looking_up.insert(i);
+                        None
+                    }
+                    Some(Err(e)) => Some(friendly(e, l)),
                     Some(Ok(_)) => None,
                 };
                 if let Some(m) = problem {
@@ -143,7 +154,7 @@ fn check(
         match Cents::parse_amount(&row.amount) {
             Ok(c) => *p.totals.entry(row.source_bank.clone()).or_default() += c.get(),
             Err(e) => {
-                p.amount.insert(i, e.to_string());
+                p.amount.insert(i, e.say(l));
             }
         }
     }
@@ -153,22 +164,28 @@ fn check(
             .iter()
             .find(|s| u16::from(s.bank.id).to_string() == *bank)
         {
-            Some(s) if total > s.available => p.packet.push(format!(
-                "Not enough at {}: {} needed, {} available.",
-                s.bank.name,
-                total.to_brl(),
-                s.available.to_brl()
-            )),
-            Some(s) if s.per_packet.is_some_and(|limit| total > limit) => p.packet.push(format!(
-                "Your consent at {} allows {} per packet; this packet draws {}.",
-                s.bank.name,
-                s.per_packet.unwrap_or_default().to_brl(),
-                total.to_brl()
-            )),
+            Some(s) if total > s.available => p.packet.push(
+                td_string!(
+                    l,
+                    packet.not_enough,
+                    bank = s.bank.name.clone(),
+                    needed = total.to_brl(),
+                    available = s.available.to_brl()
+                )
+                .to_string(),
+            ),
+            Some(s) if s.per_packet.is_some_and(|limit| total > limit) => p.packet.push(
+                td_string!(
+                    l,
+                    packet.consent_limit,
+                    bank = s.bank.name.clone(),
+                    limit = s.per_packet.unwrap_or_default().to_brl(),
+                    total = total.to_brl()
+                )
+                .to_string(),
+            ),
             Some(_) => {}
-            None => p
-                .packet
-                .push("A transfer draws from a bank where you have no linked account.".into()),
+            None => p.packet.push(td_string!(l, packet.no_source).to_string()),
         }
     }
     p
@@ -188,6 +205,7 @@ pub fn PacketBuilder(
     action: ServerAction<SendPacket>,
     tx_id: RwSignal<String>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let me = page.with_untracked(|p| Me {
         bank: u16::from(p.dashboard.bank.id).to_string(),
         keys: p.keys.clone(),
@@ -214,7 +232,7 @@ pub fn PacketBuilder(
                 .iter()
                 .map(|r| (r.input(), r.preview.get()))
                 .collect();
-            check(&typed, &page.with(sources), &me)
+            check(&typed, &page.with(sources), &me, i18n.get_locale())
         })
     };
     let submitted = RwSignal::new(None::<String>);
@@ -280,16 +298,16 @@ pub fn PacketBuilder(
     let editing = move || stage.get() == Stage::Editing;
     view! {
         <section class="card" id="packet">
-            <h2>"Pix packet"</h2>
-            <p class="muted">"Several transfers at once, from your account here and your linked accounts: all of them go through, or none does."</p>
-            <noscript><p class="error">"The packet builder needs JavaScript."</p></noscript>
+            <h2>{t!(i18n, packet.title)}</h2>
+            <p class="muted">{t!(i18n, packet.lead)}</p>
+            <noscript><p class="error">{t!(i18n, packet.noscript)}</p></noscript>
             <div class="packet-rows" class:hidden=move || !editing()>
                 <For each=move || rows.get() key=|r| r.id let:row>
                     <PacketRow row page rows checked attempted/>
                 </For>
             </div>
             <div class="packet-actions" class:hidden=move || !editing()>
-                <button type="button" id="add-leg" on:click=add disabled=move || { rows.with(Vec::len) >= MAX_PACKET_LEGS }>"Add transfer"</button>
+                <button type="button" id="add-leg" on:click=add disabled=move || { rows.with(Vec::len) >= MAX_PACKET_LEGS }>{t!(i18n, packet.add)}</button>
             </div>
             {move || {
                 let problems = checked.with(|p| p.packet.clone());
@@ -306,7 +324,7 @@ pub fn PacketBuilder(
             }
             <button type="button" class="primary" id="review-packet" on:click=open_review
                 class:hidden=move || !editing() disabled=move || action.pending().get()>
-                "Review packet"
+                {t!(i18n, packet.review)}
             </button>
             {move || match stage.get() {
                 Stage::Editing => None,
@@ -330,16 +348,17 @@ pub fn PacketBuilder(
 
 #[component]
 fn Totals(totals: BTreeMap<String, i64>, names: Vec<Source>) -> impl IntoView {
+    let i18n = use_i18n();
     let overall: i64 = totals.values().sum();
     view! {
         <div class="totals" id="packet-totals">
             <ul>
                 {totals.into_iter().map(|(bank, cents)| {
                     let name = names.iter().find(|s| u16::from(s.bank.id).to_string() == bank).map(|s| s.bank.name.clone()).unwrap_or(bank);
-                    view! { <li>{format!("From {name}: {}", Cents::new(cents).to_brl())}</li> }
+                    view! { <li>{t_string!(i18n, packet.from_total, bank = name, amount = Cents::new(cents).to_brl()).to_string()}</li> }
                 }).collect_view()}
             </ul>
-            <p class="overall">"Total: " <strong id="packet-total">{Cents::new(overall).to_brl()}</strong></p>
+            <p class="overall">{t!(i18n, packet.total)} <strong id="packet-total">{Cents::new(overall).to_brl()}</strong></p>
         </div>
     }
 }
@@ -356,6 +375,7 @@ fn Review(
     stage: RwSignal<Stage>,
     confirm: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let source_name = {
         let names = names.clone();
         move |bank: &str| {
@@ -368,9 +388,9 @@ fn Review(
     };
     view! {
         <div class="confirm" id="packet-review" data-tx=id>
-            <h3>"Review your packet"</h3>
+            <h3>{t!(i18n, packet.review_title)}</h3>
             <table>
-                <thead><tr><th>"#"</th><th>"From"</th><th>"To"</th><th class="num">"Amount"</th></tr></thead>
+                <thead><tr><th>"#"</th><th>{t!(i18n, packet.from)}</th><th>{t!(i18n, packet.to)}</th><th class="num">{t!(i18n, packet.amount)}</th></tr></thead>
                 <tbody>
                     {rows.into_iter().enumerate().map(|(i, r)| {
                         let to = match r.preview.get_untracked() {
@@ -393,10 +413,10 @@ fn Review(
             <div class="actions">
                 <button type="button" class="primary" id="confirm-packet" on:click=confirm
                     disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Sending…" } else { "Confirm and send" }}
+                    {move || if action.pending().get() { t_string!(i18n, packet.sending) } else { t_string!(i18n, packet.confirm) }}
                 </button>
                 <button type="button" id="edit-packet" on:click=move |_| stage.set(Stage::Editing)
-                    disabled=move || action.pending().get()>"Back to edit"</button>
+                    disabled=move || action.pending().get()>{t!(i18n, packet.edit)}</button>
             </div>
         </div>
     }
@@ -410,6 +430,7 @@ fn PacketRow(
     checked: Memo<Problems>,
     attempted: RwSignal<bool>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     // A plain signal, not a resource: a resource read here would suspend the whole dashboard
     // (and reset what the client is typing) on every keystroke.
     let preview = row.preview;
@@ -431,14 +452,12 @@ fn PacketRow(
     let only_row = move || rows.with(Vec::len) <= 1;
     // The row's number as shown (rows above it may be removed).
     let position = move || rows.with(|r| r.iter().position(|x| x.id == row.id).unwrap_or(0));
-    let number = move || format!("Transfer {}: ", position() + 1);
+    let number = move || t_string!(i18n, packet.row, n = position() + 1).to_string();
     let key_problem = move || {
         let shown = row.key_touched.get() || attempted.get();
         shown
             .then(|| checked.with(|p| p.key.get(&position()).cloned()))
             .flatten()
-            // "Looking up" is a state, not a problem: shown only next to the name.
-            .filter(|m| !m.starts_with("Looking up"))
     };
     let amount_problem = move || {
         let shown = row.amount_touched.get() || attempted.get();
@@ -449,7 +468,7 @@ fn PacketRow(
     view! {
         <div class="packet-row" data-row=row.id>
             <span class="row-number" aria-hidden="true">{move || format!("{}", position() + 1)}</span>
-            <label><span class="sr-only">{number}</span>"From"
+            <label><span class="sr-only">{number}</span>{t!(i18n, packet.from)}
                 <select name="source_bank" on:change=move |ev| row.source.set(event_target_value(&ev))>
                     {move || page.with(sources).into_iter().map(|s| {
                         let id = u16::from(s.bank.id).to_string();
@@ -458,20 +477,20 @@ fn PacketRow(
                     }).collect_view()}
                 </select>
             </label>
-            <label><span class="sr-only">{number}</span>"Receiver's Pix key"
+            <label><span class="sr-only">{number}</span>{t!(i18n, packet.receiver_key)}
                 <input name="receiver_key" maxlength="80" autocomplete="off" prop:value=move || row.key.get()
                     aria-invalid=move || key_problem().is_some().to_string()
                     on:input=move |ev| row.key.set(event_target_value(&ev))
                     on:change=move |_| row.key_touched.set(true)/>
             </label>
-            <label><span class="sr-only">{number}</span>"Amount (R$)"
+            <label><span class="sr-only">{number}</span>{t!(i18n, common.amount_brl)}
                 <input name="amount" inputmode="decimal" maxlength="40" prop:value=move || row.amount.get()
                     aria-invalid=move || amount_problem().is_some().to_string()
                     on:input=move |ev| row.amount.set(event_target_value(&ev))
                     on:change=move |_| row.amount_touched.set(true)/>
             </label>
             <button type="button" class="link remove-leg" on:click=remove disabled=only_row
-                aria-label=move || format!("Remove transfer {}", position() + 1)>"Remove"</button>
+                aria-label=move || t_string!(i18n, packet.remove_label, n = position() + 1).to_string()>{t!(i18n, packet.remove)}</button>
             <p class="receiver-preview">
                 {move || match preview.get() {
                     Some(Ok(r)) => Some(view! { <span class="receiver-name">{format!("{} · {} · {}", r.name, r.key_masked, r.bank.name)}</span> }.into_any()),
@@ -485,33 +504,35 @@ fn PacketRow(
     .into_any()
 }
 
-fn friendly(e: &AppError) -> String {
+fn friendly(e: &AppError, l: Locale) -> String {
     match e {
-        AppError::NotFound(_) => "No account has this Pix key.".into(),
-        other => other.to_string(),
+        AppError::NotFound(_) => td_string!(l, pix.no_key).to_string(),
+        other => other.message(l),
     }
 }
 
-fn state_label(s: LegState) -> (&'static str, &'static str, &'static str) {
-    // (badge class, stable state name for tools, words for the client)
-    match s {
-        LegState::Waiting => ("pending", "Waiting", "Waiting"),
-        LegState::Prepared => ("pending", "Prepared", "Reserved"),
-        LegState::Refused => ("aborted", "Refused", "Refused"),
-        LegState::Committed => ("committed", "Committed", "Done"),
-        LegState::Aborted => ("aborted", "Aborted", "Cancelled"),
-    }
+/// (badge class, stable state name for tools, words for the client).
+fn state_label(s: LegState, l: Locale) -> (&'static str, &'static str, String) {
+    let (class, state, words) = match s {
+        LegState::Waiting => ("pending", "Waiting", td_string!(l, packet.state_waiting)),
+        LegState::Prepared => ("pending", "Prepared", td_string!(l, packet.state_reserved)),
+        LegState::Refused => ("aborted", "Refused", td_string!(l, packet.state_refused)),
+        LegState::Committed => ("committed", "Committed", td_string!(l, packet.state_done)),
+        LegState::Aborted => ("aborted", "Aborted", td_string!(l, packet.state_cancelled)),
+    };
+    (class, state, words.to_string())
 }
 
 #[component]
 fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <div class="packet-progress" id="packet-progress" role="status">
-            <p>"Sending: every transfer is reserved first, then all are completed together…"</p>
+            <p>{t!(i18n, packet.progress)}</p>
             {move || progress.get().map(|p| view! {
                 <ol>{p.legs.into_iter().enumerate().map(|(i, s)| {
-                    let (class, state, label) = state_label(s);
-                    view! { <li class="leg-status" data-leg=i data-state=state>{format!("Transfer {}: ", i + 1)}<span class=format!("badge {class}")>{label}</span></li> }
+                    let (class, state, label) = state_label(s, i18n.get_locale_untracked());
+                    view! { <li class="leg-status" data-leg=i data-state=state>{t_string!(i18n, packet.row, n = i + 1).to_string()}<span class=format!("badge {class}")>{label}</span></li> }
                 }).collect_view()}</ol>
             })}
         </div>
@@ -520,18 +541,21 @@ fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
 
 #[component]
 fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) -> impl IntoView {
+    let i18n = use_i18n();
+    let l = i18n.get_locale_untracked();
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
-        (true, _) => format!(
-            "Packet sent: all {} transfers went through.",
-            outcome.legs.len()
-        ),
-        (false, Some((i, reason))) => format!(
-            "Packet cancelled: transfer {} failed ({}). Nothing was moved.",
-            i + 1,
-            crate::text::refusal(reason, &banks).trim_end_matches('.')
-        ),
-        (false, None) => "Packet cancelled. Nothing was moved.".to_string(),
+        (true, _) => td_string!(l, packet.sent_all, n = outcome.legs.len()).to_string(),
+        (false, Some((i, reason))) => td_string!(
+            l,
+            packet.cancelled_leg,
+            n = i + 1,
+            reason = crate::text::refusal(l, reason, &banks)
+                .trim_end_matches('.')
+                .to_string()
+        )
+        .to_string(),
+        (false, None) => td_string!(l, packet.cancelled).to_string(),
     };
     view! {
         <div class="packet-outcome" id="packet-outcome" data-status=outcome.status.as_str()>
@@ -539,21 +563,21 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
             <ol>
                 {outcome.legs.into_iter().enumerate().map(|(i, leg)| {
                     let (class, state, label) = match leg.status {
-                        TxStatus::Committed => ("committed", "Committed", "Done"),
-                        TxStatus::Aborted => ("aborted", "Aborted", "Cancelled"),
-                        TxStatus::Pending => ("pending", "Pending", "Processing"),
+                        TxStatus::Committed => ("committed", "Committed", td_string!(l, packet.state_done)),
+                        TxStatus::Aborted => ("aborted", "Aborted", td_string!(l, packet.state_cancelled)),
+                        TxStatus::Pending => ("pending", "Pending", td_string!(l, packet.state_processing)),
                     };
                     // The receiver as the bank named it, else as the review showed it.
                     let who = leg
                         .receiver
                         .map(|r| format!("{} ({})", r.name, r.key_masked))
                         .or_else(|| reviewed.get(i).filter(|w| !w.is_empty()).cloned())
-                        .unwrap_or_else(|| "the receiver".into());
+                        .unwrap_or_else(|| td_string!(l, packet.the_receiver).to_string());
                     view! {
                         <li class="leg-status" data-leg=i data-state=state>
-                            {format!("Transfer {}: {} to {who} ", i + 1, leg.amount.to_brl())}
+                            {td_string!(l, packet.leg_line, n = i + 1, amount = leg.amount.to_brl(), who = who).to_string()}
                             <span class=format!("badge {class}")>{label}</span>
-                            {leg.error.map(|e| view! { <span class="field-error">{format!(" {}", crate::text::refusal(e, &banks))}</span> })}
+                            {leg.error.map(|e| view! { <span class="field-error">{format!(" {}", crate::text::refusal(l, e, &banks))}</span> })}
                         </li>
                     }
                 }).collect_view()}
@@ -564,6 +588,7 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
 
 #[component]
 fn PacketError(error: AppError) -> impl IntoView {
+    let l = use_i18n().get_locale_untracked();
     let message = match &error {
         AppError::BadInput {
             field: Some(f),
@@ -575,14 +600,14 @@ fn PacketError(error: AppError) -> impl IntoView {
                 .and_then(|n| n.parse::<usize>().ok())
                 .map(|n| n + 1);
             match row {
-                Some(n) => format!("Transfer {n}: {message}"),
+                Some(n) => format!("{}{message}", td_string!(l, packet.row, n = n)),
                 None => message.clone(),
             }
         }
-        AppError::Unavailable(m) => format!(
-            "{m} If you confirm again, the same packet is sent: it cannot go through twice."
-        ),
-        other => other.to_string(),
+        AppError::Unavailable(m) => {
+            td_string!(l, packet.resend_safe, message = m.clone()).to_string()
+        }
+        other => other.message(l),
     };
     view! { <p class="error" role="alert" id="packet-error">{message}</p> }
 }
@@ -648,6 +673,7 @@ mod tests {
             ],
             &sources,
             &me,
+            Locale::en,
         );
         assert!(
             good.is_empty(),
@@ -674,6 +700,7 @@ mod tests {
             ],
             &sources,
             &me,
+            Locale::en,
         );
         assert!(bad.key[&0].contains("your own account"), "{bad:?}");
         assert!(!bad.key[&1].is_empty(), "{bad:?}");

@@ -1,6 +1,8 @@
 use crate::api::CreateAccount;
 use crate::error::AppError;
+use crate::i18n::{t, t_string, use_i18n, Locale};
 use crate::pages::{error_banner, last_result};
+use crate::text::Say;
 use domain::input;
 use leptos::prelude::*;
 
@@ -56,12 +58,15 @@ impl Check {
     }
 }
 
-fn err<T, E: ToString>(r: Result<T, E>) -> Option<String> {
-    r.err().map(|e| e.to_string())
+/// The check's message, in the client's words.
+fn err<T, E: Say>(r: Result<T, E>, l: Locale) -> Option<String> {
+    r.err().map(|e| e.say(l))
 }
 
 #[component]
 pub fn SignUp() -> impl IntoView {
+    let i18n = use_i18n();
+    let l = move || i18n.get_locale_untracked();
     let create = ServerAction::<CreateAccount>::new();
     let value = last_result(create.value());
     let company = RwSignal::new(false);
@@ -82,43 +87,43 @@ pub fn SignUp() -> impl IntoView {
         v
     });
     view! {
-        <crate::pages::PageTitle text="Open an account"/>
+        <crate::pages::PageTitle text=move || t_string!(i18n, titles.signup).to_string()/>
         <section class="card narrow">
-            <h1>"Open an account"</h1>
+            <h1>{t!(i18n, signup.title)}</h1>
             <ActionForm action=create attr:class="form">
                 <fieldset class="choice">
-                    <legend>"Account type"</legend>
-                    <label><input type="radio" name="kind" value="individual" checked on:change=move |_| company.set(false)/>" Individual (CPF)"</label>
-                    <label><input type="radio" name="kind" value="company" on:change=move |_| company.set(true)/>" Company (CNPJ)"</label>
-                    <label><input type="checkbox" name="joint" value="yes" on:change=move |ev| joint.set(event_target_checked(&ev))/>" Joint account (two holders)"</label>
+                    <legend>{t!(i18n, signup.kind)}</legend>
+                    <label><input type="radio" name="kind" value="individual" checked on:change=move |_| company.set(false)/>{t!(i18n, signup.individual)}</label>
+                    <label><input type="radio" name="kind" value="company" on:change=move |_| company.set(true)/>{t!(i18n, signup.company)}</label>
+                    <label><input type="checkbox" name="joint" value="yes" on:change=move |ev| joint.set(event_target_checked(&ev))/>{t!(i18n, signup.joint)}</label>
                     {kind.message(value)}
                 </fieldset>
-                <label>"Holder's full name" <input name="name1" autocomplete="name" required maxlength="100" on:change=name1.on_change(|v| err(input::name(v))) on:input=name1.on_input(|v| err(input::name(v)))/></label>
+                <label>{t!(i18n, signup.name1)} <input name="name1" autocomplete="name" required maxlength="100" on:change=name1.on_change(move |v| err(input::name(v), l())) on:input=name1.on_input(move |v| err(input::name(v), l()))/></label>
                 {name1.message(value)}
                 <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20"
-                    on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()))) on:input=tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked())))/></label>
+                    on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>
                 {tax1.message(value)}
                 <div class="second-holder" class:hidden=move || !joint.get()>
-                    <label>"Second holder's full name" <input name="name2" maxlength="100" on:change=name2.on_change(|v| err(input::name(v))) on:input=name2.on_input(|v| err(input::name(v)))/></label>
+                    <label>{t!(i18n, signup.name2)} <input name="name2" maxlength="100" on:change=name2.on_change(move |v| err(input::name(v), l())) on:input=name2.on_input(move |v| err(input::name(v), l()))/></label>
                     {name2.message(value)}
-                    <label>"Second holder's " {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20"
-                        on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()))) on:input=tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked())))/></label>
+                    <label>{t!(i18n, signup.second)} {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20"
+                        on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>
                     {tax2.message(value)}
                 </div>
-                <label>"E-mail" <input type="email" name="email" autocomplete="email" required maxlength="254" on:change=email.on_change(|v| err(input::email(v))) on:input=email.on_input(|v| err(input::email(v)))/></label>
+                <label>{t!(i18n, signup.email)} <input type="email" name="email" autocomplete="email" required maxlength="254" on:change=email.on_change(move |v| err(input::email(v), l())) on:input=email.on_input(move |v| err(input::email(v), l()))/></label>
                 {email.message(value)}
-                <label>"Phone" <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"
-                    on:change=phone.on_change(|v| err(input::phone(v))) on:input=phone.on_input(|v| err(input::phone(v)))/></label>
+                <label>{t!(i18n, signup.phone)} <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"
+                    on:change=phone.on_change(move |v| err(input::phone(v), l())) on:input=phone.on_input(move |v| err(input::phone(v), l()))/></label>
                 {phone.message(value)}
-                <label>"Password" <input type="password" name="password" autocomplete="new-password" required minlength="8" maxlength="128"
-                    on:change=password.on_change(|v| err(input::password(v))) on:input=password.on_input(|v| err(input::password(v)))/></label>
-                <span class="hint">"At least 8 characters, with a letter and a digit."</span>
+                <label>{t!(i18n, signup.password)} <input type="password" name="password" autocomplete="new-password" required minlength="8" maxlength="128"
+                    on:change=password.on_change(move |v| err(input::password(v), l())) on:input=password.on_input(move |v| err(input::password(v), l()))/></label>
+                <span class="hint">{t!(i18n, signup.password_hint)}</span>
                 {password.message(value)}
-                <label class="check"><input type="checkbox" name="register_key" value="yes" checked/>" Register my CPF/CNPJ as a Pix key, so that anyone can pay me with it"</label>
+                <label class="check"><input type="checkbox" name="register_key" value="yes" checked/>{t!(i18n, signup.register_key)}</label>
                 {error_banner(value)}
-                <button type="submit" class="primary" disabled=move || create.pending().get()>"Open account"</button>
+                <button type="submit" class="primary" disabled=move || create.pending().get()>{t!(i18n, signup.submit)}</button>
             </ActionForm>
-            <p class="muted">"Already a client? " <a href="/login">"Log in"</a></p>
+            <p class="muted">{t!(i18n, signup.already)} <a href="/login">{t!(i18n, common.log_in)}</a></p>
         </section>
     }
     .into_any()

@@ -106,6 +106,14 @@ async fn wait_hydrated(browser: &Browser) {
     wait_for(browser, "//body[@data-hydrated='true']").await;
 }
 
+/// Switches the app to English with its language button (the choice is a cookie of the host,
+/// so it holds for every bank on it); the tests below read English words.
+async fn to_english(browser: &Browser) {
+    wait_for(browser, "//html[@lang='pt-BR']").await;
+    click(browser, "//button[@id='language']").await;
+    wait_for(browser, "//html[@lang='en']").await;
+}
+
 async fn fill(browser: &Browser, name: &str, value: &str) {
     let field = browser
         .find(Locator::Css(&format!("input[name='{name}']")))
@@ -135,6 +143,7 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     b.goto(&format!("{}/", bank.url)).await.unwrap();
     wait_hydrated(b).await;
     screenshot(b, "titanium-landing").await;
+    to_english(b).await;
     click(b, "//a[text()='Open an account']").await;
     wait_for(b, "//h1[text()='Open an account']").await;
     wait_hydrated(b).await;
@@ -335,6 +344,7 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     // The bank selector: every bank in its palette, online.
     b.goto(&format!("{eleven}/banks")).await.unwrap();
     wait_hydrated(b).await;
+    to_english(b).await;
     for id in 1..=5 {
         wait_for(
             b,
@@ -609,5 +619,117 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     )
     .await;
     screenshot(b, "consortium-status").await;
+    driver.browser.close().await.unwrap();
+}
+
+/// Issue 17, in the language every client starts in: a client registers an e-mail key (the
+/// code comes from the bank's outbox, in Portuguese) and pays another bank's client by key alone,
+/// seeing the receiver's name and bank before confirming. Nothing here switches to English.
+#[tokio::test]
+async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
+    let c = Consortium::start(&[]).await;
+    // Beto, at Automobili, is paid at an e-mail key he confirmed with the code his bank sent.
+    let beto = c.client(1);
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await
+            .as_u16(),
+        200
+    );
+    let (s, body) = beto
+        .call(
+            "request_key",
+            &[("kind", "email"), ("value", "Beto.Reis@Example.com")],
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{body}");
+    let code = crate::keys::code_sent(&c, 1, "beto.reis@example.com");
+    let (s, body) = beto
+        .call(
+            "confirm_key",
+            &[("key", "beto.reis@example.com"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{body}");
+    let eleven = c.url(0);
+
+    let driver = start_browser().await;
+    let b = &driver.browser;
+    b.goto(&format!("{eleven}/signup")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//html[@lang='pt-BR']").await;
+    assert_eq!(b.title().await.unwrap(), "Abrir conta · Eleven");
+    fill(b, "name1", "Ana Lima").await;
+    fill(b, "tax_id1", ANA_CPF).await;
+    fill(b, "email", "ana@example.com").await;
+    fill(b, "phone", "(11) 98765-4321").await;
+    // NIST 800-63B: long enough but among the commonest passwords, refused in Portuguese.
+    fill(b, "password", "password123").await;
+    click(b, "//button[text()='Abrir conta']").await;
+    wait_for(
+        b,
+        "//span[@data-field='password' and contains(., 'mais comuns')]",
+    )
+    .await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[text()='Abrir conta']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
+    wait_hydrated(b).await;
+    fill(b, "amount", "100,00").await;
+    click(b, "//section[@id='deposit']//button[text()='Depositar']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 100,00']").await;
+
+    // Her own e-mail key: the bank sends a code (to its outbox here), she types it.
+    b.goto(&format!("{eleven}/keys")).await.unwrap();
+    wait_hydrated(b).await;
+    assert_eq!(b.title().await.unwrap(), "Chaves Pix · Eleven");
+    select_at(b, "//select[@name='kind']", "email").await;
+    fill_at(b, "//input[@name='value']", "ana.lima@example.com").await;
+    click(b, "//button[text()='Cadastrar']").await;
+    wait_for(
+        b,
+        "//div[@id='confirm-key' and contains(., 'Enviamos um código')]",
+    )
+    .await;
+    let outbox = std::fs::read_to_string(c.dirs[0].path().join("outbox.txt")).unwrap();
+    assert!(
+        outbox.contains("Seu código Consórcio"),
+        "the code's message is in the client's language: {outbox}"
+    );
+    let code = crate::keys::code_sent(&c, 0, "ana.lima@example.com");
+    fill(b, "code", "000000").await;
+    click(b, "//button[text()='Confirmar']").await;
+    wait_for(b, "//span[@data-field='code']").await;
+    fill(b, "code", &code).await;
+    click(b, "//button[text()='Confirmar']").await;
+    wait_for(
+        b,
+        "//li[@class='key-row' and @data-key='ana.lima@example.com']",
+    )
+    .await;
+    screenshot(b, "pt-keys").await;
+
+    // Pix by key alone: no bank to choose; the review names the receiver and his bank.
+    b.goto(&format!("{eleven}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    fill(b, "pix_key", "beto.reis@example.com").await;
+    fill(b, "pix_amount", "12,34").await;
+    click(b, "//button[text()='Revisar']").await;
+    wait_for(b, "//strong[@id='receiver-name' and text()='Beto Reis']").await;
+    wait_for(b, "//div[@id='pix-confirm' and contains(., 'Automobili')]").await;
+    screenshot(b, "pt-pix-confirm").await;
+    click(b, "//button[text()='Confirmar Pix']").await;
+    wait_for(
+        b,
+        "//p[@class='ok' and contains(., 'Pix de R$ 12,34 enviado para Beto Reis')]",
+    )
+    .await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 87,66']").await;
+    // Beto's bank commits its part when the decision reaches it, just after Ana's answer.
+    let start = std::time::Instant::now();
+    while beto.balances().await != (1_234, 0) {
+        assert!(start.elapsed() < SETTLE_PATIENCE, "Beto was not paid");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     driver.browser.close().await.unwrap();
 }

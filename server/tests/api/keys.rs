@@ -9,7 +9,7 @@ use std::time::Duration;
 const DORA_CPF: &str = "271.828.182-05";
 
 /// The code bank `i` last "sent" to `to` (its outbox file stands in for e-mail and SMS).
-fn code_sent(c: &Consortium, i: usize, to: &str) -> String {
+pub(crate) fn code_sent(c: &Consortium, i: usize, to: &str) -> String {
     let outbox = std::fs::read_to_string(c.dirs[i].path().join("outbox.txt")).expect("an outbox");
     let line = outbox
         .lines()
@@ -226,7 +226,7 @@ async fn keys_of_every_kind_are_registered_once_in_the_consortium_and_paid_by_ke
     let (s, body) = pix(&payer4, "dora.dias@example.com", "1,00").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     assert!(
-        body.to_string().contains("No account with this Pix key"),
+        body.to_string().contains("No account has this Pix key"),
         "{body}"
     );
 

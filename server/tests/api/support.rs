@@ -88,10 +88,7 @@ impl Bank {
 
     pub fn client(&self) -> Client {
         Client {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
+            http: english_http(&self.url),
             url: self.url.clone(),
         }
     }
@@ -99,6 +96,20 @@ impl Bank {
     pub fn db_path(dir: &Path) -> PathBuf {
         dir.join("bank.sqlite3")
     }
+}
+
+/// An HTTP client that keeps cookies, starting with the app's language set to English (the
+/// tests read the bank's messages; the app speaks Portuguese unless the client chose English).
+pub fn english_http(url: &str) -> reqwest::Client {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(
+        "i18n_pref_locale=en; Path=/",
+        &url.parse::<reqwest::Url>().expect("a bank's URL"),
+    );
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// A browser-like client of one bank: keeps its session cookie.
@@ -210,7 +221,9 @@ impl Client {
             let (s, body) = self
                 .call("request_key", &[("kind", "document"), ("value", tax_id)])
                 .await;
-            if s == StatusCode::OK || body.to_string().contains("another account") {
+            // (English or Portuguese: some tests' clients keep the app's default language.)
+            let taken = ["another account", "outra conta"];
+            if s == StatusCode::OK || taken.iter().any(|t| body.to_string().contains(t)) {
                 return;
             }
             assert!(
@@ -687,10 +700,7 @@ impl Consortium {
     /// A browser-like client of bank `i` (valid across restarts: it only needs the address).
     pub fn client(&self, i: usize) -> Client {
         Client {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
+            http: english_http(&self.url(i)),
             url: self.url(i),
         }
     }
