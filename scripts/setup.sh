@@ -6,11 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   echo "setup: adding the wasm32-unknown-unknown target"
+  # Nothing outside the repository is relied on: rustup's network install or a clear failure.
   if ! timeout 300 rustup target add wasm32-unknown-unknown; then
-    # Offline fallback some machines carry beside the checkout.
-    fallback="$root/../shared/toolchain/ensure-wasm32"
-    [ -x "$fallback" ] || { echo "setup: cannot install the wasm32 target" >&2; exit 1; }
-    "$fallback"
+    echo "setup: cannot install the wasm32-unknown-unknown target (rustup needs the network once)" >&2
+    exit 1
   fi
 fi
 

@@ -275,9 +275,10 @@ pub mod ssr {
                 field: None,
                 message: msg,
             },
-            EngineError::Busy | EngineError::Stopped | EngineError::Consortium(_) => {
-                AppError::Unavailable(msg)
-            }
+            EngineError::Busy
+            | EngineError::Stopped
+            | EngineError::NotStored
+            | EngineError::Consortium(_) => AppError::Unavailable(msg),
             EngineError::Consent(c) => match c {
                 ConsentError::BadCode | ConsentError::BadState => AppError::BadInput {
                     field: None,

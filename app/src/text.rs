@@ -71,6 +71,9 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
         Refusal::RecordsUnreadable { bank } => {
             td_string!(l, refusal.records_unreadable, bank = name(bank)).to_string()
         }
+        Refusal::CannotStore { bank } => {
+            td_string!(l, refusal.cannot_store, bank = name(bank)).to_string()
+        }
         Refusal::NoAnswer { bank } => {
             td_string!(l, refusal.no_answer, bank = name(bank)).to_string()
         }
@@ -291,6 +294,7 @@ mod engine_errors {
                 E::Busy => td_string!(l, err.busy).to_string(),
                 E::Stopped => td_string!(l, err.stopped).to_string(),
                 E::Unexpected => td_string!(l, err.unexpected).to_string(),
+                E::NotStored => td_string!(l, err.not_stored).to_string(),
                 E::Consortium(e) => e.say(l),
                 E::Packet(e) => e.say(l),
                 E::Consent(e) => e.say(l),

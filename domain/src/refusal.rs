@@ -30,6 +30,8 @@ pub enum Refusal {
     InvalidParts { bank: BankId },
     /// `bank` could not read its own records; nothing was reserved there.
     RecordsUnreadable { bank: BankId },
+    /// `bank` cannot store new operations now (its disk is full, say); nothing was reserved.
+    CannotStore { bank: BankId },
     /// `bank` did not answer in time (or its answer was not understood).
     NoAnswer { bank: BankId },
     /// `bank` cannot be reached right now.
@@ -74,6 +76,7 @@ impl Refusal {
             | Refusal::AlreadyCancelled { bank }
             | Refusal::InvalidParts { bank }
             | Refusal::RecordsUnreadable { bank }
+            | Refusal::CannotStore { bank }
             | Refusal::NoAnswer { bank }
             | Refusal::Unreachable { bank }
             | Refusal::LimitExceeded { bank }

@@ -35,6 +35,10 @@ pub enum EngineError {
     Stopped,
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Unexpected,
+    /// The batch this operation belonged to could not be written (a full disk, say): nothing of
+    /// it happened, and the bank cannot store new operations until writing works again.
+    #[error("This bank cannot store new operations right now; nothing was changed. Please try again later.")]
+    NotStored,
     /// Another bank could not be reached, or the consortium could not run the operation.
     #[error(transparent)]
     Consortium(#[from] ConsortiumError),
@@ -136,6 +140,20 @@ pub struct EngineConfig {
     /// Per member bank, the most it may owe this bank net (membership file); a credit that would
     /// take a bank beyond it is refused. A bank not listed may owe nothing.
     pub limits: std::collections::BTreeMap<BankId, Cents>,
+    /// Fault injection for tests (`FAULT_DB_SPARE_PAGES`): the database may grow by this many
+    /// pages from its size at start, then writing fails as on a full disk.
+    pub spare_pages: Option<u32>,
+}
+
+/// What the engine thread publishes after every batch, read without the queue by `/status`,
+/// `/healthz` and `/metrics` (so that polling them costs the engine nothing).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub audit: Audit,
+    /// Since when the last batches could not be written (`None`: the last write worked).
+    pub store_failing_since_ms: Option<i64>,
+    /// Batches that could not be written since start.
+    pub store_failures: u64,
 }
 
 impl EngineConfig {
@@ -150,6 +168,7 @@ impl EngineConfig {
             sessions_per_account: 10,
             recent_limit: 50,
             limits: std::collections::BTreeMap::new(),
+            spare_pages: None,
         }
     }
 }
@@ -383,6 +402,7 @@ pub struct EngineHandle {
     sessions: SessionTable,
     /// This bank's copy of the key directory, read without the queue (the engine writes it).
     keys: crate::directory::SharedEntries,
+    snapshot: Arc<RwLock<Snapshot>>,
 }
 
 impl EngineHandle {
@@ -394,9 +414,15 @@ impl EngineHandle {
     ) -> Result<(EngineHandle, std::thread::JoinHandle<()>), String> {
         let store = Store::open(&config.db_path)
             .map_err(|e| format!("opening {}: {e}", config.db_path.display()))?;
+        if let Some(pages) = config.spare_pages {
+            store
+                .limit_growth(pages)
+                .map_err(|e| format!("limiting the database's growth: {e}"))?;
+        }
         let state = State::restore(store, config.clone(), clock.clone())?;
         let sessions = state.sessions.clone();
         let keys = state.directory.shared();
+        let snapshot = state.snapshot.clone();
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let thread = std::thread::Builder::new()
             .name(format!("engine-{}", config.bank.id))
@@ -409,6 +435,7 @@ impl EngineHandle {
                 clock,
                 sessions,
                 keys,
+                snapshot,
             },
             thread,
         ))
@@ -416,6 +443,19 @@ impl EngineHandle {
 
     pub fn bank(&self) -> &BankInfo {
         &self.bank
+    }
+
+    /// The totals and the store's health as of the last batch, without the queue.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Commands waiting in the engine's queue now.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 
     /// A fresh transaction id of this bank: `E` + bank code + UTC minute + 11 random alphanumerics.
@@ -795,7 +835,7 @@ fn defer<T: Send + 'static>(reply: Reply<T>, result: EngineResult<T>) -> Deferre
         let _ = reply.send(if durable {
             result
         } else {
-            Err(EngineError::Unexpected)
+            Err(EngineError::NotStored)
         });
     })
 }
@@ -836,6 +876,9 @@ struct State {
     waiting: Vec<Deferred>,
     commands: u64,
     commits: u64,
+    store_failing_since_ms: Option<i64>,
+    store_failures: u64,
+    snapshot: Arc<RwLock<Snapshot>>,
 }
 
 impl State {
@@ -854,6 +897,11 @@ impl State {
         let directory = store
             .load_directory()
             .map_err(|e| format!("loading the key directory: {e}"))?;
+        let snapshot = Arc::new(RwLock::new(Snapshot {
+            audit: audit_of(&ledger, 0, 0),
+            store_failing_since_ms: None,
+            store_failures: 0,
+        }));
         Ok(State {
             config,
             clock,
@@ -872,6 +920,9 @@ impl State {
             waiting: Vec::new(),
             commands: 0,
             commits: 0,
+            store_failing_since_ms: None,
+            store_failures: 0,
+            snapshot,
         })
     }
 
@@ -930,18 +981,39 @@ impl State {
         } else {
             self.commits += 1;
             match self.store.persist(&batch, now) {
-                Ok(()) => true,
+                Ok(()) => {
+                    if self.store_failing_since_ms.take().is_some() {
+                        tracing::info!("writing to the store works again");
+                    }
+                    true
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "persisting a batch failed; reloading state from disk");
+                    self.store_failures += 1;
+                    self.store_failing_since_ms.get_or_insert(now);
                     self.reload();
                     false
                 }
             }
         };
+        self.publish();
         self.seen_in_batch.clear();
         self.participations_in_batch.clear();
         self.decisions_in_batch.clear();
         self.answer_waiting(durable);
+    }
+
+    /// Publishes the totals and the store's health for readers outside the queue.
+    fn publish(&self) {
+        let snapshot = Snapshot {
+            audit: self.audit(),
+            store_failing_since_ms: self.store_failing_since_ms,
+            store_failures: self.store_failures,
+        };
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = snapshot;
     }
 
     fn answer_waiting(&mut self, durable: bool) {
@@ -1483,27 +1555,30 @@ impl State {
     }
 
     fn audit(&self) -> Audit {
-        let mut audit = Audit {
-            accounts: 0,
-            total_available: 0,
-            total_blocked: 0,
-            total_incoming: 0,
-            prepared_transactions: self.ledger.prepared_count(),
-            commands: self.commands,
-            commits: self.commits,
-            books: self.ledger.books().clone(),
-            balanced: {
-                let (held, owed) = self.ledger.balance_sheet();
-                held == owed
-            },
-        };
-        for a in self.ledger.accounts() {
-            audit.accounts += 1;
-            audit.total_available += a.available.get() as i128;
-            audit.total_blocked += a.blocked.get() as i128;
-            audit.total_incoming += a.incoming.get() as i128;
-        }
-        audit
+        audit_of(&self.ledger, self.commands, self.commits)
+    }
+}
+
+/// The audit totals from the ledger's running sums: no walk over the accounts.
+fn audit_of(ledger: &Ledger, commands: u64, commits: u64) -> Audit {
+    let totals = ledger.totals();
+    let books = ledger.books().clone();
+    let settled: i128 = books
+        .positions
+        .values()
+        .map(|p| i128::from(p.settled))
+        .sum();
+    Audit {
+        accounts: usize::try_from(totals.accounts).unwrap_or(usize::MAX),
+        total_available: totals.available,
+        total_blocked: totals.blocked,
+        total_incoming: totals.incoming,
+        prepared_transactions: ledger.prepared_count(),
+        commands,
+        commits,
+        balanced: totals.available + totals.blocked
+            == i128::from(books.deposits) + i128::from(books.opening) + settled,
+        books,
     }
 }
 

@@ -220,6 +220,36 @@ pub struct Ledger {
     books: Books,
     next_id: i64,
     changes: Vec<Change>,
+    /// Sums over every account, kept as balances move, so that reading them costs nothing
+    /// (`/status`, `/healthz` and `/metrics` read them after every batch).
+    totals: Totals,
+}
+
+/// Running sums over every account of this bank.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub accounts: u64,
+    pub available: i128,
+    pub blocked: i128,
+    pub incoming: i128,
+}
+
+impl Totals {
+    /// Moves the sums by an account's change from `before` to `after` (available, blocked,
+    /// incoming).
+    fn shift(&mut self, before: (Cents, Cents, Cents), after: (Cents, Cents, Cents)) {
+        self.available += i128::from(after.0.get()) - i128::from(before.0.get());
+        self.blocked += i128::from(after.1.get()) - i128::from(before.1.get());
+        self.incoming += i128::from(after.2.get()) - i128::from(before.2.get());
+    }
+
+    fn add(&mut self, a: &Account) {
+        self.accounts += 1;
+        self.shift(
+            (Cents::ZERO, Cents::ZERO, Cents::ZERO),
+            (a.available, a.blocked, a.incoming),
+        );
+    }
 }
 
 impl Ledger {
@@ -242,6 +272,7 @@ impl Ledger {
         for account in accounts {
             ledger.index(&account);
             ledger.next_id = ledger.next_id.max(account.id.0 + 1);
+            ledger.totals.add(&account);
             ledger.accounts.insert(account.id, account);
         }
         for (tx, part) in prepared {
@@ -358,6 +389,7 @@ impl Ledger {
         self.index(&account);
         self.changes
             .push(Change::AccountCreated(Box::new(account.clone())));
+        self.totals.add(&account);
         self.accounts.insert(id, account);
         Ok(id)
     }
@@ -381,6 +413,10 @@ impl Ledger {
             .checked_add(amount.get())
             .ok_or(LedgerError::BalanceLimit)?;
         let acc = self.accounts.get_mut(&account).expect("checked above");
+        self.totals.shift(
+            (acc.available, acc.blocked, acc.incoming),
+            (available, acc.blocked, acc.incoming),
+        );
         acc.available = available;
         self.books.deposits = deposits;
         self.changes.push(Change::Deposits(deposits));
@@ -430,6 +466,10 @@ impl Ledger {
             .blocked
             .checked_add(amount)
             .ok_or(LedgerError::BalanceLimit)?;
+        self.totals.shift(
+            (acc.available, acc.blocked, acc.incoming),
+            (available, blocked, acc.incoming),
+        );
         acc.available = available;
         acc.blocked = blocked;
         self.record_prepared(
@@ -479,10 +519,12 @@ impl Ledger {
             }
             None => None,
         };
-        self.accounts
-            .get_mut(&account)
-            .expect("checked above")
-            .incoming = incoming;
+        let acc = self.accounts.get_mut(&account).expect("checked above");
+        self.totals.shift(
+            (acc.available, acc.blocked, acc.incoming),
+            (acc.available, acc.blocked, incoming),
+        );
+        acc.incoming = incoming;
         if let Some((peer, position)) = position {
             self.set_position(peer, position);
         }
@@ -602,6 +644,10 @@ impl Ledger {
                 blocked.get() >= 0 && incoming.get() >= 0,
                 "reservation underflow on {tx}"
             );
+            self.totals.shift(
+                (acc.available, acc.blocked, acc.incoming),
+                (available, blocked, incoming),
+            );
             acc.available = available;
             acc.blocked = blocked;
             acc.incoming = incoming;
@@ -678,8 +724,23 @@ impl Ledger {
         )
     }
 
+    /// Sums over every account (kept as balances move).
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
     /// Asserts the structural invariants; used by tests and after restoring from disk.
     pub fn check_invariants(&self) -> Result<(), String> {
+        let mut summed = Totals::default();
+        for a in self.accounts.values() {
+            summed.add(a);
+        }
+        if summed != self.totals {
+            return Err(format!(
+                "running totals {:?} differ from the accounts' sums {summed:?}",
+                self.totals
+            ));
+        }
         let mut blocked: HashMap<AccountId, i64> = HashMap::new();
         let mut incoming: HashMap<AccountId, i64> = HashMap::new();
         for parts in self.prepared.values() {

@@ -163,6 +163,8 @@ pub struct Ring {
     wait_from_ms: u64,
     /// Rotations this bank has taken part in, for the status page and benchmarks.
     pub visits: u64,
+    /// Tokens this bank generated because the token was lost (for operators' metrics).
+    pub regenerations: u64,
     /// Some bank has asked for the token: this bank's next idle visit passes it without holding.
     hurried: bool,
     /// What this bank learned of the live epoch when it started (the second highest its peers
@@ -196,6 +198,7 @@ impl Ring {
             last_seen_ms: now_ms,
             wait_from_ms: now_ms,
             visits: 0,
+            regenerations: 0,
             hurried: false,
             floor: None,
             last_held_ms: now_ms,
@@ -540,6 +543,7 @@ impl Ring {
             return Vec::new();
         }
         let counter = self.horizon().saturating_add(1);
+        self.regenerations += 1;
         self.take(
             Token {
                 epoch: Epoch {

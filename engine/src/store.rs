@@ -388,6 +388,19 @@ pub struct Store {
 }
 
 impl Store {
+    /// Lets the database grow by `pages` pages from its size now, then fails writes with
+    /// SQLITE_FULL as a full disk would (fault injection for tests).
+    pub fn limit_growth(&self, pages: u32) -> StoreResult<()> {
+        let now: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let max = now + i64::from(pages);
+        let _: i64 = self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {max}"), [], |r| r.get(0))?;
+        Ok(())
+    }
+
     pub fn open(path: &Path) -> StoreResult<Store> {
         let conn = Connection::open(path)?;
         // WAL: readers (an operator's backup, say) never block the writer. FULL: the WAL is

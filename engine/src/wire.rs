@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 /// version with a clear refusal instead of guessing what it means.
 /// Version 2: debits name their source (the coordinator's own client, or a consent), and the
 /// account route and code redemption are about consents.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 3: key operations (`PartSpec::Key`) replicate the Pix-key directory, credits name a
+/// key, and a participant that cannot store refuses with `Refusal::CannotStore`.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,6 +148,9 @@ pub struct RingStatus {
     /// Token deliveries this bank made, and their round trips in all (microseconds).
     pub passes: u64,
     pub pass_us: u64,
+    /// Tokens this bank generated since start because the token was lost.
+    #[serde(default)]
+    pub regenerations: u64,
 }
 
 /// Two-phase commit at one bank as a coordinator.

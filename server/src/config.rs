@@ -62,6 +62,31 @@ pub struct Config {
     /// Tests only (`FAULT_CLOCK_SKEW_MS`): how far the engine's clock (sessions, consents, the
     /// ledger's time stamps) runs ahead of this machine's; 0 in every real deployment.
     pub clock_skew_ms: i64,
+    /// Tests only (`FAULT_DB_SPARE_PAGES`): the database may grow by this many pages, then
+    /// writes fail as on a full disk.
+    pub spare_pages: Option<u32>,
+    /// `OPERATOR_TOKEN`: when set, `/metrics` answers only requests carrying
+    /// `Authorization: Bearer <token>`.
+    pub operator_token: Option<OperatorToken>,
+}
+
+/// The operators' bearer token. Never serialised, never printed.
+#[derive(Clone)]
+pub struct OperatorToken(String);
+
+impl OperatorToken {
+    /// Whether `presented` is the token; compares digests, so the time taken does not depend
+    /// on how much of the token was right.
+    pub fn matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.0.as_bytes()) == Sha256::digest(presented.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for OperatorToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorToken(..)")
+    }
 }
 
 /// The display name of bank `id` when nothing else names it.
@@ -253,6 +278,29 @@ impl Config {
                             "milliseconds, at most 400 days either way",
                         )
                     })?,
+            },
+            spare_pages: match get("FAULT_DB_SPARE_PAGES") {
+                None => None,
+                Some(v) => Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| {
+                            invalid("FAULT_DB_SPARE_PAGES", "a page count between 1 and 1000000")
+                        })?,
+                ),
+            },
+            operator_token: match get("OPERATOR_TOKEN") {
+                None => None,
+                Some(v) if v.len() >= 16 && v.len() <= 256 && v.is_ascii() => {
+                    Some(OperatorToken(v.to_string()))
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        "OPERATOR_TOKEN",
+                        "16 to 256 ASCII characters (a long random string)",
+                    ))
+                }
             },
         })
     }

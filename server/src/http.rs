@@ -64,6 +64,13 @@ pub fn router(
             }
         }
     };
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        engine.clone(),
+        ring.clone(),
+        node.clone(),
+    ));
+    let operator_token = config.operator_token.clone();
+    let scrape = metrics.clone();
     let health_engine = engine.clone();
     let status_engine = engine.clone();
     let status_ring = ring.clone();
@@ -77,6 +84,19 @@ pub fn router(
     );
     Router::new()
         .route("/healthz", get(move || health(health_engine.clone())))
+        .route(
+            "/metrics",
+            get(move |headers: axum::http::HeaderMap| {
+                let scrape = scrape.clone();
+                let token = operator_token.clone();
+                async move { metrics_page(&scrape, token.as_ref(), &headers) }
+            }),
+        )
+        // Browsers ask for /favicon.ico whatever the page says; the icon is an SVG.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
+        )
         .route(
             "/status",
             get(move || {
@@ -99,6 +119,10 @@ pub fn router(
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Merged after the browser limit, so that its own (larger) limit applies to it alone.
         .merge(crate::interbank::router(gate, ring, node))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
@@ -118,17 +142,54 @@ pub fn router(
         .with_state(options)
 }
 
+/// Whether this bank can take new operations: 200, or 503 while its store cannot be written
+/// (a full disk: nothing is lost, but nothing new can be stored). Read from the engine's last
+/// published snapshot: no walk over accounts, no trip through the engine's queue.
 async fn health(engine: EngineHandle) -> Response {
-    match engine.audit().await {
-        Ok(audit) => Json(serde_json::json!({
-            "status": "ok",
+    let snapshot = engine.snapshot();
+    let body = |status: &str| {
+        serde_json::json!({
+            "status": status,
             "bank": engine.bank().id,
             "name": engine.bank().name,
-            "accounts": audit.accounts,
-        }))
-        .into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+            "accounts": snapshot.audit.accounts,
+            "store_failing_since_ms": snapshot.store_failing_since_ms,
+        })
+    };
+    match snapshot.store_failing_since_ms {
+        None => Json(body("ok")).into_response(),
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(body("cannot_store"))).into_response(),
     }
+}
+
+/// `/metrics` for operators: with `OPERATOR_TOKEN` set, only for `Authorization: Bearer <it>`.
+fn metrics_page(
+    metrics: &crate::metrics::Metrics,
+    token: Option<&crate::config::OperatorToken>,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    if let Some(token) = token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| token.matches(p)) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "an operator token is required",
+            )
+                .into_response();
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
 }
 
 /// Server functions answer every error with 500. This gives each [`AppError`] its own status
@@ -168,7 +229,7 @@ async fn status(
             evidence_dropped: n.evidence_dropped(),
         }
     });
-    let audit = engine.audit().await.ok();
+    let audit = Some(engine.snapshot().audit);
     Json(StatusReport {
         bank: Some(engine.bank().id),
         name: engine.bank().name.clone(),

@@ -137,8 +137,31 @@ async fn prepare(
         .chain(msg.decisions.iter().map(|d| d.tx.clone()))
         .collect();
     signed.keep(&node, Route::Prepare, txs);
+    // The first leg of each item, to name in a refusal of the whole message.
+    let legs: Vec<u16> = msg
+        .items
+        .iter()
+        .map(|i| i.parts.first().map_or(0, |(leg, _)| *leg))
+        .collect();
     match node.serve_prepare(from, msg).await {
         Ok(answer) => Json(answer).into_response(),
+        // Nothing of the message was stored: every item is refused with the reason, which the
+        // coordinator can tell its client (instead of "did not answer"), and no decision riding
+        // on it is acknowledged, so the coordinator sends those again.
+        Err(engine::EngineError::NotStored) => {
+            let bank = node.engine().bank().id;
+            Json(engine::wire::PrepareAnswer {
+                votes: legs
+                    .into_iter()
+                    .map(|leg| engine::twopc::Vote::Refused {
+                        leg,
+                        reason: domain::Refusal::CannotStore { bank },
+                    })
+                    .collect(),
+                acked: Vec::new(),
+            })
+            .into_response()
+        }
         Err(e) => engine_unavailable(e),
     }
 }

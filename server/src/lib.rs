@@ -28,6 +28,7 @@ pub mod http;
 pub mod identity;
 pub mod interbank;
 pub mod membership;
+pub mod metrics;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;
@@ -56,6 +57,7 @@ pub async fn run(
     if let Some(membership) = &config.membership {
         engine_config.limits = membership.limits();
     }
+    engine_config.spare_pages = config.spare_pages;
     let clock: Arc<dyn engine::Clock> = match config.clock_skew_ms {
         0 => Arc::new(SystemClock),
         skew => {

@@ -114,12 +114,17 @@ fn keygen(args: &[String], create: bool) -> ExitCode {
 #[tokio::main]
 async fn serve() -> ExitCode {
     // Logs go to stderr: stdout carries only the "listening on" line scripts and tests wait for.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // LOG_FORMAT=json: one JSON object per line, for log shippers; anything else: text.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let config = match server::config::Config::from_env() {
         Ok(c) => c,
         Err(e) => {

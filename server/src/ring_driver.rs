@@ -257,5 +257,6 @@ fn publish(ring: &Ring, published: &Mutex<Published>, passes: (u64, u64), now_ms
         last_seen_ago_ms: now_ms.saturating_sub(ring.last_seen_ms()),
         passes: passes.0,
         pass_us: passes.1,
+        regenerations: ring.regenerations,
     };
 }

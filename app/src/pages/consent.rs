@@ -259,12 +259,14 @@ pub fn Consents() -> impl IntoView {
                                     <p class="muted">{t_string!(i18n, consent.given_lead, account = p.account).to_string()}</p>
                                     {error_banner(value)}
                                     {empty.then(|| view! { <p class="muted">{t!(i18n, consent.none)}</p> })}
+                                    <div class="scroll-x">
                                     <table class:hidden=empty>
                                         <thead><tr><th>{t!(i18n, consent.to)}</th><th>{t!(i18n, linked.allowed)}</th><th class="num">{t!(i18n, consent.used_today)}</th><th>{t!(i18n, common.status)}</th><th></th></tr></thead>
                                         <tbody>
                                             {p.consents.into_iter().map(|c| view! { <ConsentRow c banks=p.banks.clone() revoke/> }).collect_view()}
                                         </tbody>
                                     </table>
+                                    </div>
                                     <a href="/dashboard">{t!(i18n, common.back_to_account)}</a>
                                 </section>
                             }.into_any()

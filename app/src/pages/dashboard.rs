@@ -235,6 +235,7 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
                     <p class="ok" role="status">{t_string!(i18n, linked.done, bank = crate::text::bank_name(b, &names)).to_string()}</p>
                 })}
                 {empty.then(|| view! { <p class="muted">{t!(i18n, linked.empty)}</p> })}
+                <div class="scroll-x">
                 <table class:hidden=empty>
                     <thead><tr><th>{t!(i18n, common.bank)}</th><th>{t!(i18n, common.account)}</th><th>{t!(i18n, linked.allowed)}</th><th>{t!(i18n, common.status)}</th><th class="num">{t!(i18n, common.available)}</th><th class="num">{t!(i18n, common.blocked)}</th></tr></thead>
                     <tbody>
@@ -258,6 +259,7 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
                         }).collect_view()}
                     </tbody>
                 </table>
+                </div>
                 <ActionForm action=start attr:class="form inline-form" attr:id="link-form">
                     <label>{t!(i18n, linked.link_at)}
                         <select name="bank">
@@ -416,12 +418,14 @@ fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
         <section class="card" id="history">
             <h2>{t!(i18n, history.title)}</h2>
             {empty.then(|| view! { <p class="muted">{t!(i18n, history.empty)}</p> })}
+            <div class="scroll-x">
             <table class:hidden=empty>
                 <thead><tr><th>{t!(i18n, history.when)}</th><th>{t!(i18n, history.description)}</th><th class="num">{t!(i18n, history.amount)}</th><th>{t!(i18n, common.status)}</th><th class="num">{t!(i18n, history.balance_after)}</th></tr></thead>
                 <tbody>
                     {entries.into_iter().map(|e| view! { <Row entry=e banks=banks.clone()/> }).collect_view()}
                 </tbody>
             </table>
+            </div>
         </section>
     }
 }

@@ -389,6 +389,7 @@ fn Review(
     view! {
         <div class="confirm" id="packet-review" data-tx=id>
             <h3>{t!(i18n, packet.review_title)}</h3>
+            <div class="scroll-x">
             <table>
                 <thead><tr><th>"#"</th><th>{t!(i18n, packet.from)}</th><th>{t!(i18n, packet.to)}</th><th class="num">{t!(i18n, packet.amount)}</th></tr></thead>
                 <tbody>
@@ -409,6 +410,7 @@ fn Review(
                     }).collect_view()}
                 </tbody>
             </table>
+            </div>
             <Totals totals names/>
             <div class="actions">
                 <button type="button" class="primary" id="confirm-packet" on:click=confirm

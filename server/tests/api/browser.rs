@@ -258,6 +258,8 @@ async fn fill_at(browser: &Browser, xpath: &str, value: &str) {
 }
 
 async fn select_at(browser: &Browser, xpath: &str, value: &str) {
+    // The options may be filled in after the select appears (the banks' list loads).
+    wait_for(browser, &format!("{xpath}/option[@value='{value}']")).await;
     wait_for(browser, xpath)
         .await
         .select_by_value(value)
@@ -731,5 +733,210 @@ async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
         assert!(start.elapsed() < SETTLE_PATIENCE, "Beto was not paid");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    driver.browser.close().await.unwrap();
+}
+
+/// The page's width and how wide it would scroll, with the elements that stick out on the right
+/// (for the failure message): a phone must never have to scroll sideways.
+async fn sideways(b: &Browser, page: &str) -> Option<String> {
+    let answer = b
+        .execute(
+            "const d = document.documentElement, w = d.clientWidth; \
+             const out = [...document.querySelectorAll('body *')] \
+               .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.scroll-x')) \
+               .slice(0, 8) \
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + \
+                    (e.getAttribute('class') ? '.' + e.getAttribute('class').split(' ').join('.') : '') + \
+                    ' ' + Math.round(e.getBoundingClientRect().right)); \
+             return [d.scrollWidth, w, out.join(', ')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (answer[0].as_u64().unwrap(), answer[1].as_u64().unwrap());
+    eprintln!("{page}: scrollWidth {scroll}, clientWidth {client}");
+    assert!(
+        client <= 400,
+        "{page}: the viewport is {client} px wide, not a phone's"
+    );
+    (scroll > client).then(|| {
+        format!(
+            "{page}: scrollWidth {scroll} > clientWidth {client}; sticking out: {}",
+            answer[2].as_str().unwrap_or_default()
+        )
+    })
+}
+
+/// Issue 18: on a phone (390 px) the dashboard (packet builder, its review, the statement), the
+/// keys page and the consortium page fit the screen; the consortium page draws the ring, in ring
+/// order, with the bank that coordinates now marked, and keeps it current.
+#[tokio::test]
+async fn a_phone_sized_browser_never_scrolls_sideways_and_the_ring_is_drawn() {
+    let mut c = Consortium::start(&[]).await;
+    assert_eq!(
+        c.client(1)
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        c.client(3)
+            .open_account("Cia Ltda", CIA_CNPJ, "cia@example.com")
+            .await
+            .as_u16(),
+        200
+    );
+    let eleven = c.url(0);
+
+    let driver = start_browser().await;
+    let b = &driver.browser;
+    b.set_window_size(390, 844).await.unwrap();
+    b.goto(&format!("{eleven}/")).await.unwrap();
+    wait_hydrated(b).await;
+    // The page names its icon, which the bank serves.
+    wait_for(
+        b,
+        "//head/link[@rel='icon' and @href='/favicon.svg' and @type='image/svg+xml']",
+    )
+    .await;
+    let icon = reqwest::get(format!("{eleven}/favicon.svg")).await.unwrap();
+    assert_eq!(icon.status().as_u16(), 200);
+    assert!(icon.text().await.unwrap().starts_with("<svg"));
+    to_english(b).await;
+    let mut overflows = Vec::new();
+    overflows.extend(sideways(b, "landing").await);
+
+    // An account with a few statement lines: deposits and an inter-bank Pix (its description is
+    // the longest: name, masked key, bank).
+    sign_up(b, &eleven, "Ana Lima", ANA_CPF, "ana@example.com", true).await;
+    deposit(b, "1000,00", "R$ 1.000,00").await;
+    deposit(b, "250,00", "R$ 1.250,00").await;
+    deposit(b, "12345,67", "R$ 13.595,67").await;
+    fill(b, "pix_key", BETO_CPF).await;
+    fill(b, "pix_amount", "100,00").await;
+    click(b, "//button[text()='Review']").await;
+    wait_for(b, "//strong[@id='receiver-name' and text()='Beto Reis']").await;
+    overflows.extend(sideways(b, "dashboard, Pix review").await);
+    click(b, "//button[text()='Confirm Pix']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 13.495,67']").await;
+    wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
+
+    // Two packet rows, then their review.
+    packet_row(b, 1, "1", BETO_CPF, "Automobili", "50,00").await;
+    packet_row(b, 2, "1", CIA_CNPJ, "Formula", "1.234,56").await;
+    wait_for(b, "//strong[@id='packet-total' and text()='R$ 1.284,56']").await;
+    overflows.extend(sideways(b, "dashboard, packet builder").await);
+    screenshot(b, "phone-dashboard").await;
+    click(b, "//button[@id='review-packet']").await;
+    wait_for(
+        b,
+        "//tr[@class='review-row' and @data-leg='1']/td[contains(., 'Cia Ltda')]",
+    )
+    .await;
+    overflows.extend(sideways(b, "dashboard, packet review").await);
+    screenshot(b, "phone-packet-review").await;
+
+    b.goto(&format!("{eleven}/keys")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//li[@class='key-row']").await;
+    overflows.extend(sideways(b, "keys").await);
+    screenshot(b, "phone-keys").await;
+
+    b.goto(&format!("{eleven}/consortium")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//tr[@class='status-row' and @data-online='true'][5]").await;
+    overflows.extend(sideways(b, "consortium").await);
+    assert!(overflows.is_empty(), "{}", overflows.join("\n"));
+
+    // The ring: five banks in ring order, all online; the token moves fast, so the page is
+    // polled until a refresh caught exactly one bank holding it.
+    let ring = "//*[local-name()='svg' and @id='ring' and @role='img']";
+    let banks = |rest: &str| format!("{ring}//*[local-name()='g' and @class='ring-bank'{rest}]");
+    for (i, name) in ["Eleven", "Automobili", "Secret", "Formula", "Titanium"]
+        .iter()
+        .enumerate()
+    {
+        wait_for(
+            b,
+            &format!(
+                "({})[{}][@data-bank='{}' and @data-online='true' and .//*[local-name()='text' and . = '{name}']]",
+                banks(""),
+                i + 1,
+                i + 1
+            ),
+        )
+        .await;
+    }
+    wait_for(
+        b,
+        &format!(
+            "{ring}[count({}) = 5 and count({}) = 1]",
+            banks(""),
+            banks(" and @data-holder='true'")
+        ),
+    )
+    .await;
+    screenshot(b, "phone-consortium-ring").await;
+    let label = wait_for(b, ring)
+        .await
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .expect("the ring's aria-label");
+    assert!(
+        label.contains("5 of 5 banks online"),
+        "the ring says how many banks are up: {label}"
+    );
+    // The page's legend names the bank holding the turn, in words.
+    wait_for(
+        b,
+        "//*[@id='ring-legend']//*[contains(., 'coordinating now')]",
+    )
+    .await;
+
+    // Wider, as on a computer.
+    b.set_window_size(1200, 1000).await.unwrap();
+    wait_for(
+        b,
+        &format!(
+            "{ring}[count({}) = 5 and count({}) = 1]",
+            banks(""),
+            banks(" and @data-holder='true'")
+        ),
+    )
+    .await;
+    screenshot(b, "consortium-ring").await;
+
+    // Titanium stops: the next refreshes draw it greyed, the turn goes round without it.
+    c.take(4).kill().await;
+    wait_for(
+        b,
+        &format!(
+            "{ring}[count({}) = 4 and count({}) = 1 and contains(@aria-label, '4 of 5 banks online')]",
+            banks(" and @data-online='true'"),
+            banks(" and @data-bank='5' and @data-online='false' and @data-holder='false'")
+        ),
+    )
+    .await;
+    wait_for(
+        b,
+        &format!("{ring}[count({}) = 1]", banks(" and @data-holder='true'")),
+    )
+    .await;
+    screenshot(b, "consortium-ring-bank-down").await;
+    // The same at Secret, in its light palette.
+    b.goto(&format!("{}/consortium", c.url(2))).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(
+        b,
+        &format!(
+            "{ring}[count({}) = 1 and count({}) = 1]",
+            banks(" and @data-bank='5' and @data-online='false'"),
+            banks(" and @data-holder='true'")
+        ),
+    )
+    .await;
+    screenshot(b, "secret-consortium-ring").await;
     driver.browser.close().await.unwrap();
 }

@@ -7,6 +7,7 @@ mod consent;
 mod faults;
 mod interbank_input;
 mod keys;
+mod operations;
 mod recovery;
 mod ring;
 mod support;
