@@ -267,5 +267,5 @@ if [ "${BENCH_CAPACITY:-1}" != 0 ]; then
   measure_idle "ring capacity, token passed on at once"
 fi
 echo
-echo "JSON reports: $out/bench-c<N>.json"
+echo "JSON reports: $out/bench-c<N>.json; latency charts beside them: $out/bench-c<N>.svg"
 [ "$failed" = 0 ] || { echo "bench: at least one run FAILED" >&2; exit 1; }

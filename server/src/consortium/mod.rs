@@ -612,9 +612,12 @@ impl Consortium for Node {
                 code,
                 grantee: account,
             };
+            // A code is single use: a redemption that timed out after the other bank made the
+            // consent cannot be retried, so it gets a prepare's patience, not a ring call's.
+            let patience = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
             match self
                 .peers
-                .call::<domain::consent::Grant>(bank, Route::Redeem, &msg)
+                .call_within::<domain::consent::Grant>(bank, Route::Redeem, &msg, patience)
                 .await
             {
                 Ok(grant) => Ok(grant),
