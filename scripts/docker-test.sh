@@ -175,8 +175,10 @@ within=30 wait_for "the ring goes on without bank 2" visits_grow "${others[@]}"
 log "ring goes on without bank 2 (visits of banks 1, 3, 4, 5 keep increasing)"
 
 api 1 alice send_pix "key=$BOB_CPF" amount=10,00 tx_id=
-expect 503 "Pix to the disconnected bank 2"
-grep -q "não está acessível" "$work/body" || fail "the 503 does not say why: $(head -c 500 "$work/body")"
+# Bob's key resolves from bank 1's own copy of the directory, so the Pix goes to 2PC and bank 2's
+# prepare finds no one: refused (422) with the reason, in the client's language (Portuguese).
+expect 422 "Pix to the disconnected bank 2"
+grep -q "não respondeu a tempo" "$work/body" || fail "the refusal does not say why: $(head -c 500 "$work/body")"
 log "Pix to bank 2 refused: $(json "$work/body" 'd if isinstance(d, str) else json.dumps(d)' | head -c 200)"
 [ "$(balances 1 alice)" = "7500 0" ] || fail "Alice's money moved: $(balances 1 alice)"
 log "nothing moved: Alice still holds R\$ 75,00, nothing blocked"

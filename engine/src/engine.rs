@@ -453,6 +453,11 @@ impl EngineHandle {
             .clone()
     }
 
+    /// Whether the engine thread still takes commands (it ends on shutdown, or if it died).
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
     /// Commands waiting in the engine's queue now.
     pub fn queue_depth(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()

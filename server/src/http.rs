@@ -156,6 +156,9 @@ async fn health(engine: EngineHandle) -> Response {
             "store_failing_since_ms": snapshot.store_failing_since_ms,
         })
     };
+    if !engine.is_running() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body("stopped"))).into_response();
+    }
     match snapshot.store_failing_since_ms {
         None => Json(body("ok")).into_response(),
         Some(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(body("cannot_store"))).into_response(),
