@@ -37,7 +37,13 @@ pub enum KeyRequest {
     /// Registered now (a document or a random key).
     Registered { shown: String },
     /// A code was sent to the address or number; confirming it registers the key.
-    CodeSent { canonical: String, shown: String },
+    CodeSent {
+        canonical: String,
+        shown: String,
+        /// Whether the client asked to bring the key from another bank (carried to the
+        /// confirmation).
+        port: bool,
+    },
 }
 
 #[cfg(feature = "ssr")]
@@ -84,13 +90,18 @@ pub mod ssr {
         )))
     }
 
-    /// Registers `key` for `account`, checked as its bank checks a claim.
+    /// Registers `key` for `account`, checked as its bank checks a claim; with `port`, a key
+    /// of the same person's at another bank is moved here (portability).
     pub async fn register(
         engine: &EngineHandle,
         account: AccountId,
         key: domain::PixKey,
+        port: bool,
     ) -> Result<(), AppError> {
-        let op = engine.key_claim(account, key).await.map_err(from_engine)?;
+        let op = engine
+            .key_claim(account, key, port)
+            .await
+            .map_err(from_engine)?;
         run_key_op(engine, account, op).await
     }
 }
@@ -126,13 +137,19 @@ pub async fn get_keys() -> Result<KeysPage, AppError> {
 }
 
 /// Asks for a key of `kind`: `document` (`value`: a holder's CPF or CNPJ) and `evp` (no value)
-/// are registered now; `email`/`phone` get a code sent to them first.
+/// are registered now; `email`/`phone` get a code sent to them first. `port` ("on"): the key may
+/// be the client's at another bank, and is then moved here once its bank confirms.
 #[server(endpoint = "request_key")]
-pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyRequest, AppError> {
+pub async fn request_key(
+    kind: String,
+    value: Option<String>,
+    port: Option<String>,
+) -> Result<KeyRequest, AppError> {
     use crate::api::ssr::{current_account, engine, from_engine, now_ms, pix_key};
     let engine = engine()?;
     let account = current_account(&engine).await?;
     let value = value.unwrap_or_default();
+    let port = port.is_some_and(|p| p == "on" || p == "true");
     // "document": a holder's CPF or CNPJ, whichever it is.
     let kind = match kind.as_str() {
         "document" => pix_key(&value, "value")?.kind(),
@@ -156,7 +173,7 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
         KeyKind::Email | KeyKind::Phone => {
             // Checked now, so that a code is not sent for a key that cannot be had.
             engine
-                .key_claim(account, key.clone())
+                .key_claim(account, key.clone(), port)
                 .await
                 .map_err(from_engine)?;
             let code = engine
@@ -177,11 +194,12 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
             Ok(KeyRequest::CodeSent {
                 canonical: key.canonical(),
                 shown: key.to_string(),
+                port,
             })
         }
         _ => {
             let shown = key.to_string();
-            ssr::register(&engine, account, key).await?;
+            ssr::register(&engine, account, key, port).await?;
             Ok(KeyRequest::Registered { shown })
         }
     }
@@ -189,7 +207,11 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
 
 /// Confirms an e-mail or phone key with the code sent to it, and registers it.
 #[server(endpoint = "confirm_key")]
-pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> {
+pub async fn confirm_key(
+    key: String,
+    code: String,
+    port: Option<String>,
+) -> Result<String, AppError> {
     use crate::api::ssr::{current_account, engine, from_engine, pix_key};
     let engine = engine()?;
     let account = current_account(&engine).await?;
@@ -205,7 +227,8 @@ pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> 
         .await
         .map_err(from_engine)?;
     let shown = key.to_string();
-    ssr::register(&engine, account, key).await?;
+    let port = port.is_some_and(|p| p == "on" || p == "true");
+    ssr::register(&engine, account, key, port).await?;
     Ok(shown)
 }
 
