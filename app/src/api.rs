@@ -467,8 +467,7 @@ mod signup {
         // page later.
         if register_key.is_some() {
             let document = domain::PixKey::from(first_document);
-            // Never a move from another bank at sign-up: that is asked for on the keys page.
-            if let Err(e) = keys::ssr::register(&engine, account, document, false).await {
+            if let Err(e) = keys::ssr::register(&engine, account, document).await {
                 tracing::info!(error = %e, "the sign-up's key could not be registered");
                 leptos_axum::redirect("/keys?signup=1");
                 return Ok(());

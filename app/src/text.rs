@@ -282,8 +282,6 @@ mod engine_errors {
                 E::TooMany => td_string!(l, err.too_many_keys).to_string(),
                 E::AlreadyYours => td_string!(l, err.already_yours).to_string(),
                 E::Taken => td_string!(l, err.key_taken).to_string(),
-                E::AtAnotherBank(_) => td_string!(l, err.key_elsewhere).to_string(),
-                E::DocumentElsewhere(_) => td_string!(l, err.document_elsewhere).to_string(),
             }
         }
     }

@@ -67,17 +67,6 @@ pub enum KeyError {
     AlreadyYours,
     #[error("This key belongs to another account.")]
     Taken,
-    /// The key is this person's, at another bank: it can be moved here (portability) if the
-    /// client asks for it.
-    #[error("This key is yours at another bank; ask to bring it here to move it.")]
-    AtAnotherBank(BankId),
-    /// A CPF/CNPJ key at another bank: it moves only by being deleted there (by its owner,
-    /// logged in at that bank). A document is no secret, so holding an account that names it
-    /// proves nothing; an e-mail or phone key moves with the code sent to it.
-    #[error(
-        "This CPF/CNPJ key is registered at another bank: delete it there, then register it here."
-    )]
-    DocumentElsewhere(BankId),
 }
 
 /// What went wrong between banks, as a client is told it (the app puts it into words).
@@ -248,7 +237,6 @@ enum Command {
     KeyClaim {
         account: AccountId,
         key: PixKey,
-        port: bool,
         reply: Reply<KeyOp>,
     },
     KeyCode {
@@ -680,18 +668,10 @@ impl EngineHandle {
     }
 
     /// The claim of `key` for `account`, if the account may have it.
-    /// The operation that would give `key` to `account`: a claim, or with `port` a move from
-    /// the same person's account at another bank.
-    pub async fn key_claim(
-        &self,
-        account: AccountId,
-        key: PixKey,
-        port: bool,
-    ) -> EngineResult<KeyOp> {
+    pub async fn key_claim(&self, account: AccountId, key: PixKey) -> EngineResult<KeyOp> {
         self.call(|reply| Command::KeyClaim {
             account,
             key,
-            port,
             reply,
         })
         .await
@@ -1119,9 +1099,8 @@ impl State {
             Command::KeyClaim {
                 account,
                 key,
-                port,
                 reply,
-            } => defer(reply, self.key_claim(account, key, port)),
+            } => defer(reply, self.key_claim(account, key)),
             Command::KeyCode {
                 account,
                 key,
@@ -1521,32 +1500,19 @@ impl State {
     /// The claim of `key` for `account`, as the bank owning the account proposes it: a CPF or
     /// CNPJ key must be a holder's document, the account must have room for another key
     /// (counting claims in flight), and the key must not be registered already.
-    fn key_claim(&self, account: AccountId, key: PixKey, port: bool) -> EngineResult<KeyOp> {
+    fn key_claim(&self, account: AccountId, key: PixKey) -> EngineResult<KeyOp> {
         let a = self
             .ledger
             .account(account)
             .ok_or(LedgerError::UnknownAccount)?;
         let me = self.config.bank.id;
-        let owner = self.directory.owner(&key);
-        if let Some(e) = &owner {
-            // A key at another bank may be moved here (portability) when it is the same
-            // person's: the masked document the directory shows must be one of this account's
-            // holders' (the owning bank then checks the full document before it votes yes).
-            let same_person = a.holders.iter().any(|h| h.tax_id.masked() == e.document);
-            if e.bank == me || !same_person {
-                return Err(if e.bank == me && e.account == account {
-                    KeyError::AlreadyYours
-                } else {
-                    KeyError::Taken
-                }
-                .into());
+        if let Some(e) = self.directory.owner(&key) {
+            return Err(if e.bank == me && e.account == account {
+                KeyError::AlreadyYours
+            } else {
+                KeyError::Taken
             }
-            if key.tax_id().is_some() {
-                return Err(KeyError::DocumentElsewhere(e.bank).into());
-            }
-            if !port {
-                return Err(KeyError::AtAnotherBank(e.bank).into());
-            }
+            .into());
         }
         let holder = match key.tax_id() {
             Some(doc) => a
@@ -1565,20 +1531,11 @@ impl State {
         if held >= limit {
             return Err(KeyError::TooMany.into());
         }
-        Ok(match owner {
-            None => KeyOp::Claim {
-                key,
-                account,
-                name: holder.name.clone(),
-                document: holder.tax_id.masked(),
-            },
-            Some(_) => KeyOp::Port {
-                key,
-                account,
-                name: holder.name.clone(),
-                document: holder.tax_id.masked(),
-                holders: a.holders.iter().map(|h| h.tax_id).collect(),
-            },
+        Ok(KeyOp::Claim {
+            key,
+            account,
+            name: holder.name.clone(),
+            document: holder.tax_id.masked(),
         })
     }
 

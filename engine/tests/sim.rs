@@ -892,23 +892,13 @@ impl Sim {
                 // account holds. Exactly one account may end up owning each.
                 let key_op = if self.rng.random_bool(0.15) {
                     let key = contested_key(self.rng.random_range(0..CONTESTED_KEYS));
-                    let owner = engine.lookup_key(key.clone()).await.ok();
-                    let held = owner
-                        .as_ref()
+                    let held = engine
+                        .lookup_key(key.clone())
+                        .await
+                        .ok()
                         .is_some_and(|e| e.bank == home && e.account == account.id);
-                    let elsewhere = owner.as_ref().is_some_and(|e| e.bank != home);
                     Some(if held {
                         engine::directory::KeyOp::Release { key }
-                    } else if elsewhere && self.rng.random_bool(0.5) {
-                        // Portability: moving it here. The bank holding it confirms only if
-                        // this person holds the account it pays now.
-                        engine::directory::KeyOp::Port {
-                            key,
-                            account: account.id,
-                            name: format!("Person {k}"),
-                            document: cpf(k).masked(),
-                            holders: vec![cpf(k)],
-                        }
                     } else {
                         engine::directory::KeyOp::Claim {
                             key,
@@ -1887,11 +1877,6 @@ async fn run(seed: u64) {
         }
         sim.restart(bank(n)).await;
     }
-    let ports = sim
-        .key_ops
-        .iter()
-        .filter(|(_, _, op)| matches!(op, engine::directory::KeyOp::Port { .. }))
-        .count();
     let (crashes, cuts, dropped, duplicated) = sim.injected;
     let (joined, stored, refused) = sim.reuses;
     eprintln!(
@@ -1900,7 +1885,7 @@ async fn run(seed: u64) {
          reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's; \
          rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most; \
          {owned_keys} of {CONTESTED_KEYS} contested keys owned, every honest bank agreeing \
-         ({split_keys} split by the rogue coordinator; {ports} moves between banks asked)",
+         ({split_keys} split by the rogue coordinator)",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,

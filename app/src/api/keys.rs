@@ -37,13 +37,7 @@ pub enum KeyRequest {
     /// Registered now (a document or a random key).
     Registered { shown: String },
     /// A code was sent to the address or number; confirming it registers the key.
-    CodeSent {
-        canonical: String,
-        shown: String,
-        /// Whether the client asked to bring the key from another bank (carried to the
-        /// confirmation).
-        port: bool,
-    },
+    CodeSent { canonical: String, shown: String },
 }
 
 #[cfg(feature = "ssr")]
@@ -90,18 +84,13 @@ pub mod ssr {
         )))
     }
 
-    /// Registers `key` for `account`, checked as its bank checks a claim; with `port`, a key
-    /// of the same person's at another bank is moved here (portability).
+    /// Registers `key` for `account`, checked as its bank checks a claim.
     pub async fn register(
         engine: &EngineHandle,
         account: AccountId,
         key: domain::PixKey,
-        port: bool,
     ) -> Result<(), AppError> {
-        let op = engine
-            .key_claim(account, key, port)
-            .await
-            .map_err(from_engine)?;
+        let op = engine.key_claim(account, key).await.map_err(from_engine)?;
         run_key_op(engine, account, op).await
     }
 }
@@ -137,19 +126,13 @@ pub async fn get_keys() -> Result<KeysPage, AppError> {
 }
 
 /// Asks for a key of `kind`: `document` (`value`: a holder's CPF or CNPJ) and `evp` (no value)
-/// are registered now; `email`/`phone` get a code sent to them first. `port` ("on"): the key may
-/// be the client's at another bank, and is then moved here once its bank confirms.
+/// are registered now; `email`/`phone` get a code sent to them first.
 #[server(endpoint = "request_key")]
-pub async fn request_key(
-    kind: String,
-    value: Option<String>,
-    port: Option<String>,
-) -> Result<KeyRequest, AppError> {
+pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyRequest, AppError> {
     use crate::api::ssr::{current_account, engine, from_engine, now_ms, pix_key};
     let engine = engine()?;
     let account = current_account(&engine).await?;
     let value = value.unwrap_or_default();
-    let port = port.is_some_and(|p| p == "on" || p == "true");
     // "document": a holder's CPF or CNPJ, whichever it is.
     let kind = match kind.as_str() {
         "document" => pix_key(&value, "value")?.kind(),
@@ -173,7 +156,7 @@ pub async fn request_key(
         KeyKind::Email | KeyKind::Phone => {
             // Checked now, so that a code is not sent for a key that cannot be had.
             engine
-                .key_claim(account, key.clone(), port)
+                .key_claim(account, key.clone())
                 .await
                 .map_err(from_engine)?;
             let code = engine
@@ -194,12 +177,11 @@ pub async fn request_key(
             Ok(KeyRequest::CodeSent {
                 canonical: key.canonical(),
                 shown: key.to_string(),
-                port,
             })
         }
         _ => {
             let shown = key.to_string();
-            ssr::register(&engine, account, key, port).await?;
+            ssr::register(&engine, account, key).await?;
             Ok(KeyRequest::Registered { shown })
         }
     }
@@ -207,11 +189,7 @@ pub async fn request_key(
 
 /// Confirms an e-mail or phone key with the code sent to it, and registers it.
 #[server(endpoint = "confirm_key")]
-pub async fn confirm_key(
-    key: String,
-    code: String,
-    port: Option<String>,
-) -> Result<String, AppError> {
+pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> {
     use crate::api::ssr::{current_account, engine, from_engine, pix_key};
     let engine = engine()?;
     let account = current_account(&engine).await?;
@@ -227,8 +205,7 @@ pub async fn confirm_key(
         .await
         .map_err(from_engine)?;
     let shown = key.to_string();
-    let port = port.is_some_and(|p| p == "on" || p == "true");
-    ssr::register(&engine, account, key, port).await?;
+    ssr::register(&engine, account, key).await?;
     Ok(shown)
 }
 

@@ -144,21 +144,17 @@ fn Register(
                         }.into_any(),
                     }
                 }
-                {move || matches!(kind.get().as_str(), "email" | "phone").then(|| view! {
-                    <label class="check"><input type="checkbox" name="port" value="on"/>{t!(i18n, keys.port)}</label>
-                })}
                 {field_error(value, "value")}
                 {field_error(value, "key")}
                 {error_banner(value)}
                 <button type="submit" class="primary" disabled=move || request.pending().get() || full>{t!(i18n, keys.submit)}</button>
             </ActionForm>
             {move || match value.get() {
-                Some(Ok(KeyRequest::CodeSent { canonical, shown, port })) if !matches!(confirmed.get(), Some(Ok(_))) => Some(view! {
+                Some(Ok(KeyRequest::CodeSent { canonical, shown })) if !matches!(confirmed.get(), Some(Ok(_))) => Some(view! {
                     <div class="confirm" id="confirm-key">
                         <p>{t_string!(i18n, keys.code_sent, key = shown.clone()).to_string()}</p>
                         <ActionForm action=confirm attr:class="form">
                             <input type="hidden" name="key" value=canonical.clone()/>
-                            {port.then(|| view! { <input type="hidden" name="port" value="on"/> })}
                             <label>{t!(i18n, keys.code)} <input name="code" inputmode="numeric" required maxlength="6" autocomplete="one-time-code"/></label>
                             {field_error(confirmed, "code")}
                             {error_banner(confirmed)}

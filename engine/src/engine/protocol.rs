@@ -155,12 +155,8 @@ impl State {
     ) -> Result<(), Refusal> {
         let me = self.config.bank.id;
         match op {
-            crate::directory::KeyOp::Claim { key, account, .. }
-            | crate::directory::KeyOp::Port { key, account, .. }
-                if coordinator == me =>
-            {
-                let port = matches!(op, crate::directory::KeyOp::Port { .. });
-                match self.key_claim(*account, key.clone(), port) {
+            crate::directory::KeyOp::Claim { key, account, .. } if coordinator == me => {
+                match self.key_claim(*account, key.clone()) {
                     Ok(_) => Ok(()),
                     Err(EngineError::Key(crate::engine::KeyError::TooMany)) => {
                         Err(Refusal::TooManyKeys)
@@ -169,22 +165,6 @@ impl State {
                     Err(_) => Err(Refusal::InvalidParts { bank: me }),
                 }
             }
-            // The bank the key is moving from confirms it is the same person's: one of the new
-            // account's holders holds the account the key pays now.
-            crate::directory::KeyOp::Port { key, holders, .. } => match self.directory.owner(key) {
-                Some(e) if e.bank == me => {
-                    let same = self
-                        .ledger
-                        .account(e.account)
-                        .is_some_and(|a| a.holders.iter().any(|h| holders.contains(&h.tax_id)));
-                    if same {
-                        Ok(())
-                    } else {
-                        Err(Refusal::KeyTaken { bank: me })
-                    }
-                }
-                _ => Ok(()),
-            },
             _ => Ok(()),
         }
     }
