@@ -360,8 +360,8 @@ pub use consent::*;
 
 pub mod keys;
 pub use keys::{
-    confirm_key, delete_key, get_keys, request_key, ConfirmKey, DeleteKey, GetKeys, KeyRequest,
-    KeyView, KeysPage, RequestKey,
+    confirm_key, delete_key, get_keys, request_key, AllowPort, ConfirmKey, DeleteKey, GetKeys,
+    KeyRequest, KeyView, KeysPage, RequestKey,
 };
 
 /// Sign-up alone: every field of its form is an argument of its server function (what the
@@ -467,7 +467,8 @@ mod signup {
         // page later.
         if register_key.is_some() {
             let document = domain::PixKey::from(first_document);
-            if let Err(e) = keys::ssr::register(&engine, account, document).await {
+            // Never a move from another bank at sign-up: that is asked for on the keys page.
+            if let Err(e) = keys::ssr::register(&engine, account, document, false).await {
                 tracing::info!(error = %e, "the sign-up's key could not be registered");
                 leptos_axum::redirect("/keys?signup=1");
                 return Ok(());

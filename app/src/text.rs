@@ -104,6 +104,9 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
             td_string!(l, refusal.key_unknown, bank = name(bank)).to_string()
         }
         Refusal::KeyLimit { .. } => td_string!(l, refusal.key_limit).to_string(),
+        Refusal::PortNotAllowed { bank } => {
+            td_string!(l, refusal.port_not_allowed, bank = name(bank)).to_string()
+        }
         Refusal::TooManyKeys => td_string!(l, refusal.too_many_keys).to_string(),
         Refusal::LimitExceeded { bank } => {
             td_string!(l, refusal.limit_exceeded, bank = name(bank)).to_string()
@@ -282,6 +285,9 @@ mod engine_errors {
                 E::TooMany => td_string!(l, err.too_many_keys).to_string(),
                 E::AlreadyYours => td_string!(l, err.already_yours).to_string(),
                 E::Taken => td_string!(l, err.key_taken).to_string(),
+                E::AtAnotherBank(_) => td_string!(l, err.key_elsewhere).to_string(),
+                E::NotYours => td_string!(l, err.key_not_yours).to_string(),
+                E::DocumentElsewhere(_) => td_string!(l, err.document_elsewhere).to_string(),
             }
         }
     }

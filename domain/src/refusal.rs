@@ -63,6 +63,8 @@ pub enum Refusal {
     KeyLimit { bank: BankId },
     /// The account has as many keys as it may.
     TooManyKeys,
+    /// The owner of the key at `bank` has not allowed it to move (or the permission expired).
+    PortNotAllowed { bank: BankId },
 }
 
 impl Refusal {
@@ -89,7 +91,8 @@ impl Refusal {
             | Refusal::KeyTaken { bank }
             | Refusal::KeyBusy { bank }
             | Refusal::KeyUnknown { bank }
-            | Refusal::KeyLimit { bank } => Some(bank),
+            | Refusal::KeyLimit { bank }
+            | Refusal::PortNotAllowed { bank } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount

@@ -53,12 +53,23 @@ pub enum KeyOp {
     },
     /// Delete `key`, which the coordinating bank owns.
     Release { key: PixKey },
+    /// Move `key` from the bank that owns it to `account` at the coordinating bank
+    /// (portability): the same person's key. `holders` are the documents of the new account's
+    /// holders; the owning bank votes yes only if one of them is a holder of the account the key
+    /// is at now (its confirmation), every other bank only if the key is owned elsewhere.
+    Port {
+        key: PixKey,
+        account: AccountId,
+        name: String,
+        document: String,
+        holders: Vec<domain::TaxId>,
+    },
 }
 
 impl KeyOp {
     pub fn key(&self) -> &PixKey {
         match self {
-            KeyOp::Claim { key, .. } | KeyOp::Release { key } => key,
+            KeyOp::Claim { key, .. } | KeyOp::Release { key } | KeyOp::Port { key, .. } => key,
         }
     }
 }
@@ -166,7 +177,11 @@ impl Directory {
             .values()
             .filter(|r| {
                 r.coordinator == bank
-                    && matches!(r.op, KeyOp::Claim { account: a, .. } if a == account)
+                    && matches!(
+                        r.op,
+                        KeyOp::Claim { account: a, .. } | KeyOp::Port { account: a, .. }
+                            if a == account
+                    )
             })
             .count()
     }
@@ -227,6 +242,37 @@ impl Directory {
             (KeyOp::Claim { .. }, None) => {}
             (KeyOp::Release { .. }, Some(e)) if e.bank == coordinator => {}
             (KeyOp::Release { .. }, _) => return Err(Refusal::KeyUnknown { bank: me }),
+            (
+                KeyOp::Port {
+                    name,
+                    document,
+                    holders,
+                    ..
+                },
+                _,
+            ) if name.trim().is_empty()
+                || name.chars().count() > NAME_MAX_CHARS
+                || document.chars().count() > DOCUMENT_MAX_CHARS
+                || holders.is_empty()
+                || holders.len() > 2 =>
+            {
+                return Err(Refusal::InvalidParts { bank: me });
+            }
+            // A document is no secret: a CPF/CNPJ key never moves by a claim of the same holder.
+            (KeyOp::Port { key, .. }, _) if key.tax_id().is_some() => {
+                return Err(Refusal::InvalidParts { bank: me });
+            }
+            (KeyOp::Port { .. }, None) => return Err(Refusal::KeyUnknown { bank: me }),
+            // Already the coordinator's: nothing to move.
+            (KeyOp::Port { .. }, Some(e)) if e.bank == coordinator => {
+                return Err(Refusal::InvalidParts { bank: me });
+            }
+            (KeyOp::Port { .. }, Some(_))
+                if self.per_bank.get(&coordinator).copied().unwrap_or(0) >= KEYS_PER_BANK_MAX =>
+            {
+                return Err(Refusal::KeyLimit { bank: me });
+            }
+            (KeyOp::Port { .. }, Some(_)) => {}
         }
         let reservation = Reservation {
             tx: tx.clone(),
@@ -267,6 +313,29 @@ impl Directory {
                     };
                     *self.per_bank.entry(entry.bank).or_default() += 1;
                     self.write().insert(key, entry);
+                }
+                KeyOp::Port {
+                    key,
+                    account,
+                    name,
+                    document,
+                    ..
+                } => {
+                    let entry = DirEntry {
+                        key: key.clone(),
+                        bank: r.coordinator,
+                        account,
+                        name,
+                        document,
+                        since_ms: now_ms,
+                    };
+                    *self.per_bank.entry(entry.bank).or_default() += 1;
+                    let replaced = self.write().insert(key, entry);
+                    if let Some(old) = replaced {
+                        if let Some(n) = self.per_bank.get_mut(&old.bank) {
+                            *n = n.saturating_sub(1);
+                        }
+                    }
                 }
                 KeyOp::Release { key } => {
                     let removed = self.write().remove(&key);

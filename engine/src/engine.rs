@@ -67,6 +67,20 @@ pub enum KeyError {
     AlreadyYours,
     #[error("This key belongs to another account.")]
     Taken,
+    /// Not a key of this account here (or not one that may be moved).
+    #[error("This is not one of this account's e-mail or phone keys.")]
+    NotYours,
+    /// The key is this person's, at another bank: it can be moved here (portability) if the
+    /// client asks for it.
+    #[error("This key is yours at another bank; ask to bring it here to move it.")]
+    AtAnotherBank(BankId),
+    /// A CPF/CNPJ key at another bank: it moves only by being deleted there (by its owner,
+    /// logged in at that bank). A document is no secret, so holding an account that names it
+    /// proves nothing; an e-mail or phone key moves with the code sent to it.
+    #[error(
+        "This CPF/CNPJ key is registered at another bank: delete it there, then register it here."
+    )]
+    DocumentElsewhere(BankId),
 }
 
 /// What went wrong between banks, as a client is told it (the app puts it into words).
@@ -237,12 +251,19 @@ enum Command {
     KeyClaim {
         account: AccountId,
         key: PixKey,
+        port: bool,
         reply: Reply<KeyOp>,
     },
     KeyCode {
         account: AccountId,
         key: PixKey,
         reply: Reply<String>,
+    },
+    AllowPort {
+        account: AccountId,
+        key: PixKey,
+        to: BankId,
+        reply: Reply<()>,
     },
     CheckKeyCode {
         account: AccountId,
@@ -668,10 +689,35 @@ impl EngineHandle {
     }
 
     /// The claim of `key` for `account`, if the account may have it.
-    pub async fn key_claim(&self, account: AccountId, key: PixKey) -> EngineResult<KeyOp> {
+    /// The operation that would give `key` to `account`: a claim, or with `port` a move from
+    /// the same person's account at another bank.
+    pub async fn key_claim(
+        &self,
+        account: AccountId,
+        key: PixKey,
+        port: bool,
+    ) -> EngineResult<KeyOp> {
         self.call(|reply| Command::KeyClaim {
             account,
             key,
+            port,
+            reply,
+        })
+        .await
+    }
+
+    /// The owner of `key` (an account here) lets bank `to` move it to an account of hers there,
+    /// for [`PORT_ALLOWED_MS`]: without this, this bank votes no on the move.
+    pub async fn allow_port(
+        &self,
+        account: AccountId,
+        key: PixKey,
+        to: BankId,
+    ) -> EngineResult<()> {
+        self.call(|reply| Command::AllowPort {
+            account,
+            key,
+            to,
             reply,
         })
         .await
@@ -806,6 +852,10 @@ impl EngineHandle {
 }
 
 /// Keys an individual's account may have (BCB's rule).
+/// How long an owner's permission to move a key to another bank lasts.
+pub const PORT_ALLOWED_MS: i64 = 15 * 60 * 1_000;
+/// Permissions to move keys waiting at once, at most.
+pub const PORT_ALLOWED_MAX: usize = 10_000;
 pub const KEYS_PER_PERSON: usize = 5;
 /// Keys a company's account may have.
 pub const KEYS_PER_COMPANY: usize = 20;
@@ -869,6 +919,9 @@ struct State {
     /// This bank's copy of the consortium's key directory.
     directory: Directory,
     key_codes: crate::key_codes::KeyCodes,
+    /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
+    /// account it is at, until when). In memory, like codes: a restart asks the owner again.
+    port_allowed: HashMap<PixKey, (BankId, AccountId, i64)>,
     sessions: SessionTable,
     session_changes: Vec<SessionChange>,
     seen_in_batch: HashMap<TxId, Seen>,
@@ -915,6 +968,7 @@ impl State {
             consents,
             directory,
             key_codes: Default::default(),
+            port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
             session_changes: Vec::new(),
             seen_in_batch: HashMap::new(),
@@ -1099,8 +1153,15 @@ impl State {
             Command::KeyClaim {
                 account,
                 key,
+                port,
                 reply,
-            } => defer(reply, self.key_claim(account, key)),
+            } => defer(reply, self.key_claim(account, key, port)),
+            Command::AllowPort {
+                account,
+                key,
+                to,
+                reply,
+            } => defer(reply, self.allow_port(account, key, to, now)),
             Command::KeyCode {
                 account,
                 key,
@@ -1497,22 +1558,74 @@ impl State {
         })
     }
 
+    fn allow_port(
+        &mut self,
+        account: AccountId,
+        key: PixKey,
+        to: BankId,
+        now: i64,
+    ) -> EngineResult<()> {
+        let me = self.config.bank.id;
+        match self.directory.owner(&key) {
+            Some(e) if e.bank == me && e.account == account && key.tax_id().is_none() => {}
+            _ => return Err(KeyError::NotYours.into()),
+        }
+        if to == me {
+            return Err(KeyError::NotYours.into());
+        }
+        self.port_allowed.retain(|_, (_, _, until)| *until > now);
+        if self.port_allowed.len() >= PORT_ALLOWED_MAX {
+            return Err(EngineError::Busy);
+        }
+        self.port_allowed
+            .insert(key, (to, account, now + PORT_ALLOWED_MS));
+        Ok(())
+    }
+
+    /// Whether the owner of `key` allowed bank `to` to move it (once: the permission is used up).
+    pub(crate) fn take_port_allowed(&mut self, key: &PixKey, to: BankId, now: i64) -> bool {
+        let owner = self.directory.owner(key);
+        let allowed = self
+            .port_allowed
+            .get(key)
+            .is_some_and(|(bank, account, until)| {
+                *bank == to && *until > now && owner.is_some_and(|e| e.account == *account)
+            });
+        if allowed {
+            self.port_allowed.remove(key);
+        }
+        allowed
+    }
+
     /// The claim of `key` for `account`, as the bank owning the account proposes it: a CPF or
     /// CNPJ key must be a holder's document, the account must have room for another key
     /// (counting claims in flight), and the key must not be registered already.
-    fn key_claim(&self, account: AccountId, key: PixKey) -> EngineResult<KeyOp> {
+    fn key_claim(&self, account: AccountId, key: PixKey, port: bool) -> EngineResult<KeyOp> {
         let a = self
             .ledger
             .account(account)
             .ok_or(LedgerError::UnknownAccount)?;
         let me = self.config.bank.id;
-        if let Some(e) = self.directory.owner(&key) {
-            return Err(if e.bank == me && e.account == account {
-                KeyError::AlreadyYours
-            } else {
-                KeyError::Taken
+        let owner = self.directory.owner(&key);
+        if let Some(e) = &owner {
+            // A key at another bank may be moved here (portability) when it is the same
+            // person's: the masked document the directory shows must be one of this account's
+            // holders' (the owning bank then checks the full document before it votes yes).
+            let same_person = a.holders.iter().any(|h| h.tax_id.masked() == e.document);
+            if e.bank == me || !same_person {
+                return Err(if e.bank == me && e.account == account {
+                    KeyError::AlreadyYours
+                } else {
+                    KeyError::Taken
+                }
+                .into());
             }
-            .into());
+            if key.tax_id().is_some() {
+                return Err(KeyError::DocumentElsewhere(e.bank).into());
+            }
+            if !port {
+                return Err(KeyError::AtAnotherBank(e.bank).into());
+            }
         }
         let holder = match key.tax_id() {
             Some(doc) => a
@@ -1531,11 +1644,20 @@ impl State {
         if held >= limit {
             return Err(KeyError::TooMany.into());
         }
-        Ok(KeyOp::Claim {
-            key,
-            account,
-            name: holder.name.clone(),
-            document: holder.tax_id.masked(),
+        Ok(match owner {
+            None => KeyOp::Claim {
+                key,
+                account,
+                name: holder.name.clone(),
+                document: holder.tax_id.masked(),
+            },
+            Some(_) => KeyOp::Port {
+                key,
+                account,
+                name: holder.name.clone(),
+                document: holder.tax_id.masked(),
+                holders: a.holders.iter().map(|h| h.tax_id).collect(),
+            },
         })
     }
 

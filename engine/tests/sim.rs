@@ -892,13 +892,25 @@ impl Sim {
                 // account holds. Exactly one account may end up owning each.
                 let key_op = if self.rng.random_bool(0.15) {
                     let key = contested_key(self.rng.random_range(0..CONTESTED_KEYS));
-                    let held = engine
-                        .lookup_key(key.clone())
-                        .await
-                        .ok()
+                    let owner = engine.lookup_key(key.clone()).await.ok();
+                    let held = owner
+                        .as_ref()
                         .is_some_and(|e| e.bank == home && e.account == account.id);
+                    let elsewhere = owner.as_ref().is_some_and(|e| e.bank != home);
                     Some(if held {
                         engine::directory::KeyOp::Release { key }
+                    } else if elsewhere && self.rng.random_bool(0.5) {
+                        // Portability asked by someone whose key it is not (this simulation's
+                        // clients claim from their first bank only, so a key elsewhere is
+                        // another person's): the coordinator's own check or the owning bank
+                        // must refuse it, under every fault, and nothing may move.
+                        engine::directory::KeyOp::Port {
+                            key,
+                            account: account.id,
+                            name: format!("Person {k}"),
+                            document: cpf(k).masked(),
+                            holders: vec![cpf(k)],
+                        }
                     } else {
                         engine::directory::KeyOp::Claim {
                             key,
@@ -1877,6 +1889,32 @@ async fn run(seed: u64) {
         }
         sim.restart(bank(n)).await;
     }
+    let (mut ports, mut ported) = (0, 0);
+    for (tx, coordinator, op) in sim.key_ops.clone() {
+        if matches!(op, engine::directory::KeyOp::Port { .. }) {
+            ports += 1;
+            let decision = sim
+                .engine(coordinator)
+                .unwrap()
+                .decision(tx.clone())
+                .await
+                .unwrap();
+            let made = decision.is_some_and(|d| d.commit);
+            // Every move this simulation asks for is of another person's key: no honest bank
+            // may decide to make one, unless the key was the rogue's to give (it claims keys with
+            // whatever holder it likes and votes yes to their moves); the rogue's own decisions
+            // bind nobody.
+            let rogues_key = sim
+                .key_ops
+                .iter()
+                .any(|(_, c, other)| *c == rogue && other.key() == op.key());
+            assert!(
+                !(made && coordinator != rogue && !rogues_key),
+                "seed {seed}: bank {coordinator} moved another person's key ({tx})"
+            );
+            ported += usize::from(made);
+        }
+    }
     let (crashes, cuts, dropped, duplicated) = sim.injected;
     let (joined, stored, refused) = sim.reuses;
     eprintln!(
@@ -1885,7 +1923,7 @@ async fn run(seed: u64) {
          reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's; \
          rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most; \
          {owned_keys} of {CONTESTED_KEYS} contested keys owned, every honest bank agreeing \
-         ({split_keys} split by the rogue coordinator)",
+         ({split_keys} split by the rogue coordinator; {ports} moves of another's key asked, {ported} made)",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,

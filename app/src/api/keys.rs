@@ -29,6 +29,8 @@ pub struct KeysPage {
     pub limit: usize,
     /// The holders' documents (formatted), the CPF/CNPJ keys this account may register.
     pub documents: Vec<String>,
+    /// The other banks of the consortium, where a key of this account may be allowed to move.
+    pub banks: Vec<domain::dto::BankInfo>,
 }
 
 /// What a key request led to.
@@ -37,7 +39,13 @@ pub enum KeyRequest {
     /// Registered now (a document or a random key).
     Registered { shown: String },
     /// A code was sent to the address or number; confirming it registers the key.
-    CodeSent { canonical: String, shown: String },
+    CodeSent {
+        canonical: String,
+        shown: String,
+        /// Whether the client asked to bring the key from another bank (carried to the
+        /// confirmation).
+        port: bool,
+    },
 }
 
 #[cfg(feature = "ssr")]
@@ -84,13 +92,18 @@ pub mod ssr {
         )))
     }
 
-    /// Registers `key` for `account`, checked as its bank checks a claim.
+    /// Registers `key` for `account`, checked as its bank checks a claim; with `port`, a key
+    /// of the same person's at another bank is moved here (portability).
     pub async fn register(
         engine: &EngineHandle,
         account: AccountId,
         key: domain::PixKey,
+        port: bool,
     ) -> Result<(), AppError> {
-        let op = engine.key_claim(account, key).await.map_err(from_engine)?;
+        let op = engine
+            .key_claim(account, key, port)
+            .await
+            .map_err(from_engine)?;
         run_key_op(engine, account, op).await
     }
 }
@@ -118,21 +131,32 @@ pub async fn get_keys() -> Result<KeysPage, AppError> {
         domain::dto::AccountKind::Individual => engine::engine::KEYS_PER_PERSON,
         domain::dto::AccountKind::Company => engine::engine::KEYS_PER_COMPANY,
     };
+    let me = engine.bank().id;
+    let banks = crate::api::ssr::require_consortium()
+        .map(|c| c.banks().into_iter().filter(|b| b.id != me).collect())
+        .unwrap_or_default();
     Ok(KeysPage {
         keys,
         limit,
         documents: view.holders.iter().map(|h| h.tax_id.to_string()).collect(),
+        banks,
     })
 }
 
 /// Asks for a key of `kind`: `document` (`value`: a holder's CPF or CNPJ) and `evp` (no value)
-/// are registered now; `email`/`phone` get a code sent to them first.
+/// are registered now; `email`/`phone` get a code sent to them first. `port` ("on"): the key may
+/// be the client's at another bank, and is then moved here once its bank confirms.
 #[server(endpoint = "request_key")]
-pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyRequest, AppError> {
+pub async fn request_key(
+    kind: String,
+    value: Option<String>,
+    port: Option<String>,
+) -> Result<KeyRequest, AppError> {
     use crate::api::ssr::{current_account, engine, from_engine, now_ms, pix_key};
     let engine = engine()?;
     let account = current_account(&engine).await?;
     let value = value.unwrap_or_default();
+    let port = port.is_some_and(|p| p == "on" || p == "true");
     // "document": a holder's CPF or CNPJ, whichever it is.
     let kind = match kind.as_str() {
         "document" => pix_key(&value, "value")?.kind(),
@@ -156,7 +180,7 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
         KeyKind::Email | KeyKind::Phone => {
             // Checked now, so that a code is not sent for a key that cannot be had.
             engine
-                .key_claim(account, key.clone())
+                .key_claim(account, key.clone(), port)
                 .await
                 .map_err(from_engine)?;
             let code = engine
@@ -177,11 +201,12 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
             Ok(KeyRequest::CodeSent {
                 canonical: key.canonical(),
                 shown: key.to_string(),
+                port,
             })
         }
         _ => {
             let shown = key.to_string();
-            ssr::register(&engine, account, key).await?;
+            ssr::register(&engine, account, key, port).await?;
             Ok(KeyRequest::Registered { shown })
         }
     }
@@ -189,7 +214,11 @@ pub async fn request_key(kind: String, value: Option<String>) -> Result<KeyReque
 
 /// Confirms an e-mail or phone key with the code sent to it, and registers it.
 #[server(endpoint = "confirm_key")]
-pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> {
+pub async fn confirm_key(
+    key: String,
+    code: String,
+    port: Option<String>,
+) -> Result<String, AppError> {
     use crate::api::ssr::{current_account, engine, from_engine, pix_key};
     let engine = engine()?;
     let account = current_account(&engine).await?;
@@ -205,8 +234,29 @@ pub async fn confirm_key(key: String, code: String) -> Result<String, AppError> 
         .await
         .map_err(from_engine)?;
     let shown = key.to_string();
-    ssr::register(&engine, account, key).await?;
+    let port = port.is_some_and(|p| p == "on" || p == "true");
+    ssr::register(&engine, account, key, port).await?;
     Ok(shown)
+}
+
+/// The owner of an e-mail or phone key here lets bank `bank` move it to an account of hers
+/// there (portability) for 15 minutes; without it, this bank votes no on the move.
+#[server(endpoint = "allow_port")]
+pub async fn allow_port(key: String, bank: String) -> Result<String, AppError> {
+    use crate::api::ssr::{bank_id, current_account, engine, from_engine, pix_key};
+    let engine = engine()?;
+    let account = current_account(&engine).await?;
+    let key = pix_key(&key, "key")?;
+    let to = bank_id(Some(&bank), "bank", &engine)?;
+    engine
+        .allow_port(account, key, to)
+        .await
+        .map_err(from_engine)?;
+    let name = crate::api::ssr::require_consortium()
+        .ok()
+        .and_then(|c| c.banks().into_iter().find(|b| b.id == to))
+        .map_or_else(|| to.to_string(), |b| b.name);
+    Ok(td_string!(locale(), keys.port_allowed, bank = name).to_string())
 }
 
 /// Deletes one of the client's keys (another account's key is unknown to it).

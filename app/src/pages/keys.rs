@@ -2,7 +2,7 @@
 //! the CPF/CNPJ of a holder, an e-mail or a phone (confirmed with a code sent to it) or a random
 //! key.
 
-use crate::api::{get_keys, ConfirmKey, DeleteKey, KeyRequest, KeyView, RequestKey};
+use crate::api::{get_keys, AllowPort, ConfirmKey, DeleteKey, KeyRequest, KeyView, RequestKey};
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::{error_banner, field_error, last_result};
 use domain::time_fmt::format_brasilia;
@@ -27,6 +27,7 @@ pub fn Keys() -> impl IntoView {
     let request = ServerAction::<RequestKey>::new();
     let confirm = ServerAction::<ConfirmKey>::new();
     let delete = ServerAction::<DeleteKey>::new();
+    let allow = ServerAction::<AllowPort>::new();
     let page = Resource::new(
         move || {
             (
@@ -50,9 +51,14 @@ pub fn Keys() -> impl IntoView {
                             <p class="muted">{t_string!(i18n, keys.lead, limit = p.limit).to_string()}</p>
                             {p.keys.is_empty().then(|| view! { <p class="muted">{t!(i18n, keys.none)}</p> })}
                             <ul class="key-list">
-                                {p.keys.iter().cloned().map(|k| view! { <KeyRow k delete/> }).collect_view()}
+                                {p.keys.iter().cloned().map(|k| view! { <KeyRow k delete allow banks=p.banks.clone()/> }).collect_view()}
                             </ul>
                             {error_banner(last_result(delete.value()))}
+                            {move || match allow.value().get() {
+                                Some(Ok(text)) => Some(view! { <p class="ok" role="status" id="port-allowed">{text}</p> }.into_any()),
+                                Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.message(i18n.get_locale_untracked())}</p> }.into_any()),
+                                None => None,
+                            }}
                         </section>
                         <Register request confirm documents=p.documents.clone() full={p.keys.len() >= p.limit}/>
                     }.into_any(),
@@ -71,11 +77,17 @@ pub fn Keys() -> impl IntoView {
 }
 
 #[component]
-fn KeyRow(k: KeyView, delete: ServerAction<DeleteKey>) -> impl IntoView {
+fn KeyRow(
+    k: KeyView,
+    delete: ServerAction<DeleteKey>,
+    allow: ServerAction<AllowPort>,
+    banks: Vec<domain::dto::BankInfo>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let l = i18n.get_locale_untracked();
     let label = kind_label(k.kind, l);
     let canonical = k.canonical.clone();
+    let movable = k.canonical.clone();
     view! {
         <li class="key-row" data-kind=k.kind.as_str() data-key=canonical>
             <span class="badge active">{label}</span>
@@ -85,6 +97,17 @@ fn KeyRow(k: KeyView, delete: ServerAction<DeleteKey>) -> impl IntoView {
                 <input type="hidden" name="key" value=k.canonical.clone()/>
                 <button type="submit" class="link danger" aria-label=td_string!(l, keys.delete_label, key = k.shown.clone()).to_string()>{t!(i18n, keys.delete)}</button>
             </ActionForm>
+            {(matches!(k.kind, KeyKind::Email | KeyKind::Phone) && !banks.is_empty()).then(|| view! {
+                <ActionForm action=allow attr:class="inline allow-port">
+                    <input type="hidden" name="key" value=movable.clone()/>
+                    <label>{t!(i18n, keys.allow_port)}
+                        <select name="bank">
+                            {banks.iter().map(|b| view! { <option value=b.id.to_string()>{b.name.clone()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <button type="submit" class="link">{t!(i18n, keys.allow_port_submit)}</button>
+                </ActionForm>
+            })}
         </li>
     }
 }
@@ -144,17 +167,21 @@ fn Register(
                         }.into_any(),
                     }
                 }
+                {move || matches!(kind.get().as_str(), "email" | "phone").then(|| view! {
+                    <label class="check"><input type="checkbox" name="port" value="on"/>{t!(i18n, keys.port)}</label>
+                })}
                 {field_error(value, "value")}
                 {field_error(value, "key")}
                 {error_banner(value)}
                 <button type="submit" class="primary" disabled=move || request.pending().get() || full>{t!(i18n, keys.submit)}</button>
             </ActionForm>
             {move || match value.get() {
-                Some(Ok(KeyRequest::CodeSent { canonical, shown })) if !matches!(confirmed.get(), Some(Ok(_))) => Some(view! {
+                Some(Ok(KeyRequest::CodeSent { canonical, shown, port })) if !matches!(confirmed.get(), Some(Ok(_))) => Some(view! {
                     <div class="confirm" id="confirm-key">
                         <p>{t_string!(i18n, keys.code_sent, key = shown.clone()).to_string()}</p>
                         <ActionForm action=confirm attr:class="form">
                             <input type="hidden" name="key" value=canonical.clone()/>
+                            {port.then(|| view! { <input type="hidden" name="port" value="on"/> })}
                             <label>{t!(i18n, keys.code)} <input name="code" inputmode="numeric" required maxlength="6" autocomplete="one-time-code"/></label>
                             {field_error(confirmed, "code")}
                             {error_banner(confirmed)}

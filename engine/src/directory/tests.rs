@@ -113,3 +113,57 @@ fn garbage_claims_are_refused_and_state_survives_a_restore() {
     assert!(back.decide(&tx(2), true, 2));
     assert_eq!(back.keys_of(bank(1), AccountId(7)).len(), 2);
 }
+
+fn port(k: &str, account: i64) -> KeyOp {
+    KeyOp::Port {
+        key: key(k),
+        account: AccountId(account),
+        name: "Ana Lima".into(),
+        document: "***.982.247-**".into(),
+        holders: vec![domain::TaxId::parse("529.982.247-25").unwrap()],
+    }
+}
+
+#[test]
+fn a_key_moves_to_another_bank_only_from_where_it_is() {
+    let mut d = Directory::default();
+    let me = bank(3);
+    // Nothing to move yet.
+    assert_eq!(
+        d.prepare(me, &tx(1), bank(2), port("ana@example.com", 4), 0),
+        Err(Refusal::KeyUnknown { bank: me })
+    );
+    d.prepare(me, &tx(2), bank(1), claim("ana@example.com", 7), 0)
+        .unwrap();
+    d.decide(&tx(2), true, 1);
+    // Bank 1 already has it: not a move.
+    assert_eq!(
+        d.prepare(me, &tx(3), bank(1), port("ana@example.com", 8), 0),
+        Err(Refusal::InvalidParts { bank: me })
+    );
+    // Bank 2 moves it; aborted, nothing changes; committed, it pays bank 2's account.
+    d.prepare(me, &tx(4), bank(2), port("ana@example.com", 4), 0)
+        .unwrap();
+    assert_eq!(
+        d.prepare(me, &tx(5), bank(4), claim("ana@example.com", 1), 0),
+        Err(Refusal::KeyBusy { bank: me }),
+        "reserved while the move is prepared"
+    );
+    d.decide(&tx(4), false, 2);
+    assert_eq!(d.owner(&key("ana@example.com")).unwrap().bank, bank(1));
+    d.prepare(me, &tx(6), bank(2), port("ana@example.com", 4), 0)
+        .unwrap();
+    d.decide(&tx(6), true, 3);
+    let owner = d.owner(&key("ana@example.com")).unwrap();
+    assert_eq!((owner.bank, owner.account), (bank(2), AccountId(4)));
+    assert_eq!(d.keys_of(bank(1), AccountId(7)).len(), 0);
+    assert_eq!(d.keys_of(bank(2), AccountId(4)).len(), 1);
+    // A CPF key never moves this way: a document is no secret.
+    d.prepare(me, &tx(7), bank(1), claim("529.982.247-25", 7), 0)
+        .unwrap();
+    d.decide(&tx(7), true, 4);
+    assert_eq!(
+        d.prepare(me, &tx(8), bank(2), port("529.982.247-25", 4), 0),
+        Err(Refusal::InvalidParts { bank: me })
+    );
+}

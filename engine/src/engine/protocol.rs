@@ -85,7 +85,7 @@ impl State {
         }
         // A key operation: alone in its item, reserved in the directory.
         if let [(0, PartSpec::Key(op))] = item.parts.as_slice() {
-            let reserved = self.check_own_claim(coordinator, op).and_then(|()| {
+            let reserved = self.check_own_claim(coordinator, op, now).and_then(|()| {
                 self.directory
                     .prepare(me, &tx, coordinator, op.clone(), now)
             });
@@ -149,14 +149,19 @@ impl State {
     /// of keys (counting claims in flight): checked again at prepare, so that two claims sent
     /// at once cannot both pass the limit. Other banks' claims are theirs to check.
     fn check_own_claim(
-        &self,
+        &mut self,
         coordinator: BankId,
         op: &crate::directory::KeyOp,
+        now: i64,
     ) -> Result<(), Refusal> {
         let me = self.config.bank.id;
         match op {
-            crate::directory::KeyOp::Claim { key, account, .. } if coordinator == me => {
-                match self.key_claim(*account, key.clone()) {
+            crate::directory::KeyOp::Claim { key, account, .. }
+            | crate::directory::KeyOp::Port { key, account, .. }
+                if coordinator == me =>
+            {
+                let port = matches!(op, crate::directory::KeyOp::Port { .. });
+                match self.key_claim(*account, key.clone(), port) {
                     Ok(_) => Ok(()),
                     Err(EngineError::Key(crate::engine::KeyError::TooMany)) => {
                         Err(Refusal::TooManyKeys)
@@ -165,6 +170,26 @@ impl State {
                     Err(_) => Err(Refusal::InvalidParts { bank: me }),
                 }
             }
+            // The bank the key is moving from confirms the move only if its owner, logged in
+            // here, allowed this bank to take it (a bank's word about its own account's holders
+            // proves nothing: it could name anyone's CPF), and one of the new account's holders
+            // holds the account the key pays now.
+            crate::directory::KeyOp::Port { key, holders, .. } => match self.directory.owner(key) {
+                Some(e) if e.bank == me => {
+                    let same = self
+                        .ledger
+                        .account(e.account)
+                        .is_some_and(|a| a.holders.iter().any(|h| holders.contains(&h.tax_id)));
+                    if !same {
+                        Err(Refusal::KeyTaken { bank: me })
+                    } else if !self.take_port_allowed(key, coordinator, now) {
+                        Err(Refusal::PortNotAllowed { bank: me })
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Ok(()),
+            },
             _ => Ok(()),
         }
     }

@@ -52,7 +52,7 @@ fn person(name: &str, cpf: &str, email: &str) -> NewAccount {
 async fn open(engine: &EngineHandle, new: NewAccount) -> AccountId {
     let cpf = new.holders[0].tax_id;
     let id = engine.open_account(new).await.unwrap();
-    let op = engine.key_claim(id, cpf.into()).await.unwrap();
+    let op = engine.key_claim(id, cpf.into(), false).await.unwrap();
     assert_eq!(
         engine.key_op_alone(engine.new_tx_id(), op).await.unwrap(),
         Ok(())

@@ -274,3 +274,170 @@ async fn keys_of_every_kind_are_registered_once_in_the_consortium_and_paid_by_ke
     }
     assert_settled(&c, &[0, 1, 2, 3, 4], 100_000).await;
 }
+
+/// Portability: the same person moves an e-mail key from her account at one bank to her account
+/// at another: the code sent to the address at the new bank, and her permission given at the old
+/// bank, which also checks the holder's document. Another person cannot, a CPF key never moves
+/// this way (a CPF is no secret), and nothing moves unless asked for.
+#[tokio::test]
+async fn a_key_moves_to_the_same_persons_account_at_another_bank_and_no_one_elses() {
+    let c = Consortium::start(&[]).await;
+    let (dora2, dora5, beto3, payer4) = (c.client(1), c.client(4), c.client(2), c.client(3));
+    assert_eq!(
+        dora2
+            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, body) = request(&dora2, "email", "dora.dias@example.com").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let code = code_sent(&c, 1, "dora.dias@example.com");
+    let (s, body) = dora2
+        .call(
+            "confirm_key",
+            &[("key", "dora.dias@example.com"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // Her second account, at bank 5: the sign-up does not take her CPF key from bank 2.
+    assert_eq!(
+        dora5
+            .sign_up("Dora Dias", DORA_CPF, "dora5@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto3
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        payer4
+            .open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = payer4
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let owner = |key: &'static str| {
+        let payer4 = payer4.clone();
+        async move {
+            let (s, found) = payer4.call("lookup_receiver", &[("key", key)]).await;
+            assert_eq!(s, StatusCode::OK, "{found}");
+            found["bank"]["id"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(owner("dora.dias@example.com").await, 2);
+
+    // Her CPF key does not move by a claim, asked or not: she deletes it at bank 2 first.
+    for port in ["", "on"] {
+        let (s, body) = dora5
+            .call(
+                "request_key",
+                &[("kind", "document"), ("value", DORA_CPF), ("port", port)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body.to_string().contains("registered at another bank"),
+            "{body}"
+        );
+    }
+    // Her e-mail key: without asking for the move, bank 5 says where it is and how to bring it.
+    let (s, body) = request(&dora5, "email", "dora.dias@example.com").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("yours at another bank"), "{body}");
+    // Beto cannot take Dora's e-mail key, move or not: no code is even sent.
+    let (s, body) = beto3
+        .call(
+            "request_key",
+            &[
+                ("kind", "email"),
+                ("value", "dora.dias@example.com"),
+                ("port", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("another account"), "{body}");
+
+    // Dora asks at bank 5 and confirms the code, but bank 2 has not heard from her: refused,
+    // nothing moves (a bank's word that its account is Dora's proves nothing).
+    let port_email = |client: Client, c_index: usize| {
+        let c = &c;
+        async move {
+            let (s, body) = client
+                .call(
+                    "request_key",
+                    &[
+                        ("kind", "email"),
+                        ("value", "dora.dias@example.com"),
+                        ("port", "on"),
+                    ],
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            assert_eq!(body["CodeSent"]["port"], true, "{body}");
+            let code = code_sent(c, c_index, "dora.dias@example.com");
+            client
+                .call(
+                    "confirm_key",
+                    &[
+                        ("key", "dora.dias@example.com"),
+                        ("code", &code),
+                        ("port", "on"),
+                    ],
+                )
+                .await
+        }
+    };
+    let (s, body) = port_email(dora5.clone(), 4).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("was not told by the key's owner"),
+        "{body}"
+    );
+    assert_eq!(owner("dora.dias@example.com").await, 2);
+    // Logged in at bank 2, she allows the move to bank 5; now it goes through.
+    let (s, body) = dora2
+        .call(
+            "allow_port",
+            &[("key", "dora.dias@example.com"), ("bank", "5")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = beto3
+        .call(
+            "allow_port",
+            &[("key", "dora.dias@example.com"), ("bank", "3")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "not his key to allow: {body}");
+    let (s, body) = port_email(dora5.clone(), 4).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // Every bank's copy follows (bank 4's once the decision reaches it); bank 2 lists only her
+    // CPF key now; a Pix to the e-mail pays her account at bank 5.
+    let start = std::time::Instant::now();
+    while owner("dora.dias@example.com").await != 5 {
+        assert!(start.elapsed() < SETTLE_PATIENCE, "the key did not move");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(owner(DORA_CPF).await, 2);
+    let (_, keys2) = dora2.call("get_keys", &[]).await;
+    let listed: Vec<&str> = keys2["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(listed.len(), 1, "{keys2}");
+    let (s, body) = pix(&payer4, "dora.dias@example.com", "7,00").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_settled(&c, &[0, 1, 2, 3, 4], 10_000).await;
+    assert_eq!(dora5.balances().await, (700, 0));
+    assert_eq!(dora2.balances().await, (0, 0));
+}
