@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 /// Version 2: debits name their source (the coordinator's own client, or a consent), and the
 /// account route and code redemption are about consents.
 /// Version 3: key operations (`PartSpec::Key`) replicate the Pix-key directory, credits name a
-/// key, a key moves between banks by `KeyOp::Port` (the owning bank confirming it is the same
-/// person's), and a participant that cannot store refuses with `Refusal::CannotStore`.
+/// key, an e-mail or phone key moves between banks by `KeyOp::Port` (the owning bank votes yes
+/// only with its owner's permission), and a participant that cannot store refuses with
+/// `Refusal::CannotStore`.
 pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
