@@ -226,11 +226,7 @@ impl Directory {
         }
         let existing = self.owner(&key);
         match (&op, existing.as_ref()) {
-            (KeyOp::Claim { name, document, .. }, _)
-                if name.trim().is_empty()
-                    || name.chars().count() > NAME_MAX_CHARS
-                    || document.chars().count() > DOCUMENT_MAX_CHARS =>
-            {
+            (KeyOp::Claim { name, document, .. }, _) if malformed_holder(name, document) => {
                 return Err(Refusal::InvalidParts { bank: me });
             }
             (KeyOp::Claim { .. }, Some(_)) => return Err(Refusal::KeyTaken { bank: me }),
@@ -250,12 +246,7 @@ impl Directory {
                     ..
                 },
                 _,
-            ) if name.trim().is_empty()
-                || name.chars().count() > NAME_MAX_CHARS
-                || document.chars().count() > DOCUMENT_MAX_CHARS
-                || holders.is_empty()
-                || holders.len() > 2 =>
-            {
+            ) if malformed_holder(name, document) || holders.is_empty() || holders.len() > 2 => {
                 return Err(Refusal::InvalidParts { bank: me });
             }
             // A document is no secret: a CPF/CNPJ key never moves by a claim of the same holder.
@@ -286,6 +277,15 @@ impl Directory {
         Ok(())
     }
 
+    /// Takes an entry that left the directory off its bank's count.
+    fn uncount(&mut self, gone: Option<DirEntry>) {
+        if let Some(old) = gone {
+            if let Some(n) = self.per_bank.get_mut(&old.bank) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
     /// Phase two of `tx` at this bank: applied on commit, dropped on abort. False if `tx` holds
     /// no reservation here.
     pub fn decide(&mut self, tx: &TxId, commit: bool, now_ms: i64) -> bool {
@@ -297,24 +297,14 @@ impl Directory {
         };
         if commit {
             match r.op {
+                // A claim finds the key free; a move replaces the old bank's entry.
                 KeyOp::Claim {
                     key,
                     account,
                     name,
                     document,
-                } => {
-                    let entry = DirEntry {
-                        key: key.clone(),
-                        bank: r.coordinator,
-                        account,
-                        name,
-                        document,
-                        since_ms: now_ms,
-                    };
-                    *self.per_bank.entry(entry.bank).or_default() += 1;
-                    self.write().insert(key, entry);
                 }
-                KeyOp::Port {
+                | KeyOp::Port {
                     key,
                     account,
                     name,
@@ -331,19 +321,11 @@ impl Directory {
                     };
                     *self.per_bank.entry(entry.bank).or_default() += 1;
                     let replaced = self.write().insert(key, entry);
-                    if let Some(old) = replaced {
-                        if let Some(n) = self.per_bank.get_mut(&old.bank) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
+                    self.uncount(replaced);
                 }
                 KeyOp::Release { key } => {
                     let removed = self.write().remove(&key);
-                    if let Some(old) = removed {
-                        if let Some(n) = self.per_bank.get_mut(&old.bank) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
+                    self.uncount(removed);
                 }
             }
         }
@@ -356,6 +338,14 @@ impl Directory {
 /// A new random key (EVP), from this machine's randomness.
 pub fn random_evp() -> PixKey {
     PixKey::evp_from(rand::random())
+}
+
+/// Whether the holder's name and masked document an operation gives are unusable (empty or
+/// too long), for a claim and a move alike.
+fn malformed_holder(name: &str, document: &str) -> bool {
+    name.trim().is_empty()
+        || name.chars().count() > NAME_MAX_CHARS
+        || document.chars().count() > DOCUMENT_MAX_CHARS
 }
 
 #[cfg(test)]
