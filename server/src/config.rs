@@ -461,6 +461,14 @@ mod tests {
                 "FAULT_INJECT",
             ),
             (
+                vec![("BANK_ID", "1"), ("OPERATOR_TOKEN", "short")],
+                "OPERATOR_TOKEN",
+            ),
+            (
+                vec![("BANK_ID", "1"), ("FAULT_DB_SPARE_PAGES", "0")],
+                "FAULT_DB_SPARE_PAGES",
+            ),
+            (
                 vec![("BANK_ID", "1"), ("DECISION_LINGER_MS", "-1")],
                 "DECISION_LINGER_MS",
             ),
