@@ -163,7 +163,7 @@ pub struct TwoPcStatus {
     /// Decisions some participant has not acknowledged yet.
     pub decisions_undelivered: u64,
     pub timings: PhaseTimings,
-    /// Evidence messages not kept because the evidence writer could not keep up.
+    /// Evidence messages not kept: the evidence writer could not keep up, or a write failed.
     #[serde(default)]
     pub evidence_dropped: u64,
 }

@@ -12,8 +12,10 @@ use domain::{BankId, TxId};
 use engine::evidence::{Evidence, EvidenceLog, Kind};
 use std::path::Path;
 
-/// The evidence file in a bank's data directory.
-pub const FILE_NAME: &str = "evidence.sqlite3";
+/// The evidence directory in a bank's data directory.
+pub const DIR_NAME: &str = "evidence";
+/// Where versions before the segment files kept evidence; moved into [`DIR_NAME`] at start.
+pub const LEGACY_FILE_NAME: &str = "evidence.sqlite3";
 
 /// A signed message as evidence about `txs`.
 pub fn evidence(
@@ -84,7 +86,7 @@ pub fn verify_evidence(e: &Evidence, membership: &Membership) -> Result<(), Stri
 
 /// The operator's report on `tx`: every message kept about it, and whether its signature holds.
 pub fn report(tx: &TxId, data_dir: &Path, membership: &Membership) -> Result<String, String> {
-    let kept = EvidenceLog::read(&data_dir.join(FILE_NAME), tx)?;
+    let kept = EvidenceLog::read(&data_dir.join(DIR_NAME), tx)?;
     let mut out = format!(
         "evidence of {tx} in {}: {} message(s)\n",
         data_dir.display(),

@@ -106,8 +106,19 @@ pub async fn run(
                 .members()
                 .map(|m| (m.id, m.public_url.clone()))
                 .collect();
+            let evidence_dir = config.data_dir.join(evidence::DIR_NAME);
+            let moved = engine::evidence::migrate_sqlite(
+                &config.data_dir.join(evidence::LEGACY_FILE_NAME),
+                &evidence_dir,
+            )?;
+            if moved > 0 {
+                tracing::info!(
+                    moved,
+                    "evidence moved from the SQLite file into segment files"
+                );
+            }
             let evidence = engine::evidence::EvidenceLog::start(
-                config.data_dir.join(evidence::FILE_NAME),
+                evidence_dir,
                 engine::evidence::Retention::default(),
                 Arc::new(SystemClock),
             )?;

@@ -487,7 +487,7 @@ impl Node {
         self.evidence.as_ref()
     }
 
-    /// Evidence messages dropped because the evidence writer could not keep up.
+    /// Evidence messages not kept (the writer could not keep up, or a write failed).
     pub fn evidence_dropped(&self) -> u64 {
         self.evidence.as_ref().map_or(0, |e| e.dropped())
     }
