@@ -51,6 +51,10 @@ pub struct Evidence {
     pub path: String,
     /// For an answer, its HTTP status.
     pub status: Option<u16>,
+    /// For an answer, the SHA-256 (hex) of the request's body it answers, which its signature
+    /// covers (from protocol version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<String>,
     pub from: BankId,
     pub to: BankId,
     pub version: String,
@@ -358,6 +362,7 @@ pub fn migrate_sqlite(legacy: &Path, dir: &Path) -> Result<usize, String> {
             },
             path: r.get(2).map_err(failed)?,
             status: r.get(3).map_err(failed)?,
+            request_sha256: None,
             from: bank(4)?,
             to: bank(5)?,
             version: r.get(6).map_err(failed)?,
@@ -456,6 +461,7 @@ mod tests {
             },
             path: "/interbank/prepare".into(),
             status: (n % 2 == 1).then_some(200),
+            request_sha256: (n % 2 == 1).then(|| "cd".repeat(32)),
             from: BankId::try_from(u16::from(n % 5) + 1).unwrap(),
             to: BankId::try_from(3).unwrap(),
             version: "1".into(),

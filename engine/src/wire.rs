@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 /// key, an e-mail or phone key moves between banks by `KeyOp::Port` (the owning bank votes yes
 /// only with its owner's permission), and a participant that cannot store refuses with
 /// `Refusal::CannotStore`.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Version 4: an answer's signature also covers the SHA-256 of the request's body, so that a
+/// bank's signed votes show what it was asked, not only the request's nonce.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

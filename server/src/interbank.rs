@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use domain::BankId;
-use engine::evidence::Kind;
 use engine::ring::Token;
 use engine::twopc::MAX_ITEMS_PER_MESSAGE;
 use engine::wire::{
@@ -95,15 +94,7 @@ struct SignedRequest {
 impl SignedRequest {
     /// Keeps this request as evidence about `txs`.
     fn keep(&self, node: &Node, route: Route, txs: Vec<domain::TxId>) {
-        crate::evidence::keep(
-            node.evidence(),
-            Kind::Request,
-            route.path(),
-            None,
-            &self.signed,
-            &self.body,
-            txs,
-        );
+        crate::evidence::keep_request(node.evidence(), route.path(), &self.signed, &self.body, txs);
     }
 }
 
@@ -297,6 +288,7 @@ async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next
         Err(e) => return refuse(e),
     };
     let nonce = checked.signed().nonce.clone();
+    let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
     let kept = SignedRequest {
         signed: checked.signed().clone(),
         body: bytes.clone(),
@@ -305,16 +297,23 @@ async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next
     request.extensions_mut().insert(PeerBank(from));
     request.extensions_mut().insert(kept);
     let response = next.run(request).await;
-    sign_answer(&gate.signer, from, &nonce, response).await
+    sign_answer(&gate.signer, from, &nonce, &request_sha256, response).await
 }
 
-/// Signs `response` for bank `to`'s request `nonce`.
-async fn sign_answer(signer: &Signer, to: BankId, nonce: &str, response: Response) -> Response {
+/// Signs `response` for bank `to`'s request `nonce`, whose body hashed to `request_sha256`.
+async fn sign_answer(
+    signer: &Signer,
+    to: BankId,
+    nonce: &str,
+    request_sha256: &str,
+    response: Response,
+) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_ANSWER_BYTES).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response();
     };
-    let signed = signer.answer(to, parts.status.as_u16(), nonce, wall_clock_ms(), &bytes);
+    let status = parts.status.as_u16();
+    let signed = signer.answer(to, status, nonce, request_sha256, wall_clock_ms(), &bytes);
     for (k, v) in signed.headers() {
         if let Ok(v) = axum::http::HeaderValue::from_str(v) {
             parts.headers.insert(k, v);

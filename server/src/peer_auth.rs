@@ -4,9 +4,10 @@
 //!
 //! A request's signature covers the protocol version, sender, receiver, method, path, time stamp,
 //! a nonce and the SHA-256 of the body; an answer's covers the version, its sender (the bank
-//! asked), receiver (the bank that asked), status, the request's nonce, a time stamp and its
-//! body's hash. So a message meant for one bank is refused by another, an answer belongs to one
-//! request, and no bank can speak for another. A bank checks the headers (version, membership,
+//! asked), receiver (the bank that asked), status, the request's nonce and the SHA-256 of its
+//! body, a time stamp and its own body's hash. So a message meant for one bank is refused by
+//! another, an answer belongs to one request and says what it was asked (a signed vote names the
+//! parts voted on), and no bank can speak for another. A bank checks the headers (version, membership,
 //! receiver, time window, nonce) before it reads a body at all.
 
 use crate::identity::BankKey;
@@ -68,7 +69,8 @@ impl Signed {
     }
 }
 
-fn body_hash(body: &[u8]) -> String {
+/// The SHA-256 of a message body, in hex, as signatures cover it.
+pub fn sha256_hex(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
@@ -85,14 +87,21 @@ pub fn request_message(h: &Signed, method: &str, path: &str, body: &[u8]) -> Vec
     } = h;
     format!(
         "consorcio-request\n{version}\n{from}\n{to}\n{method}\n{path}\n{ts}\n{nonce}\n{}",
-        body_hash(body)
+        sha256_hex(body)
     )
     .into_bytes()
 }
 
-/// What an answer's signature covers: its headers `h` (whose nonce is the request's), its status
-/// and its body's hash.
-pub fn answer_message(h: &Signed, status: u16, body: &[u8]) -> Vec<u8> {
+/// What an answer's signature covers: its headers `h` (whose nonce is the request's), its status,
+/// the SHA-256 of the request's body and its own body's hash. `request_sha256` is `None` only for
+/// answers signed under protocol version 3, which did not name their request's body (kept as
+/// evidence from before version 4).
+pub fn answer_message(
+    h: &Signed,
+    status: u16,
+    request_sha256: Option<&str>,
+    body: &[u8],
+) -> Vec<u8> {
     let Signed {
         version,
         from,
@@ -101,10 +110,15 @@ pub fn answer_message(h: &Signed, status: u16, body: &[u8]) -> Vec<u8> {
         nonce,
         ..
     } = h;
-    format!(
-        "consorcio-answer\n{version}\n{from}\n{to}\n{status}\n{nonce}\n{ts}\n{}",
-        body_hash(body)
-    )
+    let body = sha256_hex(body);
+    match request_sha256 {
+        Some(request) => format!(
+            "consorcio-answer\n{version}\n{from}\n{to}\n{status}\n{nonce}\n{request}\n{ts}\n{body}"
+        ),
+        None => {
+            format!("consorcio-answer\n{version}\n{from}\n{to}\n{status}\n{nonce}\n{ts}\n{body}")
+        }
+    }
     .into_bytes()
 }
 
@@ -133,10 +147,19 @@ impl Signer {
     }
 
     /// The headers of this bank's answer, with `status` and `body`, to the request `nonce` from
-    /// bank `to`.
-    pub fn answer(&self, to: BankId, status: u16, nonce: &str, ts_ms: i64, body: &[u8]) -> Signed {
+    /// bank `to`, whose body hashed to `request_sha256`.
+    pub fn answer(
+        &self,
+        to: BankId,
+        status: u16,
+        nonce: &str,
+        request_sha256: &str,
+        ts_ms: i64,
+        body: &[u8],
+    ) -> Signed {
         let mut h = self.unsigned(to, ts_ms, nonce.to_string());
-        h.signature = hex::encode(self.key.sign(&answer_message(&h, status, body)));
+        let message = answer_message(&h, status, Some(request_sha256), body);
+        h.signature = hex::encode(self.key.sign(&message));
         h
     }
 
@@ -271,12 +294,14 @@ impl Verifier {
         Ok(checked.from)
     }
 
-    /// An answer from bank `from` to this bank's request `nonce`: signed by `from`, for this bank,
-    /// for that request, recent.
+    /// An answer from bank `from` to this bank's request `nonce` (whose body hashed to
+    /// `request_sha256`): signed by `from`, for this bank, for that request, recent.
+    #[allow(clippy::too_many_arguments)]
     pub fn verify_answer(
         &self,
         from: BankId,
         nonce: &str,
+        request_sha256: &str,
         status: u16,
         h: &Signed,
         body: &[u8],
@@ -289,7 +314,7 @@ impl Verifier {
         if signer != from || h.nonce != nonce {
             return Err(PeerAuthError::BadSignature);
         }
-        let message = answer_message(h, status, body);
+        let message = answer_message(h, status, Some(request_sha256), body);
         verify(&self.keys[&from], &message, &h.signature)
     }
 
@@ -541,28 +566,34 @@ mod tests {
             .into_iter()
             .collect();
         let v1 = Verifier::new(b(1), keys);
-        let a = s2.answer(b(1), 200, "abc", 1_000_000, b"[]");
+        let asked = sha256_hex(b"{\"asked\":1}");
+        let a = s2.answer(b(1), 200, "abc", &asked, 1_000_000, b"[]");
         assert_eq!(
-            v1.verify_answer(b(2), "abc", 200, &a, b"[]", 1_000_000),
+            v1.verify_answer(b(2), "abc", &asked, 200, &a, b"[]", 1_000_000),
             Ok(())
         );
         assert_eq!(
-            v1.verify_answer(b(2), "xyz", 200, &a, b"[]", 1_000_000),
+            v1.verify_answer(b(2), "xyz", &asked, 200, &a, b"[]", 1_000_000),
             Err(PeerAuthError::BadSignature),
             "another request"
         );
         assert_eq!(
-            v1.verify_answer(b(2), "abc", 500, &a, b"[]", 1_000_000),
+            v1.verify_answer(b(2), "abc", &sha256_hex(b"{}"), 200, &a, b"[]", 1_000_000),
+            Err(PeerAuthError::BadSignature),
+            "the same nonce with another request body"
+        );
+        assert_eq!(
+            v1.verify_answer(b(2), "abc", &asked, 500, &a, b"[]", 1_000_000),
             Err(PeerAuthError::BadSignature),
             "another status"
         );
         assert_eq!(
-            v1.verify_answer(b(2), "abc", 200, &a, b"[1]", 1_000_000),
+            v1.verify_answer(b(2), "abc", &asked, 200, &a, b"[1]", 1_000_000),
             Err(PeerAuthError::BadSignature),
             "another body"
         );
         assert_eq!(
-            v1.verify_answer(b(3), "abc", 200, &a, b"[]", 1_000_000),
+            v1.verify_answer(b(3), "abc", &asked, 200, &a, b"[]", 1_000_000),
             Err(PeerAuthError::BadSignature),
             "asked another bank"
         );

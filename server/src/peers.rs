@@ -34,9 +34,11 @@ const ERROR_BODY_LOGGED: usize = 200;
 /// Largest answer read from another bank (a prepare's votes for 256 packets are far less).
 pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// An answer as it arrived: status, signature headers, body.
+/// An answer as it arrived: status, signature headers, body, and the hash of the request's body
+/// it answers (which its signature covers).
 pub struct SignedAnswer {
     pub status: u16,
+    pub request_sha256: String,
     pub signed: Signed,
     pub body: Vec<u8>,
 }
@@ -178,10 +180,12 @@ impl Peers {
             tracing::warn!(peer = %to, status, path, %message, "peer refused a request");
             return Err(PeerError::Refused { status, message });
         }
+        let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
         self.verifier
             .verify_answer(
                 to,
                 &signed.nonce,
+                &request_sha256,
                 status,
                 &answer_signed,
                 &body,
@@ -190,6 +194,7 @@ impl Peers {
             .map_err(|e| PeerError::Unsigned(e.to_string()))?;
         let answer = SignedAnswer {
             status,
+            request_sha256,
             signed: answer_signed,
             body,
         };

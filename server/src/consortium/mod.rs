@@ -30,7 +30,6 @@ use engine::consent::ConsentError;
 use engine::consortium::{BoxFuture, Consortium};
 use engine::coordinator::{not_yours, Answer, Claim, Coordinator, CoordinatorConfig};
 use engine::directory::KeyOp;
-use engine::evidence::Kind;
 use engine::twopc::{Decision, DeliveryConfig, PacketPlan};
 use engine::wire::{PhaseTimings, PrepareAnswer, PrepareMsg, RedeemMsg, Route, StatusReport};
 use engine::{ConsortiumError, EngineError, EngineHandle, EngineResult};
@@ -283,16 +282,7 @@ impl Node {
             .collect();
         let path = Route::Prepare.path();
         let log = self.evidence.as_ref();
-        crate::evidence::keep(log, Kind::Request, path, None, &request, &sent, txs.clone());
-        crate::evidence::keep(
-            log,
-            Kind::Answer,
-            path,
-            Some(answer.status),
-            &answer.signed,
-            &answer.body,
-            txs,
-        );
+        crate::evidence::keep_exchange(log, path, &request, &sent, &answer, txs);
         serde_json::from_slice(&answer.body).ok()
     }
 

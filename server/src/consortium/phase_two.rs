@@ -4,7 +4,6 @@
 
 use super::Node;
 use domain::{BankId, TxId};
-use engine::evidence::Kind;
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, Resolution};
 use engine::wire::{DecideMsg, ResolveMsg, Route};
 use std::sync::Arc;
@@ -106,16 +105,7 @@ impl Node {
             .await
             .ok()?;
         let (log, path) = (self.evidence.as_ref(), Route::Resolve.path());
-        crate::evidence::keep(log, Kind::Request, path, None, &request, &sent, txs.clone());
-        crate::evidence::keep(
-            log,
-            Kind::Answer,
-            path,
-            Some(answer.status),
-            &answer.signed,
-            &answer.body,
-            txs,
-        );
+        crate::evidence::keep_exchange(log, path, &request, &sent, &answer, txs);
         serde_json::from_slice(&answer.body).ok()
     }
 

@@ -141,6 +141,28 @@ async fn inter_bank_pix_and_packets_commit_or_abort_as_a_whole() {
     assert_settled(&w.c, &[0, 1, 2, 3, 4], 150_000).await;
     assert_eq!(w.ana1.balances().await, (90_000, 0));
     assert_eq!(w.beto3.balances().await, (10_000, 0));
+    // Bank 1 keeps bank 3's signed vote with the prepare it answered, and the vote's signature
+    // names that prepare's body (kept by a thread of its own: looked for until it is there).
+    let start = Instant::now();
+    let vote = "answer 200 to /interbank/prepare, bank 3 -> bank 1";
+    let report = loop {
+        let report = w.c.evidence_report(0, &pix);
+        if report.contains(vote) || start.elapsed() > PATIENCE {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        report.contains("request POST /interbank/prepare, bank 1 -> bank 3"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "signature of bank 3 VALID; it answers the request kept here with its nonce (the body's hash matches)"
+        ),
+        "{report}"
+    );
+    assert!(report.contains(r#""amount":10000"#), "{report}");
     let beto_history = w.beto3.dashboard().await;
     let entry = &beto_history["dashboard"]["recent"][0];
     assert_eq!(
