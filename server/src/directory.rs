@@ -7,6 +7,7 @@ use domain::{AccountId, BankId, PixKey, Refusal};
 use engine::wire::{AccountAnswer, AccountMsg, Route};
 use engine::{EngineError, EngineHandle, EngineResult, LedgerError};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinSet;
 
 /// What a lookup needs; cheap to clone into a task.
@@ -15,14 +16,23 @@ pub struct Directory {
     engine: EngineHandle,
     peers: Peers,
     banks: Arc<Vec<BankInfo>>,
+    /// How long another bank has to show a linked account: a client's read, not a ring call, so
+    /// a prepare's patience rather than the ring's 200 ms (a busy bank is not "unreachable").
+    patience: Duration,
 }
 
 impl Directory {
-    pub fn new(engine: EngineHandle, peers: Peers, banks: Vec<BankInfo>) -> Directory {
+    pub fn new(
+        engine: EngineHandle,
+        peers: Peers,
+        banks: Vec<BankInfo>,
+        patience: Duration,
+    ) -> Directory {
         Directory {
             engine,
             peers,
             banks: Arc::new(banks),
+            patience,
         }
     }
 
@@ -73,13 +83,15 @@ impl Directory {
         for link in links {
             let peers = self.peers.clone();
             let bank = self.bank_info(link.bank);
+            let patience = Some(self.patience);
             calls.spawn(async move {
                 let msg = AccountMsg {
                     consent: link.grant.consent.clone(),
                     grantee: account,
                 };
-                let answer: Result<Option<AccountAnswer>, PeerError> =
-                    peers.call(link.bank, Route::Account, &msg).await;
+                let answer: Result<Option<AccountAnswer>, PeerError> = peers
+                    .call_within(link.bank, Route::Account, &msg, patience)
+                    .await;
                 let (status, available, blocked) = match answer {
                     Ok(Some(a)) if a.account == link.grant.account => {
                         (LinkStatus::Active, Some(a.available), Some(a.blocked))

@@ -152,7 +152,12 @@ impl Node {
         let node = Arc::new_cyclic(|this| Node {
             this: this.clone(),
             me: peers.me,
-            directory: Directory::new(engine.clone(), peers.clone(), banks.clone()),
+            directory: Directory::new(
+                engine.clone(),
+                peers.clone(),
+                banks.clone(),
+                Duration::from_millis(settings.prepare_timeout_ms),
+            ),
             banks,
             peers,
             engine,
