@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const DORA_CPF: &str = "271.828.182-05";
+pub(crate) const DORA_CPF: &str = "271.828.182-05";
 
 /// The code bank `i` last "sent" to `to` (its outbox file stands in for e-mail and SMS).
 pub(crate) fn code_sent(c: &Consortium, i: usize, to: &str) -> String {

@@ -310,3 +310,69 @@ async fn futures_join(c: &Consortium) -> Vec<Value> {
     }
     out
 }
+
+/// A move of a key by bank 5 alone, as its rogue operator would send it: signed with its own
+/// key, naming the owner's CPF among the new account's holders (a bank can name anyone's). The
+/// bank the key is at refuses without its client's permission, and nothing moves.
+#[tokio::test]
+async fn a_rogue_bank_cannot_move_a_key_without_its_owners_permission() {
+    let c = Consortium::start(&[]).await;
+    let dora2 = c.client(1);
+    assert_eq!(
+        dora2
+            .open_account("Dora Dias", crate::keys::DORA_CPF, "dora@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let email = "dora.dias@example.com";
+    let (s, body) = dora2
+        .call("request_key", &[("kind", "email"), ("value", email)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let code = crate::keys::code_sent(&c, 1, email);
+    let (s, body) = dora2
+        .call("confirm_key", &[("key", email), ("code", &code)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let before: Vec<Value> = futures_join(&c).await;
+    let port = |tx: &str, holder: &str| {
+        json!({ "items": [{ "tx": tx, "parts": [[0, { "Key": { "Port": {
+            "key": email, "account": 1, "name": "Dora Dias", "document": "***.xxx.xxx-**",
+            "holders": [holder.replace(['.', '-'], "")] } } }]] }] })
+        .to_string()
+        .into_bytes()
+    };
+    let prepare = "/interbank/prepare";
+
+    // Naming Dora's CPF as a holder of its own account: she never allowed bank 5 to take it.
+    let t = tx_id(5);
+    let (status, text) = c
+        .signed_post(1, prepare, 4, now_ms(), &port(&t, crate::keys::DORA_CPF))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains(r#""reason":{"code":"port_not_allowed","bank":2}"#),
+        "{text}"
+    );
+    // Naming someone else: the key is not that person's.
+    let (status, text) = c
+        .signed_post(1, prepare, 4, now_ms(), &port(&tx_id(5), BETO_CPF))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains(r#""code":"key_taken""#), "{text}");
+    // Its commit of the refused move changes nothing either.
+    let (status, text) = c
+        .signed_post(1, "/interbank/decide", 4, now_ms(), &commit(&t))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+
+    // The key still pays Dora at bank 2, as bank 2's own copy of the directory says.
+    let (s, found) = dora2.call("lookup_receiver", &[("key", email)]).await;
+    assert_eq!(s, StatusCode::OK, "{found}");
+    assert_eq!(found["bank"]["id"], 2, "{found}");
+    assert_eq!(
+        futures_join(&c).await,
+        before,
+        "no balance or position moved"
+    );
+}
