@@ -277,18 +277,19 @@ async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next
             Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
         }
     };
+    // Hashed once: the signature checked here and the answer's both cover it.
+    let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
     let from = match gate.verifier.verify_request(
         &checked,
         parts.method.as_str(),
         &path,
-        &bytes,
+        &request_sha256,
         wall_clock_ms(),
     ) {
         Ok(from) => from,
         Err(e) => return refuse(e),
     };
     let nonce = checked.signed().nonce.clone();
-    let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
     let kept = SignedRequest {
         signed: checked.signed().clone(),
         body: bytes.clone(),

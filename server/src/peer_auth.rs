@@ -75,8 +75,8 @@ pub fn sha256_hex(body: &[u8]) -> String {
 }
 
 /// What a request's signature covers: the headers `h` (all but the signature), the method, the
-/// path and the body's hash.
-pub fn request_message(h: &Signed, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+/// path and the body's hash (`body_sha256`, from [`sha256_hex`]).
+pub fn request_message(h: &Signed, method: &str, path: &str, body_sha256: &str) -> Vec<u8> {
     let Signed {
         version,
         from,
@@ -86,8 +86,7 @@ pub fn request_message(h: &Signed, method: &str, path: &str, body: &[u8]) -> Vec
         ..
     } = h;
     format!(
-        "consorcio-request\n{version}\n{from}\n{to}\n{method}\n{path}\n{ts}\n{nonce}\n{}",
-        sha256_hex(body)
+        "consorcio-request\n{version}\n{from}\n{to}\n{method}\n{path}\n{ts}\n{nonce}\n{body_sha256}"
     )
     .into_bytes()
 }
@@ -139,10 +138,26 @@ impl Signer {
 
     /// The headers of a request to bank `to`.
     pub fn request(&self, to: BankId, method: &str, path: &str, ts_ms: i64, body: &[u8]) -> Signed {
+        self.request_hashed(to, method, path, ts_ms, &sha256_hex(body))
+    }
+
+    /// [`Signer::request`] for a body whose hash the caller has already (it needs it again to
+    /// check the answer).
+    pub fn request_hashed(
+        &self,
+        to: BankId,
+        method: &str,
+        path: &str,
+        ts_ms: i64,
+        body_sha256: &str,
+    ) -> Signed {
         use rand::distr::{Alphanumeric, SampleString};
         let nonce = Alphanumeric.sample_string(&mut rand::rng(), 24);
         let mut h = self.unsigned(to, ts_ms, nonce);
-        h.signature = hex::encode(self.key.sign(&request_message(&h, method, path, body)));
+        h.signature = hex::encode(
+            self.key
+                .sign(&request_message(&h, method, path, body_sha256)),
+        );
         h
     }
 
@@ -278,17 +293,18 @@ impl Verifier {
         })
     }
 
-    /// The signature over the request, then the nonce is remembered (a second copy is a replay).
+    /// The signature over the request (whose body hashed to `body_sha256`), then the nonce is
+    /// remembered (a second copy is a replay).
     pub fn verify_request(
         &self,
         checked: &Checked,
         method: &str,
         path: &str,
-        body: &[u8],
+        body_sha256: &str,
         now_ms: i64,
     ) -> Result<BankId, PeerAuthError> {
         let h = &checked.signed;
-        let message = request_message(h, method, path, body);
+        let message = request_message(h, method, path, body_sha256);
         verify(&checked.key, &message, &h.signature)?;
         self.remember(checked.from, &h.nonce, checked.ts_ms, now_ms)?;
         Ok(checked.from)
@@ -426,7 +442,7 @@ mod tests {
         now: i64,
     ) -> Result<BankId, PeerAuthError> {
         let checked = v.check_headers(h, now)?;
-        v.verify_request(&checked, "POST", path, body, now)
+        v.verify_request(&checked, "POST", path, &sha256_hex(body), now)
     }
 
     #[test]
@@ -553,7 +569,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            v.verify_request(&checked, "POST", "/x", b"", 1_000_000),
+            v.verify_request(&checked, "POST", "/x", &sha256_hex(b""), 1_000_000),
             Err(PeerAuthError::Malformed)
         );
     }

@@ -146,9 +146,11 @@ impl Peers {
         let base = self.urls.get(&to).ok_or(PeerError::NotMember(to))?;
         let path = route.path();
         let bytes = serde_json::to_vec(body).map_err(|e| PeerError::BadAnswer(e.to_string()))?;
+        // Hashed once: the request's signature and the answer's both cover it.
+        let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
         let signed = self
             .signer
-            .request(to, "POST", path, wall_clock_ms(), &bytes);
+            .request_hashed(to, "POST", path, wall_clock_ms(), &request_sha256);
         let mut req = self
             .http
             .post(format!("{base}{path}"))
@@ -180,7 +182,6 @@ impl Peers {
             tracing::warn!(peer = %to, status, path, %message, "peer refused a request");
             return Err(PeerError::Refused { status, message });
         }
-        let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
         self.verifier
             .verify_answer(
                 to,
