@@ -22,6 +22,25 @@ pub(crate) fn code_sent(c: &Consortium, i: usize, to: &str) -> String {
         .to_string()
 }
 
+/// Registers a key of `kind` for `client` at bank `i`: asked as `typed`, then confirmed with the
+/// code that bank sent to its `canonical` form.
+pub(crate) async fn register_key(
+    c: &Consortium,
+    i: usize,
+    client: &Client,
+    kind: &str,
+    typed: &str,
+    canonical: &str,
+) {
+    let (s, body) = request(client, kind, typed).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let code = code_sent(c, i, canonical);
+    let (s, body) = client
+        .call("confirm_key", &[("key", canonical), ("code", &code)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
 async fn request(client: &Client, kind: &str, value: &str) -> (StatusCode, Value) {
     client
         .call("request_key", &[("kind", kind), ("value", value)])
@@ -106,13 +125,15 @@ async fn keys_of_every_kind_are_registered_once_in_the_consortium_and_paid_by_ke
     assert_eq!(s, StatusCode::BAD_REQUEST, "a code is single use: {body}");
 
     // A phone and a random key too.
-    let (s, answer) = request(&dora2, "phone", "+55 (21) 99876-5432").await;
-    assert_eq!(s, StatusCode::OK, "{answer}");
-    let code = code_sent(&c, 1, "+5521998765432");
-    let (s, body) = dora2
-        .call("confirm_key", &[("key", "+5521998765432"), ("code", &code)])
-        .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
+    register_key(
+        &c,
+        1,
+        &dora2,
+        "phone",
+        "+55 (21) 99876-5432",
+        "+5521998765432",
+    )
+    .await;
     let (s, answer) = request(&dora2, "evp", "").await;
     assert_eq!(s, StatusCode::OK, "{answer}");
     let evp = answer["Registered"]["shown"].as_str().unwrap().to_string();
@@ -289,16 +310,15 @@ async fn a_key_moves_to_the_same_persons_account_at_another_bank_and_no_one_else
             .await,
         StatusCode::OK
     );
-    let (s, body) = request(&dora2, "email", "dora.dias@example.com").await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    let code = code_sent(&c, 1, "dora.dias@example.com");
-    let (s, body) = dora2
-        .call(
-            "confirm_key",
-            &[("key", "dora.dias@example.com"), ("code", &code)],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
+    register_key(
+        &c,
+        1,
+        &dora2,
+        "email",
+        "dora.dias@example.com",
+        "dora.dias@example.com",
+    )
+    .await;
     // Her second account, at bank 5: the sign-up does not take her CPF key from bank 2.
     assert_eq!(
         dora5

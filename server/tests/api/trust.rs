@@ -325,15 +325,7 @@ async fn a_rogue_bank_cannot_move_a_key_without_its_owners_permission() {
         StatusCode::OK
     );
     let email = "dora.dias@example.com";
-    let (s, body) = dora2
-        .call("request_key", &[("kind", "email"), ("value", email)])
-        .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    let code = crate::keys::code_sent(&c, 1, email);
-    let (s, body) = dora2
-        .call("confirm_key", &[("key", email), ("code", &code)])
-        .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
+    crate::keys::register_key(&c, 1, &dora2, "email", email, email).await;
     let before: Vec<Value> = futures_join(&c).await;
     let port = |tx: &str, holder: &str| {
         json!({ "items": [{ "tx": tx, "parts": [[0, { "Key": { "Port": {
