@@ -65,7 +65,11 @@ async fn main() {
                 };
                 let id = engine.open_account(new).await.unwrap();
                 // Each account's CPF is its Pix key (this bank alone holds the directory).
-                let op = engine.key_claim(id, cpf(k).into(), false).await.unwrap();
+                let Ok(engine::directory::KeyClaim::Op(op)) =
+                    engine.key_claim(id, cpf(k).into(), false).await
+                else {
+                    panic!("a holder's own CPF is a claim");
+                };
                 engine
                     .key_op_alone(engine.new_tx_id(), op)
                     .await

@@ -2,7 +2,8 @@
 //! it over signed HTTP (`server::consortium`); the app only sees this trait, so it stays free of
 //! HTTP clients, and a test or simulator can plug in its own.
 
-use crate::directory::KeyOp;
+use crate::directory::{KeyOp, PortRequest};
+use crate::wire::PortPermitAnswer;
 use crate::EngineResult;
 use domain::consent::Grant;
 use domain::dto::{
@@ -32,6 +33,15 @@ pub trait Consortium: Send + Sync + 'static {
         tx: TxId,
         op: KeyOp,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
+
+    /// Asks bank `owner`, which owns the key `request` names, for its signed permission to move
+    /// it to `request.account` here (its client must have allowed it there); a bank that does
+    /// not answer gives none.
+    fn port_permit(
+        &self,
+        owner: BankId,
+        request: PortRequest,
+    ) -> BoxFuture<'_, EngineResult<PortPermitAnswer>>;
 
     /// Runs a packet for the client logged in to `account` at this bank: every leg commits or
     /// every leg aborts. The same client submitting the same `tx` again hears the first outcome

@@ -14,9 +14,11 @@
 //!
 //! The price is availability: while a member bank does not answer, keys cannot be registered
 //! or deleted (payments by key go on). No bank can register a key for another bank's account,
-//! nor delete another bank's key: a claim always registers the key for the coordinating bank,
-//! and only the bank that owns a key may release it.
+//! nor delete or take another bank's key: a claim always registers the key for the coordinating
+//! bank, only the bank that owns a key may release it, and a key moves only with a permit the
+//! owning bank signed, which every bank checks on its own ([`PortPermit`]).
 
+use crate::proof::{BankKey, Keyring, Sig};
 use domain::{AccountId, BankId, PixKey, Refusal, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -53,23 +55,110 @@ pub enum KeyOp {
     },
     /// Delete `key`, which the coordinating bank owns.
     Release { key: PixKey },
-    /// Move `key` from the bank that owns it to `account` at the coordinating bank
-    /// (portability): the same person's key. `holders` are the documents of the new account's
-    /// holders; the owning bank votes yes only if one of them is a holder of the account the key
-    /// is at now (its confirmation), every other bank only if the key is owned elsewhere.
-    Port {
-        key: PixKey,
+    /// Move a key from the bank that owns it to an account at the coordinating bank
+    /// (portability), as `permit` says: the owning bank's signed word that its client, logged
+    /// in there, let the key go to that account. Every bank checks the signature against the
+    /// owning bank's public key before it reserves anything, so a move never depends on the
+    /// coordinator having asked the owner.
+    Port { permit: PortPermit },
+}
+
+/// The owning bank's signed permission for one key move: key `key`, which bank `from` owns now,
+/// may move to account `account` at bank `to`, shown as `name` and `document`, until `until_ms`
+/// (by `from`'s clock). `from` signs it only when the key's owner, logged in there, allowed bank
+/// `to` to take it and one of the new account's holders is the key's holder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortPermit {
+    pub key: PixKey,
+    pub from: BankId,
+    pub to: BankId,
+    pub account: AccountId,
+    pub name: String,
+    pub document: String,
+    pub until_ms: i64,
+    pub signature: Sig,
+}
+
+/// What a bank asks of the bank that owns a key before moving it to one of its accounts: the
+/// permit's fields, and the new account's holders (the owner checks one of them holds the key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRequest {
+    pub key: PixKey,
+    pub account: AccountId,
+    pub name: String,
+    pub document: String,
+    pub holders: Vec<domain::TaxId>,
+}
+
+/// What giving `key` to an account takes: an operation this bank runs now, or first a permit
+/// from the bank that owns the key (portability).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyClaim {
+    Op(KeyOp),
+    Port { owner: BankId, request: PortRequest },
+}
+
+/// The kind of statement a [`PortPermit`] is, as its signature names it.
+const PERMIT_TAG: &str = "consorcio-port-permit/v1";
+
+/// How long a permit is good for: the move runs right after it is given, and banks' clocks
+/// may differ by a few seconds.
+pub const PERMIT_TTL_MS: i64 = 5 * 60 * 1000;
+
+impl PortPermit {
+    /// What the owning bank signs: every field but the signature, in one fixed encoding.
+    fn statement(&self) -> Vec<u8> {
+        serde_json::to_vec(&(
+            &self.key,
+            self.from,
+            self.to,
+            self.account,
+            &self.name,
+            &self.document,
+            self.until_ms,
+        ))
+        .expect("a permit serialises")
+    }
+
+    /// A permit signed by bank `from` with its `key`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign(
+        signer: &BankKey,
+        (key, from, to): (PixKey, BankId, BankId),
         account: AccountId,
         name: String,
         document: String,
-        holders: Vec<domain::TaxId>,
-    },
+        until_ms: i64,
+    ) -> PortPermit {
+        let mut permit = PortPermit {
+            key,
+            from,
+            to,
+            account,
+            name,
+            document,
+            until_ms,
+            signature: Sig([0; 64]),
+        };
+        permit.signature = signer.sign_statement(PERMIT_TAG, &permit.statement());
+        permit
+    }
+
+    /// Whether this permit lets `coordinator` move its key now, from the bank that owns it
+    /// (`owner`): signed by that bank, for `coordinator`, not expired.
+    fn allows(&self, owner: BankId, coordinator: BankId, keys: &Keyring, now_ms: i64) -> bool {
+        self.from == owner
+            && self.to == coordinator
+            && now_ms <= self.until_ms
+            && keys.verify(owner, PERMIT_TAG, &self.statement(), &self.signature)
+    }
 }
 
 impl KeyOp {
     pub fn key(&self) -> &PixKey {
         match self {
-            KeyOp::Claim { key, .. } | KeyOp::Release { key } | KeyOp::Port { key, .. } => key,
+            KeyOp::Claim { key, .. } | KeyOp::Release { key } => key,
+            KeyOp::Port { permit } => &permit.key,
         }
     }
 }
@@ -177,11 +266,11 @@ impl Directory {
             .values()
             .filter(|r| {
                 r.coordinator == bank
-                    && matches!(
-                        r.op,
-                        KeyOp::Claim { account: a, .. } | KeyOp::Port { account: a, .. }
-                            if a == account
-                    )
+                    && match &r.op {
+                        KeyOp::Claim { account: a, .. } => *a == account,
+                        KeyOp::Port { permit } => permit.account == account,
+                        KeyOp::Release { .. } => false,
+                    }
             })
             .count()
     }
@@ -204,10 +293,10 @@ impl Directory {
     }
 
     /// Phase one of `op` at this bank (`me`), coordinated by `coordinator`: the key is reserved
-    /// for `tx`, or the refusal says why.
+    /// for `tx`, or the refusal says why. `keys` checks a move's permit.
     pub fn prepare(
         &mut self,
-        me: BankId,
+        (me, keys): (BankId, &Keyring),
         tx: &TxId,
         coordinator: BankId,
         op: KeyOp,
@@ -225,32 +314,24 @@ impl Directory {
             return Err(Refusal::InvalidParts { bank: me });
         }
         let existing = self.owner(&key);
+        let full =
+            |bank: BankId| self.per_bank.get(&bank).copied().unwrap_or(0) >= KEYS_PER_BANK_MAX;
         match (&op, existing.as_ref()) {
             (KeyOp::Claim { name, document, .. }, _) if malformed_holder(name, document) => {
                 return Err(Refusal::InvalidParts { bank: me });
             }
             (KeyOp::Claim { .. }, Some(_)) => return Err(Refusal::KeyTaken { bank: me }),
-            (KeyOp::Claim { .. }, None)
-                if self.per_bank.get(&coordinator).copied().unwrap_or(0) >= KEYS_PER_BANK_MAX =>
-            {
+            (KeyOp::Claim { .. }, None) if full(coordinator) => {
                 return Err(Refusal::KeyLimit { bank: me });
             }
             (KeyOp::Claim { .. }, None) => {}
             (KeyOp::Release { .. }, Some(e)) if e.bank == coordinator => {}
             (KeyOp::Release { .. }, _) => return Err(Refusal::KeyUnknown { bank: me }),
-            (
-                KeyOp::Port {
-                    name,
-                    document,
-                    holders,
-                    ..
-                },
-                _,
-            ) if malformed_holder(name, document) || holders.is_empty() || holders.len() > 2 => {
+            (KeyOp::Port { permit }, _) if malformed_holder(&permit.name, &permit.document) => {
                 return Err(Refusal::InvalidParts { bank: me });
             }
             // A document is no secret: a CPF/CNPJ key never moves by a claim of the same holder.
-            (KeyOp::Port { key, .. }, _) if key.tax_id().is_some() => {
+            (KeyOp::Port { permit }, _) if permit.key.tax_id().is_some() => {
                 return Err(Refusal::InvalidParts { bank: me });
             }
             (KeyOp::Port { .. }, None) => return Err(Refusal::KeyUnknown { bank: me }),
@@ -258,9 +339,13 @@ impl Directory {
             (KeyOp::Port { .. }, Some(e)) if e.bank == coordinator => {
                 return Err(Refusal::InvalidParts { bank: me });
             }
-            (KeyOp::Port { .. }, Some(_))
-                if self.per_bank.get(&coordinator).copied().unwrap_or(0) >= KEYS_PER_BANK_MAX =>
+            // Only with the owning bank's signed word, whoever else was asked.
+            (KeyOp::Port { permit }, Some(e))
+                if !permit.allows(e.bank, coordinator, keys, now_ms) =>
             {
+                return Err(Refusal::PortNotAllowed { bank: e.bank });
+            }
+            (KeyOp::Port { .. }, Some(_)) if full(coordinator) => {
                 return Err(Refusal::KeyLimit { bank: me });
             }
             (KeyOp::Port { .. }, Some(_)) => {}
@@ -305,11 +390,14 @@ impl Directory {
                     document,
                 }
                 | KeyOp::Port {
-                    key,
-                    account,
-                    name,
-                    document,
-                    ..
+                    permit:
+                        PortPermit {
+                            key,
+                            account,
+                            name,
+                            document,
+                            ..
+                        },
                 } => {
                     let entry = DirEntry {
                         key: key.clone(),

@@ -8,8 +8,9 @@
 //! answer reflects exactly what is on disk.
 
 use crate::auth::{PasswordHash, TokenHash};
-use crate::directory::{DirEntry, Directory, KeyOp};
+use crate::directory::{DirEntry, Directory, KeyClaim, KeyOp, PortPermit, PortRequest};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
+use crate::proof::{BankKey, Keyring};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
 use domain::consent::{ConsentId, ConsentView, Grant};
@@ -157,6 +158,11 @@ pub struct EngineConfig {
     /// Fault injection for tests (`FAULT_DB_SPARE_PAGES`): the database may grow by this many
     /// pages from its size at start, then writing fails as on a full disk.
     pub spare_pages: Option<u32>,
+    /// This bank's signing key, for the statements other banks check on their own (a bank
+    /// alone has none and signs nothing).
+    pub identity: Option<Arc<BankKey>>,
+    /// The consortium's public keys (empty for a bank alone).
+    pub keyring: Arc<Keyring>,
 }
 
 /// What the engine thread publishes after every batch, read without the queue by `/status`,
@@ -183,6 +189,8 @@ impl EngineConfig {
             recent_limit: 50,
             limits: std::collections::BTreeMap::new(),
             spare_pages: None,
+            identity: None,
+            keyring: Arc::new(Keyring::default()),
         }
     }
 }
@@ -252,7 +260,13 @@ enum Command {
         account: AccountId,
         key: PixKey,
         port: bool,
-        reply: Reply<KeyOp>,
+        reply: Reply<KeyClaim>,
+    },
+    /// Bank `to` asks for this bank's signed permission to move one of its keys there.
+    PortPermit {
+        to: BankId,
+        request: PortRequest,
+        reply: Reply<Result<PortPermit, Refusal>>,
     },
     KeyCode {
         account: AccountId,
@@ -688,15 +702,14 @@ impl EngineHandle {
         self.call(|reply| Command::KeysOf { account, reply }).await
     }
 
-    /// The claim of `key` for `account`, if the account may have it.
-    /// The operation that would give `key` to `account`: a claim, or with `port` a move from
-    /// the same person's account at another bank.
+    /// What would give `key` to `account`, if the account may have it: a claim, or with `port`
+    /// a move from the same person's account at another bank (which needs that bank's permit).
     pub async fn key_claim(
         &self,
         account: AccountId,
         key: PixKey,
         port: bool,
-    ) -> EngineResult<KeyOp> {
+    ) -> EngineResult<KeyClaim> {
         self.call(|reply| Command::KeyClaim {
             account,
             key,
@@ -706,8 +719,20 @@ impl EngineHandle {
         .await
     }
 
+    /// This bank's signed permission for bank `to` to move one of its keys (see
+    /// [`PortPermit`]), or why not. Given once per permission its client gave
+    /// ([`EngineHandle::allow_port`]).
+    pub async fn port_permit(
+        &self,
+        to: BankId,
+        request: PortRequest,
+    ) -> EngineResult<Result<PortPermit, Refusal>> {
+        self.call(|reply| Command::PortPermit { to, request, reply })
+            .await
+    }
+
     /// The owner of `key` (an account here) lets bank `to` move it to an account of hers there,
-    /// for [`PORT_ALLOWED_MS`]: without this, this bank votes no on the move.
+    /// for [`PORT_ALLOWED_MS`]: without this, this bank signs no permit for the move.
     pub async fn allow_port(
         &self,
         account: AccountId,
@@ -1156,6 +1181,9 @@ impl State {
                 port,
                 reply,
             } => defer(reply, self.key_claim(account, key, port)),
+            Command::PortPermit { to, request, reply } => {
+                defer(reply, Ok(self.port_permit(to, request, now)))
+            }
             Command::AllowPort {
                 account,
                 key,
@@ -1582,8 +1610,46 @@ impl State {
         Ok(())
     }
 
+    /// This bank's permit for bank `to` to move `request.key` to its account, when the key is
+    /// one of this bank's, its owner allowed `to` to take it (the allowance is used up) and one
+    /// of the new account's holders holds the key's account here (a bank's word about its own
+    /// account's holders proves nothing alone: it could name anyone's CPF).
+    fn port_permit(
+        &mut self,
+        to: BankId,
+        request: PortRequest,
+        now: i64,
+    ) -> Result<PortPermit, Refusal> {
+        let me = self.config.bank.id;
+        let Some(entry) = self.directory.owner(&request.key).filter(|e| e.bank == me) else {
+            return Err(Refusal::KeyUnknown { bank: me });
+        };
+        let same_person = self.ledger.account(entry.account).is_some_and(|a| {
+            a.holders
+                .iter()
+                .any(|h| request.holders.contains(&h.tax_id))
+        });
+        if !same_person || request.holders.len() > 2 {
+            return Err(Refusal::KeyTaken { bank: me });
+        }
+        let Some(identity) = self.config.identity.clone() else {
+            return Err(Refusal::PortNotAllowed { bank: me });
+        };
+        if !self.take_port_allowed(&request.key, to, now) {
+            return Err(Refusal::PortNotAllowed { bank: me });
+        }
+        Ok(PortPermit::sign(
+            &identity,
+            (request.key, me, to),
+            request.account,
+            request.name,
+            request.document,
+            now + crate::directory::PERMIT_TTL_MS,
+        ))
+    }
+
     /// Whether the owner of `key` allowed bank `to` to move it (once: the permission is used up).
-    pub(crate) fn take_port_allowed(&mut self, key: &PixKey, to: BankId, now: i64) -> bool {
+    fn take_port_allowed(&mut self, key: &PixKey, to: BankId, now: i64) -> bool {
         let owner = self.directory.owner(key);
         let allowed = self
             .port_allowed
@@ -1600,7 +1666,7 @@ impl State {
     /// The claim of `key` for `account`, as the bank owning the account proposes it: a CPF or
     /// CNPJ key must be a holder's document, the account must have room for another key
     /// (counting claims in flight), and the key must not be registered already.
-    fn key_claim(&self, account: AccountId, key: PixKey, port: bool) -> EngineResult<KeyOp> {
+    fn key_claim(&self, account: AccountId, key: PixKey, port: bool) -> EngineResult<KeyClaim> {
         let a = self
             .ledger
             .account(account)
@@ -1645,18 +1711,21 @@ impl State {
             return Err(KeyError::TooMany.into());
         }
         Ok(match owner {
-            None => KeyOp::Claim {
+            None => KeyClaim::Op(KeyOp::Claim {
                 key,
                 account,
                 name: holder.name.clone(),
                 document: holder.tax_id.masked(),
-            },
-            Some(_) => KeyOp::Port {
-                key,
-                account,
-                name: holder.name.clone(),
-                document: holder.tax_id.masked(),
-                holders: a.holders.iter().map(|h| h.tax_id).collect(),
+            }),
+            Some(e) => KeyClaim::Port {
+                owner: e.bank,
+                request: PortRequest {
+                    key,
+                    account,
+                    name: holder.name.clone(),
+                    document: holder.tax_id.masked(),
+                    holders: a.holders.iter().map(|h| h.tax_id).collect(),
+                },
             },
         })
     }

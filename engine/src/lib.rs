@@ -8,6 +8,7 @@
 //! - [`evidence`]: the signed messages other banks sent, kept (bounded) for disputes.
 //! - [`key_codes`]: confirmation codes for e-mail and phone keys (single use, expiring, bounded).
 //! - [`outbox`]: where a bank "sends" key confirmation codes in the demo (a file).
+//! - [`proof`]: this bank's key, the consortium's public keys, signed statements anyone checks.
 //! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
 //! - [`consent`]: consents between banks (given, drawn on, revoked; links to them), pure.
 //! - [`directory`]: the consortium's Pix-key directory, a full copy at every bank, pure.
@@ -31,6 +32,7 @@ pub mod evidence;
 pub mod key_codes;
 pub mod ledger;
 pub mod outbox;
+pub mod proof;
 pub mod ring;
 pub mod store;
 pub mod throttle;

@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub type StoreResult<T> = Result<T, rusqlite::Error>;
 
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -186,6 +186,17 @@ CREATE TABLE key_reservations (
     at_ms        INTEGER NOT NULL
 );";
 
+/// Schema version 8 (protocol version 5): a key moves only with its owning bank's signed permit,
+/// which a move prepared under version 4 does not carry. Such a move, prepared here and not yet
+/// decided, is refused now, as it would be if it arrived now: its reservation goes and its
+/// participation is aborted (a commit of it later is logged as contradicting, and acknowledged).
+const PORT_PERMITS_8: &str = "
+UPDATE participations SET state = 'aborted'
+    WHERE state = 'prepared' AND tx_id IN (
+        SELECT tx_id FROM key_reservations
+        WHERE op LIKE '{\"Port\":%' AND op NOT LIKE '%\"permit\":%');
+DELETE FROM key_reservations WHERE op LIKE '{\"Port\":%' AND op NOT LIKE '%\"permit\":%';";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -253,13 +264,14 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 6] = [
+    let steps: [(i64, String); 7] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
         (4, BOOKS_5.to_string()),
         (5, CONSENTS_6.to_string()),
         (6, DIRECTORY_7.to_string()),
+        (7, PORT_PERMITS_8.to_string()),
     ];
     match version {
         0 => Some(schema()),
@@ -1240,5 +1252,44 @@ mod tests {
         // Opening again finds the current version and changes nothing.
         let store = Store::open(&path).unwrap();
         assert_eq!(store.load_ledger().unwrap().prepared_count(), 1);
+    }
+
+    /// A move of a key prepared under protocol version 4 (no permit) and still undecided at the
+    /// upgrade is refused, as it would be now; a reservation of a claim stays.
+    #[test]
+    fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bank.sqlite3");
+        let (port, claim) = (
+            "E00000005202611262359portportpor",
+            "E00000002202611262359claimclaimc",
+        );
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .conn
+                .execute_batch(&format!(
+                    r#"INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms)
+                           VALUES ('{port}', 5, 'prepared', 6, 6), ('{claim}', 2, 'prepared', 6, 6);
+                       INSERT INTO key_reservations VALUES
+                           ('dora@example.com', '{port}', 5, '{{"Port":{{"key":"dora@example.com","account":1,"name":"Dora","document":"***","holders":[]}}}}', 6),
+                           ('eva@example.com', '{claim}', 2, '{{"Claim":{{"key":"eva@example.com","account":1,"name":"Eva","document":"***"}}}}', 6);
+                       PRAGMA user_version = 7;"#
+                ))
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let directory = store.load_directory().unwrap();
+        assert!(!directory.holds(&TxId::parse(port).unwrap()));
+        assert!(directory.holds(&TxId::parse(claim).unwrap()));
+        let state = |tx: &str| {
+            store
+                .participation(&TxId::parse(tx).unwrap())
+                .unwrap()
+                .unwrap()
+                .state
+        };
+        assert_eq!(state(port), PartState::Aborted);
+        assert_eq!(state(claim), PartState::Prepared);
     }
 }

@@ -89,6 +89,52 @@ impl PrepareItem {
         let json = serde_json::to_vec(&self.parts).expect("parts serialise");
         Sha256::digest(json).into()
     }
+
+    /// Whether each part's leg lies inside bank `me`, once the item's shape makes sense there on
+    /// its own; otherwise the first leg that does not, and why.
+    ///
+    /// A participant trusts nothing of the coordinator's picture it can check itself. A leg
+    /// counts as inside this bank only if exactly one debit and one credit share it, with equal
+    /// amounts, each naming this bank as the other side: then no position moves and no limit
+    /// applies, so a debit of R$ 0,01 beside a credit of R$ 1 bn on one leg would otherwise
+    /// mint money. Any other leg has one part here, whose other side is another bank (its
+    /// position is then with the coordinator, within its limit). Two debits or two credits on
+    /// one leg are no leg at all.
+    pub fn legs_here(&self, me: BankId) -> Result<Vec<bool>, (u16, Refusal)> {
+        let invalid = |leg: u16| (leg, Refusal::InvalidParts { bank: me });
+        // Per leg: its debit (amount, other side) and its credit, at most one of each.
+        type Side = Option<(Cents, BankId)>;
+        let mut legs: BTreeMap<u16, (Side, Side)> = BTreeMap::new();
+        for (leg, spec) in &self.parts {
+            let (debit, credit) = legs.entry(*leg).or_default();
+            let slot = match spec {
+                PartSpec::Debit { amount, to, .. } => debit.replace((*amount, to.bank)),
+                PartSpec::Credit { amount, from, .. } => credit.replace((*amount, from.bank)),
+                PartSpec::Key(_) => return Err(invalid(*leg)),
+            };
+            if slot.is_some() {
+                return Err(invalid(*leg));
+            }
+        }
+        for (leg, sides) in &legs {
+            let fits = match *sides {
+                (Some((paid, to)), Some((credited, from))) => {
+                    paid == credited && to == me && from == me
+                }
+                (Some((_, to)), None) => to != me,
+                (None, Some((_, from))) => from != me,
+                (None, None) => false,
+            };
+            if !fits {
+                return Err(invalid(*leg));
+            }
+        }
+        Ok(self
+            .parts
+            .iter()
+            .map(|(leg, _)| matches!(legs.get(leg), Some((Some(_), Some(_)))))
+            .collect())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

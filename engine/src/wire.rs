@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 /// `Refusal::CannotStore`.
 /// Version 4: an answer's signature also covers the SHA-256 of the request's body, so that a
 /// bank's signed votes show what it was asked, not only the request's nonce.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// Version 5: a key moves (`KeyOp::Port`) only with the owning bank's signed permit, asked of it
+/// on [`Route::PortPermit`] and checked by every bank; a participant refuses a leg inside itself
+/// whose debit and credit differ.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,10 +47,13 @@ pub enum Route {
     Account,
     /// Body [`RedeemMsg`], answer [`domain::consent::Grant`] (or a 4xx: no such code).
     Redeem,
+    /// Body [`crate::directory::PortRequest`], answer [`PortPermitAnswer`]: the owning bank's
+    /// signed permission to move one of its keys to the asking bank.
+    PortPermit,
 }
 
 impl Route {
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 9] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
@@ -56,6 +62,7 @@ impl Route {
         Route::Resolve,
         Route::Account,
         Route::Redeem,
+        Route::PortPermit,
     ];
 
     pub fn path(self) -> &'static str {
@@ -68,6 +75,7 @@ impl Route {
             Route::Resolve => "/interbank/resolve",
             Route::Account => "/interbank/account",
             Route::Redeem => "/interbank/consent/redeem",
+            Route::PortPermit => "/interbank/key/permit",
         }
     }
 }
@@ -123,6 +131,9 @@ pub struct RedeemMsg {
     pub code: String,
     pub grantee: AccountId,
 }
+
+/// The answer to a [`Route::PortPermit`] request: the permit, or why the owning bank gives none.
+pub type PortPermitAnswer = Result<crate::directory::PortPermit, domain::Refusal>;
 
 /// `GET /status` of a bank: public, for operators, the status page and the benchmark. Totals
 /// only; no account is identified.

@@ -179,6 +179,12 @@ struct Node {
 struct Sim {
     /// Key operations queued: (tx, coordinator, operation), to explain a disagreement.
     key_ops: Vec<(TxId, BankId, engine::directory::KeyOp)>,
+    /// Key moves their owners allowed: (key, from bank, to bank).
+    allowed: BTreeSet<(domain::PixKey, BankId, BankId)>,
+    /// The rogue's accomplice: a client of an honest bank who gave an account at the rogue a
+    /// consent of its own (bank, account there, consent, grantee at the rogue). Debits under
+    /// it are the accomplice's own business.
+    accomplice: Option<(BankId, AccountId, ConsentId, AccountId)>,
     rng: StdRng,
     now: u64,
     clock: Arc<AtomicI64>,
@@ -321,6 +327,12 @@ const ROGUE_LIE_P: f64 = 0.25;
 /// Requests the rogue remembers for replays, and other banks' ids it remembers.
 const ROGUE_MEMORY: usize = 64;
 
+/// Bank `id`'s signing key (the rogue's too: it holds its own valid key).
+fn bank_key(id: BankId) -> engine::proof::BankKey {
+    let n = u16::from(id) as u8;
+    engine::proof::BankKey::from_seed([n; 32])
+}
+
 fn start_engine(
     id: BankId,
     db: &std::path::Path,
@@ -342,6 +354,12 @@ fn start_engine(
     config.limits = (1..=BANKS)
         .map(|n| (bank(n), Cents::new(limit(bank(n)))))
         .collect();
+    config.identity = Some(Arc::new(bank_key(id)));
+    config.keyring = Arc::new(engine::proof::Keyring::new(
+        (1..=BANKS)
+            .map(|n| (bank(n), bank_key(bank(n)).public()))
+            .collect(),
+    ));
     EngineHandle::start(config, Arc::new(SimClock(clock.clone())))
         .expect("engine starts (ledger invariants hold)")
 }
@@ -395,6 +413,8 @@ impl Sim {
             next_tx: 0,
             injected: (0, 0, 0, 0),
             key_ops: Vec::new(),
+            allowed: BTreeSet::new(),
+            accomplice: None,
             reuses: (0, 0, 0),
             _dir: dir,
         };
@@ -451,7 +471,46 @@ impl Sim {
             sim.consents.push((other, grant.consent.clone(), at_home));
             home_engine.save_link(at_home, other, grant).await.unwrap();
         }
+        sim.recruit_accomplice().await;
         sim
+    }
+
+    /// The rogue's accomplice: a client of an honest bank, with money there, who lets an account
+    /// at the rogue draw on it (a consent given the way every consent is). The rogue holds a
+    /// consent of its own, as a real member can: all it may do with it is move the
+    /// accomplice's money, within the consent, never mint any.
+    async fn recruit_accomplice(&mut self) {
+        let at = self.random_honest_bank();
+        let new = |bank: BankId| NewAccount {
+            kind: AccountKind::Individual,
+            holders: vec![Holder {
+                name: "Accomplice".into(),
+                tax_id: cpf(PERSONS + 1),
+            }],
+            email: format!("accomplice@bank{bank}.example"),
+            phone: "11987654321".into(),
+            password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
+        };
+        let (honest, rogue) = (self.engine(at).unwrap(), self.engine(self.rogue).unwrap());
+        let owner = honest.open_account(new(at)).await.unwrap();
+        let grantee = rogue.open_account(new(self.rogue)).await.unwrap();
+        let amount = Cents::new(50_000);
+        honest.deposit(self.tx(at), owner, amount).await.unwrap();
+        *self.deposits.entry(at).or_default() += i128::from(amount.get());
+        let terms = ConsentTerms::new(Cents::new(100_000_000), None, T0 + 86_400_000, T0).unwrap();
+        let grant = GrantRequest {
+            owner,
+            grantee_bank: self.rogue,
+            grantee_account: grantee,
+            terms,
+        };
+        let code = honest.grant_code(grant).await.unwrap();
+        let consent = honest
+            .redeem(code, self.rogue, grantee)
+            .await
+            .unwrap()
+            .consent;
+        self.accomplice = Some((at, owner, consent, grantee));
     }
 
     /// Registers person `k`'s key at bank `b` (account `account`) the way the consortium does:
@@ -827,7 +886,13 @@ impl Sim {
     /// One client operation at a random up bank.
     async fn client_op(&mut self) {
         let k = self.rng.random_range(0..PERSONS);
-        let [home, other] = banks_of(k);
+        // Mostly at the client's first bank; now and then at its second, from where it may
+        // move its own key here (it claims keys from either).
+        let swapped = self.rng.random_bool(0.15);
+        let [home, other] = match banks_of(k) {
+            [a, b] if swapped => [b, a],
+            banks => banks,
+        };
         let Some(engine) = self.engine(home) else {
             return;
         };
@@ -856,8 +921,9 @@ impl Sim {
                 let mut receivers = Vec::new();
                 for _ in 0..legs_n {
                     // The rogue's clients gave their accounts there no consent elsewhere (see
-                    // `Sim::new`): they pay from home only.
-                    let source = if self.rng.random_bool(0.5) || home == self.rogue {
+                    // `Sim::new`), nor did anyone to an account at its second bank: they pay
+                    // from home only.
+                    let source = if self.rng.random_bool(0.5) || home == self.rogue || swapped {
                         home
                     } else {
                         other
@@ -897,28 +963,26 @@ impl Sim {
                         .as_ref()
                         .is_some_and(|e| e.bank == home && e.account == account.id);
                     let elsewhere = owner.as_ref().is_some_and(|e| e.bank != home);
-                    Some(if held {
-                        engine::directory::KeyOp::Release { key }
+                    if held {
+                        Some(engine::directory::KeyOp::Release { key })
                     } else if elsewhere && self.rng.random_bool(0.5) {
-                        // Portability asked by someone whose key it is not (this simulation's
-                        // clients claim from their first bank only, so a key elsewhere is
-                        // another person's): the coordinator's own check or the owning bank
-                        // must refuse it, under every fault, and nothing may move.
-                        engine::directory::KeyOp::Port {
-                            key,
-                            account: account.id,
-                            name: format!("Person {k}"),
-                            document: cpf(k).masked(),
-                            holders: vec![cpf(k)],
-                        }
+                        // Portability: the coordinator first asks the owning bank for its signed
+                        // permit (here a direct call; on a real network one request). The owner
+                        // allowed the move only when the key is this person's own, at their
+                        // other bank; a key elsewhere that is another person's gets no permit,
+                        // and nothing is proposed.
+                        let owner = owner.expect("elsewhere");
+                        let own =
+                            banks_of(k).contains(&owner.bank) && owner.document == cpf(k).masked();
+                        self.port_permit(k, home, account.id, (owner, own)).await
                     } else {
-                        engine::directory::KeyOp::Claim {
+                        Some(engine::directory::KeyOp::Claim {
                             key,
                             account: account.id,
                             name: format!("Person {k}"),
                             document: cpf(k).masked(),
-                        }
-                    })
+                        })
+                    }
                 } else {
                     None
                 };
@@ -1185,6 +1249,47 @@ fn pick<'a, T: Clone + 'a>(
     items.nth(rng.random_range(0..n)).cloned()
 }
 
+impl Sim {
+    /// The move of `owner`'s key to person `k`'s account `account` at `home`, with the owning
+    /// bank's permit: given when the key is `k`'s own (`own`: its owner, logged in there,
+    /// allows it first), refused otherwise. Every allowance given is remembered, to check that
+    /// no key moves without one.
+    async fn port_permit(
+        &mut self,
+        k: usize,
+        home: BankId,
+        account: AccountId,
+        (owner, own): (engine::directory::DirEntry, bool),
+    ) -> Option<engine::directory::KeyOp> {
+        let at_owner = self.engine(owner.bank)?;
+        if own {
+            at_owner
+                .allow_port(owner.account, owner.key.clone(), home)
+                .await
+                .ok()?;
+            self.allowed.insert((owner.key.clone(), owner.bank, home));
+        }
+        let request = engine::directory::PortRequest {
+            key: owner.key.clone(),
+            account,
+            name: format!("Person {k}"),
+            document: cpf(k).masked(),
+            holders: vec![cpf(k)],
+        };
+        match at_owner.port_permit(home, request).await.ok()? {
+            Ok(permit) => {
+                assert!(
+                    own,
+                    "bank {} signed a permit for another person's key",
+                    owner.bank
+                );
+                Some(engine::directory::KeyOp::Port { permit })
+            }
+            Err(_) => None,
+        }
+    }
+}
+
 /// The rogue bank: what it sends, and how it answers.
 impl Sim {
     fn random_honest_bank(&mut self) -> BankId {
@@ -1207,9 +1312,17 @@ impl Sim {
             return; // a bank that is down sends nothing
         }
         let to = self.random_honest_bank();
-        let (what, msgs) = match self.rng.random_range(0..8) {
+        let (what, msgs) = match self.rng.random_range(0..10) {
             0..=2 => ("forged credit", vec![self.forged_credit()]),
             3 => ("unconsented debit", vec![self.unconsented_debit(to)]),
+            8 => return self.steal_key(),
+            9 => {
+                let Some((to, msg)) = self.mint_in_one_leg() else {
+                    return;
+                };
+                self.mind.did("mint in one leg");
+                return self.request(self.rogue, to, msg, Outstanding::Garbage);
+            }
             4 => ("decisions", vec![Msg::Decide(self.rogue_decisions())]),
             5 if self.rng.random_bool(0.3) => return self.push(to),
             5 => ("wild token", vec![Msg::Token(self.wild_token())]),
@@ -1319,6 +1432,95 @@ impl Sim {
             items: vec![PrepareItem { tx, parts }],
             decisions: Vec::new(),
         })
+    }
+
+    /// Issue 24's second confirmed attack: a move of an honest client's own key to the rogue,
+    /// with a permit the rogue signed itself (in the owner's name, or its own), prepared at
+    /// every honest bank but the owner, which is never asked. Commits for it follow among the
+    /// rogue's decisions.
+    fn steal_key(&mut self) {
+        let k = self.rng.random_range(0..PERSONS);
+        let b = banks_of(k)[self.rng.random_range(0..2)];
+        if b == self.rogue {
+            return;
+        }
+        self.mind.did("key theft");
+        let from = if self.rng.random_bool(0.5) {
+            b
+        } else {
+            self.rogue
+        };
+        let permit = engine::directory::PortPermit::sign(
+            &bank_key(self.rogue),
+            (key_of(k, b), from, self.rogue),
+            AccountId(1),
+            format!("Person {k}"),
+            cpf(k).masked(),
+            T0 + 10 * 86_400_000,
+        );
+        let tx = self.tx(self.rogue);
+        self.mind.forged.insert(tx.clone(), None);
+        let item = PrepareItem {
+            tx,
+            parts: vec![(0, PartSpec::Key(engine::directory::KeyOp::Port { permit }))],
+        };
+        let rogue = self.rogue;
+        for to in (1..=BANKS).map(bank).filter(|t| *t != rogue && *t != b) {
+            let msg = Msg::Prepare(PrepareMsg {
+                items: vec![item.clone()],
+                decisions: Vec::new(),
+            });
+            self.request(self.rogue, to, msg, Outstanding::Garbage);
+        }
+    }
+
+    /// Issue 24's first confirmed attack: under the rogue's own consent (its accomplice's), a
+    /// debit and a credit of different amounts (or two credits) sharing one leg number at the
+    /// accomplice's bank, which would take the leg for one inside that bank: no limit, no
+    /// position, money made up.
+    fn mint_in_one_leg(&mut self) -> Option<(BankId, Msg)> {
+        let (at, _, consent, grantee) = self.accomplice.clone()?;
+        let tx = self.tx(self.rogue);
+        self.mind.forged.insert(tx.clone(), None);
+        let here = Counterparty {
+            name: "Accomplice".into(),
+            key_masked: cpf(PERSONS + 1).masked(),
+            bank: at,
+        };
+        let victims: Vec<usize> = (0..PERSONS)
+            .filter(|k| banks_of(*k).contains(&at))
+            .collect();
+        let victim = victims[self.rng.random_range(0..victims.len())];
+        let paid = Cents::new(self.rng.random_range(1..100));
+        let credited = match self.rng.random_range(0..3) {
+            0 => paid,
+            _ => self.wild_amount(),
+        };
+        let credit = PartSpec::Credit {
+            key: key_of(victim, at),
+            amount: credited,
+            from: here.clone(),
+        };
+        let first = if self.rng.random_bool(0.8) {
+            PartSpec::Debit {
+                source: DebitSource::Consent { consent, grantee },
+                amount: paid,
+                to: here,
+            }
+        } else {
+            credit.clone()
+        };
+        let item = PrepareItem {
+            tx,
+            parts: vec![(0, first), (0, credit)],
+        };
+        Some((
+            at,
+            Msg::Prepare(PrepareMsg {
+                items: vec![item],
+                decisions: Vec::new(),
+            }),
+        ))
     }
 
     /// Decisions the rogue has no say in (mostly commits, for other banks' transactions it saw)
@@ -1581,6 +1783,13 @@ impl Sim {
             for e in store.entries_of_tx(tx).unwrap() {
                 if e.status != TxStatus::Committed {
                     continue;
+                }
+                if self
+                    .accomplice
+                    .as_ref()
+                    .is_some_and(|(at, account, _, _)| *at == id && e.account == *account)
+                {
+                    continue; // the accomplice's consent lets the rogue move its money
                 }
                 assert_ne!(
                     e.kind,
@@ -1874,7 +2083,7 @@ async fn run(seed: u64) {
         let commit = stored.as_ref().is_some_and(|d| d.commit);
         assert_eq!(
             *told, commit,
-            "seed {seed}: {} at bank {} was reported one way and decided another",
+            "seed {seed}: {} at bank {} was reported one way and decided another: {stored:?}",
             key.0, key.1
         );
     }
@@ -1889,9 +2098,13 @@ async fn run(seed: u64) {
         }
         sim.restart(bank(n)).await;
     }
+    // No key changes owner without its owner's allowance: every move that committed was one a
+    // client allowed at the bank that owned the key, for the bank it went to; and every
+    // person's own key (never moved by this workload) still pays that person at every honest
+    // bank, whatever the rogue proposed or decided about it, with or without the owning bank.
     let (mut ports, mut ported) = (0, 0);
     for (tx, coordinator, op) in sim.key_ops.clone() {
-        if matches!(op, engine::directory::KeyOp::Port { .. }) {
+        if let engine::directory::KeyOp::Port { permit } = &op {
             ports += 1;
             let decision = sim
                 .engine(coordinator)
@@ -1900,19 +2113,27 @@ async fn run(seed: u64) {
                 .await
                 .unwrap();
             let made = decision.is_some_and(|d| d.commit);
-            // Every move this simulation asks for is of another person's key: no honest bank
-            // may decide to make one, unless the key was the rogue's to give (it claims keys with
-            // whatever holder it likes and votes yes to their moves); the rogue's own decisions
-            // bind nobody.
-            let rogues_key = sim
-                .key_ops
-                .iter()
-                .any(|(_, c, other)| *c == rogue && other.key() == op.key());
             assert!(
-                !(made && coordinator != rogue && !rogues_key),
-                "seed {seed}: bank {coordinator} moved another person's key ({tx})"
+                !made
+                    || sim
+                        .allowed
+                        .contains(&(permit.key.clone(), permit.from, permit.to)),
+                "seed {seed}: bank {coordinator} moved a key its owner never allowed ({tx})"
             );
             ported += usize::from(made);
+        }
+    }
+    for n in &honest {
+        let engine = sim.engine(*n).unwrap();
+        for k in 0..PERSONS {
+            for b in banks_of(k) {
+                let entry = engine.lookup_key(key_of(k, b)).await;
+                assert_eq!(
+                    entry.map(|e| e.bank).ok(),
+                    Some(b),
+                    "seed {seed}: bank {n} no longer pays person {k}'s key at bank {b} there"
+                );
+            }
         }
     }
     let (crashes, cuts, dropped, duplicated) = sim.injected;
@@ -1923,7 +2144,7 @@ async fn run(seed: u64) {
          reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's; \
          rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most; \
          {owned_keys} of {CONTESTED_KEYS} contested keys owned, every honest bank agreeing \
-         ({split_keys} split by the rogue coordinator; {ports} moves of another's key asked, {ported} made)",
+         ({split_keys} split by the rogue coordinator; {ports} moves of a key proposed with its permit, {ported} made)",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,

@@ -181,6 +181,7 @@ mod tests {
     use super::*;
     use crate::identity::BankKey;
     use crate::peer_auth::Signer;
+    use std::sync::Arc;
 
     fn b(id: u16) -> BankId {
         BankId::try_from(id).unwrap()
@@ -203,7 +204,10 @@ mod tests {
             entry(2, &k2)
         ))
         .unwrap();
-        let (s1, s2) = (Signer::new(b(1), k1), Signer::new(b(2), k2));
+        let (s1, s2) = (
+            Signer::new(b(1), Arc::new(k1)),
+            Signer::new(b(2), Arc::new(k2)),
+        );
         let tx = TxId::parse("E00000001202611261705aaaaaaaaaaa").unwrap();
         let path = "/interbank/prepare";
         let asked = br#"{"items":[{"amount":100}]}"#;

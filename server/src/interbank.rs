@@ -68,6 +68,7 @@ pub fn router(
             Route::Resolve => router.route(path, post(resolve)),
             Route::Account => router.route(path, post(account)),
             Route::Redeem => router.route(path, post(redeem)),
+            Route::PortPermit => router.route(path, post(port_permit)),
         };
     }
     router
@@ -222,6 +223,18 @@ async fn redeem(
         Err(engine::EngineError::Consent(e)) => {
             (StatusCode::NOT_FOUND, e.to_string()).into_response()
         }
+        Err(e) => engine_unavailable(e),
+    }
+}
+
+/// Another bank asks for this bank's signed permission to move one of its keys there.
+async fn port_permit(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(request): Json<engine::directory::PortRequest>,
+) -> Response {
+    match node.engine().port_permit(from, request).await {
+        Ok(answer) => Json(answer).into_response(),
         Err(e) => engine_unavailable(e),
     }
 }

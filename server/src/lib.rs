@@ -58,19 +58,13 @@ pub async fn run(
         engine_config.limits = membership.limits();
     }
     engine_config.spare_pages = config.spare_pages;
-    let clock: Arc<dyn engine::Clock> = match config.clock_skew_ms {
-        0 => Arc::new(SystemClock),
-        skew => {
-            tracing::warn!(
-                skew_ms = skew,
-                "FAULT_CLOCK_SKEW_MS: the engine's clock is skewed"
-            );
-            Arc::new(engine::SkewedClock(skew))
-        }
-    };
-    let (engine, engine_thread) = EngineHandle::start(engine_config, clock)?;
-    let (gate, ring, node) = match &config.membership {
-        Some(membership) if membership.ids().iter().any(|b| *b != config.bank_id) => {
+    // In a consortium, this bank's key signs what other banks check on their own.
+    let in_consortium = config
+        .membership
+        .as_ref()
+        .filter(|m| m.ids().iter().any(|b| *b != config.bank_id));
+    let identity = match in_consortium {
+        Some(membership) => {
             let key = identity::BankKey::load_or_create(&config.key_file)?;
             let listed = membership.get(config.bank_id).map(|m| m.key);
             if listed != Some(key.public()) {
@@ -82,6 +76,26 @@ pub async fn run(
                     key.public_hex()
                 ));
             }
+            let key = Arc::new(key);
+            engine_config.identity = Some(key.clone());
+            engine_config.keyring = Arc::new(engine::proof::Keyring::new(membership.keys()));
+            Some(key)
+        }
+        None => None,
+    };
+    let clock: Arc<dyn engine::Clock> = match config.clock_skew_ms {
+        0 => Arc::new(SystemClock),
+        skew => {
+            tracing::warn!(
+                skew_ms = skew,
+                "FAULT_CLOCK_SKEW_MS: the engine's clock is skewed"
+            );
+            Arc::new(engine::SkewedClock(skew))
+        }
+    };
+    let (engine, engine_thread) = EngineHandle::start(engine_config, clock)?;
+    let (gate, ring, node) = match (in_consortium, identity) {
+        (Some(membership), Some(key)) => {
             let signer = Arc::new(peer_auth::Signer::new(config.bank_id, key));
             let verifier = Arc::new(peer_auth::Verifier::new(config.bank_id, membership.keys()));
             let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);

@@ -124,11 +124,11 @@ pub fn answer_message(
 /// Signs what this bank sends.
 pub struct Signer {
     me: BankId,
-    key: BankKey,
+    key: std::sync::Arc<BankKey>,
 }
 
 impl Signer {
-    pub fn new(me: BankId, key: BankKey) -> Signer {
+    pub fn new(me: BankId, key: std::sync::Arc<BankKey>) -> Signer {
         Signer { me, key }
     }
 
@@ -417,7 +417,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         Signer::new(
             b(id),
-            BankKey::load_or_create(&dir.path().join("k")).unwrap(),
+            std::sync::Arc::new(BankKey::load_or_create(&dir.path().join("k")).unwrap()),
         )
     }
 

@@ -55,7 +55,7 @@ pub mod ssr {
     #[allow(unused_imports)]
     use crate::i18n::td_string;
     use domain::AccountId;
-    use engine::directory::KeyOp;
+    use engine::directory::{KeyClaim, KeyOp};
     use engine::EngineHandle;
 
     /// Runs `op` for `account`: at every bank of the consortium, or at this bank alone.
@@ -100,10 +100,27 @@ pub mod ssr {
         key: domain::PixKey,
         port: bool,
     ) -> Result<(), AppError> {
-        let op = engine
+        let op = match engine
             .key_claim(account, key, port)
             .await
-            .map_err(from_engine)?;
+            .map_err(from_engine)?
+        {
+            KeyClaim::Op(op) => op,
+            // A move needs the owning bank's signed permit, which every bank checks.
+            KeyClaim::Port { owner, request } => {
+                let c = require_consortium()?;
+                match c.port_permit(owner, request).await.map_err(from_engine)? {
+                    Ok(permit) => KeyOp::Port { permit },
+                    Err(reason) => {
+                        return Err(AppError::Refused(crate::text::refusal(
+                            locale(),
+                            reason,
+                            &c.banks(),
+                        )))
+                    }
+                }
+            }
+        };
         run_key_op(engine, account, op).await
     }
 }
@@ -240,7 +257,7 @@ pub async fn confirm_key(
 }
 
 /// The owner of an e-mail or phone key here lets bank `bank` move it to an account of hers
-/// there (portability) for 15 minutes; without it, this bank votes no on the move.
+/// there (portability) for 15 minutes; without it, this bank signs no permit for the move.
 #[server(endpoint = "allow_port")]
 pub async fn allow_port(key: String, bank: String) -> Result<String, AppError> {
     use crate::api::ssr::{bank_id, current_account, engine, from_engine, pix_key};

@@ -57,7 +57,7 @@ impl State {
         let me = self.config.bank.id;
         let refuse = |reason: Refusal| Vote::Refused { leg: 0, reason };
         let parts = item.parts_sha256();
-        let tx = item.tx;
+        let tx = item.tx.clone();
         match self.participation(&tx) {
             Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
             Ok(Some(p)) if p.coordinator != coordinator => {
@@ -85,9 +85,10 @@ impl State {
         }
         // A key operation: alone in its item, reserved in the directory.
         if let [(0, PartSpec::Key(op))] = item.parts.as_slice() {
-            let reserved = self.check_own_claim(coordinator, op, now).and_then(|()| {
+            let keys = self.config.keyring.clone();
+            let reserved = self.check_own_claim(coordinator, op).and_then(|()| {
                 self.directory
-                    .prepare(me, &tx, coordinator, op.clone(), now)
+                    .prepare((me, &keys), &tx, coordinator, op.clone(), now)
             });
             return match reserved {
                 Ok(()) => {
@@ -100,6 +101,14 @@ impl State {
                 }
             };
         }
+        // The item must make sense here on its own before anything is drawn or reserved.
+        let intra = match item.legs_here(me) {
+            Ok(intra) => intra,
+            Err((leg, reason)) => {
+                self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
+                return Vote::Refused { leg, reason };
+            }
+        };
         // Every consent this item draws on is checked, and counted for its total, before
         // anything is reserved: a refusal reserves nothing.
         let consent_owners = match self.draw_consents(coordinator, &item.parts, now) {
@@ -110,15 +119,6 @@ impl State {
             }
         };
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
-        let both_here = |leg: u16| {
-            let has = |debit: bool| {
-                item.parts
-                    .iter()
-                    .any(|(l, p)| *l == leg && matches!(p, PartSpec::Debit { .. }) == debit)
-            };
-            has(true) && has(false)
-        };
-        let intra: Vec<bool> = item.parts.iter().map(|(leg, _)| both_here(*leg)).collect();
         for ((leg, spec), intra) in item.parts.into_iter().zip(intra) {
             if let Err(reason) = self.prepare_part(
                 &tx,
@@ -145,52 +145,30 @@ impl State {
         Vote::Prepared
     }
 
-    /// A claim this bank coordinates is for one of its accounts, within that account's limit
-    /// of keys (counting claims in flight): checked again at prepare, so that two claims sent
-    /// at once cannot both pass the limit. Other banks' claims are theirs to check.
+    /// A claim or move this bank coordinates is for one of its accounts, within that account's
+    /// limit of keys (counting claims in flight): checked again at prepare, so that two claims
+    /// sent at once cannot both pass the limit. Other banks' claims are theirs to check; a
+    /// move's permit is checked by every bank alike ([`crate::directory::Directory::prepare`]).
     fn check_own_claim(
         &mut self,
         coordinator: BankId,
         op: &crate::directory::KeyOp,
-        now: i64,
     ) -> Result<(), Refusal> {
+        use crate::directory::KeyOp;
         let me = self.config.bank.id;
-        match op {
-            crate::directory::KeyOp::Claim { key, account, .. }
-            | crate::directory::KeyOp::Port { key, account, .. }
-                if coordinator == me =>
-            {
-                let port = matches!(op, crate::directory::KeyOp::Port { .. });
-                match self.key_claim(*account, key.clone(), port) {
-                    Ok(_) => Ok(()),
-                    Err(EngineError::Key(crate::engine::KeyError::TooMany)) => {
-                        Err(Refusal::TooManyKeys)
-                    }
-                    Err(EngineError::Key(_)) => Err(Refusal::KeyTaken { bank: me }),
-                    Err(_) => Err(Refusal::InvalidParts { bank: me }),
-                }
-            }
-            // The bank the key is moving from confirms the move only if its owner, logged in
-            // here, allowed this bank to take it (a bank's word about its own account's holders
-            // proves nothing: it could name anyone's CPF), and one of the new account's holders
-            // holds the account the key pays now.
-            crate::directory::KeyOp::Port { key, holders, .. } => match self.directory.owner(key) {
-                Some(e) if e.bank == me => {
-                    let same = self
-                        .ledger
-                        .account(e.account)
-                        .is_some_and(|a| a.holders.iter().any(|h| holders.contains(&h.tax_id)));
-                    if !same {
-                        Err(Refusal::KeyTaken { bank: me })
-                    } else if !self.take_port_allowed(key, coordinator, now) {
-                        Err(Refusal::PortNotAllowed { bank: me })
-                    } else {
-                        Ok(())
-                    }
-                }
-                _ => Ok(()),
-            },
-            _ => Ok(()),
+        if coordinator != me {
+            return Ok(());
+        }
+        let (account, key, port) = match op {
+            KeyOp::Claim { key, account, .. } => (*account, key.clone(), false),
+            KeyOp::Port { permit } => (permit.account, permit.key.clone(), true),
+            KeyOp::Release { .. } => return Ok(()),
+        };
+        match self.key_claim(account, key, port) {
+            Ok(_) => Ok(()),
+            Err(EngineError::Key(crate::engine::KeyError::TooMany)) => Err(Refusal::TooManyKeys),
+            Err(EngineError::Key(_)) => Err(Refusal::KeyTaken { bank: me }),
+            Err(_) => Err(Refusal::InvalidParts { bank: me }),
         }
     }
 

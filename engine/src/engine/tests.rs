@@ -27,6 +27,15 @@ fn config(dir: &tempfile::TempDir) -> EngineConfig {
         .into_iter()
         .map(|(b, c)| (BankId::try_from(b).unwrap(), Cents::new(c)))
         .collect();
+    config.identity = Some(Arc::new(crate::proof::BankKey::from_seed([2; 32])));
+    config.keyring = Arc::new(crate::proof::Keyring::new(
+        (1..=5u8)
+            .map(|n| {
+                let key = crate::proof::BankKey::from_seed([n; 32]).public();
+                (BankId::try_from(u16::from(n)).unwrap(), key)
+            })
+            .collect(),
+    ));
     config
 }
 
@@ -52,7 +61,9 @@ fn person(name: &str, cpf: &str, email: &str) -> NewAccount {
 async fn open(engine: &EngineHandle, new: NewAccount) -> AccountId {
     let cpf = new.holders[0].tax_id;
     let id = engine.open_account(new).await.unwrap();
-    let op = engine.key_claim(id, cpf.into(), false).await.unwrap();
+    let Ok(KeyClaim::Op(op)) = engine.key_claim(id, cpf.into(), false).await else {
+        panic!("a holder's own CPF is a claim");
+    };
     assert_eq!(
         engine.key_op_alone(engine.new_tx_id(), op).await.unwrap(),
         Ok(())
@@ -468,6 +479,142 @@ mod two_phase {
                 audit.prepared_transactions
             ),
             (0, 0, 0)
+        );
+    }
+
+    /// Issue 24's first confirmed attack: under a consent the coordinator holds, a debit of
+    /// R$ 0,01 and a credit of R$ 1 bn sharing one leg number, so that the participant took the
+    /// leg for one inside itself (no limit, no position). Refused; nothing reserved or drawn.
+    #[tokio::test]
+    async fn a_leg_inside_this_bank_must_pay_what_it_credits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _thread) = start(&dir);
+        let (ana, beto) = funded(&engine).await;
+        let here = Counterparty {
+            bank: bank(2),
+            ..cp("Someone here")
+        };
+        let mint = |tx: &TxId, credit: i64| PrepareItem {
+            tx: tx.clone(),
+            parts: vec![
+                (
+                    0,
+                    PartSpec::Debit {
+                        source: from_ana(),
+                        amount: Cents::new(1),
+                        to: here.clone(),
+                    },
+                ),
+                (
+                    0,
+                    PartSpec::Credit {
+                        key: key(BETO),
+                        amount: Cents::new(credit),
+                        from: here.clone(),
+                    },
+                ),
+            ],
+        };
+        let before = engine.audit().await.unwrap();
+        for credit in [100_000_000_000, 2] {
+            let tx = engine.new_tx_id();
+            assert_eq!(
+                engine
+                    .prepare(bank(1), vec![mint(&tx, credit)])
+                    .await
+                    .unwrap(),
+                vec![Vote::Refused {
+                    leg: 0,
+                    reason: Refusal::InvalidParts { bank: bank(2) }
+                }]
+            );
+            engine
+                .decide(bank(1), vec![DecideItem { tx, commit: true }])
+                .await
+                .unwrap();
+        }
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+        assert_eq!(balances(&engine, beto).await, (0, 0));
+        let after = engine.audit().await.unwrap();
+        assert_eq!(after.books, before.books);
+        assert!(after.balanced);
+        // The same leg with equal amounts is a transfer inside this bank, and commits.
+        let tx = engine.new_tx_id();
+        assert_eq!(
+            engine.prepare(bank(1), vec![mint(&tx, 1)]).await.unwrap(),
+            vec![Vote::Prepared]
+        );
+        engine
+            .decide(bank(1), vec![DecideItem { tx, commit: true }])
+            .await
+            .unwrap();
+        assert_eq!(balances(&engine, beto).await, (1, 0));
+        assert!(engine.audit().await.unwrap().balanced);
+    }
+
+    /// A key leaves this bank only with its owner's allowance, once, as a permit this bank
+    /// signs for one bank and one account.
+    #[tokio::test]
+    async fn a_port_permit_is_signed_once_per_allowance_for_the_same_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _thread) = start(&dir);
+        let (ana, _) = funded(&engine).await;
+        let email = key("ana@example.com");
+        let claim = engine.key_claim(ana, email.clone(), false).await.unwrap();
+        let KeyClaim::Op(op) = claim else {
+            panic!("a free key is a claim")
+        };
+        assert_eq!(
+            engine.key_op_alone(engine.new_tx_id(), op).await.unwrap(),
+            Ok(())
+        );
+        let request = |holder: &str| crate::directory::PortRequest {
+            key: email.clone(),
+            account: AccountId(9),
+            name: "Ana Lima".into(),
+            document: "***.982.247-**".into(),
+            holders: vec![TaxId::parse(holder).unwrap()],
+        };
+        assert_eq!(
+            engine.port_permit(bank(5), request(ANA)).await.unwrap(),
+            Err(Refusal::PortNotAllowed { bank: bank(2) }),
+            "Ana has not allowed it"
+        );
+        engine
+            .allow_port(ana, email.clone(), bank(5))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.port_permit(bank(4), request(ANA)).await.unwrap(),
+            Err(Refusal::PortNotAllowed { bank: bank(2) }),
+            "allowed for bank 5 only"
+        );
+        assert_eq!(
+            engine.port_permit(bank(5), request(BETO)).await.unwrap(),
+            Err(Refusal::KeyTaken { bank: bank(2) }),
+            "the new account is not Ana's"
+        );
+        let permit = engine
+            .port_permit(bank(5), request(ANA))
+            .await
+            .unwrap()
+            .expect("allowed");
+        assert_eq!(
+            (permit.from, permit.to, permit.account),
+            (bank(2), bank(5), AccountId(9))
+        );
+        // Every bank can check it: bank 3's copy of the directory moves the key with it.
+        let mut copy =
+            crate::directory::Directory::restore(engine.keys_of(ana).await.unwrap(), Vec::new());
+        let tx = engine.new_tx_id();
+        let keyring = config(&dir).keyring;
+        let op = KeyOp::Port { permit };
+        copy.prepare((bank(3), &keyring), &tx, bank(5), op, 0)
+            .unwrap();
+        assert_eq!(
+            engine.port_permit(bank(5), request(ANA)).await.unwrap(),
+            Err(Refusal::PortNotAllowed { bank: bank(2) }),
+            "used up"
         );
     }
 

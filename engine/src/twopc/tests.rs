@@ -323,3 +323,78 @@ fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
         )]
     );
 }
+
+#[test]
+fn every_item_a_plan_makes_has_a_shape_its_participant_accepts() {
+    let mut plan = packet(1);
+    plan.legs.push(leg(2, 2, 50)); // a transfer inside bank 2
+    for b in plan.participants() {
+        let intra = plan.item_for(b).legs_here(b).expect("an honest item");
+        let expected: Vec<bool> = plan
+            .item_for(b)
+            .parts
+            .iter()
+            .map(|(l, _)| *l == 3 && b == bank(2))
+            .collect();
+        assert_eq!(intra, expected, "bank {b}");
+    }
+}
+
+#[test]
+fn a_leg_inside_a_bank_needs_one_debit_and_one_credit_of_equal_amounts() {
+    let debit = |cents: i64, to: u16| PartSpec::Debit {
+        source: crate::twopc::DebitSource::Own {
+            account: AccountId(1),
+        },
+        amount: Cents::new(cents),
+        to: cp("Beto", to),
+    };
+    let credit = |cents: i64, from: u16| PartSpec::Credit {
+        key: domain::PixKey::parse("111.444.777-35").unwrap(),
+        amount: Cents::new(cents),
+        from: cp("Ana", from),
+    };
+    let shape = |parts: Vec<(u16, PartSpec)>| {
+        PrepareItem { tx: tx(1), parts }
+            .legs_here(bank(2))
+            .map_err(|(leg, _)| leg)
+    };
+    assert_eq!(
+        shape(vec![(0, debit(5, 2)), (0, credit(5, 2))]),
+        Ok(vec![true, true])
+    );
+    assert_eq!(
+        shape(vec![(0, debit(5, 3)), (1, credit(9, 1))]),
+        Ok(vec![false, false])
+    );
+    // The confirmed attack: R$ 0,01 out, R$ 1 bn in, under one leg number.
+    assert_eq!(
+        shape(vec![(0, debit(1, 2)), (0, credit(100_000_000_000, 2))]),
+        Err(0)
+    );
+    assert_eq!(
+        shape(vec![(1, credit(5, 2)), (1, credit(5, 2))]),
+        Err(1),
+        "two credits"
+    );
+    assert_eq!(
+        shape(vec![(2, debit(5, 2)), (2, debit(5, 2))]),
+        Err(2),
+        "two debits"
+    );
+    assert_eq!(
+        shape(vec![(0, debit(5, 3)), (0, credit(5, 2))]),
+        Err(0),
+        "a debit to another bank with a credit here"
+    );
+    assert_eq!(
+        shape(vec![(4, credit(5, 2))]),
+        Err(4),
+        "a credit from this bank, paid by no one"
+    );
+    assert_eq!(
+        shape(vec![(4, debit(5, 2))]),
+        Err(4),
+        "a debit to this bank, credited to no one"
+    );
+}

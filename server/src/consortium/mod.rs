@@ -586,6 +586,34 @@ impl Consortium for Node {
         })
     }
 
+    fn port_permit(
+        &self,
+        owner: BankId,
+        request: engine::directory::PortRequest,
+    ) -> BoxFuture<'_, EngineResult<engine::wire::PortPermitAnswer>> {
+        Box::pin(async move {
+            if owner == self.me || !self.banks.iter().any(|b| b.id == owner) {
+                return Err(ConsortiumError::NoSuchBank(owner).into());
+            }
+            // The owner's permission is used up when given: a permit lost to a timeout is lost,
+            // so this call gets a prepare's patience, not a ring call's.
+            let patience = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
+            match self
+                .peers
+                .call_within::<engine::wire::PortPermitAnswer>(
+                    owner,
+                    Route::PortPermit,
+                    &request,
+                    patience,
+                )
+                .await
+            {
+                Ok(answer) => Ok(answer),
+                Err(_) => Ok(Err(domain::Refusal::NoAnswer { bank: owner })),
+            }
+        })
+    }
+
     fn linked_accounts(
         &self,
         account: AccountId,

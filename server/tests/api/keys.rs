@@ -48,7 +48,7 @@ async fn request(client: &Client, kind: &str, value: &str) -> (StatusCode, Value
 }
 
 /// Pays `amount` to `key` (bank chosen by the directory), retrying while the consortium is busy.
-async fn pix(client: &Client, key: &str, amount: &str) -> (StatusCode, Value) {
+pub(crate) async fn pix(client: &Client, key: &str, amount: &str) -> (StatusCode, Value) {
     let id = tx_id(4);
     let start = std::time::Instant::now();
     loop {

@@ -153,7 +153,10 @@ async fn forged_unsigned_and_replayed_interbank_requests_are_refused() {
     // Signed "as bank 1" with a key that is not bank 1's.
     let dir = tempfile::tempdir().unwrap();
     let stranger = server::identity::BankKey::load_or_create(&dir.path().join("k")).unwrap();
-    let forger = server::peer_auth::Signer::new(domain::BankId::try_from(1).unwrap(), stranger);
+    let forger = server::peer_auth::Signer::new(
+        domain::BankId::try_from(1).unwrap(),
+        std::sync::Arc::new(stranger),
+    );
     let headers = forger.request(
         domain::BankId::try_from(2).unwrap(),
         "POST",

@@ -612,7 +612,10 @@ impl Consortium {
     /// A signer speaking as bank `i`, with bank `i`'s own key.
     pub fn signer(&self, i: usize) -> server::peer_auth::Signer {
         let key = server::identity::BankKey::load_or_create(&self.key_file(i)).unwrap();
-        server::peer_auth::Signer::new(domain::BankId::try_from(i as u16 + 1).unwrap(), key)
+        server::peer_auth::Signer::new(
+            domain::BankId::try_from(i as u16 + 1).unwrap(),
+            std::sync::Arc::new(key),
+        )
     }
 
     /// A POST to `path` at bank `to`, signed as bank `from` (with that bank's own key), with the

@@ -311,60 +311,172 @@ async fn futures_join(c: &Consortium) -> Vec<Value> {
     out
 }
 
-/// A move of a key by bank 5 alone, as its rogue operator would send it: signed with its own
-/// key, naming the owner's CPF among the new account's holders (a bank can name anyone's). The
-/// bank the key is at refuses without its client's permission, and nothing moves.
+/// Issue 24's second confirmed attack, as it was made: bank 5, with nothing but its own valid
+/// key, moves a bank-2 client's e-mail key to itself by preparing the move at banks 1, 3 and 4
+/// and never at bank 2, the owner; then commits it. Every bank checks the owner's
+/// signed permit on its own: one bank 5 signed in bank 2's name, or in its own, or none that
+/// names this move, is refused everywhere, and the key still pays Dora at bank 2 from every bank.
 #[tokio::test]
-async fn a_rogue_bank_cannot_move_a_key_without_its_owners_permission() {
+async fn a_rogue_bank_cannot_move_a_key_without_its_owners_signed_permit() {
     let c = Consortium::start(&[]).await;
-    let dora2 = c.client(1);
+    let (dora2, payer1) = (c.client(1), c.client(0));
     assert_eq!(
         dora2
             .open_account("Dora Dias", crate::keys::DORA_CPF, "dora@example.com")
             .await,
         StatusCode::OK
     );
+    assert_eq!(
+        payer1
+            .open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, body) = payer1
+        .call("deposit", &[("amount", "50,00"), ("tx_id", &tx_id(1))])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
     let email = "dora.dias@example.com";
     crate::keys::register_key(&c, 1, &dora2, "email", email, email).await;
+    // A client at every bank, to look the key up there afterwards.
+    let mut lookups = Vec::new();
+    for i in 0..5 {
+        let client = c.client(i);
+        client
+            .open_account("Eva Melo", BETO_CPF, &format!("eva{i}@example.com"))
+            .await;
+        lookups.push(client);
+    }
     let before: Vec<Value> = futures_join(&c).await;
-    let port = |tx: &str, holder: &str| {
-        json!({ "items": [{ "tx": tx, "parts": [[0, { "Key": { "Port": {
-            "key": email, "account": 1, "name": "Dora Dias", "document": "***.xxx.xxx-**",
-            "holders": [holder.replace(['.', '-'], "")] } } }]] }] })
-        .to_string()
-        .into_bytes()
+    let rogue_key = server::identity::BankKey::load_or_create(&c.key_file(4)).unwrap();
+    let bank = |n: u16| domain::BankId::try_from(n).unwrap();
+    let port = |tx: &str, from: u16, signer: &server::identity::BankKey| {
+        let permit = engine::directory::PortPermit::sign(
+            signer,
+            (domain::PixKey::parse(email).unwrap(), bank(from), bank(5)),
+            domain::AccountId(1),
+            "Dora Dias".into(),
+            "***.828.182-**".into(),
+            now_ms() + 60_000,
+        );
+        let op = engine::directory::KeyOp::Port { permit };
+        json!({ "items": [{ "tx": tx, "parts": [[0, { "Key": op }]] }] })
+            .to_string()
+            .into_bytes()
     };
     let prepare = "/interbank/prepare";
+    for (from, why) in [(2, "in the owner's name"), (5, "in its own name")] {
+        let t = tx_id(5);
+        for i in [0, 2, 3] {
+            let (status, text) = c
+                .signed_post(i, prepare, 4, now_ms(), &port(&t, from, &rogue_key))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{text}");
+            assert!(
+                text.contains(r#""reason":{"code":"port_not_allowed","bank":2}"#),
+                "bank {}, a permit signed by bank 5 {why}: {text}",
+                i + 1
+            );
+            let (status, _) = c
+                .signed_post(i, "/interbank/decide", 4, now_ms(), &commit(&t))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
 
-    // Naming Dora's CPF as a holder of its own account: she never allowed bank 5 to take it.
-    let t = tx_id(5);
-    let (status, text) = c
-        .signed_post(1, prepare, 4, now_ms(), &port(&t, crate::keys::DORA_CPF))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(
-        text.contains(r#""reason":{"code":"port_not_allowed","bank":2}"#),
-        "{text}"
-    );
-    // Naming someone else: the key is not that person's.
-    let (status, text) = c
-        .signed_post(1, prepare, 4, now_ms(), &port(&tx_id(5), BETO_CPF))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(text.contains(r#""code":"key_taken""#), "{text}");
-    // Its commit of the refused move changes nothing either.
-    let (status, text) = c
-        .signed_post(1, "/interbank/decide", 4, now_ms(), &commit(&t))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-
-    // The key still pays Dora at bank 2, as bank 2's own copy of the directory says.
-    let (s, found) = dora2.call("lookup_receiver", &[("key", email)]).await;
-    assert_eq!(s, StatusCode::OK, "{found}");
-    assert_eq!(found["bank"]["id"], 2, "{found}");
+    // Every bank's copy of the directory still says the key pays Dora at bank 2, and a Pix to it
+    // from bank 1 reaches her.
+    for (i, client) in lookups.iter().enumerate() {
+        let (s, found) = client.call("lookup_receiver", &[("key", email)]).await;
+        assert_eq!(s, StatusCode::OK, "{found}");
+        assert_eq!(found["bank"]["id"], 2, "bank {}: {found}", i + 1);
+    }
     assert_eq!(
         futures_join(&c).await,
         before,
-        "no balance or position moved"
+        "no balance, reservation or position moved"
     );
+    let (s, body) = crate::keys::pix(&payer1, email, "7,00").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // (Bank 2 applies the commit when phase two reaches it.)
+    wait_until(&c, &[1], "the Pix reached Dora at bank 2", |s| {
+        s[0]["audit"]["total_available"] == 700
+    })
+    .await;
+    assert_eq!(dora2.balances().await, (700, 0), "the Pix went to Dora");
+}
+
+/// Issue 24's first confirmed attack, as it was made: bank 5's own client opens an account at
+/// bank 1 and lets bank 5 draw on it (a consent the rogue approved for itself); bank 5 then
+/// prepares at bank 1 one leg holding a debit of R$ 0,01 under that consent and a credit of
+/// R$ 1.000.000.000,00 to Beto, and commits it. Bank 1 took such a leg for a transfer inside
+/// itself (no limit, no position) and minted the difference. Now the leg must pay what it
+/// credits: refused, and nothing moves.
+#[tokio::test]
+async fn a_rogue_bank_cannot_mint_money_inside_one_leg() {
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (mule5, mule1, beto1) = (c.client(4), c.client(0), c.client(0));
+    for (client, email) in [(&mule5, "mule5@example.com"), (&mule1, "mule1@example.com")] {
+        assert_eq!(
+            client.open_account("Mula Lima", ANA_CPF, email).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        beto1
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, body) = mule1
+        .call("deposit", &[("amount", "1,00"), ("tx_id", &tx_id(1))])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (status, body) = link(&mule5, &mule1, 1, &Terms::generous()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (consent, grantee) = consent_of(&mule5, 1).await;
+    let before: Vec<Value> = futures_join(&c).await;
+    let here = json!({ "name": "Mula Lima", "key_masked": "***", "bank": 1 });
+    let beto_key = BETO_CPF.replace(['.', '-'], "");
+    let debit = |amount: i64| {
+        json!({ "Debit": {
+            "source": { "Consent": { "consent": consent, "grantee": grantee } },
+            "amount": amount, "to": here } })
+    };
+    let credit =
+        |amount: i64| json!({ "Credit": { "key": beto_key, "amount": amount, "from": here } });
+    let billion = 100_000_000_000i64;
+    for (parts, what) in [
+        (vec![debit(1), credit(billion)], "R$ 0,01 out, R$ 1 bn in"),
+        (vec![debit(100), credit(101)], "one cent more in than out"),
+        (vec![credit(billion), credit(billion)], "two credits"),
+        (vec![debit(1), debit(1), credit(2)], "two debits"),
+    ] {
+        let t = tx_id(5);
+        let parts: Vec<Value> = parts.into_iter().map(|p| json!([0, p])).collect();
+        let msg = json!({ "items": [{ "tx": t, "parts": parts }] })
+            .to_string()
+            .into_bytes();
+        let (status, text) = c
+            .signed_post(0, "/interbank/prepare", 4, now_ms(), &msg)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(
+            text.contains(r#""reason":{"code":"invalid_parts","bank":1}"#),
+            "{what}: {text}"
+        );
+        let (status, _) = c
+            .signed_post(0, "/interbank/decide", 4, now_ms(), &commit(&t))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(beto1.balances().await, (0, 0), "Beto got nothing");
+    assert_eq!(mule1.balances().await, (100, 0), "nothing drawn");
+    assert_eq!(
+        futures_join(&c).await,
+        before,
+        "no balance, reservation or position moved"
+    );
+    let audit = &c.status(0).await.unwrap()["audit"];
+    assert_eq!(audit["books_balance"], true, "{audit}");
 }
