@@ -20,13 +20,16 @@
 //! `W` is whatever the driver uses to answer a waiting client (a channel in the node, a request
 //! number in the simulation); this module only keeps and returns it.
 
-use crate::engine::protocol::Logged;
-use crate::twopc::{Decision, Deliveries, DeliveryConfig, PacketPlan, PrepareItem, Round};
+use crate::engine::decisions::Logged;
+use crate::proof::{BankKey, Keyring};
+use crate::twopc::proof::Proof;
+use crate::twopc::{Decision, Deliveries, DeliveryConfig, PacketPlan, PrepareItem, Round, Vote};
 use crate::wire::{PrepareAnswer, PrepareMsg};
 use crate::{ConsortiumError, EngineError, EngineResult, LedgerError};
 use domain::dto::{LegState, PacketOutcome, PacketProgress};
 use domain::{AccountId, BankId, TxId};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Packets kept in the progress log, at most (the oldest are forgotten first).
 pub const PROGRESS_MAX: usize = 10_000;
@@ -45,6 +48,13 @@ pub struct CoordinatorConfig {
     /// until then a restart only sends them again (participants acknowledge duplicates), which
     /// saves a durable write per acknowledgement.
     pub acks_recorded_every_ms: u64,
+    /// This bank's key, which signs its plans.
+    pub identity: Arc<BankKey>,
+    /// The consortium's public keys, which check the participants' signed votes.
+    pub keyring: Arc<Keyring>,
+    /// A plan is to be decided within this long of its round's start (its `decide_by_ms`); a
+    /// participant holding it longer without a decision may abort it on its own, after a grace.
+    pub decide_within_ms: i64,
 }
 
 /// What claiming a packet id found.
@@ -262,8 +272,10 @@ impl<W> Coordinator<W> {
     }
 
     /// This bank holds the token: refuses packets that waited past the deadline and starts a
-    /// round for up to `batch_max` others.
-    pub fn start_batch(&mut self, now_ms: u64) -> Batch<W> {
+    /// round for up to `batch_max` others, whose plans are to be decided within
+    /// `decide_within_ms` of `wall_ms` (this bank's clock, which participants compare theirs
+    /// with).
+    pub fn start_batch(&mut self, now_ms: u64, wall_ms: i64) -> Batch<W> {
         let take = self.queue.len().min(self.config.batch_max);
         let jobs: Vec<Queued> = self.queue.drain(..take).collect();
         self.visit = VisitState {
@@ -287,7 +299,11 @@ impl<W> Coordinator<W> {
                 round: None,
             };
         }
-        let (round, messages) = Round::start(plans);
+        let (round, messages) = Round::start(
+            plans,
+            (self.config.me, &self.config.identity),
+            wall_ms.saturating_add(self.config.decide_within_ms),
+        );
         let id = RoundId(self.next_round);
         self.next_round += 1;
         self.rounds.insert(id, round);
@@ -327,12 +343,22 @@ impl<W> Coordinator<W> {
             self.settle(bank, sent, acked)
         };
         if let Some(r) = self.rounds.get_mut(&round) {
-            r.on_votes(bank, votes);
+            r.on_votes(bank, votes, &self.config.keyring);
             for (tx, legs) in r.progress() {
                 self.progress.update(&tx, legs, false);
             }
         }
         wake
+    }
+
+    /// This bank's own engine's votes on its own items of `round` (`None`: it could not vote).
+    pub fn on_own_votes(&mut self, round: RoundId, votes: Option<Vec<Vote>>) {
+        if let Some(r) = self.rounds.get_mut(&round) {
+            r.on_own_votes(votes);
+            for (tx, legs) in r.progress() {
+                self.progress.update(&tx, legs, false);
+            }
+        }
     }
 
     /// Whether every participant of `round` has voted (or been given up on).
@@ -348,7 +374,7 @@ impl<W> Coordinator<W> {
         };
         let silent: Vec<BankId> = r.waiting_for().collect();
         for bank in silent {
-            r.on_votes(bank, None);
+            r.on_votes(bank, None, &self.config.keyring);
         }
         r.decisions()
     }
@@ -359,7 +385,8 @@ impl<W> Coordinator<W> {
     pub fn concluded(&mut self, logged: Vec<Logged>, now_ms: u64) -> Vec<Answer<W>> {
         let mut answers = Vec::with_capacity(logged.len());
         for l in logged {
-            self.deliveries.add(l.tx.clone(), l.commit, &l.tell, now_ms);
+            self.deliveries
+                .add(l.tx.clone(), (l.commit, l.proof), &l.tell, now_ms);
             self.progress.end(
                 &l.tx,
                 if l.commit {
@@ -386,9 +413,10 @@ impl<W> Coordinator<W> {
     }
 
     /// Decisions stored before a restart that some bank has not acknowledged: delivered again.
-    pub fn resume(&mut self, unacked: Vec<(TxId, bool, Vec<BankId>)>, now_ms: u64) {
-        for (tx, commit, banks) in unacked {
-            self.deliveries.add(tx, commit, &banks, now_ms);
+    pub fn resume(&mut self, unacked: Vec<Unacked>, now_ms: u64) {
+        for u in unacked {
+            self.deliveries
+                .add(u.tx, (u.commit, u.proof), &u.banks, now_ms);
         }
     }
 
@@ -463,6 +491,15 @@ impl<W> Coordinator<W> {
             && self.claims.is_empty()
             && self.deliveries.is_empty()
     }
+}
+
+/// A stored decision some participants have not acknowledged yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unacked {
+    pub tx: TxId,
+    pub commit: bool,
+    pub proof: Option<Proof>,
+    pub banks: Vec<BankId>,
 }
 
 /// The id another client's packet holds, as the claimant is told.

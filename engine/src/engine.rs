@@ -8,11 +8,14 @@
 //! answer reflects exactly what is on disk.
 
 use crate::auth::{PasswordHash, TokenHash};
+use crate::coordinator::Unacked;
 use crate::directory::{DirEntry, Directory, KeyClaim, KeyOp, PortPermit, PortRequest};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
 use crate::proof::{BankKey, Keyring};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
-use crate::twopc::{DecideItem, Decision, PrepareItem, Vote};
+use crate::twopc::proof::{Ballot, Digest, Proof, SignedBallot, SignedPlan};
+use crate::twopc::{DecideItem, Decision, InDoubt, PrepareItem, Question, Resolution, Vote};
+use decisions::Termination;
 use domain::consent::{ConsentId, ConsentView, Grant};
 use domain::dto::{
     AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview,
@@ -163,6 +166,9 @@ pub struct EngineConfig {
     pub identity: Option<Arc<BankKey>>,
     /// The consortium's public keys (empty for a bank alone).
     pub keyring: Arc<Keyring>,
+    /// How long past a plan's deadline a participant holding it without any proof of its
+    /// decision gives its part up on its own (see `engine::engine::decisions`).
+    pub expiry_grace_ms: i64,
 }
 
 /// What the engine thread publishes after every batch, read without the queue by `/status`,
@@ -174,6 +180,8 @@ pub struct Snapshot {
     pub store_failing_since_ms: Option<i64>,
     /// Batches that could not be written since start.
     pub store_failures: u64,
+    /// Contradicting statements of one signer seen since start (each kept as evidence).
+    pub equivocations: u64,
 }
 
 impl EngineConfig {
@@ -191,6 +199,7 @@ impl EngineConfig {
             spare_pages: None,
             identity: None,
             keyring: Arc::new(Keyring::default()),
+            expiry_grace_ms: EXPIRY_GRACE_MS,
         }
     }
 }
@@ -303,44 +312,58 @@ enum Command {
         owners: Vec<TaxId>,
         reply: Reply<Option<AccountView>>,
     },
+    /// Each item with whether its plan's signature held (checked before it was queued).
     Prepare {
         coordinator: BankId,
-        items: Vec<PrepareItem>,
+        items: Vec<(PrepareItem, bool)>,
         reply: Reply<Vec<Vote>>,
     },
+    /// Each decision with whether its proof's signatures held (checked before it was queued).
     Decide {
         from: BankId,
-        items: Vec<DecideItem>,
+        items: Vec<(DecideItem, bool)>,
         reply: Reply<Vec<TxId>>,
     },
     DecideThenPrepare {
         coordinator: BankId,
-        decisions: Vec<DecideItem>,
-        items: Vec<PrepareItem>,
+        decisions: Vec<(DecideItem, bool)>,
+        items: Vec<(PrepareItem, bool)>,
         reply: Reply<(Vec<TxId>, Vec<Vote>)>,
     },
     LogDecisions {
         decisions: Vec<Decision>,
-        reply: Reply<Vec<protocol::Logged>>,
+        reply: Reply<Vec<decisions::Logged>>,
     },
     DecisionAcked {
         updates: Vec<(TxId, Vec<BankId>)>,
         reply: Reply<()>,
     },
-    /// The decision on `tx`; with none stored, an abort is stored and returned (presumed abort).
+    /// The answer to bank `from` in doubt about a transaction this bank coordinates; with no
+    /// decision stored, an abort is stored and returned (presumed abort) for a plan this bank
+    /// signed (checked before it was queued).
     Resolve {
-        tx: TxId,
-        reply: Reply<StoredDecision>,
+        from: BankId,
+        question: (Question, bool),
+        reply: Reply<Resolution>,
+    },
+    /// Another participant's question about a plan this bank shares (cooperative termination).
+    Terminate {
+        plan: (SignedPlan, bool),
+        reply: Reply<Termination>,
+    },
+    /// Gives up transactions held without proof long past their plan's deadline.
+    Expire {
+        reply: Reply<Vec<TxId>>,
     },
     Decision {
         tx: TxId,
         reply: Reply<Option<StoredDecision>>,
     },
     UnackedDecisions {
-        reply: Reply<Vec<(TxId, bool, Vec<BankId>)>>,
+        reply: Reply<Vec<Unacked>>,
     },
     InDoubt {
-        reply: Reply<Vec<(TxId, BankId, i64)>>,
+        reply: Reply<Vec<InDoubt>>,
     },
     Participation {
         tx: TxId,
@@ -438,6 +461,10 @@ pub struct EngineHandle {
     /// This bank's copy of the key directory, read without the queue (the engine writes it).
     keys: crate::directory::SharedEntries,
     snapshot: Arc<RwLock<Snapshot>>,
+    /// This bank's key, which signs its ballots off the engine thread.
+    identity: Option<Arc<BankKey>>,
+    /// The consortium's public keys, which check plans and proofs off the engine thread.
+    keyring: Arc<Keyring>,
 }
 
 impl EngineHandle {
@@ -458,6 +485,7 @@ impl EngineHandle {
         let sessions = state.sessions.clone();
         let keys = state.directory.shared();
         let snapshot = state.snapshot.clone();
+        let (identity, keyring) = (config.identity.clone(), config.keyring.clone());
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let thread = std::thread::Builder::new()
             .name(format!("engine-{}", config.bank.id))
@@ -471,6 +499,8 @@ impl EngineHandle {
                 sessions,
                 keys,
                 snapshot,
+                identity,
+                keyring,
             },
             thread,
         ))
@@ -478,6 +508,16 @@ impl EngineHandle {
 
     pub fn bank(&self) -> &BankInfo {
         &self.bank
+    }
+
+    /// This bank's clock (the one its engine stamps and decides with): plans are timed by it.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The consortium's public keys this bank checks signatures with.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
     }
 
     /// The totals and the store's health as of the last batch, without the queue.
@@ -534,12 +574,95 @@ impl EngineHandle {
             .await
     }
 
-    /// 2PC participant, phase one: one vote per item, durable before it is returned.
+    /// Checks each item's plan signature here, on the caller's thread (signatures are the
+    /// costly part, and need no state), so the engine thread only compares.
+    fn check_plans(&self, items: Vec<PrepareItem>) -> Vec<(PrepareItem, bool)> {
+        items
+            .into_iter()
+            .map(|item| {
+                let signed = item.plan.as_ref().is_some_and(|p| p.verify(&self.keyring));
+                (item, signed)
+            })
+            .collect()
+    }
+
+    /// Checks each decision's proof here, on the caller's thread; this bank's own ballot in it
+    /// is not checked again.
+    fn check_proofs(&self, items: Vec<DecideItem>) -> Vec<(DecideItem, bool)> {
+        items
+            .into_iter()
+            .map(|item| {
+                let proved = item
+                    .proof
+                    .as_ref()
+                    .is_some_and(|p| p.check(&item.tx, &self.keyring, Some(self.bank.id)).is_ok());
+                (item, proved)
+            })
+            .collect()
+    }
+
+    /// This bank's signed ballot for each vote on `items`, signed here, on the caller's thread.
+    fn sign_votes(
+        &self,
+        items: &[PrepareItem],
+        votes: Vec<Vote>,
+    ) -> EngineResult<Vec<SignedBallot>> {
+        let key = self.identity.as_ref().ok_or(EngineError::Unexpected)?;
+        Ok(items
+            .iter()
+            .zip(votes)
+            .map(|(item, vote)| {
+                let ballot = Ballot {
+                    tx: item.tx.clone(),
+                    plan: item.plan.as_ref().map_or(Digest([0; 32]), |p| p.hash()),
+                    voter: self.bank.id,
+                    vote,
+                };
+                SignedBallot::sign(key, ballot)
+            })
+            .collect())
+    }
+
+    /// This bank's signed no to every item, for `reason` (each naming the item's first leg):
+    /// what it answers a prepare it could not even store.
+    pub fn refuse_all(
+        &self,
+        items: &[PrepareItem],
+        reason: Refusal,
+    ) -> EngineResult<Vec<SignedBallot>> {
+        let votes = items
+            .iter()
+            .map(|i| Vote::Refused {
+                leg: i.parts.first().map_or(0, |(leg, _)| *leg),
+                reason,
+            })
+            .collect();
+        self.sign_votes(items, votes)
+    }
+
+    /// 2PC participant, phase one, for another bank's plans: one signed ballot per item, its
+    /// vote durable before it is returned.
     pub async fn prepare(
         &self,
         coordinator: BankId,
         items: Vec<PrepareItem>,
-    ) -> EngineResult<Vec<Vote>> {
+    ) -> EngineResult<Vec<SignedBallot>> {
+        let checked = self.check_plans(items.clone());
+        let votes = self
+            .call_waiting(|reply| Command::Prepare {
+                coordinator,
+                items: checked,
+                reply,
+            })
+            .await?;
+        self.sign_votes(&items, votes)
+    }
+
+    /// Phase one of this bank's own parts, as their coordinator: its votes, unsigned (its
+    /// ballot is its decision).
+    pub async fn prepare_own(&self, items: Vec<PrepareItem>) -> EngineResult<Vec<Vote>> {
+        let coordinator = self.bank.id;
+        let items = items.into_iter().map(|i| (i, true)).collect();
         self.call_waiting(|reply| Command::Prepare {
             coordinator,
             items,
@@ -548,9 +671,11 @@ impl EngineHandle {
         .await
     }
 
-    /// 2PC participant, phase two: applies decisions from coordinator `from`; returns the ids it
-    /// acknowledges (durably applied, or already applied).
+    /// 2PC participant, phase two: applies the decisions whose proofs hold, whoever (`from`)
+    /// delivers them; returns the ids it acknowledges (durably applied, or already applied, or
+    /// about nothing it holds).
     pub async fn decide(&self, from: BankId, items: Vec<DecideItem>) -> EngineResult<Vec<TxId>> {
+        let items = self.check_proofs(items);
         self.call_waiting(|reply| Command::Decide { from, items, reply })
             .await
     }
@@ -562,14 +687,18 @@ impl EngineHandle {
         coordinator: BankId,
         decisions: Vec<DecideItem>,
         items: Vec<PrepareItem>,
-    ) -> EngineResult<(Vec<TxId>, Vec<Vote>)> {
-        self.call_waiting(|reply| Command::DecideThenPrepare {
-            coordinator,
-            decisions,
-            items,
-            reply,
-        })
-        .await
+    ) -> EngineResult<(Vec<TxId>, Vec<SignedBallot>)> {
+        let decisions = self.check_proofs(decisions);
+        let checked = self.check_plans(items.clone());
+        let (acked, votes) = self
+            .call_waiting(|reply| Command::DecideThenPrepare {
+                coordinator,
+                decisions,
+                items: checked,
+                reply,
+            })
+            .await?;
+        Ok((acked, self.sign_votes(&items, votes)?))
     }
 
     /// 2PC coordinator: stores decisions durably, and applies each to this bank's own part of
@@ -579,7 +708,7 @@ impl EngineHandle {
     pub async fn log_decisions(
         &self,
         decisions: Vec<Decision>,
-    ) -> EngineResult<Vec<protocol::Logged>> {
+    ) -> EngineResult<Vec<decisions::Logged>> {
         self.call_waiting(|reply| Command::LogDecisions { decisions, reply })
             .await
     }
@@ -589,16 +718,43 @@ impl EngineHandle {
             .await
     }
 
-    pub async fn resolve(&self, tx: TxId) -> EngineResult<StoredDecision> {
-        self.call_waiting(|reply| Command::Resolve { tx, reply })
-            .await
+    /// As coordinator, the answer to bank `from` in doubt about `question` (see
+    /// [`Resolution`]); the caller first checks the id is not in flight.
+    pub async fn resolve(&self, from: BankId, question: Question) -> EngineResult<Resolution> {
+        let me = self.bank.id;
+        let signed = question
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.plan.coordinator == me && p.verify(&self.keyring));
+        self.call_waiting(|reply| Command::Resolve {
+            from,
+            question: (question, signed),
+            reply,
+        })
+        .await
+    }
+
+    /// As a participant, the answer to another participant in doubt about `plan`.
+    pub async fn terminate(&self, plan: SignedPlan) -> EngineResult<Termination> {
+        let signed = plan.verify(&self.keyring);
+        self.call_waiting(|reply| Command::Terminate {
+            plan: (plan, signed),
+            reply,
+        })
+        .await
+    }
+
+    /// Gives up the transactions this bank has held without any proof of their decision for
+    /// longer than its plan's deadline and the grace (`EngineConfig::expiry_grace_ms`).
+    pub async fn expire(&self) -> EngineResult<Vec<TxId>> {
+        self.call_waiting(|reply| Command::Expire { reply }).await
     }
 
     pub async fn decision(&self, tx: TxId) -> EngineResult<Option<StoredDecision>> {
         self.call(|reply| Command::Decision { tx, reply }).await
     }
 
-    pub async fn unacked_decisions(&self) -> EngineResult<Vec<(TxId, bool, Vec<BankId>)>> {
+    pub async fn unacked_decisions(&self) -> EngineResult<Vec<Unacked>> {
         self.call_waiting(|reply| Command::UnackedDecisions { reply })
             .await
     }
@@ -609,7 +765,7 @@ impl EngineHandle {
             .await
     }
 
-    pub async fn in_doubt(&self) -> EngineResult<Vec<(TxId, BankId, i64)>> {
+    pub async fn in_doubt(&self) -> EngineResult<Vec<InDoubt>> {
         self.call_waiting(|reply| Command::InDoubt { reply }).await
     }
 
@@ -879,6 +1035,10 @@ impl EngineHandle {
 /// Keys an individual's account may have (BCB's rule).
 /// How long an owner's permission to move a key to another bank lasts.
 pub const PORT_ALLOWED_MS: i64 = 15 * 60 * 1_000;
+/// How long past its plan's deadline a participant holds a transaction without any proof of its
+/// decision before it aborts its part on its own: long enough that an honest coordinator cut off
+/// for a while still reaches it with the proof first (see `decisions::State::expire`).
+pub const EXPIRY_GRACE_MS: i64 = 10 * 60 * 1_000;
 /// Permissions to move keys waiting at once, at most.
 pub const PORT_ALLOWED_MAX: usize = 10_000;
 pub const KEYS_PER_PERSON: usize = 5;
@@ -955,6 +1115,13 @@ struct State {
     /// 2PC records changed in the current batch (not yet in the store).
     protocol_changes: Vec<ProtocolChange>,
     participations_in_batch: HashMap<TxId, Participation>,
+    /// Proofs of decisions applied in the current batch (the store has the older ones).
+    proofs_in_batch: HashMap<TxId, Proof>,
+    /// Plans aborted before this bank prepared them, with their deadlines (memory only,
+    /// bounded: see `decisions::REFUSED_PLANS_MAX`).
+    refused_plans: HashMap<Digest, i64>,
+    /// Contradicting statements of one signer seen since start (counting those stored before).
+    equivocations: u64,
     decisions_in_batch: HashMap<TxId, StoredDecision>,
     waiting: Vec<Deferred>,
     commands: u64,
@@ -980,10 +1147,15 @@ impl State {
         let directory = store
             .load_directory()
             .map_err(|e| format!("loading the key directory: {e}"))?;
+        let equivocations = store
+            .equivocation_count()
+            .map_err(|e| format!("counting equivocations: {e}"))?;
+        let equivocations = u64::try_from(equivocations).unwrap_or(0);
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
             store_failures: 0,
+            equivocations,
         }));
         Ok(State {
             config,
@@ -1000,6 +1172,9 @@ impl State {
             stopping: false,
             protocol_changes: Vec::new(),
             participations_in_batch: HashMap::new(),
+            proofs_in_batch: HashMap::new(),
+            refused_plans: HashMap::new(),
+            equivocations,
             decisions_in_batch: HashMap::new(),
             waiting: Vec::new(),
             commands: 0,
@@ -1083,6 +1258,7 @@ impl State {
         self.publish();
         self.seen_in_batch.clear();
         self.participations_in_batch.clear();
+        self.proofs_in_batch.clear();
         self.decisions_in_batch.clear();
         self.answer_waiting(durable);
     }
@@ -1093,6 +1269,7 @@ impl State {
             audit: self.audit(),
             store_failing_since_ms: self.store_failing_since_ms,
             store_failures: self.store_failures,
+            equivocations: self.equivocations,
         };
         *self
             .snapshot
@@ -1263,7 +1440,16 @@ impl State {
                 }
                 defer(reply, Ok(()))
             }
-            Command::Resolve { tx, reply } => defer(reply, self.resolve(tx, now)),
+            Command::Resolve {
+                from,
+                question,
+                reply,
+            } => defer(reply, self.resolve(from, question, now)),
+            Command::Terminate { plan, reply } => defer(reply, self.terminate(plan, now)),
+            Command::Expire { reply } => {
+                let grace = self.config.expiry_grace_ms;
+                defer(reply, self.expire(grace, now))
+            }
             Command::Decision { tx, reply } => defer(reply, self.stored_decision(&tx)),
             Command::UnackedDecisions { reply } => {
                 defer(reply, self.store.unacked_decisions().map_err(store_error))
@@ -1740,10 +1926,16 @@ impl State {
         let item = PrepareItem {
             tx: tx.clone(),
             parts: vec![(0, crate::twopc::PartSpec::Key(op))],
+            plan: None,
         };
-        match self.prepare_item(me, item, now) {
+        match self.prepare_item(me, (item, true), now) {
             Vote::Prepared => {
-                self.decide_items(me, vec![DecideItem { tx, commit: true }], now)?;
+                let decision = DecideItem {
+                    tx,
+                    commit: true,
+                    proof: None,
+                };
+                self.decide_items(me, vec![(decision, true)], now)?;
                 Ok(Ok(()))
             }
             Vote::Refused { reason, .. } => Ok(Err(reason)),
@@ -1808,6 +2000,7 @@ fn store_error(e: rusqlite::Error) -> EngineError {
     EngineError::Unexpected
 }
 
+pub mod decisions;
 pub mod protocol;
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub mod throttle;
 pub mod twopc;
 pub mod wire;
 
-pub use engine::protocol::{parse_outcome, Logged};
+pub use engine::decisions::{parse_outcome, Logged, Termination};
 pub use engine::{
     wall_clock_ms, Audit, Clock, ConsortiumError, EngineConfig, EngineError, EngineHandle,
     EngineResult, SkewedClock, SystemClock,

@@ -7,8 +7,11 @@
 
 use crate::auth::{PasswordHash, TokenHash};
 use crate::consent::{Consent, ConsentChange, Consents, Link};
+use crate::coordinator::Unacked;
 use crate::directory::{DirChange, DirEntry, Directory, Reservation};
 use crate::ledger::{Account, Books, Change, Entry, Ledger, Position, PreparedPart, Side};
+use crate::twopc::proof::{Digest, Proof, SignedPlan};
+use crate::twopc::InDoubt;
 use domain::consent::{ConsentId, ConsentTerms, Grant};
 use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
 use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
@@ -17,7 +20,7 @@ use std::path::Path;
 
 pub type StoreResult<T> = Result<T, rusqlite::Error>;
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -197,6 +200,30 @@ UPDATE participations SET state = 'aborted'
         WHERE op LIKE '{\"Port\":%' AND op NOT LIKE '%\"permit\":%');
 DELETE FROM key_reservations WHERE op LIKE '{\"Port\":%' AND op NOT LIKE '%\"permit\":%';";
 
+/// Schema version 9 (protocol version 6): decisions carry proof. A participant keeps the plan it
+/// prepared (its hash, its deadline, the signed plan) and the proof of the decision it applied;
+/// a coordinator keeps the proof of each decision; and any two signed statements that
+/// contradict each other are kept as evidence of equivocation (bounded).
+const PROOFS_9: &str = "
+ALTER TABLE participations ADD COLUMN plan_sha256 BLOB;
+ALTER TABLE participations ADD COLUMN decide_by_ms INTEGER;
+ALTER TABLE participations ADD COLUMN plan TEXT;
+ALTER TABLE participations ADD COLUMN proof TEXT;
+ALTER TABLE decisions ADD COLUMN proof TEXT;
+CREATE TABLE equivocations (
+    id        INTEGER PRIMARY KEY,
+    tx_id     TEXT    NOT NULL,
+    signer    INTEGER NOT NULL,
+    first     TEXT    NOT NULL,
+    second    TEXT    NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+CREATE INDEX equivocations_by_tx ON equivocations(tx_id);";
+
+/// Equivocations kept at most: each is a member's proof against itself, so a rogue member could
+/// otherwise fill the disk with its own contradictions.
+pub const EQUIVOCATIONS_MAX: i64 = 10_000;
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -210,7 +237,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {DECISIONS_4}
 {BOOKS_5}
 {CONSENTS_6}
-{DIRECTORY_7}"
+{DIRECTORY_7}
+{PROOFS_9}"
     )
 }
 
@@ -264,7 +292,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 7] = [
+    let steps: [(i64, String); 8] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -272,6 +300,7 @@ fn upgrade_from(version: i64) -> Option<String> {
         (5, CONSENTS_6.to_string()),
         (6, DIRECTORY_7.to_string()),
         (7, PORT_PERMITS_8.to_string()),
+        (8, PROOFS_9.to_string()),
     ];
     match version {
         0 => Some(schema()),
@@ -351,6 +380,9 @@ impl PartState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredDecision {
     pub commit: bool,
+    /// What proves it to the participants (`None`: stored before protocol version 6, or a
+    /// refusal at planning, which no participant heard of).
+    pub proof: Option<Proof>,
     /// The packet's outcome as the client saw it (JSON), to answer a retry with it.
     pub outcome: String,
     /// Banks that have not yet acknowledged the decision, as last stored: the node stores it when
@@ -372,6 +404,9 @@ pub struct Participation {
     /// SHA-256 of the parts it was asked to prepare (`None` for an abort heard without a prepare,
     /// or a row older than schema version 4).
     pub parts: Option<[u8; 32]>,
+    /// The hash of the coordinator's signed plan it prepared, and the plan's deadline (`None`:
+    /// prepared before protocol version 6, or never prepared).
+    pub plan: Option<(Digest, i64)>,
 }
 
 /// Changes to the 2PC records, persisted in the same transaction as the ledger's changes.
@@ -381,11 +416,23 @@ pub enum ProtocolChange {
         tx: TxId,
         record: Participation,
         at_ms: i64,
+        /// The signed plan (JSON), set once by the prepare; the proof of the decision applied
+        /// (JSON), set once by the decision.
+        plan: Option<String>,
+        proof: Option<String>,
+    },
+    /// Two signed statements of `signer` about `tx` that contradict each other.
+    Equivocation {
+        tx: TxId,
+        signer: BankId,
+        first: String,
+        second: String,
+        at_ms: i64,
     },
     /// Inserted once: the first decision for a transaction is final.
     Decision {
         tx: TxId,
-        decision: StoredDecision,
+        decision: Box<StoredDecision>,
         at_ms: i64,
     },
     Unacked {
@@ -670,7 +717,7 @@ impl Store {
     /// This bank's part in a cross-bank transaction: its coordinator, state and parts.
     pub fn participation(&self, tx_id: &TxId) -> StoreResult<Option<Participation>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT coordinator, state, parts_sha256 FROM participations WHERE tx_id = ?1",
+            "SELECT coordinator, state, parts_sha256, plan_sha256, decide_by_ms FROM participations WHERE tx_id = ?1",
         )?;
         let mut rows = stmt.query([tx_id.as_str()])?;
         match rows.next()? {
@@ -684,34 +731,84 @@ impl Store {
                         <[u8; 32]>::try_from(bytes).map_err(|_| bad_column(2, "parts_sha256"))?,
                     ),
                 };
+                let plan: Option<Vec<u8>> = r.get(3)?;
+                let plan = match (plan, r.get::<_, Option<i64>>(4)?) {
+                    (Some(bytes), Some(by)) => Some((
+                        Digest(<[u8; 32]>::try_from(bytes).map_err(|_| bad_column(3, "plan"))?),
+                        by,
+                    )),
+                    _ => None,
+                };
                 Ok(Some(Participation {
                     coordinator: parse_bank(r.get(0)?)?,
                     state: PartState::parse(&state).ok_or_else(|| bad_column(1, "state"))?,
                     parts,
+                    plan,
                 }))
             }
         }
     }
 
-    /// Transactions this bank has prepared and not yet seen decided: (tx, coordinator, since).
-    pub fn in_doubt(&self) -> StoreResult<Vec<(TxId, BankId, i64)>> {
+    /// Transactions this bank has prepared and not yet seen decided, with their plans.
+    pub fn in_doubt(&self) -> StoreResult<Vec<InDoubt>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, coordinator, created_ms FROM participations WHERE state = 'prepared'",
+            "SELECT tx_id, coordinator, created_ms, plan FROM participations WHERE state = 'prepared'",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((
-                parse_tx(&r.get::<_, String>(0)?)?,
-                parse_bank(r.get(1)?)?,
-                r.get(2)?,
-            ))
+            Ok(InDoubt {
+                tx: parse_tx(&r.get::<_, String>(0)?)?,
+                coordinator: parse_bank(r.get(1)?)?,
+                since_ms: r.get(2)?,
+                plan: r
+                    .get::<_, Option<String>>(3)?
+                    .map(|t| serde_json::from_str(&t).map_err(|_| bad_column(3, "plan")))
+                    .transpose()?,
+            })
         })?;
         rows.collect()
+    }
+
+    /// The signed plan and the decision's proof this bank keeps for `tx` as a participant.
+    pub fn plan_and_proof(&self, tx_id: &TxId) -> StoreResult<(Option<SignedPlan>, Option<Proof>)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT plan, proof FROM participations WHERE tx_id = ?1")?;
+        let mut rows = stmt.query([tx_id.as_str()])?;
+        let Some(r) = rows.next()? else {
+            return Ok((None, None));
+        };
+        let plan = r
+            .get::<_, Option<String>>(0)?
+            .map(|t| serde_json::from_str(&t).map_err(|_| bad_column(0, "plan")))
+            .transpose()?;
+        let proof = r
+            .get::<_, Option<String>>(1)?
+            .map(|t| serde_json::from_str(&t).map_err(|_| bad_column(1, "proof")))
+            .transpose()?;
+        Ok((plan, proof))
+    }
+
+    /// The equivocations kept about `tx`: (signer, first statement, second), as JSON.
+    pub fn equivocations(&self, tx_id: &TxId) -> StoreResult<Vec<(BankId, String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT signer, first, second FROM equivocations WHERE tx_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| {
+            Ok((parse_bank(r.get(0)?)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect()
+    }
+
+    /// How many equivocations are kept.
+    pub fn equivocation_count(&self) -> StoreResult<i64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM equivocations", [], |r| r.get(0))
     }
 
     pub fn decision(&self, tx_id: &TxId) -> StoreResult<Option<StoredDecision>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT commit_, outcome, unacked, participants, submitter FROM decisions WHERE tx_id = ?1")?;
+            .prepare_cached("SELECT commit_, outcome, unacked, participants, submitter, proof FROM decisions WHERE tx_id = ?1")?;
         let mut rows = stmt.query([tx_id.as_str()])?;
         match rows.next()? {
             None => Ok(None),
@@ -724,21 +821,29 @@ impl Store {
                     .map(|t| parse_banks(&t))
                     .transpose()?,
                 submitter: r.get::<_, Option<i64>>(4)?.map(AccountId),
+                proof: r
+                    .get::<_, Option<String>>(5)?
+                    .map(|t| serde_json::from_str(&t).map_err(|_| bad_column(5, "proof")))
+                    .transpose()?,
             })),
         }
     }
 
     /// Decisions some participant has not acknowledged yet: phase two still to deliver.
-    pub fn unacked_decisions(&self) -> StoreResult<Vec<(TxId, bool, Vec<BankId>)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT tx_id, commit_, unacked FROM decisions WHERE unacked <> ''")?;
+    pub fn unacked_decisions(&self) -> StoreResult<Vec<Unacked>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tx_id, commit_, unacked, proof FROM decisions WHERE unacked <> ''",
+        )?;
         let rows = stmt.query_map([], |r| {
-            Ok((
-                parse_tx(&r.get::<_, String>(0)?)?,
-                r.get(1)?,
-                parse_banks(&r.get::<_, String>(2)?)?,
-            ))
+            Ok(Unacked {
+                tx: parse_tx(&r.get::<_, String>(0)?)?,
+                commit: r.get(1)?,
+                banks: parse_banks(&r.get::<_, String>(2)?)?,
+                proof: r
+                    .get::<_, Option<String>>(3)?
+                    .map(|t| serde_json::from_str(&t).map_err(|_| bad_column(3, "proof")))
+                    .transpose()?,
+            })
         })?;
         rows.collect()
     }
@@ -921,19 +1026,48 @@ fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> Store
             tx: id,
             record,
             at_ms,
+            plan,
+            proof,
         } => {
-            // The parts are set once, by the prepare; a later state change keeps them.
+            // The parts and the plan are set once, by the prepare; a later state change keeps
+            // them; the proof is set by the decision.
             tx.prepare_cached(
-                "INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms, parts_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
-                 ON CONFLICT (tx_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                "INSERT INTO participations (tx_id, coordinator, state, created_ms, updated_ms, parts_sha256,
+                                             plan_sha256, decide_by_ms, plan, proof)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (tx_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms,
+                                                   proof = COALESCE(excluded.proof, proof)",
             )?
             .execute(params![
                 id.as_str(),
                 u16::from(record.coordinator),
                 record.state.as_str(),
                 at_ms,
-                record.parts.as_ref().map(|p| &p[..])
+                record.parts.as_ref().map(|p| &p[..]),
+                record.plan.as_ref().map(|(h, _)| &h.0[..]),
+                record.plan.map(|(_, by)| by),
+                plan,
+                proof
+            ])?;
+        }
+        ProtocolChange::Equivocation {
+            tx: id,
+            signer,
+            first,
+            second,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO equivocations (tx_id, signer, first, second, at_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT COUNT(*) FROM equivocations) < ?6",
+            )?
+            .execute(params![
+                id.as_str(),
+                u16::from(*signer),
+                first,
+                second,
+                at_ms,
+                EQUIVOCATIONS_MAX
             ])?;
         }
         ProtocolChange::Decision {
@@ -941,9 +1075,13 @@ fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> Store
             decision,
             at_ms,
         } => {
+            let proof = decision
+                .proof
+                .as_ref()
+                .map(|p| serde_json::to_string(p).expect("a proof serialises"));
             tx.prepare_cached(
-                "INSERT INTO decisions (tx_id, commit_, outcome, unacked, created_ms, updated_ms, participants, submitter)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                "INSERT INTO decisions (tx_id, commit_, outcome, unacked, created_ms, updated_ms, participants, submitter, proof)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 id.as_str(),
@@ -952,7 +1090,8 @@ fn apply_protocol_change(tx: &Transaction<'_>, change: &ProtocolChange) -> Store
                 banks_text(&decision.unacked),
                 at_ms,
                 decision.participants.as_deref().map(banks_text),
-                decision.submitter.map(|a| a.0)
+                decision.submitter.map(|a| a.0),
+                proof
             ])?;
         }
         ProtocolChange::Unacked {
@@ -1274,6 +1413,12 @@ mod tests {
                        INSERT INTO key_reservations VALUES
                            ('dora@example.com', '{port}', 5, '{{"Port":{{"key":"dora@example.com","account":1,"name":"Dora","document":"***","holders":[]}}}}', 6),
                            ('eva@example.com', '{claim}', 2, '{{"Claim":{{"key":"eva@example.com","account":1,"name":"Eva","document":"***"}}}}', 6);
+                       ALTER TABLE participations DROP COLUMN plan_sha256;
+                       ALTER TABLE participations DROP COLUMN decide_by_ms;
+                       ALTER TABLE participations DROP COLUMN plan;
+                       ALTER TABLE participations DROP COLUMN proof;
+                       ALTER TABLE decisions DROP COLUMN proof;
+                       DROP TABLE equivocations;
                        PRAGMA user_version = 7;"#
                 ))
                 .unwrap();

@@ -30,9 +30,11 @@
 //! final, so even two holders at once (a partition) cannot create, lose or double-spend money.
 
 use crate::directory::KeyOp;
+use crate::proof::{BankKey, Keyring};
 use domain::consent::ConsentId;
 use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
 use domain::{AccountId, BankId, Cents, PixKey, Refusal, TxId};
+use proof::{Ballot, Digest, Plan, Proof, SignedBallot, SignedPlan};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,6 +81,10 @@ pub struct PrepareItem {
     pub tx: TxId,
     /// (leg number, part) for every part of this packet at the receiving bank.
     pub parts: Vec<(u16, PartSpec)>,
+    /// The coordinator's signed plan of the whole transaction (see [`proof`]): required by every
+    /// participant but the coordinator itself.
+    #[serde(default)]
+    pub plan: Option<SignedPlan>,
 }
 
 impl PrepareItem {
@@ -147,75 +153,97 @@ pub enum Vote {
 pub struct DecideItem {
     pub tx: TxId,
     pub commit: bool,
+    /// What proves the decision: every participant checks it before applying it (`None` only
+    /// for a transaction prepared before protocol version 6, or a bank's own part).
+    #[serde(default)]
+    pub proof: Option<Proof>,
 }
 
-/// A coordinator's answer about one transaction to a participant in doubt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl DecideItem {
+    /// The decision `proof` proves.
+    pub fn proved(proof: Proof) -> DecideItem {
+        DecideItem {
+            tx: proof.tx().clone(),
+            commit: proof.commit(),
+            proof: Some(proof),
+        }
+    }
+}
+
+/// A question about a transaction in doubt: its id, and the plan the asker prepared (`None`
+/// for one prepared before protocol version 6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    pub tx: TxId,
+    pub plan: Option<SignedPlan>,
+}
+
+/// An answer about one transaction to a participant in doubt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Resolution {
-    Commit,
-    Abort,
-    /// Still being decided; ask again later.
+    /// Decided, with the proof.
+    Decided(Box<Proof>),
+    /// Decided before decisions carried proof (protocol version 5 and earlier).
+    Unproven { commit: bool },
+    /// Still being decided, or not known here; ask again later.
     Pending,
 }
 
 impl Resolution {
-    /// The coordinator's stored decision, as an answer.
-    pub fn decided(commit: bool) -> Resolution {
-        if commit {
-            Resolution::Commit
-        } else {
-            Resolution::Abort
-        }
-    }
-
-    /// The coordinator's answer to bank `bank` about a transaction it has decided. A commit is
-    /// told only to the banks it is for: anything another bank prepared under this id belongs
-    /// to no committed plan, so that bank hears "abort". (A decision stored before participants
-    /// were recorded is told as it is.)
-    pub fn for_bank(decision: &crate::store::StoredDecision, bank: BankId) -> Resolution {
-        let ours = decision
-            .participants
-            .as_ref()
-            .is_none_or(|p| p.contains(&bank));
-        Resolution::decided(decision.commit && ours)
-    }
-
-    /// What a participant in doubt applies on its coordinator's `answers` to `txs`: the decided
+    /// What a participant in doubt applies on the `answers` to its `questions`: the decided
     /// ones (nothing while pending); nothing at all from an answer of the wrong length.
-    pub fn apply(txs: Vec<TxId>, answers: Vec<Resolution>) -> Vec<DecideItem> {
-        if answers.len() != txs.len() {
+    pub fn apply(questions: Vec<Question>, answers: Vec<Resolution>) -> Vec<DecideItem> {
+        if answers.len() != questions.len() {
             return Vec::new();
         }
-        txs.into_iter()
+        questions
+            .into_iter()
             .zip(answers)
-            .filter_map(|(tx, r)| r.decide(tx))
+            .filter_map(|(q, r)| r.decide(q.tx))
             .collect()
     }
 
-    /// What a participant in doubt applies for `tx` on this answer: nothing while it is pending.
+    /// What a participant in doubt applies for `tx` on this answer: nothing while it is pending,
+    /// or if the proof is about another transaction.
     pub fn decide(self, tx: TxId) -> Option<DecideItem> {
         match self {
-            Resolution::Commit => Some(DecideItem { tx, commit: true }),
-            Resolution::Abort => Some(DecideItem { tx, commit: false }),
-            Resolution::Pending => None,
+            Resolution::Decided(proof) if *proof.tx() == tx => Some(DecideItem::proved(*proof)),
+            Resolution::Decided(_) | Resolution::Pending => None,
+            Resolution::Unproven { commit } => Some(DecideItem {
+                tx,
+                commit,
+                proof: None,
+            }),
         }
     }
 }
 
-/// A participant's transactions in doubt (`(tx, coordinator, prepared at)`) that are older than
-/// `cutoff_ms`, grouped by the coordinator to ask, at most [`MAX_ITEMS_PER_MESSAGE`] each.
+/// A transaction a participant holds in doubt: who coordinates it, since when, and its plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InDoubt {
+    pub tx: TxId,
+    pub coordinator: BankId,
+    pub since_ms: i64,
+    pub plan: Option<SignedPlan>,
+}
+
+/// A participant's transactions in doubt that are older than `cutoff_ms`, grouped by the
+/// coordinator to ask, at most [`MAX_ITEMS_PER_MESSAGE`] each.
 pub fn in_doubt_by_coordinator(
-    in_doubt: Vec<(TxId, BankId, i64)>,
+    in_doubt: Vec<InDoubt>,
     cutoff_ms: i64,
-) -> BTreeMap<BankId, Vec<TxId>> {
-    let mut out: BTreeMap<BankId, Vec<TxId>> = BTreeMap::new();
-    for (tx, coordinator, since) in in_doubt {
-        if since > cutoff_ms {
+) -> BTreeMap<BankId, Vec<Question>> {
+    let mut out: BTreeMap<BankId, Vec<Question>> = BTreeMap::new();
+    for d in in_doubt {
+        if d.since_ms > cutoff_ms {
             continue;
         }
-        let list = out.entry(coordinator).or_default();
+        let list = out.entry(d.coordinator).or_default();
         if list.len() < MAX_ITEMS_PER_MESSAGE {
-            list.push(tx);
+            list.push(Question {
+                tx: d.tx,
+                plan: d.plan,
+            });
         }
     }
     out
@@ -275,6 +303,7 @@ impl PacketPlan {
             return PrepareItem {
                 tx: self.tx.clone(),
                 parts: vec![(0, PartSpec::Key(op.clone()))],
+                plan: None,
             };
         }
         let mut parts = Vec::new();
@@ -304,7 +333,40 @@ impl PacketPlan {
         PrepareItem {
             tx: self.tx.clone(),
             parts,
+            plan: None,
         }
+    }
+
+    /// The plan as coordinator `me` signs it, deciding by `decide_by_ms`, and the item for each
+    /// of its participants (every bank a leg touches, and `me`), each carrying the plan.
+    pub fn sign(
+        &self,
+        (me, key): (BankId, &BankKey),
+        decide_by_ms: i64,
+    ) -> (SignedPlan, Vec<(BankId, PrepareItem)>) {
+        let mut banks = self.participants();
+        if !banks.contains(&me) {
+            banks.push(me);
+            banks.sort();
+        }
+        let mut items: Vec<(BankId, PrepareItem)> =
+            banks.iter().map(|b| (*b, self.item_for(*b))).collect();
+        let plan = SignedPlan::sign(
+            key,
+            Plan {
+                tx: self.tx.clone(),
+                coordinator: me,
+                parts: items
+                    .iter()
+                    .map(|(b, item)| (*b, Digest(item.parts_sha256())))
+                    .collect(),
+                decide_by_ms,
+            },
+        );
+        for (_, item) in &mut items {
+            item.plan = Some(plan.clone());
+        }
+        (plan, items)
     }
 }
 
@@ -419,59 +481,132 @@ pub struct Decision {
     /// move with the legs between two other banks.
     pub legs: Vec<(BankId, BankId, Cents)>,
     pub outcome: PacketOutcome,
+    /// The signed plan and the other participants' signed yes votes, in the plan's order (all
+    /// of them when `commit`): the coordinator adds its own ballot when it stores the decision
+    /// (`State::log_decisions`), which makes the proof. `None` only in tests of a bank's log.
+    pub ballots: Option<(SignedPlan, Vec<SignedBallot>)>,
+    /// The first refusal heard, as the coordinator's own no names it.
+    pub refusal: Option<(u16, Refusal)>,
 }
 
 struct Voting {
     plan: PacketPlan,
+    signed: SignedPlan,
     waiting: BTreeSet<BankId>,
     /// First refusal heard: (leg, reason).
     refusals: Vec<(u16, Refusal)>,
+    /// The signed yes votes heard, by voter.
+    yes: BTreeMap<BankId, SignedBallot>,
 }
 
 /// Phase one for a batch of packets started during one token visit.
 pub struct Round {
+    me: BankId,
     packets: Vec<Voting>,
     waiting: BTreeSet<BankId>,
 }
 
 impl Round {
-    /// Starts phase one; returns the round and the prepare messages, one per participant.
-    pub fn start(plans: Vec<PacketPlan>) -> (Round, Vec<(BankId, Vec<PrepareItem>)>) {
+    /// Starts phase one: signs each plan as coordinator `me` (to be decided by
+    /// `decide_by_ms`); returns the round and the prepare messages, one per participant (this
+    /// bank's own among them when it has parts).
+    pub fn start(
+        plans: Vec<PacketPlan>,
+        (me, key): (BankId, &BankKey),
+        decide_by_ms: i64,
+    ) -> (Round, Vec<(BankId, Vec<PrepareItem>)>) {
         let mut messages: BTreeMap<BankId, Vec<PrepareItem>> = BTreeMap::new();
         let mut packets = Vec::with_capacity(plans.len());
         for plan in plans {
-            let participants = plan.participants();
-            for bank in &participants {
-                messages
-                    .entry(*bank)
-                    .or_default()
-                    .push(plan.item_for(*bank));
+            let (signed, items) = plan.sign((me, key), decide_by_ms);
+            let mut waiting = BTreeSet::new();
+            for (bank, item) in items {
+                // The coordinator's own empty part needs no engine: its ballot is its decision.
+                if bank == me && item.parts.is_empty() {
+                    continue;
+                }
+                waiting.insert(bank);
+                messages.entry(bank).or_default().push(item);
             }
             packets.push(Voting {
                 plan,
-                waiting: participants.into_iter().collect(),
+                signed,
+                waiting,
                 refusals: Vec::new(),
+                yes: BTreeMap::new(),
             });
         }
         let waiting = messages.keys().copied().collect();
-        (Round { packets, waiting }, messages.into_iter().collect())
+        (
+            Round {
+                me,
+                packets,
+                waiting,
+            },
+            messages.into_iter().collect(),
+        )
     }
 
     /// The votes of `bank`, in the order of the items it was sent; `None` if it did not answer
-    /// (timeout, refusal, garbage): every packet it takes part in then aborts.
-    pub fn on_votes(&mut self, bank: BankId, votes: Option<Vec<Vote>>) {
-        if !self.waiting.remove(&bank) {
+    /// (timeout, refusal, garbage): every packet it is in then aborts. Each vote of another bank
+    /// must be its signed ballot on that packet's plan (checked with `keys`), or the whole answer
+    /// counts as none. This bank's own engine votes unsigned (its ballot is its decision).
+    pub fn on_votes(&mut self, bank: BankId, votes: Option<Vec<SignedBallot>>, keys: &Keyring) {
+        if !self.waiting.contains(&bank) {
             return; // not a participant, or a duplicate answer
         }
-        let mut votes = votes.map(|v| v.into_iter());
-        let expected = self
+        let mine = bank == self.me;
+        let expected: Vec<&Voting> = self
             .packets
             .iter()
             .filter(|p| p.waiting.contains(&bank))
+            .collect();
+        let valid = votes.filter(|v| {
+            v.len() == expected.len()
+                && v.iter().zip(&expected).all(|(b, p)| {
+                    if mine {
+                        b.ballot.tx == p.signed.plan.tx && b.ballot.voter == bank
+                    } else {
+                        b.is_for(&p.signed.plan.tx, p.signed.hash(), bank, keys)
+                    }
+                })
+        });
+        self.record(bank, valid);
+    }
+
+    /// This bank's own engine's votes on its own items (unsigned).
+    pub fn on_own_votes(&mut self, votes: Option<Vec<Vote>>) {
+        let me = self.me;
+        let ballots = votes.map(|votes| {
+            self.packets
+                .iter()
+                .filter(|p| p.waiting.contains(&me))
+                .zip(votes)
+                .map(|(p, vote)| SignedBallot {
+                    ballot: Ballot {
+                        tx: p.signed.plan.tx.clone(),
+                        plan: p.signed.hash(),
+                        voter: me,
+                        vote,
+                    },
+                    sig: crate::proof::Sig([0; 64]),
+                })
+                .collect::<Vec<_>>()
+        });
+        let expected = self
+            .packets
+            .iter()
+            .filter(|p| p.waiting.contains(&me))
             .count();
-        if votes.as_ref().is_some_and(|v| v.len() != expected) {
-            votes = None; // an answer of the wrong shape counts as no answer
+        let ballots = ballots.filter(|b| b.len() == expected);
+        self.record(me, ballots);
+    }
+
+    fn record(&mut self, bank: BankId, votes: Option<Vec<SignedBallot>>) {
+        if !self.waiting.remove(&bank) {
+            return;
         }
+        let mut votes = votes.map(|v| v.into_iter());
         for packet in self
             .packets
             .iter_mut()
@@ -479,8 +614,18 @@ impl Round {
         {
             packet.waiting.remove(&bank);
             match votes.as_mut().and_then(Iterator::next) {
-                Some(Vote::Prepared) => {}
-                Some(Vote::Refused { leg, reason }) => packet.refusals.push((leg, reason)),
+                Some(b) if b.ballot.yes() => {
+                    packet.yes.insert(bank, b);
+                }
+                Some(SignedBallot {
+                    ballot:
+                        Ballot {
+                            vote: Vote::Refused { leg, reason },
+                            ..
+                        },
+                    ..
+                }) => packet.refusals.push((leg, reason)),
+                Some(_) => unreachable!("a ballot is a yes or a refusal"),
                 None => {
                     let leg = packet
                         .plan
@@ -536,11 +681,12 @@ impl Round {
     /// The decisions, once [`Round::is_complete`].
     pub fn decisions(self) -> Vec<Decision> {
         assert!(self.waiting.is_empty(), "deciding before every vote is in");
-        self.packets.into_iter().map(decide).collect()
+        let me = self.me;
+        self.packets.into_iter().map(|p| decide(p, me)).collect()
     }
 }
 
-fn decide(packet: Voting) -> Decision {
+fn decide(packet: Voting, me: BankId) -> Decision {
     let commit = packet.refusals.is_empty();
     let status = if commit {
         TxStatus::Committed
@@ -572,6 +718,15 @@ fn decide(packet: Voting) -> Decision {
             amount: Cents::ZERO,
         });
     }
+    // The other participants' yes votes, in the plan's order; the coordinator's own ballot is
+    // added when the decision is stored.
+    let votes = packet
+        .signed
+        .plan
+        .participants()
+        .filter(|b| *b != me)
+        .filter_map(|b| packet.yes.get(&b).cloned())
+        .collect();
     Decision {
         participants: packet.plan.participants(),
         submitter: packet.plan.submitter,
@@ -588,178 +743,15 @@ fn decide(packet: Voting) -> Decision {
             status,
             legs,
         },
+        refusal: packet.refusals.first().copied(),
+        ballots: Some((packet.signed, votes)),
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct DeliveryConfig {
-    pub first_retry_ms: u64,
-    pub max_retry_ms: u64,
-    /// An attempt still in flight is not repeated before this long (the caller's request
-    /// timeout), unless the caller reports it failed: a slow answer must not multiply messages.
-    pub in_flight_ms: u64,
-    /// A new decision waits up to this long for a prepare message to the same peer to ride on
-    /// before it is sent on its own. Decisions for `me` (the coordinator's own engine, reached
-    /// without a message) are due at once.
-    pub linger_ms: u64,
-    pub me: BankId,
-}
+mod delivery;
+pub use delivery::{Deliveries, DeliveryConfig};
 
-/// One decision's delivery to one bank.
-#[derive(Clone, Copy)]
-struct Slot {
-    next_ms: u64,
-    backoff_ms: u64,
-    busy_until_ms: u64,
-}
-
-struct Pending {
-    commit: bool,
-    unacked: BTreeMap<BankId, Slot>,
-}
-
-/// Puts a decision into an attempt unless an earlier attempt is still in flight; the next
-/// attempt is then due after the backoff, which doubles.
-fn send(
-    tx: &TxId,
-    commit: bool,
-    slot: &mut Slot,
-    items: &mut Vec<DecideItem>,
-    now_ms: u64,
-    config: &DeliveryConfig,
-) {
-    if slot.busy_until_ms > now_ms {
-        return;
-    }
-    items.push(DecideItem {
-        tx: tx.clone(),
-        commit,
-    });
-    slot.busy_until_ms = now_ms + config.in_flight_ms;
-    slot.next_ms = now_ms + slot.backoff_ms;
-    slot.backoff_ms = (slot.backoff_ms * 2).min(config.max_retry_ms);
-}
-
-/// Phase two: decisions to deliver until every participant has acknowledged them.
-pub struct Deliveries {
-    config: DeliveryConfig,
-    pending: BTreeMap<TxId, Pending>,
-}
-
-impl Deliveries {
-    pub fn new(config: DeliveryConfig) -> Deliveries {
-        Deliveries {
-            config,
-            pending: BTreeMap::new(),
-        }
-    }
-
-    /// A durable decision to deliver to `banks`: to this bank at once, to the others on the next
-    /// prepare message to them or after `linger_ms`.
-    pub fn add(&mut self, tx: TxId, commit: bool, banks: &[BankId], now_ms: u64) {
-        if banks.is_empty() {
-            return;
-        }
-        let slot = |bank: BankId| Slot {
-            next_ms: if bank == self.config.me {
-                now_ms
-            } else {
-                now_ms + self.config.linger_ms
-            },
-            backoff_ms: self.config.first_retry_ms,
-            busy_until_ms: 0,
-        };
-        let unacked = banks.iter().map(|b| (*b, slot(*b))).collect();
-        self.pending.insert(tx, Pending { commit, unacked });
-    }
-
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether some participant has not acknowledged `tx`'s decision yet.
-    pub fn is_pending(&self, tx: &TxId) -> bool {
-        self.pending.contains_key(tx)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    /// The messages due now, at most [`MAX_ITEMS_PER_MESSAGE`] items each, one per bank. Each item
-    /// sent is in flight until acknowledged, reported [failed](Deliveries::failed) or
-    /// `in_flight_ms` passes; it is retried after its backoff, which then doubles (up to the
-    /// maximum).
-    pub fn due(&mut self, now_ms: u64) -> Vec<(BankId, Vec<DecideItem>)> {
-        let mut out: BTreeMap<BankId, Vec<DecideItem>> = BTreeMap::new();
-        for (tx, p) in &mut self.pending {
-            for (bank, slot) in &mut p.unacked {
-                let items = out.entry(*bank).or_default();
-                if slot.next_ms <= now_ms && items.len() < MAX_ITEMS_PER_MESSAGE {
-                    send(tx, p.commit, slot, items, now_ms, &self.config);
-                }
-            }
-        }
-        out.into_iter()
-            .filter(|(_, items)| !items.is_empty())
-            .collect()
-    }
-
-    /// Every decision `bank` has yet to acknowledge that is not in flight, due or not (at most
-    /// [`MAX_ITEMS_PER_MESSAGE`]): to ride on a message about to go to that bank. They count as an
-    /// attempt, exactly as if [`Deliveries::due`] had returned them.
-    pub fn take_for(&mut self, bank: BankId, now_ms: u64) -> Vec<DecideItem> {
-        let mut items = Vec::new();
-        for (tx, p) in &mut self.pending {
-            if items.len() >= MAX_ITEMS_PER_MESSAGE {
-                break;
-            }
-            if let Some(slot) = p.unacked.get_mut(&bank) {
-                send(tx, p.commit, slot, &mut items, now_ms, &self.config);
-            }
-        }
-        items
-    }
-
-    /// The attempt carrying `txs` to `bank` ended without an acknowledgement (no answer, or the
-    /// bank did not ack these): they may be retried once their backoff has passed.
-    pub fn failed(&mut self, bank: BankId, txs: &[TxId]) {
-        for tx in txs {
-            if let Some(slot) = self
-                .pending
-                .get_mut(tx)
-                .and_then(|p| p.unacked.get_mut(&bank))
-            {
-                slot.busy_until_ms = 0;
-            }
-        }
-    }
-
-    /// `bank` acknowledged `txs`. Returns the transactions this completed (every participant has
-    /// acknowledged), for the caller to persist. Partial acknowledgements are kept in memory only:
-    /// after a restart the decision goes to every participant again, and they acknowledge a
-    /// duplicate; this spares the coordinator a write per acknowledgement.
-    pub fn acked(&mut self, bank: BankId, txs: &[TxId]) -> Vec<TxId> {
-        let mut out = Vec::new();
-        for tx in txs {
-            if let Some(p) = self.pending.get_mut(tx) {
-                if p.unacked.remove(&bank).is_some() && p.unacked.is_empty() {
-                    self.pending.remove(tx);
-                    out.push(tx.clone());
-                }
-            }
-        }
-        out
-    }
-
-    /// When [`Deliveries::due`] will next have something to send.
-    pub fn next_deadline_ms(&self) -> Option<u64> {
-        self.pending
-            .values()
-            .flat_map(|p| p.unacked.values().map(|s| s.next_ms.max(s.busy_until_ms)))
-            .min()
-    }
-}
+pub mod proof;
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,8 @@
 //! [`crate::twopc::Vote`], [`crate::twopc::DecideItem`], [`crate::twopc::Resolution`]) live with
 //! their state machines; this module gathers the envelopes.
 
-use crate::twopc::{DecideItem, PrepareItem, Resolution, Vote};
+use crate::twopc::proof::{SignedBallot, SignedPlan};
+use crate::twopc::{DecideItem, PrepareItem, Question, Resolution};
 use domain::consent::ConsentId;
 use domain::{AccountId, BankId, Cents, TxId};
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,11 @@ use serde::{Deserialize, Serialize};
 /// Version 5: a key moves (`KeyOp::Port`) only with the owning bank's signed permit, asked of it
 /// on [`Route::PortPermit`] and checked by every bank; a participant refuses a leg inside itself
 /// whose debit and credit differ.
-pub const PROTOCOL_VERSION: u16 = 5;
+/// Version 6: decisions carry proof (issue 24). A prepare carries the coordinator's signed plan,
+/// a vote is the participant's signed ballot on it, a decision carries every participant's
+/// signed yes (commit) or a participant's signed no (abort), and a participant in doubt asks the
+/// coordinator about its plan, then the other participants ([`Route::Terminate`]).
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,8 +46,11 @@ pub enum Route {
     Prepare,
     /// Body [`DecideMsg`], answer `Vec<TxId>` (the decisions acknowledged).
     Decide,
-    /// Body [`ResolveMsg`], answer `Vec<Resolution>`, one per id.
+    /// Body [`ResolveMsg`], answer `Vec<Resolution>`, one per question.
     Resolve,
+    /// Body [`TerminateMsg`], answer `Vec<crate::Termination>`, one per plan: another
+    /// participant in doubt asks what this one knows (cooperative termination).
+    Terminate,
     /// Body [`AccountMsg`], answer `Option<AccountAnswer>`.
     Account,
     /// Body [`RedeemMsg`], answer [`domain::consent::Grant`] (or a 4xx: no such code).
@@ -53,13 +61,14 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 9] = [
+    pub const ALL: [Route; 10] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
         Route::Prepare,
         Route::Decide,
         Route::Resolve,
+        Route::Terminate,
         Route::Account,
         Route::Redeem,
         Route::PortPermit,
@@ -73,6 +82,7 @@ impl Route {
             Route::Prepare => "/interbank/prepare",
             Route::Decide => "/interbank/decide",
             Route::Resolve => "/interbank/resolve",
+            Route::Terminate => "/interbank/terminate",
             Route::Account => "/interbank/account",
             Route::Redeem => "/interbank/consent/redeem",
             Route::PortPermit => "/interbank/key/permit",
@@ -89,10 +99,11 @@ pub struct PrepareMsg {
     pub decisions: Vec<DecideItem>,
 }
 
-/// The answer to a [`PrepareMsg`]: one vote per item, and the riding decisions acknowledged.
+/// The answer to a [`PrepareMsg`]: one signed ballot per item, and the riding decisions
+/// acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrepareAnswer {
-    pub votes: Vec<Vote>,
+    pub votes: Vec<SignedBallot>,
     pub acked: Vec<TxId>,
 }
 
@@ -101,10 +112,20 @@ pub struct DecideMsg {
     pub items: Vec<DecideItem>,
 }
 
+/// A participant in doubt asks the coordinator about the plans it prepared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolveMsg {
-    pub txs: Vec<TxId>,
+    pub questions: Vec<Question>,
 }
+
+/// A participant in doubt asks another participant about plans they share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminateMsg {
+    pub plans: Vec<SignedPlan>,
+}
+
+/// The answer to a [`TerminateMsg`].
+pub type TerminateAnswer = Vec<crate::Termination>;
 
 /// The answer to a [`ResolveMsg`].
 pub type ResolveAnswer = Vec<Resolution>;

@@ -50,9 +50,12 @@ use engine::engine::GrantRequest;
 use engine::ring::{Effect, Epoch, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
 use engine::ring::{COUNTER_MAX, MAX_EPOCH_JUMP};
 use engine::store::{PartState, Store};
+use engine::twopc::proof::{Ballot, Plan, Proof, SignedBallot, SignedPlan};
+use engine::twopc::Question;
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, DeliveryConfig, PacketPlan, Resolution};
 use engine::twopc::{DebitSource, PartSpec, PrepareItem, Vote};
 use engine::wire::{PrepareAnswer, PrepareMsg};
+use engine::Termination;
 use engine::{Clock, EngineConfig, EngineHandle, NewAccount};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -72,6 +75,12 @@ const LOAD_MS: u64 = 4_000;
 const QUIESCE_MS: u64 = 60_000;
 const REQUEST_TIMEOUT_MS: u64 = 150;
 const IN_DOUBT_AFTER_MS: i64 = 300;
+/// Rounds of asking the coordinator alone before asking the other participants too.
+const ASK_OTHERS_AFTER: i64 = 3;
+/// A plan is to be decided within this long; a participant holding it this long past its
+/// deadline without proof gives it up (`EXPIRY_GRACE_MS`), within the quiescence window.
+const DECIDE_WITHIN_MS: i64 = 2_000;
+const EXPIRY_GRACE_MS: i64 = 3_000;
 const BATCH_MAX: usize = 8;
 const QUEUE_MAX: usize = 64;
 /// Epoch of the simulated clock (engines stamp history with it).
@@ -127,8 +136,10 @@ enum Msg {
     Votes(PrepareAnswer),
     Decide(Vec<DecideItem>),
     Acks(Vec<TxId>),
-    Resolve(Vec<TxId>),
+    Resolve(Vec<Question>),
     Resolutions(Vec<Resolution>),
+    Terminate(Vec<SignedPlan>),
+    Terminations(Vec<Termination>),
     /// One-way: the sender has packets waiting for the token.
     Hurry,
 }
@@ -151,7 +162,8 @@ enum Outstanding {
     /// The round, and the decisions that rode along.
     Prepare(RoundId, BankId, Vec<TxId>),
     Decide(BankId, Vec<TxId>),
-    Resolve(BankId, Vec<TxId>),
+    Resolve(BankId, Vec<Question>),
+    Terminate(BankId, Vec<SignedPlan>),
     /// Something the rogue bank made up: whatever comes back is of no use to it.
     Garbage,
     /// A token the rogue pushed a jump ahead: once taken, it sends the same bank another, a jump
@@ -221,6 +233,10 @@ struct Sim {
     /// Submissions that reused an id: (joined a running packet, answered from a stored decision,
     /// refused as another client's).
     reuses: (u32, u32, u32),
+    /// Decisions found by asking other participants (cooperative termination), and parts given
+    /// up without proof past their deadline.
+    terminated: u32,
+    expired: u32,
     _dir: tempfile::TempDir,
 }
 
@@ -244,6 +260,12 @@ struct Rogue {
     pushed: u64,
     /// Garbage sent and lies told, by kind, for the summary line.
     deeds: BTreeMap<&'static str, u32>,
+    /// The plans it signed for its made-up transactions, and the signed yes votes honest banks
+    /// gave it for them: with every one, it can make a certificate.
+    plans: BTreeMap<TxId, SignedPlan>,
+    ballots: BTreeMap<TxId, BTreeMap<BankId, SignedBallot>>,
+    /// Its own clients' packets whose decisions it withholds for ever (it answers "pending").
+    withheld: BTreeSet<TxId>,
 }
 
 impl Rogue {
@@ -262,7 +284,7 @@ impl Rogue {
                     .chain(m.decisions.iter().map(|d| d.tx.clone()))
                     .collect(),
                 Msg::Decide(items) => items.iter().map(|d| d.tx.clone()).collect(),
-                Msg::Resolve(txs) => txs.clone(),
+                Msg::Resolve(questions) => questions.iter().map(|q| q.tx.clone()).collect(),
                 _ => Vec::new(),
             };
             for tx in ids {
@@ -296,6 +318,32 @@ fn coordinator_config(me: BankId) -> CoordinatorConfig {
             me,
         },
         acks_recorded_every_ms: 200,
+        identity: Arc::new(bank_key(me)),
+        keyring: Arc::new(keyring()),
+        decide_within_ms: DECIDE_WITHIN_MS,
+    }
+}
+
+/// Every bank's public key.
+fn keyring() -> engine::proof::Keyring {
+    engine::proof::Keyring::new(
+        (1..=BANKS)
+            .map(|n| (bank(n), bank_key(bank(n)).public()))
+            .collect(),
+    )
+}
+
+/// What another participant's `answer` about `plan` lets a bank in doubt decide, as the node's
+/// `termination_decision`: a proof it holds; past the plan's deadline, its signed no.
+fn termination_decision(plan: SignedPlan, answer: Termination, now: i64) -> Option<DecideItem> {
+    match answer {
+        Termination::Decided(proof) if proof.tx() == &plan.plan.tx => {
+            Some(DecideItem::proved(*proof))
+        }
+        Termination::Refuses(no) if now > plan.plan.decide_by_ms => {
+            Some(DecideItem::proved(Proof::Abort { plan, refusal: no }))
+        }
+        _ => None,
     }
 }
 
@@ -355,11 +403,8 @@ fn start_engine(
         .map(|n| (bank(n), Cents::new(limit(bank(n)))))
         .collect();
     config.identity = Some(Arc::new(bank_key(id)));
-    config.keyring = Arc::new(engine::proof::Keyring::new(
-        (1..=BANKS)
-            .map(|n| (bank(n), bank_key(bank(n)).public()))
-            .collect(),
-    ));
+    config.keyring = Arc::new(keyring());
+    config.expiry_grace_ms = EXPIRY_GRACE_MS;
     EngineHandle::start(config, Arc::new(SimClock(clock.clone())))
         .expect("engine starts (ledger invariants hold)")
 }
@@ -416,6 +461,8 @@ impl Sim {
             allowed: BTreeSet::new(),
             accomplice: None,
             reuses: (0, 0, 0),
+            terminated: 0,
+            expired: 0,
             _dir: dir,
         };
         sim.drop_p = sim.rng.random_range(0.0..0.10);
@@ -523,26 +570,30 @@ impl Sim {
             document: cpf(k).masked(),
         };
         let tx = self.tx(b);
-        let item = PrepareItem {
-            tx: tx.clone(),
-            parts: vec![(0, PartSpec::Key(op))],
+        let members = (1..=BANKS).map(bank).collect();
+        let plan = PacketPlan::key_op(tx.clone(), account, op, members);
+        let (signed, items) = plan.sign((b, &bank_key(b)), T0 + 60_000);
+        let mut votes = Vec::new();
+        for (n, item) in items {
+            let e = self.engine(n).unwrap();
+            let ballots = e.prepare(b, vec![item]).await.unwrap();
+            assert!(
+                ballots[0].ballot.yes(),
+                "seeding person {k}'s key at bank {n}: {ballots:?}"
+            );
+            votes.extend(ballots);
+        }
+        let proof = Proof::Commit {
+            plan: signed,
+            votes,
         };
         for n in 1..=BANKS {
             let e = self.engine(bank(n)).unwrap();
-            let votes = e.prepare(b, vec![item.clone()]).await.unwrap();
-            assert_eq!(
-                votes,
-                vec![Vote::Prepared],
-                "seeding person {k}'s key at bank {n}"
-            );
-        }
-        for n in 1..=BANKS {
-            let e = self.engine(bank(n)).unwrap();
-            let decision = DecideItem {
-                tx: tx.clone(),
-                commit: true,
-            };
-            e.decide(b, vec![decision]).await.unwrap();
+            let acked = e
+                .decide(b, vec![DecideItem::proved(proof.clone())])
+                .await
+                .unwrap();
+            assert_eq!(acked.len(), 1, "seeding person {k}'s key at bank {n}");
         }
     }
 
@@ -666,7 +717,7 @@ impl Sim {
     /// the visit is done at once.
     async fn run_batch(&mut self, id: BankId) -> Vec<Effect> {
         let now = self.now;
-        let batch = self.node(id).coordinator.start_batch(now);
+        let batch = self.node(id).coordinator.start_batch(now, T0 + now as i64);
         let worked = batch.worked();
         self.told(batch.expired);
         let visit = self
@@ -679,16 +730,16 @@ impl Sim {
         };
         if let Some(items) = round.own {
             let engine = self.engine(id).unwrap();
-            let votes = engine.prepare(id, items).await.ok();
-            let answer = votes.map(|votes| PrepareAnswer {
-                votes,
-                acked: Vec::new(),
-            });
-            self.node(id)
-                .coordinator
-                .on_prepare_answer(round.id, id, &[], answer);
+            let votes = engine.prepare_own(items).await.ok();
+            self.node(id).coordinator.on_own_votes(round.id, votes);
         }
-        for (to, msg) in round.prepares {
+        for (to, mut msg) in round.prepares {
+            if id == self.rogue {
+                let withheld = self.withhold(to, &mut msg.decisions);
+                self.node(id)
+                    .coordinator
+                    .settle(to, &withheld, withheld.clone());
+            }
             let sent = msg.decisions.iter().map(|d| d.tx.clone()).collect();
             self.request(
                 id,
@@ -719,6 +770,11 @@ impl Sim {
             .expect("logging decisions");
         for l in &logged {
             assert_eq!(l.outcome.status == TxStatus::Committed, l.commit);
+            // The rogue withholds some of its own decisions for ever: its participants must
+            // give their parts up on their own, past the plan's deadline.
+            if id == self.rogue && self.faults && !l.tell.is_empty() && self.rng.random_bool(0.2) {
+                self.mind.withheld.insert(l.tx.clone());
+            }
         }
         let answers = self.node(id).coordinator.concluded(logged, now);
         self.told(answers);
@@ -771,26 +827,35 @@ impl Sim {
                 let acked = engine.decide(from, items).await.unwrap();
                 self.reply(&p, Msg::Acks(acked));
             }
-            Msg::Resolve(txs) => {
-                let answers = self.resolve(to, from, txs).await;
+            Msg::Resolve(questions) => {
+                let answers = self.resolve(to, from, questions).await;
                 self.reply(&p, Msg::Resolutions(answers));
+            }
+            Msg::Terminate(plans) => {
+                let mut answers = Vec::with_capacity(plans.len());
+                for plan in plans {
+                    answers.push(engine.terminate(plan).await.unwrap());
+                }
+                self.reply(&p, Msg::Terminations(answers));
             }
             other => panic!("unexpected request {other:?}"),
         }
     }
 
-    /// As the node's `resolve_many`: coordinator `id` answers bank `from` about `txs`.
-    async fn resolve(&mut self, id: BankId, from: BankId, txs: Vec<TxId>) -> Vec<Resolution> {
+    /// As the node's `resolve_many`: coordinator `id` answers bank `from` about `questions`.
+    async fn resolve(
+        &mut self,
+        id: BankId,
+        from: BankId,
+        questions: Vec<Question>,
+    ) -> Vec<Resolution> {
         let engine = self.engine(id).unwrap();
         let mut out = Vec::new();
-        for tx in txs {
-            if self.node(id).coordinator.in_flight(&tx) {
+        for q in questions {
+            if self.node(id).coordinator.in_flight(&q.tx) {
                 out.push(Resolution::Pending);
             } else {
-                out.push(Resolution::for_bank(
-                    &engine.resolve(tx).await.unwrap(),
-                    from,
-                ));
+                out.push(engine.resolve(from, q).await.unwrap());
             }
         }
         out
@@ -838,22 +903,53 @@ impl Sim {
                 };
                 self.node(id).coordinator.settle(bank, &sent, acked);
             }
+            (Outstanding::Garbage, Some(Msg::Votes(answer))) => {
+                // The honest banks' signed yes votes on its plans: the makings of a certificate.
+                for b in answer.votes {
+                    let known = self.mind.plans.get(&b.ballot.tx).map(SignedPlan::hash);
+                    if b.ballot.yes() && known == Some(b.ballot.plan) && b.verify(&keyring()) {
+                        self.mind
+                            .ballots
+                            .entry(b.ballot.tx.clone())
+                            .or_default()
+                            .insert(b.ballot.voter, b);
+                    }
+                }
+            }
             (Outstanding::Garbage, _) => {}
             (Outstanding::Push(to, token), Some(Msg::Receipt(Some(Receipt::Accepted)))) => {
                 self.push_further(to, token)
             }
             (Outstanding::Push(..), _) => {}
-            (Outstanding::Resolve(coordinator, txs), msg) => {
+            (Outstanding::Resolve(coordinator, questions), msg) => {
                 let Some(Msg::Resolutions(answers)) = msg else {
                     return;
                 };
-                let items = Resolution::apply(txs, answers);
+                let items = Resolution::apply(questions, answers);
                 if !items.is_empty() {
                     self.engine(id)
                         .unwrap()
                         .decide(coordinator, items)
                         .await
                         .unwrap();
+                }
+            }
+            (Outstanding::Terminate(bank, plans), msg) => {
+                let Some(Msg::Terminations(answers)) = msg else {
+                    return;
+                };
+                if answers.len() != plans.len() {
+                    return;
+                }
+                let now = T0 + self.now as i64;
+                let items: Vec<DecideItem> = plans
+                    .into_iter()
+                    .zip(answers)
+                    .filter_map(|(plan, answer)| termination_decision(plan, answer, now))
+                    .collect();
+                if !items.is_empty() {
+                    self.terminated += items.len() as u32;
+                    self.engine(id).unwrap().decide(bank, items).await.unwrap();
                 }
             }
         }
@@ -1126,7 +1222,16 @@ impl Sim {
                 self.ring_effects(id, effects).await;
             }
             let due = self.node(id).coordinator.due(now);
-            for (to, items) in due {
+            for (to, mut items) in due {
+                if id == self.rogue {
+                    let withheld = self.withhold(to, &mut items);
+                    self.node(id)
+                        .coordinator
+                        .settle(to, &withheld, withheld.clone());
+                    if items.is_empty() {
+                        continue;
+                    }
+                }
                 let txs: Vec<TxId> = items.iter().map(|i| i.tx.clone()).collect();
                 if to == id {
                     let acked = self.engine(id).unwrap().decide(id, items).await.unwrap();
@@ -1153,14 +1258,27 @@ impl Sim {
         self.check_one_holder_per_epoch();
     }
 
+    /// As the node's `recover_forever`: asks each coordinator about the plans held in doubt,
+    /// the other participants about those held long, and gives up what is held without proof
+    /// long past its deadline.
     async fn recover(&mut self, id: BankId) {
         let engine = self.engine(id).unwrap();
-        let cutoff = T0 + self.now as i64 - IN_DOUBT_AFTER_MS;
+        let now = T0 + self.now as i64;
         let in_doubt = engine.in_doubt().await.unwrap();
-        for (coordinator, txs) in in_doubt_by_coordinator(in_doubt, cutoff) {
+        let long_ago = now - IN_DOUBT_AFTER_MS * ASK_OTHERS_AFTER;
+        let mut others: BTreeMap<BankId, Vec<SignedPlan>> = BTreeMap::new();
+        for d in in_doubt.iter().filter(|d| d.since_ms <= long_ago) {
+            let Some(plan) = &d.plan else { continue };
+            for b in plan.plan.participants() {
+                if b != id && b != plan.plan.coordinator {
+                    others.entry(b).or_default().push(plan.clone());
+                }
+            }
+        }
+        for (coordinator, questions) in in_doubt_by_coordinator(in_doubt, now - IN_DOUBT_AFTER_MS) {
             if coordinator == id {
-                let answers = self.resolve(id, id, txs.clone()).await;
-                let items = Resolution::apply(txs, answers);
+                let answers = self.resolve(id, id, questions.clone()).await;
+                let items = Resolution::apply(questions, answers);
                 if !items.is_empty() {
                     engine.decide(id, items).await.unwrap();
                 }
@@ -1168,11 +1286,36 @@ impl Sim {
                 self.request(
                     id,
                     coordinator,
-                    Msg::Resolve(txs.clone()),
-                    Outstanding::Resolve(coordinator, txs),
+                    Msg::Resolve(questions.clone()),
+                    Outstanding::Resolve(coordinator, questions),
                 );
             }
         }
+        for (b, plans) in others {
+            self.request(
+                id,
+                b,
+                Msg::Terminate(plans.clone()),
+                Outstanding::Terminate(b, plans),
+            );
+        }
+        let expired = engine.expire().await.unwrap();
+        self.expired += expired.len() as u32;
+    }
+
+    /// Takes out of `items` (decisions for bank `to`) those the rogue withholds, and pretends
+    /// they were acknowledged; returns their ids.
+    fn withhold(&mut self, to: BankId, items: &mut Vec<DecideItem>) -> Vec<TxId> {
+        let withheld: Vec<TxId> = items
+            .iter()
+            .filter(|d| to != self.rogue && self.mind.withheld.contains(&d.tx))
+            .map(|d| d.tx.clone())
+            .collect();
+        items.retain(|d| !withheld.contains(&d.tx));
+        if !withheld.is_empty() {
+            self.mind.did("withheld");
+        }
+        withheld
     }
 
     /// Among honest banks. The rogue can hand copies of one token to two banks (any epoch, any
@@ -1313,7 +1456,7 @@ impl Sim {
         }
         let to = self.random_honest_bank();
         let (what, msgs) = match self.rng.random_range(0..10) {
-            0..=2 => ("forged credit", vec![self.forged_credit()]),
+            0..=2 => ("forged credit", vec![self.forged_credit(to)]),
             3 => ("unconsented debit", vec![self.unconsented_debit(to)]),
             8 => return self.steal_key(),
             9 => {
@@ -1326,7 +1469,14 @@ impl Sim {
             4 => ("decisions", vec![Msg::Decide(self.rogue_decisions())]),
             5 if self.rng.random_bool(0.3) => return self.push(to),
             5 => ("wild token", vec![Msg::Token(self.wild_token())]),
-            6 => ("question", vec![Msg::Resolve(self.observed_ids())]),
+            6 => {
+                let questions = self
+                    .observed_ids()
+                    .into_iter()
+                    .map(|tx| Question { tx, plan: None })
+                    .collect();
+                ("question", vec![Msg::Resolve(questions)])
+            }
             _ => match self.replay() {
                 Some(msg) => ("replay", vec![msg]),
                 None => return,
@@ -1341,7 +1491,7 @@ impl Sim {
     /// Credits to clients of `to` that nobody paid, in a transaction the rogue coordinates; now
     /// and then with decisions for others' transactions riding along. Should the rogue commit
     /// them, `to` counts them as the rogue's debt, which its limit bounds: that is the design.
-    fn forged_credit(&mut self) -> Msg {
+    fn forged_credit(&mut self, to: BankId) -> Msg {
         let tx = self.tx(self.rogue);
         self.mind.forged.insert(tx.clone(), None);
         let parts = (0..self.rng.random_range(1..=3))
@@ -1361,8 +1511,9 @@ impl Sim {
         } else {
             Vec::new()
         };
+        let item = self.rogue_item(tx, to, parts);
         Msg::Prepare(PrepareMsg {
-            items: vec![PrepareItem { tx, parts }],
+            items: vec![item],
             decisions,
         })
     }
@@ -1428,8 +1579,9 @@ impl Sim {
             };
             parts.push((0, credit));
         }
+        let item = self.rogue_item(tx, to, parts);
         Msg::Prepare(PrepareMsg {
-            items: vec![PrepareItem { tx, parts }],
+            items: vec![item],
             decisions: Vec::new(),
         })
     }
@@ -1460,11 +1612,22 @@ impl Sim {
         );
         let tx = self.tx(self.rogue);
         self.mind.forged.insert(tx.clone(), None);
-        let item = PrepareItem {
-            tx,
-            parts: vec![(0, PartSpec::Key(engine::directory::KeyOp::Port { permit }))],
-        };
+        let parts = vec![(0, PartSpec::Key(engine::directory::KeyOp::Port { permit }))];
         let rogue = self.rogue;
+        let item = self.rogue_item(tx, bank(if rogue == bank(1) { 2 } else { 1 }), parts);
+        // The owner is never asked; half the time its plan even leaves it out.
+        let item = if self.rng.random_bool(0.5) {
+            let mut plan = item.plan.clone().unwrap().plan;
+            plan.parts.retain(|(p, _)| *p != b);
+            let plan = SignedPlan::sign(&bank_key(rogue), plan);
+            self.mind.plans.insert(plan.plan.tx.clone(), plan.clone());
+            PrepareItem {
+                plan: Some(plan),
+                ..item
+            }
+        } else {
+            item
+        };
         for to in (1..=BANKS).map(bank).filter(|t| *t != rogue && *t != b) {
             let msg = Msg::Prepare(PrepareMsg {
                 items: vec![item.clone()],
@@ -1510,10 +1673,7 @@ impl Sim {
         } else {
             credit.clone()
         };
-        let item = PrepareItem {
-            tx,
-            parts: vec![(0, first), (0, credit)],
-        };
+        let item = self.rogue_item(tx, at, vec![(0, first), (0, credit)]);
         Some((
             at,
             Msg::Prepare(PrepareMsg {
@@ -1528,17 +1688,130 @@ impl Sim {
     fn rogue_decisions(&mut self) -> Vec<DecideItem> {
         (0..self.rng.random_range(1..=4))
             .filter_map(|_| {
-                let tx = if self.rng.random_bool(0.5) {
-                    pick(&mut self.rng, self.mind.observed.iter())
-                } else {
-                    pick(&mut self.rng, self.mind.forged.keys())
-                };
-                tx.map(|tx| DecideItem {
-                    tx,
-                    commit: self.rng.random_bool(0.7),
-                })
+                if self.rng.random_bool(0.5) {
+                    // Another bank's transaction: it has no proof to give, only its word.
+                    let tx = pick(&mut self.rng, self.mind.observed.iter())?;
+                    return Some(DecideItem {
+                        tx,
+                        commit: self.rng.random_bool(0.7),
+                        proof: None,
+                    });
+                }
+                let tx = pick(&mut self.rng, self.mind.forged.keys())?;
+                // Its own: a certificate when it has every yes, else its own no; before
+                // healing, either one to anyone (equivocation, when both reach one bank).
+                let commit = self.rng.random_bool(0.7);
+                self.rogue_proof(&tx, commit).map(DecideItem::proved)
             })
             .collect()
+    }
+
+    /// The rogue's proof of a decision on its made-up `tx`: with `commit` (when it holds every
+    /// participant's yes, signing its own), else its own signed no.
+    fn rogue_proof(&mut self, tx: &TxId, commit: bool) -> Option<Proof> {
+        let plan = self.mind.plans.get(tx)?.clone();
+        let rogue = self.rogue;
+        let own = |vote| {
+            SignedBallot::sign(
+                &bank_key(rogue),
+                Ballot {
+                    tx: tx.clone(),
+                    plan: plan.hash(),
+                    voter: rogue,
+                    vote,
+                },
+            )
+        };
+        let held = self.mind.ballots.get(tx).cloned().unwrap_or_default();
+        let votes: Option<Vec<SignedBallot>> = plan
+            .plan
+            .participants()
+            .map(|b| {
+                if b == rogue {
+                    Some(own(Vote::Prepared))
+                } else {
+                    held.get(&b).cloned()
+                }
+            })
+            .collect();
+        match votes {
+            Some(votes) if commit => Some(Proof::Commit { plan, votes }),
+            _ => {
+                let no = own(Vote::Refused {
+                    leg: 0,
+                    reason: domain::Refusal::Expired,
+                });
+                Some(Proof::Abort { plan, refusal: no })
+            }
+        }
+    }
+
+    /// `parts` for honest bank `to`, in a transaction the rogue makes up, with the plan it signs:
+    /// naming itself, `to` (with these parts' hash) and every bank the parts name as their
+    /// other side (every member, for a key operation). Now and then the plan lies about `to`'s
+    /// parts or leaves a named party out: `to` must refuse it.
+    fn rogue_item(&mut self, tx: TxId, to: BankId, parts: Vec<(u16, PartSpec)>) -> PrepareItem {
+        let mut item = PrepareItem {
+            tx: tx.clone(),
+            parts,
+            plan: None,
+        };
+        let mut banks: BTreeSet<BankId> = [self.rogue, to].into();
+        for (_, spec) in &item.parts {
+            match spec {
+                PartSpec::Debit { to, .. } => {
+                    banks.insert(to.bank);
+                }
+                PartSpec::Credit { from, .. } => {
+                    banks.insert(from.bank);
+                }
+                PartSpec::Key(_) => banks.extend((1..=BANKS).map(bank)),
+            }
+        }
+        let mine = engine::twopc::proof::Digest(item.parts_sha256());
+        let mut parts: Vec<_> = banks
+            .iter()
+            .map(|b| {
+                let hash = if *b == to {
+                    mine
+                } else {
+                    engine::twopc::proof::Digest::of(b"the rogue's parts")
+                };
+                (*b, hash)
+            })
+            .collect();
+        match self.rng.random_range(0..10) {
+            0 => {
+                self.mind.did("plan lie");
+                for (b, hash) in &mut parts {
+                    if *b == to {
+                        *hash = engine::twopc::proof::Digest::of(b"other parts");
+                    }
+                }
+            }
+            1 if parts.len() > 2 => {
+                self.mind.did("party left out");
+                let rogue = self.rogue;
+                let left_out = parts
+                    .iter()
+                    .position(|(b, _)| *b != to && *b != rogue)
+                    .expect("a third party");
+                parts.remove(left_out);
+            }
+            _ => {}
+        }
+        let plan = SignedPlan::sign(
+            &bank_key(self.rogue),
+            Plan {
+                tx: tx.clone(),
+                coordinator: self.rogue,
+                parts,
+                decide_by_ms: T0 + self.now as i64 + DECIDE_WITHIN_MS,
+            },
+        );
+        self.mind.plans.insert(tx, plan.clone());
+        item.plan = Some(plan);
+        item
     }
 
     /// Some ids of other banks' transactions the rogue saw.
@@ -1658,7 +1931,9 @@ impl Sim {
             Msg::Probe if lie => Msg::ProbeAnswer(self.lying_probe_answer()),
             Msg::Prepare(msg) if lie && !healed => Msg::Votes(self.lying_votes(msg)),
             Msg::Decide(items) if lie && !healed => Msg::Acks(self.lying_acks(items)),
-            Msg::Resolve(txs) => Msg::Resolutions(self.rogue_resolutions(p.from, txs).await),
+            Msg::Resolve(questions) => {
+                Msg::Resolutions(self.rogue_resolutions(p.from, questions).await)
+            }
             _ => return None,
         };
         Some(answer)
@@ -1694,8 +1969,25 @@ impl Sim {
     fn lying_votes(&mut self, msg: &PrepareMsg) -> PrepareAnswer {
         self.mind.did("vote lie");
         if self.rng.random_bool(0.5) {
+            let rogue = self.rogue;
+            let votes = msg
+                .items
+                .iter()
+                .map(|item| {
+                    let ballot = Ballot {
+                        tx: item.tx.clone(),
+                        plan: item
+                            .plan
+                            .as_ref()
+                            .map_or(engine::twopc::proof::Digest([0; 32]), SignedPlan::hash),
+                        voter: rogue,
+                        vote: Vote::Prepared,
+                    };
+                    SignedBallot::sign(&bank_key(rogue), ballot)
+                })
+                .collect();
             PrepareAnswer {
-                votes: vec![Vote::Prepared; msg.items.len()],
+                votes,
                 acked: msg.decisions.iter().map(|d| d.tx.clone()).collect(),
             }
         } else {
@@ -1719,19 +2011,33 @@ impl Sim {
     /// The rogue's answers to `from` about `txs`: for its clients' packets (and anything else it
     /// did not make up) as its engine says; for its made-up transactions anything (commit,
     /// abort, not yet, or an answer short of one) until healing begins, then one decision each.
-    async fn rogue_resolutions(&mut self, from: BankId, txs: &[TxId]) -> Vec<Resolution> {
+    async fn rogue_resolutions(&mut self, from: BankId, questions: &[Question]) -> Vec<Resolution> {
         let healed = !self.faults;
-        let mut out = Vec::with_capacity(txs.len());
-        for tx in txs {
+        let mut out = Vec::with_capacity(questions.len());
+        for q in questions {
+            let tx = &q.tx;
             let answer = match self.mind.forged.get(tx).copied() {
-                None => self.resolve(self.rogue, from, vec![tx.clone()]).await[0],
+                // Its clients' packets whose decisions it withholds: "pending", for ever.
+                None if self.mind.withheld.contains(tx) => {
+                    self.mind.did("withheld");
+                    Resolution::Pending
+                }
+                None => {
+                    let mut answers = self.resolve(self.rogue, from, vec![q.clone()]).await;
+                    answers.pop().unwrap_or(Resolution::Pending)
+                }
                 Some(decided) if healed => {
                     let commit = decided.unwrap_or_else(|| self.rng.random_bool(0.5));
                     self.mind.forged.insert(tx.clone(), Some(commit));
-                    Resolution::decided(commit)
+                    self.rogue_proof(tx, commit)
+                        .map_or(Resolution::Pending, |p| Resolution::Decided(Box::new(p)))
                 }
-                Some(_) => [Resolution::Commit, Resolution::Abort, Resolution::Pending]
-                    [self.rng.random_range(0..3)],
+                Some(_) if self.rng.random_bool(0.3) => Resolution::Pending,
+                Some(_) => {
+                    let commit = self.rng.random_bool(0.5);
+                    self.rogue_proof(tx, commit)
+                        .map_or(Resolution::Pending, |p| Resolution::Decided(Box::new(p)))
+                }
             };
             out.push(answer);
         }
@@ -2136,6 +2442,10 @@ async fn run(seed: u64) {
             }
         }
     }
+    let equivocations: u64 = honest
+        .iter()
+        .map(|n| sim.engine(*n).unwrap().snapshot().equivocations)
+        .sum();
     let (crashes, cuts, dropped, duplicated) = sim.injected;
     let (joined, stored, refused) = sim.reuses;
     eprintln!(
@@ -2144,13 +2454,17 @@ async fn run(seed: u64) {
          reused ids: {joined} joined a running packet, {stored} answered from the store, {refused} refused as another's; \
          rogue bank {rogue}: {:?}, credited R$ {} at honest banks, owed R$ {} at most; \
          {owned_keys} of {CONTESTED_KEYS} contested keys owned, every honest bank agreeing \
-         ({split_keys} split by the rogue coordinator; {ports} moves of a key proposed with its permit, {ported} made)",
+         ({split_keys} split by the rogue coordinator; {ports} moves of a key proposed with its permit, {ported} made); \
+         {} decisions found by asking other participants, {} parts given up without proof, \
+         {equivocations} equivocations kept as evidence",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,
         sim.mind.deeds,
         credited / 100,
-        sim.max_exposure / 100
+        sim.max_exposure / 100,
+        sim.terminated,
+        sim.expired
     );
 }
 

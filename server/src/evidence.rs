@@ -173,6 +173,36 @@ pub fn report(tx: &TxId, data_dir: &Path, membership: &Membership) -> Result<Str
             String::from_utf8_lossy(&e.body)
         ));
     }
+    out.push_str(&equivocations(tx, data_dir, membership)?);
+    Ok(out)
+}
+
+/// The contradicting statements about `tx` this bank kept (issue 24), each re-checked against
+/// its signer's public key: two ballots of one bank that cannot both be true.
+fn equivocations(tx: &TxId, data_dir: &Path, membership: &Membership) -> Result<String, String> {
+    let db = data_dir.join("bank.sqlite3");
+    if !db.exists() {
+        return Ok(String::new());
+    }
+    let store = engine::store::Store::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let kept = store
+        .equivocations(tx)
+        .map_err(|e| format!("reading equivocations: {e}"))?;
+    let keys = engine::proof::Keyring::new(membership.keys());
+    let mut out = String::new();
+    for (signer, first, second) in kept {
+        let check =
+            |json: &str| match serde_json::from_str::<engine::twopc::proof::SignedBallot>(json) {
+                Ok(b) if b.verify(&keys) => "VALID",
+                _ => "INVALID",
+            };
+        out.push_str(&format!(
+            "- EQUIVOCATION by bank {signer}: two signed ballots that cannot both hold\n  \
+             first (signature {}): {first}\n  second (signature {}): {second}\n",
+            check(&first),
+            check(&second)
+        ));
+    }
     Ok(out)
 }
 

@@ -66,6 +66,7 @@ pub fn router(
             Route::Prepare => router.route(path, post(prepare)),
             Route::Decide => router.route(path, post(decide)),
             Route::Resolve => router.route(path, post(resolve)),
+            Route::Terminate => router.route(path, post(terminate)),
             Route::Account => router.route(path, post(account)),
             Route::Redeem => router.route(path, post(redeem)),
             Route::PortPermit => router.route(path, post(port_permit)),
@@ -129,12 +130,7 @@ async fn prepare(
         .chain(msg.decisions.iter().map(|d| d.tx.clone()))
         .collect();
     signed.keep(&node, Route::Prepare, txs);
-    // The first leg of each item, to name in a refusal of the whole message.
-    let legs: Vec<u16> = msg
-        .items
-        .iter()
-        .map(|i| i.parts.first().map_or(0, |(leg, _)| *leg))
-        .collect();
+    let items = msg.items.clone();
     match node.serve_prepare(from, msg).await {
         Ok(answer) => Json(answer).into_response(),
         // Nothing of the message was stored: every item is refused with the reason, which the
@@ -142,17 +138,15 @@ async fn prepare(
         // on it is acknowledged, so the coordinator sends those again.
         Err(engine::EngineError::NotStored) => {
             let bank = node.engine().bank().id;
-            Json(engine::wire::PrepareAnswer {
-                votes: legs
-                    .into_iter()
-                    .map(|leg| engine::twopc::Vote::Refused {
-                        leg,
-                        reason: domain::Refusal::CannotStore { bank },
-                    })
-                    .collect(),
-                acked: Vec::new(),
-            })
-            .into_response()
+            let reason = domain::Refusal::CannotStore { bank };
+            match node.engine().refuse_all(&items, reason) {
+                Ok(votes) => Json(engine::wire::PrepareAnswer {
+                    votes,
+                    acked: Vec::new(),
+                })
+                .into_response(),
+                Err(e) => engine_unavailable(e),
+            }
         }
         Err(e) => engine_unavailable(e),
     }
@@ -183,10 +177,28 @@ async fn resolve(
     Extension(PeerBank(from)): Extension<PeerBank>,
     Json(msg): Json<ResolveMsg>,
 ) -> Response {
-    if let Some(r) = too_many(msg.txs.len()) {
+    if let Some(r) = too_many(msg.questions.len()) {
         return r;
     }
-    Json(node.resolve_many(from, msg.txs).await).into_response()
+    Json(node.resolve_many(from, msg.questions).await).into_response()
+}
+
+/// Another participant in doubt asks what this bank knows of plans they share.
+async fn terminate(
+    Extension(node): Extension<Arc<Node>>,
+    Json(msg): Json<engine::wire::TerminateMsg>,
+) -> Response {
+    if let Some(r) = too_many(msg.plans.len()) {
+        return r;
+    }
+    let mut answers = Vec::with_capacity(msg.plans.len());
+    for plan in msg.plans {
+        match node.engine().terminate(plan).await {
+            Ok(answer) => answers.push(answer),
+            Err(e) => return engine_unavailable(e),
+        }
+    }
+    Json(answers).into_response()
 }
 
 async fn account(

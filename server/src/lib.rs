@@ -96,7 +96,7 @@ pub async fn run(
     let (engine, engine_thread) = EngineHandle::start(engine_config, clock)?;
     let (gate, ring, node) = match (in_consortium, identity) {
         (Some(membership), Some(key)) => {
-            let signer = Arc::new(peer_auth::Signer::new(config.bank_id, key));
+            let signer = Arc::new(peer_auth::Signer::new(config.bank_id, key.clone()));
             let verifier = Arc::new(peer_auth::Verifier::new(config.bank_id, membership.keys()));
             let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);
             let peers = peers::Peers::new(
@@ -142,7 +142,7 @@ pub async fn run(
                 public_urls,
                 engine.clone(),
                 config.twopc.clone(),
-                Some(evidence),
+                (key, Some(evidence)),
             );
             let ring = ring_driver::start(peers, config.ring.clone(), node.clone());
             node.set_ring(ring.clone());

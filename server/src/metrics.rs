@@ -191,6 +191,13 @@ impl prometheus_client::collector::Collector for State {
         )?;
         counter(
             &mut e,
+            "bank_equivocations",
+            "Contradicting signed statements of one bank seen here (each kept as evidence; \
+             any is an alarm: a member signed two decisions that cannot both hold)",
+            snapshot.equivocations,
+        )?;
+        counter(
+            &mut e,
             "bank_store_failures",
             "Batches that could not be written (full disk, I/O error) since start",
             snapshot.store_failures,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::proof::{BankKey, Keyring};
 use crate::twopc::{DecideItem, LegPlan, Vote};
 use domain::dto::{Counterparty, TxStatus};
 use domain::{Cents, TaxId};
@@ -28,7 +29,32 @@ fn config() -> CoordinatorConfig {
             me: bank(1),
         },
         acks_recorded_every_ms: 200,
+        identity: Arc::new(key(1)),
+        keyring: Arc::new(Keyring::new(
+            (1..=3).map(|n| (bank(n), key(n).public())).collect(),
+        )),
+        decide_within_ms: 30_000,
     }
+}
+
+fn key(n: u16) -> BankKey {
+    BankKey::from_seed([n as u8; 32])
+}
+
+/// Bank `b`'s signed yes on every item of a prepare.
+fn yes(b: u16, items: &[PrepareItem]) -> Vec<crate::twopc::proof::SignedBallot> {
+    items
+        .iter()
+        .map(|item| {
+            let ballot = crate::twopc::proof::Ballot {
+                tx: item.tx.clone(),
+                plan: item.plan.as_ref().unwrap().hash(),
+                voter: bank(b),
+                vote: Vote::Prepared,
+            };
+            crate::twopc::proof::SignedBallot::sign(&key(b), ballot)
+        })
+        .collect()
 }
 
 /// A one-leg packet from this bank (1) to bank `to`.
@@ -124,15 +150,15 @@ fn the_ring_is_hurried_once_per_visit_and_not_after_a_visit_that_worked() {
         Some(false),
         "once per visit"
     );
-    assert!(c.start_batch(1).worked());
+    assert!(c.start_batch(1, 0).worked());
     assert_eq!(c.claim(&tx(3), ANA, "c"), Claim::Fresh);
     assert_eq!(
         c.enqueue(plan(3, ANA, 2), 2).ok(),
         Some(false),
         "the token comes back without holds after work"
     );
-    assert!(c.start_batch(3).worked());
-    assert!(!c.start_batch(4).worked());
+    assert!(c.start_batch(3, 0).worked());
+    assert!(!c.start_batch(4, 0).worked());
     assert_eq!(c.claim(&tx(4), ANA, "d"), Claim::Fresh);
     assert_eq!(
         c.enqueue(plan(4, ANA, 2), 5).ok(),
@@ -147,7 +173,7 @@ fn packets_past_the_deadline_are_refused_and_a_batch_is_bounded() {
     claimed(&mut c, 1, ANA);
     claimed(&mut c, 2, ANA);
     claimed(&mut c, 3, ANA);
-    let batch = c.start_batch(1_000);
+    let batch = c.start_batch(1_000, 0);
     assert_eq!(
         batch.expired.len(),
         2,
@@ -160,7 +186,7 @@ fn packets_past_the_deadline_are_refused_and_a_batch_is_bounded() {
     assert!(batch.round.is_none());
     assert_eq!(c.progress(ANA, &tx(1)).map(|p| p.done), Some(true));
     assert!(
-        c.start_batch(1_000).worked(),
+        c.start_batch(1_000, 0).worked(),
         "the third waited too, and is refused on the next visit"
     );
     assert!(c.is_idle());
@@ -171,7 +197,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
     let mut c: Coordinator<&str> = Coordinator::new(config());
     claimed(&mut c, 1, ANA);
     assert_eq!(c.claim(&tx(1), ANA, "retry"), Claim::Joined);
-    let round = c.start_batch(10).round.unwrap();
+    let round = c.start_batch(10, 0).round.unwrap();
     assert_eq!(
         round.own.as_ref().map(Vec::len),
         Some(1),
@@ -181,15 +207,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
     let (to, msg) = &round.prepares[0];
     assert_eq!((*to, msg.items.len(), msg.decisions.len()), (bank(2), 1, 0));
     assert!(!c.round_complete(round.id));
-    c.on_prepare_answer(
-        round.id,
-        bank(1),
-        &[],
-        Some(PrepareAnswer {
-            votes: vec![Vote::Prepared],
-            acked: vec![],
-        }),
-    );
+    c.on_own_votes(round.id, Some(vec![Vote::Prepared]));
     assert_eq!(
         c.progress(ANA, &tx(1)).unwrap().legs,
         vec![LegState::Waiting]
@@ -204,7 +222,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
         bank(2),
         &[],
         Some(PrepareAnswer {
-            votes: vec![Vote::Prepared],
+            votes: yes(2, &msg.items),
             acked: vec![],
         }),
     );
@@ -212,12 +230,20 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
     let decisions = c.finish_round(round.id);
     assert!(decisions[0].commit);
     assert!(c.in_flight(&tx(1)), "claimed until the decision is stored");
+    let (plan, votes) = decisions[0].ballots.clone().unwrap();
+    assert_eq!(
+        votes.len(),
+        1,
+        "bank 2's yes, checked; this bank signs its own when it stores"
+    );
     let logged = Logged {
         tx: tx(1),
         commit: true,
         outcome: decisions[0].outcome.clone(),
         tell: vec![bank(2)],
+        proof: None,
     };
+    assert!(plan.verify(&config().keyring));
     let answers = c.concluded(vec![logged], 20);
     assert_eq!(answers[0].waiters, vec!["first", "retry"]);
     assert_eq!(
@@ -235,7 +261,8 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
             bank(2),
             vec![DecideItem {
                 tx: tx(1),
-                commit: true
+                commit: true,
+                proof: None,
             }]
         )]
     );
@@ -261,16 +288,8 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
 fn a_silent_participant_votes_no_and_a_failed_store_answers_not_confirmed() {
     let mut c: Coordinator<&str> = Coordinator::new(config());
     claimed(&mut c, 1, ANA);
-    let round = c.start_batch(0).round.unwrap();
-    c.on_prepare_answer(
-        round.id,
-        bank(1),
-        &[],
-        Some(PrepareAnswer {
-            votes: vec![Vote::Prepared],
-            acked: vec![],
-        }),
-    );
+    let round = c.start_batch(0, 0).round.unwrap();
+    c.on_own_votes(round.id, Some(vec![Vote::Prepared]));
     let decisions = c.finish_round(round.id);
     assert!(!decisions[0].commit, "bank 2 never answered");
     assert_eq!(

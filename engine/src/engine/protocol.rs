@@ -1,16 +1,23 @@
-//! The engine's side of two-phase commit: participant prepare/decide and the coordinator's
-//! decision log. Every change here is persisted with the batch it belongs to, before the answer
-//! that depends on it leaves the engine (see `State::flush`).
+//! The engine's side of two-phase commit as a participant: phase one (prepare). A participant
+//! trusts nothing of the coordinator's picture it can check itself: the coordinator's signed
+//! plan must name it with the hash of exactly the parts it was sent, and every other bank its
+//! parts name; each leg must make sense here on its own; a consent must allow each debit. Every
+//! change is persisted with the batch it belongs to, before the vote that depends on it leaves
+//! the engine (see `State::flush`). Phase two and the coordinator's log are in `decisions.rs`.
 
 use super::{store_error, EngineError, EngineResult, State};
 use crate::ledger::{LedgerError, PartKey};
-use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
-use crate::twopc::{DebitSource, DecideItem, Decision, PartSpec, PrepareItem, Vote};
+use crate::store::{PartState, Participation, ProtocolChange};
+use crate::twopc::proof::{Digest, Proof, SignedPlan};
+use crate::twopc::{DebitSource, PartSpec, PrepareItem, Vote};
 use domain::consent::ConsentId;
 use domain::dto::MAX_PACKET_LEGS;
-use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::{AccountId, BankId, Cents, Refusal, TxId};
 use std::collections::BTreeMap;
+
+/// The furthest ahead a plan's deadline may be, from the participant's clock: a coordinator may
+/// not pin a reservation for longer by promising to decide late.
+pub const PLAN_HORIZON_MAX_MS: i64 = 5 * 60 * 1000;
 
 impl State {
     /// This bank's record of `tx` as a participant, from the current batch or the store.
@@ -21,43 +28,56 @@ impl State {
         self.store.participation(tx).map_err(store_error)
     }
 
-    /// Records `tx`'s new state; the parts hash, once known, is kept.
-    fn set_participation(
+    /// Records `tx`'s participation, with the signed plan prepared and the proof of the decision
+    /// applied when there are (each stored once).
+    pub(super) fn record_participation(
         &mut self,
         tx: &TxId,
-        coordinator: BankId,
-        state: PartState,
-        parts: Option<[u8; 32]>,
+        record: Participation,
+        (plan, proof): (Option<&SignedPlan>, Option<&Proof>),
         now: i64,
     ) {
-        let record = Participation {
-            coordinator,
-            state,
-            parts,
-        };
         self.participations_in_batch.insert(tx.clone(), record);
         self.protocol_changes.push(ProtocolChange::Participation {
             tx: tx.clone(),
             record,
             at_ms: now,
+            plan: plan.map(|p| serde_json::to_string(p).expect("a plan serialises")),
+            proof: proof.map(|p| serde_json::to_string(p).expect("a proof serialises")),
         });
     }
 
+    /// Records `tx`'s new state, keeping what `previous` knew of it.
+    pub(super) fn set_state(
+        &mut self,
+        tx: &TxId,
+        previous: Participation,
+        state: PartState,
+        proof: Option<&Proof>,
+        now: i64,
+    ) {
+        let record = Participation { state, ..previous };
+        self.record_participation(tx, record, (None, proof), now);
+    }
+
     /// Phase one at this bank: reserves every part of `item`, or none and says why.
+    /// `plan_signed` says whether the item's plan carries its coordinator's valid signature
+    /// (checked off the engine thread, by [`super::EngineHandle::prepare`]).
     ///
-    /// A transaction id names exactly one set of parts: a prepare for an id this bank already
-    /// knows is answered from its record only if the parts are the same (a retry); with other
-    /// parts it is refused, whatever state the id is in, and nothing changes.
+    /// A transaction id names exactly one plan here: a prepare for an id this bank already knows
+    /// is answered from its record only if it is the same plan (a retry); another plan is
+    /// refused, whatever state the id is in, and nothing changes.
     pub(super) fn prepare_item(
         &mut self,
         coordinator: BankId,
-        item: PrepareItem,
+        (item, plan_signed): (PrepareItem, bool),
         now: i64,
     ) -> Vote {
         let me = self.config.bank.id;
         let refuse = |reason: Refusal| Vote::Refused { leg: 0, reason };
         let parts = item.parts_sha256();
         let tx = item.tx.clone();
+        let plan = item.plan.as_ref().map(|p| (p.hash(), p.plan.decide_by_ms));
         match self.participation(&tx) {
             Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
             Ok(Some(p)) if p.coordinator != coordinator => {
@@ -66,23 +86,45 @@ impl State {
             Ok(Some(p)) if p.state == PartState::Aborted => {
                 return refuse(Refusal::AlreadyCancelled { bank: me })
             }
-            Ok(Some(p)) if p.parts != Some(parts) => {
+            Ok(Some(p)) if p.parts != Some(parts) || (p.plan.is_some() && p.plan != plan) => {
                 return refuse(Refusal::TxIdReused { bank: me })
             }
-            // A repeated prepare of the same parts (the coordinator retried, or restarted and
+            // A repeated prepare of the same plan (the coordinator retried, or restarted and
             // retried the packet).
             Ok(Some(_)) => return Vote::Prepared,
             Ok(None) => {}
+        }
+        if plan.is_some_and(|(hash, _)| self.refused_plans.contains_key(&hash)) {
+            return refuse(Refusal::AlreadyCancelled { bank: me });
         }
         match self.previous_use(&tx) {
             Ok(None) => {}
             Ok(Some(_)) => return refuse(Refusal::TxIdInUse { bank: me }),
             Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
         }
-        if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
-            self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
-            return refuse(Refusal::InvalidParts { bank: me });
+        let record = Participation {
+            coordinator,
+            state: PartState::Aborted,
+            parts: Some(parts),
+            plan,
+        };
+        let signed_plan = item.plan.clone();
+        let abort = |state: &mut State, vote: Vote| {
+            state.record_participation(&tx, record, (signed_plan.as_ref(), None), now);
+            vote
+        };
+        if coordinator != me {
+            if let Err(reason) = self.check_plan(coordinator, &item, plan_signed, now) {
+                return abort(self, refuse(reason));
+            }
         }
+        if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
+            return abort(self, refuse(Refusal::InvalidParts { bank: me }));
+        }
+        let prepared = Participation {
+            state: PartState::Prepared,
+            ..record
+        };
         // A key operation: alone in its item, reserved in the directory.
         if let [(0, PartSpec::Key(op))] = item.parts.as_slice() {
             let keys = self.config.keyring.clone();
@@ -92,34 +134,25 @@ impl State {
             });
             return match reserved {
                 Ok(()) => {
-                    self.set_participation(&tx, coordinator, PartState::Prepared, Some(parts), now);
+                    self.record_participation(&tx, prepared, (item.plan.as_ref(), None), now);
                     Vote::Prepared
                 }
-                Err(reason) => {
-                    self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
-                    refuse(reason)
-                }
+                Err(reason) => abort(self, refuse(reason)),
             };
         }
         // The item must make sense here on its own before anything is drawn or reserved.
         let intra = match item.legs_here(me) {
             Ok(intra) => intra,
-            Err((leg, reason)) => {
-                self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
-                return Vote::Refused { leg, reason };
-            }
+            Err((leg, reason)) => return abort(self, Vote::Refused { leg, reason }),
         };
         // Every consent this item draws on is checked, and counted for its total, before
         // anything is reserved: a refusal reserves nothing.
         let consent_owners = match self.draw_consents(coordinator, &item.parts, now) {
             Ok(owners) => owners,
-            Err((leg, reason)) => {
-                self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
-                return Vote::Refused { leg, reason };
-            }
+            Err((leg, reason)) => return abort(self, Vote::Refused { leg, reason }),
         };
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
-        for ((leg, spec), intra) in item.parts.into_iter().zip(intra) {
+        for ((leg, spec), intra) in item.parts.iter().cloned().zip(intra) {
             if let Err(reason) = self.prepare_part(
                 &tx,
                 coordinator,
@@ -137,12 +170,48 @@ impl State {
                 for (consent, (_, total)) in &consent_owners {
                     self.consents.release(consent, *total, now);
                 }
-                self.set_participation(&tx, coordinator, PartState::Aborted, Some(parts), now);
-                return Vote::Refused { leg, reason };
+                return abort(self, Vote::Refused { leg, reason });
             }
         }
-        self.set_participation(&tx, coordinator, PartState::Prepared, Some(parts), now);
+        self.record_participation(&tx, prepared, (item.plan.as_ref(), None), now);
         Vote::Prepared
+    }
+
+    /// Whether `item`'s plan, from `coordinator`, makes sense at this bank: signed by that
+    /// coordinator (`signed`), about this id, naming this bank with the hash of exactly these
+    /// parts and every bank these parts name as their other side, to be decided soon but not
+    /// already past; a key operation's plan names every member (each keeps a copy of the
+    /// directory, so leaving one out, above all the key's owner, is refused by all).
+    fn check_plan(
+        &self,
+        coordinator: BankId,
+        item: &PrepareItem,
+        signed: bool,
+        now: i64,
+    ) -> Result<(), Refusal> {
+        let me = self.config.bank.id;
+        let invalid = Refusal::InvalidParts { bank: me };
+        let Some(p) = item.plan.as_ref().map(|p| &p.plan) else {
+            return Err(invalid);
+        };
+        let takes_part = |bank: BankId| p.parts_of(bank).is_some();
+        let others_named = item.parts.iter().all(|(_, spec)| match spec {
+            PartSpec::Debit { to, .. } => takes_part(to.bank),
+            PartSpec::Credit { from, .. } => takes_part(from.bank),
+            PartSpec::Key(_) => p.participants().eq(self.config.keyring.members()),
+        });
+        let fits = signed
+            && p.tx == item.tx
+            && p.coordinator == coordinator
+            && p.parts_of(me) == Some(Digest(item.parts_sha256()))
+            && others_named;
+        if !fits {
+            return Err(invalid);
+        }
+        if p.decide_by_ms < now || p.decide_by_ms > now.saturating_add(PLAN_HORIZON_MAX_MS) {
+            return Err(Refusal::Expired);
+        }
+        Ok(())
     }
 
     /// A claim or move this bank coordinates is for one of its accounts, within that account's
@@ -233,7 +302,7 @@ impl State {
     }
 
     /// Aborts `tx` at this bank, giving back what its debits drew on consents.
-    fn abort_parts(&mut self, tx: &TxId, now: i64) -> Result<(), crate::LedgerError> {
+    pub(super) fn abort_parts(&mut self, tx: &TxId, now: i64) -> Result<(), crate::LedgerError> {
         let draws: Vec<(ConsentId, Cents, i64)> = self
             .ledger
             .prepared(tx)
@@ -332,7 +401,7 @@ impl State {
     /// Whether a credit of `amount` owed by `peer` keeps its net debt to this bank (settled and
     /// pending) within the limit the membership file gives it; a bank it does not list owes
     /// nothing here.
-    fn check_limit(&self, peer: BankId, amount: Cents) -> Result<(), Refusal> {
+    pub(super) fn check_limit(&self, peer: BankId, amount: Cents) -> Result<(), Refusal> {
         let limit = self
             .config
             .limits
@@ -347,261 +416,6 @@ impl State {
         }
         Ok(())
     }
-
-    /// Phase two at this bank. Acknowledges every decision it has applied now or before.
-    pub(super) fn decide_items(
-        &mut self,
-        from: BankId,
-        items: Vec<DecideItem>,
-        now: i64,
-    ) -> EngineResult<Vec<TxId>> {
-        let mut acked = Vec::with_capacity(items.len());
-        for DecideItem { tx, commit } in items {
-            match self.participation(&tx)? {
-                // This bank holds `tx` for another coordinator, so it holds nothing of `from`'s
-                // under that id (it refused `from`'s prepare, if there was one): the decision is
-                // not applied, and acknowledged as "nothing of yours here", or `from` (a bank
-                // whose client reused the id) would retry it for ever. The simulation found this.
-                Some(p) if p.coordinator != from => {
-                    let coordinator = p.coordinator;
-                    tracing::warn!(%tx, %from, %coordinator, "a decision from a bank that is not the coordinator; not applied");
-                    acked.push(tx);
-                }
-                Some(p) if p.state == PartState::Prepared => {
-                    let applied = if self.directory.decide(&tx, commit, now) {
-                        Ok(())
-                    } else if commit {
-                        self.ledger.commit(&tx, now)
-                    } else {
-                        self.abort_parts(&tx, now)
-                    };
-                    if let Err(e) = applied {
-                        // A prepared record always has its reservations; anything else is a bug.
-                        tracing::error!(%tx, error = %e, "prepared transaction without reservations");
-                        return Err(EngineError::Unexpected);
-                    }
-                    let state = if commit {
-                        PartState::Committed
-                    } else {
-                        PartState::Aborted
-                    };
-                    self.set_participation(&tx, from, state, p.parts, now);
-                    acked.push(tx);
-                }
-                Some(Participation { state, .. }) => {
-                    if (state == PartState::Committed) != commit {
-                        tracing::error!(%tx, ?state, commit, "a decision contradicting one already applied");
-                    }
-                    acked.push(tx);
-                }
-                None => {
-                    // Never prepared here (the prepare was lost or refused before being recorded).
-                    // Remember the abort so that a late prepare is refused.
-                    if commit {
-                        tracing::error!(%tx, "a commit for a transaction this bank never prepared");
-                    } else {
-                        self.set_participation(&tx, from, PartState::Aborted, None, now);
-                    }
-                    acked.push(tx);
-                }
-            }
-        }
-        Ok(acked)
-    }
-
-    pub(super) fn stored_decision(&self, tx: &TxId) -> EngineResult<Option<StoredDecision>> {
-        if let Some(d) = self.decisions_in_batch.get(tx) {
-            return Ok(Some(d.clone()));
-        }
-        self.store.decision(tx).map_err(store_error)
-    }
-
-    fn record_decision(&mut self, tx: &TxId, decision: StoredDecision, now: i64) {
-        self.decisions_in_batch.insert(tx.clone(), decision.clone());
-        self.protocol_changes.push(ProtocolChange::Decision {
-            tx: tx.clone(),
-            decision,
-            at_ms: now,
-        });
-    }
-
-    /// Stores each decision unless one is stored for its id already (the first is final), and
-    /// decides this bank's own part in the same batch. Returns, per decision, the final decision
-    /// with the outcome to report and the other banks to tell it to.
-    pub(super) fn log_decisions(
-        &mut self,
-        decisions: Vec<Decision>,
-        now: i64,
-    ) -> EngineResult<Vec<Logged>> {
-        let me = self.config.bank.id;
-        let mut out = Vec::with_capacity(decisions.len());
-        for d in decisions {
-            let others: Vec<BankId> = d
-                .participants
-                .iter()
-                .copied()
-                .filter(|b| *b != me)
-                .collect();
-            let logged = match self.stored_decision(&d.tx)? {
-                None => {
-                    let d = self.within_limits(d);
-                    let decided_here =
-                        d.participants.contains(&me) && self.decide_own_part(&d.tx, d.commit, now);
-                    if d.commit {
-                        self.settle_legs_between_others(&d);
-                    }
-                    let unacked = d
-                        .participants
-                        .iter()
-                        .copied()
-                        .filter(|b| *b != me || !decided_here)
-                        .collect();
-                    let outcome =
-                        serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
-                    let stored = StoredDecision {
-                        commit: d.commit,
-                        outcome,
-                        unacked,
-                        participants: Some(d.participants.clone()),
-                        submitter: Some(d.submitter),
-                    };
-                    self.record_decision(&d.tx, stored, now);
-                    Logged {
-                        tx: d.tx.clone(),
-                        commit: d.commit,
-                        outcome: d.outcome,
-                        tell: others,
-                    }
-                }
-                // An abort stored first (a presumed abort, answered to a participant in doubt
-                // while this bank had restarted) is final: every bank this round prepared at
-                // hears it; no plan of this id can ever commit.
-                Some(existing) if !existing.commit => {
-                    if d.participants.contains(&me) {
-                        self.decide_own_part(&d.tx, false, now);
-                    }
-                    Logged {
-                        tx: d.tx.clone(),
-                        commit: false,
-                        outcome: presumed_abort_outcome(&d, &existing.outcome),
-                        tell: others,
-                    }
-                }
-                // A commit stored before this round was even planned cannot happen: a packet's id
-                // is claimed before its stored decision is read, and released only after its
-                // decision is stored. Should it happen, this round's parts are not the
-                // decision's: nobody is told, and its participants stay in doubt (they hear
-                // "abort" when they ask, being none of the decision's participants).
-                Some(existing) => {
-                    tracing::error!(tx = %d.tx, "a second round for a committed transaction id; its parts are left in doubt");
-                    Logged {
-                        tx: d.tx.clone(),
-                        commit: true,
-                        outcome: parse_outcome(&d.tx, true, &existing.outcome),
-                        tell: Vec::new(),
-                    }
-                }
-            };
-            out.push(logged);
-        }
-        Ok(out)
-    }
-
-    /// `d`, or an abort in its place if it commits legs between two other banks that would take
-    /// a payer's bank beyond its limit here. Each such leg makes the payer's bank owe this bank
-    /// (see `settle_legs_between_others`), and no participant checks that: the
-    /// receiver's bank checks only this bank's limit, and the payer's bank owes, it is not owed.
-    /// Without this, a bank that votes yes to its debits (without reserving anything, if it is
-    /// rogue) ran up any debt here through this bank's clients' packets: the consortium
-    /// simulation's rogue bank found it (a R$ 900.000,00 leg against a limit of R$ 20.000,00).
-    /// The decision is not stored yet, so nobody has heard a commit: aborting is still free.
-    fn within_limits(&self, mut d: Decision) -> Decision {
-        let me = self.config.bank.id;
-        if !d.commit {
-            return d;
-        }
-        let mut owed: BTreeMap<BankId, Cents> = BTreeMap::new();
-        let mut over = None;
-        for (leg, &(payer, receiver, amount)) in d.legs.iter().enumerate() {
-            if payer == me || receiver == me || payer == receiver {
-                continue;
-            }
-            let total = owed.entry(payer).or_insert(Cents::ZERO);
-            *total = total.checked_add(amount).unwrap_or(Cents::new(i64::MAX));
-            if let Err(refusal) = self.check_limit(payer, *total) {
-                over = Some((leg, refusal));
-                break;
-            }
-        }
-        let Some((over, refusal)) = over else {
-            return d;
-        };
-        tracing::warn!(tx = %d.tx, ?refusal, "a payer's bank would pass its limit here; aborted");
-        d.commit = false;
-        d.outcome.status = TxStatus::Aborted;
-        for (leg, outcome) in d.outcome.legs.iter_mut().enumerate() {
-            outcome.status = TxStatus::Aborted;
-            if leg == over {
-                outcome.error = Some(refusal);
-            }
-        }
-        d
-    }
-
-    /// The legs of a committed packet this bank coordinated between two other banks: each makes
-    /// the payer's bank owe this one, and this one owe the receiver's.
-    fn settle_legs_between_others(&mut self, d: &Decision) {
-        let me = self.config.bank.id;
-        for &(payer, receiver, amount) in &d.legs {
-            if payer != me && receiver != me && payer != receiver {
-                if let Err(e) = self.ledger.settle_leg(payer, receiver, amount) {
-                    // Positions are bounded by balances and limits, far inside i64.
-                    tracing::error!(tx = %d.tx, error = %e, "a position would overflow; leg not settled");
-                }
-            }
-        }
-    }
-
-    /// Decides this bank's own part of `tx` in the current batch: no message, no second commit.
-    /// Should that fail (it cannot, short of a bug), this bank stays among those to acknowledge,
-    /// and its recovery task resolves the part later.
-    fn decide_own_part(&mut self, tx: &TxId, commit: bool, now: i64) -> bool {
-        let me = self.config.bank.id;
-        match self.decide_items(
-            me,
-            vec![DecideItem {
-                tx: tx.clone(),
-                commit,
-            }],
-            now,
-        ) {
-            Ok(acked) => !acked.is_empty(),
-            Err(e) => {
-                tracing::error!(%tx, error = %e, "applying this bank's own part of a decision");
-                false
-            }
-        }
-    }
-
-    pub(super) fn resolve(&mut self, tx: TxId, now: i64) -> EngineResult<StoredDecision> {
-        if let Some(existing) = self.stored_decision(&tx)? {
-            return Ok(existing);
-        }
-        let outcome = PacketOutcome {
-            tx_id: tx.clone(),
-            status: TxStatus::Aborted,
-            legs: Vec::new(),
-        };
-        let decision = StoredDecision {
-            commit: false,
-            outcome: serde_json::to_string(&outcome).map_err(|_| EngineError::Unexpected)?,
-            unacked: Vec::new(),
-            participants: Some(Vec::new()),
-            submitter: None,
-        };
-        self.record_decision(&tx, decision.clone(), now);
-        Ok(decision)
-    }
 }
 
 /// What a ledger error while reserving a part means to the client.
@@ -614,56 +428,7 @@ fn refusal(e: LedgerError, me: BankId) -> Refusal {
         LedgerError::TxIdConflict => Refusal::TxIdInUse { bank: me },
         LedgerError::UnknownAccount
         | LedgerError::UnknownTx
-        | LedgerError::DuplicateTaxId
-        | LedgerError::DuplicateEmail => Refusal::InvalidParts { bank: me },
+        | LedgerError::DuplicateEmail
+        | LedgerError::DuplicateTaxId => Refusal::InvalidParts { bank: me },
     }
-}
-
-/// A decision as logged: final, with the outcome to report and the banks to tell it to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Logged {
-    pub tx: TxId,
-    pub commit: bool,
-    pub outcome: PacketOutcome,
-    /// The other banks the decision must reach (phase two).
-    pub tell: Vec<BankId>,
-}
-
-/// A stored outcome; one that cannot be read back is reported as a plain commit or abort.
-/// What the client of round `d` is told when an abort stored first (presumed, answered to a
-/// participant in doubt) stands: the stored outcome if it names legs, else this round's legs, each
-/// cancelled, those without a refusal of their own because the consortium could not confirm them
-/// in time. A client is never told "cancelled" without a reason per leg.
-fn presumed_abort_outcome(d: &Decision, stored: &str) -> PacketOutcome {
-    let stored = parse_outcome(&d.tx, false, stored);
-    if !stored.legs.is_empty() {
-        return stored;
-    }
-    let legs = d
-        .outcome
-        .legs
-        .iter()
-        .map(|l| LegOutcome {
-            status: TxStatus::Aborted,
-            error: Some(l.error.unwrap_or(Refusal::Expired)),
-            ..l.clone()
-        })
-        .collect();
-    PacketOutcome {
-        tx_id: d.tx.clone(),
-        status: TxStatus::Aborted,
-        legs,
-    }
-}
-
-pub fn parse_outcome(tx: &TxId, commit: bool, text: &str) -> PacketOutcome {
-    serde_json::from_str(text).unwrap_or_else(|_| PacketOutcome {
-        tx_id: tx.clone(),
-        status: if commit {
-            TxStatus::Committed
-        } else {
-            TxStatus::Aborted
-        },
-        legs: Vec::<LegOutcome>::new(),
-    })
 }

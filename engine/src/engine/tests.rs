@@ -4,6 +4,7 @@ use crate::twopc::{Decision, Resolution};
 use domain::dto::PacketOutcome;
 use domain::dto::{AccountKind, Holder};
 use domain::BankId;
+use std::collections::HashMap;
 
 /// A stored hash no password matches (accounts here never log in; a real hash would cost
 /// an Argon2id run each).
@@ -302,7 +303,8 @@ async fn an_account_keeps_its_newest_sessions_only() {
 mod two_phase {
     use super::*;
     use crate::store::PartState;
-    use crate::twopc::{DebitSource, DecideItem, PartSpec, PrepareItem, Vote};
+    use crate::twopc::proof::{Ballot, Digest, Plan, Proof, SignedBallot, SignedPlan};
+    use crate::twopc::{DebitSource, DecideItem, PartSpec, PrepareItem, Question, Vote};
     use domain::consent::{ConsentId, ConsentTerms};
     use domain::Refusal;
     use rand::distr::SampleString;
@@ -321,6 +323,117 @@ mod two_phase {
 
     fn key(text: &str) -> PixKey {
         PixKey::parse(text).unwrap()
+    }
+
+    /// The engine's clock in these tests.
+    const NOW: i64 = 1_795_712_700_000;
+
+    fn key_of(n: u16) -> crate::proof::BankKey {
+        crate::proof::BankKey::from_seed([n as u8; 32])
+    }
+
+    thread_local! {
+        /// The first plan each transaction was prepared under here (see [`planned`]).
+        static PLANS: std::cell::RefCell<HashMap<TxId, SignedPlan>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+
+    /// `item` as coordinator `c` sends it to this bank (2): with `c`'s signed plan naming this
+    /// bank with exactly these parts, `c`, and every bank the parts name as their other side.
+    fn planned(c: u16, mut item: PrepareItem) -> PrepareItem {
+        let mut banks: std::collections::BTreeSet<BankId> = [bank(c), bank(2)].into();
+        for (_, spec) in &item.parts {
+            match spec {
+                PartSpec::Debit { to, .. } => banks.insert(to.bank),
+                PartSpec::Credit { from, .. } => banks.insert(from.bank),
+                PartSpec::Key(_) => {
+                    banks.extend((1..=5).map(bank));
+                    true
+                }
+            };
+        }
+        let parts = banks
+            .iter()
+            .map(|b| {
+                let hash = if *b == bank(2) {
+                    Digest(item.parts_sha256())
+                } else {
+                    Digest::of(b"parts elsewhere")
+                };
+                (*b, hash)
+            })
+            .collect();
+        let plan = Plan {
+            tx: item.tx.clone(),
+            coordinator: bank(c),
+            parts,
+            decide_by_ms: NOW + 60_000,
+        };
+        let plan = SignedPlan::sign(&key_of(c), plan);
+        PLANS.with(|p| {
+            p.borrow_mut()
+                .entry(item.tx.clone())
+                .or_insert_with(|| plan.clone());
+        });
+        item.plan = Some(plan);
+        item
+    }
+
+    /// Phase one at this bank for coordinator `c`'s `items`: the votes of its signed ballots.
+    async fn prepare(engine: &EngineHandle, c: u16, items: Vec<PrepareItem>) -> Vec<Vote> {
+        let items = items.into_iter().map(|i| planned(c, i)).collect();
+        let ballots = engine.prepare(bank(c), items).await.unwrap();
+        assert!(ballots.iter().all(|b| b.verify(engine.keyring())));
+        ballots.into_iter().map(|b| b.ballot.vote).collect()
+    }
+
+    /// Every participant's signed yes for `plan`.
+    fn certificate(plan: &SignedPlan) -> Proof {
+        let votes = plan
+            .plan
+            .participants()
+            .map(|b| {
+                let ballot = Ballot {
+                    tx: plan.plan.tx.clone(),
+                    plan: plan.hash(),
+                    voter: b,
+                    vote: Vote::Prepared,
+                };
+                SignedBallot::sign(&key_of(u16::from(b)), ballot)
+            })
+            .collect();
+        Proof::Commit {
+            plan: plan.clone(),
+            votes,
+        }
+    }
+
+    /// Bank `voter`'s signed no to `plan`.
+    fn refusal(plan: &SignedPlan, voter: u16) -> Proof {
+        let ballot = Ballot {
+            tx: plan.plan.tx.clone(),
+            plan: plan.hash(),
+            voter: bank(voter),
+            vote: Vote::Refused {
+                leg: 0,
+                reason: Refusal::Expired,
+            },
+        };
+        Proof::Abort {
+            plan: plan.clone(),
+            refusal: SignedBallot::sign(&key_of(voter), ballot),
+        }
+    }
+
+    /// The decision on `tx` as its coordinator proves it: every participant's yes for the plan
+    /// it was prepared under here, or the coordinator's no.
+    fn decision(tx: &TxId, commit: bool) -> DecideItem {
+        let plan = PLANS.with(|p| p.borrow()[tx].clone());
+        DecideItem::proved(if commit {
+            certificate(&plan)
+        } else {
+            refusal(&plan, u16::from(plan.plan.coordinator))
+        })
     }
 
     thread_local! {
@@ -361,6 +474,7 @@ mod two_phase {
                     },
                 ),
             ],
+            plan: None,
         }
     }
 
@@ -402,10 +516,7 @@ mod two_phase {
         let (ana, beto) = funded(&engine).await;
         let tx = engine.new_tx_id();
         assert_eq!(
-            engine
-                .prepare(bank(1), vec![item(&tx, 400, 250)])
-                .await
-                .unwrap(),
+            prepare(&engine, 1, vec![item(&tx, 400, 250)]).await,
             vec![Vote::Prepared]
         );
         assert_eq!(balances(&engine, ana).await, (600, 400));
@@ -427,38 +538,43 @@ mod two_phase {
         assert_eq!(
             doubt
                 .iter()
-                .map(|(t, c, _)| (t.clone(), *c))
+                .map(|d| (d.tx.clone(), d.coordinator, d.plan.clone()))
                 .collect::<Vec<_>>(),
-            vec![(tx.clone(), bank(1))]
+            vec![(
+                tx.clone(),
+                bank(1),
+                Some(PLANS.with(|p| p.borrow()[&tx].clone()))
+            )],
+            "in doubt, with the plan to ask about"
         );
         // Duplicate prepare: same vote, nothing reserved twice.
         assert_eq!(
-            engine
-                .prepare(bank(1), vec![item(&tx, 400, 250)])
-                .await
-                .unwrap(),
+            prepare(&engine, 1, vec![item(&tx, 400, 250)]).await,
             vec![Vote::Prepared]
         );
         assert_eq!(balances(&engine, ana).await, (600, 400));
-        // A decision from a bank that is not the coordinator is not applied; it is acknowledged
-        // (nothing of that bank's is held under this id), so that bank stops sending it.
-        let from_other = vec![DecideItem {
+        // A decision nobody can prove (another bank's word, or an abort the coordinator did
+        // not sign): not applied, and not acknowledged either.
+        let unproven = DecideItem {
             tx: tx.clone(),
             commit: false,
-        }];
+            proof: None,
+        };
+        let plan = PLANS.with(|p| p.borrow()[&tx].clone());
+        let forged = DecideItem::proved(refusal(&plan, 4));
         assert_eq!(
-            engine.decide(bank(3), from_other).await.unwrap(),
-            vec![tx.clone()]
+            engine
+                .decide(bank(3), vec![unproven, forged])
+                .await
+                .unwrap(),
+            Vec::<TxId>::new()
         );
         assert_eq!(
             balances(&engine, ana).await,
             (600, 400),
             "still reserved for the real coordinator"
         );
-        let commit = vec![DecideItem {
-            tx: tx.clone(),
-            commit: true,
-        }];
+        let commit = vec![decision(&tx, true)];
         assert_eq!(
             engine.decide(bank(1), commit.clone()).await.unwrap(),
             vec![tx.clone()]
@@ -514,22 +630,20 @@ mod two_phase {
                     },
                 ),
             ],
+            plan: None,
         };
         let before = engine.audit().await.unwrap();
         for credit in [100_000_000_000, 2] {
             let tx = engine.new_tx_id();
             assert_eq!(
-                engine
-                    .prepare(bank(1), vec![mint(&tx, credit)])
-                    .await
-                    .unwrap(),
+                prepare(&engine, 1, vec![mint(&tx, credit)]).await,
                 vec![Vote::Refused {
                     leg: 0,
                     reason: Refusal::InvalidParts { bank: bank(2) }
                 }]
             );
             engine
-                .decide(bank(1), vec![DecideItem { tx, commit: true }])
+                .decide(bank(1), vec![decision(&tx, true)])
                 .await
                 .unwrap();
         }
@@ -541,11 +655,11 @@ mod two_phase {
         // The same leg with equal amounts is a transfer inside this bank, and commits.
         let tx = engine.new_tx_id();
         assert_eq!(
-            engine.prepare(bank(1), vec![mint(&tx, 1)]).await.unwrap(),
+            prepare(&engine, 1, vec![mint(&tx, 1)]).await,
             vec![Vote::Prepared]
         );
         engine
-            .decide(bank(1), vec![DecideItem { tx, commit: true }])
+            .decide(bank(1), vec![decision(&tx, true)])
             .await
             .unwrap();
         assert_eq!(balances(&engine, beto).await, (1, 0));
@@ -630,7 +744,7 @@ mod two_phase {
             *source = DebitSource::Own { account: ana };
         }
         assert_eq!(
-            engine.prepare(bank(2), vec![own]).await.unwrap(),
+            engine.prepare_own(vec![own]).await.unwrap(),
             vec![Vote::Prepared]
         );
         let outcome = PacketOutcome {
@@ -645,6 +759,8 @@ mod two_phase {
             submitter: AccountId(1),
             legs: vec![],
             outcome,
+            ballots: None,
+            refusal: None,
         };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
         assert!(logged[0].commit);
@@ -666,7 +782,12 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         assert_eq!(
             engine.unacked_decisions().await.unwrap(),
-            vec![(tx.clone(), true, vec![bank(3)])],
+            vec![crate::coordinator::Unacked {
+                tx: tx.clone(),
+                commit: true,
+                proof: None,
+                banks: vec![bank(3)]
+            }],
             "only bank 3 to hear it"
         );
         // Its own delivery, should it come (an older log listed this bank), is acknowledged again.
@@ -676,7 +797,8 @@ mod two_phase {
                     bank(2),
                     vec![DecideItem {
                         tx: tx.clone(),
-                        commit: true
+                        commit: true,
+                        proof: None,
                     }]
                 )
                 .await
@@ -692,10 +814,7 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         let (ana, _beto) = funded(&engine).await;
         let tx = engine.new_tx_id();
-        let vote = engine
-            .prepare(bank(1), vec![item(&tx, 1_001, 10)])
-            .await
-            .unwrap();
+        let vote = prepare(&engine, 1, vec![item(&tx, 1_001, 10)]).await;
         assert!(
             matches!(
                 &vote[0],
@@ -728,32 +847,25 @@ mod two_phase {
                     },
                 ),
             ],
+            plan: None,
         };
         assert!(matches!(
-            engine.prepare(bank(1), vec![unknown]).await.unwrap()[0],
+            prepare(&engine, 1, vec![unknown]).await[0],
             Vote::Refused { leg: 0, .. }
         ));
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
         // An abort for something never prepared is acknowledged and remembered.
         let late = engine.new_tx_id();
+        planned(1, item(&late, 100, 100));
         assert_eq!(
             engine
-                .decide(
-                    bank(1),
-                    vec![DecideItem {
-                        tx: late.clone(),
-                        commit: false
-                    }]
-                )
+                .decide(bank(1), vec![decision(&late, false)])
                 .await
                 .unwrap(),
             vec![late.clone()]
         );
         assert!(matches!(
-            engine
-                .prepare(bank(1), vec![item(&late, 100, 100)])
-                .await
-                .unwrap()[0],
+            prepare(&engine, 1, vec![item(&late, 100, 100)]).await[0],
             Vote::Refused { .. }
         ));
         assert_eq!(balances(&engine, ana).await, (1_000, 0));
@@ -778,6 +890,7 @@ mod two_phase {
                     to: cp("x"),
                 },
             )],
+            plan: None,
         };
         let negative = item(&engine.new_tx_id(), -500, 10);
         let self_pay = PrepareItem {
@@ -800,11 +913,9 @@ mod two_phase {
                     },
                 ),
             ],
+            plan: None,
         };
-        let votes = engine
-            .prepare(bank(1), vec![stranger, negative, self_pay])
-            .await
-            .unwrap();
+        let votes = prepare(&engine, 1, vec![stranger, negative, self_pay]).await;
         assert!(
             votes.iter().all(|v| matches!(v, Vote::Refused { .. })),
             "{votes:?}"
@@ -817,9 +928,27 @@ mod two_phase {
         let dir = tempfile::tempdir().unwrap();
         let (engine, thread) = start(&dir);
         let tx = engine.new_tx_id();
-        // A participant asks before any decision: presumed abort, stored.
-        let presumed = engine.resolve(tx.clone()).await.unwrap();
-        assert!(!presumed.commit);
+        // This bank (2) planned `tx` with bank 1 and crashed before deciding; bank 1 asks about
+        // the plan: presumed abort, stored, and proved by this bank's signed no to that plan.
+        let plan = SignedPlan::sign(
+            &key_of(2),
+            Plan {
+                tx: tx.clone(),
+                coordinator: bank(2),
+                parts: vec![(bank(1), Digest::of(b"a")), (bank(2), Digest::of(b"b"))],
+                decide_by_ms: NOW + 60_000,
+            },
+        );
+        let asked = |plan: &SignedPlan| Question {
+            tx: plan.plan.tx.clone(),
+            plan: Some(plan.clone()),
+        };
+        let presumed = engine.resolve(bank(1), asked(&plan)).await.unwrap();
+        let Resolution::Decided(proof) = presumed else {
+            panic!("{presumed:?}")
+        };
+        assert_eq!(proof.check(&tx, engine.keyring(), None), Ok(()));
+        assert_eq!(proof.refused_by(), Some(bank(2)));
         // The coordinator then tries to commit the same id: the abort stands.
         let outcome = PacketOutcome {
             tx_id: tx.clone(),
@@ -833,6 +962,8 @@ mod two_phase {
             submitter: AccountId(1),
             legs: vec![],
             outcome,
+            ballots: None,
+            refusal: None,
         };
         let logged = engine.log_decisions(vec![d]).await.unwrap();
         assert!(!logged[0].commit, "first decision wins");
@@ -842,6 +973,22 @@ mod two_phase {
             vec![bank(1)],
             "every bank of this round hears the abort"
         );
+        // A question about a plan this bank never signed presumes nothing and stores nothing.
+        let stranger = engine.new_tx_id();
+        let forged = SignedPlan::sign(
+            &key_of(5),
+            Plan {
+                tx: stranger.clone(),
+                coordinator: bank(2),
+                parts: vec![(bank(2), Digest::of(b"b")), (bank(5), Digest::of(b"c"))],
+                decide_by_ms: NOW + 60_000,
+            },
+        );
+        assert_eq!(
+            engine.resolve(bank(5), asked(&forged)).await.unwrap(),
+            Resolution::Unproven { commit: false }
+        );
+        assert_eq!(engine.decision(stranger).await.unwrap(), None);
 
         let other = engine.new_tx_id();
         let outcome = PacketOutcome {
@@ -856,6 +1003,8 @@ mod two_phase {
             submitter: AccountId(7),
             legs: vec![],
             outcome,
+            ballots: None,
+            refusal: None,
         };
         assert!(engine.log_decisions(vec![d]).await.unwrap()[0].commit);
         engine
@@ -868,19 +1017,33 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         assert_eq!(
             engine.unacked_decisions().await.unwrap(),
-            vec![(other.clone(), true, vec![bank(3)])]
+            vec![crate::coordinator::Unacked {
+                tx: other.clone(),
+                commit: true,
+                proof: None,
+                banks: vec![bank(3)]
+            }]
         );
-        let stored = engine.resolve(other.clone()).await.unwrap();
+        let stored = engine.decision(other.clone()).await.unwrap().unwrap();
         assert!(stored.commit, "a stored commit is never presumed away");
         assert_eq!(
             (stored.participants.as_deref(), stored.submitter),
             (Some(&[bank(1), bank(3)][..]), Some(AccountId(7)))
         );
-        // A commit is told only to its participants: another bank that prepared something under
-        // this id (a second plan) hears abort.
-        assert_eq!(Resolution::for_bank(&stored, bank(3)), Resolution::Commit);
-        assert_eq!(Resolution::for_bank(&stored, bank(4)), Resolution::Abort);
-        assert_eq!(Resolution::for_bank(&presumed, bank(4)), Resolution::Abort);
+        // A commit without a plan (before decisions carried proof) is told only to its
+        // participants: another bank that prepared something under this id hears abort.
+        let unplanned = Question {
+            tx: other.clone(),
+            plan: None,
+        };
+        assert_eq!(
+            engine.resolve(bank(3), unplanned.clone()).await.unwrap(),
+            Resolution::Unproven { commit: true }
+        );
+        assert_eq!(
+            engine.resolve(bank(4), unplanned).await.unwrap(),
+            Resolution::Unproven { commit: false }
+        );
         engine.decision_acked(vec![(other, vec![])]).await.unwrap();
         assert!(engine.unacked_decisions().await.unwrap().is_empty());
     }
@@ -910,6 +1073,8 @@ mod two_phase {
                     .collect(),
             },
             legs,
+            ballots: None,
+            refusal: None,
         };
         let (within, beyond, unlisted) =
             (engine.new_tx_id(), engine.new_tx_id(), engine.new_tx_id());
@@ -943,7 +1108,7 @@ mod two_phase {
         assert_eq!(errors(&logged[1]), vec![None, None, over(bank(1))]);
         assert_eq!(errors(&logged[2]), vec![over(bank(4))]);
         assert!(
-            !engine.resolve(beyond).await.unwrap().commit,
+            !engine.decision(beyond).await.unwrap().unwrap().commit,
             "the abort is stored"
         );
         let positions = engine.audit().await.unwrap().books.positions;
@@ -959,10 +1124,7 @@ mod two_phase {
         let (ana, beto) = funded(&engine).await;
         let tx = engine.new_tx_id();
         assert_eq!(
-            engine
-                .prepare(bank(1), vec![item(&tx, 100, 100)])
-                .await
-                .unwrap(),
+            prepare(&engine, 1, vec![item(&tx, 100, 100)]).await,
             vec![Vote::Prepared]
         );
         let other_parts = |tx: &TxId| item(tx, 900, 900);
@@ -978,42 +1140,24 @@ mod two_phase {
         // Prepared: the same parts again are a retry; other parts under the same id are refused
         // and change nothing.
         assert_eq!(
-            engine
-                .prepare(bank(1), vec![item(&tx, 100, 100)])
-                .await
-                .unwrap(),
+            prepare(&engine, 1, vec![item(&tx, 100, 100)]).await,
             vec![Vote::Prepared]
         );
         assert!(refused_as_reused(
-            engine
-                .prepare(bank(1), vec![other_parts(&tx)])
-                .await
-                .unwrap()
+            prepare(&engine, 1, vec![other_parts(&tx)]).await
         ));
         assert_eq!(balances(&engine, ana).await, (900, 100));
         assert_eq!(engine.audit().await.unwrap().total_incoming, 100);
         // Committed: the same holds, and the commit stands.
         engine
-            .decide(
-                bank(1),
-                vec![DecideItem {
-                    tx: tx.clone(),
-                    commit: true,
-                }],
-            )
+            .decide(bank(1), vec![decision(&tx, true)])
             .await
             .unwrap();
         assert!(refused_as_reused(
-            engine
-                .prepare(bank(1), vec![other_parts(&tx)])
-                .await
-                .unwrap()
+            prepare(&engine, 1, vec![other_parts(&tx)]).await
         ));
         assert_eq!(
-            engine
-                .prepare(bank(1), vec![item(&tx, 100, 100)])
-                .await
-                .unwrap(),
+            prepare(&engine, 1, vec![item(&tx, 100, 100)]).await,
             vec![Vote::Prepared]
         );
         assert_eq!(
@@ -1058,16 +1202,19 @@ mod two_phase {
                     to: cp("x"),
                 },
             )],
+            plan: None,
         };
         let refused = |votes: Vec<Vote>| match &votes[0] {
             Vote::Refused { reason, .. } => *reason,
             Vote::Prepared => panic!("prepared"),
         };
         // Nothing by account number or CPF alone: another bank cannot name Ana's account itself.
-        let own = engine
-            .prepare(bank(1), vec![debit(DebitSource::Own { account: ana }, 10)])
-            .await
-            .unwrap();
+        let own = prepare(
+            &engine,
+            1,
+            vec![debit(DebitSource::Own { account: ana }, 10)],
+        )
+        .await;
         assert_eq!(refused(own), Refusal::NoSourceAccount { bank: bank(2) });
         // The consent names account 1 at bank 1: account 9 there, or bank 3, may not use it.
         let DebitSource::Consent { consent, .. } = from_ana() else {
@@ -1078,38 +1225,20 @@ mod two_phase {
             grantee: AccountId(9),
         };
         assert_eq!(
-            refused(
-                engine
-                    .prepare(bank(1), vec![debit(other, 10)])
-                    .await
-                    .unwrap()
-            ),
+            refused(prepare(&engine, 1, vec![debit(other, 10)]).await),
             Refusal::ConsentUnknown { bank: bank(2) }
         );
         assert_eq!(
-            refused(
-                engine
-                    .prepare(bank(3), vec![debit(from_ana(), 10)])
-                    .await
-                    .unwrap()
-            ),
+            refused(prepare(&engine, 3, vec![debit(from_ana(), 10)]).await),
             Refusal::ConsentUnknown { bank: bank(2) }
         );
         // Within its terms it draws; beyond its limit per packet it does not.
         assert_eq!(
-            engine
-                .prepare(bank(1), vec![debit(from_ana(), 300)])
-                .await
-                .unwrap(),
+            prepare(&engine, 1, vec![debit(from_ana(), 300)]).await,
             vec![Vote::Prepared]
         );
         assert_eq!(
-            refused(
-                engine
-                    .prepare(bank(1), vec![debit(from_ana(), 100_001)])
-                    .await
-                    .unwrap()
-            ),
+            refused(prepare(&engine, 1, vec![debit(from_ana(), 100_001)]).await),
             Refusal::ConsentPacketLimit { bank: bank(2) }
         );
         assert_eq!(
@@ -1120,12 +1249,7 @@ mod two_phase {
         // Revoked: refused, even for a packet prepared later under the same consent.
         engine.revoke(ana, consent.clone()).await.unwrap();
         assert_eq!(
-            refused(
-                engine
-                    .prepare(bank(1), vec![debit(from_ana(), 1)])
-                    .await
-                    .unwrap()
-            ),
+            refused(prepare(&engine, 1, vec![debit(from_ana(), 1)]).await),
             Refusal::ConsentRevoked { bank: bank(2) }
         );
         let given = engine.consents_given(ana).await.unwrap();
@@ -1134,5 +1258,395 @@ mod two_phase {
             (1, domain::consent::ConsentStatus::Revoked, Cents::new(300))
         );
         assert_eq!(balances(&engine, ana).await, (700, 300));
+    }
+
+    /// `item` with coordinator `c`'s plan, changed by `change` before `signer` signs it.
+    fn with_plan(
+        c: u16,
+        item: PrepareItem,
+        signer: u16,
+        change: impl FnOnce(&mut Plan),
+    ) -> PrepareItem {
+        let mut item = planned(c, item);
+        let mut plan = item.plan.take().unwrap().plan;
+        change(&mut plan);
+        item.plan = Some(SignedPlan::sign(&key_of(signer), plan));
+        item
+    }
+
+    /// Issue 24: a participant trusts nothing of the coordinator's picture it can check. Each
+    /// prepare below is refused, and nothing is reserved or drawn.
+    #[tokio::test]
+    async fn a_participant_checks_the_plan_it_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let (ana, beto) = funded(&engine).await;
+        let invalid = Vote::Refused {
+            leg: 0,
+            reason: Refusal::InvalidParts { bank: bank(2) },
+        };
+        let expired = Vote::Refused {
+            leg: 0,
+            reason: Refusal::Expired,
+        };
+        let cases: Vec<(&str, PrepareItem, Vote)> = vec![
+            (
+                "no plan",
+                item(&engine.new_tx_id(), 100, 100),
+                invalid.clone(),
+            ),
+            (
+                "signed by bank 5 in bank 1's name",
+                with_plan(1, item(&engine.new_tx_id(), 100, 100), 5, |_| {}),
+                invalid.clone(),
+            ),
+            (
+                "another bank's plan",
+                with_plan(1, item(&engine.new_tx_id(), 100, 100), 3, |p| {
+                    p.coordinator = bank(3)
+                }),
+                invalid.clone(),
+            ),
+            (
+                "parts that are not these",
+                with_plan(1, item(&engine.new_tx_id(), 100, 100), 1, |p| {
+                    p.parts[1].1 = Digest::of(b"other parts")
+                }),
+                invalid.clone(),
+            ),
+            (
+                "about another id",
+                with_plan(1, item(&engine.new_tx_id(), 100, 100), 1, |p| {
+                    p.tx = TxId::parse("E00000001202611261705anotheridxx").unwrap()
+                }),
+                invalid.clone(),
+            ),
+            (
+                "a deadline already past",
+                with_plan(1, item(&engine.new_tx_id(), 100, 100), 1, |p| {
+                    p.decide_by_ms = NOW - 1
+                }),
+                expired.clone(),
+            ),
+            (
+                "a deadline to pin it for an hour",
+                with_plan(1, item(&engine.new_tx_id(), 100, 100), 1, |p| {
+                    p.decide_by_ms = NOW + 3_600_000
+                }),
+                expired,
+            ),
+        ];
+        for (what, item, vote) in cases {
+            let ballots = engine.prepare(bank(1), vec![item]).await.unwrap();
+            assert_eq!(ballots[0].ballot.vote, vote, "{what}");
+            assert!(ballots[0].verify(engine.keyring()), "a signed refusal");
+        }
+        // A credit whose payer's bank the plan does not name: the payer left out.
+        let tx = engine.new_tx_id();
+        let mut lonely = item(&tx, 100, 100);
+        lonely.parts.remove(0);
+        if let PartSpec::Credit { from, .. } = &mut lonely.parts[0].1 {
+            from.bank = bank(3);
+        }
+        let lonely = with_plan(1, lonely, 1, |p| p.parts.retain(|(b, _)| *b != bank(3)));
+        let ballots = engine.prepare(bank(1), vec![lonely]).await.unwrap();
+        assert_eq!(
+            ballots[0].ballot.vote, invalid,
+            "a party to its parts left out"
+        );
+        // A key operation whose plan leaves out a member (above all the key's owner, issue
+        // 24's second attack): every bank refuses it.
+        let op = crate::directory::KeyOp::Claim {
+            key: key("eva@example.com"),
+            account: AccountId(3),
+            name: "Eva".into(),
+            document: "***".into(),
+        };
+        let claim = PrepareItem {
+            tx: engine.new_tx_id(),
+            parts: vec![(0, PartSpec::Key(op))],
+            plan: None,
+        };
+        let skipping = with_plan(5, claim.clone(), 5, |p| {
+            p.parts.retain(|(b, _)| *b != bank(3))
+        });
+        let ballots = engine.prepare(bank(5), vec![skipping]).await.unwrap();
+        assert_eq!(ballots[0].ballot.vote, invalid);
+        let fair = PrepareItem {
+            tx: engine.new_tx_id(),
+            ..claim
+        };
+        assert_eq!(
+            prepare(&engine, 5, vec![fair]).await,
+            vec![Vote::Prepared],
+            "with every member, the same claim is reserved"
+        );
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+        assert_eq!(balances(&engine, beto).await, (0, 0));
+        let given = engine.consents_given(ana).await.unwrap();
+        assert_eq!(given[0].used_today, Cents::ZERO, "nothing drawn");
+    }
+
+    /// A decision is applied only with its proof for the plan prepared here, whoever delivers
+    /// it; two proofs of one signer that contradict each other are kept as evidence.
+    #[tokio::test]
+    async fn a_decision_applies_only_with_its_proof_and_a_contradiction_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, thread) = start(&dir);
+        let (ana, _beto) = funded(&engine).await;
+        let tx = engine.new_tx_id();
+        assert_eq!(
+            prepare(&engine, 1, vec![item(&tx, 400, 250)]).await,
+            vec![Vote::Prepared]
+        );
+        let plan = PLANS.with(|p| p.borrow()[&tx].clone());
+        let Proof::Commit { votes, .. } = certificate(&plan) else {
+            unreachable!()
+        };
+        let missing_one = Proof::Commit {
+            plan: plan.clone(),
+            votes: votes[1..].to_vec(),
+        };
+        let mut with_a_no = votes.clone();
+        with_a_no[0] = match refusal(&plan, 1) {
+            Proof::Abort { refusal, .. } => refusal,
+            Proof::Commit { .. } => unreachable!(),
+        };
+        let forged_no = refusal(&plan, 4);
+        let other_plan = with_plan(1, item(&tx, 400, 250), 1, |p| p.decide_by_ms += 1);
+        let for_another_plan = certificate(other_plan.plan.as_ref().unwrap());
+        let unproven = vec![
+            DecideItem::proved(missing_one),
+            DecideItem::proved(Proof::Commit {
+                plan: plan.clone(),
+                votes: with_a_no,
+            }),
+            DecideItem::proved(forged_no),
+        ];
+        assert!(engine.decide(bank(1), unproven).await.unwrap().is_empty());
+        assert_eq!(
+            engine
+                .decide(bank(3), vec![DecideItem::proved(for_another_plan)])
+                .await
+                .unwrap(),
+            vec![tx.clone()],
+            "about a plan not held here: acknowledged, not applied"
+        );
+        assert_eq!(balances(&engine, ana).await, (600, 400), "still reserved");
+        // The certificate commits, brought by anyone (here bank 3, as in cooperative
+        // termination).
+        assert_eq!(
+            engine
+                .decide(bank(3), vec![decision(&tx, true)])
+                .await
+                .unwrap(),
+            vec![tx.clone()]
+        );
+        assert_eq!(balances(&engine, ana).await, (600, 0));
+        // Then bank 1 signs a no to the plan it said yes to: both statements are kept.
+        assert_eq!(engine.snapshot().equivocations, 0);
+        assert_eq!(
+            engine
+                .decide(bank(1), vec![decision(&tx, false)])
+                .await
+                .unwrap(),
+            vec![tx.clone()]
+        );
+        assert_eq!(balances(&engine, ana).await, (600, 0), "the commit stands");
+        assert_eq!(engine.snapshot().equivocations, 1);
+        drop(engine);
+        thread.join().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("bank.sqlite3")).unwrap();
+        let kept = store.equivocations(&tx).unwrap();
+        assert_eq!(kept.len(), 1);
+        let (signer, first, second) = &kept[0];
+        assert_eq!(*signer, bank(1));
+        let yes: SignedBallot = serde_json::from_str(first).unwrap();
+        let no: SignedBallot = serde_json::from_str(second).unwrap();
+        let keys = config(&dir).keyring;
+        assert!(
+            yes.verify(&keys) && no.verify(&keys),
+            "both signed by bank 1"
+        );
+        assert!(yes.ballot.yes() && !no.ballot.yes());
+        assert_eq!(yes.ballot.plan, no.ballot.plan);
+        let (engine, _t) = start(&dir);
+        assert_eq!(engine.snapshot().equivocations, 1, "counted again at start");
+    }
+
+    /// As coordinator, this bank signs its own ballot last and stores the proof: a commit with
+    /// every participant's yes, an abort with its own no (for a refusal, or a plan past its
+    /// deadline).
+    #[tokio::test]
+    async fn a_coordinator_stores_each_decision_with_its_proof() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let plan_of = |tx: &TxId, decide_by_ms: i64| {
+            SignedPlan::sign(
+                &key_of(2),
+                Plan {
+                    tx: tx.clone(),
+                    coordinator: bank(2),
+                    parts: vec![(bank(2), Digest::of(b"")), (bank(3), Digest::of(b"x"))],
+                    decide_by_ms,
+                },
+            )
+        };
+        let yes_of_3 = |plan: &SignedPlan| {
+            let ballot = Ballot {
+                tx: plan.plan.tx.clone(),
+                plan: plan.hash(),
+                voter: bank(3),
+                vote: Vote::Prepared,
+            };
+            SignedBallot::sign(&key_of(3), ballot)
+        };
+        let decision = |tx: &TxId, commit: bool, plan: SignedPlan| Decision {
+            tx: tx.clone(),
+            commit,
+            participants: vec![bank(3)],
+            submitter: AccountId(1),
+            legs: vec![],
+            outcome: PacketOutcome {
+                tx_id: tx.clone(),
+                status: if commit {
+                    TxStatus::Committed
+                } else {
+                    TxStatus::Aborted
+                },
+                legs: vec![domain::dto::LegOutcome {
+                    status: if commit {
+                        TxStatus::Committed
+                    } else {
+                        TxStatus::Aborted
+                    },
+                    error: (!commit).then_some(Refusal::InsufficientFunds),
+                    receiver: None,
+                    amount: Cents::new(1),
+                }],
+            },
+            ballots: Some((
+                plan.clone(),
+                if commit {
+                    vec![yes_of_3(&plan)]
+                } else {
+                    vec![]
+                },
+            )),
+            refusal: (!commit).then_some((0, Refusal::InsufficientFunds)),
+        };
+        let (a, b, c) = (engine.new_tx_id(), engine.new_tx_id(), engine.new_tx_id());
+        let logged = engine
+            .log_decisions(vec![
+                decision(&a, true, plan_of(&a, NOW + 1)),
+                decision(&b, false, plan_of(&b, NOW + 1)),
+                decision(&c, true, plan_of(&c, NOW - 1)),
+            ])
+            .await
+            .unwrap();
+        let keys = engine.keyring().clone();
+        for (l, tx) in logged.iter().zip([&a, &b, &c]) {
+            let proof = l.proof.clone().expect("proved");
+            assert_eq!(proof.check(tx, &keys, None), Ok(()), "{tx}");
+            assert_eq!(proof.commit(), l.commit);
+            let stored = engine.decision(tx.clone()).await.unwrap().unwrap();
+            assert_eq!(stored.proof, Some(proof));
+        }
+        assert!(logged[0].commit);
+        assert!(
+            !logged[1].commit && !logged[2].commit,
+            "refused; and too late"
+        );
+        assert_eq!(
+            logged[1].proof.as_ref().unwrap().refused_by(),
+            Some(bank(2))
+        );
+        assert_eq!(
+            logged[2].outcome.failure().map(|(_, r)| r),
+            Some(Refusal::Expired)
+        );
+    }
+
+    /// Cooperative termination, as the participant asked: the proof it applied, its no to a
+    /// plan it refused or never saw before the deadline passed, and nothing before then.
+    #[tokio::test]
+    async fn another_participant_hears_what_this_bank_knows_of_a_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        funded(&engine).await;
+        let (done, refused) = (engine.new_tx_id(), engine.new_tx_id());
+        prepare(&engine, 1, vec![item(&done, 100, 100)]).await;
+        engine
+            .decide(bank(1), vec![decision(&done, true)])
+            .await
+            .unwrap();
+        prepare(&engine, 1, vec![item(&refused, 5_000, 100)]).await;
+        let plan = |tx: &TxId| PLANS.with(|p| p.borrow()[tx].clone());
+        assert_eq!(
+            engine.terminate(plan(&done)).await.unwrap(),
+            Termination::Decided(Box::new(certificate(&plan(&done))))
+        );
+        let Termination::Refuses(no) = engine.terminate(plan(&refused)).await.unwrap() else {
+            panic!("refused here")
+        };
+        assert!(no.is_for(&refused, plan(&refused).hash(), bank(2), engine.keyring()));
+        // Never seen: nothing until its deadline, then a no for ever (a plan past its deadline
+        // is refused here).
+        let unseen = planned(1, item(&engine.new_tx_id(), 100, 100));
+        let unseen_plan = unseen.plan.clone().unwrap();
+        assert_eq!(
+            engine.terminate(unseen_plan.clone()).await.unwrap(),
+            Termination::Pending
+        );
+        let past = with_plan(1, item(&engine.new_tx_id(), 100, 100), 1, |p| {
+            p.decide_by_ms = NOW - 1
+        });
+        assert!(matches!(
+            engine.terminate(past.plan.clone().unwrap()).await.unwrap(),
+            Termination::Refuses(_)
+        ));
+        let past_again = engine.prepare(bank(1), vec![past]).await.unwrap();
+        assert!(!past_again[0].ballot.yes(), "and its prepare is refused");
+        // A plan signed by no coordinator, or not naming this bank, hears nothing.
+        let forged = with_plan(1, item(&engine.new_tx_id(), 100, 100), 5, |_| {});
+        assert_eq!(
+            engine.terminate(forged.plan.unwrap()).await.unwrap(),
+            Termination::Pending
+        );
+    }
+
+    /// No reservation is pinned for ever: past its plan's deadline and the grace, a part held
+    /// without any proof of its decision is given up, and its money released.
+    #[tokio::test]
+    async fn a_part_held_without_proof_past_its_deadline_is_given_up() {
+        struct Moving(std::sync::atomic::AtomicI64);
+        impl Clock for Moving {
+            fn now_ms(&self) -> i64 {
+                self.0.load(std::sync::atomic::Ordering::SeqCst)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(Moving(std::sync::atomic::AtomicI64::new(NOW)));
+        let mut cfg = config(&dir);
+        cfg.expiry_grace_ms = 1_000;
+        let (engine, _t) = EngineHandle::start(cfg, clock.clone()).unwrap();
+        let (ana, _) = funded(&engine).await;
+        let tx = engine.new_tx_id();
+        prepare(&engine, 1, vec![item(&tx, 300, 300)]).await;
+        assert_eq!(balances(&engine, ana).await, (700, 300));
+        // The coordinator withholds its decision. Before the deadline and grace: kept.
+        clock
+            .0
+            .store(NOW + 60_000 + 1_000, std::sync::atomic::Ordering::SeqCst);
+        assert!(engine.expire().await.unwrap().is_empty());
+        clock
+            .0
+            .store(NOW + 60_000 + 1_001, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(engine.expire().await.unwrap(), vec![tx.clone()]);
+        assert_eq!(balances(&engine, ana).await, (1_000, 0));
+        assert!(engine.in_doubt().await.unwrap().is_empty());
+        assert_eq!(engine.audit().await.unwrap().total_incoming, 0);
+        let given = engine.consents_given(ana).await.unwrap();
+        assert_eq!(given[0].used_today, Cents::ZERO, "the draw is given back");
     }
 }

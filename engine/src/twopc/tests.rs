@@ -1,5 +1,7 @@
 use super::*;
+use crate::proof::{BankKey, Keyring};
 use domain::dto::LegState;
+use proof::{Ballot, Digest, SignedBallot};
 
 fn bank(n: u16) -> BankId {
     BankId::try_from(n).unwrap()
@@ -41,9 +43,53 @@ fn packet(n: u32) -> PacketPlan {
     }
 }
 
+fn key(n: u16) -> BankKey {
+    BankKey::from_seed([n as u8; 32])
+}
+
+fn keys() -> Keyring {
+    Keyring::new((1..=5).map(|n| (bank(n), key(n).public())).collect())
+}
+
+type Messages = Vec<(BankId, Vec<PrepareItem>)>;
+
+/// Bank 1 coordinates a round of `plans`.
+fn start(plans: Vec<PacketPlan>) -> (Round, Messages) {
+    Round::start(plans, (bank(1), &key(1)), 1_000)
+}
+
+/// `b`'s signed ballots on the items it was sent, voting `votes`.
+fn ballots(messages: &Messages, b: u16, votes: Vec<Vote>) -> Vec<SignedBallot> {
+    let (_, items) = messages.iter().find(|(to, _)| *to == bank(b)).unwrap();
+    items
+        .iter()
+        .zip(votes)
+        .map(|(item, vote)| {
+            let ballot = Ballot {
+                tx: item.tx.clone(),
+                plan: item.plan.as_ref().unwrap().hash(),
+                voter: bank(b),
+                vote,
+            };
+            SignedBallot::sign(&key(b), ballot)
+        })
+        .collect()
+}
+
+/// `b`'s signed yes on every item it was sent.
+fn yes(messages: &Messages, b: u16) -> Vec<SignedBallot> {
+    let n = messages
+        .iter()
+        .find(|(to, _)| *to == bank(b))
+        .unwrap()
+        .1
+        .len();
+    ballots(messages, b, vec![Vote::Prepared; n])
+}
+
 #[test]
 fn prepares_go_once_per_participant_with_all_its_parts() {
-    let (_round, messages) = Round::start(vec![packet(1), packet(2)]);
+    let (_round, messages) = start(vec![packet(1), packet(2)]);
     let banks: Vec<_> = messages.iter().map(|(b, _)| *b).collect();
     assert_eq!(banks, vec![bank(1), bank(2), bank(3)]);
     let (_, to_bank2) = &messages[1];
@@ -56,14 +102,54 @@ fn prepares_go_once_per_participant_with_all_its_parts() {
     assert_eq!(legs, vec![0, 1], "bank 2 receives leg 0 and pays leg 1");
     assert!(matches!(to_bank2[0].parts[0].1, PartSpec::Credit { .. }));
     assert!(matches!(to_bank2[0].parts[1].1, PartSpec::Debit { .. }));
+    // Every item of a packet carries one plan, signed by the coordinator, that names each
+    // participant with the hash of exactly the parts it was sent.
+    for (b, items) in &messages {
+        let item = &items[0];
+        let plan = item.plan.as_ref().unwrap();
+        assert!(plan.verify(&keys()));
+        assert_eq!(plan.plan.coordinator, bank(1));
+        assert_eq!(plan.plan.parts_of(*b), Some(Digest(item.parts_sha256())));
+        assert_eq!(
+            plan.plan.participants().collect::<Vec<_>>(),
+            vec![bank(1), bank(2), bank(3)]
+        );
+    }
+}
+
+#[test]
+fn a_coordinator_without_parts_is_still_in_the_plan_and_signs_last() {
+    let (round, messages) = Round::start(vec![packet(1)], (bank(4), &key(4)), 1_000);
+    assert_eq!(
+        messages.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
+        vec![bank(1), bank(2), bank(3)],
+        "nothing to prepare at bank 4"
+    );
+    let plan = messages[0].1[0].plan.clone().unwrap();
+    assert_eq!(
+        plan.plan.parts_of(bank(4)),
+        Some(Digest(
+            PrepareItem {
+                tx: tx(1),
+                parts: Vec::new(),
+                plan: None,
+            }
+            .parts_sha256()
+        ))
+    );
+    assert_eq!(
+        round.waiting_for().collect::<Vec<_>>(),
+        vec![bank(1), bank(2), bank(3)],
+        "its own ballot is its decision"
+    );
 }
 
 #[test]
 fn all_prepared_commits_every_leg() {
-    let (mut round, messages) = Round::start(vec![packet(1)]);
-    for (b, items) in messages {
+    let (mut round, messages) = start(vec![packet(1)]);
+    for (b, _) in &messages {
         assert!(!round.is_complete());
-        round.on_votes(b, Some(vec![Vote::Prepared; items.len()]));
+        round.on_votes(*b, Some(yes(&messages, u16::from(*b))), &keys());
     }
     let decisions = round.decisions();
     assert_eq!(decisions.len(), 1);
@@ -78,28 +164,27 @@ fn all_prepared_commits_every_leg() {
 
 #[test]
 fn one_refused_leg_aborts_the_packet_and_names_the_leg() {
-    let (mut round, _) = Round::start(vec![packet(1), packet(2)]);
-    round.on_votes(bank(1), Some(vec![Vote::Prepared, Vote::Prepared]));
+    let (mut round, m) = start(vec![packet(1), packet(2)]);
+    round.on_votes(bank(1), Some(yes(&m, 1)), &keys());
     assert_eq!(
         round.progress()[0].1,
         vec![LegState::Waiting; 3],
         "no leg is prepared before both its banks voted"
     );
+    let refused = Vote::Refused {
+        leg: 1,
+        reason: Refusal::InsufficientFunds,
+    };
     round.on_votes(
         bank(2),
-        Some(vec![
-            Vote::Refused {
-                leg: 1,
-                reason: Refusal::InsufficientFunds,
-            },
-            Vote::Prepared,
-        ]),
+        Some(ballots(&m, 2, vec![refused, Vote::Prepared])),
+        &keys(),
     );
     assert_eq!(
         round.progress()[0].1,
         vec![LegState::Prepared, LegState::Refused, LegState::Waiting]
     );
-    round.on_votes(bank(3), Some(vec![Vote::Prepared, Vote::Prepared]));
+    round.on_votes(bank(3), Some(yes(&m, 3)), &keys());
     let d = round.decisions();
     assert!(!d[0].commit, "packet 1 had a refusal");
     assert!(d[0]
@@ -111,15 +196,26 @@ fn one_refused_leg_aborts_the_packet_and_names_the_leg() {
         d[0].outcome.failure(),
         Some((1, Refusal::InsufficientFunds))
     );
+    assert_eq!(d[0].refusal, Some((1, Refusal::InsufficientFunds)));
     assert!(d[1].commit, "packet 2 is independent of packet 1");
+    // The commit carries the others' signed yes votes for its plan, in the plan's order; the
+    // coordinator adds its own when it stores the decision.
+    let (plan, votes) = d[1].ballots.clone().unwrap();
+    assert_eq!(
+        votes.iter().map(|v| v.ballot.voter).collect::<Vec<_>>(),
+        vec![bank(2), bank(3)]
+    );
+    assert!(votes.iter().all(|v| v.ballot.plan == plan.hash()));
 }
 
 #[test]
 fn a_silent_or_garbled_participant_counts_as_a_no() {
-    let (mut round, _) = Round::start(vec![packet(1)]);
-    round.on_votes(bank(1), Some(vec![Vote::Prepared]));
-    round.on_votes(bank(2), Some(vec![Vote::Prepared, Vote::Prepared])); // wrong length
-    round.on_votes(bank(3), None);
+    let (mut round, m) = start(vec![packet(1)]);
+    round.on_votes(bank(1), Some(yes(&m, 1)), &keys());
+    let mut two = yes(&m, 2);
+    two.push(two[0].clone());
+    round.on_votes(bank(2), Some(two), &keys()); // wrong length
+    round.on_votes(bank(3), None, &keys());
     let d = round.decisions();
     assert!(!d[0].commit);
     let (leg, reason) = d[0].outcome.failure().unwrap();
@@ -128,24 +224,48 @@ fn a_silent_or_garbled_participant_counts_as_a_no() {
 }
 
 #[test]
+fn a_yes_counts_only_as_its_voters_signed_ballot_on_that_plan() {
+    let forged = |m: &Messages| {
+        let mut v = yes(m, 3);
+        v[0] = SignedBallot::sign(&key(5), v[0].ballot.clone());
+        v
+    };
+    let for_another_plan = |_: &Messages| {
+        let (_, other) = Round::start(vec![packet(1)], (bank(1), &key(1)), 2_000);
+        yes(&other, 3)
+    };
+    let as_bank_two = |m: &Messages| yes(m, 2);
+    for bad in [forged, for_another_plan, as_bank_two] {
+        let (mut round, m) = start(vec![packet(1)]);
+        round.on_votes(bank(1), Some(yes(&m, 1)), &keys());
+        round.on_votes(bank(2), Some(yes(&m, 2)), &keys());
+        round.on_votes(bank(3), Some(bad(&m)), &keys());
+        let d = round.decisions();
+        assert!(!d[0].commit);
+        assert_eq!(
+            d[0].outcome.failure().map(|(_, r)| r),
+            Some(Refusal::NoAnswer { bank: bank(3) })
+        );
+    }
+}
+
+#[test]
 fn duplicate_and_unexpected_votes_are_ignored() {
-    let (mut round, _) = Round::start(vec![packet(1)]);
-    round.on_votes(bank(1), Some(vec![Vote::Prepared]));
+    let (mut round, m) = start(vec![packet(1)]);
+    round.on_votes(bank(1), Some(yes(&m, 1)), &keys());
     // A second answer from bank 1 cannot turn its yes into a no, nor count twice.
-    round.on_votes(
-        bank(1),
-        Some(vec![Vote::Refused {
-            leg: 0,
-            reason: Refusal::Expired,
-        }]),
-    );
-    round.on_votes(bank(4), None);
+    let refused = Vote::Refused {
+        leg: 0,
+        reason: Refusal::Expired,
+    };
+    round.on_votes(bank(1), Some(ballots(&m, 1, vec![refused])), &keys());
+    round.on_votes(bank(4), None, &keys());
     assert_eq!(
         round.waiting_for().collect::<Vec<_>>(),
         vec![bank(2), bank(3)]
     );
-    round.on_votes(bank(2), Some(vec![Vote::Prepared]));
-    round.on_votes(bank(3), Some(vec![Vote::Prepared]));
+    round.on_votes(bank(2), Some(yes(&m, 2)), &keys());
+    round.on_votes(bank(3), Some(yes(&m, 3)), &keys());
     assert!(round.decisions()[0].commit);
 }
 
@@ -162,8 +282,8 @@ fn deliveries() -> Deliveries {
 #[test]
 fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
     let mut d = deliveries();
-    d.add(tx(1), true, &[bank(1), bank(2)], 0);
-    d.add(tx(2), false, &[bank(2)], 0);
+    d.add(tx(1), (true, None), &[bank(1), bank(2)], 0);
+    d.add(tx(2), (false, None), &[bank(2)], 0);
     let due = d.due(0);
     assert_eq!(due.len(), 2);
     assert_eq!(
@@ -173,11 +293,13 @@ fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
             vec![
                 DecideItem {
                     tx: tx(1),
-                    commit: true
+                    commit: true,
+                    proof: None,
                 },
                 DecideItem {
                     tx: tx(2),
-                    commit: false
+                    commit: false,
+                    proof: None,
                 }
             ]
         )
@@ -206,7 +328,7 @@ fn decisions_are_batched_per_peer_and_retried_with_backoff_until_acked() {
 #[test]
 fn a_duplicate_ack_changes_nothing() {
     let mut d = deliveries();
-    d.add(tx(1), true, &[bank(1), bank(2)], 0);
+    d.add(tx(1), (true, None), &[bank(1), bank(2)], 0);
     d.due(0);
     assert!(d.acked(bank(1), &[tx(1)]).is_empty());
     assert!(d.acked(bank(1), &[tx(1)]).is_empty());
@@ -220,7 +342,8 @@ fn a_duplicate_ack_changes_nothing() {
             bank(2),
             vec![DecideItem {
                 tx: tx(1),
-                commit: true
+                commit: true,
+                proof: None,
             }]
         )]
     );
@@ -232,7 +355,7 @@ fn a_duplicate_ack_changes_nothing() {
 fn messages_are_bounded() {
     let mut d = deliveries();
     for n in 0..(MAX_ITEMS_PER_MESSAGE as u32 + 10) {
-        d.add(tx(n), true, &[bank(2)], 0);
+        d.add(tx(n), (true, None), &[bank(2)], 0);
     }
     let due = d.due(0);
     assert_eq!(due[0].1.len(), MAX_ITEMS_PER_MESSAGE);
@@ -242,7 +365,7 @@ fn messages_are_bounded() {
 #[test]
 fn an_attempt_in_flight_is_not_repeated_until_it_fails_or_times_out() {
     let mut d = deliveries();
-    d.add(tx(1), true, &[bank(2)], 0);
+    d.add(tx(1), (true, None), &[bank(2)], 0);
     assert_eq!(d.due(0).len(), 1);
     // The answer is slow: past the 100 ms backoff, nothing is sent again while it is in flight.
     assert!(d.due(500).is_empty());
@@ -264,8 +387,8 @@ fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
         linger_ms: 30,
         me: bank(1),
     });
-    d.add(tx(1), true, &[bank(1), bank(2), bank(3)], 0);
-    d.add(tx(2), false, &[bank(2)], 5);
+    d.add(tx(1), (true, None), &[bank(1), bank(2), bank(3)], 0);
+    d.add(tx(2), (false, None), &[bank(2)], 5);
     // This bank's own engine at once; the peers only after the linger.
     assert_eq!(
         d.due(0),
@@ -273,7 +396,8 @@ fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
             bank(1),
             vec![DecideItem {
                 tx: tx(1),
-                commit: true
+                commit: true,
+                proof: None,
             }]
         )]
     );
@@ -285,11 +409,13 @@ fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
         vec![
             DecideItem {
                 tx: tx(1),
-                commit: true
+                commit: true,
+                proof: None,
             },
             DecideItem {
                 tx: tx(2),
-                commit: false
+                commit: false,
+                proof: None,
             }
         ]
     );
@@ -304,7 +430,8 @@ fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
             bank(3),
             vec![DecideItem {
                 tx: tx(1),
-                commit: true
+                commit: true,
+                proof: None,
             }]
         )]
     );
@@ -318,7 +445,8 @@ fn decisions_for_peers_linger_for_a_prepare_to_ride_on() {
             bank(2),
             vec![DecideItem {
                 tx: tx(2),
-                commit: false
+                commit: false,
+                proof: None,
             }]
         )]
     );
@@ -355,9 +483,13 @@ fn a_leg_inside_a_bank_needs_one_debit_and_one_credit_of_equal_amounts() {
         from: cp("Ana", from),
     };
     let shape = |parts: Vec<(u16, PartSpec)>| {
-        PrepareItem { tx: tx(1), parts }
-            .legs_here(bank(2))
-            .map_err(|(leg, _)| leg)
+        PrepareItem {
+            tx: tx(1),
+            parts,
+            plan: None,
+        }
+        .legs_here(bank(2))
+        .map_err(|(leg, _)| leg)
     };
     assert_eq!(
         shape(vec![(0, debit(5, 2)), (0, credit(5, 2))]),

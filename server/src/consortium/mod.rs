@@ -61,6 +61,10 @@ pub struct TwoPcSettings {
     pub fault: Option<Fault>,
 }
 
+/// A round's plans are to be decided within this long of its start (their `decide_by_ms`): far
+/// beyond a prepare's timeout and the storing of decisions, which take seconds at worst.
+const DECIDE_WITHIN_MS: i64 = 30_000;
+
 /// Fully acknowledged decisions are recorded in one engine write at most this often (see
 /// [`CoordinatorConfig::acks_recorded_every_ms`]).
 const ACKS_RECORDED_EVERY_MS: u64 = 200;
@@ -133,9 +137,15 @@ impl Node {
         public_urls: BTreeMap<BankId, String>,
         engine: EngineHandle,
         settings: TwoPcSettings,
-        evidence: Option<engine::evidence::EvidenceLog>,
+        (identity, evidence): (
+            Arc<engine::proof::BankKey>,
+            Option<engine::evidence::EvidenceLog>,
+        ),
     ) -> Arc<Node> {
         let config = CoordinatorConfig {
+            identity,
+            keyring: Arc::new(engine.keyring().clone()),
+            decide_within_ms: DECIDE_WITHIN_MS,
             me: peers.me,
             queue_capacity: settings.queue_capacity,
             batch_max: settings.batch_max,
@@ -214,33 +224,30 @@ impl Node {
     /// hands the decisions to a task of their own. Returns whether there was any work.
     pub async fn run_batch(self: Arc<Self>) -> bool {
         let started = Instant::now();
-        let batch = self.coordinator().start_batch(self.now_ms());
+        let batch = self
+            .coordinator()
+            .start_batch(self.now_ms(), self.engine.now_ms());
         let worked = batch.worked();
         self.answer(batch.expired);
         let Some(round) = batch.round else {
             return worked;
         };
         let mut calls = JoinSet::new();
-        if let Some(items) = round.own {
+        let own = round.own.map(|items| {
             let engine = self.engine.clone();
-            calls.spawn(async move {
-                let votes = engine.prepare(engine.bank().id, items).await.ok();
-                (
-                    engine.bank().id,
-                    Vec::new(),
-                    votes.map(|votes| PrepareAnswer {
-                        votes,
-                        acked: Vec::new(),
-                    }),
-                )
-            });
-        }
+            tokio::spawn(async move { engine.prepare_own(items).await.ok() })
+        });
         for (bank, msg) in round.prepares {
             let node = self.clone();
             calls.spawn(async move {
                 let sent: Vec<TxId> = msg.decisions.iter().map(|d| d.tx.clone()).collect();
                 (bank, sent, node.send_prepare(bank, msg).await)
             });
+        }
+        if let Some(own) = own {
+            // A task that panicked leaves this bank's own parts unvoted: a no.
+            let votes = own.await.ok().flatten();
+            self.coordinator().on_own_votes(round.id, votes);
         }
         while let Some(joined) = calls.join_next().await {
             // A call task that panicked leaves its bank unanswered: `finish_round` counts it as a no.
@@ -393,6 +400,8 @@ impl Node {
             submitter: account,
             legs: Vec::new(),
             outcome: refused,
+            ballots: None,
+            refusal: None,
         };
         let mut logged = self.engine.log_decisions(vec![decision]).await?;
         logged

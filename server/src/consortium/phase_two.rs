@@ -1,11 +1,14 @@
 //! Phase two and recovery: decisions delivered until every participant acknowledged them, and
-//! transactions this bank has had prepared too long resolved with their coordinators (and, as a
-//! coordinator, the answers to such questions).
+//! transactions this bank has had prepared too long resolved with their coordinators and the
+//! other participants (and, as a coordinator, the answers to such questions).
 
 use super::Node;
 use domain::{BankId, TxId};
-use engine::twopc::{in_doubt_by_coordinator, DecideItem, Resolution};
-use engine::wire::{DecideMsg, ResolveMsg, Route};
+use engine::twopc::proof::{Proof, SignedPlan};
+use engine::twopc::{in_doubt_by_coordinator, DecideItem, Question, Resolution};
+use engine::wire::{DecideMsg, ResolveMsg, Route, TerminateAnswer, TerminateMsg};
+use engine::Termination;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +68,12 @@ impl Node {
             .ok()
     }
 
-    /// Recovery, forever: resolves transactions this bank has had prepared for too long.
+    /// Recovery, forever: resolves transactions this bank has had prepared for too long. It asks
+    /// each coordinator about the plans it holds; about those still undecided after
+    /// [`ASK_OTHERS_AFTER`] rounds of asking, it asks the plan's other participants too
+    /// (cooperative termination: any of them may hold the proof). A proof from anyone decides;
+    /// past the plan's deadline a participant's signed no does too. Whatever is still held
+    /// without proof long after its deadline is given up (`EngineHandle::expire`).
     pub(super) async fn recover_forever(self: Arc<Self>) {
         let period = Duration::from_millis(self.settings.in_doubt_after_ms.max(10));
         let patience = i64::try_from(self.settings.in_doubt_after_ms).unwrap_or(i64::MAX);
@@ -74,31 +82,97 @@ impl Node {
             let Ok(in_doubt) = self.engine.in_doubt().await else {
                 continue;
             };
-            let cutoff = engine::wall_clock_ms().saturating_sub(patience);
-            for (coordinator, txs) in in_doubt_by_coordinator(in_doubt, cutoff) {
+            let now = self.engine.now_ms();
+            let long_ago = now.saturating_sub(patience.saturating_mul(ASK_OTHERS_AFTER));
+            let long: Vec<SignedPlan> = in_doubt
+                .iter()
+                .filter(|d| d.since_ms <= long_ago)
+                .filter_map(|d| d.plan.clone())
+                .collect();
+            for (coordinator, questions) in in_doubt_by_coordinator(in_doubt, now - patience) {
                 let answers = if coordinator == self.me {
-                    Some(self.resolve_many(self.me, txs.clone()).await)
+                    Some(self.resolve_many(self.me, questions.clone()).await)
                 } else {
-                    self.ask_coordinator(coordinator, txs.clone()).await
+                    self.ask_coordinator(coordinator, questions.clone()).await
                 };
-                let items = Resolution::apply(txs, answers.unwrap_or_default());
-                if !items.is_empty() {
-                    tracing::info!(count = items.len(), %coordinator, "resolving in-doubt transactions");
-                    if let Err(e) = self.engine.decide(coordinator, items).await {
-                        tracing::warn!(error = %e, "applying resolved decisions");
-                    }
+                let items = Resolution::apply(questions, answers.unwrap_or_default());
+                self.apply_found(coordinator, items, "its coordinator")
+                    .await;
+            }
+            if !long.is_empty() {
+                self.ask_participants(long, now).await;
+            }
+            match self.engine.expire().await {
+                Ok(expired) if !expired.is_empty() => {
+                    tracing::warn!(
+                        count = expired.len(),
+                        "gave up transactions held without proof past their deadline"
+                    );
                 }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "giving up expired transactions"),
             }
         }
     }
 
-    /// Asks `coordinator` how it decided `txs`; its signed answer is kept as evidence.
+    /// Applies decisions found for transactions in doubt (each is checked against its proof).
+    async fn apply_found(&self, from: BankId, items: Vec<DecideItem>, whom: &str) {
+        if items.is_empty() {
+            return;
+        }
+        tracing::info!(count = items.len(), %from, "resolving in-doubt transactions, asked of {whom}");
+        if let Err(e) = self.engine.decide(from, items).await {
+            tracing::warn!(error = %e, "applying resolved decisions");
+        }
+    }
+
+    /// Cooperative termination: asks every other participant of `plans` (but their
+    /// coordinators, asked already) what it knows of them.
+    async fn ask_participants(&self, plans: Vec<SignedPlan>, now: i64) {
+        let mut by_bank: BTreeMap<BankId, Vec<SignedPlan>> = BTreeMap::new();
+        for plan in plans {
+            for bank in plan.plan.participants() {
+                if bank == self.me || bank == plan.plan.coordinator {
+                    continue;
+                }
+                let list = by_bank.entry(bank).or_default();
+                if list.len() < engine::twopc::MAX_ITEMS_PER_MESSAGE {
+                    list.push(plan.clone());
+                }
+            }
+        }
+        for (bank, plans) in by_bank {
+            let msg = TerminateMsg {
+                plans: plans.clone(),
+            };
+            let Ok(answers) = self
+                .peers
+                .call::<TerminateAnswer>(bank, Route::Terminate, &msg)
+                .await
+            else {
+                continue;
+            };
+            if answers.len() != plans.len() {
+                continue;
+            }
+            let items = plans
+                .into_iter()
+                .zip(answers)
+                .filter_map(|(plan, answer)| termination_decision(plan, answer, now))
+                .collect();
+            self.apply_found(bank, items, "another participant").await;
+        }
+    }
+
+    /// Asks `coordinator` how it decided the plans of `questions`; its signed answer is kept as
+    /// evidence.
     async fn ask_coordinator(
         &self,
         coordinator: BankId,
-        txs: Vec<TxId>,
+        questions: Vec<Question>,
     ) -> Option<Vec<Resolution>> {
-        let msg = ResolveMsg { txs: txs.clone() };
+        let txs = questions.iter().map(|q| q.tx.clone()).collect();
+        let msg = ResolveMsg { questions };
         let (request, sent, answer) = self
             .peers
             .signed_call(coordinator, Route::Resolve, &msg, None)
@@ -110,20 +184,40 @@ impl Node {
     }
 
     /// The coordinator's answer to participant `from` in doubt. A packet still claimed is
-    /// pending; otherwise the stored decision (a commit only to the banks it is for), or a stored
-    /// presumed abort.
-    pub async fn resolve_many(&self, from: BankId, txs: Vec<TxId>) -> Vec<Resolution> {
-        let mut out = Vec::with_capacity(txs.len());
-        for tx in txs {
-            if self.coordinator().in_flight(&tx) {
+    /// pending; otherwise the decision with its proof, or this bank's no to a plan it signed and
+    /// never committed (stored as a presumed abort when it decided nothing).
+    pub async fn resolve_many(&self, from: BankId, questions: Vec<Question>) -> Vec<Resolution> {
+        let mut out = Vec::with_capacity(questions.len());
+        for q in questions {
+            if self.coordinator().in_flight(&q.tx) {
                 out.push(Resolution::Pending);
                 continue;
             }
-            out.push(match self.engine.resolve(tx).await {
-                Ok(d) => Resolution::for_bank(&d, from),
-                Err(_) => Resolution::Pending,
-            });
+            out.push(
+                self.engine
+                    .resolve(from, q)
+                    .await
+                    .unwrap_or(Resolution::Pending),
+            );
         }
         out
+    }
+}
+
+/// Rounds of asking the coordinator alone before the other participants are asked too.
+const ASK_OTHERS_AFTER: i64 = 3;
+
+/// What another participant's `answer` about `plan` lets this bank decide: a proof it holds;
+/// or, past the plan's deadline, its signed no (then no certificate can ever exist unless that
+/// participant contradicts itself, which its two signatures would prove).
+fn termination_decision(plan: SignedPlan, answer: Termination, now: i64) -> Option<DecideItem> {
+    match answer {
+        Termination::Decided(proof) if proof.tx() == &plan.plan.tx => {
+            Some(DecideItem::proved(*proof))
+        }
+        Termination::Refuses(no) if now > plan.plan.decide_by_ms => {
+            Some(DecideItem::proved(Proof::Abort { plan, refusal: no }))
+        }
+        _ => None,
     }
 }

@@ -189,8 +189,9 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
         .unwrap();
     let body = json!({ "items": [{ "tx": tx_id(1), "parts": [[0, consent_debit(&consent, betos, 100, 3)]] }] })
         .to_string();
+    let body = c.planned(0, 1, body.as_bytes());
     let (_, text) = c
-        .signed_post(1, "/interbank/prepare", 0, now_ms(), body.as_bytes())
+        .signed_post(1, "/interbank/prepare", 0, now_ms(), &body)
         .await;
     assert!(text.contains("consent_unknown"), "{text}");
     assert_eq!(reservations(&c, 1).await, (0, 0));
@@ -288,13 +289,25 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
     // Vera's money never moved.
     assert_eq!(vera2.balances().await, (500_000, 0));
 
-    // 7. Expired: a new consent for 30 days, then Automobili's clock runs 40 days ahead.
+    // 7. Expired: a new consent for 30 days, then 40 days pass (Eleven's and Automobili's
+    //    clocks run 40 days ahead: a plan is timed by its coordinator's clock, and a
+    //    participant refuses one whose deadline its own clock has passed).
     let (status, body) = link(&ana1, &ana2, 2, &Terms::generous()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    c.kill(1).await;
     let forty_days = (40 * 86_400_000i64).to_string();
-    c.restart_with(1, &[("FAULT_CLOCK_SKEW_MS", &forty_days)])
+    for i in [0, 1] {
+        c.kill(i).await;
+        c.restart_with(i, &[("FAULT_CLOCK_SKEW_MS", &forty_days)])
+            .await;
+    }
+    // Her session at Eleven ended with its clock 40 days ahead: she logs in again.
+    let (status, body) = ana1
+        .call(
+            "login",
+            &[("email", "ana1@example.com"), ("password", PASSWORD)],
+        )
         .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let outcome = packet(&ana1, vec![leg(2, BETO_CPF, 1, "1,00")]).await;
     assert_refused(&outcome, 0, "consent_expired", 2);
     assert_eq!(reservations(&c, 1).await, (0, 0));

@@ -224,6 +224,11 @@ async fn a_pix_to_a_bank_with_a_full_disk_says_so_and_moves_nothing() {
         "{body}"
     );
     assert!(!body.to_string().contains("did not answer"), "{body}");
+    // Bank 4 may hold a decision it has had no room to write (each carries its proof): the
+    // operator frees the disk, and the bank finishes it, losing nothing.
+    c.kill(3).await;
+    c.restart(3).await;
     assert_settled(&c, &[0, 1, 2, 3, 4], 100_000).await;
     assert_eq!(ana.balances().await, (100_000 - paid, 0));
+    assert_eq!(beto.balances().await, (paid, 0));
 }

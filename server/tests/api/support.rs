@@ -514,6 +514,8 @@ pub struct Consortium {
     pub env: Vec<(&'static str, String)>,
     /// Per bank, variables that override `env` (each bank's own view of its peers).
     pub per_bank: Vec<Vec<(&'static str, String)>>,
+    /// The plans a test signed as some bank (see [`Consortium::planned`]), by transaction id.
+    plans: std::sync::Mutex<std::collections::HashMap<String, engine::twopc::proof::SignedPlan>>,
     /// The membership file's folder (kept for as long as the banks run).
     _shared: tempfile::TempDir,
 }
@@ -568,6 +570,7 @@ impl Consortium {
             banks: Vec::new(),
             env,
             per_bank,
+            plans: std::sync::Mutex::new(std::collections::HashMap::new()),
             _shared: shared,
         }
     }
@@ -631,6 +634,139 @@ impl Consortium {
         let to_id = domain::BankId::try_from(to as u16 + 1).unwrap();
         let headers = self.signer(from).request(to_id, "POST", path, ts, body);
         self.post_with(to, path, &headers, body).await
+    }
+
+    /// `body`, a prepare message for bank `to`, with a plan for each item as bank `from`
+    /// signs it with its own key: naming itself, `to` with exactly the item's parts, and every
+    /// bank those parts name as their other side (every member, for a key operation). What a
+    /// bank, or a rogue bank holding its own key, sends. `change` may alter each plan before
+    /// it is signed (a lie in it).
+    pub fn planned_with(
+        &self,
+        from: usize,
+        to: usize,
+        body: &[u8],
+        change: impl Fn(&mut engine::twopc::proof::Plan),
+    ) -> Vec<u8> {
+        use engine::twopc::proof::{Digest, Plan, SignedPlan};
+        use engine::twopc::PartSpec;
+        let bank = |i: usize| domain::BankId::try_from(i as u16 + 1).unwrap();
+        let mut msg: engine::wire::PrepareMsg = serde_json::from_slice(body).unwrap();
+        let key = server::identity::BankKey::load_or_create(&self.key_file(from)).unwrap();
+        for item in &mut msg.items {
+            let mut banks: std::collections::BTreeSet<domain::BankId> =
+                [bank(from), bank(to)].into();
+            for (_, spec) in &item.parts {
+                match spec {
+                    PartSpec::Debit { to, .. } => {
+                        banks.insert(to.bank);
+                    }
+                    PartSpec::Credit { from, .. } => {
+                        banks.insert(from.bank);
+                    }
+                    PartSpec::Key(_) => banks.extend((0..5).map(bank)),
+                }
+            }
+            let mine = Digest(item.parts_sha256());
+            let parts = banks
+                .into_iter()
+                .map(|b| {
+                    (
+                        b,
+                        if b == bank(to) {
+                            mine
+                        } else {
+                            Digest::of(b"elsewhere")
+                        },
+                    )
+                })
+                .collect();
+            let mut plan = Plan {
+                tx: item.tx.clone(),
+                coordinator: bank(from),
+                parts,
+                decide_by_ms: engine::wall_clock_ms() + 60_000,
+            };
+            change(&mut plan);
+            let signed = SignedPlan::sign(&key, plan);
+            self.plans
+                .lock()
+                .unwrap()
+                .insert(item.tx.to_string(), signed.clone());
+            item.plan = Some(signed);
+        }
+        serde_json::to_vec(&msg).unwrap()
+    }
+
+    /// [`Consortium::planned_with`], with honest plans.
+    pub fn planned(&self, from: usize, to: usize, body: &[u8]) -> Vec<u8> {
+        self.planned_with(from, to, body, |_| {})
+    }
+
+    /// A decide message committing `tx` (planned by [`Consortium::planned`]) with every
+    /// participant's yes: bank `from`'s own (it planned it), and the signed yes votes the other
+    /// participants gave in `answers` (texts of their prepare answers). Bank `from` then holds
+    /// a certificate any bank checks.
+    pub fn certificate(&self, from: usize, tx: &str, answers: &[&str]) -> Vec<u8> {
+        use engine::twopc::proof::{Ballot, Proof, SignedBallot};
+        let plan = self.plans.lock().unwrap()[tx].clone();
+        let key = server::identity::BankKey::load_or_create(&self.key_file(from)).unwrap();
+        let given: Vec<SignedBallot> = answers
+            .iter()
+            .flat_map(|a| {
+                serde_json::from_str::<engine::wire::PrepareAnswer>(a)
+                    .unwrap()
+                    .votes
+            })
+            .collect();
+        let me = domain::BankId::try_from(from as u16 + 1).unwrap();
+        let votes = plan
+            .plan
+            .participants()
+            .map(|b| {
+                if b == me {
+                    let ballot = Ballot {
+                        tx: plan.plan.tx.clone(),
+                        plan: plan.hash(),
+                        voter: me,
+                        vote: engine::twopc::Vote::Prepared,
+                    };
+                    SignedBallot::sign(&key, ballot)
+                } else {
+                    given
+                        .iter()
+                        .find(|v| v.ballot.voter == b && v.ballot.plan == plan.hash())
+                        .cloned()
+                        .unwrap_or_else(|| panic!("no yes from bank {b} for {tx}"))
+                }
+            })
+            .collect();
+        let proof = Proof::Commit { plan, votes };
+        let item = engine::twopc::DecideItem::proved(proof);
+        serde_json::to_vec(&engine::wire::DecideMsg { items: vec![item] }).unwrap()
+    }
+
+    /// A decide message aborting `tx` (planned by [`Consortium::planned`]) with bank `from`'s
+    /// own signed no to its plan.
+    pub fn refusal(&self, from: usize, tx: &str) -> Vec<u8> {
+        use engine::twopc::proof::{Ballot, Proof, SignedBallot};
+        let plan = self.plans.lock().unwrap()[tx].clone();
+        let key = server::identity::BankKey::load_or_create(&self.key_file(from)).unwrap();
+        let ballot = Ballot {
+            tx: plan.plan.tx.clone(),
+            plan: plan.hash(),
+            voter: domain::BankId::try_from(from as u16 + 1).unwrap(),
+            vote: engine::twopc::Vote::Refused {
+                leg: 0,
+                reason: domain::Refusal::Expired,
+            },
+        };
+        let proof = Proof::Abort {
+            plan,
+            refusal: SignedBallot::sign(&key, ballot),
+        };
+        let item = engine::twopc::DecideItem::proved(proof);
+        serde_json::to_vec(&engine::wire::DecideMsg { items: vec![item] }).unwrap()
     }
 
     /// A POST to `path` at bank `to` with the given authentication headers, as they are.

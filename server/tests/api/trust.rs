@@ -14,10 +14,11 @@ fn now_ms() -> i64 {
     engine::wall_clock_ms()
 }
 
+/// A credit to `cpf`'s key, paid by someone at bank 5 (the rogue bank, in these tests).
 fn credit(tx: &str, cpf: &str, amount: i64) -> Vec<u8> {
     let key = cpf.replace(['.', '-'], "");
     json!({ "items": [{ "tx": tx, "parts": [[0, { "Credit": { "key": key, "amount": amount,
-        "from": { "name": "Someone", "key_masked": "***", "bank": 1 } } }]] }] })
+        "from": { "name": "Someone", "key_masked": "***", "bank": 5 } } }]] }] })
     .to_string()
     .into_bytes()
 }
@@ -138,7 +139,13 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     // 3. Expired and absurd time stamps.
     for ts in [now_ms() - 120_000, i64::MIN, i64::MAX] {
         let (status, text) = c
-            .signed_post(2, prepare, 4, ts, &credit(&tx_id(5), BETO_CPF, 1))
+            .signed_post(
+                2,
+                prepare,
+                4,
+                ts,
+                &c.planned(4, 2, &credit(&tx_id(5), BETO_CPF, 1)),
+            )
             .await;
         assert_eq!(
             (status, text.as_str()),
@@ -164,7 +171,13 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     // 5. Bank 5 with its own key credits Beto at bank 3 beyond its limit: refused.
     let t = tx_id(5);
     let (status, text) = c
-        .signed_post(2, prepare, 4, now_ms(), &credit(&t, BETO_CPF, LIMIT + 1))
+        .signed_post(
+            2,
+            prepare,
+            4,
+            now_ms(),
+            &c.planned(4, 2, &credit(&t, BETO_CPF, LIMIT + 1)),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(
@@ -174,10 +187,18 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     // Within its limit it can: but that is then bank 5's debt to bank 3, on bank 3's books.
     let t = tx_id(5);
     let (_, text) = c
-        .signed_post(2, prepare, 4, now_ms(), &credit(&t, BETO_CPF, 60_000))
+        .signed_post(
+            2,
+            prepare,
+            4,
+            now_ms(),
+            &c.planned(4, 2, &credit(&t, BETO_CPF, 60_000)),
+        )
         .await;
-    assert!(text.contains(r#""votes":["Prepared"]"#), "{text}");
-    let (_, text) = c.signed_post(2, decide, 4, now_ms(), &commit(&t)).await;
+    assert!(text.contains(r#""vote":"Prepared""#), "{text}");
+    // Committed with bank 3's own signed yes and bank 5's: a certificate bank 3 checks.
+    let certificate = c.certificate(4, &t, &[&text]);
+    let (_, text) = c.signed_post(2, decide, 4, now_ms(), &certificate).await;
     assert_eq!(text, format!(r#"["{t}"]"#));
     assert_eq!(beto.balances().await, (60_000, 0));
     assert_eq!(
@@ -186,6 +207,13 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
         "bank 5 owes bank 3 what it credited"
     );
     let minted = t.clone();
+    // Bank 5 then signs a no to the plan it said yes to: nothing changes, and bank 3 keeps the
+    // two contradicting statements (below, in its evidence report) and raises the alarm.
+    let (_, text) = c
+        .signed_post(2, decide, 4, now_ms(), &c.refusal(4, &t))
+        .await;
+    assert_eq!(text, format!(r#"["{t}"]"#));
+    assert_eq!(beto.balances().await, (60_000, 0), "the commit stands");
     // The rest of its limit is all it can still add, pending or not.
     let (_, text) = c
         .signed_post(
@@ -193,7 +221,7 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
             prepare,
             4,
             now_ms(),
-            &credit(&tx_id(5), BETO_CPF, 40_001),
+            &c.planned(4, 2, &credit(&tx_id(5), BETO_CPF, 40_001)),
         )
         .await;
     assert!(text.contains("limit_exceeded"), "{text}");
@@ -207,10 +235,18 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
         "to": { "name": "Mule", "key_masked": "***", "bank": 5 } } }]] }] })
     .to_string()
     .into_bytes();
-    let (_, text) = c.signed_post(2, prepare, 4, now_ms(), &own).await;
+    let (_, text) = c
+        .signed_post(2, prepare, 4, now_ms(), &c.planned(4, 2, &own))
+        .await;
     assert!(text.contains("no_source_account"), "{text}");
     let (_, text) = c
-        .signed_post(2, prepare, 4, now_ms(), &debit(&tx_id(5), &consent, 100))
+        .signed_post(
+            2,
+            prepare,
+            4,
+            now_ms(),
+            &c.planned(4, 2, &debit(&tx_id(5), &consent, 100)),
+        )
         .await;
     assert!(text.contains("consent_unknown"), "{text}");
     assert_eq!(ana.balances().await, (10_000, 0), "nothing reserved");
@@ -219,25 +255,43 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     //    Ana at bank 3; bank 5 then sends "commit" for it: not applied.
     let held = tx_id(1);
     let (_, text) = c
-        .signed_post(2, prepare, 0, now_ms(), &debit(&held, &consent, 2_500))
+        .signed_post(
+            2,
+            prepare,
+            0,
+            now_ms(),
+            &c.planned(0, 2, &debit(&held, &consent, 2_500)),
+        )
         .await;
-    assert!(text.contains(r#""votes":["Prepared"]"#), "{text}");
+    assert!(text.contains(r#""vote":"Prepared""#), "{text}");
     assert_eq!(ana.balances().await, (7_500, 2_500));
     let (status, text) = c.signed_post(2, decide, 4, now_ms(), &commit(&held)).await;
     assert_eq!(
-        (status, text),
-        (StatusCode::OK, format!(r#"["{held}"]"#)),
-        "acknowledged as 'nothing of yours here'"
+        (status, text.as_str()),
+        (StatusCode::OK, "[]"),
+        "no proof: neither applied nor acknowledged"
     );
     assert_eq!(ana.balances().await, (7_500, 2_500), "not applied");
     // 7. The same id with other parts, by its own coordinator: refused, nothing changes.
     let (_, text) = c
-        .signed_post(2, prepare, 0, now_ms(), &debit(&held, &consent, 9_000))
+        .signed_post(
+            2,
+            prepare,
+            0,
+            now_ms(),
+            &c.planned(0, 2, &debit(&held, &consent, 9_000)),
+        )
         .await;
     assert!(text.contains("tx_id_reused"), "{text}");
     // A credit under an id bank 3 holds for bank 1, sent by bank 5: refused too.
     let (_, text) = c
-        .signed_post(2, prepare, 4, now_ms(), &credit(&held, BETO_CPF, 1))
+        .signed_post(
+            2,
+            prepare,
+            4,
+            now_ms(),
+            &c.planned(4, 2, &credit(&held, BETO_CPF, 1)),
+        )
         .await;
     assert!(text.contains("tx_id_in_use"), "{text}");
     assert_eq!(ana.balances().await, (7_500, 2_500));
@@ -291,10 +345,15 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     );
     assert_eq!(
         report.matches("signature of bank 5 VALID").count(),
-        2,
-        "{report}"
+        3,
+        "its prepare, its commit and its abort: {report}"
     );
     assert!(report.contains(r#""amount":60000"#), "{report}");
+    assert!(
+        report.contains("EQUIVOCATION by bank 5")
+            && report.matches("(signature VALID)").count() == 2,
+        "{report}"
+    );
 
     // Bank 3's books balance on their own: its clients hold their deposit plus what bank 5 owes.
     let audit = &c.status(2).await.unwrap()["audit"];
@@ -368,9 +427,10 @@ async fn a_rogue_bank_cannot_move_a_key_without_its_owners_signed_permit() {
     for (from, why) in [(2, "in the owner's name"), (5, "in its own name")] {
         let t = tx_id(5);
         for i in [0, 2, 3] {
-            let (status, text) = c
-                .signed_post(i, prepare, 4, now_ms(), &port(&t, from, &rogue_key))
-                .await;
+            // Its plan names every member, the owner too, whom it never asks: the permit is
+            // what every bank checks.
+            let body = c.planned(4, i, &port(&t, from, &rogue_key));
+            let (status, text) = c.signed_post(i, prepare, 4, now_ms(), &body).await;
             assert_eq!(status, StatusCode::OK, "{text}");
             assert!(
                 text.contains(r#""reason":{"code":"port_not_allowed","bank":2}"#),
@@ -382,6 +442,19 @@ async fn a_rogue_bank_cannot_move_a_key_without_its_owners_signed_permit() {
                 .await;
             assert_eq!(status, StatusCode::OK);
         }
+    }
+    // A plan that leaves the owner out is refused by every bank, whatever it carries.
+    let t = tx_id(5);
+    for i in [0, 2, 3] {
+        let body = c.planned_with(4, i, &port(&t, 2, &rogue_key), |p| {
+            p.parts.retain(|(b, _)| *b != bank(2))
+        });
+        let (_, text) = c.signed_post(i, prepare, 4, now_ms(), &body).await;
+        assert!(
+            text.contains(r#""reason":{"code":"invalid_parts","bank":"#),
+            "bank {}: {text}",
+            i + 1
+        );
     }
 
     // Every bank's copy of the directory still says the key pays Dora at bank 2, and a Pix to it
@@ -457,6 +530,7 @@ async fn a_rogue_bank_cannot_mint_money_inside_one_leg() {
         let msg = json!({ "items": [{ "tx": t, "parts": parts }] })
             .to_string()
             .into_bytes();
+        let msg = c.planned(4, 0, &msg);
         let (status, text) = c
             .signed_post(0, "/interbank/prepare", 4, now_ms(), &msg)
             .await;
