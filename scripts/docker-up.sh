@@ -28,7 +28,7 @@ for id in 1 2 3 4 5; do
     || dc run --rm --no-deps -T -e BANK_ID=$id "bank$id" keygen /data/bank.key)
   key=$(echo "$key" | tr -d '\r' | tail -1)
   port_var="BANK${id}_PORT"
-  specs+=("$id,$(demo_name $id),http://bank$id:8080,http://${PUBLIC_HOST:-127.0.0.1}:${!port_var:-808$id},$key")
+  specs+=("$id,$(demo_name $id),http://bank$id:9080,http://${PUBLIC_HOST:-127.0.0.1}:${!port_var:-808$id},$key")
 done
 write_membership "$CONSORCIO_MEMBERSHIP" "${LIMIT_CENTS:-100000000000}" "${specs[@]}"
 chmod 0644 "$CONSORCIO_MEMBERSHIP"

@@ -26,7 +26,8 @@ rm -f "$root/data/consortium-secret" # the shared secret of earlier versions, no
 specs=()
 for id in 1 2 3 4 5; do
   key=$(ensure_key "$bin" "$root/data/bank-$id/bank.key")
-  specs+=("$id,$(demo_name $id),http://127.0.0.1:808$id,http://127.0.0.1:808$id,$key")
+  # Inter-bank API on :908N (its own listener), the bank's site on :808N.
+  specs+=("$id,$(demo_name $id),http://127.0.0.1:908$id,http://127.0.0.1:808$id,$key")
 done
 membership="$root/data/membership.json"
 write_membership "$membership" "${LIMIT_CENTS:-100000000000}" "${specs[@]}"
@@ -41,7 +42,8 @@ trap cleanup INT TERM EXIT
 for id in 1 2 3 4 5; do
   log="$root/data/bank-$id.log"
   : > "$log"
-  BANK_ID=$id BIND_ADDR=127.0.0.1:808$id DATA_DIR="$root/data/bank-$id" SITE_DIR="$CARGO_TARGET_DIR/site" \
+  BANK_ID=$id BIND_ADDR=127.0.0.1:808$id INTERBANK_BIND_ADDR=127.0.0.1:908$id \
+    DATA_DIR="$root/data/bank-$id" SITE_DIR="$CARGO_TARGET_DIR/site" \
     MEMBERSHIP="$membership" "$bin" > "$log" 2>&1 &
   pids+=($!)
 done

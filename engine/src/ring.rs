@@ -36,7 +36,9 @@
 //!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
 //!   regenerates the token with `counter + 1` and itself as origin.
 
+use crate::proof::{BankKey, Keyring, Sig};
 use domain::BankId;
+use std::sync::Arc;
 
 /// A token generation. Ordered by counter, then by the bank that generated it.
 #[derive(
@@ -51,6 +53,11 @@ pub struct Epoch {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Token {
     pub epoch: Epoch,
+    /// The epoch's origin's signature over the epoch: only the bank an epoch names as its origin
+    /// can make it, so a member cannot hand out tokens of epochs in another's name (two holders
+    /// of one honest epoch). Checked wherever a token is adopted (see [`Sealing`]).
+    #[serde(default)]
+    pub seal: Option<Sig>,
     /// Passes since the epoch began; tells a re-delivered token from a new visit.
     pub hop: u64,
     /// Consecutive visits that found no work, up to and including the one that passed it on. A
@@ -111,6 +118,31 @@ pub struct RingConfig {
     /// to have seen: longer than any honest rotation (every holder's longest round and passes),
     /// so that a bank that keeps claiming a recent sighting cannot hold off regeneration for ever.
     pub starved_after_ms: u64,
+    /// This bank's key, which seals the epochs it makes, and the members' keys, which check the
+    /// seal of every token it adopts (`None`: seals are neither made nor checked; tests of the
+    /// ring's other rules).
+    pub sealing: Option<Sealing>,
+}
+
+/// The keys that seal and check epochs.
+#[derive(Clone, Debug)]
+pub struct Sealing {
+    pub key: Arc<BankKey>,
+    pub keys: Arc<Keyring>,
+}
+
+/// The kind of statement an epoch's seal is.
+const EPOCH_TAG: &str = "consorcio-epoch/v1";
+
+impl Epoch {
+    fn statement(&self) -> Vec<u8> {
+        serde_json::to_vec(&(self.counter, self.origin)).expect("an epoch serialises")
+    }
+
+    /// This epoch sealed with `key` (valid only if `key` is its origin's).
+    pub fn seal(&self, key: &BankKey) -> Sig {
+        key.sign_statement(EPOCH_TAG, &self.statement())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,6 +208,9 @@ pub struct Ring {
     /// called it stale next to one it cannot believe): with two of them, this bank is out of step
     /// with the others, not cut off (see [`Ring::send_attempt`]).
     refused_by: usize,
+    /// The last epoch whose seal was checked and found good: epochs change only when a token is
+    /// regenerated or a pass fails, so nearly every token needs no check of its own.
+    sealed: std::cell::Cell<Option<(Epoch, Sig)>>,
 }
 
 impl Ring {
@@ -203,7 +238,41 @@ impl Ring {
             floor: None,
             last_held_ms: now_ms,
             refused_by: 0,
+            sealed: std::cell::Cell::new(None),
         }
+    }
+
+    /// Whether `token`'s epoch carries its origin's seal (always, without [`Sealing`]).
+    fn sealed(&self, token: &Token) -> bool {
+        let Some(sealing) = &self.config.sealing else {
+            return true;
+        };
+        let Some(seal) = token.seal else {
+            return false;
+        };
+        if self.sealed.get() == Some((token.epoch, seal)) {
+            return true;
+        }
+        let good = sealing.keys.verify(
+            token.epoch.origin,
+            EPOCH_TAG,
+            &token.epoch.statement(),
+            &seal,
+        );
+        if good {
+            self.sealed.set(Some((token.epoch, seal)));
+        }
+        good
+    }
+
+    /// A new epoch of this bank's, sealed.
+    fn new_epoch(&self, counter: u64) -> (Epoch, Option<Sig>) {
+        let epoch = Epoch {
+            counter,
+            origin: self.config.me,
+        };
+        let seal = self.config.sealing.as_ref().map(|s| epoch.seal(&s.key));
+        (epoch, seal)
     }
 
     /// The highest epoch counter this bank knows of (its token's, or its floor).
@@ -224,6 +293,7 @@ impl Ring {
             && token.epoch.counter < COUNTER_MAX
             && token.hop < COUNTER_MAX
             && token.epoch.counter <= self.horizon().saturating_add(MAX_EPOCH_JUMP)
+            && self.sealed(token)
     }
 
     pub fn holding(&self) -> bool {
@@ -428,12 +498,10 @@ impl Ring {
                 // ours; if the silent peer did take the old one, it is refused as stale as soon as
                 // it meets a bank that has seen the new one.
                 if let Some(seen) = self.seen {
-                    let epoch = Epoch {
-                        counter: seen.epoch.counter.saturating_add(1),
-                        origin: self.config.me,
-                    };
+                    let (epoch, seal) = self.new_epoch(seen.epoch.counter.saturating_add(1));
                     self.seen = Some(Token {
                         epoch,
+                        seal,
                         hop: 0,
                         ..seen
                     });
@@ -542,14 +610,12 @@ impl Ring {
             self.wait_from_ms = now_ms;
             return Vec::new();
         }
-        let counter = self.horizon().saturating_add(1);
+        let (epoch, seal) = self.new_epoch(self.horizon().saturating_add(1));
         self.regenerations += 1;
         self.take(
             Token {
-                epoch: Epoch {
-                    counter,
-                    origin: self.config.me,
-                },
+                epoch,
+                seal,
                 hop: 0,
                 idle: 0,
             },

@@ -31,7 +31,10 @@ use serde::{Deserialize, Serialize};
 /// a vote is the participant's signed ballot on it, a decision carries every participant's
 /// signed yes (commit) or a participant's signed no (abort), and a participant in doubt asks the
 /// coordinator about its plan, then the other participants ([`Route::Terminate`]).
-pub const PROTOCOL_VERSION: u16 = 6;
+/// Version 7: a request carries its body's SHA-256 in a header (`x-consorcio-body-sha256`), which
+/// its signature covers as before, so that the signature is checked before any of the body is
+/// read; a time stamp may be at most 2 s ahead.
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -359,6 +359,10 @@ fn ring_config(me: BankId) -> RingConfig {
         // Longer than any rotation here: five holders each voting up to a request timeout and
         // trying up to four successors.
         starved_after_ms: 5_000,
+        sealing: Some(engine::ring::Sealing {
+            key: Arc::new(bank_key(me)),
+            keys: Arc::new(keyring()),
+        }),
     }
 }
 
@@ -1318,9 +1322,10 @@ impl Sim {
         withheld
     }
 
-    /// Among honest banks. The rogue can hand copies of one token to two banks (any epoch, any
-    /// origin: a token carries no signature of its own), so epochs it forged or replayed are left
-    /// out; safety does not rest on the token, and the money checks cover those.
+    /// Among honest banks. The rogue can hand copies of one token to two banks: a replay of a
+    /// token it saw, or a token of an epoch in its own name (an epoch in another's name carries
+    /// no seal of that bank's, and no honest bank adopts it); so those epochs are left out. Safety
+    /// does not rest on the token, and the money checks cover those.
     fn check_one_holder_per_epoch(&self) {
         let mut holders: BTreeMap<(u64, BankId), BankId> = BTreeMap::new();
         for n in self.nodes.iter().filter(|n| n.id != self.rogue) {
@@ -1835,6 +1840,7 @@ impl Sim {
             },
             hop: 0,
             idle: 0,
+            seal: None,
         });
         let origin = bank(self.rng.random_range(1..=BANKS));
         let base = if self.rng.random_bool(0.5) {
@@ -1866,14 +1872,19 @@ impl Sim {
                 self.rng.random_range(0..5),
             ),
         };
-        self.mind.tainted.insert(epoch);
+        if epoch.origin == self.rogue {
+            // An epoch in another's name has no seal of that bank's: no honest bank adopts it.
+            self.mind.tainted.insert(epoch);
+        }
         if epoch.counter < COUNTER_MAX && epoch.counter <= base.saturating_add(MAX_EPOCH_JUMP) {
             self.mind.pushed = self.mind.pushed.max(epoch.counter);
         }
+        // Sealed with its own key: good only for epochs in its own name.
         Token {
             epoch,
             hop,
             idle: self.rng.random(),
+            seal: Some(epoch.seal(&bank_key(rogue))),
         }
     }
 
@@ -1892,8 +1903,11 @@ impl Sim {
             epoch,
             hop: 0,
             idle: 0,
+            seal: Some(epoch.seal(&bank_key(rogue))),
         };
-        self.mind.tainted.insert(epoch);
+        if epoch.origin == rogue {
+            self.mind.tainted.insert(epoch);
+        }
         self.request(rogue, to, Msg::Token(token), Outstanding::Push(to, token));
     }
 
@@ -1904,9 +1918,15 @@ impl Sim {
             counter: taken.epoch.counter.saturating_add(MAX_EPOCH_JUMP),
             ..taken.epoch
         };
-        self.mind.tainted.insert(epoch);
+        if epoch.origin == self.rogue {
+            self.mind.tainted.insert(epoch);
+        }
         self.mind.pushed = self.mind.pushed.max(epoch.counter);
-        let token = Token { epoch, ..taken };
+        let token = Token {
+            epoch,
+            seal: Some(epoch.seal(&bank_key(self.rogue))),
+            ..taken
+        };
         self.request(self.rogue, to, Msg::Token(token), Outstanding::Garbage);
     }
 

@@ -6,6 +6,7 @@
 //! | `BANK_ID` | this bank's id, 1..=99 | required |
 //! | `BANK_NAME` | display name | Eleven, Automobili, Secret, Formula, Titanium for ids 1..=5 |
 //! | `BIND_ADDR` | listen address | `127.0.0.1:808<id>` |
+//! | `INTERBANK_BIND_ADDR` | where the inter-bank API listens, on its own (the membership file's URLs point there) | unset: on `BIND_ADDR` |
 //! | `DATA_DIR` | where the bank's SQLite database lives | `data/bank-<id>` |
 //! | `SITE_DIR` | the built web assets (`pkg/consorcio.js`, `.wasm`, `.css`) | `target/site` |
 //! | `MEMBERSHIP` | the consortium's membership file (JSON: every bank's id, name, URLs, public key, limit; `crate::membership`) | none: a bank alone |
@@ -49,6 +50,9 @@ pub struct Config {
     pub bank_id: BankId,
     pub bank_name: String,
     pub bind_addr: SocketAddr,
+    /// Where the inter-bank API listens on its own, bounded per source address
+    /// (`crate::guarded`); `None`: beside the pages on `bind_addr`.
+    pub interbank_bind_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
     /// The consortium; `None` for a bank alone (no ring, no inter-bank API).
@@ -169,6 +173,9 @@ impl Config {
             Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080 + id)),
         };
+        let interbank_bind_addr = get("INTERBANK_BIND_ADDR")
+            .map(|a| a.parse().map_err(|e| invalid("INTERBANK_BIND_ADDR", e)))
+            .transpose()?;
         let data_dir = get("DATA_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(format!("data/bank-{id}")));
@@ -259,6 +266,7 @@ impl Config {
             bank_id,
             bank_name,
             bind_addr,
+            interbank_bind_addr,
             data_dir,
             site_dir,
             membership,

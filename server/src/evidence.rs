@@ -107,6 +107,7 @@ pub fn verify_evidence(e: &Evidence, membership: &Membership) -> Result<(), Stri
         ts: e.ts.clone(),
         nonce: e.nonce.clone(),
         signature: e.signature.clone(),
+        body_sha256: String::new(),
     };
     let message = match (e.kind, e.status) {
         (Kind::Request, _) => request_message(&signed, "POST", &e.path, &sha256_hex(&e.body)),

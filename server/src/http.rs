@@ -31,13 +31,16 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// The file in the data directory where key confirmation codes are written.
 pub const OUTBOX_FILE: &str = "outbox.txt";
 
+/// The bank's two routers: the public one (pages, server functions, assets, health, status,
+/// metrics) and the inter-bank API (empty for a bank alone), each with its limits, timeout and
+/// request metrics. The caller serves them on one listener or on two (`INTERBANK_BIND_ADDR`).
 pub fn router(
     config: &Config,
     engine: EngineHandle,
     gate: Option<crate::interbank::Gate>,
     ring: Option<RingHandle>,
     node: Option<Arc<Node>>,
-) -> Router {
+) -> (Router, Router) {
     let options = LeptosOptions::builder()
         .output_name("consorcio")
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -82,7 +85,7 @@ pub fn router(
             .map(|m| m.limits())
             .unwrap_or_default(),
     );
-    Router::new()
+    let public = Router::new()
         .route("/healthz", get(move || health(health_engine.clone())))
         .route(
             "/metrics",
@@ -117,10 +120,8 @@ pub fn router(
         ))
         .layer(axum::middleware::map_response(server_fn_status))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        // Merged after the browser limit, so that its own (larger) limit applies to it alone.
-        .merge(crate::interbank::router(gate, ring, node))
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
+            metrics.clone(),
             crate::metrics::track,
         ))
         .layer(TimeoutLayer::with_status_code(
@@ -139,7 +140,18 @@ pub fn router(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .with_state(options)
+        .with_state(options);
+    // Its own (larger) body limit applies to it alone.
+    let interbank = crate::interbank::router(gate, ring, node)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ));
+    (public, interbank)
 }
 
 /// Whether this bank can take new operations: 200, or 503 while its store cannot be written

@@ -19,40 +19,42 @@ use engine::twopc::MAX_ITEMS_PER_MESSAGE;
 use engine::wire::{
     AccountAnswer, AccountMsg, DecideMsg, PrepareMsg, RedeemMsg, ResolveMsg, Route,
 };
-use leptos::prelude::LeptosOptions;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 
 /// Largest inter-bank request: a prepare of 256 packets of 16 legs fits, with room.
 pub const MAX_INTERBANK_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// Bodies read at once before their signature is checked: each can be 4 MiB, so a flood of
-/// well-formed headers with big bodies cannot take more than this many at a time (then 503).
-pub const UNVERIFIED_BODIES_MAX: usize = 16;
+/// Bodies of one member read at once: a member holding its own key cannot tie up more than this
+/// (its further requests get 503 until one ends), nor any other member's share.
+pub const BODIES_PER_MEMBER_MAX: usize = 32;
+/// A body whose signed headers were accepted must arrive within this long (4 MiB at 1 MB/s).
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// What [`verify_peer`] needs: who this bank is, whose signatures to trust, and a bound on
-/// bodies read before their signature is known.
+/// What [`verify_peer`] needs: who this bank is, whose signatures to trust, and a bound per
+/// member on the bodies being read.
 pub struct Gate {
     pub signer: Arc<Signer>,
     pub verifier: Arc<Verifier>,
-    unverified: Semaphore,
+    bodies: BTreeMap<BankId, Semaphore>,
 }
 
 impl Gate {
     pub fn new(signer: Arc<Signer>, verifier: Arc<Verifier>) -> Gate {
+        let bodies = verifier
+            .members()
+            .map(|b| (b, Semaphore::new(BODIES_PER_MEMBER_MAX)))
+            .collect();
         Gate {
             signer,
             verifier,
-            unverified: Semaphore::new(UNVERIFIED_BODIES_MAX),
+            bodies,
         }
     }
 }
 
-pub fn router(
-    gate: Option<Gate>,
-    ring: Option<RingHandle>,
-    node: Option<Arc<Node>>,
-) -> Router<LeptosOptions> {
+pub fn router(gate: Option<Gate>, ring: Option<RingHandle>, node: Option<Arc<Node>>) -> Router {
     let (Some(gate), Some(ring), Some(node)) = (gate, ring, node) else {
         return Router::new();
     };
@@ -273,9 +275,11 @@ async fn hurry(Extension(ring): Extension<RingHandle>) -> Json<()> {
 /// Refuses any inter-bank request that is not genuinely signed for this bank, before its handler
 /// runs, so that such a request changes nothing: another protocol version gets 400 saying which
 /// this bank speaks; a non-member sender, another receiver, a time stamp outside the window, a
-/// replayed nonce or a bad signature get 401. Headers are checked before the body is read, and at
-/// most [`UNVERIFIED_BODIES_MAX`] bodies are read at once before their signature is checked. Every
-/// answer of a verified request is signed for its sender and bound to its nonce.
+/// replayed nonce or a bad signature get 401. The signature covers the body's SHA-256, carried in
+/// a header, so it is checked before a byte of the body is read: nobody without a member's key
+/// makes this bank read anything. A member's body must arrive within [`BODY_DEADLINE`], at most
+/// [`BODIES_PER_MEMBER_MAX`] of its own at once, and hash to what it signed (400 otherwise).
+/// Every answer of a verified request is signed for its sender and bound to its nonce.
 async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let signed = Signed::from_headers(|k| parts.headers.get(k).and_then(|v| v.to_str().ok()));
@@ -289,31 +293,41 @@ async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next
         Ok(c) => c,
         Err(e) => return refuse(e),
     };
+    let from =
+        match gate
+            .verifier
+            .verify_request(&checked, parts.method.as_str(), &path, wall_clock_ms())
+        {
+            Ok(from) => from,
+            Err(e) => return refuse(e),
+        };
     let bytes = {
-        let Ok(_permit) = gate.unverified.try_acquire() else {
+        let permit = gate.bodies.get(&from).map(Semaphore::try_acquire);
+        let Some(Ok(_permit)) = permit else {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "too many unverified requests at once; try again",
+                "too many of your requests at once; try again",
             )
                 .into_response();
         };
-        match axum::body::to_bytes(body, MAX_INTERBANK_BODY_BYTES).await {
-            Ok(b) => b,
-            Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
+        let read = axum::body::to_bytes(body, MAX_INTERBANK_BODY_BYTES);
+        match tokio::time::timeout(BODY_DEADLINE, read).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
+            Err(_) => {
+                return (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
+                    .into_response()
+            }
         }
     };
-    // Hashed once: the signature checked here and the answer's both cover it.
+    // Hashed once: checked against the signed hash here, and covered by the answer's signature.
     let request_sha256 = crate::peer_auth::sha256_hex(&bytes);
-    let from = match gate.verifier.verify_request(
-        &checked,
-        parts.method.as_str(),
-        &path,
-        &request_sha256,
-        wall_clock_ms(),
-    ) {
-        Ok(from) => from,
-        Err(e) => return refuse(e),
-    };
+    if let Err(e) = checked.check_body(&request_sha256) {
+        return refuse(e);
+    }
     let nonce = checked.signed().nonce.clone();
     let kept = SignedRequest {
         signed: checked.signed().clone(),

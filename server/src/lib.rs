@@ -2,8 +2,9 @@
 //!
 //! # Layout
 //! - [`config`]: configuration from the environment (and an optional file).
-//! - [`http`]: the router: Leptos pages and server functions, the `/interbank` API, static files,
-//!   limits, headers.
+//! - [`http`]: the routers: Leptos pages and server functions, static files, limits, headers; and
+//!   the `/interbank` API, served beside them or on a listener of its own ([`guarded`]: bounded
+//!   per source address, a header deadline).
 //! - [`interbank`]: the API other banks call, one route per wire message, behind authentication.
 //! - [`identity`]: this bank's Ed25519 key file.
 //! - [`membership`]: the consortium's membership file (ids, URLs, public keys, limits).
@@ -24,6 +25,7 @@ pub mod consortium;
 pub mod directory;
 pub mod evidence;
 pub mod fault;
+pub mod guarded;
 pub mod http;
 pub mod identity;
 pub mod interbank;
@@ -142,9 +144,13 @@ pub async fn run(
                 public_urls,
                 engine.clone(),
                 config.twopc.clone(),
-                (key, Some(evidence)),
+                (key.clone(), Some(evidence)),
             );
-            let ring = ring_driver::start(peers, config.ring.clone(), node.clone());
+            let sealing = engine::ring::Sealing {
+                key: key.clone(),
+                keys: Arc::new(engine::proof::Keyring::new(membership.keys())),
+            };
+            let ring = ring_driver::start(peers, config.ring.clone(), node.clone(), sealing);
             node.set_ring(ring.clone());
             (
                 Some(interbank::Gate::new(signer, verifier)),
@@ -155,7 +161,19 @@ pub async fn run(
         _ => (None, None, None),
     };
     let stopper = engine.clone();
-    let router = http::router(&config, engine, gate, ring, node);
+    let (router, interbank) = http::router(&config, engine, gate, ring, node);
+    // The inter-bank API on a listener of its own (which a firewall can keep to the members'
+    // addresses), bounded per source address; or beside the pages.
+    let (router, interbank_listener) = match config.interbank_bind_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("binding INTERBANK_BIND_ADDR {addr}: {e}"))?;
+            (router, Some((listener, interbank)))
+        }
+        None => (router.merge(interbank), None),
+    };
+    let stop_interbank = Arc::new(tokio::sync::Notify::new());
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // A plain line on stdout: scripts and tests wait for it (with BIND_ADDR port 0, it is the
     // only way to learn the port).
@@ -163,6 +181,20 @@ pub async fn run(
         "bank-node {} ({}) listening on http://{addr}",
         config.bank_id, config.bank_name
     );
+    if let Some((listener, interbank)) = interbank_listener {
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!(
+            "bank-node {} inter-bank API on http://{addr}",
+            config.bank_id
+        );
+        let stop = stop_interbank.clone();
+        tokio::spawn(guarded::serve(
+            listener,
+            interbank,
+            guarded::INTERBANK,
+            async move { stop.notified().await },
+        ));
+    }
     // With the peer's socket address, for per-address login throttling.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Graceful, but bounded: peers keep their keep-alive connections busy (token passes, 2PC), so
@@ -178,6 +210,7 @@ pub async fn run(
     });
     let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown.await;
+        stop_interbank.notify_one();
         on_signal.notify_one();
     });
     tokio::select! {

@@ -23,11 +23,18 @@ pub const HEADER_TO: &str = "x-consorcio-to";
 pub const HEADER_TIMESTAMP: &str = "x-consorcio-ts";
 pub const HEADER_NONCE: &str = "x-consorcio-nonce";
 pub const HEADER_SIGNATURE: &str = "x-consorcio-signature";
+/// The SHA-256 of a request's body, in a header so that the signature (which covers it) is
+/// checked before any of the body is read.
+pub const HEADER_BODY_SHA256: &str = "x-consorcio-body-sha256";
 
-/// Requests and answers older or newer than this (by the sender's clock) are refused.
+/// Requests and answers older than this (by the sender's clock) are refused.
 pub const WINDOW_MS: i64 = 30_000;
-/// Bound on remembered nonces; beyond it, requests are refused rather than memory grown.
-const NONCES_MAX: usize = 200_000;
+/// Requests and answers dated further ahead than this are refused: clocks differ by far less,
+/// and a nonce is remembered only for the window after its time stamp.
+pub const FUTURE_MS: i64 = 2_000;
+/// Bound on remembered nonces of one sender; beyond it, that sender's requests are refused
+/// (503) rather than memory grown, and no other sender's are.
+const NONCES_PER_SENDER_MAX: usize = 50_000;
 /// Longest nonce accepted.
 const NONCE_MAX_CHARS: usize = 64;
 
@@ -40,19 +47,25 @@ pub struct Signed {
     pub ts: String,
     pub nonce: String,
     pub signature: String,
+    /// A request's claimed body hash (empty on answers, whose receiver hashes the body itself).
+    pub body_sha256: String,
 }
 
 impl Signed {
     /// As HTTP headers.
-    pub fn headers(&self) -> [(&'static str, &str); 6] {
-        [
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut h = vec![
             (HEADER_VERSION, self.version.as_str()),
             (HEADER_FROM, self.from.as_str()),
             (HEADER_TO, self.to.as_str()),
             (HEADER_TIMESTAMP, self.ts.as_str()),
             (HEADER_NONCE, self.nonce.as_str()),
             (HEADER_SIGNATURE, self.signature.as_str()),
-        ]
+        ];
+        if !self.body_sha256.is_empty() {
+            h.push((HEADER_BODY_SHA256, self.body_sha256.as_str()));
+        }
+        h
     }
 
     /// Read from HTTP headers (`get` looks one up); missing ones are empty, and refused later.
@@ -65,6 +78,7 @@ impl Signed {
             ts: h(HEADER_TIMESTAMP),
             nonce: h(HEADER_NONCE),
             signature: h(HEADER_SIGNATURE),
+            body_sha256: h(HEADER_BODY_SHA256),
         }
     }
 }
@@ -154,6 +168,7 @@ impl Signer {
         use rand::distr::{Alphanumeric, SampleString};
         let nonce = Alphanumeric.sample_string(&mut rand::rng(), 24);
         let mut h = self.unsigned(to, ts_ms, nonce);
+        h.body_sha256 = body_sha256.to_string();
         h.signature = hex::encode(
             self.key
                 .sign(&request_message(&h, method, path, body_sha256)),
@@ -186,6 +201,7 @@ impl Signer {
             ts: ts_ms.to_string(),
             nonce,
             signature: String::new(),
+            body_sha256: String::new(),
         }
     }
 }
@@ -208,20 +224,22 @@ pub enum PeerAuthError {
     BadSignature,
     #[error("too many requests to remember; try again")]
     Overloaded,
+    #[error("the body does not match the SHA-256 its signature covers")]
+    BodyMismatch,
 }
 
 impl PeerAuthError {
     /// The HTTP status a request refused for this reason gets.
     pub fn status(&self) -> u16 {
         match self {
-            PeerAuthError::Version(_) => 400,
+            PeerAuthError::Version(_) | PeerAuthError::BodyMismatch => 400,
             PeerAuthError::Overloaded => 503,
             _ => 401,
         }
     }
 }
 
-/// A request whose headers passed every check but the signature, which needs the body.
+/// A request whose headers passed every check but the signature.
 #[derive(Debug)]
 pub struct Checked {
     pub from: BankId,
@@ -234,6 +252,15 @@ impl Checked {
     pub fn signed(&self) -> &Signed {
         &self.signed
     }
+
+    /// Whether the body read, which hashed to `body_sha256`, is the one the signature covers.
+    pub fn check_body(&self, body_sha256: &str) -> Result<(), PeerAuthError> {
+        if self.signed.body_sha256.eq_ignore_ascii_case(body_sha256) {
+            Ok(())
+        } else {
+            Err(PeerAuthError::BodyMismatch)
+        }
+    }
 }
 
 /// Checks signed requests and answers, and remembers request nonces for the length of the window.
@@ -243,11 +270,14 @@ pub struct Verifier {
     seen: Mutex<NonceCache>,
 }
 
-/// Nonces seen inside the window, per sender: by nonce for lookup, by time for pruning in order.
+/// Nonces seen inside the window, per sender: by nonce for lookup, by time for pruning in order,
+/// and how many each sender has (each has its own quota, so that one member cannot fill the
+/// cache for all).
 #[derive(Default)]
 struct NonceCache {
     by_nonce: HashMap<(BankId, String), i64>,
     by_time: BTreeMap<i64, Vec<(BankId, String)>>,
+    per_sender: HashMap<BankId, usize>,
 }
 
 impl Verifier {
@@ -259,8 +289,13 @@ impl Verifier {
         }
     }
 
-    /// Everything that can be checked before the body is read: version, sender a member,
-    /// receiver this bank, time window, a fresh nonce.
+    /// The members whose signatures this bank checks.
+    pub fn members(&self) -> impl Iterator<Item = BankId> + '_ {
+        self.keys.keys().copied()
+    }
+
+    /// Everything that can be checked before the signature: version, sender a member, receiver
+    /// this bank, time window, a fresh nonce, a well-formed body hash.
     pub fn check_headers(&self, h: &Signed, now_ms: i64) -> Result<Checked, PeerAuthError> {
         if h.version != engine::wire::PROTOCOL_VERSION.to_string() {
             if h.version.is_empty() {
@@ -273,6 +308,9 @@ impl Verifier {
             || h.nonce.len() > NONCE_MAX_CHARS
             || !h.nonce.bytes().all(|b| b.is_ascii_alphanumeric())
         {
+            return Err(PeerAuthError::Malformed);
+        }
+        if h.body_sha256.len() != 64 || !h.body_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(PeerAuthError::Malformed);
         }
         if self
@@ -293,18 +331,18 @@ impl Verifier {
         })
     }
 
-    /// The signature over the request (whose body hashed to `body_sha256`), then the nonce is
-    /// remembered (a second copy is a replay).
+    /// The signature over the request's headers, which name its body by hash (so that it is
+    /// checked before any of the body is read), then the nonce is remembered (a second copy is a
+    /// replay). The caller then checks the body against [`Checked::body_sha256`].
     pub fn verify_request(
         &self,
         checked: &Checked,
         method: &str,
         path: &str,
-        body_sha256: &str,
         now_ms: i64,
     ) -> Result<BankId, PeerAuthError> {
         let h = &checked.signed;
-        let message = request_message(h, method, path, body_sha256);
+        let message = request_message(h, method, path, &h.body_sha256);
         verify(&checked.key, &message, &h.signature)?;
         self.remember(checked.from, &h.nonce, checked.ts_ms, now_ms)?;
         Ok(checked.from)
@@ -352,7 +390,7 @@ impl Verifier {
         }
         if now_ms
             .checked_sub(ts)
-            .is_none_or(|age| age.abs() > WINDOW_MS)
+            .is_none_or(|age| !(-FUTURE_MS..=WINDOW_MS).contains(&age))
         {
             return Err(PeerAuthError::Stale);
         }
@@ -369,22 +407,32 @@ impl Verifier {
         now_ms: i64,
     ) -> Result<(), PeerAuthError> {
         let mut guard = self.seen.lock().expect("nonce cache lock");
-        let NonceCache { by_nonce, by_time } = &mut *guard;
+        let NonceCache {
+            by_nonce,
+            by_time,
+            per_sender,
+        } = &mut *guard;
         while let Some(entry) = by_time.first_entry() {
             if *entry.key() >= now_ms.saturating_sub(WINDOW_MS) {
                 break;
             }
             for n in entry.remove() {
-                by_nonce.remove(&n);
+                if by_nonce.remove(&n).is_some() {
+                    if let Some(count) = per_sender.get_mut(&n.0) {
+                        *count = count.saturating_sub(1);
+                    }
+                }
             }
         }
         let key = (from, nonce.to_string());
         if by_nonce.contains_key(&key) {
             return Err(PeerAuthError::Replay);
         }
-        if by_nonce.len() >= NONCES_MAX {
+        let count = per_sender.entry(from).or_default();
+        if *count >= NONCES_PER_SENDER_MAX {
             return Err(PeerAuthError::Overloaded);
         }
+        *count += 1;
         by_nonce.insert(key.clone(), ts);
         by_time.entry(ts).or_default().push(key);
         Ok(())
@@ -442,7 +490,9 @@ mod tests {
         now: i64,
     ) -> Result<BankId, PeerAuthError> {
         let checked = v.check_headers(h, now)?;
-        v.verify_request(&checked, "POST", path, &sha256_hex(body), now)
+        let from = v.verify_request(&checked, "POST", path, now)?;
+        checked.check_body(&sha256_hex(body))?;
+        Ok(from)
     }
 
     #[test]
@@ -482,12 +532,23 @@ mod tests {
             ),
             Err(PeerAuthError::BadSignature)
         );
+        // Another body under the signed hash is caught once the body is read; another hash in
+        // the header, by the signature, before.
+        let fresh = || s3.request(b(2), "POST", "/interbank/token", 1_000_000, b"{\"hop\":1}");
         assert_eq!(
-            check(&v, &h, "/interbank/token", b"{\"hop\":2}", 1_000_000),
+            check(&v, &fresh(), "/interbank/token", b"{\"hop\":2}", 1_000_000),
+            Err(PeerAuthError::BodyMismatch)
+        );
+        let rehashed = Signed {
+            body_sha256: sha256_hex(b"{\"hop\":2}"),
+            ..fresh()
+        };
+        assert_eq!(
+            check(&v, &rehashed, "/interbank/token", b"{\"hop\":2}", 1_000_000),
             Err(PeerAuthError::BadSignature)
         );
         assert_eq!(
-            check(&v, &h, "/interbank/probe", b"{\"hop\":1}", 1_000_000),
+            check(&v, &fresh(), "/interbank/probe", b"{\"hop\":1}", 1_000_000),
             Err(PeerAuthError::BadSignature)
         );
         let stranger = signer(7).request(b(2), "POST", "/x", 1_000_000, b"");
@@ -569,7 +630,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            v.verify_request(&checked, "POST", "/x", &sha256_hex(b""), 1_000_000),
+            v.verify_request(&checked, "POST", "/x", 1_000_000),
             Err(PeerAuthError::Malformed)
         );
     }
@@ -629,5 +690,41 @@ mod tests {
             1,
             "the 100 old nonces were pruned"
         );
+    }
+
+    #[test]
+    fn a_time_stamp_more_than_two_seconds_ahead_is_refused() {
+        let (s1, _, _, v) = setup();
+        let ahead = |ms: i64| s1.request(b(2), "POST", "/x", 1_000_000 + ms, b"");
+        assert_eq!(check(&v, &ahead(FUTURE_MS), "/x", b"", 1_000_000), Ok(b(1)));
+        assert_eq!(
+            check(&v, &ahead(FUTURE_MS + 1), "/x", b"", 1_000_000),
+            Err(PeerAuthError::Stale),
+            "29 s ahead was accepted once: a nonce is remembered only for the window after it"
+        );
+    }
+
+    #[test]
+    fn one_member_filling_its_nonce_quota_refuses_only_itself() {
+        let (s1, _, s3, v) = setup();
+        for i in 0..NONCES_PER_SENDER_MAX {
+            v.remember(b(1), &format!("n{i}"), 1_000_000, 1_000_000)
+                .unwrap();
+        }
+        let h = s1.request(b(2), "POST", "/x", 1_000_000, b"");
+        assert_eq!(
+            check(&v, &h, "/x", b"", 1_000_000),
+            Err(PeerAuthError::Overloaded)
+        );
+        let h = s3.request(b(2), "POST", "/x", 1_000_000, b"");
+        assert_eq!(
+            check(&v, &h, "/x", b"", 1_000_000),
+            Ok(b(3)),
+            "bank 3 is not held up"
+        );
+        // Once the window has passed, bank 1's quota is free again.
+        let later = 1_000_000 + WINDOW_MS + 1;
+        let h = s1.request(b(2), "POST", "/x", later, b"");
+        assert_eq!(check(&v, &h, "/x", b"", later), Ok(b(1)));
     }
 }

@@ -174,25 +174,29 @@ impl Peers {
             }
             body.extend_from_slice(&chunk);
         }
+        // Every answer must be the bank's own, errors too: an error nobody signed (a refusal
+        // before the bank knew who asked, or one made up on the way) counts as no answer.
+        let verified = self.verifier.verify_answer(
+            to,
+            &signed.nonce,
+            &request_sha256,
+            status,
+            &answer_signed,
+            &body,
+            wall_clock_ms(),
+        );
         if !(200..300).contains(&status) {
             let message: String = String::from_utf8_lossy(&body)
                 .chars()
                 .take(ERROR_BODY_LOGGED)
                 .collect();
-            tracing::warn!(peer = %to, status, path, %message, "peer refused a request");
-            return Err(PeerError::Refused { status, message });
+            tracing::warn!(peer = %to, status, path, %message, signed = verified.is_ok(), "peer refused a request");
+            return Err(match verified {
+                Ok(()) => PeerError::Refused { status, message },
+                Err(e) => PeerError::Unsigned(format!("status {status} ({message}): {e}")),
+            });
         }
-        self.verifier
-            .verify_answer(
-                to,
-                &signed.nonce,
-                &request_sha256,
-                status,
-                &answer_signed,
-                &body,
-                wall_clock_ms(),
-            )
-            .map_err(|e| PeerError::Unsigned(e.to_string()))?;
+        verified.map_err(|e| PeerError::Unsigned(e.to_string()))?;
         let answer = SignedAnswer {
             status,
             request_sha256,

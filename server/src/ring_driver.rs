@@ -91,7 +91,13 @@ impl RingHandle {
 }
 
 /// Starts the ring task. It ends when every [`RingHandle`] is dropped.
-pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandle {
+/// Starts the ring's task; `sealing` seals the epochs this bank makes and checks every token's.
+pub fn start(
+    peers: Peers,
+    settings: RingSettings,
+    node: Arc<Node>,
+    sealing: engine::ring::Sealing,
+) -> RingHandle {
     let mut members: Vec<BankId> = peers.urls.keys().copied().collect();
     if !members.contains(&peers.me) {
         members.push(peers.me);
@@ -105,6 +111,7 @@ pub fn start(peers: Peers, settings: RingSettings, node: Arc<Node>) -> RingHandl
         idle_hold_max_ms: settings.idle_hold_max_ms,
         retry_ms: settings.retry_ms,
         starved_after_ms: settings.starved_after_ms,
+        sealing: Some(sealing),
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
     let status = Arc::new(Mutex::new(Published::default()));

@@ -1,4 +1,5 @@
 use super::*;
+use crate::proof::{BankKey, Keyring};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn b(id: u16) -> BankId {
@@ -15,6 +16,7 @@ fn config(me: u16) -> RingConfig {
         idle_hold_max_ms: 1,
         retry_ms: 100,
         starved_after_ms: 10_000,
+        sealing: None,
     }
 }
 
@@ -217,6 +219,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         },
         hop: 7,
         idle: 0,
+        seal: None,
     };
     assert_eq!(ring.receive(new, 10).0, Receipt::Accepted);
     let old = Token {
@@ -226,6 +229,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         },
         hop: 100,
         idle: 0,
+        seal: None,
     };
     assert_eq!(ring.receive(old, 11).0, Receipt::Stale { newer: new });
     // Same counter, lower origin: also older.
@@ -236,6 +240,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         },
         hop: 100,
         idle: 0,
+        seal: None,
     };
     assert!(matches!(ring.receive(rival, 12).0, Receipt::Stale { .. }));
 
@@ -248,6 +253,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         },
         hop: 0,
         idle: 0,
+        seal: None,
     };
     assert_eq!(
         sender.receive(mine, 0),
@@ -272,6 +278,7 @@ fn a_duplicated_delivery_is_refused() {
         },
         hop: 1,
         idle: 0,
+        seal: None,
     };
     assert_eq!(ring.receive(t, 1).0, Receipt::Accepted);
     ring.batch_done(ring.visit().unwrap(), true, 2);
@@ -387,6 +394,7 @@ fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
         },
         hop: 2,
         idle: 0,
+        seal: None,
     };
     let answers = [ProbeAnswer {
         from: b(2),
@@ -444,6 +452,7 @@ fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
         },
         hop: 2,
         idle: 0,
+        seal: None,
     };
     assert_eq!(ring.receive(t, 100).0, Receipt::Accepted);
     ring.batch_done(ring.visit().unwrap(), true, 100);
@@ -472,6 +481,7 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
         idle_hold_max_ms: 16,
         retry_ms: 100,
         starved_after_ms: 10_000,
+        sealing: None,
     };
     let mut ring = Ring::new(config, 0);
     assert_eq!(ring.tick(0), vec![Effect::Probe]);
@@ -496,6 +506,7 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
             },
             hop,
             idle,
+            seal: None,
         };
         assert_eq!(ring.receive(token, *now).1, vec![Effect::RunBatch]);
         let effects = ring.batch_done(ring.visit().unwrap(), did_work, *now);
@@ -537,6 +548,7 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
             },
             hop,
             idle: 9,
+            seal: None,
         },
         now,
     );
@@ -572,7 +584,8 @@ fn a_token_from_a_peer_without_the_idle_count_reads_as_just_worked() {
                 origin: b(2)
             },
             hop: 7,
-            idle: 0
+            idle: 0,
+            seal: None,
         }
     );
     let new = Token { idle: 12, ..old };
@@ -592,6 +605,7 @@ fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
         },
         hop: 1,
         idle: 0,
+        seal: None,
     };
     assert_eq!(ring.receive(old, 1).1, vec![Effect::RunBatch]);
     let first = ring.visit().unwrap();
@@ -604,6 +618,7 @@ fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
         },
         hop: 1,
         idle: 0,
+        seal: None,
     };
     assert_eq!(ring.receive(new, 2).1, vec![Effect::RunBatch]);
     assert!(
@@ -623,6 +638,7 @@ fn token(counter: u64, origin: u16, hop: u64) -> Token {
         },
         hop,
         idle: 0,
+        seal: None,
     }
 }
 
@@ -865,4 +881,61 @@ fn a_bank_pushed_more_than_a_jump_ahead_forgets_the_token_nobody_takes() {
         "it forgot the rogue's token"
     );
     assert_eq!(ring.receive(token(9, 1, 4), 6).0, Receipt::Accepted);
+}
+
+/// Issue 24: a token's epoch is tied to its origin by the origin's seal. With sealing on, a
+/// bank adopts no token whose epoch names an origin that did not seal it: a member cannot hand out
+/// epochs in another's name (which would make two holders of one honest epoch).
+#[test]
+fn only_an_epoch_its_origin_sealed_is_adopted() {
+    let key = |n: u16| Arc::new(BankKey::from_seed([n as u8; 32]));
+    let keys = Arc::new(Keyring::new(
+        (1..=5).map(|n| (b(n), key(n).public())).collect(),
+    ));
+    let sealed_config = |me: u16| RingConfig {
+        sealing: Some(Sealing {
+            key: key(me),
+            keys: keys.clone(),
+        }),
+        ..config(me)
+    };
+    let mut ring = joined(sealed_config(3));
+    let epoch = Epoch {
+        counter: 7,
+        origin: b(1),
+    };
+    let forged = |seal| Token {
+        seal,
+        ..token(7, 1, 2)
+    };
+    // Unsealed, or sealed by bank 5 in bank 1's name: refused, never adopted.
+    for seal in [None, Some(epoch.seal(&key(5)))] {
+        assert_eq!(ring.receive(forged(seal), 10).0, Receipt::Refused);
+        assert_eq!(ring.seen(), None);
+    }
+    // Sealed by bank 1: taken.
+    assert_eq!(
+        ring.receive(forged(Some(epoch.seal(&key(1)))), 10).0,
+        Receipt::Accepted
+    );
+    // The epoch a bank makes when it regenerates carries its own seal, which another bank
+    // checks and takes.
+    let mut maker = joined(sealed_config(2));
+    let now = maker.next_deadline_ms().unwrap();
+    assert_eq!(maker.tick(now), vec![Effect::Probe]);
+    let idle = |n| ProbeAnswer {
+        from: b(n),
+        seen: None,
+        seen_ago_ms: None,
+    };
+    assert_eq!(
+        maker.probe_result(&[idle(4), idle(5)], now),
+        vec![Effect::RunBatch]
+    );
+    let made = maker.seen().unwrap();
+    assert_eq!(made.epoch.origin, b(2));
+    assert_eq!(made.seal, Some(made.epoch.seal(&key(2))));
+    let mut taker = joined(sealed_config(4));
+    let passed = Token { hop: 1, ..made };
+    assert_eq!(taker.receive(passed, now).0, Receipt::Accepted);
 }

@@ -38,7 +38,7 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
     let (status, body) = link(&ana1, &ana, 2, &Terms::generous()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (consent, grantee) = consent_of(&ana1, 2).await;
-    let bank2 = c.url(1);
+    let bank2 = c.interbank_url(1);
     let tx = tx_id(1);
     let debit = |amount: i64| consent_debit(&consent, grantee, amount, 1);
 

@@ -137,7 +137,7 @@ async fn a_killed_holder_is_replaced_and_a_restarted_bank_rejoins() {
 #[tokio::test]
 async fn forged_unsigned_and_replayed_interbank_requests_are_refused() {
     let c = Consortium::start(&[]).await;
-    let url = format!("{}/interbank/token", c.url(1));
+    let url = format!("{}/interbank/token", c.interbank_url(1));
     let body = br#"{"epoch":{"counter":999,"origin":1},"hop":1}"#.to_vec();
     let http = reqwest::Client::new();
 

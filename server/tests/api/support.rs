@@ -484,16 +484,24 @@ pub fn keygen(key_file: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Writes the membership file of banks at `addrs` (bank i+1 at addrs[i]) with `keys`.
-pub fn write_membership(path: &Path, addrs: &[String], keys: &[String], limit_cents: i64) {
-    let banks: Vec<serde_json::Value> = addrs
+/// Writes the membership file of banks whose inter-bank APIs are at `interbank` and sites at
+/// `public` (bank i+1 at index i), with `keys`.
+pub fn write_membership(
+    path: &Path,
+    (interbank, public): (&[String], &[String]),
+    keys: &[String],
+    limit_cents: i64,
+) {
+    let banks: Vec<serde_json::Value> = interbank
         .iter()
+        .zip(public)
         .zip(keys)
         .enumerate()
-        .map(|(i, (addr, key))| {
+        .map(|(i, ((addr, site), key))| {
             let name = ["Eleven", "Automobili", "Secret", "Formula", "Titanium"][i];
             serde_json::json!({ "id": i + 1, "name": name, "url": format!("http://{addr}"),
-                "public_key": key, "limit_cents": limit_cents })
+                "public_url": format!("http://{site}"), "public_key": key,
+                "limit_cents": limit_cents })
         })
         .collect();
     std::fs::write(
@@ -509,7 +517,10 @@ pub fn write_membership(path: &Path, addrs: &[String], keys: &[String], limit_ce
 /// membership file.
 pub struct Consortium {
     pub dirs: Vec<tempfile::TempDir>,
+    /// Each bank's site (pages, server functions), and its inter-bank API on a listener of its
+    /// own (`INTERBANK_BIND_ADDR`), where the membership file's URLs point.
     pub addrs: Vec<String>,
+    pub interbank_addrs: Vec<String>,
     pub banks: Vec<Option<Bank>>,
     pub env: Vec<(&'static str, String)>,
     /// Per bank, variables that override `env` (each bank's own view of its peers).
@@ -538,8 +549,9 @@ impl Consortium {
 
     /// Five banks whose membership file gives every bank the limit `limit_cents`.
     pub async fn start_limited(extra: &[(&'static str, &str)], limit_cents: i64) -> Consortium {
-        let addrs = reserve_addrs();
-        let mut c = Consortium::prepare(addrs, vec![Vec::new(); 5], extra, limit_cents);
+        let (addrs, interbank) = (reserve_addrs(), reserve_addrs());
+        let mut c =
+            Consortium::prepare((addrs, interbank), vec![Vec::new(); 5], extra, limit_cents);
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));
@@ -549,7 +561,7 @@ impl Consortium {
 
     /// Keys, membership file and environment for banks at `addrs`, not started yet.
     fn prepare(
-        addrs: Vec<String>,
+        (addrs, interbank_addrs): (Vec<String>, Vec<String>),
         per_bank: Vec<Vec<(&'static str, String)>>,
         extra: &[(&'static str, &str)],
         limit: i64,
@@ -561,12 +573,13 @@ impl Consortium {
             .collect();
         let shared = tempfile::tempdir().unwrap();
         let membership = shared.path().join("membership.json");
-        write_membership(&membership, &addrs, &keys, limit);
+        write_membership(&membership, (&interbank_addrs, &addrs), &keys, limit);
         let mut env = vec![("MEMBERSHIP", membership.to_string_lossy().to_string())];
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         Consortium {
             dirs,
             addrs,
+            interbank_addrs,
             banks: Vec::new(),
             env,
             per_bank,
@@ -578,6 +591,7 @@ impl Consortium {
     async fn start_bank(&self, i: usize) -> Bank {
         let mut env = self.env.clone();
         env.extend(self.per_bank[i].iter().cloned());
+        env.push(("INTERBANK_BIND_ADDR", self.interbank_addrs[i].clone()));
         Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &env).await
     }
 
@@ -778,7 +792,7 @@ impl Consortium {
         body: &[u8],
     ) -> (StatusCode, String) {
         let mut req = reqwest::Client::new()
-            .post(format!("{}{path}", self.url(to)))
+            .post(format!("{}{path}", self.interbank_url(to)))
             .header("content-type", "application/json");
         for (k, v) in headers.headers() {
             req = req.header(k, v);
@@ -791,12 +805,12 @@ impl Consortium {
     /// Five banks whose every link (A calls B) goes through its own TCP proxy, so that a test can
     /// cut a bank off from the others in both directions, connections in progress included.
     pub async fn start_with_links(extra: &[(&'static str, &str)]) -> (Consortium, Links) {
-        let addrs = reserve_addrs();
+        let (addrs, interbank) = (reserve_addrs(), reserve_addrs());
         let mut links = Links { links: Vec::new() };
         let mut per_bank = Vec::new();
         for from in 0..5 {
             let mut peers = Vec::new();
-            for (to, addr) in addrs.iter().enumerate() {
+            for (to, addr) in interbank.iter().enumerate() {
                 if from != to {
                     let link = Link::start(addr.clone(), from, to).await;
                     peers.push(format!("{}=http://{}", to + 1, link.addr));
@@ -805,7 +819,7 @@ impl Consortium {
             }
             per_bank.push(vec![("PEERS", peers.join(","))]);
         }
-        let mut c = Consortium::prepare(addrs, per_bank, extra, LIMIT_CENTS);
+        let mut c = Consortium::prepare((addrs, interbank), per_bank, extra, LIMIT_CENTS);
         for i in 0..5 {
             let bank = c.start_bank(i).await;
             c.banks.push(Some(bank));
@@ -839,6 +853,7 @@ impl Consortium {
     pub async fn restart_with(&mut self, i: usize, extra: &[(&'static str, &str)]) {
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        env.push(("INTERBANK_BIND_ADDR", self.interbank_addrs[i].clone()));
         let bank = Bank::start_with(i as u8 + 1, self.dirs[i].path(), &self.addrs[i], &env).await;
         self.banks[i] = Some(bank);
     }
@@ -871,6 +886,11 @@ impl Consortium {
 
     pub fn url(&self, i: usize) -> String {
         format!("http://{}", self.addrs[i])
+    }
+
+    /// Where bank `i`'s inter-bank API listens.
+    pub fn interbank_url(&self, i: usize) -> String {
+        format!("http://{}", self.interbank_addrs[i])
     }
 
     /// `/status` of bank `i`, or `None` if it does not answer.

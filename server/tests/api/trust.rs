@@ -158,7 +158,7 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     }
 
     // 4. A 5 MiB body, announced before any authentication: refused without reading it.
-    let line = oversized_post_status(&c.url(2), prepare, 5 * 1024 * 1024).await;
+    let line = oversized_post_status(&c.interbank_url(2), prepare, 5 * 1024 * 1024).await;
     assert!(line.starts_with("HTTP/1.1 413"), "{line}");
 
     // Nothing of the above moved anything.
@@ -553,4 +553,106 @@ async fn a_rogue_bank_cannot_mint_money_inside_one_leg() {
     );
     let audit = &c.status(0).await.unwrap()["audit"];
     assert_eq!(audit["books_balance"], true, "{audit}");
+}
+
+/// Issue 24's third confirmed attack: anyone, with no key, took a bank out of the consortium.
+/// Sixteen connections sending headers that name a member, a bogus signature and no body held
+/// all of its "unverified body" permits for 15 s, and it answered 503 to every bank. Now the
+/// signature covers the body's hash in a header and is checked before any body is read; the
+/// inter-bank API has its own listener, bounded per source address, with a header deadline. From
+/// another address (127.0.0.2), a stranger floods bank 3 with such requests and with idle
+/// connections; an honest Pix to bank 3 goes through meanwhile, and nothing else moves.
+#[tokio::test]
+async fn a_stranger_flooding_the_interbank_api_does_not_stop_a_bank() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let c = Consortium::start(&[]).await;
+    let (ana, beto) = (c.client(0), c.client(2));
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, body) = ana
+        .call("deposit", &[("amount", "10,00"), ("tx_id", &tx_id(1))])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let target: std::net::SocketAddr = c.interbank_addrs[2].parse().unwrap();
+    let stranger = || async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket.connect(target).await
+    };
+    let forged = format!(
+        "POST /interbank/prepare HTTP/1.1\r\nhost: bank\r\ncontent-type: application/json\r\n\
+         x-consorcio-version: {}\r\nx-consorcio-from: 1\r\nx-consorcio-to: 3\r\n\
+         x-consorcio-ts: {}\r\nx-consorcio-nonce: abc{{}}\r\nx-consorcio-signature: {}\r\n\
+         x-consorcio-body-sha256: {}\r\ncontent-length: 1000000\r\n\r\n",
+        engine::wire::PROTOCOL_VERSION,
+        now_ms(),
+        "00".repeat(64),
+        "ab".repeat(32),
+    );
+    // 1. The confirmed attack, many times over: each is refused at once, before its body.
+    let mut refused = 0;
+    for n in 0..64 {
+        let mut conn = stranger().await.unwrap();
+        conn.write_all(forged.replace("{}", &n.to_string()).as_bytes())
+            .await
+            .unwrap();
+        let mut line = [0u8; 12];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            conn.read_exact(&mut line),
+        )
+        .await;
+        if let Ok(Ok(_)) = read {
+            assert_eq!(&line, b"HTTP/1.1 401", "{}", String::from_utf8_lossy(&line));
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 64, "every forged request refused before its body");
+    // 2. Idle connections that never finish their headers: bounded per address (the rest are
+    //    closed at once) and closed after the header deadline.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        if let Ok(mut conn) = stranger().await {
+            let _ = conn
+                .write_all(b"POST /interbank/prepare HTTP/1.1\r\n")
+                .await;
+            idle.push(conn);
+        }
+    }
+    // 3. Meanwhile, an honest Pix from bank 1 to bank 3 commits, and bank 3 serves every bank.
+    let (s, body) = crate::keys::pix(&ana, BETO_CPF, "2,00").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    wait_until(&c, &[2], "the Pix reached Beto at bank 3", |s| {
+        s[0]["audit"]["total_available"] == 200
+    })
+    .await;
+    assert_eq!(beto.balances().await, (200, 0));
+    assert_eq!(ana.balances().await, (800, 0));
+    // Past the bound of 128 from one address, the stranger's connections were closed at once;
+    // and every one is closed by the header deadline (2 s), without a byte of answer.
+    let mut closed = 0;
+    let mut buf = [0u8; 64];
+    for conn in &mut idle {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_millis(10), conn.read(&mut buf)).await;
+        closed += usize::from(matches!(read, Ok(Ok(0)) | Ok(Err(_))));
+    }
+    assert!(closed >= 200 - 128, "only {closed} of 200 closed at once");
+    for conn in &mut idle {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "an idle connection outlived the header deadline"
+        );
+    }
+    assert_settled(&c, &[0, 1, 2, 3, 4], 1_000).await;
 }
