@@ -100,17 +100,6 @@ pub fn router(
             "/favicon.ico",
             get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
         )
-        .route(
-            "/status",
-            get(move || {
-                status(
-                    status_engine.clone(),
-                    status_ring.clone(),
-                    status_node.clone(),
-                    limits.clone(),
-                )
-            }),
-        )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -141,8 +130,27 @@ pub fn router(
             HeaderValue::from_static("same-origin"),
         ))
         .with_state(options);
+    // `/status`, unauthenticated, on the inter-bank listener too when it has its own: the
+    // consortium page asks every member for it at the address it reaches members at (inside
+    // Docker, the inter-bank one).
+    let status_route = Router::new().route(
+        "/status",
+        get(move || {
+            status(
+                status_engine.clone(),
+                status_ring.clone(),
+                status_node.clone(),
+                limits.clone(),
+            )
+        }),
+    );
+    let public = public.merge(status_route.clone());
+    let mut interbank = crate::interbank::router(gate, ring, node);
+    if config.interbank_bind_addr.is_some() {
+        interbank = interbank.merge(status_route);
+    }
     // Its own (larger) body limit applies to it alone.
-    let interbank = crate::interbank::router(gate, ring, node)
+    let interbank = interbank
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::track,
