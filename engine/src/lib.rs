@@ -28,6 +28,7 @@ pub mod consortium;
 pub mod coordinator;
 pub mod directory;
 pub mod engine;
+pub mod error;
 pub mod evidence;
 pub mod key_codes;
 pub mod ledger;

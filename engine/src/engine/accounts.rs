@@ -1,0 +1,372 @@
+//! Accounts: opening one, deposits, Pix inside this bank, an account's view and dashboard.
+
+use super::*;
+
+pub(super) struct OpenAccount {
+    new: NewAccount,
+}
+
+impl Request for OpenAccount {
+    type Answer = AccountId;
+
+    fn run(self, state: &mut State, now: i64) -> EngineResult<AccountId> {
+        let OpenAccount { new } = self;
+        state.ledger.open_account(new, now).map_err(Into::into)
+    }
+}
+
+pub(super) struct Deposit {
+    tx: TxId,
+    account: AccountId,
+    amount: Cents,
+}
+
+impl Request for Deposit {
+    type Answer = TxStatus;
+
+    fn run(self, state: &mut State, now: i64) -> EngineResult<TxStatus> {
+        let Deposit {
+            tx,
+            account,
+            amount,
+        } = self;
+        state.deposit(tx, account, amount, now)
+    }
+}
+
+pub(super) struct Pix {
+    tx: TxId,
+    payer: AccountId,
+    key: PixKey,
+    amount: Cents,
+}
+
+impl Request for Pix {
+    type Answer = TransferReceipt;
+
+    fn run(self, state: &mut State, now: i64) -> EngineResult<TransferReceipt> {
+        let Pix {
+            tx,
+            payer,
+            key,
+            amount,
+        } = self;
+        state.pix(tx, payer, key, amount, now)
+    }
+}
+
+pub(super) struct ShowAccount {
+    account: AccountId,
+}
+
+impl Request for ShowAccount {
+    type Answer = AccountView;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<AccountView> {
+        let ShowAccount { account } = self;
+        state.account_view(account)
+    }
+}
+
+/// The account at this bank of the first of `owners` that has one.
+pub(super) struct AccountOf {
+    owners: Vec<TaxId>,
+}
+
+impl Request for AccountOf {
+    type Answer = Option<AccountView>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Option<AccountView>> {
+        let AccountOf { owners } = self;
+        let found = owners
+            .iter()
+            .find_map(|o| state.ledger.by_tax_id(o))
+            .map(|a| a.id);
+        found.map(|id| state.account_view(id)).transpose()
+    }
+}
+
+pub(super) struct ShowDashboard {
+    account: AccountId,
+}
+
+impl Request for ShowDashboard {
+    type Answer = Dashboard;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Dashboard> {
+        let ShowDashboard { account } = self;
+        state.dashboard(account)
+    }
+}
+
+impl EngineHandle {
+    pub async fn account(&self, account: AccountId) -> EngineResult<AccountView> {
+        self.request(ShowAccount { account }).await
+    }
+
+    pub async fn account_of(&self, owners: Vec<TaxId>) -> EngineResult<Option<AccountView>> {
+        self.request(AccountOf { owners }).await
+    }
+
+    pub async fn open_account(&self, new: NewAccount) -> EngineResult<AccountId> {
+        self.request(OpenAccount { new }).await
+    }
+
+    /// Deposits `amount`; retrying with the same `tx` returns the first outcome.
+    pub async fn deposit(
+        &self,
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+    ) -> EngineResult<TxStatus> {
+        self.request(Deposit {
+            tx,
+            account,
+            amount,
+        })
+        .await
+    }
+
+    /// Pix to a key at this bank; retrying with the same `tx` returns the first outcome.
+    pub async fn pix(
+        &self,
+        tx: TxId,
+        payer: AccountId,
+        key: PixKey,
+        amount: Cents,
+    ) -> EngineResult<TransferReceipt> {
+        self.request(Pix {
+            tx,
+            payer,
+            key,
+            amount,
+        })
+        .await
+    }
+
+    pub async fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
+        self.request(ShowDashboard { account }).await
+    }
+}
+
+impl State {
+    fn deposit(
+        &mut self,
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+        now: i64,
+    ) -> EngineResult<TxStatus> {
+        if let Some(previous) = self.previous_use(&tx)? {
+            return match previous {
+                Seen::Deposit {
+                    account: a,
+                    amount: m,
+                } if a == account && m == amount => Ok(TxStatus::Committed),
+                _ => Err(LedgerError::TxIdConflict.into()),
+            };
+        }
+        self.ledger.deposit(tx.clone(), account, amount, now)?;
+        self.seen_in_batch
+            .insert(tx, Seen::Deposit { account, amount });
+        Ok(TxStatus::Committed)
+    }
+
+    fn pix(
+        &mut self,
+        tx: TxId,
+        payer: AccountId,
+        key: PixKey,
+        amount: Cents,
+        now: i64,
+    ) -> EngineResult<TransferReceipt> {
+        if let Some(previous) = self.previous_use(&tx)? {
+            return match previous {
+                Seen::Pix {
+                    payer: p,
+                    amount: m,
+                    receipt,
+                } if p == payer && m == amount => Ok(receipt),
+                _ => Err(LedgerError::TxIdConflict.into()),
+            };
+        }
+        let bank = self.config.bank.id;
+        let entry = self
+            .directory
+            .owner(&key)
+            .filter(|e| e.bank == bank)
+            .ok_or(LedgerError::UnknownAccount)?;
+        let receiver = ReceiverPreview {
+            name: entry.name.clone(),
+            key_masked: entry.document.clone(),
+            bank: self.config.bank.clone(),
+        };
+        let payee_id = entry.account;
+        if self.ledger.account(payee_id).is_none() {
+            return Err(LedgerError::UnknownAccount.into());
+        }
+        if payee_id == payer {
+            return Err(LedgerError::SelfTransfer.into());
+        }
+        let payer_account = self
+            .ledger
+            .account(payer)
+            .ok_or(LedgerError::UnknownAccount)?;
+        let payer_holder = &payer_account.holders[0];
+        let to_payee = Counterparty {
+            name: receiver.name.clone(),
+            key_masked: receiver.key_masked.clone(),
+            bank,
+        };
+        let to_payer = Counterparty {
+            name: payer_holder.name.clone(),
+            key_masked: payer_holder.tax_id.masked(),
+            bank,
+        };
+        self.ledger
+            .prepare_debit(&tx, PartKey::single(payer), amount, to_payee, now)?;
+        if let Err(e) =
+            self.ledger
+                .prepare_credit(&tx, PartKey::single(payee_id), amount, to_payer, now)
+        {
+            self.ledger
+                .abort(&tx, now)
+                .expect("debit was just prepared");
+            return Err(e.into());
+        }
+        self.ledger
+            .commit(&tx, now)
+            .expect("both parts were just prepared");
+        let receipt = TransferReceipt {
+            tx_id: tx.clone(),
+            status: TxStatus::Committed,
+            amount,
+            receiver,
+        };
+        self.seen_in_batch.insert(
+            tx,
+            Seen::Pix {
+                payer,
+                amount,
+                receipt: receipt.clone(),
+            },
+        );
+        Ok(receipt)
+    }
+
+    /// How `tx` was used before, in this batch or in the store; `None` if it is new.
+    pub(super) fn previous_use(&self, tx: &TxId) -> EngineResult<Option<Seen>> {
+        if let Some(seen) = self.seen_in_batch.get(tx) {
+            return Ok(Some(seen.clone()));
+        }
+        let entries = self.store.entries_of_tx(tx).map_err(|e| {
+            tracing::error!(error = %e, "reading entries of a transaction");
+            EngineError::Unexpected
+        })?;
+        Ok(entries
+            .first()
+            .map(|first| self.seen_from_entries(first, &entries)))
+    }
+
+    fn seen_from_entries(&self, first: &Entry, entries: &[Entry]) -> Seen {
+        match entries.iter().find(|e| e.kind == EntryKind::PixOut) {
+            Some(out) => {
+                let cp = out.counterparty.clone();
+                let receiver = ReceiverPreview {
+                    name: cp.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                    key_masked: cp
+                        .as_ref()
+                        .map(|c| c.key_masked.clone())
+                        .unwrap_or_default(),
+                    bank: self.config.bank.clone(),
+                };
+                Seen::Pix {
+                    payer: out.account,
+                    amount: out.amount,
+                    receipt: TransferReceipt {
+                        tx_id: out.tx_id.clone(),
+                        status: out.status,
+                        amount: out.amount,
+                        receiver,
+                    },
+                }
+            }
+            None => Seen::Deposit {
+                account: first.account,
+                amount: first.amount,
+            },
+        }
+    }
+    pub(super) fn account_view(&self, account: AccountId) -> EngineResult<AccountView> {
+        let a = self
+            .ledger
+            .account(account)
+            .ok_or(LedgerError::UnknownAccount)?;
+        Ok(AccountView {
+            id: a.id,
+            kind: a.kind,
+            holders: a.holders.clone(),
+            email: a.email.clone(),
+            available: a.available,
+            blocked: a.blocked,
+        })
+    }
+
+    fn dashboard(&self, id: AccountId) -> EngineResult<Dashboard> {
+        let account = self.account_view(id)?;
+        let recent = self
+            .store
+            .recent_entries(id, self.config.recent_limit)
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading recent entries");
+                EngineError::Unexpected
+            })?;
+        Ok(Dashboard {
+            bank: self.config.bank.clone(),
+            recent: statement(account.available.get() + account.blocked.get(), recent),
+            account,
+        })
+    }
+}
+
+/// What a transaction id was used for earlier in the current batch (not yet in the store).
+#[derive(Clone)]
+pub(super) enum Seen {
+    Deposit {
+        account: AccountId,
+        amount: Cents,
+    },
+    Pix {
+        payer: AccountId,
+        amount: Cents,
+        receipt: TransferReceipt,
+    },
+}
+
+/// Entries newest first with the balance after each committed one, walking back from `balance`
+/// (available + blocked, which is exactly the sum of the committed entries: a prepared debit only
+/// moves money from available to blocked, and a prepared credit is not counted until committed).
+fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<EntryView> {
+    newest_first
+        .into_iter()
+        .map(|e| {
+            let balance_after = (e.status == TxStatus::Committed).then(|| {
+                let after = Cents::new(balance);
+                balance -= e.amount.get() * e.kind.sign();
+                after
+            });
+            EntryView {
+                tx_id: e.tx_id,
+                kind: e.kind,
+                amount: e.amount,
+                status: e.status,
+                counterparty: e.counterparty,
+                created_ms: e.created_ms,
+                balance_after,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! Sessions: the credentials a login checks, sessions made and ended (request handlers read the
+//! live ones straight from the shared table).
+
+use super::*;
+
+pub(super) struct Credentials {
+    email: String,
+}
+
+impl Request for Credentials {
+    type Answer = Option<(AccountId, PasswordHash)>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Option<(AccountId, PasswordHash)>> {
+        let Credentials { email } = self;
+        let found = state
+            .ledger
+            .by_email(&email)
+            .map(|a| (a.id, a.password_hash.clone()));
+        Ok(found)
+    }
+}
+
+pub(super) struct CreateSession {
+    token: TokenHash,
+    account: AccountId,
+}
+
+impl Request for CreateSession {
+    type Answer = ();
+
+    fn run(self, state: &mut State, now: i64) -> EngineResult<()> {
+        let CreateSession { token, account } = self;
+        state.create_session(token, account, now)
+    }
+}
+
+pub(super) struct EndSession {
+    token: TokenHash,
+}
+
+impl Request for EndSession {
+    type Answer = ();
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<()> {
+        let EndSession { token } = self;
+        if state
+            .sessions
+            .write()
+            .expect("sessions lock")
+            .remove(&token)
+            .is_some()
+        {
+            state.session_changes.push(SessionChange::Deleted { token });
+        }
+        Ok(())
+    }
+}
+
+impl EngineHandle {
+    /// The account and password hash for an e-mail, for the caller to verify off this thread.
+    pub async fn credentials(
+        &self,
+        email: String,
+    ) -> EngineResult<Option<(AccountId, PasswordHash)>> {
+        self.request(Credentials { email }).await
+    }
+
+    pub async fn create_session(&self, token: TokenHash, account: AccountId) -> EngineResult<()> {
+        self.request(CreateSession { token, account }).await
+    }
+
+    pub async fn end_session(&self, token: TokenHash) -> EngineResult<()> {
+        self.request(EndSession { token }).await
+    }
+
+    /// The account logged in with `token`, if that session is live.
+    pub async fn session_account(&self, token: TokenHash) -> EngineResult<Option<AccountId>> {
+        let now = self.clock.now_ms();
+        let sessions = self.sessions.read().map_err(|_| EngineError::Unexpected)?;
+        Ok(sessions
+            .get(&token)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(a, _)| *a))
+    }
+}
+
+impl State {
+    fn create_session(
+        &mut self,
+        token: TokenHash,
+        account: AccountId,
+        now: i64,
+    ) -> EngineResult<()> {
+        if self.ledger.account(account).is_none() {
+            return Err(LedgerError::UnknownAccount.into());
+        }
+        let mut sessions = self.sessions.write().expect("sessions lock");
+        let mut own: Vec<(i64, TokenHash)> = sessions
+            .iter()
+            .filter(|(_, (a, _))| *a == account)
+            .map(|(t, (_, expires))| (*expires, *t))
+            .collect();
+        if own.len() >= self.config.sessions_per_account {
+            own.sort_unstable_by_key(|(expires, _)| *expires);
+            let excess = own.len() + 1 - self.config.sessions_per_account;
+            for (_, token) in own.into_iter().take(excess) {
+                sessions.remove(&token);
+                self.session_changes.push(SessionChange::Deleted { token });
+            }
+        }
+        if sessions.len() >= self.config.sessions_max {
+            sessions.retain(|_, (_, expires)| *expires > now);
+            self.session_changes
+                .push(SessionChange::ExpiredBefore { now_ms: now });
+            if sessions.len() >= self.config.sessions_max {
+                return Err(EngineError::Busy);
+            }
+        }
+        let expires_ms = now + self.config.session_ttl_ms;
+        sessions.insert(token, (account, expires_ms));
+        self.session_changes.push(SessionChange::Created {
+            token,
+            account,
+            expires_ms,
+        });
+        Ok(())
+    }
+}
+
+/// The unexpired sessions in the store, keyed as the engine keeps them.
+pub(super) fn live_sessions(
+    store: &Store,
+    now_ms: i64,
+) -> rusqlite::Result<HashMap<TokenHash, (AccountId, i64)>> {
+    Ok(store
+        .load_sessions(now_ms)?
+        .into_iter()
+        .map(|s| (s.token, (s.account, s.expires_ms)))
+        .collect())
+}
