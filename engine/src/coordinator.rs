@@ -20,12 +20,12 @@
 //! `W` is whatever the driver uses to answer a waiting client (a channel in the node, a request
 //! number in the simulation); this module only keeps and returns it.
 
-use crate::engine::decisions::Logged;
+use crate::error::{ConsortiumError, EngineError, EngineResult};
+use crate::ledger::LedgerError;
 use crate::proof::{BankKey, Keyring};
-use crate::twopc::proof::Proof;
-use crate::twopc::{Decision, Deliveries, DeliveryConfig, PacketPlan, PrepareItem, Round, Vote};
+use crate::twopc::{Decision, Deliveries, DeliveryConfig, Logged, PacketPlan, PrepareItem, Round};
+use crate::twopc::{Unacked, Vote};
 use crate::wire::{PrepareAnswer, PrepareMsg};
-use crate::{ConsortiumError, EngineError, EngineResult, LedgerError};
 use domain::dto::{LegState, PacketOutcome, PacketProgress};
 use domain::{AccountId, BankId, TxId};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -491,15 +491,6 @@ impl<W> Coordinator<W> {
             && self.claims.is_empty()
             && self.deliveries.is_empty()
     }
-}
-
-/// A stored decision some participants have not acknowledged yet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unacked {
-    pub tx: TxId,
-    pub commit: bool,
-    pub proof: Option<Proof>,
-    pub banks: Vec<BankId>,
 }
 
 /// The id another client's packet holds, as the claimant is told.

@@ -8,12 +8,12 @@
 //! answer reflects exactly what is on disk.
 
 use crate::auth::{PasswordHash, TokenHash};
-use crate::coordinator::Unacked;
 use crate::directory::{DirEntry, Directory, KeyClaim, KeyOp, PortPermit, PortRequest};
 use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
 use crate::proof::{BankKey, Keyring};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::proof::{Ballot, Digest, Proof, SignedBallot, SignedPlan};
+use crate::twopc::Unacked;
 use crate::twopc::{DecideItem, Decision, InDoubt, PrepareItem, Question, Resolution, Vote};
 use decisions::Termination;
 use domain::consent::{ConsentId, ConsentView, Grant};

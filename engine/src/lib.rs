@@ -40,9 +40,10 @@ pub mod throttle;
 pub mod twopc;
 pub mod wire;
 
-pub use engine::decisions::{parse_outcome, Logged, Termination};
+pub use engine::decisions::{parse_outcome, Termination};
 pub use engine::{
     wall_clock_ms, Audit, Clock, ConsortiumError, EngineConfig, EngineError, EngineHandle,
     EngineResult, SkewedClock, SystemClock,
 };
 pub use ledger::{LedgerError, NewAccount};
+pub use twopc::Logged;

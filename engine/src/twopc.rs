@@ -748,6 +748,27 @@ fn decide(packet: Voting, me: BankId) -> Decision {
     }
 }
 
+/// A decision as logged: final, with the outcome to report and the banks to tell it to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    pub tx: TxId,
+    pub commit: bool,
+    pub outcome: PacketOutcome,
+    /// The other banks the decision must reach (phase two).
+    pub tell: Vec<BankId>,
+    /// What proves it to them (`None`: a decision without a signed plan).
+    pub proof: Option<Proof>,
+}
+
+/// A stored decision some participants have not acknowledged yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unacked {
+    pub tx: TxId,
+    pub commit: bool,
+    pub proof: Option<Proof>,
+    pub banks: Vec<BankId>,
+}
+
 mod delivery;
 pub use delivery::{Deliveries, DeliveryConfig};
 

@@ -93,6 +93,79 @@ impl Route {
     }
 }
 
+/// The largest inter-bank message (request or answer) a bank reads: the worst prepare (256
+/// packets of 16 legs, every name at its longest in four-byte characters, with 256 decisions and
+/// their proofs riding along) fits, as a test checks.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// An inter-bank request: the route it goes to and the answer it gets. Callers send any of these
+/// (`server::peers::Peers::call`) and get its answer's type back, so a caller cannot pick the
+/// wrong one, and a new message is guided by the compiler: its body, its answer and its route
+/// are declared here, together.
+pub trait Call: Serialize {
+    const ROUTE: Route;
+    type Answer: serde::de::DeserializeOwned + Serialize;
+}
+
+/// Asks a peer whether it is alive and when it last saw the token (body `null`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeMsg;
+
+/// Tells a peer this bank has packets waiting for the token (body `null`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HurryMsg;
+
+impl Call for crate::ring::Token {
+    const ROUTE: Route = Route::Token;
+    type Answer = crate::ring::Receipt;
+}
+
+impl Call for ProbeMsg {
+    const ROUTE: Route = Route::Probe;
+    type Answer = crate::ring::ProbeAnswer;
+}
+
+impl Call for HurryMsg {
+    const ROUTE: Route = Route::Hurry;
+    type Answer = ();
+}
+
+impl Call for PrepareMsg {
+    const ROUTE: Route = Route::Prepare;
+    type Answer = PrepareAnswer;
+}
+
+impl Call for DecideMsg {
+    const ROUTE: Route = Route::Decide;
+    /// The decisions acknowledged.
+    type Answer = Vec<TxId>;
+}
+
+impl Call for ResolveMsg {
+    const ROUTE: Route = Route::Resolve;
+    type Answer = ResolveAnswer;
+}
+
+impl Call for TerminateMsg {
+    const ROUTE: Route = Route::Terminate;
+    type Answer = TerminateAnswer;
+}
+
+impl Call for AccountMsg {
+    const ROUTE: Route = Route::Account;
+    type Answer = Option<AccountAnswer>;
+}
+
+impl Call for RedeemMsg {
+    const ROUTE: Route = Route::Redeem;
+    type Answer = domain::consent::Grant;
+}
+
+impl Call for crate::directory::PortRequest {
+    const ROUTE: Route = Route::PortPermit;
+    type Answer = PortPermitAnswer;
+}
+
 /// Phase one for a batch of packets at one participant, with decisions of earlier packets
 /// riding along (applied first).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,6 +340,142 @@ pub struct EngineStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each route's message, by its position in [`Route::ALL`]: the match is exhaustive, so a new
+    /// route cannot be left out of it, and each arm names the message whose `ROUTE` it is.
+    fn message_route(route: Route) -> Route {
+        match route {
+            Route::Token => <crate::ring::Token as Call>::ROUTE,
+            Route::Probe => ProbeMsg::ROUTE,
+            Route::Hurry => HurryMsg::ROUTE,
+            Route::Prepare => PrepareMsg::ROUTE,
+            Route::Decide => DecideMsg::ROUTE,
+            Route::Resolve => ResolveMsg::ROUTE,
+            Route::Terminate => TerminateMsg::ROUTE,
+            Route::Account => AccountMsg::ROUTE,
+            Route::Redeem => RedeemMsg::ROUTE,
+            Route::PortPermit => <crate::directory::PortRequest as Call>::ROUTE,
+        }
+    }
+
+    /// The worst prepare a coordinator can send: [`MAX_ITEMS_PER_MESSAGE`] packets of
+    /// [`MAX_PACKET_LEGS`] legs with both parts of each at this bank, every name at its
+    /// longest in four-byte characters, keys at their longest, every leg's other side a bank of
+    /// its own in the plan; and as many decisions riding along, each a commit proved by as many
+    /// ballots. It must fit [`MAX_MESSAGE_BYTES`], or such a batch could never be prepared.
+    #[test]
+    fn the_worst_prepare_fits_the_message_limit() {
+        use crate::twopc::proof::{Ballot, Digest, Plan, Proof, SignedBallot, SignedPlan};
+        use crate::twopc::{DebitSource, PartSpec, Vote, MAX_ITEMS_PER_MESSAGE};
+        use domain::dto::{Counterparty, MAX_PACKET_LEGS};
+        let key = crate::proof::BankKey::from_seed([1; 32]);
+        let bank = |n: usize| BankId::try_from(u16::try_from(n).unwrap()).unwrap();
+        let name = "\u{1D400}".repeat(domain::input::NAME_MAX_CHARS);
+        let party = |n: usize| Counterparty {
+            name: name.clone(),
+            key_masked: "x".repeat(domain::pix_key::KEY_MAX_CHARS),
+            bank: bank(n),
+        };
+        let email = format!("{}@{}.example", "a".repeat(40), "b".repeat(28));
+        let pix_key = domain::PixKey::parse(&email).unwrap();
+        let consent = domain::consent::ConsentId::parse(&"C".repeat(24)).unwrap();
+        let tx = |n: usize| TxId::parse(&format!("E00000001202611261705{n:011}")).unwrap();
+        let participants = 2 * MAX_PACKET_LEGS + 1;
+        let plan = |n: usize| {
+            let parts = (1..=participants)
+                .map(|b| (bank(b), Digest::of(b"x")))
+                .collect();
+            SignedPlan::sign(
+                &key,
+                Plan {
+                    tx: tx(n),
+                    coordinator: bank(1),
+                    parts,
+                    decide_by_ms: i64::MAX,
+                },
+            )
+        };
+        let items = (0..MAX_ITEMS_PER_MESSAGE)
+            .map(|n| {
+                let parts = (0..MAX_PACKET_LEGS as u16)
+                    .flat_map(|leg| {
+                        let debit = PartSpec::Debit {
+                            source: DebitSource::Consent {
+                                consent: consent.clone(),
+                                grantee: AccountId(i64::MAX),
+                            },
+                            amount: Cents::new(i64::MAX),
+                            to: party(2 + 2 * usize::from(leg)),
+                        };
+                        let credit = PartSpec::Credit {
+                            key: pix_key.clone(),
+                            amount: Cents::new(i64::MAX),
+                            from: party(3 + 2 * usize::from(leg)),
+                        };
+                        [(leg, debit), (leg, credit)]
+                    })
+                    .collect();
+                PrepareItem {
+                    tx: tx(n),
+                    parts,
+                    plan: Some(plan(n)),
+                }
+            })
+            .collect();
+        let decisions = (0..MAX_ITEMS_PER_MESSAGE)
+            .map(|n| {
+                let plan = plan(MAX_ITEMS_PER_MESSAGE + n);
+                let votes = (1..=participants)
+                    .map(|b| {
+                        let ballot = Ballot {
+                            tx: plan.plan.tx.clone(),
+                            plan: plan.hash(),
+                            voter: bank(b),
+                            vote: Vote::Prepared,
+                        };
+                        SignedBallot::sign(&key, ballot)
+                    })
+                    .collect();
+                DecideItem::proved(Proof::Commit { plan, votes })
+            })
+            .collect();
+        let worst = serde_json::to_vec(&PrepareMsg { items, decisions }).unwrap();
+        assert!(
+            worst.len() <= MAX_MESSAGE_BYTES,
+            "the worst prepare is {} bytes, over {MAX_MESSAGE_BYTES}",
+            worst.len()
+        );
+        eprintln!(
+            "the worst prepare: {} bytes of {MAX_MESSAGE_BYTES}",
+            worst.len()
+        );
+    }
+
+    #[test]
+    fn every_route_is_in_all_once_and_has_its_message() {
+        for route in Route::ALL {
+            assert_eq!(message_route(route), route, "{route:?}");
+        }
+        let distinct: std::collections::BTreeSet<&str> =
+            Route::ALL.iter().map(|r| r.path()).collect();
+        assert_eq!(distinct.len(), Route::ALL.len(), "one path per route");
+        // Every variant is in ALL: the exhaustive match above has one arm per variant, and
+        // this counts them.
+        let variants = [
+            Route::Token,
+            Route::Probe,
+            Route::Hurry,
+            Route::Prepare,
+            Route::Decide,
+            Route::Resolve,
+            Route::Terminate,
+            Route::Account,
+            Route::Redeem,
+            Route::PortPermit,
+        ];
+        assert!(variants.iter().all(|v| Route::ALL.contains(v)));
+        assert_eq!(variants.len(), Route::ALL.len());
+    }
 
     #[test]
     fn routes_are_distinct_interbank_paths() {

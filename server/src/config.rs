@@ -33,10 +33,10 @@
 //! five for ids 1..=5, `Bank <id>` otherwise. `CONSORTIUM_SECRET` and `PUBLIC_URLS` are gone (a
 //! key per bank and the membership file replace them); setting them is an error that says so.
 
-use crate::consortium::TwoPcSettings;
 use crate::fault::Fault;
 use crate::membership::Membership;
 use crate::ring_driver::RingSettings;
+use crate::twopc_driver::TwoPcSettings;
 use domain::BankId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

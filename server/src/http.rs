@@ -1,8 +1,8 @@
 //! The HTTP surface of a bank node.
 
 use crate::config::Config;
-use crate::consortium::Node;
 use crate::ring_driver::RingHandle;
+use crate::twopc_driver::Node;
 use app::{shell, App, AppError};
 use axum::body::Body;
 

@@ -2,10 +2,10 @@
 //! [`verify_peer`], which checks a request's signature before any handler runs and signs every
 //! answer. Without a consortium (a bank alone) there is no such API at all.
 
-use crate::consortium::Node;
 use crate::peer_auth::{Signed, Signer, Verifier};
 use crate::peers::{wall_clock_ms, MAX_ANSWER_BYTES};
 use crate::ring_driver::RingHandle;
+use crate::twopc_driver::Node;
 use axum::body::Body;
 use axum::extract::{Extension, Request, State};
 use axum::http::StatusCode;
@@ -24,13 +24,16 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 
-/// Largest inter-bank request: a prepare of 256 packets of 16 legs fits, with room.
-pub const MAX_INTERBANK_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// Bodies of one member read at once: a member holding its own key cannot tie up more than this
-/// (its further requests get 503 until one ends), nor any other member's share.
-pub const BODIES_PER_MEMBER_MAX: usize = 32;
-/// A body whose signed headers were accepted must arrive within this long (4 MiB at 1 MB/s).
-pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Largest inter-bank request: the worst prepare fits (`engine::wire::MAX_MESSAGE_BYTES`).
+pub const MAX_INTERBANK_BODY_BYTES: usize = engine::wire::MAX_MESSAGE_BYTES;
+/// Bytes of one member's bodies being read at once, at most (counted by their announced length,
+/// in KiB): a member holding its own key cannot make this bank hold more of its requests in
+/// memory (its further requests get 503 until some end), nor take any other member's share.
+pub const BODY_BYTES_PER_MEMBER_MAX: usize = 2 * MAX_INTERBANK_BODY_BYTES;
+const KIB: usize = 1024;
+/// A body whose signed headers were accepted must arrive within this long (the largest, 16 MiB,
+/// at 2 MB/s).
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// What [`verify_peer`] needs: who this bank is, whose signatures to trust, and a bound per
 /// member on the bodies being read.
@@ -44,7 +47,7 @@ impl Gate {
     pub fn new(signer: Arc<Signer>, verifier: Arc<Verifier>) -> Gate {
         let bodies = verifier
             .members()
-            .map(|b| (b, Semaphore::new(BODIES_PER_MEMBER_MAX)))
+            .map(|b| (b, Semaphore::new(BODY_BYTES_PER_MEMBER_MAX / KIB)))
             .collect();
         Gate {
             signer,
@@ -278,7 +281,7 @@ async fn hurry(Extension(ring): Extension<RingHandle>) -> Json<()> {
 /// replayed nonce or a bad signature get 401. The signature covers the body's SHA-256, carried in
 /// a header, so it is checked before a byte of the body is read: nobody without a member's key
 /// makes this bank read anything. A member's body must arrive within [`BODY_DEADLINE`], at most
-/// [`BODIES_PER_MEMBER_MAX`] of its own at once, and hash to what it signed (400 otherwise).
+/// [`BODY_BYTES_PER_MEMBER_MAX`] of its own at once, and hash to what it signed (400 otherwise).
 /// Every answer of a verified request is signed for its sender and bound to its nonce.
 async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
@@ -302,7 +305,17 @@ async fn verify_peer(State(gate): State<Arc<Gate>>, request: Request, next: Next
             Err(e) => return refuse(e),
         };
     let bytes = {
-        let permit = gate.bodies.get(&from).map(Semaphore::try_acquire);
+        // Counted by the length it announces (the most, if it announces none): the reading stops
+        // there anyway.
+        let announced = parts
+            .headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(MAX_INTERBANK_BODY_BYTES)
+            .min(MAX_INTERBANK_BODY_BYTES);
+        let units = u32::try_from(announced.div_ceil(KIB).max(1)).unwrap_or(u32::MAX);
+        let permit = gate.bodies.get(&from).map(|s| s.try_acquire_many(units));
         let Some(Ok(_permit)) = permit else {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,

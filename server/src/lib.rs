@@ -21,19 +21,19 @@
 //! `main.rs` only calls [`run`].
 
 pub mod config;
-pub mod consortium;
-pub mod directory;
 pub mod evidence;
 pub mod fault;
 pub mod guarded;
 pub mod http;
 pub mod identity;
 pub mod interbank;
+pub mod lookups;
 pub mod membership;
 pub mod metrics;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;
+pub mod twopc_driver;
 
 use config::Config;
 use engine::{EngineConfig, EngineHandle, SystemClock};
@@ -138,7 +138,7 @@ pub async fn run(
                 engine::evidence::Retention::default(),
                 Arc::new(SystemClock),
             )?;
-            let node = consortium::Node::start(
+            let node = twopc_driver::Node::start(
                 peers.clone(),
                 banks,
                 public_urls,

@@ -10,8 +10,8 @@
 //! anything unmatched (static files, 404s), so that a client inventing paths cannot grow the
 //! registry.
 
-use crate::consortium::Node;
 use crate::ring_driver::RingHandle;
+use crate::twopc_driver::Node;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;

@@ -5,7 +5,7 @@
 
 use crate::peer_auth::{Signed, Signer, Verifier};
 use domain::BankId;
-use engine::wire::Route;
+use engine::wire::{Call, Route};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,8 +31,9 @@ pub enum PeerError {
 
 /// Most of an error answer kept for the log.
 const ERROR_BODY_LOGGED: usize = 200;
-/// Largest answer read from another bank (a prepare's votes for 256 packets are far less).
-pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// Largest answer read from another bank (the same bound as requests: answers about 256
+/// transactions with their proofs are the largest).
+pub const MAX_ANSWER_BYTES: usize = engine::wire::MAX_MESSAGE_BYTES;
 
 /// An answer as it arrived: status, signature headers, body, and the hash of the request's body
 /// it answers (which its signature covers).
@@ -93,25 +94,20 @@ impl Peers {
             .is_some_and(|a| a.load(Ordering::Relaxed))
     }
 
-    /// POSTs `body` to `route` at bank `to`, signed, within the client's default timeout.
-    pub async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        to: BankId,
-        route: Route,
-        body: &impl Serialize,
-    ) -> Result<T, PeerError> {
-        self.call_within(to, route, body, None).await
+    /// POSTs `msg` to its route at bank `to`, signed, within the client's default timeout: its
+    /// answer, of the type the message declares.
+    pub async fn call<M: Call>(&self, to: BankId, msg: &M) -> Result<M::Answer, PeerError> {
+        self.call_within(to, msg, None).await
     }
 
     /// [`Peers::call`] with its own timeout instead of the client's default.
-    pub async fn call_within<T: serde::de::DeserializeOwned>(
+    pub async fn call_within<M: Call>(
         &self,
         to: BankId,
-        route: Route,
-        body: &impl Serialize,
+        msg: &M,
         timeout: Option<Duration>,
-    ) -> Result<T, PeerError> {
-        let answer = self.signed_call(to, route, body, timeout).await;
+    ) -> Result<M::Answer, PeerError> {
+        let answer = self.signed_call(to, msg, timeout).await;
         answer.and_then(|(_, _, a)| {
             serde_json::from_slice(&a.body).map_err(|e| PeerError::BadAnswer(e.to_string()))
         })
@@ -119,14 +115,14 @@ impl Peers {
 
     /// The call itself: the request as sent (headers and body) and the verified answer as
     /// received, for evidence.
-    pub async fn signed_call(
+    pub async fn signed_call<M: Call>(
         &self,
         to: BankId,
-        route: Route,
-        body: &impl Serialize,
+        msg: &M,
         timeout: Option<Duration>,
     ) -> Result<(Signed, Vec<u8>, SignedAnswer), PeerError> {
-        let answer = self.try_call(to, route, body, timeout).await;
+        let route = M::ROUTE;
+        let answer = self.try_call(to, route, msg, timeout).await;
         if let Some(a) = self.answering.get(&to) {
             a.store(answer.is_ok(), Ordering::Relaxed);
         }

@@ -2,15 +2,15 @@
 //! and probes (from the `/interbank` routes), timer deadlines and the results of its own peer
 //! calls, and carries out its effects as signed HTTP calls with a timeout each.
 //!
-//! On [`Effect::RunBatch`] it asks the [`Node`] to run one bounded batch of cross-bank packets
+//! On [`Effect::RunBatch`] it asks the [`Work`] it was given (the 2PC driver's node) to run one
+//! bounded batch of cross-bank packets
 //! (2PC), in a task of its own so that the ring keeps answering probes meanwhile; with nothing to
 //! do, the token is held for `idle_hold_ms` and passed on.
 
-use crate::consortium::Node;
 use crate::peers::Peers;
 use domain::BankId;
 use engine::ring::{Effect, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
-use engine::wire::{RingStatus, Route};
+use engine::wire::{ProbeMsg, RingStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -92,10 +92,20 @@ impl RingHandle {
 
 /// Starts the ring task. It ends when every [`RingHandle`] is dropped.
 /// Starts the ring's task; `sealing` seals the epochs this bank makes and checks every token's.
+/// The cross-bank work the ring's holder runs: implemented by the 2PC driver, so that this module
+/// needs nothing of it (the driver, in turn, holds this ring's handle to hurry it).
+pub trait Work: Send + Sync + 'static {
+    /// Runs one bounded batch of cross-bank work while this bank holds the token; whether there
+    /// was any.
+    fn run_batch(
+        self: Arc<Self>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+}
+
 pub fn start(
     peers: Peers,
     settings: RingSettings,
-    node: Arc<Node>,
+    node: Arc<dyn Work>,
     sealing: engine::ring::Sealing,
 ) -> RingHandle {
     let mut members: Vec<BankId> = peers.urls.keys().copied().collect();
@@ -122,7 +132,7 @@ pub fn start(
 async fn run(
     config: RingConfig,
     peers: Peers,
-    node: Arc<Node>,
+    node: Arc<dyn Work>,
     mut inbound: mpsc::Receiver<Inbound>,
     status: Arc<Mutex<Published>>,
 ) {
@@ -179,7 +189,7 @@ fn carry_out(
     effects: Vec<Effect>,
     visit: Option<Visit>,
     peers: &Peers,
-    node: &Arc<Node>,
+    node: &Arc<dyn Work>,
     outcomes: &mpsc::Sender<Outcome>,
 ) {
     for effect in effects {
@@ -196,7 +206,7 @@ fn carry_out(
                 let (peers, outcomes) = (peers.clone(), outcomes.clone());
                 tokio::spawn(async move {
                     let sent = Instant::now();
-                    let receipt = peers.call::<Receipt>(to, Route::Token, &token).await.ok();
+                    let receipt = peers.call(to, &token).await.ok();
                     let _ = outcomes
                         .send(Outcome::Passed {
                             to,
@@ -217,7 +227,7 @@ fn carry_out(
                         .collect();
                     let calls = others.into_iter().map(|to| {
                         let peers = peers.clone();
-                        async move { peers.call::<ProbeAnswer>(to, Route::Probe, &()).await.ok() }
+                        async move { peers.call(to, &ProbeMsg).await.ok() }
                     });
                     let answers = join_all(calls).await.into_iter().flatten().collect();
                     let _ = outcomes.send(Outcome::Probed(answers)).await;

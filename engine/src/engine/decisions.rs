@@ -17,7 +17,7 @@
 use super::{store_error, EngineError, EngineResult, State};
 use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
 use crate::twopc::proof::{Ballot, Proof, SignedBallot, SignedPlan};
-use crate::twopc::{DecideItem, Decision, Question, Resolution, Vote};
+use crate::twopc::{DecideItem, Decision, Logged, Question, Resolution, Vote};
 use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::{BankId, Cents, Refusal, TxId};
 use std::collections::BTreeMap;
@@ -581,18 +581,6 @@ fn abort_instead(mut d: Decision, leg: Option<usize>, reason: Refusal) -> Decisi
         d.refusal = Some((leg.unwrap_or(0) as u16, reason));
     }
     d
-}
-
-/// A decision as logged: final, with the outcome to report and the banks to tell it to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Logged {
-    pub tx: TxId,
-    pub commit: bool,
-    pub outcome: PacketOutcome,
-    /// The other banks the decision must reach (phase two).
-    pub tell: Vec<BankId>,
-    /// What proves it to them (`None`: a decision without a signed plan).
-    pub proof: Option<Proof>,
 }
 
 /// A stored outcome; one that cannot be read back is reported as a plain commit or abort.

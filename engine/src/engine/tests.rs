@@ -782,7 +782,7 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         assert_eq!(
             engine.unacked_decisions().await.unwrap(),
-            vec![crate::coordinator::Unacked {
+            vec![crate::twopc::Unacked {
                 tx: tx.clone(),
                 commit: true,
                 proof: None,
@@ -1017,7 +1017,7 @@ mod two_phase {
         let (engine, _t) = start(&dir);
         assert_eq!(
             engine.unacked_decisions().await.unwrap(),
-            vec![crate::coordinator::Unacked {
+            vec![crate::twopc::Unacked {
                 tx: other.clone(),
                 commit: true,
                 proof: None,

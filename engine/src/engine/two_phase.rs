@@ -67,9 +67,9 @@ pub(super) struct LogDecisions {
 }
 
 impl Request for LogDecisions {
-    type Answer = Vec<decisions::Logged>;
+    type Answer = Vec<crate::twopc::Logged>;
 
-    fn run(self, state: &mut State, now: i64) -> EngineResult<Vec<decisions::Logged>> {
+    fn run(self, state: &mut State, now: i64) -> EngineResult<Vec<crate::twopc::Logged>> {
         let LogDecisions { decisions } = self;
         state.log_decisions(decisions, now)
     }
@@ -315,7 +315,7 @@ impl EngineHandle {
     pub async fn log_decisions(
         &self,
         decisions: Vec<Decision>,
-    ) -> EngineResult<Vec<decisions::Logged>> {
+    ) -> EngineResult<Vec<crate::twopc::Logged>> {
         self.request_waiting(LogDecisions { decisions }).await
     }
 

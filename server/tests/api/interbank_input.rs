@@ -165,7 +165,7 @@ async fn malformed_and_hostile_interbank_requests_change_nothing() {
         "a refused token reached the ring: {ring}"
     );
 
-    let status = oversized_post_status(&bank2, "/interbank/prepare", 5 * 1024 * 1024).await;
+    let status = oversized_post_status(&bank2, "/interbank/prepare", 17 * 1024 * 1024).await;
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
 
     // A stale timestamp is refused before any handler.

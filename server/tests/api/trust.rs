@@ -157,8 +157,8 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
         );
     }
 
-    // 4. A 5 MiB body, announced before any authentication: refused without reading it.
-    let line = oversized_post_status(&c.interbank_url(2), prepare, 5 * 1024 * 1024).await;
+    // 4. A 17 MiB body (over the 16 MiB message limit), announced before any authentication: refused without reading it.
+    let line = oversized_post_status(&c.interbank_url(2), prepare, 17 * 1024 * 1024).await;
     assert!(line.starts_with("HTTP/1.1 413"), "{line}");
 
     // Nothing of the above moved anything.

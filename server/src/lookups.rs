@@ -4,7 +4,7 @@
 use crate::peers::{PeerError, Peers};
 use domain::dto::{BankInfo, Counterparty, LinkStatus, LinkedAccount, ReceiverPreview};
 use domain::{AccountId, BankId, PixKey, Refusal};
-use engine::wire::{AccountAnswer, AccountMsg, Route};
+use engine::wire::{AccountAnswer, AccountMsg};
 use engine::{EngineError, EngineHandle, EngineResult, LedgerError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 /// What a lookup needs; cheap to clone into a task.
 #[derive(Clone)]
-pub struct Directory {
+pub struct Lookups {
     engine: EngineHandle,
     peers: Peers,
     banks: Arc<Vec<BankInfo>>,
@@ -21,14 +21,14 @@ pub struct Directory {
     patience: Duration,
 }
 
-impl Directory {
+impl Lookups {
     pub fn new(
         engine: EngineHandle,
         peers: Peers,
         banks: Vec<BankInfo>,
         patience: Duration,
-    ) -> Directory {
-        Directory {
+    ) -> Lookups {
+        Lookups {
             engine,
             peers,
             banks: Arc::new(banks),
@@ -89,9 +89,8 @@ impl Directory {
                     consent: link.grant.consent.clone(),
                     grantee: account,
                 };
-                let answer: Result<Option<AccountAnswer>, PeerError> = peers
-                    .call_within(link.bank, Route::Account, &msg, patience)
-                    .await;
+                let answer: Result<Option<AccountAnswer>, PeerError> =
+                    peers.call_within(link.bank, &msg, patience).await;
                 let (status, available, blocked) = match answer {
                     Ok(Some(a)) if a.account == link.grant.account => {
                         (LinkStatus::Active, Some(a.available), Some(a.blocked))

@@ -6,7 +6,7 @@ use super::Node;
 use domain::{BankId, TxId};
 use engine::twopc::proof::{Proof, SignedPlan};
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, Question, Resolution};
-use engine::wire::{DecideMsg, ResolveMsg, Route, TerminateAnswer, TerminateMsg};
+use engine::wire::{DecideMsg, ResolveMsg, Route, TerminateMsg};
 use engine::Termination;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ impl Node {
         }
         let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
         self.peers
-            .call_within(bank, Route::Decide, &DecideMsg { items }, timeout)
+            .call_within(bank, &DecideMsg { items }, timeout)
             .await
             .ok()
     }
@@ -145,11 +145,7 @@ impl Node {
             let msg = TerminateMsg {
                 plans: plans.clone(),
             };
-            let Ok(answers) = self
-                .peers
-                .call::<TerminateAnswer>(bank, Route::Terminate, &msg)
-                .await
-            else {
+            let Ok(answers) = self.peers.call(bank, &msg).await else {
                 continue;
             };
             if answers.len() != plans.len() {
@@ -173,11 +169,7 @@ impl Node {
     ) -> Option<Vec<Resolution>> {
         let txs = questions.iter().map(|q| q.tx.clone()).collect();
         let msg = ResolveMsg { questions };
-        let (request, sent, answer) = self
-            .peers
-            .signed_call(coordinator, Route::Resolve, &msg, None)
-            .await
-            .ok()?;
+        let (request, sent, answer) = self.peers.signed_call(coordinator, &msg, None).await.ok()?;
         let (log, path) = (self.evidence.as_ref(), Route::Resolve.path());
         crate::evidence::keep_exchange(log, path, &request, &sent, &answer, txs);
         serde_json::from_slice(&answer.body).ok()

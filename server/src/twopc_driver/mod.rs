@@ -4,7 +4,7 @@
 //! coordinator's; the simulation drives the same state machine.
 //!
 //! - A client's packet: [`Node::submit_packet`] claims its id, answers from the stored decision or
-//!   plans it (receivers looked up through the [`Directory`]) and queues it.
+//!   plans it (receivers looked up through the [`Lookups`]) and queues it.
 //! - While this bank holds the token the ring driver calls [`Node::run_batch`]: one prepare per
 //!   participant, votes in, then the token moves on while a task stores the decisions and answers
 //!   the clients.
@@ -16,8 +16,8 @@
 //! cache. Each is a std mutex held only for one call into what it guards, never across an await,
 //! and no code takes one while holding another, so there is no lock order to get wrong.
 
-use crate::directory::Directory;
 use crate::fault::{inject, Fault};
+use crate::lookups::Lookups;
 use crate::peers::PeerError;
 use crate::peers::Peers;
 use crate::ring_driver::RingHandle;
@@ -98,7 +98,7 @@ pub struct Node {
     delivery_wake: Notify,
     started: Instant,
     public_urls: BTreeMap<BankId, String>,
-    directory: Directory,
+    directory: Lookups,
     /// This bank's ring, to hurry it when packets arrive (set once the ring has started).
     ring: OnceLock<RingHandle>,
     /// Where cross-bank work spends its time (totals since start, on the status page).
@@ -162,7 +162,7 @@ impl Node {
         let node = Arc::new_cyclic(|this| Node {
             this: this.clone(),
             me: peers.me,
-            directory: Directory::new(
+            directory: Lookups::new(
                 engine.clone(),
                 peers.clone(),
                 banks.clone(),
@@ -215,7 +215,7 @@ impl Node {
         for bank in self.peers.others() {
             let peers = self.peers.clone();
             tokio::spawn(async move {
-                let _ = peers.call::<()>(bank, Route::Hurry, &()).await;
+                let _ = peers.call(bank, &engine::wire::HurryMsg).await;
             });
         }
     }
@@ -279,10 +279,7 @@ impl Node {
     async fn send_prepare(&self, bank: BankId, msg: PrepareMsg) -> Option<PrepareAnswer> {
         let timeout = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
         let started = Instant::now();
-        let answer = self
-            .peers
-            .signed_call(bank, Route::Prepare, &msg, timeout)
-            .await;
+        let answer = self.peers.signed_call(bank, &msg, timeout).await;
         self.time_phase(started, |t| (&mut t.prepares_sent, &mut t.prepare_rtt_us));
         let (request, sent, answer) = answer.ok()?;
         // The participant's signed votes, with this bank's request they answer, as evidence.
@@ -558,6 +555,14 @@ fn bank_status(bank: BankInfo, url: String, report: Option<StatusReport>) -> Ban
     }
 }
 
+impl crate::ring_driver::Work for Node {
+    fn run_batch(
+        self: Arc<Self>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+        Box::pin(Node::run_batch(self))
+    }
+}
+
 impl Consortium for Node {
     fn banks(&self) -> Vec<BankInfo> {
         self.banks.clone()
@@ -607,16 +612,7 @@ impl Consortium for Node {
             // The owner's permission is used up when given: a permit lost to a timeout is lost,
             // so this call gets a prepare's patience, not a ring call's.
             let patience = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
-            match self
-                .peers
-                .call_within::<engine::wire::PortPermitAnswer>(
-                    owner,
-                    Route::PortPermit,
-                    &request,
-                    patience,
-                )
-                .await
-            {
+            match self.peers.call_within(owner, &request, patience).await {
                 Ok(answer) => Ok(answer),
                 Err(_) => Ok(Err(domain::Refusal::NoAnswer { bank: owner })),
             }
@@ -647,11 +643,7 @@ impl Consortium for Node {
             // A code is single use: a redemption that timed out after the other bank made the
             // consent cannot be retried, so it gets a prepare's patience, not a ring call's.
             let patience = Some(Duration::from_millis(self.settings.prepare_timeout_ms));
-            match self
-                .peers
-                .call_within::<domain::consent::Grant>(bank, Route::Redeem, &msg, patience)
-                .await
-            {
+            match self.peers.call_within(bank, &msg, patience).await {
                 Ok(grant) => Ok(grant),
                 Err(PeerError::Refused { status, .. }) if (400..500).contains(&status) => {
                     Err(ConsentError::BadCode.into())
