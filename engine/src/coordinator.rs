@@ -22,14 +22,13 @@
 
 use crate::error::{ConsortiumError, EngineError, EngineResult};
 use crate::ledger::LedgerError;
-use crate::proof::{BankKey, Keyring};
+use crate::proof::Signing;
 use crate::twopc::{Decision, Deliveries, DeliveryConfig, Logged, PacketPlan, PrepareItem, Round};
 use crate::twopc::{Unacked, Vote};
 use crate::wire::{PrepareAnswer, PrepareMsg};
 use domain::dto::{LegState, PacketOutcome, PacketProgress};
 use domain::{AccountId, BankId, TxId};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 /// Packets kept in the progress log, at most (the oldest are forgotten first).
 pub const PROGRESS_MAX: usize = 10_000;
@@ -48,10 +47,6 @@ pub struct CoordinatorConfig {
     /// until then a restart only sends them again (participants acknowledge duplicates), which
     /// saves a durable write per acknowledgement.
     pub acks_recorded_every_ms: u64,
-    /// This bank's key, which signs its plans.
-    pub identity: Arc<BankKey>,
-    /// The consortium's public keys, which check the participants' signed votes.
-    pub keyring: Arc<Keyring>,
     /// A plan is to be decided within this long of its round's start (its `decide_by_ms`); a
     /// participant holding it longer without a decision may abort it on its own, after a grace.
     pub decide_within_ms: i64,
@@ -168,6 +163,8 @@ impl ProgressLog {
 
 pub struct Coordinator<W> {
     config: CoordinatorConfig,
+    /// This bank's key, which signs its plans, and the members' keys, which check their ballots.
+    signing: Signing,
     claims: HashMap<TxId, Claimed<W>>,
     queue: VecDeque<Queued>,
     rounds: BTreeMap<RoundId, Round>,
@@ -181,10 +178,11 @@ pub struct Coordinator<W> {
 }
 
 impl<W> Coordinator<W> {
-    pub fn new(config: CoordinatorConfig) -> Coordinator<W> {
+    pub fn new(config: CoordinatorConfig, signing: Signing) -> Coordinator<W> {
         Coordinator {
             deliveries: Deliveries::new(config.delivery.clone()),
             config,
+            signing,
             claims: HashMap::new(),
             queue: VecDeque::new(),
             rounds: BTreeMap::new(),
@@ -301,7 +299,7 @@ impl<W> Coordinator<W> {
         }
         let (round, messages) = Round::start(
             plans,
-            (self.config.me, &self.config.identity),
+            (self.config.me, &self.signing.key),
             wall_ms.saturating_add(self.config.decide_within_ms),
         );
         let id = RoundId(self.next_round);
@@ -343,7 +341,7 @@ impl<W> Coordinator<W> {
             self.settle(bank, sent, acked)
         };
         if let Some(r) = self.rounds.get_mut(&round) {
-            r.on_votes(bank, votes, &self.config.keyring);
+            r.on_votes(bank, votes, &self.signing.keys);
             for (tx, legs) in r.progress() {
                 self.progress.update(&tx, legs, false);
             }
@@ -374,7 +372,7 @@ impl<W> Coordinator<W> {
         };
         let silent: Vec<BankId> = r.waiting_for().collect();
         for bank in silent {
-            r.on_votes(bank, None, &self.config.keyring);
+            r.on_votes(bank, None, &self.signing.keys);
         }
         r.decisions()
     }

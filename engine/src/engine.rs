@@ -61,7 +61,7 @@ pub fn wall_clock_ms() -> i64 {
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub bank: BankInfo,
     pub db_path: PathBuf,

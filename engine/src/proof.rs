@@ -124,6 +124,14 @@ pub fn tagged(tag: &str, message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A member's keys as its protocol cores use them: its own, which signs (plans, ballots, epoch
+/// seals), and every member's, which check what the others signed.
+#[derive(Clone, Debug)]
+pub struct Signing {
+    pub key: std::sync::Arc<BankKey>,
+    pub keys: std::sync::Arc<Keyring>,
+}
+
 /// The consortium's public keys, from its membership file: whose signature is whose.
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {

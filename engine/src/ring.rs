@@ -36,9 +36,8 @@
 //!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
 //!   regenerates the token with `counter + 1` and itself as origin.
 
-use crate::proof::{BankKey, Keyring, Sig};
+use crate::proof::{BankKey, Sig, Signing};
 use domain::BankId;
-use std::sync::Arc;
 
 /// A token generation. Ordered by counter, then by the bank that generated it.
 #[derive(
@@ -55,7 +54,7 @@ pub struct Token {
     pub epoch: Epoch,
     /// The epoch's origin's signature over the epoch: only the bank an epoch names as its origin
     /// can make it, so a member cannot hand out tokens of epochs in another's name (two holders
-    /// of one honest epoch). Checked wherever a token is adopted (see [`Sealing`]).
+    /// of one honest epoch). Checked wherever a token is adopted (see [`RingConfig::sealing`]).
     #[serde(default)]
     pub seal: Option<Sig>,
     /// Passes since the epoch began; tells a re-delivered token from a new visit.
@@ -121,14 +120,7 @@ pub struct RingConfig {
     /// This bank's key, which seals the epochs it makes, and the members' keys, which check the
     /// seal of every token it adopts (`None`: seals are neither made nor checked; tests of the
     /// ring's other rules).
-    pub sealing: Option<Sealing>,
-}
-
-/// The keys that seal and check epochs.
-#[derive(Clone, Debug)]
-pub struct Sealing {
-    pub key: Arc<BankKey>,
-    pub keys: Arc<Keyring>,
+    pub sealing: Option<Signing>,
 }
 
 /// The kind of statement an epoch's seal is.
@@ -242,7 +234,7 @@ impl Ring {
         }
     }
 
-    /// Whether `token`'s epoch carries its origin's seal (always, without [`Sealing`]).
+    /// Whether `token`'s epoch carries its origin's seal (always, without [`RingConfig::sealing`]).
     fn sealed(&self, token: &Token) -> bool {
         let Some(sealing) = &self.config.sealing else {
             return true;

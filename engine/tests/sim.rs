@@ -318,9 +318,15 @@ fn coordinator_config(me: BankId) -> CoordinatorConfig {
             me,
         },
         acks_recorded_every_ms: 200,
-        identity: Arc::new(bank_key(me)),
-        keyring: Arc::new(keyring()),
         decide_within_ms: DECIDE_WITHIN_MS,
+    }
+}
+
+/// Bank `me`'s key and every member's.
+fn signing(me: BankId) -> engine::proof::Signing {
+    engine::proof::Signing {
+        key: Arc::new(bank_key(me)),
+        keys: Arc::new(keyring()),
     }
 }
 
@@ -359,10 +365,7 @@ fn ring_config(me: BankId) -> RingConfig {
         // Longer than any rotation here: five holders each voting up to a request timeout and
         // trying up to four successors.
         starved_after_ms: 5_000,
-        sealing: Some(engine::ring::Sealing {
-            key: Arc::new(bank_key(me)),
-            keys: Arc::new(keyring()),
-        }),
+        sealing: Some(signing(me)),
     }
 }
 
@@ -432,7 +435,7 @@ impl Sim {
                 db,
                 engine: Some(engine),
                 ring: Ring::new(ring_config(id), 0),
-                coordinator: Coordinator::new(coordinator_config(id)),
+                coordinator: Coordinator::new(coordinator_config(id), signing(id)),
                 rounds: BTreeMap::new(),
                 outstanding: BTreeMap::new(),
                 probe_answers: Vec::new(),
@@ -966,7 +969,7 @@ impl Sim {
             thread.join().unwrap();
         }
         // Everything in memory is gone; clients waiting on queued packets were never answered.
-        node.coordinator = Coordinator::new(coordinator_config(id));
+        node.coordinator = Coordinator::new(coordinator_config(id), signing(id));
         node.rounds.clear();
         node.outstanding.clear();
         node.probe_answers.clear();

@@ -1,33 +1,9 @@
 //! Bank-node configuration from environment variables, optionally preloaded from a file.
 //!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `BANK_CONFIG` | a file of `KEY=VALUE` lines read first; the environment overrides it | none |
-//! | `BANK_ID` | this bank's id, 1..=99 | required |
-//! | `BANK_NAME` | display name | Eleven, Automobili, Secret, Formula, Titanium for ids 1..=5 |
-//! | `BIND_ADDR` | listen address | `127.0.0.1:808<id>` |
-//! | `INTERBANK_BIND_ADDR` | where the inter-bank API listens, on its own (the membership file's URLs point there) | unset: on `BIND_ADDR` |
-//! | `DATA_DIR` | where the bank's SQLite database lives | `data/bank-<id>` |
-//! | `SITE_DIR` | the built web assets (`pkg/consorcio.js`, `.wasm`, `.css`) | `target/site` |
-//! | `MEMBERSHIP` | the consortium's membership file (JSON: every bank's id, name, URLs, public key, limit; `crate::membership`) | none: a bank alone |
-//! | `KEY_FILE` | this bank's Ed25519 signing key, created (0600) if missing | `<DATA_DIR>/bank.key` |
-//! | `PEERS` | where this bank reaches the others when not at the membership file's URLs (a proxy, another network), `id=http://host:port,...` | the file's URLs |
-//! | `RING_TOKEN_TIMEOUT_MS` | silence after which the token is suspected lost | 300 |
-//! | `RING_STAGGER_MS` | extra patience per ring position, so regenerations do not collide | 50 |
-//! | `RING_IDLE_HOLD_MS` | how long a bank keeps the token once a full rotation found no work | 2 |
-//! | `RING_IDLE_HOLD_MAX_MS` | the idle hold doubles per further idle rotation up to this (members x it < token timeout, checked at start) | 40 |
-//! | `RING_RETRY_MS` | wait before retrying when no successor answered | 100 |
-//! | `PEER_TIMEOUT_MS` | timeout of every call to another bank (token, probe, lookup) | 200 |
-//! | `PREPARE_TIMEOUT_MS` | timeout of a 2PC prepare or decide call (a batch of packets) | 2000 |
-//! | `DECISION_RETRY_MS` | first retry of an unacknowledged decision (doubles up to 5 s) | 100 |
-//! | `IN_DOUBT_AFTER_MS` | a participant asks the coordinator about a transaction prepared this long | 1000 |
-//! | `PACKET_QUEUE` | packets waiting for the token, at most (then 503) | 4096 |
-//! | `PACKET_BATCH` | packets prepared per token visit, at most | 256 |
-//! | `PACKET_DEADLINE_MS` | a packet that waited this long for the token is refused, nothing reserved | 5000 |
-//!
-//! `FAULT_INJECT` (tests only) makes a coordinator crash at a chosen point of 2PC;
-//! `FAULT_CLOCK_SKEW_MS` (tests only) runs the engine's clock ahead (a consent's expiry, say),
-//! while requests between banks keep the machine's time.
+//! Every variable, its meaning and its default is in one table, README.md's "Running one bank by
+//! hand" (`tests::every_variable_read_is_in_the_readme` keeps the two in step). `Config::from_vars`
+//! builds the engine's own configuration types directly (`EngineConfig`, `RingConfig`,
+//! `CoordinatorConfig`), which the drivers pass on as they are.
 //!
 //! Without `BANK_NAME`, a bank is named as the membership file names it, else after the original's
 //! five for ids 1..=5, `Bank <id>` otherwise. `CONSORTIUM_SECRET` and `PUBLIC_URLS` are gone (a
@@ -35,12 +11,29 @@
 
 use crate::fault::Fault;
 use crate::membership::Membership;
-use crate::ring_driver::RingSettings;
 use crate::twopc_driver::TwoPcSettings;
 use domain::BankId;
+use engine::coordinator::CoordinatorConfig;
+use engine::ring::RingConfig;
+use engine::twopc::DeliveryConfig;
+use engine::EngineConfig;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// The bank's SQLite database, in `DATA_DIR`.
+pub const DB_FILE_NAME: &str = "bank.sqlite3";
+
+/// A round's plans are to be decided within this long of its start (their `decide_by_ms`): far
+/// beyond a prepare's timeout and the storing of decisions, which take seconds at worst.
+const DECIDE_WITHIN_MS: i64 = 30_000;
+
+/// Fully acknowledged decisions are recorded in one engine write at most this often (see
+/// [`CoordinatorConfig::acks_recorded_every_ms`]).
+const ACKS_RECORDED_EVERY_MS: u64 = 200;
+
+/// The longest wait between two attempts to deliver a decision.
+const DECISION_RETRY_MAX_MS: u64 = 5_000;
 
 /// The original project's five banks, used when `BANK_NAME` is not set.
 const DEMO_NAMES: [&str; 5] = ["Eleven", "Automobili", "Secret", "Formula", "Titanium"];
@@ -61,14 +54,19 @@ pub struct Config {
     pub key_file: PathBuf,
     /// Where this bank reaches each member: the membership file's URLs, or `PEERS` instead.
     pub peers: BTreeMap<BankId, String>,
-    pub ring: RingSettings,
+    /// The engine's own configuration (database, the members' limits); its keys are added at
+    /// start, once the key file is read.
+    pub engine: EngineConfig,
+    /// The token ring's core configuration, passed to it as it is (its `sealing` keys are added
+    /// at start).
+    pub ring: RingConfig,
+    /// The 2PC driver's, with the coordinator core's inside.
     pub twopc: TwoPcSettings,
+    /// Timeout of every call to another bank (token pass, probe, lookup).
+    pub peer_timeout_ms: u64,
     /// Tests only (`FAULT_CLOCK_SKEW_MS`): how far the engine's clock (sessions, consents, the
     /// ledger's time stamps) runs ahead of this machine's; 0 in every real deployment.
     pub clock_skew_ms: i64,
-    /// Tests only (`FAULT_DB_SPARE_PAGES`): the database may grow by this many pages, then
-    /// writes fail as on a full disk.
-    pub spare_pages: Option<u32>,
     /// `OPERATOR_TOKEN`: when set, `/metrics` answers only requests carrying
     /// `Authorization: Bearer <token>`.
     pub operator_token: Option<OperatorToken>,
@@ -220,7 +218,13 @@ impl Config {
             }
         };
         let ms = |key: &'static str, default: u64| ms_from(key, default, 1);
-        let ring = RingSettings {
+        let mut members: Vec<BankId> = peers.keys().copied().collect();
+        if !members.contains(&bank_id) {
+            members.push(bank_id);
+        }
+        let mut ring = RingConfig {
+            me: bank_id,
+            members,
             token_timeout_ms: ms("RING_TOKEN_TIMEOUT_MS", 300)?,
             stagger_ms: ms("RING_STAGGER_MS", 50)?,
             // 0 passes the token on at once when there is no work: the ring's full speed, at the
@@ -228,9 +232,10 @@ impl Config {
             idle_hold_ms: ms_from("RING_IDLE_HOLD_MS", 2, 0)?,
             idle_hold_max_ms: ms_from("RING_IDLE_HOLD_MAX_MS", 40, 0)?,
             retry_ms: ms("RING_RETRY_MS", 100)?,
-            peer_timeout_ms: ms("PEER_TIMEOUT_MS", 200)?,
             starved_after_ms: 0,
+            sealing: None,
         };
+        let peer_timeout_ms = ms("PEER_TIMEOUT_MS", 200)?;
         check_ring_timing(&ring, peers.len())?;
         let count = |key: &'static str, default: usize| -> Result<usize, ConfigError> {
             match get(key) {
@@ -241,15 +246,27 @@ impl Config {
                 },
             }
         };
-        let twopc = TwoPcSettings {
-            prepare_timeout_ms: ms("PREPARE_TIMEOUT_MS", 2_000)?,
-            first_retry_ms: ms("DECISION_RETRY_MS", 100)?,
-            decision_linger_ms: ms_from("DECISION_LINGER_MS", 50, 0)?,
-            max_retry_ms: 5_000,
-            in_doubt_after_ms: ms("IN_DOUBT_AFTER_MS", 1_000)?,
+        let prepare_timeout_ms = ms("PREPARE_TIMEOUT_MS", 2_000)?;
+        let coordinator = CoordinatorConfig {
+            me: bank_id,
             queue_capacity: count("PACKET_QUEUE", 4_096)?,
             batch_max: count("PACKET_BATCH", 256)?.min(engine::twopc::MAX_ITEMS_PER_MESSAGE),
             queue_deadline_ms: ms("PACKET_DEADLINE_MS", 5_000)?,
+            delivery: DeliveryConfig {
+                first_retry_ms: ms("DECISION_RETRY_MS", 100)?,
+                max_retry_ms: DECISION_RETRY_MAX_MS,
+                // A delivery in flight is not repeated before its call could have timed out.
+                in_flight_ms: prepare_timeout_ms,
+                linger_ms: ms_from("DECISION_LINGER_MS", 50, 0)?,
+                me: bank_id,
+            },
+            acks_recorded_every_ms: ACKS_RECORDED_EVERY_MS,
+            decide_within_ms: DECIDE_WITHIN_MS,
+        };
+        let twopc = TwoPcSettings {
+            coordinator,
+            prepare_timeout_ms,
+            in_doubt_after_ms: ms("IN_DOUBT_AFTER_MS", 1_000)?,
             fault: match get("FAULT_INJECT") {
                 None => None,
                 Some(v) => Some(Fault::parse(v).ok_or_else(|| {
@@ -260,8 +277,28 @@ impl Config {
                 })?),
             },
         };
-        let mut ring = ring;
-        ring.starved_after_ms = starved_after_ms(&ring, twopc.prepare_timeout_ms, peers.len());
+        ring.starved_after_ms = starved_after_ms(&ring, peer_timeout_ms, prepare_timeout_ms);
+        let mut engine = EngineConfig::new(
+            domain::dto::BankInfo {
+                id: bank_id,
+                name: bank_name.clone(),
+            },
+            data_dir.join(DB_FILE_NAME),
+        );
+        if let Some(membership) = &membership {
+            engine.limits = membership.limits();
+        }
+        engine.spare_pages = match get("FAULT_DB_SPARE_PAGES") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        invalid("FAULT_DB_SPARE_PAGES", "a page count between 1 and 1000000")
+                    })?,
+            ),
+        };
         Ok(Config {
             bank_id,
             bank_name,
@@ -272,8 +309,10 @@ impl Config {
             membership,
             key_file,
             peers,
+            engine,
             ring,
             twopc,
+            peer_timeout_ms,
             clock_skew_ms: match get("FAULT_CLOCK_SKEW_MS") {
                 None => 0,
                 Some(v) => v
@@ -286,17 +325,6 @@ impl Config {
                             "milliseconds, at most 400 days either way",
                         )
                     })?,
-            },
-            spare_pages: match get("FAULT_DB_SPARE_PAGES") {
-                None => None,
-                Some(v) => Some(
-                    v.parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=1_000_000).contains(n))
-                        .ok_or_else(|| {
-                            invalid("FAULT_DB_SPARE_PAGES", "a page count between 1 and 1000000")
-                        })?,
-                ),
             },
             operator_token: match get("OPERATOR_TOKEN") {
                 None => None,
@@ -319,10 +347,10 @@ impl Config {
 /// tries every successor (a peer timeout each) and holds its longest idle hold, plus the token
 /// timeout. No honest ring is slower; a bank that keeps claiming a recent sighting holds off
 /// regeneration no longer than this.
-fn starved_after_ms(ring: &RingSettings, prepare_timeout_ms: u64, members: usize) -> u64 {
-    let n = u64::try_from(members.max(1)).unwrap_or(u64::MAX);
+fn starved_after_ms(ring: &RingConfig, peer_timeout_ms: u64, prepare_timeout_ms: u64) -> u64 {
+    let n = u64::try_from(ring.members.len().max(1)).unwrap_or(u64::MAX);
     let per_holder = prepare_timeout_ms
-        .saturating_add(n.saturating_mul(ring.peer_timeout_ms))
+        .saturating_add(n.saturating_mul(peer_timeout_ms))
         .saturating_add(ring.idle_hold_max_ms.max(ring.idle_hold_ms));
     n.saturating_mul(per_holder)
         .saturating_add(ring.token_timeout_ms)
@@ -331,7 +359,7 @@ fn starved_after_ms(ring: &RingSettings, prepare_timeout_ms: u64, members: usize
 /// The ring's timing relation: a full rotation of maximum idle holds (one per member) must end
 /// before any bank's patience runs out, or an idle ring would be taken for a lost token and
 /// regenerated over and over.
-fn check_ring_timing(ring: &RingSettings, members: usize) -> Result<(), ConfigError> {
+fn check_ring_timing(ring: &RingConfig, members: usize) -> Result<(), ConfigError> {
     let rotation_ms = u64::try_from(members)
         .unwrap_or(u64::MAX)
         .saturating_mul(ring.idle_hold_max_ms.max(ring.idle_hold_ms));
@@ -394,13 +422,82 @@ mod tests {
             .collect()
     }
 
+    /// The README's table: `(variable, default)` per row.
+    fn readme_table() -> BTreeMap<String, String> {
+        include_str!("../../README.md")
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                // | `VAR` | meaning | default |
+                let var = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let valid = var.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+                (valid && cells.len() == 5).then(|| (var.to_string(), cells[3].to_string()))
+            })
+            .collect()
+    }
+
+    /// Every `reader("VAR", default…` call in `source`: the variable and its default, if any.
+    fn reads(source: &str, readers: &[&str]) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        for reader in readers {
+            let call = format!("{reader}(\"");
+            for (at, _) in source.match_indices(&call) {
+                let rest = &source[at + call.len()..];
+                let Some(end) = rest.find('"') else { continue };
+                let default = rest[end + 1..]
+                    .strip_prefix(", ")
+                    .and_then(|d| d.split([',', ')']).next())
+                    .map(|d| d.replace('_', ""));
+                out.push((rest[..end].to_string(), default));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_variable_read_is_in_the_readme() {
+        let table = readme_table();
+        let mut read = reads(
+            include_str!("config.rs"),
+            &["get", "ms", "ms_from", "count", "std::env::var"],
+        );
+        read.extend(reads(
+            include_str!("main.rs"),
+            &["env", "std::env::var", "try_from_env"],
+        ));
+        assert!(read.len() >= 25, "the reads were found: {read:?}");
+        for (var, default) in &read {
+            if var == "VAR" {
+                continue; // this test's own example
+            }
+            let listed = table
+                .get(var)
+                .unwrap_or_else(|| panic!("{var} is read but not in README.md's table"));
+            if let Some(d) = default.as_deref().filter(|d| d.parse::<u64>().is_ok()) {
+                assert!(
+                    listed.starts_with(d),
+                    "{var}: the code's default is {d}, README.md says {listed}"
+                );
+            }
+        }
+        for var in table.keys() {
+            assert!(
+                read.iter().any(|(v, _)| v == var),
+                "README.md lists {var}, which nothing reads"
+            );
+        }
+    }
+
     #[test]
     fn defaults_follow_the_bank_id() {
         let c = Config::from_vars(&vars(&[("BANK_ID", "4")])).unwrap();
         assert_eq!(c.bank_name, "Formula");
         assert_eq!(c.bind_addr.port(), 8084);
         assert_eq!(c.data_dir, PathBuf::from("data/bank-4"));
-        assert_eq!((c.ring.idle_hold_ms, c.twopc.decision_linger_ms), (2, 50));
+        assert_eq!(
+            (c.ring.idle_hold_ms, c.twopc.coordinator.delivery.linger_ms),
+            (2, 50)
+        );
         // 0 is allowed for these two: the token passed on at once, a decision sent at once.
         let c = Config::from_vars(&vars(&[
             ("BANK_ID", "4"),
@@ -408,7 +505,10 @@ mod tests {
             ("DECISION_LINGER_MS", "0"),
         ]))
         .unwrap();
-        assert_eq!((c.ring.idle_hold_ms, c.twopc.decision_linger_ms), (0, 0));
+        assert_eq!(
+            (c.ring.idle_hold_ms, c.twopc.coordinator.delivery.linger_ms),
+            (0, 0)
+        );
     }
 
     #[test]

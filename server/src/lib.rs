@@ -36,7 +36,7 @@ pub mod ring_driver;
 pub mod twopc_driver;
 
 use config::Config;
-use engine::{EngineConfig, EngineHandle, SystemClock};
+use engine::{EngineHandle, SystemClock};
 use std::sync::Arc;
 
 /// How long requests in flight get to finish after SIGTERM / Ctrl-C.
@@ -51,21 +51,13 @@ pub async fn run(
 ) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
-    let bank = domain::dto::BankInfo {
-        id: config.bank_id,
-        name: config.bank_name.clone(),
-    };
-    let mut engine_config = EngineConfig::new(bank, config.data_dir.join("bank.sqlite3"));
-    if let Some(membership) = &config.membership {
-        engine_config.limits = membership.limits();
-    }
-    engine_config.spare_pages = config.spare_pages;
+    let mut engine_config = config.engine.clone();
     // In a consortium, this bank's key signs what other banks check on their own.
     let in_consortium = config
         .membership
         .as_ref()
         .filter(|m| m.ids().iter().any(|b| *b != config.bank_id));
-    let identity = match in_consortium {
+    let signing = match in_consortium {
         Some(membership) => {
             let key = identity::BankKey::load_or_create(&config.key_file)?;
             let listed = membership.get(config.bank_id).map(|m| m.key);
@@ -78,10 +70,13 @@ pub async fn run(
                     key.public_hex()
                 ));
             }
-            let key = Arc::new(key);
-            engine_config.identity = Some(key.clone());
-            engine_config.keyring = Arc::new(engine::proof::Keyring::new(membership.keys()));
-            Some(key)
+            let signing = engine::proof::Signing {
+                key: Arc::new(key),
+                keys: Arc::new(engine::proof::Keyring::new(membership.keys())),
+            };
+            engine_config.identity = Some(signing.key.clone());
+            engine_config.keyring = signing.keys.clone();
+            Some(signing)
         }
         None => None,
     };
@@ -96,11 +91,11 @@ pub async fn run(
         }
     };
     let (engine, engine_thread) = EngineHandle::start(engine_config, clock)?;
-    let (gate, ring, node) = match (in_consortium, identity) {
-        (Some(membership), Some(key)) => {
-            let signer = Arc::new(peer_auth::Signer::new(config.bank_id, key.clone()));
+    let (gate, ring, node) = match (in_consortium, signing) {
+        (Some(membership), Some(signing)) => {
+            let signer = Arc::new(peer_auth::Signer::new(config.bank_id, signing.key.clone()));
             let verifier = Arc::new(peer_auth::Verifier::new(config.bank_id, membership.keys()));
-            let timeout = std::time::Duration::from_millis(config.ring.peer_timeout_ms);
+            let timeout = std::time::Duration::from_millis(config.peer_timeout_ms);
             let peers = peers::Peers::new(
                 config.peers.clone(),
                 signer.clone(),
@@ -144,13 +139,9 @@ pub async fn run(
                 public_urls,
                 engine.clone(),
                 config.twopc.clone(),
-                (key.clone(), Some(evidence)),
+                (signing.clone(), Some(evidence)),
             );
-            let sealing = engine::ring::Sealing {
-                key: key.clone(),
-                keys: Arc::new(engine::proof::Keyring::new(membership.keys())),
-            };
-            let ring = ring_driver::start(peers, config.ring.clone(), node.clone(), sealing);
+            let ring = ring_driver::start(peers, config.ring.clone(), node.clone(), signing);
             node.set_ring(ring.clone());
             (
                 Some(interbank::Gate::new(signer, verifier)),

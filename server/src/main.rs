@@ -116,7 +116,7 @@ async fn serve() -> ExitCode {
     // Logs go to stderr: stdout carries only the "listening on" line scripts and tests wait for.
     // LOG_FORMAT=json: one JSON object per line, for log shippers; anything else: text.
     let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

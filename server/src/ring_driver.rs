@@ -19,20 +19,6 @@ use tokio::time::Instant;
 /// Bound on inbound ring messages waiting for the ring task.
 const INBOUND_CAPACITY: usize = 256;
 
-#[derive(Clone, Debug)]
-pub struct RingSettings {
-    pub token_timeout_ms: u64,
-    pub stagger_ms: u64,
-    pub idle_hold_ms: u64,
-    pub idle_hold_max_ms: u64,
-    pub retry_ms: u64,
-    /// Timeout of each peer call (token pass, probe).
-    pub peer_timeout_ms: u64,
-    /// A bank that has not held the token this long regenerates it whatever its peers claim
-    /// (computed from the other timings by the config: longer than any honest rotation).
-    pub starved_after_ms: u64,
-}
-
 enum Inbound {
     Token(Token, oneshot::Sender<Receipt>),
     Probe(oneshot::Sender<ProbeAnswer>),
@@ -90,8 +76,6 @@ impl RingHandle {
     }
 }
 
-/// Starts the ring task. It ends when every [`RingHandle`] is dropped.
-/// Starts the ring's task; `sealing` seals the epochs this bank makes and checks every token's.
 /// The cross-bank work the ring's holder runs: implemented by the 2PC driver, so that this module
 /// needs nothing of it (the driver, in turn, holds this ring's handle to hurry it).
 pub trait Work: Send + Sync + 'static {
@@ -102,26 +86,17 @@ pub trait Work: Send + Sync + 'static {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
 }
 
+/// Starts the ring task (it ends when every [`RingHandle`] is dropped); `sealing` seals the
+/// epochs this bank makes and checks every token's.
 pub fn start(
     peers: Peers,
-    settings: RingSettings,
+    config: RingConfig,
     node: Arc<dyn Work>,
-    sealing: engine::ring::Sealing,
+    sealing: engine::proof::Signing,
 ) -> RingHandle {
-    let mut members: Vec<BankId> = peers.urls.keys().copied().collect();
-    if !members.contains(&peers.me) {
-        members.push(peers.me);
-    }
     let config = RingConfig {
-        me: peers.me,
-        members,
-        token_timeout_ms: settings.token_timeout_ms,
-        stagger_ms: settings.stagger_ms,
-        idle_hold_ms: settings.idle_hold_ms,
-        idle_hold_max_ms: settings.idle_hold_max_ms,
-        retry_ms: settings.retry_ms,
-        starved_after_ms: settings.starved_after_ms,
         sealing: Some(sealing),
+        ..config
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
     let status = Arc::new(Mutex::new(Published::default()));

@@ -1,8 +1,9 @@
 use super::*;
-use crate::proof::{BankKey, Keyring};
+use crate::proof::{BankKey, Keyring, Signing};
 use crate::twopc::{DecideItem, LegPlan, Vote};
 use domain::dto::{Counterparty, TxStatus};
 use domain::{Cents, TaxId};
+use std::sync::Arc;
 
 fn bank(n: u16) -> BankId {
     BankId::try_from(n).unwrap()
@@ -29,11 +30,16 @@ fn config() -> CoordinatorConfig {
             me: bank(1),
         },
         acks_recorded_every_ms: 200,
-        identity: Arc::new(key(1)),
-        keyring: Arc::new(Keyring::new(
+        decide_within_ms: 30_000,
+    }
+}
+
+fn signing() -> Signing {
+    Signing {
+        key: Arc::new(key(1)),
+        keys: Arc::new(Keyring::new(
             (1..=3).map(|n| (bank(n), key(n).public())).collect(),
         )),
-        decide_within_ms: 30_000,
     }
 }
 
@@ -94,7 +100,7 @@ fn claimed(c: &mut Coordinator<&'static str>, n: u32, who: AccountId) {
 
 #[test]
 fn an_id_is_claimed_once_the_same_client_joins_and_another_is_refused() {
-    let mut c: Coordinator<&str> = Coordinator::new(config());
+    let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     assert_eq!(c.claim(&tx(1), ANA, "a"), Claim::Fresh);
     assert_eq!(c.claim(&tx(1), ANA, "a again, other legs"), Claim::Joined);
     assert_eq!(c.claim(&tx(1), MALLORY, "m"), Claim::NotYours);
@@ -112,7 +118,7 @@ fn an_id_is_claimed_once_the_same_client_joins_and_another_is_refused() {
 
 #[test]
 fn only_a_claimed_packet_is_queued_and_a_full_queue_is_busy() {
-    let mut c: Coordinator<&str> = Coordinator::new(config());
+    let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     let unclaimed = c.enqueue(plan(9, ANA, 2), 0).unwrap_err();
     assert_eq!(
         (unclaimed.waiters.len(), unclaimed.result),
@@ -137,7 +143,7 @@ fn only_a_claimed_packet_is_queued_and_a_full_queue_is_busy() {
 
 #[test]
 fn the_ring_is_hurried_once_per_visit_and_not_after_a_visit_that_worked() {
-    let mut c: Coordinator<&str> = Coordinator::new(config());
+    let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     assert_eq!(c.claim(&tx(1), ANA, "a"), Claim::Fresh);
     assert_eq!(
         c.enqueue(plan(1, ANA, 2), 0).ok(),
@@ -169,7 +175,7 @@ fn the_ring_is_hurried_once_per_visit_and_not_after_a_visit_that_worked() {
 
 #[test]
 fn packets_past_the_deadline_are_refused_and_a_batch_is_bounded() {
-    let mut c: Coordinator<&str> = Coordinator::new(config());
+    let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     claimed(&mut c, 1, ANA);
     claimed(&mut c, 2, ANA);
     claimed(&mut c, 3, ANA);
@@ -194,7 +200,7 @@ fn packets_past_the_deadline_are_refused_and_a_batch_is_bounded() {
 
 #[test]
 fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
-    let mut c: Coordinator<&str> = Coordinator::new(config());
+    let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     claimed(&mut c, 1, ANA);
     assert_eq!(c.claim(&tx(1), ANA, "retry"), Claim::Joined);
     let round = c.start_batch(10, 0).round.unwrap();
@@ -243,7 +249,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
         tell: vec![bank(2)],
         proof: None,
     };
-    assert!(plan.verify(&config().keyring));
+    assert!(plan.verify(&signing().keys));
     let answers = c.concluded(vec![logged], 20);
     assert_eq!(answers[0].waiters, vec!["first", "retry"]);
     assert_eq!(
@@ -286,7 +292,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
 
 #[test]
 fn a_silent_participant_votes_no_and_a_failed_store_answers_not_confirmed() {
-    let mut c: Coordinator<&str> = Coordinator::new(config());
+    let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     claimed(&mut c, 1, ANA);
     let round = c.start_batch(0, 0).round.unwrap();
     c.on_own_votes(round.id, Some(vec![Vote::Prepared]));

@@ -1,6 +1,7 @@
 use super::*;
 use crate::proof::{BankKey, Keyring};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 fn b(id: u16) -> BankId {
     BankId::try_from(id).unwrap()
@@ -893,7 +894,7 @@ fn only_an_epoch_its_origin_sealed_is_adopted() {
         (1..=5).map(|n| (b(n), key(n).public())).collect(),
     ));
     let sealed_config = |me: u16| RingConfig {
-        sealing: Some(Sealing {
+        sealing: Some(Signing {
             key: key(me),
             keys: keys.clone(),
         }),

@@ -30,7 +30,7 @@ use engine::consent::ConsentError;
 use engine::consortium::{BoxFuture, Consortium};
 use engine::coordinator::{not_yours, Answer, Claim, Coordinator, CoordinatorConfig};
 use engine::directory::KeyOp;
-use engine::twopc::{Decision, DeliveryConfig, PacketPlan};
+use engine::twopc::{Decision, PacketPlan};
 use engine::wire::{PhaseTimings, PrepareAnswer, PrepareMsg, RedeemMsg, Route, StatusReport};
 use engine::{ConsortiumError, EngineError, EngineHandle, EngineResult};
 use std::collections::BTreeMap;
@@ -40,34 +40,18 @@ use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+/// The 2PC driver's configuration: the coordinator core's own, passed to it as it is, and what
+/// only the driver uses (built once, by `crate::config`).
 #[derive(Clone, Debug)]
 pub struct TwoPcSettings {
+    pub coordinator: CoordinatorConfig,
     /// Timeout of a prepare call (a batch of up to 256 packets) to one participant.
     pub prepare_timeout_ms: u64,
-    /// First retry of an unacknowledged decision; doubles up to `max_retry_ms`.
-    pub first_retry_ms: u64,
-    pub max_retry_ms: u64,
-    /// A decision waits this long for a prepare message to its participant to ride on.
-    pub decision_linger_ms: u64,
     /// A participant asks the coordinator about a transaction prepared longer ago than this.
     pub in_doubt_after_ms: u64,
-    /// Packets waiting for the token, at most.
-    pub queue_capacity: usize,
-    /// Packets prepared per token visit, at most.
-    pub batch_max: usize,
-    /// A packet that has waited this long for the token is refused (nothing was reserved).
-    pub queue_deadline_ms: u64,
     /// Test-only crash injection (`FAULT_INJECT`); `None` in every real deployment.
     pub fault: Option<Fault>,
 }
-
-/// A round's plans are to be decided within this long of its start (their `decide_by_ms`): far
-/// beyond a prepare's timeout and the storing of decisions, which take seconds at worst.
-const DECIDE_WITHIN_MS: i64 = 30_000;
-
-/// Fully acknowledged decisions are recorded in one engine write at most this often (see
-/// [`CoordinatorConfig::acks_recorded_every_ms`]).
-const ACKS_RECORDED_EVERY_MS: u64 = 200;
 
 mod phase_two;
 
@@ -137,28 +121,12 @@ impl Node {
         public_urls: BTreeMap<BankId, String>,
         engine: EngineHandle,
         settings: TwoPcSettings,
-        (identity, evidence): (
-            Arc<engine::proof::BankKey>,
+        (signing, evidence): (
+            engine::proof::Signing,
             Option<engine::evidence::EvidenceLog>,
         ),
     ) -> Arc<Node> {
-        let config = CoordinatorConfig {
-            identity,
-            keyring: Arc::new(engine.keyring().clone()),
-            decide_within_ms: DECIDE_WITHIN_MS,
-            me: peers.me,
-            queue_capacity: settings.queue_capacity,
-            batch_max: settings.batch_max,
-            queue_deadline_ms: settings.queue_deadline_ms,
-            delivery: DeliveryConfig {
-                first_retry_ms: settings.first_retry_ms,
-                max_retry_ms: settings.max_retry_ms,
-                in_flight_ms: settings.prepare_timeout_ms,
-                linger_ms: settings.decision_linger_ms,
-                me: peers.me,
-            },
-            acks_recorded_every_ms: ACKS_RECORDED_EVERY_MS,
-        };
+        let coordinator = Coordinator::new(settings.coordinator.clone(), signing);
         let node = Arc::new_cyclic(|this| Node {
             this: this.clone(),
             me: peers.me,
@@ -172,7 +140,7 @@ impl Node {
             peers,
             engine,
             settings,
-            coordinator: Mutex::new(Coordinator::new(config)),
+            coordinator: Mutex::new(coordinator),
             delivery_wake: Notify::new(),
             started: Instant::now(),
             public_urls,
@@ -338,7 +306,9 @@ impl Node {
             }
         }
         let patience = Duration::from_millis(
-            self.settings.queue_deadline_ms + 2 * self.settings.prepare_timeout_ms + 2_000,
+            self.settings.coordinator.queue_deadline_ms
+                + 2 * self.settings.prepare_timeout_ms
+                + 2_000,
         );
         match tokio::time::timeout(patience, answer).await {
             Ok(Ok(result)) => result,

@@ -252,9 +252,9 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
         tokio::spawn(async move { packet(&ana1, vec![leg(1, DANI_CPF, 5, "1,00")]).await })
     };
     wait_until(&c, &[0], "Eleven holds the token in its round", |s| {
-        s[0]["ring"]["holding"] == true
-            && s[0]["twopc"]["packets_in_flight"] == 1
-            && s[0]["ring"]["last_seen_ago_ms"].as_u64().unwrap_or(0) >= 300
+        ring(&s[0]).holding
+            && twopc(&s[0]).packets_in_flight == 1
+            && ring(&s[0]).last_seen_ago_ms >= 300
     })
     .await;
     let queued = {
@@ -262,7 +262,7 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
         tokio::spawn(async move { packet(&ana1, vec![leg(2, BETO_CPF, 1, "50,00")]).await })
     };
     wait_until(&c, &[0], "the second packet is queued", |s| {
-        s[0]["twopc"]["packets_in_flight"] == 2
+        twopc(&s[0]).packets_in_flight == 2
     })
     .await;
     let (_, consents) = ana2.call("get_consents", &[]).await;

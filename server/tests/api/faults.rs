@@ -152,19 +152,22 @@ async fn packets_survive_a_frozen_holder_a_partition_and_a_killed_bank() {
     wait_committed(1).await;
 
     // Freeze the token holder, let the ring regenerate without it, thaw it.
+    let looking = Instant::now();
     let holder = loop {
         let mut found = None;
         for i in 2..5 {
-            if c.status(i)
-                .await
-                .is_some_and(|s| s["ring"]["holding"] == true)
-            {
+            if c.status(i).await.is_some_and(|s| ring(&s).holding) {
                 found = Some(i);
             }
         }
         if let Some(i) = found {
             break i;
         }
+        assert!(
+            looking.elapsed() < PATIENCE,
+            "none of banks 3-5 was seen holding the token"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     };
     c.signal(holder, "STOP");
     tokio::time::sleep(Duration::from_millis(1_500)).await;

@@ -5,10 +5,11 @@ use crate::support::*;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
-fn epoch(status: &serde_json::Value) -> (u64, u64) {
+fn epoch(status: &StatusReport) -> (u64, u64) {
+    let ring = ring(status);
     (
-        status["ring"]["epoch_counter"].as_u64().unwrap_or(0),
-        status["ring"]["epoch_origin"].as_u64().unwrap_or(0),
+        ring.epoch_counter,
+        ring.epoch_origin.map_or(0, |b| u64::from(b.get())),
     )
 }
 
@@ -97,8 +98,7 @@ async fn a_killed_holder_is_replaced_and_a_restarted_bank_rejoins() {
     });
     let holder = 0;
     wait_until(&c, &[holder], "bank 1 holds the token in its round", |s| {
-        s[0]["ring"]["holding"] == true
-            && s[0]["ring"]["last_seen_ago_ms"].as_u64().unwrap_or(0) >= 500
+        ring(&s[0]).holding && ring(&s[0]).last_seen_ago_ms >= 500
     })
     .await;
     let old_epoch = epoch(&c.status(holder).await.unwrap());
@@ -107,8 +107,7 @@ async fn a_killed_holder_is_replaced_and_a_restarted_bank_rejoins() {
     let _ = packet.await; // its coordinator died: the client hears nothing, or an error
     let killed = Instant::now();
     wait_until(&c, &others, "a regenerated token", |s| {
-        s.iter()
-            .any(|s| s["ring"]["holding"] == true && epoch(s) > old_epoch)
+        s.iter().any(|s| ring(s).holding && epoch(s) > old_epoch)
     })
     .await;
     eprintln!(

@@ -437,9 +437,26 @@ pub async fn assert_settled(c: &Consortium, banks: &[usize], deposited: i64) {
     }
 }
 
+pub use engine::wire::{AuditStatus, RingStatus, StatusReport, TwoPcStatus};
+
+/// A bank's ring as its `/status` reports it (all zero when it reports none).
+pub fn ring(status: &StatusReport) -> RingStatus {
+    status.ring.clone().unwrap_or_default()
+}
+
+/// A bank's two-phase commit as its `/status` reports it (all zero when it reports none).
+pub fn twopc(status: &StatusReport) -> TwoPcStatus {
+    status.twopc.clone().unwrap_or_default()
+}
+
+/// A bank's audit totals and books as its `/status` reports them (all zero when it reports none).
+pub fn audit_of(status: &StatusReport) -> AuditStatus {
+    status.audit.clone().unwrap_or_default()
+}
+
 /// How many times a bank has held the token, from its `/status`.
-pub fn visits(status: &serde_json::Value) -> u64 {
-    status["ring"]["visits"].as_u64().unwrap_or(0)
+pub fn visits(status: &StatusReport) -> u64 {
+    ring(status).visits
 }
 
 /// Polls (bounded) until `cond` holds for the statuses of the given banks.
@@ -447,13 +464,13 @@ pub async fn wait_until(
     c: &Consortium,
     banks: &[usize],
     what: &str,
-    cond: impl Fn(&[serde_json::Value]) -> bool,
+    cond: impl Fn(&[StatusReport]) -> bool,
 ) {
     let start = std::time::Instant::now();
     loop {
         let mut statuses = Vec::new();
         for &i in banks {
-            statuses.push(c.status(i).await.unwrap_or(serde_json::Value::Null));
+            statuses.push(c.status(i).await.unwrap_or_default());
         }
         if cond(&statuses) {
             return;
@@ -868,13 +885,12 @@ impl Consortium {
 
     /// Bank `i`'s audit totals from `/status`: (available, blocked, incoming, prepared).
     pub async fn audit(&self, i: usize) -> Option<(i64, i64, i64, i64)> {
-        let s = self.status(i).await?;
-        let a = &s["audit"];
+        let a = self.status(i).await?.audit?;
         Some((
-            a["total_available"].as_i64()?,
-            a["total_blocked"].as_i64()?,
-            a["total_incoming"].as_i64()?,
-            a["prepared_transactions"].as_i64()?,
+            i64::try_from(a.total_available).ok()?,
+            i64::try_from(a.total_blocked).ok()?,
+            i64::try_from(a.total_incoming).ok()?,
+            i64::try_from(a.prepared_transactions).ok()?,
         ))
     }
 
@@ -894,7 +910,8 @@ impl Consortium {
     }
 
     /// `/status` of bank `i`, or `None` if it does not answer.
-    pub async fn status(&self, i: usize) -> Option<serde_json::Value> {
+    /// Bank `i`'s `/status`, as the banks' own type reads it (`None`: no answer).
+    pub async fn status(&self, i: usize) -> Option<StatusReport> {
         let res = reqwest::Client::new()
             .get(format!("{}/status", self.url(i)))
             .timeout(std::time::Duration::from_secs(2))

@@ -37,19 +37,18 @@ fn commit(tx: &str) -> Vec<u8> {
 }
 
 /// Everything a bank reports about money: audit totals, books and positions.
-async fn books(c: &Consortium, i: usize) -> Value {
-    c.status(i).await.expect("bank answers /status")["audit"].clone()
+async fn books(c: &Consortium, i: usize) -> AuditStatus {
+    audit_of(&c.status(i).await.expect("bank answers /status"))
 }
 
 /// What bank `i` says peer `peer` (1-based) owes it, settled.
-async fn position(c: &Consortium, i: usize, peer: u64) -> i64 {
-    let s = c.status(i).await.unwrap();
-    s["audit"]["positions"]
-        .as_array()
-        .unwrap()
+async fn position(c: &Consortium, i: usize, peer: u16) -> i64 {
+    books(c, i)
+        .await
+        .positions
         .iter()
-        .find(|p| p["peer"] == peer)
-        .map_or(0, |p| p["settled"].as_i64().unwrap())
+        .find(|p| u16::from(p.peer.get()) == peer)
+        .map_or(0, |p| p.settled)
 }
 
 #[tokio::test]
@@ -82,7 +81,7 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     let (status, body) = link(&ana1, &ana, 3, &Terms::generous()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let consent = consent_of(&ana1, 3).await;
-    let before: Vec<Value> = futures_join(&c).await;
+    let before: Vec<AuditStatus> = futures_join(&c).await;
     let (prepare, decide, token) = (
         "/interbank/prepare",
         "/interbank/decide",
@@ -310,9 +309,7 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
         );
     }
     for i in 0..5 {
-        let epoch = c.status(i).await.unwrap()["ring"]["epoch_counter"]
-            .as_u64()
-            .unwrap();
+        let epoch = ring(&c.status(i).await.unwrap()).epoch_counter;
         assert!(epoch < 1_000_000, "bank {} adopted epoch {epoch}", i + 1);
     }
 
@@ -356,13 +353,13 @@ async fn attacks_by_a_rogue_bank_with_its_own_key_are_refused_or_bounded_by_its_
     );
 
     // Bank 3's books balance on their own: its clients hold their deposit plus what bank 5 owes.
-    let audit = &c.status(2).await.unwrap()["audit"];
-    assert_eq!(audit["books_balance"], true, "{audit}");
-    assert_eq!(audit["total_available"].as_i64(), Some(10_000 + 60_000));
+    let audit = books(&c, 2).await;
+    assert!(audit.books_balance, "{audit:?}");
+    assert_eq!(audit.total_available, 10_000 + 60_000);
 }
 
 /// The books of all five banks.
-async fn futures_join(c: &Consortium) -> Vec<Value> {
+async fn futures_join(c: &Consortium) -> Vec<AuditStatus> {
     let mut out = Vec::new();
     for i in 0..5 {
         out.push(books(c, i).await);
@@ -406,7 +403,7 @@ async fn a_rogue_bank_cannot_move_a_key_without_its_owners_signed_permit() {
             .await;
         lookups.push(client);
     }
-    let before: Vec<Value> = futures_join(&c).await;
+    let before: Vec<AuditStatus> = futures_join(&c).await;
     let rogue_key = server::identity::BankKey::load_or_create(&c.key_file(4)).unwrap();
     let bank = |n: u16| domain::BankId::try_from(n).unwrap();
     let port = |tx: &str, from: u16, signer: &server::identity::BankKey| {
@@ -473,7 +470,7 @@ async fn a_rogue_bank_cannot_move_a_key_without_its_owners_signed_permit() {
     assert_eq!(s, StatusCode::OK, "{body}");
     // (Bank 2 applies the commit when phase two reaches it.)
     wait_until(&c, &[1], "the Pix reached Dora at bank 2", |s| {
-        s[0]["audit"]["total_available"] == 700
+        audit_of(&s[0]).total_available == 700
     })
     .await;
     assert_eq!(dora2.balances().await, (700, 0), "the Pix went to Dora");
@@ -508,7 +505,7 @@ async fn a_rogue_bank_cannot_mint_money_inside_one_leg() {
     let (status, body) = link(&mule5, &mule1, 1, &Terms::generous()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (consent, grantee) = consent_of(&mule5, 1).await;
-    let before: Vec<Value> = futures_join(&c).await;
+    let before: Vec<AuditStatus> = futures_join(&c).await;
     let here = json!({ "name": "Mula Lima", "key_masked": "***", "bank": 1 });
     let beto_key = BETO_CPF.replace(['.', '-'], "");
     let debit = |amount: i64| {
@@ -551,8 +548,8 @@ async fn a_rogue_bank_cannot_mint_money_inside_one_leg() {
         before,
         "no balance, reservation or position moved"
     );
-    let audit = &c.status(0).await.unwrap()["audit"];
-    assert_eq!(audit["books_balance"], true, "{audit}");
+    let audit = books(&c, 0).await;
+    assert!(audit.books_balance, "{audit:?}");
 }
 
 /// Issue 24's third confirmed attack: anyone, with no key, took a bank out of the consortium.
@@ -631,7 +628,7 @@ async fn a_stranger_flooding_the_interbank_api_does_not_stop_a_bank() {
     let (s, body) = crate::keys::pix(&ana, BETO_CPF, "2,00").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     wait_until(&c, &[2], "the Pix reached Beto at bank 3", |s| {
-        s[0]["audit"]["total_available"] == 200
+        audit_of(&s[0]).total_available == 200
     })
     .await;
     assert_eq!(beto.balances().await, (200, 0));
