@@ -22,6 +22,9 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
+# --- Docs gate: a broken or stale intra-doc link fails (ARCHITECTURE.md is checked by a test,
+# engine/tests/architecture.rs).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --exclude frontend --no-deps --locked
 
 "$root/scripts/build-site.sh" dev
 export SITE_DIR="$CARGO_TARGET_DIR/site"

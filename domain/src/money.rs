@@ -1,5 +1,5 @@
 //! Money is a whole number of cents in an `i64`. There is no float anywhere on the path from a
-//! form field to the database: amounts typed by a client are parsed from text with [`Cents::parse_brl`].
+//! form field to the database: amounts typed by a client are parsed from text with [`Cents::parse_amount`].
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

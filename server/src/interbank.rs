@@ -1,5 +1,5 @@
 //! The API other banks call: one route per [`Route`] of [`engine::wire`], each behind
-//! [`verify_peer`], which checks a request's signature before any handler runs and signs every
+//! `verify_peer`, which checks a request's signature before any handler runs and signs every
 //! answer. Without a consortium (a bank alone) there is no such API at all.
 
 use crate::peer_auth::{Signed, Signer, Verifier};
@@ -35,7 +35,7 @@ const KIB: usize = 1024;
 /// at 2 MB/s).
 pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// What [`verify_peer`] needs: who this bank is, whose signatures to trust, and a bound per
+/// What `verify_peer` needs: who this bank is, whose signatures to trust, and a bound per
 /// member on the bodies being read.
 pub struct Gate {
     pub signer: Arc<Signer>,

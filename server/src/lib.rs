@@ -12,9 +12,9 @@
 //!   refusal.
 //! - [`peers`]: signed calls to other banks, with timeouts, over a keep-alive pool.
 //! - [`ring_driver`]: runs the engine's sans-IO token ring over signed HTTP calls.
-//! - [`consortium`]: drives the engine's sans-IO 2PC coordinator over signed HTTP: packets while
+//! - [`twopc_driver`]: drives the engine's sans-IO 2PC coordinator over signed HTTP: packets while
 //!   holding the token, phase two, recovery of in-doubt transactions; the app's `Consortium` port.
-//! - [`directory`]: receivers looked up at other banks (with a short cache), linked accounts.
+//! - [`lookups`]: receivers looked up at other banks (with a short cache), linked accounts.
 //! - [`evidence`]: what other banks signed, kept for disputes; `bank-node evidence <tx>`.
 //! - [`fault`]: test-only crash points of the coordinator (`FAULT_INJECT`).
 //!

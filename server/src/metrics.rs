@@ -2,7 +2,7 @@
 //!
 //! Two kinds of metric. Per-request ones (a counter and a latency histogram per route, method
 //! and status) are recorded by a middleware as requests end. Everything else is read at scrape
-//! time from state that is already kept: the engine's published [`engine::Snapshot`] (running
+//! time from state that is already kept: the engine's published [`engine::engine::Snapshot`] (running
 //! totals, no walk over accounts, no trip through the engine queue), the ring's status and the
 //! coordinator's counters. A scrape therefore costs the same however many accounts the bank has.
 //!

@@ -333,7 +333,7 @@ impl Verifier {
 
     /// The signature over the request's headers, which name its body by hash (so that it is
     /// checked before any of the body is read), then the nonce is remembered (a second copy is a
-    /// replay). The caller then checks the body against [`Checked::body_sha256`].
+    /// replay). The caller then checks the body against [`Signed::body_sha256`] (from [`Checked::signed`]).
     pub fn verify_request(
         &self,
         checked: &Checked,

@@ -3,12 +3,12 @@
 //! protocol decision (claims, queue, deadlines, rounds, phase two, hurrying the ring) is the
 //! coordinator's; the simulation drives the same state machine.
 //!
-//! - A client's packet: [`Node::submit_packet`] claims its id, answers from the stored decision or
+//! - A client's packet (the app's [`Consortium::submit`]): `Node::submit_work` claims its id, answers from the stored decision or
 //!   plans it (receivers looked up through the [`Lookups`]) and queues it.
 //! - While this bank holds the token the ring driver calls [`Node::run_batch`]: one prepare per
 //!   participant, votes in, then the token moves on while a task stores the decisions and answers
 //!   the clients.
-//! - [`phase_two`]: decisions delivered until acknowledged; transactions this bank has had
+//! - `phase_two`: decisions delivered until acknowledged; transactions this bank has had
 //!   prepared too long resolved with their coordinators.
 //!
 //! # Locks
