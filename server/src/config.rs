@@ -134,188 +134,56 @@ impl Config {
     }
 
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let id: u16 = get("BANK_ID")
-            .ok_or(ConfigError::MissingBankId)?
-            .parse()
-            .map_err(|e| invalid("BANK_ID", e))?;
-        let bank_id = BankId::try_from(id).map_err(|e| invalid("BANK_ID", e))?;
+        let v = Vars(vars);
         for gone in ["CONSORTIUM_SECRET", "PUBLIC_URLS"] {
-            if get(gone).is_some() {
+            if v.get(gone).is_some() {
                 return Err(invalid(
-                    if gone == "PUBLIC_URLS" { "PUBLIC_URLS" } else { "CONSORTIUM_SECRET" },
+                    gone,
                     "no longer used: each bank has its own key (KEY_FILE) and the consortium is described by MEMBERSHIP",
                 ));
             }
         }
-        let membership = match get("MEMBERSHIP") {
-            Some(path) => Some(
-                Membership::load(std::path::Path::new(path))
-                    .map_err(|e| invalid("MEMBERSHIP", e))?,
-            ),
-            None => None,
-        };
-        let listed = membership.as_ref().and_then(|m| m.get(bank_id));
-        if membership.is_some() && listed.is_none() {
-            return Err(invalid(
-                "MEMBERSHIP",
-                format!("bank {bank_id} is not a member of this consortium"),
-            ));
-        }
-        let bank_name = match (get("BANK_NAME"), listed) {
-            (Some(n), _) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
-            (None, Some(m)) => m.name.clone(),
-            (None, None) => default_name(id),
-        };
-        let bind_addr = match get("BIND_ADDR") {
-            Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
-            None => SocketAddr::from(([127, 0, 0, 1], 8080 + id)),
-        };
-        let interbank_bind_addr = get("INTERBANK_BIND_ADDR")
-            .map(|a| a.parse().map_err(|e| invalid("INTERBANK_BIND_ADDR", e)))
-            .transpose()?;
-        let data_dir = get("DATA_DIR")
+        let (bank_id, membership, bank_name) = who(&v)?;
+        let id = u16::from(bank_id.get());
+        let data_dir = v
+            .get("DATA_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(format!("data/bank-{id}")));
-        let site_dir = get("SITE_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("target/site"));
-        let key_file = get("KEY_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| data_dir.join(crate::identity::KEY_FILE_NAME));
-        let mut peers: BTreeMap<BankId, String> = membership
-            .iter()
-            .flat_map(|m| m.members())
-            .map(|m| (m.id, m.url.clone()))
-            .collect();
-        if let Some(p) = get("PEERS") {
-            if membership.is_none() {
-                return Err(invalid(
-                    "PEERS",
-                    "only with MEMBERSHIP (it says where to reach the members)",
-                ));
-            }
-            for (id, url) in parse_peers(p)? {
-                if !peers.contains_key(&id) {
-                    return Err(invalid(
-                        "PEERS",
-                        format!("bank {id} is not in the membership file"),
-                    ));
-                }
-                peers.insert(id, url);
-            }
-        }
-        let ms_from = |key: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
-            match get(key) {
-                None => Ok(default),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (min..=600_000).contains(&n) => Ok(n),
-                    _ => Err(invalid(
-                        key,
-                        format!("milliseconds between {min} and 600000"),
-                    )),
-                },
-            }
-        };
-        let ms = |key: &'static str, default: u64| ms_from(key, default, 1);
-        let mut members: Vec<BankId> = peers.keys().copied().collect();
-        if !members.contains(&bank_id) {
-            members.push(bank_id);
-        }
-        let mut ring = RingConfig {
-            me: bank_id,
-            members,
-            token_timeout_ms: ms("RING_TOKEN_TIMEOUT_MS", 300)?,
-            stagger_ms: ms("RING_STAGGER_MS", 50)?,
-            // 0 passes the token on at once when there is no work: the ring's full speed, at the
-            // cost of CPU (the benchmark measures the ring's capacity that way).
-            idle_hold_ms: ms_from("RING_IDLE_HOLD_MS", 2, 0)?,
-            idle_hold_max_ms: ms_from("RING_IDLE_HOLD_MAX_MS", 40, 0)?,
-            retry_ms: ms("RING_RETRY_MS", 100)?,
-            starved_after_ms: 0,
-            sealing: None,
-        };
-        let peer_timeout_ms = ms("PEER_TIMEOUT_MS", 200)?;
-        check_ring_timing(&ring, peers.len())?;
-        let count = |key: &'static str, default: usize| -> Result<usize, ConfigError> {
-            match get(key) {
-                None => Ok(default),
-                Some(v) => match v.parse::<usize>() {
-                    Ok(n) if (1..=65_536).contains(&n) => Ok(n),
-                    _ => Err(invalid(key, "a count between 1 and 65536")),
-                },
-            }
-        };
-        let prepare_timeout_ms = ms("PREPARE_TIMEOUT_MS", 2_000)?;
-        let coordinator = CoordinatorConfig {
-            me: bank_id,
-            queue_capacity: count("PACKET_QUEUE", 4_096)?,
-            batch_max: count("PACKET_BATCH", 256)?.min(engine::twopc::MAX_ITEMS_PER_MESSAGE),
-            queue_deadline_ms: ms("PACKET_DEADLINE_MS", 5_000)?,
-            delivery: DeliveryConfig {
-                first_retry_ms: ms("DECISION_RETRY_MS", 100)?,
-                max_retry_ms: DECISION_RETRY_MAX_MS,
-                // A delivery in flight is not repeated before its call could have timed out.
-                in_flight_ms: prepare_timeout_ms,
-                linger_ms: ms_from("DECISION_LINGER_MS", 50, 0)?,
-                me: bank_id,
-            },
-            acks_recorded_every_ms: ACKS_RECORDED_EVERY_MS,
-            decide_within_ms: DECIDE_WITHIN_MS,
-        };
-        let twopc = TwoPcSettings {
-            coordinator,
-            prepare_timeout_ms,
-            in_doubt_after_ms: ms("IN_DOUBT_AFTER_MS", 1_000)?,
-            fault: match get("FAULT_INJECT") {
-                None => None,
-                Some(v) => Some(Fault::parse(v).ok_or_else(|| {
-                    invalid(
-                        "FAULT_INJECT",
-                        "crash_before_decision or crash_after_decision",
-                    )
-                })?),
-            },
-        };
-        ring.starved_after_ms = starved_after_ms(&ring, peer_timeout_ms, prepare_timeout_ms);
-        let mut engine = EngineConfig::new(
-            domain::dto::BankInfo {
-                id: bank_id,
-                name: bank_name.clone(),
-            },
-            data_dir.join(DB_FILE_NAME),
-        );
-        if let Some(membership) = &membership {
-            engine.limits = membership.limits();
-        }
-        engine.spare_pages = match get("FAULT_DB_SPARE_PAGES") {
-            None => None,
-            Some(v) => Some(
-                v.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=1_000_000).contains(n))
-                    .ok_or_else(|| {
-                        invalid("FAULT_DB_SPARE_PAGES", "a page count between 1 and 1000000")
-                    })?,
-            ),
-        };
+        let peers = peers(&v, membership.as_ref())?;
+        let peer_timeout_ms = v.ms("PEER_TIMEOUT_MS", 200)?;
+        let twopc = twopc(&v, bank_id)?;
+        let mut ring = ring(&v, bank_id, &peers)?;
+        ring.starved_after_ms = starved_after_ms(&ring, peer_timeout_ms, twopc.prepare_timeout_ms);
+        let engine = engine(&v, (bank_id, &bank_name), &data_dir, membership.as_ref())?;
         Ok(Config {
             bank_id,
             bank_name,
-            bind_addr,
-            interbank_bind_addr,
+            bind_addr: match v.get("BIND_ADDR") {
+                Some(a) => a.parse().map_err(|e| invalid("BIND_ADDR", e))?,
+                None => SocketAddr::from(([127, 0, 0, 1], 8080 + id)),
+            },
+            interbank_bind_addr: v
+                .get("INTERBANK_BIND_ADDR")
+                .map(|a| a.parse().map_err(|e| invalid("INTERBANK_BIND_ADDR", e)))
+                .transpose()?,
+            site_dir: v
+                .get("SITE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("target/site")),
+            key_file: v
+                .get("KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join(crate::identity::KEY_FILE_NAME)),
             data_dir,
-            site_dir,
             membership,
-            key_file,
             peers,
             engine,
             ring,
             twopc,
             peer_timeout_ms,
-            clock_skew_ms: match get("FAULT_CLOCK_SKEW_MS") {
+            clock_skew_ms: match v.get("FAULT_CLOCK_SKEW_MS") {
                 None => 0,
-                Some(v) => v
+                Some(s) => s
                     .parse::<i64>()
                     .ok()
                     .filter(|ms| ms.abs() <= 400 * 86_400_000)
@@ -326,10 +194,10 @@ impl Config {
                         )
                     })?,
             },
-            operator_token: match get("OPERATOR_TOKEN") {
+            operator_token: match v.get("OPERATOR_TOKEN") {
                 None => None,
-                Some(v) if v.len() >= 16 && v.len() <= 256 && v.is_ascii() => {
-                    Some(OperatorToken(v.to_string()))
+                Some(s) if s.len() >= 16 && s.len() <= 256 && s.is_ascii() => {
+                    Some(OperatorToken(s.to_string()))
                 }
                 Some(_) => {
                     return Err(invalid(
@@ -340,6 +208,195 @@ impl Config {
             },
         })
     }
+}
+
+/// The variables, each read by name, with its bounds.
+struct Vars<'a>(&'a BTreeMap<String, String>);
+
+impl Vars<'_> {
+    /// A variable's value; blank counts as unset.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Milliseconds, from `min` to 10 minutes.
+    fn ms_from(&self, key: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (min..=600_000).contains(&n) => Ok(n),
+                _ => Err(invalid(
+                    key,
+                    format!("milliseconds between {min} and 600000"),
+                )),
+            },
+        }
+    }
+
+    /// Milliseconds, from 1 to 10 minutes.
+    fn ms(&self, key: &'static str, default: u64) -> Result<u64, ConfigError> {
+        self.ms_from(key, default, 1)
+    }
+
+    /// A count from 1 to 65,536.
+    fn count(&self, key: &'static str, default: usize) -> Result<usize, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=65_536).contains(&n) => Ok(n),
+                _ => Err(invalid(key, "a count between 1 and 65536")),
+            },
+        }
+    }
+}
+
+/// This bank: its id, the consortium it is a member of (if any) and its name.
+fn who(v: &Vars) -> Result<(BankId, Option<Membership>, String), ConfigError> {
+    let id: u16 = v
+        .get("BANK_ID")
+        .ok_or(ConfigError::MissingBankId)?
+        .parse()
+        .map_err(|e| invalid("BANK_ID", e))?;
+    let bank_id = BankId::try_from(id).map_err(|e| invalid("BANK_ID", e))?;
+    let membership = match v.get("MEMBERSHIP") {
+        Some(path) => Some(
+            Membership::load(std::path::Path::new(path)).map_err(|e| invalid("MEMBERSHIP", e))?,
+        ),
+        None => None,
+    };
+    let listed = membership.as_ref().and_then(|m| m.get(bank_id));
+    if membership.is_some() && listed.is_none() {
+        return Err(invalid(
+            "MEMBERSHIP",
+            format!("bank {bank_id} is not a member of this consortium"),
+        ));
+    }
+    let name = match (v.get("BANK_NAME"), listed) {
+        (Some(n), _) => domain::input::name(n).map_err(|e| invalid("BANK_NAME", e))?,
+        (None, Some(m)) => m.name.clone(),
+        (None, None) => default_name(id),
+    };
+    Ok((bank_id, membership, name))
+}
+
+/// Where each member is reached: the membership file's URLs, or `PEERS` instead.
+fn peers(
+    v: &Vars,
+    membership: Option<&Membership>,
+) -> Result<BTreeMap<BankId, String>, ConfigError> {
+    let mut peers: BTreeMap<BankId, String> = membership
+        .iter()
+        .flat_map(|m| m.members())
+        .map(|m| (m.id, m.url.clone()))
+        .collect();
+    if let Some(p) = v.get("PEERS") {
+        if membership.is_none() {
+            return Err(invalid(
+                "PEERS",
+                "only with MEMBERSHIP (it says where to reach the members)",
+            ));
+        }
+        for (id, url) in parse_peers(p)? {
+            if !peers.contains_key(&id) {
+                return Err(invalid(
+                    "PEERS",
+                    format!("bank {id} is not in the membership file"),
+                ));
+            }
+            peers.insert(id, url);
+        }
+    }
+    Ok(peers)
+}
+
+/// The token ring's configuration (without keys, added at start, and with `starved_after_ms`
+/// still to compute), its timing relation checked.
+fn ring(v: &Vars, me: BankId, peers: &BTreeMap<BankId, String>) -> Result<RingConfig, ConfigError> {
+    let mut members: Vec<BankId> = peers.keys().copied().collect();
+    if !members.contains(&me) {
+        members.push(me);
+    }
+    let ring = RingConfig {
+        me,
+        members,
+        token_timeout_ms: v.ms("RING_TOKEN_TIMEOUT_MS", 300)?,
+        stagger_ms: v.ms("RING_STAGGER_MS", 50)?,
+        // 0 passes the token on at once when there is no work: the ring's full speed, at the
+        // cost of CPU (the benchmark measures the ring's capacity that way).
+        idle_hold_ms: v.ms_from("RING_IDLE_HOLD_MS", 2, 0)?,
+        idle_hold_max_ms: v.ms_from("RING_IDLE_HOLD_MAX_MS", 40, 0)?,
+        retry_ms: v.ms("RING_RETRY_MS", 100)?,
+        starved_after_ms: 0,
+        sealing: None,
+    };
+    check_ring_timing(&ring, peers.len())?;
+    Ok(ring)
+}
+
+/// The 2PC driver's settings, with the coordinator core's configuration inside.
+fn twopc(v: &Vars, me: BankId) -> Result<TwoPcSettings, ConfigError> {
+    let prepare_timeout_ms = v.ms("PREPARE_TIMEOUT_MS", 2_000)?;
+    let coordinator = CoordinatorConfig {
+        me,
+        queue_capacity: v.count("PACKET_QUEUE", 4_096)?,
+        batch_max: v
+            .count("PACKET_BATCH", 256)?
+            .min(engine::twopc::MAX_ITEMS_PER_MESSAGE),
+        queue_deadline_ms: v.ms("PACKET_DEADLINE_MS", 5_000)?,
+        delivery: DeliveryConfig {
+            first_retry_ms: v.ms("DECISION_RETRY_MS", 100)?,
+            max_retry_ms: DECISION_RETRY_MAX_MS,
+            // A delivery in flight is not repeated before its call could have timed out.
+            in_flight_ms: prepare_timeout_ms,
+            linger_ms: v.ms_from("DECISION_LINGER_MS", 50, 0)?,
+            me,
+        },
+        acks_recorded_every_ms: ACKS_RECORDED_EVERY_MS,
+        decide_within_ms: DECIDE_WITHIN_MS,
+    };
+    Ok(TwoPcSettings {
+        coordinator,
+        prepare_timeout_ms,
+        in_doubt_after_ms: v.ms("IN_DOUBT_AFTER_MS", 1_000)?,
+        fault: match v.get("FAULT_INJECT") {
+            None => None,
+            Some(s) => Some(Fault::parse(s).ok_or_else(|| {
+                invalid(
+                    "FAULT_INJECT",
+                    "crash_before_decision or crash_after_decision",
+                )
+            })?),
+        },
+    })
+}
+
+/// The engine's configuration (without keys, added at start once the key file is read).
+fn engine(
+    v: &Vars,
+    (id, name): (BankId, &str),
+    data_dir: &std::path::Path,
+    membership: Option<&Membership>,
+) -> Result<EngineConfig, ConfigError> {
+    let bank = domain::dto::BankInfo {
+        id,
+        name: name.to_string(),
+    };
+    let mut engine = EngineConfig::new(bank, data_dir.join(DB_FILE_NAME));
+    if let Some(membership) = membership {
+        engine.limits = membership.limits();
+    }
+    engine.spare_pages = match v.get("FAULT_DB_SPARE_PAGES") {
+        None => None,
+        Some(s) => Some(
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    invalid("FAULT_DB_SPARE_PAGES", "a page count between 1 and 1000000")
+                })?,
+        ),
+    };
+    Ok(engine)
 }
 
 /// How long a bank may go without holding the token before it regenerates it whatever its

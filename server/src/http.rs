@@ -48,25 +48,7 @@ pub fn router(
         .site_addr(config.bind_addr)
         .build();
     let routes = generate_route_list(App);
-    let bank = engine.bank().clone();
-    let consortium: Option<Arc<dyn Consortium>> = node.clone().map(|n| n as Arc<dyn Consortium>);
-    let guards = Arc::new(engine::throttle::LoginGuards::default());
-    // Key confirmation codes are "sent" to a file in the data directory (the demo's mail gateway).
-    let outbox = Arc::new(engine::outbox::Outbox::new(
-        config.data_dir.join(OUTBOX_FILE),
-    ));
-    let context = {
-        let engine = engine.clone();
-        move || {
-            provide_context(engine.clone());
-            provide_context(bank.clone());
-            provide_context(guards.clone());
-            provide_context(outbox.clone());
-            if let Some(c) = consortium.clone() {
-                provide_context(c);
-            }
-        }
-    };
+    let context = server_fn_context(config, &engine, node.clone());
     let metrics = Arc::new(crate::metrics::Metrics::new(
         engine.clone(),
         ring.clone(),
@@ -75,16 +57,6 @@ pub fn router(
     let operator_token = config.operator_token.clone();
     let scrape = metrics.clone();
     let health_engine = engine.clone();
-    let status_engine = engine.clone();
-    let status_ring = ring.clone();
-    let status_node = node.clone();
-    let limits = Arc::new(
-        config
-            .membership
-            .as_ref()
-            .map(|m| m.limits())
-            .unwrap_or_default(),
-    );
     let public = Router::new()
         .route("/healthz", get(move || health(health_engine.clone())))
         .route(
@@ -107,10 +79,85 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler_with_context(
             context, shell,
         ))
+        .with_state(options);
+    let public = page_layers(public, metrics.clone());
+    // `/status`, unauthenticated, on the inter-bank listener too when it has its own: the
+    // consortium page asks every member for it at the address it reaches members at (inside
+    // Docker, the inter-bank one).
+    let status_route = status_route(config, &engine, ring.clone(), node.clone());
+    let public = public.merge(status_route.clone());
+    let mut interbank = crate::interbank::router(gate, ring, node);
+    if config.interbank_bind_addr.is_some() {
+        interbank = interbank.merge(status_route);
+    }
+    // Its own (larger) body limit applies to it alone.
+    let interbank = interbank
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ));
+    (public, interbank)
+}
+
+/// What every server function finds in its context: the engine, this bank, the login guards,
+/// the outbox of key codes and, in a consortium, the node (the app's `Consortium` port).
+fn server_fn_context(
+    config: &Config,
+    engine: &EngineHandle,
+    node: Option<Arc<Node>>,
+) -> impl Fn() + Clone + Send + Sync + 'static {
+    let engine = engine.clone();
+    let bank = engine.bank().clone();
+    let consortium: Option<Arc<dyn Consortium>> = node.map(|n| n as Arc<dyn Consortium>);
+    let guards = Arc::new(engine::throttle::LoginGuards::default());
+    // Key confirmation codes are "sent" to a file in the data directory (the demo's mail gateway).
+    let outbox = Arc::new(engine::outbox::Outbox::new(
+        config.data_dir.join(OUTBOX_FILE),
+    ));
+    move || {
+        provide_context(engine.clone());
+        provide_context(bank.clone());
+        provide_context(guards.clone());
+        provide_context(outbox.clone());
+        if let Some(c) = consortium.clone() {
+            provide_context(c);
+        }
+    }
+}
+
+/// `GET /status`: public totals of this bank, its ring and its 2PC.
+fn status_route(
+    config: &Config,
+    engine: &EngineHandle,
+    ring: Option<RingHandle>,
+    node: Option<Arc<Node>>,
+) -> Router {
+    let engine = engine.clone();
+    let limits = Arc::new(
+        config
+            .membership
+            .as_ref()
+            .map(|m| m.limits())
+            .unwrap_or_default(),
+    );
+    Router::new().route(
+        "/status",
+        get(move || status(engine.clone(), ring.clone(), node.clone(), limits.clone())),
+    )
+}
+
+/// The site's layers, innermost first: a server function's error turned into its status, the
+/// body limit, request metrics, the timeout, and the security headers every answer carries.
+fn page_layers(router: Router, metrics: Arc<crate::metrics::Metrics>) -> Router {
+    router
         .layer(axum::middleware::map_response(server_fn_status))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
+            metrics,
             crate::metrics::track,
         ))
         .layer(TimeoutLayer::with_status_code(
@@ -129,37 +176,6 @@ pub fn router(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .with_state(options);
-    // `/status`, unauthenticated, on the inter-bank listener too when it has its own: the
-    // consortium page asks every member for it at the address it reaches members at (inside
-    // Docker, the inter-bank one).
-    let status_route = Router::new().route(
-        "/status",
-        get(move || {
-            status(
-                status_engine.clone(),
-                status_ring.clone(),
-                status_node.clone(),
-                limits.clone(),
-            )
-        }),
-    );
-    let public = public.merge(status_route.clone());
-    let mut interbank = crate::interbank::router(gate, ring, node);
-    if config.interbank_bind_addr.is_some() {
-        interbank = interbank.merge(status_route);
-    }
-    // Its own (larger) body limit applies to it alone.
-    let interbank = interbank
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            crate::metrics::track,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ));
-    (public, interbank)
 }
 
 /// Whether this bank can take new operations: 200, or 503 while its store cannot be written

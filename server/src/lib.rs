@@ -37,6 +37,7 @@ pub mod twopc_driver;
 
 use config::Config;
 use engine::{EngineHandle, SystemClock};
+use membership::Membership;
 use std::sync::Arc;
 
 /// How long requests in flight get to finish after SIGTERM / Ctrl-C.
@@ -53,103 +54,26 @@ pub async fn run(
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
     let mut engine_config = config.engine.clone();
     // In a consortium, this bank's key signs what other banks check on their own.
-    let in_consortium = config
+    let consortium = match config
         .membership
         .as_ref()
-        .filter(|m| m.ids().iter().any(|b| *b != config.bank_id));
-    let signing = match in_consortium {
+        .filter(|m| m.ids().iter().any(|b| *b != config.bank_id))
+    {
         Some(membership) => {
-            let key = identity::BankKey::load_or_create(&config.key_file)?;
-            let listed = membership.get(config.bank_id).map(|m| m.key);
-            if listed != Some(key.public()) {
-                return Err(format!(
-                    "the membership file lists another public key for bank {} than {} holds ({}): \
-                     give the consortium this bank's key, or this bank its own key file",
-                    config.bank_id,
-                    config.key_file.display(),
-                    key.public_hex()
-                ));
-            }
-            let signing = engine::proof::Signing {
-                key: Arc::new(key),
-                keys: Arc::new(engine::proof::Keyring::new(membership.keys())),
-            };
+            let signing = signing(&config, membership)?;
             engine_config.identity = Some(signing.key.clone());
             engine_config.keyring = signing.keys.clone();
-            Some(signing)
+            Some((membership, signing))
         }
         None => None,
     };
-    let clock: Arc<dyn engine::Clock> = match config.clock_skew_ms {
-        0 => Arc::new(SystemClock),
-        skew => {
-            tracing::warn!(
-                skew_ms = skew,
-                "FAULT_CLOCK_SKEW_MS: the engine's clock is skewed"
-            );
-            Arc::new(engine::SkewedClock(skew))
+    let (engine, engine_thread) = EngineHandle::start(engine_config, clock(config.clock_skew_ms))?;
+    let (gate, ring, node) = match consortium {
+        Some((membership, signing)) => {
+            let (gate, ring, node) = join(&config, membership, signing, &engine)?;
+            (Some(gate), Some(ring), Some(node))
         }
-    };
-    let (engine, engine_thread) = EngineHandle::start(engine_config, clock)?;
-    let (gate, ring, node) = match (in_consortium, signing) {
-        (Some(membership), Some(signing)) => {
-            let signer = Arc::new(peer_auth::Signer::new(config.bank_id, signing.key.clone()));
-            let verifier = Arc::new(peer_auth::Verifier::new(config.bank_id, membership.keys()));
-            let timeout = std::time::Duration::from_millis(config.peer_timeout_ms);
-            let peers = peers::Peers::new(
-                config.peers.clone(),
-                signer.clone(),
-                verifier.clone(),
-                timeout,
-            );
-            let banks: Vec<domain::dto::BankInfo> = membership
-                .members()
-                .map(|m| domain::dto::BankInfo {
-                    id: m.id,
-                    name: if m.id == config.bank_id {
-                        config.bank_name.clone()
-                    } else {
-                        m.name.clone()
-                    },
-                })
-                .collect();
-            let public_urls = membership
-                .members()
-                .map(|m| (m.id, m.public_url.clone()))
-                .collect();
-            let evidence_dir = config.data_dir.join(evidence::DIR_NAME);
-            let moved = engine::evidence::migrate_sqlite(
-                &config.data_dir.join(evidence::LEGACY_FILE_NAME),
-                &evidence_dir,
-            )?;
-            if moved > 0 {
-                tracing::info!(
-                    moved,
-                    "evidence moved from the SQLite file into segment files"
-                );
-            }
-            let evidence = engine::evidence::EvidenceLog::start(
-                evidence_dir,
-                engine::evidence::Retention::default(),
-                Arc::new(SystemClock),
-            )?;
-            let node = twopc_driver::Node::start(
-                peers.clone(),
-                banks,
-                public_urls,
-                engine.clone(),
-                config.twopc.clone(),
-                (signing.clone(), Some(evidence)),
-            );
-            let ring = ring_driver::start(peers, config.ring.clone(), node.clone(), signing);
-            node.set_ring(ring.clone());
-            (
-                Some(interbank::Gate::new(signer, verifier)),
-                Some(ring),
-                Some(node),
-            )
-        }
-        _ => (None, None, None),
+        None => (None, None, None),
     };
     let stopper = engine.clone();
     let (router, interbank) = http::router(&config, engine, gate, ring, node);
@@ -186,6 +110,25 @@ pub async fn run(
             async move { stop.notified().await },
         ));
     }
+    serve(listener, router, shutdown, stop_interbank).await?;
+    // No more requests. The ring and 2PC tasks still hold engine handles, so stop the engine
+    // explicitly: it finishes (and makes durable) the batch in progress, and anything later is
+    // refused rather than half-done. Returning then ends those tasks with the runtime.
+    let _ = stopper.shutdown().await;
+    engine_thread
+        .join()
+        .map_err(|_| "engine thread panicked".to_string())?;
+    Ok(())
+}
+
+/// Serves the site (and the inter-bank API beside it, when it has no listener of its own) until
+/// `shutdown`, which also stops the inter-bank listener (`stop_interbank`).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    stop_interbank: Arc<tokio::sync::Notify>,
+) -> Result<(), String> {
     // With the peer's socket address, for per-address login throttling.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Graceful, but bounded: peers keep their keep-alive connections busy (token passes, 2PC), so
@@ -205,18 +148,120 @@ pub async fn run(
         on_signal.notify_one();
     });
     tokio::select! {
-        served = serve => served.map_err(|e| e.to_string())?,
+        served = serve => served.map_err(|e| e.to_string()),
         _ = async {
             signalled.notified().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after the shutdown signal; closing them"),
+        } => {
+            tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after the shutdown signal; closing them");
+            Ok(())
+        }
     }
-    // No more requests. The ring and 2PC tasks still hold engine handles, so stop the engine
-    // explicitly: it finishes (and makes durable) the batch in progress, and anything later is
-    // refused rather than half-done. Returning then ends those tasks with the runtime.
-    let _ = stopper.shutdown().await;
-    engine_thread
-        .join()
-        .map_err(|_| "engine thread panicked".to_string())?;
-    Ok(())
+}
+
+/// This bank's key (created if missing) and the members' keys; refused when the membership file
+/// lists another public key for this bank.
+fn signing(config: &Config, membership: &Membership) -> Result<engine::proof::Signing, String> {
+    let key = identity::BankKey::load_or_create(&config.key_file)?;
+    let listed = membership.get(config.bank_id).map(|m| m.key);
+    if listed != Some(key.public()) {
+        return Err(format!(
+            "the membership file lists another public key for bank {} than {} holds ({}): \
+             give the consortium this bank's key, or this bank its own key file",
+            config.bank_id,
+            config.key_file.display(),
+            key.public_hex()
+        ));
+    }
+    Ok(engine::proof::Signing {
+        key: Arc::new(key),
+        keys: Arc::new(engine::proof::Keyring::new(membership.keys())),
+    })
+}
+
+/// The engine's clock: the machine's, or (tests only) skewed.
+fn clock(skew_ms: i64) -> Arc<dyn engine::Clock> {
+    match skew_ms {
+        0 => Arc::new(SystemClock),
+        skew => {
+            tracing::warn!(
+                skew_ms = skew,
+                "FAULT_CLOCK_SKEW_MS: the engine's clock is skewed"
+            );
+            Arc::new(engine::SkewedClock(skew))
+        }
+    }
+}
+
+/// Joins the consortium: signed calls to the members, the evidence log, the 2PC driver and the
+/// ring; and the gate of the inter-bank API.
+fn join(
+    config: &Config,
+    membership: &Membership,
+    signing: engine::proof::Signing,
+    engine: &EngineHandle,
+) -> Result<
+    (
+        interbank::Gate,
+        ring_driver::RingHandle,
+        Arc<twopc_driver::Node>,
+    ),
+    String,
+> {
+    let signer = Arc::new(peer_auth::Signer::new(config.bank_id, signing.key.clone()));
+    let verifier = Arc::new(peer_auth::Verifier::new(config.bank_id, membership.keys()));
+    let timeout = std::time::Duration::from_millis(config.peer_timeout_ms);
+    let peers = peers::Peers::new(
+        config.peers.clone(),
+        signer.clone(),
+        verifier.clone(),
+        timeout,
+    );
+    let banks: Vec<domain::dto::BankInfo> = membership
+        .members()
+        .map(|m| domain::dto::BankInfo {
+            id: m.id,
+            name: if m.id == config.bank_id {
+                config.bank_name.clone()
+            } else {
+                m.name.clone()
+            },
+        })
+        .collect();
+    let public_urls = membership
+        .members()
+        .map(|m| (m.id, m.public_url.clone()))
+        .collect();
+    let node = twopc_driver::Node::start(
+        peers.clone(),
+        banks,
+        public_urls,
+        engine.clone(),
+        config.twopc.clone(),
+        (signing.clone(), Some(evidence_log(&config.data_dir)?)),
+    );
+    let ring = ring_driver::start(peers, config.ring.clone(), node.clone(), signing);
+    node.set_ring(ring.clone());
+    Ok((interbank::Gate::new(signer, verifier), ring, node))
+}
+
+/// The log of what other banks signed, in `DATA_DIR/evidence/` (an older version's SQLite
+/// evidence file moved into it first).
+fn evidence_log(data_dir: &std::path::Path) -> Result<engine::evidence::EvidenceLog, String> {
+    let evidence_dir = data_dir.join(evidence::DIR_NAME);
+    let moved = engine::evidence::migrate_sqlite(
+        &data_dir.join(evidence::LEGACY_FILE_NAME),
+        &evidence_dir,
+    )?;
+    if moved > 0 {
+        tracing::info!(
+            moved,
+            "evidence moved from the SQLite file into segment files"
+        );
+    }
+    engine::evidence::EvidenceLog::start(
+        evidence_dir,
+        engine::evidence::Retention::default(),
+        Arc::new(SystemClock),
+    )
 }

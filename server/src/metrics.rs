@@ -169,77 +169,91 @@ fn count(v: usize) -> i64 {
 
 impl prometheus_client::collector::Collector for State {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
+        self.encode_engine(&mut e)?;
+        if let Some(ring) = &self.ring {
+            encode_ring(&mut e, ring)?;
+        }
+        if let Some(node) = &self.node {
+            encode_twopc(&mut e, node)?;
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// The engine's published snapshot: its queue and batches, the store, audit totals, books.
+    fn encode_engine(&self, e: &mut DescriptorEncoder) -> std::fmt::Result {
         let snapshot = self.engine.snapshot();
         let a = &snapshot.audit;
         gauge(
-            &mut e,
+            e,
             "bank_engine_queue_depth",
             "Commands waiting in the engine's queue",
             count(self.engine.queue_depth()),
         )?;
         counter(
-            &mut e,
+            e,
             "bank_engine_commands",
             "Commands the engine executed since start",
             a.commands,
         )?;
         counter(
-            &mut e,
+            e,
             "bank_engine_commits",
             "Durable batches written since start (one fsync each)",
             a.commits,
         )?;
         counter(
-            &mut e,
+            e,
             "bank_equivocations",
             "Contradicting signed statements of one bank seen here (each kept as evidence; \
              any is an alarm: a member signed two decisions that cannot both hold)",
             snapshot.equivocations,
         )?;
         counter(
-            &mut e,
+            e,
             "bank_store_failures",
             "Batches that could not be written (full disk, I/O error) since start",
             snapshot.store_failures,
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_store_failing",
             "1 while writing to the store fails (new operations are refused with 503)",
             i64::from(snapshot.store_failing_since_ms.is_some()),
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_accounts",
             "Accounts at this bank",
             count(a.accounts),
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_available_cents",
             "Clients' available balances, summed",
             cents(a.total_available),
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_blocked_cents",
             "Clients' balances reserved by prepared debits, summed",
             cents(a.total_blocked),
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_incoming_cents",
             "Prepared credits not yet committed, summed",
             cents(a.total_incoming),
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_prepared_transactions",
             "Cross-bank transactions prepared here and not yet decided",
             count(a.prepared_transactions),
         )?;
         gauge(
-            &mut e,
+            e,
             "bank_books_balanced",
             "1 when clients' balances equal deposits + opening + settled positions",
             i64::from(a.balanced),
@@ -257,97 +271,103 @@ impl prometheus_client::collector::Collector for State {
                 ConstGauge::new(p.settled).encode(family.encode_family(&labels)?)?;
             }
         }
-        if let Some(ring) = &self.ring {
-            let r = ring.status();
-            counter(
-                &mut e,
-                "bank_ring_visits",
-                "Token visits at this bank since start",
-                r.visits,
-            )?;
-            counter(
-                &mut e,
-                "bank_ring_passes",
-                "Token deliveries this bank made since start",
-                r.passes,
-            )?;
-            counter(
-                &mut e,
-                "bank_ring_regenerations",
-                "Tokens this bank generated because the token was lost",
-                r.regenerations,
-            )?;
-            gauge(
-                &mut e,
-                "bank_ring_holding",
-                "1 while this bank holds the token",
-                i64::from(r.holding),
-            )?;
-            gauge(
-                &mut e,
-                "bank_ring_epoch",
-                "The highest token epoch this bank has seen",
-                i64::try_from(r.epoch_counter).unwrap_or(i64::MAX),
-            )?;
-        }
-        if let Some(node) = &self.node {
-            let (in_flight, undelivered) = node.load();
-            gauge(
-                &mut e,
-                "bank_packets_in_flight",
-                "Packets this bank coordinates: planned, queued, prepared or deciding",
-                count(in_flight),
-            )?;
-            gauge(
-                &mut e,
-                "bank_decisions_undelivered",
-                "Decisions some participant has not acknowledged yet",
-                count(undelivered),
-            )?;
-            let t = node.timings();
-            counter(
-                &mut e,
-                "bank_twopc_rounds",
-                "Two-phase-commit rounds (phase one) run as coordinator",
-                t.rounds,
-            )?;
-            counter(
-                &mut e,
-                "bank_twopc_prepares_sent",
-                "Prepare messages sent to other banks",
-                t.prepares_sent,
-            )?;
-            counter(
-                &mut e,
-                "bank_twopc_prepares_served",
-                "Prepare messages answered as participant",
-                t.prepares_served,
-            )?;
-            counter(
-                &mut e,
-                "bank_twopc_concludes",
-                "Rounds concluded (decisions stored, clients answered)",
-                t.concludes,
-            )?;
-            counter(
-                &mut e,
-                "bank_twopc_round_votes_microseconds",
-                "Time from taking the queue to the last vote, summed over rounds",
-                t.round_votes_us,
-            )?;
-            counter(
-                &mut e,
-                "bank_twopc_prepare_rtt_microseconds",
-                "Round trips of prepares sent, summed",
-                t.prepare_rtt_us,
-            )?;
-            counter(
-                &mut e,
-                "bank_twopc_conclude_microseconds",
-                "Time to store decisions and answer clients, summed over rounds",
-                t.conclude_us,
-            )?;
-        }
         Ok(())
     }
+}
+
+/// The ring at this bank.
+fn encode_ring(e: &mut DescriptorEncoder, ring: &RingHandle) -> std::fmt::Result {
+    let r = ring.status();
+    counter(
+        e,
+        "bank_ring_visits",
+        "Token visits at this bank since start",
+        r.visits,
+    )?;
+    counter(
+        e,
+        "bank_ring_passes",
+        "Token deliveries this bank made since start",
+        r.passes,
+    )?;
+    counter(
+        e,
+        "bank_ring_regenerations",
+        "Tokens this bank generated because the token was lost",
+        r.regenerations,
+    )?;
+    gauge(
+        e,
+        "bank_ring_holding",
+        "1 while this bank holds the token",
+        i64::from(r.holding),
+    )?;
+    gauge(
+        e,
+        "bank_ring_epoch",
+        "The highest token epoch this bank has seen",
+        i64::try_from(r.epoch_counter).unwrap_or(i64::MAX),
+    )?;
+    Ok(())
+}
+
+/// This bank's 2PC as coordinator and participant: load, and where rounds spend their time.
+fn encode_twopc(e: &mut DescriptorEncoder, node: &Node) -> std::fmt::Result {
+    let (in_flight, undelivered) = node.load();
+    gauge(
+        e,
+        "bank_packets_in_flight",
+        "Packets this bank coordinates: planned, queued, prepared or deciding",
+        count(in_flight),
+    )?;
+    gauge(
+        e,
+        "bank_decisions_undelivered",
+        "Decisions some participant has not acknowledged yet",
+        count(undelivered),
+    )?;
+    let t = node.timings();
+    counter(
+        e,
+        "bank_twopc_rounds",
+        "Two-phase-commit rounds (phase one) run as coordinator",
+        t.rounds,
+    )?;
+    counter(
+        e,
+        "bank_twopc_prepares_sent",
+        "Prepare messages sent to other banks",
+        t.prepares_sent,
+    )?;
+    counter(
+        e,
+        "bank_twopc_prepares_served",
+        "Prepare messages answered as participant",
+        t.prepares_served,
+    )?;
+    counter(
+        e,
+        "bank_twopc_concludes",
+        "Rounds concluded (decisions stored, clients answered)",
+        t.concludes,
+    )?;
+    counter(
+        e,
+        "bank_twopc_round_votes_microseconds",
+        "Time from taking the queue to the last vote, summed over rounds",
+        t.round_votes_us,
+    )?;
+    counter(
+        e,
+        "bank_twopc_prepare_rtt_microseconds",
+        "Round trips of prepares sent, summed",
+        t.prepare_rtt_us,
+    )?;
+    counter(
+        e,
+        "bank_twopc_conclude_microseconds",
+        "Time to store decisions and answer clients, summed over rounds",
+        t.conclude_us,
+    )?;
+    Ok(())
 }

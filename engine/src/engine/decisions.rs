@@ -270,55 +270,7 @@ impl State {
                 .filter(|b| *b != me)
                 .collect();
             let logged = match self.stored_decision(&d.tx)? {
-                None => {
-                    let mut d = self.within_limits(d);
-                    // Past its deadline a plan is not committed: a participant may already have
-                    // given up on it.
-                    let late = d
-                        .ballots
-                        .as_ref()
-                        .is_some_and(|(p, _)| now > p.plan.decide_by_ms);
-                    if d.commit && late {
-                        d = abort_instead(d, None, Refusal::Expired);
-                    }
-                    let mut proof = self.prove(&d);
-                    if d.commit && d.ballots.is_some() && proof.is_none() {
-                        // Every yes is checked as it arrives; a commit that cannot be proved is a
-                        // bug, and aborts.
-                        tracing::error!(tx = %d.tx, "a commit without every participant's yes; aborted");
-                        d = abort_instead(d, None, Refusal::Expired);
-                        proof = self.prove(&d);
-                    }
-                    let decided_here = d.participants.contains(&me)
-                        && self.decide_own_part(&d.tx, d.commit, proof.as_ref(), now);
-                    if d.commit {
-                        self.settle_legs_between_others(&d);
-                    }
-                    let unacked = d
-                        .participants
-                        .iter()
-                        .copied()
-                        .filter(|b| *b != me || !decided_here)
-                        .collect();
-                    let outcome =
-                        serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
-                    let stored = StoredDecision {
-                        commit: d.commit,
-                        proof: proof.clone(),
-                        outcome,
-                        unacked,
-                        participants: Some(d.participants.clone()),
-                        submitter: Some(d.submitter),
-                    };
-                    self.record_decision(&d.tx, stored, now);
-                    Logged {
-                        tx: d.tx.clone(),
-                        commit: d.commit,
-                        outcome: d.outcome,
-                        tell: others,
-                        proof,
-                    }
-                }
+                None => self.log_first_decision(d, others, now)?,
                 // An abort stored first (a presumed abort, answered to a participant in doubt
                 // while this bank had restarted) is final: every bank this round prepared at
                 // hears it, with this bank's no to this round's plan; no plan of this id can
@@ -356,6 +308,64 @@ impl State {
             out.push(logged);
         }
         Ok(out)
+    }
+
+    /// Logs the first decision of `d`'s id: a commit past its deadline, or one that cannot be
+    /// proved, becomes an abort; this bank's own part is decided in the same batch, legs
+    /// between other banks settled, and the decision stored with its proof.
+    fn log_first_decision(
+        &mut self,
+        d: Decision,
+        others: Vec<BankId>,
+        now: i64,
+    ) -> EngineResult<Logged> {
+        let me = self.config.bank.id;
+        let mut d = self.within_limits(d);
+        // Past its deadline a plan is not committed: a participant may already have given up on
+        // it.
+        let late = d
+            .ballots
+            .as_ref()
+            .is_some_and(|(p, _)| now > p.plan.decide_by_ms);
+        if d.commit && late {
+            d = abort_instead(d, None, Refusal::Expired);
+        }
+        let mut proof = self.prove(&d);
+        if d.commit && d.ballots.is_some() && proof.is_none() {
+            // Every yes is checked as it arrives; a commit that cannot be proved is a bug, and
+            // aborts.
+            tracing::error!(tx = %d.tx, "a commit without every participant's yes; aborted");
+            d = abort_instead(d, None, Refusal::Expired);
+            proof = self.prove(&d);
+        }
+        let decided_here = d.participants.contains(&me)
+            && self.decide_own_part(&d.tx, d.commit, proof.as_ref(), now);
+        if d.commit {
+            self.settle_legs_between_others(&d);
+        }
+        let unacked = d
+            .participants
+            .iter()
+            .copied()
+            .filter(|b| *b != me || !decided_here)
+            .collect();
+        let outcome = serde_json::to_string(&d.outcome).map_err(|_| EngineError::Unexpected)?;
+        let stored = StoredDecision {
+            commit: d.commit,
+            proof: proof.clone(),
+            outcome,
+            unacked,
+            participants: Some(d.participants.clone()),
+            submitter: Some(d.submitter),
+        };
+        self.record_decision(&d.tx, stored, now);
+        Ok(Logged {
+            tx: d.tx.clone(),
+            commit: d.commit,
+            outcome: d.outcome,
+            tell: others,
+            proof,
+        })
     }
 
     /// `d`, or an abort in its place if it commits legs between two other banks that would take

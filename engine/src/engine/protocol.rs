@@ -78,7 +78,65 @@ impl State {
         let parts = item.parts_sha256();
         let tx = item.tx.clone();
         let plan = item.plan.as_ref().map(|p| (p.hash(), p.plan.decide_by_ms));
-        match self.participation(&tx) {
+        if let Some(answer) = self.known_id(coordinator, &tx, parts, plan) {
+            return answer;
+        }
+        let record = Participation {
+            coordinator,
+            state: PartState::Aborted,
+            parts: Some(parts),
+            plan,
+        };
+        let abort = |state: &mut State, vote: Vote| {
+            state.record_participation(&tx, record, (item.plan.as_ref(), None), now);
+            vote
+        };
+        if coordinator != me {
+            if let Err(reason) = self.check_plan(coordinator, &item, plan_signed, now) {
+                return abort(self, refuse(reason));
+            }
+        }
+        if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
+            return abort(self, refuse(Refusal::InvalidParts { bank: me }));
+        }
+        let reserved = match item.parts.as_slice() {
+            // A key operation: alone in its item, reserved in the directory.
+            [(0, PartSpec::Key(op))] => self
+                .check_own_claim(coordinator, op)
+                .and_then(|()| {
+                    let keys = self.config.keyring.clone();
+                    self.directory
+                        .prepare((me, &keys), &tx, coordinator, op.clone(), now)
+                })
+                .map_err(refuse),
+            _ => self.reserve_parts(coordinator, &item, now),
+        };
+        match reserved {
+            Ok(()) => {
+                let prepared = Participation {
+                    state: PartState::Prepared,
+                    ..record
+                };
+                self.record_participation(&tx, prepared, (item.plan.as_ref(), None), now);
+                Vote::Prepared
+            }
+            Err(vote) => abort(self, vote),
+        }
+    }
+
+    /// The answer to a prepare of an id this bank already knows (or cannot tell whether it
+    /// does): its vote again for the same plan, a refusal for anything else; `None` for a new
+    /// id, the only kind that reserves anything.
+    fn known_id(
+        &self,
+        coordinator: BankId,
+        tx: &TxId,
+        parts: [u8; 32],
+        plan: Option<(Digest, i64)>,
+    ) -> Option<Vote> {
+        let me = self.config.bank.id;
+        let refuse = |reason: Refusal| Some(Vote::Refused { leg: 0, reason });
+        match self.participation(tx) {
             Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
             Ok(Some(p)) if p.coordinator != coordinator => {
                 return refuse(Refusal::TxIdInUse { bank: me })
@@ -91,70 +149,39 @@ impl State {
             }
             // A repeated prepare of the same plan (the coordinator retried, or restarted and
             // retried the packet).
-            Ok(Some(_)) => return Vote::Prepared,
+            Ok(Some(_)) => return Some(Vote::Prepared),
             Ok(None) => {}
         }
         if plan.is_some_and(|(hash, _)| self.refused_plans.contains_key(&hash)) {
             return refuse(Refusal::AlreadyCancelled { bank: me });
         }
-        match self.previous_use(&tx) {
-            Ok(None) => {}
-            Ok(Some(_)) => return refuse(Refusal::TxIdInUse { bank: me }),
-            Err(_) => return refuse(Refusal::RecordsUnreadable { bank: me }),
+        match self.previous_use(tx) {
+            Ok(None) => None,
+            Ok(Some(_)) => refuse(Refusal::TxIdInUse { bank: me }),
+            Err(_) => refuse(Refusal::RecordsUnreadable { bank: me }),
         }
-        let record = Participation {
-            coordinator,
-            state: PartState::Aborted,
-            parts: Some(parts),
-            plan,
-        };
-        let signed_plan = item.plan.clone();
-        let abort = |state: &mut State, vote: Vote| {
-            state.record_participation(&tx, record, (signed_plan.as_ref(), None), now);
-            vote
-        };
-        if coordinator != me {
-            if let Err(reason) = self.check_plan(coordinator, &item, plan_signed, now) {
-                return abort(self, refuse(reason));
-            }
-        }
-        if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
-            return abort(self, refuse(Refusal::InvalidParts { bank: me }));
-        }
-        let prepared = Participation {
-            state: PartState::Prepared,
-            ..record
-        };
-        // A key operation: alone in its item, reserved in the directory.
-        if let [(0, PartSpec::Key(op))] = item.parts.as_slice() {
-            let keys = self.config.keyring.clone();
-            let reserved = self.check_own_claim(coordinator, op).and_then(|()| {
-                self.directory
-                    .prepare((me, &keys), &tx, coordinator, op.clone(), now)
-            });
-            return match reserved {
-                Ok(()) => {
-                    self.record_participation(&tx, prepared, (item.plan.as_ref(), None), now);
-                    Vote::Prepared
-                }
-                Err(reason) => abort(self, refuse(reason)),
-            };
-        }
+    }
+
+    /// Reserves every money part of `item` here, consents drawn first, or none (what was
+    /// reserved or drawn undone) and says which leg failed and why.
+    fn reserve_parts(
+        &mut self,
+        coordinator: BankId,
+        item: &PrepareItem,
+        now: i64,
+    ) -> Result<(), Vote> {
+        let refused = |(leg, reason): (u16, Refusal)| Vote::Refused { leg, reason };
         // The item must make sense here on its own before anything is drawn or reserved.
-        let intra = match item.legs_here(me) {
-            Ok(intra) => intra,
-            Err((leg, reason)) => return abort(self, Vote::Refused { leg, reason }),
-        };
+        let intra = item.legs_here(self.config.bank.id).map_err(refused)?;
         // Every consent this item draws on is checked, and counted for its total, before
         // anything is reserved: a refusal reserves nothing.
-        let consent_owners = match self.draw_consents(coordinator, &item.parts, now) {
-            Ok(owners) => owners,
-            Err((leg, reason)) => return abort(self, Vote::Refused { leg, reason }),
-        };
+        let consent_owners = self
+            .draw_consents(coordinator, &item.parts, now)
+            .map_err(refused)?;
         let mut debits: Vec<(u16, AccountId)> = Vec::new();
         for ((leg, spec), intra) in item.parts.iter().cloned().zip(intra) {
             if let Err(reason) = self.prepare_part(
-                &tx,
+                &item.tx,
                 coordinator,
                 (leg, spec),
                 (intra, &consent_owners),
@@ -162,19 +189,18 @@ impl State {
                 now,
             ) {
                 // Undo what this item reserved and drew: the entries stay in history as aborted.
-                if self.ledger.prepared(&tx).is_some() {
+                if self.ledger.prepared(&item.tx).is_some() {
                     self.ledger
-                        .abort(&tx, now)
+                        .abort(&item.tx, now)
                         .expect("parts were just prepared");
                 }
                 for (consent, (_, total)) in &consent_owners {
                     self.consents.release(consent, *total, now);
                 }
-                return abort(self, Vote::Refused { leg, reason });
+                return Err(Vote::Refused { leg, reason });
             }
         }
-        self.record_participation(&tx, prepared, (item.plan.as_ref(), None), now);
-        Vote::Prepared
+        Ok(())
     }
 
     /// Whether `item`'s plan, from `coordinator`, makes sense at this bank: signed by that

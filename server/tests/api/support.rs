@@ -548,15 +548,30 @@ pub struct Consortium {
     _shared: tempfile::TempDir,
 }
 
-/// Five free loopback addresses.
+/// Five free loopback addresses for banks that keep theirs across restarts. They are taken below
+/// the kernel's ephemeral range (32768 and up on Linux), where the local port of some test's
+/// outgoing connection cannot land on one while its bank is down (that made a restarted bank
+/// fail to bind, now and then); each is handed out once per test process, checked free first.
 fn reserve_addrs() -> Vec<String> {
-    let listeners: Vec<std::net::TcpListener> = (0..5)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % SPAN;
+    let mut out = Vec::new();
+    while out.len() < 5 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(
+            n < SPAN,
+            "no free loopback port left below the ephemeral range"
+        );
+        let port = FIRST + (start + n) % SPAN;
+        let addr = format!("127.0.0.1:{port}");
+        if std::net::TcpListener::bind(&addr).is_ok() {
+            out.push(addr);
+        }
+    }
+    out
 }
 
 impl Consortium {
