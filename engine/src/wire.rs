@@ -175,6 +175,17 @@ pub struct PrepareMsg {
     pub decisions: Vec<DecideItem>,
 }
 
+impl PrepareMsg {
+    /// Every transaction the message is about, the items' then the riding decisions' (what its
+    /// evidence is filed under, on both sides).
+    pub fn txs(&self) -> Vec<TxId> {
+        let items = self.items.iter().map(|i| i.tx.clone());
+        items
+            .chain(self.decisions.iter().map(|d| d.tx.clone()))
+            .collect()
+    }
+}
+
 /// The answer to a [`PrepareMsg`]: one signed ballot per item, and the riding decisions
 /// acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

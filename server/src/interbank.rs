@@ -128,13 +128,7 @@ async fn prepare(
     if let Some(r) = too_many(msg.items.len()).or_else(|| too_many(msg.decisions.len())) {
         return r;
     }
-    let txs = msg
-        .items
-        .iter()
-        .map(|i| i.tx.clone())
-        .chain(msg.decisions.iter().map(|d| d.tx.clone()))
-        .collect();
-    signed.keep(&node, Route::Prepare, txs);
+    signed.keep(&node, Route::Prepare, msg.txs());
     let items = msg.items.clone();
     match node.serve_prepare(from, msg).await {
         Ok(answer) => Json(answer).into_response(),

@@ -251,15 +251,9 @@ impl Node {
         self.time_phase(started, |t| (&mut t.prepares_sent, &mut t.prepare_rtt_us));
         let (request, sent, answer) = answer.ok()?;
         // The participant's signed votes, with this bank's request they answer, as evidence.
-        let txs: Vec<TxId> = msg
-            .items
-            .iter()
-            .map(|i| i.tx.clone())
-            .chain(msg.decisions.iter().map(|d| d.tx.clone()))
-            .collect();
         let path = Route::Prepare.path();
         let log = self.evidence.as_ref();
-        crate::evidence::keep_exchange(log, path, &request, &sent, &answer, txs);
+        crate::evidence::keep_exchange(log, path, &request, &sent, &answer, msg.txs());
         serde_json::from_slice(&answer.body).ok()
     }
 
