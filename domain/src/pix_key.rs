@@ -34,6 +34,16 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
+    /// Every kind, in the order a client is offered them.
+    pub const ALL: [KeyKind; 5] = [
+        KeyKind::Cpf,
+        KeyKind::Cnpj,
+        KeyKind::Email,
+        KeyKind::Phone,
+        KeyKind::Evp,
+    ];
+
+    /// The kind's name, as forms and pages write it.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyKind::Cpf => "cpf",
@@ -44,16 +54,14 @@ impl KeyKind {
         }
     }
 
+    /// The kind named `text` (see [`KeyKind::as_str`]).
     pub fn parse(text: &str) -> Option<KeyKind> {
-        [
-            KeyKind::Cpf,
-            KeyKind::Cnpj,
-            KeyKind::Email,
-            KeyKind::Phone,
-            KeyKind::Evp,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        KeyKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// A holder's CPF or CNPJ.
+    pub fn is_document(self) -> bool {
+        matches!(self, KeyKind::Cpf | KeyKind::Cnpj)
     }
 }
 
@@ -324,6 +332,19 @@ mod tests {
         );
         assert!(PixKey::parse("'; DROP TABLE keys;--").is_err());
         assert!(serde_json::from_str::<PixKey>("\"not a key\"").is_err());
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_name() {
+        for kind in KeyKind::ALL {
+            assert_eq!(KeyKind::parse(kind.as_str()), Some(kind), "{kind:?}");
+        }
+        let mut names: Vec<&str> = KeyKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KeyKind::ALL.len(), "names are distinct");
+        assert_eq!(KeyKind::parse("document"), None);
+        assert_eq!(KeyKind::parse("CPF"), None);
     }
 
     #[test]

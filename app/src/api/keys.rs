@@ -33,6 +33,10 @@ pub struct KeysPage {
     pub banks: Vec<domain::dto::BankInfo>,
 }
 
+/// The `kind` a key request names for a holder's document, CPF or CNPJ, whichever it is (the
+/// other kinds go by [`KeyKind::as_str`]).
+pub const DOCUMENT: &str = "document";
+
 /// What a key request led to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyRequest {
@@ -176,7 +180,7 @@ pub async fn request_key(
     let port = port.is_some_and(|p| p == "on" || p == "true");
     // "document": a holder's CPF or CNPJ, whichever it is.
     let kind = match kind.as_str() {
-        "document" => pix_key(&value, "value")?.kind(),
+        DOCUMENT => pix_key(&value, "value")?.kind(),
         other => KeyKind::parse(other)
             .ok_or_else(|| AppError::field("kind", td_string!(locale(), err.choose_key_kind)))?,
     };

@@ -2,6 +2,7 @@
 //! the CPF/CNPJ of a holder, an e-mail or a phone (confirmed with a code sent to it) or a random
 //! key.
 
+use crate::api::keys::DOCUMENT;
 use crate::api::{get_keys, AllowPort, ConfirmKey, DeleteKey, KeyRequest, KeyView, RequestKey};
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::{error_banner, field_error, last_result};
@@ -19,6 +20,31 @@ fn kind_label(kind: KeyKind, l: Locale) -> String {
         KeyKind::Evp => td_string!(l, keys.kind_evp),
     }
     .to_string()
+}
+
+/// What the form's kind select offers, from [`KeyKind::ALL`]: a holder's CPF and CNPJ as one
+/// choice (`None`: the form lists the holders' documents), then each other kind.
+fn kind_choices() -> Vec<Option<KeyKind>> {
+    let mut choices = Vec::new();
+    for kind in KeyKind::ALL {
+        let choice = (!kind.is_document()).then_some(kind);
+        if !choices.contains(&choice) {
+            choices.push(choice);
+        }
+    }
+    choices
+}
+
+/// A choice of [`kind_choices`] as the form sends it.
+fn choice_value(choice: Option<KeyKind>) -> &'static str {
+    choice.map_or(DOCUMENT, KeyKind::as_str)
+}
+
+fn choice_label(choice: Option<KeyKind>, l: Locale) -> String {
+    match choice {
+        None => td_string!(l, keys.kind_document).to_string(),
+        Some(kind) => kind_label(kind, l),
+    }
 }
 
 #[component]
@@ -121,12 +147,13 @@ fn Register(
     full: bool,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let kind = RwSignal::new("document".to_string());
+    // The kind chosen; `None`: a holder's document.
+    let kind = RwSignal::new(None::<KeyKind>);
     let value = last_result(request.value());
     let confirmed = last_result(confirm.value());
-    let placeholder = move || match kind.get().as_str() {
-        "email" => "name@example.com",
-        "phone" => "+55 11 98765-4321",
+    let placeholder = move || match kind.get() {
+        Some(KeyKind::Email) => "name@example.com",
+        Some(KeyKind::Phone) => "+55 11 98765-4321",
         _ => "",
     };
     let first_document = documents.first().cloned().unwrap_or_default();
@@ -141,19 +168,18 @@ fn Register(
             }}
             <ActionForm action=request attr:class="form" attr:id="request-key-form">
                 <label>{t!(i18n, keys.kind)}
-                    <select name="kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                        <option value="document" selected=true>{t!(i18n, keys.kind_document)}</option>
-                        <option value="email">{t!(i18n, keys.kind_email)}</option>
-                        <option value="phone">{t!(i18n, keys.kind_phone)}</option>
-                        <option value="evp">{t!(i18n, keys.kind_evp)}</option>
+                    <select name="kind" on:change=move |ev| kind.set(KeyKind::parse(&event_target_value(&ev)))>
+                        {kind_choices().into_iter().map(|choice| view! {
+                            <option value=choice_value(choice) selected=choice.is_none()>{move || choice_label(choice, i18n.get_locale())}</option>
+                        }).collect_view()}
                     </select>
                 </label>
                 {
                     let first_document = first_document.clone();
                     let documents = documents.clone();
-                    move || match kind.get().as_str() {
-                        "evp" => view! { <p class="muted">{t!(i18n, keys.evp_note)}</p> }.into_any(),
-                        "document" => view! {
+                    move || match kind.get() {
+                        Some(KeyKind::Evp) => view! { <p class="muted">{t!(i18n, keys.evp_note)}</p> }.into_any(),
+                        None => view! {
                             <label>{t!(i18n, keys.document)}
                                 <select name="value">
                                     {documents.iter().map(|d| view! { <option value=d.clone() selected=*d == first_document>{d.clone()}</option> }).collect_view()}
@@ -161,13 +187,13 @@ fn Register(
                             </label>
                         }.into_any(),
                         _ => view! {
-                            <label>{if kind.get() == "email" { t_string!(i18n, keys.email) } else { t_string!(i18n, keys.phone) }}
+                            <label>{if kind.get() == Some(KeyKind::Email) { t_string!(i18n, keys.email) } else { t_string!(i18n, keys.phone) }}
                                 <input name="value" required maxlength="80" autocomplete="off" placeholder=placeholder/>
                             </label>
                         }.into_any(),
                     }
                 }
-                {move || matches!(kind.get().as_str(), "email" | "phone").then(|| view! {
+                {move || matches!(kind.get(), Some(KeyKind::Email | KeyKind::Phone)).then(|| view! {
                     <label class="check"><input type="checkbox" name="port" value="on"/>{t!(i18n, keys.port)}</label>
                 })}
                 {field_error(value, "value")}
