@@ -312,6 +312,9 @@ mod engine_errors {
 }
 
 #[cfg(test)]
+mod parity;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
