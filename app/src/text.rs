@@ -107,7 +107,13 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
         Refusal::PortNotAllowed { bank } => {
             td_string!(l, refusal.port_not_allowed, bank = name(bank)).to_string()
         }
-        Refusal::TooManyKeys => td_string!(l, refusal.too_many_keys).to_string(),
+        Refusal::TooManyKeys => td_string!(
+            l,
+            refusal.too_many_keys,
+            person = domain::pix_key::KEYS_PER_PERSON,
+            company = domain::pix_key::KEYS_PER_COMPANY
+        )
+        .to_string(),
         Refusal::LimitExceeded { bank } => {
             td_string!(l, refusal.limit_exceeded, bank = name(bank)).to_string()
         }
@@ -122,15 +128,19 @@ pub trait Say {
 
 impl Say for domain::input::InputError {
     fn say(&self, l: Locale) -> String {
-        use domain::input::InputError as E;
+        use domain::input::{self, InputError as E};
         match self {
             E::NameEmpty => td_string!(l, err.name_empty).to_string(),
-            E::NameTooLong => td_string!(l, err.name_long).to_string(),
+            E::NameTooLong => td_string!(l, err.name_long, max = input::NAME_MAX_CHARS).to_string(),
             E::NameBadCharacter => td_string!(l, err.name_chars).to_string(),
             E::EmailInvalid => td_string!(l, err.email).to_string(),
             E::PhoneInvalid => td_string!(l, err.phone).to_string(),
-            E::PasswordTooShort => td_string!(l, err.password_short).to_string(),
-            E::PasswordTooLong => td_string!(l, err.password_long).to_string(),
+            E::PasswordTooShort => {
+                td_string!(l, err.password_short, min = input::PASSWORD_MIN_CHARS).to_string()
+            }
+            E::PasswordTooLong => {
+                td_string!(l, err.password_long, max = input::PASSWORD_MAX_CHARS).to_string()
+            }
             E::PasswordCommon => td_string!(l, err.password_common).to_string(),
             E::TaxId(e) => e.say(l),
             E::IndividualNeedsCpf => td_string!(l, err.needs_cpf).to_string(),
@@ -148,7 +158,12 @@ impl Say for domain::MoneyError {
             E::NotANumber => td_string!(l, err.amount_nan).to_string(),
             E::TooPrecise => td_string!(l, err.amount_precise).to_string(),
             E::NotPositive => td_string!(l, err.amount_positive).to_string(),
-            E::TooLarge => td_string!(l, err.amount_large).to_string(),
+            E::TooLarge => td_string!(
+                l,
+                err.amount_large,
+                max = domain::money::MAX_OPERATION.to_brl()
+            )
+            .to_string(),
         }
     }
 }
@@ -171,7 +186,9 @@ impl Say for domain::PixKeyError {
         use domain::PixKeyError as E;
         match self {
             E::Empty => td_string!(l, err.key_empty).to_string(),
-            E::TooLong => td_string!(l, err.key_long).to_string(),
+            E::TooLong => {
+                td_string!(l, err.key_long, max = domain::pix_key::KEY_MAX_CHARS).to_string()
+            }
             E::Email => td_string!(l, err.key_email).to_string(),
             E::Phone => td_string!(l, err.key_phone).to_string(),
             E::Evp => td_string!(l, err.key_evp).to_string(),
@@ -189,7 +206,7 @@ impl Say for domain::ids::BadTxId {
 
 impl Say for domain::consent::BadConsentId {
     fn say(&self, l: Locale) -> String {
-        td_string!(l, err.bad_consent).to_string()
+        td_string!(l, err.bad_consent, len = domain::consent::ConsentId::LEN).to_string()
     }
 }
 
@@ -199,7 +216,12 @@ impl Say for domain::consent::TermsError {
         match self {
             E::PerPacket => td_string!(l, err.terms_per_packet).to_string(),
             E::Daily => td_string!(l, err.terms_daily).to_string(),
-            E::Expiry => td_string!(l, err.terms_expiry).to_string(),
+            E::Expiry => td_string!(
+                l,
+                err.terms_expiry,
+                days = domain::consent::CONSENT_MAX_DAYS
+            )
+            .to_string(),
         }
     }
 }
@@ -282,7 +304,13 @@ mod engine_errors {
             use engine::engine::KeyError as E;
             match self {
                 E::NotYourDocument => td_string!(l, err.not_your_document).to_string(),
-                E::TooMany => td_string!(l, err.too_many_keys).to_string(),
+                E::TooMany => td_string!(
+                    l,
+                    err.too_many_keys,
+                    person = engine::engine::KEYS_PER_PERSON,
+                    company = engine::engine::KEYS_PER_COMPANY
+                )
+                .to_string(),
                 E::AlreadyYours => td_string!(l, err.already_yours).to_string(),
                 E::Taken => td_string!(l, err.key_taken).to_string(),
                 E::AtAnotherBank(_) => td_string!(l, err.key_elsewhere).to_string(),
@@ -345,6 +373,33 @@ mod tests {
             &banks
         )
         .starts_with("bank 9"));
+    }
+
+    #[test]
+    fn limits_are_said_with_their_constants() {
+        assert_eq!(
+            domain::MoneyError::TooLarge.say(Locale::en),
+            format!(
+                "The amount is larger than the maximum of {} per operation.",
+                domain::money::MAX_OPERATION.to_brl()
+            )
+        );
+        assert_eq!(
+            refusal(Locale::pt_BR, Refusal::TooManyKeys, &[]),
+            format!(
+                "Esta conta já tem o máximo de chaves ({} para pessoa física, {} para pessoa \
+                 jurídica).",
+                domain::pix_key::KEYS_PER_PERSON,
+                domain::pix_key::KEYS_PER_COMPANY
+            )
+        );
+        assert_eq!(
+            domain::input::InputError::PasswordTooShort.say(Locale::pt_BR),
+            format!(
+                "A senha precisa de pelo menos {} caracteres.",
+                domain::input::PASSWORD_MIN_CHARS
+            )
+        );
     }
 
     #[test]

@@ -56,8 +56,10 @@ pub struct ConsentTerms {
     pub expires_ms: i64,
 }
 
-/// The longest a consent may run, as in Open Finance: twelve months.
-pub const CONSENT_MAX_MS: i64 = 365 * 24 * 3_600 * 1_000;
+/// The longest a consent may run, in days, as in Open Finance: twelve months.
+pub const CONSENT_MAX_DAYS: i64 = 365;
+/// [`CONSENT_MAX_DAYS`] in milliseconds.
+pub const CONSENT_MAX_MS: i64 = CONSENT_MAX_DAYS * 24 * 3_600 * 1_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum TermsError {

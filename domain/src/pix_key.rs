@@ -10,6 +10,14 @@ use std::fmt;
 
 /// The longest key the directory accepts (BCB's limit, set by e-mail keys).
 pub const KEY_MAX_CHARS: usize = 77;
+/// Keys an individual's account may have (BCB's rule).
+pub const KEYS_PER_PERSON: usize = 5;
+/// Keys a company's account may have.
+pub const KEYS_PER_COMPANY: usize = 20;
+/// Digits of the code that confirms an e-mail or phone key.
+pub const CODE_DIGITS: u32 = 6;
+/// How long such a code is good for.
+pub const CODE_TTL_MS: i64 = 10 * 60 * 1_000;
 
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PixKey {

@@ -7,8 +7,7 @@ use domain::{AccountId, PixKey};
 use rand::Rng;
 use std::collections::HashMap;
 
-/// A code is good for this long.
-pub const CODE_TTL_MS: i64 = 10 * 60 * 1_000;
+pub use domain::pix_key::{CODE_DIGITS, CODE_TTL_MS};
 /// Wrong codes allowed before the code is void.
 pub const ATTEMPTS_MAX: u32 = 5;
 /// Codes waiting at once, at most (then the expired go; then new ones are refused).
@@ -36,7 +35,7 @@ pub struct KeyCodes {
 }
 
 impl KeyCodes {
-    /// A new six-digit code for `account` to confirm `key` (replacing any earlier one).
+    /// A new code of [`CODE_DIGITS`] digits for `account` to confirm `key` (replacing any earlier one).
     pub fn issue(
         &mut self,
         account: AccountId,
@@ -49,7 +48,11 @@ impl KeyCodes {
                 return Err(CodeError::Busy);
             }
         }
-        let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+        let code = format!(
+            "{:0width$}",
+            rand::rng().random_range(0..10u32.pow(CODE_DIGITS)),
+            width = CODE_DIGITS as usize
+        );
         self.pending.insert(
             (account, key),
             Pending {

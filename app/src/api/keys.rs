@@ -25,7 +25,8 @@ pub struct KeyView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeysPage {
     pub keys: Vec<KeyView>,
-    /// How many keys this account may have (5 for a person, 20 for a company).
+    /// How many keys this account may have ([`domain::pix_key::KEYS_PER_PERSON`] for a person,
+    /// [`domain::pix_key::KEYS_PER_COMPANY`] for a company).
     pub limit: usize,
     /// The holders' documents (formatted), the CPF/CNPJ keys this account may register.
     pub documents: Vec<String>,
@@ -211,7 +212,9 @@ pub async fn request_key(
             let no_codes = || AppError::Unavailable(td_string!(locale(), err.no_codes).to_string());
             let outbox =
                 use_context::<std::sync::Arc<engine::outbox::Outbox>>().ok_or_else(no_codes)?;
-            let text = td_string!(locale(), keys.outbox_text, code = code).to_string();
+            let minutes = engine::key_codes::CODE_TTL_MS / 60_000;
+            let text =
+                td_string!(locale(), keys.outbox_text, code = code, minutes = minutes).to_string();
             outbox
                 .send(&key.canonical(), &text, now_ms())
                 .map_err(|e| {
@@ -247,7 +250,11 @@ pub async fn confirm_key(
     if code.len() > 12 {
         return Err(AppError::field(
             "code",
-            td_string!(locale(), err.code_digits),
+            td_string!(
+                locale(),
+                err.code_digits,
+                digits = engine::key_codes::CODE_DIGITS
+            ),
         ));
     }
     engine
@@ -277,7 +284,8 @@ pub async fn allow_port(key: String, bank: String) -> Result<String, AppError> {
         .ok()
         .and_then(|c| c.banks().into_iter().find(|b| b.id == to))
         .map_or_else(|| to.to_string(), |b| b.name);
-    Ok(td_string!(locale(), keys.port_allowed, bank = name).to_string())
+    let minutes = engine::engine::PORT_ALLOWED_MS / 60_000;
+    Ok(td_string!(locale(), keys.port_allowed, bank = name, minutes = minutes).to_string())
 }
 
 /// Deletes one of the client's keys (another account's key is unknown to it).

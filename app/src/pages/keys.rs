@@ -6,6 +6,7 @@ use crate::api::keys::DOCUMENT;
 use crate::api::{get_keys, AllowPort, ConfirmKey, DeleteKey, KeyRequest, KeyView, RequestKey};
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::{error_banner, field_error, last_result};
+use domain::pix_key::{CODE_DIGITS, CODE_TTL_MS};
 use domain::time_fmt::format_brasilia;
 use domain::KeyKind;
 use leptos::prelude::*;
@@ -204,11 +205,11 @@ fn Register(
             {move || match value.get() {
                 Some(Ok(KeyRequest::CodeSent { canonical, shown, port })) if !matches!(confirmed.get(), Some(Ok(_))) => Some(view! {
                     <div class="confirm" id="confirm-key">
-                        <p>{t_string!(i18n, keys.code_sent, key = shown.clone()).to_string()}</p>
+                        <p>{t_string!(i18n, keys.code_sent, key = shown.clone(), digits = CODE_DIGITS, minutes = CODE_TTL_MS / 60_000).to_string()}</p>
                         <ActionForm action=confirm attr:class="form">
                             <input type="hidden" name="key" value=canonical.clone()/>
                             {port.then(|| view! { <input type="hidden" name="port" value="on"/> })}
-                            <label>{t!(i18n, keys.code)} <input name="code" inputmode="numeric" required maxlength="6" autocomplete="one-time-code"/></label>
+                            <label>{t!(i18n, keys.code)} <input name="code" inputmode="numeric" required maxlength=CODE_DIGITS autocomplete="one-time-code"/></label>
                             {field_error(confirmed, "code")}
                             {error_banner(confirmed)}
                             <button type="submit" class="primary" disabled=move || confirm.pending().get()>{t!(i18n, keys.confirm)}</button>

@@ -98,26 +98,26 @@ pub fn SignUp() -> impl IntoView {
                     <label><input type="checkbox" name="joint" value="yes" on:change=move |ev| joint.set(event_target_checked(&ev))/>{t!(i18n, signup.joint)}</label>
                     {kind.message(value)}
                 </fieldset>
-                <label>{t!(i18n, signup.name1)} <input name="name1" autocomplete="name" required maxlength="100" on:change=name1.on_change(move |v| err(input::name(v), l())) on:input=name1.on_input(move |v| err(input::name(v), l()))/></label>
+                <label>{t!(i18n, signup.name1)} <input name="name1" autocomplete="name" required maxlength=input::NAME_MAX_CHARS on:change=name1.on_change(move |v| err(input::name(v), l())) on:input=name1.on_input(move |v| err(input::name(v), l()))/></label>
                 {name1.message(value)}
                 <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20"
                     on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>
                 {tax1.message(value)}
                 <div class="second-holder" class:hidden=move || !joint.get()>
-                    <label>{t!(i18n, signup.name2)} <input name="name2" maxlength="100" on:change=name2.on_change(move |v| err(input::name(v), l())) on:input=name2.on_input(move |v| err(input::name(v), l()))/></label>
+                    <label>{t!(i18n, signup.name2)} <input name="name2" maxlength=input::NAME_MAX_CHARS on:change=name2.on_change(move |v| err(input::name(v), l())) on:input=name2.on_input(move |v| err(input::name(v), l()))/></label>
                     {name2.message(value)}
                     <label>{t!(i18n, signup.second)} {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20"
                         on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>
                     {tax2.message(value)}
                 </div>
-                <label>{t!(i18n, signup.email)} <input type="email" name="email" autocomplete="email" required maxlength="254" on:change=email.on_change(move |v| err(input::email(v), l())) on:input=email.on_input(move |v| err(input::email(v), l()))/></label>
+                <label>{t!(i18n, signup.email)} <input type="email" name="email" autocomplete="email" required maxlength=input::EMAIL_MAX_CHARS on:change=email.on_change(move |v| err(input::email(v), l())) on:input=email.on_input(move |v| err(input::email(v), l()))/></label>
                 {email.message(value)}
                 <label>{t!(i18n, signup.phone)} <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"
                     on:change=phone.on_change(move |v| err(input::phone(v), l())) on:input=phone.on_input(move |v| err(input::phone(v), l()))/></label>
                 {phone.message(value)}
-                <label>{t!(i18n, signup.password)} <input type="password" name="password" autocomplete="new-password" required minlength="8" maxlength="128"
+                <label>{t!(i18n, signup.password)} <input type="password" name="password" autocomplete="new-password" required minlength=input::PASSWORD_MIN_CHARS maxlength=input::PASSWORD_MAX_CHARS
                     on:change=password.on_change(move |v| err(input::password(v), l())) on:input=password.on_input(move |v| err(input::password(v), l()))/></label>
-                <span class="hint">{t!(i18n, signup.password_hint)}</span>
+                <span class="hint">{move || t_string!(i18n, signup.password_hint, min = input::PASSWORD_MIN_CHARS).to_string()}</span>
                 {password.message(value)}
                 <label class="check"><input type="checkbox" name="register_key" value="yes" checked/>{t!(i18n, signup.register_key)}</label>
                 {error_banner(value)}

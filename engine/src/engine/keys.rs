@@ -363,7 +363,4 @@ impl State {
 pub const PORT_ALLOWED_MS: i64 = 15 * 60 * 1_000;
 /// Permissions to move keys waiting at once, at most.
 pub const PORT_ALLOWED_MAX: usize = 10_000;
-/// Keys an individual's account may have (BCB's rule).
-pub const KEYS_PER_PERSON: usize = 5;
-/// Keys a company's account may have.
-pub const KEYS_PER_COMPANY: usize = 20;
+pub use domain::pix_key::{KEYS_PER_COMPANY, KEYS_PER_PERSON};
