@@ -668,14 +668,7 @@ pub async fn send_pix(
         let key_masked = receiver
             .map(|r| r.key_masked)
             .unwrap_or_else(|| key.masked());
-        let bank_info = consortium
-            .banks()
-            .into_iter()
-            .find(|b| b.id == bank)
-            .unwrap_or(BankInfo {
-                id: bank,
-                name: format!("Bank {bank}"),
-            });
+        let bank_info = crate::text::bank_info(ssr::locale(), bank, &consortium.banks());
         TransferReceipt {
             tx_id: outcome.tx_id,
             status: outcome.status,

@@ -6,20 +6,25 @@ use crate::i18n::{td_string, Locale};
 use domain::dto::BankInfo;
 use domain::{BankId, Refusal};
 
-/// The name of bank `id` among `banks` ("bank 7" when it is not listed).
-pub fn bank_name(id: BankId, banks: &[BankInfo]) -> String {
+/// A bank the client knows no name for, by its number: "Banco 7", "Bank 7".
+pub fn unnamed_bank(l: Locale, id: BankId) -> String {
+    td_string!(l, common.bank_n, id = id).to_string()
+}
+
+/// The name of bank `id` among `banks` ([`unnamed_bank`] when it is not listed).
+pub fn bank_name(l: Locale, id: BankId, banks: &[BankInfo]) -> String {
     banks
         .iter()
         .find(|b| b.id == id)
         .map(|b| b.name.clone())
-        .unwrap_or_else(|| format!("bank {id}"))
+        .unwrap_or_else(|| unnamed_bank(l, id))
 }
 
-/// Bank `id` as listed among `banks` (named "bank 7" when it is not listed).
-pub fn bank_info(id: BankId, banks: &[BankInfo]) -> BankInfo {
+/// Bank `id` as listed among `banks` (named by [`unnamed_bank`] when it is not listed).
+pub fn bank_info(l: Locale, id: BankId, banks: &[BankInfo]) -> BankInfo {
     BankInfo {
         id,
-        name: bank_name(id, banks),
+        name: bank_name(l, id, banks),
     }
 }
 
@@ -44,7 +49,7 @@ pub fn terms(l: Locale, t: &domain::consent::ConsentTerms) -> String {
 
 /// Why a transfer was refused, as a sentence for the client.
 pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
-    let name = |b: BankId| bank_name(b, banks);
+    let name = |b: BankId| bank_name(l, b, banks);
     match r {
         Refusal::InsufficientFunds => td_string!(l, refusal.insufficient_funds).to_string(),
         Refusal::BalanceLimit => td_string!(l, refusal.balance_limit).to_string(),
@@ -234,7 +239,7 @@ impl Say for domain::packet::PacketError {
                 td_string!(l, err.leg_count, max = domain::dto::MAX_PACKET_LEGS).to_string()
             }
             E::UnknownBank { leg, bank } => {
-                td_string!(l, err.leg_bank, n = leg + 1, bank = *bank).to_string()
+                td_string!(l, err.leg_bank, n = leg + 1, bank = unnamed_bank(l, *bank)).to_string()
             }
             E::InvalidAmount { leg } => td_string!(l, err.leg_amount, n = leg + 1).to_string(),
         }
@@ -266,11 +271,15 @@ mod engine_errors {
         fn say(&self, l: Locale) -> String {
             use engine::ConsortiumError as E;
             match self {
-                E::Unreachable(bank) => td_string!(l, err.unreachable, bank = *bank).to_string(),
+                E::Unreachable(bank) => {
+                    td_string!(l, err.unreachable, bank = unnamed_bank(l, *bank)).to_string()
+                }
                 E::Expired => td_string!(l, err.expired).to_string(),
                 E::NotConfirmed => td_string!(l, err.not_confirmed).to_string(),
                 E::Slow => td_string!(l, err.slow).to_string(),
-                E::NoSuchBank(bank) => td_string!(l, err.no_such_bank, bank = *bank).to_string(),
+                E::NoSuchBank(bank) => {
+                    td_string!(l, err.no_such_bank, bank = unnamed_bank(l, *bank)).to_string()
+                }
             }
         }
     }
@@ -372,7 +381,15 @@ mod tests {
             },
             &banks
         )
-        .starts_with("bank 9"));
+        .starts_with("Bank 9"));
+        assert!(refusal(
+            Locale::pt_BR,
+            Refusal::NoAnswer {
+                bank: BankId::try_from(9).unwrap()
+            },
+            &banks
+        )
+        .starts_with("O Banco 9"));
     }
 
     #[test]

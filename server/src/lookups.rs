@@ -36,15 +36,16 @@ impl Lookups {
         }
     }
 
+    /// Bank `id` as a client of this bank is shown it (in the client's language when it has no
+    /// name here).
     fn bank_info(&self, id: BankId) -> BankInfo {
-        self.banks
-            .iter()
-            .find(|b| b.id == id)
-            .cloned()
-            .unwrap_or(BankInfo {
+        match self.banks.iter().find(|b| b.id == id) {
+            Some(b) => b.clone(),
+            None => BankInfo {
                 id,
-                name: format!("Bank {id}"),
-            })
+                name: app::text::unnamed_bank(app::api::ssr::locale(), id),
+            },
+        }
     }
 
     /// Who `key` pays, as the payer sees it: the holder's name, masked document and bank. Asked

@@ -107,7 +107,12 @@ mod ssr {
             .map(|u| u.trim_end_matches('/').to_string())
             .ok_or_else(|| {
                 AppError::Unavailable(
-                    td_string!(locale(), err.no_public_url, bank = bank).to_string(),
+                    td_string!(
+                        locale(),
+                        err.no_public_url,
+                        bank = crate::text::unnamed_bank(locale(), bank)
+                    )
+                    .to_string(),
                 )
             })
     }
@@ -161,7 +166,11 @@ pub async fn consent_request(
             .collect::<Vec<_>>()
             .join(" & "),
         available: view.available,
-        grantee_bank: crate::text::bank_info(grantee_bank, &consortium.banks()),
+        grantee_bank: crate::text::bank_info(
+            crate::api::ssr::locale(),
+            grantee_bank,
+            &consortium.banks(),
+        ),
         grantee_account,
         cancel_url: format!("{base}/link/return?denied=1&state={state}"),
         today: domain::time_fmt::date_input(now),

@@ -280,10 +280,10 @@ pub async fn allow_port(key: String, bank: String) -> Result<String, AppError> {
         .allow_port(account, key, to)
         .await
         .map_err(from_engine)?;
-    let name = crate::api::ssr::require_consortium()
-        .ok()
-        .and_then(|c| c.banks().into_iter().find(|b| b.id == to))
-        .map_or_else(|| to.to_string(), |b| b.name);
+    let banks = crate::api::ssr::require_consortium()
+        .map(|c| c.banks())
+        .unwrap_or_default();
+    let name = crate::text::bank_name(locale(), to, &banks);
     let minutes = engine::engine::PORT_ALLOWED_MS / 60_000;
     Ok(td_string!(locale(), keys.port_allowed, bank = name, minutes = minutes).to_string())
 }

@@ -302,7 +302,7 @@ fn ConsentRow(
         l,
         consent.account_at,
         account = c.grantee_account,
-        bank = crate::text::bank_name(c.grantee_bank, &banks)
+        bank = crate::text::bank_name(l, c.grantee_bank, &banks)
     )
     .to_string();
     view! {

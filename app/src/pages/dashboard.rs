@@ -232,7 +232,7 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
             <section class="card" id="linked">
                 <h2>{t!(i18n, linked.title)}</h2>
                 {move || just_linked().map(|b| view! {
-                    <p class="ok" role="status">{t_string!(i18n, linked.done, bank = crate::text::bank_name(b, &names)).to_string()}</p>
+                    <p class="ok" role="status">{t_string!(i18n, linked.done, bank = crate::text::bank_name(i18n.get_locale(), b, &names)).to_string()}</p>
                 })}
                 {empty.then(|| view! { <p class="muted">{t!(i18n, linked.empty)}</p> })}
                 <div class="scroll-x">
@@ -433,7 +433,7 @@ fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
 #[component]
 fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
     let i18n = use_i18n();
-    let bank = move |id: BankId| crate::text::bank_name(id, &banks);
+    let bank = move |id: BankId| crate::text::bank_name(i18n.get_locale(), id, &banks);
     let kind = entry.kind;
     let counterparty = entry.counterparty.clone();
     let description = move || match (&kind, &counterparty) {

@@ -346,6 +346,21 @@ pub fn PacketBuilder(
     .into_any()
 }
 
+/// The name of the source bank a row holds (its id, as the select's value).
+fn source_name(l: Locale, bank: &str, names: &[Source]) -> String {
+    match names
+        .iter()
+        .find(|s| u16::from(s.bank.id).to_string() == bank)
+    {
+        Some(s) => s.bank.name.clone(),
+        None => bank
+            .parse::<u16>()
+            .ok()
+            .and_then(|n| BankId::try_from(n).ok())
+            .map_or_else(|| bank.to_string(), |id| crate::text::unnamed_bank(l, id)),
+    }
+}
+
 #[component]
 fn Totals(totals: BTreeMap<String, i64>, names: Vec<Source>) -> impl IntoView {
     let i18n = use_i18n();
@@ -354,7 +369,7 @@ fn Totals(totals: BTreeMap<String, i64>, names: Vec<Source>) -> impl IntoView {
         <div class="totals" id="packet-totals">
             <ul>
                 {totals.into_iter().map(|(bank, cents)| {
-                    let name = names.iter().find(|s| u16::from(s.bank.id).to_string() == bank).map(|s| s.bank.name.clone()).unwrap_or(bank);
+                    let name = source_name(i18n.get_locale_untracked(), &bank, &names);
                     view! { <li>{t_string!(i18n, packet.from_total, bank = name, amount = Cents::new(cents).to_brl()).to_string()}</li> }
                 }).collect_view()}
             </ul>
@@ -376,16 +391,7 @@ fn Review(
     confirm: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let source_name = {
-        let names = names.clone();
-        move |bank: &str| {
-            names
-                .iter()
-                .find(|s| u16::from(s.bank.id).to_string() == bank)
-                .map(|s| s.bank.name.clone())
-                .unwrap_or_else(|| bank.to_string())
-        }
-    };
+    let l = i18n.get_locale_untracked();
     view! {
         <div class="confirm" id="packet-review" data-tx=id>
             <h3>{t!(i18n, packet.review_title)}</h3>
@@ -402,7 +408,7 @@ fn Review(
                         view! {
                             <tr class="review-row" data-leg=i>
                                 <td>{i + 1}</td>
-                                <td>{source_name(&r.source.get_untracked())}</td>
+                                <td>{source_name(l, &r.source.get_untracked(), &names)}</td>
                                 <td class="review-to">{to}</td>
                                 <td class="num">{amount}</td>
                             </tr>

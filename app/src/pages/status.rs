@@ -5,7 +5,7 @@
 
 use crate::api::get_consortium;
 use crate::i18n::{t, t_string, use_i18n};
-use domain::dto::BankStatus;
+use domain::dto::{BankInfo, BankStatus};
 use domain::BankId;
 use leptos::prelude::*;
 use std::f64::consts::PI;
@@ -41,12 +41,7 @@ pub fn Status() -> impl IntoView {
 #[component]
 fn StatusTable(list: Vec<BankStatus>) -> impl IntoView {
     let i18n = use_i18n();
-    let name = |id: domain::BankId| {
-        list.iter()
-            .find(|s| s.bank.id == id)
-            .map(|s| s.bank.name.clone())
-            .unwrap_or_else(|| format!("bank {id}"))
-    };
+    let banks: Vec<BankInfo> = list.iter().map(|s| s.bank.clone()).collect();
     let epoch = list
         .iter()
         .filter(|s| s.online)
@@ -74,9 +69,10 @@ fn StatusTable(list: Vec<BankStatus>) -> impl IntoView {
         .to_string(),
         _ => t_string!(i18n, status.starting).to_string(),
     };
-    let origin = epoch.and_then(|(c, o)| o.map(|o| (c, name(o))));
-    let technical = move || match origin.clone() {
+    let origin = epoch.and_then(|(c, o)| o.map(|o| (c, o)));
+    let technical = move || match origin {
         Some((counter, bank)) => {
+            let bank = crate::text::bank_name(i18n.get_locale(), bank, &banks);
             t_string!(i18n, status.epoch, counter = counter, bank = bank).to_string()
         }
         None => t_string!(i18n, status.no_token).to_string(),
