@@ -1,5 +1,6 @@
-//! The one error type of every server function: serialisable, written for a bank client, and
-//! mapped to an HTTP status by the server (see `AppError::status`).
+//! The one error type of every server function: serialisable, mapped to an HTTP status by the
+//! server (see `AppError::status`). What the client reads is [`AppError::message`], in the
+//! client's language; Display is developer text (logs).
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -8,46 +9,48 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// Input that fails validation; `field` names the form field, when there is one.
-    #[error("{message}")]
+    #[error("bad input ({field:?}): {message}")]
     BadInput {
         field: Option<String>,
         message: String,
     },
-    #[error("Please log in to continue.")]
+    #[error("not logged in")]
     NotLoggedIn,
     /// A session cookie came, but its session is over (expired, logged out, ended by newer logins).
-    #[error("Your session has ended. Please log in again.")]
+    #[error("session ended")]
     SessionEnded,
     /// Never says which of the two was wrong, nor whether the e-mail exists.
-    #[error("E-mail or password is incorrect.")]
+    #[error("invalid credentials")]
     InvalidCredentials,
-    #[error("{0}")]
+    #[error("not found: {0}")]
     NotFound(String),
-    #[error("{0}")]
+    #[error("conflict: {0}")]
     Conflict(String),
     /// A valid request the bank refuses: insufficient funds, Pix to oneself, balance limit.
-    #[error("{0}")]
+    #[error("refused: {0}")]
     Refused(String),
-    #[error("{0}")]
+    #[error("unavailable: {0}")]
     Unavailable(String),
     /// Too many failed logins: locked for a while (the message says how long).
-    #[error("{0}")]
+    #[error("too many attempts: {0}")]
     TooManyAttempts(String),
-    #[error("Something went wrong on our side; nothing was changed. Please try again.")]
+    #[error("unexpected failure")]
     Unexpected,
     /// The request could not be decoded (arguments missing or malformed).
-    #[error("The form was incomplete or malformed. Please check it and try again.")]
+    #[error("malformed request")]
     Malformed,
     /// The bank could not be reached from the browser.
-    #[error("The bank could not be reached. Check your connection and try again.")]
+    #[error("bank unreachable from the browser")]
     Network,
 }
 
 impl AppError {
-    pub fn field(field: &str, message: impl ToString) -> AppError {
+    /// Bad input in form field `field`. `message` is the client's sentence (from the locale
+    /// files), never an error's Display.
+    pub fn field(field: &str, message: impl Into<String>) -> AppError {
         AppError::BadInput {
             field: Some(field.to_string()),
-            message: message.to_string(),
+            message: message.into(),
         }
     }
 

@@ -429,5 +429,18 @@ mod tests {
             domain::TaxIdError::WrongLength(5).say(Locale::en),
             "A CPF has 11 digits and a CNPJ 14; this has 5."
         );
+        // The client counts transfers from 1; the error, from 0.
+        let unknown = domain::packet::PacketError::UnknownBank {
+            leg: 1,
+            bank: BankId::try_from(9).unwrap(),
+        };
+        assert_eq!(
+            unknown.say(Locale::pt_BR),
+            "Transferência 2: não há Banco 9 no consórcio."
+        );
+        assert_eq!(
+            unknown.say(Locale::en),
+            "Transfer 2: there is no Bank 9 in the consortium."
+        );
     }
 }

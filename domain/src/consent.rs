@@ -12,7 +12,7 @@ use std::fmt;
 pub struct ConsentId(String);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("A consent id is 24 letters or digits.")]
+#[error("malformed consent id")]
 pub struct BadConsentId;
 
 impl ConsentId {
@@ -63,11 +63,11 @@ pub const CONSENT_MAX_MS: i64 = CONSENT_MAX_DAYS * 24 * 3_600 * 1_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum TermsError {
-    #[error("The limit per packet must be more than zero and at most the limit per operation.")]
+    #[error("per-packet limit not positive or above the operation limit")]
     PerPacket,
-    #[error("The daily limit must be at least the limit per packet.")]
+    #[error("daily limit below the per-packet limit")]
     Daily,
-    #[error("The consent must end in the future and within twelve months.")]
+    #[error("expiry in the past or beyond {CONSENT_MAX_DAYS} days")]
     Expiry,
 }
 

@@ -9,7 +9,7 @@ use std::fmt;
 pub struct BankId(u8);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("Bank ids go from 1 to 99.")]
+#[error("bank id not in 1..={}", BankId::MAX)]
 pub struct BadBankId;
 
 impl BankId {
@@ -61,7 +61,7 @@ impl fmt::Display for AccountId {
 pub struct TxId(String);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("A transaction id is E + 8 digits + 12 digits (yyyyMMddHHmm) + 11 letters or digits.")]
+#[error("malformed transaction id")]
 pub struct BadTxId;
 
 impl TxId {

@@ -1,5 +1,6 @@
 //! Validation of what a client types when opening an account. Each function returns the cleaned
-//! value or a message a bank client understands.
+//! value or why not (an error whose Display is developer text; the app says it in the client's
+//! words, `app::text`).
 
 use crate::tax_id::{TaxId, TaxIdError};
 use serde::{Deserialize, Serialize};
@@ -12,29 +13,29 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum InputError {
-    #[error("Enter the holder's full name.")]
+    #[error("name empty")]
     NameEmpty,
-    #[error("Names have at most 100 characters.")]
+    #[error("name longer than {NAME_MAX_CHARS} characters")]
     NameTooLong,
-    #[error("Names contain letters, spaces, apostrophes, dots and hyphens only.")]
+    #[error("name has a character not allowed")]
     NameBadCharacter,
-    #[error("Enter an e-mail address like name@example.com.")]
+    #[error("invalid e-mail")]
     EmailInvalid,
-    #[error("Enter a phone number with area code: 10 or 11 digits.")]
+    #[error("invalid phone")]
     PhoneInvalid,
-    #[error("The password needs at least 8 characters.")]
+    #[error("password shorter than {PASSWORD_MIN_CHARS} characters")]
     PasswordTooShort,
-    #[error("The password has at most 128 characters.")]
+    #[error("password longer than {PASSWORD_MAX_CHARS} characters")]
     PasswordTooLong,
-    #[error("This password is one of the most common ones; choose another (a phrase of a few words is good).")]
+    #[error("common password")]
     PasswordCommon,
     #[error("{0}")]
     TaxId(#[from] TaxIdError),
-    #[error("An individual account is identified by a CPF (11 digits).")]
+    #[error("individual account needs a CPF")]
     IndividualNeedsCpf,
-    #[error("A company account is identified by a CNPJ (14 digits).")]
+    #[error("company account needs a CNPJ")]
     CompanyNeedsCnpj,
-    #[error("The two holders of a joint account must be different people.")]
+    #[error("same holder twice")]
     SameHolderTwice,
 }
 

@@ -19,15 +19,15 @@ pub const MAX_BALANCE: Cents = Cents(1_000_000_000_000_000);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum MoneyError {
-    #[error("Enter an amount, for example 150,00.")]
+    #[error("empty amount")]
     Empty,
-    #[error("The amount must be a number, for example 1.234,56.")]
+    #[error("amount not a number")]
     NotANumber,
-    #[error("Amounts have at most two decimal places (cents).")]
+    #[error("amount has more than two decimals")]
     TooPrecise,
-    #[error("The amount must be greater than zero.")]
+    #[error("amount not positive")]
     NotPositive,
-    #[error("The amount is larger than the maximum of R$ 1.000.000.000,00 per operation.")]
+    #[error("amount above the operation limit")]
     TooLarge,
 }
 

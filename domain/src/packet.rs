@@ -20,11 +20,11 @@ pub struct Packet {
 /// What is wrong with a packet; `leg` counts from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum PacketError {
-    #[error("A packet has from 1 to {MAX_PACKET_LEGS} transfers.")]
+    #[error("packet not of 1 to {MAX_PACKET_LEGS} legs")]
     LegCount,
-    #[error("Transfer {}: there is no bank {bank} in the consortium.", leg + 1)]
+    #[error("leg {leg}: no bank {bank} in the consortium")]
     UnknownBank { leg: usize, bank: BankId },
-    #[error("Transfer {}: the amount must be more than zero and at most the limit per operation.", leg + 1)]
+    #[error("leg {leg}: amount not positive or above the operation limit")]
     InvalidAmount { leg: usize },
 }
 
@@ -111,7 +111,7 @@ mod tests {
                 bank: bank(9)
             }
             .to_string(),
-            "Transfer 2: there is no bank 9 in the consortium."
+            "leg 1: no bank 9 in the consortium"
         );
     }
 }

@@ -73,23 +73,23 @@ impl KeyKind {
     }
 }
 
-/// Why a text is not a Pix key. Messages are written for a bank client.
+/// Why a text is not a Pix key (developer text; the app says it in the client's words).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum PixKeyError {
-    #[error("Enter a Pix key: a CPF, a CNPJ, an e-mail, a phone (+55…) or a random key.")]
+    #[error("empty key")]
     Empty,
-    #[error("A Pix key has at most 77 characters.")]
+    #[error("key longer than {KEY_MAX_CHARS} characters")]
     TooLong,
-    #[error("Enter an e-mail key like name@example.com.")]
+    #[error("invalid e-mail key")]
     Email,
-    #[error("A phone key is +55, the area code and the number, e.g. +55 11 98765-4321.")]
+    #[error("invalid phone key")]
     Phone,
-    #[error("A random key looks like 123e4567-e89b-42d3-a456-426614174000.")]
+    #[error("invalid random key")]
     Evp,
     #[error("{0}")]
     TaxId(TaxIdError),
     /// Digits that make a valid phone number but no CPF: the "+55" is missing.
-    #[error("This is not a valid CPF; for a phone key, start with +55.")]
+    #[error("invalid CPF, or a phone key without +55")]
     PhoneWithoutCountry,
 }
 

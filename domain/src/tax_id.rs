@@ -6,15 +6,15 @@ use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum TaxIdError {
-    #[error("Enter a CPF (11 digits) or CNPJ (14 digits).")]
+    #[error("empty tax id")]
     Empty,
-    #[error("A CPF has 11 digits and a CNPJ 14; this has {0}.")]
+    #[error("tax id of {0} digits")]
     WrongLength(usize),
-    #[error("A CPF or CNPJ contains only digits, dots, dashes and a slash.")]
+    #[error("tax id has a character not allowed")]
     BadCharacter,
-    #[error("This CPF is not valid: its check digits do not match.")]
+    #[error("CPF check digits do not match")]
     BadCpf,
-    #[error("This CNPJ is not valid: its check digits do not match.")]
+    #[error("CNPJ check digits do not match")]
     BadCnpj,
 }
 

@@ -131,18 +131,18 @@ impl DrawError {
     }
 }
 
-/// Why a consent operation was refused. Messages are written for a bank client.
+/// Why a consent operation was refused (developer text; the app says it to the client).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConsentError {
-    #[error("This link code is unknown, already used or expired. Start the link again.")]
+    #[error("consent code unknown, used or expired")]
     BadCode,
-    #[error("This link is unknown or has expired. Start it again from your bank.")]
+    #[error("link state unknown or expired")]
     BadState,
-    #[error("No such consent.")]
+    #[error("unknown consent")]
     Unknown,
-    #[error("Too many links are waiting right now. Please try again in a moment.")]
+    #[error("too many links pending")]
     Busy,
-    #[error("This account has given as many consents as it may; revoke one first.")]
+    #[error("consent limit reached for this account")]
     TooMany,
 }
 

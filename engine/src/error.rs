@@ -4,20 +4,21 @@
 use crate::ledger::LedgerError;
 use domain::BankId;
 
-/// Errors a caller can branch on. Messages are written for a bank client.
+/// Errors a caller can branch on. Their Display is short developer text (logs, tests); what a
+/// client reads is the app's sentence for each, in the client's language (`app::text`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("The bank is busy right now. Please try again in a moment.")]
+    #[error("bank busy")]
     Busy,
-    #[error("The bank is not accepting operations right now.")]
+    #[error("engine stopped")]
     Stopped,
-    #[error("Something went wrong on our side; nothing was changed. Please try again.")]
+    #[error("unexpected engine failure")]
     Unexpected,
     /// The batch this operation belonged to could not be written (a full disk, say): nothing of
     /// it happened, and the bank cannot store new operations until writing works again.
-    #[error("This bank cannot store new operations right now; nothing was changed. Please try again later.")]
+    #[error("batch not stored")]
     NotStored,
     /// Another bank could not be reached, or the consortium could not run the operation.
     #[error(transparent)]
@@ -39,46 +40,40 @@ pub enum EngineError {
 /// Why a key cannot be claimed for an account (checked by the bank that owns the account).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("A CPF or CNPJ key must be the document of a holder of this account.")]
+    #[error("document key is not a holder's document")]
     NotYourDocument,
-    #[error("This account has as many keys as it may (5 for a person, 20 for a company).")]
+    #[error("key limit reached for this account")]
     TooMany,
-    #[error("This key is already registered to this account.")]
+    #[error("key already registered to this account")]
     AlreadyYours,
-    #[error("This key belongs to another account.")]
+    #[error("key belongs to another account")]
     Taken,
     /// Not a key of this account here (or not one that may be moved).
-    #[error("This is not one of this account's e-mail or phone keys.")]
+    #[error("not an e-mail or phone key of this account")]
     NotYours,
     /// The key is this person's, at another bank: it can be moved here (portability) if the
     /// client asks for it.
-    #[error("This key is yours at another bank; ask to bring it here to move it.")]
+    #[error("key is this client's at bank {0}")]
     AtAnotherBank(BankId),
     /// A CPF/CNPJ key at another bank: it moves only by being deleted there (by its owner,
     /// logged in at that bank). A document is no secret, so holding an account that names it
     /// proves nothing; an e-mail or phone key moves with the code sent to it.
-    #[error(
-        "This CPF/CNPJ key is registered at another bank: delete it there, then register it here."
-    )]
+    #[error("document key registered at bank {0}")]
     DocumentElsewhere(BankId),
 }
 
 /// What went wrong between banks, as a client is told it (the app puts it into words).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConsortiumError {
-    #[error("Bank {0} is not reachable right now. Please try again in a moment.")]
+    #[error("bank {0} unreachable")]
     Unreachable(BankId),
-    #[error(
-        "The consortium could not take this transfer in time; nothing was sent. Please try again."
-    )]
+    #[error("transfer not taken in time")]
     Expired,
-    #[error("The transfer could not be confirmed and will be cancelled; nothing will be moved. Please check your statement.")]
+    #[error("transfer not confirmed; it aborts")]
     NotConfirmed,
-    #[error(
-        "This transfer is taking longer than usual. Check your statement before trying again."
-    )]
+    #[error("transfer outcome not known yet")]
     Slow,
-    #[error("There is no bank {0} in the consortium.")]
+    #[error("no bank {0} in the consortium")]
     NoSuchBank(BankId),
 }
 

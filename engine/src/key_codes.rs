@@ -15,11 +15,11 @@ pub const PENDING_MAX: usize = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
-    #[error("This code is not right. Check it and try again.")]
+    #[error("wrong code")]
     Wrong,
-    #[error("This code has expired or was used too many times; ask for a new one.")]
+    #[error("code expired or attempts used up")]
     Expired,
-    #[error("Too many confirmations are waiting right now. Please try again in a moment.")]
+    #[error("too many codes pending")]
     Busy,
 }
 

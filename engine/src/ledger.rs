@@ -32,23 +32,23 @@ use crate::auth::PasswordHash;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
-    #[error("No account with this key at this bank.")]
+    #[error("unknown account")]
     UnknownAccount,
-    #[error("Insufficient funds: the available balance does not cover this amount.")]
+    #[error("insufficient funds")]
     InsufficientFunds,
-    #[error("You cannot send a Pix to your own account.")]
+    #[error("transfer to the same account")]
     SelfTransfer,
-    #[error("This operation would take the receiving account over its balance limit.")]
+    #[error("balance limit exceeded")]
     BalanceLimit,
-    #[error("An account with this CPF/CNPJ already exists at this bank.")]
+    #[error("tax id already has an account")]
     DuplicateTaxId,
-    #[error("An account with this e-mail already exists at this bank.")]
+    #[error("e-mail already has an account")]
     DuplicateEmail,
-    #[error("This transaction id is already in use for a different operation.")]
+    #[error("transaction id used for another operation")]
     TxIdConflict,
-    #[error("No prepared transaction with this id.")]
+    #[error("unknown prepared transaction")]
     UnknownTx,
-    #[error("The amount must be more than zero and at most the limit per operation.")]
+    #[error("amount not positive or above the operation limit")]
     InvalidAmount,
 }
 
