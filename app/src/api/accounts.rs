@@ -1,0 +1,213 @@
+//! Accounts and sessions: opening an account (sign-up), logging in and out.
+// Sign-up posts every field of its form as an argument of its server function (what the
+// ActionForm posts, so it works before the wasm loads), more than clippy's default allows; the
+// allow is on this module because the `#[server]` macro's browser stub carries no attributes.
+#![allow(clippy::too_many_arguments)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::api::ssr;
+
+/// Opens an account and logs its owner in. `kind` is `individual` or `company`; `joint` is
+/// present (any value) for a joint account with a second holder.
+#[server(endpoint = "create_account")]
+pub async fn create_account(
+    kind: String,
+    joint: Option<String>,
+    name1: String,
+    tax_id1: String,
+    name2: Option<String>,
+    tax_id2: Option<String>,
+    email: String,
+    phone: String,
+    password: String,
+    register_key: Option<String>,
+) -> Result<(), AppError> {
+    use domain::input;
+    use engine::auth::{hash_password, Password};
+    use engine::NewAccount;
+
+    let engine = ssr::engine()?;
+    let guards = ssr::login_guards();
+    let address_key = format!("address:{}", ssr::client_address());
+    if let Some(g) = &guards {
+        if let Err(ms) = g.signups.check(&[&address_key], ssr::now_ms()) {
+            return Err(ssr::too_many_attempts(ms));
+        }
+    }
+    let kind = signup::account_kind(&kind)?;
+    let second = joint.map(|_| (name2.unwrap_or_default(), tax_id2.unwrap_or_default()));
+    let holders = signup::holders(kind, (&name1, &tax_id1), second)?;
+    let first_document = holders[0].tax_id;
+    let email = input::email(&email).map_err(|e| ssr::field("email", e))?;
+    let phone = input::phone(&phone).map_err(|e| ssr::field("phone", e))?;
+    input::password(&password).map_err(|e| ssr::field("password", e))?;
+    let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
+    let opened = engine
+        .open_account(NewAccount {
+            kind,
+            holders,
+            email,
+            phone,
+            password_hash,
+        })
+        .await;
+    let account = match opened {
+        Ok(account) => account,
+        // One answer whichever is taken, so that sign-up does not tell who is a client here;
+        // and these refusals count against the address, as failed logins do.
+        Err(engine::EngineError::Ledger(
+            engine::LedgerError::DuplicateTaxId | engine::LedgerError::DuplicateEmail,
+        )) => {
+            if let Some(g) = &guards {
+                g.signups.failed(&[&address_key], ssr::now_ms());
+            }
+            return Err(AppError::Refused(
+                crate::i18n::td_string!(ssr::locale(), err.signup_refused).to_string(),
+            ));
+        }
+        Err(e) => return Err(ssr::from_engine(e)),
+    };
+    ssr::start_session(&engine, account).await?;
+    let next = match register_key {
+        Some(_) => signup::register_document(&engine, account, first_document).await,
+        None => "/dashboard",
+    };
+    leptos_axum::redirect(next);
+    Ok(())
+}
+
+/// Logs in and goes to `next` when it is a path of this site (the page that asked for a
+/// session), else to the dashboard.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use engine::auth::{verify_password, Password};
+
+    let engine = ssr::engine()?;
+    if password.len() > 4 * domain::input::PASSWORD_MAX_CHARS
+        || email.len() > 4 * domain::input::EMAIL_MAX_CHARS
+    {
+        return Err(AppError::InvalidCredentials);
+    }
+    let email = email.trim().to_lowercase();
+    let lockout = ssr::Lockout::new(&email);
+    let now = ssr::now_ms();
+    let too_many = ssr::too_many_attempts;
+    if let Some(ms) = lockout.locked_for(now) {
+        return Err(too_many(ms));
+    }
+    let found = engine.credentials(email).await.map_err(ssr::from_engine)?;
+    let (account, hash) = match found {
+        Some((account, hash)) => (Some(account), Some(hash)),
+        None => (None, None),
+    };
+    // Unknown e-mails are checked against a dummy hash: same time, same answer. The lock-out is
+    // checked again once this login's turn to hash has come, and a failure is recorded before
+    // the turn passes on: a burst of guesses queued behind the hashing limit gets no more
+    // hashes than the allowance (plus the one other turn in progress).
+    let on_turn = lockout.clone();
+    let verdict = ssr::blocking(move || {
+        if let Some(ms) = on_turn.locked_for(ssr::now_ms()) {
+            return Err(ms);
+        }
+        let ok = verify_password(hash.as_ref(), &Password::new(password));
+        if !ok {
+            on_turn.failed(now);
+        }
+        Ok(ok)
+    })
+    .await?;
+    let ok = verdict.map_err(too_many)?;
+    match (ok, account) {
+        (true, Some(account)) => {
+            lockout.succeeded();
+            ssr::start_session(&engine, account).await?;
+            leptos_axum::redirect(ssr::local_path(next.as_deref()).unwrap_or("/dashboard"));
+            Ok(())
+        }
+        _ => Err(AppError::InvalidCredentials),
+    }
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let engine = ssr::engine()?;
+    if let Some(token) = ssr::session_token(&engine) {
+        engine
+            .end_session(token.hash())
+            .await
+            .map_err(ssr::from_engine)?;
+    }
+    ssr::clear_session_cookie(&engine);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// The parts of a sign-up that read its form and register its first key.
+#[cfg(feature = "ssr")]
+mod signup {
+    use crate::api::ssr;
+    use crate::error::AppError;
+    use domain::dto::{AccountKind, Holder};
+    use domain::{input, AccountId, TaxId};
+    use engine::EngineHandle;
+
+    /// The account's kind from the form's `kind`: `individual` or `company`.
+    pub fn account_kind(kind: &str) -> Result<AccountKind, AppError> {
+        match kind {
+            "individual" => Ok(AccountKind::Individual),
+            "company" => Ok(AccountKind::Company),
+            _ => Err(AppError::field(
+                "kind",
+                crate::i18n::td_string!(ssr::locale(), err.choose_kind),
+            )),
+        }
+    }
+
+    /// The holders the form names: the first, and the second of a joint account (name, tax id),
+    /// each with the document `kind` needs, never the same person twice.
+    pub fn holders(
+        kind: AccountKind,
+        first: (&str, &str),
+        second: Option<(String, String)>,
+    ) -> Result<Vec<Holder>, AppError> {
+        let company = kind == AccountKind::Company;
+        let mut holders = vec![Holder {
+            name: input::name(first.0).map_err(|e| ssr::field("name1", e))?,
+            tax_id: input::holder_tax_id(first.1, company).map_err(|e| ssr::field("tax_id1", e))?,
+        }];
+        if let Some((name, tax_id)) = second {
+            let second = Holder {
+                name: input::name(&name).map_err(|e| ssr::field("name2", e))?,
+                tax_id: input::holder_tax_id(&tax_id, company)
+                    .map_err(|e| ssr::field("tax_id2", e))?,
+            };
+            if second.tax_id == holders[0].tax_id {
+                return Err(ssr::field("tax_id2", input::InputError::SameHolderTwice));
+            }
+            holders.push(second);
+        }
+        Ok(holders)
+    }
+
+    /// The holder's document as the account's first Pix key, when the form asks for it, and
+    /// where to go next. The account is open whatever happens here: a key that cannot be
+    /// registered now can be from the keys page later (which says so).
+    pub async fn register_document(
+        engine: &EngineHandle,
+        account: AccountId,
+        document: TaxId,
+    ) -> &'static str {
+        let document = domain::PixKey::from(document);
+        // Never a move from another bank at sign-up: that is asked for on the keys page.
+        match crate::api::keys::ssr::register(engine, account, document, false).await {
+            Ok(_) => "/dashboard",
+            Err(e) => {
+                tracing::info!(error = %e, "the sign-up's key could not be registered");
+                "/keys?signup=1"
+            }
+        }
+    }
+}

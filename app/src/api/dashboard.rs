@@ -1,0 +1,56 @@
+//! The dashboard's data: balances, statement, linked accounts, keys and fresh transaction ids.
+
+use crate::error::AppError;
+use domain::dto::{BankInfo, Dashboard, LinkedAccount};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::api::ssr;
+
+/// The dashboard plus fresh transaction ids for its forms: submitting a form twice (a double
+/// click, a retry after a timeout) reuses the id, so the bank executes it once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardPage {
+    pub dashboard: Dashboard,
+    pub deposit_tx_id: String,
+    pub pix_tx_id: String,
+    pub packet_tx_id: String,
+    /// Every bank of the consortium (just this one for a bank on its own).
+    pub banks: Vec<BankInfo>,
+    /// The client's links to accounts at other banks (each one a consent given at that bank),
+    /// with balances from the banks that answered.
+    pub linked: Vec<LinkedAccount>,
+    /// The account's own Pix keys (canonical): a Pix to one of them is a Pix to oneself.
+    pub keys: Vec<String>,
+}
+
+#[server(endpoint = "get_dashboard")]
+pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let dashboard = engine.dashboard(account).await.map_err(ssr::from_engine)?;
+    let (banks, linked) = match ssr::consortium() {
+        Some(c) => (
+            c.banks(),
+            c.linked_accounts(account).await.map_err(ssr::from_engine)?,
+        ),
+        None => (vec![engine.bank().clone()], Vec::new()),
+    };
+    let keys = engine
+        .keys_of(account)
+        .await
+        .map_err(ssr::from_engine)?
+        .into_iter()
+        .map(|e| e.key.canonical())
+        .collect();
+    Ok(DashboardPage {
+        dashboard,
+        keys,
+        deposit_tx_id: engine.new_tx_id().to_string(),
+        pix_tx_id: engine.new_tx_id().to_string(),
+        packet_tx_id: engine.new_tx_id().to_string(),
+        banks,
+        linked,
+    })
+}

@@ -1,0 +1,227 @@
+//! Moving money: deposits, who a Pix key pays, a Pix, a Pix packet and where a packet stands.
+
+use crate::error::AppError;
+use domain::dto::{PacketOutcome, ReceiverPreview, TransferReceipt};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::api::ssr;
+
+/// One row of the packet builder, as typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegInput {
+    pub source_bank: String,
+    pub receiver_key: String,
+    pub receiver_bank: String,
+    pub amount: String,
+}
+
+#[server(endpoint = "deposit")]
+pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
+    let tx = ssr::tx_id(&tx_id, &engine)?;
+    engine
+        .deposit(tx, account, amount)
+        .await
+        .map_err(ssr::from_engine)?;
+    Ok(amount)
+}
+
+/// Who receives a Pix sent to `key`: the holder's name, masked document and bank, from this
+/// bank's copy of the consortium's key directory. `bank`, when given, must be the key's bank.
+/// Requires a session, so that keys cannot be enumerated anonymously.
+#[server(endpoint = "lookup_receiver")]
+pub async fn lookup_receiver(
+    key: String,
+    bank: Option<String>,
+) -> Result<ReceiverPreview, AppError> {
+    let engine = ssr::engine()?;
+    ssr::current_account(&engine).await?;
+    let key = ssr::pix_key(&key, "key")?;
+    let expected = bank
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| ssr::bank_id(Some(b), "bank", &engine))
+        .transpose()?;
+    let found = ssr::resolve_key(&engine, key).await?;
+    if expected.is_some_and(|b| b != found.bank.id) {
+        return Err(ssr::from_engine(engine::LedgerError::UnknownAccount.into()));
+    }
+    Ok(found)
+}
+
+/// A Pix from the client's account here to the account `key` pays (at the bank the directory
+/// names; `bank`, when given, must be that bank). Inside the bank it is immediate; to another
+/// bank it is a one-leg packet through the token ring and 2PC.
+#[server(endpoint = "send_pix")]
+pub async fn send_pix(
+    key: String,
+    amount: String,
+    tx_id: String,
+    bank: Option<String>,
+) -> Result<TransferReceipt, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let key = ssr::pix_key(&key, "key")?;
+    let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
+    let receiver = lookup_receiver(key.canonical(), bank).await?;
+    let tx = ssr::tx_id(&tx_id, &engine)?;
+    if receiver.bank.id == engine.bank().id {
+        return engine
+            .pix(tx, account, key, amount)
+            .await
+            .map_err(ssr::from_engine);
+    }
+    let pix = packets::Pix {
+        account,
+        tx,
+        key,
+        amount,
+        bank: receiver.bank.id,
+    };
+    packets::send(&engine, pix).await
+}
+
+/// A Pix packet: every leg commits or none does. Each leg draws from the client's account at
+/// `source_bank` (that bank checks it is the client's) and pays `receiver_key` at `receiver_bank`.
+/// Field errors name the row: `legs.<n>.<field>`. Retrying with the same `tx_id` returns the first
+/// outcome.
+#[server(endpoint = "send_packet", input = leptos::server_fn::codec::Json)]
+pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOutcome, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    if legs.len() > domain::dto::MAX_PACKET_LEGS {
+        return Err(ssr::from_engine(
+            domain::packet::PacketError::LegCount.into(),
+        ));
+    }
+    let mut parsed = Vec::with_capacity(legs.len());
+    for (i, leg) in legs.iter().enumerate() {
+        parsed.push(packets::leg(&engine, i, leg).await?);
+    }
+    let tx = ssr::tx_id(&tx_id, &engine)?;
+    let consortium = ssr::require_consortium()?;
+    let members: Vec<domain::BankId> = consortium.banks().iter().map(|b| b.id).collect();
+    let packet =
+        domain::packet::Packet::new(parsed, &members).map_err(|e| ssr::from_engine(e.into()))?;
+    consortium
+        .submit(account, tx, packet)
+        .await
+        .map_err(ssr::from_engine)
+}
+
+/// Where the client's packet `tx_id` stands, while it runs and shortly after.
+#[server(endpoint = "packet_progress")]
+pub async fn packet_progress(
+    tx_id: String,
+) -> Result<Option<domain::dto::PacketProgress>, AppError> {
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let tx = domain::TxId::parse(&tx_id).map_err(|e| ssr::field("tx_id", e))?;
+    Ok(ssr::consortium().and_then(|c| c.progress(account, &tx)))
+}
+
+/// What goes through the consortium: a Pix to another bank (a one-leg packet), a packet's rows.
+#[cfg(feature = "ssr")]
+mod packets {
+    use crate::api::ssr;
+    use crate::error::AppError;
+    use domain::dto::{PacketLeg, ReceiverPreview, TransferReceipt, TxStatus};
+    use domain::packet::Packet;
+    use domain::{AccountId, BankId, Cents, PixKey, TxId};
+    use engine::EngineHandle;
+
+    /// A Pix from `account` here to `key` at another bank, `bank`.
+    pub struct Pix {
+        pub account: AccountId,
+        pub tx: TxId,
+        pub key: PixKey,
+        pub amount: Cents,
+        pub bank: BankId,
+    }
+
+    /// Sends `pix` as a one-leg packet and answers once it is decided: a receipt when it
+    /// committed, the refusal in the client's words when it did not.
+    pub async fn send(engine: &EngineHandle, pix: Pix) -> Result<TransferReceipt, AppError> {
+        let Pix {
+            account,
+            tx,
+            key,
+            amount,
+            bank,
+        } = pix;
+        let consortium = ssr::require_consortium()?;
+        let banks = consortium.banks();
+        let leg = PacketLeg {
+            source_bank: engine.bank().id,
+            receiver_key: key.clone(),
+            receiver_bank: bank,
+            amount,
+        };
+        let members: Vec<BankId> = banks.iter().map(|b| b.id).collect();
+        let packet = Packet::new(vec![leg], &members).map_err(|e| ssr::from_engine(e.into()))?;
+        let outcome = consortium
+            .submit(account, tx, packet)
+            .await
+            .map_err(ssr::from_engine)?;
+        if let Some((_, reason)) = outcome.failure() {
+            return Err(AppError::Refused(crate::text::refusal(
+                ssr::locale(),
+                reason,
+                &banks,
+            )));
+        }
+        if outcome.status != TxStatus::Committed {
+            return Err(AppError::Refused(
+                crate::i18n::td_string!(ssr::locale(), err.transfer_cancelled).to_string(),
+            ));
+        }
+        let receiver = outcome.legs.first().and_then(|l| l.receiver.clone());
+        let name = receiver
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        let key_masked = receiver
+            .map(|r| r.key_masked)
+            .unwrap_or_else(|| key.masked());
+        Ok(TransferReceipt {
+            tx_id: outcome.tx_id,
+            status: outcome.status,
+            amount,
+            receiver: ReceiverPreview {
+                name,
+                key_masked,
+                bank: crate::text::bank_info(ssr::locale(), bank, &banks),
+            },
+        })
+    }
+
+    /// Row `i` of a packet, read: the receiver's bank is the one the directory names; a bank
+    /// given by the caller is taken as it is (and that bank refuses a key that is not one of
+    /// its accounts').
+    pub async fn leg(
+        engine: &EngineHandle,
+        i: usize,
+        leg: &super::LegInput,
+    ) -> Result<PacketLeg, AppError> {
+        let f = |name: &str| format!("legs.{i}.{name}");
+        let receiver_key = ssr::pix_key(&leg.receiver_key, &f("receiver_key"))?;
+        let receiver_bank = match leg.receiver_bank.trim() {
+            "" => match ssr::resolve_key(engine, receiver_key.clone()).await {
+                Ok(found) => found.bank.id,
+                Err(AppError::NotFound(m)) => return Err(AppError::field(&f("receiver_key"), m)),
+                Err(e) => return Err(e),
+            },
+            given => ssr::bank_id(Some(given), &f("receiver_bank"), engine)?,
+        };
+        Ok(PacketLeg {
+            source_bank: ssr::bank_id(Some(&leg.source_bank), &f("source_bank"), engine)?,
+            receiver_key,
+            receiver_bank,
+            amount: Cents::parse_amount(&leg.amount).map_err(|e| ssr::field(&f("amount"), e))?,
+        })
+    }
+}

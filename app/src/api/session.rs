@@ -1,0 +1,152 @@
+//! Who is asking (server only): the session cookie and its account, the client's language and
+//! address, and the lock-outs a login is subject to.
+
+use super::ssr::from_engine;
+use crate::error::AppError;
+use crate::i18n::Locale;
+use axum::http::{header, request::Parts, HeaderValue};
+use domain::AccountId;
+use engine::auth::SessionToken;
+use engine::EngineHandle;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use std::sync::Arc;
+
+pub use engine::wall_clock_ms as now_ms;
+
+/// The cookie the app's language switch keeps the client's choice in.
+pub const LOCALE_COOKIE: &str = "i18n_pref_locale";
+
+/// The client's language: the one the app's switch remembered in its cookie, else Portuguese
+/// (the browser's Accept-Language is not asked: the clients are Brazilian).
+pub fn locale() -> Locale {
+    cookie(LOCALE_COOKIE)
+        .and_then(|v| v.parse::<Locale>().ok())
+        .unwrap_or_default()
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+fn cookie(name: &str) -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The client's address as the socket saw it (forwarding headers are not trusted).
+pub fn client_address() -> String {
+    use_context::<Parts>()
+        .and_then(|p| {
+            p.extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The login throttles, when the node provides them.
+pub fn login_guards() -> Option<Arc<engine::throttle::LoginGuards>> {
+    use_context::<Arc<engine::throttle::LoginGuards>>()
+}
+
+/// The lock-outs one login is subject to: its e-mail's and its client address's. Cheap to
+/// clone onto the thread that hashes the password.
+#[derive(Clone)]
+pub struct Lockout {
+    guards: Option<Arc<engine::throttle::LoginGuards>>,
+    email_key: String,
+    address_key: String,
+}
+
+impl Lockout {
+    pub fn new(email: &str) -> Lockout {
+        Lockout {
+            guards: login_guards(),
+            email_key: format!("email:{email}"),
+            address_key: format!("address:{}", client_address()),
+        }
+    }
+
+    /// How long the e-mail or the address is locked out for, if it is.
+    pub fn locked_for(&self, now: i64) -> Option<i64> {
+        let g = self.guards.as_ref()?;
+        let checks = [
+            g.by_email.check(&[&self.email_key], now),
+            g.by_address.check(&[&self.address_key], now),
+        ];
+        checks.iter().filter_map(|r| r.err()).max()
+    }
+
+    pub fn failed(&self, now: i64) {
+        if let Some(g) = &self.guards {
+            g.by_email.failed(&[&self.email_key], now);
+            g.by_address.failed(&[&self.address_key], now);
+        }
+    }
+
+    pub fn succeeded(&self) {
+        if let Some(g) = &self.guards {
+            g.by_email.succeeded(&self.email_key);
+        }
+    }
+}
+
+/// Each bank has its own cookie name: banks on one host (ports 8081..8085) share cookies.
+fn cookie_name(engine: &EngineHandle) -> String {
+    format!("consorcio_session_{}", engine.bank().id)
+}
+
+pub fn session_token(engine: &EngineHandle) -> Option<SessionToken> {
+    cookie(&cookie_name(engine)).and_then(|v| SessionToken::parse(&v))
+}
+
+/// The account of the logged-in client; [`AppError::NotLoggedIn`] without a session cookie,
+/// [`AppError::SessionEnded`] with one whose session is over.
+pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppError> {
+    let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
+    engine
+        .session_account(token.hash())
+        .await
+        .map_err(from_engine)?
+        .ok_or(AppError::SessionEnded)
+}
+
+/// Starts a session for `account` and sends its cookie: HttpOnly (no script can read it),
+/// SameSite=Strict (no other site can make the browser send it).
+pub async fn start_session(engine: &EngineHandle, account: AccountId) -> Result<(), AppError> {
+    let token = SessionToken::generate();
+    engine
+        .create_session(token.hash(), account)
+        .await
+        .map_err(from_engine)?;
+    let cookie = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        cookie_name(engine),
+        token.as_cookie_value(),
+        engine::auth::SESSION_TTL_MS / 1_000
+    );
+    set_cookie(&cookie);
+    Ok(())
+}
+
+pub fn clear_session_cookie(engine: &EngineHandle) {
+    set_cookie(&format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        cookie_name(engine)
+    ));
+}
+
+fn set_cookie(cookie: &str) {
+    if let (Some(res), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(cookie),
+    ) {
+        res.append_header(header::SET_COOKIE, value);
+    }
+}
