@@ -2,12 +2,12 @@
 //! owner where money is involved, and enqueues a command into the engine; none touches a balance.
 //!
 //! One file per concern, every function re-exported here (pages import them from `api`):
-//! - [`accounts`]: sign-up, login, logout;
-//! - [`banks`]: this bank, and the consortium's banks with their status;
-//! - [`dashboard`]: the dashboard's data;
-//! - [`money`]: deposit, who a key pays, Pix, Pix packets and their progress;
+//! - `accounts`: sign-up, login, logout;
+//! - `banks`: this bank, and the consortium's banks with their status;
+//! - `dashboard`: the dashboard's data;
+//! - `money`: deposit, who a key pays, Pix, Pix packets and their progress;
 //! - [`keys`]: the client's Pix keys;
-//! - [`consent`]: links between banks and the consents behind them.
+//! - `consent`: links between banks and the consents behind them.
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
 //! [`ssr`] (context, input, engine errors in the client's words; re-exports the session's).

@@ -165,7 +165,11 @@ fn the_architecture_map_names_every_file_and_only_what_exists() {
                 let mut bases = vec![root.clone()];
                 match section {
                     Some(k) => bases.extend([root.join(k).join("src"), root.join(k)]),
-                    None => bases.extend(CRATES.iter().map(|k| root.join(k).join("src"))),
+                    None => bases.extend(
+                        CRATES
+                            .iter()
+                            .flat_map(|k| [root.join(k).join("src"), root.join(k)]),
+                    ),
                 }
                 if !bases.iter().any(|b| b.join(token).exists()) {
                     broken.push(format!(
