@@ -12,7 +12,8 @@
 #   BENCH_ACCOUNTS=10        accounts opened at each bank per run
 #   BENCH_MIX=1,1,1,1        weights: deposit, intra-bank Pix, inter-bank Pix, packet
 #   BENCH_IDLE_SECS=5        window of the idle CPU / rotation measurement
-#   BENCH_BASE_PORT=18081    bank N listens on BASE_PORT+N-1
+#   BENCH_BASE_PORT=18081    bank N listens on BASE_PORT+N-1 (its inter-bank API on BASE_PORT+99+N,
+#                            for builds that have INTERBANK_BIND_ADDR; earlier ones serve it beside)
 #   BENCH_OUT=$CARGO_TARGET_DIR/bench   where the JSON reports (bench-c<N>.json) go
 #   BENCH_KEEP=1             keep the banks' data and logs (otherwise removed unless a run failed)
 #   BENCH_CAPACITY=0         skip the ring-capacity phase
@@ -45,13 +46,21 @@ loadgen_bin=${BENCH_LOADGEN_BIN:-$CARGO_TARGET_DIR/release/loadgen}
 ports=()
 urls=()
 peers=""
+# A build with INTERBANK_BIND_ADDR serves the inter-bank API on a listener of its own, as the
+# demo and Docker run it (the membership file's URLs point there).
+own_listener=0
+grep -q INTERBANK_BIND_ADDR "$bank_bin" && own_listener=1
+interbank_ports=()
 for id in 1 2 3 4 5; do
   port=$((base_port + id - 1))
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "bench: port $port is in use; set BENCH_BASE_PORT to another range" >&2
-    exit 1
-  fi
+  for p in "$port" $([ "$own_listener" = 1 ] && echo $((port + 100))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "bench: port $p is in use; set BENCH_BASE_PORT to another range" >&2
+      exit 1
+    fi
+  done
   ports+=("$port")
+  interbank_ports+=($((port + 100)))
   urls+=("http://127.0.0.1:$port")
   peers+="${peers:+,}$id=http://127.0.0.1:$port"
 done
@@ -112,15 +121,19 @@ start_banks() {
     auth=(PEERS="$peers" CONSORTIUM_SECRET="$secret")
   else
     for id in 1 2 3 4 5; do
-      specs+=("$id,$(demo_name $id),${urls[$((id-1))]},${urls[$((id-1))]},$(ensure_key "$bank_bin" "$dir/bank-$id/bank.key")")
+      local peer_url=${urls[$((id-1))]}
+      [ "$own_listener" = 1 ] && peer_url="http://127.0.0.1:${interbank_ports[$((id-1))]}"
+      specs+=("$id,$(demo_name $id),$peer_url,${urls[$((id-1))]},$(ensure_key "$bank_bin" "$dir/bank-$id/bank.key")")
     done
     write_membership "$dir/membership.json" 100000000000000 "${specs[@]}"
     auth=(MEMBERSHIP="$dir/membership.json")
   fi
   for id in 1 2 3 4 5; do
     mkdir -p "$dir/bank-$id"
+    local listen=()
+    [ "$own_listener" = 1 ] && listen=(INTERBANK_BIND_ADDR="127.0.0.1:${interbank_ports[$((id-1))]}")
     env BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
-      "${auth[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
+      "${auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
       "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
     pids+=($!)
   done

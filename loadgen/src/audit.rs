@@ -2,14 +2,14 @@
 //! before the run and after it, against every deposit that went through.
 
 use crate::http::{get_json, post, Answer, Body};
-use crate::money::brl;
 use crate::shared::Shared;
+use domain::Cents;
 use engine::wire::StatusReport;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub struct Totals {
-    pub available: i64,
+    pub available: Cents,
     pub settled: bool,
     pub per_bank: Vec<Value>,
 }
@@ -17,13 +17,13 @@ pub struct Totals {
 /// The audit after the workload.
 pub struct Conservation {
     /// Available at the five banks before the run, in cents.
-    pub before: i64,
+    pub before: Cents,
     pub after: Totals,
     /// Sum and count of the deposits the banks confirmed.
-    pub deposited: i64,
+    pub deposited: Cents,
     pub deposits_ok: u64,
     /// `before` + `deposited`: what `after` must show.
-    pub expected: i64,
+    pub expected: Cents,
     /// Deposits still without a sure answer.
     pub unresolved: usize,
     pub pass: bool,
@@ -31,7 +31,7 @@ pub struct Conservation {
 
 /// The money already in the banks (an earlier run, a demo), from which the audit counts; an
 /// error when they do not settle within `--settle-secs`.
-pub async fn money_before(shared: &Shared, http: &reqwest::Client) -> Result<i64, String> {
+pub async fn money_before(shared: &Shared, http: &reqwest::Client) -> Result<Cents, String> {
     let before = settled_totals(shared, http, shared.args.settle).await?;
     if !before.settled {
         return Err(
@@ -46,15 +46,16 @@ pub async fn money_before(shared: &Shared, http: &reqwest::Client) -> Result<i64
 pub async fn check_conservation(
     shared: &Shared,
     http: &reqwest::Client,
-    before: i64,
+    before: Cents,
 ) -> Result<Conservation, String> {
     let unresolved = settle_unknown_deposits(shared, shared.args.settle).await;
     let after = settled_totals(shared, http, shared.args.settle).await?;
     let (deposited, deposits_ok) = {
         let l = shared.ledger.lock().unwrap();
-        (l.deposited_cents, l.deposits_ok)
+        (l.deposited, l.deposits_ok)
     };
-    let expected = before + deposited;
+    let expected =
+        crate::money::sum([before, deposited]).ok_or("the expected total is out of range")?;
     let pass = after.settled && unresolved == 0 && after.available == expected;
     Ok(Conservation {
         before,
@@ -69,7 +70,7 @@ pub async fn check_conservation(
 
 async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, String> {
     let mut t = Totals {
-        available: 0,
+        available: Cents::ZERO,
         settled: true,
         per_bank: Vec::new(),
     };
@@ -89,9 +90,14 @@ async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, Strin
             t.per_bank.push(json!({ "bank": bank, "audit": null }));
             continue;
         };
+        let out_of_range = || format!("bank {bank}: total out of range");
         let available = i64::try_from(audit.total_available)
-            .map_err(|_| format!("bank {bank}: total out of range"))?;
-        t.available += available;
+            .map(Cents::new)
+            .map_err(|_| out_of_range())?;
+        t.available = t
+            .available
+            .checked_add(available)
+            .ok_or_else(out_of_range)?;
         t.settled &= audit.total_blocked == 0
             && audit.total_incoming == 0
             && audit.prepared_transactions == 0;
@@ -127,14 +133,19 @@ async fn settle_unknown_deposits(shared: &Shared, limit: Duration) -> usize {
     let deadline = Instant::now() + limit;
     let mut still = Vec::new();
     for d in pending {
-        let body = Body::Form(vec![("amount", brl(d.cents)), ("tx_id", d.tx_id.clone())]);
+        let body = Body::Form(vec![
+            ("amount", d.amount.to_input()),
+            ("tx_id", d.tx_id.clone()),
+        ]);
         loop {
             match post(&d.http, &shared.url(d.bank, "/api/deposit"), &body, 0)
                 .await
                 .0
             {
-                Answer::Final(200, text) if text.trim().parse::<i64>().ok() == Some(d.cents) => {
-                    shared.ledger.lock().unwrap().credit(d.cents);
+                Answer::Final(200, text)
+                    if text.trim().parse::<i64>().ok() == Some(d.amount.get()) =>
+                {
+                    shared.ledger.lock().unwrap().credit(d.amount);
                     break;
                 }
                 Answer::Final(s, _) if (400..500).contains(&s) && s != 401 => break, // refused: nothing moved

@@ -1,8 +1,8 @@
 //! The requests that move money (deposit, Pix, packet) and how their answers are classified.
 
 use crate::http::{error_message, post, short, Answer, Body};
-use crate::money::brl;
 use crate::shared::{PendingDeposit, Shared};
+use domain::Cents;
 use serde_json::{json, Value};
 
 /// What one operation came to.
@@ -15,9 +15,17 @@ pub enum Outcome {
 
 impl Shared {
     /// A deposit, tracked for the audit whatever its fate.
-    pub async fn deposit(&self, http: &reqwest::Client, bank: usize, cents: i64) -> (Outcome, u32) {
+    pub async fn deposit(
+        &self,
+        http: &reqwest::Client,
+        bank: usize,
+        amount: Cents,
+    ) -> (Outcome, u32) {
         let tx_id = self.ids.make(bank);
-        let body = Body::Form(vec![("amount", brl(cents)), ("tx_id", tx_id.clone())]);
+        let body = Body::Form(vec![
+            ("amount", amount.to_input()),
+            ("tx_id", tx_id.clone()),
+        ]);
         let (answer, resends) = post(
             http,
             &self.url(bank, "/api/deposit"),
@@ -27,8 +35,8 @@ impl Shared {
         .await;
         let outcome = match answer {
             Answer::Final(200, text) => match text.trim().parse::<i64>() {
-                Ok(c) if c == cents => {
-                    self.ledger.lock().unwrap().credit(cents);
+                Ok(c) if c == amount.get() => {
+                    self.ledger.lock().unwrap().credit(amount);
                     return (Outcome::Ok, resends);
                 }
                 _ => Outcome::Error(format!("unexpected deposit answer: {}", short(&text))),
@@ -48,7 +56,7 @@ impl Shared {
             http: http.clone(),
             bank,
             tx_id,
-            cents,
+            amount,
         });
         (outcome, resends)
     }
@@ -61,11 +69,11 @@ impl Shared {
         from_bank: usize,
         key: &str,
         to_bank: usize,
-        cents: i64,
+        amount: Cents,
     ) -> (Outcome, u32) {
         let body = Body::Form(vec![
             ("key", key.to_string()),
-            ("amount", brl(cents)),
+            ("amount", amount.to_input()),
             ("tx_id", self.ids.make(from_bank)),
             ("bank", to_bank.to_string()),
         ]);

@@ -3,7 +3,6 @@
 
 use crate::audit::Conservation;
 use crate::chart::{latency_svg, ChartRow};
-use crate::money::brl;
 use crate::options::Args;
 use crate::shared::Shared;
 use crate::stats::{percentile, KindStats, KINDS};
@@ -148,10 +147,10 @@ fn conservation_line(c: &Conservation) -> String {
     let verdict = if c.pass { "PASS" } else { "FAIL" };
     format!(
         "conservation: {verdict}: R$ {} available at the five banks; expected R$ {} (R$ {} before + R$ {} in {} deposits){}{}\n",
-        brl(c.after.available),
-        brl(c.expected),
-        brl(c.before),
-        brl(c.deposited),
+        c.after.available.to_input(),
+        c.expected.to_input(),
+        c.before.to_input(),
+        c.deposited.to_input(),
         c.deposits_ok,
         if c.after.settled { "" } else { "; banks NOT settled (blocked/incoming/prepared left)" },
         if c.unresolved > 0 { format!("; {} deposits without a sure answer", c.unresolved) } else { String::new() },
@@ -193,6 +192,7 @@ mod tests {
     use super::*;
     use crate::audit::Totals;
     use crate::operations::Outcome;
+    use domain::Cents;
     use std::time::Duration;
 
     #[test]
@@ -204,15 +204,15 @@ mod tests {
         let (rows, all) = rows(stats, 2.0);
         assert_eq!(all.ok, 2);
         let audit = Conservation {
-            before: 10_000,
+            before: Cents::new(10_000),
             after: Totals {
-                available: 10_150,
+                available: Cents::new(10_150),
                 settled: true,
                 per_bank: Vec::new(),
             },
-            deposited: 150,
+            deposited: Cents::new(150),
             deposits_ok: 2,
-            expected: 10_150,
+            expected: Cents::new(10_150),
             unresolved: 0,
             pass: true,
         };

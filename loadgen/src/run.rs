@@ -3,7 +3,6 @@
 
 use crate::audit::{check_conservation, money_before};
 use crate::http::status_client;
-use crate::money::brl;
 use crate::options::Args;
 use crate::report::report;
 use crate::setup::{log_in_clients, open_accounts};
@@ -29,7 +28,7 @@ pub async fn run(args: Args) -> Result<bool, String> {
         args.seed,
         shared.people.len(),
         args.accounts,
-        brl(before)
+        before.to_input()
     );
 
     // 1. Accounts, each funded.

@@ -2,7 +2,7 @@
 //! two banks and linking the two accounts both ways.
 
 use crate::http::{error_message, http_client, post, post_redirect, query, Answer, Body};
-use crate::money::FUNDING_CENTS;
+use crate::money::FUNDING;
 use crate::operations::Outcome;
 use crate::people::email;
 use crate::shared::Shared;
@@ -115,7 +115,7 @@ async fn open_account(shared: Arc<Shared>, person: usize, bank: usize) -> Result
             .expect("keys lock")
             .insert((person, bank), key);
     }
-    match shared.deposit(&http, bank, FUNDING_CENTS).await.0 {
+    match shared.deposit(&http, bank, FUNDING).await.0 {
         Outcome::Ok | Outcome::Unavailable(_) | Outcome::Error(_) => Ok(()), // unsure ones are settled at the end
         Outcome::Refused(why) => Err(format!("bank {bank}: funding deposit refused: {why}")),
     }

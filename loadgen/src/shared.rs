@@ -4,6 +4,7 @@
 use crate::ids::TxIds;
 use crate::options::Args;
 use crate::people::{by_bank, people, Person};
+use domain::Cents;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ pub struct Shared {
 /// Every deposit made, as the audit needs it: sure ones summed, unsure ones kept for re-sending.
 #[derive(Default)]
 pub struct Ledger {
-    pub deposited_cents: i64,
+    pub deposited: Cents,
     pub deposits_ok: u64,
     /// Deposits that got no sure answer (503 or transport error after every re-send).
     pub unknown: Vec<PendingDeposit>,
@@ -33,8 +34,11 @@ pub struct Ledger {
 
 impl Ledger {
     /// Counts a deposit the bank confirmed.
-    pub fn credit(&mut self, cents: i64) {
-        self.deposited_cents += cents;
+    pub fn credit(&mut self, amount: Cents) {
+        self.deposited = self
+            .deposited
+            .checked_add(amount)
+            .expect("deposits confirmed in one run stay far below i64::MAX cents");
         self.deposits_ok += 1;
     }
 }
@@ -43,7 +47,7 @@ pub struct PendingDeposit {
     pub http: reqwest::Client,
     pub bank: usize,
     pub tx_id: String,
-    pub cents: i64,
+    pub amount: Cents,
 }
 
 impl Shared {

@@ -1,12 +1,13 @@
 //! The workload: every client drawing operations by the mix until the run's end, each with its
 //! own seeded random stream, and the counts they bring back.
 
-use crate::money::brl;
+use crate::money::random_amount;
 use crate::operations::Outcome;
 use crate::options::Args;
 use crate::setup::Client;
 use crate::shared::Shared;
 use crate::stats::{own_cpu_ticks, KindStats};
+use domain::Cents;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -136,14 +137,14 @@ async fn operation(
     match kind {
         0 => {
             shared
-                .deposit(http, bank, rng.random_range(100..=5_000))
+                .deposit(http, bank, Cents::new(rng.random_range(100..=5_000)))
                 .await
         }
         1 => {
             let to = shared.receiver(rng, bank, from.person);
-            let cents = rng.random_range(1..=1_000);
+            let amount = random_amount(rng, 1_000);
             shared
-                .pix(http, bank, &shared.key(to, bank), bank, cents)
+                .pix(http, bank, &shared.key(to, bank), bank, amount)
                 .await
         }
         2 => {
@@ -154,9 +155,9 @@ async fn operation(
                 }
             };
             let to = shared.receiver(rng, to_bank, from.person);
-            let cents = rng.random_range(1..=1_000);
+            let amount = random_amount(rng, 1_000);
             shared
-                .pix(http, bank, &shared.key(to, to_bank), to_bank, cents)
+                .pix(http, bank, &shared.key(to, to_bank), to_bank, amount)
                 .await
         }
         _ => {
@@ -188,7 +189,7 @@ fn packet_legs(shared: &Shared, rng: &mut StdRng, from: &Sender<'_>) -> Vec<Valu
                 "source_bank": src.to_string(),
                 "receiver_key": shared.key(to, to_bank),
                 "receiver_bank": to_bank.to_string(),
-                "amount": brl(rng.random_range(1..=500)),
+                "amount": random_amount(rng, 500).to_input(),
             })
         })
         .collect()
