@@ -2283,10 +2283,10 @@ async fn run(seed: u64) {
     let mut split_keys = 0;
     // Every honest bank's copy of the key directory agrees on each contested key: one owner (an
     // account at one bank) or none. (The rogue's copy is its own business: it may vote yes
-    // without reserving.) A key the rogue coordinated an operation on is the exception, as its
-    // packets are: a coordinator may tell one participant "commit" and another "abort", and
-    // nothing in 2PC lets a participant check a decision (that takes signed votes carried with
-    // the decision; see ARCHITECTURE.md, "What a rogue bank can still do").
+    // without reserving.) A key the rogue coordinated an operation on is the exception: holding
+    // every member's yes, it may give some banks that proof of commit and others its own signed
+    // no, an equivocation each keeps as evidence where both arrive (ARCHITECTURE.md, "What a
+    // rogue bank can still do"). No honest bank's key can be taken that way.
     for c in 0..CONTESTED_KEYS {
         let key = contested_key(c);
         let mut owners = BTreeSet::new();
