@@ -18,6 +18,9 @@ use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
 
+/// The store's file in a bank's data directory.
+pub const DB_FILE_NAME: &str = "bank.sqlite3";
+
 mod protocol;
 mod rows;
 mod schema;

@@ -21,9 +21,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// The bank's SQLite database, in `DATA_DIR`.
-pub const DB_FILE_NAME: &str = "bank.sqlite3";
-
 /// A round's plans are to be decided within this long of its start (their `decide_by_ms`): far
 /// beyond a prepare's timeout and the storing of decisions, which take seconds at worst.
 const DECIDE_WITHIN_MS: i64 = 30_000;
@@ -381,7 +378,7 @@ fn engine(
         id,
         name: name.to_string(),
     };
-    let mut engine = EngineConfig::new(bank, data_dir.join(DB_FILE_NAME));
+    let mut engine = EngineConfig::new(bank, data_dir.join(engine::store::DB_FILE_NAME));
     if let Some(membership) = membership {
         engine.limits = membership.limits();
     }

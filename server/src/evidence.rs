@@ -181,7 +181,7 @@ pub fn report(tx: &TxId, data_dir: &Path, membership: &Membership) -> Result<Str
 /// The contradicting statements about `tx` this bank kept (issue 24), each re-checked against
 /// its signer's public key: two ballots of one bank that cannot both be true.
 fn equivocations(tx: &TxId, data_dir: &Path, membership: &Membership) -> Result<String, String> {
-    let db = data_dir.join(crate::config::DB_FILE_NAME);
+    let db = data_dir.join(engine::store::DB_FILE_NAME);
     if !db.exists() {
         return Ok(String::new());
     }
