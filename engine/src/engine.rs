@@ -13,9 +13,9 @@ use crate::ledger::{Change, Entry, Ledger, LedgerError, NewAccount, PartKey};
 use crate::proof::{BankKey, Keyring};
 use crate::store::{Participation, ProtocolChange, SessionChange, Store, StoredDecision};
 use crate::twopc::proof::{Ballot, Digest, Proof, SignedBallot, SignedPlan};
+use crate::twopc::Termination;
 use crate::twopc::Unacked;
 use crate::twopc::{DecideItem, Decision, InDoubt, PrepareItem, Question, Resolution, Vote};
-use decisions::Termination;
 use domain::consent::{ConsentId, ConsentView, Grant};
 use domain::dto::{
     AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, ReceiverPreview,

@@ -40,10 +40,11 @@ pub mod throttle;
 pub mod twopc;
 pub mod wire;
 
-pub use engine::decisions::{parse_outcome, Termination};
+pub use engine::decisions::parse_outcome;
 pub use engine::{
     wall_clock_ms, Audit, Clock, ConsortiumError, EngineConfig, EngineError, EngineHandle,
     EngineResult, SkewedClock, SystemClock,
 };
 pub use ledger::{LedgerError, NewAccount};
 pub use twopc::Logged;
+pub use twopc::Termination;

@@ -218,6 +218,36 @@ impl Resolution {
     }
 }
 
+/// What a participant answers another one about a plan they share (cooperative termination).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Termination {
+    /// The decision this bank applied, with its proof.
+    Decided(Box<Proof>),
+    /// This bank's signed no: it refused the plan, or never prepared it and never will (its
+    /// deadline has passed).
+    Refuses(SignedBallot),
+    /// This bank voted yes and knows no decision yet, or cannot tell now.
+    Pending,
+}
+
+impl Termination {
+    /// What a bank in doubt about `plan` may decide on this answer of another participant, at
+    /// `now`: a proof it holds for that transaction; or, past the plan's deadline, its signed no
+    /// (then no certificate can ever exist unless that participant contradicts itself, which its
+    /// two signatures would prove). Nothing while it is pending.
+    pub fn decide(self, plan: SignedPlan, now: i64) -> Option<DecideItem> {
+        match self {
+            Termination::Decided(proof) if proof.tx() == &plan.plan.tx => {
+                Some(DecideItem::proved(*proof))
+            }
+            Termination::Refuses(no) if now > plan.plan.decide_by_ms => {
+                Some(DecideItem::proved(Proof::Abort { plan, refusal: no }))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A transaction a participant holds in doubt: who coordinates it, since when, and its plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InDoubt {

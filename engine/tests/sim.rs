@@ -339,20 +339,6 @@ fn keyring() -> engine::proof::Keyring {
     )
 }
 
-/// What another participant's `answer` about `plan` lets a bank in doubt decide, as the node's
-/// `termination_decision`: a proof it holds; past the plan's deadline, its signed no.
-fn termination_decision(plan: SignedPlan, answer: Termination, now: i64) -> Option<DecideItem> {
-    match answer {
-        Termination::Decided(proof) if proof.tx() == &plan.plan.tx => {
-            Some(DecideItem::proved(*proof))
-        }
-        Termination::Refuses(no) if now > plan.plan.decide_by_ms => {
-            Some(DecideItem::proved(Proof::Abort { plan, refusal: no }))
-        }
-        _ => None,
-    }
-}
-
 fn ring_config(me: BankId) -> RingConfig {
     RingConfig {
         me,
@@ -952,7 +938,7 @@ impl Sim {
                 let items: Vec<DecideItem> = plans
                     .into_iter()
                     .zip(answers)
-                    .filter_map(|(plan, answer)| termination_decision(plan, answer, now))
+                    .filter_map(|(plan, answer)| answer.decide(plan, now))
                     .collect();
                 if !items.is_empty() {
                     self.terminated += items.len() as u32;

@@ -17,7 +17,7 @@
 use super::{store_error, EngineError, EngineResult, State};
 use crate::store::{PartState, Participation, ProtocolChange, StoredDecision};
 use crate::twopc::proof::{Ballot, Proof, SignedBallot, SignedPlan};
-use crate::twopc::{DecideItem, Decision, Logged, Question, Resolution, Vote};
+use crate::twopc::{DecideItem, Decision, Logged, Question, Resolution, Termination, Vote};
 use domain::dto::{LegOutcome, PacketOutcome, TxStatus};
 use domain::{BankId, Cents, Refusal, TxId};
 use std::collections::BTreeMap;
@@ -25,18 +25,6 @@ use std::collections::BTreeMap;
 /// Plans this bank learnt were aborted before it ever prepared them, kept (in memory, until
 /// their deadline: a plan past it is refused anyway) so that a late prepare is refused.
 pub const REFUSED_PLANS_MAX: usize = 100_000;
-
-/// What a participant answers another one about a plan they share (cooperative termination).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Termination {
-    /// The decision this bank applied, with its proof.
-    Decided(Box<Proof>),
-    /// This bank's signed no: it refused the plan, or never prepared it and never will (its
-    /// deadline has passed).
-    Refuses(SignedBallot),
-    /// This bank voted yes and knows no decision yet, or cannot tell now.
-    Pending,
-}
 
 impl State {
     /// Signs `ballot` with this bank's key (a bank alone signs nothing, and needs nothing).

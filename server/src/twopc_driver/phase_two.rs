@@ -4,10 +4,9 @@
 
 use super::Node;
 use domain::{BankId, TxId};
-use engine::twopc::proof::{Proof, SignedPlan};
+use engine::twopc::proof::SignedPlan;
 use engine::twopc::{in_doubt_by_coordinator, DecideItem, Question, Resolution};
 use engine::wire::{DecideMsg, ResolveMsg, Route, TerminateMsg};
-use engine::Termination;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,7 +153,7 @@ impl Node {
             let items = plans
                 .into_iter()
                 .zip(answers)
-                .filter_map(|(plan, answer)| termination_decision(plan, answer, now))
+                .filter_map(|(plan, answer)| answer.decide(plan, now))
                 .collect();
             self.apply_found(bank, items, "another participant").await;
         }
@@ -198,18 +197,3 @@ impl Node {
 
 /// Rounds of asking the coordinator alone before the other participants are asked too.
 const ASK_OTHERS_AFTER: i64 = 3;
-
-/// What another participant's `answer` about `plan` lets this bank decide: a proof it holds;
-/// or, past the plan's deadline, its signed no (then no certificate can ever exist unless that
-/// participant contradicts itself, which its two signatures would prove).
-fn termination_decision(plan: SignedPlan, answer: Termination, now: i64) -> Option<DecideItem> {
-    match answer {
-        Termination::Decided(proof) if proof.tx() == &plan.plan.tx => {
-            Some(DecideItem::proved(*proof))
-        }
-        Termination::Refuses(no) if now > plan.plan.decide_by_ms => {
-            Some(DecideItem::proved(Proof::Abort { plan, refusal: no }))
-        }
-        _ => None,
-    }
-}
