@@ -117,6 +117,7 @@ pub fn App() -> impl IntoView {
                 <Nav/>
             </header>
             <main>
+                <pages::session::SessionGuard>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=StaticSegment("") view=pages::landing::Landing/>
                     <Route path=StaticSegment("signup") view=pages::signup::SignUp/>
@@ -129,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("keys") view=pages::keys::Keys/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                 </Routes>
+                </pages::session::SessionGuard>
             </main>
         </Router>
         </i18n::I18nContextProvider>

@@ -302,6 +302,7 @@ mod engine_errors {
             use engine::key_codes::CodeError as E;
             match self {
                 E::Wrong => td_string!(l, err.code_wrong).to_string(),
+                E::Voided => td_string!(l, err.code_voided).to_string(),
                 E::Expired => td_string!(l, err.code_expired).to_string(),
                 E::Busy => td_string!(l, err.codes_busy).to_string(),
             }
@@ -350,6 +351,20 @@ mod engine_errors {
 
 #[cfg(test)]
 mod parity;
+
+/// What a browser shows when a request from another site was refused (403), in the language of
+/// the client's cookie (`cookies`: the request's `Cookie` headers).
+#[cfg(feature = "ssr")]
+pub fn cross_site_refusal(cookies: &[&str]) -> String {
+    let locale = cookies
+        .iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == crate::api::ssr::LOCALE_COOKIE)
+        .and_then(|(_, v)| v.parse::<Locale>().ok())
+        .unwrap_or_default();
+    td_string!(locale, err.cross_site).to_string()
+}
 
 #[cfg(test)]
 mod tests {

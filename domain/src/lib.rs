@@ -25,7 +25,7 @@ pub mod refusal;
 pub mod tax_id;
 pub mod time_fmt;
 
-pub use ids::{AccountId, BankId, TxId};
+pub use ids::{AccountId, BankId, ForeignTxId, TxId};
 pub use money::{Cents, MoneyError};
 pub use pix_key::{KeyKind, PixKey, PixKeyError};
 pub use refusal::Refusal;

@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod browser;
+mod client_security;
 mod consent;
 mod faults;
 mod interbank_input;
