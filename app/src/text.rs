@@ -203,6 +203,26 @@ impl Say for domain::PixKeyError {
     }
 }
 
+impl Say for domain::BrCodeError {
+    fn say(&self, l: Locale) -> String {
+        use domain::BrCodeError as E;
+        match *self {
+            E::Oversized => {
+                td_string!(l, brcode.oversized, max = domain::brcode::MAX_BYTES).to_string()
+            }
+            E::BadCharacter => td_string!(l, brcode.bad_character).to_string(),
+            E::Truncated => td_string!(l, brcode.truncated).to_string(),
+            E::BadLength => td_string!(l, brcode.bad_length).to_string(),
+            E::BadCrc => td_string!(l, brcode.bad_crc).to_string(),
+            E::UnknownGui => td_string!(l, brcode.unknown_gui).to_string(),
+            E::BadAmount => td_string!(l, brcode.bad_amount).to_string(),
+            E::MissingField(id) => td_string!(l, brcode.missing_field, field = id).to_string(),
+            E::BadValue(id) => td_string!(l, brcode.bad_value, field = id).to_string(),
+            E::TooLong(id) => td_string!(l, brcode.too_long, field = id).to_string(),
+        }
+    }
+}
+
 impl Say for domain::ids::BadTxId {
     fn say(&self, l: Locale) -> String {
         td_string!(l, err.bad_tx).to_string()

@@ -7,6 +7,8 @@ pub mod keys;
 pub mod landing;
 pub mod login;
 pub mod packet;
+pub mod pay;
+pub mod receive;
 pub mod session;
 pub mod signup;
 pub mod status;
