@@ -91,6 +91,24 @@ async fn a_receive_code_is_paid_from_another_bank_and_bad_codes_move_nothing() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
 
+    // The page itself, rendered by the bank: the QR code inline, the text to copy.
+    let html = dora2
+        .http
+        .get(format!("{}/receive", dora2.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"class="qr"><svg xmlns="#)
+            && html.contains("BR.GOV.BCB.PIX011127182818205"),
+        "{html}"
+    );
+    // A code's QR code stays small enough to send with every page (about 15 kB for 143 bytes).
+    assert!(code["svg"].as_str().unwrap().len() < 32_000, "{code}");
+
     // Ana, at bank 4, pastes it: she sees who receives and how much, then pays.
     let (s, preview) = ana4
         .call("read_code", &[("code", &format!(" {text}\n"))])
@@ -173,6 +191,17 @@ async fn a_receive_code_is_paid_from_another_bank_and_bad_codes_move_nothing() {
     }
     assert_eq!(ana4.balances().await, (ana_before, 0));
     assert_eq!(dora2.balances().await, (3_550, 0));
+
+    let html = ana4
+        .http
+        .get(format!("{}/pay", ana4.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("read-code-form"), "{html}");
 
     // Without a session, neither page's functions answer.
     let stranger = Client {
