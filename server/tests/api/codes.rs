@@ -204,10 +204,8 @@ async fn a_receive_code_is_paid_from_another_bank_and_bad_codes_move_nothing() {
     assert!(html.contains("read-code-form"), "{html}");
 
     // Without a session, neither page's functions answer.
-    let stranger = Client {
-        http: english_http(&c.url(3)),
-        url: c.url(3),
-    };
+    // (A client of the support helpers, with cookies of its own and no session.)
+    let stranger = c.client(3);
     let (s, _) = stranger.call("read_code", &[("code", &text)]).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = stranger.call("receive_codes", &[]).await;
