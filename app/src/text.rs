@@ -198,7 +198,6 @@ impl Say for domain::PixKeyError {
             E::Phone => td_string!(l, err.key_phone).to_string(),
             E::Evp => td_string!(l, err.key_evp).to_string(),
             E::TaxId(e) => e.say(l),
-            E::PhoneWithoutCountry => td_string!(l, err.key_phone_country).to_string(),
         }
     }
 }
