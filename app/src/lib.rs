@@ -4,8 +4,8 @@
 //! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
 //! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
-//!   builder), bank selector, consortium status, and the pages of a link between banks (consent,
-//!   return, consents given).
+//!   builder), a transfer's comprovante, bank selector, consortium status, and the pages of a
+//!   link between banks (consent, return, consents given).
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
@@ -24,7 +24,7 @@ pub mod text;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 pub use error::AppError;
 
@@ -128,6 +128,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("consents") view=pages::consent::Consents/>
                     <Route path=StaticSegment("keys") view=pages::keys::Keys/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
+                    <Route path=(StaticSegment("receipt"), ParamSegment("tx")) view=pages::receipt::ReceiptView/>
                 </Routes>
             </main>
         </Router>

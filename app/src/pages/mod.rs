@@ -7,6 +7,7 @@ pub mod keys;
 pub mod landing;
 pub mod login;
 pub mod packet;
+pub mod receipt;
 pub mod signup;
 pub mod status;
 

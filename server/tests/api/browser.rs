@@ -821,6 +821,48 @@ async fn a_phone_sized_browser_never_scrolls_sideways_and_the_ring_is_drawn() {
     click(b, "//button[text()='Confirm Pix']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 13.495,67']").await;
     wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
+    // Issue 27: the statement's rows sit under their day's date, shown at this width too; the
+    // Pix's comprovante (from its outcome) names both parties and fits the screen.
+    let day = wait_for(
+        b,
+        "//table[contains(@class, 'statement')]//tr[@class='day-row']/th",
+    )
+    .await;
+    assert_eq!(
+        day.text().await.unwrap().len(),
+        "dd/mm/yyyy".len(),
+        "a date heads the rows"
+    );
+    assert!(
+        day.is_displayed().await.unwrap(),
+        "the date shows on a phone"
+    );
+    click(b, "//a[@id='pix-receipt']").await;
+    wait_for(
+        b,
+        "//section[@id='receipt']//div[@class='receipt-line' and @data-kind='pix_out' and @data-status='committed']\
+         [.//div[contains(@class, 'payer')]/p[@class='party-name' and text()='Ana Lima']]\
+         [.//div[contains(@class, 'receiver')]/p[@class='party-name' and text()='Beto Reis']]",
+    )
+    .await;
+    wait_for(b, "//dd[@id='receipt-e2e' and starts-with(., 'E')]").await;
+    wait_for(
+        b,
+        "//button[@id='print-receipt' and text()='Print / save as PDF']",
+    )
+    .await;
+    overflows.extend(sideways(b, "receipt").await);
+    screenshot(b, "phone-receipt").await;
+    b.goto(&format!("{eleven}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
+    b.execute(
+        "document.getElementById('history').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(b, "phone-statement").await;
 
     // Two packet rows, then their review.
     packet_row(b, 1, "1", BETO_CPF, "Automobili", "50,00").await;
