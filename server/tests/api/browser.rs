@@ -585,9 +585,20 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     wait_hydrated(b).await;
     wait_for(b, "//tr[@class='consent-row' and @data-bank='1' and @data-status='active']//td[contains(., 'R$ 100,00')]").await;
     screenshot(b, "automobili-consents").await;
+    // Revoking asks first, then says it is done.
     click(
         b,
-        "//tr[@class='consent-row' and @data-bank='1']//button[text()='Revoke']",
+        "//tr[@class='consent-row' and @data-bank='1']//summary[text()='Revoke']",
+    )
+    .await;
+    click(
+        b,
+        "//tr[@class='consent-row' and @data-bank='1']//button[text()='Yes, revoke']",
+    )
+    .await;
+    wait_for(
+        b,
+        "//p[@id='consent-revoked' and text()='Consent revoked.']",
     )
     .await;
     wait_for(
