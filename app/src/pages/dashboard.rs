@@ -143,8 +143,9 @@ fn Overview(page: Page) -> impl IntoView {
             </div>
         </section>
         <div class="columns">
-            <DepositCard deposit tx_id=deposit_id/>
+            // Pix first and primary: it is what a client comes for; a deposit is the exception.
             <PixCard send tx_id=pix_id page/>
+            <DepositCard deposit tx_id=deposit_id/>
         </div>
         {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
         {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
@@ -203,7 +204,7 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
                     Some(Ok(amount)) => Some(view! { <p class="ok" role="status">{t_string!(i18n, deposit.received, amount = amount.to_brl()).to_string()}</p> }),
                     _ => None,
                 }}
-                <button type="submit" class="primary" disabled=move || deposit.pending().get()>{t!(i18n, deposit.submit)}</button>
+                <button type="submit" disabled=move || deposit.pending().get()>{t!(i18n, deposit.submit)}</button>
             </ActionForm>
         </section>
     }
@@ -383,7 +384,7 @@ fn PixCard(
                 <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
                 {problem("amount")}
                 {problem("")}
-                <button type="submit" disabled=move || looking.get()>{t!(i18n, pix.review)}</button>
+                <button type="submit" class="primary" disabled=move || looking.get()>{t!(i18n, pix.review)}</button>
             </form>
             {move || match review.get() {
                 Some(Ok(r)) => Some(view! {
