@@ -86,6 +86,7 @@ fn content_security_policy() {
 
 #[component]
 pub fn App() -> impl IntoView {
+    text::plural_rules();
     provide_meta_context();
     let bank: pages::BankResource = OnceResource::new(api::get_bank());
     provide_context(bank);

@@ -553,7 +553,7 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
     let l = i18n.get_locale_untracked();
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
-        (true, _) => td_string!(l, packet.sent_all, n = outcome.legs.len()).to_string(),
+        (true, _) => td_string!(l, packet.sent_all, count = outcome.legs.len()).to_string(),
         (false, Some((i, reason))) => td_string!(
             l,
             packet.cancelled_leg,
