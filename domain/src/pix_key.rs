@@ -151,7 +151,8 @@ impl PixKey {
                 .map(PixKey::Email)
                 .map_err(|_| PixKeyError::Email);
         }
-        if t.starts_with('+') || t.contains(['(', ')']) {
+        let phone_shaped = t.chars().all(|c| c.is_ascii_digit() || " ()-".contains(c));
+        if t.starts_with('+') || (t.contains(['(', ')']) && phone_shaped) {
             return PixKey::parse_phone(t);
         }
         if is_uuid(t) {
@@ -385,6 +386,11 @@ mod tests {
         assert_eq!(PixKey::parse("(21) 9876"), Err(PixKeyError::Phone));
         assert_eq!(PixKey::parse("(21 99876-5432"), Err(PixKeyError::Phone));
         assert_eq!(PixKey::parse(")21( 99876-5432"), Err(PixKeyError::Phone));
+        // Parentheses around anything but a phone's digits make no phone.
+        assert_eq!(
+            PixKey::parse("<script>alert(1)</script>"),
+            Err(PixKeyError::TaxId(TaxIdError::BadCharacter))
+        );
         // Eleven digits that are neither a valid CPF nor a mobile (no 9 after the area code).
         assert_eq!(
             PixKey::parse("21898765432"),
