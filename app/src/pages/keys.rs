@@ -87,6 +87,10 @@ pub fn Keys() -> impl IntoView {
         if confirmed || registered {
             form.typed.set(String::new());
         }
+        // A new request asks for a new code: the last confirmation no longer hides its form.
+        if previous.is_some_and(|p| p.0 != now.0) {
+            confirm.value().set(None);
+        }
         now
     });
     view! {

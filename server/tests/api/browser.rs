@@ -697,6 +697,17 @@ async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
     wait_hydrated(b).await;
     assert_eq!(b.title().await.unwrap(), "Chaves Pix · Eleven");
     select_at(b, "//select[@name='kind']", "email").await;
+    // Issue 27: after an error the form still says e-mail, with what she typed.
+    fill_at(b, "//input[@name='value']", "ana.lima@").await;
+    click(b, "//button[text()='Cadastrar']").await;
+    wait_for(b, "//span[@data-field='value']").await;
+    let kind = wait_for(b, "//select[@name='kind']").await;
+    assert_eq!(kind.prop("value").await.unwrap().as_deref(), Some("email"));
+    let typed = wait_for(b, "//input[@name='value']").await;
+    assert_eq!(
+        typed.prop("value").await.unwrap().as_deref(),
+        Some("ana.lima@")
+    );
     fill_at(b, "//input[@name='value']", "ana.lima@example.com").await;
     click(b, "//button[text()='Cadastrar']").await;
     wait_for(
@@ -721,6 +732,21 @@ async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
     )
     .await;
     screenshot(b, "pt-keys").await;
+
+    // Her phone, typed the Brazilian way, without +55.
+    select_at(b, "//select[@name='kind']", "phone").await;
+    fill_at(b, "//input[@name='value']", "(21) 99876-5432").await;
+    click(b, "//button[text()='Cadastrar']").await;
+    wait_for(
+        b,
+        "//div[@id='confirm-key' and contains(., '+55 21 99876-5432')]",
+    )
+    .await;
+    let code = crate::keys::code_sent(&c, 0, "+5521998765432");
+    fill(b, "code", &code).await;
+    click(b, "//button[text()='Confirmar']").await;
+    wait_for(b, "//li[@class='key-row' and @data-key='+5521998765432']").await;
+    screenshot(b, "pt-phone-key").await;
 
     // Pix by key alone: no bank to choose; the review names the receiver and his bank.
     b.goto(&format!("{eleven}/dashboard")).await.unwrap();
