@@ -132,8 +132,10 @@ start_banks() {
     mkdir -p "$dir/bank-$id"
     local listen=()
     [ "$own_listener" = 1 ] && listen=(INTERBANK_BIND_ADDR="127.0.0.1:${interbank_ports[$((id-1))]}")
+    # Every simulated client comes from 127.0.0.1: the address gets the budget of 100,000
+    # clients (key lookups, sign-ups); each account keeps its own.
     env BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
-      "${auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
+      ADDRESS_BUDGET_SCALE=100000 "${auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
       "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
     pids+=($!)
   done

@@ -111,7 +111,10 @@ expect() {
 }
 
 # status_of BANK: GET /status into $work/status-BANK.json; fails (returns 1) when unreachable.
-status_of() { curl -sf --max-time 2 -o "$work/status-$1.json" "${url[$1]}/status"; }
+status_of() {
+  curl -sf --max-time 2 -H "Authorization: Bearer $(cat "$work/operator-token")" \
+    -o "$work/status-$1.json" "${url[$1]}/status"
+}
 visits() { status_of "$1" && json "$work/status-$1.json" 'd["ring"]["visits"]'; }
 
 # balances BANK USER: prints "available blocked" (cents) of USER's account at BANK.

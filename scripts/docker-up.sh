@@ -6,8 +6,10 @@
 #
 # Environment: COMPOSE_PROJECT (compose project name, default the folder's), CONSORCIO_MEMBERSHIP
 # (where to write the membership file, default data/docker/membership.json), PUBLIC_HOST (how a
-# browser reaches the published ports, default 127.0.0.1), LIMIT_CENTS (every bank's limit), and
-# what docker-compose.yaml reads (CONSORCIO_IMAGE, BANKn_PORT, HOST_IP).
+# browser reaches the published ports; default one host name per bank, eleven.localhost and so on,
+# which browsers resolve to this machine), LIMIT_CENTS (every bank's limit), and what
+# docker-compose.yaml reads (CONSORCIO_IMAGE, BANKn_PORT, HOST_IP). The operators' token is made
+# once beside the membership file (operator-token) and given to every bank.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/membership.sh"
@@ -28,9 +30,12 @@ for id in 1 2 3 4 5; do
     || dc run --rm --no-deps -T -e BANK_ID=$id "bank$id" keygen /data/bank.key)
   key=$(echo "$key" | tr -d '\r' | tail -1)
   port_var="BANK${id}_PORT"
-  specs+=("$id,$(demo_name $id),http://bank$id:9080,http://${PUBLIC_HOST:-127.0.0.1}:${!port_var:-808$id},$key")
+  host=${PUBLIC_HOST:-$(host_name $id).localhost}
+  specs+=("$id,$(demo_name $id),http://bank$id:9080,http://$host:${!port_var:-808$id},$key")
 done
 write_membership "$CONSORCIO_MEMBERSHIP" "${LIMIT_CENTS:-100000000000}" "${specs[@]}"
 chmod 0644 "$CONSORCIO_MEMBERSHIP"
 echo "docker-up: membership file $CONSORCIO_MEMBERSHIP"
+CONSORCIO_OPERATOR_TOKEN=$(operator_token "$(dirname "$CONSORCIO_MEMBERSHIP")/operator-token")
+export CONSORCIO_OPERATOR_TOKEN
 dc up -d "$@"

@@ -30,4 +30,14 @@ write_membership() {
 }
 
 # The demo's five banks, by id.
+# host_name ID: the demo's host name of bank ID (eleven, automobili, ...): one host per bank, so
+# that no bank's pages see another's cookies (browsers resolve *.localhost to this machine).
+host_name() { demo_name "$1" | tr '[:upper:] ' '[:lower:]-'; }
+# operator_token FILE: the operators' token kept in FILE (made once, 32 hex digits, mode 0600).
+operator_token() {
+  if [ ! -s "$1" ]; then
+    (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > "$1")
+  fi
+  cat "$1"
+}
 demo_name() { case $1 in 1) echo Eleven;; 2) echo Automobili;; 3) echo Secret;; 4) echo Formula;; 5) echo Titanium;; *) echo "Bank $1";; esac; }

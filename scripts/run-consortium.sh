@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts the five banks of the demo on this machine and prints their URLs:
-#   1 Eleven :8081, 2 Automobili :8082, 3 Secret :8083, 4 Formula :8084, 5 Titanium :8085.
+# Starts the five banks of the demo on this machine and prints their URLs, one host name per
+# bank (browsers resolve *.localhost to this machine): http://eleven.localhost:8081,
+# automobili :8082, secret :8083, formula :8084, titanium :8085.
 # Each bank keeps its database and its signing key in data/bank-N; the consortium's membership
 # file is data/membership.json (LIMIT_CENTS sets every bank's limit). Ctrl-C stops them all.
 # PROFILE=release builds optimised binaries (slower to build, faster to run).
@@ -27,9 +28,11 @@ specs=()
 for id in 1 2 3 4 5; do
   key=$(ensure_key "$bin" "$root/data/bank-$id/bank.key")
   # Inter-bank API on :908N (its own listener), the bank's site on :808N.
-  specs+=("$id,$(demo_name $id),http://127.0.0.1:908$id,http://127.0.0.1:808$id,$key")
+  specs+=("$id,$(demo_name $id),http://127.0.0.1:908$id,http://$(host_name $id).localhost:808$id,$key")
 done
 membership="$root/data/membership.json"
+# The operators' token (for /metrics and the operators' part of /status), made once.
+token=$(operator_token "$root/data/operator-token")
 write_membership "$membership" "${LIMIT_CENTS:-100000000000}" "${specs[@]}"
 pids=()
 cleanup() {
@@ -44,7 +47,7 @@ for id in 1 2 3 4 5; do
   : > "$log"
   BANK_ID=$id BIND_ADDR=127.0.0.1:808$id INTERBANK_BIND_ADDR=127.0.0.1:908$id \
     DATA_DIR="$root/data/bank-$id" SITE_DIR="$CARGO_TARGET_DIR/site" \
-    MEMBERSHIP="$membership" "$bin" > "$log" 2>&1 &
+    MEMBERSHIP="$membership" OPERATOR_TOKEN="$token" "$bin" > "$log" 2>&1 &
   pids+=($!)
 done
 
@@ -57,10 +60,11 @@ for id in 1 2 3 4 5; do
     if ! kill -0 "${pids[$((id-1))]}" 2>/dev/null; then echo "bank $id failed to start:"; cat "$log"; exit 1; fi
     sleep 0.1
   done
-  grep -m1 "listening on" "$log" | sed 's/^bank-node /  bank /'
+  echo "  bank $id $(demo_name $id): http://$(host_name $id).localhost:808$id"
 done
 echo
-echo "Five banks are running; logs in data/bank-N.log; ring status at http://127.0.0.1:808N/status."
+echo "Five banks are running; logs in data/bank-N.log; the consortium page at /consortium on any of them."
+echo "Operators: /metrics and /status with 'Authorization: Bearer \$(cat data/operator-token)'."
 echo "Press Ctrl-C to stop them."
 wait -n "${pids[@]}"
 echo "a bank exited; stopping the others"

@@ -7,6 +7,7 @@
 //! - `dashboard`: the dashboard's data;
 //! - `money`: deposit, who a key pays, Pix, Pix packets and their progress;
 //! - [`keys`]: the client's Pix keys;
+//! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
 //! - `consent`: links between banks and the consents behind them.
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
@@ -14,6 +15,7 @@
 
 mod accounts;
 mod banks;
+pub mod codes;
 mod consent;
 mod dashboard;
 pub mod keys;
@@ -25,6 +27,7 @@ pub mod ssr;
 
 pub use accounts::*;
 pub use banks::*;
+pub use codes::{pay_code, read_code, receive_codes, PayCode, ReadCode, ReceiveCodes};
 pub use consent::*;
 pub use dashboard::*;
 pub use keys::{

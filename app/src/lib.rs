@@ -4,8 +4,9 @@
 //! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
 //! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
-//!   builder), a transfer's comprovante, bank selector, consortium status, and the pages of a
-//!   link between banks (consent, return, consents given).
+//!   builder), a transfer's comprovante, receiving by QR code, paying with a code, bank
+//!   selector, consortium status, and the pages of a link between banks (consent, return,
+//!   consents given).
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
@@ -118,6 +119,7 @@ pub fn App() -> impl IntoView {
                 <Nav/>
             </header>
             <main>
+                <pages::session::SessionGuard>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=StaticSegment("") view=pages::landing::Landing/>
                     <Route path=StaticSegment("signup") view=pages::signup::SignUp/>
@@ -128,9 +130,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("consent") view=pages::consent::ConsentPage/>
                     <Route path=StaticSegment("consents") view=pages::consent::Consents/>
                     <Route path=StaticSegment("keys") view=pages::keys::Keys/>
+                    <Route path=StaticSegment("receive") view=pages::receive::Receive/>
+                    <Route path=StaticSegment("pay") view=pages::pay::Pay/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                     <Route path=(StaticSegment("receipt"), ParamSegment("tx")) view=pages::receipt::ReceiptView/>
                 </Routes>
+                </pages::session::SessionGuard>
             </main>
         </Router>
         </i18n::I18nContextProvider>
@@ -155,6 +160,8 @@ fn Nav() -> impl IntoView {
             <a href="/consortium">{i18n::t!(i18n, nav.status)}</a>
             <a href="/dashboard">{i18n::t!(i18n, nav.account)}</a>
             <a href="/keys">{i18n::t!(i18n, nav.keys)}</a>
+            <a href="/receive">{i18n::t!(i18n, nav.receive)}</a>
+            <a href="/pay">{i18n::t!(i18n, nav.pay)}</a>
             <button type="button" class="link lang" id="language"
                 aria-label=move || i18n::t_string!(i18n, nav.switch_label).to_string()
                 on:click=move |_| i18n.set_locale(other())>

@@ -224,6 +224,26 @@ impl Say for domain::PixKeyError {
     }
 }
 
+impl Say for domain::BrCodeError {
+    fn say(&self, l: Locale) -> String {
+        use domain::BrCodeError as E;
+        match *self {
+            E::Oversized => {
+                td_string!(l, brcode.oversized, max = domain::brcode::MAX_BYTES).to_string()
+            }
+            E::BadCharacter => td_string!(l, brcode.bad_character).to_string(),
+            E::Truncated => td_string!(l, brcode.truncated).to_string(),
+            E::BadLength => td_string!(l, brcode.bad_length).to_string(),
+            E::BadCrc => td_string!(l, brcode.bad_crc).to_string(),
+            E::UnknownGui => td_string!(l, brcode.unknown_gui).to_string(),
+            E::BadAmount => td_string!(l, brcode.bad_amount).to_string(),
+            E::MissingField(id) => td_string!(l, brcode.missing_field, field = id).to_string(),
+            E::BadValue(id) => td_string!(l, brcode.bad_value, field = id).to_string(),
+            E::TooLong(id) => td_string!(l, brcode.too_long, field = id).to_string(),
+        }
+    }
+}
+
 impl Say for domain::ids::BadTxId {
     fn say(&self, l: Locale) -> String {
         td_string!(l, err.bad_tx).to_string()
@@ -323,6 +343,7 @@ mod engine_errors {
             use engine::key_codes::CodeError as E;
             match self {
                 E::Wrong => td_string!(l, err.code_wrong).to_string(),
+                E::Voided => td_string!(l, err.code_voided).to_string(),
                 E::Expired => td_string!(l, err.code_expired).to_string(),
                 E::Busy => td_string!(l, err.codes_busy).to_string(),
             }
@@ -371,6 +392,20 @@ mod engine_errors {
 
 #[cfg(test)]
 mod parity;
+
+/// What a browser shows when a request from another site was refused (403), in the language of
+/// the client's cookie (`cookies`: the request's `Cookie` headers).
+#[cfg(feature = "ssr")]
+pub fn cross_site_refusal(cookies: &[&str]) -> String {
+    let locale = cookies
+        .iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == crate::api::ssr::LOCALE_COOKIE)
+        .and_then(|(_, v)| v.parse::<Locale>().ok())
+        .unwrap_or_default();
+    td_string!(locale, err.cross_site).to_string()
+}
 
 #[cfg(test)]
 mod tests {

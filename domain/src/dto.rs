@@ -276,3 +276,45 @@ pub struct PacketProgress {
     pub legs: Vec<LegState>,
     pub done: bool,
 }
+
+/// A code to receive a Pix at one of the client's keys: the "Receber" page shows one per key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveCode {
+    /// The key as its owner sees it, and in canonical form.
+    pub key_shown: String,
+    pub key: String,
+    pub kind: crate::KeyKind,
+    /// The "Pix Copia e Cola" text (a [`crate::BrCode`]).
+    pub text: String,
+    /// The message the code carries for the payer (accents taken off; shortened when the key
+    /// leaves the code less room).
+    pub message: Option<String>,
+    /// The same code as a QR code: an SVG document drawn by the bank (only `<svg>`, `<rect>`
+    /// and `<path>`, no script, no text from the client).
+    pub svg: String,
+}
+
+/// The "Receber" page: a code per key of the client's, all for the same amount and message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivePage {
+    pub codes: Vec<ReceiveCode>,
+    /// `None`: the payer chooses.
+    pub amount: Option<Cents>,
+}
+
+/// A pasted code, read and its key looked up: what the payer confirms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodePreview {
+    /// The code as read (without surrounding white space); confirming sends it back and the
+    /// bank reads it again.
+    pub code: String,
+    pub receiver: ReceiverPreview,
+    /// The amount the code fixes (then the payer cannot change it), or `None`.
+    pub amount: Option<Cents>,
+    /// The receiver's message in the code, if any.
+    pub message: Option<String>,
+    /// The name the code gives for its receiver (the directory's name is `receiver.name`).
+    pub merchant_name: String,
+    /// The id this payment will carry: confirming twice pays once.
+    pub tx_id: TxId,
+}

@@ -86,6 +86,43 @@ impl TxId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The code of the bank that started it, as the id says.
+    pub fn bank_code(&self) -> u32 {
+        self.0[1..9].parse().unwrap_or(0)
+    }
+
+    /// Whether a client may give this id to `bank` at `now_ms`: it must be an id of that bank,
+    /// stamped today in Brasília time and not after this minute, as a Pix end-to-end id is (or
+    /// within the last [`TxId::CLIENT_GRACE_MS`], so that a form opened before midnight still
+    /// sends). Ids from other banks' clients reach a bank only inside a coordinator's signed plan.
+    pub fn check_client_given(&self, bank: BankId, now_ms: i64) -> Result<(), ForeignTxId> {
+        if self.bank_code() != u32::from(bank.get()) {
+            return Err(ForeignTxId::OtherBank);
+        }
+        let stamp = &self.0[9..21];
+        let today = crate::time_fmt::stamp_brasilia(now_ms);
+        let fits = crate::time_fmt::stamp_brasilia_ms(stamp).is_some_and(|at| {
+            at <= now_ms && (stamp[..8] == today[..8] || now_ms - at <= Self::CLIENT_GRACE_MS)
+        });
+        if fits {
+            Ok(())
+        } else {
+            Err(ForeignTxId::NotToday)
+        }
+    }
+
+    /// How old a client's id stamped yesterday may be (a form left open over midnight).
+    pub const CLIENT_GRACE_MS: i64 = 15 * 60_000;
+}
+
+/// Why a well-formed id given by a client is not one it may use here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ForeignTxId {
+    #[error("the transaction id names another bank")]
+    OtherBank,
+    #[error("the transaction id is not stamped today (Brasília time)")]
+    NotToday,
 }
 
 impl<'de> Deserialize<'de> for TxId {

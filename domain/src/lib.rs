@@ -1,6 +1,7 @@
 //! Pure domain types shared by the browser (wasm) and the bank node.
 //!
 //! # Layout
+//! - [`brcode`]: [`BrCode`], a Pix payment request as QR code or "copia e cola" text (EMV MPM).
 //! - [`money`]: [`Cents`], the only representation of money, and BRL parsing/formatting.
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
 //! - [`pix_key`]: [`PixKey`], every kind of Pix key (CPF, CNPJ, e-mail, phone, random).
@@ -14,6 +15,7 @@
 //!
 //! Nothing here performs I/O, so the whole crate compiles to wasm32 and runs under a simulator.
 
+pub mod brcode;
 pub mod consent;
 pub mod dto;
 pub mod ids;
@@ -25,7 +27,8 @@ pub mod refusal;
 pub mod tax_id;
 pub mod time_fmt;
 
-pub use ids::{AccountId, BankId, TxId};
+pub use brcode::{BrCode, BrCodeError};
+pub use ids::{AccountId, BankId, ForeignTxId, TxId};
 pub use money::{Cents, MoneyError};
 pub use pix_key::{KeyKind, PixKey, PixKeyError};
 pub use refusal::Refusal;

@@ -25,11 +25,27 @@ pub fn format_brasilia_time(unix_ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `yyyyMMddHHmm` in UTC, the timestamp part of a transaction id.
-pub fn stamp_utc(unix_ms: i64) -> String {
+/// `yyyyMMddHHmm` in Brasília time, the timestamp part of a transaction id.
+pub fn stamp_brasilia(unix_ms: i64) -> String {
     at(unix_ms)
+        .to_offset(offset!(-3))
         .format(format_description!("[year][month][day][hour][minute]"))
         .unwrap_or_default()
+}
+
+/// The instant a `yyyyMMddHHmm` Brasília stamp names (its minute's first millisecond), or `None`
+/// when it is no real minute.
+pub fn stamp_brasilia_ms(text: &str) -> Option<i64> {
+    if text.len() != 12 {
+        return None;
+    }
+    let at = time::PrimitiveDateTime::parse(
+        text,
+        format_description!("[year][month][day][hour][minute]"),
+    )
+    .ok()?
+    .assume_offset(offset!(-3));
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// `26/11/2026`: the Brasília date of a timestamp.
@@ -68,11 +84,11 @@ mod tests {
         assert_eq!(format_brasilia(1_795_712_700_000), "26/11/2026 14:05");
         assert_eq!(format_brasilia_time(1_795_712_700_000), "14:05");
         assert_eq!(format_brasilia_time(0), "21:00");
-        assert_eq!(stamp_utc(1_795_712_700_000), "202611261705");
+        assert_eq!(stamp_brasilia(1_795_712_700_000), "202611261405");
         // 2024-02-29T12:00:00Z, a leap day; 2000-02-29, a leap century
-        assert_eq!(stamp_utc(1_709_208_000_000), "202402291200");
-        assert_eq!(stamp_utc(951_782_400_000), "200002290000");
-        assert_eq!(stamp_utc(0), "197001010000");
+        assert_eq!(stamp_brasilia(1_709_208_000_000), "202402290900");
+        assert_eq!(stamp_brasilia(951_782_400_000), "200002282100");
+        assert_eq!(stamp_brasilia(0), "196912312100");
     }
 
     #[test]

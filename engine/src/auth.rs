@@ -14,8 +14,13 @@ const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 const ARGON2_ITERATIONS: u32 = 2;
 const ARGON2_LANES: u32 = 1;
 
-/// How long a session lasts: the engine expires it, and the cookie's Max-Age says the same.
-pub const SESSION_TTL_MS: i64 = 12 * 3_600 * 1_000;
+/// How long a session lasts at most, however busy: the engine ends it, and the cookie's Max-Age
+/// says the same. Banks' apps ask for the password again within minutes to hours; two hours
+/// covers a working session.
+pub const SESSION_TTL_MS: i64 = 2 * 3_600 * 1_000;
+
+/// A session nobody used for this long ends (a phone or a computer left unlocked).
+pub const SESSION_IDLE_MS: i64 = 10 * 60 * 1_000;
 
 /// A PHC-format Argon2id hash. A secret: explicitly not Serialize/Deserialize, and its Debug
 /// output hides the value.

@@ -28,6 +28,9 @@ pub const STATE_TTL_MS: i64 = 15 * 60 * 1_000;
 pub const PENDING_MAX: usize = 10_000;
 /// Consents one account may have given, at most.
 pub const CONSENTS_PER_ACCOUNT_MAX: usize = 50;
+/// Codes (at the bank holding the money) or link states (at the bank asking) one account may
+/// have waiting at once; a new one past it drops that account's oldest.
+pub const PENDING_PER_ACCOUNT: usize = 5;
 
 /// A consent given at this bank.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,12 +187,27 @@ impl Consents {
         !self.changes.is_empty()
     }
 
-    /// Drops codes and link states past their time; refuses a new one when still full.
+    /// Makes room for one more code or link state of `account`: drops that account's oldest
+    /// beyond [`PENDING_PER_ACCOUNT`] (so that no client can fill the table for the others), then
+    /// everyone's past their time; refuses a new one when still full.
     fn make_room<T>(
         pending: &mut HashMap<String, T>,
-        expires: impl Fn(&T) -> i64,
+        (owner, expires): (impl Fn(&T) -> AccountId, impl Fn(&T) -> i64),
+        account: AccountId,
         now_ms: i64,
     ) -> Result<(), ConsentError> {
+        let mut own: Vec<(i64, String)> = pending
+            .iter()
+            .filter(|(_, p)| owner(p) == account)
+            .map(|(k, p)| (expires(p), k.clone()))
+            .collect();
+        if own.len() >= PENDING_PER_ACCOUNT {
+            own.sort_unstable();
+            let excess = own.len() + 1 - PENDING_PER_ACCOUNT;
+            for (_, k) in own.into_iter().take(excess) {
+                pending.remove(&k);
+            }
+        }
         if pending.len() >= PENDING_MAX {
             pending.retain(|_, p| expires(p) > now_ms);
         }
@@ -211,7 +229,12 @@ impl Consents {
         terms: ConsentTerms,
         now_ms: i64,
     ) -> Result<String, ConsentError> {
-        Self::make_room(&mut self.codes, |p| p.expires_ms, now_ms)?;
+        Self::make_room(
+            &mut self.codes,
+            (|p: &Pending| p.owner, |p: &Pending| p.expires_ms),
+            owner,
+            now_ms,
+        )?;
         let given = self
             .given
             .values()
@@ -383,7 +406,12 @@ impl Consents {
         bank: BankId,
         now_ms: i64,
     ) -> Result<String, ConsentError> {
-        Self::make_room(&mut self.states, |s| s.expires_ms, now_ms)?;
+        Self::make_room(
+            &mut self.states,
+            (|s: &LinkState| s.account, |s: &LinkState| s.expires_ms),
+            account,
+            now_ms,
+        )?;
         let state = secret_token();
         self.states.insert(
             state.clone(),

@@ -69,7 +69,10 @@ pub struct EngineConfig {
     pub queue_capacity: usize,
     /// Most commands applied per group commit.
     pub batch_max: usize,
+    /// A session ends this long after its login, however busy (the cookie's Max-Age).
     pub session_ttl_ms: i64,
+    /// A session unused this long ends.
+    pub session_idle_ms: i64,
     /// Bound on live sessions, so that logins cannot grow memory without limit.
     pub sessions_max: usize,
     /// Live sessions one account may have; a new login past it ends that account's oldest (so
@@ -114,6 +117,7 @@ impl EngineConfig {
             queue_capacity: 4_096,
             batch_max: 1_024,
             session_ttl_ms: crate::auth::SESSION_TTL_MS,
+            session_idle_ms: crate::auth::SESSION_IDLE_MS,
             sessions_max: 100_000,
             sessions_per_account: 10,
             recent_limit: 50,
@@ -202,10 +206,36 @@ impl Request for Shutdown {
     }
 }
 
-/// Live sessions: token hash -> (account, expires at ms). Only the engine thread changes them
-/// (a new one is in memory before it is durable, but nobody holds its token until then); request
-/// handlers read them directly, without a round trip through the engine's queue.
-type SessionTable = Arc<RwLock<HashMap<TokenHash, (AccountId, i64)>>>;
+/// Live sessions by token hash. Only the engine thread adds and removes them (a new one is in
+/// memory before it is durable, but nobody holds its token until then); request handlers read
+/// them directly, without a round trip through the engine's queue, and mark them used.
+type SessionTable = Arc<RwLock<HashMap<TokenHash, LiveSession>>>;
+
+/// A session in memory: whose, until when at most, and when it was last used.
+#[derive(Debug)]
+pub(crate) struct LiveSession {
+    account: AccountId,
+    expires_ms: i64,
+    /// Kept in memory only (a write per request would cost a durable commit each): after a
+    /// restart, sessions count as used at the restart.
+    last_used_ms: std::sync::atomic::AtomicI64,
+}
+
+impl LiveSession {
+    fn new(account: AccountId, expires_ms: i64, now_ms: i64) -> LiveSession {
+        LiveSession {
+            account,
+            expires_ms,
+            last_used_ms: std::sync::atomic::AtomicI64::new(now_ms),
+        }
+    }
+
+    /// Whether it is still on at `now_ms`: before its end and used within `idle_ms`.
+    fn live(&self, now_ms: i64, idle_ms: i64) -> bool {
+        let used = self.last_used_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.expires_ms > now_ms && now_ms - used < idle_ms
+    }
+}
 
 /// A cheap, cloneable handle for enqueueing commands.
 #[derive(Clone)]
@@ -214,6 +244,9 @@ pub struct EngineHandle {
     bank: BankInfo,
     clock: Arc<dyn Clock>,
     sessions: SessionTable,
+    /// How long a session lives at most, and unused (see [`EngineConfig`]).
+    session_ttl_ms: i64,
+    session_idle_ms: i64,
     /// This bank's copy of the key directory, read without the queue (the engine writes it).
     keys: crate::directory::SharedEntries,
     snapshot: Arc<RwLock<Snapshot>>,
@@ -253,6 +286,8 @@ impl EngineHandle {
                 bank: config.bank,
                 clock,
                 sessions,
+                session_ttl_ms: config.session_ttl_ms,
+                session_idle_ms: config.session_idle_ms,
                 keys,
                 snapshot,
                 identity,
@@ -294,9 +329,9 @@ impl EngineHandle {
         self.queue.max_capacity() - self.queue.capacity()
     }
 
-    /// A fresh transaction id of this bank: `E` + bank code + UTC minute + 11 random alphanumerics.
+    /// A fresh transaction id of this bank: `E` + bank code + Brasília minute + 11 random alphanumerics.
     pub fn new_tx_id(&self) -> TxId {
-        let stamp = domain::time_fmt::stamp_utc(self.clock.now_ms());
+        let stamp = domain::time_fmt::stamp_brasilia(self.clock.now_ms());
         let suffix = Alphanumeric.sample_string(&mut rand::rng(), 11);
         TxId::compose(self.bank.id, &stamp, &suffix).expect("composed ids are well-formed")
     }

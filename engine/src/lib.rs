@@ -9,6 +9,8 @@
 //! - [`key_codes`]: confirmation codes for e-mail and phone keys (single use, expiring, bounded).
 //! - [`outbox`]: where a bank "sends" key confirmation codes in the demo (a file).
 //! - [`proof`]: this bank's key, the consortium's public keys, signed statements anyone checks.
+//! - [`budget`]: token buckets for what clients ask (key lookups, codes sent, sign-ups), bounded,
+//!   clock-injected.
 //! - [`throttle`]: login throttling per e-mail and per client address (bounded, clock-injected).
 //! - [`consent`]: consents between banks (given, drawn on, revoked; links to them), pure.
 //! - [`directory`]: the consortium's Pix-key directory, a full copy at every bank, pure.
@@ -23,6 +25,7 @@
 //! reads or writes balances.
 
 pub mod auth;
+pub mod budget;
 pub mod consent;
 pub mod consortium;
 pub mod coordinator;

@@ -34,7 +34,7 @@ impl TxIds {
             .ok()
             .and_then(|b| domain::BankId::try_from(b).ok())
             .expect("a bank id of the consortium");
-        let stamp = domain::time_fmt::stamp_utc(engine::wall_clock_ms());
+        let stamp = domain::time_fmt::stamp_brasilia(engine::wall_clock_ms());
         let suffix = format!(
             "{}{}",
             self.tag,

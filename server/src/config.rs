@@ -11,6 +11,7 @@
 
 use crate::fault::Fault;
 use crate::membership::Membership;
+use crate::origin::Origin;
 use crate::twopc_driver::TwoPcSettings;
 use domain::BankId;
 use engine::coordinator::CoordinatorConfig;
@@ -67,6 +68,13 @@ pub struct Config {
     /// `OPERATOR_TOKEN`: when set, `/metrics` answers only requests carrying
     /// `Authorization: Bearer <token>`.
     pub operator_token: Option<OperatorToken>,
+    /// The site's own origin (`PUBLIC_URL`, else this bank's `public_url` in the membership
+    /// file): the only one whose pages may post to it (`crate::origin`). `None`: the origin must
+    /// name the host asked.
+    pub public_origin: Option<Origin>,
+    /// `ADDRESS_BUDGET_SCALE`: how many clients' worth of key lookups, codes and sign-ups one
+    /// source address gets (see `engine::budget::ClientBudgets`).
+    pub address_budget_scale: u32,
 }
 
 /// The operators' bearer token. Never serialised, never printed.
@@ -152,6 +160,18 @@ impl Config {
         let mut ring = ring(&v, bank_id, &peers)?;
         ring.starved_after_ms = starved_after_ms(&ring, peer_timeout_ms, twopc.prepare_timeout_ms);
         let engine = engine(&v, (bank_id, &bank_name), &data_dir, membership.as_ref())?;
+        let public_origin = match v.get("PUBLIC_URL") {
+            Some(url) => Some(Origin::of_url(url).ok_or_else(|| {
+                invalid(
+                    "PUBLIC_URL",
+                    "an http(s) URL, such as https://eleven.example",
+                )
+            })?),
+            None => membership
+                .as_ref()
+                .and_then(|m| m.get(bank_id))
+                .and_then(|own| Origin::of_url(&own.public_url)),
+        };
         Ok(Config {
             bank_id,
             bank_name,
@@ -189,6 +209,17 @@ impl Config {
                             "FAULT_CLOCK_SKEW_MS",
                             "milliseconds, at most 400 days either way",
                         )
+                    })?,
+            },
+            public_origin,
+            address_budget_scale: match v.get("ADDRESS_BUDGET_SCALE") {
+                None => 1,
+                Some(t) => t
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| {
+                        invalid("ADDRESS_BUDGET_SCALE", "a whole number, 1 to 100000")
                     })?,
             },
             operator_token: match v.get("OPERATOR_TOKEN") {

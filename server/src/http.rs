@@ -80,7 +80,7 @@ pub fn router(
             context, shell,
         ))
         .with_state(options);
-    let public = page_layers(public, metrics.clone());
+    let public = page_layers(public, metrics.clone(), config.public_origin.clone());
     // `/status`, unauthenticated, on the inter-bank listener too when it has its own: the
     // consortium page asks every member for it at the address it reaches members at (inside
     // Docker, the inter-bank one).
@@ -114,6 +114,12 @@ fn server_fn_context(
     let bank = engine.bank().clone();
     let consortium: Option<Arc<dyn Consortium>> = node.map(|n| n as Arc<dyn Consortium>);
     let guards = Arc::new(engine::throttle::LoginGuards::default());
+    let budgets = Arc::new(engine::budget::ClientBudgets::with_address_scale(
+        config.address_budget_scale,
+    ));
+    let site = app::api::ssr::SiteSecurity {
+        https: config.public_origin.as_ref().is_some_and(|o| o.is_https()),
+    };
     // Key confirmation codes are "sent" to a file in the data directory (the demo's mail gateway).
     let outbox = Arc::new(engine::outbox::Outbox::new(
         config.data_dir.join(OUTBOX_FILE),
@@ -122,6 +128,8 @@ fn server_fn_context(
         provide_context(engine.clone());
         provide_context(bank.clone());
         provide_context(guards.clone());
+        provide_context(site);
+        provide_context(budgets.clone());
         provide_context(outbox.clone());
         if let Some(c) = consortium.clone() {
             provide_context(c);
@@ -129,7 +137,8 @@ fn server_fn_context(
     }
 }
 
-/// `GET /status`: public totals of this bank, its ring and its 2PC.
+/// `GET /status`: this bank's ring and 2PC for everyone; its totals, positions and limits only
+/// for operators.
 fn status_route(
     config: &Config,
     engine: &EngineHandle,
@@ -144,17 +153,36 @@ fn status_route(
             .map(|m| m.limits())
             .unwrap_or_default(),
     );
+    let token = config.operator_token.clone();
     Router::new().route(
         "/status",
-        get(move || status(engine.clone(), ring.clone(), node.clone(), limits.clone())),
+        get(move |headers: axum::http::HeaderMap| {
+            let operator = operator(token.as_ref(), &headers);
+            status(
+                engine.clone(),
+                ring.clone(),
+                node.clone(),
+                limits.clone(),
+                operator,
+            )
+        }),
     )
 }
 
-/// The site's layers, innermost first: a server function's error turned into its status, the
-/// body limit, request metrics, the timeout, and the security headers every answer carries.
-fn page_layers(router: Router, metrics: Arc<crate::metrics::Metrics>) -> Router {
+/// The site's layers, innermost first: a server function's error turned into its status,
+/// requests forged by other sites refused (before any body is read), the body limit, request
+/// metrics, the timeout, and the security headers every answer carries.
+fn page_layers(
+    router: Router,
+    metrics: Arc<crate::metrics::Metrics>,
+    own_origin: Option<crate::origin::Origin>,
+) -> Router {
     router
         .layer(axum::middleware::map_response(server_fn_status))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(own_origin),
+            crate::origin::refuse_cross_site,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
@@ -207,19 +235,13 @@ fn metrics_page(
     token: Option<&crate::config::OperatorToken>,
     headers: &axum::http::HeaderMap,
 ) -> Response {
-    if let Some(token) = token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !presented.is_some_and(|p| token.matches(p)) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "an operator token is required",
-            )
-                .into_response();
-        }
+    if !operator(token, headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "an operator token is required",
+        )
+            .into_response();
     }
     (
         [(
@@ -229,6 +251,20 @@ fn metrics_page(
         metrics.render(),
     )
         .into_response()
+}
+
+/// Whether a request is an operator's: with `OPERATOR_TOKEN` set, one carrying
+/// `Authorization: Bearer <it>`; without, anyone (a bank for development; the demo, Docker and
+/// every deployment set one).
+fn operator(token: Option<&crate::config::OperatorToken>, headers: &axum::http::HeaderMap) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|p| token.matches(p))
 }
 
 /// Server functions answer every error with 500. This gives each [`AppError`] its own status
@@ -250,14 +286,17 @@ async fn server_fn_status(response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The consortium status of this bank: public, for the status page and for operators. Totals
-/// only (no account is identified): what an auditor checks conservation of money with, and the
-/// engine's group commit (commands per durable commit).
+/// The consortium status of this bank. For everyone (the status page, health checks): its ring
+/// and its 2PC queues. For operators also its totals (no account is identified: what an auditor
+/// checks conservation of money with), its positions and limits with every member, and the
+/// engine's group commit (commands per durable commit): what a competitor or a stranger should
+/// not read of a bank's business.
 async fn status(
     engine: EngineHandle,
     ring: Option<RingHandle>,
     node: Option<Arc<Node>>,
     limits: Arc<std::collections::BTreeMap<domain::BankId, domain::Cents>>,
+    operator: bool,
 ) -> Response {
     let twopc = node.map(|n| {
         let (in_flight, undelivered) = n.load();
@@ -268,7 +307,7 @@ async fn status(
             evidence_dropped: n.evidence_dropped(),
         }
     });
-    let audit = Some(engine.snapshot().audit);
+    let audit = operator.then(|| engine.snapshot().audit);
     Json(StatusReport {
         bank: Some(engine.bank().id),
         name: engine.bank().name.clone(),

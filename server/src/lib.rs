@@ -5,6 +5,7 @@
 //! - [`http`]: the routers: Leptos pages and server functions, static files, limits, headers; and
 //!   the `/interbank` API, served beside them or on a listener of its own ([`guarded`]: bounded
 //!   per source address, a header deadline).
+//! - [`origin`]: requests forged by other sites refused (`Origin`, `Sec-Fetch-Site`).
 //! - [`interbank`]: the API other banks call, one route per wire message, behind authentication.
 //! - [`identity`]: this bank's Ed25519 key file.
 //! - [`membership`]: the consortium's membership file (ids, URLs, public keys, limits).
@@ -30,6 +31,7 @@ pub mod interbank;
 pub mod lookups;
 pub mod membership;
 pub mod metrics;
+pub mod origin;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;

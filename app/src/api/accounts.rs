@@ -44,6 +44,11 @@ pub async fn create_account(
     let email = input::email(&email).map_err(|e| ssr::field("email", e))?;
     let phone = input::phone(&phone).map_err(|e| ssr::field("phone", e))?;
     input::password(&password).map_err(|e| ssr::field("password", e))?;
+    // Every well-formed sign-up counts against the address, opened or refused.
+    if let Some(b) = ssr::budgets() {
+        b.signup(&address_key, ssr::now_ms())
+            .map_err(|ms| ssr::spent(ssr::Spent::Signups, ms))?;
+    }
     let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
     let opened = engine
         .open_account(NewAccount {
@@ -83,9 +88,50 @@ pub async fn create_account(
 /// session), else to the dashboard.
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    let engine = ssr::engine()?;
+    let account = authenticate(&engine, email, password).await?;
+    ssr::start_session(&engine, account).await?;
+    leptos_axum::redirect(ssr::local_path(next.as_deref()).unwrap_or("/dashboard"));
+    Ok(())
+}
+
+/// Logs in again from the page where the session ended, without leaving it: what the client
+/// typed there is still on the page. Goes through the same checks and lock-outs as [`login`].
+#[server(endpoint = "resume_session")]
+pub async fn resume_session(email: String, password: String) -> Result<(), AppError> {
+    let engine = ssr::engine()?;
+    let account = authenticate(&engine, email, password).await?;
+    ssr::start_session(&engine, account).await
+}
+
+/// Whether this page's session is still on (`false`: the page has none), asked by every open page
+/// every few seconds, so that it notices at once when its session ended. `active`: the client
+/// typed, clicked or scrolled since the last ask, which keeps the session from ending idle.
+#[server(endpoint = "check_session")]
+pub async fn check_session(active: bool) -> Result<bool, AppError> {
+    let engine = ssr::engine()?;
+    let on = if active {
+        ssr::current_account(&engine).await
+    } else {
+        ssr::current_account_quietly(&engine).await
+    };
+    match on {
+        Ok(_) => Ok(true),
+        Err(AppError::NotLoggedIn) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The account whose e-mail and password these are, under the e-mail's and the address's
+/// lock-outs; [`AppError::InvalidCredentials`] whichever was wrong.
+#[cfg(feature = "ssr")]
+async fn authenticate(
+    engine: &engine::EngineHandle,
+    email: String,
+    password: String,
+) -> Result<domain::AccountId, AppError> {
     use engine::auth::{verify_password, Password};
 
-    let engine = ssr::engine()?;
     if password.len() > 4 * domain::input::PASSWORD_MAX_CHARS
         || email.len() > 4 * domain::input::EMAIL_MAX_CHARS
     {
@@ -123,9 +169,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     match (ok, account) {
         (true, Some(account)) => {
             lockout.succeeded();
-            ssr::start_session(&engine, account).await?;
-            leptos_axum::redirect(ssr::local_path(next.as_deref()).unwrap_or("/dashboard"));
-            Ok(())
+            Ok(account)
         }
         _ => Err(AppError::InvalidCredentials),
     }

@@ -29,7 +29,8 @@ pub struct DashboardPage {
 #[server(endpoint = "get_dashboard")]
 pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
     let engine = ssr::engine()?;
-    let account = ssr::current_account(&engine).await?;
+    // Asked every few seconds by an open page: not a sign that anyone is there.
+    let account = ssr::current_account_quietly(&engine).await?;
     let dashboard = engine.dashboard(account).await.map_err(ssr::from_engine)?;
     let (banks, linked) = match ssr::consortium() {
         Some(c) => (

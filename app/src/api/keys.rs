@@ -210,6 +210,16 @@ pub async fn request_key(
                 .key_claim(account, key.clone(), port)
                 .await
                 .map_err(from_engine)?;
+            // Capped per account and per address (a code costs the receiver a message, and
+            // every code is another chance to guess one).
+            if let Some(b) = crate::api::ssr::budgets() {
+                let address = crate::api::ssr::address_key();
+                b.code(&crate::api::ssr::account_key(account), &address, now_ms())
+                    .map_err(|ms| match b.voiding_allowed(&address, now_ms()) {
+                        Err(ms) => crate::api::ssr::spent(crate::api::ssr::Spent::CodesLocked, ms),
+                        Ok(()) => crate::api::ssr::spent(crate::api::ssr::Spent::Codes, ms),
+                    })?;
+            }
             let code = engine
                 .key_code(account, key.clone())
                 .await
@@ -262,10 +272,20 @@ pub async fn confirm_key(
             ),
         ));
     }
-    engine
-        .check_key_code(account, key.clone(), code)
-        .await
-        .map_err(from_engine)?;
+    // An address that voided too many codes checks no more for a while.
+    let address = crate::api::ssr::address_key();
+    let budgets = crate::api::ssr::budgets();
+    if let Some(b) = &budgets {
+        b.voiding_allowed(&address, crate::api::ssr::now_ms())
+            .map_err(|ms| crate::api::ssr::spent(crate::api::ssr::Spent::CodesLocked, ms))?;
+    }
+    let checked = engine.check_key_code(account, key.clone(), code).await;
+    if let (Err(engine::EngineError::KeyCode(engine::key_codes::CodeError::Voided)), Some(b)) =
+        (&checked, &budgets)
+    {
+        b.voided(&address, crate::api::ssr::now_ms());
+    }
+    checked.map_err(from_engine)?;
     let shown = key.to_string();
     let port = port.is_some_and(|p| p == "on" || p == "true");
     ssr::register(&engine, account, key, port).await?;

@@ -32,25 +32,18 @@ pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, App
 
 /// Who receives a Pix sent to `key`: the holder's name, masked document and bank, from this
 /// bank's copy of the consortium's key directory. `bank`, when given, must be the key's bank.
-/// Requires a session, so that keys cannot be enumerated anonymously.
+/// Requires a session, so that keys cannot be enumerated anonymously, and spends the client's
+/// lookup budget (see [`engine::budget`]): a stranger with a free account cannot harvest names
+/// or unmask documents by trying keys.
 #[server(endpoint = "lookup_receiver")]
 pub async fn lookup_receiver(
     key: String,
     bank: Option<String>,
 ) -> Result<ReceiverPreview, AppError> {
     let engine = ssr::engine()?;
-    ssr::current_account(&engine).await?;
+    let account = ssr::current_account(&engine).await?;
     let key = ssr::pix_key(&key, "key")?;
-    let expected = bank
-        .as_deref()
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| ssr::bank_id(Some(b), "bank", &engine))
-        .transpose()?;
-    let found = ssr::resolve_key(&engine, key).await?;
-    if expected.is_some_and(|b| b != found.bank.id) {
-        return Err(ssr::from_engine(engine::LedgerError::UnknownAccount.into()));
-    }
-    Ok(found)
+    lookup::receiver(&engine, account, key, bank.as_deref()).await
 }
 
 /// A Pix from the client's account here to the account `key` pays (at the bank the directory
@@ -67,22 +60,93 @@ pub async fn send_pix(
     let account = ssr::current_account(&engine).await?;
     let key = ssr::pix_key(&key, "key")?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
-    let receiver = lookup_receiver(key.canonical(), bank).await?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
-    if receiver.bank.id == engine.bank().id {
-        return engine
+    let receiver = lookup::receiver(&engine, account, key.clone(), bank.as_deref()).await?;
+    let sent = if receiver.bank.id == engine.bank().id {
+        engine
             .pix(tx, account, key, amount)
             .await
-            .map_err(ssr::from_engine);
-    }
-    let pix = packets::Pix {
-        account,
-        tx,
-        key,
-        amount,
-        bank: receiver.bank.id,
+            .map_err(ssr::from_engine)
+    } else {
+        let pix = packets::Pix {
+            account,
+            tx,
+            key,
+            amount,
+            bank: receiver.bank.id,
+        };
+        packets::send(&engine, pix).await
     };
-    packets::send(&engine, pix).await
+    if sent.is_ok() {
+        lookup::paid(account);
+    }
+    sent
+}
+
+/// Key lookups within the client's budget.
+#[cfg(feature = "ssr")]
+mod lookup {
+    use crate::api::ssr;
+    use crate::error::AppError;
+    use domain::dto::ReceiverPreview;
+    use domain::{AccountId, PixKey};
+    use engine::budget::{LookupCost, LOOKUP_FOUND_COST, LOOKUP_MISSING_COST};
+    use engine::EngineHandle;
+
+    /// Who `key` pays. A lookup is paid for before it is made, at the price of a miss (so that
+    /// a spent budget tells nothing about the key); a key that exists gives the difference back.
+    pub async fn receiver(
+        engine: &EngineHandle,
+        account: AccountId,
+        key: PixKey,
+        bank: Option<&str>,
+    ) -> Result<ReceiverPreview, AppError> {
+        let expected = bank
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| ssr::bank_id(Some(b), "bank", engine))
+            .transpose()?;
+        let (account_key, address_key) = (ssr::account_key(account), ssr::address_key());
+        if let Some(budgets) = ssr::budgets() {
+            budgets
+                .lookup(
+                    &account_key,
+                    &address_key,
+                    LookupCost::Missing,
+                    ssr::now_ms(),
+                )
+                .map_err(|ms| ssr::spent(ssr::Spent::Lookups, ms))?;
+        }
+        let found = ssr::resolve_key(engine, key)
+            .await
+            .and_then(|found| match expected {
+                Some(b) if b != found.bank.id => {
+                    Err(ssr::from_engine(engine::LedgerError::UnknownAccount.into()))
+                }
+                _ => Ok(found),
+            });
+        if let (Ok(_), Some(budgets)) = (&found, ssr::budgets()) {
+            let back = LOOKUP_MISSING_COST - LOOKUP_FOUND_COST;
+            let now = ssr::now_ms();
+            budgets
+                .lookups_by_account
+                .refund(&[&account_key], back, now);
+            budgets
+                .lookups_by_address
+                .refund(&[&address_key], back, now);
+        }
+        found
+    }
+
+    /// A Pix was paid to a looked-up key: part of its lookup's cost comes back.
+    pub fn paid(account: AccountId) {
+        if let Some(budgets) = ssr::budgets() {
+            budgets.paid(
+                &ssr::account_key(account),
+                &ssr::address_key(),
+                ssr::now_ms(),
+            );
+        }
+    }
 }
 
 /// A Pix packet: every leg commits or none does. Each leg draws from the client's account at
@@ -100,7 +164,7 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
     }
     let mut parsed = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {
-        parsed.push(packets::leg(&engine, i, leg).await?);
+        parsed.push(packets::leg(&engine, account, i, leg).await?);
     }
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let consortium = ssr::require_consortium()?;
@@ -204,17 +268,22 @@ mod packets {
     /// its accounts').
     pub async fn leg(
         engine: &EngineHandle,
+        account: AccountId,
         i: usize,
         leg: &super::LegInput,
     ) -> Result<PacketLeg, AppError> {
         let f = |name: &str| format!("legs.{i}.{name}");
         let receiver_key = ssr::pix_key(&leg.receiver_key, &f("receiver_key"))?;
         let receiver_bank = match leg.receiver_bank.trim() {
-            "" => match ssr::resolve_key(engine, receiver_key.clone()).await {
-                Ok(found) => found.bank.id,
-                Err(AppError::NotFound(m)) => return Err(AppError::field(&f("receiver_key"), m)),
-                Err(e) => return Err(e),
-            },
+            "" => {
+                match super::lookup::receiver(engine, account, receiver_key.clone(), None).await {
+                    Ok(found) => found.bank.id,
+                    Err(AppError::NotFound(m)) => {
+                        return Err(AppError::field(&f("receiver_key"), m))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             given => ssr::bank_id(Some(given), &f("receiver_bank"), engine)?,
         };
         Ok(PacketLeg {

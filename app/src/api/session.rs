@@ -55,6 +55,21 @@ pub fn login_guards() -> Option<Arc<engine::throttle::LoginGuards>> {
     use_context::<Arc<engine::throttle::LoginGuards>>()
 }
 
+/// The budgets clients are held to (key lookups, codes, sign-ups), when the node provides them.
+pub fn budgets() -> Option<Arc<engine::budget::ClientBudgets>> {
+    use_context::<Arc<engine::budget::ClientBudgets>>()
+}
+
+/// The budget key of the client's address.
+pub fn address_key() -> String {
+    format!("address:{}", client_address())
+}
+
+/// The budget key of an account.
+pub fn account_key(account: AccountId) -> String {
+    format!("account:{}", account.0)
+}
+
 /// The lock-outs one login is subject to: its e-mail's and its client address's. Cheap to
 /// clone onto the thread that hashes the password.
 #[derive(Clone)]
@@ -97,9 +112,33 @@ impl Lockout {
     }
 }
 
-/// Each bank has its own cookie name: banks on one host (ports 8081..8085) share cookies.
+/// How this bank's site is reached, which decides its cookie's name and flags: provided by the
+/// node. Over HTTPS the session cookie is `__Host-` prefixed and `Secure` (the browser then
+/// keeps it to this exact host, over HTTPS, for every path, and no subdomain can set it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SiteSecurity {
+    pub https: bool,
+}
+
+fn site() -> SiteSecurity {
+    use_context::<SiteSecurity>().unwrap_or_default()
+}
+
+/// Each bank has its own cookie name, in case several banks share a host (the cookie of one
+/// would otherwise overwrite another's); with one host per bank, its host keeps it apart.
 fn cookie_name(engine: &EngineHandle) -> String {
-    format!("consorcio_session_{}", engine.bank().id)
+    let prefix = if site().https { "__Host-" } else { "" };
+    format!("{prefix}consorcio_session_{}", engine.bank().id)
+}
+
+/// The flags of the session cookie: HttpOnly (no script can read it), SameSite=Strict (no other
+/// site's page makes the browser send it), Path=/, Secure over HTTPS.
+fn cookie_flags() -> &'static str {
+    if site().https {
+        "Path=/; HttpOnly; SameSite=Strict; Secure"
+    } else {
+        "Path=/; HttpOnly; SameSite=Strict"
+    }
 }
 
 pub fn session_token(engine: &EngineHandle) -> Option<SessionToken> {
@@ -107,7 +146,8 @@ pub fn session_token(engine: &EngineHandle) -> Option<SessionToken> {
 }
 
 /// The account of the logged-in client; [`AppError::NotLoggedIn`] without a session cookie,
-/// [`AppError::SessionEnded`] with one whose session is over.
+/// [`AppError::SessionEnded`] with one whose session is over (ended, past its lifetime, or
+/// unused for too long). Counts as the client's activity.
 pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppError> {
     let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
     engine
@@ -117,19 +157,31 @@ pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppErro
         .ok_or(AppError::SessionEnded)
 }
 
-/// Starts a session for `account` and sends its cookie: HttpOnly (no script can read it),
-/// SameSite=Strict (no other site can make the browser send it).
+/// Like [`current_account`], for what a page asks on its own (refreshing its figures): it does
+/// not keep an unattended session alive.
+pub async fn current_account_quietly(engine: &EngineHandle) -> Result<AccountId, AppError> {
+    let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
+    engine
+        .session_account_quietly(token.hash())
+        .await
+        .map_err(from_engine)?
+        .ok_or(AppError::SessionEnded)
+}
+
+/// Starts a session for `account` and sends its cookie, which lasts as long as the session may.
 pub async fn start_session(engine: &EngineHandle, account: AccountId) -> Result<(), AppError> {
     let token = SessionToken::generate();
     engine
         .create_session(token.hash(), account)
         .await
         .map_err(from_engine)?;
+    let (lifetime_ms, _) = engine.session_limits_ms();
     let cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{}={}; {}; Max-Age={}",
         cookie_name(engine),
         token.as_cookie_value(),
-        engine::auth::SESSION_TTL_MS / 1_000
+        cookie_flags(),
+        lifetime_ms / 1_000
     );
     set_cookie(&cookie);
     Ok(())
@@ -137,8 +189,9 @@ pub async fn start_session(engine: &EngineHandle, account: AccountId) -> Result<
 
 pub fn clear_session_cookie(engine: &EngineHandle) {
     set_cookie(&format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        cookie_name(engine)
+        "{}=; {}; Max-Age=0",
+        cookie_name(engine),
+        cookie_flags()
     ));
 }
 

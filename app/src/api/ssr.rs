@@ -14,8 +14,9 @@ use leptos::prelude::*;
 use std::sync::Arc;
 
 pub use super::session::{
-    clear_session_cookie, client_address, current_account, locale, login_guards, now_ms,
-    session_token, start_session, Lockout, LOCALE_COOKIE,
+    account_key, address_key, budgets, clear_session_cookie, client_address, current_account,
+    current_account_quietly, locale, login_guards, now_ms, session_token, start_session, Lockout,
+    SiteSecurity, LOCALE_COOKIE,
 };
 
 pub fn engine() -> Result<EngineHandle, AppError> {
@@ -45,6 +46,30 @@ pub fn too_many_attempts(ms: i64) -> AppError {
     let minutes = (ms + 59_999) / 60_000;
     AppError::TooManyAttempts(
         td_string!(locale(), err.too_many_attempts, count = minutes).to_string(),
+    )
+}
+
+/// Which budget a request found spent.
+#[derive(Clone, Copy, Debug)]
+pub enum Spent {
+    Lookups,
+    Codes,
+    CodesLocked,
+    Signups,
+}
+
+/// A spent budget, refilled in `ms` more milliseconds, in words (429).
+pub fn spent(which: Spent, ms: i64) -> AppError {
+    let minutes = (ms + 59_999) / 60_000;
+    let l = locale();
+    AppError::TooManyAttempts(
+        match which {
+            Spent::Lookups => td_string!(l, err.lookups_spent, minutes = minutes),
+            Spent::Codes => td_string!(l, err.codes_spent, minutes = minutes),
+            Spent::CodesLocked => td_string!(l, err.codes_locked, minutes = minutes),
+            Spent::Signups => td_string!(l, err.signups_spent, minutes = minutes),
+        }
+        .to_string(),
     )
 }
 
@@ -80,15 +105,29 @@ pub fn pix_key(text: &str, field: &str) -> Result<domain::PixKey, AppError> {
     domain::PixKey::parse(text).map_err(|e| self::field(field, e))
 }
 
-/// A transaction id from a form; empty: a new one.
+/// A transaction id from a form; empty: a new one. A client's own id must be an end-to-end id
+/// of this bank stamped today in Brasília time ([`domain::TxId::check_client_given`]).
 pub fn tx_id(text: &str, engine: &EngineHandle) -> Result<domain::TxId, AppError> {
     if text.is_empty() {
         return Ok(engine.new_tx_id());
     }
-    domain::TxId::parse(text).map_err(|e| AppError::BadInput {
+    let bad = |message: String| AppError::BadInput {
         field: None,
-        message: e.say(locale()),
-    })
+        message,
+    };
+    let id = domain::TxId::parse(text).map_err(|e| bad(e.say(locale())))?;
+    let bank = engine.bank().id;
+    id.check_client_given(bank, engine.now_ms())
+        .map_err(|e| match e {
+            domain::ForeignTxId::OtherBank => {
+                let code = format!("{:08}", bank.get());
+                bad(td_string!(locale(), err.tx_other_bank, code = code).to_string())
+            }
+            domain::ForeignTxId::NotToday => {
+                bad(td_string!(locale(), err.tx_not_today).to_string())
+            }
+        })?;
+    Ok(id)
 }
 
 /// An engine error as the client hears it: its HTTP kind, in the client's words.

@@ -370,6 +370,7 @@ fn PixCard(
     view! {
         <section class="card" id="pix">
             <h2>{t!(i18n, pix.title)}</h2>
+            <p class="pix-links"><a href="/receive">{t!(i18n, nav.receive)}</a>" · "<a href="/pay">{t!(i18n, nav.pay)}</a></p>
             <noscript><p class="error">{t!(i18n, pix.noscript)}</p></noscript>
             {move || match value.get() {
                 Some(Ok(r)) => Some(view! {

@@ -7,7 +7,10 @@ pub mod keys;
 pub mod landing;
 pub mod login;
 pub mod packet;
+pub mod pay;
 pub mod receipt;
+pub mod receive;
+pub mod session;
 pub mod signup;
 pub mod status;
 
@@ -57,6 +60,13 @@ pub fn error_banner<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
 ) -> impl IntoView {
     let i18n = crate::use_i18n();
+    // A session that ended opens the dialog to resume it (see `session`).
+    let watch = use_context::<session::SessionWatch>();
+    Effect::new(move |_| {
+        if let (Some(watch), Some(Err(e))) = (watch, value.get()) {
+            watch.notice(&e);
+        }
+    });
     move || match value.get() {
         Some(Err(e)) if !matches!(e, AppError::BadInput { field: Some(_), .. }) => {
             Some(view! { <p class="error" role="alert">{e.message(i18n.get_locale())}</p> })

@@ -164,9 +164,16 @@ fn a_link_state_is_good_once_for_its_own_client() {
 #[test]
 fn pending_codes_are_bounded() {
     let mut c = Consents::default();
-    for _ in 0..PENDING_MAX {
-        c.grant_code(AccountId(7), bank(1), AccountId(3), terms(100, None), NOW)
-            .unwrap();
+    // Many clients (one alone keeps only its newest few).
+    for owner in 0..PENDING_MAX as i64 {
+        c.grant_code(
+            AccountId(100 + owner),
+            bank(1),
+            AccountId(3),
+            terms(100, None),
+            NOW,
+        )
+        .unwrap();
     }
     assert_eq!(
         c.grant_code(AccountId(7), bank(1), AccountId(3), terms(100, None), NOW),
@@ -182,5 +189,44 @@ fn pending_codes_are_bounded() {
         )
         .is_ok(),
         "expired ones make room"
+    );
+}
+
+#[test]
+fn one_account_cannot_fill_the_tables_of_codes_and_link_states_for_everyone() {
+    let mut c = Consents::default();
+    let other_code = c
+        .grant_code(AccountId(8), bank(1), AccountId(3), terms(100, None), NOW)
+        .unwrap();
+    let other_state = c.start_link(AccountId(9), bank(2), NOW).unwrap();
+    let mut codes = Vec::new();
+    let mut states = Vec::new();
+    for i in 0..PENDING_MAX as i64 + 10 {
+        codes.push(
+            c.grant_code(
+                AccountId(7),
+                bank(1),
+                AccountId(3),
+                terms(100, None),
+                NOW + i,
+            )
+            .unwrap(),
+        );
+        states.push(c.start_link(AccountId(7), bank(2), NOW + i).unwrap());
+    }
+    assert_eq!(c.codes.len(), PENDING_PER_ACCOUNT + 1);
+    assert_eq!(c.states.len(), PENDING_PER_ACCOUNT + 1);
+    // Other clients' are untouched, and the newest of the flooder's still work.
+    assert!(c.redeem(&other_code, bank(1), AccountId(3), NOW).is_ok());
+    assert_eq!(c.take_state(AccountId(9), &other_state, NOW), Ok(bank(2)));
+    let newest = codes.last().unwrap();
+    assert!(c.redeem(newest, bank(1), AccountId(3), NOW).is_ok());
+    assert_eq!(
+        c.take_state(AccountId(7), states.last().unwrap(), NOW),
+        Ok(bank(2))
+    );
+    assert!(
+        c.redeem(&codes[0], bank(1), AccountId(3), NOW).is_err(),
+        "the oldest went"
     );
 }

@@ -74,14 +74,40 @@ impl EngineHandle {
         self.request(EndSession { token }).await
     }
 
-    /// The account logged in with `token`, if that session is live.
+    /// The account logged in with `token`, if that session is live (before its end and used
+    /// within the idle time); marks it used.
     pub async fn session_account(&self, token: TokenHash) -> EngineResult<Option<AccountId>> {
+        self.live_session(token, true)
+    }
+
+    /// Like [`EngineHandle::session_account`], without marking it used: for what a page asks on
+    /// its own (refreshing figures), which is no sign that anyone is there.
+    pub async fn session_account_quietly(
+        &self,
+        token: TokenHash,
+    ) -> EngineResult<Option<AccountId>> {
+        self.live_session(token, false)
+    }
+
+    fn live_session(&self, token: TokenHash, used: bool) -> EngineResult<Option<AccountId>> {
         let now = self.clock.now_ms();
         let sessions = self.sessions.read().map_err(|_| EngineError::Unexpected)?;
         Ok(sessions
             .get(&token)
-            .filter(|(_, expires)| *expires > now)
-            .map(|(a, _)| *a))
+            .filter(|s| s.live(now, self.session_idle_ms))
+            .map(|s| {
+                if used {
+                    s.last_used_ms
+                        .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+                }
+                s.account
+            }))
+    }
+
+    /// How long a session lives at most, and unused: for the cookie and for the page that
+    /// notices the end.
+    pub fn session_limits_ms(&self) -> (i64, i64) {
+        (self.session_ttl_ms, self.session_idle_ms)
     }
 }
 
@@ -98,8 +124,8 @@ impl State {
         let mut sessions = self.sessions.write().expect("sessions lock");
         let mut own: Vec<(i64, TokenHash)> = sessions
             .iter()
-            .filter(|(_, (a, _))| *a == account)
-            .map(|(t, (_, expires))| (*expires, *t))
+            .filter(|(_, s)| s.account == account)
+            .map(|(t, s)| (s.expires_ms, *t))
             .collect();
         if own.len() >= self.config.sessions_per_account {
             own.sort_unstable_by_key(|(expires, _)| *expires);
@@ -110,7 +136,8 @@ impl State {
             }
         }
         if sessions.len() >= self.config.sessions_max {
-            sessions.retain(|_, (_, expires)| *expires > now);
+            let idle_ms = self.config.session_idle_ms;
+            sessions.retain(|_, s| s.live(now, idle_ms));
             self.session_changes
                 .push(SessionChange::ExpiredBefore { now_ms: now });
             if sessions.len() >= self.config.sessions_max {
@@ -118,7 +145,7 @@ impl State {
             }
         }
         let expires_ms = now + self.config.session_ttl_ms;
-        sessions.insert(token, (account, expires_ms));
+        sessions.insert(token, LiveSession::new(account, expires_ms, now));
         self.session_changes.push(SessionChange::Created {
             token,
             account,
@@ -128,14 +155,14 @@ impl State {
     }
 }
 
-/// The unexpired sessions in the store, keyed as the engine keeps them.
+/// The unexpired sessions in the store, keyed as the engine keeps them, each counted as used now.
 pub(super) fn live_sessions(
     store: &Store,
     now_ms: i64,
-) -> rusqlite::Result<HashMap<TokenHash, (AccountId, i64)>> {
+) -> rusqlite::Result<HashMap<TokenHash, LiveSession>> {
     Ok(store
         .load_sessions(now_ms)?
         .into_iter()
-        .map(|s| (s.token, (s.account, s.expires_ms)))
+        .map(|s| (s.token, LiveSession::new(s.account, s.expires_ms, now_ms)))
         .collect())
 }

@@ -1762,3 +1762,63 @@ mod two_phase {
         assert_eq!(given[0].used_today, Cents::ZERO, "the draw is given back");
     }
 }
+
+/// A clock the test sets.
+struct SetClock(std::sync::atomic::AtomicI64);
+impl Clock for SetClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_when_unused_for_the_idle_time_and_at_its_lifetime_however_busy() {
+    use crate::auth::{SESSION_IDLE_MS, SESSION_TTL_MS};
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let start_ms = 1_795_712_700_000;
+    let clock = Arc::new(SetClock(std::sync::atomic::AtomicI64::new(start_ms)));
+    let (engine, _t) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let (idle, busy) = (SessionToken::generate(), SessionToken::generate());
+    engine.create_session(idle.hash(), ana).await.unwrap();
+    engine.create_session(busy.hash(), ana).await.unwrap();
+    let set = |ms: i64| clock.0.store(start_ms + ms, SeqCst);
+
+    // Asked quietly (a page refreshing itself) for longer than the idle time: that is no use.
+    for minute in 1..10 {
+        set(minute * 60_000);
+        assert_eq!(
+            engine.session_account_quietly(idle.hash()).await.unwrap(),
+            Some(ana)
+        );
+        assert_eq!(
+            engine.session_account(busy.hash()).await.unwrap(),
+            Some(ana)
+        );
+    }
+    set(SESSION_IDLE_MS);
+    assert_eq!(
+        engine.session_account_quietly(idle.hash()).await.unwrap(),
+        None,
+        "unused for the idle time: ended"
+    );
+    assert_eq!(
+        engine.session_account(idle.hash()).await.unwrap(),
+        None,
+        "for good"
+    );
+    // Used every nine minutes, it lives until its lifetime, and not a minute more.
+    let mut at = 9 * 60_000;
+    while at + 9 * 60_000 < SESSION_TTL_MS {
+        at += 9 * 60_000;
+        set(at);
+        assert_eq!(
+            engine.session_account(busy.hash()).await.unwrap(),
+            Some(ana),
+            "at {at}"
+        );
+    }
+    set(SESSION_TTL_MS);
+    assert_eq!(engine.session_account(busy.hash()).await.unwrap(), None);
+}

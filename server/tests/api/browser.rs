@@ -1019,3 +1019,109 @@ async fn a_phone_sized_browser_never_scrolls_sideways_and_the_ring_is_drawn() {
     screenshot(b, "secret-consortium-ring").await;
     driver.browser.close().await.unwrap();
 }
+
+/// Issue 28: Beto shows his "Receber" code for R$ 12,34 at Automobili and copies it; Ana, at
+/// Eleven, pastes it on "Pagar com código", sees Beto, his bank and the fixed amount, and pays.
+/// In Portuguese, the app's default.
+#[tokio::test]
+async fn a_client_shows_a_qr_code_and_another_pays_it_by_code_in_portuguese() {
+    let c = Consortium::start(&[]).await;
+    let beto = c.client(1);
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await
+            .as_u16(),
+        200
+    );
+    let (eleven, automobili) = (c.url(0), c.url(1));
+
+    let driver = start_browser().await;
+    let b = &driver.browser;
+    b.goto(&format!("{automobili}/login?next=/receive"))
+        .await
+        .unwrap();
+    wait_hydrated(b).await;
+    fill(b, "email", "beto@example.com").await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[text()='Entrar']").await;
+    wait_for(b, "//section[@id='receive']").await;
+    wait_hydrated(b).await;
+    assert_eq!(b.title().await.unwrap(), "Receber · Automobili");
+    // A code for any amount first, drawn by the bank; then one for R$ 12,34 with a message.
+    wait_for(b, "//div[@class='qr']/*[local-name()='svg']").await;
+    fill(b, "amount", "12,34").await;
+    fill(b, "message", "Pão de queijo").await;
+    click(b, "//button[text()='Gerar códigos']").await;
+    wait_for(
+        b,
+        "//p[@id='receive-summary' and contains(., 'Códigos de R$ 12,34')]",
+    )
+    .await;
+    wait_for(b, "//p[contains(., 'Mensagem no código: Pao de queijo')]").await;
+    click(b, "//button[text()='Copiar']").await;
+    wait_for(b, "//button[text()='Copiado!']").await;
+    screenshot(b, "pt-receive").await;
+    let code = wait_for(b, "//textarea[contains(@class, 'copia-e-cola')]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .expect("the code's text");
+    assert!(code.contains("540512.34"), "{code}");
+
+    // Ana opens her account at Eleven, deposits and pays the pasted code.
+    b.goto(&format!("{eleven}/signup")).await.unwrap();
+    wait_hydrated(b).await;
+    fill(b, "name1", "Ana Lima").await;
+    fill(b, "tax_id1", ANA_CPF).await;
+    fill(b, "email", "ana@example.com").await;
+    fill(b, "phone", "(11) 98765-4321").await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[text()='Abrir conta']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
+    wait_hydrated(b).await;
+    fill(b, "amount", "100,00").await;
+    click(b, "//section[@id='deposit']//button[text()='Depositar']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 100,00']").await;
+    click(b, "//a[text()='Pagar com código']").await;
+    wait_for(b, "//form[@id='read-code-form']").await;
+    wait_hydrated(b).await;
+    // A code cut short is refused in words; the whole code shows whom it pays.
+    fill_at(b, "//textarea[@name='code']", &code[..code.len() - 6]).await;
+    click(b, "//button[text()='Ler código']").await;
+    wait_for(
+        b,
+        "//span[@data-field='code' and contains(., 'incompleto')]",
+    )
+    .await;
+    fill_at(b, "//textarea[@name='code']", &code).await;
+    click(b, "//button[text()='Ler código']").await;
+    wait_for(b, "//strong[@id='receiver-name' and text()='Beto Reis']").await;
+    wait_for(b, "//div[@id='code-confirm' and contains(., 'Automobili')]").await;
+    wait_for(b, "//strong[@id='code-amount' and text()='R$ 12,34']").await;
+    wait_for(
+        b,
+        "//p[@id='code-message' and contains(., 'Pao de queijo')]",
+    )
+    .await;
+    // The amount is the code's: there is no field to change it.
+    assert!(b
+        .find(Locator::XPath(
+            "//form[@id='pay-code-form']//input[@name='amount']"
+        ))
+        .await
+        .is_err());
+    screenshot(b, "pt-pay-code").await;
+    click(b, "//button[text()='Confirmar Pix']").await;
+    wait_for(
+        b,
+        "//p[@id='code-paid' and contains(., 'Pix de R$ 12,34 enviado para Beto Reis')]",
+    )
+    .await;
+    let start = std::time::Instant::now();
+    while beto.balances().await != (1_234, 0) {
+        assert!(start.elapsed() < SETTLE_PATIENCE, "Beto was not paid");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    driver.browser.close().await.unwrap();
+}

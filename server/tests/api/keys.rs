@@ -49,7 +49,11 @@ async fn request(client: &Client, kind: &str, value: &str) -> (StatusCode, Value
 
 /// Pays `amount` to `key` (bank chosen by the directory), retrying while the consortium is busy.
 pub(crate) async fn pix(client: &Client, key: &str, amount: &str) -> (StatusCode, Value) {
-    let id = tx_id(4);
+    // An id the client's own bank made (its code, its day), as the app's form carries.
+    let id = client.dashboard().await["pix_tx_id"]
+        .as_str()
+        .expect("a fresh id")
+        .to_string();
     let start = std::time::Instant::now();
     loop {
         let (status, body) = client

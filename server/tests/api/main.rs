@@ -3,6 +3,8 @@
 mod auth;
 mod bad_input;
 mod browser;
+mod client_security;
+mod codes;
 mod consent;
 mod faults;
 mod interbank_input;

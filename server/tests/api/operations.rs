@@ -151,7 +151,7 @@ async fn a_full_disk_is_answered_with_503_reported_by_health_and_loses_nothing()
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
     let health: serde_json::Value = health.json().await.unwrap();
     assert_eq!(health["status"], "cannot_store", "{health}");
-    let (_, metrics) = scrape(&bank.url, None).await;
+    let (_, metrics) = scrape(&bank.url, Some(OPERATOR_TOKEN)).await;
     let (metrics, _) = parse(&metrics);
     assert_eq!(metrics["bank_store_failing"], 1.0);
     assert!(metrics["bank_store_failures_total"] >= 1.0);

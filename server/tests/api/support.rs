@@ -12,6 +12,9 @@ pub const BETO_CPF: &str = "111.444.777-35";
 pub const CIA_CNPJ: &str = "11.222.333/0001-81";
 pub const PASSWORD: &str = "senha segura 1";
 
+/// The operators' token every test bank is started with (unless a test sets its own).
+pub const OPERATOR_TOKEN: &str = "operator-token-of-the-tests";
+
 pub struct Bank {
     child: Child,
     pub url: String,
@@ -38,6 +41,10 @@ impl Bank {
     /// Starts bank `id` at `addr` with extra environment variables (peers, secret, timings).
     pub async fn start_with(id: u8, dir: &Path, addr: &str, env: &[(&str, String)]) -> Bank {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bank-node"))
+            // Defaults a test may override: the operators' token the helpers read `/status`
+            // with, and room for the many clients every test runs from 127.0.0.1.
+            .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .env("ADDRESS_BUDGET_SCALE", "1000")
             .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
             .env("BANK_ID", id.to_string())
             .env("BIND_ADDR", addr)
@@ -400,10 +407,17 @@ pub fn consent_debit(consent: &str, grantee: i64, amount: i64, to_bank: u8) -> s
         "to": { "name": "Someone", "key_masked": "***", "bank": to_bank } } })
 }
 
-/// A fresh client-chosen transaction id for bank `id`.
+/// A fresh client-chosen transaction id for bank `id`, stamped now in Brasília time (a bank
+/// refuses a client's id of another bank or another day).
 pub fn tx_id(bank: u8) -> String {
+    tx_id_at(bank, engine::wall_clock_ms())
+}
+
+/// A fresh client-chosen transaction id for bank `id`, stamped at `unix_ms`.
+pub fn tx_id_at(bank: u8, unix_ms: i64) -> String {
     format!(
-        "E{bank:08}202611261705{}",
+        "E{bank:08}{}{}",
+        domain::time_fmt::stamp_brasilia(unix_ms),
         Alphanumeric.sample_string(&mut rand::rng(), 11)
     )
 }
@@ -929,6 +943,7 @@ impl Consortium {
     pub async fn status(&self, i: usize) -> Option<StatusReport> {
         let res = reqwest::Client::new()
             .get(format!("{}/status", self.url(i)))
+            .bearer_auth(OPERATOR_TOKEN)
             .timeout(std::time::Duration::from_secs(2))
             .send()
             .await

@@ -1,0 +1,453 @@
+//! Issue 26: a client's money and data safe from other sites and from strangers with a free
+//! account. Each confirmed attack, against real bank processes, refused with nothing moved.
+
+use crate::support::*;
+use reqwest::StatusCode;
+
+/// A bank alone whose per-address budgets are the real ones (every other test's banks get room
+/// for the many clients they run from 127.0.0.1).
+async fn strict_bank(id: u8, dir: &std::path::Path) -> Bank {
+    let addr = format!("127.0.0.1:{}", free_port());
+    Bank::start_with(id, dir, &addr, &[("ADDRESS_BUDGET_SCALE", "1".into())]).await
+}
+
+/// A free port in the tests' range.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Posts a server function as a page of `origin` would make the browser post it (with the
+/// victim's cookies, which `c` holds).
+async fn post_from(
+    c: &Client,
+    function: &str,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut req = c
+        .http
+        .post(format!("{}/api/{function}", c.url))
+        .header("Accept", "application/json")
+        .form(form);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn requests_forged_by_other_sites_are_refused_and_move_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    let (ana, beto) = (bank.client(), bank.client());
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Souza", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, body) = ana
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let own = bank.url.clone();
+    let other_port = format!("http://127.0.0.1:{}", free_port());
+    let pix = [
+        ("key", BETO_CPF),
+        ("amount", "7,00"),
+        ("tx_id", ""),
+        ("bank", ""),
+    ];
+    // Another port of the same host (the same site, so SameSite=Strict cookies go along), another
+    // host, an opaque origin; and without Origin, a browser's Sec-Fetch-Site.
+    for headers in [
+        vec![("Origin", other_port.as_str())],
+        vec![("Origin", "http://evil.localhost:8081")],
+        vec![("Origin", "null")],
+        vec![("Sec-Fetch-Site", "same-site")],
+        vec![("Sec-Fetch-Site", "cross-site")],
+    ] {
+        let (status, text) = post_from(&ana, "send_pix", &pix, &headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {text}");
+        assert!(
+            text.contains("came from another page") && text.contains("Nothing was done"),
+            "{text}"
+        );
+        let (status, _) = post_from(&ana, "logout", &[], &headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "logout too: {headers:?}");
+    }
+    assert_eq!(
+        ana.balances().await,
+        (10_000, 0),
+        "nothing left Ana's account"
+    );
+    assert_eq!(beto.balances().await, (0, 0));
+
+    // Her own site's pages post as before, and so do clients that are no browser.
+    let (status, text) = post_from(&ana, "send_pix", &pix, &[("Origin", own.as_str())]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) =
+        post_from(&ana, "send_pix", &pix, &[("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(ana.balances().await, (10_000 - 1_400, 0));
+    // Reading is never refused (a link from another site opens the bank's pages).
+    let res = ana
+        .http
+        .get(format!("{own}/login"))
+        .header("Origin", "http://evil.localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_operators_part_of_status_needs_the_operator_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(2, dir.path()).await;
+    let get = |token: Option<&'static str>| {
+        let url = format!("{}/status", bank.url);
+        async move {
+            let mut req = reqwest::Client::new().get(url);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<engine::wire::StatusReport>().await.unwrap()
+        }
+    };
+    let public = get(None).await;
+    assert_eq!(public.bank.map(|b| b.get()), Some(2));
+    assert!(
+        public.audit.is_none() && public.engine.is_none(),
+        "{public:?}"
+    );
+    assert!(get(Some("a wrong token, long enough"))
+        .await
+        .audit
+        .is_none());
+    let operator = get(Some(OPERATOR_TOKEN)).await;
+    assert!(operator.audit.is_some() && operator.engine.is_some());
+}
+
+#[tokio::test]
+async fn a_clients_transaction_ids_must_be_this_banks_and_todays() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(3, dir.path()).await;
+    let ana = bank.client();
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let now = engine::wall_clock_ms();
+    let year_2099 = format!("E00000003{}abcDEF12345", "209911261705");
+    for (id, says) in [
+        (tx_id(99), "belongs to another bank"),
+        (tx_id(1), "belongs to another bank"),
+        (year_2099, "not from today"),
+        (tx_id_at(3, now - 2 * 86_400_000), "not from today"),
+        (tx_id_at(3, now + 3_600_000), "not from today"),
+    ] {
+        let (status, body) = ana
+            .call("deposit", &[("amount", "1,00"), ("tx_id", &id)])
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{id}: {body}");
+        assert!(body.to_string().contains(says), "{id}: {body}");
+    }
+    assert_eq!(ana.balances().await, (0, 0));
+    let (status, body) = ana
+        .call("deposit", &[("amount", "1,00"), ("tx_id", &tx_id(3))])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn key_lookups_have_a_budget_and_misses_cost_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = strict_bank(1, dir.path()).await;
+    let (ana, eve) = (bank.client(), bank.client());
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        eve.open_account("Eve Intrusa", BETO_CPF, "eve@example.com")
+            .await,
+        StatusCode::OK
+    );
+    // Eve tries CPFs that are nobody's key: ten misses spend her 100 tokens.
+    let misses = ["390.533.447-05", "123.456.789-09", "987.654.321-00"];
+    let mut answered = 0;
+    let mut refused = None;
+    for i in 0..30 {
+        let key = misses[i % misses.len()];
+        let (status, body) = eve.call("lookup_receiver", &[("key", key)]).await;
+        match status {
+            StatusCode::NOT_FOUND => answered += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused = Some(body);
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(answered, 10, "ten misses, then no more");
+    let refused = refused.expect("a 429").to_string();
+    assert!(refused.contains("looked up many Pix keys"), "{refused}");
+    // Even a key that exists is not looked up now: a spent budget tells nothing about keys.
+    let (status, _) = eve.call("lookup_receiver", &[("key", ANA_CPF)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Ana, another client behind the same address: the address's budget (300) still has room
+    // for her, and her lookups end in payments, which makes them cost nothing in the end.
+    let (s, body) = ana
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    for _ in 0..60 {
+        let (status, body) = ana.call("lookup_receiver", &[("key", BETO_CPF)]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["name"], "Eve Intrusa");
+        let (status, body) = ana
+            .call(
+                "send_pix",
+                &[
+                    ("key", BETO_CPF),
+                    ("amount", "0,01"),
+                    ("tx_id", ""),
+                    ("bank", ""),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // In Portuguese for a client who did not choose English.
+    let pt = Client {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        url: bank.url.clone(),
+    };
+    let (status, _) = pt
+        .call(
+            "login",
+            &[("email", "eve@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = pt.call("lookup_receiver", &[("key", ANA_CPF)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        body.to_string().contains("muitas consultas de chaves Pix"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn confirmation_codes_are_capped_and_an_address_that_voids_them_is_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = strict_bank(1, dir.path()).await;
+    let eve = bank.client();
+    assert_eq!(
+        eve.open_account("Eve Intrusa", ANA_CPF, "eve@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let ask = |n: usize| {
+        let eve = eve.clone();
+        async move {
+            eve.call(
+                "request_key",
+                &[
+                    ("kind", "email"),
+                    ("value", &format!("victim{n}@example.com")),
+                ],
+            )
+            .await
+        }
+    };
+    for n in 0..5 {
+        let (status, body) = ask(n).await;
+        assert_eq!(status, StatusCode::OK, "code {n}: {body}");
+    }
+    let (status, body) = ask(5).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.to_string().contains("5 codes an hour"), "{body}");
+    let sent = std::fs::read_to_string(dir.path().join("outbox.txt")).unwrap();
+    assert_eq!(
+        sent.lines().filter(|l| !l.trim().is_empty()).count(),
+        5,
+        "{sent}"
+    );
+
+    // Guessing: each code allows five tries; three voided codes lock the address out.
+    for n in 0..3 {
+        let key = format!("victim{}@example.com", 4 - n);
+        let mut last = String::new();
+        for _ in 0..5 {
+            let (status, body) = eve
+                .call("confirm_key", &[("key", &key), ("code", "000000")])
+                .await;
+            if status == StatusCode::OK {
+                // One chance in a million: the guess was right.
+                return;
+            }
+            last = body.to_string();
+        }
+        assert!(last.contains("voided"), "{last}");
+    }
+    let (status, body) = eve
+        .call(
+            "confirm_key",
+            &[("key", "victim1@example.com"), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.to_string().contains("voided by wrong attempts"),
+        "{body}"
+    );
+    assert_eq!(
+        eve.call("get_keys", &[]).await.1["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sign_ups_are_throttled_per_address_successful_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = strict_bank(4, dir.path()).await;
+    let cpfs = ["529.982.247-25", "111.444.777-35", "390.533.447-05"];
+    for (i, cpf) in cpfs.iter().enumerate() {
+        let status = bank
+            .client()
+            .sign_up("Cliente Novo", cpf, &format!("c{i}@example.com"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = bank
+        .client()
+        .call(
+            "create_account",
+            &[
+                ("kind", "individual"),
+                ("name1", "Mais Um"),
+                ("tax_id1", "123.456.789-09"),
+                ("email", "c9@example.com"),
+                ("phone", "11987654321"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.to_string().contains("Many accounts were opened"),
+        "{body}"
+    );
+    let c = bank.client();
+    let (status, _) = c
+        .call(
+            "login",
+            &[("email", "c9@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no account was opened");
+}
+
+/// The attack as it was confirmed: Chromium, logged in at a bank, visits an ordinary page on
+/// another port of the same host, which auto-submits a form to the bank's `send_pix`. The
+/// browser sends the session cookie (same site: ports do not separate sites), and the bank
+/// refuses the request by its `Origin`: the victim sees why, and no money moves.
+#[tokio::test]
+async fn a_cross_site_page_in_a_real_browser_cannot_move_a_logged_in_clients_money() {
+    use fantoccini::Locator;
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    let (ana, beto) = (bank.client(), bank.client());
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Souza", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, body) = ana
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // The attacker's page, served from another port of the same host.
+    let form = format!(
+        r#"<!doctype html><html><body><p>Parabéns, você ganhou!</p>
+        <form id="f" method="post" action="{}/api/send_pix">
+          <input name="key" value="{BETO_CPF}"><input name="amount" value="7,00">
+          <input name="tx_id" value=""><input name="bank" value="">
+        </form><script>document.getElementById('f').submit();</script></body></html>"#,
+        bank.url
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil = format!("http://{}", listener.local_addr().unwrap());
+    let page = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let form = form.clone();
+            async move { axum::response::Html(form) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, page).await });
+
+    let driver = crate::browser::start_browser().await;
+    let b = &driver.browser;
+    let wait = |xpath: String| async move {
+        b.wait()
+            .at_most(std::time::Duration::from_secs(30))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {xpath}: {e}"))
+    };
+    b.goto(&format!("{}/login", bank.url)).await.unwrap();
+    wait("//body[@data-hydrated='true']".into()).await;
+    for (name, value) in [("email", "ana@example.com"), ("password", PASSWORD)] {
+        let field = b
+            .find(Locator::Css(&format!("input[name='{name}']")))
+            .await
+            .unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+    wait("//button[@type='submit']".into())
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait("//strong[@id='available']".into()).await;
+
+    b.goto(&evil).await.unwrap();
+    let refusal = wait("//*[contains(text(), 'Nada foi feito')]".into()).await;
+    let text = refusal.text().await.unwrap();
+    assert!(text.contains("veio de outra página"), "{text}");
+    crate::browser::screenshot(b, "cross-site-refused").await;
+    assert_eq!(
+        ana.balances().await,
+        (10_000, 0),
+        "nothing left Ana's account"
+    );
+    assert_eq!(beto.balances().await, (0, 0));
+    // Her own site still works in the same browser.
+    b.goto(&format!("{}/dashboard", bank.url)).await.unwrap();
+    wait("//strong[@id='available' and text()='R$ 100,00']".into()).await;
+}
