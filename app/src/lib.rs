@@ -4,8 +4,9 @@
 //! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
 //! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
-//!   builder), receiving by QR code, paying with a code, bank selector, consortium status, and
-//!   the pages of a link between banks (consent, return, consents given).
+//!   builder), a transfer's comprovante, receiving by QR code, paying with a code, bank
+//!   selector, consortium status, and the pages of a link between banks (consent, return,
+//!   consents given).
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
@@ -24,7 +25,7 @@ pub mod text;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 pub use error::AppError;
 
@@ -86,6 +87,7 @@ fn content_security_policy() {
 
 #[component]
 pub fn App() -> impl IntoView {
+    text::plural_rules();
     provide_meta_context();
     let bank: pages::BankResource = OnceResource::new(api::get_bank());
     provide_context(bank);
@@ -131,6 +133,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("receive") view=pages::receive::Receive/>
                     <Route path=StaticSegment("pay") view=pages::pay::Pay/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
+                    <Route path=(StaticSegment("receipt"), ParamSegment("tx")) view=pages::receipt::ReceiptView/>
                 </Routes>
                 </pages::session::SessionGuard>
             </main>

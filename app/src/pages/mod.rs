@@ -8,6 +8,7 @@ pub mod landing;
 pub mod login;
 pub mod packet;
 pub mod pay;
+pub mod receipt;
 pub mod receive;
 pub mod session;
 pub mod signup;

@@ -10,6 +10,7 @@ mod faults;
 mod interbank_input;
 mod keys;
 mod operations;
+mod receipt;
 mod recovery;
 mod ring;
 mod support;
