@@ -1,5 +1,6 @@
 //! Integration tests against real `bank-node` processes: one test binary, one module per concern.
 
+mod assets;
 mod auth;
 mod bad_input;
 mod browser;
