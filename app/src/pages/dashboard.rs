@@ -367,6 +367,9 @@ fn PixCard(
             _ => None,
         }
     };
+    // Effects run only in the browser, once the page is hydrated.
+    let interactive = RwSignal::new(false);
+    Effect::new(move |_| interactive.set(true));
     view! {
         <section class="card" id="pix">
             <h2>{t!(i18n, pix.title)}</h2>
@@ -379,13 +382,16 @@ fn PixCard(
                 }),
                 _ => None,
             }}
-            <form class="form" on:submit=open_review class:hidden=move || matches!(review.get(), Some(Ok(_)))>
+            // Until the page is interactive the review cannot open: its button stays disabled (so
+            // neither it nor Enter submits), and the form would post, never put the receiver's key
+            // and the amount in an address.
+            <form class="form" id="pix-form" method="post" on:submit=open_review class:hidden=move || matches!(review.get(), Some(Ok(_)))>
                 <label>{t!(i18n, pix.key)} <input name="pix_key" required maxlength="80" autocomplete="off" bind:value=key/></label>
                 {problem("key")}
                 <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
                 {problem("amount")}
                 {problem("")}
-                <button type="submit" class="primary" disabled=move || looking.get()>{t!(i18n, pix.review)}</button>
+                <button type="submit" class="primary" disabled=move || looking.get() || !interactive.get()>{t!(i18n, pix.review)}</button>
             </form>
             {move || match review.get() {
                 Some(Ok(r)) => Some(view! {

@@ -549,3 +549,37 @@ async fn a_page_notices_its_session_ended_and_resumes_it_without_losing_what_was
     wait("//strong[@id='available' and text()='R$ 12,34']".into()).await;
     assert_eq!(ana.balances().await, (1_234, 0));
 }
+
+/// Before the page is interactive, the Pix form cannot send the receiver's key and the amount
+/// as a GET (into the address bar, histories and logs): it posts, and its button is disabled
+/// until the script has taken over.
+#[tokio::test]
+async fn the_pix_form_never_puts_personal_data_in_an_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(5, dir.path()).await;
+    let ana = bank.client();
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let html = ana
+        .http
+        .get(format!("{}/dashboard", bank.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = html
+        .split("<form")
+        .find(|f| f.contains("id=\"pix-form\""))
+        .expect("the Pix form");
+    let form = &form[..form.find("</form>").expect("the form's end")];
+    assert!(form.contains("method=\"post\""), "{form}");
+    assert!(
+        form.contains("disabled"),
+        "the review button waits for the script: {form}"
+    );
+}
