@@ -676,7 +676,7 @@ use accounts::Seen;
 pub use consents::GrantRequest;
 pub use keys::{KEYS_PER_COMPANY, KEYS_PER_PERSON, PORT_ALLOWED_MAX, PORT_ALLOWED_MS};
 use sessions::live_sessions;
-pub use settlement::{Closed, ReportTaken, WINDOWS_LISTED_MAX};
+pub use settlement::{Closed, ReportTaken, Settled, WINDOWS_LISTED_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -35,9 +35,6 @@ pub enum EngineError {
     /// A key cannot be claimed for this account.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// A settlement step was refused (a report, a window, a payment).
-    #[error(transparent)]
-    Settlement(#[from] crate::settlement::SettlementError),
 }
 
 /// Why a key cannot be claimed for an account (checked by the bank that owns the account).

@@ -80,6 +80,10 @@ pub fn router(
             context, shell,
         ))
         .with_state(options);
+    let public = public.merge(crate::operator::router(
+        config.operator_token.clone(),
+        node.clone(),
+    ));
     let public = page_layers(public, metrics.clone(), config.public_origin.clone());
     // `/status`, unauthenticated, on the inter-bank listener too when it has its own: the
     // consortium page asks every member for it at the address it reaches members at (inside
@@ -256,7 +260,10 @@ fn metrics_page(
 /// Whether a request is an operator's: with `OPERATOR_TOKEN` set, one carrying
 /// `Authorization: Bearer <it>`; without, anyone (a bank for development; the demo, Docker and
 /// every deployment set one).
-fn operator(token: Option<&crate::config::OperatorToken>, headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn operator(
+    token: Option<&crate::config::OperatorToken>,
+    headers: &axum::http::HeaderMap,
+) -> bool {
     let Some(token) = token else {
         return true;
     };
@@ -307,7 +314,9 @@ async fn status(
             evidence_dropped: n.evidence_dropped(),
         }
     });
-    let audit = operator.then(|| engine.snapshot().audit);
+    let snapshot = engine.snapshot();
+    let settlement = snapshot.settlement;
+    let audit = operator.then_some(snapshot.audit);
     Json(StatusReport {
         bank: Some(engine.bank().id),
         name: engine.bank().name.clone(),
@@ -327,6 +336,10 @@ async fn status(
             opening: a.books.opening,
             positions: position_status(&a.books, &limits),
             books_balance: a.balanced,
+            settlement: engine::wire::SettlementStatus {
+                last_window: settlement.last_window,
+                disagreements: settlement.disagreements,
+            },
         }),
     })
     .into_response()
@@ -352,6 +365,7 @@ fn position_status(
                 peer,
                 settled: p.settled,
                 pending: p.pending,
+                by_windows: p.by_windows,
                 limit,
             }
         })

@@ -2,17 +2,19 @@
 //! keeping and comparing the other banks' signed reports, and the signed steps of paying a
 //! window; a creditor's confirmation moves the positions in the same durable batch as the step.
 //! The rules live in the pure `crate::settlement`; this file gives them the books and the key.
+//! A refused step answers `Ok(Err(SettlementError))`: nothing changed, and the engine itself is
+//! fine (only operators and other banks ask these, never a client).
 
 use super::*;
 use crate::settlement::{Accepted, SettlementError, SignedPayment, SignedReport, Window};
 
+/// A settlement step's answer: refused with its reason, or done.
+pub type Settled<T> = Result<T, SettlementError>;
+
 /// Windows an operator's listing shows at most.
 pub const WINDOWS_LISTED_MAX: usize = 100;
 
-pub(super) struct CloseWindow {
-    /// `None`: the next window (an operator's request).
-    window: Option<u64>,
-}
+pub(super) struct CloseWindow;
 
 /// The window closed (or closed before) and whether this command closed it.
 pub struct Closed {
@@ -21,11 +23,11 @@ pub struct Closed {
 }
 
 impl Request for CloseWindow {
-    type Answer = Closed;
+    type Answer = Settled<Closed>;
 
-    fn run(self, state: &mut State, now: i64) -> EngineResult<Closed> {
-        let window = self.window.unwrap_or(state.windows.last_closed() + 1);
-        state.close_window(window, now)
+    fn run(self, state: &mut State, now: i64) -> EngineResult<Settled<Closed>> {
+        let next = state.windows.last_closed() + 1;
+        Ok(state.close_window(next, now))
     }
 }
 
@@ -41,21 +43,10 @@ pub struct ReportTaken {
 }
 
 impl Request for AcceptReport {
-    type Answer = ReportTaken;
+    type Answer = Settled<ReportTaken>;
 
-    fn run(self, state: &mut State, now: i64) -> EngineResult<ReportTaken> {
-        let window = self.report.report.window;
-        // Check before closing, so that a bad report closes nothing.
-        self.report.check(&state.config.keyring)?;
-        if self.report.report.bank == state.config.bank.id {
-            return Err(SettlementError::Malformed("this bank's own report").into());
-        }
-        let closed = state.close_window(window, now)?;
-        let accepted = state.windows.accept(self.report, &state.config.keyring)?;
-        Ok(ReportTaken {
-            accepted,
-            newly_closed: closed.newly,
-        })
+    fn run(self, state: &mut State, now: i64) -> EngineResult<Settled<ReportTaken>> {
+        Ok(state.accept_report(self.report, now))
     }
 }
 
@@ -78,11 +69,12 @@ pub(super) struct MarkPaid {
 }
 
 impl Request for MarkPaid {
-    type Answer = SignedPayment;
+    type Answer = Settled<SignedPayment>;
 
-    fn run(self, state: &mut State, _now: i64) -> EngineResult<SignedPayment> {
-        let key = state.identity()?;
-        Ok(state.windows.mark_paid(self.window, self.creditor, &key)?)
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Settled<SignedPayment>> {
+        Ok(state
+            .identity()
+            .and_then(|key| state.windows.mark_paid(self.window, self.creditor, &key)))
     }
 }
 
@@ -92,16 +84,10 @@ pub(super) struct ConfirmReceived {
 }
 
 impl Request for ConfirmReceived {
-    type Answer = SignedPayment;
+    type Answer = Settled<SignedPayment>;
 
-    fn run(self, state: &mut State, _now: i64) -> EngineResult<SignedPayment> {
-        let key = state.identity()?;
-        let (signed, settle) = state.windows.confirm(self.window, self.debtor, &key)?;
-        if let Some(amount) = settle {
-            // The debtor paid this bank: what it owes shrinks by the amount.
-            state.ledger.settle_window(self.debtor, amount.get())?;
-        }
-        Ok(signed)
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Settled<SignedPayment>> {
+        Ok(state.confirm_received(self.window, self.debtor))
     }
 }
 
@@ -110,30 +96,57 @@ pub(super) struct ReceivePayment {
 }
 
 impl Request for ReceivePayment {
-    type Answer = ();
+    type Answer = Settled<()>;
 
-    fn run(self, state: &mut State, _now: i64) -> EngineResult<()> {
-        let creditor = self.signed.payment.creditor;
-        let settle = state
-            .windows
-            .receive_payment(self.signed, &state.config.keyring)?;
-        if let Some(amount) = settle {
-            // The creditor confirmed it received this bank's payment: this bank owes it less.
-            state.ledger.settle_window(creditor, -amount.get())?;
-        }
-        Ok(())
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Settled<()>> {
+        Ok(state.receive_payment(self.signed))
     }
 }
 
 impl State {
-    fn identity(&self) -> EngineResult<Arc<BankKey>> {
-        self.config
-            .identity
-            .clone()
-            .ok_or(SettlementError::NoKey.into())
+    fn identity(&self) -> Settled<Arc<BankKey>> {
+        self.config.identity.clone().ok_or(SettlementError::NoKey)
     }
 
-    fn close_window(&mut self, window: u64, now: i64) -> EngineResult<Closed> {
+    fn accept_report(&mut self, report: SignedReport, now: i64) -> Settled<ReportTaken> {
+        // Checked before closing, so that a bad report closes nothing.
+        report.check(&self.config.keyring)?;
+        if report.report.bank == self.config.bank.id {
+            return Err(SettlementError::Malformed("this bank's own report"));
+        }
+        let closed = self.close_window(report.report.window, now)?;
+        let accepted = self.windows.accept(report, &self.config.keyring)?;
+        Ok(ReportTaken {
+            accepted,
+            newly_closed: closed.newly,
+        })
+    }
+
+    fn confirm_received(&mut self, window: u64, debtor: BankId) -> Settled<SignedPayment> {
+        let key = self.identity()?;
+        let (signed, settle) = self.windows.confirm(window, debtor, &key)?;
+        if let Some(amount) = settle {
+            // The debtor paid this bank: what it owes shrinks by the amount.
+            self.ledger
+                .settle_window(debtor, amount.get())
+                .map_err(|_| SettlementError::Overflow)?;
+        }
+        Ok(signed)
+    }
+
+    fn receive_payment(&mut self, signed: SignedPayment) -> Settled<()> {
+        let creditor = signed.payment.creditor;
+        let settle = self.windows.receive_payment(signed, &self.config.keyring)?;
+        if let Some(amount) = settle {
+            // The creditor confirmed it received this bank's payment: this bank owes it less.
+            self.ledger
+                .settle_window(creditor, -amount.get())
+                .map_err(|_| SettlementError::Overflow)?;
+        }
+        Ok(())
+    }
+
+    fn close_window(&mut self, window: u64, now: i64) -> Settled<Closed> {
         let key = self.identity()?;
         let newly = window == self.windows.last_closed() + 1;
         let own = self
@@ -160,12 +173,12 @@ impl State {
 
 impl EngineHandle {
     /// Closes the next settlement window here (an operator's request): this bank's signed report.
-    pub async fn close_window(&self) -> EngineResult<Closed> {
-        self.request(CloseWindow { window: None }).await
+    pub async fn close_window(&self) -> EngineResult<Settled<Closed>> {
+        self.request(CloseWindow).await
     }
 
     /// Another bank's signed report: the window is closed here first if it is the next one.
-    pub async fn accept_report(&self, report: SignedReport) -> EngineResult<ReportTaken> {
+    pub async fn accept_report(&self, report: SignedReport) -> EngineResult<Settled<ReportTaken>> {
         self.request(AcceptReport { report }).await
     }
 
@@ -176,7 +189,11 @@ impl EngineHandle {
     }
 
     /// This bank, debtor of `creditor` in `window`, says it paid.
-    pub async fn mark_paid(&self, window: u64, creditor: BankId) -> EngineResult<SignedPayment> {
+    pub async fn mark_paid(
+        &self,
+        window: u64,
+        creditor: BankId,
+    ) -> EngineResult<Settled<SignedPayment>> {
         self.request(MarkPaid { window, creditor }).await
     }
 
@@ -186,12 +203,12 @@ impl EngineHandle {
         &self,
         window: u64,
         debtor: BankId,
-    ) -> EngineResult<SignedPayment> {
+    ) -> EngineResult<Settled<SignedPayment>> {
         self.request(ConfirmReceived { window, debtor }).await
     }
 
     /// Another bank's signed payment step about a pair this bank is in.
-    pub async fn receive_payment(&self, signed: SignedPayment) -> EngineResult<()> {
+    pub async fn receive_payment(&self, signed: SignedPayment) -> EngineResult<Settled<()>> {
         self.request(ReceivePayment { signed }).await
     }
 }

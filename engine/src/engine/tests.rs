@@ -1784,7 +1784,7 @@ mod settlement {
         assert!(leg(&engine, 1, 3, 1_000_000).await);
         assert!(!leg(&engine, 1, 3, 1).await, "bank 1 is at its limit here");
 
-        let closed = engine.close_window().await.unwrap();
+        let closed = engine.close_window().await.unwrap().unwrap();
         assert!(closed.newly);
         let own = closed.own.report.clone();
         assert_eq!(own.window, 1);
@@ -1794,8 +1794,12 @@ mod settlement {
 
         // Nothing can be paid before the other side's report.
         assert_eq!(
-            engine.confirm_received(1, bank(1)).await.unwrap_err(),
-            EngineError::Settlement(SettlementError::NoReport(bank(1)))
+            engine
+                .confirm_received(1, bank(1))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            (SettlementError::NoReport(bank(1)))
         );
         let taken = engine
             .accept_report(report(1, 1, -1_000_000))
@@ -1808,17 +1812,25 @@ mod settlement {
             }
         );
         assert!(!taken.newly_closed);
-        engine.accept_report(report(1, 3, 1_000_000)).await.unwrap();
+        engine
+            .accept_report(report(1, 3, 1_000_000))
+            .await
+            .unwrap()
+            .unwrap();
         // A report for a window two ahead closes nothing.
-        assert!(engine.accept_report(report(3, 4, 0)).await.is_err());
+        assert!(engine
+            .accept_report(report(3, 4, 0))
+            .await
+            .unwrap()
+            .is_err());
 
         // Bank 1 paid; this bank's operator confirms.
-        let received = engine.confirm_received(1, bank(1)).await.unwrap();
+        let received = engine.confirm_received(1, bank(1)).await.unwrap().unwrap();
         assert_eq!(received.payment.step, Step::Received);
         assert_eq!(received.payment.amount, Cents::new(1_000_000));
         assert!(received.check(engine.keyring()).is_ok());
         // This bank pays bank 3, which confirms.
-        let paid = engine.mark_paid(1, bank(3)).await.unwrap();
+        let paid = engine.mark_paid(1, bank(3)).await.unwrap().unwrap();
         assert_eq!(paid.payment.debtor, bank(2));
         let mut from_3 = paid.payment.clone();
         from_3.step = Step::Received;
@@ -1832,6 +1844,7 @@ mod settlement {
                 sig,
             })
             .await
+            .unwrap()
             .unwrap();
 
         let audit = engine.audit().await.unwrap();
@@ -1858,7 +1871,17 @@ mod settlement {
         assert_eq!(audit.books.positions[&bank(1)].outstanding(), 1_000);
         assert!(audit.balanced);
         assert_eq!(engine.snapshot().settlement.last_window, 1);
-        assert_eq!(engine.close_window().await.unwrap().own.report.window, 2);
+        assert_eq!(
+            engine
+                .close_window()
+                .await
+                .unwrap()
+                .unwrap()
+                .own
+                .report
+                .window,
+            2
+        );
     }
 
     /// A bank that signs a false report is kept on the record: counted, its pair unpayable,
@@ -1870,7 +1893,11 @@ mod settlement {
         assert!(leg(&engine, 1, 3, 50_000).await);
         let before = engine.audit().await.unwrap();
         // Bank 1 signs that it owes this bank R$ 1,00 instead of R$ 500,00, opening window 1 here.
-        let taken = engine.accept_report(report(1, 1, -100)).await.unwrap();
+        let taken = engine
+            .accept_report(report(1, 1, -100))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(taken.newly_closed);
         assert_eq!(
             taken.accepted.pair,
@@ -1881,8 +1908,12 @@ mod settlement {
         );
         assert_eq!(engine.snapshot().settlement.disagreements, 1);
         assert_eq!(
-            engine.confirm_received(1, bank(1)).await.unwrap_err(),
-            EngineError::Settlement(SettlementError::Disagree(bank(1)))
+            engine
+                .confirm_received(1, bank(1))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            (SettlementError::Disagree(bank(1)))
         );
         let after = engine.audit().await.unwrap();
         assert_eq!(after.books, before.books);

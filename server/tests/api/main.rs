@@ -12,6 +12,7 @@ mod keys;
 mod operations;
 mod recovery;
 mod ring;
+mod settlement;
 mod support;
 mod trust;
 mod twopc;
