@@ -521,6 +521,8 @@ mod tests {
             Route::Account,
             Route::Redeem,
             Route::PortPermit,
+            Route::SettlementReport,
+            Route::SettlementPayment,
         ];
         assert!(variants.iter().all(|v| Route::ALL.contains(v)));
         assert_eq!(variants.len(), Route::ALL.len());

@@ -1799,11 +1799,12 @@ mod settlement {
                 .await
                 .unwrap()
                 .unwrap_err(),
-            (SettlementError::NoReport(bank(1)))
+            SettlementError::NoReport(bank(1))
         );
         let taken = engine
             .accept_report(report(1, 1, -1_000_000))
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(
             taken.accepted.pair,
@@ -1913,7 +1914,7 @@ mod settlement {
                 .await
                 .unwrap()
                 .unwrap_err(),
-            (SettlementError::Disagree(bank(1)))
+            SettlementError::Disagree(bank(1))
         );
         let after = engine.audit().await.unwrap();
         assert_eq!(after.books, before.books);

@@ -48,11 +48,18 @@ async fn position(c: &Consortium, i: usize, peer: u8) -> engine::wire::PositionS
 /// Waits until no bank holds a prepared part: every decision reached its participants (phase
 /// two runs after the client's answer). A window closed now cuts every bank at the same point.
 async fn quiet(c: &Consortium) {
-    wait_until(c, &[0, 1, 2, 3, 4], "every decision delivered", |statuses| {
-        statuses
-            .iter()
-            .all(|s| s.audit.as_ref().is_some_and(|a| a.prepared_transactions == 0))
-    })
+    wait_until(
+        c,
+        &[0, 1, 2, 3, 4],
+        "every decision delivered",
+        |statuses| {
+            statuses.iter().all(|s| {
+                s.audit
+                    .as_ref()
+                    .is_some_and(|a| a.prepared_transactions == 0)
+            })
+        },
+    )
     .await;
 }
 
