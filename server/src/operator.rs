@@ -129,8 +129,20 @@ struct ClosedView {
     exchanged: Vec<crate::settlement::Exchange>,
 }
 
-async fn close(Extension(node): Extension<Arc<Node>>) -> Response {
-    match crate::settlement::close(&node).await {
+/// `{}`: close the next window. `{"window": n}`: send this bank's report for window `n`, closed
+/// before, to every member again (for a bank that missed it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseForm {
+    window: Option<u64>,
+}
+
+async fn close(Extension(node): Extension<Arc<Node>>, Json(form): Json<CloseForm>) -> Response {
+    let done = match form.window {
+        None => crate::settlement::close(&node).await,
+        Some(window) => crate::settlement::resend(&node, window).await,
+    };
+    match done {
         Ok(Ok((report, exchanged))) => Json(ClosedView { report, exchanged }).into_response(),
         Ok(Err(e)) => crate::interbank::settlement_refused(e),
         Err(e) => crate::interbank::engine_unavailable(e),
@@ -156,7 +168,8 @@ struct ReceivedForm {
 #[derive(Serialize)]
 struct StepView {
     payment: SignedPayment,
-    /// `None`: the other bank took it; otherwise why not (asking again sends it again).
+    /// `None`: the other bank took it; otherwise why not (it is retried for about two minutes,
+    /// and asking again sends it again).
     undelivered: Option<String>,
 }
 
@@ -183,7 +196,7 @@ async fn received(
     }
 }
 
-async fn step(node: &Node, payment: SignedPayment) -> Response {
+async fn step(node: &Arc<Node>, payment: SignedPayment) -> Response {
     let undelivered = crate::settlement::deliver(node, &payment).await;
     Json(StepView {
         payment,

@@ -29,6 +29,21 @@ pub async fn close(
     Ok(Ok((closed.own, exchanged)))
 }
 
+/// Sends this bank's report for `window`, closed before, to every member again: a bank that was
+/// down or cut off at the close closes it then (a bank can close only the window after its
+/// last, so one that missed several needs them again in order).
+pub async fn resend(
+    node: &Arc<Node>,
+    window: u64,
+) -> Result<Result<(SignedReport, Vec<Exchange>), SettlementError>, EngineError> {
+    let own = match node.engine().own_report(window).await? {
+        Ok(own) => own,
+        Err(e) => return Ok(Err(e)),
+    };
+    let exchanged = exchange(node, &own, None).await;
+    Ok(Ok((own, exchanged)))
+}
+
 /// Sends `own` to every other member (but `skip`, who sent its own already) and keeps each
 /// answer, that member's report for the same window, compared with this bank's.
 pub async fn exchange(node: &Arc<Node>, own: &SignedReport, skip: Option<BankId>) -> Vec<Exchange> {
@@ -73,15 +88,47 @@ async fn send(node: &Node, bank: BankId, own: &SignedReport) -> Result<(), Strin
     }
 }
 
+/// Attempts at delivering a payment step after the first failed, and the longest wait between
+/// two: about two minutes in all, then the operator asks again (which sends it again).
+const RETRIES_MAX: u32 = 8;
+const RETRY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Delivers a payment step to the other bank of its pair: `None` when it took it, otherwise
-/// why not (the step is kept here; asking again sends it again).
-pub async fn deliver(node: &Node, signed: &SignedPayment) -> Option<String> {
+/// why not. A step not delivered is kept here and retried in the background with backoff
+/// (bounded); a refusal (4xx) is not retried: the other bank will not change its mind.
+pub async fn deliver(node: &Arc<Node>, signed: &SignedPayment) -> Option<String> {
+    let error = deliver_once(node, signed).await?;
+    let (node, signed) = (node.clone(), signed.clone());
+    if !error.refused {
+        tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_millis(500);
+            for _ in 0..RETRIES_MAX {
+                tokio::time::sleep(wait).await;
+                match deliver_once(&node, &signed).await {
+                    None => return,
+                    Some(e) if e.refused => return,
+                    Some(_) => wait = (wait * 2).min(RETRY_WAIT_MAX),
+                }
+            }
+        });
+    }
+    Some(error.text)
+}
+
+struct Undelivered {
+    text: String,
+    refused: bool,
+}
+
+async fn deliver_once(node: &Node, signed: &SignedPayment) -> Option<Undelivered> {
     let me = node.engine().bank().id;
     let p = &signed.payment;
     let to = if p.debtor == me { p.creditor } else { p.debtor };
-    let result = node.peers().call(to, signed).await;
-    if let Err(e) = &result {
-        tracing::warn!(bank = %to, window = p.window, error = %e, "settlement payment step not delivered");
-    }
-    result.err().map(|e| e.to_string())
+    let e = node.peers().call(to, signed).await.err()?;
+    tracing::warn!(bank = %to, window = p.window, error = %e, "settlement payment step not delivered");
+    let refused = matches!(&e, crate::peers::PeerError::Refused { status, .. } if (400..500).contains(status));
+    Some(Undelivered {
+        text: e.to_string(),
+        refused,
+    })
 }

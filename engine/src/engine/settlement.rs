@@ -50,6 +50,26 @@ impl Request for AcceptReport {
     }
 }
 
+pub(super) struct OwnReport {
+    window: u64,
+}
+
+impl Request for OwnReport {
+    type Answer = Settled<SignedReport>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Settled<SignedReport>> {
+        let last = state.windows.last_closed();
+        Ok(match state.windows.get(self.window) {
+            Some(w) => Ok(w.own.clone()),
+            None if self.window <= last && self.window > 0 => {
+                Err(SettlementError::Forgotten(self.window))
+            }
+            None => Err(SettlementError::NotClosed(self.window)),
+        })
+    }
+}
+
 pub(super) struct ListWindows {
     limit: usize,
 }
@@ -180,6 +200,12 @@ impl EngineHandle {
     /// Another bank's signed report: the window is closed here first if it is the next one.
     pub async fn accept_report(&self, report: SignedReport) -> EngineResult<Settled<ReportTaken>> {
         self.request(AcceptReport { report }).await
+    }
+
+    /// This bank's signed report for a window it closed (to send it again to a bank that
+    /// missed it).
+    pub async fn own_report(&self, window: u64) -> EngineResult<Settled<SignedReport>> {
+        self.request(OwnReport { window }).await
     }
 
     /// The newest windows closed here (at most [`WINDOWS_LISTED_MAX`]).

@@ -63,6 +63,13 @@ async fn quiet(c: &Consortium) {
     .await;
 }
 
+/// The last window bank `i` closed.
+async fn last_window(c: &Consortium, i: usize) -> u64 {
+    audit_of(&c.status(i).await.expect("bank answers /status"))
+        .settlement
+        .last_window
+}
+
 /// Every bank's books balance, and what bank 1 and bank 2 still owe each other sums to zero.
 async fn assert_books(c: &Consortium) {
     quiet(c).await;
@@ -339,4 +346,50 @@ async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_l
     assert_eq!(after.positions, before.positions, "nothing moved");
     assert_eq!(after.settlement.disagreements, 1);
     assert_books(&c).await;
+}
+
+/// A bank down when windows close misses them; once back, an operator sends it the windows
+/// again, in order (a bank closes only the window after its last), and it catches up.
+#[tokio::test]
+async fn a_bank_that_missed_windows_closes_them_when_they_are_sent_again_in_order() {
+    let mut c = Consortium::start_limited(&[], LIMIT).await;
+    c.kill(4).await;
+    for window in [1, 2] {
+        let (s, closed) = operator(&c, 0, "/close", Some(json!({}))).await;
+        assert_eq!(s, StatusCode::OK, "{closed}");
+        assert_eq!(closed["report"]["report"]["window"], window);
+        let missed: Vec<&Value> = closed["exchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| !e["error"].is_null())
+            .collect();
+        assert_eq!(missed.len(), 1, "{closed}");
+        assert_eq!(missed[0]["bank"], 5);
+    }
+    c.restart(4).await;
+    assert_eq!(last_window(&c, 4).await, 0);
+    // Window 2 first: refused, nothing closed.
+    let (s, sent) = operator(&c, 0, "/close", Some(json!({"window": 2}))).await;
+    assert_eq!(s, StatusCode::OK, "{sent}");
+    let to_5 = |sent: &Value| {
+        sent["exchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["bank"] == 5)
+            .unwrap()["error"]
+            .clone()
+    };
+    assert!(to_5(&sent).as_str().unwrap().contains("409"), "{sent}");
+    assert_eq!(last_window(&c, 4).await, 0);
+    for window in [1, 2] {
+        let (s, sent) = operator(&c, 0, "/close", Some(json!({ "window": window }))).await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        assert!(to_5(&sent).is_null(), "{sent}");
+        assert_eq!(last_window(&c, 4).await, window);
+    }
+    // A window never closed cannot be sent.
+    let (s, _) = operator(&c, 0, "/close", Some(json!({"window": 9}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
 }
