@@ -255,6 +255,10 @@ pub struct Window {
     pub reports: Vec<SignedReport>,
     /// Payment steps, at most one of each step per pair.
     pub payments: Vec<SignedPayment>,
+    /// A second, different report a bank signed for this window (at most one kept per bank):
+    /// with the first, proof that it said two things.
+    #[serde(default)]
+    pub contradicting: Vec<SignedReport>,
 }
 
 impl Window {
@@ -288,12 +292,13 @@ impl Window {
         })
     }
 
-    /// Pairs whose reports disagree.
+    /// Pairs whose reports disagree, and reports that contradict their bank's first.
     pub fn disagreements(&self) -> usize {
         self.reports
             .iter()
             .filter(|r| matches!(self.pair(r.report.bank), Pair::Disagreed { .. }))
             .count()
+            + self.contradicting.len()
     }
 }
 
@@ -424,6 +429,7 @@ impl Windows {
                 own,
                 reports: Vec::new(),
                 payments: Vec::new(),
+                contradicting: Vec::new(),
             },
         );
         self.changed.insert(window);
@@ -433,7 +439,8 @@ impl Windows {
 
     /// Keeps another bank's signed report for a window closed here, and compares it with this
     /// bank's. The same report again changes nothing; another one from the same bank for the
-    /// same window is refused (the first stands).
+    /// same window is refused (the first stands; the second is kept beside it as evidence and
+    /// counted).
     pub fn accept(
         &mut self,
         report: SignedReport,
@@ -454,7 +461,16 @@ impl Windows {
         }
         match window.report_of(from) {
             Some(kept) if *kept == report => {}
-            Some(_) => return Err(SettlementError::ReportAgain(from)),
+            Some(_) => {
+                if !window.contradicting.iter().any(|r| r.report.bank == from) {
+                    window.contradicting.push(report);
+                    self.disagreements += 1;
+                    self.changed.insert(number);
+                    tracing::error!(window = number, bank = %from,
+                        "a bank signed two different settlement reports for one window; both kept");
+                }
+                return Err(SettlementError::ReportAgain(from));
+            }
             None => {
                 window.reports.push(report);
                 window.reports.sort_by_key(|r| r.report.bank);

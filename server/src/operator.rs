@@ -58,6 +58,8 @@ pub struct WindowView {
     pub own: SignedReport,
     pub reports: Vec<SignedReport>,
     pub pairs: Vec<PairView>,
+    /// Second, different reports a bank signed for this window: evidence beside its first.
+    pub contradicting: Vec<SignedReport>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +97,7 @@ impl WindowView {
             own: w.own,
             reports: w.reports,
             pairs,
+            contradicting: w.contradicting,
         }
     }
 }

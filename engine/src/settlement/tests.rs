@@ -136,10 +136,14 @@ fn a_false_report_is_kept_counted_and_blocks_paying_that_pair_only() {
     // A second, different report from bank 2 for the window is refused: the first stands.
     let mut other = lie.report.clone();
     other.closed_ms = 8;
+    let other = other.sign(&key(2));
     assert_eq!(
-        w1.accept(other.sign(&key(2)), &keys).unwrap_err(),
+        w1.accept(other.clone(), &keys).unwrap_err(),
         SettlementError::ReportAgain(b(2))
     );
+    // ...and kept beside the first: it signed two things.
+    assert_eq!(w1.get(1).unwrap().contradicting, vec![other]);
+    assert_eq!(w1.disagreements(), 2);
     // Bank 1 cannot confirm what bank 2 owes; bank 3's pair is unaffected.
     assert_eq!(
         w1.confirm(1, b(2), &key(1)).unwrap_err(),
@@ -149,7 +153,7 @@ fn a_false_report_is_kept_counted_and_blocks_paying_that_pair_only() {
     assert_eq!(settle, Some(Cents::new(70)));
     // Kept across a restart, with the count.
     let restored = Windows::restore(w1.take_changes());
-    assert_eq!(restored.disagreements(), 1);
+    assert_eq!(restored.disagreements(), 2);
     assert_eq!(restored.get(1).unwrap().own, r1);
     assert_eq!(restored.get(1).unwrap().reports[0].report.bank, b(2));
 }

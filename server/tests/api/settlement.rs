@@ -242,8 +242,9 @@ async fn a_bank_blocked_at_its_limit_pays_a_window_and_its_clients_pay_again() {
     eprintln!("bank 2's position with bank 1 after the window: {p21:?}");
 }
 
-/// Bank 2 signs a report that says bank 1's clients paid it nothing. Bank 1 keeps the lie,
-/// signed, counts it, shows it; nothing can be paid for that pair, and every book balances.
+/// Bank 2 signs a report that says bank 1 owes it ten times what it does. Bank 1 keeps the lie,
+/// signed, counts it, shows it (and the honest report bank 2's node sends later, as a second
+/// report of the same bank); nothing can be paid for that pair, and every book balances.
 #[tokio::test]
 async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_lie_recorded() {
     let c = Consortium::start_limited(&[], LIMIT).await;
@@ -329,8 +330,22 @@ async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_l
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
-    let (_, list) = operator(&c, 0, "", None).await;
-    assert_eq!(list["disagreements"], 1, "{list}");
+    // Bank 2's own node closes window 1 too (another bank's report reaches it) and sends bank 1
+    // its honest report: a second report signed by bank 2 for the window, kept beside the first.
+    let start = std::time::Instant::now();
+    let list = loop {
+        let (_, list) = operator(&c, 0, "", None).await;
+        if list["windows"][0]["contradicting"].as_array().map(Vec::len) == Some(1) {
+            break list;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(list["windows"][0]["contradicting"][0]["report"]["bank"], 2);
+    assert_eq!(list["disagreements"], 2, "the lie, and two reports: {list}");
     let lie = list["windows"][0]["reports"]
         .as_array()
         .unwrap()
@@ -344,7 +359,7 @@ async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_l
     assert!(body.as_str().unwrap().contains("disagree"), "{body}");
     let after = audit_of(&c.status(0).await.unwrap());
     assert_eq!(after.positions, before.positions, "nothing moved");
-    assert_eq!(after.settlement.disagreements, 1);
+    assert_eq!(after.settlement.disagreements, 2);
     assert_books(&c).await;
 }
 
