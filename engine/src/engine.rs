@@ -107,6 +107,15 @@ pub struct Snapshot {
     pub store_failures: u64,
     /// Contradicting statements of one signer seen since start (each kept as evidence).
     pub equivocations: u64,
+    /// Settlement: the last window closed here, and the pairs whose signed reports disagreed.
+    pub settlement: SettlementSnapshot,
+}
+
+/// Settlement as `/status` and `/metrics` show it (see [`crate::settlement`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SettlementSnapshot {
+    pub last_window: u64,
+    pub disagreements: u64,
 }
 
 impl EngineConfig {
@@ -145,7 +154,8 @@ pub struct Audit {
     pub commits: u64,
     /// Deposits, opening balance and the position with every peer.
     pub books: crate::ledger::Books,
-    /// Whether clients' available + blocked equals deposits + opening + settled positions.
+    /// Whether clients' available + blocked equals deposits + opening + what peers still owe +
+    /// what settlement windows brought in (`Books::explained`).
     pub balanced: bool,
 }
 
@@ -163,7 +173,7 @@ type Run = Box<dyn FnOnce(&mut State, i64) -> Deferred + Send>;
 
 /// A command of the engine: its answer, whether it only reads, and what it does. Each concern's
 /// commands live in its own file (`accounts.rs`, `sessions.rs`, `keys.rs`, `consents.rs`,
-/// `two_phase.rs`) with their handle methods: a new command is one struct, one `impl Request`
+/// `two_phase.rs`, `settlement.rs`) with their handle methods: a new command is one struct, one `impl Request`
 /// and one method there.
 trait Request: Send + 'static {
     type Answer: Send + 'static;
@@ -399,6 +409,8 @@ struct State {
     consents: crate::consent::Consents,
     /// This bank's copy of the consortium's key directory.
     directory: Directory,
+    /// Settlement windows closed here, their reports and payments.
+    windows: crate::settlement::Windows,
     key_codes: crate::key_codes::KeyCodes,
     /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
     /// account it is at, until when). In memory, like codes: a restart asks the owner again.
@@ -447,11 +459,18 @@ impl State {
             .equivocation_count()
             .map_err(|e| format!("counting equivocations: {e}"))?;
         let equivocations = u64::try_from(equivocations).unwrap_or(0);
+        let windows = store
+            .load_windows()
+            .map_err(|e| format!("loading settlement windows: {e}"))?;
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
             store_failures: 0,
             equivocations,
+            settlement: SettlementSnapshot {
+                last_window: windows.last_closed(),
+                disagreements: windows.disagreements(),
+            },
         }));
         Ok(State {
             config,
@@ -460,6 +479,7 @@ impl State {
             ledger,
             consents,
             directory,
+            windows,
             key_codes: Default::default(),
             port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
@@ -519,18 +539,21 @@ impl State {
         let protocol = std::mem::take(&mut self.protocol_changes);
         let consents = self.consents.take_changes();
         let directory = self.directory.take_changes();
+        let settlement = self.windows.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
             protocol: &protocol,
             consents: &consents,
             directory: &directory,
+            settlement: &settlement,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
             && protocol.is_empty()
             && consents.is_empty()
             && directory.is_empty()
+            && settlement.is_empty()
         {
             true
         } else {
@@ -566,6 +589,10 @@ impl State {
             store_failing_since_ms: self.store_failing_since_ms,
             store_failures: self.store_failures,
             equivocations: self.equivocations,
+            settlement: SettlementSnapshot {
+                last_window: self.windows.last_closed(),
+                disagreements: self.windows.disagreements(),
+            },
         };
         *self
             .snapshot
@@ -598,6 +625,10 @@ impl State {
             Ok(directory) => self.directory.replace_with(directory),
             Err(e) => panic!("cannot reload the key directory after a failed commit: {e}"),
         }
+        match self.store.load_windows() {
+            Ok(windows) => self.windows = windows,
+            Err(e) => panic!("cannot reload settlement windows after a failed commit: {e}"),
+        }
     }
 
     fn execute(&mut self, command: Command, now: i64) {
@@ -614,11 +645,6 @@ impl State {
 fn audit_of(ledger: &Ledger, commands: u64, commits: u64) -> Audit {
     let totals = ledger.totals();
     let books = ledger.books().clone();
-    let settled: i128 = books
-        .positions
-        .values()
-        .map(|p| i128::from(p.settled))
-        .sum();
     Audit {
         accounts: usize::try_from(totals.accounts).unwrap_or(usize::MAX),
         total_available: totals.available,
@@ -627,8 +653,7 @@ fn audit_of(ledger: &Ledger, commands: u64, commits: u64) -> Audit {
         prepared_transactions: ledger.prepared_count(),
         commands,
         commits,
-        balanced: totals.available + totals.blocked
-            == i128::from(books.deposits) + i128::from(books.opening) + settled,
+        balanced: totals.available + totals.blocked == books.explained(),
         books,
     }
 }
@@ -644,12 +669,14 @@ pub mod decisions;
 mod keys;
 pub mod protocol;
 mod sessions;
+mod settlement;
 mod two_phase;
 
 use accounts::Seen;
 pub use consents::GrantRequest;
 pub use keys::{KEYS_PER_COMPANY, KEYS_PER_PERSON, PORT_ALLOWED_MAX, PORT_ALLOWED_MS};
 use sessions::live_sessions;
+pub use settlement::{Closed, ReportTaken, Settled, WINDOWS_LISTED_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -12,9 +12,13 @@
 //! Settlement positions: every part of a cross-bank transfer moves this bank's position with one
 //! peer (see [`PartKey::peer`]): a committed credit means the peer owes this bank, a committed
 //! debit that this bank owes the peer; a prepared credit is pending with that peer until decided.
+//! Settlement windows pay positions down outside the consortium (`crate::settlement`): what a
+//! creditor confirmed it received from a peer, or what a debtor's creditor confirmed, is that
+//! peer's `by_windows`, and only the rest, `settled - by_windows`, is still owed.
 //! So the bank's books balance on their own: `Σ (available + blocked) = deposits + opening +
-//! Σ peers settled`, and each peer's pending position is the credits from it still prepared;
-//! `opening` is what balances held before positions were kept (schema version 4).
+//! Σ peers (settled - by_windows) + Σ peers by_windows` (what is still owed, and the settlement
+//! money received minus paid), and each peer's pending position is the credits from it still
+//! prepared; `opening` is what balances held before positions were kept (schema version 4).
 //!
 //! Invariants (checked by [`Ledger::check_invariants`] and by property tests):
 //! - no balance is negative, none exceeds [`MAX_BALANCE`];
@@ -151,10 +155,21 @@ impl PartKey {
 /// This bank's position with one peer, in cents: positive when the peer owes this bank.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Position {
-    /// From committed transfers.
+    /// From committed transfers (all of them, since positions were kept).
     pub settled: i64,
     /// Credits from the peer prepared here and not yet decided (what `incoming` holds for it).
     pub pending: i64,
+    /// Paid by settlement windows, on the creditor's signed confirmation: positive when the peer
+    /// paid this bank, negative when this bank paid the peer.
+    pub by_windows: i64,
+}
+
+impl Position {
+    /// What is still owed from transfers once the windows' payments are counted (positive: the
+    /// peer owes this bank): what a limit is checked against, with `pending`.
+    pub fn outstanding(&self) -> i64 {
+        self.settled - self.by_windows
+    }
 }
 
 /// What the books balance against: deposits, the opening balance, and positions with peers.
@@ -164,6 +179,23 @@ pub struct Books {
     /// Balances held before positions were kept (schema version 4); 0 for a newer bank.
     pub opening: i64,
     pub positions: BTreeMap<BankId, Position>,
+}
+
+impl Books {
+    /// The side of the books that explains what clients hold: deposits + opening + what the
+    /// peers still owe + what settlement windows brought in (received minus paid).
+    pub fn explained(&self) -> i128 {
+        let (owed, by_windows) =
+            self.positions
+                .values()
+                .fold((0i128, 0i128), |(owed, by_windows), p| {
+                    (
+                        owed + i128::from(p.outstanding()),
+                        by_windows + i128::from(p.by_windows),
+                    )
+                });
+        i128::from(self.deposits) + i128::from(self.opening) + owed + by_windows
+    }
 }
 
 /// A history entry, as appended.
@@ -353,6 +385,20 @@ impl Ledger {
             .ok_or(LedgerError::BalanceLimit)?;
         self.set_position(payer_bank, owed);
         self.set_position(receiver_bank, owing);
+        Ok(())
+    }
+
+    /// A settlement window's payment with `peer`, confirmed by the creditor: `amount` is positive
+    /// when the peer paid this bank, negative when this bank paid the peer. No client's balance
+    /// moves (the money moved outside the consortium); what is owed shrinks by it. Refused
+    /// (nothing changes) if the sum would overflow.
+    pub fn settle_window(&mut self, peer: BankId, amount: i64) -> Result<(), LedgerError> {
+        let mut position = self.position(peer);
+        position.by_windows = position
+            .by_windows
+            .checked_add(amount)
+            .ok_or(LedgerError::BalanceLimit)?;
+        self.set_position(peer, position);
         Ok(())
     }
 
@@ -702,7 +748,8 @@ impl Ledger {
     }
 
     /// The two sides of the books: what the clients hold (available + blocked), and what explains
-    /// it (deposits + opening + every settled position). Equal always. (A prepared credit is in
+    /// it (deposits + opening + what every peer still owes, `settled - by_windows`, + what
+    /// settlement windows brought in net, `by_windows`). Equal always. (A prepared credit is in
     /// `incoming` and, from another bank, in that bank's pending position; a prepared debit stays
     /// the client's, blocked, until committed. So once nothing is pending, clients' available +
     /// blocked + incoming = deposits + opening + net position with the peers.)
@@ -712,16 +759,7 @@ impl Ledger {
             .values()
             .map(|a| i128::from(a.available.get()) + i128::from(a.blocked.get()))
             .sum();
-        let settled: i128 = self
-            .books
-            .positions
-            .values()
-            .map(|p| i128::from(p.settled))
-            .sum();
-        (
-            held,
-            i128::from(self.books.deposits) + i128::from(self.books.opening) + settled,
-        )
+        (held, self.books.explained())
     }
 
     /// Sums over every account (kept as balances move).

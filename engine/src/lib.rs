@@ -19,6 +19,8 @@
 //! - [`twopc`]: two-phase commit across banks: its items, the round and phase-two delivery, sans-IO.
 //! - [`coordinator`]: a bank as 2PC coordinator (claims, queue, rounds, deliveries), sans-IO: the
 //!   node and the simulation drive this same state machine.
+//! - [`settlement`]: settlement windows: signed reports compared pairwise, and the signed steps
+//!   of paying a window, pure.
 //! - [`wire`]: every inter-bank route and message, and the protocol version.
 //!
 //! Architecture invariant: callers only enqueue commands through [`EngineHandle`]; no other code
@@ -38,6 +40,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod proof;
 pub mod ring;
+pub mod settlement;
 pub mod store;
 pub mod throttle;
 pub mod twopc;

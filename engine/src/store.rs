@@ -39,6 +39,8 @@ pub struct Batch<'a> {
     pub protocol: &'a [ProtocolChange],
     pub consents: &'a [ConsentChange],
     pub directory: &'a [DirChange],
+    /// Settlement windows changed, each written whole.
+    pub settlement: &'a [crate::settlement::Window],
 }
 
 /// A session row as restored at start-up.
@@ -270,6 +272,23 @@ impl Store {
         Ok(Directory::restore(entries, reservations))
     }
 
+    /// The newest settlement windows, as closed here (see `crate::settlement`).
+    pub fn load_windows(&self) -> StoreResult<crate::settlement::Windows> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM settlement_windows ORDER BY window DESC LIMIT ?1")?;
+        let kept = i64::try_from(crate::settlement::WINDOWS_KEPT).unwrap_or(i64::MAX);
+        let mut windows = Vec::new();
+        for body in stmt.query_map([kept], |r| r.get::<_, String>(0))? {
+            let body = body?;
+            let window = serde_json::from_str(&body).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+            })?;
+            windows.push(window);
+        }
+        Ok(crate::settlement::Windows::restore(windows))
+    }
+
     fn load_books(&self) -> StoreResult<Books> {
         let mut books = Books::default();
         let mut stmt = self.conn.prepare("SELECT name, cents FROM books")?;
@@ -281,13 +300,14 @@ impl Store {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT peer, settled_cents, pending_cents FROM positions")?;
+            .prepare("SELECT peer, settled_cents, pending_cents, windows_cents FROM positions")?;
         for row in stmt.query_map([], |r| {
             Ok((
                 parse_bank(r.get(0)?)?,
                 Position {
                     settled: r.get(1)?,
                     pending: r.get(2)?,
+                    by_windows: r.get(3)?,
                 },
             ))
         })? {
@@ -333,6 +353,14 @@ impl Store {
         for change in batch.directory {
             apply_directory_change(&tx, change)?;
         }
+        for window in batch.settlement {
+            let body = serde_json::to_string(window).expect("a window serialises");
+            tx.prepare_cached(
+                "INSERT INTO settlement_windows (window, body) VALUES (?1, ?2)
+                 ON CONFLICT (window) DO UPDATE SET body = excluded.body",
+            )?
+            .execute(params![window_number(window.number())?, body])?;
+        }
         tx.commit()
     }
 
@@ -362,3 +390,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+/// A window's number as SQLite stores it (an i64).
+fn window_number(n: u64) -> StoreResult<i64> {
+    i64::try_from(n).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}

@@ -61,10 +61,16 @@ pub enum Route {
     /// Body [`crate::directory::PortRequest`], answer [`PortPermitAnswer`]: the owning bank's
     /// signed permission to move one of its keys to the asking bank.
     PortPermit,
+    /// Body [`crate::settlement::SignedReport`] (the sender's, for a window), answer the
+    /// receiver's own signed report for that window, which it closes first if it is its next.
+    SettlementReport,
+    /// Body [`crate::settlement::SignedPayment`], answer `null`: a debtor's "paid" to its
+    /// creditor, or a creditor's "received" to its debtor (which then settles it).
+    SettlementPayment,
 }
 
 impl Route {
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 12] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
@@ -75,6 +81,8 @@ impl Route {
         Route::Account,
         Route::Redeem,
         Route::PortPermit,
+        Route::SettlementReport,
+        Route::SettlementPayment,
     ];
 
     pub fn path(self) -> &'static str {
@@ -89,6 +97,8 @@ impl Route {
             Route::Account => "/interbank/account",
             Route::Redeem => "/interbank/consent/redeem",
             Route::PortPermit => "/interbank/key/permit",
+            Route::SettlementReport => "/interbank/settlement/report",
+            Route::SettlementPayment => "/interbank/settlement/payment",
         }
     }
 }
@@ -159,6 +169,17 @@ impl Call for AccountMsg {
 impl Call for RedeemMsg {
     const ROUTE: Route = Route::Redeem;
     type Answer = domain::consent::Grant;
+}
+
+impl Call for crate::settlement::SignedReport {
+    const ROUTE: Route = Route::SettlementReport;
+    /// The receiver's own signed report for the same window.
+    type Answer = crate::settlement::SignedReport;
+}
+
+impl Call for crate::settlement::SignedPayment {
+    const ROUTE: Route = Route::SettlementPayment;
+    type Answer = ();
 }
 
 impl Call for crate::directory::PortRequest {
@@ -324,9 +345,20 @@ pub struct AuditStatus {
     /// The position with each peer (positive: the peer owes this bank), and its limit.
     #[serde(default)]
     pub positions: Vec<PositionStatus>,
-    /// Whether available + blocked = deposits + opening + settled positions.
+    /// Whether available + blocked = deposits + opening + what peers still owe + what
+    /// settlement windows brought in (`Books::explained`).
     #[serde(default)]
     pub books_balance: bool,
+    /// The last settlement window closed, and pairs whose signed reports disagreed.
+    #[serde(default)]
+    pub settlement: SettlementStatus,
+}
+
+/// Settlement windows at one bank (see [`crate::settlement`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementStatus {
+    pub last_window: u64,
+    pub disagreements: u64,
 }
 
 /// This bank's position with one peer.
@@ -337,6 +369,10 @@ pub struct PositionStatus {
     pub settled: i64,
     /// Credits from the peer prepared here and not yet decided.
     pub pending: i64,
+    /// Paid by settlement windows (positive: the peer paid this bank); `settled - by_windows`
+    /// is still owed.
+    #[serde(default)]
+    pub by_windows: i64,
     /// The most the peer may owe this bank, net (membership file).
     pub limit: i64,
 }
@@ -366,6 +402,8 @@ mod tests {
             Route::Account => AccountMsg::ROUTE,
             Route::Redeem => RedeemMsg::ROUTE,
             Route::PortPermit => <crate::directory::PortRequest as Call>::ROUTE,
+            Route::SettlementReport => <crate::settlement::SignedReport as Call>::ROUTE,
+            Route::SettlementPayment => <crate::settlement::SignedPayment as Call>::ROUTE,
         }
     }
 
@@ -483,6 +521,8 @@ mod tests {
             Route::Account,
             Route::Redeem,
             Route::PortPermit,
+            Route::SettlementReport,
+            Route::SettlementPayment,
         ];
         assert!(variants.iter().all(|v| Route::ALL.contains(v)));
         assert_eq!(variants.len(), Route::ALL.len());

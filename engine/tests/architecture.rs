@@ -17,6 +17,7 @@ const PURE: &[&str] = &[
     "src/directory.rs",
     "src/consent.rs",
     "src/ledger.rs",
+    "src/settlement.rs",
     "src/key_codes.rs",
     "src/throttle.rs",
 ];

@@ -2122,6 +2122,97 @@ impl Sim {
     }
 }
 
+/// After healing, with nothing in flight: bank 1 closes settlement window 1, its report reaches
+/// every bank (which closes the window then and answers with its own), every bank hears every
+/// other's report, and every pair of honest banks pays what their reports agree on: the debtor's
+/// "paid", then the creditor's "received", the creditor crashed and restarted before it is
+/// delivered, and delivered twice. With nothing in flight the cut is the same at every bank, so
+/// every honest pair agrees; afterwards nothing is owed between honest banks, and every bank's
+/// books, with their settled-by-window term, still balance.
+async fn settle_window(sim: &mut Sim, honest: &[BankId], seed: u64) {
+    let first = sim.engine(bank(1)).unwrap().close_window().await.unwrap();
+    let mut reports = vec![first.unwrap().own];
+    for n in 2..=BANKS {
+        let engine = sim.engine(bank(n)).unwrap();
+        let taken = engine.accept_report(reports[0].clone()).await.unwrap();
+        let taken = taken.unwrap_or_else(|e| panic!("seed {seed}: bank {n}: {e}"));
+        assert!(taken.newly_closed, "seed {seed}: bank {n} closes window 1");
+        reports.push(taken.accepted.own);
+    }
+    for n in 1..=BANKS {
+        let engine = sim.engine(bank(n)).unwrap();
+        for r in reports.iter().filter(|r| r.report.bank != bank(n)) {
+            let taken = engine.accept_report(r.clone()).await.unwrap();
+            taken.unwrap_or_else(|e| panic!("seed {seed}: bank {n}: {e}"));
+        }
+    }
+    let (mut paid_pairs, mut paid_cents) = (0, 0);
+    for &a in honest {
+        for &b in honest.iter().filter(|b| **b > a) {
+            let window = sim.engine(a).unwrap().windows(1).await.unwrap().remove(0);
+            let net = match window.pair(b) {
+                engine::settlement::Pair::Agreed { net } => net.get(),
+                other => panic!("seed {seed}: banks {a} and {b} after a quiet cut: {other:?}"),
+            };
+            let (debtor, creditor) = match net {
+                0 => continue,
+                n if n > 0 => (b, a),
+                _ => (a, b),
+            };
+            let paid = sim.engine(debtor).unwrap().mark_paid(1, creditor).await;
+            let paid = paid.unwrap().unwrap();
+            let noted = sim.engine(creditor).unwrap().receive_payment(paid).await;
+            noted.unwrap().unwrap();
+            let received = sim
+                .engine(creditor)
+                .unwrap()
+                .confirm_received(1, debtor)
+                .await;
+            let received = received.unwrap().unwrap();
+            sim.crash(creditor);
+            sim.restart(creditor).await;
+            let again = sim
+                .engine(creditor)
+                .unwrap()
+                .confirm_received(1, debtor)
+                .await;
+            assert_eq!(
+                again.unwrap().unwrap(),
+                received,
+                "seed {seed}: signed once"
+            );
+            for _ in 0..2 {
+                let engine = sim.engine(debtor).unwrap();
+                engine
+                    .receive_payment(received.clone())
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            paid_pairs += 1;
+            paid_cents += net.abs();
+        }
+    }
+    assert!(paid_pairs > 0, "seed {seed}: some pair owed something");
+    tracing::info!(seed, paid_pairs, paid_cents, "settlement window paid");
+    for &a in honest {
+        let audit = sim.engine(a).unwrap().audit().await.unwrap();
+        assert!(
+            audit.balanced,
+            "seed {seed}: bank {a} after settling: {:?}",
+            audit.books
+        );
+        for &b in honest.iter().filter(|b| **b != a) {
+            let p = audit.books.positions.get(&b).copied().unwrap_or_default();
+            assert_eq!(
+                p.outstanding(),
+                0,
+                "seed {seed}: bank {a} still owed by {b} after settling: {p:?}"
+            );
+        }
+    }
+}
+
 fn sim_dir() -> PathBuf {
     // tmpfs when there is one: fsync is the engine's cost, not what the simulation is about.
     let shm = PathBuf::from("/dev/shm");
@@ -2262,6 +2353,7 @@ async fn run(seed: u64) {
             }
         }
     }
+    settle_window(&mut sim, &honest, seed).await;
     for n in &honest {
         sim.check_exposure(*n).await;
     }

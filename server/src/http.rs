@@ -85,6 +85,10 @@ pub fn router(
             context, shell,
         ))
         .with_state(options);
+    let public = public.merge(crate::operator::router(
+        config.operator_token.clone(),
+        node.clone(),
+    ));
     let public = page_layers(public, metrics.clone(), config.public_origin.clone());
     // `/status`, unauthenticated, on the inter-bank listener too when it has its own: the
     // consortium page asks every member for it at the address it reaches members at (inside
@@ -273,7 +277,10 @@ fn metrics_page(
 /// Whether a request is an operator's: with `OPERATOR_TOKEN` set, one carrying
 /// `Authorization: Bearer <it>`; without, anyone (a bank for development; the demo, Docker and
 /// every deployment set one).
-fn operator(token: Option<&crate::config::OperatorToken>, headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn operator(
+    token: Option<&crate::config::OperatorToken>,
+    headers: &axum::http::HeaderMap,
+) -> bool {
     let Some(token) = token else {
         return true;
     };
@@ -324,7 +331,9 @@ async fn status(
             evidence_dropped: n.evidence_dropped(),
         }
     });
-    let audit = operator.then(|| engine.snapshot().audit);
+    let snapshot = engine.snapshot();
+    let settlement = snapshot.settlement;
+    let audit = operator.then_some(snapshot.audit);
     Json(StatusReport {
         bank: Some(engine.bank().id),
         name: engine.bank().name.clone(),
@@ -344,6 +353,10 @@ async fn status(
             opening: a.books.opening,
             positions: position_status(&a.books, &limits),
             books_balance: a.balanced,
+            settlement: engine::wire::SettlementStatus {
+                last_window: settlement.last_window,
+                disagreements: settlement.disagreements,
+            },
         }),
     })
     .into_response()
@@ -369,6 +382,7 @@ fn position_status(
                 peer,
                 settled: p.settled,
                 pending: p.pending,
+                by_windows: p.by_windows,
                 limit,
             }
         })

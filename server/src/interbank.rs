@@ -75,6 +75,8 @@ pub fn router(gate: Option<Gate>, ring: Option<RingHandle>, node: Option<Arc<Nod
             Route::Account => router.route(path, post(account)),
             Route::Redeem => router.route(path, post(redeem)),
             Route::PortPermit => router.route(path, post(port_permit)),
+            Route::SettlementReport => router.route(path, post(settlement_report)),
+            Route::SettlementPayment => router.route(path, post(settlement_payment)),
         };
     }
     router
@@ -115,7 +117,7 @@ fn too_many(n: usize) -> Option<Response> {
     })
 }
 
-fn engine_unavailable(e: engine::EngineError) -> Response {
+pub(crate) fn engine_unavailable(e: engine::EngineError) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
 }
 
@@ -248,6 +250,64 @@ async fn port_permit(
         Ok(answer) => Json(answer).into_response(),
         Err(e) => engine_unavailable(e),
     }
+}
+
+/// Another bank's signed settlement report: kept and compared (the window is closed here first
+/// if it is this bank's next, and then this bank's own report goes to the other members); the
+/// answer is this bank's own report for the window. A report not from its sender, malformed or
+/// badly signed, or for a window this bank cannot close yet, is refused and changes nothing.
+async fn settlement_report(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(report): Json<engine::settlement::SignedReport>,
+) -> Response {
+    if report.report.bank != from {
+        return (StatusCode::BAD_REQUEST, "a bank sends only its own report").into_response();
+    }
+    match node.engine().accept_report(report).await {
+        Ok(Ok(taken)) => {
+            let own = taken.accepted.own;
+            if taken.newly_closed {
+                let (node, own) = (node.clone(), own.clone());
+                tokio::spawn(async move {
+                    crate::settlement::exchange(&node, &own, Some(from)).await;
+                });
+            }
+            Json(own).into_response()
+        }
+        Ok(Err(e)) => settlement_refused(e),
+        Err(e) => engine_unavailable(e),
+    }
+}
+
+/// Another bank's signed payment step about a pair this bank is in: a debtor's "paid", or a
+/// creditor's "received", which settles the pair on this bank's books.
+async fn settlement_payment(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(signed): Json<engine::settlement::SignedPayment>,
+) -> Response {
+    if signed.payment.signer() != from {
+        return (StatusCode::BAD_REQUEST, "a bank sends only its own step").into_response();
+    }
+    match node.engine().receive_payment(signed).await {
+        Ok(Ok(())) => Json(()).into_response(),
+        Ok(Err(e)) => settlement_refused(e),
+        Err(e) => engine_unavailable(e),
+    }
+}
+
+/// A refused settlement step: 400 for what is wrong in itself, 409 for what does not fit this
+/// bank's windows, 410 for a window no longer kept, 503 without a key.
+pub(crate) fn settlement_refused(e: engine::settlement::SettlementError) -> Response {
+    use engine::settlement::SettlementError as E;
+    let status = match &e {
+        E::Malformed(_) | E::BadSignature => StatusCode::BAD_REQUEST,
+        E::NoKey => StatusCode::SERVICE_UNAVAILABLE,
+        E::Forgotten(_) => StatusCode::GONE,
+        _ => StatusCode::CONFLICT,
+    };
+    (status, e.to_string()).into_response()
 }
 
 async fn deliver(Extension(ring): Extension<RingHandle>, Json(token): Json<Token>) -> Response {

@@ -16,6 +16,8 @@
 //! - [`twopc_driver`]: drives the engine's sans-IO 2PC coordinator over signed HTTP: packets while
 //!   holding the token, phase two, recovery of in-doubt transactions; the app's `Consortium` port.
 //! - [`lookups`]: receivers looked up at other banks (with a short cache), linked accounts.
+//! - [`settlement`]: settlement windows between banks: a close's reports exchanged, payment
+//!   steps delivered; [`operator`]: the operators' API for them (`OPERATOR_TOKEN`).
 //! - [`evidence`]: what other banks signed, kept for disputes; `bank-node evidence <tx>`.
 //! - [`fault`]: test-only crash points of the coordinator (`FAULT_INJECT`).
 //!
@@ -31,10 +33,12 @@ pub mod interbank;
 pub mod lookups;
 pub mod membership;
 pub mod metrics;
+pub mod operator;
 pub mod origin;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;
+pub mod settlement;
 pub mod twopc_driver;
 
 use config::Config;

@@ -212,6 +212,19 @@ impl State {
         )?;
         counter(
             e,
+            "bank_settlement_disagreements",
+            "Pairs of settlement reports that disagreed (each bank's signed report kept as \
+             evidence; any is an alarm: that pair's window cannot be paid)",
+            snapshot.settlement.disagreements,
+        )?;
+        gauge(
+            e,
+            "bank_settlement_last_window",
+            "The last settlement window closed here",
+            i64::try_from(snapshot.settlement.last_window).unwrap_or(i64::MAX),
+        )?;
+        counter(
+            e,
             "bank_store_failures",
             "Batches that could not be written (full disk, I/O error) since start",
             snapshot.store_failures,

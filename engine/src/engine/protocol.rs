@@ -424,8 +424,8 @@ impl State {
         Ok(())
     }
 
-    /// Whether a credit of `amount` owed by `peer` keeps its net debt to this bank (settled and
-    /// pending) within the limit the membership file gives it; a bank it does not list owes
+    /// Whether a credit of `amount` owed by `peer` keeps its net debt to this bank (outstanding
+    /// and pending) within the limit the membership file gives it; a bank it does not list owes
     /// nothing here.
     pub(super) fn check_limit(&self, peer: BankId, amount: Cents) -> Result<(), Refusal> {
         let limit = self
@@ -435,8 +435,10 @@ impl State {
             .copied()
             .unwrap_or(Cents::ZERO);
         let position = self.ledger.position(peer);
-        let exposure =
-            i128::from(position.settled) + i128::from(position.pending) + i128::from(amount.get());
+        // What settlement windows paid no longer counts: that is how a paid window unblocks.
+        let exposure = i128::from(position.outstanding())
+            + i128::from(position.pending)
+            + i128::from(amount.get());
         if exposure > i128::from(limit.get()) {
             return Err(Refusal::LimitExceeded { bank: peer });
         }

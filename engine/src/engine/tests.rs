@@ -1822,3 +1822,220 @@ async fn a_session_ends_when_unused_for_the_idle_time_and_at_its_lifetime_howeve
     set(SESSION_TTL_MS);
     assert_eq!(engine.session_account(busy.hash()).await.unwrap(), None);
 }
+
+mod settlement {
+    use super::*;
+    use crate::settlement::{Pair, SettlementError, SettlementReport, Step};
+
+    fn bank(n: u16) -> BankId {
+        BankId::try_from(n).unwrap()
+    }
+
+    fn key(n: u8) -> crate::proof::BankKey {
+        crate::proof::BankKey::from_seed([n; 32])
+    }
+
+    /// A committed leg this bank (2) coordinated: `payer`'s bank owes this bank, this bank owes
+    /// `receiver`'s.
+    async fn leg(engine: &EngineHandle, payer: u16, receiver: u16, cents: i64) -> bool {
+        let tx = engine.new_tx_id();
+        let amount = Cents::new(cents);
+        let decision = Decision {
+            tx: tx.clone(),
+            commit: true,
+            participants: vec![bank(payer), bank(receiver)],
+            submitter: AccountId(1),
+            outcome: PacketOutcome {
+                tx_id: tx.clone(),
+                status: TxStatus::Committed,
+                legs: vec![domain::dto::LegOutcome {
+                    status: TxStatus::Committed,
+                    error: None,
+                    receiver: None,
+                    amount,
+                }],
+            },
+            legs: vec![(bank(payer), bank(receiver), amount)],
+            ballots: None,
+            refusal: None,
+        };
+        engine.log_decisions(vec![decision]).await.unwrap()[0].commit
+    }
+
+    /// `bank`'s report for a window in which its net with bank 2 is `net_with_2`.
+    fn report(window: u64, from: u16, net_with_2: i64) -> crate::settlement::SignedReport {
+        let peers: Vec<_> = [1u16, 2, 3, 4, 5]
+            .into_iter()
+            .filter(|b| *b != from)
+            .map(|b| crate::settlement::PeerNet {
+                peer: bank(b),
+                net: Cents::new(if b == 2 { net_with_2 } else { 0 }),
+                through: Cents::new(if b == 2 { net_with_2 } else { 0 }),
+            })
+            .collect();
+        SettlementReport {
+            window,
+            bank: bank(from),
+            closed_ms: 1,
+            peers,
+            owed_to_bank: Cents::new(net_with_2.max(0)),
+            owed_by_bank: Cents::new((-net_with_2).max(0)),
+            multilateral: Cents::new(net_with_2),
+        }
+        .sign(&key(from as u8))
+    }
+
+    /// Bank 1 reaches its limit here (R$ 10.000,00); a window is closed, both reports agree,
+    /// bank 2 confirms it received bank 1's payment and pays bank 3, whose confirmation
+    /// arrives: nothing is owed any more, the books balance, bank 1 may owe again, and all of it
+    /// survives a restart.
+    #[tokio::test]
+    async fn a_confirmed_window_pays_positions_down_keeps_the_books_balanced_and_lifts_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, thread) = start(&dir);
+        assert!(leg(&engine, 1, 3, 1_000_000).await);
+        assert!(!leg(&engine, 1, 3, 1).await, "bank 1 is at its limit here");
+
+        let closed = engine.close_window().await.unwrap().unwrap();
+        assert!(closed.newly);
+        let own = closed.own.report.clone();
+        assert_eq!(own.window, 1);
+        assert_eq!(own.net_with(bank(1)), Cents::new(1_000_000));
+        assert_eq!(own.net_with(bank(3)), Cents::new(-1_000_000));
+        assert_eq!(own.multilateral, Cents::ZERO);
+
+        // Nothing can be paid before the other side's report.
+        assert_eq!(
+            engine
+                .confirm_received(1, bank(1))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SettlementError::NoReport(bank(1))
+        );
+        let taken = engine
+            .accept_report(report(1, 1, -1_000_000))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            taken.accepted.pair,
+            Pair::Agreed {
+                net: Cents::new(1_000_000)
+            }
+        );
+        assert!(!taken.newly_closed);
+        engine
+            .accept_report(report(1, 3, 1_000_000))
+            .await
+            .unwrap()
+            .unwrap();
+        // A report for a window two ahead closes nothing.
+        assert!(engine
+            .accept_report(report(3, 4, 0))
+            .await
+            .unwrap()
+            .is_err());
+
+        // Bank 1 paid; this bank's operator confirms.
+        let received = engine.confirm_received(1, bank(1)).await.unwrap().unwrap();
+        assert_eq!(received.payment.step, Step::Received);
+        assert_eq!(received.payment.amount, Cents::new(1_000_000));
+        assert!(received.check(engine.keyring()).is_ok());
+        // This bank pays bank 3, which confirms.
+        let paid = engine.mark_paid(1, bank(3)).await.unwrap().unwrap();
+        assert_eq!(paid.payment.debtor, bank(2));
+        let mut from_3 = paid.payment.clone();
+        from_3.step = Step::Received;
+        let sig = key(3).sign_statement(
+            crate::settlement::PAYMENT_TAG,
+            &serde_json::to_vec(&from_3).unwrap(),
+        );
+        engine
+            .receive_payment(crate::settlement::SignedPayment {
+                payment: from_3,
+                sig,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+
+        let audit = engine.audit().await.unwrap();
+        let (p1, p3) = (
+            audit.books.positions[&bank(1)],
+            audit.books.positions[&bank(3)],
+        );
+        assert_eq!((p1.outstanding(), p3.outstanding()), (0, 0));
+        assert_eq!((p1.by_windows, p3.by_windows), (1_000_000, -1_000_000));
+        assert!(audit.balanced);
+        assert!(leg(&engine, 1, 3, 1_000).await, "bank 1 may owe again");
+
+        // Restarted: the windows, the payments and the positions are as they were.
+        engine.shutdown().await.unwrap();
+        drop(engine);
+        thread.join().unwrap();
+        let (engine, _t) = start(&dir);
+        let windows = engine.windows(10).await.unwrap();
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0].own.report, own);
+        assert_eq!(windows[0].reports.len(), 2);
+        assert_eq!(windows[0].payments.len(), 3);
+        let audit = engine.audit().await.unwrap();
+        assert_eq!(audit.books.positions[&bank(1)].outstanding(), 1_000);
+        assert!(audit.balanced);
+        assert_eq!(engine.snapshot().settlement.last_window, 1);
+        assert_eq!(
+            engine
+                .close_window()
+                .await
+                .unwrap()
+                .unwrap()
+                .own
+                .report
+                .window,
+            2
+        );
+    }
+
+    /// A bank that signs a false report is kept on the record: counted, its pair unpayable,
+    /// nothing moved.
+    #[tokio::test]
+    async fn a_false_report_is_recorded_and_moves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        assert!(leg(&engine, 1, 3, 50_000).await);
+        let before = engine.audit().await.unwrap();
+        // Bank 1 signs that it owes this bank R$ 1,00 instead of R$ 500,00, opening window 1 here.
+        let taken = engine
+            .accept_report(report(1, 1, -100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(taken.newly_closed);
+        assert_eq!(
+            taken.accepted.pair,
+            Pair::Disagreed {
+                ours: Cents::new(50_000),
+                theirs: Cents::new(100)
+            }
+        );
+        assert_eq!(engine.snapshot().settlement.disagreements, 1);
+        assert_eq!(
+            engine
+                .confirm_received(1, bank(1))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SettlementError::Disagree(bank(1))
+        );
+        let after = engine.audit().await.unwrap();
+        assert_eq!(after.books, before.books);
+        assert!(after.balanced);
+        let kept = engine.windows(1).await.unwrap();
+        assert_eq!(
+            kept[0].reports[0],
+            report(1, 1, -100),
+            "the lie, signed, kept"
+        );
+    }
+}

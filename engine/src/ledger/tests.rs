@@ -86,6 +86,63 @@ fn pix_inside_the_bank_reserves_then_commits() {
     l.check_invariants().unwrap();
 }
 
+/// Bank 2 pays this bank's client R$ 300,00 and this bank's client pays bank 3's R$ 100,00; then
+/// settlement windows: bank 2 pays its R$ 300,00 (confirmed here), this bank pays bank 3 its
+/// R$ 100,00 (confirmed by bank 3). No client's balance moves, nothing is owed any more, and the
+/// books balance at every step through their settled-by-window term.
+#[test]
+fn a_settled_window_pays_positions_down_and_the_books_still_balance() {
+    let mut l = Ledger::new();
+    let (a, b) = (open(&mut l, 0), open(&mut l, 1));
+    let (two, three) = (BankId::try_from(2).unwrap(), BankId::try_from(3).unwrap());
+    let from = |peer| PartKey {
+        peer: Some(peer),
+        ..PartKey::single(a)
+    };
+    l.deposit(tx(1), b, c(1_000), 0).unwrap();
+    l.prepare_credit(&tx(2), from(two), c(30_000), cp(), 0)
+        .unwrap();
+    l.commit(&tx(2), 0).unwrap();
+    let to_three = PartKey {
+        peer: Some(three),
+        ..PartKey::single(b)
+    };
+    l.prepare_debit(&tx(3), to_three, c(100), cp(), 0).unwrap();
+    l.commit(&tx(3), 0).unwrap();
+    l.check_invariants().unwrap();
+    let held = l.balance_sheet().0;
+    assert_eq!(l.position(two).outstanding(), 30_000);
+    assert_eq!(l.position(three).outstanding(), -100);
+
+    l.settle_window(two, 30_000).unwrap();
+    l.settle_window(three, -100).unwrap();
+    l.check_invariants().unwrap();
+    assert_eq!(
+        l.balance_sheet(),
+        (held, held),
+        "clients hold what they held"
+    );
+    assert_eq!(
+        (
+            l.position(two).outstanding(),
+            l.position(three).outstanding()
+        ),
+        (0, 0)
+    );
+    assert_eq!(l.position(two).settled, 30_000, "transfers stay history");
+    assert_eq!(
+        l.books().explained(),
+        i128::from(l.books().deposits) + 30_000 - 100,
+        "deposits + what windows brought in, net"
+    );
+    // A sum that would overflow is refused and changes nothing.
+    assert_eq!(
+        l.settle_window(two, i64::MAX),
+        Err(LedgerError::BalanceLimit)
+    );
+    assert_eq!(l.position(two).by_windows, 30_000);
+}
+
 #[test]
 fn abort_returns_the_reservation() {
     let mut l = Ledger::new();

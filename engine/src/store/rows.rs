@@ -101,10 +101,16 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
         }
         Change::Position { peer, position } => {
             tx.prepare_cached(
-                "INSERT INTO positions (peer, settled_cents, pending_cents) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (peer) DO UPDATE SET settled_cents = excluded.settled_cents, pending_cents = excluded.pending_cents",
+                "INSERT INTO positions (peer, settled_cents, pending_cents, windows_cents) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (peer) DO UPDATE SET settled_cents = excluded.settled_cents, pending_cents = excluded.pending_cents,
+                 windows_cents = excluded.windows_cents",
             )?
-            .execute(params![u16::from(*peer), position.settled, position.pending])?;
+            .execute(params![
+                u16::from(*peer),
+                position.settled,
+                position.pending,
+                position.by_windows
+            ])?;
         }
         Change::EntryStatus {
             tx_id,

@@ -462,6 +462,11 @@ impl Node {
         self.coordinator().load()
     }
 
+    /// Signed calls to the other members (settlement sends its reports and payments through it).
+    pub fn peers(&self) -> &Peers {
+        &self.peers
+    }
+
     pub fn engine(&self) -> &EngineHandle {
         &self.engine
     }

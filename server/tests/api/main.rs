@@ -14,6 +14,7 @@ mod operations;
 mod receipt;
 mod recovery;
 mod ring;
+mod settlement;
 mod support;
 mod trust;
 mod twopc;

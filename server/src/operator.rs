@@ -1,0 +1,209 @@
+//! The operators' API for settlement, behind `OPERATOR_TOKEN` (`Authorization: Bearer <it>`, as
+//! `/metrics` and `/status`'s totals): list the windows with their signed reports, close the
+//! next window, mark a window paid (this bank the debtor), confirm it received (this bank the
+//! creditor). JSON in, JSON out; a bad input is a 4xx and changes nothing. Without a consortium
+//! (a bank alone) there is nothing to settle: 404.
+
+use crate::config::OperatorToken;
+use crate::twopc_driver::Node;
+use axum::extract::Extension;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::BankId;
+use engine::settlement::{Pair, SignedPayment, SignedReport, Step, Window};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The routes, under `/operator/settlement`.
+pub fn router(token: Option<OperatorToken>, node: Option<Arc<Node>>) -> Router {
+    let Some(node) = node else {
+        return Router::new();
+    };
+    Router::new()
+        .route("/operator/settlement", get(list))
+        .route("/operator/settlement/close", post(close))
+        .route("/operator/settlement/paid", post(paid))
+        .route("/operator/settlement/received", post(received))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let allowed = crate::http::operator(token.as_ref(), request.headers());
+                async move {
+                    if allowed {
+                        next.run(request).await
+                    } else {
+                        unauthorized()
+                    }
+                }
+            },
+        ))
+        .layer(Extension(node))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "an operator token is required",
+    )
+        .into_response()
+}
+
+/// A window as an operator sees it: this bank's signed report, the others' signed reports, and
+/// where each pair stands with its signed payment steps.
+#[derive(Serialize)]
+pub struct WindowView {
+    pub window: u64,
+    pub own: SignedReport,
+    pub reports: Vec<SignedReport>,
+    pub pairs: Vec<PairView>,
+    /// Second, different reports a bank signed for this window: evidence beside its first.
+    pub contradicting: Vec<SignedReport>,
+}
+
+#[derive(Serialize)]
+pub struct PairView {
+    pub peer: BankId,
+    pub state: Pair,
+    pub paid: Option<SignedPayment>,
+    pub received: Option<SignedPayment>,
+}
+
+impl WindowView {
+    fn of(w: Window) -> WindowView {
+        let me = w.own.report.bank;
+        let pairs = w
+            .own
+            .report
+            .peers
+            .iter()
+            .map(|p| {
+                let (debtor, creditor) = if p.net.get() < 0 {
+                    (me, p.peer)
+                } else {
+                    (p.peer, me)
+                };
+                PairView {
+                    peer: p.peer,
+                    state: w.pair(p.peer),
+                    paid: w.payment(Step::Paid, debtor, creditor).cloned(),
+                    received: w.payment(Step::Received, debtor, creditor).cloned(),
+                }
+            })
+            .collect();
+        WindowView {
+            window: w.number(),
+            own: w.own,
+            reports: w.reports,
+            pairs,
+            contradicting: w.contradicting,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Listing {
+    last_window: u64,
+    disagreements: u64,
+    windows: Vec<WindowView>,
+}
+
+async fn list(Extension(node): Extension<Arc<Node>>) -> Response {
+    let snapshot = node.engine().snapshot().settlement;
+    match node
+        .engine()
+        .windows(engine::engine::WINDOWS_LISTED_MAX)
+        .await
+    {
+        Ok(windows) => Json(Listing {
+            last_window: snapshot.last_window,
+            disagreements: snapshot.disagreements,
+            windows: windows.into_iter().map(WindowView::of).collect(),
+        })
+        .into_response(),
+        Err(e) => crate::interbank::engine_unavailable(e),
+    }
+}
+
+#[derive(Serialize)]
+struct ClosedView {
+    report: SignedReport,
+    exchanged: Vec<crate::settlement::Exchange>,
+}
+
+/// `{}`: close the next window. `{"window": n}`: send this bank's report for window `n`, closed
+/// before, to every member again (for a bank that missed it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseForm {
+    window: Option<u64>,
+}
+
+async fn close(Extension(node): Extension<Arc<Node>>, Json(form): Json<CloseForm>) -> Response {
+    let done = match form.window {
+        None => crate::settlement::close(&node).await,
+        Some(window) => crate::settlement::resend(&node, window).await,
+    };
+    match done {
+        Ok(Ok((report, exchanged))) => Json(ClosedView { report, exchanged }).into_response(),
+        Ok(Err(e)) => crate::interbank::settlement_refused(e),
+        Err(e) => crate::interbank::engine_unavailable(e),
+    }
+}
+
+/// `{"window": 1, "creditor": 2}`: this bank paid bank 2 what it owes it for window 1.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaidForm {
+    window: u64,
+    creditor: BankId,
+}
+
+/// `{"window": 1, "debtor": 1}`: this bank received what bank 1 owed it for window 1.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceivedForm {
+    window: u64,
+    debtor: BankId,
+}
+
+#[derive(Serialize)]
+struct StepView {
+    payment: SignedPayment,
+    /// `None`: the other bank took it; otherwise why not (it is retried for about two minutes,
+    /// and asking again sends it again).
+    undelivered: Option<String>,
+}
+
+async fn paid(Extension(node): Extension<Arc<Node>>, Json(form): Json<PaidForm>) -> Response {
+    match node.engine().mark_paid(form.window, form.creditor).await {
+        Ok(Ok(payment)) => step(&node, payment).await,
+        Ok(Err(e)) => crate::interbank::settlement_refused(e),
+        Err(e) => crate::interbank::engine_unavailable(e),
+    }
+}
+
+async fn received(
+    Extension(node): Extension<Arc<Node>>,
+    Json(form): Json<ReceivedForm>,
+) -> Response {
+    match node
+        .engine()
+        .confirm_received(form.window, form.debtor)
+        .await
+    {
+        Ok(Ok(payment)) => step(&node, payment).await,
+        Ok(Err(e)) => crate::interbank::settlement_refused(e),
+        Err(e) => crate::interbank::engine_unavailable(e),
+    }
+}
+
+async fn step(node: &Arc<Node>, payment: SignedPayment) -> Response {
+    let undelivered = crate::settlement::deliver(node, &payment).await;
+    Json(StepView {
+        payment,
+        undelivered,
+    })
+    .into_response()
+}

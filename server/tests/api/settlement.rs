@@ -1,0 +1,410 @@
+//! Settlement windows across five real banks: a payer bank blocked at its limit is unblocked by
+//! a window closed, paid by it and confirmed by its creditor; and a bank that signs a false
+//! report leaves the honest books balanced and its lie on the record.
+
+use crate::keys::{pix, DORA_CPF};
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// What bank 1 may owe any bank: R$ 500,00.
+const LIMIT: i64 = 50_000;
+
+async fn operator(
+    c: &Consortium,
+    i: usize,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let http = reqwest::Client::new();
+    let url = format!("{}/operator/settlement{path}", c.url(i));
+    let request = match body {
+        Some(body) => http.post(url).json(&body),
+        None => http.get(url),
+    };
+    let res = request
+        .bearer_auth(OPERATOR_TOKEN)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .expect("bank answers");
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Bank `i`'s position with bank `peer` (1-based), as its operator sees it on `/status`.
+async fn position(c: &Consortium, i: usize, peer: u8) -> engine::wire::PositionStatus {
+    audit_of(&c.status(i).await.expect("bank answers /status"))
+        .positions
+        .into_iter()
+        .find(|p| p.peer.get() == peer)
+        .expect("a position with every member")
+}
+
+/// Waits until no bank holds a prepared part: every decision reached its participants (phase
+/// two runs after the client's answer). A window closed now cuts every bank at the same point.
+async fn quiet(c: &Consortium) {
+    wait_until(
+        c,
+        &[0, 1, 2, 3, 4],
+        "every decision delivered",
+        |statuses| {
+            statuses.iter().all(|s| {
+                s.audit
+                    .as_ref()
+                    .is_some_and(|a| a.prepared_transactions == 0)
+            })
+        },
+    )
+    .await;
+}
+
+/// The last window bank `i` closed.
+async fn last_window(c: &Consortium, i: usize) -> u64 {
+    audit_of(&c.status(i).await.expect("bank answers /status"))
+        .settlement
+        .last_window
+}
+
+/// Every bank's books balance, and what bank 1 and bank 2 still owe each other sums to zero.
+async fn assert_books(c: &Consortium) {
+    quiet(c).await;
+    for i in 0..5 {
+        let books = audit_of(&c.status(i).await.unwrap());
+        assert!(books.books_balance, "bank {} books: {books:?}", i + 1);
+    }
+    let (p12, p21) = (position(c, 0, 2).await, position(c, 1, 1).await);
+    assert_eq!(
+        (p12.settled - p12.by_windows) + (p21.settled - p21.by_windows),
+        0,
+        "{p12:?} {p21:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bank_blocked_at_its_limit_pays_a_window_and_its_clients_pay_again() {
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (ana1, dora2) = (c.client(0), c.client(1));
+    assert_eq!(
+        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        dora2
+            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = ana1
+        .call("deposit", &[("amount", "2.000,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Pix flows one way, bank 1 to bank 2, until bank 2 refuses: bank 1 would owe it too much.
+    for n in 1..=2 {
+        let (s, body) = pix(&ana1, DORA_CPF, "200,00").await;
+        assert_eq!(s, StatusCode::OK, "Pix {n}: {body}");
+    }
+    let (s, body) = pix(&ana1, DORA_CPF, "200,00").await;
+    eprintln!("third Pix, beyond bank 1's limit at bank 2: {s} {body}");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_books(&c).await;
+    let p21 = position(&c, 1, 1).await;
+    assert_eq!((p21.settled, p21.by_windows, p21.limit), (40_000, 0, LIMIT));
+
+    // Nothing closed yet: nothing to pay. An operator without the token is refused.
+    let (s, _) = operator(&c, 0, "/paid", Some(json!({"window": 1, "creditor": 2}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let anonymous = reqwest::Client::new()
+        .post(format!("{}/operator/settlement/close", c.url(0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Bank 3's operator closes window 1: every bank cuts its books, signs its report, and the
+    // reports are exchanged and compared.
+    let (s, closed) = operator(&c, 2, "/close", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+    assert!(
+        closed["exchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["error"].is_null()),
+        "{closed}"
+    );
+    // Each bank's reports arrive as the others close; wait until bank 1 and 2 have all of them.
+    for i in [0, 1] {
+        let start = std::time::Instant::now();
+        loop {
+            let (_, list) = operator(&c, i, "", None).await;
+            if list["windows"][0]["reports"].as_array().map(Vec::len) == Some(4) {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "bank {} never held every report of window 1: {list}",
+                i + 1
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let (_, list1) = operator(&c, 0, "", None).await;
+    let (_, list2) = operator(&c, 1, "", None).await;
+    for (bank, list) in [(1, &list1), (2, &list2)] {
+        eprintln!(
+            "bank {bank}'s signed report for window 1:\n{}",
+            serde_json::to_string_pretty(&list["windows"][0]["own"]).unwrap()
+        );
+        assert_eq!(list["last_window"], 1);
+        assert_eq!(list["disagreements"], 0, "{list}");
+    }
+    let net = |list: &Value, peer: u64| -> i64 {
+        list["windows"][0]["own"]["report"]["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["peer"] == peer)
+            .unwrap()["net"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!((net(&list1, 2), net(&list2, 1)), (-40_000, 40_000));
+    assert_eq!(
+        list1["windows"][0]["own"]["report"]["multilateral"],
+        -40_000
+    );
+    let pair = |list: &Value, peer: u64| -> Value {
+        list["windows"][0]["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["peer"] == peer)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(pair(&list2, 1), json!({ "Agreed": { "net": 40_000 } }));
+
+    // Only the debtor marks paid, only the creditor confirms; bad input is refused.
+    let (s, _) = operator(&c, 1, "/paid", Some(json!({"window": 1, "creditor": 1}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "bank 2 is no debtor of bank 1");
+    let (s, _) = operator(&c, 0, "/received", Some(json!({"window": 1, "debtor": 2}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "bank 1 is no creditor of bank 2");
+    for bad in [
+        json!({"window": 1, "creditor": 0}),
+        json!({"window": -1, "creditor": 2}),
+        json!({"window": 1, "creditor": 2, "amount": 1}),
+        json!({"window": "1", "creditor": 2}),
+    ] {
+        let (s, body) = operator(&c, 0, "/paid", Some(bad.clone())).await;
+        assert!(s.is_client_error(), "{bad}: {s} {body}");
+    }
+    let (s, paid) = operator(&c, 0, "/paid", Some(json!({"window": 1, "creditor": 2}))).await;
+    assert_eq!(s, StatusCode::OK, "{paid}");
+    assert!(paid["undelivered"].is_null(), "{paid}");
+    eprintln!(
+        "bank 1's signed \"paid\":\n{}",
+        serde_json::to_string_pretty(&paid["payment"]).unwrap()
+    );
+    // "Paid" alone moves nothing: still blocked.
+    assert_eq!(position(&c, 1, 1).await.by_windows, 0);
+    let (s, body) = pix(&ana1, DORA_CPF, "200,00").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (s, received) = operator(&c, 1, "/received", Some(json!({"window": 1, "debtor": 1}))).await;
+    assert_eq!(s, StatusCode::OK, "{received}");
+    assert!(received["undelivered"].is_null(), "{received}");
+    eprintln!(
+        "bank 2's signed \"received\":\n{}",
+        serde_json::to_string_pretty(&received["payment"]).unwrap()
+    );
+    let (p21, p12) = (position(&c, 1, 1).await, position(&c, 0, 2).await);
+    assert_eq!((p21.settled, p21.by_windows), (40_000, 40_000));
+    assert_eq!((p12.settled, p12.by_windows), (-40_000, -40_000));
+    assert_books(&c).await;
+    // Confirming again settles nothing twice.
+    let (s, _) = operator(&c, 1, "/received", Some(json!({"window": 1, "debtor": 1}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(position(&c, 1, 1).await.by_windows, 40_000);
+
+    // The Pix that was refused goes through now.
+    let (s, body) = pix(&ana1, DORA_CPF, "200,00").await;
+    assert_eq!(s, StatusCode::OK, "after the window is settled: {body}");
+    assert_books(&c).await;
+    let p21 = position(&c, 1, 1).await;
+    assert_eq!(p21.settled - p21.by_windows, 20_000);
+    eprintln!("bank 2's position with bank 1 after the window: {p21:?}");
+}
+
+/// Bank 2 signs a report that says bank 1 owes it ten times what it does. Bank 1 keeps the lie,
+/// signed, counts it, shows it (and the honest report bank 2's node sends later, as a second
+/// report of the same bank); nothing can be paid for that pair, and every book balances.
+#[tokio::test]
+async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_lie_recorded() {
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (ana1, dora2) = (c.client(0), c.client(1));
+    assert_eq!(
+        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        dora2
+            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = ana1
+        .call("deposit", &[("amount", "500,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = pix(&ana1, DORA_CPF, "300,00").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    quiet(&c).await;
+    let before = audit_of(&c.status(0).await.unwrap());
+
+    // Bank 2, with its own key, sends bank 1 a report for window 1 in which bank 1 owes it R$ 3.000,00.
+    let peers: Vec<Value> = [1u16, 3, 4, 5]
+        .iter()
+        .map(|&p| {
+            json!({ "peer": p, "net": if p == 1 { 300_000 } else { 0 },
+                          "through": if p == 1 { 300_000 } else { 0 } })
+        })
+        .collect();
+    let report = json!({ "window": 1, "bank": 2, "closed_ms": engine::wall_clock_ms(), "peers": peers,
+        "owed_to_bank": 300_000, "owed_by_bank": 0, "multilateral": 300_000 });
+    let sig = {
+        let key = engine::proof::BankKey::load_or_create(&c.key_file(1)).unwrap();
+        key.sign_statement(
+            engine::settlement::REPORT_TAG,
+            &serde_json::to_vec(
+                &serde_json::from_value::<engine::settlement::SettlementReport>(report.clone())
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+    };
+    let signed = json!({ "report": report, "sig": sig });
+    let path = engine::wire::Route::SettlementReport.path();
+    let (s, answer) = c
+        .signed_post(
+            0,
+            path,
+            1,
+            engine::wall_clock_ms(),
+            signed.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    eprintln!("bank 1's own report, its answer to the lie:\n{answer}");
+
+    // A report bank 2 sends in bank 3's name is refused, and so is one it changed after signing.
+    let mut as_3 = signed.clone();
+    as_3["report"]["bank"] = json!(3);
+    let (s, _) = c
+        .signed_post(
+            0,
+            path,
+            1,
+            engine::wall_clock_ms(),
+            as_3.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let mut changed = signed.clone();
+    changed["report"]["peers"][0]["net"] = json!(30_000);
+    let (s, _) = c
+        .signed_post(
+            0,
+            path,
+            1,
+            engine::wall_clock_ms(),
+            changed.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Bank 2's own node closes window 1 too (another bank's report reaches it) and sends bank 1
+    // its honest report: a second report signed by bank 2 for the window, kept beside the first.
+    let start = std::time::Instant::now();
+    let list = loop {
+        let (_, list) = operator(&c, 0, "", None).await;
+        if list["windows"][0]["contradicting"].as_array().map(Vec::len) == Some(1) {
+            break list;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(list["windows"][0]["contradicting"][0]["report"]["bank"], 2);
+    assert_eq!(list["disagreements"], 2, "the lie, and two reports: {list}");
+    let lie = list["windows"][0]["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["report"]["bank"] == 2)
+        .cloned()
+        .expect("the lie is kept");
+    assert_eq!(lie, signed, "kept as signed");
+    let (s, body) = operator(&c, 0, "/paid", Some(json!({"window": 1, "creditor": 2}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.as_str().unwrap().contains("disagree"), "{body}");
+    let after = audit_of(&c.status(0).await.unwrap());
+    assert_eq!(after.positions, before.positions, "nothing moved");
+    assert_eq!(after.settlement.disagreements, 2);
+    assert_books(&c).await;
+}
+
+/// A bank down when windows close misses them; once back, an operator sends it the windows
+/// again, in order (a bank closes only the window after its last), and it catches up.
+#[tokio::test]
+async fn a_bank_that_missed_windows_closes_them_when_they_are_sent_again_in_order() {
+    let mut c = Consortium::start_limited(&[], LIMIT).await;
+    c.kill(4).await;
+    for window in [1, 2] {
+        let (s, closed) = operator(&c, 0, "/close", Some(json!({}))).await;
+        assert_eq!(s, StatusCode::OK, "{closed}");
+        assert_eq!(closed["report"]["report"]["window"], window);
+        let missed: Vec<&Value> = closed["exchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| !e["error"].is_null())
+            .collect();
+        assert_eq!(missed.len(), 1, "{closed}");
+        assert_eq!(missed[0]["bank"], 5);
+    }
+    c.restart(4).await;
+    assert_eq!(last_window(&c, 4).await, 0);
+    // Window 2 first: refused, nothing closed.
+    let (s, sent) = operator(&c, 0, "/close", Some(json!({"window": 2}))).await;
+    assert_eq!(s, StatusCode::OK, "{sent}");
+    let to_5 = |sent: &Value| {
+        sent["exchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["bank"] == 5)
+            .unwrap()["error"]
+            .clone()
+    };
+    assert!(to_5(&sent).as_str().unwrap().contains("409"), "{sent}");
+    assert_eq!(last_window(&c, 4).await, 0);
+    for window in [1, 2] {
+        let (s, sent) = operator(&c, 0, "/close", Some(json!({ "window": window }))).await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        assert!(to_5(&sent).is_null(), "{sent}");
+        assert_eq!(last_window(&c, 4).await, window);
+    }
+    // A window never closed cannot be sent.
+    let (s, _) = operator(&c, 0, "/close", Some(json!({"window": 9}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}
