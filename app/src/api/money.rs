@@ -124,8 +124,14 @@ mod lookup {
                 }
                 _ => Ok(found),
             });
-        if let (Ok(_), Some(budgets)) = (&found, ssr::budgets()) {
-            let back = LOOKUP_MISSING_COST - LOOKUP_FOUND_COST;
+        // A key that exists gives back all but the price of a find; an answer that says nothing
+        // about the key (the directory's bank did not answer, the bank is busy) costs nothing.
+        let back = match &found {
+            Ok(_) => Some(LOOKUP_MISSING_COST - LOOKUP_FOUND_COST),
+            Err(AppError::Unavailable(_) | AppError::Unexpected) => Some(LOOKUP_MISSING_COST),
+            Err(_) => None,
+        };
+        if let (Some(back), Some(budgets)) = (back, ssr::budgets()) {
             let now = ssr::now_ms();
             budgets
                 .lookups_by_account
