@@ -8,7 +8,8 @@
 //! - `money`: deposit, who a key pays, Pix, Pix packets and their progress;
 //! - [`keys`]: the client's Pix keys;
 //! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
-//! - `consent`: links between banks and the consents behind them.
+//! - `consent`: links between banks and the consents behind them;
+//! - `returns`: devolução, a Pix received sent back to its payer.
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
 //! [`ssr`] (context, input, engine errors in the client's words; re-exports the session's).
@@ -20,6 +21,7 @@ mod consent;
 mod dashboard;
 pub mod keys;
 mod money;
+mod returns;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -35,3 +37,4 @@ pub use keys::{
     KeyRequest, KeyView, KeysPage, RequestKey,
 };
 pub use money::*;
+pub use returns::*;

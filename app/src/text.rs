@@ -123,6 +123,14 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
             td_string!(l, refusal.limit_exceeded, bank = name(bank)).to_string()
         }
         Refusal::Expired => td_string!(l, refusal.expired).to_string(),
+        Refusal::NotReceived => td_string!(l, refusal.not_received).to_string(),
+        Refusal::ReturnExceeds => td_string!(l, refusal.return_exceeds).to_string(),
+        Refusal::ReturnTooLate => td_string!(
+            l,
+            refusal.return_too_late,
+            days = domain::refusal::RETURN_DAYS_MAX
+        )
+        .to_string(),
     }
 }
 
@@ -364,6 +372,7 @@ mod engine_errors {
                 E::Consent(e) => e.say(l),
                 E::KeyCode(e) => e.say(l),
                 E::Key(e) => e.say(l),
+                E::Refused(r) => crate::text::refusal(l, *r, &[]),
             }
         }
     }

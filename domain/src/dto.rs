@@ -115,6 +115,10 @@ pub struct EntryView {
     pub created_ms: i64,
     /// The account's balance (available + blocked) right after this entry, for committed entries.
     pub balance_after: Option<Cents>,
+    /// For a devolução (a Pix returned, in full or in part), the original Pix it returns: on
+    /// both sides, the account returning it and the account it goes back to.
+    #[serde(default)]
+    pub returned_for: Option<TxId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

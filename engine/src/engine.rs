@@ -643,6 +643,7 @@ mod consents;
 pub mod decisions;
 mod keys;
 pub mod protocol;
+mod returns;
 mod sessions;
 mod two_phase;
 

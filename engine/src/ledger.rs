@@ -120,6 +120,9 @@ pub struct PreparedPart {
     /// The consent a debit drew on, and when: an abort gives the draw back.
     pub consent: Option<ConsentId>,
     pub prepared_ms: i64,
+    /// The Pix this part returns (a devolução): an abort gives its amount back to what may
+    /// still be returned of it.
+    pub returns: Option<TxId>,
 }
 
 /// Names one part of a transfer at this bank: a leg of a packet, at an account, and the bank
@@ -134,6 +137,9 @@ pub struct PartKey {
     pub peer: Option<BankId>,
     /// The consent a debit draws on (`None`: the client's own account).
     pub consent: Option<ConsentId>,
+    /// The Pix this part returns, for a devolução: counted in [`Ledger::returned`] while it is
+    /// pending or committed.
+    pub returns: Option<TxId>,
 }
 
 impl PartKey {
@@ -144,6 +150,7 @@ impl PartKey {
             account,
             peer: None,
             consent: None,
+            returns: None,
         }
     }
 }
@@ -181,6 +188,8 @@ pub struct Entry {
     pub peer: Option<BankId>,
     /// The consent a debit drew on.
     pub consent: Option<ConsentId>,
+    /// The Pix this entry returns, for a devolução.
+    pub returned_for: Option<TxId>,
 }
 
 /// A change for the store to persist. Produced in order; applied in order.
@@ -223,6 +232,11 @@ pub struct Ledger {
     /// Sums over every account, kept as balances move, so that reading them costs nothing
     /// (`/status`, `/healthz` and `/metrics` read them after every batch).
     totals: Totals,
+    /// Devoluções per (original Pix, account), pending or committed: on the receiver's side
+    /// what the account has returned of it, on the payer's side what came back to it. Kept in
+    /// memory so that two returns in one batch see each other (the store sees a batch only
+    /// once it is written).
+    returned: BTreeMap<(TxId, AccountId), Cents>,
 }
 
 /// Running sums over every account of this bank.
@@ -279,6 +293,39 @@ impl Ledger {
             ledger.prepared.entry(tx).or_default().push(part);
         }
         ledger
+    }
+
+    /// Sets what has been returned of each Pix, pending or committed (from the store's history).
+    pub fn restore_returns(&mut self, returned: Vec<((TxId, AccountId), Cents)>) {
+        self.returned = returned.into_iter().collect();
+    }
+
+    /// What account `account` has returned of Pix `original` (or received back of it, on the
+    /// payer's side), pending or committed.
+    pub fn returned(&self, original: &TxId, account: AccountId) -> Cents {
+        self.returned
+            .get(&(original.clone(), account))
+            .copied()
+            .unwrap_or(Cents::ZERO)
+    }
+
+    /// Counts `amount` more (or, `back`, less) as returned of `original` by `account`.
+    fn count_return(&mut self, original: &TxId, account: AccountId, amount: Cents, back: bool) {
+        let key = (original.clone(), account);
+        let now = self.returned.get(&key).copied().unwrap_or(Cents::ZERO);
+        let next = if back {
+            now.checked_sub(amount)
+        } else {
+            now.checked_add(amount)
+        };
+        // Cannot fail: returns are bounded by what was transferred, itself a bounded amount.
+        let next = next.expect("returned sums stay in range");
+        assert!(next.get() >= 0, "returns of {original} went negative");
+        if next == Cents::ZERO {
+            self.returned.remove(&key);
+        } else {
+            self.returned.insert(key, next);
+        }
     }
 
     fn index(&mut self, account: &Account) {
@@ -432,6 +479,7 @@ impl Ledger {
             created_ms: now_ms,
             peer: None,
             consent: None,
+            returned_for: None,
         }));
         Ok(())
     }
@@ -450,6 +498,7 @@ impl Ledger {
             account,
             peer,
             consent,
+            returns,
         } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Debit)?;
@@ -482,6 +531,7 @@ impl Ledger {
                 peer,
                 consent,
                 prepared_ms: now_ms,
+                returns,
             },
             counterparty,
             now_ms,
@@ -499,7 +549,11 @@ impl Ledger {
         now_ms: i64,
     ) -> Result<(), LedgerError> {
         let PartKey {
-            leg, account, peer, ..
+            leg,
+            account,
+            peer,
+            returns,
+            ..
         } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Credit)?;
@@ -538,6 +592,7 @@ impl Ledger {
                 peer,
                 consent: None,
                 prepared_ms: now_ms,
+                returns,
             },
             counterparty,
             now_ms,
@@ -579,6 +634,10 @@ impl Ledger {
             part.peer,
         );
         let consent = part.consent.clone();
+        let returned_for = part.returns.clone();
+        if let Some(original) = &returned_for {
+            self.count_return(original, account, amount, false);
+        }
         self.prepared.entry(tx.clone()).or_default().push(part);
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
@@ -592,6 +651,7 @@ impl Ledger {
             created_ms: now_ms,
             peer,
             consent,
+            returned_for,
         }));
     }
 
@@ -652,6 +712,9 @@ impl Ledger {
             acc.blocked = blocked;
             acc.incoming = incoming;
             self.push_balances(part.account);
+            if let (Some(original), TxStatus::Aborted) = (&part.returns, status) {
+                self.count_return(original, part.account, amount, true);
+            }
             if let Some(peer) = part.peer {
                 let mut position = self.position(peer);
                 let signed = |side: Side| {

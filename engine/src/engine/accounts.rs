@@ -366,6 +366,7 @@ fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<EntryView> {
                 counterparty: e.counterparty,
                 created_ms: e.created_ms,
                 balance_after,
+                returned_for: e.returned_for,
             }
         })
         .collect()

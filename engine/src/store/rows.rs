@@ -32,6 +32,10 @@ pub(super) fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlit
         created_ms: r.get(7)?,
         peer: r.get::<_, Option<u16>>(9)?.map(parse_bank).transpose()?,
         consent: None,
+        returned_for: r
+            .get::<_, Option<String>>(10)?
+            .map(|t| parse_tx(&t))
+            .transpose()?,
     })
 }
 
@@ -77,8 +81,8 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
             let cp = e.counterparty.as_ref();
             tx.prepare_cached(
                 "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
-                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent, returned_for)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 e.tx_id.as_str(),
@@ -92,7 +96,8 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
                 e.created_ms,
                 e.leg,
                 e.peer.map(u16::from),
-                e.consent.as_ref().map(ConsentId::as_str)
+                e.consent.as_ref().map(ConsentId::as_str),
+                e.returned_for.as_ref().map(TxId::as_str)
             ])?;
         }
         Change::Deposits(cents) => {

@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 9;
+pub(super) const SCHEMA_VERSION: i64 = 10;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -201,6 +201,12 @@ CREATE TABLE equivocations (
 );
 CREATE INDEX equivocations_by_tx ON equivocations(tx_id);";
 
+/// Added by schema version 10: a devolução's entries (on both sides) name the Pix they return,
+/// so that what is left to return of a Pix survives a restart.
+const RETURNS_10: &str = "
+ALTER TABLE entries ADD COLUMN returned_for TEXT;
+CREATE INDEX entries_returning ON entries(returned_for) WHERE returned_for IS NOT NULL;";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -215,7 +221,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {BOOKS_5}
 {CONSENTS_6}
 {DIRECTORY_7}
-{PROOFS_9}"
+{PROOFS_9}
+{RETURNS_10}"
     )
 }
 
@@ -269,7 +276,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 8] = [
+    let steps: [(i64, String); 9] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -278,6 +285,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (6, DIRECTORY_7.to_string()),
         (7, PORT_PERMITS_8.to_string()),
         (8, PROOFS_9.to_string()),
+        (9, RETURNS_10.to_string()),
     ];
     match version {
         0 => Some(schema()),

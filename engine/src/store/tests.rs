@@ -175,6 +175,8 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
                    ALTER TABLE participations DROP COLUMN proof;
                    ALTER TABLE decisions DROP COLUMN proof;
                    DROP TABLE equivocations;
+                   DROP INDEX entries_returning;
+                   ALTER TABLE entries DROP COLUMN returned_for;
                    PRAGMA user_version = 7;"#
             ))
             .unwrap();

@@ -11,6 +11,7 @@ mod interbank_input;
 mod keys;
 mod operations;
 mod recovery;
+mod refunds;
 mod ring;
 mod support;
 mod trust;
