@@ -24,7 +24,7 @@ pub mod text;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 pub use error::AppError;
 
@@ -130,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("keys") view=pages::keys::Keys/>
                     <Route path=StaticSegment("receive") view=pages::receive::Receive/>
                     <Route path=StaticSegment("pay") view=pages::pay::Pay/>
+                    <Route path=(StaticSegment("return"), ParamSegment("tx")) view=pages::return_pix::ReturnPage/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                 </Routes>
                 </pages::session::SessionGuard>

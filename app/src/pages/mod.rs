@@ -9,6 +9,7 @@ pub mod login;
 pub mod packet;
 pub mod pay;
 pub mod receive;
+pub mod return_pix;
 pub mod session;
 pub mod signup;
 pub mod status;

@@ -75,6 +75,21 @@ async fn a_pix_to_another_bank_is_returned_in_parts_to_the_payer_and_never_beyon
     wait_for_available(&ana1, 100_000 - 10_000 + 8_000).await;
     assert_eq!(beto3.balances().await, (2_000, 0));
 
+    // The "Devolver" page for this Pix: a form the bank renders, before any script.
+    let html = beto3
+        .http
+        .get(format!("{}/return/{original}", beto3.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="return-form""#) && html.contains(&original),
+        "{html}"
+    );
+
     // A third beyond what is left: refused, nothing moves.
     let (s, body) = give_back(&beto3, &original, "20,01").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
