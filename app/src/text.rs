@@ -381,6 +381,16 @@ mod engine_errors {
 #[cfg(test)]
 mod parity;
 
+/// How a deposit's money came in, as one word or two.
+pub fn deposit_method(l: Locale, m: domain::dto::DepositMethod) -> String {
+    use domain::dto::DepositMethod;
+    match m {
+        DepositMethod::Cash => td_string!(l, deposit.cash).to_string(),
+        DepositMethod::Boleto => td_string!(l, deposit.boleto).to_string(),
+        DepositMethod::Qr => td_string!(l, deposit.qr).to_string(),
+    }
+}
+
 /// What a browser shows when a request from another site was refused (403), in the language of
 /// the client's cookie (`cookies`: the request's `Cookie` headers).
 #[cfg(feature = "ssr")]

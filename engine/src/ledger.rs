@@ -23,7 +23,7 @@
 //!   minus committed outbound across banks (for one bank alone: the sum of deposits).
 
 use domain::consent::ConsentId;
-use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
+use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::money::MAX_BALANCE;
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use std::collections::{BTreeMap, HashMap};
@@ -190,6 +190,8 @@ pub struct Entry {
     pub consent: Option<ConsentId>,
     /// The Pix this entry returns, for a devolução.
     pub returned_for: Option<TxId>,
+    /// How a deposit's money came in.
+    pub method: Option<DepositMethod>,
 }
 
 /// A change for the store to persist. Produced in order; applied in order.
@@ -441,12 +443,13 @@ impl Ledger {
         Ok(id)
     }
 
-    /// Adds a committed deposit. `amount` must already be a valid operation amount.
+    /// Adds a committed deposit, made by `method` when it is known. `amount` must already be a
+    /// valid operation amount.
     pub fn deposit(
         &mut self,
         tx: TxId,
         account: AccountId,
-        amount: Cents,
+        (amount, method): (Cents, Option<DepositMethod>),
         now_ms: i64,
     ) -> Result<(), LedgerError> {
         let acc = self
@@ -480,6 +483,7 @@ impl Ledger {
             peer: None,
             consent: None,
             returned_for: None,
+            method,
         }));
         Ok(())
     }
@@ -652,6 +656,7 @@ impl Ledger {
             peer,
             consent,
             returned_for,
+            method: None,
         }));
     }
 

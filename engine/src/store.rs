@@ -13,7 +13,7 @@ use crate::twopc::proof::{Digest, Proof, SignedPlan};
 use crate::twopc::InDoubt;
 use crate::twopc::Unacked;
 use domain::consent::{ConsentId, ConsentTerms, Grant};
-use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
+use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
@@ -362,7 +362,7 @@ impl Store {
     /// The newest `limit` entries of an account.
     pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method
              FROM entries WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![account.0, limit], |r| row_to_entry(r, account))?;
@@ -372,10 +372,10 @@ impl Store {
     /// Entries of a transaction at this bank, to answer a retried request with its first outcome.
     pub fn entries_of_tx(&self, tx_id: &TxId) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, account_id
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method, account_id
              FROM entries WHERE tx_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(11)?)))?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(12)?)))?;
         rows.collect()
     }
 }

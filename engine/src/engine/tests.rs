@@ -2060,3 +2060,55 @@ async fn a_pix_is_returned_in_parts_up_to_what_it_brought_within_90_days() {
     ));
     assert_eq!(engine.account(beto).await.unwrap().available.get(), 2_000);
 }
+
+/// A deposit keeps how its money came in, in the statement and across a restart; the same id
+/// with another method is another operation.
+#[tokio::test]
+async fn a_deposit_keeps_its_method() {
+    use domain::dto::DepositMethod;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(&dir);
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let boleto = engine.new_tx_id();
+    for (tx, method) in [
+        (engine.new_tx_id(), Some(DepositMethod::Cash)),
+        (boleto.clone(), Some(DepositMethod::Boleto)),
+        (engine.new_tx_id(), Some(DepositMethod::Qr)),
+        (engine.new_tx_id(), None),
+    ] {
+        engine
+            .deposit_by(tx, ana, Cents::new(1_000), method)
+            .await
+            .unwrap();
+    }
+    drop(engine);
+    thread.join().unwrap();
+    let (engine, _t) = start(&dir);
+    let methods: Vec<_> = engine
+        .dashboard(ana)
+        .await
+        .unwrap()
+        .recent
+        .iter()
+        .map(|e| e.deposit_method)
+        .collect();
+    assert_eq!(
+        methods,
+        vec![
+            None,
+            Some(DepositMethod::Qr),
+            Some(DepositMethod::Boleto),
+            Some(DepositMethod::Cash)
+        ]
+    );
+    let retry = |method| engine.deposit_by(boleto.clone(), ana, Cents::new(1_000), method);
+    assert_eq!(
+        retry(Some(DepositMethod::Boleto)).await.unwrap(),
+        TxStatus::Committed
+    );
+    assert!(matches!(
+        retry(Some(DepositMethod::Cash)).await,
+        Err(EngineError::Ledger(LedgerError::TxIdConflict))
+    ));
+    assert_eq!(engine.account(ana).await.unwrap().available.get(), 4_000);
+}

@@ -201,10 +201,12 @@ CREATE TABLE equivocations (
 );
 CREATE INDEX equivocations_by_tx ON equivocations(tx_id);";
 
-/// Added by schema version 10: a devolução's entries (on both sides) name the Pix they return,
-/// so that what is left to return of a Pix survives a restart.
+/// Added by schema version 10 (issue 28): a devolução's entries (on both sides) name the Pix they
+/// return, so that what is left to return of a Pix survives a restart; a deposit's entry says how
+/// its money came in (`cash`, `boleto`, `qr`; none before).
 const RETURNS_10: &str = "
 ALTER TABLE entries ADD COLUMN returned_for TEXT;
+ALTER TABLE entries ADD COLUMN deposit_method TEXT;
 CREATE INDEX entries_returning ON entries(returned_for) WHERE returned_for IS NOT NULL;";
 
 /// A new database, at [`SCHEMA_VERSION`].
