@@ -9,7 +9,8 @@
 //! - [`keys`]: the client's Pix keys;
 //! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
 //! - `consent`: links between banks and the consents behind them;
-//! - `returns`: devolução, a Pix received sent back to its payer.
+//! - `returns`: devolução, a Pix received sent back to its payer;
+//! - [`export`]: the statement as a CSV file.
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
 //! [`ssr`] (context, input, engine errors in the client's words; re-exports the session's).
@@ -19,6 +20,7 @@ mod banks;
 pub mod codes;
 mod consent;
 mod dashboard;
+pub mod export;
 pub mod keys;
 mod money;
 mod returns;

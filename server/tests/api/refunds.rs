@@ -153,3 +153,122 @@ async fn a_pix_to_another_bank_is_returned_in_parts_to_the_payer_and_never_beyon
     assert_eq!(beto3.balances().await, (0, 0));
     assert_settled(&c, &[0, 1, 2, 3, 4], 100_000).await;
 }
+
+#[tokio::test]
+async fn deposits_say_how_the_money_came_in_and_the_statement_exports_as_csv() {
+    let c = Consortium::start(&[]).await;
+    let (ana1, beto3) = (c.client(0), c.client(2));
+    for (client, name, tax_id, email) in [
+        (&ana1, "Ana Lima", ANA_CPF, "ana@example.com"),
+        (&beto3, "Beto Reis", BETO_CPF, "beto@example.com"),
+    ] {
+        assert_eq!(
+            client.open_account(name, tax_id, email).await,
+            StatusCode::OK
+        );
+    }
+    for (amount, method) in [("100,00", "boleto"), ("50,00", "qr"), ("1.000,00", "cash")] {
+        let (s, body) = ana1
+            .call(
+                "deposit",
+                &[("amount", amount), ("tx_id", ""), ("method", method)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    // An unknown method: 400 naming the field, nothing deposited.
+    let (s, body) = ana1
+        .call(
+            "deposit",
+            &[("amount", "1,00"), ("tx_id", ""), ("method", "cheque")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("method"), "{body}");
+    assert_eq!(ana1.balances().await, (115_000, 0));
+    let methods: Vec<Value> = ana1.dashboard().await["dashboard"]["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["deposit_method"].clone())
+        .collect();
+    assert_eq!(methods, vec!["cash", "qr", "boleto"]);
+
+    // A Pix to Beto at bank 3, and part of it back.
+    let (s, receipt) = pix(&ana1, BETO_CPF, "25,50").await;
+    assert_eq!(s, StatusCode::OK, "{receipt}");
+    let original = receipt["tx_id"].as_str().unwrap().to_string();
+    wait_for_available(&beto3, 2_550).await;
+    let (s, back) = give_back(&beto3, &original, "5,00").await;
+    assert_eq!(s, StatusCode::OK, "{back}");
+    wait_for_available(&ana1, 115_000 - 2_550 + 500).await;
+
+    // Ana's statement as CSV: her own only, quoted, dates in Brasília, reais with a comma.
+    let response = ana1
+        .http
+        .get(format!("{}/api/statement_csv", ana1.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+    assert_eq!(header("content-type"), "text/csv; charset=utf-8");
+    assert!(header("content-disposition").starts_with("attachment;"));
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1 + 5, "{text}");
+    assert_eq!(
+        lines[0],
+        "\"Date (Brasília)\",\"Id (E2E)\",\"Description\",\"Amount (R$)\",\"Status\",\"Balance after (R$)\",\"Returns Pix\""
+    );
+    let returned = lines[1];
+    assert!(
+        returned.contains("\"Pix from Beto Reis (***.444.777-** · "),
+        "{returned}"
+    );
+    assert!(
+        returned.ends_with(&format!(
+            ",\"5,00\",\"Completed\",\"1129,50\",\"{original}\""
+        )),
+        "{returned}"
+    );
+    assert!(
+        lines[2].contains(&format!("\"{original}\",\"Pix to Beto Reis"))
+            && lines[2].contains(",\"-25,50\","),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains("\"Deposit · Cash\",\"1000,00\""),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[5].contains("\"Deposit · Boleto\",\"100,00\""),
+        "{}",
+        lines[5]
+    );
+    // Stamped in Brasília (UTC-3): today there, or yesterday had midnight just passed.
+    let day = |ms: i64| domain::time_fmt::format_brasilia(ms)[..10].to_string();
+    let now = domain_now_ms();
+    assert!(
+        [day(now), day(now - 120_000)].contains(&lines[5][1..11].to_string()),
+        "{}",
+        lines[5]
+    );
+
+    // Without a session: nothing.
+    let anonymous = reqwest::Client::new()
+        .get(format!("{}/api/statement_csv", ana1.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+fn domain_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
