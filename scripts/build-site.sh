@@ -19,4 +19,9 @@ wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name conso
 mv -f "$site/pkg/consorcio_bg.wasm" "$site/pkg/consorcio.wasm"
 cp style/main.css "$site/pkg/consorcio.css"
 cp -r public/. "$site/"
+# Compressed copies the bank sends to browsers that accept gzip (the debug wasm goes from 25 MB
+# to 4 MB, the optimised one about five times smaller too).
+for f in "$site/pkg/consorcio.wasm" "$site/pkg/consorcio.js" "$site/pkg/consorcio.css"; do
+  gzip -6 -n -f -k "$f"
+done
 echo "site built in $site"

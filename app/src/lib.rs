@@ -4,8 +4,9 @@
 //! - [`api`]: the `#[server]` functions (the browser's API) and their server-only helpers.
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
 //! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
-//!   builder), receiving by QR code, paying with a code, bank selector, consortium status, and
-//!   the pages of a link between banks (consent, return, consents given).
+//!   builder), a transfer's comprovante, receiving by QR code, paying with a code, bank
+//!   selector, consortium status, and the pages of a link between banks (consent, return,
+//!   consents given).
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
@@ -86,6 +87,7 @@ fn content_security_policy() {
 
 #[component]
 pub fn App() -> impl IntoView {
+    text::plural_rules();
     provide_meta_context();
     let bank: pages::BankResource = OnceResource::new(api::get_bank());
     provide_context(bank);
@@ -132,6 +134,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("pay") view=pages::pay::Pay/>
                     <Route path=(StaticSegment("return"), ParamSegment("tx")) view=pages::return_pix::ReturnPage/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
+                    <Route path=(StaticSegment("receipt"), ParamSegment("tx")) view=pages::receipt::ReceiptView/>
                 </Routes>
                 </pages::session::SessionGuard>
             </main>

@@ -6,6 +6,28 @@ use crate::i18n::{td_string, Locale};
 use domain::dto::BankInfo;
 use domain::{BankId, Refusal};
 
+/// Makes sentences with plural forms ("1 minuto", "2 minutos") work: gives leptos_i18n the
+/// languages' plural rules, from icu_plurals's compiled data. Called once before any is said (the
+/// app's root component, and the server at start for server functions); later calls do nothing.
+pub fn plural_rules() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| leptos_i18n::custom_provider::set_icu_data_provider(PluralRules));
+}
+
+/// The one kind of ICU data the app uses: CLDR's plural rules, compiled in.
+struct PluralRules;
+
+impl leptos_i18n::custom_provider::IcuDataProvider for PluralRules {
+    fn try_new_plural_rules(
+        &self,
+        locale: &icu_locale::Locale,
+        rule_type: icu_plurals::PluralRuleType,
+    ) -> Result<icu_plurals::PluralRules, icu_provider::DataError> {
+        let options = icu_plurals::PluralRulesOptions::default().with_type(rule_type);
+        icu_plurals::PluralRules::try_new(locale.into(), options)
+    }
+}
+
 /// A bank the client knows no name for, by its number: "Banco 7", "Bank 7".
 pub fn unnamed_bank(l: Locale, id: BankId) -> String {
     td_string!(l, common.bank_n, id = id).to_string()
@@ -206,7 +228,6 @@ impl Say for domain::PixKeyError {
             E::Phone => td_string!(l, err.key_phone).to_string(),
             E::Evp => td_string!(l, err.key_evp).to_string(),
             E::TaxId(e) => e.say(l),
-            E::PhoneWithoutCountry => td_string!(l, err.key_phone_country).to_string(),
         }
     }
 }
@@ -496,5 +517,34 @@ mod tests {
             unknown.say(Locale::en),
             "Transfer 2: there is no Bank 9 in the consortium."
         );
+    }
+}
+
+#[cfg(test)]
+mod plural_tests {
+    use super::*;
+
+    /// Issue 27: "todas as 1 transferências" and "1 minuto(s)" read as Portuguese does.
+    #[test]
+    fn counts_take_their_plural_form() {
+        plural_rules();
+        let pt = Locale::pt_BR;
+        assert_eq!(
+            td_string!(pt, packet.sent_all, count = 1_usize).to_string(),
+            "Pacote enviado: a transferência foi concluída."
+        );
+        assert_eq!(
+            td_string!(pt, packet.sent_all, count = 3_usize).to_string(),
+            "Pacote enviado: todas as 3 transferências foram concluídas."
+        );
+        assert!(td_string!(pt, err.too_many_attempts, count = 1_i64)
+            .to_string()
+            .ends_with("em 1 minuto."));
+        assert!(td_string!(pt, err.too_many_attempts, count = 15_i64)
+            .to_string()
+            .ends_with("em 15 minutos."));
+        assert!(td_string!(Locale::en, err.too_many_attempts, count = 1_i64)
+            .to_string()
+            .ends_with("in 1 minute."));
     }
 }

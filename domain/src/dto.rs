@@ -156,6 +156,35 @@ pub struct EntryView {
     /// For a deposit, how the money came in (`None`: not recorded, as before issue 28).
     #[serde(default)]
     pub deposit_method: Option<DepositMethod>,
+    /// Why a transfer the account sent was not concluded, where this bank decided it (it
+    /// coordinated the packet); the app puts it into words.
+    pub reason: Option<Refusal>,
+}
+
+/// A comprovante: what one transaction did to the client's account, as proof to keep or share.
+/// Only a party to it ever gets one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The end-to-end id (the transaction's id at every bank it touched).
+    pub tx_id: TxId,
+    /// Each transfer of the transaction at this account: one for a Pix, one per leg of a packet
+    /// that drew on or paid this account.
+    pub lines: Vec<ReceiptLine>,
+}
+
+/// One transfer of a comprovante, with both of its parties as each bank recorded them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    pub kind: EntryKind,
+    pub amount: Cents,
+    pub status: TxStatus,
+    /// When this bank recorded it (Unix ms).
+    pub created_ms: i64,
+    /// Who paid (`None` for a deposit).
+    pub payer: Option<Counterparty>,
+    pub receiver: Counterparty,
+    /// Why it was not concluded, when this bank knows (see [`EntryView::reason`]).
+    pub reason: Option<Refusal>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,9 +88,40 @@ pub enum PixKeyError {
     Evp,
     #[error("{0}")]
     TaxId(TaxIdError),
-    /// Digits that make a valid phone number but no CPF: the "+55" is missing.
-    #[error("invalid CPF, or a phone key without +55")]
-    PhoneWithoutCountry,
+}
+
+/// The digits of a phone number typed with the usual punctuation (spaces, dashes, one pair of
+/// parentheses around the area code), or `None` when anything else is in it.
+fn phone_digits(t: &str) -> Option<String> {
+    let t = t.trim();
+    let allowed = t.chars().all(|c| c.is_ascii_digit() || " ()-".contains(c));
+    let parens = (t.matches('(').count(), t.matches(')').count());
+    let paired = match parens {
+        (0, 0) => true,
+        (1, 1) => t.find('(') < t.find(')'),
+        _ => false,
+    };
+    (allowed && paired).then(|| t.chars().filter(char::is_ascii_digit).collect())
+}
+
+/// Area code then number, as Brazil numbers phones: an area code (DDD) of two digits from 1 to
+/// 9 (11 to 99; none has a 0), then a mobile number (nine digits starting with 9) or a landline
+/// (eight digits starting with 2 to 5).
+fn is_national_phone(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    let ddd = b.len() >= 2 && (b'1'..=b'9').contains(&b[0]) && (b'1'..=b'9').contains(&b[1]);
+    let number = match b.len() {
+        11 => b[2] == b'9',
+        10 => (b'2'..=b'5').contains(&b[2]),
+        _ => false,
+    };
+    ddd && number
+}
+
+/// A phone number typed without the country code: its area code and number, when the text is
+/// one.
+fn national_phone(t: &str) -> Option<String> {
+    phone_digits(t).filter(|d| is_national_phone(d))
 }
 
 fn is_uuid(t: &str) -> bool {
@@ -103,7 +134,10 @@ fn is_uuid(t: &str) -> bool {
 
 impl PixKey {
     /// A key as a client types it: the kind is recognised from its shape (an `@` makes an
-    /// e-mail, a leading `+` a phone, a UUID a random key, digits a CPF or CNPJ).
+    /// e-mail, a leading `+` or an area code in parentheses a phone, a UUID a random key, digits
+    /// a CPF or CNPJ). Digits alone are read as Brazilians type them: eleven digits that make a
+    /// valid CPF are that CPF; otherwise a mobile number (`21998765432`, `21 99876-5432`) or a
+    /// landline with its area code is a phone.
     pub fn parse(text: &str) -> Result<PixKey, PixKeyError> {
         let t = text.trim();
         if t.is_empty() {
@@ -117,16 +151,9 @@ impl PixKey {
                 .map(PixKey::Email)
                 .map_err(|_| PixKeyError::Email);
         }
-        if t.starts_with('+') {
-            let ok = t.chars().all(|c| c.is_ascii_digit() || " ()-+".contains(c))
-                && t.matches('+').count() == 1;
-            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-            return match digits.strip_prefix("55") {
-                Some(national) if ok && (10..=11).contains(&national.len()) => {
-                    Ok(PixKey::Phone(format!("+55{national}")))
-                }
-                _ => Err(PixKeyError::Phone),
-            };
+        let phone_shaped = t.chars().all(|c| c.is_ascii_digit() || " ()-".contains(c));
+        if t.starts_with('+') || (t.contains(['(', ')']) && phone_shaped) {
+            return PixKey::parse_phone(t);
         }
         if is_uuid(t) {
             return Ok(PixKey::Evp(t.to_ascii_lowercase()));
@@ -136,11 +163,33 @@ impl PixKey {
         }
         match TaxId::parse(t) {
             Ok(id) => Ok(PixKey::from(id)),
-            Err(TaxIdError::BadCpf) if input::phone(t).is_ok() => {
-                Err(PixKeyError::PhoneWithoutCountry)
-            }
-            Err(e) => Err(PixKeyError::TaxId(e)),
+            Err(e) => match national_phone(t) {
+                Some(national) => Ok(PixKey::Phone(format!("+55{national}"))),
+                None => Err(PixKeyError::TaxId(e)),
+            },
         }
+    }
+
+    /// A phone key typed in any of the usual Brazilian ways, when the client said it is a phone:
+    /// `+55 21 99876-5432`, `+5521998765432`, `(21) 99876-5432`, `21 99876-5432`,
+    /// `21998765432` (even where those eleven digits also make a valid CPF). Normalised to
+    /// `+55` followed by the area code and the number.
+    pub fn parse_phone(text: &str) -> Result<PixKey, PixKeyError> {
+        let t = text.trim();
+        let national = match t.strip_prefix('+') {
+            // With the country code, any 10 or 11 digits after it, as keys were always read
+            // (other banks and stored directories hold them so).
+            Some(rest) => {
+                let digits = phone_digits(rest).ok_or(PixKeyError::Phone)?;
+                let national = digits.strip_prefix("55").ok_or(PixKeyError::Phone)?;
+                (10..=11)
+                    .contains(&national.len())
+                    .then(|| national.to_string())
+                    .ok_or(PixKeyError::Phone)?
+            }
+            None => national_phone(t).ok_or(PixKeyError::Phone)?,
+        };
+        Ok(PixKey::Phone(format!("+55{national}")))
     }
 
     /// A random key from 16 random bytes (the caller's randomness: this crate does no I/O), as a
@@ -334,12 +383,92 @@ mod tests {
             PixKey::parse("529.982.247-24"),
             Err(PixKeyError::TaxId(TaxIdError::BadCpf))
         );
+        assert_eq!(PixKey::parse("(21) 9876"), Err(PixKeyError::Phone));
+        assert_eq!(PixKey::parse("(21 99876-5432"), Err(PixKeyError::Phone));
+        assert_eq!(PixKey::parse(")21( 99876-5432"), Err(PixKeyError::Phone));
+        // Parentheses around anything but a phone's digits make no phone.
         assert_eq!(
-            PixKey::parse("11987654321"),
-            Err(PixKeyError::PhoneWithoutCountry)
+            PixKey::parse("<script>alert(1)</script>"),
+            Err(PixKeyError::TaxId(TaxIdError::BadCharacter))
+        );
+        // Eleven digits that are neither a valid CPF nor a mobile (no 9 after the area code).
+        assert_eq!(
+            PixKey::parse("21898765432"),
+            Err(PixKeyError::TaxId(TaxIdError::BadCpf))
+        );
+        // An area code with a 0 is none.
+        assert_eq!(
+            PixKey::parse("20998765432"),
+            Err(PixKeyError::TaxId(TaxIdError::BadCpf))
         );
         assert!(PixKey::parse("'; DROP TABLE keys;--").is_err());
         assert!(serde_json::from_str::<PixKey>("\"not a key\"").is_err());
+    }
+
+    /// Issue 27: a Brazilian mobile is typed in many ways; each is the Pix key `+55…`.
+    #[test]
+    fn mobiles_typed_the_brazilian_way_are_phone_keys() {
+        for typed in [
+            "(21) 99876-5432",
+            "21 99876-5432",
+            "+55 21 99876-5432",
+            "21998765432",
+            "+5521998765432",
+            " (21)99876-5432 ",
+            "+55 (21) 99876 5432",
+        ] {
+            let key = PixKey::parse(typed).unwrap_or_else(|e| panic!("{typed}: {e}"));
+            assert_eq!(key.kind(), KeyKind::Phone, "{typed}");
+            assert_eq!(key.canonical(), "+5521998765432", "{typed}");
+            assert_eq!(PixKey::parse_phone(typed), Ok(key), "{typed}");
+        }
+        // A landline with its area code, typed without +55.
+        assert_eq!(
+            PixKey::parse("(21) 3333-4444").map(|k| k.canonical()),
+            Ok("+552133334444".into())
+        );
+        assert_eq!(
+            PixKey::parse("2133334444").map(|k| k.canonical()),
+            Ok("+552133334444".into())
+        );
+    }
+
+    /// Eleven digits that make a valid CPF are a CPF, even when they could be a mobile number;
+    /// said to be a phone, they are that phone.
+    #[test]
+    fn eleven_digits_are_a_cpf_when_valid_and_a_phone_otherwise() {
+        // 21998765432 is no valid CPF: a phone.
+        assert!(crate::tax_id::Cpf::parse("21998765432").is_err());
+        assert_eq!(PixKey::parse("21998765432").unwrap().kind(), KeyKind::Phone);
+        // 11999999975 would be a mobile of area 11, and is a valid CPF: a CPF.
+        let cpf = crate::tax_id::Cpf::parse("11999999975");
+        assert!(cpf.is_ok(), "test data: a valid CPF shaped like a mobile");
+        assert_eq!(PixKey::parse("11999999975").unwrap().kind(), KeyKind::Cpf);
+        assert_eq!(
+            PixKey::parse("119.999.999-75").unwrap().kind(),
+            KeyKind::Cpf
+        );
+        assert_eq!(
+            PixKey::parse_phone("11999999975").map(|k| k.canonical()),
+            Ok("+5511999999975".into())
+        );
+        assert_eq!(
+            PixKey::parse_phone("(11) 99999-9999").map(|k| k.canonical()),
+            Ok("+5511999999999".into())
+        );
+        // The area code in parentheses says phone, never a document.
+        assert_eq!(
+            PixKey::parse("(11) 99999-9975").unwrap().kind(),
+            KeyKind::Phone
+        );
+        assert_eq!(
+            PixKey::parse_phone("529.982.247-25"),
+            Err(PixKeyError::Phone)
+        );
+        assert_eq!(
+            PixKey::parse_phone("ana@example.com"),
+            Err(PixKeyError::Phone)
+        );
     }
 
     #[test]
@@ -384,6 +513,29 @@ mod tests {
             let key = PixKey::parse(&typed).unwrap();
             prop_assert_eq!(key.kind(), KeyKind::Phone);
             prop_assert_eq!(key.canonical(), format!("+55{ddd}{number}"));
+        }
+
+        /// Every usual way of typing a mobile number names the same key, whichever area code;
+        /// eleven bare digits are a phone exactly when they are no valid CPF.
+        #[test]
+        fn mobiles_typed_the_brazilian_way(a in 1u32..=9, b in 1u32..=9, number in 0u32..=99_999_999) {
+            let (ddd, number) = (format!("{a}{b}"), format!("9{number:08}"));
+            let (head, tail) = number.split_at(5);
+            let canonical = format!("+55{ddd}{number}");
+            for typed in [
+                format!("({ddd}) {head}-{tail}"),
+                format!("({ddd}){number}"),
+                format!("+55 {ddd} {head}-{tail}"),
+                format!("+55{ddd}{number}"),
+            ] {
+                prop_assert_eq!(PixKey::parse(&typed).map(|k| k.canonical()), Ok(canonical.clone()), "{}", typed);
+            }
+            for typed in [format!("{ddd} {head}-{tail}"), format!("{ddd}{number}")] {
+                prop_assert_eq!(PixKey::parse_phone(&typed).map(|k| k.canonical()), Ok(canonical.clone()));
+                let guessed = PixKey::parse(&typed).unwrap();
+                let is_cpf = crate::tax_id::Cpf::parse(&format!("{ddd}{number}")).is_ok();
+                prop_assert_eq!(guessed.kind(), if is_cpf { KeyKind::Cpf } else { KeyKind::Phone });
+            }
         }
     }
 }

@@ -17,6 +17,14 @@ pub fn format_brasilia(unix_ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `14:05`: the Brasília time of day of a timestamp.
+pub fn format_brasilia_time(unix_ms: i64) -> String {
+    let local = at(unix_ms).to_offset(offset!(-3));
+    local
+        .format(format_description!("[hour]:[minute]"))
+        .unwrap_or_default()
+}
+
 /// `yyyyMMddHHmm` in Brasília time, the timestamp part of a transaction id.
 pub fn stamp_brasilia(unix_ms: i64) -> String {
     at(unix_ms)
@@ -74,6 +82,8 @@ mod tests {
         assert_eq!(format_brasilia(0), "31/12/1969 21:00");
         // 2026-11-26T17:05:00Z
         assert_eq!(format_brasilia(1_795_712_700_000), "26/11/2026 14:05");
+        assert_eq!(format_brasilia_time(1_795_712_700_000), "14:05");
+        assert_eq!(format_brasilia_time(0), "21:00");
         assert_eq!(stamp_brasilia(1_795_712_700_000), "202611261405");
         // 2024-02-29T12:00:00Z, a leap day; 2000-02-29, a leap century
         assert_eq!(stamp_brasilia(1_709_208_000_000), "202402290900");

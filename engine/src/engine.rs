@@ -18,8 +18,8 @@ use crate::twopc::Unacked;
 use crate::twopc::{DecideItem, Decision, InDoubt, PrepareItem, Question, Resolution, Vote};
 use domain::consent::{ConsentId, ConsentView, Grant};
 use domain::dto::{
-    AccountView, BankInfo, Counterparty, Dashboard, DepositMethod, EntryKind, EntryView,
-    ReceiverPreview, TransferReceipt, TxStatus,
+    AccountView, BankInfo, Counterparty, Dashboard, DepositMethod, EntryKind, EntryView, Receipt,
+    ReceiptLine, ReceiverPreview, TransferReceipt, TxStatus,
 };
 use domain::{AccountId, BankId, Cents, PixKey, Refusal, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};

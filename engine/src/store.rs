@@ -359,11 +359,14 @@ impl Store {
         tx.commit()
     }
 
-    /// The newest `limit` entries of an account.
+    /// The newest `limit` entries of an account's statement. A credit shows only once it
+    /// arrived: a pending one may still be aborted, and an aborted one never was money for this
+    /// account (issue 27: a receiver never sees a transfer that did not arrive).
     pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method
-             FROM entries WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
+             FROM entries WHERE account_id = ?1 AND (kind <> 'pix_in' OR status = 'committed')
+             ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![account.0, limit], |r| row_to_entry(r, account))?;
         rows.collect()

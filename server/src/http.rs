@@ -67,6 +67,11 @@ pub fn router(
                 async move { metrics_page(&scrape, token.as_ref(), &headers) }
             }),
         )
+        // The app's wasm, script and stylesheet: gzip-compressed copies made by build-site.sh
+        // are sent to browsers that accept them (the wasm shrinks about five times), and every
+        // answer tells the browser to revalidate (the names carry no hash, so a long cache would
+        // keep an old app after an upgrade; a revalidation is a 304 without a body).
+        .nest_service("/pkg", pkg_service(&config.site_dir))
         // Browsers ask for /favicon.ico whatever the page says; the icon is an SVG.
         .route(
             "/favicon.ico",
@@ -101,6 +106,18 @@ pub fn router(
             REQUEST_TIMEOUT,
         ));
     (public, interbank)
+}
+
+/// The app's assets (`SITE_DIR/pkg`), precompressed copies preferred, revalidated on every use.
+fn pkg_service(site_dir: &std::path::Path) -> Router {
+    Router::new()
+        .fallback_service(
+            tower_http::services::ServeDir::new(site_dir.join("pkg")).precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
 }
 
 /// What every server function finds in its context: the engine, this bank, the login guards,

@@ -52,6 +52,8 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    // Server functions say plural sentences without the app's root component having run.
+    app::text::plural_rules();
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
     let mut engine_config = config.engine.clone();

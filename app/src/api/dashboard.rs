@@ -1,7 +1,8 @@
-//! The dashboard's data: balances, statement, linked accounts, keys and fresh transaction ids.
+//! The dashboard's data: balances, statement, linked accounts, keys and fresh transaction ids;
+//! and the comprovante of each transfer in the statement.
 
 use crate::error::AppError;
-use domain::dto::{BankInfo, Dashboard, LinkedAccount};
+use domain::dto::{BankInfo, Dashboard, LinkedAccount, Receipt};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -54,4 +55,33 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
         banks,
         linked,
     })
+}
+
+/// A comprovante, with the consortium's banks to name each party's bank.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptPage {
+    pub receipt: Receipt,
+    pub banks: Vec<BankInfo>,
+}
+
+/// The comprovante of transaction `tx` for the logged-in client. An id that is malformed, unknown,
+/// or of a transfer the client's account is no party to gets the same 404: nobody learns
+/// whether others' transfers exist.
+#[server(endpoint = "get_receipt")]
+pub async fn get_receipt(tx: String) -> Result<ReceiptPage, AppError> {
+    use crate::i18n::td_string;
+    let engine = ssr::engine()?;
+    let account = ssr::current_account(&engine).await?;
+    let not_found = || AppError::NotFound(td_string!(ssr::locale(), receipt.not_found).to_string());
+    let tx = domain::TxId::parse(tx.trim()).map_err(|_| not_found())?;
+    let receipt = engine
+        .receipt(account, tx)
+        .await
+        .map_err(ssr::from_engine)?
+        .ok_or_else(not_found)?;
+    let banks = match ssr::consortium() {
+        Some(c) => c.banks(),
+        None => vec![engine.bank().clone()],
+    };
+    Ok(ReceiptPage { receipt, banks })
 }

@@ -187,6 +187,11 @@ pub async fn request_key(
     };
     let key = match kind {
         KeyKind::Evp => engine::directory::random_evp(),
+        // Said to be a phone: read as one, however it is typed (eleven digits that would also
+        // make a CPF included).
+        KeyKind::Phone => {
+            domain::PixKey::parse_phone(&value).map_err(|e| crate::api::ssr::field("value", e))?
+        }
         _ => {
             let key = pix_key(&value, "value")?;
             if key.kind() != kind {

@@ -45,7 +45,7 @@ pub fn field(name: &str, e: impl Say) -> AppError {
 pub fn too_many_attempts(ms: i64) -> AppError {
     let minutes = (ms + 59_999) / 60_000;
     AppError::TooManyAttempts(
-        td_string!(locale(), err.too_many_attempts, minutes = minutes).to_string(),
+        td_string!(locale(), err.too_many_attempts, count = minutes).to_string(),
     )
 }
 

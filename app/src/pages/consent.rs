@@ -258,6 +258,9 @@ pub fn Consents() -> impl IntoView {
                                     <h1>{t!(i18n, titles.consents)}</h1>
                                     <p class="muted">{t_string!(i18n, consent.given_lead, account = p.account).to_string()}</p>
                                     {error_banner(value)}
+                                    {move || matches!(value.get(), Some(Ok(()))).then(|| view! {
+                                        <p class="ok" role="status" id="consent-revoked">{t!(i18n, consent.revoked_done)}</p>
+                                    })}
                                     {empty.then(|| view! { <p class="muted">{t!(i18n, consent.none)}</p> })}
                                     <div class="scroll-x">
                                     <table class:hidden=empty>
@@ -313,11 +316,16 @@ fn ConsentRow(
             <td><span class=format!("badge {status}")>{label}</span></td>
             <td>
                 {active.then(|| view! {
-                    <ActionForm action=revoke attr:class="inline">
-                        <input type="hidden" name="id" value=c.id.to_string()/>
-                        <button type="submit" class="link danger" aria-label=td_string!(l, consent.revoke_label, to = to.clone()).to_string()>{t!(i18n, consent.revoke)}</button>
-                    </ActionForm>
-                })}
+                    // Revoking asks first (a native disclosure: it works before the page's script runs).
+                    <details class="confirm-delete">
+                        <summary class="link danger" aria-label=td_string!(l, consent.revoke_label, to = to.clone()).to_string()>{t!(i18n, consent.revoke)}</summary>
+                        <ActionForm action=revoke attr:class="inline">
+                            <input type="hidden" name="id" value=c.id.to_string()/>
+                            <span>{td_string!(l, consent.revoke_confirm, to = to.clone()).to_string()}</span>
+                            " "<button type="submit" class="danger">{t!(i18n, consent.revoke_yes)}</button>
+                        </ActionForm>
+                    </details>
+                }.into_any())}
             </td>
         </tr>
     }

@@ -13,12 +13,13 @@ use crate::api::{
 use crate::error::AppError;
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::packet::PacketBuilder;
+use crate::pages::receipt::{self, status_class, status_label};
 use crate::pages::{error_banner, every, field_error, last_result};
 use crate::text::Say;
 use domain::dto::{
     BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, ReceiverPreview, TxStatus,
 };
-use domain::time_fmt::format_brasilia;
+use domain::time_fmt::{format_brasilia_date, format_brasilia_time};
 use domain::BankId;
 use domain::{Cents, PixKey};
 use leptos::prelude::*;
@@ -142,8 +143,9 @@ fn Overview(page: Page) -> impl IntoView {
             </div>
         </section>
         <div class="columns">
-            <DepositCard deposit tx_id=deposit_id/>
+            // Pix first and primary: it is what a client comes for; a deposit is the exception.
             <PixCard send tx_id=pix_id page/>
+            <DepositCard deposit tx_id=deposit_id/>
         </div>
         {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
         {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
@@ -210,7 +212,7 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
                     Some(Ok(amount)) => Some(view! { <p class="ok" role="status">{t_string!(i18n, deposit.received, amount = amount.to_brl()).to_string()}</p> }),
                     _ => None,
                 }}
-                <button type="submit" class="primary" disabled=move || deposit.pending().get()>{t!(i18n, deposit.submit)}</button>
+                <button type="submit" disabled=move || deposit.pending().get()>{t!(i18n, deposit.submit)}</button>
             </ActionForm>
         </section>
     }
@@ -380,7 +382,8 @@ fn PixCard(
             <noscript><p class="error">{t!(i18n, pix.noscript)}</p></noscript>
             {move || match value.get() {
                 Some(Ok(r)) => Some(view! {
-                    <p class="ok" role="status">{t_string!(i18n, pix.sent, amount = r.amount.to_brl(), name = r.receiver.name.clone()).to_string()}</p>
+                    <p class="ok" role="status">{t_string!(i18n, pix.sent, amount = r.amount.to_brl(), name = r.receiver.name.clone()).to_string()}
+                        " "<a class="open-receipt" id="pix-receipt" href=receipt::href(r.tx_id.as_str())>{t!(i18n, receipt.open)}</a></p>
                 }),
                 _ => None,
             }}
@@ -390,7 +393,7 @@ fn PixCard(
                 <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
                 {problem("amount")}
                 {problem("")}
-                <button type="submit" disabled=move || looking.get()>{t!(i18n, pix.review)}</button>
+                <button type="submit" class="primary" disabled=move || looking.get()>{t!(i18n, pix.review)}</button>
             </form>
             {move || match review.get() {
                 Some(Ok(r)) => Some(view! {
@@ -419,6 +422,10 @@ fn PixCard(
     .into_any()
 }
 
+/// The statement, grouped by day (Brasília), newest first. Every row opens its comprovante. A
+/// credit appears only once it arrived (the bank leaves others out); a transfer the client sent
+/// that was cancelled reads "not concluded", in a neutral colour, with its reason, and moved no
+/// money.
 #[component]
 fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
     let i18n = use_i18n();
@@ -427,21 +434,39 @@ fn History(entries: Vec<EntryView>, banks: Vec<BankInfo>) -> impl IntoView {
         <section class="card" id="history">
             <h2>{t!(i18n, history.title)}</h2>
             {empty.then(|| view! { <p class="muted">{t!(i18n, history.empty)}</p> })}
-            <div class="scroll-x">
-            <table class:hidden=empty>
-                <thead><tr><th>{t!(i18n, history.when)}</th><th>{t!(i18n, history.description)}</th><th class="num">{t!(i18n, history.amount)}</th><th>{t!(i18n, common.status)}</th><th class="num">{t!(i18n, history.balance_after)}</th></tr></thead>
-                <tbody>
-                    {entries.into_iter().map(|e| view! { <Row entry=e banks=banks.clone()/> }).collect_view()}
-                </tbody>
+            <table class:hidden=empty class="statement">
+                <thead><tr><th class="when">{t!(i18n, history.when)}</th><th>{t!(i18n, history.description)}</th><th class="num">{t!(i18n, history.amount)}</th><th class="num balance-after">{t!(i18n, history.balance_after)}</th></tr></thead>
+                {by_day(entries).into_iter().map(|(day, rows)| {
+                    let key = day.replace('/', "-");
+                    view! {
+                        <tbody class="day" data-day=key>
+                            <tr class="day-row"><th colspan="4" scope="rowgroup">{day}</th></tr>
+                            {rows.into_iter().map(|e| view! { <Row entry=e banks=banks.clone()/> }).collect_view()}
+                        </tbody>
+                    }
+                }).collect_view()}
             </table>
-            </div>
         </section>
     }
+}
+
+/// Entries (newest first) in runs of one Brasília day each, with that day's date.
+fn by_day(entries: Vec<EntryView>) -> Vec<(String, Vec<EntryView>)> {
+    let mut days: Vec<(String, Vec<EntryView>)> = Vec::new();
+    for e in entries {
+        let day = format_brasilia_date(e.created_ms);
+        match days.last_mut() {
+            Some((d, rows)) if *d == day => rows.push(e),
+            _ => days.push((day, vec![e])),
+        }
+    }
+    days
 }
 
 #[component]
 fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
     let i18n = use_i18n();
+    let reason_banks = banks.clone();
     let bank = move |id: BankId| crate::text::bank_name(i18n.get_locale(), id, &banks);
     let kind = entry.kind;
     let counterparty = entry.counterparty.clone();
@@ -473,24 +498,31 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
         (EntryKind::PixOut, None) => t_string!(i18n, history.pix_sent).to_string(),
         (EntryKind::PixIn, None) => t_string!(i18n, history.pix_received).to_string(),
     };
-    let signed = Cents::new(entry.amount.get() * entry.kind.sign());
-    let sign_class = if entry.kind.sign() > 0 {
-        "num credit"
-    } else {
-        "num debit"
-    };
     let status = entry.status;
-    let label = move || match status {
-        TxStatus::Pending => t_string!(i18n, history.pending),
-        TxStatus::Committed => t_string!(i18n, history.committed),
-        TxStatus::Aborted => t_string!(i18n, history.aborted),
+    // Money moved only once committed; a transfer not concluded shows its amount unsigned and
+    // neutral, a pending one signed (it is reserved).
+    let (shown, amount_class) = match (status, entry.kind.sign() > 0) {
+        (TxStatus::Aborted, _) => (entry.amount, "num void"),
+        (_, true) => (entry.amount, "num credit"),
+        (_, false) => (Cents::new(-entry.amount.get()), "num debit"),
     };
+    let label = move || status_label(i18n.get_locale(), kind, status);
+    let reason = entry.reason;
+    let reason = move || {
+        reason
+            .filter(|_| status == TxStatus::Aborted)
+            .map(|r| crate::text::refusal(i18n.get_locale(), r, &reason_banks))
+    };
+    let link = receipt::href(entry.tx_id.as_str());
     view! {
-        <tr class="tx-row" data-status=status.as_str() data-kind=entry.kind.as_str()>
-            <td>{format_brasilia(entry.created_ms)}</td>
-            <td>{description}</td>
-            <td class=sign_class>{signed.to_brl()}</td>
-            <td><span class=format!("badge {}", status.as_str())>{label}</span></td>
+        <tr class="tx-row" data-status=status.as_str() data-kind=entry.kind.as_str() data-tx=entry.tx_id.to_string()>
+            <td class="when">{format_brasilia_time(entry.created_ms)}</td>
+            <td class="what">
+                <a class="open-receipt" href=link>{description}</a>
+                " "<span class=status_class(status)>{label}</span>
+                {move || reason().map(|r| view! { <span class="reason muted">{r}</span> })}
+            </td>
+            <td class=amount_class>{shown.to_brl()}</td>
             <td class="num balance-after">{entry.balance_after.map(|b| b.to_brl()).unwrap_or_default()}</td>
         </tr>
     }

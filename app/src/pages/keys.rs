@@ -66,6 +66,33 @@ pub fn Keys() -> impl IntoView {
         |_| get_keys(),
     );
     let signup = move || use_query_map().read().get("signup").is_some();
+    // What the client chose and typed lives here, above the page's data: every submission
+    // reloads that data (and re-renders the form), and an error must leave the kind and the
+    // text as they were (issue 27).
+    let form = KeyForm {
+        kind: RwSignal::new(None),
+        typed: RwSignal::new(String::new()),
+    };
+    // A key registered (at once, or once its code is confirmed): the form starts afresh. Only a
+    // submission that just finished counts, so an error later keeps what was typed.
+    Effect::new(move |previous: Option<(usize, usize)>| {
+        let now = (request.version().get(), confirm.version().get());
+        let confirmed = previous.is_some_and(|p| p.1 != now.1)
+            && matches!(confirm.value().get_untracked(), Some(Ok(_)));
+        let registered = previous.is_some_and(|p| p.0 != now.0)
+            && matches!(
+                request.value().get_untracked(),
+                Some(Ok(KeyRequest::Registered { .. }))
+            );
+        if confirmed || registered {
+            form.typed.set(String::new());
+        }
+        // A new request asks for a new code: the last confirmation no longer hides its form.
+        if previous.is_some_and(|p| p.0 != now.0) {
+            confirm.value().set(None);
+        }
+        now
+    });
     view! {
         <crate::pages::PageTitle text=move || t_string!(i18n, titles.keys).to_string()/>
         <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
@@ -81,13 +108,16 @@ pub fn Keys() -> impl IntoView {
                                 {p.keys.iter().cloned().map(|k| view! { <KeyRow k delete allow banks=p.banks.clone()/> }).collect_view()}
                             </ul>
                             {error_banner(last_result(delete.value()))}
+                            {move || matches!(delete.value().get(), Some(Ok(()))).then(|| view! {
+                                <p class="ok" role="status" id="key-deleted">{t!(i18n, keys.deleted)}</p>
+                            })}
                             {move || match allow.value().get() {
                                 Some(Ok(text)) => Some(view! { <p class="ok" role="status" id="port-allowed">{text}</p> }.into_any()),
                                 Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.message(i18n.get_locale_untracked())}</p> }.into_any()),
                                 None => None,
                             }}
                         </section>
-                        <Register request confirm documents=p.documents.clone() full={p.keys.len() >= p.limit}/>
+                        <Register request confirm form documents=p.documents.clone() full={p.keys.len() >= p.limit}/>
                     }.into_any(),
                     Err(e) if e.needs_login() => view! {
                         <section class="card narrow">
@@ -120,10 +150,15 @@ fn KeyRow(
             <span class="badge active">{label}</span>
             <strong class="key-value">{k.shown.clone()}</strong>
             <span class="muted">{td_string!(l, keys.since, when = format_brasilia(k.since_ms)).to_string()}</span>
-            <ActionForm action=delete attr:class="inline">
-                <input type="hidden" name="key" value=k.canonical.clone()/>
-                <button type="submit" class="link danger" aria-label=td_string!(l, keys.delete_label, key = k.shown.clone()).to_string()>{t!(i18n, keys.delete)}</button>
-            </ActionForm>
+            // Deleting asks first (a native disclosure: it works before the page's script runs).
+            <details class="confirm-delete">
+                <summary class="link danger" aria-label=td_string!(l, keys.delete_label, key = k.shown.clone()).to_string()>{t!(i18n, keys.delete)}</summary>
+                <ActionForm action=delete attr:class="inline">
+                    <input type="hidden" name="key" value=k.canonical.clone()/>
+                    <span>{td_string!(l, keys.delete_confirm, key = k.shown.clone()).to_string()}</span>
+                    " "<button type="submit" class="danger">{t!(i18n, keys.delete_yes)}</button>
+                </ActionForm>
+            </details>
             {(matches!(k.kind, KeyKind::Email | KeyKind::Phone) && !banks.is_empty()).then(|| view! {
                 <ActionForm action=allow attr:class="inline allow-port">
                     <input type="hidden" name="key" value=movable.clone()/>
@@ -139,22 +174,31 @@ fn KeyRow(
     }
 }
 
+/// What the key form holds between renders: the kind chosen (`None`: a holder's document) and
+/// the e-mail or phone typed.
+#[derive(Clone, Copy)]
+struct KeyForm {
+    kind: RwSignal<Option<KeyKind>>,
+    typed: RwSignal<String>,
+}
+
 /// The form for a new key; an e-mail or phone key then asks for the code sent to it.
 #[component]
 fn Register(
     request: ServerAction<RequestKey>,
     confirm: ServerAction<ConfirmKey>,
+    form: KeyForm,
     documents: Vec<String>,
     full: bool,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    // The kind chosen; `None`: a holder's document.
-    let kind = RwSignal::new(None::<KeyKind>);
+    let KeyForm { kind, typed } = form;
     let value = last_result(request.value());
     let confirmed = last_result(confirm.value());
+
     let placeholder = move || match kind.get() {
         Some(KeyKind::Email) => "name@example.com",
-        Some(KeyKind::Phone) => "+55 11 98765-4321",
+        Some(KeyKind::Phone) => "(11) 98765-4321",
         _ => "",
     };
     let first_document = documents.first().cloned().unwrap_or_default();
@@ -169,9 +213,9 @@ fn Register(
             }}
             <ActionForm action=request attr:class="form" attr:id="request-key-form">
                 <label>{t!(i18n, keys.kind)}
-                    <select name="kind" on:change=move |ev| kind.set(KeyKind::parse(&event_target_value(&ev)))>
+                    <select name="kind" prop:value=move || choice_value(kind.get()) on:change=move |ev| kind.set(KeyKind::parse(&event_target_value(&ev)))>
                         {kind_choices().into_iter().map(|choice| view! {
-                            <option value=choice_value(choice) selected=choice.is_none()>{move || choice_label(choice, i18n.get_locale())}</option>
+                            <option value=choice_value(choice) selected=move || kind.get() == choice>{move || choice_label(choice, i18n.get_locale())}</option>
                         }).collect_view()}
                     </select>
                 </label>
@@ -189,7 +233,8 @@ fn Register(
                         }.into_any(),
                         _ => view! {
                             <label>{if kind.get() == Some(KeyKind::Email) { t_string!(i18n, keys.email) } else { t_string!(i18n, keys.phone) }}
-                                <input name="value" required maxlength="80" autocomplete="off" placeholder=placeholder/>
+                                <input name="value" required maxlength="80" autocomplete="off" placeholder=placeholder
+                                    inputmode=move || if kind.get() == Some(KeyKind::Phone) { "tel" } else { "email" } bind:value=typed/>
                             </label>
                         }.into_any(),
                     }

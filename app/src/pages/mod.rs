@@ -8,6 +8,7 @@ pub mod landing;
 pub mod login;
 pub mod packet;
 pub mod pay;
+pub mod receipt;
 pub mod receive;
 pub mod return_pix;
 pub mod session;

@@ -553,7 +553,7 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
     let l = i18n.get_locale_untracked();
     let committed = outcome.status == TxStatus::Committed;
     let headline = match (committed, outcome.failure()) {
-        (true, _) => td_string!(l, packet.sent_all, n = outcome.legs.len()).to_string(),
+        (true, _) => td_string!(l, packet.sent_all, count = outcome.legs.len()).to_string(),
         (false, Some((i, reason))) => td_string!(
             l,
             packet.cancelled_leg,
@@ -565,9 +565,13 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
         .to_string(),
         (false, None) => td_string!(l, packet.cancelled).to_string(),
     };
+    // The comprovante of what moved (a cancelled packet's rows at this bank are in the statement,
+    // each with its own).
+    let receipt = committed.then(|| crate::pages::receipt::href(outcome.tx_id.as_str()));
     view! {
         <div class="packet-outcome" id="packet-outcome" data-status=outcome.status.as_str()>
-            <p class=if committed { "ok" } else { "error" } role="status">{headline}</p>
+            <p class=if committed { "ok" } else { "error" } role="status">{headline}
+                {receipt.map(|href| view! { " "<a class="open-receipt" id="packet-receipt" href=href>{t!(i18n, receipt.open)}</a> })}</p>
             <ol>
                 {outcome.legs.into_iter().enumerate().map(|(i, leg)| {
                     let (class, state, label) = match leg.status {

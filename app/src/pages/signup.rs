@@ -98,7 +98,7 @@ pub fn SignUp() -> impl IntoView {
                     <label><input type="checkbox" name="joint" value="yes" on:change=move |ev| joint.set(event_target_checked(&ev))/>{t!(i18n, signup.joint)}</label>
                     {kind.message(value)}
                 </fieldset>
-                <label>{t!(i18n, signup.name1)} <input name="name1" autocomplete="name" required maxlength=input::NAME_MAX_CHARS on:change=name1.on_change(move |v| err(input::name(v), l())) on:input=name1.on_input(move |v| err(input::name(v), l()))/></label>
+                <label>{move || if company.get() { t_string!(i18n, signup.company_name) } else { t_string!(i18n, signup.name1) }} <input name="name1" autocomplete=move || if company.get() { "organization" } else { "name" } required maxlength=input::NAME_MAX_CHARS on:change=name1.on_change(move |v| err(input::name(v), l())) on:input=name1.on_input(move |v| err(input::name(v), l()))/></label>
                 {name1.message(value)}
                 <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20"
                     on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>

@@ -90,6 +90,22 @@ impl Request for AccountOf {
     }
 }
 
+/// The comprovante of transaction `tx` for `account`, if the account is a party to it.
+pub(super) struct ShowReceipt {
+    account: AccountId,
+    tx: TxId,
+}
+
+impl Request for ShowReceipt {
+    type Answer = Option<Receipt>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Option<Receipt>> {
+        let ShowReceipt { account, tx } = self;
+        state.receipt(account, tx)
+    }
+}
+
 pub(super) struct ShowDashboard {
     account: AccountId,
 }
@@ -187,6 +203,13 @@ impl EngineHandle {
 
     pub async fn dashboard(&self, account: AccountId) -> EngineResult<Dashboard> {
         self.request(ShowDashboard { account }).await
+    }
+
+    /// The comprovante of `tx` as `account` may see it: `None` unless the account paid or
+    /// received in it (a credit only once it arrived), so that nobody learns of others'
+    /// transfers.
+    pub async fn receipt(&self, account: AccountId, tx: TxId) -> EngineResult<Option<Receipt>> {
+        self.request(ShowReceipt { account, tx }).await
     }
 }
 
@@ -372,17 +395,84 @@ impl State {
         })
     }
 
+    /// The newest `limit` entries of the account's statement, each with the balance after it
+    /// when committed and, for a transfer it sent that was not concluded, why.
     fn statement_of(&self, id: AccountId, limit: u32) -> EngineResult<Vec<EntryView>> {
         let account = self.account_view(id)?;
         let recent = self.store.recent_entries(id, limit).map_err(|e| {
             tracing::error!(error = %e, "reading recent entries");
             EngineError::Unexpected
         })?;
-        Ok(statement(
-            account.available.get() + account.blocked.get(),
-            recent,
-        ))
+        let mut recent = statement(account.available.get() + account.blocked.get(), recent);
+        for line in recent.iter_mut() {
+            let e = &mut line.view;
+            if e.kind == EntryKind::PixOut && e.status == TxStatus::Aborted {
+                e.reason = self.refusal_of(&e.tx_id, line.leg)?;
+            }
+        }
+        Ok(recent.into_iter().map(|e| e.view).collect())
     }
+
+    /// Why leg `leg` of `tx` was not concluded, as this bank's decision (it coordinated) names
+    /// it: that leg's refusal, or the packet's first (all or nothing: another leg's refusal
+    /// aborts every leg). `None` where another bank decided.
+    fn refusal_of(&self, tx: &TxId, leg: u16) -> EngineResult<Option<Refusal>> {
+        let decision = self.store.decision(tx).map_err(|e| {
+            tracing::error!(error = %e, "reading a decision");
+            EngineError::Unexpected
+        })?;
+        Ok(decision.and_then(|d| {
+            let outcome = super::decisions::parse_outcome(tx, d.commit, &d.outcome);
+            let own = outcome.legs.get(usize::from(leg)).and_then(|l| l.error);
+            own.or_else(|| outcome.failure().map(|(_, r)| r))
+        }))
+    }
+
+    fn receipt(&self, id: AccountId, tx: TxId) -> EngineResult<Option<Receipt>> {
+        let account = self.ledger.account(id).ok_or(LedgerError::UnknownAccount)?;
+        let holder = &account.holders[0];
+        let me = Counterparty {
+            name: holder.name.clone(),
+            key_masked: holder.tax_id.masked(),
+            bank: self.config.bank.id,
+        };
+        let entries = self.store.entries_of_tx(&tx).map_err(|e| {
+            tracing::error!(error = %e, "reading entries of a transaction");
+            EngineError::Unexpected
+        })?;
+        let mut lines = Vec::new();
+        // A credit is the receiver's only once it arrived (as in the statement).
+        for e in entries.into_iter().filter(|e| {
+            e.account == id && (e.kind != EntryKind::PixIn || e.status == TxStatus::Committed)
+        }) {
+            let reason = match (e.kind, e.status) {
+                (EntryKind::PixOut, TxStatus::Aborted) => self.refusal_of(&tx, e.leg)?,
+                _ => None,
+            };
+            let other = e.counterparty.clone();
+            let (payer, receiver) = match e.kind {
+                EntryKind::Deposit => (None, me.clone()),
+                EntryKind::PixOut => (Some(me.clone()), other.unwrap_or_else(|| me.clone())),
+                EntryKind::PixIn => (other, me.clone()),
+            };
+            lines.push(ReceiptLine {
+                kind: e.kind,
+                amount: e.amount,
+                status: e.status,
+                created_ms: e.created_ms,
+                payer,
+                receiver,
+                reason,
+            });
+        }
+        Ok((!lines.is_empty()).then_some(Receipt { tx_id: tx, lines }))
+    }
+}
+
+/// A statement line, with the leg it belongs to (to find why it was not concluded).
+struct Line {
+    view: EntryView,
+    leg: u16,
 }
 
 /// What a transaction id was used for earlier in the current batch (not yet in the store).
@@ -403,7 +493,7 @@ pub(super) enum Seen {
 /// Entries newest first with the balance after each committed one, walking back from `balance`
 /// (available + blocked, which is exactly the sum of the committed entries: a prepared debit only
 /// moves money from available to blocked, and a prepared credit is not counted until committed).
-fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<EntryView> {
+fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<Line> {
     newest_first
         .into_iter()
         .map(|e| {
@@ -412,16 +502,20 @@ fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<EntryView> {
                 balance -= e.amount.get() * e.kind.sign();
                 after
             });
-            EntryView {
-                tx_id: e.tx_id,
-                kind: e.kind,
-                amount: e.amount,
-                status: e.status,
-                counterparty: e.counterparty,
-                created_ms: e.created_ms,
-                balance_after,
-                returned_for: e.returned_for,
-                deposit_method: e.method,
+            Line {
+                leg: e.leg,
+                view: EntryView {
+                    tx_id: e.tx_id,
+                    kind: e.kind,
+                    amount: e.amount,
+                    status: e.status,
+                    counterparty: e.counterparty,
+                    created_ms: e.created_ms,
+                    balance_after,
+                    reason: None,
+                    returned_for: e.returned_for,
+                    deposit_method: e.method,
+                },
             }
         })
         .collect()

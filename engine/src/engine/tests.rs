@@ -133,6 +133,74 @@ async fn deposit_and_pix_inside_the_bank_survive_a_restart() {
     );
 }
 
+/// Issue 27: a comprovante shows payer and receiver the same facts, and nobody else gets one.
+#[tokio::test]
+async fn a_comprovante_is_for_the_two_parties_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _thread) = start(&dir);
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let beto = open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
+    let cia = open(
+        &engine,
+        person("Cia Lima", "123.456.789-09", "cia@example.com"),
+    )
+    .await;
+    let deposit = engine.new_tx_id();
+    engine
+        .deposit(deposit.clone(), ana, Cents::new(10_000))
+        .await
+        .unwrap();
+    let tx = engine.new_tx_id();
+    engine
+        .pix(tx.clone(), ana, pix_key(BETO), Cents::new(2_550))
+        .await
+        .unwrap();
+    let paid = engine.receipt(ana, tx.clone()).await.unwrap().unwrap();
+    let got = engine.receipt(beto, tx.clone()).await.unwrap().unwrap();
+    assert_eq!(
+        (paid.tx_id.clone(), got.tx_id.clone()),
+        (tx.clone(), tx.clone())
+    );
+    let (out, into) = (&paid.lines[0], &got.lines[0]);
+    assert_eq!((out.kind, into.kind), (EntryKind::PixOut, EntryKind::PixIn));
+    let facts = |l: &domain::dto::ReceiptLine| {
+        (
+            l.amount,
+            l.status,
+            l.payer.clone(),
+            l.receiver.clone(),
+            l.reason,
+        )
+    };
+    assert_eq!(facts(out), facts(into));
+    let bank = BankId::try_from(2).unwrap();
+    assert_eq!(
+        facts(out),
+        (
+            Cents::new(2_550),
+            TxStatus::Committed,
+            Some(Counterparty {
+                name: "Ana Lima".into(),
+                key_masked: "***.982.247-**".into(),
+                bank,
+            }),
+            Counterparty {
+                name: "Beto Reis".into(),
+                key_masked: "***.444.777-**".into(),
+                bank,
+            },
+            None
+        )
+    );
+    assert_eq!(engine.receipt(cia, tx.clone()).await.unwrap(), None);
+    assert_eq!(engine.receipt(beto, deposit.clone()).await.unwrap(), None);
+    let own = engine.receipt(ana, deposit).await.unwrap().unwrap();
+    assert_eq!(
+        (own.lines[0].kind, own.lines[0].payer.clone()),
+        (EntryKind::Deposit, None)
+    );
+}
+
 #[tokio::test]
 async fn a_retried_transaction_id_executes_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -600,6 +668,50 @@ mod two_phase {
             ),
             (0, 0, 0)
         );
+    }
+
+    /// Issue 27: an aborted credit never shows as money in: neither in the receiver's statement
+    /// nor as a comprovante; the payer's aborted debit stays in its statement, not concluded
+    /// (this bank did not coordinate, so it knows no reason).
+    #[tokio::test]
+    async fn an_aborted_credit_never_reaches_the_receivers_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _thread) = start(&dir);
+        let (ana, beto) = funded(&engine).await;
+        let tx = engine.new_tx_id();
+        assert_eq!(
+            prepare(&engine, 1, vec![item(&tx, 400, 250)]).await,
+            vec![Vote::Prepared]
+        );
+        let ids = |d: Dashboard| -> Vec<(EntryKind, TxStatus)> {
+            d.recent
+                .iter()
+                .filter(|e| e.tx_id == tx)
+                .map(|e| (e.kind, e.status))
+                .collect()
+        };
+        assert!(
+            ids(engine.dashboard(beto).await.unwrap()).is_empty(),
+            "a pending credit has not arrived"
+        );
+        assert_eq!(engine.receipt(beto, tx.clone()).await.unwrap(), None);
+        assert_eq!(
+            engine
+                .decide(bank(1), vec![decision(&tx, false)])
+                .await
+                .unwrap(),
+            vec![tx.clone()]
+        );
+        assert!(ids(engine.dashboard(beto).await.unwrap()).is_empty());
+        assert_eq!(engine.receipt(beto, tx.clone()).await.unwrap(), None);
+        assert_eq!(
+            ids(engine.dashboard(ana).await.unwrap()),
+            vec![(EntryKind::PixOut, TxStatus::Aborted)]
+        );
+        let line = &engine.dashboard(ana).await.unwrap().recent[0];
+        assert_eq!((line.balance_after, line.reason), (None, None));
+        let paid = engine.receipt(ana, tx.clone()).await.unwrap().unwrap();
+        assert_eq!(paid.lines[0].status, TxStatus::Aborted);
     }
 
     /// Issue 24's first confirmed attack: under a consent the coordinator holds, a debit of

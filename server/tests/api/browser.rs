@@ -585,9 +585,20 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
     wait_hydrated(b).await;
     wait_for(b, "//tr[@class='consent-row' and @data-bank='1' and @data-status='active']//td[contains(., 'R$ 100,00')]").await;
     screenshot(b, "automobili-consents").await;
+    // Revoking asks first, then says it is done.
     click(
         b,
-        "//tr[@class='consent-row' and @data-bank='1']//button[text()='Revoke']",
+        "//tr[@class='consent-row' and @data-bank='1']//summary[text()='Revoke']",
+    )
+    .await;
+    click(
+        b,
+        "//tr[@class='consent-row' and @data-bank='1']//button[text()='Yes, revoke']",
+    )
+    .await;
+    wait_for(
+        b,
+        "//p[@id='consent-revoked' and text()='Consent revoked.']",
     )
     .await;
     wait_for(
@@ -686,6 +697,17 @@ async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
     wait_hydrated(b).await;
     assert_eq!(b.title().await.unwrap(), "Chaves Pix · Eleven");
     select_at(b, "//select[@name='kind']", "email").await;
+    // Issue 27: after an error the form still says e-mail, with what she typed.
+    fill_at(b, "//input[@name='value']", "ana.lima@").await;
+    click(b, "//button[text()='Cadastrar']").await;
+    wait_for(b, "//span[@data-field='value']").await;
+    let kind = wait_for(b, "//select[@name='kind']").await;
+    assert_eq!(kind.prop("value").await.unwrap().as_deref(), Some("email"));
+    let typed = wait_for(b, "//input[@name='value']").await;
+    assert_eq!(
+        typed.prop("value").await.unwrap().as_deref(),
+        Some("ana.lima@")
+    );
     fill_at(b, "//input[@name='value']", "ana.lima@example.com").await;
     click(b, "//button[text()='Cadastrar']").await;
     wait_for(
@@ -710,6 +732,21 @@ async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
     )
     .await;
     screenshot(b, "pt-keys").await;
+
+    // Her phone, typed the Brazilian way, without +55.
+    select_at(b, "//select[@name='kind']", "phone").await;
+    fill_at(b, "//input[@name='value']", "(21) 99876-5432").await;
+    click(b, "//button[text()='Cadastrar']").await;
+    wait_for(
+        b,
+        "//div[@id='confirm-key' and contains(., '+55 21 99876-5432')]",
+    )
+    .await;
+    let code = crate::keys::code_sent(&c, 0, "+5521998765432");
+    fill(b, "code", &code).await;
+    click(b, "//button[text()='Confirmar']").await;
+    wait_for(b, "//li[@class='key-row' and @data-key='+5521998765432']").await;
+    screenshot(b, "pt-phone-key").await;
 
     // Pix by key alone: no bank to choose; the review names the receiver and his bank.
     b.goto(&format!("{eleven}/dashboard")).await.unwrap();
@@ -821,6 +858,48 @@ async fn a_phone_sized_browser_never_scrolls_sideways_and_the_ring_is_drawn() {
     click(b, "//button[text()='Confirm Pix']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 13.495,67']").await;
     wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
+    // Issue 27: the statement's rows sit under their day's date, shown at this width too; the
+    // Pix's comprovante (from its outcome) names both parties and fits the screen.
+    let day = wait_for(
+        b,
+        "//table[contains(@class, 'statement')]//tr[@class='day-row']/th",
+    )
+    .await;
+    assert_eq!(
+        day.text().await.unwrap().len(),
+        "dd/mm/yyyy".len(),
+        "a date heads the rows"
+    );
+    assert!(
+        day.is_displayed().await.unwrap(),
+        "the date shows on a phone"
+    );
+    click(b, "//a[@id='pix-receipt']").await;
+    wait_for(
+        b,
+        "//section[@id='receipt']//div[@class='receipt-line' and @data-kind='pix_out' and @data-status='committed']\
+         [.//div[contains(@class, 'payer')]/p[@class='party-name' and text()='Ana Lima']]\
+         [.//div[contains(@class, 'receiver')]/p[@class='party-name' and text()='Beto Reis']]",
+    )
+    .await;
+    wait_for(b, "//dd[@id='receipt-e2e' and starts-with(., 'E')]").await;
+    wait_for(
+        b,
+        "//button[@id='print-receipt' and text()='Print / save as PDF']",
+    )
+    .await;
+    overflows.extend(sideways(b, "receipt").await);
+    screenshot(b, "phone-receipt").await;
+    b.goto(&format!("{eleven}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//tr[@data-kind='pix_out' and @data-status='committed']").await;
+    b.execute(
+        "document.getElementById('history').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(b, "phone-statement").await;
 
     // Two packet rows, then their review.
     packet_row(b, 1, "1", BETO_CPF, "Automobili", "50,00").await;

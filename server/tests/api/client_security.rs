@@ -451,3 +451,101 @@ async fn a_cross_site_page_in_a_real_browser_cannot_move_a_logged_in_clients_mon
     b.goto(&format!("{}/dashboard", bank.url)).await.unwrap();
     wait("//strong[@id='available' and text()='R$ 100,00']".into()).await;
 }
+
+/// A session that ends while the client is typing: the page notices by itself (no click
+/// needed), a dialog over it logs her in again, and what she typed is still there to send.
+#[tokio::test]
+async fn a_page_notices_its_session_ended_and_resumes_it_without_losing_what_was_typed() {
+    use fantoccini::Locator;
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(2, dir.path()).await;
+    let ana = bank.client();
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let driver = crate::browser::start_browser().await;
+    let b = &driver.browser;
+    let wait = |xpath: String| async move {
+        b.wait()
+            .at_most(std::time::Duration::from_secs(30))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {xpath}: {e}"))
+    };
+    b.goto(&format!("{}/login", bank.url)).await.unwrap();
+    wait("//body[@data-hydrated='true']".into()).await;
+    for (name, value) in [("email", "ana@example.com"), ("password", PASSWORD)] {
+        let field = b
+            .find(Locator::Css(&format!("input[name='{name}']")))
+            .await
+            .unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+    wait("//button[@type='submit']".into())
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait("//strong[@id='available' and text()='R$ 0,00']".into()).await;
+    wait("//body[@data-hydrated='true']".into()).await;
+    let amount = wait("//section[@id='deposit']//input[@name='amount']".into()).await;
+    amount.send_keys("12,34").await.unwrap();
+
+    // The session ends on the bank's side (here: its cookie is used to log out elsewhere).
+    let cookie = b
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name().starts_with("consorcio_session_"))
+        .expect("the session cookie");
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/logout", bank.url))
+        .header("Cookie", format!("{}={}", cookie.name(), cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success() || res.status().is_redirection());
+
+    // The page notices on its own and asks for the password again, over the page.
+    let dialog = wait("//section[@id='session-ended']".into()).await;
+    let text = dialog.text().await.unwrap();
+    assert!(text.contains("Sua sessão terminou"), "{text}");
+    crate::browser::screenshot(b, "pt-session-ended").await;
+    for (name, value) in [("email", "ana@example.com"), ("password", PASSWORD)] {
+        let field = wait(format!(
+            "//section[@id='session-ended']//input[@name='{name}']"
+        ))
+        .await;
+        field.send_keys(value).await.unwrap();
+    }
+    wait("//section[@id='session-ended']//button[@type='submit']".into())
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The dialog closes (bounded wait), and what she typed is still in the deposit form.
+    let gone = std::time::Instant::now();
+    while b
+        .find(Locator::XPath("//section[@id='session-ended']"))
+        .await
+        .is_ok()
+    {
+        assert!(
+            gone.elapsed() < std::time::Duration::from_secs(30),
+            "dialog still open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let typed = amount.prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("12,34"));
+    wait("//section[@id='deposit']//button[text()='Depositar']".into())
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait("//strong[@id='available' and text()='R$ 12,34']".into()).await;
+    assert_eq!(ana.balances().await, (1_234, 0));
+}

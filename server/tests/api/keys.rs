@@ -128,23 +128,16 @@ async fn keys_of_every_kind_are_registered_once_in_the_consortium_and_paid_by_ke
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "a code is single use: {body}");
 
-    // A phone and a random key too.
-    register_key(
-        &c,
-        1,
-        &dora2,
-        "phone",
-        "+55 (21) 99876-5432",
-        "+5521998765432",
-    )
-    .await;
+    // A phone typed the Brazilian way (issue 27: no +55, the area code in parentheses) and a
+    // random key too.
+    register_key(&c, 1, &dora2, "phone", "(21) 99876-5432", "+5521998765432").await;
     let (s, answer) = request(&dora2, "evp", "").await;
     assert_eq!(s, StatusCode::OK, "{answer}");
     let evp = answer["Registered"]["shown"].as_str().unwrap().to_string();
 
     // Every bank resolves every key, from its own copy: bank 4 pays each of Dora's keys by the
     // key alone, and the money reaches her account at bank 2.
-    for (n, key) in [DORA_CPF, "dora.dias@example.com", "+55 21 99876-5432", &evp]
+    for (n, key) in [DORA_CPF, "dora.dias@example.com", "21 99876-5432", &evp]
         .into_iter()
         .enumerate()
     {
@@ -173,7 +166,8 @@ async fn keys_of_every_kind_are_registered_once_in_the_consortium_and_paid_by_ke
     for (kind, value) in [
         ("email", "dora@"),
         ("phone", "+1 212 555 0100"),
-        ("phone", "21998765432"),
+        ("phone", "(21) 9876-54"),
+        ("phone", "21898765432"),
         ("document", "529.982.247-24"),
         ("email", "+5521998765432"),
         ("document", ANA_CPF),

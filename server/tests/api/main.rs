@@ -1,5 +1,6 @@
 //! Integration tests against real `bank-node` processes: one test binary, one module per concern.
 
+mod assets;
 mod auth;
 mod bad_input;
 mod browser;
@@ -10,6 +11,7 @@ mod faults;
 mod interbank_input;
 mod keys;
 mod operations;
+mod receipt;
 mod recovery;
 mod refunds;
 mod ring;
