@@ -14,7 +14,8 @@ pub fn ReturnPage() -> impl IntoView {
     let i18n = use_i18n();
     let action = ServerAction::<ReturnPix>::new();
     let result = last_result(action.value());
-    let original = move || use_params_map().read().get("tx").unwrap_or_default();
+    let params = use_params_map();
+    let original = move || params.read().get("tx").unwrap_or_default();
     view! {
         <crate::pages::PageTitle text=move || t_string!(i18n, titles.return_pix).to_string()/>
         <section class="card narrow" id="return-pix">
