@@ -165,6 +165,7 @@ mod tests {
             balance_after: Some(Cents::new(123_456)),
             returned_for: None,
             deposit_method: None,
+            reason: None,
         }
     }
 
