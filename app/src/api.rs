@@ -8,7 +8,9 @@
 //! - `money`: deposit, who a key pays, Pix, Pix packets and their progress;
 //! - [`keys`]: the client's Pix keys;
 //! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
-//! - `consent`: links between banks and the consents behind them.
+//! - `consent`: links between banks and the consents behind them;
+//! - `returns`: devolução, a Pix received sent back to its payer;
+//! - [`export`]: the statement as a CSV file.
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
 //! [`ssr`] (context, input, engine errors in the client's words; re-exports the session's).
@@ -18,8 +20,10 @@ mod banks;
 pub mod codes;
 mod consent;
 mod dashboard;
+pub mod export;
 pub mod keys;
 mod money;
+mod returns;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -35,3 +39,4 @@ pub use keys::{
     KeyRequest, KeyView, KeysPage, RequestKey,
 };
 pub use money::*;
+pub use returns::*;

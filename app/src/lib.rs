@@ -132,6 +132,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("keys") view=pages::keys::Keys/>
                     <Route path=StaticSegment("receive") view=pages::receive::Receive/>
                     <Route path=StaticSegment("pay") view=pages::pay::Pay/>
+                    <Route path=(StaticSegment("return"), ParamSegment("tx")) view=pages::return_pix::ReturnPage/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                     <Route path=(StaticSegment("receipt"), ParamSegment("tx")) view=pages::receipt::ReceiptView/>
                 </Routes>

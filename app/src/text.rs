@@ -145,6 +145,14 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
             td_string!(l, refusal.limit_exceeded, bank = name(bank)).to_string()
         }
         Refusal::Expired => td_string!(l, refusal.expired).to_string(),
+        Refusal::NotReceived => td_string!(l, refusal.not_received).to_string(),
+        Refusal::ReturnExceeds => td_string!(l, refusal.return_exceeds).to_string(),
+        Refusal::ReturnTooLate => td_string!(
+            l,
+            refusal.return_too_late,
+            days = domain::refusal::RETURN_DAYS_MAX
+        )
+        .to_string(),
     }
 }
 
@@ -385,6 +393,7 @@ mod engine_errors {
                 E::Consent(e) => e.say(l),
                 E::KeyCode(e) => e.say(l),
                 E::Key(e) => e.say(l),
+                E::Refused(r) => crate::text::refusal(l, *r, &[]),
             }
         }
     }
@@ -392,6 +401,16 @@ mod engine_errors {
 
 #[cfg(test)]
 mod parity;
+
+/// How a deposit's money came in, as one word or two.
+pub fn deposit_method(l: Locale, m: domain::dto::DepositMethod) -> String {
+    use domain::dto::DepositMethod;
+    match m {
+        DepositMethod::Cash => td_string!(l, deposit.cash).to_string(),
+        DepositMethod::Boleto => td_string!(l, deposit.boleto).to_string(),
+        DepositMethod::Qr => td_string!(l, deposit.qr).to_string(),
+    }
+}
 
 /// What a browser shows when a request from another site was refused (403), in the language of
 /// the client's cookie (`cookies`: the request's `Cookie` headers).

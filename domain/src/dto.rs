@@ -95,6 +95,40 @@ impl EntryKind {
     }
 }
 
+/// How the money of a deposit came in, as the original system recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepositMethod {
+    /// Dinheiro: cash at a branch or an ATM.
+    Cash,
+    /// A boleto paid into the account.
+    Boleto,
+    /// A QR code paid into the account.
+    Qr,
+}
+
+impl DepositMethod {
+    /// Every method, in the order a form offers them.
+    pub const ALL: [DepositMethod; 3] = [
+        DepositMethod::Cash,
+        DepositMethod::Boleto,
+        DepositMethod::Qr,
+    ];
+
+    /// The code stored and sent by forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DepositMethod::Cash => "cash",
+            DepositMethod::Boleto => "boleto",
+            DepositMethod::Qr => "qr",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DepositMethod> {
+        DepositMethod::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+}
+
 /// The other side of a transfer, as the account holder is allowed to see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counterparty {
@@ -115,6 +149,13 @@ pub struct EntryView {
     pub created_ms: i64,
     /// The account's balance (available + blocked) right after this entry, for committed entries.
     pub balance_after: Option<Cents>,
+    /// For a devolução (a Pix returned, in full or in part), the original Pix it returns: on
+    /// both sides, the account returning it and the account it goes back to.
+    #[serde(default)]
+    pub returned_for: Option<TxId>,
+    /// For a deposit, how the money came in (`None`: not recorded, as before issue 28).
+    #[serde(default)]
+    pub deposit_method: Option<DepositMethod>,
     /// Why a transfer the account sent was not concluded, where this bank decided it (it
     /// coordinated the packet); the app puts it into words.
     pub reason: Option<Refusal>,

@@ -65,7 +65,16 @@ pub enum Refusal {
     TooManyKeys,
     /// The owner of the key at `bank` has not allowed it to move (or the permission expired).
     PortNotAllowed { bank: BankId },
+    /// A devolução of a Pix the account did not receive (or that is not committed yet).
+    NotReceived,
+    /// A devolução that would take the returns of one Pix beyond the amount it brought.
+    ReturnExceeds,
+    /// A devolução asked for more than [`RETURN_DAYS_MAX`] days after the Pix was received.
+    ReturnTooLate,
 }
+
+/// How long after receiving a Pix its receiver may still return it (devolução), in days.
+pub const RETURN_DAYS_MAX: i64 = 90;
 
 impl Refusal {
     /// The bank the refusal is about, if it is about one.
@@ -98,7 +107,10 @@ impl Refusal {
             | Refusal::InvalidAmount
             | Refusal::SelfTransfer
             | Refusal::TooManyKeys
-            | Refusal::Expired => None,
+            | Refusal::Expired
+            | Refusal::NotReceived
+            | Refusal::ReturnExceeds
+            | Refusal::ReturnTooLate => None,
         }
     }
 }

@@ -53,6 +53,17 @@ pub trait Consortium: Send + Sync + 'static {
         packet: Packet,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
 
+    /// Runs a devolução for the client logged in to `account` at this bank, once the engine
+    /// checked it ([`crate::EngineHandle::plan_return`]): a one-leg packet from that account to
+    /// the account at the payer's bank that paid the Pix (that bank finds it; nobody names it).
+    /// Retries with the same `tx` behave as for [`Consortium::submit`].
+    fn submit_return(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        devolution: crate::twopc::Devolution,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
+
     /// The client's links to accounts at other banks, each with what that bank says of it now
     /// (balances while its consent is active). Nothing is found by CPF/CNPJ.
     fn linked_accounts(

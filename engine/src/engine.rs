@@ -18,8 +18,8 @@ use crate::twopc::Unacked;
 use crate::twopc::{DecideItem, Decision, InDoubt, PrepareItem, Question, Resolution, Vote};
 use domain::consent::{ConsentId, ConsentView, Grant};
 use domain::dto::{
-    AccountView, BankInfo, Counterparty, Dashboard, EntryKind, EntryView, Receipt, ReceiptLine,
-    ReceiverPreview, TransferReceipt, TxStatus,
+    AccountView, BankInfo, Counterparty, Dashboard, DepositMethod, EntryKind, EntryView, Receipt,
+    ReceiptLine, ReceiverPreview, TransferReceipt, TxStatus,
 };
 use domain::{AccountId, BankId, Cents, PixKey, Refusal, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
@@ -668,6 +668,7 @@ mod consents;
 pub mod decisions;
 mod keys;
 pub mod protocol;
+mod returns;
 mod sessions;
 mod settlement;
 mod two_phase;

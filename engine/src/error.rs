@@ -35,6 +35,10 @@ pub enum EngineError {
     /// A key cannot be claimed for this account.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// Refused by this bank's rules before anything moved, in the code a vote would carry (a
+    /// devolução of a Pix not received, above what is left of it, or too late).
+    #[error("refused: {0:?}")]
+    Refused(domain::Refusal),
 }
 
 /// Why a key cannot be claimed for an account (checked by the bank that owns the account).

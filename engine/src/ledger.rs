@@ -27,7 +27,7 @@
 //!   minus committed outbound across banks (for one bank alone: the sum of deposits).
 
 use domain::consent::ConsentId;
-use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
+use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::money::MAX_BALANCE;
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use std::collections::{BTreeMap, HashMap};
@@ -124,6 +124,9 @@ pub struct PreparedPart {
     /// The consent a debit drew on, and when: an abort gives the draw back.
     pub consent: Option<ConsentId>,
     pub prepared_ms: i64,
+    /// The Pix this part returns (a devolução): an abort gives its amount back to what may
+    /// still be returned of it.
+    pub returns: Option<TxId>,
 }
 
 /// Names one part of a transfer at this bank: a leg of a packet, at an account, and the bank
@@ -138,6 +141,9 @@ pub struct PartKey {
     pub peer: Option<BankId>,
     /// The consent a debit draws on (`None`: the client's own account).
     pub consent: Option<ConsentId>,
+    /// The Pix this part returns, for a devolução: counted in [`Ledger::returned`] while it is
+    /// pending or committed.
+    pub returns: Option<TxId>,
 }
 
 impl PartKey {
@@ -148,6 +154,7 @@ impl PartKey {
             account,
             peer: None,
             consent: None,
+            returns: None,
         }
     }
 }
@@ -213,6 +220,10 @@ pub struct Entry {
     pub peer: Option<BankId>,
     /// The consent a debit drew on.
     pub consent: Option<ConsentId>,
+    /// The Pix this entry returns, for a devolução.
+    pub returned_for: Option<TxId>,
+    /// How a deposit's money came in.
+    pub method: Option<DepositMethod>,
 }
 
 /// A change for the store to persist. Produced in order; applied in order.
@@ -255,6 +266,11 @@ pub struct Ledger {
     /// Sums over every account, kept as balances move, so that reading them costs nothing
     /// (`/status`, `/healthz` and `/metrics` read them after every batch).
     totals: Totals,
+    /// Devoluções per (original Pix, account), pending or committed: on the receiver's side
+    /// what the account has returned of it, on the payer's side what came back to it. Kept in
+    /// memory so that two returns in one batch see each other (the store sees a batch only
+    /// once it is written).
+    returned: BTreeMap<(TxId, AccountId), Cents>,
 }
 
 /// Running sums over every account of this bank.
@@ -311,6 +327,39 @@ impl Ledger {
             ledger.prepared.entry(tx).or_default().push(part);
         }
         ledger
+    }
+
+    /// Sets what has been returned of each Pix, pending or committed (from the store's history).
+    pub fn restore_returns(&mut self, returned: Vec<((TxId, AccountId), Cents)>) {
+        self.returned = returned.into_iter().collect();
+    }
+
+    /// What account `account` has returned of Pix `original` (or received back of it, on the
+    /// payer's side), pending or committed.
+    pub fn returned(&self, original: &TxId, account: AccountId) -> Cents {
+        self.returned
+            .get(&(original.clone(), account))
+            .copied()
+            .unwrap_or(Cents::ZERO)
+    }
+
+    /// Counts `amount` more (or, `back`, less) as returned of `original` by `account`.
+    fn count_return(&mut self, original: &TxId, account: AccountId, amount: Cents, back: bool) {
+        let key = (original.clone(), account);
+        let now = self.returned.get(&key).copied().unwrap_or(Cents::ZERO);
+        let next = if back {
+            now.checked_sub(amount)
+        } else {
+            now.checked_add(amount)
+        };
+        // Cannot fail: returns are bounded by what was transferred, itself a bounded amount.
+        let next = next.expect("returned sums stay in range");
+        assert!(next.get() >= 0, "returns of {original} went negative");
+        if next == Cents::ZERO {
+            self.returned.remove(&key);
+        } else {
+            self.returned.insert(key, next);
+        }
     }
 
     fn index(&mut self, account: &Account) {
@@ -440,12 +489,13 @@ impl Ledger {
         Ok(id)
     }
 
-    /// Adds a committed deposit. `amount` must already be a valid operation amount.
+    /// Adds a committed deposit, made by `method` when it is known. `amount` must already be a
+    /// valid operation amount.
     pub fn deposit(
         &mut self,
         tx: TxId,
         account: AccountId,
-        amount: Cents,
+        (amount, method): (Cents, Option<DepositMethod>),
         now_ms: i64,
     ) -> Result<(), LedgerError> {
         let acc = self
@@ -478,6 +528,8 @@ impl Ledger {
             created_ms: now_ms,
             peer: None,
             consent: None,
+            returned_for: None,
+            method,
         }));
         Ok(())
     }
@@ -496,6 +548,7 @@ impl Ledger {
             account,
             peer,
             consent,
+            returns,
         } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Debit)?;
@@ -528,6 +581,7 @@ impl Ledger {
                 peer,
                 consent,
                 prepared_ms: now_ms,
+                returns,
             },
             counterparty,
             now_ms,
@@ -545,7 +599,11 @@ impl Ledger {
         now_ms: i64,
     ) -> Result<(), LedgerError> {
         let PartKey {
-            leg, account, peer, ..
+            leg,
+            account,
+            peer,
+            returns,
+            ..
         } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Credit)?;
@@ -584,6 +642,7 @@ impl Ledger {
                 peer,
                 consent: None,
                 prepared_ms: now_ms,
+                returns,
             },
             counterparty,
             now_ms,
@@ -625,6 +684,10 @@ impl Ledger {
             part.peer,
         );
         let consent = part.consent.clone();
+        let returned_for = part.returns.clone();
+        if let Some(original) = &returned_for {
+            self.count_return(original, account, amount, false);
+        }
         self.prepared.entry(tx.clone()).or_default().push(part);
         self.push_balances(account);
         self.changes.push(Change::EntryAdded(Entry {
@@ -638,6 +701,8 @@ impl Ledger {
             created_ms: now_ms,
             peer,
             consent,
+            returned_for,
+            method: None,
         }));
     }
 
@@ -698,6 +763,9 @@ impl Ledger {
             acc.blocked = blocked;
             acc.incoming = incoming;
             self.push_balances(part.account);
+            if let (Some(original), TxStatus::Aborted) = (&part.returns, status) {
+                self.count_return(original, part.account, amount, true);
+            }
             if let Some(peer) = part.peer {
                 let mut position = self.position(peer);
                 let signed = |side: Side| {

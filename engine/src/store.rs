@@ -13,7 +13,7 @@ use crate::twopc::proof::{Digest, Proof, SignedPlan};
 use crate::twopc::InDoubt;
 use crate::twopc::Unacked;
 use domain::consent::{ConsentId, ConsentTerms, Grant};
-use domain::dto::{AccountKind, Counterparty, EntryKind, Holder, TxStatus};
+use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
@@ -158,7 +158,7 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg, peer, consent, created_ms FROM entries WHERE status = 'pending' ORDER BY id")?;
+            .prepare("SELECT tx_id, account_id, kind, amount_cents, leg, peer, consent, created_ms, returned_for FROM entries WHERE status = 'pending' ORDER BY id")?;
         let prepared = stmt
             .query_map([], |r| {
                 let tx: String = r.get(0)?;
@@ -181,11 +181,34 @@ impl Store {
                             .map(|c| parse_consent(&c))
                             .transpose()?,
                         prepared_ms: r.get(7)?,
+                        returns: r
+                            .get::<_, Option<String>>(8)?
+                            .map(|t| parse_tx(&t))
+                            .transpose()?,
                     },
                 ))
             })?
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Ledger::restore(accounts, prepared, self.load_books()?))
+        let mut ledger = Ledger::restore(accounts, prepared, self.load_books()?);
+        ledger.restore_returns(self.load_returns()?);
+        Ok(ledger)
+    }
+
+    /// What has been returned of each Pix, per account, pending or committed.
+    fn load_returns(&self) -> StoreResult<Vec<((TxId, AccountId), Cents)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT returned_for, account_id, SUM(amount_cents) FROM entries
+             WHERE returned_for IS NOT NULL AND status <> 'aborted'
+             GROUP BY returned_for, account_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let original: String = r.get(0)?;
+            Ok((
+                (parse_tx(&original)?, AccountId(r.get(1)?)),
+                Cents::new(r.get(2)?),
+            ))
+        })?;
+        rows.collect()
     }
 
     /// Consents given at this bank, and this bank's clients' links to consents elsewhere.
@@ -369,7 +392,7 @@ impl Store {
     /// account (issue 27: a receiver never sees a transfer that did not arrive).
     pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method
              FROM entries WHERE account_id = ?1 AND (kind <> 'pix_in' OR status = 'committed')
              ORDER BY id DESC LIMIT ?2",
         )?;
@@ -380,10 +403,10 @@ impl Store {
     /// Entries of a transaction at this bank, to answer a retried request with its first outcome.
     pub fn entries_of_tx(&self, tx_id: &TxId) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, account_id
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method, account_id
              FROM entries WHERE tx_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(10)?)))?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(12)?)))?;
         rows.collect()
     }
 }

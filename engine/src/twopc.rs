@@ -74,6 +74,28 @@ pub enum PartSpec {
     /// A change to the key directory, proposed by the coordinating bank for one of its accounts
     /// (see [`crate::directory`]); sent to every member bank, alone in its item.
     Key(KeyOp),
+    /// A devolução's debit (protocol version 8): `amount` of the submitter's own `account`,
+    /// which received leg `leg` of Pix `original`, going back to its payer. Only the
+    /// coordinator names it, for its own client, and checks it against what the account
+    /// received, what it already returned, and the date.
+    ReturnDebit {
+        account: AccountId,
+        original: TxId,
+        leg: u16,
+        amount: Cents,
+        to: Counterparty,
+    },
+    /// A devolução's credit (protocol version 8): `amount` back to the account of this bank
+    /// that paid leg `leg` of Pix `original` to the bank `from` names. No account is named: the
+    /// participant finds it in its own history, and credits it only up to what it paid there,
+    /// less what came back already, so a coordinator can do with it less than with a credit by
+    /// key.
+    ReturnCredit {
+        original: TxId,
+        leg: u16,
+        amount: Cents,
+        from: Counterparty,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +138,8 @@ impl PrepareItem {
             let slot = match spec {
                 PartSpec::Debit { amount, to, .. } => debit.replace((*amount, to.bank)),
                 PartSpec::Credit { amount, from, .. } => credit.replace((*amount, from.bank)),
+                PartSpec::ReturnDebit { amount, to, .. } => debit.replace((*amount, to.bank)),
+                PartSpec::ReturnCredit { amount, from, .. } => credit.replace((*amount, from.bank)),
                 PartSpec::Key(_) => return Err(invalid(*leg)),
             };
             if slot.is_some() {
@@ -134,6 +158,21 @@ impl PrepareItem {
             if !fits {
                 return Err(invalid(*leg));
             }
+        }
+        // A devolução's debit and credit go together, on a leg of their own: a return cannot
+        // pay a key, nor a debit by key be counted as a return.
+        let returning = |wanted: bool| {
+            self.parts.iter().filter_map(move |(leg, spec)| {
+                let is_return = matches!(
+                    spec,
+                    PartSpec::ReturnDebit { .. } | PartSpec::ReturnCredit { .. }
+                );
+                (is_return == wanted).then_some(*leg)
+            })
+        };
+        let return_legs: BTreeSet<u16> = returning(true).collect();
+        if let Some(leg) = returning(false).find(|leg| return_legs.contains(leg)) {
+            return Err(invalid(leg));
         }
         Ok(self
             .parts
@@ -279,13 +318,32 @@ pub fn in_doubt_by_coordinator(
     out
 }
 
+/// Which account a leg credits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreditTo {
+    /// The account the Pix key pays.
+    Key(PixKey),
+    /// A devolução: the account at the receiver's bank that paid leg `leg` of Pix `original`.
+    Payer { original: TxId, leg: u16 },
+}
+
+/// A devolução as the bank of the account returning it runs it: which leg of which Pix, how
+/// much, and its payer as the returning account saw it (its bank is where the money goes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Devolution {
+    pub original: TxId,
+    pub leg: u16,
+    pub amount: Cents,
+    pub payer: Counterparty,
+}
+
 /// One leg as the coordinator plans it, after resolving the receiver's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LegPlan {
     pub source_bank: BankId,
     pub source: DebitSource,
     pub receiver_bank: BankId,
-    pub receiver_key: PixKey,
+    pub receiver_key: CreditTo,
     pub amount: Cents,
     /// The receiver as the payer sees it, and the payer as the receiver sees it.
     pub receiver: Counterparty,
@@ -314,6 +372,39 @@ impl PacketPlan {
         }
     }
 
+    /// A devolução by the client `submitter` at coordinator `me`, whose account's first holder
+    /// (`holder`) names it to the payer: one leg, from that account back to the payer's bank.
+    pub fn devolution(
+        (tx, me, submitter): (TxId, BankId, AccountId),
+        holder: &domain::dto::Holder,
+        devolution: Devolution,
+    ) -> PacketPlan {
+        let Devolution {
+            original,
+            leg,
+            amount,
+            payer,
+        } = devolution;
+        PacketPlan {
+            tx,
+            submitter,
+            legs: vec![LegPlan {
+                source_bank: me,
+                source: DebitSource::Own { account: submitter },
+                receiver_bank: payer.bank,
+                receiver_key: CreditTo::Payer { original, leg },
+                amount,
+                receiver: payer,
+                payer: Counterparty {
+                    name: holder.name.clone(),
+                    key_masked: holder.tax_id.masked(),
+                    bank: me,
+                },
+            }],
+            key_op: None,
+        }
+    }
+
     /// The banks taking part, in ascending order.
     pub fn participants(&self) -> Vec<BankId> {
         let set: BTreeSet<BankId> = match &self.key_op {
@@ -339,6 +430,14 @@ impl PacketPlan {
         let mut parts = Vec::new();
         for (i, leg) in self.legs.iter().enumerate() {
             let n = i as u16;
+            if let CreditTo::Payer {
+                original,
+                leg: paid,
+            } = &leg.receiver_key
+            {
+                parts.extend(self.return_parts(bank, n, leg, (original, *paid)));
+                continue;
+            }
             if leg.source_bank == bank {
                 parts.push((
                     n,
@@ -353,7 +452,10 @@ impl PacketPlan {
                 parts.push((
                     n,
                     PartSpec::Credit {
-                        key: leg.receiver_key.clone(),
+                        key: match &leg.receiver_key {
+                            CreditTo::Key(key) => key.clone(),
+                            CreditTo::Payer { .. } => unreachable!("returns are planned above"),
+                        },
                         amount: leg.amount,
                         from: leg.payer.clone(),
                     },
@@ -365,6 +467,42 @@ impl PacketPlan {
             parts,
             plan: None,
         }
+    }
+
+    /// The parts at `bank` of leg `n`, a devolução of leg `paid` of Pix `original`: its debit
+    /// draws on the submitter's own account (only the coordinator's own part may).
+    fn return_parts(
+        &self,
+        bank: BankId,
+        n: u16,
+        leg: &LegPlan,
+        (original, paid): (&TxId, u16),
+    ) -> Vec<(u16, PartSpec)> {
+        let mut parts = Vec::new();
+        if leg.source_bank == bank {
+            parts.push((
+                n,
+                PartSpec::ReturnDebit {
+                    account: self.submitter,
+                    original: original.clone(),
+                    leg: paid,
+                    amount: leg.amount,
+                    to: leg.receiver.clone(),
+                },
+            ));
+        }
+        if leg.receiver_bank == bank {
+            parts.push((
+                n,
+                PartSpec::ReturnCredit {
+                    original: original.clone(),
+                    leg: paid,
+                    amount: leg.amount,
+                    from: leg.payer.clone(),
+                },
+            ));
+        }
+        parts
     }
 
     /// The plan as coordinator `me` signs it, deciding by `decide_by_ms`, and the item for each
@@ -480,7 +618,7 @@ impl PacketPlan {
                     source_bank: leg.source_bank,
                     source,
                     receiver_bank: leg.receiver_bank,
-                    receiver_key: leg.receiver_key.clone(),
+                    receiver_key: CreditTo::Key(leg.receiver_key.clone()),
                     amount: leg.amount,
                     receiver,
                     payer: Counterparty {

@@ -34,7 +34,10 @@ use serde::{Deserialize, Serialize};
 /// Version 7: a request carries its body's SHA-256 in a header (`x-consorcio-body-sha256`), which
 /// its signature covers as before, so that the signature is checked before any of the body is
 /// read; a time stamp may be at most 2 s ahead.
-pub const PROTOCOL_VERSION: u16 = 7;
+/// Version 8: a devolução (Pix return) travels as its own parts, `PartSpec::ReturnDebit` and
+/// `PartSpec::ReturnCredit` (the payer's bank finds the account to credit in its history), which
+/// a bank of version 7 could not read.
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1753,10 +1753,10 @@ impl Sim {
         let mut banks: BTreeSet<BankId> = [self.rogue, to].into();
         for (_, spec) in &item.parts {
             match spec {
-                PartSpec::Debit { to, .. } => {
+                PartSpec::Debit { to, .. } | PartSpec::ReturnDebit { to, .. } => {
                     banks.insert(to.bank);
                 }
-                PartSpec::Credit { from, .. } => {
+                PartSpec::Credit { from, .. } | PartSpec::ReturnCredit { from, .. } => {
                     banks.insert(from.bank);
                 }
                 PartSpec::Key(_) => banks.extend((1..=BANKS).map(bank)),

@@ -17,14 +17,33 @@ pub struct LegInput {
     pub amount: String,
 }
 
+/// Deposits `amount` into the client's account, recorded as made by `method` (`cash`, `boleto`
+/// or `qr`; left out, not recorded).
 #[server(endpoint = "deposit")]
-pub async fn deposit(amount: String, tx_id: String) -> Result<domain::Cents, AppError> {
+pub async fn deposit(
+    amount: String,
+    tx_id: String,
+    method: Option<String>,
+) -> Result<domain::Cents, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
+    let method = match method.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(domain::dto::DepositMethod::parse(text).ok_or_else(|| {
+            let words = domain::dto::DepositMethod::ALL
+                .map(|m| m.as_str())
+                .join(", ");
+            AppError::field(
+                "method",
+                crate::i18n::td_string!(ssr::locale(), err.deposit_method, methods = words)
+                    .to_string(),
+            )
+        })?),
+    };
     let tx = ssr::tx_id(&tx_id, &engine)?;
     engine
-        .deposit(tx, account, amount)
+        .deposit_by(tx, account, amount, method)
         .await
         .map_err(ssr::from_engine)?;
     Ok(amount)

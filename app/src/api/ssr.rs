@@ -167,6 +167,7 @@ pub fn from_engine(e: EngineError) -> AppError {
         },
         EngineError::KeyCode(_) => AppError::field("code", msg),
         EngineError::Key(_) => AppError::field("key", msg),
+        EngineError::Refused(_) => AppError::Refused(msg),
         EngineError::Unexpected => AppError::Unexpected,
     }
 }

@@ -198,6 +198,14 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
             <ActionForm action=deposit attr:class="form">
                 <input type="hidden" name="tx_id" value=move || tx_id.get()/>
                 <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40" bind:value=amount/></label>
+                <label>{t!(i18n, deposit.method)}
+                    <select name="method">
+                        {domain::dto::DepositMethod::ALL.map(|m| view! {
+                            <option value=m.as_str()>{move || crate::text::deposit_method(i18n.get_locale(), m)}</option>
+                        })}
+                    </select>
+                </label>
+                {field_error(value, "method")}
                 {field_error(value, "amount")}
                 {error_banner(value)}
                 {move || match value.get() {
@@ -468,8 +476,15 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
     let bank = move |id: BankId| crate::text::bank_name(i18n.get_locale(), id, &banks);
     let kind = entry.kind;
     let counterparty = entry.counterparty.clone();
+    let method = entry.deposit_method;
     let description = move || match (&kind, &counterparty) {
-        (EntryKind::Deposit, _) => t_string!(i18n, history.deposit).to_string(),
+        (EntryKind::Deposit, _) => match method {
+            Some(m) => {
+                let word = crate::text::deposit_method(i18n.get_locale(), m);
+                t_string!(i18n, history.deposit_by, method = word).to_string()
+            }
+            None => t_string!(i18n, history.deposit).to_string(),
+        },
         (EntryKind::PixOut, Some(c)) => t_string!(
             i18n,
             history.pix_to,

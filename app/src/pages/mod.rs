@@ -10,6 +10,7 @@ pub mod packet;
 pub mod pay;
 pub mod receipt;
 pub mod receive;
+pub mod return_pix;
 pub mod session;
 pub mod signup;
 pub mod status;

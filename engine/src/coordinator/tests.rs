@@ -79,7 +79,9 @@ fn plan(n: u32, submitter: AccountId, to: u16) -> PacketPlan {
                 account: AccountId(1),
             },
             receiver_bank: bank(to),
-            receiver_key: TaxId::parse("111.444.777-35").unwrap().into(),
+            receiver_key: crate::twopc::CreditTo::Key(
+                TaxId::parse("111.444.777-35").unwrap().into(),
+            ),
             amount: Cents::new(100),
             receiver: cp(to),
             payer: cp(1),

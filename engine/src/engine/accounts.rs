@@ -19,6 +19,7 @@ pub(super) struct Deposit {
     tx: TxId,
     account: AccountId,
     amount: Cents,
+    method: Option<DepositMethod>,
 }
 
 impl Request for Deposit {
@@ -29,8 +30,9 @@ impl Request for Deposit {
             tx,
             account,
             amount,
+            method,
         } = self;
-        state.deposit(tx, account, amount, now)
+        state.deposit(tx, account, (amount, method), now)
     }
 }
 
@@ -118,7 +120,29 @@ impl Request for ShowDashboard {
     }
 }
 
+/// The newest `limit` entries of an account's statement, for an export.
+pub(super) struct ShowStatement {
+    account: AccountId,
+    limit: u32,
+}
+
+impl Request for ShowStatement {
+    type Answer = Vec<EntryView>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Vec<EntryView>> {
+        let ShowStatement { account, limit } = self;
+        state.statement_of(account, limit)
+    }
+}
+
 impl EngineHandle {
+    /// The newest `limit` entries of `account`'s statement (newest first), each with the
+    /// balance after it when committed.
+    pub async fn statement(&self, account: AccountId, limit: u32) -> EngineResult<Vec<EntryView>> {
+        self.request(ShowStatement { account, limit }).await
+    }
+
     pub async fn account(&self, account: AccountId) -> EngineResult<AccountView> {
         self.request(ShowAccount { account }).await
     }
@@ -131,17 +155,31 @@ impl EngineHandle {
         self.request(OpenAccount { new }).await
     }
 
-    /// Deposits `amount`; retrying with the same `tx` returns the first outcome.
+    /// Deposits `amount`, its method not recorded; retrying with the same `tx` returns the
+    /// first outcome.
     pub async fn deposit(
         &self,
         tx: TxId,
         account: AccountId,
         amount: Cents,
     ) -> EngineResult<TxStatus> {
+        self.deposit_by(tx, account, amount, None).await
+    }
+
+    /// Deposits `amount`, recorded as made by `method`; retrying with the same `tx` (and the
+    /// same method) returns the first outcome.
+    pub async fn deposit_by(
+        &self,
+        tx: TxId,
+        account: AccountId,
+        amount: Cents,
+        method: Option<DepositMethod>,
+    ) -> EngineResult<TxStatus> {
         self.request(Deposit {
             tx,
             account,
             amount,
+            method,
         })
         .await
     }
@@ -180,7 +218,7 @@ impl State {
         &mut self,
         tx: TxId,
         account: AccountId,
-        amount: Cents,
+        (amount, method): (Cents, Option<DepositMethod>),
         now: i64,
     ) -> EngineResult<TxStatus> {
         if let Some(previous) = self.previous_use(&tx)? {
@@ -188,13 +226,21 @@ impl State {
                 Seen::Deposit {
                     account: a,
                     amount: m,
-                } if a == account && m == amount => Ok(TxStatus::Committed),
+                    method: how,
+                } if a == account && m == amount && how == method => Ok(TxStatus::Committed),
                 _ => Err(LedgerError::TxIdConflict.into()),
             };
         }
-        self.ledger.deposit(tx.clone(), account, amount, now)?;
-        self.seen_in_batch
-            .insert(tx, Seen::Deposit { account, amount });
+        self.ledger
+            .deposit(tx.clone(), account, (amount, method), now)?;
+        self.seen_in_batch.insert(
+            tx,
+            Seen::Deposit {
+                account,
+                amount,
+                method,
+            },
+        );
         Ok(TxStatus::Committed)
     }
 
@@ -320,6 +366,7 @@ impl State {
             None => Seen::Deposit {
                 account: first.account,
                 amount: first.amount,
+                method: first.method,
             },
         }
     }
@@ -340,13 +387,22 @@ impl State {
 
     fn dashboard(&self, id: AccountId) -> EngineResult<Dashboard> {
         let account = self.account_view(id)?;
-        let recent = self
-            .store
-            .recent_entries(id, self.config.recent_limit)
-            .map_err(|e| {
-                tracing::error!(error = %e, "reading recent entries");
-                EngineError::Unexpected
-            })?;
+        let recent = self.statement_of(id, self.config.recent_limit)?;
+        Ok(Dashboard {
+            bank: self.config.bank.clone(),
+            recent,
+            account,
+        })
+    }
+
+    /// The newest `limit` entries of the account's statement, each with the balance after it
+    /// when committed and, for a transfer it sent that was not concluded, why.
+    fn statement_of(&self, id: AccountId, limit: u32) -> EngineResult<Vec<EntryView>> {
+        let account = self.account_view(id)?;
+        let recent = self.store.recent_entries(id, limit).map_err(|e| {
+            tracing::error!(error = %e, "reading recent entries");
+            EngineError::Unexpected
+        })?;
         let mut recent = statement(account.available.get() + account.blocked.get(), recent);
         for line in recent.iter_mut() {
             let e = &mut line.view;
@@ -354,11 +410,7 @@ impl State {
                 e.reason = self.refusal_of(&e.tx_id, line.leg)?;
             }
         }
-        Ok(Dashboard {
-            bank: self.config.bank.clone(),
-            recent: recent.into_iter().map(|e| e.view).collect(),
-            account,
-        })
+        Ok(recent.into_iter().map(|e| e.view).collect())
     }
 
     /// Why leg `leg` of `tx` was not concluded, as this bank's decision (it coordinated) names
@@ -429,6 +481,7 @@ pub(super) enum Seen {
     Deposit {
         account: AccountId,
         amount: Cents,
+        method: Option<DepositMethod>,
     },
     Pix {
         payer: AccountId,
@@ -460,6 +513,8 @@ fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<Line> {
                     created_ms: e.created_ms,
                     balance_after,
                     reason: None,
+                    returned_for: e.returned_for,
+                    deposit_method: e.method,
                 },
             }
         })

@@ -224,6 +224,8 @@ impl State {
         let others_named = item.parts.iter().all(|(_, spec)| match spec {
             PartSpec::Debit { to, .. } => takes_part(to.bank),
             PartSpec::Credit { from, .. } => takes_part(from.bank),
+            PartSpec::ReturnDebit { to, .. } => takes_part(to.bank),
+            PartSpec::ReturnCredit { from, .. } => takes_part(from.bank),
             PartSpec::Key(_) => p.participants().eq(self.config.keyring.members()),
         });
         let fits = signed
@@ -387,6 +389,7 @@ impl State {
                     account,
                     peer: peer(to.bank),
                     consent,
+                    returns: None,
                 };
                 self.ledger
                     .prepare_debit(tx, part, amount, to, now)
@@ -410,6 +413,55 @@ impl State {
                     account,
                     peer: peer(from.bank),
                     consent: None,
+                    returns: None,
+                };
+                if let Some(peer) = part.peer {
+                    self.check_limit(peer, amount)?;
+                }
+                self.ledger
+                    .prepare_credit(tx, part, amount, from, now)
+                    .map_err(|e| refusal(e, me))?;
+            }
+            PartSpec::ReturnDebit {
+                account,
+                original,
+                leg: _,
+                amount,
+                to,
+            } => {
+                // The client's own account: only this bank, coordinating, names it.
+                if coordinator != me || self.ledger.account(account).is_none() {
+                    return Err(Refusal::NoSourceAccount { bank: me });
+                }
+                self.check_return(account, &original, amount, now)?;
+                let part = PartKey {
+                    leg,
+                    account,
+                    peer: peer(to.bank),
+                    consent: None,
+                    returns: Some(original),
+                };
+                self.ledger
+                    .prepare_debit(tx, part, amount, to, now)
+                    .map_err(|e| refusal(e, me))?;
+                debits.push((leg, account));
+            }
+            PartSpec::ReturnCredit {
+                original,
+                leg: paid,
+                amount,
+                from,
+            } => {
+                let account = self.return_payer(&original, paid, from.bank, amount)?;
+                if debits.contains(&(leg, account)) {
+                    return Err(Refusal::SelfTransfer);
+                }
+                let part = PartKey {
+                    leg,
+                    account,
+                    peer: peer(from.bank),
+                    consent: None,
+                    returns: Some(original),
                 };
                 if let Some(peer) = part.peer {
                     self.check_limit(peer, amount)?;
@@ -447,7 +499,7 @@ impl State {
 }
 
 /// What a ledger error while reserving a part means to the client.
-fn refusal(e: LedgerError, me: BankId) -> Refusal {
+pub(super) fn refusal(e: LedgerError, me: BankId) -> Refusal {
     match e {
         LedgerError::InsufficientFunds => Refusal::InsufficientFunds,
         LedgerError::BalanceLimit => Refusal::BalanceLimit,

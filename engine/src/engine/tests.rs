@@ -412,8 +412,12 @@ mod two_phase {
         let mut banks: std::collections::BTreeSet<BankId> = [bank(c), bank(2)].into();
         for (_, spec) in &item.parts {
             match spec {
-                PartSpec::Debit { to, .. } => banks.insert(to.bank),
-                PartSpec::Credit { from, .. } => banks.insert(from.bank),
+                PartSpec::Debit { to, .. } | PartSpec::ReturnDebit { to, .. } => {
+                    banks.insert(to.bank)
+                }
+                PartSpec::Credit { from, .. } | PartSpec::ReturnCredit { from, .. } => {
+                    banks.insert(from.bank)
+                }
                 PartSpec::Key(_) => {
                     banks.extend((1..=5).map(bank));
                     true
@@ -1761,6 +1765,239 @@ mod two_phase {
         let given = engine.consents_given(ana).await.unwrap();
         assert_eq!(given[0].used_today, Cents::ZERO, "the draw is given back");
     }
+
+    /// A fresh transaction id of bank 1.
+    fn bank1_tx() -> TxId {
+        let suffix = rand::distr::Alphanumeric.sample_string(&mut rand::rng(), 11);
+        TxId::compose(bank(1), "202611261705", &suffix).unwrap()
+    }
+
+    /// Beto received R$ 10,00 from bank 1; this bank coordinates his devolução (debit here,
+    /// credit at bank 1).
+    async fn beto_received(engine: &EngineHandle, beto: AccountId) -> TxId {
+        let original = bank1_tx();
+        let credit = PrepareItem {
+            tx: original.clone(),
+            parts: vec![(
+                0,
+                PartSpec::Credit {
+                    key: key(BETO),
+                    amount: Cents::new(1_000),
+                    from: cp("Dora at bank 1"),
+                },
+            )],
+            plan: None,
+        };
+        assert_eq!(prepare(engine, 1, vec![credit]).await, vec![Vote::Prepared]);
+        engine
+            .decide(bank(1), vec![decision(&original, true)])
+            .await
+            .unwrap();
+        assert_eq!(balances(engine, beto).await, (1_000, 0));
+        original
+    }
+
+    /// The parts this bank (coordinating) reserves for Beto's devolução of `cents`.
+    async fn own_return(
+        engine: &EngineHandle,
+        beto: AccountId,
+        original: &TxId,
+        cents: i64,
+    ) -> (TxId, EngineResult<Vec<Vote>>) {
+        let devolution = crate::twopc::Devolution {
+            original: original.clone(),
+            leg: 0,
+            amount: Cents::new(cents),
+            payer: cp("Dora at bank 1"),
+        };
+        let holder = Holder {
+            name: "Beto Reis".into(),
+            tax_id: TaxId::parse(BETO).unwrap(),
+        };
+        let tx = engine.new_tx_id();
+        let plan =
+            crate::twopc::PacketPlan::devolution((tx.clone(), bank(2), beto), &holder, devolution);
+        (tx, engine.prepare_own(vec![plan.item_for(bank(2))]).await)
+    }
+
+    fn own_decision(tx: &TxId, commit: bool) -> Decision {
+        Decision {
+            tx: tx.clone(),
+            commit,
+            participants: vec![bank(1), bank(2)],
+            submitter: AccountId(2),
+            legs: vec![],
+            outcome: PacketOutcome {
+                tx_id: tx.clone(),
+                status: TxStatus::Aborted,
+                legs: vec![],
+            },
+            ballots: None,
+            refusal: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_devolution_counts_from_its_reservation_and_an_abort_gives_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, thread) = start(&dir);
+        let (_ana, beto) = funded(&engine).await;
+        let original = beto_received(&engine, beto).await;
+        let planned = engine
+            .plan_return(beto, original.clone(), Cents::new(600))
+            .await
+            .unwrap();
+        assert_eq!((planned.leg, planned.payer.bank), (0, bank(1)));
+
+        let (first, votes) = own_return(&engine, beto, &original, 600).await;
+        assert_eq!(votes.unwrap(), vec![Vote::Prepared]);
+        assert_eq!(balances(&engine, beto).await, (400, 600));
+        // While the first is pending, a second that would pass what Beto received is refused,
+        // by the check before submitting and by the reservation alike, and reserves nothing.
+        assert!(matches!(
+            engine
+                .plan_return(beto, original.clone(), Cents::new(500))
+                .await,
+            Err(EngineError::Refused(Refusal::ReturnExceeds))
+        ));
+        let (_, votes) = own_return(&engine, beto, &original, 500).await;
+        assert_eq!(
+            votes.unwrap(),
+            vec![Vote::Refused {
+                leg: 0,
+                reason: Refusal::ReturnExceeds
+            }]
+        );
+        assert_eq!(balances(&engine, beto).await, (400, 600));
+
+        // A restart keeps the pending return counted.
+        drop(engine);
+        thread.join().unwrap();
+        let (engine, _t) = start(&dir);
+        let (_, votes) = own_return(&engine, beto, &original, 500).await;
+        assert!(matches!(
+            votes.unwrap()[0],
+            Vote::Refused {
+                reason: Refusal::ReturnExceeds,
+                ..
+            }
+        ));
+
+        // Aborted, it no longer counts: the whole amount may go back.
+        engine
+            .log_decisions(vec![own_decision(&first, false)])
+            .await
+            .unwrap();
+        assert_eq!(balances(&engine, beto).await, (1_000, 0));
+        let (full, votes) = own_return(&engine, beto, &original, 1_000).await;
+        assert_eq!(votes.unwrap(), vec![Vote::Prepared]);
+        engine
+            .log_decisions(vec![own_decision(&full, true)])
+            .await
+            .unwrap();
+        assert_eq!(balances(&engine, beto).await, (0, 0));
+        let statement = engine.dashboard(beto).await.unwrap().recent;
+        assert_eq!(statement[0].returned_for, Some(original.clone()));
+        assert_eq!(statement[0].kind, EntryKind::PixOut);
+        assert_eq!(statement.last().unwrap().returned_for, None);
+
+        // Only this bank, coordinating, debits its client for a return.
+        let foreign = PrepareItem {
+            tx: bank1_tx(),
+            parts: vec![(
+                0,
+                PartSpec::ReturnDebit {
+                    account: beto,
+                    original: original.clone(),
+                    leg: 0,
+                    amount: Cents::new(1),
+                    to: cp("Dora at bank 1"),
+                },
+            )],
+            plan: None,
+        };
+        assert!(matches!(
+            prepare(&engine, 1, vec![foreign]).await[0],
+            Vote::Refused {
+                reason: Refusal::NoSourceAccount { .. },
+                ..
+            }
+        ));
+    }
+
+    /// The payer's side: a return credits the account of this bank that paid the Pix, found in
+    /// its history, and never more than it paid.
+    #[tokio::test]
+    async fn a_devolution_credits_only_the_payer_and_only_what_it_paid() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        let (ana, beto) = funded(&engine).await;
+        // Ana pays R$ 3,00 to bank 1's client (account 1 at bank 1 draws on her consent).
+        let paid = bank1_tx();
+        let debit = PrepareItem {
+            tx: paid.clone(),
+            parts: vec![(
+                0,
+                PartSpec::Debit {
+                    source: from_ana(),
+                    amount: Cents::new(300),
+                    to: cp("Dora at bank 1"),
+                },
+            )],
+            plan: None,
+        };
+        assert_eq!(prepare(&engine, 1, vec![debit]).await, vec![Vote::Prepared]);
+        engine
+            .decide(bank(1), vec![decision(&paid, true)])
+            .await
+            .unwrap();
+        assert_eq!(balances(&engine, ana).await, (700, 0));
+        let back = |cents: i64, leg: u16| PrepareItem {
+            tx: bank1_tx(),
+            parts: vec![(
+                0,
+                PartSpec::ReturnCredit {
+                    original: paid.clone(),
+                    leg,
+                    amount: Cents::new(cents),
+                    from: cp("Dora at bank 1"),
+                },
+            )],
+            plan: None,
+        };
+        let first = back(200, 0);
+        let tx = first.tx.clone();
+        assert_eq!(prepare(&engine, 1, vec![first]).await, vec![Vote::Prepared]);
+        engine
+            .decide(bank(1), vec![decision(&tx, true)])
+            .await
+            .unwrap();
+        assert_eq!(balances(&engine, ana).await, (900, 0), "Ana, not Beto");
+        assert_eq!(balances(&engine, beto).await, (0, 0));
+        let refused = |votes: Vec<Vote>| match &votes[..] {
+            [Vote::Refused { reason, .. }] => *reason,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(
+            refused(prepare(&engine, 1, vec![back(101, 0)]).await),
+            Refusal::ReturnExceeds
+        );
+        assert_eq!(
+            refused(prepare(&engine, 1, vec![back(1, 1)]).await),
+            Refusal::NotReceived,
+            "no such leg was paid here"
+        );
+        let mut elsewhere = back(1, 0);
+        if let PartSpec::ReturnCredit { from, .. } = &mut elsewhere.parts[0].1 {
+            from.bank = bank(3);
+        }
+        assert_eq!(
+            refused(prepare(&engine, 1, vec![elsewhere]).await),
+            Refusal::NotReceived,
+            "only the bank that received it returns it"
+        );
+        assert_eq!(balances(&engine, ana).await, (900, 0));
+    }
 }
 
 /// A clock the test sets.
@@ -2038,4 +2275,168 @@ mod settlement {
             "the lie, signed, kept"
         );
     }
+
+/// Devolução inside this bank, with the clock set by the test: in parts, never beyond what was
+/// received, only by the account that received it, and within 90 days.
+#[tokio::test]
+async fn a_pix_is_returned_in_parts_up_to_what_it_brought_within_90_days() {
+    use std::sync::atomic::Ordering::SeqCst;
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let start_ms = 1_795_712_700_000;
+    let clock = Arc::new(SetClock(std::sync::atomic::AtomicI64::new(start_ms)));
+    let (engine, thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let beto = open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
+    let cara = open(
+        &engine,
+        person("Cara Souza", "390.533.447-05", "cara@example.com"),
+    )
+    .await;
+    engine
+        .deposit(engine.new_tx_id(), ana, Cents::new(20_000))
+        .await
+        .unwrap();
+    let pix = engine.new_tx_id();
+    engine
+        .pix(pix.clone(), ana, pix_key(BETO), Cents::new(10_000))
+        .await
+        .unwrap();
+    let refused = |r: EngineResult<TransferReceipt>| match r {
+        Err(EngineError::Refused(why)) => why,
+        other => panic!("not refused: {other:?}"),
+    };
+    let give_back = |account: AccountId, original: &TxId, cents: i64| {
+        let (engine, original) = (engine.clone(), original.clone());
+        async move {
+            engine
+                .return_inside(engine.new_tx_id(), account, original, Cents::new(cents))
+                .await
+        }
+    };
+    let bal = |id: AccountId| {
+        let engine = engine.clone();
+        async move { engine.account(id).await.unwrap().available.get() }
+    };
+
+    give_back(beto, &pix, 3_000).await.unwrap();
+    let receipt = give_back(beto, &pix, 5_000).await.unwrap();
+    assert_eq!(receipt.receiver.name, "Ana Lima");
+    assert_eq!((bal(ana).await, bal(beto).await), (18_000, 2_000));
+    assert_eq!(
+        refused(give_back(beto, &pix, 2_001).await),
+        Refusal::ReturnExceeds
+    );
+    assert_eq!(
+        refused(give_back(ana, &pix, 1).await),
+        Refusal::NotReceived,
+        "the payer cannot return her own Pix"
+    );
+    assert_eq!(
+        refused(give_back(cara, &pix, 1).await),
+        Refusal::NotReceived,
+        "someone else's Pix"
+    );
+    assert_eq!(
+        refused(give_back(beto, &engine.new_tx_id(), 1).await),
+        Refusal::NotReceived
+    );
+    assert_eq!((bal(ana).await, bal(beto).await), (18_000, 2_000));
+    // The payer sees each return linked to her Pix.
+    let statement = engine.dashboard(ana).await.unwrap().recent;
+    let linked: Vec<_> = statement
+        .iter()
+        .filter(|e| e.kind == EntryKind::PixIn)
+        .map(|e| (e.amount.get(), e.returned_for.clone()))
+        .collect();
+    assert_eq!(
+        linked,
+        vec![(5_000, Some(pix.clone())), (3_000, Some(pix.clone()))]
+    );
+    // A return is no Pix received: it cannot be returned in turn.
+    let returned = statement[0].tx_id.clone();
+    assert_eq!(
+        refused(give_back(ana, &returned, 1).await),
+        Refusal::NotReceived
+    );
+
+    // What was returned survives a restart.
+    drop(engine);
+    thread.join().unwrap();
+    let (engine, _t) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let again = |cents: i64| {
+        let (engine, pix) = (engine.clone(), pix.clone());
+        async move {
+            engine
+                .return_inside(engine.new_tx_id(), beto, pix, Cents::new(cents))
+                .await
+        }
+    };
+    assert_eq!(refused(again(2_001).await), Refusal::ReturnExceeds);
+
+    // 90 days to the millisecond are allowed; a millisecond more is too late.
+    clock.0.store(start_ms + 90 * DAY_MS, SeqCst);
+    assert!(engine
+        .plan_return(beto, pix.clone(), Cents::new(2_000))
+        .await
+        .is_ok());
+    clock.0.store(start_ms + 90 * DAY_MS + 1, SeqCst);
+    assert_eq!(refused(again(1_000).await), Refusal::ReturnTooLate);
+    assert!(matches!(
+        engine.plan_return(beto, pix.clone(), Cents::new(1)).await,
+        Err(EngineError::Refused(Refusal::ReturnTooLate))
+    ));
+    assert_eq!(engine.account(beto).await.unwrap().available.get(), 2_000);
+}
+
+/// A deposit keeps how its money came in, in the statement and across a restart; the same id
+/// with another method is another operation.
+#[tokio::test]
+async fn a_deposit_keeps_its_method() {
+    use domain::dto::DepositMethod;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(&dir);
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let boleto = engine.new_tx_id();
+    for (tx, method) in [
+        (engine.new_tx_id(), Some(DepositMethod::Cash)),
+        (boleto.clone(), Some(DepositMethod::Boleto)),
+        (engine.new_tx_id(), Some(DepositMethod::Qr)),
+        (engine.new_tx_id(), None),
+    ] {
+        engine
+            .deposit_by(tx, ana, Cents::new(1_000), method)
+            .await
+            .unwrap();
+    }
+    drop(engine);
+    thread.join().unwrap();
+    let (engine, _t) = start(&dir);
+    let methods: Vec<_> = engine
+        .dashboard(ana)
+        .await
+        .unwrap()
+        .recent
+        .iter()
+        .map(|e| e.deposit_method)
+        .collect();
+    assert_eq!(
+        methods,
+        vec![
+            None,
+            Some(DepositMethod::Qr),
+            Some(DepositMethod::Boleto),
+            Some(DepositMethod::Cash)
+        ]
+    );
+    let retry = |method| engine.deposit_by(boleto.clone(), ana, Cents::new(1_000), method);
+    assert_eq!(
+        retry(Some(DepositMethod::Boleto)).await.unwrap(),
+        TxStatus::Committed
+    );
+    assert!(matches!(
+        retry(Some(DepositMethod::Cash)).await,
+        Err(EngineError::Ledger(LedgerError::TxIdConflict))
+    ));
+    assert_eq!(engine.account(ana).await.unwrap().available.get(), 4_000);
 }

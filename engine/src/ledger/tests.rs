@@ -53,7 +53,7 @@ fn c(v: i64) -> Cents {
 fn pix_inside_the_bank_reserves_then_commits() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
-    l.deposit(tx(1), a, c(10_000), 0).unwrap();
+    l.deposit(tx(1), a, (c(10_000), None), 0).unwrap();
     l.prepare_debit(&tx(2), PartKey::single(a), c(2_500), cp(), 0)
         .unwrap();
     l.prepare_credit(&tx(2), PartKey::single(b), c(2_500), cp(), 0)
@@ -147,7 +147,7 @@ fn a_settled_window_pays_positions_down_and_the_books_still_balance() {
 fn abort_returns_the_reservation() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
-    l.deposit(tx(1), a, c(1_000), 0).unwrap();
+    l.deposit(tx(1), a, (c(1_000), None), 0).unwrap();
     l.prepare_debit(&tx(2), PartKey::single(a), c(1_000), cp(), 0)
         .unwrap();
     l.prepare_credit(&tx(2), PartKey::single(b), c(1_000), cp(), 0)
@@ -168,18 +168,18 @@ fn abort_returns_the_reservation() {
 fn failures_change_nothing() {
     let mut l = Ledger::new();
     let a = open(&mut l, 0);
-    l.deposit(tx(1), a, c(500), 0).unwrap();
+    l.deposit(tx(1), a, (c(500), None), 0).unwrap();
     l.take_changes();
     assert_eq!(
         l.prepare_debit(&tx(2), PartKey::single(a), c(501), cp(), 0),
         Err(LedgerError::InsufficientFunds)
     );
     assert_eq!(
-        l.deposit(tx(3), AccountId(99), c(1), 0),
+        l.deposit(tx(3), AccountId(99), (c(1), None), 0),
         Err(LedgerError::UnknownAccount)
     );
     assert_eq!(
-        l.deposit(tx(4), a, MAX_BALANCE, 0),
+        l.deposit(tx(4), a, (MAX_BALANCE, None), 0),
         Err(LedgerError::BalanceLimit)
     );
     assert!(l.take_changes().is_empty());
@@ -215,7 +215,7 @@ fn the_same_tax_id_or_email_opens_one_account_per_bank() {
 fn a_part_is_prepared_once() {
     let mut l = Ledger::new();
     let a = open(&mut l, 0);
-    l.deposit(tx(1), a, c(500), 0).unwrap();
+    l.deposit(tx(1), a, (c(500), None), 0).unwrap();
     l.prepare_debit(&tx(2), PartKey::single(a), c(100), cp(), 0)
         .unwrap();
     assert_eq!(
@@ -229,7 +229,7 @@ fn a_part_is_prepared_once() {
 fn restore_rebuilds_reservations() {
     let mut l = Ledger::new();
     let (a, b) = (open(&mut l, 0), open(&mut l, 1));
-    l.deposit(tx(1), a, c(900), 0).unwrap();
+    l.deposit(tx(1), a, (c(900), None), 0).unwrap();
     l.prepare_debit(&tx(2), PartKey::single(a), c(300), cp(), 0)
         .unwrap();
     l.prepare_credit(&tx(2), PartKey::single(b), c(300), cp(), 0)
@@ -294,7 +294,7 @@ proptest! {
                 Op::Deposit { acc, amount } => {
                     // Amounts reach the ledger only after Cents::amount validated them.
                     if let Ok(amount) = Cents::amount(amount) {
-                        if l.deposit(t, ids[acc], amount, 0).is_ok() {
+                        if l.deposit(t, ids[acc], (amount, None), 0).is_ok() {
                             deposited += amount.get() as i128;
                         }
                     }

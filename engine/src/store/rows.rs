@@ -32,6 +32,14 @@ pub(super) fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlit
         created_ms: r.get(7)?,
         peer: r.get::<_, Option<u16>>(9)?.map(parse_bank).transpose()?,
         consent: None,
+        returned_for: r
+            .get::<_, Option<String>>(10)?
+            .map(|t| parse_tx(&t))
+            .transpose()?,
+        method: r
+            .get::<_, Option<String>>(11)?
+            .map(|m| DepositMethod::parse(&m).ok_or_else(|| bad_column(11, "deposit_method")))
+            .transpose()?,
     })
 }
 
@@ -77,8 +85,8 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
             let cp = e.counterparty.as_ref();
             tx.prepare_cached(
                 "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
-                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent, returned_for, deposit_method)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 e.tx_id.as_str(),
@@ -92,7 +100,9 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
                 e.created_ms,
                 e.leg,
                 e.peer.map(u16::from),
-                e.consent.as_ref().map(ConsentId::as_str)
+                e.consent.as_ref().map(ConsentId::as_str),
+                e.returned_for.as_ref().map(TxId::as_str),
+                e.method.map(DepositMethod::as_str)
             ])?;
         }
         Change::Deposits(cents) => {

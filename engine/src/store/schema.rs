@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 10;
+pub(super) const SCHEMA_VERSION: i64 = 11;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -212,6 +212,14 @@ CREATE TABLE settlement_windows (
     body   TEXT    NOT NULL
 );";
 
+/// Added by schema version 11 (issue 28): a devolução's entries (on both sides) name the Pix they
+/// return, so that what is left to return of a Pix survives a restart; a deposit's entry says how
+/// its money came in (`cash`, `boleto`, `qr`; none before).
+const RETURNS_11: &str = "
+ALTER TABLE entries ADD COLUMN returned_for TEXT;
+ALTER TABLE entries ADD COLUMN deposit_method TEXT;
+CREATE INDEX entries_returning ON entries(returned_for) WHERE returned_for IS NOT NULL;";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -227,7 +235,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {CONSENTS_6}
 {DIRECTORY_7}
 {PROOFS_9}
-{SETTLEMENT_10}"
+{SETTLEMENT_10}
+{RETURNS_11}"
     )
 }
 
@@ -291,6 +300,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (7, PORT_PERMITS_8.to_string()),
         (8, PROOFS_9.to_string()),
         (9, SETTLEMENT_10.to_string()),
+        (10, RETURNS_11.to_string()),
     ];
     match version {
         0 => Some(schema()),

@@ -26,7 +26,7 @@ fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
             account: AccountId(1),
         },
         receiver_bank: bank(to),
-        receiver_key: domain::PixKey::parse("111.444.777-35").unwrap(),
+        receiver_key: CreditTo::Key(domain::PixKey::parse("111.444.777-35").unwrap()),
         amount: Cents::new(cents),
         receiver: cp("Beto", to),
         payer: cp("Ana", from),

@@ -62,6 +62,8 @@ const KEY_PROPAGATION_WAIT: Duration = Duration::from_secs(2);
 enum Work {
     Packet(Packet),
     Key(KeyOp),
+    /// A devolução the engine checked for the client ([`EngineHandle::plan_return`]).
+    Return(engine::twopc::Devolution),
 }
 
 /// How long the status page waits for each bank's `/status`.
@@ -327,6 +329,17 @@ impl Node {
                     Err(Ok(refused)) => Err(self.store_refusal(account, refused).await),
                     planned => planned,
                 },
+                Work::Return(devolution) => match self.engine.account(account).await {
+                    Ok(view) => match view.holders.first() {
+                        Some(holder) => Ok(PacketPlan::devolution(
+                            (tx.clone(), self.me, account),
+                            holder,
+                            devolution,
+                        )),
+                        None => Err(Err(EngineError::Unexpected)),
+                    },
+                    Err(e) => Err(Err(e)),
+                },
                 // Every member keeps a copy of the directory: every member takes part.
                 Work::Key(op) => Ok(PacketPlan::key_op(
                     tx.clone(),
@@ -548,6 +561,15 @@ impl Consortium for Node {
         packet: Packet,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
         Box::pin(self.submit_work(account, tx, Work::Packet(packet)))
+    }
+
+    fn submit_return(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        devolution: engine::twopc::Devolution,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
+        Box::pin(self.submit_work(account, tx, Work::Return(devolution)))
     }
 
     fn submit_key_op(

@@ -13,6 +13,7 @@ mod keys;
 mod operations;
 mod receipt;
 mod recovery;
+mod refunds;
 mod ring;
 mod settlement;
 mod support;

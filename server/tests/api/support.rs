@@ -718,10 +718,10 @@ impl Consortium {
                 [bank(from), bank(to)].into();
             for (_, spec) in &item.parts {
                 match spec {
-                    PartSpec::Debit { to, .. } => {
+                    PartSpec::Debit { to, .. } | PartSpec::ReturnDebit { to, .. } => {
                         banks.insert(to.bank);
                     }
-                    PartSpec::Credit { from, .. } => {
+                    PartSpec::Credit { from, .. } | PartSpec::ReturnCredit { from, .. } => {
                         banks.insert(from.bank);
                     }
                     PartSpec::Key(_) => banks.extend((0..5).map(bank)),
