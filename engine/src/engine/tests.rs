@@ -2275,6 +2275,7 @@ mod settlement {
             "the lie, signed, kept"
         );
     }
+}
 
 /// Devolução inside this bank, with the clock set by the test: in parts, never beyond what was
 /// received, only by the account that received it, and within 90 days.

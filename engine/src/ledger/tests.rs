@@ -99,7 +99,7 @@ fn a_settled_window_pays_positions_down_and_the_books_still_balance() {
         peer: Some(peer),
         ..PartKey::single(a)
     };
-    l.deposit(tx(1), b, c(1_000), 0).unwrap();
+    l.deposit(tx(1), b, (c(1_000), None), 0).unwrap();
     l.prepare_credit(&tx(2), from(two), c(30_000), cp(), 0)
         .unwrap();
     l.commit(&tx(2), 0).unwrap();

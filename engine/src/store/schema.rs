@@ -290,7 +290,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 9] = [
+    let steps: [(i64, String); 10] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
