@@ -243,10 +243,13 @@ impl ClientBudgets {
 
     /// A payment to a looked-up key: part of the lookup's cost comes back.
     pub fn paid(&self, account: &str, address: &str, now_ms: i64) {
-        self.lookups_by_account
-            .refund(&[account], LOOKUP_PAID_REFUND, now_ms);
-        self.lookups_by_address
-            .refund(&[address], LOOKUP_PAID_REFUND, now_ms);
+        self.lookup_refund(account, address, LOOKUP_PAID_REFUND, now_ms);
+    }
+
+    /// Gives `tokens` of lookups back to the account's and the address's buckets.
+    pub fn lookup_refund(&self, account: &str, address: &str, tokens: u32, now_ms: i64) {
+        self.lookups_by_account.refund(&[account], tokens, now_ms);
+        self.lookups_by_address.refund(&[address], tokens, now_ms);
     }
 
     /// One code to be sent for `account` asked from `address`, within the hourly and the daily

@@ -151,13 +151,7 @@ mod lookup {
             Err(_) => None,
         };
         if let (Some(back), Some(budgets)) = (back, ssr::budgets()) {
-            let now = ssr::now_ms();
-            budgets
-                .lookups_by_account
-                .refund(&[&account_key], back, now);
-            budgets
-                .lookups_by_address
-                .refund(&[&address_key], back, now);
+            budgets.lookup_refund(&account_key, &address_key, back, ssr::now_ms());
         }
         found
     }

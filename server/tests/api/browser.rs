@@ -86,7 +86,7 @@ pub async fn screenshot(browser: &Browser, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn wait_for(browser: &Browser, xpath: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(browser: &Browser, xpath: &str) -> fantoccini::elements::Element {
     match browser
         .wait()
         .at_most(WAIT)
@@ -102,7 +102,7 @@ async fn wait_for(browser: &Browser, xpath: &str) -> fantoccini::elements::Eleme
     }
 }
 
-async fn wait_hydrated(browser: &Browser) {
+pub(crate) async fn wait_hydrated(browser: &Browser) {
     wait_for(browser, "//body[@data-hydrated='true']").await;
 }
 
@@ -114,7 +114,7 @@ async fn to_english(browser: &Browser) {
     wait_for(browser, "//html[@lang='en']").await;
 }
 
-async fn fill(browser: &Browser, name: &str, value: &str) {
+pub(crate) async fn fill(browser: &Browser, name: &str, value: &str) {
     let field = browser
         .find(Locator::Css(&format!("input[name='{name}']")))
         .await
@@ -123,7 +123,7 @@ async fn fill(browser: &Browser, name: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
-async fn click(browser: &Browser, xpath: &str) {
+pub(crate) async fn click(browser: &Browser, xpath: &str) {
     wait_for(browser, xpath).await.click().await.unwrap();
 }
 

@@ -1,20 +1,31 @@
 //! Issue 26: a client's money and data safe from other sites and from strangers with a free
 //! account. Each confirmed attack, against real bank processes, refused with nothing moved.
 
+use crate::browser::{click, fill, wait_for, wait_hydrated};
 use crate::support::*;
 use reqwest::StatusCode;
 
 /// A bank alone whose per-address budgets are the real ones (every other test's banks get room
 /// for the many clients they run from 127.0.0.1).
 async fn strict_bank(id: u8, dir: &std::path::Path) -> Bank {
-    let addr = format!("127.0.0.1:{}", free_port());
-    Bank::start_with(id, dir, &addr, &[("ADDRESS_BUDGET_SCALE", "1".into())]).await
+    Bank::start_with(
+        id,
+        dir,
+        "127.0.0.1:0",
+        &[("ADDRESS_BUDGET_SCALE", "1".into())],
+    )
+    .await
 }
 
-/// A free port in the tests' range.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// Logs `email` in at `url` in the browser, and waits for the hydrated dashboard.
+async fn log_in(b: &fantoccini::Client, url: &str, email: &str) {
+    b.goto(&format!("{url}/login")).await.unwrap();
+    wait_hydrated(b).await;
+    fill(b, "email", email).await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[@type='submit']").await;
+    wait_for(b, "//strong[@id='available']").await;
+    wait_hydrated(b).await;
 }
 
 /// Posts a server function as a page of `origin` would make the browser post it (with the
@@ -57,7 +68,8 @@ async fn requests_forged_by_other_sites_are_refused_and_move_nothing() {
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let own = bank.url.clone();
-    let other_port = format!("http://127.0.0.1:{}", free_port());
+    let port: u16 = own.rsplit(':').next().unwrap().parse().unwrap();
+    let other_port = format!("http://127.0.0.1:{}", port + 1);
     let pix = [
         ("key", BETO_CPF),
         ("amount", "7,00"),
@@ -372,7 +384,6 @@ async fn sign_ups_are_throttled_per_address_successful_or_not() {
 /// refuses the request by its `Origin`: the victim sees why, and no money moves.
 #[tokio::test]
 async fn a_cross_site_page_in_a_real_browser_cannot_move_a_logged_in_clients_money() {
-    use fantoccini::Locator;
     let dir = tempfile::tempdir().unwrap();
     let bank = Bank::start(1, dir.path()).await;
     let (ana, beto) = (bank.client(), bank.client());
@@ -413,31 +424,10 @@ async fn a_cross_site_page_in_a_real_browser_cannot_move_a_logged_in_clients_mon
 
     let driver = crate::browser::start_browser().await;
     let b = &driver.browser;
-    let wait = |xpath: String| async move {
-        b.wait()
-            .at_most(std::time::Duration::from_secs(30))
-            .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {xpath}: {e}"))
-    };
-    b.goto(&format!("{}/login", bank.url)).await.unwrap();
-    wait("//body[@data-hydrated='true']".into()).await;
-    for (name, value) in [("email", "ana@example.com"), ("password", PASSWORD)] {
-        let field = b
-            .find(Locator::Css(&format!("input[name='{name}']")))
-            .await
-            .unwrap();
-        field.send_keys(value).await.unwrap();
-    }
-    wait("//button[@type='submit']".into())
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait("//strong[@id='available']".into()).await;
+    log_in(b, &bank.url, "ana@example.com").await;
 
     b.goto(&evil).await.unwrap();
-    let refusal = wait("//*[contains(text(), 'Nada foi feito')]".into()).await;
+    let refusal = wait_for(b, "//*[contains(text(), 'Nada foi feito')]").await;
     let text = refusal.text().await.unwrap();
     assert!(text.contains("veio de outra página"), "{text}");
     crate::browser::screenshot(b, "cross-site-refused").await;
@@ -449,7 +439,7 @@ async fn a_cross_site_page_in_a_real_browser_cannot_move_a_logged_in_clients_mon
     assert_eq!(beto.balances().await, (0, 0));
     // Her own site still works in the same browser.
     b.goto(&format!("{}/dashboard", bank.url)).await.unwrap();
-    wait("//strong[@id='available' and text()='R$ 100,00']".into()).await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 100,00']").await;
 }
 
 /// A session that ends while the client is typing: the page notices by itself (no click
@@ -467,30 +457,9 @@ async fn a_page_notices_its_session_ended_and_resumes_it_without_losing_what_was
     );
     let driver = crate::browser::start_browser().await;
     let b = &driver.browser;
-    let wait = |xpath: String| async move {
-        b.wait()
-            .at_most(std::time::Duration::from_secs(30))
-            .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {xpath}: {e}"))
-    };
-    b.goto(&format!("{}/login", bank.url)).await.unwrap();
-    wait("//body[@data-hydrated='true']".into()).await;
-    for (name, value) in [("email", "ana@example.com"), ("password", PASSWORD)] {
-        let field = b
-            .find(Locator::Css(&format!("input[name='{name}']")))
-            .await
-            .unwrap();
-        field.send_keys(value).await.unwrap();
-    }
-    wait("//button[@type='submit']".into())
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait("//strong[@id='available' and text()='R$ 0,00']".into()).await;
-    wait("//body[@data-hydrated='true']".into()).await;
-    let amount = wait("//section[@id='deposit']//input[@name='amount']".into()).await;
+    log_in(b, &bank.url, "ana@example.com").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
+    let amount = wait_for(b, "//section[@id='deposit']//input[@name='amount']").await;
     amount.send_keys("12,34").await.unwrap();
 
     // The session ends on the bank's side (here: its cookie is used to log out elsewhere).
@@ -510,22 +479,19 @@ async fn a_page_notices_its_session_ended_and_resumes_it_without_losing_what_was
     assert!(res.status().is_success() || res.status().is_redirection());
 
     // The page notices on its own and asks for the password again, over the page.
-    let dialog = wait("//section[@id='session-ended']".into()).await;
+    let dialog = wait_for(b, "//section[@id='session-ended']").await;
     let text = dialog.text().await.unwrap();
     assert!(text.contains("Sua sessão terminou"), "{text}");
     crate::browser::screenshot(b, "pt-session-ended").await;
     for (name, value) in [("email", "ana@example.com"), ("password", PASSWORD)] {
-        let field = wait(format!(
-            "//section[@id='session-ended']//input[@name='{name}']"
-        ))
+        let field = wait_for(
+            b,
+            &format!("//section[@id='session-ended']//input[@name='{name}']"),
+        )
         .await;
         field.send_keys(value).await.unwrap();
     }
-    wait("//section[@id='session-ended']//button[@type='submit']".into())
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(b, "//section[@id='session-ended']//button[@type='submit']").await;
     // The dialog closes (bounded wait), and what she typed is still in the deposit form.
     let gone = std::time::Instant::now();
     while b
@@ -541,12 +507,8 @@ async fn a_page_notices_its_session_ended_and_resumes_it_without_losing_what_was
     }
     let typed = amount.prop("value").await.unwrap();
     assert_eq!(typed.as_deref(), Some("12,34"));
-    wait("//section[@id='deposit']//button[text()='Depositar']".into())
-        .await
-        .click()
-        .await
-        .unwrap();
-    wait("//strong[@id='available' and text()='R$ 12,34']".into()).await;
+    click(b, "//section[@id='deposit']//button[text()='Depositar']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 12,34']").await;
     assert_eq!(ana.balances().await, (1_234, 0));
 }
 
