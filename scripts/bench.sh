@@ -28,6 +28,8 @@ secs=${BENCH_SECS:-10}
 accounts=${BENCH_ACCOUNTS:-10}
 mix=${BENCH_MIX:-1,1,1,1}
 idle_secs=${BENCH_IDLE_SECS:-5}
+# A Pix limit no simulated client reaches (domain::money::MAX_BALANCE, in cents).
+unlimited=1000000000000000
 base_port=${BENCH_BASE_PORT:-18081}
 out=${BENCH_OUT:-$CARGO_TARGET_DIR/bench}
 site=${SITE_DIR:-$CARGO_TARGET_DIR/site}
@@ -133,9 +135,11 @@ start_banks() {
     local listen=()
     [ "$own_listener" = 1 ] && listen=(INTERBANK_BIND_ADDR="127.0.0.1:${interbank_ports[$((id-1))]}")
     # Every simulated client comes from 127.0.0.1: the address gets the budget of 100,000
-    # clients (key lookups, sign-ups); each account keeps its own.
+    # clients (key lookups, sign-ups); each account keeps its own. Each simulated client pays
+    # thousands of Pix: no Pix limit per period (the check itself still runs on every debit).
     env BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
-      ADDRESS_BUDGET_SCALE=100000 "${auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
+      ADDRESS_BUDGET_SCALE=100000 PIX_DAY_LIMIT_CENTS=$unlimited PIX_NIGHT_LIMIT_CENTS=$unlimited \
+      PIX_COMPANY_LIMIT_CENTS=$unlimited "${auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
       "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
     pids+=($!)
   done

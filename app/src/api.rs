@@ -22,6 +22,7 @@ mod consent;
 mod dashboard;
 pub mod export;
 pub mod keys;
+mod limits;
 mod money;
 mod returns;
 #[cfg(feature = "ssr")]
@@ -38,5 +39,6 @@ pub use keys::{
     confirm_key, delete_key, get_keys, request_key, AllowPort, ConfirmKey, DeleteKey, GetKeys,
     KeyRequest, KeyView, KeysPage, RequestKey,
 };
+pub use limits::*;
 pub use money::*;
 pub use returns::*;

@@ -130,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("consent") view=pages::consent::ConsentPage/>
                     <Route path=StaticSegment("consents") view=pages::consent::Consents/>
                     <Route path=StaticSegment("keys") view=pages::keys::Keys/>
+                    <Route path=StaticSegment("limits") view=pages::limits::LimitsPage/>
                     <Route path=StaticSegment("receive") view=pages::receive::Receive/>
                     <Route path=StaticSegment("pay") view=pages::pay::Pay/>
                     <Route path=(StaticSegment("return"), ParamSegment("tx")) view=pages::return_pix::ReturnPage/>

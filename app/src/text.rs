@@ -153,6 +153,43 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
             days = domain::refusal::RETURN_DAYS_MAX
         )
         .to_string(),
+        Refusal::PixLimit {
+            bank,
+            period,
+            remaining,
+        } => {
+            let remaining = remaining.to_brl();
+            let bank = name(bank);
+            match period {
+                domain::pix_limits::Period::Day => {
+                    td_string!(l, refusal.pix_limit_day, remaining = remaining, bank = bank)
+                        .to_string()
+                }
+                domain::pix_limits::Period::Night => td_string!(
+                    l,
+                    refusal.pix_limit_night,
+                    remaining = remaining,
+                    bank = bank
+                )
+                .to_string(),
+            }
+        }
+    }
+}
+
+impl Say for domain::pix_limits::LimitError {
+    fn say(&self, l: Locale) -> String {
+        use domain::pix_limits::LimitError as E;
+        match self {
+            E::Negative => td_string!(l, err.limit_negative).to_string(),
+            E::AboveCeiling => td_string!(
+                l,
+                err.limit_ceiling,
+                max = domain::pix_limits::CEILING.to_brl()
+            )
+            .to_string(),
+            E::NightAboveDay => td_string!(l, err.limit_night_above_day).to_string(),
+        }
     }
 }
 
@@ -394,6 +431,7 @@ mod engine_errors {
                 E::KeyCode(e) => e.say(l),
                 E::Key(e) => e.say(l),
                 E::Refused(r) => crate::text::refusal(l, *r, &[]),
+                E::Limits(e) => e.say(l),
             }
         }
     }

@@ -5,6 +5,7 @@
 //! - [`money`]: [`Cents`], the only representation of money, and BRL parsing/formatting.
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
 //! - [`pix_key`]: [`PixKey`], every kind of Pix key (CPF, CNPJ, e-mail, phone, random).
+//! - [`pix_limits`]: a client's daytime and nighttime Pix limits, as the BCB sets them.
 //! - [`ids`]: [`BankId`], [`AccountId`], [`TxId`].
 //! - [`input`]: validation of names, e-mails, phones and passwords typed by a client.
 //! - [`consent`]: payment consents between banks (ids, terms, what each side sees).
@@ -23,6 +24,7 @@ pub mod input;
 pub mod money;
 pub mod packet;
 pub mod pix_key;
+pub mod pix_limits;
 pub mod refusal;
 pub mod tax_id;
 pub mod time_fmt;

@@ -71,6 +71,12 @@ impl Cents {
         Cents::amount(cents)
     }
 
+    /// Parses a limit as a client types it: like [`Cents::parse_amount`], but zero is allowed
+    /// (a client may block Pix in a period) and the caller checks the ceiling.
+    pub fn parse_limit(text: &str) -> Result<Cents, MoneyError> {
+        parse_cents(text).map(Cents)
+    }
+
     /// Formats as Brazilian reais: `R$ 1.234,56`, `-R$ 0,50`.
     pub fn to_brl(self) -> String {
         let negative = self.0 < 0;

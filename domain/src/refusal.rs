@@ -71,6 +71,13 @@ pub enum Refusal {
     ReturnExceeds,
     /// A devolução asked for more than [`RETURN_DAYS_MAX`] days after the Pix was received.
     ReturnTooLate,
+    /// The debit would take what the account at `bank` paid by Pix in this `period` beyond
+    /// its limit for it; `remaining` is what it may still pay until the period ends.
+    PixLimit {
+        bank: BankId,
+        period: crate::pix_limits::Period,
+        remaining: crate::Cents,
+    },
 }
 
 /// How long after receiving a Pix its receiver may still return it (devolução), in days.
@@ -101,7 +108,8 @@ impl Refusal {
             | Refusal::KeyBusy { bank }
             | Refusal::KeyUnknown { bank }
             | Refusal::KeyLimit { bank }
-            | Refusal::PortNotAllowed { bank } => Some(bank),
+            | Refusal::PortNotAllowed { bank }
+            | Refusal::PixLimit { bank, .. } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount

@@ -18,8 +18,8 @@ use crate::twopc::Unacked;
 use crate::twopc::{DecideItem, Decision, InDoubt, PrepareItem, Question, Resolution, Vote};
 use domain::consent::{ConsentId, ConsentView, Grant};
 use domain::dto::{
-    AccountView, BankInfo, Counterparty, Dashboard, DepositMethod, EntryKind, EntryView, Receipt,
-    ReceiptLine, ReceiverPreview, TransferReceipt, TxStatus,
+    AccountKind, AccountView, BankInfo, Counterparty, Dashboard, DepositMethod, EntryKind,
+    EntryView, Receipt, ReceiptLine, ReceiverPreview, TransferReceipt, TxStatus,
 };
 use domain::{AccountId, BankId, Cents, PixKey, Refusal, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
@@ -94,6 +94,9 @@ pub struct EngineConfig {
     /// How long past a plan's deadline a participant holding it without any proof of its
     /// decision gives its part up on its own (see `engine::engine::decisions`).
     pub expiry_grace_ms: i64,
+    /// The Pix limits of a client who set none (the node's configuration gives the BCB's;
+    /// none by default here).
+    pub pix_limits: domain::pix_limits::Defaults,
 }
 
 /// What the engine thread publishes after every batch, read without the queue by `/status`,
@@ -135,6 +138,7 @@ impl EngineConfig {
             identity: None,
             keyring: Arc::new(Keyring::default()),
             expiry_grace_ms: EXPIRY_GRACE_MS,
+            pix_limits: domain::pix_limits::Defaults::UNLIMITED,
         }
     }
 }
@@ -667,6 +671,7 @@ mod accounts;
 mod consents;
 pub mod decisions;
 mod keys;
+mod limits;
 pub mod protocol;
 mod returns;
 mod sessions;

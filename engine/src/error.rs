@@ -39,6 +39,9 @@ pub enum EngineError {
     /// devolução of a Pix not received, above what is left of it, or too late).
     #[error("refused: {0:?}")]
     Refused(domain::Refusal),
+    /// Pix limits a client may not set (negative, above the ceiling, night above day).
+    #[error(transparent)]
+    Limits(domain::pix_limits::LimitError),
 }
 
 /// Why a key cannot be claimed for an account (checked by the bank that owns the account).

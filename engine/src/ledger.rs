@@ -29,6 +29,7 @@
 use domain::consent::ConsentId;
 use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::money::MAX_BALANCE;
+use domain::pix_limits::{LimitSettings, PeriodAt};
 use domain::{AccountId, BankId, Cents, TaxId, TxId};
 use std::collections::{BTreeMap, HashMap};
 
@@ -251,6 +252,11 @@ pub enum Change {
         peer: BankId,
         position: Position,
     },
+    /// An account's Pix limits, as the client last set them.
+    PixLimits {
+        account: AccountId,
+        settings: LimitSettings,
+    },
 }
 
 #[derive(Default)]
@@ -271,6 +277,13 @@ pub struct Ledger {
     /// memory so that two returns in one batch see each other (the store sees a batch only
     /// once it is written).
     returned: BTreeMap<(TxId, AccountId), Cents>,
+    /// Pix limits a client set (an account not here has its kind's default).
+    limits: HashMap<AccountId, LimitSettings>,
+    /// What each account's Pix debits (pending or committed, returns aside) add up to in a
+    /// period, keyed by the period's start: known for an account once the engine counted its
+    /// period from the store ([`Ledger::count_pix_used`]), then kept up to date by every debit
+    /// prepared and aborted here. A count from an earlier period means nothing since.
+    pix_used: HashMap<AccountId, (i64, Cents)>,
 }
 
 /// Running sums over every account of this bank.
@@ -359,6 +372,57 @@ impl Ledger {
             self.returned.remove(&key);
         } else {
             self.returned.insert(key, next);
+        }
+    }
+
+    /// Sets the Pix limits clients set (from the store).
+    pub fn restore_limits(&mut self, limits: Vec<(AccountId, LimitSettings)>) {
+        self.limits = limits.into_iter().collect();
+    }
+
+    /// The Pix limits `account`'s client set, if any.
+    pub fn limit_settings(&self, account: AccountId) -> Option<LimitSettings> {
+        self.limits.get(&account).copied()
+    }
+
+    /// Stores new Pix limits for `account`.
+    pub fn set_limits(&mut self, account: AccountId, settings: LimitSettings) {
+        self.limits.insert(account, settings);
+        self.changes.push(Change::PixLimits { account, settings });
+    }
+
+    /// What `account` has paid by Pix in the period that started at `period_start_ms`, if this
+    /// ledger has been counting it since before then; `None`: ask the store.
+    pub fn pix_used(&self, account: AccountId, period_start_ms: i64) -> Option<Cents> {
+        match self.pix_used.get(&account) {
+            Some((start, used)) if *start == period_start_ms => Some(*used),
+            Some((start, _)) if *start < period_start_ms => Some(Cents::ZERO),
+            _ => None,
+        }
+    }
+
+    /// Starts counting `account`'s Pix debits in the period that started at `period_start_ms`
+    /// from `used`, what the store holds of them.
+    pub fn count_pix_used(&mut self, account: AccountId, period_start_ms: i64, used: Cents) {
+        self.pix_used.insert(account, (period_start_ms, used));
+    }
+
+    /// Counts a Pix debit of `amount` prepared at `at_ms` (`back`: aborted, given back) for an
+    /// account being counted.
+    fn count_pix_debit(&mut self, account: AccountId, amount: Cents, at_ms: i64, back: bool) {
+        let period = PeriodAt::of(at_ms).starts_ms;
+        let Some((start, used)) = self.pix_used.get_mut(&account) else {
+            return;
+        };
+        if back {
+            if *start == period {
+                *used = Cents::new((used.get() - amount.get()).max(0));
+            }
+        } else if *start == period {
+            *used = used.checked_add(amount).unwrap_or(MAX_BALANCE);
+        } else if *start < period {
+            *start = period;
+            *used = amount;
         }
     }
 
@@ -571,6 +635,9 @@ impl Ledger {
         );
         acc.available = available;
         acc.blocked = blocked;
+        if returns.is_none() {
+            self.count_pix_debit(account, amount, now_ms, false);
+        }
         self.record_prepared(
             tx,
             PreparedPart {
@@ -763,8 +830,14 @@ impl Ledger {
             acc.blocked = blocked;
             acc.incoming = incoming;
             self.push_balances(part.account);
-            if let (Some(original), TxStatus::Aborted) = (&part.returns, status) {
-                self.count_return(original, part.account, amount, true);
+            match (&part.returns, part.side, status) {
+                (Some(original), _, TxStatus::Aborted) => {
+                    self.count_return(original, part.account, amount, true)
+                }
+                (None, Side::Debit, TxStatus::Aborted) => {
+                    self.count_pix_debit(part.account, amount, part.prepared_ms, true)
+                }
+                _ => {}
             }
             if let Some(peer) = part.peer {
                 let mut position = self.position(peer);

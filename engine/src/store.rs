@@ -14,6 +14,7 @@ use crate::twopc::InDoubt;
 use crate::twopc::Unacked;
 use domain::consent::{ConsentId, ConsentTerms, Grant};
 use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
+use domain::pix_limits::{LimitSettings, PixLimits};
 use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
@@ -191,7 +192,49 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         let mut ledger = Ledger::restore(accounts, prepared, self.load_books()?);
         ledger.restore_returns(self.load_returns()?);
+        ledger.restore_limits(self.load_limits()?);
         Ok(ledger)
+    }
+
+    /// The Pix limits clients set.
+    fn load_limits(&self) -> StoreResult<Vec<(AccountId, LimitSettings)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT account_id, day_cents, night_cents, raise_day_cents, raise_night_cents, raise_from_ms
+             FROM pix_limits",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let limits = |day: i64, night: i64| PixLimits {
+                day: Cents::new(day),
+                night: Cents::new(night),
+            };
+            let raise = match (
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ) {
+                (Some(day), Some(night), Some(from)) => Some((limits(day, night), from)),
+                _ => None,
+            };
+            Ok((
+                AccountId(r.get(0)?),
+                LimitSettings {
+                    current: limits(r.get(1)?, r.get(2)?),
+                    raise,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// What `account`'s Pix debits (pending or committed; devoluções aside) add up to since
+    /// `since_ms`.
+    pub fn pix_debits_since(&self, account: AccountId, since_ms: i64) -> StoreResult<Cents> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(SUM(amount_cents), 0) FROM entries
+             WHERE account_id = ?1 AND kind = 'pix_out' AND status <> 'aborted'
+               AND returned_for IS NULL AND created_ms >= ?2",
+        )?;
+        stmt.query_row(params![account.0, since_ms], |r| Ok(Cents::new(r.get(0)?)))
     }
 
     /// What has been returned of each Pix, per account, pending or committed.

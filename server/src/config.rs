@@ -424,7 +424,44 @@ fn engine(
                 })?,
         ),
     };
+    engine.pix_limits = pix_limits(v)?;
     Ok(engine)
+}
+
+/// The Pix limits of a client who set none: `PIX_DAY_LIMIT_CENTS` and `PIX_NIGHT_LIMIT_CENTS`
+/// for individuals (the night's not above the day's), `PIX_COMPANY_LIMIT_CENTS` for companies in
+/// either period; each unset one keeps [`domain::pix_limits::Defaults::STANDARD`]'s.
+fn pix_limits(v: &Vars) -> Result<domain::pix_limits::Defaults, ConfigError> {
+    use domain::money::MAX_BALANCE;
+    use domain::pix_limits::{Defaults, PixLimits};
+    let standard = Defaults::STANDARD;
+    let cents = |key: &'static str, default: domain::Cents| match v.get(key) {
+        None => Ok(default),
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|c| (0..=MAX_BALANCE.get()).contains(c))
+            .map(domain::Cents::new)
+            .ok_or_else(|| invalid(key, format!("cents, 0 to {}", MAX_BALANCE.get()))),
+    };
+    let individual = PixLimits {
+        day: cents("PIX_DAY_LIMIT_CENTS", standard.individual.day)?,
+        night: cents("PIX_NIGHT_LIMIT_CENTS", standard.individual.night)?,
+    };
+    if individual.night > individual.day {
+        return Err(invalid(
+            "PIX_NIGHT_LIMIT_CENTS",
+            "not above PIX_DAY_LIMIT_CENTS",
+        ));
+    }
+    let company = cents("PIX_COMPANY_LIMIT_CENTS", standard.company.day)?;
+    Ok(Defaults {
+        individual,
+        company: PixLimits {
+            day: company,
+            night: company,
+        },
+    })
 }
 
 /// How long a bank may go without holding the token before it regenerates it whatever its

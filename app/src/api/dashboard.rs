@@ -24,6 +24,8 @@ pub struct DashboardPage {
     pub linked: Vec<LinkedAccount>,
     /// The account's own Pix keys (canonical): a Pix to one of them is a Pix to oneself.
     pub keys: Vec<String>,
+    /// The account's Pix limits and what remains of this period's: shown before confirming.
+    pub limits: domain::pix_limits::LimitsView,
 }
 
 #[server(endpoint = "get_dashboard")]
@@ -46,9 +48,11 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
         .into_iter()
         .map(|e| e.key.canonical())
         .collect();
+    let limits = engine.pix_limits(account).await.map_err(ssr::from_engine)?;
     Ok(DashboardPage {
         dashboard,
         keys,
+        limits,
         deposit_tx_id: engine.new_tx_id().to_string(),
         pix_tx_id: engine.new_tx_id().to_string(),
         packet_tx_id: engine.new_tx_id().to_string(),

@@ -168,6 +168,10 @@ pub fn from_engine(e: EngineError) -> AppError {
         EngineError::KeyCode(_) => AppError::field("code", msg),
         EngineError::Key(_) => AppError::field("key", msg),
         EngineError::Refused(_) => AppError::Refused(msg),
+        EngineError::Limits(_) => AppError::BadInput {
+            field: None,
+            message: msg,
+        },
         EngineError::Unexpected => AppError::Unexpected,
     }
 }

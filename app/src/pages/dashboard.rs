@@ -19,6 +19,7 @@ use crate::text::Say;
 use domain::dto::{
     BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, ReceiverPreview, TxStatus,
 };
+use domain::pix_limits::{LimitsView, Period};
 use domain::time_fmt::{format_brasilia_date, format_brasilia_time};
 use domain::BankId;
 use domain::{Cents, PixKey};
@@ -141,6 +142,8 @@ fn Overview(page: Page) -> impl IntoView {
                 <div><span class="label">{t!(i18n, common.available)}</span><strong id="available">{move || page.with(|p| p.dashboard.account.available.to_brl())}</strong></div>
                 <div><span class="label">{t!(i18n, common.blocked)}</span><strong id="blocked">{move || page.with(|p| p.dashboard.account.blocked.to_brl())}</strong></div>
             </div>
+            <p class="muted" id="limit-line">{move || page.with(|p| limit_left(i18n.get_locale(), &p.limits))}
+                " "<a href="/limits">{t!(i18n, limits.adjust)}</a></p>
         </section>
         <div class="columns">
             // Pix first and primary: it is what a client comes for; a deposit is the exception.
@@ -286,6 +289,17 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
     })
 }
 
+/// What remains of the client's Pix limit in this period, and until when, as a sentence.
+fn limit_left(l: Locale, limits: &LimitsView) -> String {
+    let remaining = limits.remaining.to_brl();
+    let until = domain::time_fmt::format_brasilia_time(limits.period_ends_ms);
+    match limits.period {
+        Period::Day => td_string!(l, limits.left_day, remaining = remaining, until = until),
+        Period::Night => td_string!(l, limits.left_night, remaining = remaining, until = until),
+    }
+    .to_string()
+}
+
 /// What the Pix review found: the receiver, the amount, and what is sent on confirmation.
 #[derive(Clone, Debug, PartialEq)]
 struct PixReview {
@@ -305,10 +319,11 @@ async fn review_pix(
 ) -> Result<PixReview, (&'static str, String)> {
     let pix_key = PixKey::parse(&key).map_err(|e| ("key", e.say(l)))?;
     let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.say(l)))?;
-    let (mine, available) = page.with_untracked(|p| {
+    let (mine, available, limits) = page.with_untracked(|p| {
         (
             p.keys.contains(&pix_key.canonical()),
             p.dashboard.account.available,
+            p.limits.clone(),
         )
     });
     if mine {
@@ -319,6 +334,9 @@ async fn review_pix(
             "amount",
             td_string!(l, pix.insufficient, available = available.to_brl()).to_string(),
         ));
+    }
+    if amount > limits.remaining {
+        return Err(("amount", limit_left(l, &limits)));
     }
     let receiver = lookup_receiver(pix_key.canonical(), None)
         .await
@@ -407,6 +425,8 @@ fn PixCard(
                         <p>{t!(i18n, pix.sending)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
                            <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
+                        <p class="muted" id="pix-limit-left">{move || page.with(|p| limit_left(i18n.get_locale(), &p.limits))}
+                           " "<a href="/limits">{t!(i18n, limits.adjust)}</a></p>
                         <ActionForm action=send attr:class="form">
                             <input type="hidden" name="key" value=r.key.clone()/>
                             <input type="hidden" name="bank" value=r.bank.clone()/>

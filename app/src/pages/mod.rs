@@ -5,6 +5,7 @@ pub mod consent;
 pub mod dashboard;
 pub mod keys;
 pub mod landing;
+pub mod limits;
 pub mod login;
 pub mod packet;
 pub mod pay;

@@ -295,6 +295,8 @@ impl State {
             key_masked: payer_holder.tax_id.masked(),
             bank,
         };
+        self.check_pix_limit(payer, amount, now)
+            .map_err(EngineError::Refused)?;
         self.ledger
             .prepare_debit(&tx, PartKey::single(payer), amount, to_payee, now)?;
         if let Err(e) =

@@ -384,6 +384,8 @@ impl State {
                         (*owner, Some(consent))
                     }
                 };
+                // The payer's limit for this period, own Pix or a draw on a consent alike.
+                self.check_pix_limit(account, amount, now)?;
                 let part = PartKey {
                     leg,
                     account,

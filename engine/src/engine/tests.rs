@@ -1376,6 +1376,58 @@ mod two_phase {
         assert_eq!(balances(&engine, ana).await, (700, 300));
     }
 
+    /// Issue 27: a packet of another bank drawing on a consent counts against the owner's Pix
+    /// limit here, like her own Pix; an aborted draw gives its part of the limit back.
+    #[tokio::test]
+    async fn a_draw_on_a_consent_counts_against_the_owners_pix_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(&dir);
+        config.pix_limits = domain::pix_limits::Defaults::STANDARD;
+        let (engine, _t) = EngineHandle::start(config, Arc::new(FixedClock(NOW))).unwrap();
+        let (ana, _beto) = funded(&engine).await;
+        let limits = domain::pix_limits::PixLimits {
+            day: Cents::new(500),
+            night: Cents::new(500),
+        };
+        engine.set_pix_limits(ana, limits).await.unwrap();
+        let draw = |amount: i64| PrepareItem {
+            tx: engine.new_tx_id(),
+            parts: vec![(
+                0,
+                PartSpec::Debit {
+                    source: from_ana(),
+                    amount: Cents::new(amount),
+                    to: cp("x"),
+                },
+            )],
+            plan: None,
+        };
+        let first = draw(300);
+        assert_eq!(
+            prepare(&engine, 1, vec![first.clone()]).await,
+            vec![Vote::Prepared]
+        );
+        let over = Vote::Refused {
+            leg: 0,
+            reason: Refusal::PixLimit {
+                bank: bank(2),
+                period: domain::pix_limits::Period::Day,
+                remaining: Cents::new(200),
+            },
+        };
+        assert_eq!(prepare(&engine, 1, vec![draw(300)]).await, vec![over]);
+        assert_eq!(balances(&engine, ana).await, (700, 300));
+        engine
+            .decide(bank(1), vec![decision(&first.tx, false)])
+            .await
+            .unwrap();
+        assert_eq!(
+            prepare(&engine, 1, vec![draw(500)]).await,
+            vec![Vote::Prepared],
+            "the aborted draw no longer counts"
+        );
+    }
+
     /// `item` with coordinator `c`'s plan, changed by `change` before `signer` signs it.
     fn with_plan(
         c: u16,
@@ -1999,6 +2051,8 @@ mod two_phase {
         assert_eq!(balances(&engine, ana).await, (900, 0));
     }
 }
+
+mod limits;
 
 /// A clock the test sets.
 struct SetClock(std::sync::atomic::AtomicI64);

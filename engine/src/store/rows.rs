@@ -141,6 +141,24 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
                 "status change for an entry that is not pending: {tx_id}"
             );
         }
+        Change::PixLimits { account, settings } => {
+            let raise = settings.raise;
+            tx.prepare_cached(
+                "INSERT INTO pix_limits (account_id, day_cents, night_cents, raise_day_cents, raise_night_cents, raise_from_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (account_id) DO UPDATE SET day_cents = excluded.day_cents, night_cents = excluded.night_cents,
+                 raise_day_cents = excluded.raise_day_cents, raise_night_cents = excluded.raise_night_cents,
+                 raise_from_ms = excluded.raise_from_ms",
+            )?
+            .execute(params![
+                account.0,
+                settings.current.day.get(),
+                settings.current.night.get(),
+                raise.map(|(l, _)| l.day.get()),
+                raise.map(|(l, _)| l.night.get()),
+                raise.map(|(_, from)| from)
+            ])?;
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod consent;
 mod faults;
 mod interbank_input;
 mod keys;
+mod limits;
 mod operations;
 mod receipt;
 mod recovery;

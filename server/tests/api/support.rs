@@ -45,6 +45,11 @@ impl Bank {
             // with, and room for the many clients every test runs from 127.0.0.1.
             .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
             .env("ADDRESS_BUDGET_SCALE", "1000")
+            // No Pix limit by default (limits.rs sets its own): what a test moves must not
+            // depend on the hour it runs at.
+            .env("PIX_DAY_LIMIT_CENTS", UNLIMITED_PIX)
+            .env("PIX_NIGHT_LIMIT_CENTS", UNLIMITED_PIX)
+            .env("PIX_COMPANY_LIMIT_CENTS", UNLIMITED_PIX)
             .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
             .env("BANK_ID", id.to_string())
             .env("BIND_ADDR", addr)
@@ -499,6 +504,9 @@ pub async fn wait_until(
 
 /// Every bank's limit in the test consortium: far above what any test moves.
 pub const LIMIT_CENTS: i64 = 100_000_000_000;
+
+/// A Pix limit no test reaches (`domain::money::MAX_BALANCE`, in cents).
+pub const UNLIMITED_PIX: &str = "1000000000000000";
 
 /// Creates a bank's key with `bank-node keygen` (as an operator would); its public key.
 pub fn keygen(key_file: &Path) -> String {
