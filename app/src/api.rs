@@ -25,6 +25,7 @@ pub mod keys;
 mod limits;
 mod money;
 mod returns;
+mod schedule;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -42,3 +43,4 @@ pub use keys::{
 pub use limits::*;
 pub use money::*;
 pub use returns::*;
+pub use schedule::*;

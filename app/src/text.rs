@@ -177,6 +177,42 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
     }
 }
 
+impl Say for domain::schedule::ScheduleError {
+    fn say(&self, l: Locale) -> String {
+        use domain::schedule::ScheduleError as E;
+        match self {
+            E::NotAfterToday => td_string!(l, err.schedule_not_after_today).to_string(),
+            E::TooFar => td_string!(
+                l,
+                err.schedule_too_far,
+                days = domain::schedule::MAX_DAYS_AHEAD
+            )
+            .to_string(),
+            E::TooMany => td_string!(
+                l,
+                err.schedule_too_many,
+                max = domain::schedule::WAITING_PER_ACCOUNT
+            )
+            .to_string(),
+            E::NotWaiting => td_string!(l, err.schedule_not_waiting).to_string(),
+        }
+    }
+}
+
+/// Why a scheduled Pix was not sent, as a sentence for the client.
+pub fn schedule_failure(
+    l: Locale,
+    why: domain::schedule::ScheduleFailure,
+    banks: &[BankInfo],
+) -> String {
+    use domain::schedule::ScheduleFailure as F;
+    match why {
+        F::Refused { refusal: r } => refusal(l, r, banks),
+        F::NoReceiver => td_string!(l, schedule.no_receiver).to_string(),
+        F::NotDelivered => td_string!(l, schedule.not_delivered).to_string(),
+    }
+}
+
 impl Say for domain::pix_limits::LimitError {
     fn say(&self, l: Locale) -> String {
         use domain::pix_limits::LimitError as E;

@@ -11,6 +11,7 @@
 //! - [`consent`]: payment consents between banks (ids, terms, what each side sees).
 //! - [`dto`]: the shapes the server sends to the browser.
 //! - [`packet`]: a Pix packet as a client asks for it, checked once ([`packet::Packet`]).
+//! - [`schedule`]: scheduled Pix (Pix agendado) as a client sees them, and when one may run.
 //! - [`refusal`]: why a transfer was refused, as a typed code ([`Refusal`]).
 //! - [`time_fmt`]: formatting of timestamps for display.
 //!
@@ -26,6 +27,7 @@ pub mod packet;
 pub mod pix_key;
 pub mod pix_limits;
 pub mod refusal;
+pub mod schedule;
 pub mod tax_id;
 pub mod time_fmt;
 

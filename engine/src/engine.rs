@@ -415,6 +415,8 @@ struct State {
     directory: Directory,
     /// Settlement windows closed here, their reports and payments.
     windows: crate::settlement::Windows,
+    /// Scheduled Pix waiting for their day or running.
+    schedules: crate::schedule::Schedules,
     key_codes: crate::key_codes::KeyCodes,
     /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
     /// account it is at, until when). In memory, like codes: a restart asks the owner again.
@@ -466,6 +468,9 @@ impl State {
         let windows = store
             .load_windows()
             .map_err(|e| format!("loading settlement windows: {e}"))?;
+        let schedules = store
+            .load_schedules()
+            .map_err(|e| format!("loading scheduled Pix: {e}"))?;
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
@@ -484,6 +489,7 @@ impl State {
             consents,
             directory,
             windows,
+            schedules,
             key_codes: Default::default(),
             port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
@@ -544,6 +550,7 @@ impl State {
         let consents = self.consents.take_changes();
         let directory = self.directory.take_changes();
         let settlement = self.windows.take_changes();
+        let schedules = self.schedules.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
@@ -551,6 +558,7 @@ impl State {
             consents: &consents,
             directory: &directory,
             settlement: &settlement,
+            schedules: &schedules,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
@@ -558,6 +566,7 @@ impl State {
             && consents.is_empty()
             && directory.is_empty()
             && settlement.is_empty()
+            && schedules.is_empty()
         {
             true
         } else {
@@ -633,6 +642,10 @@ impl State {
             Ok(windows) => self.windows = windows,
             Err(e) => panic!("cannot reload settlement windows after a failed commit: {e}"),
         }
+        match self.store.load_schedules() {
+            Ok(schedules) => self.schedules = schedules,
+            Err(e) => panic!("cannot reload scheduled Pix after a failed commit: {e}"),
+        }
     }
 
     fn execute(&mut self, command: Command, now: i64) {
@@ -674,6 +687,7 @@ mod keys;
 mod limits;
 pub mod protocol;
 mod returns;
+mod schedule;
 mod sessions;
 mod settlement;
 mod two_phase;

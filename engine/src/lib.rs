@@ -19,6 +19,8 @@
 //! - [`twopc`]: two-phase commit across banks: its items, the round and phase-two delivery, sans-IO.
 //! - [`coordinator`]: a bank as 2PC coordinator (claims, queue, rounds, deliveries), sans-IO: the
 //!   node and the simulation drive this same state machine.
+//! - [`schedule`]: scheduled Pix (Pix agendado), waiting for their day, run under an id fixed
+//!   when their day comes.
 //! - [`settlement`]: settlement windows: signed reports compared pairwise, and the signed steps
 //!   of paying a window, pure.
 //! - [`wire`]: every inter-bank route and message, and the protocol version.
@@ -40,6 +42,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod proof;
 pub mod ring;
+pub mod schedule;
 pub mod settlement;
 pub mod store;
 pub mod throttle;

@@ -9,6 +9,7 @@ use crate::auth::{PasswordHash, TokenHash};
 use crate::consent::{Consent, ConsentChange, Consents, Link};
 use crate::directory::{DirChange, DirEntry, Directory, Reservation};
 use crate::ledger::{Account, Books, Change, Entry, Ledger, Position, PreparedPart, Side};
+use crate::schedule::Scheduled;
 use crate::twopc::proof::{Digest, Proof, SignedPlan};
 use crate::twopc::InDoubt;
 use crate::twopc::Unacked;
@@ -42,6 +43,8 @@ pub struct Batch<'a> {
     pub directory: &'a [DirChange],
     /// Settlement windows changed, each written whole.
     pub settlement: &'a [crate::settlement::Window],
+    /// Scheduled Pix added or changed, each written whole.
+    pub schedules: &'a [Scheduled],
 }
 
 /// A session row as restored at start-up.
@@ -427,7 +430,40 @@ impl Store {
             )?
             .execute(params![window_number(window.number())?, body])?;
         }
+        for scheduled in batch.schedules {
+            apply_schedule(&tx, scheduled)?;
+        }
         tx.commit()
+    }
+
+    /// Scheduled Pix still open (waiting or running), and the highest id ever given.
+    pub fn load_schedules(&self) -> StoreResult<crate::schedule::Schedules> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM scheduled_pix WHERE status = 'waiting' OR status = 'running'"
+        ))?;
+        let open = stmt
+            .query_map([], row_to_scheduled)?
+            .collect::<StoreResult<Vec<_>>>()?;
+        let last: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM scheduled_pix", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(crate::schedule::Schedules::restore(
+            open,
+            u64::try_from(last).unwrap_or(0),
+        ))
+    }
+
+    /// `account`'s newest `limit` scheduled Pix that ended (done, failed, cancelled).
+    pub fn ended_schedules(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Scheduled>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM scheduled_pix
+             WHERE account_id = ?1 AND status <> 'waiting' AND status <> 'running'
+             ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![account.0, limit], row_to_scheduled)?;
+        rows.collect()
     }
 
     /// The newest `limit` entries of an account's statement. A credit shows only once it

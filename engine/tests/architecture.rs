@@ -18,6 +18,7 @@ const PURE: &[&str] = &[
     "src/consent.rs",
     "src/ledger.rs",
     "src/settlement.rs",
+    "src/schedule.rs",
     "src/key_codes.rs",
     "src/throttle.rs",
 ];

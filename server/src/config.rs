@@ -75,6 +75,8 @@ pub struct Config {
     /// `ADDRESS_BUDGET_SCALE`: how many clients' worth of key lookups, codes and sign-ups one
     /// source address gets (see `engine::budget::ClientBudgets`).
     pub address_budget_scale: u32,
+    /// `SCHEDULE_EVERY_MS`: how often scheduled Pix whose time came are looked for and sent.
+    pub schedule_every_ms: u64,
 }
 
 /// The operators' bearer token. Never serialised, never printed.
@@ -212,6 +214,7 @@ impl Config {
                     })?,
             },
             public_origin,
+            schedule_every_ms: v.ms_from("SCHEDULE_EVERY_MS", 30_000, 50)?,
             address_budget_scale: match v.get("ADDRESS_BUDGET_SCALE") {
                 None => 1,
                 Some(t) => t

@@ -18,6 +18,7 @@
 //! - [`lookups`]: receivers looked up at other banks (with a short cache), linked accounts.
 //! - [`settlement`]: settlement windows between banks: a close's reports exchanged, payment
 //!   steps delivered; [`operator`]: the operators' API for them (`OPERATOR_TOKEN`).
+//! - [`scheduler`]: sends scheduled Pix when their day comes (`SCHEDULE_EVERY_MS`).
 //! - [`evidence`]: what other banks signed, kept for disputes; `bank-node evidence <tx>`.
 //! - [`fault`]: test-only crash points of the coordinator (`FAULT_INJECT`).
 //!
@@ -38,6 +39,7 @@ pub mod origin;
 pub mod peer_auth;
 pub mod peers;
 pub mod ring_driver;
+pub mod scheduler;
 pub mod settlement;
 pub mod twopc_driver;
 
@@ -84,6 +86,12 @@ pub async fn run(
         None => (None, None, None),
     };
     let stopper = engine.clone();
+    tokio::spawn(scheduler::run(
+        engine.clone(),
+        node.clone()
+            .map(|n| n as Arc<dyn engine::consortium::Consortium>),
+        std::time::Duration::from_millis(config.schedule_every_ms),
+    ));
     let (router, interbank) = http::router(&config, engine, gate, ring, node);
     // The inter-bank API on a listener of its own (which a firewall can keep to the members'
     // addresses), bounded per source address; or beside the pages.

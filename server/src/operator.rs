@@ -110,18 +110,23 @@ struct Listing {
 }
 
 async fn list(Extension(node): Extension<Arc<Node>>) -> Response {
-    let snapshot = node.engine().snapshot().settlement;
     match node
         .engine()
         .windows(engine::engine::WINDOWS_LISTED_MAX)
         .await
     {
-        Ok(windows) => Json(Listing {
-            last_window: snapshot.last_window,
-            disagreements: snapshot.disagreements,
-            windows: windows.into_iter().map(WindowView::of).collect(),
-        })
-        .into_response(),
+        Ok(windows) => {
+            // Read after the windows: the engine publishes its snapshot before it answers, so
+            // the counts are at least as new as the windows listed (read before, they could
+            // lag them by a batch).
+            let snapshot = node.engine().snapshot().settlement;
+            Json(Listing {
+                last_window: snapshot.last_window,
+                disagreements: snapshot.disagreements,
+                windows: windows.into_iter().map(WindowView::of).collect(),
+            })
+            .into_response()
+        }
         Err(e) => crate::interbank::engine_unavailable(e),
     }
 }

@@ -26,6 +26,10 @@ pub struct DashboardPage {
     pub keys: Vec<String>,
     /// The account's Pix limits and what remains of this period's: shown before confirming.
     pub limits: domain::pix_limits::LimitsView,
+    /// The account's scheduled Pix: waiting or running, then the newest ended.
+    pub scheduled: Vec<domain::schedule::ScheduledView>,
+    /// The first day a Pix may be scheduled for (`yyyy-mm-dd`, Brasília): tomorrow.
+    pub first_schedule_day: String,
 }
 
 #[server(endpoint = "get_dashboard")]
@@ -49,10 +53,13 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
         .map(|e| e.key.canonical())
         .collect();
     let limits = engine.pix_limits(account).await.map_err(ssr::from_engine)?;
+    let scheduled = engine.scheduled(account).await.map_err(ssr::from_engine)?;
     Ok(DashboardPage {
         dashboard,
         keys,
         limits,
+        scheduled,
+        first_schedule_day: domain::time_fmt::date_input(engine.now_ms() + 86_400_000),
         deposit_tx_id: engine.new_tx_id().to_string(),
         pix_tx_id: engine.new_tx_id().to_string(),
         packet_tx_id: engine.new_tx_id().to_string(),

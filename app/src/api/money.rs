@@ -104,7 +104,7 @@ pub async fn send_pix(
 
 /// Key lookups within the client's budget.
 #[cfg(feature = "ssr")]
-mod lookup {
+pub(crate) mod lookup {
     use crate::api::ssr;
     use crate::error::AppError;
     use domain::dto::ReceiverPreview;

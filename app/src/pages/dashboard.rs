@@ -7,8 +7,8 @@
 //! rendered, so a double submit pays once.
 
 use crate::api::{
-    get_dashboard, lookup_receiver, DashboardPage as Page, Deposit, Logout, SendPacket, SendPix,
-    StartLink,
+    get_dashboard, lookup_receiver, CancelScheduled, DashboardPage as Page, Deposit, Logout,
+    SchedulePix, SendPacket, SendPix, StartLink,
 };
 use crate::error::AppError;
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
@@ -20,6 +20,7 @@ use domain::dto::{
     BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, ReceiverPreview, TxStatus,
 };
 use domain::pix_limits::{LimitsView, Period};
+use domain::schedule::{ScheduleStatus, ScheduledView};
 use domain::time_fmt::{format_brasilia_date, format_brasilia_time};
 use domain::BankId;
 use domain::{Cents, PixKey};
@@ -75,6 +76,8 @@ fn Overview(page: Page) -> impl IntoView {
     let page = RwSignal::new(page);
     let deposit = ServerAction::<Deposit>::new();
     let send = ServerAction::<SendPix>::new();
+    let schedule = ServerAction::<SchedulePix>::new();
+    let cancel = ServerAction::<CancelScheduled>::new();
     let packet = ServerAction::<SendPacket>::new();
     let logout = ServerAction::<Logout>::new();
     let deposit_id = RwSignal::new(ids.0);
@@ -104,6 +107,16 @@ fn Overview(page: Page) -> impl IntoView {
         pix_id,
         |p| p.pix_tx_id.clone(),
     );
+    // Scheduling and cancelling change only the list: fresh figures, no id to renew.
+    for version in [schedule.version(), cancel.version()] {
+        Effect::new(move |previous: Option<usize>| {
+            let v = version.get();
+            if previous.is_some_and(|p| p != v) {
+                refresh();
+            }
+            v
+        });
+    }
     renew_after(
         packet.version(),
         move || matches!(packet.value().get_untracked(), Some(Ok(_))),
@@ -147,11 +160,12 @@ fn Overview(page: Page) -> impl IntoView {
         </section>
         <div class="columns">
             // Pix first and primary: it is what a client comes for; a deposit is the exception.
-            <PixCard send tx_id=pix_id page/>
+            <PixCard send schedule tx_id=pix_id page/>
             <DepositCard deposit tx_id=deposit_id/>
         </div>
         {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
         {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
+        {move || view! { <Scheduled list=page.with(|p| p.scheduled.clone()) banks=page.with(|p| p.banks.clone()) cancel/> }}
         {move || view! { <History entries=page.with(|p| p.dashboard.recent.clone()) banks=page.with(|p| p.banks.clone())/> }}
     }
     .into_any()
@@ -289,6 +303,74 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
     })
 }
 
+/// Brasília day `day` as the client reads it: `08/12/2026`.
+fn day_shown(day: i64) -> String {
+    format_brasilia_date(domain::schedule::runs_from_ms(day))
+}
+
+/// A date input's `yyyy-mm-dd` as the client reads it: `08/12/2026`.
+fn date_shown(date: &str) -> String {
+    domain::time_fmt::end_of_brasilia_day(date)
+        .map(format_brasilia_date)
+        .unwrap_or_else(|| date.to_string())
+}
+
+/// The client's scheduled Pix (Pix agendado): each with its day, amount, receiver and where it
+/// stands; one waiting can be cancelled (asked first), one sent opens its comprovante, one not
+/// sent says why.
+#[component]
+fn Scheduled(
+    list: Vec<ScheduledView>,
+    banks: Vec<BankInfo>,
+    cancel: ServerAction<CancelScheduled>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let cancelled = last_result(cancel.value());
+    (!list.is_empty()).then(|| view! {
+        <section class="card" id="scheduled">
+            <h2>{t!(i18n, schedule.title)}</h2>
+            {error_banner(cancelled)}
+            <ul class="scheduled-list">
+                {list.into_iter().map(|s| {
+                    let l = i18n.get_locale_untracked();
+                    let bank = crate::text::bank_name(l, s.receiver_bank, &banks);
+                    let (class, label) = match s.status {
+                        ScheduleStatus::Waiting => ("pending", td_string!(l, schedule.waiting).to_string()),
+                        ScheduleStatus::Running => ("pending", td_string!(l, schedule.running).to_string()),
+                        ScheduleStatus::Done => ("committed", td_string!(l, schedule.sent).to_string()),
+                        ScheduleStatus::Cancelled => ("neutral", td_string!(l, schedule.cancelled).to_string()),
+                        ScheduleStatus::Failed { why } => ("neutral", td_string!(l, schedule.failed, why = crate::text::schedule_failure(l, why, &banks)).to_string()),
+                    };
+                    let waiting = s.status == ScheduleStatus::Waiting;
+                    let receipt_link = s.tx_id.clone().filter(|_| s.status == ScheduleStatus::Done);
+                    view! {
+                        <li class="scheduled-row" data-id=s.id.to_string() data-status=class>
+                            <strong>{day_shown(s.day)}</strong>
+                            " "<strong>{s.amount.to_brl()}</strong>
+                            <span>{format!(" · {} · {} · {}", s.receiver_name, s.key_masked, bank)}</span>
+                            <span class=format!("badge {class}")>{label}</span>
+                            {receipt_link.map(|tx| view! { " "<a class="open-receipt" href=receipt::href(tx.as_str())>{t!(i18n, receipt.open)}</a> })}
+                            {waiting.then(|| view! {
+                                <details class="confirm-delete">
+                                    <summary class="link danger">{t!(i18n, schedule.cancel)}</summary>
+                                    <ActionForm action=cancel attr:class="inline">
+                                        <input type="hidden" name="id" value=s.id.to_string()/>
+                                        <span>{t!(i18n, schedule.cancel_confirm)}</span>
+                                        " "<button type="submit" class="danger">{t!(i18n, schedule.cancel_yes)}</button>
+                                    </ActionForm>
+                                </details>
+                            })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            {move || matches!(cancelled.get(), Some(Ok(_))).then(|| view! {
+                <p class="ok" role="status" id="schedule-cancelled">{t!(i18n, schedule.cancelled_ok)}</p>
+            })}
+        </section>
+    })
+}
+
 /// What remains of the client's Pix limit in this period, and until when, as a sentence.
 fn limit_left(l: Locale, limits: &LimitsView) -> String {
     let remaining = limits.remaining.to_brl();
@@ -308,15 +390,19 @@ struct PixReview {
     key: String,
     bank: String,
     amount_text: String,
+    /// The day it is scheduled for (`yyyy-mm-dd`); `None`: sent now.
+    date: Option<String>,
 }
 
 /// Looks `key` up in the directory and checks the Pix against the client's own keys and balance.
 async fn review_pix(
     key: String,
     amount_text: String,
+    date: String,
     page: RwSignal<Page>,
     l: Locale,
 ) -> Result<PixReview, (&'static str, String)> {
+    let date = Some(date.trim().to_string()).filter(|d| !d.is_empty());
     let pix_key = PixKey::parse(&key).map_err(|e| ("key", e.say(l)))?;
     let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.say(l)))?;
     let (mine, available, limits) = page.with_untracked(|p| {
@@ -329,13 +415,14 @@ async fn review_pix(
     if mine {
         return Err(("key", td_string!(l, pix.own).to_string()));
     }
-    if amount > available {
+    // A scheduled Pix meets the balance and the limit of its day, checked then.
+    if date.is_none() && amount > available {
         return Err((
             "amount",
             td_string!(l, pix.insufficient, available = available.to_brl()).to_string(),
         ));
     }
-    if amount > limits.remaining {
+    if date.is_none() && amount > limits.remaining {
         return Err(("amount", limit_left(l, &limits)));
     }
     let receiver = lookup_receiver(pix_key.canonical(), None)
@@ -350,37 +437,51 @@ async fn review_pix(
         amount,
         key: pix_key.canonical(),
         amount_text,
+        date,
     })
 }
 
 #[component]
 fn PixCard(
     send: ServerAction<SendPix>,
+    schedule: ServerAction<SchedulePix>,
     tx_id: RwSignal<String>,
     page: RwSignal<Page>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let key = RwSignal::new(String::new());
     let amount = RwSignal::new(String::new());
+    let date = RwSignal::new(String::new());
+    let scheduled = last_result(schedule.value());
     let review = RwSignal::new(None::<Result<PixReview, (&'static str, String)>>);
     let looking = RwSignal::new(false);
     let value = last_result(send.value());
     let open_review = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         looking.set(true);
-        let (k, a) = (key.get_untracked(), amount.get_untracked());
+        let (k, a, d) = (
+            key.get_untracked(),
+            amount.get_untracked(),
+            date.get_untracked(),
+        );
         leptos::task::spawn_local(async move {
-            let answer = review_pix(k, a, page, i18n.get_locale_untracked()).await;
+            let answer = review_pix(k, a, d, page, i18n.get_locale_untracked()).await;
             looking.set(false);
             review.set(Some(answer));
         });
     };
-    // A Pix that went through clears the form: the next one starts from scratch.
-    Effect::new(move |previous: Option<usize>| {
-        let v = send.version().get();
-        if previous.is_some_and(|p| p != v) && matches!(value.get_untracked(), Some(Ok(_))) {
+    // A Pix that went through (or was scheduled) clears the form: the next one starts from
+    // scratch.
+    Effect::new(move |previous: Option<(usize, usize)>| {
+        let v = (send.version().get(), schedule.version().get());
+        let done = previous.is_some_and(|p| p.0 != v.0)
+            && matches!(value.get_untracked(), Some(Ok(_)))
+            || previous.is_some_and(|p| p.1 != v.1)
+                && matches!(scheduled.get_untracked(), Some(Ok(_)));
+        if done {
             key.set(String::new());
             amount.set(String::new());
+            date.set(String::new());
             review.set(None);
         }
         v
@@ -401,6 +502,12 @@ fn PixCard(
             <h2>{t!(i18n, pix.title)}</h2>
             <p class="pix-links"><a href="/receive">{t!(i18n, nav.receive)}</a>" · "<a href="/pay">{t!(i18n, nav.pay)}</a></p>
             <noscript><p class="error">{t!(i18n, pix.noscript)}</p></noscript>
+            {move || match scheduled.get() {
+                Some(Ok(s)) => Some(view! {
+                    <p class="ok" role="status" id="pix-scheduled">{t_string!(i18n, schedule.done, amount = s.amount.to_brl(), name = s.receiver_name.clone(), date = day_shown(s.day)).to_string()}</p>
+                }),
+                _ => None,
+            }}
             {move || match value.get() {
                 Some(Ok(r)) => Some(view! {
                     <p class="ok" role="status">{t_string!(i18n, pix.sent, amount = r.amount.to_brl(), name = r.receiver.name.clone()).to_string()}
@@ -416,11 +523,14 @@ fn PixCard(
                 {problem("key")}
                 <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
                 {problem("amount")}
+                <label>{t!(i18n, schedule.date)} <input type="date" name="pix_date" min=move || page.with(|p| p.first_schedule_day.clone()) bind:value=date/>
+                    <span class="muted hint">{t!(i18n, schedule.date_hint)}</span></label>
                 {problem("")}
                 <button type="submit" class="primary" disabled=move || looking.get() || !interactive.get()>{t!(i18n, pix.review)}</button>
             </form>
             {move || match review.get() {
-                Some(Ok(r)) => Some(view! {
+                Some(Ok(r)) => Some(match r.date.clone() {
+                    None => view! {
                     <div class="confirm" id="pix-confirm">
                         <p>{t!(i18n, pix.sending)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
@@ -440,6 +550,29 @@ fn PixCard(
                             </div>
                         </ActionForm>
                     </div>
+                    }.into_any(),
+                    Some(day) => view! {
+                    <div class="confirm" id="pix-confirm">
+                        <p>{t!(i18n, schedule.scheduling)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
+                        <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
+                           <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
+                        <p id="schedule-day">{t_string!(i18n, schedule.on_day, date = date_shown(&day)).to_string()}</p>
+                        <p class="muted">{t!(i18n, schedule.rules)}</p>
+                        <ActionForm action=schedule attr:class="form">
+                            <input type="hidden" name="key" value=r.key.clone()/>
+                            <input type="hidden" name="bank" value=r.bank.clone()/>
+                            <input type="hidden" name="amount" value=r.amount_text.clone()/>
+                            <input type="hidden" name="date" value=day.clone()/>
+                            {field_error(scheduled, "date")}
+                            {field_error(scheduled, "amount")}
+                            {error_banner(scheduled)}
+                            <div class="actions">
+                                <button type="submit" class="primary" id="schedule-confirm" disabled=move || schedule.pending().get()>{t!(i18n, schedule.confirm)}</button>
+                                <button type="button" on:click=move |_| review.set(None) disabled=move || schedule.pending().get()>{t!(i18n, pix.change)}</button>
+                            </div>
+                        </ActionForm>
+                    </div>
+                    }.into_any(),
                 }),
                 _ => None,
             }}

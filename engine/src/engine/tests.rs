@@ -2053,6 +2053,7 @@ mod two_phase {
 }
 
 mod limits;
+mod schedule;
 
 /// A clock the test sets.
 struct SetClock(std::sync::atomic::AtomicI64);

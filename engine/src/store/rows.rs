@@ -324,3 +324,74 @@ pub(super) fn parse_tax(text: &str) -> rusqlite::Result<TaxId> {
 pub(super) fn parse_tx(text: &str) -> rusqlite::Result<TxId> {
     TxId::parse(text).map_err(|_| bad_column(0, "tx_id"))
 }
+
+/// The columns [`row_to_scheduled`] reads, in order.
+pub(super) const SCHEDULE_COLUMNS: &str =
+    "id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms";
+
+pub(super) fn row_to_scheduled(r: &rusqlite::Row<'_>) -> rusqlite::Result<Scheduled> {
+    use domain::schedule::{ScheduleFailure, ScheduleStatus};
+    let key: String = r.get(2)?;
+    let status: String = r.get(7)?;
+    let failure: Option<String> = r.get(9)?;
+    let status = match status.as_str() {
+        "waiting" => ScheduleStatus::Waiting,
+        "running" => ScheduleStatus::Running,
+        "done" => ScheduleStatus::Done,
+        "cancelled" => ScheduleStatus::Cancelled,
+        "failed" => ScheduleStatus::Failed {
+            why: failure
+                .and_then(|f| serde_json::from_str::<ScheduleFailure>(&f).ok())
+                .ok_or_else(|| bad_column(9, "failure"))?,
+        },
+        _ => return Err(bad_column(7, "status")),
+    };
+    Ok(Scheduled {
+        id: u64::try_from(r.get::<_, i64>(0)?).map_err(|_| bad_column(0, "id"))?,
+        account: AccountId(r.get(1)?),
+        key: PixKey::parse(&key).map_err(|_| bad_column(2, "pix_key"))?,
+        amount: Cents::new(r.get(3)?),
+        day: r.get(4)?,
+        receiver_name: r.get(5)?,
+        receiver_bank: parse_bank(r.get(6)?)?,
+        status,
+        tx: r
+            .get::<_, Option<String>>(8)?
+            .map(|t| parse_tx(&t))
+            .transpose()?,
+        created_ms: r.get(10)?,
+    })
+}
+
+pub(super) fn apply_schedule(tx: &Transaction<'_>, s: &Scheduled) -> StoreResult<()> {
+    use domain::schedule::ScheduleStatus;
+    let (status, failure) = match s.status {
+        ScheduleStatus::Waiting => ("waiting", None),
+        ScheduleStatus::Running => ("running", None),
+        ScheduleStatus::Done => ("done", None),
+        ScheduleStatus::Cancelled => ("cancelled", None),
+        ScheduleStatus::Failed { why } => (
+            "failed",
+            Some(serde_json::to_string(&why).expect("a failure serialises")),
+        ),
+    };
+    tx.prepare_cached(
+        "INSERT INTO scheduled_pix (id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, tx_id = excluded.tx_id, failure = excluded.failure",
+    )?
+    .execute(params![
+        i64::try_from(s.id).unwrap_or(i64::MAX),
+        s.account.0,
+        s.key.canonical(),
+        s.amount.get(),
+        s.day,
+        s.receiver_name,
+        u16::from(s.receiver_bank),
+        status,
+        s.tx.as_ref().map(TxId::as_str),
+        failure,
+        s.created_ms
+    ])?;
+    Ok(())
+}

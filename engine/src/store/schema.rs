@@ -221,8 +221,10 @@ ALTER TABLE entries ADD COLUMN deposit_method TEXT;
 CREATE INDEX entries_returning ON entries(returned_for) WHERE returned_for IS NOT NULL;";
 
 /// Added by schema version 12 (issue 27): the Pix limits a client set (an account with no row
-/// has its kind's default), with a raise waiting for its time, if any.
-const PIX_LIMITS_12: &str = "
+/// has its kind's default), with a raise waiting for its time, if any; and scheduled Pix, every
+/// one kept (`status`: waiting, running, done, failed or cancelled; `tx_id` once it ran;
+/// `failure`, why not, as JSON).
+const EVERYDAY_12: &str = "
 CREATE TABLE pix_limits (
     account_id        INTEGER PRIMARY KEY REFERENCES accounts(id),
     day_cents         INTEGER NOT NULL CHECK (day_cents >= 0),
@@ -230,7 +232,22 @@ CREATE TABLE pix_limits (
     raise_day_cents   INTEGER,
     raise_night_cents INTEGER,
     raise_from_ms     INTEGER
-);";
+);
+CREATE TABLE scheduled_pix (
+    id            INTEGER PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts(id),
+    pix_key       TEXT    NOT NULL,
+    amount_cents  INTEGER NOT NULL CHECK (amount_cents > 0),
+    day           INTEGER NOT NULL,
+    receiver_name TEXT    NOT NULL,
+    receiver_bank INTEGER NOT NULL,
+    status        TEXT    NOT NULL,
+    tx_id         TEXT,
+    failure       TEXT,
+    created_ms    INTEGER NOT NULL
+);
+CREATE INDEX scheduled_open ON scheduled_pix(status) WHERE status = 'waiting' OR status = 'running';
+CREATE INDEX scheduled_by_account ON scheduled_pix(account_id, id);";
 
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
@@ -249,7 +266,7 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {PROOFS_9}
 {SETTLEMENT_10}
 {RETURNS_11}
-{PIX_LIMITS_12}"
+{EVERYDAY_12}"
     )
 }
 
@@ -314,7 +331,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (8, PROOFS_9.to_string()),
         (9, SETTLEMENT_10.to_string()),
         (10, RETURNS_11.to_string()),
-        (11, PIX_LIMITS_12.to_string()),
+        (11, EVERYDAY_12.to_string()),
     ];
     match version {
         0 => Some(schema()),

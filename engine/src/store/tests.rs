@@ -178,6 +178,7 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
                    ALTER TABLE positions DROP COLUMN windows_cents;
                    DROP TABLE settlement_windows;
                    DROP TABLE pix_limits;
+                   DROP TABLE scheduled_pix;
                    DROP INDEX entries_returning;
                    ALTER TABLE entries DROP COLUMN returned_for;
                    ALTER TABLE entries DROP COLUMN deposit_method;

@@ -16,6 +16,7 @@ mod receipt;
 mod recovery;
 mod refunds;
 mod ring;
+mod schedule;
 mod settlement;
 mod support;
 mod trust;

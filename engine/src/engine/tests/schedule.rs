@@ -1,0 +1,102 @@
+//! Scheduled Pix through the engine (issue 27), with the clock set by the test: kept across a
+//! restart, taken on its day from 06:00 under an id that stays, listed with how it ended, and
+//! cancelled only while it waits.
+
+use super::*;
+use crate::schedule::NewSchedule;
+use domain::schedule::{day_of, runs_from_ms, ScheduleError, ScheduleStatus};
+use std::sync::atomic::Ordering::SeqCst;
+
+/// 2026-12-07 12:00 in Brasília.
+const NOON: i64 = 1_796_655_600_000;
+
+#[tokio::test]
+async fn a_scheduled_pix_waits_for_its_day_survives_a_restart_and_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SetClock(std::sync::atomic::AtomicI64::new(NOON)));
+    let (engine, thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let beto = open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
+    engine
+        .deposit(engine.new_tx_id(), ana, Cents::new(10_000))
+        .await
+        .unwrap();
+    let tomorrow = day_of(NOON) + 1;
+    let new = |amount: i64, day: i64| NewSchedule {
+        account: ana,
+        key: pix_key(BETO),
+        amount: Cents::new(amount),
+        day,
+        receiver_name: "Beto Reis".into(),
+        receiver_bank: engine.bank().id,
+    };
+    assert_eq!(
+        engine.schedule_pix(new(1_000, day_of(NOON))).await.unwrap(),
+        Err(ScheduleError::NotAfterToday)
+    );
+    let pay = engine
+        .schedule_pix(new(2_500, tomorrow))
+        .await
+        .unwrap()
+        .unwrap();
+    let cancel = engine
+        .schedule_pix(new(1_000, tomorrow))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pay.status, ScheduleStatus::Waiting);
+    assert_eq!(
+        engine.cancel_scheduled(beto, cancel.id).await.unwrap(),
+        Err(ScheduleError::NotWaiting),
+        "only its client cancels it"
+    );
+    let cancelled = engine
+        .cancel_scheduled(ana, cancel.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.status, ScheduleStatus::Cancelled);
+
+    drop(engine);
+    thread.join().unwrap();
+    clock.0.store(runs_from_ms(tomorrow) - 1, SeqCst);
+    let (engine, thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let list = engine.scheduled(ana).await.unwrap();
+    let statuses: Vec<_> = list.iter().map(|s| (s.id, s.status)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (pay.id, ScheduleStatus::Waiting),
+            (cancel.id, ScheduleStatus::Cancelled)
+        ]
+    );
+    assert!(engine.due_scheduled().await.unwrap().is_empty(), "05:59");
+
+    // 06:00: due, under an id that stays through a restart.
+    clock.0.store(runs_from_ms(tomorrow), SeqCst);
+    let due = engine.due_scheduled().await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].id, due[0].amount), (pay.id, Cents::new(2_500)));
+    drop(engine);
+    thread.join().unwrap();
+    let (engine, _thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    assert_eq!(engine.due_scheduled().await.unwrap(), due);
+    let d = &due[0];
+    engine
+        .pix(d.tx.clone(), d.account, d.key.clone(), d.amount)
+        .await
+        .unwrap();
+    // Sent again (the runner crashed before recording it): the same Pix, paid once.
+    engine
+        .pix(d.tx.clone(), d.account, d.key.clone(), d.amount)
+        .await
+        .unwrap();
+    engine.finish_scheduled(d.id, Ok(())).await.unwrap();
+    assert!(engine.due_scheduled().await.unwrap().is_empty());
+    let list = engine.scheduled(ana).await.unwrap();
+    let done = list.iter().find(|s| s.id == pay.id).unwrap();
+    assert_eq!(done.status, ScheduleStatus::Done);
+    assert_eq!(done.tx_id.as_ref(), Some(&d.tx));
+    assert_eq!(engine.account(ana).await.unwrap().available.get(), 7_500);
+    assert_eq!(engine.account(beto).await.unwrap().available.get(), 2_500);
+}
