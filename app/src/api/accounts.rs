@@ -122,6 +122,30 @@ pub async fn check_session(active: bool) -> Result<bool, AppError> {
     }
 }
 
+/// Asks the logged-in client for her password again before something that gives money away
+/// (approving a consent): a session left open on a shared computer is not enough. Under the
+/// same lock-outs as a login; a wrong password is an error on the `password` field.
+#[cfg(feature = "ssr")]
+pub(crate) async fn confirm_password(
+    engine: &engine::EngineHandle,
+    account: domain::AccountId,
+    password: String,
+) -> Result<(), AppError> {
+    let email = engine
+        .account(account)
+        .await
+        .map_err(ssr::from_engine)?
+        .email;
+    match authenticate(engine, email, password).await {
+        Ok(who) if who == account => Ok(()),
+        Ok(_) | Err(AppError::InvalidCredentials) => Err(AppError::field(
+            "password",
+            crate::i18n::td_string!(ssr::locale(), err.wrong_password).to_string(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 /// The account whose e-mail and password these are, under the e-mail's and the address's
 /// lock-outs; [`AppError::InvalidCredentials`] whichever was wrong.
 #[cfg(feature = "ssr")]

@@ -195,6 +195,7 @@ mod approve {
         per_packet: String,
         daily: Option<String>,
         expires: String,
+        password: String,
     ) -> Result<(), AppError> {
         use crate::api::ssr::{current_account, engine, from_engine, now_ms};
         use domain::consent::{ConsentTerms, TermsError};
@@ -226,6 +227,8 @@ mod approve {
             };
             crate::api::ssr::field(field, e)
         })?;
+        // The terms are sound: now the password, asked again (issue 27), before any code.
+        crate::api::accounts::confirm_password(&engine, owner, password).await?;
         let code = engine
             .grant_code(engine::engine::GrantRequest {
                 owner,

@@ -159,6 +159,10 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                 </label>
                 {field_error(value, "expires")}
                 <p class="confirm" id="consent-summary">{summary}</p>
+                <label>{t!(i18n, consent.password)}
+                    <input type="password" name="password" required autocomplete="current-password" maxlength="512"/>
+                </label>
+                {field_error(value, "password")}
                 {error_banner(value)}
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || approve.pending().get()>{t!(i18n, consent.approve)}</button>

@@ -390,6 +390,7 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
         "//p[@id='consent-summary' and contains(., 'at most R$ 300,00 per packet') and contains(., 'at most R$ 1.000,00 a day')]",
     )
     .await;
+    fill(b, "password", PASSWORD).await;
     screenshot(b, "automobili-consent").await;
     click(b, "//button[text()='Approve']").await;
     wait_for(

@@ -127,6 +127,7 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
                 ("state", "abc"),
                 ("per_packet", "5.000,00"),
                 ("expires", &days_from_now(30)),
+                ("password", PASSWORD),
             ],
         )
         .await;
@@ -148,10 +149,21 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
     open(&ana1, "Ana Lima", ANA_CPF, "ana1@example.com", "100,00").await;
     open(&ana2, "Ana Lima", ANA_CPF, "ana2@example.com", "1.000,00").await;
     open(&beto1, "Beto Reis", BETO_CPF, "beto@example.com", "").await;
-    let limited = Terms {
+    // Approving asks for her password again: a wrong one gives no code, links nothing.
+    let wrong = Terms {
         per_packet: "100,00",
         daily: "150,00",
         expires: days_from_now(30),
+        password: "not her password",
+    };
+    let (status, body) = link(&ana1, &ana2, 2, &wrong).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("password"), "{body}");
+    let (_, consents) = ana2.call("get_consents", &[]).await;
+    assert_eq!(consents["consents"], serde_json::json!([]), "{consents}");
+    let limited = Terms {
+        password: PASSWORD,
+        ..wrong
     };
     let (status, body) = link(&ana1, &ana2, 2, &limited).await;
     assert_eq!(status, StatusCode::OK, "{body}");

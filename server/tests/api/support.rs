@@ -297,6 +297,8 @@ pub struct Terms<'a> {
     pub per_packet: &'a str,
     pub daily: &'a str,
     pub expires: String,
+    /// The password the approving client types again.
+    pub password: &'a str,
 }
 
 impl Terms<'_> {
@@ -306,6 +308,7 @@ impl Terms<'_> {
             per_packet: "1.000.000,00",
             daily: "",
             expires: days_from_now(30),
+            password: PASSWORD,
         }
     }
 }
@@ -364,6 +367,7 @@ pub async fn link(
         ("per_packet", terms.per_packet),
         ("daily", terms.daily),
         ("expires", terms.expires.as_str()),
+        ("password", terms.password),
     ];
     let (status, back, body) = b.call_redirect("approve_consent", &form).await;
     let Some(back) = back.filter(|_| status == StatusCode::OK) else {
