@@ -5,8 +5,10 @@
 //!
 //! Sending twice cannot happen by accident: the transaction id is fixed when the review opens, so
 //! a double click or a resend after a lost answer executes once (the bank treats the same id
-//! idempotently); after an outcome the builder is cleared and the next packet needs a new review
-//! with a new id. A field's problem shows once the field was left or a review was asked for.
+//! idempotently); after an outcome the next packet needs a new review with a new id. A packet
+//! that went through leaves a cleared builder; a cancelled one keeps its rows, and the outcome
+//! names the transfer that failed, why, and what its source account holds now. A field's problem
+//! shows once the field was left or a review was asked for.
 //!
 //! Rows are added and removed in the browser, so this form needs the wasm; everything it checks
 //! before submitting is checked again by the banks.
@@ -20,7 +22,7 @@ use domain::dto::{
     BankInfo, LegState, LinkStatus, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
     MAX_PACKET_LEGS,
 };
-use domain::{BankId, Cents, PixKey};
+use domain::{BankId, Cents, PixKey, Refusal};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -237,8 +239,10 @@ pub fn PacketBuilder(
     };
     let submitted = RwSignal::new(None::<String>);
     let progress = RwSignal::new(None::<PacketProgress>);
-    // What the review showed for each transfer, to name receivers in the outcome.
+    // What the review showed for each transfer, to name receivers in the outcome, and each
+    // transfer's source account with what it held then, to say so if it could not pay.
     let reviewed = RwSignal::new(Vec::<String>::new());
+    let paid_from = RwSignal::new(Vec::<String>::new());
     let open_review = move |_| {
         attempted.set(true);
         if checked.with(Problems::is_empty) {
@@ -261,6 +265,12 @@ pub fn PacketBuilder(
                 })
                 .collect(),
         );
+        paid_from.set(
+            rows.get_untracked()
+                .iter()
+                .map(|r| r.source.get_untracked())
+                .collect(),
+        );
         submitted.set(Some(id.clone()));
         progress.set(None);
         action.dispatch(SendPacket {
@@ -268,18 +278,22 @@ pub fn PacketBuilder(
             legs: inputs(),
         });
     };
-    // An outcome (committed or cancelled) ends this packet: a fresh builder for the next one. An
+    // An outcome ends this packet (the next one gets a new id). A committed one leaves a fresh
+    // builder; a cancelled one keeps its rows, to be fixed and reviewed again (issue 27). An
     // error (the answer did not come) keeps the review and its id, so that confirming again
     // cannot send a second packet.
     Effect::new(move |previous: Option<usize>| {
         let v = action.version().get();
-        if previous.is_some_and(|p| p != v) && matches!(action.value().get_untracked(), Some(Ok(_)))
-        {
-            let id = next_id.get_untracked();
-            next_id.set(id + 1);
-            rows.set(vec![Row::new(id, my_bank)]);
-            stage.set(Stage::Editing);
-            attempted.set(false);
+        if previous.is_some_and(|p| p != v) {
+            if let Some(Ok(outcome)) = action.value().get_untracked() {
+                if outcome.status == TxStatus::Committed {
+                    let id = next_id.get_untracked();
+                    next_id.set(id + 1);
+                    rows.set(vec![Row::new(id, my_bank)]);
+                }
+                stage.set(Stage::Editing);
+                attempted.set(false);
+            }
         }
         v
     });
@@ -336,7 +350,7 @@ pub fn PacketBuilder(
             {move || action.pending().get().then(|| view! { <Progress progress/> })}
             {move || match result() {
                 Some(Ok(outcome)) if !action.pending().get() => Some(view! {
-                    <Outcome outcome banks=page.with_untracked(|p| p.banks.clone()) reviewed=reviewed.get_untracked()/>
+                    <Outcome outcome page reviewed=reviewed.get_untracked() paid_from=paid_from.get_untracked()/>
                 }.into_any()),
                 Some(Err(e)) if !action.pending().get() => Some(view! { <PacketError error=e/> }.into_any()),
                 _ => None,
@@ -548,10 +562,39 @@ fn Progress(progress: RwSignal<Option<PacketProgress>>) -> impl IntoView {
 }
 
 #[component]
-fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) -> impl IntoView {
+fn Outcome(
+    outcome: PacketOutcome,
+    page: RwSignal<Page>,
+    reviewed: Vec<String>,
+    paid_from: Vec<String>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let l = i18n.get_locale_untracked();
+    let banks = page.with_untracked(|p| p.banks.clone());
     let committed = outcome.status == TxStatus::Committed;
+    // A transfer its source could not pay: which account, and what it holds now (as the page
+    // refreshes after the packet: what the review saw may have changed, which is why it failed).
+    let holds = move |i: usize, reason: Refusal| {
+        let source = paid_from.get(i).cloned();
+        move || {
+            let found = page
+                .with(sources)
+                .into_iter()
+                .find(|s| source.as_deref() == Some(u16::from(s.bank.id).to_string().as_str()));
+            match (reason, found) {
+                (Refusal::InsufficientFunds, Some(s)) => format!(
+                    " {}",
+                    td_string!(
+                        i18n.get_locale(),
+                        packet.source_holds,
+                        bank = s.bank.name,
+                        available = s.available.to_brl()
+                    )
+                ),
+                _ => String::new(),
+            }
+        }
+    };
     let headline = match (committed, outcome.failure()) {
         (true, _) => td_string!(l, packet.sent_all, count = outcome.legs.len()).to_string(),
         (false, Some((i, reason))) => td_string!(
@@ -571,6 +614,7 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
     view! {
         <div class="packet-outcome" id="packet-outcome" data-status=outcome.status.as_str()>
             <p class=if committed { "ok" } else { "error" } role="status">{headline}
+                {outcome.failure().map(|(i, reason)| view! { {holds.clone()(i, reason)}" "{t!(i18n, packet.kept_rows)} })}
                 {receipt.map(|href| view! { " "<a class="open-receipt" id="packet-receipt" href=href>{t!(i18n, receipt.open)}</a> })}</p>
             <ol>
                 {outcome.legs.into_iter().enumerate().map(|(i, leg)| {
@@ -589,7 +633,7 @@ fn Outcome(outcome: PacketOutcome, banks: Vec<BankInfo>, reviewed: Vec<String>) 
                         <li class="leg-status" data-leg=i data-state=state>
                             {td_string!(l, packet.leg_line, n = i + 1, amount = leg.amount.to_brl(), who = who).to_string()}
                             <span class=format!("badge {class}")>{label}</span>
-                            {leg.error.map(|e| view! { <span class="field-error">{format!(" {}", crate::text::refusal(l, e, &banks))}</span> })}
+                            {leg.error.map(|e| view! { <span class="field-error">{format!(" {}", crate::text::refusal(l, e, &banks))}{holds.clone()(i, e)}</span> })}
                         </li>
                     }
                 }).collect_view()}

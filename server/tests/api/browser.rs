@@ -566,6 +566,13 @@ async fn a_client_uses_two_banks_sends_an_inter_bank_pix_and_packets_in_a_real_b
         "//div[@id='packet-outcome']//li[@data-leg='1' and contains(., 'Cia Ltda')]",
     )
     .await;
+    // It says what the account that could not pay holds now, and keeps the rows to fix.
+    wait_for(
+        b,
+        "//div[@id='packet-outcome']/p[contains(., 'Your account at Automobili has R$ 50,00 available now') and contains(., 'still in the form')]",
+    )
+    .await;
+    wait_for(b, "//strong[@id='packet-total' and text()='R$ 80,00']").await;
     screenshot(b, "eleven-packet-aborted").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 850,00']").await;
 
