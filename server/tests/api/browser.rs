@@ -783,7 +783,7 @@ async fn a_client_registers_an_email_key_and_pays_by_key_alone_in_portuguese() {
 
 /// The page's width and how wide it would scroll, with the elements that stick out on the right
 /// (for the failure message): a phone must never have to scroll sideways.
-async fn sideways(b: &Browser, page: &str) -> Option<String> {
+pub(crate) async fn sideways(b: &Browser, page: &str) -> Option<String> {
     let answer = b
         .execute(
             "const d = document.documentElement, w = d.clientWidth; \

@@ -7,6 +7,7 @@ mod browser;
 mod client_security;
 mod codes;
 mod consent;
+mod everyday;
 mod faults;
 mod interbank_input;
 mod keys;

@@ -578,7 +578,7 @@ pub struct Consortium {
 /// the kernel's ephemeral range (32768 and up on Linux), where the local port of some test's
 /// outgoing connection cannot land on one while its bank is down (that made a restarted bank
 /// fail to bind, now and then); each is handed out once per test process, checked free first.
-fn reserve_addrs() -> Vec<String> {
+pub fn reserve_addrs() -> Vec<String> {
     use std::sync::atomic::{AtomicU32, Ordering};
     const FIRST: u32 = 20_000;
     const SPAN: u32 = 12_000;
