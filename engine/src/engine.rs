@@ -411,6 +411,8 @@ struct State {
     directory: Directory,
     /// Settlement windows closed here, their reports and payments.
     windows: crate::settlement::Windows,
+    /// Charges (cobranças) of this bank's clients.
+    charges: crate::charges::Charges,
     key_codes: crate::key_codes::KeyCodes,
     /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
     /// account it is at, until when). In memory, like codes: a restart asks the owner again.
@@ -462,6 +464,9 @@ impl State {
         let windows = store
             .load_windows()
             .map_err(|e| format!("loading settlement windows: {e}"))?;
+        let charges = store
+            .load_charges()
+            .map_err(|e| format!("loading charges: {e}"))?;
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
@@ -480,6 +485,7 @@ impl State {
             consents,
             directory,
             windows,
+            charges,
             key_codes: Default::default(),
             port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
@@ -540,6 +546,7 @@ impl State {
         let consents = self.consents.take_changes();
         let directory = self.directory.take_changes();
         let settlement = self.windows.take_changes();
+        let charges = self.charges.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
@@ -547,6 +554,7 @@ impl State {
             consents: &consents,
             directory: &directory,
             settlement: &settlement,
+            charges: &charges,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
@@ -554,6 +562,7 @@ impl State {
             && consents.is_empty()
             && directory.is_empty()
             && settlement.is_empty()
+            && charges.is_empty()
         {
             true
         } else {
@@ -629,6 +638,10 @@ impl State {
             Ok(windows) => self.windows = windows,
             Err(e) => panic!("cannot reload settlement windows after a failed commit: {e}"),
         }
+        match self.store.load_charges() {
+            Ok(charges) => self.charges = charges,
+            Err(e) => panic!("cannot reload charges after a failed commit: {e}"),
+        }
     }
 
     fn execute(&mut self, command: Command, now: i64) {
@@ -664,6 +677,7 @@ fn store_error(e: rusqlite::Error) -> EngineError {
 }
 
 mod accounts;
+mod charges;
 mod consents;
 pub mod decisions;
 mod keys;

@@ -39,6 +39,9 @@ pub enum EngineError {
     /// devolução of a Pix not received, above what is left of it, or too late).
     #[error("refused: {0:?}")]
     Refused(domain::Refusal),
+    /// A charge (cobrança) cannot be created or cancelled.
+    #[error(transparent)]
+    Charge(#[from] crate::charges::ChargeError),
 }
 
 /// Why a key cannot be claimed for an account (checked by the bank that owns the account).

@@ -41,6 +41,8 @@ pub struct Batch<'a> {
     pub directory: &'a [DirChange],
     /// Settlement windows changed, each written whole.
     pub settlement: &'a [crate::settlement::Window],
+    /// Charges created, changed or forgotten.
+    pub charges: &'a [crate::charges::ChargeChange],
 }
 
 /// A session row as restored at start-up.
@@ -384,7 +386,46 @@ impl Store {
             )?
             .execute(params![window_number(window.number())?, body])?;
         }
+        for change in batch.charges {
+            use crate::charges::ChargeChange;
+            match change {
+                ChargeChange::Put(charge) => {
+                    let body = serde_json::to_string(charge).expect("a charge serialises");
+                    tx.prepare_cached(
+                        "INSERT INTO charges (id, account_id, body) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                    )?
+                    .execute(params![
+                        charge.id.as_str(),
+                        charge.account.0,
+                        body
+                    ])?;
+                }
+                ChargeChange::Forget(id) => {
+                    tx.prepare_cached("DELETE FROM charges WHERE id = ?1")?
+                        .execute([id.as_str()])?;
+                }
+            }
+        }
         tx.commit()
+    }
+
+    /// Every charge kept here (see [`crate::charges`]).
+    pub fn load_charges(&self) -> StoreResult<crate::charges::Charges> {
+        let mut stmt = self.conn.prepare("SELECT body FROM charges")?;
+        let charges = stmt
+            .query_map([], |r| {
+                let body: String = r.get(0)?;
+                serde_json::from_str(&body).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(crate::charges::Charges::restore(charges))
     }
 
     /// The newest `limit` entries of an account's statement. A credit shows only once it

@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 11;
+pub(super) const SCHEMA_VERSION: i64 = 12;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -220,6 +220,15 @@ ALTER TABLE entries ADD COLUMN returned_for TEXT;
 ALTER TABLE entries ADD COLUMN deposit_method TEXT;
 CREATE INDEX entries_returning ON entries(returned_for) WHERE returned_for IS NOT NULL;";
 
+/// Added by schema version 12 (issue 28): charges (cobrança imediata), each kept whole as JSON
+/// (`engine::charges::Charge`), with its account for listing.
+const CHARGES_12: &str = "
+CREATE TABLE charges (
+    id         TEXT    PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    body       TEXT    NOT NULL
+);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -236,7 +245,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {DIRECTORY_7}
 {PROOFS_9}
 {SETTLEMENT_10}
-{RETURNS_11}"
+{RETURNS_11}
+{CHARGES_12}"
     )
 }
 
@@ -290,7 +300,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 10] = [
+    let steps: [(i64, String); 11] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -301,6 +311,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (8, PROOFS_9.to_string()),
         (9, SETTLEMENT_10.to_string()),
         (10, RETURNS_11.to_string()),
+        (11, CHARGES_12.to_string()),
     ];
     match version {
         0 => Some(schema()),

@@ -64,6 +64,8 @@ enum Work {
     Key(KeyOp),
     /// A devolução the engine checked for the client ([`EngineHandle::plan_return`]).
     Return(engine::twopc::Devolution),
+    /// A charge's payment; the charge's bank checks the charge when it prepares.
+    Charge(engine::twopc::ChargePayment),
 }
 
 /// How long the status page waits for each bank's `/status`.
@@ -340,6 +342,17 @@ impl Node {
                     },
                     Err(e) => Err(Err(e)),
                 },
+                Work::Charge(payment) => match self.engine.account(account).await {
+                    Ok(view) => match view.holders.first() {
+                        Some(holder) => Ok(PacketPlan::charge_payment(
+                            (tx.clone(), self.me, account),
+                            holder,
+                            payment,
+                        )),
+                        None => Err(Err(EngineError::Unexpected)),
+                    },
+                    Err(e) => Err(Err(e)),
+                },
                 // Every member keeps a copy of the directory: every member takes part.
                 Work::Key(op) => Ok(PacketPlan::key_op(
                     tx.clone(),
@@ -570,6 +583,40 @@ impl Consortium for Node {
         devolution: engine::twopc::Devolution,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
         Box::pin(self.submit_work(account, tx, Work::Return(devolution)))
+    }
+
+    fn submit_charge(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        payment: engine::twopc::ChargePayment,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
+        Box::pin(self.submit_work(account, tx, Work::Charge(payment)))
+    }
+
+    fn charge(
+        &self,
+        bank: BankId,
+        charge: domain::charge::ChargeId,
+    ) -> BoxFuture<'_, EngineResult<Option<domain::charge::ChargeInfo>>> {
+        Box::pin(async move {
+            if bank == self.me {
+                return self.engine.charge(charge).await;
+            }
+            if !self.banks.iter().any(|b| b.id == bank) {
+                return Err(ConsortiumError::NoSuchBank(bank).into());
+            }
+            let msg = engine::wire::ChargeMsg { charge };
+            match self.peers.call(bank, &msg).await {
+                // The charge's bank speaks only for its own charges.
+                Ok(Some(info)) if info.receiver.bank != bank || info.id != msg.charge => {
+                    tracing::warn!(%bank, "a bank described a charge that is not its own");
+                    Err(ConsortiumError::Unreachable(bank).into())
+                }
+                Ok(answer) => Ok(answer),
+                Err(_) => Err(ConsortiumError::Unreachable(bank).into()),
+            }
+        })
     }
 
     fn submit_key_op(
