@@ -5,7 +5,7 @@
 //! before the script has loaded.
 
 use crate::api::{my_charges, CancelCharge, CreateCharge};
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::{t, t_string, td_string, use_i18n};
 use crate::pages::{error_banner, field_error, last_result};
 use domain::charge::{ChargeStatus, ChargeView, DESCRIPTION_MAX_CHARS, EXPIRY_MAX_MINUTES};
 use domain::time_fmt::format_brasilia;
@@ -49,7 +49,17 @@ pub fn Charges() -> impl IntoView {
                 <button type="submit" class="primary" disabled=move || create.pending().get()>{t!(i18n, charge.submit)}</button>
             </ActionForm>
             {move || match created.get() {
-                Some(Ok(c)) => Some(view! { <NewCharge charge=c/> }),
+                Some(Ok(c)) => {
+                    // Its status as the list last heard it: the card follows it live.
+                    let id = c.id.clone();
+                    let status = Signal::derive(move || {
+                        list.get()
+                            .and_then(Result::ok)
+                            .and_then(|l| l.into_iter().find(|x| x.id == id))
+                            .map(|x| x.status)
+                    });
+                    Some(view! { <NewCharge charge=c status/> })
+                }
                 _ => None,
             }}
         </section>
@@ -73,22 +83,40 @@ pub fn Charges() -> impl IntoView {
     }
 }
 
-/// The charge just created: its QR code and its text.
+/// The charge just created: its status (live, from the list), and its QR code and its text
+/// while it is open.
 #[component]
-fn NewCharge(charge: ChargeView) -> impl IntoView {
+fn NewCharge(charge: ChargeView, status: Signal<Option<ChargeStatus>>) -> impl IntoView {
     let i18n = use_i18n();
     let amount = charge.amount.to_brl();
+    let open = move || matches!(status.get(), None | Some(ChargeStatus::Open));
     view! {
         <div class="code-card" id="new-charge" data-charge=charge.id.to_string()>
             <p class="ok" role="status">{t!(i18n, charge.created)}</p>
-            <p><strong>{amount.clone()}</strong>" · "{charge.description.clone()}</p>
-            <div class="qr" role="img"
-                aria-label=move || t_string!(i18n, charge.qr_label, amount = amount.clone()).to_string()
-                inner_html=charge.svg.clone()></div>
-            <label>{t!(i18n, receive.text_label)}
-                <textarea class="copia-e-cola" id="charge-code" readonly rows="4">{charge.code.clone()}</textarea>
-            </label>
+            <p><strong>{amount.clone()}</strong>" · "{charge.description.clone()}" "
+                <span class="status charge-status" id="new-charge-status">
+                    {move || label(i18n.get_locale(), status.get().unwrap_or(ChargeStatus::Open))}
+                </span>
+            </p>
+            <div class:hidden=move || !open()>
+                <div class="qr" role="img"
+                    aria-label=move || t_string!(i18n, charge.qr_label, amount = amount.clone()).to_string()
+                    inner_html=charge.svg.clone()></div>
+                <label>{t!(i18n, receive.text_label)}
+                    <textarea class="copia-e-cola" id="charge-code" readonly rows="4">{charge.code.clone()}</textarea>
+                </label>
+            </div>
         </div>
+    }
+}
+
+/// A charge's status in one word, in the client's language.
+fn label(l: crate::Locale, status: ChargeStatus) -> String {
+    match status {
+        ChargeStatus::Open => td_string!(l, charge.open).to_string(),
+        ChargeStatus::Paid => td_string!(l, charge.paid).to_string(),
+        ChargeStatus::Expired => td_string!(l, charge.expired).to_string(),
+        ChargeStatus::Cancelled => td_string!(l, charge.cancelled).to_string(),
     }
 }
 
@@ -98,12 +126,7 @@ fn NewCharge(charge: ChargeView) -> impl IntoView {
 fn ChargeRow(charge: ChargeView, cancel: ServerAction<CancelCharge>) -> impl IntoView {
     let i18n = use_i18n();
     let status = charge.status;
-    let label = move || match status {
-        ChargeStatus::Open => t_string!(i18n, charge.open),
-        ChargeStatus::Paid => t_string!(i18n, charge.paid),
-        ChargeStatus::Expired => t_string!(i18n, charge.expired),
-        ChargeStatus::Cancelled => t_string!(i18n, charge.cancelled),
-    };
+    let label = move || label(i18n.get_locale(), status);
     let status_word = match status {
         ChargeStatus::Open => "open",
         ChargeStatus::Paid => "paid",
