@@ -18,6 +18,25 @@ impl Request for CreateCharge {
         if state.ledger.account(self.0.account).is_none() {
             return Err(LedgerError::UnknownAccount.into());
         }
+        // The app checks a charge's terms before it asks; the engine keeps its table bounded
+        // whoever asks.
+        let NewCharge {
+            amount,
+            ref description,
+            lifetime_ms,
+            ..
+        } = self.0;
+        let minute_ms = 60_000;
+        let terms_fit = amount.get() > 0
+            && amount <= domain::money::MAX_OPERATION
+            && description.chars().count() <= domain::charge::DESCRIPTION_MAX_CHARS
+            && (domain::charge::EXPIRY_MIN_MINUTES * minute_ms
+                ..=domain::charge::EXPIRY_MAX_MINUTES * minute_ms)
+                .contains(&lifetime_ms);
+        if !terms_fit {
+            tracing::error!("a charge's terms were not checked before the engine was asked");
+            return Err(EngineError::Unexpected);
+        }
         let charge = state.charges.create(self.0, now)?;
         let status = charge.status(now);
         Ok((charge, status))

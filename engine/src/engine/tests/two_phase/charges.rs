@@ -172,13 +172,14 @@ async fn a_charge_expires_by_the_engines_clock_and_is_cancelled_only_while_open(
     let clock = Arc::new(SetClock(std::sync::atomic::AtomicI64::new(NOW)));
     let (engine, _t) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
     let (_ana, beto) = funded(&engine).await;
-    charge(&engine, beto, "c", 500, 30_000).await;
-    charge(&engine, beto, "d", 500, 30_000).await;
+    // A minute each, the shortest a charge lives (the test's plans are decided by then too).
+    charge(&engine, beto, "c", 500, 60_000).await;
+    charge(&engine, beto, "d", 500, 60_000).await;
 
     // One millisecond before its end it is open; at its end it is expired, and refused.
-    clock.0.store(NOW + 29_999, SeqCst);
+    clock.0.store(NOW + 59_999, SeqCst);
     assert_eq!(status(&engine, beto, "c").await, ChargeStatus::Open);
-    clock.0.store(NOW + 30_000, SeqCst);
+    clock.0.store(NOW + 60_000, SeqCst);
     assert_eq!(status(&engine, beto, "c").await, ChargeStatus::Expired);
     assert_eq!(
         refused(prepare(&engine, 1, vec![payment(&tx_of(1), "c", 500, 1)]).await),
@@ -211,4 +212,37 @@ async fn a_charge_expires_by_the_engines_clock_and_is_cancelled_only_while_open(
     assert_eq!(info.receiver.bank, bank(2));
     assert_eq!(engine.charge(id("none")).await.unwrap(), None);
     assert_eq!(balances(&engine, beto).await, (0, 0));
+}
+
+#[tokio::test]
+async fn the_engine_keeps_charges_bounded_whoever_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _thread) = start(&dir);
+    let (_ana, beto) = funded(&engine).await;
+    let new = |cents: i64, description: String, lifetime_ms: i64| NewCharge {
+        id: id("e"),
+        account: beto,
+        amount: Cents::new(cents),
+        description,
+        lifetime_ms,
+    };
+    let week_ms = domain::charge::EXPIRY_MAX_MINUTES * 60_000;
+    let long = "x".repeat(domain::charge::DESCRIPTION_MAX_CHARS + 1);
+    for bad in [
+        new(0, "ok".into(), 60_000),
+        new(500, long, 60_000),
+        new(500, "ok".into(), 59_999),
+        new(500, "ok".into(), week_ms + 1),
+    ] {
+        assert_eq!(
+            engine.create_charge(bad).await,
+            Err(EngineError::Unexpected)
+        );
+    }
+    let stranger = NewCharge {
+        account: AccountId(999),
+        ..new(500, "ok".into(), 60_000)
+    };
+    assert!(engine.create_charge(stranger).await.is_err());
+    assert!(engine.charges_of(beto).await.unwrap().is_empty());
 }
