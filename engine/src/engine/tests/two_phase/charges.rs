@@ -3,7 +3,7 @@
 //! again on abort, expires by the engine's clock, and is cancelled only while open.
 
 use super::*;
-use crate::charges::{ChargeError, NewCharge};
+use crate::charges::{ChargeError, ChargeState, NewCharge};
 use domain::charge::{ChargeId, ChargeStatus};
 
 fn id(text: &str) -> ChargeId {
@@ -245,4 +245,36 @@ async fn the_engine_keeps_charges_bounded_whoever_asks() {
     };
     assert!(engine.create_charge(stranger).await.is_err());
     assert!(engine.charges_of(beto).await.unwrap().is_empty());
+}
+
+/// A coordinator that reserves a charge and never decides pins it no longer than any other
+/// part: given up past its plan's deadline and the grace, the charge is open again.
+#[tokio::test]
+async fn a_charge_held_by_a_silent_coordinator_is_open_again_once_its_part_is_given_up() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SetClock(std::sync::atomic::AtomicI64::new(NOW)));
+    let (engine, _t) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
+    let (_ana, beto) = funded(&engine).await;
+    charge(&engine, beto, "f", 500, 24 * 60 * 60_000).await;
+    let pinned = tx_of(1);
+    assert_eq!(
+        prepare(&engine, 1, vec![payment(&pinned, "f", 500, 1)]).await,
+        vec![Vote::Prepared]
+    );
+    assert_eq!(
+        refused(prepare(&engine, 3, vec![payment(&tx_of(3), "f", 500, 3)]).await),
+        Refusal::ChargeBusy
+    );
+    // Still within the grace: held.
+    clock.0.store(NOW + 60_000 + EXPIRY_GRACE_MS, SeqCst);
+    assert!(engine.expire().await.unwrap().is_empty());
+    clock.0.store(NOW + 60_000 + EXPIRY_GRACE_MS + 1, SeqCst);
+    assert_eq!(engine.expire().await.unwrap(), vec![pinned]);
+    let (charge, status) = engine.charges_of(beto).await.unwrap().remove(0);
+    assert_eq!(
+        (charge.state, status),
+        (ChargeState::Open, ChargeStatus::Open)
+    );
+    assert_eq!(balances(&engine, beto).await, (0, 0));
 }
