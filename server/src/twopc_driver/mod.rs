@@ -558,6 +558,20 @@ impl crate::ring_driver::Work for Node {
     }
 }
 
+/// Whether `info`, from bank `bank` about charge `asked`, could be a charge of that bank's:
+/// its own, the one asked about, for an amount and with a description any bank would take.
+fn plausible(
+    info: &domain::charge::ChargeInfo,
+    bank: BankId,
+    asked: &domain::charge::ChargeId,
+) -> bool {
+    info.receiver.bank == bank
+        && info.id == *asked
+        && info.amount.get() > 0
+        && info.amount <= domain::money::MAX_OPERATION
+        && info.description.chars().count() <= domain::charge::DESCRIPTION_MAX_CHARS
+}
+
 impl Consortium for Node {
     fn banks(&self) -> Vec<BankInfo> {
         self.banks.clone()
@@ -608,9 +622,10 @@ impl Consortium for Node {
             }
             let msg = engine::wire::ChargeMsg { charge };
             match self.peers.call(bank, &msg).await {
-                // The charge's bank speaks only for its own charges.
-                Ok(Some(info)) if info.receiver.bank != bank || info.id != msg.charge => {
-                    tracing::warn!(%bank, "a bank described a charge that is not its own");
+                // The charge's bank speaks only for the charge asked about, one of its own,
+                // within the limits every bank keeps charges to.
+                Ok(Some(info)) if !plausible(&info, bank, &msg.charge) => {
+                    tracing::warn!(%bank, "a bank described a charge that cannot be its own");
                     Err(ConsortiumError::Unreachable(bank).into())
                 }
                 Ok(answer) => Ok(answer),
