@@ -1,6 +1,7 @@
 //! Issue 28, charges (cobrança imediata): a charge's dynamic code, resolved at the receiver's
 //! bank and paid from another bank; two banks racing to pay one charge, exactly one winning;
 //! a charge paid inside its own bank; cancelled and expired charges refused with nothing moved;
+//! a member bank asking and preparing directly refused by the charge's bank itself;
 //! a charge id reused refused; bad input answered 4xx. Five real banks.
 
 use crate::keys::DORA_CPF;
@@ -8,6 +9,10 @@ use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
+
+fn now_ms() -> i64 {
+    engine::engine::wall_clock_ms()
+}
 
 /// Pays `code` with a new transaction id as `client`, retrying while the consortium is busy.
 async fn pay(client: &Client, code: &str) -> (StatusCode, Value) {
@@ -233,6 +238,63 @@ async fn cancelled_and_expired_charges_are_refused_and_bad_input_moves_nothing()
     let (s, body) = pay(&ana1, &code).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
+    // A member bank (bank 1, its own key) asking and paying directly: it learns what the code
+    // tells anyone, and its prepares of a cancelled charge, or of an open one for less than
+    // its amount, are refused by bank 3 itself, whatever bank 1's plan says.
+    let open = charge(&beto3, "10,00", "Conta de luz", "60").await;
+    let open_id = open["id"].as_str().unwrap().to_string();
+    let ask = |id: &str| serde_json::json!({ "charge": id }).to_string();
+    let (s, text) = c
+        .signed_post(
+            2,
+            "/interbank/charge",
+            0,
+            now_ms(),
+            ask(&open_id).as_bytes(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(
+        text.contains("Conta de luz") && text.contains("\"open\""),
+        "{text}"
+    );
+    let (s, text) = c
+        .signed_post(
+            2,
+            "/interbank/charge",
+            0,
+            now_ms(),
+            ask(&"Q".repeat(30)).as_bytes(),
+        )
+        .await;
+    assert_eq!((s, text.as_str()), (StatusCode::OK, "null"));
+    let (s, text) = c
+        .signed_post(2, "/interbank/charge", 0, now_ms(), ask("curto").as_bytes())
+        .await;
+    assert!(s.is_client_error(), "{s}: {text}");
+    let credit = |id: &str, cents: i64| {
+        serde_json::json!({ "ChargeCredit": { "charge": id, "amount": cents,
+            "from": { "name": "Rogue", "key_masked": "x", "bank": 1 } } })
+    };
+    for (part, reason) in [
+        (credit(&open_id, 1), "charge_amount"),
+        (credit(&id, 1_000), "charge_cancelled"),
+    ] {
+        let body =
+            serde_json::json!({ "items": [{ "tx": tx_id(1), "parts": [[0, part]] }] }).to_string();
+        let body = c.planned(0, 2, body.as_bytes());
+        let (s, text) = c
+            .signed_post(2, "/interbank/prepare", 0, now_ms(), &body)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        assert!(text.contains(reason), "{reason}: {text}");
+    }
+    assert_eq!(listed(&beto3, &open_id).await["status"], "open");
+    let (s, body) = beto3
+        .call("cancel_charge", &[("charge_id", &open_id)])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
     // Bad input: 400 (404 for no such charge), nothing created or moved.
     let long = "x".repeat(141);
     for (amount, description, minutes) in [
@@ -299,7 +361,7 @@ async fn cancelled_and_expired_charges_are_refused_and_bad_input_moves_nothing()
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     let (s, list) = beto3.call("my_charges", &[]).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
 
     // Expired: a charge for one minute, then bank 3's clock runs two minutes ahead.
     let expiring = charge(&beto3, "3,00", "Estacionamento", "1").await;
