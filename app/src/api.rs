@@ -8,6 +8,7 @@
 //! - `money`: deposit, who a key pays, Pix, Pix packets and their progress;
 //! - [`keys`]: the client's Pix keys;
 //! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
+//! - [`charges`]: charges (cobranças): created with their dynamic code, listed, cancelled;
 //! - `consent`: links between banks and the consents behind them;
 //! - `returns`: devolução, a Pix received sent back to its payer;
 //! - [`export`]: the statement as a CSV file.
@@ -17,6 +18,7 @@
 
 mod accounts;
 mod banks;
+pub mod charges;
 pub mod codes;
 mod consent;
 mod dashboard;
@@ -33,6 +35,9 @@ pub mod ssr;
 
 pub use accounts::*;
 pub use banks::*;
+pub use charges::{
+    cancel_charge, create_charge, my_charges, CancelCharge, CreateCharge, MyCharges,
+};
 pub use codes::{pay_code, read_code, receive_codes, PayCode, ReadCode, ReceiveCodes};
 pub use consent::*;
 pub use dashboard::*;

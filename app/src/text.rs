@@ -153,6 +153,12 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
             days = domain::refusal::RETURN_DAYS_MAX
         )
         .to_string(),
+        Refusal::ChargeUnknown => td_string!(l, refusal.charge_unknown).to_string(),
+        Refusal::ChargePaid => td_string!(l, refusal.charge_paid).to_string(),
+        Refusal::ChargeCancelled => td_string!(l, refusal.charge_cancelled).to_string(),
+        Refusal::ChargeExpired => td_string!(l, refusal.charge_expired).to_string(),
+        Refusal::ChargeBusy => td_string!(l, refusal.charge_busy).to_string(),
+        Refusal::ChargeAmount => td_string!(l, refusal.charge_amount).to_string(),
         Refusal::PixLimit {
             bank,
             period,
@@ -452,6 +458,23 @@ mod engine_errors {
         }
     }
 
+    impl Say for engine::charges::ChargeError {
+        fn say(&self, l: Locale) -> String {
+            use engine::charges::ChargeError as E;
+            match self {
+                E::Unknown => td_string!(l, charge.unknown).to_string(),
+                E::IdInUse => td_string!(l, charge.id_in_use).to_string(),
+                E::TooMany => td_string!(
+                    l,
+                    charge.too_many,
+                    max = domain::charge::CHARGES_PER_ACCOUNT_MAX
+                )
+                .to_string(),
+                E::NotOpen(r) => crate::text::refusal(l, *r, &[]),
+            }
+        }
+    }
+
     impl Say for engine::EngineError {
         fn say(&self, l: Locale) -> String {
             use engine::EngineError as E;
@@ -468,6 +491,7 @@ mod engine_errors {
                 E::Key(e) => e.say(l),
                 E::Refused(r) => crate::text::refusal(l, *r, &[]),
                 E::Limits(e) => e.say(l),
+                E::Charge(e) => e.say(l),
             }
         }
     }

@@ -358,4 +358,8 @@ pub struct CodePreview {
     pub merchant_name: String,
     /// The id this payment will carry: confirming twice pays once.
     pub tx_id: TxId,
+    /// For a charge's code: until when it may be paid (its amount is fixed and `message` is
+    /// its description).
+    #[serde(default)]
+    pub charge_expires_ms: Option<i64>,
 }

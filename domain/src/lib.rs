@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`brcode`]: [`BrCode`], a Pix payment request as QR code or "copia e cola" text (EMV MPM).
+//! - [`charge`]: charges (cobrança imediata): [`charge::ChargeId`], their status and limits.
 //! - [`money`]: [`Cents`], the only representation of money, and BRL parsing/formatting.
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
 //! - [`pix_key`]: [`PixKey`], every kind of Pix key (CPF, CNPJ, e-mail, phone, random).
@@ -18,6 +19,7 @@
 //! Nothing here performs I/O, so the whole crate compiles to wasm32 and runs under a simulator.
 
 pub mod brcode;
+pub mod charge;
 pub mod consent;
 pub mod dto;
 pub mod ids;

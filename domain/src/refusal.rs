@@ -78,6 +78,18 @@ pub enum Refusal {
         period: crate::pix_limits::Period,
         remaining: crate::Cents,
     },
+    /// No such charge at the receiver's bank.
+    ChargeUnknown,
+    /// The charge was paid already.
+    ChargePaid,
+    /// The charge was cancelled by its receiver.
+    ChargeCancelled,
+    /// The charge expired.
+    ChargeExpired,
+    /// Another payment of the charge is in flight.
+    ChargeBusy,
+    /// A payment of a charge for another amount than the charge's.
+    ChargeAmount,
 }
 
 /// How long after receiving a Pix its receiver may still return it (devolução), in days.
@@ -118,7 +130,13 @@ impl Refusal {
             | Refusal::Expired
             | Refusal::NotReceived
             | Refusal::ReturnExceeds
-            | Refusal::ReturnTooLate => None,
+            | Refusal::ReturnTooLate
+            | Refusal::ChargeUnknown
+            | Refusal::ChargePaid
+            | Refusal::ChargeCancelled
+            | Refusal::ChargeExpired
+            | Refusal::ChargeBusy
+            | Refusal::ChargeAmount => None,
         }
     }
 }

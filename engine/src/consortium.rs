@@ -64,6 +64,25 @@ pub trait Consortium: Send + Sync + 'static {
         devolution: crate::twopc::Devolution,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
 
+    /// Runs a charge's payment for the client logged in to `account` at this bank: a one-leg
+    /// packet from that account to the charge, at its bank, which checks the charge (open, not
+    /// expired, for its amount) and reserves it when it prepares. Retries with the same `tx`
+    /// behave as for [`Consortium::submit`].
+    fn submit_charge(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        payment: crate::twopc::ChargePayment,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>>;
+
+    /// What bank `bank` says charge `charge` is (this bank's own, from its engine); `None`: no
+    /// such charge there.
+    fn charge(
+        &self,
+        bank: BankId,
+        charge: domain::charge::ChargeId,
+    ) -> BoxFuture<'_, EngineResult<Option<domain::charge::ChargeInfo>>>;
+
     /// The client's links to accounts at other banks, each with what that bank says of it now
     /// (balances while its consent is active). Nothing is found by CPF/CNPJ.
     fn linked_accounts(

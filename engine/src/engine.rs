@@ -417,6 +417,8 @@ struct State {
     windows: crate::settlement::Windows,
     /// Scheduled Pix waiting for their day or running.
     schedules: crate::schedule::Schedules,
+    /// Charges (cobranças) of this bank's clients.
+    charges: crate::charges::Charges,
     key_codes: crate::key_codes::KeyCodes,
     /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
     /// account it is at, until when). In memory, like codes: a restart asks the owner again.
@@ -471,6 +473,9 @@ impl State {
         let schedules = store
             .load_schedules()
             .map_err(|e| format!("loading scheduled Pix: {e}"))?;
+        let charges = store
+            .load_charges()
+            .map_err(|e| format!("loading charges: {e}"))?;
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
@@ -490,6 +495,7 @@ impl State {
             directory,
             windows,
             schedules,
+            charges,
             key_codes: Default::default(),
             port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
@@ -551,6 +557,7 @@ impl State {
         let directory = self.directory.take_changes();
         let settlement = self.windows.take_changes();
         let schedules = self.schedules.take_changes();
+        let charges = self.charges.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
@@ -559,6 +566,7 @@ impl State {
             directory: &directory,
             settlement: &settlement,
             schedules: &schedules,
+            charges: &charges,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
@@ -567,6 +575,7 @@ impl State {
             && directory.is_empty()
             && settlement.is_empty()
             && schedules.is_empty()
+            && charges.is_empty()
         {
             true
         } else {
@@ -646,6 +655,10 @@ impl State {
             Ok(schedules) => self.schedules = schedules,
             Err(e) => panic!("cannot reload scheduled Pix after a failed commit: {e}"),
         }
+        match self.store.load_charges() {
+            Ok(charges) => self.charges = charges,
+            Err(e) => panic!("cannot reload charges after a failed commit: {e}"),
+        }
     }
 
     fn execute(&mut self, command: Command, now: i64) {
@@ -681,6 +694,7 @@ fn store_error(e: rusqlite::Error) -> EngineError {
 }
 
 mod accounts;
+mod charges;
 mod consents;
 pub mod decisions;
 mod keys;

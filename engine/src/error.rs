@@ -42,6 +42,9 @@ pub enum EngineError {
     /// Pix limits a client may not set (negative, above the ceiling, night above day).
     #[error(transparent)]
     Limits(domain::pix_limits::LimitError),
+    /// A charge (cobrança) cannot be created or cancelled.
+    #[error(transparent)]
+    Charge(#[from] crate::charges::ChargeError),
 }
 
 /// Why a key cannot be claimed for an account (checked by the bank that owns the account).

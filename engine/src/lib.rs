@@ -30,6 +30,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod charges;
 pub mod consent;
 pub mod consortium;
 pub mod coordinator;

@@ -45,6 +45,8 @@ pub struct Batch<'a> {
     pub settlement: &'a [crate::settlement::Window],
     /// Scheduled Pix added or changed, each written whole.
     pub schedules: &'a [Scheduled],
+    /// Charges created, changed or forgotten.
+    pub charges: &'a [crate::charges::ChargeChange],
 }
 
 /// A session row as restored at start-up.
@@ -433,6 +435,27 @@ impl Store {
         for scheduled in batch.schedules {
             apply_schedule(&tx, scheduled)?;
         }
+        for change in batch.charges {
+            use crate::charges::ChargeChange;
+            match change {
+                ChargeChange::Put(charge) => {
+                    let body = serde_json::to_string(charge).expect("a charge serialises");
+                    tx.prepare_cached(
+                        "INSERT INTO charges (id, account_id, body) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                    )?
+                    .execute(params![
+                        charge.id.as_str(),
+                        charge.account.0,
+                        body
+                    ])?;
+                }
+                ChargeChange::Forget(id) => {
+                    tx.prepare_cached("DELETE FROM charges WHERE id = ?1")?
+                        .execute([id.as_str()])?;
+                }
+            }
+        }
         tx.commit()
     }
 
@@ -464,6 +487,24 @@ impl Store {
         ))?;
         let rows = stmt.query_map(params![account.0, limit], row_to_scheduled)?;
         rows.collect()
+    }
+
+    /// Every charge kept here (see [`crate::charges`]).
+    pub fn load_charges(&self) -> StoreResult<crate::charges::Charges> {
+        let mut stmt = self.conn.prepare("SELECT body FROM charges")?;
+        let charges = stmt
+            .query_map([], |r| {
+                let body: String = r.get(0)?;
+                serde_json::from_str(&body).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(crate::charges::Charges::restore(charges))
     }
 
     /// The newest `limit` entries of an account's statement. A credit shows only once it

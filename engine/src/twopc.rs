@@ -96,6 +96,15 @@ pub enum PartSpec {
         amount: Cents,
         from: Counterparty,
     },
+    /// A charge's payment (protocol version 9): `amount` to the account whose charge `charge`
+    /// is. No account is named: the bank holding the charge credits the charge's own account,
+    /// only while the charge is open and unexpired and for exactly its amount, and reserves the
+    /// charge for this transaction with the credit (see [`crate::charges`]).
+    ChargeCredit {
+        charge: domain::charge::ChargeId,
+        amount: Cents,
+        from: Counterparty,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +149,7 @@ impl PrepareItem {
                 PartSpec::Credit { amount, from, .. } => credit.replace((*amount, from.bank)),
                 PartSpec::ReturnDebit { amount, to, .. } => debit.replace((*amount, to.bank)),
                 PartSpec::ReturnCredit { amount, from, .. } => credit.replace((*amount, from.bank)),
+                PartSpec::ChargeCredit { amount, from, .. } => credit.replace((*amount, from.bank)),
                 PartSpec::Key(_) => return Err(invalid(*leg)),
             };
             if slot.is_some() {
@@ -325,6 +335,17 @@ pub enum CreditTo {
     Key(PixKey),
     /// A devolução: the account at the receiver's bank that paid leg `leg` of Pix `original`.
     Payer { original: TxId, leg: u16 },
+    /// A charge's payment: the account whose charge it is, at the receiver's bank.
+    Charge(domain::charge::ChargeId),
+}
+
+/// A charge's payment as the payer's bank runs it: which charge, its amount and its receiver as
+/// the charge's bank described them (that bank checks them again when it prepares).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChargePayment {
+    pub charge: domain::charge::ChargeId,
+    pub amount: Cents,
+    pub receiver: Counterparty,
 }
 
 /// A devolução as the bank of the account returning it runs it: which leg of which Pix, how
@@ -405,6 +426,38 @@ impl PacketPlan {
         }
     }
 
+    /// A charge's payment by the client `submitter` at coordinator `me`, whose account's first
+    /// holder (`holder`) names it to the receiver: one leg, from that account to the charge.
+    pub fn charge_payment(
+        (tx, me, submitter): (TxId, BankId, AccountId),
+        holder: &domain::dto::Holder,
+        payment: ChargePayment,
+    ) -> PacketPlan {
+        let ChargePayment {
+            charge,
+            amount,
+            receiver,
+        } = payment;
+        PacketPlan {
+            tx,
+            submitter,
+            legs: vec![LegPlan {
+                source_bank: me,
+                source: DebitSource::Own { account: submitter },
+                receiver_bank: receiver.bank,
+                receiver_key: CreditTo::Charge(charge),
+                amount,
+                receiver,
+                payer: Counterparty {
+                    name: holder.name.clone(),
+                    key_masked: holder.tax_id.masked(),
+                    bank: me,
+                },
+            }],
+            key_op: None,
+        }
+    }
+
     /// The banks taking part, in ascending order.
     pub fn participants(&self) -> Vec<BankId> {
         let set: BTreeSet<BankId> = match &self.key_op {
@@ -449,15 +502,21 @@ impl PacketPlan {
                 ));
             }
             if leg.receiver_bank == bank {
+                let (amount, from) = (leg.amount, leg.payer.clone());
                 parts.push((
                     n,
-                    PartSpec::Credit {
-                        key: match &leg.receiver_key {
-                            CreditTo::Key(key) => key.clone(),
-                            CreditTo::Payer { .. } => unreachable!("returns are planned above"),
+                    match &leg.receiver_key {
+                        CreditTo::Key(key) => PartSpec::Credit {
+                            key: key.clone(),
+                            amount,
+                            from,
                         },
-                        amount: leg.amount,
-                        from: leg.payer.clone(),
+                        CreditTo::Charge(charge) => PartSpec::ChargeCredit {
+                            charge: charge.clone(),
+                            amount,
+                            from,
+                        },
+                        CreditTo::Payer { .. } => unreachable!("returns are planned above"),
                     },
                 ));
             }

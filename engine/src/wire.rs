@@ -39,7 +39,10 @@ use serde::{Deserialize, Serialize};
 /// a bank of version 7 could not read.
 /// Version 9: a vote may refuse a debit for the payer's Pix limit of the period
 /// (`Refusal::PixLimit`, issue 27), a code a bank of version 8 could not read.
-pub const PROTOCOL_VERSION: u16 = 9;
+/// Version 10: charges (cobranças). A payer's bank asks the charge's bank what a charge is
+/// ([`Route::Charge`]), and pays it with a `PartSpec::ChargeCredit`, which the charge's bank
+/// reserves with the credit (a charge is paid once).
+pub const PROTOCOL_VERSION: u16 = 10;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,10 +75,13 @@ pub enum Route {
     /// Body [`crate::settlement::SignedPayment`], answer `null`: a debtor's "paid" to its
     /// creditor, or a creditor's "received" to its debtor (which then settles it).
     SettlementPayment,
+    /// Body [`ChargeMsg`], answer `Option<domain::charge::ChargeInfo>`: what a charge of the
+    /// receiver's is (its amount, description, status and receiver), for a payer.
+    Charge,
 }
 
 impl Route {
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 13] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
@@ -88,6 +94,7 @@ impl Route {
         Route::PortPermit,
         Route::SettlementReport,
         Route::SettlementPayment,
+        Route::Charge,
     ];
 
     pub fn path(self) -> &'static str {
@@ -104,6 +111,7 @@ impl Route {
             Route::PortPermit => "/interbank/key/permit",
             Route::SettlementReport => "/interbank/settlement/report",
             Route::SettlementPayment => "/interbank/settlement/payment",
+            Route::Charge => "/interbank/charge",
         }
     }
 }
@@ -187,6 +195,11 @@ impl Call for crate::settlement::SignedPayment {
     type Answer = ();
 }
 
+impl Call for ChargeMsg {
+    const ROUTE: Route = Route::Charge;
+    type Answer = Option<domain::charge::ChargeInfo>;
+}
+
 impl Call for crate::directory::PortRequest {
     const ROUTE: Route = Route::PortPermit;
     type Answer = PortPermitAnswer;
@@ -264,6 +277,12 @@ pub struct AccountAnswer {
 pub struct RedeemMsg {
     pub code: String,
     pub grantee: AccountId,
+}
+
+/// A payer's bank asks about charge `charge` (the id is checked when the body is read).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeMsg {
+    pub charge: domain::charge::ChargeId,
 }
 
 /// The answer to a [`Route::PortPermit`] request: the permit, or why the owning bank gives none.
@@ -409,6 +428,7 @@ mod tests {
             Route::PortPermit => <crate::directory::PortRequest as Call>::ROUTE,
             Route::SettlementReport => <crate::settlement::SignedReport as Call>::ROUTE,
             Route::SettlementPayment => <crate::settlement::SignedPayment as Call>::ROUTE,
+            Route::Charge => ChargeMsg::ROUTE,
         }
     }
 
@@ -528,6 +548,7 @@ mod tests {
             Route::PortPermit,
             Route::SettlementReport,
             Route::SettlementPayment,
+            Route::Charge,
         ];
         assert!(variants.iter().all(|v| Route::ALL.contains(v)));
         assert_eq!(variants.len(), Route::ALL.len());

@@ -16,6 +16,7 @@ const PURE: &[&str] = &[
     "src/coordinator.rs",
     "src/directory.rs",
     "src/consent.rs",
+    "src/charges.rs",
     "src/ledger.rs",
     "src/settlement.rs",
     "src/schedule.rs",

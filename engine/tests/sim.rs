@@ -1756,7 +1756,9 @@ impl Sim {
                 PartSpec::Debit { to, .. } | PartSpec::ReturnDebit { to, .. } => {
                     banks.insert(to.bank);
                 }
-                PartSpec::Credit { from, .. } | PartSpec::ReturnCredit { from, .. } => {
+                PartSpec::Credit { from, .. }
+                | PartSpec::ReturnCredit { from, .. }
+                | PartSpec::ChargeCredit { from, .. } => {
                     banks.insert(from.bank);
                 }
                 PartSpec::Key(_) => banks.extend((1..=BANKS).map(bank)),

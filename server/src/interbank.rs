@@ -77,6 +77,7 @@ pub fn router(gate: Option<Gate>, ring: Option<RingHandle>, node: Option<Arc<Nod
             Route::PortPermit => router.route(path, post(port_permit)),
             Route::SettlementReport => router.route(path, post(settlement_report)),
             Route::SettlementPayment => router.route(path, post(settlement_payment)),
+            Route::Charge => router.route(path, post(charge)),
         };
     }
     router
@@ -248,6 +249,18 @@ async fn port_permit(
 ) -> Response {
     match node.engine().port_permit(from, request).await {
         Ok(answer) => Json(answer).into_response(),
+        Err(e) => engine_unavailable(e),
+    }
+}
+
+/// A payer's bank asks what one of this bank's charges is (`null`: no such charge). Anything a
+/// member may learn by being handed the code; the charge is checked again when it is paid.
+async fn charge(
+    Extension(node): Extension<Arc<Node>>,
+    Json(msg): Json<engine::wire::ChargeMsg>,
+) -> Response {
+    match node.engine().charge(msg.charge).await {
+        Ok(info) => Json(info).into_response(),
         Err(e) => engine_unavailable(e),
     }
 }

@@ -4,7 +4,10 @@
 //! and paid through [`send_pix`](super::send_pix), the same paths as a Pix by key, so every check
 //! and limit on those applies to codes unchanged.
 //!
-//! Charges (dynamic codes, a location instead of a key) are refused for now.
+//! A charge's code (dynamic: a location instead of a key) is resolved at the charge's bank
+//! (through the signed inter-bank channel when that is another bank) and paid as a charge's
+//! payment, which that bank reserves with its credit: a charge is paid once
+//! ([`super::charges`]).
 
 use crate::error::AppError;
 use domain::dto::{CodePreview, ReceivePage, TransferReceipt};
@@ -54,8 +57,27 @@ pub async fn receive_codes(
 #[server(endpoint = "read_code")]
 pub async fn read_code(code: String) -> Result<CodePreview, AppError> {
     let engine = ssr::engine()?;
-    ssr::current_account(&engine).await?;
-    let (brcode, key) = paying::read(&code)?;
+    let account = ssr::current_account(&engine).await?;
+    let (brcode, key) = match paying::read(&code)? {
+        paying::Target::Key(brcode, key) => (brcode, key),
+        paying::Target::Charge(brcode, bank, id) => {
+            let info = paying::open_charge(account, bank, id).await?;
+            let banks = ssr::consortium().map(|c| c.banks()).unwrap_or_default();
+            return Ok(CodePreview {
+                code: code.trim().to_string(),
+                receiver: domain::dto::ReceiverPreview {
+                    name: info.receiver.name,
+                    key_masked: info.receiver.key_masked,
+                    bank: crate::text::bank_info(ssr::locale(), info.receiver.bank, &banks),
+                },
+                amount: Some(info.amount),
+                message: Some(info.description),
+                merchant_name: brcode.merchant_name,
+                tx_id: engine.new_tx_id(),
+                charge_expires_ms: Some(info.expires_ms),
+            });
+        }
+    };
     let receiver = paying::receiver(key).await?;
     Ok(CodePreview {
         code: code.trim().to_string(),
@@ -64,6 +86,7 @@ pub async fn read_code(code: String) -> Result<CodePreview, AppError> {
         message: brcode.info().map(str::to_string),
         merchant_name: brcode.merchant_name.clone(),
         tx_id: engine.new_tx_id(),
+        charge_expires_ms: None,
     })
 }
 
@@ -77,8 +100,13 @@ pub async fn pay_code(
     tx_id: String,
 ) -> Result<TransferReceipt, AppError> {
     let engine = ssr::engine()?;
-    ssr::current_account(&engine).await?;
-    let (brcode, key) = paying::read(&code)?;
+    let account = ssr::current_account(&engine).await?;
+    let (brcode, key) = match paying::read(&code)? {
+        paying::Target::Key(brcode, key) => (brcode, key),
+        paying::Target::Charge(_, bank, id) => {
+            return paying::pay_charge(&engine, account, (bank, id), amount, tx_id).await
+        }
+    };
     let typed = amount
         .as_deref()
         .map(str::trim)
@@ -109,6 +137,10 @@ pub async fn pay_code(
         other => other,
     }
 }
+
+/// A code's receiver name and QR code, for charges' codes too.
+#[cfg(feature = "ssr")]
+pub(crate) use receiving::{merchant_name, qr_svg};
 
 /// The "Receber" page's codes (server only: the QR code is drawn here, never in the browser).
 #[cfg(feature = "ssr")]
@@ -203,7 +235,7 @@ mod receiving {
 
     /// `text` as a QR code, an SVG document: error correction level M (15% of the code may be
     /// unreadable, as bank apps print them), a quiet zone, at least 240 px wide.
-    fn qr_svg(text: &str) -> Result<String, AppError> {
+    pub fn qr_svg(text: &str) -> Result<String, AppError> {
         use qrcode::render::svg;
         use qrcode::{EcLevel, QrCode};
         let qr = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| {
@@ -229,22 +261,177 @@ mod paying {
     use crate::api::ssr;
     use crate::error::AppError;
     use crate::i18n::td_string;
-    use domain::dto::ReceiverPreview;
-    use domain::{BrCode, PixKey};
+    use domain::brcode::{Initiation, PixAccount};
+    use domain::charge::{ChargeId, ChargeInfo, ChargeStatus};
+    use domain::dto::{ReceiverPreview, TransferReceipt, TxStatus};
+    use domain::{AccountId, BankId, BrCode, PixKey};
+    use engine::EngineHandle;
 
-    /// The code and the key it pays; a charge's code, or one whose key is no Pix key, is
-    /// refused with the reason (field `code`, 400).
-    pub fn read(text: &str) -> Result<(BrCode, PixKey), AppError> {
+    /// What a code pays: a key, or a charge at a bank of the consortium.
+    pub enum Target {
+        Key(BrCode, PixKey),
+        Charge(BrCode, BankId, ChargeId),
+    }
+
+    /// The code and what it pays; one whose key is no Pix key, or whose location is no charge
+    /// of a member bank, is refused with the reason (field `code`, 400).
+    pub fn read(text: &str) -> Result<Target, AppError> {
         let code = BrCode::decode(text).map_err(|e| ssr::field("code", e))?;
-        let Some(key) = code.key() else {
-            return Err(AppError::field(
-                "code",
-                td_string!(ssr::locale(), paycode.charge_refused),
-            ));
+        let location = match &code.account {
+            PixAccount::Key { key, .. } => {
+                let key = PixKey::parse(key).map_err(|_| {
+                    AppError::field("code", td_string!(ssr::locale(), paycode.bad_key))
+                })?;
+                return Ok(Target::Key(code, key));
+            }
+            PixAccount::Location { url } => url.clone(),
         };
-        let key = PixKey::parse(key)
-            .map_err(|_| AppError::field("code", td_string!(ssr::locale(), paycode.bad_key)))?;
-        Ok((code, key))
+        let unknown = || AppError::field("code", td_string!(ssr::locale(), paycode.charge_unknown));
+        // A location is paid once: only a dynamic code may carry one.
+        if code.initiation != Some(Initiation::Dynamic) {
+            return Err(unknown());
+        }
+        let consortium = ssr::require_consortium()?;
+        let (bank, id) = consortium
+            .banks()
+            .iter()
+            .find_map(|b| {
+                let url = consortium.public_url(b.id)?;
+                domain::charge::charge_at(&location, &url).map(|id| (b.id, id))
+            })
+            .ok_or_else(unknown)?;
+        Ok(Target::Charge(code, bank, id))
+    }
+
+    /// Charge `id` as bank `bank` describes it, if it may be paid now; refused with why not:
+    /// unknown (400), paid, cancelled or expired (422).
+    pub async fn open_charge(
+        account: AccountId,
+        bank: BankId,
+        id: ChargeId,
+    ) -> Result<ChargeInfo, AppError> {
+        let info = charge_info(account, bank, id).await?;
+        if_open(info)
+    }
+
+    /// `info` if its charge is open, else why it may not be paid (422).
+    fn if_open(info: ChargeInfo) -> Result<ChargeInfo, AppError> {
+        let refused = |r: domain::Refusal| {
+            Err(AppError::Refused(crate::text::refusal(
+                ssr::locale(),
+                r,
+                &[],
+            )))
+        };
+        match info.status {
+            ChargeStatus::Open => Ok(info),
+            ChargeStatus::Paid => refused(domain::Refusal::ChargePaid),
+            ChargeStatus::Cancelled => refused(domain::Refusal::ChargeCancelled),
+            ChargeStatus::Expired => refused(domain::Refusal::ChargeExpired),
+        }
+    }
+
+    /// Charge `id` as bank `bank` describes it, whatever its status (unknown: 400). Each ask
+    /// costs the client what a key lookup does.
+    async fn charge_info(
+        account: AccountId,
+        bank: BankId,
+        id: ChargeId,
+    ) -> Result<ChargeInfo, AppError> {
+        use engine::budget::{LookupCost, LOOKUP_FOUND_COST, LOOKUP_MISSING_COST};
+        let (account_key, address_key) = (ssr::account_key(account), ssr::address_key());
+        if let Some(budgets) = ssr::budgets() {
+            budgets
+                .lookup(
+                    &account_key,
+                    &address_key,
+                    LookupCost::Missing,
+                    ssr::now_ms(),
+                )
+                .map_err(|ms| ssr::spent(ssr::Spent::Lookups, ms))?;
+        }
+        let consortium = ssr::require_consortium()?;
+        let asked = consortium.charge(bank, id).await;
+        let back = match &asked {
+            Ok(Some(_)) => Some(LOOKUP_MISSING_COST - LOOKUP_FOUND_COST),
+            Ok(None) => None,
+            Err(_) => Some(LOOKUP_MISSING_COST),
+        };
+        if let (Some(back), Some(budgets)) = (back, ssr::budgets()) {
+            budgets.lookup_refund(&account_key, &address_key, back, ssr::now_ms());
+        }
+        asked.map_err(ssr::from_engine)?.ok_or_else(|| {
+            AppError::field("code", td_string!(ssr::locale(), paycode.charge_unknown))
+        })
+    }
+
+    /// Pays charge `id` at `bank` from `account`, for the charge's amount (an `amount` sent
+    /// along must be that one), as a one-leg packet whose credit the charge's bank checks and
+    /// reserves. A charge that is not open is refused before anything is sent, unless `tx_id`
+    /// is a payment of this client's still known here: a retry after the charge was paid by it
+    /// hears that payment's outcome again.
+    pub async fn pay_charge(
+        engine: &EngineHandle,
+        account: AccountId,
+        (bank, id): (BankId, ChargeId),
+        amount: Option<String>,
+        tx_id: String,
+    ) -> Result<TransferReceipt, AppError> {
+        let tx = ssr::tx_id(&tx_id, engine)?;
+        let info = charge_info(account, bank, id).await?;
+        let consortium = ssr::require_consortium()?;
+        let info = match consortium.progress(account, &tx) {
+            Some(_) => info,
+            None => if_open(info)?,
+        };
+        let typed = amount
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| domain::Cents::parse_amount(a).map_err(|e| ssr::field("amount", e)))
+            .transpose()?;
+        if typed.is_some_and(|t| t != info.amount) {
+            return Err(AppError::field(
+                "amount",
+                td_string!(
+                    ssr::locale(),
+                    paycode.amount_fixed_err,
+                    amount = info.amount.to_brl()
+                ),
+            ));
+        }
+        let banks = consortium.banks();
+        let payment = engine::twopc::ChargePayment {
+            charge: info.id.clone(),
+            amount: info.amount,
+            receiver: info.receiver.clone(),
+        };
+        let outcome = consortium
+            .submit_charge(account, tx, payment)
+            .await
+            .map_err(ssr::from_engine)?;
+        if let Some((_, reason)) = outcome.failure() {
+            return Err(AppError::Refused(crate::text::refusal(
+                ssr::locale(),
+                reason,
+                &banks,
+            )));
+        }
+        if outcome.status != TxStatus::Committed {
+            return Err(AppError::Refused(
+                td_string!(ssr::locale(), err.transfer_cancelled).to_string(),
+            ));
+        }
+        Ok(TransferReceipt {
+            tx_id: outcome.tx_id,
+            status: outcome.status,
+            amount: info.amount,
+            receiver: ReceiverPreview {
+                name: info.receiver.name,
+                key_masked: info.receiver.key_masked,
+                bank: crate::text::bank_info(ssr::locale(), info.receiver.bank, &banks),
+            },
+        })
     }
 
     /// Who `key` pays, through the same server function as a Pix by key (and so under the same

@@ -7,6 +7,7 @@ use crate::error::AppError;
 use crate::i18n::td_string;
 use crate::text::Say;
 use domain::packet::PacketError;
+use engine::charges::ChargeError;
 use engine::consent::ConsentError;
 use engine::consortium::Consortium;
 use engine::{ConsortiumError, EngineError, EngineHandle, LedgerError};
@@ -171,6 +172,11 @@ pub fn from_engine(e: EngineError) -> AppError {
         EngineError::Limits(_) => AppError::BadInput {
             field: None,
             message: msg,
+        },
+        EngineError::Charge(c) => match c {
+            ChargeError::Unknown => AppError::NotFound(msg),
+            ChargeError::IdInUse => AppError::Conflict(msg),
+            ChargeError::TooMany | ChargeError::NotOpen(_) => AppError::Refused(msg),
         },
         EngineError::Unexpected => AppError::Unexpected,
     }

@@ -673,6 +673,14 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
             .map(|r| crate::text::refusal(i18n.get_locale(), r, &reason_banks))
     };
     let link = receipt::href(entry.tx_id.as_str());
+    // A Pix received (committed, not itself a return) may be returned from its row.
+    let returnable = entry.kind == EntryKind::PixIn
+        && status == TxStatus::Committed
+        && entry.returned_for.is_none();
+    let return_link = returnable.then(|| {
+        let href = format!("/return/{}", entry.tx_id.as_str());
+        view! { " "<a class="return-link" href=href>{t!(i18n, history.return_link)}</a> }
+    });
     view! {
         <tr class="tx-row" data-status=status.as_str() data-kind=entry.kind.as_str() data-tx=entry.tx_id.to_string()>
             <td class="when">{format_brasilia_time(entry.created_ms)}</td>
@@ -680,6 +688,7 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
                 <a class="open-receipt" href=link>{description}</a>
                 " "<span class=status_class(status)>{label}</span>
                 {move || reason().map(|r| view! { <span class="reason muted">{r}</span> })}
+                {return_link}
             </td>
             <td class=amount_class>{shown.to_brl()}</td>
             <td class="num balance-after">{entry.balance_after.map(|b| b.to_brl()).unwrap_or_default()}</td>

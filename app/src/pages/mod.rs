@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod banks;
+pub mod charges;
 pub mod consent;
 pub mod dashboard;
 pub mod keys;

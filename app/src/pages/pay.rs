@@ -73,7 +73,16 @@ fn Confirm(
             <p class="receiver"><strong id="receiver-name">{r.name.clone()}</strong>
                <span class="muted">{format!(" · {} · {}", r.key_masked, r.bank.name)}</span></p>
             <p class="muted">{t_string!(i18n, paycode.code_name, name = preview.merchant_name.clone()).to_string()}</p>
-            {preview.message.clone().map(|m| view! { <p id="code-message">{t_string!(i18n, paycode.message, message = m).to_string()}</p> })}
+            {match preview.charge_expires_ms {
+                // A charge: its description, and until when it may be paid.
+                Some(until) => view! {
+                    {preview.message.clone().map(|m| view! { <p id="code-message">{t_string!(i18n, paycode.description, description = m).to_string()}</p> })}
+                    <p class="muted" id="charge-until">{t_string!(i18n, paycode.charge_until, when = domain::time_fmt::format_brasilia(until)).to_string()}</p>
+                }.into_any(),
+                None => view! {
+                    {preview.message.clone().map(|m| view! { <p id="code-message">{t_string!(i18n, paycode.message, message = m).to_string()}</p> })}
+                }.into_any(),
+            }}
             <ActionForm action=pay attr:class="form" attr:id="pay-code-form">
                 <input type="hidden" name="code" value=preview.code.clone()/>
                 <input type="hidden" name="tx_id" value=preview.tx_id.to_string()/>

@@ -1,6 +1,7 @@
 //! "Receber": for each of the client's Pix keys, a QR code and its "Pix Copia e Cola" text,
 //! optionally for an amount and with a message. The QR code is drawn by the bank (SVG); the
-//! browser only shows it, and copies the text with the "Copiar" button.
+//! browser only shows it, and copies the text with the "Copiar" button. Below, charges
+//! (`charges`): a code paid once, for a fixed amount, with its status live.
 
 use crate::api::codes::MESSAGE_MAX_CHARS;
 use crate::api::{receive_codes, ReceiveCodes};
@@ -18,7 +19,7 @@ pub fn Receive() -> impl IntoView {
         <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match initial.await {
-                    Ok(first) => view! { <Codes first/> }.into_any(),
+                    Ok(first) => view! { <Codes first/> <crate::pages::charges::Charges/> }.into_any(),
                     Err(e) if e.needs_login() => view! {
                         <section class="card narrow">
                             <h1>{t!(i18n, receive.title)}</h1>

@@ -135,6 +135,8 @@ impl State {
             tracing::error!(%tx, error = %e, "prepared transaction without reservations");
             return Err(EngineError::Unexpected);
         }
+        // A charge this transaction reserved is paid, or open again, with its credit.
+        self.charges.settle(tx, commit, now);
         let state = if commit {
             PartState::Committed
         } else {

@@ -197,6 +197,8 @@ impl State {
                 for (consent, (_, total)) in &consent_owners {
                     self.consents.release(consent, *total, now);
                 }
+                // A charge this item reserved is open again.
+                self.charges.settle(&item.tx, false, now);
                 return Err(Vote::Refused { leg, reason });
             }
         }
@@ -226,6 +228,7 @@ impl State {
             PartSpec::Credit { from, .. } => takes_part(from.bank),
             PartSpec::ReturnDebit { to, .. } => takes_part(to.bank),
             PartSpec::ReturnCredit { from, .. } => takes_part(from.bank),
+            PartSpec::ChargeCredit { from, .. } => takes_part(from.bank),
             PartSpec::Key(_) => p.participants().eq(self.config.keyring.members()),
         });
         let fits = signed
@@ -464,6 +467,35 @@ impl State {
                     peer: peer(from.bank),
                     consent: None,
                     returns: Some(original),
+                };
+                if let Some(peer) = part.peer {
+                    self.check_limit(peer, amount)?;
+                }
+                self.ledger
+                    .prepare_credit(tx, part, amount, from, now)
+                    .map_err(|e| refusal(e, me))?;
+            }
+            PartSpec::ChargeCredit {
+                charge,
+                amount,
+                from,
+            } => {
+                // The charge's own account, while the charge is open, for its amount: reserved
+                // for this transaction now, released if anything of the item fails (see
+                // `reserve_parts`), paid or opened again by the decision.
+                let account = self.charges.reserve(&charge, tx, amount, now)?;
+                if debits.contains(&(leg, account)) {
+                    return Err(Refusal::SelfTransfer);
+                }
+                if self.ledger.account(account).is_none() {
+                    return Err(Refusal::UnknownReceiver { bank: me });
+                }
+                let part = PartKey {
+                    leg,
+                    account,
+                    peer: peer(from.bank),
+                    consent: None,
+                    returns: None,
                 };
                 if let Some(peer) = part.peer {
                     self.check_limit(peer, amount)?;

@@ -377,6 +377,8 @@ mod two_phase {
     use domain::Refusal;
     use rand::distr::SampleString;
 
+    mod charges;
+
     fn bank(n: u16) -> BankId {
         BankId::try_from(n).unwrap()
     }
@@ -415,9 +417,9 @@ mod two_phase {
                 PartSpec::Debit { to, .. } | PartSpec::ReturnDebit { to, .. } => {
                     banks.insert(to.bank)
                 }
-                PartSpec::Credit { from, .. } | PartSpec::ReturnCredit { from, .. } => {
-                    banks.insert(from.bank)
-                }
+                PartSpec::Credit { from, .. }
+                | PartSpec::ReturnCredit { from, .. }
+                | PartSpec::ChargeCredit { from, .. } => banks.insert(from.bank),
                 PartSpec::Key(_) => {
                     banks.extend((1..=5).map(bank));
                     true

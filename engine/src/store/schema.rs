@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 12;
+pub(super) const SCHEMA_VERSION: i64 = 13;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -249,6 +249,15 @@ CREATE TABLE scheduled_pix (
 CREATE INDEX scheduled_open ON scheduled_pix(status) WHERE status = 'waiting' OR status = 'running';
 CREATE INDEX scheduled_by_account ON scheduled_pix(account_id, id);";
 
+/// Added by schema version 13 (issue 28): charges (cobrança imediata), each kept whole as JSON
+/// (`engine::charges::Charge`), with its account for listing.
+const CHARGES_13: &str = "
+CREATE TABLE charges (
+    id         TEXT    PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    body       TEXT    NOT NULL
+);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -266,7 +275,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {PROOFS_9}
 {SETTLEMENT_10}
 {RETURNS_11}
-{EVERYDAY_12}"
+{EVERYDAY_12}
+{CHARGES_13}"
     )
 }
 
@@ -320,7 +330,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 11] = [
+    let steps: [(i64, String); 12] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -332,6 +342,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (9, SETTLEMENT_10.to_string()),
         (10, RETURNS_11.to_string()),
         (11, EVERYDAY_12.to_string()),
+        (12, CHARGES_13.to_string()),
     ];
     match version {
         0 => Some(schema()),

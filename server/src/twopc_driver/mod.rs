@@ -64,6 +64,8 @@ enum Work {
     Key(KeyOp),
     /// A devolução the engine checked for the client ([`EngineHandle::plan_return`]).
     Return(engine::twopc::Devolution),
+    /// A charge's payment; the charge's bank checks the charge when it prepares.
+    Charge(engine::twopc::ChargePayment),
 }
 
 /// How long the status page waits for each bank's `/status`.
@@ -340,6 +342,17 @@ impl Node {
                     },
                     Err(e) => Err(Err(e)),
                 },
+                Work::Charge(payment) => match self.engine.account(account).await {
+                    Ok(view) => match view.holders.first() {
+                        Some(holder) => Ok(PacketPlan::charge_payment(
+                            (tx.clone(), self.me, account),
+                            holder,
+                            payment,
+                        )),
+                        None => Err(Err(EngineError::Unexpected)),
+                    },
+                    Err(e) => Err(Err(e)),
+                },
                 // Every member keeps a copy of the directory: every member takes part.
                 Work::Key(op) => Ok(PacketPlan::key_op(
                     tx.clone(),
@@ -545,6 +558,20 @@ impl crate::ring_driver::Work for Node {
     }
 }
 
+/// Whether `info`, from bank `bank` about charge `asked`, could be a charge of that bank's:
+/// its own, the one asked about, for an amount and with a description any bank would take.
+fn plausible(
+    info: &domain::charge::ChargeInfo,
+    bank: BankId,
+    asked: &domain::charge::ChargeId,
+) -> bool {
+    info.receiver.bank == bank
+        && info.id == *asked
+        && info.amount.get() > 0
+        && info.amount <= domain::money::MAX_OPERATION
+        && info.description.chars().count() <= domain::charge::DESCRIPTION_MAX_CHARS
+}
+
 impl Consortium for Node {
     fn banks(&self) -> Vec<BankInfo> {
         self.banks.clone()
@@ -570,6 +597,41 @@ impl Consortium for Node {
         devolution: engine::twopc::Devolution,
     ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
         Box::pin(self.submit_work(account, tx, Work::Return(devolution)))
+    }
+
+    fn submit_charge(
+        &self,
+        account: AccountId,
+        tx: TxId,
+        payment: engine::twopc::ChargePayment,
+    ) -> BoxFuture<'_, EngineResult<PacketOutcome>> {
+        Box::pin(self.submit_work(account, tx, Work::Charge(payment)))
+    }
+
+    fn charge(
+        &self,
+        bank: BankId,
+        charge: domain::charge::ChargeId,
+    ) -> BoxFuture<'_, EngineResult<Option<domain::charge::ChargeInfo>>> {
+        Box::pin(async move {
+            if bank == self.me {
+                return self.engine.charge(charge).await;
+            }
+            if !self.banks.iter().any(|b| b.id == bank) {
+                return Err(ConsortiumError::NoSuchBank(bank).into());
+            }
+            let msg = engine::wire::ChargeMsg { charge };
+            match self.peers.call(bank, &msg).await {
+                // The charge's bank speaks only for the charge asked about, one of its own,
+                // within the limits every bank keeps charges to.
+                Ok(Some(info)) if !plausible(&info, bank, &msg.charge) => {
+                    tracing::warn!(%bank, "a bank described a charge that cannot be its own");
+                    Err(ConsortiumError::Unreachable(bank).into())
+                }
+                Ok(answer) => Ok(answer),
+                Err(_) => Err(ConsortiumError::Unreachable(bank).into()),
+            }
+        })
     }
 
     fn submit_key_op(

@@ -1133,3 +1133,152 @@ async fn a_client_shows_a_qr_code_and_another_pays_it_by_code_in_portuguese() {
     }
     driver.browser.close().await.unwrap();
 }
+
+/// Issue 28, charges: Beto creates a charge of R$ 7,50 on "Receber" at Automobili and sees its
+/// QR code; Ana, at Eleven, pastes its code on "Pagar com código", sees Beto, the description
+/// and the fixed amount, and pays; Beto's page shows the charge paid by itself (it polls), and
+/// his statement offers "Devolver" on the Pix received. In Portuguese.
+#[tokio::test]
+async fn a_charge_is_shown_paid_from_another_bank_and_seen_paid_live_in_portuguese() {
+    let c = Consortium::start(&[]).await;
+    let beto = c.client(1);
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await
+            .as_u16(),
+        200
+    );
+    let (eleven, automobili) = (c.url(0), c.url(1));
+
+    let driver = start_browser().await;
+    let b = &driver.browser;
+    b.goto(&format!("{automobili}/login?next=/receive"))
+        .await
+        .unwrap();
+    wait_hydrated(b).await;
+    fill(b, "email", "beto@example.com").await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[text()='Entrar']").await;
+    wait_for(b, "//section[@id='charge']").await;
+    wait_hydrated(b).await;
+    wait_for(
+        b,
+        "//section[@id='charges']//p[contains(., 'ainda não criou')]",
+    )
+    .await;
+    fill_at(
+        b,
+        "//form[@id='charge-form']//input[@name='amount']",
+        "7,50",
+    )
+    .await;
+    fill_at(
+        b,
+        "//form[@id='charge-form']//input[@name='description']",
+        "Pão de queijo",
+    )
+    .await;
+    click(b, "//button[text()='Criar cobrança']").await;
+    wait_for(
+        b,
+        "//div[@id='new-charge']//div[@class='qr']/*[local-name()='svg']",
+    )
+    .await;
+    wait_for(
+        b,
+        "//li[contains(@class, 'charge-row') and @data-status='open' and contains(., 'Aberta')]",
+    )
+    .await;
+    b.execute(
+        "document.getElementById('new-charge').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(b, "pt-charge").await;
+    let code = wait_for(b, "//textarea[@id='charge-code']")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .expect("the charge's code");
+    assert!(code.starts_with("000201010212"), "a dynamic code: {code}");
+
+    // Ana, at Eleven, in another tab: an account, a deposit, the pasted code. Beto's page
+    // stays open in the first.
+    let beto_tab = b.window().await.unwrap();
+    let ana_tab = b.new_window(true).await.unwrap().handle;
+    b.switch_to_window(ana_tab).await.unwrap();
+    b.goto(&format!("{eleven}/signup")).await.unwrap();
+    wait_hydrated(b).await;
+    fill(b, "name1", "Ana Lima").await;
+    fill(b, "tax_id1", ANA_CPF).await;
+    fill(b, "email", "ana@example.com").await;
+    fill(b, "phone", "(11) 98765-4321").await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "//button[text()='Abrir conta']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 0,00']").await;
+    wait_hydrated(b).await;
+    fill(b, "amount", "100,00").await;
+    click(b, "//section[@id='deposit']//button[text()='Depositar']").await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 100,00']").await;
+    b.goto(&format!("{eleven}/pay")).await.unwrap();
+    wait_for(b, "//form[@id='read-code-form']").await;
+    wait_hydrated(b).await;
+    fill_at(b, "//textarea[@name='code']", &code).await;
+    click(b, "//button[text()='Ler código']").await;
+    wait_for(b, "//strong[@id='receiver-name' and text()='Beto Reis']").await;
+    wait_for(b, "//div[@id='code-confirm' and contains(., 'Automobili')]").await;
+    wait_for(b, "//strong[@id='code-amount' and text()='R$ 7,50']").await;
+    wait_for(
+        b,
+        "//p[@id='code-message' and contains(., 'Pão de queijo')]",
+    )
+    .await;
+    wait_for(
+        b,
+        "//p[@id='charge-until' and contains(., 'Cobrança válida até')]",
+    )
+    .await;
+    assert!(b
+        .find(Locator::XPath(
+            "//form[@id='pay-code-form']//input[@name='amount']"
+        ))
+        .await
+        .is_err());
+    screenshot(b, "pt-pay-charge").await;
+    click(b, "//button[text()='Confirmar Pix']").await;
+    wait_for(
+        b,
+        "//p[@id='code-paid' and contains(., 'Pix de R$ 7,50 enviado para Beto Reis')]",
+    )
+    .await;
+    // The same code again: paid already, said so.
+    fill_at(b, "//textarea[@name='code']", &code).await;
+    click(b, "//button[text()='Ler código']").await;
+    wait_for(b, "//p[@role='alert' and contains(., 'já foi paga')]").await;
+
+    // Beto's page, left open, shows it paid by itself; his statement offers "Devolver".
+    b.switch_to_window(beto_tab).await.unwrap();
+    wait_for(b, "//span[@id='new-charge-status' and text()='Paga']").await;
+    wait_for(
+        b,
+        "//li[contains(@class, 'charge-row') and @data-status='paid' and contains(., 'Paga')]",
+    )
+    .await;
+    b.execute(
+        "document.getElementById('new-charge').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(b, "pt-charge-paid").await;
+    b.goto(&format!("{automobili}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(
+        b,
+        "//tr[@data-kind='pix_in']//a[@class='return-link' and text()='Devolver']",
+    )
+    .await;
+    driver.browser.close().await.unwrap();
+}

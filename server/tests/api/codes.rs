@@ -159,7 +159,7 @@ async fn a_receive_code_is_paid_from_another_bank_and_bad_codes_move_nothing() {
     let bad_crc = format!("{}{other}", &text[..text.len() - 1]);
     let unknown_gui = recrc(&text.replace("BR.GOV.BCB.PIX", "BR.GOV.BCB.PAY"));
     let three_decimals = recrc(&text.replace("540525.50", "540625.500"));
-    // A charge's code (BCB's dynamic format, a location instead of a key).
+    // A charge's code (BCB's dynamic format, a location instead of a key) at no member bank.
     let charge = "00020101021226770014BR.GOV.BCB.PIX2555pix.example.com/qr/93598be0-1bd0-4997-8318-81776a1d8a995204000053039865802BR5907EMPRESA6009SAO PAULO62070503***6304EEAB";
     let nobody = domain::BrCode::for_key("nobody@example.com", "NINGUEM", "BRASILIA")
         .encode()
@@ -178,7 +178,11 @@ async fn a_receive_code_is_paid_from_another_bank_and_bad_codes_move_nothing() {
         ),
         ("unknown GUI", unknown_gui, "not a Pix code"),
         ("three decimals", three_decimals, "amount in the code"),
-        ("charge", charge.to_string(), "charges are not accepted yet"),
+        (
+            "charge elsewhere",
+            charge.to_string(),
+            "not from a bank of the consortium",
+        ),
         ("nobody's key", nobody, "No account receives"),
         ("not a code", "hello".to_string(), "not a Pix Copia e Cola"),
     ];

@@ -4,6 +4,7 @@ mod assets;
 mod auth;
 mod bad_input;
 mod browser;
+mod charges;
 mod client_security;
 mod codes;
 mod consent;

@@ -733,7 +733,9 @@ impl Consortium {
                     PartSpec::Debit { to, .. } | PartSpec::ReturnDebit { to, .. } => {
                         banks.insert(to.bank);
                     }
-                    PartSpec::Credit { from, .. } | PartSpec::ReturnCredit { from, .. } => {
+                    PartSpec::Credit { from, .. }
+                    | PartSpec::ReturnCredit { from, .. }
+                    | PartSpec::ChargeCredit { from, .. } => {
                         banks.insert(from.bank);
                     }
                     PartSpec::Key(_) => banks.extend((0..5).map(bank)),
