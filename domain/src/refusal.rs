@@ -71,6 +71,9 @@ pub enum Refusal {
     ReturnExceeds,
     /// A devolução asked for more than [`RETURN_DAYS_MAX`] days after the Pix was received.
     ReturnTooLate,
+    /// The receiving bank refused a credit: `bank` has not paid it a settlement window by its
+    /// deadline (refused until the receiving bank confirms the payment).
+    SettlementOverdue { bank: BankId },
 }
 
 /// How long after receiving a Pix its receiver may still return it (devolução), in days.
@@ -101,7 +104,8 @@ impl Refusal {
             | Refusal::KeyBusy { bank }
             | Refusal::KeyUnknown { bank }
             | Refusal::KeyLimit { bank }
-            | Refusal::PortNotAllowed { bank } => Some(bank),
+            | Refusal::PortNotAllowed { bank }
+            | Refusal::SettlementOverdue { bank } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount

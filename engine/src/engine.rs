@@ -94,6 +94,10 @@ pub struct EngineConfig {
     /// How long past a plan's deadline a participant holding it without any proof of its
     /// decision gives its part up on its own (see `engine::engine::decisions`).
     pub expiry_grace_ms: i64,
+    /// `SETTLEMENT_DEADLINE_S`: a member that owes this bank an agreed window not confirmed
+    /// received this long after the window closed here has its new debits to this bank refused
+    /// ([`crate::settlement::Windows::overdue`]); `None`: no deadline.
+    pub settlement_deadline_ms: Option<i64>,
 }
 
 /// What the engine thread publishes after every batch, read without the queue by `/status`,
@@ -135,6 +139,7 @@ impl EngineConfig {
             identity: None,
             keyring: Arc::new(Keyring::default()),
             expiry_grace_ms: EXPIRY_GRACE_MS,
+            settlement_deadline_ms: None,
         }
     }
 }

@@ -37,7 +37,9 @@ use serde::{Deserialize, Serialize};
 /// Version 8: a devolução (Pix return) travels as its own parts, `PartSpec::ReturnDebit` and
 /// `PartSpec::ReturnCredit` (the payer's bank finds the account to credit in its history), which
 /// a bank of version 7 could not read.
-pub const PROTOCOL_VERSION: u16 = 8;
+/// Version 9: a vote may refuse a credit with `Refusal::SettlementOverdue` (the payer's bank is
+/// past its deadline to pay a settlement window), which a bank of version 8 could not read.
+pub const PROTOCOL_VERSION: u16 = 9;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

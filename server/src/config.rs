@@ -77,6 +77,9 @@ pub struct Config {
     pub address_budget_scale: u32,
 }
 
+/// The longest interval a setting in seconds may state: a week.
+const SECONDS_MAX: u64 = 7 * 86_400;
+
 /// The operators' bearer token. Never serialised, never printed.
 #[derive(Clone)]
 pub struct OperatorToken(String);
@@ -266,6 +269,17 @@ impl Vars<'_> {
         self.ms_from(key, default, 1)
     }
 
+    /// Seconds from 1 to a week, if set.
+    fn seconds(&self, key: &'static str) -> Result<Option<u64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=SECONDS_MAX).contains(&n) => Ok(Some(n)),
+                _ => Err(invalid(key, format!("seconds between 1 and {SECONDS_MAX}"))),
+            },
+        }
+    }
+
     /// A count from 1 to 65,536.
     fn count(&self, key: &'static str, default: usize) -> Result<usize, ConfigError> {
         match self.get(key) {
@@ -410,6 +424,9 @@ fn engine(
         name: name.to_string(),
     };
     let mut engine = EngineConfig::new(bank, data_dir.join(engine::store::DB_FILE_NAME));
+    engine.settlement_deadline_ms = v
+        .seconds("SETTLEMENT_DEADLINE_S")?
+        .map(|s| i64::try_from(s * 1_000).unwrap_or(i64::MAX));
     if let Some(membership) = membership {
         engine.limits = membership.limits();
     }
