@@ -400,6 +400,7 @@ fn twopc(v: &Vars, me: BankId) -> Result<TwoPcSettings, ConfigError> {
         coordinator,
         prepare_timeout_ms,
         in_doubt_after_ms: v.ms("IN_DOUBT_AFTER_MS", 1_000)?,
+        settlement_window_ms: v.seconds("SETTLEMENT_WINDOW_S")?.map(|s| s * 1_000),
         fault: match v.get("FAULT_INJECT") {
             None => None,
             Some(s) => Some(Fault::parse(s).ok_or_else(|| {
