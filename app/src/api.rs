@@ -10,7 +10,8 @@
 //! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
 //! - `consent`: links between banks and the consents behind them;
 //! - `returns`: devolução, a Pix received sent back to its payer;
-//! - [`export`]: the statement as a CSV file.
+//! - [`export`]: the statement as a CSV file;
+//! - [`operator`]: the operators' console (its own login, settlement windows, evidence).
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
 //! [`ssr`] (context, input, engine errors in the client's words; re-exports the session's).
@@ -23,6 +24,7 @@ mod dashboard;
 pub mod export;
 pub mod keys;
 mod money;
+pub mod operator;
 mod returns;
 #[cfg(feature = "ssr")]
 pub mod session;
@@ -39,4 +41,10 @@ pub use keys::{
     KeyRequest, KeyView, KeysPage, RequestKey,
 };
 pub use money::*;
+pub use operator::{
+    operator_close, operator_console, operator_evidence, operator_login, operator_logout,
+    operator_paid, operator_received, operator_resend, Console, OperatorClose, OperatorConsole,
+    OperatorEvidence, OperatorLogin, OperatorLogout, OperatorPaid, OperatorReceived,
+    OperatorResend,
+};
 pub use returns::*;

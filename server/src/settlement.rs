@@ -9,13 +9,7 @@ use engine::settlement::{SettlementError, SignedPayment, SignedReport};
 use engine::EngineError;
 use std::sync::Arc;
 
-/// What happened with one member when reports were exchanged.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Exchange {
-    pub bank: BankId,
-    /// `None`: its report came back and was kept; otherwise why not (unreachable, refused...).
-    pub error: Option<String>,
-}
+pub use engine::operator::Exchange;
 
 /// Closes the next window here (an operator's request) and exchanges reports with every member.
 pub async fn close(

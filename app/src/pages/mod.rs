@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod keys;
 pub mod landing;
 pub mod login;
+pub mod operator;
 pub mod packet;
 pub mod pay;
 pub mod receipt;

@@ -11,6 +11,7 @@ mod faults;
 mod interbank_input;
 mod keys;
 mod operations;
+mod operator_console;
 mod receipt;
 mod recovery;
 mod refunds;
