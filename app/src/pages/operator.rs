@@ -175,7 +175,7 @@ fn ConsoleView(
         <section class="card" id="ring">
             <h2>{t!(i18n, operator.ring)}</h2>
             <p class="muted">{t!(i18n, operator.ring_lead)}</p>
-            <table>
+            <div class="scroll-x"><table>
                 <thead><tr>
                     <th>{t!(i18n, common.bank)}</th>
                     <th>{t!(i18n, common.status)}</th>
@@ -185,7 +185,7 @@ fn ConsoleView(
                     <th>{t!(i18n, operator.limit)}</th>
                 </tr></thead>
                 <tbody>{console.members.into_iter().map(|m| member_row(m, l)).collect_view()}</tbody>
-            </table>
+            </table></div>
         </section>
         <section class="card" id="windows">
             <h2>{t!(i18n, operator.windows)}</h2>
@@ -265,7 +265,7 @@ fn window_view(
             .collect_view();
         view! {
             <p class="error" role="alert">{td_string!(l, operator.contradicting).to_string()}</p>
-            <table class="contradicting"><tbody>{rows}</tbody></table>
+            <div class="scroll-x"><table class="contradicting"><tbody>{rows}</tbody></table></div>
         }
     });
     let pairs = w
@@ -277,7 +277,7 @@ fn window_view(
         <article class="window" id=format!("window-{window}")>
             <h3>{td_string!(l, operator.window, window = window, closed = closed).to_string()}</h3>
             <h4>{td_string!(l, operator.reports).to_string()}</h4>
-            <table>
+            <div class="scroll-x"><table>
                 <thead><tr>
                     <th>{td_string!(l, operator.signed_by).to_string()}</th>
                     <th>{td_string!(l, operator.nets).to_string()}</th>
@@ -285,10 +285,10 @@ fn window_view(
                     <th>{td_string!(l, operator.signature).to_string()}</th>
                 </tr></thead>
                 <tbody>{reports}</tbody>
-            </table>
+            </table></div>
             {contradicting}
             <h4>{td_string!(l, operator.pairs).to_string()}</h4>
-            <table>
+            <div class="scroll-x"><table>
                 <thead><tr>
                     <th>{td_string!(l, operator.with).to_string()}</th>
                     <th>{td_string!(l, operator.ours).to_string()}</th>
@@ -297,7 +297,7 @@ fn window_view(
                     <th>{td_string!(l, operator.payment).to_string()}</th>
                 </tr></thead>
                 <tbody>{pairs}</tbody>
-            </table>
+            </table></div>
             <button type="button" class="link" data-resend=window.to_string()
                 on:click=move |_| { actions.resend.dispatch(OperatorResend { window }); }>
                 {td_string!(l, operator.resend).to_string()}
@@ -497,7 +497,7 @@ fn Evidence() -> impl IntoView {
             </ActionForm>
             {field_error(result, "tx")}
             {error_banner(result)}
-            {move || result.get().and_then(|r| r.ok()).map(|text| view! { <pre id="evidence-report">{text}</pre> })}
+            {move || result.get().and_then(|r| r.ok()).map(|text| view! { <pre id="evidence-report" class="evidence">{text}</pre> })}
         </section>
     }
 }

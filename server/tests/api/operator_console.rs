@@ -304,6 +304,8 @@ async fn an_operator_closes_and_settles_a_window_in_the_console_in_portuguese() 
         &format!("//pre[@id='evidence-report' and contains(., '{tx}')]"),
     )
     .await;
+    // Tall enough for the whole console in one picture.
+    b.set_window_size(1200, 2400).await.unwrap();
     b.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     screenshot(b, "pt-operator-console").await;
 
