@@ -562,7 +562,7 @@ mod tests {
         let table = readme_table();
         let mut read = reads(
             include_str!("config.rs"),
-            &["get", "ms", "ms_from", "count", "std::env::var"],
+            &["get", "ms", "ms_from", "count", "seconds", "std::env::var"],
         );
         read.extend(reads(
             include_str!("main.rs"),

@@ -600,7 +600,8 @@ mod tests {
         assert_eq!(
             v.check_headers(
                 &Signed {
-                    version: "9".into(),
+                    // A version this bank does not speak (the next one).
+                    version: (engine::wire::PROTOCOL_VERSION + 1).to_string(),
                     ..h.clone()
                 },
                 1_000_000
