@@ -41,6 +41,9 @@ pub trait OperatorPort: Send + Sync + 'static {
     /// The membership file's limit of each member: what it may owe this bank.
     fn limits(&self) -> BTreeMap<BankId, Cents>;
 
+    /// The collateral of each member whose limit the membership file derives from it.
+    fn collateral(&self) -> BTreeMap<BankId, Cents>;
+
     /// Closes the next window here and exchanges reports with every member.
     fn close_window(&self) -> BoxFuture<'_, EngineResult<Exchanged>>;
 

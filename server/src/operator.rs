@@ -243,6 +243,13 @@ impl engine::operator::OperatorPort for Desk {
         self.limits.clone()
     }
 
+    fn collateral(&self) -> std::collections::BTreeMap<BankId, domain::Cents> {
+        self.membership
+            .members()
+            .filter_map(|m| m.collateral.map(|c| (m.id, c)))
+            .collect()
+    }
+
     fn close_window(
         &self,
     ) -> engine::consortium::BoxFuture<'_, engine::EngineResult<engine::operator::Exchanged>> {

@@ -47,6 +47,8 @@ pub struct MemberRow {
     pub by_windows: Cents,
     /// What it may owe this bank (the membership file).
     pub limit: Cents,
+    /// What it pledged, when its limit is derived from it.
+    pub collateral: Option<Cents>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,6 +146,7 @@ pub async fn operator_console() -> Result<Console, AppError> {
     let snapshot = engine.snapshot();
     let statuses = consortium.status().await;
     let limits = desk.limits();
+    let collateral = desk.collateral();
     let me = engine.bank().id;
     let members = statuses
         .into_iter()
@@ -158,6 +161,7 @@ pub async fn operator_console() -> Result<Console, AppError> {
             MemberRow {
                 me: s.bank.id == me,
                 limit: limits.get(&s.bank.id).copied().unwrap_or_default(),
+                collateral: collateral.get(&s.bank.id).copied(),
                 bank: s.bank,
                 online: s.online,
                 holding: s.holding,

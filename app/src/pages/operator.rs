@@ -225,7 +225,14 @@ fn member_row(m: MemberRow, l: Locale) -> impl IntoView {
             m.outstanding.to_string(),
             m.pending.to_string(),
             m.by_windows.to_string(),
-            m.limit.to_string(),
+            match m.collateral {
+                Some(c) => {
+                    let pledged =
+                        td_string!(l, operator.collateral, amount = c.to_string()).to_string();
+                    format!("{} ({pledged})", m.limit)
+                }
+                None => m.limit.to_string(),
+            },
         )
     };
     view! {

@@ -134,6 +134,10 @@ async fn the_console_settles_a_window_and_an_overdue_payer_bank_is_refused_until
         assert_eq!(members.len(), 5, "{before}");
         let bank1 = members.iter().find(|m| m["bank"]["id"] == 1).unwrap();
         assert_eq!(bank1["limit"], LIMIT, "{before}");
+        assert!(
+            bank1["collateral"].is_null(),
+            "a limit stated as such: {before}"
+        );
         if bank1["outstanding"] == 10_000 {
             break before;
         }
