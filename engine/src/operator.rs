@@ -44,6 +44,9 @@ pub trait OperatorPort: Send + Sync + 'static {
     /// The collateral of each member whose limit the membership file derives from it.
     fn collateral(&self) -> BTreeMap<BankId, Cents>;
 
+    /// `SETTLEMENT_DEADLINE_S`, in milliseconds (see `crate::engine::EngineConfig`).
+    fn settlement_deadline_ms(&self) -> Option<i64>;
+
     /// Closes the next window here and exchanges reports with every member.
     fn close_window(&self) -> BoxFuture<'_, EngineResult<Exchanged>>;
 

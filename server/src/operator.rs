@@ -218,6 +218,7 @@ pub struct Desk {
     /// Where the evidence files and the store are (`bank-node evidence` reads the same).
     data_dir: std::path::PathBuf,
     membership: crate::membership::Membership,
+    settlement_deadline_ms: Option<i64>,
 }
 
 impl Desk {
@@ -230,6 +231,7 @@ impl Desk {
             limits: membership.limits(),
             data_dir: config.data_dir.clone(),
             membership,
+            settlement_deadline_ms: config.engine.settlement_deadline_ms,
         })
     }
 }
@@ -241,6 +243,10 @@ impl engine::operator::OperatorPort for Desk {
 
     fn limits(&self) -> std::collections::BTreeMap<BankId, domain::Cents> {
         self.limits.clone()
+    }
+
+    fn settlement_deadline_ms(&self) -> Option<i64> {
+        self.settlement_deadline_ms
     }
 
     fn collateral(&self) -> std::collections::BTreeMap<BankId, domain::Cents> {

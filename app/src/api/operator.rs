@@ -94,6 +94,9 @@ pub struct PairRow {
     pub paid: bool,
     /// The creditor signed "received": the positions moved.
     pub received: bool,
+    /// The peer owes this bank this window and is past its deadline (`SETTLEMENT_DEADLINE_S`):
+    /// its new debits to this bank are refused until "received" is confirmed.
+    pub overdue: bool,
 }
 
 /// Logs an operator in with the bank's `OPERATOR_TOKEN` and goes back to the console. Failures
@@ -177,7 +180,10 @@ pub async fn operator_console() -> Result<Console, AppError> {
         last_window: snapshot.settlement.last_window,
         disagreements: snapshot.settlement.disagreements,
         equivocations: snapshot.equivocations,
-        windows: windows.into_iter().map(ssr::window_row).collect(),
+        windows: windows
+            .into_iter()
+            .map(|w| ssr::window_row(w, desk.settlement_deadline_ms(), engine.now_ms()))
+            .collect(),
     })
 }
 
@@ -375,8 +381,11 @@ mod ssr {
         }
     }
 
-    pub fn window_row(w: Window) -> WindowRow {
+    /// A window as the console shows it; `deadline_ms` and `now_ms` tell which pairs are overdue
+    /// (the engine refuses those debtors' credits by the same rule, `Windows::overdue`).
+    pub fn window_row(w: Window, deadline_ms: Option<i64>, now_ms: i64) -> WindowRow {
         let me = w.own.report.bank;
+        let late = deadline_ms.is_some_and(|d| w.own.report.closed_ms.saturating_add(d) <= now_ms);
         let pairs = w
             .own
             .report
@@ -393,13 +402,15 @@ mod ssr {
                     Pair::Agreed { net } => (PairState::Agreed, Some(net)),
                     Pair::Disagreed { theirs, .. } => (PairState::Disagreed, Some(theirs)),
                 };
+                let received = w.payment(Step::Received, debtor, creditor).is_some();
                 PairRow {
                     peer: p.peer,
                     state,
                     ours: p.net,
                     theirs,
                     paid: w.payment(Step::Paid, debtor, creditor).is_some(),
-                    received: w.payment(Step::Received, debtor, creditor).is_some(),
+                    received,
+                    overdue: late && state == PairState::Agreed && p.net.get() > 0 && !received,
                 }
             })
             .collect();

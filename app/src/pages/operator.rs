@@ -373,10 +373,14 @@ fn pair_row(
         }
         .into_any()
     } else {
+        let overdue = p
+            .overdue
+            .then(|| view! { <span class="badge aborted">{td_string!(l, operator.overdue).to_string()}</span> " " });
         let paid = p
             .paid
             .then(|| view! { <span class="badge pending">{td_string!(l, operator.they_paid).to_string()}</span> " " });
         view! {
+            {overdue}
             {paid}
             <button type="button" data-received=peer.to_string()
                 on:click=move |_| actions.ask.set(Some(Ask::Received { window, peer, amount }))>

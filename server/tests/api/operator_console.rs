@@ -174,6 +174,16 @@ async fn the_console_settles_a_window_and_an_overdue_payer_bank_is_refused_until
     assert!(body.to_string().contains("janela de liquidação"), "{body}");
     eprintln!("Ana's Pix to a bank her bank has not paid in time: {body}");
     assert_eq!(ana1.balances().await, balance, "no money moved");
+    let pair_with_1 = |console: &Value| {
+        console["windows"][0]["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["peer"] == 1)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(pair_with_1(&console(&op2).await)["overdue"], true);
 
     // Bank 1's operator marks it paid: still refused. Bank 2's confirms: Pix flows again.
     let (s, paid) = op1
@@ -196,14 +206,8 @@ async fn the_console_settles_a_window_and_an_overdue_payer_bank_is_refused_until
     );
     let (s, body) = pix(&ana1, DORA_CPF, "10,00").await;
     assert_eq!(s, StatusCode::OK, "after the window is confirmed: {body}");
-    let after = console(&op2).await;
-    let pair = after["windows"][0]["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["peer"] == 1)
-        .cloned()
-        .unwrap();
+    let pair = pair_with_1(&console(&op2).await);
+    assert_eq!(pair["overdue"], false, "{pair}");
     assert_eq!(
         (&pair["paid"], &pair["received"]),
         (&Value::Bool(true), &Value::Bool(true))
