@@ -121,6 +121,16 @@ async fn the_console_settles_a_window_and_an_overdue_payer_bank_is_refused_until
             .await;
         assert_eq!(s, StatusCode::OK, "{body}");
     }
+    // Another site's page cannot make the operator's browser close a window, cookie or not.
+    let forged = op2
+        .http
+        .post(format!("{}/api/operator_close", c.url(1)))
+        .header("Origin", "https://evil.example")
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     // A client's session is no operator's.
     let (s, _) = dora2.call("operator_console", &[]).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
