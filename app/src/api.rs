@@ -11,7 +11,8 @@
 //! - [`charges`]: charges (cobranças): created with their dynamic code, listed, cancelled;
 //! - `consent`: links between banks and the consents behind them;
 //! - `returns`: devolução, a Pix received sent back to its payer;
-//! - [`export`]: the statement as a CSV file.
+//! - [`export`]: the statement as a CSV file;
+//! - [`operator`]: the operators' console (its own login, settlement windows, evidence).
 //!
 //! Server only: [`session`] (who is asking: session cookie, language, address, lock-outs) and
 //! [`ssr`] (context, input, engine errors in the client's words; re-exports the session's).
@@ -26,6 +27,7 @@ pub mod export;
 pub mod keys;
 mod limits;
 mod money;
+pub mod operator;
 mod returns;
 mod schedule;
 #[cfg(feature = "ssr")]
@@ -47,5 +49,11 @@ pub use keys::{
 };
 pub use limits::*;
 pub use money::*;
+pub use operator::{
+    operator_close, operator_console, operator_evidence, operator_login, operator_logout,
+    operator_paid, operator_received, operator_resend, Console, OperatorClose, OperatorConsole,
+    OperatorEvidence, OperatorLogin, OperatorLogout, OperatorPaid, OperatorReceived,
+    OperatorResend,
+};
 pub use returns::*;
 pub use schedule::*;

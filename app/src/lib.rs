@@ -5,8 +5,8 @@
 //! - [`error`]: [`AppError`], the one error of every server function, with its HTTP status.
 //! - [`pages`]: one module per page: landing, sign-up, login, dashboard (with the packet
 //!   builder), a transfer's comprovante, receiving by QR code, paying with a code, bank
-//!   selector, consortium status, and the pages of a link between banks (consent, return,
-//!   consents given).
+//!   selector, consortium status, the pages of a link between banks (consent, return,
+//!   consents given), and the operators' console.
 //!
 //! Features: `ssr` (linked into the bank node; brings the engine) and `hydrate` (the wasm build;
 //! never links tokio, SQLite or reqwest).
@@ -133,6 +133,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("limits") view=pages::limits::LimitsPage/>
                     <Route path=StaticSegment("receive") view=pages::receive::Receive/>
                     <Route path=StaticSegment("pay") view=pages::pay::Pay/>
+                    <Route path=StaticSegment("operator") view=pages::operator::OperatorPage/>
                     <Route path=(StaticSegment("return"), ParamSegment("tx")) view=pages::return_pix::ReturnPage/>
                     <Route path=(StaticSegment("link"), StaticSegment("return")) view=pages::consent::LinkReturn/>
                     <Route path=(StaticSegment("receipt"), ParamSegment("tx")) view=pages::receipt::ReceiptView/>

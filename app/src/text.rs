@@ -144,6 +144,9 @@ pub fn refusal(l: Locale, r: Refusal, banks: &[BankInfo]) -> String {
         Refusal::LimitExceeded { bank } => {
             td_string!(l, refusal.limit_exceeded, bank = name(bank)).to_string()
         }
+        Refusal::SettlementOverdue { bank } => {
+            td_string!(l, refusal.settlement_overdue, bank = name(bank)).to_string()
+        }
         Refusal::Expired => td_string!(l, refusal.expired).to_string(),
         Refusal::NotReceived => td_string!(l, refusal.not_received).to_string(),
         Refusal::ReturnExceeds => td_string!(l, refusal.return_exceeds).to_string(),

@@ -90,6 +90,9 @@ pub enum Refusal {
     ChargeBusy,
     /// A payment of a charge for another amount than the charge's.
     ChargeAmount,
+    /// The receiving bank refused a credit: `bank` has not paid it a settlement window by its
+    /// deadline (refused until the receiving bank confirms the payment).
+    SettlementOverdue { bank: BankId },
 }
 
 /// How long after receiving a Pix its receiver may still return it (devolução), in days.
@@ -121,7 +124,8 @@ impl Refusal {
             | Refusal::KeyUnknown { bank }
             | Refusal::KeyLimit { bank }
             | Refusal::PortNotAllowed { bank }
-            | Refusal::PixLimit { bank, .. } => Some(bank),
+            | Refusal::PixLimit { bank, .. }
+            | Refusal::SettlementOverdue { bank } => Some(bank),
             Refusal::InsufficientFunds
             | Refusal::BalanceLimit
             | Refusal::InvalidAmount

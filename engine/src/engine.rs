@@ -97,6 +97,10 @@ pub struct EngineConfig {
     /// The Pix limits of a client who set none (the node's configuration gives the BCB's;
     /// none by default here).
     pub pix_limits: domain::pix_limits::Defaults,
+    /// `SETTLEMENT_DEADLINE_S`: a member that owes this bank an agreed window not confirmed
+    /// received this long after the window closed here has its new debits to this bank refused
+    /// ([`crate::settlement::Windows::overdue`]); `None`: no deadline.
+    pub settlement_deadline_ms: Option<i64>,
 }
 
 /// What the engine thread publishes after every batch, read without the queue by `/status`,
@@ -139,6 +143,7 @@ impl EngineConfig {
             keyring: Arc::new(Keyring::default()),
             expiry_grace_ms: EXPIRY_GRACE_MS,
             pix_limits: domain::pix_limits::Defaults::UNLIMITED,
+            settlement_deadline_ms: None,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`consent`]: consents between banks (given, drawn on, revoked; links to them), pure.
 //! - [`directory`]: the consortium's Pix-key directory, a full copy at every bank, pure.
 //! - [`consortium`]: the port through which the app reaches other banks (implemented by the node).
+//! - [`operator`]: the operators' console's port (implemented by the node) and their sessions.
 //! - [`ring`]: the token ring, sans-IO.
 //! - [`twopc`]: two-phase commit across banks: its items, the round and phase-two delivery, sans-IO.
 //! - [`coordinator`]: a bank as 2PC coordinator (claims, queue, rounds, deliveries), sans-IO: the
@@ -40,6 +41,7 @@ pub mod error;
 pub mod evidence;
 pub mod key_codes;
 pub mod ledger;
+pub mod operator;
 pub mod outbox;
 pub mod proof;
 pub mod ring;

@@ -353,6 +353,21 @@ impl Windows {
         self.windows.values().rev()
     }
 
+    /// The oldest window in which `debtor` owes this bank an agreed net that this bank has not
+    /// confirmed received, closed here at least `deadline_ms` before `now_ms`. Windows close in
+    /// order of time, so the walk stops at the first one still within its deadline.
+    pub fn overdue(&self, debtor: BankId, deadline_ms: i64, now_ms: i64) -> Option<u64> {
+        let me = self.windows.values().next()?.own.report.bank;
+        self.windows
+            .values()
+            .take_while(|w| w.own.report.closed_ms.saturating_add(deadline_ms) <= now_ms)
+            .find(|w| {
+                matches!(w.pair(debtor), Pair::Agreed { net } if net.get() > 0)
+                    && w.payment(Step::Received, debtor, me).is_none()
+            })
+            .map(Window::number)
+    }
+
     /// The windows changed since the last call, for the store.
     pub fn take_changes(&mut self) -> Vec<Window> {
         std::mem::take(&mut self.changed)

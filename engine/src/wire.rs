@@ -42,7 +42,9 @@ use serde::{Deserialize, Serialize};
 /// Version 10: charges (cobranças). A payer's bank asks the charge's bank what a charge is
 /// ([`Route::Charge`]), and pays it with a `PartSpec::ChargeCredit`, which the charge's bank
 /// reserves with the credit (a charge is paid once).
-pub const PROTOCOL_VERSION: u16 = 10;
+/// Version 11: a vote may refuse a credit with `Refusal::SettlementOverdue` (the payer's bank is
+/// past its deadline to pay a settlement window), which a bank of version 10 could not read.
+pub const PROTOCOL_VERSION: u16 = 11;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -79,6 +79,9 @@ pub struct Config {
     pub schedule_every_ms: u64,
 }
 
+/// The longest interval a setting in seconds may state: a week.
+const SECONDS_MAX: u64 = 7 * 86_400;
+
 /// The operators' bearer token. Never serialised, never printed.
 #[derive(Clone)]
 pub struct OperatorToken(String);
@@ -269,6 +272,17 @@ impl Vars<'_> {
         self.ms_from(key, default, 1)
     }
 
+    /// Seconds from 1 to a week, if set.
+    fn seconds(&self, key: &'static str) -> Result<Option<u64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=SECONDS_MAX).contains(&n) => Ok(Some(n)),
+                _ => Err(invalid(key, format!("seconds between 1 and {SECONDS_MAX}"))),
+            },
+        }
+    }
+
     /// A count from 1 to 65,536.
     fn count(&self, key: &'static str, default: usize) -> Result<usize, ConfigError> {
         match self.get(key) {
@@ -389,6 +403,7 @@ fn twopc(v: &Vars, me: BankId) -> Result<TwoPcSettings, ConfigError> {
         coordinator,
         prepare_timeout_ms,
         in_doubt_after_ms: v.ms("IN_DOUBT_AFTER_MS", 1_000)?,
+        settlement_window_ms: v.seconds("SETTLEMENT_WINDOW_S")?.map(|s| s * 1_000),
         fault: match v.get("FAULT_INJECT") {
             None => None,
             Some(s) => Some(Fault::parse(s).ok_or_else(|| {
@@ -413,6 +428,9 @@ fn engine(
         name: name.to_string(),
     };
     let mut engine = EngineConfig::new(bank, data_dir.join(engine::store::DB_FILE_NAME));
+    engine.settlement_deadline_ms = v
+        .seconds("SETTLEMENT_DEADLINE_S")?
+        .map(|s| i64::try_from(s * 1_000).unwrap_or(i64::MAX));
     if let Some(membership) = membership {
         engine.limits = membership.limits();
     }
@@ -584,7 +602,15 @@ mod tests {
         let table = readme_table();
         let mut read = reads(
             include_str!("config.rs"),
-            &["get", "ms", "ms_from", "count", "std::env::var"],
+            &[
+                "get",
+                "ms",
+                "ms_from",
+                "count",
+                "seconds",
+                "cents",
+                "std::env::var",
+            ],
         );
         read.extend(reads(
             include_str!("main.rs"),

@@ -125,7 +125,8 @@ fn pkg_service(site_dir: &std::path::Path) -> Router {
 }
 
 /// What every server function finds in its context: the engine, this bank, the login guards,
-/// the outbox of key codes and, in a consortium, the node (the app's `Consortium` port).
+/// the outbox of key codes, the operators' sessions and, in a consortium, the node (the app's
+/// `Consortium` port) and the operators' console's port (`operator::Desk`).
 fn server_fn_context(
     config: &Config,
     engine: &EngineHandle,
@@ -133,6 +134,10 @@ fn server_fn_context(
 ) -> impl Fn() + Clone + Send + Sync + 'static {
     let engine = engine.clone();
     let bank = engine.bank().clone();
+    let desk: Option<Arc<dyn engine::operator::OperatorPort>> =
+        crate::operator::Desk::new(config, node.clone())
+            .map(|d| Arc::new(d) as Arc<dyn engine::operator::OperatorPort>);
+    let operator_sessions = Arc::new(engine::operator::OperatorSessions::default());
     let consortium: Option<Arc<dyn Consortium>> = node.map(|n| n as Arc<dyn Consortium>);
     let guards = Arc::new(engine::throttle::LoginGuards::default());
     let budgets = Arc::new(engine::budget::ClientBudgets::with_address_scale(
@@ -152,8 +157,12 @@ fn server_fn_context(
         provide_context(site);
         provide_context(budgets.clone());
         provide_context(outbox.clone());
+        provide_context(operator_sessions.clone());
         if let Some(c) = consortium.clone() {
             provide_context(c);
+        }
+        if let Some(d) = desk.clone() {
+            provide_context(d);
         }
     }
 }

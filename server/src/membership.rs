@@ -1,6 +1,11 @@
 //! The consortium's membership file: every bank with its id, name, inter-bank URL, public URL,
-//! public key, and the limit of its net debt to any one other bank. Every bank loads the same
-//! file; it is what makes a signature mean "this bank said so".
+//! public key, and the limit of its net debt to any one other bank, stated as such or derived
+//! from the collateral it pledged. Every bank loads the same file; it is what makes a signature
+//! mean "this bank said so".
+//!
+//! A bank with `collateral_cents` instead of `limit_cents` may owe any one other bank its
+//! collateral divided among the other members (rounded down): owing every one of them its
+//! limit at once, its debts are still covered by what it pledged.
 //!
 //! ```json
 //! { "banks": [
@@ -27,6 +32,8 @@ pub struct Member {
     /// The most this bank may owe any one other bank, net: a bank refuses a credit that would
     /// take this bank's debt to it beyond this.
     pub limit: Cents,
+    /// What it pledged, when the file states it (its limit is then derived from it).
+    pub collateral: Option<Cents>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,7 +55,9 @@ struct Entry {
     url: String,
     public_url: Option<String>,
     public_key: String,
-    limit_cents: i64,
+    /// One of the two: the limit itself, or the collateral it is derived from.
+    limit_cents: Option<i64>,
+    collateral_cents: Option<i64>,
 }
 
 /// Most banks a membership file may list (bank ids are 1..=99).
@@ -67,6 +76,7 @@ impl Membership {
         if file.banks.is_empty() || file.banks.len() > MEMBERS_MAX {
             return Err(format!("a consortium has from 1 to {MEMBERS_MAX} banks"));
         }
+        let others = i64::try_from(file.banks.len().saturating_sub(1).max(1)).unwrap_or(1);
         let mut members = BTreeMap::new();
         for e in file.banks {
             let id =
@@ -84,16 +94,28 @@ impl Membership {
                 .ok_or_else(|| at("public_key is not 64 hex digits"))?;
             let key = VerifyingKey::from_bytes(&bytes)
                 .map_err(|_| at("public_key is not an Ed25519 public key"))?;
-            if !(0..=domain::money::MAX_BALANCE.get()).contains(&e.limit_cents) {
-                return Err(at("limit_cents is negative or beyond any balance"));
-            }
+            let amount = |cents: i64, what: &str| {
+                (0..=domain::money::MAX_BALANCE.get())
+                    .contains(&cents)
+                    .then_some(Cents::new(cents))
+                    .ok_or_else(|| at(&format!("{what} is negative or beyond any balance")))
+            };
+            let (limit, collateral) = match (e.limit_cents, e.collateral_cents) {
+                (Some(limit), None) => (amount(limit, "limit_cents")?, None),
+                (None, Some(collateral)) => {
+                    let collateral = amount(collateral, "collateral_cents")?;
+                    (Cents::new(collateral.get() / others), Some(collateral))
+                }
+                _ => return Err(at("give either limit_cents or collateral_cents")),
+            };
             let member = Member {
                 id,
                 name,
                 url,
                 public_url,
                 key,
-                limit: Cents::new(e.limit_cents),
+                limit,
+                collateral,
             };
             if members.insert(id, member).is_some() {
                 return Err(format!("bank {id} is listed twice"));
@@ -176,6 +198,43 @@ mod tests {
             ("http://h:1", "http://h:1", Cents::new(500))
         );
         assert_eq!(m.ids().len(), 2);
+    }
+
+    #[test]
+    fn a_limit_is_derived_from_collateral_split_among_the_other_members() {
+        let pledged = |id: u16, cents: i64| {
+            bank(id, &key(id as u8)).replace(
+                r#""limit_cents": 500"#,
+                &format!(r#""collateral_cents": {cents}"#),
+            )
+        };
+        let m = Membership::parse(&file(&format!(
+            "{},{},{}",
+            pledged(1, 1_000_001),
+            bank(2, &key(2)),
+            bank(3, &key(3))
+        )))
+        .unwrap();
+        let one = m.get(BankId::try_from(1).unwrap()).unwrap();
+        // Owing both others its limit at once is covered by what it pledged.
+        assert_eq!(
+            (one.limit, one.collateral),
+            (Cents::new(500_000), Some(Cents::new(1_000_001)))
+        );
+        let two = m.get(BankId::try_from(2).unwrap()).unwrap();
+        assert_eq!((two.limit, two.collateral), (Cents::new(500), None));
+        for both_or_none in [
+            bank(1, &key(1)).replace(
+                r#""limit_cents": 500"#,
+                r#""limit_cents": 500, "collateral_cents": 9"#,
+            ),
+            bank(1, &key(1)).replace(r#", "limit_cents": 500"#, ""),
+        ] {
+            let e = Membership::parse(&file(&both_or_none)).unwrap_err();
+            assert!(e.contains("either limit_cents or collateral_cents"), "{e}");
+        }
+        let e = Membership::parse(&file(&pledged(1, -1))).unwrap_err();
+        assert!(e.contains("collateral_cents is negative"), "{e}");
     }
 
     #[test]

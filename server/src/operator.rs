@@ -212,3 +212,84 @@ async fn step(node: &Arc<Node>, payment: SignedPayment) -> Response {
     })
     .into_response()
 }
+
+/// The operators' console's port (`engine::operator::OperatorPort`): what the app's console asks
+/// of the node. The same calls as the JSON API above, behind the console's own login.
+pub struct Desk {
+    node: Arc<Node>,
+    /// `None`: no `OPERATOR_TOKEN`, and then no login to the console matches.
+    token: Option<OperatorToken>,
+    limits: std::collections::BTreeMap<BankId, domain::Cents>,
+    /// Where the evidence files and the store are (`bank-node evidence` reads the same).
+    data_dir: std::path::PathBuf,
+    membership: crate::membership::Membership,
+    settlement_deadline_ms: Option<i64>,
+}
+
+impl Desk {
+    /// The console's port for a bank in a consortium (`None` for a bank alone).
+    pub fn new(config: &crate::config::Config, node: Option<Arc<Node>>) -> Option<Desk> {
+        let (node, membership) = (node?, config.membership.clone()?);
+        Some(Desk {
+            node,
+            token: config.operator_token.clone(),
+            limits: membership.limits(),
+            data_dir: config.data_dir.clone(),
+            membership,
+            settlement_deadline_ms: config.engine.settlement_deadline_ms,
+        })
+    }
+}
+
+impl engine::operator::OperatorPort for Desk {
+    fn token_matches(&self, typed: &str) -> bool {
+        self.token.as_ref().is_some_and(|t| t.matches(typed))
+    }
+
+    fn limits(&self) -> std::collections::BTreeMap<BankId, domain::Cents> {
+        self.limits.clone()
+    }
+
+    fn settlement_deadline_ms(&self) -> Option<i64> {
+        self.settlement_deadline_ms
+    }
+
+    fn collateral(&self) -> std::collections::BTreeMap<BankId, domain::Cents> {
+        self.membership
+            .members()
+            .filter_map(|m| m.collateral.map(|c| (m.id, c)))
+            .collect()
+    }
+
+    fn close_window(
+        &self,
+    ) -> engine::consortium::BoxFuture<'_, engine::EngineResult<engine::operator::Exchanged>> {
+        Box::pin(crate::settlement::close(&self.node))
+    }
+
+    fn resend_report(
+        &self,
+        window: u64,
+    ) -> engine::consortium::BoxFuture<'_, engine::EngineResult<engine::operator::Exchanged>> {
+        Box::pin(crate::settlement::resend(&self.node, window))
+    }
+
+    fn deliver(&self, payment: SignedPayment) -> engine::consortium::BoxFuture<'_, Option<String>> {
+        Box::pin(async move { crate::settlement::deliver(&self.node, &payment).await })
+    }
+
+    fn evidence(
+        &self,
+        tx: domain::TxId,
+    ) -> engine::consortium::BoxFuture<'_, Result<String, String>> {
+        let (data_dir, membership) = (self.data_dir.clone(), self.membership.clone());
+        // It reads files and the store: off the async threads, like the command line's run.
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                crate::evidence::report(&tx, &data_dir, &membership)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+}

@@ -9,13 +9,7 @@ use engine::settlement::{SettlementError, SignedPayment, SignedReport};
 use engine::EngineError;
 use std::sync::Arc;
 
-/// What happened with one member when reports were exchanged.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Exchange {
-    pub bank: BankId,
-    /// `None`: its report came back and was kept; otherwise why not (unreachable, refused...).
-    pub error: Option<String>,
-}
+pub use engine::operator::Exchange;
 
 /// Closes the next window here (an operator's request) and exchanges reports with every member.
 pub async fn close(
@@ -131,4 +125,57 @@ async fn deliver_once(node: &Node, signed: &SignedPayment) -> Option<Undelivered
         text: e.to_string(),
         refused,
     })
+}
+
+/// The interval of length `every_ms` (counted from the Unix epoch) that `now_ms` falls in; 0
+/// without a schedule.
+pub fn slot(every_ms: Option<u64>, now_ms: i64) -> i64 {
+    match every_ms
+        .and_then(|ms| i64::try_from(ms).ok())
+        .filter(|ms| *ms > 0)
+    {
+        Some(every) => now_ms.div_euclid(every),
+        None => 0,
+    }
+}
+
+/// `SETTLEMENT_WINDOW_S`: called by the ring's holder at each visit, before its batch. Once per
+/// interval, the first holder that finds no window closed in it closes one and exchanges
+/// reports (in a task of its own, so the token moves on); every other bank closes the same
+/// window on its report, and finds it closed at its own next visit. Two banks whose clocks
+/// differ could both close one in an interval's first moments (the second report arriving
+/// after the next holder looked): a second, nearly empty window, compared and paid like any.
+pub async fn close_if_due(node: &Arc<Node>) {
+    use std::sync::atomic::Ordering;
+    let every = node.settings().settlement_window_ms;
+    let now = node.engine().now_ms();
+    let current = slot(every, now);
+    if every.is_none() || current <= node.settlement_slot().load(Ordering::Relaxed) {
+        return;
+    }
+    node.settlement_slot().store(current, Ordering::Relaxed);
+    let last_closed_ms = match node.engine().windows(1).await {
+        Ok(windows) => windows.first().map(|w| w.own.report.closed_ms),
+        Err(e) => {
+            tracing::warn!(error = %e, "scheduled settlement window not checked");
+            return;
+        }
+    };
+    if last_closed_ms.is_some_and(|ms| slot(every, ms) >= current) {
+        return;
+    }
+    match node.engine().close_window().await {
+        Ok(Ok(closed)) => {
+            tracing::info!(
+                window = closed.own.report.window,
+                "scheduled settlement window closed"
+            );
+            let node = node.clone();
+            tokio::spawn(async move {
+                exchange(&node, &closed.own, None).await;
+            });
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "scheduled settlement window not closed"),
+        Err(e) => tracing::warn!(error = %e, "scheduled settlement window not closed"),
+    }
 }

@@ -203,3 +203,51 @@ fn set_cookie(cookie: &str) {
         res.append_header(header::SET_COOKIE, value);
     }
 }
+
+/// The operators' sessions (`engine::operator`), when the node provides them.
+fn operator_sessions() -> Option<Arc<engine::operator::OperatorSessions>> {
+    use_context::<Arc<engine::operator::OperatorSessions>>()
+}
+
+/// The operator's cookie: its own name beside the client's, with the same flags (HttpOnly,
+/// SameSite=Strict), so an operator's and a client's sessions never replace each other.
+fn operator_cookie_name(engine: &EngineHandle) -> String {
+    let prefix = if site().https { "__Host-" } else { "" };
+    format!("{prefix}consorcio_operator_{}", engine.bank().id)
+}
+
+/// Whether the request comes from an operator whose console session is on.
+pub fn operator_on(engine: &EngineHandle) -> bool {
+    let token = cookie(&operator_cookie_name(engine)).and_then(|v| SessionToken::parse(&v));
+    match (token, operator_sessions()) {
+        (Some(token), Some(sessions)) => sessions.is_on(&token, now_ms()),
+        _ => false,
+    }
+}
+
+/// Opens an operator's session (the token it typed matched) and sends its cookie, which lasts
+/// as long as the session.
+pub fn start_operator_session(engine: &EngineHandle) -> Result<(), AppError> {
+    let sessions = operator_sessions().ok_or(AppError::Unexpected)?;
+    let token = sessions.open(now_ms());
+    set_cookie(&format!(
+        "{}={}; {}; Max-Age={}",
+        operator_cookie_name(engine),
+        token.as_cookie_value(),
+        cookie_flags(),
+        engine::operator::OPERATOR_SESSION_MS / 1_000
+    ));
+    Ok(())
+}
+
+/// Ends the operator's session, if any, and clears its cookie.
+pub fn end_operator_session(engine: &EngineHandle) {
+    let name = operator_cookie_name(engine);
+    if let (Some(token), Some(sessions)) = (
+        cookie(&name).and_then(|v| SessionToken::parse(&v)),
+        operator_sessions(),
+    ) {
+        sessions.end(&token);
+    }
+    set_cookie(&format!("{name}=; {}; Max-Age=0", cookie_flags()));
+}

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 pub use super::session::{
     account_key, address_key, budgets, clear_session_cookie, client_address, current_account,
-    current_account_quietly, locale, login_guards, now_ms, session_token, start_session, Lockout,
-    SiteSecurity, LOCALE_COOKIE,
+    current_account_quietly, end_operator_session, locale, login_guards, now_ms, operator_on,
+    session_token, start_operator_session, start_session, Lockout, SiteSecurity, LOCALE_COOKIE,
 };
 
 pub fn engine() -> Result<EngineHandle, AppError> {
@@ -30,6 +30,12 @@ pub fn engine() -> Result<EngineHandle, AppError> {
 /// The consortium, when this bank is part of one.
 pub fn consortium() -> Option<Arc<dyn Consortium>> {
     use_context::<Arc<dyn Consortium>>()
+}
+
+/// The operators' console's port, when this bank is part of a consortium.
+pub fn operator_desk() -> Result<Arc<dyn engine::operator::OperatorPort>, AppError> {
+    use_context::<Arc<dyn engine::operator::OperatorPort>>()
+        .ok_or_else(|| AppError::Unavailable(td_string!(locale(), err.no_consortium).to_string()))
 }
 
 pub fn require_consortium() -> Result<Arc<dyn Consortium>, AppError> {

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod landing;
 pub mod limits;
 pub mod login;
+pub mod operator;
 pub mod packet;
 pub mod pay;
 pub mod receipt;

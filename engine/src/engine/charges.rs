@@ -116,7 +116,7 @@ impl EngineHandle {
     }
 
     /// Creates a charge of `account`'s (the same one asked again is answered as it stands; an
-    /// id of another charge is refused with [`ChargeError::IdInUse`]).
+    /// id of another charge is refused with [`crate::charges::ChargeError::IdInUse`]).
     pub async fn create_charge(&self, new: NewCharge) -> EngineResult<ChargeNow> {
         self.request(CreateCharge(new)).await
     }

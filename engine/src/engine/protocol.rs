@@ -513,7 +513,16 @@ impl State {
     /// Whether a credit of `amount` owed by `peer` keeps its net debt to this bank (outstanding
     /// and pending) within the limit the membership file gives it; a bank it does not list owes
     /// nothing here.
+    /// A member past its deadline to pay a window it owes this bank may not owe it more (see
+    /// [`crate::settlement::Windows::overdue`]), whatever its limit.
     pub(super) fn check_limit(&self, peer: BankId, amount: Cents) -> Result<(), Refusal> {
+        if let Some(deadline_ms) = self.config.settlement_deadline_ms {
+            let now = self.clock.now_ms();
+            if let Some(window) = self.windows.overdue(peer, deadline_ms, now) {
+                tracing::info!(bank = %peer, window, "a credit refused: the bank's window is overdue");
+                return Err(Refusal::SettlementOverdue { bank: peer });
+            }
+        }
         let limit = self
             .config
             .limits

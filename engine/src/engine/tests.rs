@@ -2132,6 +2132,16 @@ mod settlement {
     /// A committed leg this bank (2) coordinated: `payer`'s bank owes this bank, this bank owes
     /// `receiver`'s.
     async fn leg(engine: &EngineHandle, payer: u16, receiver: u16, cents: i64) -> bool {
+        leg_logged(engine, payer, receiver, cents).await.commit
+    }
+
+    /// The same leg, as it was logged (committed, or aborted with its refusal).
+    async fn leg_logged(
+        engine: &EngineHandle,
+        payer: u16,
+        receiver: u16,
+        cents: i64,
+    ) -> crate::Logged {
         let tx = engine.new_tx_id();
         let amount = Cents::new(cents);
         let decision = Decision {
@@ -2153,7 +2163,11 @@ mod settlement {
             ballots: None,
             refusal: None,
         };
-        engine.log_decisions(vec![decision]).await.unwrap()[0].commit
+        engine
+            .log_decisions(vec![decision])
+            .await
+            .unwrap()
+            .remove(0)
     }
 
     /// `bank`'s report for a window in which its net with bank 2 is `net_with_2`.
@@ -2288,6 +2302,60 @@ mod settlement {
                 .report
                 .window,
             2
+        );
+    }
+
+    /// `SETTLEMENT_DEADLINE_S`, with the clock set by the test: bank 1 owes this bank an agreed
+    /// window. Within the deadline it may owe more as before; past it, nothing more here until
+    /// this bank confirms it received the payment. A bank this bank owes is not held back, and
+    /// a window not agreed blocks nothing (it cannot be paid).
+    #[tokio::test]
+    async fn a_debtor_past_its_deadline_owes_nothing_more_here_until_its_payment_is_confirmed() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let start_ms = 1_795_712_700_000;
+        let clock = Arc::new(SetClock(std::sync::atomic::AtomicI64::new(start_ms)));
+        let mut config = config(&dir);
+        config.settlement_deadline_ms = Some(60_000);
+        let (engine, _t) = EngineHandle::start(config, clock.clone()).unwrap();
+        let set = |ms: i64| clock.0.store(start_ms + ms, SeqCst);
+        assert!(leg(&engine, 1, 3, 10_000).await);
+        engine.close_window().await.unwrap().unwrap();
+        engine
+            .accept_report(report(1, 1, -10_000))
+            .await
+            .unwrap()
+            .unwrap();
+        // Bank 3's report disagrees (it says this bank owes it nothing): no deadline for it.
+        engine
+            .accept_report(report(1, 3, 0))
+            .await
+            .unwrap()
+            .unwrap();
+
+        set(59_999);
+        assert!(leg(&engine, 1, 3, 100).await, "within the deadline");
+        set(60_000);
+        let refused = leg_logged(&engine, 1, 3, 100).await;
+        assert!(!refused.commit);
+        assert_eq!(
+            refused.outcome.legs[0].error,
+            Some(Refusal::SettlementOverdue { bank: bank(1) })
+        );
+        assert!(
+            leg(&engine, 3, 1, 100).await,
+            "bank 3 is owed in window 1, and the pair disagrees anyway"
+        );
+        let positions = engine.audit().await.unwrap().books.positions;
+        // 10_000 in the window, 100 more within the deadline, 100 this bank now owes bank 1 by
+        // bank 3's leg, and nothing by the refused one.
+        assert_eq!(positions[&bank(1)].settled, 10_000);
+
+        // This bank's confirmation that bank 1 paid lifts it.
+        engine.confirm_received(1, bank(1)).await.unwrap().unwrap();
+        assert!(
+            leg(&engine, 1, 3, 100).await,
+            "confirmed: bank 1 may owe again"
         );
     }
 

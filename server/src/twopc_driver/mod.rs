@@ -51,6 +51,9 @@ pub struct TwoPcSettings {
     pub in_doubt_after_ms: u64,
     /// Test-only crash injection (`FAULT_INJECT`); `None` in every real deployment.
     pub fault: Option<Fault>,
+    /// `SETTLEMENT_WINDOW_S`: the ring's holder closes a settlement window once per interval of
+    /// this length (`crate::settlement::close_if_due`); `None`: only operators close windows.
+    pub settlement_window_ms: Option<u64>,
 }
 
 mod phase_two;
@@ -93,6 +96,10 @@ pub struct Node {
     timings: Mutex<PhaseTimings>,
     /// Where the signed answers of other banks are kept (`None` in tests that keep none).
     evidence: Option<engine::evidence::EvidenceLog>,
+    /// The last interval of `settings.settlement_window_ms` (counted from the Unix epoch) whose
+    /// window this bank saw to: closed, or found closed. Only the ring's holder reads and
+    /// writes it, one visit at a time.
+    settlement_slot: std::sync::atomic::AtomicI64,
 }
 
 /// Releases a claim whose request was dropped while its packet was being planned (its client
@@ -131,6 +138,8 @@ impl Node {
         ),
     ) -> Arc<Node> {
         let coordinator = Coordinator::new(settings.coordinator.clone(), signing);
+        let settlement_slot =
+            crate::settlement::slot(settings.settlement_window_ms, engine.now_ms());
         let node = Arc::new_cyclic(|this| Node {
             this: this.clone(),
             me: peers.me,
@@ -151,10 +160,20 @@ impl Node {
             ring: OnceLock::new(),
             timings: Mutex::new(PhaseTimings::default()),
             evidence,
+            // The first scheduled window closes at the first interval's end after start.
+            settlement_slot: std::sync::atomic::AtomicI64::new(settlement_slot),
         });
         tokio::spawn(node.clone().deliver_forever());
         tokio::spawn(node.clone().recover_forever());
         node
+    }
+
+    pub fn settings(&self) -> &TwoPcSettings {
+        &self.settings
+    }
+
+    pub fn settlement_slot(&self) -> &std::sync::atomic::AtomicI64 {
+        &self.settlement_slot
     }
 
     pub fn set_ring(&self, ring: RingHandle) {
@@ -554,7 +573,12 @@ impl crate::ring_driver::Work for Node {
     fn run_batch(
         self: Arc<Self>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
-        Box::pin(Node::run_batch(self))
+        Box::pin(async move {
+            // The holder alone closes a scheduled window, before its batch: so one bank starts
+            // each window, and the others close it on its report.
+            crate::settlement::close_if_due(&self).await;
+            Node::run_batch(self).await
+        })
     }
 }
 

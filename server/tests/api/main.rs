@@ -14,6 +14,7 @@ mod interbank_input;
 mod keys;
 mod limits;
 mod operations;
+mod operator_console;
 mod receipt;
 mod recovery;
 mod refunds;
