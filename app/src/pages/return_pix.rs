@@ -31,6 +31,12 @@ pub fn ReturnPage() -> impl IntoView {
             {move || matches!(result.get(), Some(Err(e)) if e.needs_login()).then(|| view! {
                 <p><a class="button primary" href="/login?next=/dashboard">{t!(i18n, common.log_in)}</a></p>
             })}
+            // Once it went through, the form gives way to the way back: a second click cannot
+            // return the same amount again.
+            <Show
+                when=move || !matches!(result.get(), Some(Ok(_)))
+                fallback=move || view! { <p><a class="button" id="return-back" href="/dashboard">{t!(i18n, common.back_to_account)}</a></p> }
+            >
             <ActionForm action attr:class="form" attr:id="return-form">
                 <input type="hidden" name="original_tx" value=original/>
                 <input type="hidden" name="tx_id" value=""/>
@@ -41,6 +47,7 @@ pub fn ReturnPage() -> impl IntoView {
                 {error_banner(result)}
                 <button type="submit" disabled=move || action.pending().get()>{t!(i18n, returns.confirm)}</button>
             </ActionForm>
+            </Show>
         </section>
     }
 }

@@ -1137,7 +1137,8 @@ async fn a_client_shows_a_qr_code_and_another_pays_it_by_code_in_portuguese() {
 /// Issue 28, charges: Beto creates a charge of R$ 7,50 on "Receber" at Automobili and sees its
 /// QR code; Ana, at Eleven, pastes its code on "Pagar com código", sees Beto, the description
 /// and the fixed amount, and pays; Beto's page shows the charge paid by itself (it polls), and
-/// his statement offers "Devolver" on the Pix received. In Portuguese.
+/// his statement offers "Devolver" on the Pix received, and he returns part of it. In
+/// Portuguese.
 #[tokio::test]
 async fn a_charge_is_shown_paid_from_another_bank_and_seen_paid_live_in_portuguese() {
     let c = Consortium::start(&[]).await;
@@ -1275,10 +1276,30 @@ async fn a_charge_is_shown_paid_from_another_bank_and_seen_paid_live_in_portugue
     screenshot(b, "pt-charge-paid").await;
     b.goto(&format!("{automobili}/dashboard")).await.unwrap();
     wait_hydrated(b).await;
-    wait_for(
+    // He returns part of it (devolução): R$ 2,50 goes back to Ana, at her bank.
+    click(
         b,
         "//tr[@data-kind='pix_in']//a[@class='return-link' and text()='Devolver']",
     )
     .await;
+    wait_for(b, "//section[@id='return-pix']").await;
+    wait_hydrated(b).await;
+    fill(b, "amount", "2,50").await;
+    click(b, "//form[@id='return-form']//button[text()='Devolver']").await;
+    wait_for(
+        b,
+        "//p[@id='return-done' and contains(., 'R$ 2,50 devolvido para Ana Lima')]",
+    )
+    .await;
+    // The form gives way to the way back: nothing to click twice.
+    wait_for(b, "//a[@id='return-back']").await;
+    assert!(b
+        .find(fantoccini::Locator::Id("return-form"))
+        .await
+        .is_err());
+    screenshot(b, "pt-devolucao").await;
+    b.goto(&format!("{automobili}/dashboard")).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(b, "//strong[@id='available' and text()='R$ 5,00']").await;
     driver.browser.close().await.unwrap();
 }
