@@ -8,7 +8,6 @@
 use domain::dto::{PacketLeg, TxStatus};
 use domain::packet::Packet;
 use domain::schedule::ScheduleFailure;
-use domain::Refusal;
 use engine::consortium::Consortium;
 use engine::schedule::Due;
 use engine::{EngineError, EngineHandle, LedgerError};
@@ -67,7 +66,7 @@ async fn send(
             Ok(r) if r.status == TxStatus::Committed => Some(Ok(())),
             Ok(_) => Some(Err(ScheduleFailure::NotDelivered)),
             Err(EngineError::Refused(refusal)) => Some(Err(ScheduleFailure::Refused { refusal })),
-            Err(EngineError::Ledger(e)) => Some(Err(ledger_failure(e))),
+            Err(EngineError::Ledger(e)) => Some(Err(ledger_failure(e, me))),
             Err(_) => None,
         };
     }
@@ -93,18 +92,21 @@ async fn send(
     }
 }
 
-/// A ledger's refusal of a Pix inside this bank, as the code a client reads.
-fn ledger_failure(e: LedgerError) -> ScheduleFailure {
-    let refusal = match e {
-        LedgerError::InsufficientFunds => Refusal::InsufficientFunds,
-        LedgerError::BalanceLimit => Refusal::BalanceLimit,
-        LedgerError::SelfTransfer => Refusal::SelfTransfer,
-        LedgerError::InvalidAmount => Refusal::InvalidAmount,
-        LedgerError::UnknownAccount => return ScheduleFailure::NoReceiver,
+/// A ledger's refusal of a Pix inside this bank, as the client reads it: the refusal a vote
+/// would carry ([`engine::engine::protocol::refusal`]), but a key that pays nobody and a Pix that
+/// never ran are said as such.
+fn ledger_failure(e: LedgerError, me: domain::BankId) -> ScheduleFailure {
+    match e {
+        LedgerError::UnknownAccount => ScheduleFailure::NoReceiver,
         LedgerError::UnknownTx
         | LedgerError::TxIdConflict
         | LedgerError::DuplicateTaxId
-        | LedgerError::DuplicateEmail => return ScheduleFailure::NotDelivered,
-    };
-    ScheduleFailure::Refused { refusal }
+        | LedgerError::DuplicateEmail => ScheduleFailure::NotDelivered,
+        LedgerError::InsufficientFunds
+        | LedgerError::BalanceLimit
+        | LedgerError::SelfTransfer
+        | LedgerError::InvalidAmount => ScheduleFailure::Refused {
+            refusal: engine::engine::protocol::refusal(e, me),
+        },
+    }
 }

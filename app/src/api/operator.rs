@@ -224,17 +224,17 @@ pub async fn operator_paid(window: u64, creditor: u16) -> Result<String, AppErro
         .await
         .map_err(crate::api::ssr::from_engine)?
         .map_err(|e| ssr::refused(e, l))?;
-    let amount = payment.payment.amount.to_string();
-    let undelivered = ssr::deliver(payment).await?;
-    let done = td_string!(
-        l,
-        operator.paid_done,
-        window = window,
-        bank = creditor.to_string(),
-        amount = amount.clone()
-    )
-    .to_string();
-    Ok(ssr::with_delivery(done, undelivered, creditor, l))
+    ssr::deliver(payment, creditor, l, |amount| {
+        td_string!(
+            l,
+            operator.paid_done,
+            window = window,
+            bank = creditor.to_string(),
+            amount = amount
+        )
+        .to_string()
+    })
+    .await
 }
 
 /// This bank (the creditor) received what bank `debtor` owed it for `window`: signs
@@ -249,17 +249,17 @@ pub async fn operator_received(window: u64, debtor: u16) -> Result<String, AppEr
         .await
         .map_err(crate::api::ssr::from_engine)?
         .map_err(|e| ssr::refused(e, l))?;
-    let amount = payment.payment.amount.to_string();
-    let undelivered = ssr::deliver(payment).await?;
-    let done = td_string!(
-        l,
-        operator.received_done,
-        window = window,
-        bank = debtor.to_string(),
-        amount = amount.clone()
-    )
-    .to_string();
-    Ok(ssr::with_delivery(done, undelivered, debtor, l))
+    ssr::deliver(payment, debtor, l, |amount| {
+        td_string!(
+            l,
+            operator.received_done,
+            window = window,
+            bank = debtor.to_string(),
+            amount = amount
+        )
+        .to_string()
+    })
+    .await
 }
 
 /// The evidence this bank kept about transaction `tx`, every signature checked again: what
@@ -321,24 +321,23 @@ mod ssr {
         })
     }
 
-    pub async fn deliver(payment: SignedPayment) -> Result<Option<String>, AppError> {
-        Ok(operator_desk()?.deliver(payment).await)
-    }
-
-    pub fn with_delivery(
-        done: String,
-        undelivered: Option<String>,
+    /// Delivers a signed payment step to `to`, the other bank of its pair, and says it was
+    /// done (`done`, given the step's amount in words), and whether it is still on its way.
+    pub async fn deliver(
+        payment: SignedPayment,
         to: BankId,
         l: Locale,
-    ) -> String {
-        match undelivered {
+        done: impl FnOnce(String) -> String,
+    ) -> Result<String, AppError> {
+        let done = done(payment.payment.amount.to_string());
+        Ok(match operator_desk()?.deliver(payment).await {
             None => done,
             Some(why) => {
                 tracing::warn!(bank = %to, error = %why, "settlement step not delivered yet");
                 let later = td_string!(l, operator.undelivered, bank = to.to_string()).to_string();
                 format!("{done} {later}")
             }
-        }
+        })
     }
 
     /// A close's (or a resend's) outcome, in words.

@@ -542,7 +542,7 @@ impl State {
 }
 
 /// What a ledger error while reserving a part means to the client.
-pub(super) fn refusal(e: LedgerError, me: BankId) -> Refusal {
+pub fn refusal(e: LedgerError, me: BankId) -> Refusal {
     match e {
         LedgerError::InsufficientFunds => Refusal::InsufficientFunds,
         LedgerError::BalanceLimit => Refusal::BalanceLimit,

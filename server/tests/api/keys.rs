@@ -47,6 +47,25 @@ async fn request(client: &Client, kind: &str, value: &str) -> (StatusCode, Value
         .await
 }
 
+/// Ana Lima opens an account through `ana`'s bank with `deposit` in it, and Dora Dias one
+/// through `dora`'s: the payer and the payee of the tests that move money one way.
+pub(crate) async fn open_ana_and_dora(ana: &Client, dora: &Client, deposit: &str) {
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        dora.open_account("Dora Dias", DORA_CPF, "dora@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = ana
+        .call("deposit", &[("amount", deposit), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
 /// Pays `amount` to `key` (bank chosen by the directory), retrying while the consortium is busy.
 pub(crate) async fn pix(client: &Client, key: &str, amount: &str) -> (StatusCode, Value) {
     // An id the client's own bank made (its code, its day), as the app's form carries.

@@ -4,7 +4,7 @@
 //! depends on the hour; these limits are the same in both, so nothing here does. The hour
 //! itself is tested with an injected clock in the engine's tests.)
 
-use crate::keys::{pix, DORA_CPF};
+use crate::keys::{open_ana_and_dora, pix, DORA_CPF};
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -25,21 +25,7 @@ async fn set(client: &Client, day: &str, night: &str) -> (StatusCode, Value) {
 async fn a_clients_pix_limits_count_at_once_when_lowered_and_a_day_later_when_raised() {
     let c = Consortium::start(&[]).await;
     let (ana1, dora2) = (c.client(0), c.client(1));
-    assert_eq!(
-        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        dora2
-            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
-            .await,
-        StatusCode::OK
-    );
-    let (s, _) = ana1
-        .call("deposit", &[("amount", "500,00"), ("tx_id", "")])
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    open_ana_and_dora(&ana1, &dora2, "500,00").await;
 
     // Impossible limits are refused, each with its reason, and change nothing.
     let (s, body) = set(&ana1, "100,00", "200,00").await;

@@ -4,7 +4,7 @@
 //! has not paid an agreed window in time has its clients' Pix refused at the creditor's bank,
 //! with a clear message and nothing moved, until the creditor confirms the payment.
 
-use crate::keys::{pix, DORA_CPF};
+use crate::keys::{open_ana_and_dora, pix, DORA_CPF};
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -62,21 +62,7 @@ async fn the_console_settles_a_window_and_an_overdue_payer_bank_is_refused_until
     let deadline = DEADLINE_S.to_string();
     let c = Consortium::start_limited(&[("SETTLEMENT_DEADLINE_S", deadline.as_str())], LIMIT).await;
     let (ana1, dora2) = (portuguese(&c, 0), c.client(1));
-    assert_eq!(
-        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        dora2
-            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
-            .await,
-        StatusCode::OK
-    );
-    let (s, _) = ana1
-        .call("deposit", &[("amount", "1.000,00"), ("tx_id", "")])
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    open_ana_and_dora(&ana1, &dora2, "1.000,00").await;
     let (s, body) = pix(&ana1, DORA_CPF, "100,00").await;
     assert_eq!(s, StatusCode::OK, "{body}");
 
@@ -238,21 +224,7 @@ async fn an_operator_closes_and_settles_a_window_in_the_console_in_portuguese() 
     use crate::browser::{click, fill, screenshot, start_browser, wait_for, wait_hydrated};
     let c = Consortium::start_limited(&[], LIMIT).await;
     let (ana1, dora2) = (c.client(0), c.client(1));
-    assert_eq!(
-        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        dora2
-            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
-            .await,
-        StatusCode::OK
-    );
-    let (s, _) = ana1
-        .call("deposit", &[("amount", "1.000,00"), ("tx_id", "")])
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    open_ana_and_dora(&ana1, &dora2, "1.000,00").await;
     let (s, sent) = pix(&ana1, DORA_CPF, "123,45").await;
     assert_eq!(s, StatusCode::OK, "{sent}");
     let tx = sent["tx_id"].as_str().unwrap().to_string();

@@ -2,7 +2,7 @@
 //! a window closed, paid by it and confirmed by its creditor; and a bank that signs a false
 //! report leaves the honest books balanced and its lie on the record.
 
-use crate::keys::{pix, DORA_CPF};
+use crate::keys::{open_ana_and_dora, pix, DORA_CPF};
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -118,21 +118,7 @@ async fn assert_books(c: &Consortium) {
 async fn a_bank_blocked_at_its_limit_pays_a_window_and_its_clients_pay_again() {
     let c = Consortium::start_limited(&[], LIMIT).await;
     let (ana1, dora2) = (c.client(0), c.client(1));
-    assert_eq!(
-        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        dora2
-            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
-            .await,
-        StatusCode::OK
-    );
-    let (s, _) = ana1
-        .call("deposit", &[("amount", "2.000,00"), ("tx_id", "")])
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    open_ana_and_dora(&ana1, &dora2, "2.000,00").await;
 
     // Pix flows one way, bank 1 to bank 2, until bank 2 refuses: bank 1 would owe it too much.
     for n in 1..=2 {
@@ -269,21 +255,7 @@ async fn a_bank_blocked_at_its_limit_pays_a_window_and_its_clients_pay_again() {
 async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_lie_recorded() {
     let c = Consortium::start_limited(&[], LIMIT).await;
     let (ana1, dora2) = (c.client(0), c.client(1));
-    assert_eq!(
-        ana1.open_account("Ana Lima", ANA_CPF, "ana@example.com")
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        dora2
-            .open_account("Dora Dias", DORA_CPF, "dora@example.com")
-            .await,
-        StatusCode::OK
-    );
-    let (s, _) = ana1
-        .call("deposit", &[("amount", "500,00"), ("tx_id", "")])
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    open_ana_and_dora(&ana1, &dora2, "500,00").await;
     let (s, body) = pix(&ana1, DORA_CPF, "300,00").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     quiet(&c).await;
