@@ -640,6 +640,32 @@ mod tests {
     }
 
     #[test]
+    fn pix_limits_default_to_the_bcbs_and_impossible_ones_are_refused() {
+        let c = Config::from_vars(&vars(&[("BANK_ID", "1")])).unwrap();
+        assert_eq!(c.engine.pix_limits, domain::pix_limits::Defaults::STANDARD);
+        for bad in [
+            [
+                ("PIX_DAY_LIMIT_CENTS", "100"),
+                ("PIX_NIGHT_LIMIT_CENTS", "200"),
+            ],
+            [
+                ("PIX_DAY_LIMIT_CENTS", "-5"),
+                ("PIX_NIGHT_LIMIT_CENTS", "0"),
+            ],
+            [
+                ("PIX_DAY_LIMIT_CENTS", "ten"),
+                ("PIX_NIGHT_LIMIT_CENTS", "0"),
+            ],
+        ] {
+            let mut given = vec![("BANK_ID", "1")];
+            given.extend(bad);
+            let e = Config::from_vars(&vars(&given)).unwrap_err();
+            assert!(e.to_string().contains("PIX_"), "{bad:?}: {e}");
+        }
+        assert!(Config::from_vars(&vars(&[("BANK_ID", "1"), ("SCHEDULE_EVERY_MS", "1")])).is_err());
+    }
+
+    #[test]
     fn defaults_follow_the_bank_id() {
         let c = Config::from_vars(&vars(&[("BANK_ID", "4")])).unwrap();
         assert_eq!(c.bank_name, "Formula");

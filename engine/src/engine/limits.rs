@@ -18,6 +18,8 @@ pub(super) struct ShowLimits {
 
 impl Request for ShowLimits {
     type Answer = LimitsView;
+    // Counting an account's period from the store changes nothing to persist.
+    const READ: bool = true;
 
     fn run(self, state: &mut State, now: i64) -> EngineResult<LimitsView> {
         let ShowLimits { account } = self;
