@@ -273,7 +273,7 @@ impl<W> Coordinator<W> {
     /// round for up to `batch_max` others, whose plans are to be decided within
     /// `decide_within_ms` of `wall_ms` (this bank's clock, which participants compare theirs
     /// with).
-    pub fn start_batch(&mut self, now_ms: u64, wall_ms: i64) -> Batch<W> {
+    pub fn start_batch(&mut self, now_ms: u64, wall_ms: i64, window: u64) -> Batch<W> {
         let take = self.queue.len().min(self.config.batch_max);
         let jobs: Vec<Queued> = self.queue.drain(..take).collect();
         self.visit = VisitState {
@@ -301,6 +301,7 @@ impl<W> Coordinator<W> {
             plans,
             (self.config.me, &self.signing.key),
             wall_ms.saturating_add(self.config.decide_within_ms),
+            window,
         );
         let id = RoundId(self.next_round);
         self.next_round += 1;

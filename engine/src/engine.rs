@@ -420,6 +420,9 @@ struct State {
     directory: Directory,
     /// Settlement windows closed here, their reports and payments.
     windows: crate::settlement::Windows,
+    /// The settlement window of each transaction with parts prepared here (its plan's): a
+    /// window is reported only once none of it or before is left (`settlement::ready`).
+    window_tags: HashMap<TxId, u64>,
     /// Scheduled Pix waiting for their day or running.
     schedules: crate::schedule::Schedules,
     /// Charges (cobranças) of this bank's clients.
@@ -475,6 +478,8 @@ impl State {
         let windows = store
             .load_windows()
             .map_err(|e| format!("loading settlement windows: {e}"))?;
+        let window_tags = settlement::window_tags(&store, &ledger, windows.open())
+            .map_err(|e| format!("loading the plans of prepared transactions: {e}"))?;
         let schedules = store
             .load_schedules()
             .map_err(|e| format!("loading scheduled Pix: {e}"))?;
@@ -499,6 +504,7 @@ impl State {
             consents,
             directory,
             windows,
+            window_tags,
             schedules,
             charges,
             key_codes: Default::default(),
@@ -561,6 +567,7 @@ impl State {
         let consents = self.consents.take_changes();
         let directory = self.directory.take_changes();
         let settlement = self.windows.take_changes();
+        let settlement_cut = self.windows.take_cut_change();
         let schedules = self.schedules.take_changes();
         let charges = self.charges.take_changes();
         let batch = crate::store::Batch {
@@ -570,6 +577,7 @@ impl State {
             consents: &consents,
             directory: &directory,
             settlement: &settlement,
+            settlement_cut,
             schedules: &schedules,
             charges: &charges,
         };
@@ -579,6 +587,7 @@ impl State {
             && consents.is_empty()
             && directory.is_empty()
             && settlement.is_empty()
+            && settlement_cut.is_none()
             && schedules.is_empty()
             && charges.is_empty()
         {
@@ -656,6 +665,12 @@ impl State {
             Ok(windows) => self.windows = windows,
             Err(e) => panic!("cannot reload settlement windows after a failed commit: {e}"),
         }
+        match settlement::window_tags(&self.store, &self.ledger, self.windows.open()) {
+            Ok(tags) => self.window_tags = tags,
+            Err(e) => panic!(
+                "cannot reload the plans of prepared transactions after a failed commit: {e}"
+            ),
+        }
         match self.store.load_schedules() {
             Ok(schedules) => self.schedules = schedules,
             Err(e) => panic!("cannot reload scheduled Pix after a failed commit: {e}"),
@@ -715,7 +730,7 @@ use accounts::Seen;
 pub use consents::GrantRequest;
 pub use keys::{KEYS_PER_COMPANY, KEYS_PER_PERSON, PORT_ALLOWED_MAX, PORT_ALLOWED_MS};
 use sessions::live_sessions;
-pub use settlement::{Closed, ReportTaken, Settled, WINDOWS_LISTED_MAX};
+pub use settlement::{Close, ReportTaken, Settled, Visited, WINDOWS_LISTED_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -187,6 +187,10 @@ pub struct Books {
     /// Balances held before positions were kept (schema version 4); 0 for a newer bank.
     pub opening: i64,
     pub positions: BTreeMap<BankId, Position>,
+    /// Committed transfers with each peer per settlement window not yet reported here, keyed
+    /// (window, peer), positive when the peer owes this bank: the nets of a window's report
+    /// (`crate::settlement`). Counted in `positions` too; this only says which window.
+    pub window_nets: BTreeMap<(u64, BankId), i64>,
 }
 
 impl Books {
@@ -252,6 +256,14 @@ pub enum Change {
         peer: BankId,
         position: Position,
     },
+    /// What committed with `peer` in settlement `window` so far (not yet reported).
+    WindowNet {
+        window: u64,
+        peer: BankId,
+        net: i64,
+    },
+    /// Settlement `window` was reported: its nets are in the report now.
+    WindowReported(u64),
     /// An account's Pix limits, as the client last set them.
     PixLimits {
         account: AccountId,
@@ -464,6 +476,11 @@ impl Ledger {
         self.prepared.get(tx).map(Vec::as_slice)
     }
 
+    /// The transactions with parts prepared here.
+    pub fn prepared_txs(&self) -> impl Iterator<Item = &TxId> {
+        self.prepared.keys()
+    }
+
     pub fn prepared_count(&self) -> usize {
         self.prepared.len()
     }
@@ -485,6 +502,7 @@ impl Ledger {
         payer_bank: BankId,
         receiver_bank: BankId,
         amount: Cents,
+        window: u64,
     ) -> Result<(), LedgerError> {
         let mut owed = self.position(payer_bank);
         owed.settled = owed
@@ -498,7 +516,39 @@ impl Ledger {
             .ok_or(LedgerError::BalanceLimit)?;
         self.set_position(payer_bank, owed);
         self.set_position(receiver_bank, owing);
+        self.count_in_window(window, payer_bank, amount.get());
+        self.count_in_window(window, receiver_bank, -amount.get());
         Ok(())
+    }
+
+    /// Counts `amount` (positive: the peer owes this bank) with `peer` in settlement `window`.
+    fn count_in_window(&mut self, window: u64, peer: BankId, amount: i64) {
+        let net = self.books.window_nets.entry((window, peer)).or_default();
+        // Cannot overflow: bounded like `settled`, of which it is a part.
+        *net = net.saturating_add(amount);
+        let net = *net;
+        self.changes.push(Change::WindowNet { window, peer, net });
+    }
+
+    /// Puts a net taken by [`Ledger::take_window_nets`] back (a report that could not be made).
+    pub fn restore_window_net(&mut self, window: u64, peer: BankId, net: i64) {
+        self.count_in_window(window, peer, net);
+    }
+
+    /// The nets of settlement `window` with each peer, taken out to be reported (the report
+    /// keeps them from now on).
+    pub fn take_window_nets(&mut self, window: u64) -> BTreeMap<BankId, i64> {
+        // Few entries: the windows not yet reported (one or two) times the members.
+        let (nets, rest) = std::mem::take(&mut self.books.window_nets)
+            .into_iter()
+            .partition::<BTreeMap<_, _>, _>(|((w, _), _)| *w == window);
+        self.books.window_nets = rest;
+        let nets = nets
+            .into_iter()
+            .map(|((_, peer), net)| (peer, net))
+            .collect();
+        self.changes.push(Change::WindowReported(window));
+        nets
     }
 
     /// A settlement window's payment with `peer`, confirmed by the creditor: `amount` is positive
@@ -774,15 +824,22 @@ impl Ledger {
     }
 
     /// Applies the decision for every part of `tx` prepared at this bank.
-    pub fn commit(&mut self, tx: &TxId, now_ms: i64) -> Result<(), LedgerError> {
-        self.finish(tx, TxStatus::Committed, now_ms)
+    /// Commits `tx`'s prepared parts; a part with a peer counts in settlement `window`.
+    pub fn commit(&mut self, tx: &TxId, now_ms: i64, window: u64) -> Result<(), LedgerError> {
+        self.finish(tx, TxStatus::Committed, now_ms, window)
     }
 
     pub fn abort(&mut self, tx: &TxId, now_ms: i64) -> Result<(), LedgerError> {
-        self.finish(tx, TxStatus::Aborted, now_ms)
+        self.finish(tx, TxStatus::Aborted, now_ms, 0)
     }
 
-    fn finish(&mut self, tx: &TxId, status: TxStatus, now_ms: i64) -> Result<(), LedgerError> {
+    fn finish(
+        &mut self,
+        tx: &TxId,
+        status: TxStatus,
+        now_ms: i64,
+        window: u64,
+    ) -> Result<(), LedgerError> {
         let parts = self.prepared.remove(tx).ok_or(LedgerError::UnknownTx)?;
         for part in parts {
             let acc = self
@@ -855,6 +912,7 @@ impl Ledger {
                     // Cannot overflow: |settled| stays far below i64 (every credit was bounded
                     // when prepared, every debit by a balance).
                     position.settled = position.settled.saturating_add(signed(part.side));
+                    self.count_in_window(window, peer, signed(part.side));
                 }
                 self.set_position(peer, position);
             }

@@ -65,6 +65,13 @@ pub struct Token {
     /// Absent from a peer of an older version: zero, which only means one rotation without holds.
     #[serde(default)]
     pub idle: u32,
+    /// The settlement window open when it left its last holder (`crate::settlement`): a holder
+    /// that finds it ahead of its own cuts the window before it, and raises it when its own is
+    /// ahead; so every batch after a cut, anywhere, is signed for the next window. Not sealed:
+    /// a holder may raise it (a window sooner) but each bank moves at most one window per visit.
+    /// Absent from a peer of an older version: 0.
+    #[serde(default)]
+    pub window: u64,
 }
 
 /// One visit of the token at a bank: its epoch and hop. A batch is run for a visit, and its end
@@ -370,6 +377,17 @@ impl Ring {
         }
     }
 
+    /// The batch of `visit` ran with settlement window `window` open here: the token carries the
+    /// higher of it and its own on (see [`Token::window`]). Ignored for any other visit.
+    pub fn raise_window(&mut self, visit: Visit, window: u64) {
+        if self.visit() != Some(visit) {
+            return;
+        }
+        if let Some(seen) = self.seen.as_mut() {
+            seen.window = seen.window.max(window);
+        }
+    }
+
     /// The hold after a visit that makes `idle` consecutive idle visits: none within the first
     /// rotation, then the base doubled per further idle rotation, capped.
     fn idle_hold_ms(&self, idle: u32) -> u64 {
@@ -610,6 +628,7 @@ impl Ring {
                 seal,
                 hop: 0,
                 idle: 0,
+                window: self.seen.map_or(0, |t| t.window),
             },
             now_ms,
         )

@@ -3,20 +3,24 @@
 //! steps of paying a window (the debtor's "paid", the creditor's "received"). No clock, no I/O:
 //! the engine thread owns it and persists what [`Windows::take_changes`] returns.
 //!
-//! # The cut
-//! Windows are numbered for the whole consortium (1, 2, ...). A bank closes window `n` when its
-//! operator asks or when it first hears another bank's report for `n`, and only if `n` follows
-//! the last window it closed. At the close it reads its own books: for each member, the
-//! position from committed transfers (`Position::settled`, cumulative) minus the same at its
-//! previous close is its net with that member for the window. So a window holds exactly the
-//! transfers *decided at this bank* before it closed; a transfer prepared but not decided at the
-//! cut is pending, not settled, and counts in the window in which it is decided here.
+//! # The cut, carried by the token ring
+//! Windows are numbered for the whole consortium (1, 2, ...). Every signed plan names the window
+//! it counts in (`Plan::window`): the window open at its coordinator, which learned it from the
+//! token (`crate::ring::Token::window`). A bank *cuts* window `n` (its open window becomes
+//! `n + 1`, [`Windows::cut_next`]) when, holding the token, it closes a window (an operator's
+//! request or the schedule), or when it first sees `n + 1` on the token, on a plan or on another
+//! bank's report for `n`. Only the holder starts plans, so once the token has left the bank that
+//! cut, every plan anywhere is signed for `n + 1`: the plans of window `n` are exactly those
+//! signed before that point in the token's order, the same set at every bank.
 //!
-//! Two banks cut at slightly different moments (each when it closes). A transfer between them
-//! decided at one before its cut and at the other after its cut lands in different windows on
-//! the two sides: their reports then disagree, which the pairwise comparison shows, and neither
-//! may pay that pair's window. (A close that rides on the token ring, cutting every bank at a
-//! point no decision crosses, is the next step; see ARCHITECTURE.md.)
+//! A transfer counts in its plan's window on both sides *whenever it is decided there* (the
+//! ledger keeps the nets per window, `Books::window_nets`), so phase two arriving late moves
+//! nothing across the cut. A bank *reports* window `n` (signs its report, [`Windows::close`])
+//! once it has cut it and decided every transfer of `n` or before it holds: until then its
+//! report waits (a participant in doubt waits for its proof, or for the expiry of stuck parts).
+//! Two honest banks' reports therefore agree; a disagreement means a bank lied or a decision
+//! was given up on one side only (a part expired while its coordinator committed), and is
+//! caught by the pairwise comparison as before.
 //!
 //! # Agreement and payment
 //! Bank A's report agrees with bank B's about their pair when A's net with B is the exact
@@ -26,7 +30,6 @@
 //! the creditor signs [`Step::Received`], and only that confirmation moves the books, at the
 //! creditor when it signs and at the debtor when it receives it (`Ledger::settle_window`).
 
-use crate::ledger::Books;
 use crate::proof::{BankKey, Keyring, Sig};
 use domain::{BankId, Cents};
 use serde::{Deserialize, Serialize};
@@ -52,6 +55,10 @@ pub enum SettlementError {
     NotClosed(u64),
     #[error("window {window} cannot be closed here: the last window closed is {last}")]
     NotNext { window: u64, last: u64 },
+    #[error("window {0} is not cut here yet: it is still the open window")]
+    NotCut(u64),
+    #[error("window {0} is cut here but not every transfer of it is decided yet; this bank sends its report when it is")]
+    Pending(u64),
     #[error("window {0} is no longer kept")]
     Forgotten(u64),
     #[error("the report is malformed: {0}")]
@@ -76,10 +83,11 @@ pub enum SettlementError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerNet {
     pub peer: BankId,
-    /// From the transfers decided in the window: positive when the peer owes the reporting bank.
+    /// From the transfers of the window (their plans name it): positive when the peer owes the
+    /// reporting bank.
     pub net: Cents,
-    /// The position from committed transfers at the cut, since positions were kept (informative:
-    /// it shows whether two banks that disagree on a window agree on the sum so far).
+    /// The nets of every window reported so far, this one included (informative: it shows
+    /// whether two banks that disagree on a window agree on the sum so far).
     pub through: Cents,
 }
 
@@ -307,8 +315,13 @@ impl Window {
 #[derive(Debug, Default)]
 pub struct Windows {
     windows: BTreeMap<u64, Window>,
-    /// The last window closed here (0: none).
+    /// The last window closed (reported) here (0: none).
     last: u64,
+    /// The last window cut here (at least `last`): plans are signed for the next one.
+    cut: u64,
+    cut_changed: bool,
+    /// When this bank last cut a window, by its clock, since it started (0: not since).
+    cut_ms: i64,
     disagreements: u64,
     changed: BTreeSet<u64>,
 }
@@ -322,21 +335,52 @@ pub struct Accepted {
 }
 
 impl Windows {
-    /// From the stored windows.
-    pub fn restore(stored: Vec<Window>) -> Windows {
+    /// From the stored windows and the last window cut.
+    pub fn restore(stored: Vec<Window>, cut: u64) -> Windows {
         let mut windows = Windows::default();
         for w in stored {
             windows.last = windows.last.max(w.number());
             windows.disagreements += w.disagreements() as u64;
             windows.windows.insert(w.number(), w);
         }
+        windows.cut = cut.max(windows.last);
         windows.trim();
         windows
     }
 
-    /// The last window closed here (0: none yet).
+    /// The last window closed (reported) here (0: none yet).
     pub fn last_closed(&self) -> u64 {
         self.last
+    }
+
+    /// The last window cut here (0: none yet); windows after [`Windows::last_closed`] up to
+    /// it wait for their report.
+    pub fn cut(&self) -> u64 {
+        self.cut
+    }
+
+    /// The open window: the one plans signed now count in.
+    pub fn open(&self) -> u64 {
+        self.cut.saturating_add(1)
+    }
+
+    /// Cuts the open window at `now_ms`: new plans count in the next. Returns the new open
+    /// window.
+    pub fn cut_next(&mut self, now_ms: i64) -> u64 {
+        self.cut = self.open();
+        self.cut_changed = true;
+        self.cut_ms = now_ms;
+        self.open()
+    }
+
+    /// When this bank last cut a window since it started (0: not since).
+    pub fn last_cut_ms(&self) -> i64 {
+        self.cut_ms
+    }
+
+    /// The last window cut, if it moved since the last call (for the store).
+    pub fn take_cut_change(&mut self) -> Option<u64> {
+        std::mem::take(&mut self.cut_changed).then_some(self.cut)
     }
 
     /// Pairs whose reports disagreed, in every window kept or stored at start.
@@ -376,14 +420,15 @@ impl Windows {
             .collect()
     }
 
-    /// Closes window `window` at this bank from its `books` (see the module's doc for the cut):
-    /// its own report, signed. Closing the last window closed again answers its report as it
-    /// was. `members` are the consortium's banks.
+    /// Closes (reports) window `window` at this bank: its own report from `nets`, what the
+    /// transfers of the window committed with each peer (positive: the peer owes this bank),
+    /// signed. The window must be cut here and follow the last one closed; closing the last
+    /// window closed again answers its report as it was. `members` are the consortium's banks.
     pub fn close(
         &mut self,
         window: u64,
         me: BankId,
-        books: &Books,
+        nets: &BTreeMap<BankId, i64>,
         members: impl Iterator<Item = BankId>,
         key: &BankKey,
         now_ms: i64,
@@ -401,27 +446,28 @@ impl Windows {
                 last: self.last,
             });
         }
+        if window > self.cut {
+            return Err(SettlementError::NotCut(window));
+        }
         let previous = self.windows.get(&self.last).map(|w| &w.own.report);
         let peers: BTreeSet<BankId> = members
-            .chain(books.positions.keys().copied())
+            .chain(nets.keys().copied())
             .filter(|b| *b != me)
             .collect();
-        let mut nets = Vec::with_capacity(peers.len());
+        let mut reported = Vec::with_capacity(peers.len());
         let (mut to, mut by) = (0i64, 0i64);
         for peer in peers {
-            let through = books.positions.get(&peer).map_or(0, |p| p.settled);
+            let net = nets.get(&peer).copied().unwrap_or(0);
             let before = previous
                 .and_then(|r| r.peers.iter().find(|p| p.peer == peer))
                 .map_or(0, |p| p.through.get());
-            let net = through
-                .checked_sub(before)
-                .ok_or(SettlementError::Overflow)?;
+            let through = before.checked_add(net).ok_or(SettlementError::Overflow)?;
             if net > 0 {
                 to = to.checked_add(net).ok_or(SettlementError::Overflow)?;
             } else {
                 by = by.checked_sub(net).ok_or(SettlementError::Overflow)?;
             }
-            nets.push(PeerNet {
+            reported.push(PeerNet {
                 peer,
                 net: Cents::new(net),
                 through: Cents::new(through),
@@ -431,7 +477,7 @@ impl Windows {
             window,
             bank: me,
             closed_ms: now_ms,
-            peers: nets,
+            peers: reported,
             owed_to_bank: Cents::new(to),
             owed_by_bank: Cents::new(by),
             multilateral: Cents::new(to - by),

@@ -17,7 +17,7 @@ use domain::consent::{ConsentId, ConsentTerms, Grant};
 use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::pix_limits::{LimitSettings, PixLimits};
 use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::Path;
 
 /// The store's file in a bank's data directory.
@@ -43,6 +43,8 @@ pub struct Batch<'a> {
     pub directory: &'a [DirChange],
     /// Settlement windows changed, each written whole.
     pub settlement: &'a [crate::settlement::Window],
+    /// The last settlement window cut here, if it moved.
+    pub settlement_cut: Option<u64>,
     /// Scheduled Pix added or changed, each written whole.
     pub schedules: &'a [Scheduled],
     /// Charges created, changed or forgotten.
@@ -357,7 +359,14 @@ impl Store {
             })?;
             windows.push(window);
         }
-        Ok(crate::settlement::Windows::restore(windows))
+        let cut: Option<i64> = self
+            .conn
+            .query_row("SELECT cut FROM settlement_cut WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let cut = cut.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
+        Ok(crate::settlement::Windows::restore(windows, cut))
     }
 
     fn load_books(&self) -> StoreResult<Books> {
@@ -384,6 +393,20 @@ impl Store {
         })? {
             let (peer, position) = row?;
             books.positions.insert(peer, position);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT window, peer, net_cents FROM window_nets")?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                parse_bank(r.get(1)?)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
+            let (window, peer, net) = row?;
+            let window = u64::try_from(window).unwrap_or(0);
+            books.window_nets.insert((window, peer), net);
         }
         Ok(books)
     }
@@ -423,6 +446,13 @@ impl Store {
         }
         for change in batch.directory {
             apply_directory_change(&tx, change)?;
+        }
+        if let Some(cut) = batch.settlement_cut {
+            tx.prepare_cached(
+                "INSERT INTO settlement_cut (id, cut) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET cut = excluded.cut",
+            )?
+            .execute(params![window_number(cut)?])?;
         }
         for window in batch.settlement {
             let body = serde_json::to_string(window).expect("a window serialises");

@@ -564,12 +564,14 @@ impl PacketPlan {
         parts
     }
 
-    /// The plan as coordinator `me` signs it, deciding by `decide_by_ms`, and the item for each
-    /// of its participants (every bank a leg touches, and `me`), each carrying the plan.
+    /// The plan as coordinator `me` signs it, deciding by `decide_by_ms`, in settlement window
+    /// `window`, and the item for each of its participants (every bank a leg touches, and
+    /// `me`), each carrying the plan.
     pub fn sign(
         &self,
         (me, key): (BankId, &BankKey),
         decide_by_ms: i64,
+        window: u64,
     ) -> (SignedPlan, Vec<(BankId, PrepareItem)>) {
         let mut banks = self.participants();
         if !banks.contains(&me) {
@@ -588,6 +590,7 @@ impl PacketPlan {
                     .map(|(b, item)| (*b, Digest(item.parts_sha256())))
                     .collect(),
                 decide_by_ms,
+                window,
             },
         );
         for (_, item) in &mut items {
@@ -735,17 +738,18 @@ pub struct Round {
 
 impl Round {
     /// Starts phase one: signs each plan as coordinator `me` (to be decided by
-    /// `decide_by_ms`); returns the round and the prepare messages, one per participant (this
-    /// bank's own among them when it has parts).
+    /// `decide_by_ms`, in settlement window `window`); returns the round and the prepare
+    /// messages, one per participant (this bank's own among them when it has parts).
     pub fn start(
         plans: Vec<PacketPlan>,
         (me, key): (BankId, &BankKey),
         decide_by_ms: i64,
+        window: u64,
     ) -> (Round, Vec<(BankId, Vec<PrepareItem>)>) {
         let mut messages: BTreeMap<BankId, Vec<PrepareItem>> = BTreeMap::new();
         let mut packets = Vec::with_capacity(plans.len());
         for plan in plans {
-            let (signed, items) = plan.sign((me, key), decide_by_ms);
+            let (signed, items) = plan.sign((me, key), decide_by_ms, window);
             let mut waiting = BTreeSet::new();
             for (bank, item) in items {
                 // The coordinator's own empty part needs no engine: its ballot is its decision.

@@ -44,7 +44,11 @@ use serde::{Deserialize, Serialize};
 /// reserves with the credit (a charge is paid once).
 /// Version 11: a vote may refuse a credit with `Refusal::SettlementOverdue` (the payer's bank is
 /// past its deadline to pay a settlement window), which a bank of version 10 could not read.
-pub const PROTOCOL_VERSION: u16 = 11;
+/// Version 12: settlement windows are cut by the token ring. A plan names its window
+/// (`Plan::window`, in the signed statement: a bank of version 11 would check its signature
+/// over a statement without it), and the token carries the open window
+/// (`crate::ring::Token::window`).
+pub const PROTOCOL_VERSION: u16 = 12;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -468,6 +472,7 @@ mod tests {
                     coordinator: bank(1),
                     parts,
                     decide_by_ms: i64::MAX,
+                    window: 0,
                 },
             )
         };

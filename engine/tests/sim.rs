@@ -46,7 +46,7 @@ use domain::money::MAX_OPERATION;
 use domain::{AccountId, BankId, Cents, Cpf, TaxId, TxId};
 use engine::auth::PasswordHash;
 use engine::coordinator::{Answer, Claim, Coordinator, CoordinatorConfig, RoundId};
-use engine::engine::GrantRequest;
+use engine::engine::{Close, GrantRequest, WINDOWS_LISTED_MAX};
 use engine::ring::{Effect, Epoch, ProbeAnswer, Receipt, Ring, RingConfig, Token, Visit};
 use engine::ring::{COUNTER_MAX, MAX_EPOCH_JUMP};
 use engine::store::{PartState, Store};
@@ -73,6 +73,9 @@ const PERSONS: usize = 10;
 /// Simulated time with faults and load, then time to heal and quiesce.
 const LOAD_MS: u64 = 4_000;
 const QUIESCE_MS: u64 = 60_000;
+/// Settlement windows an honest holder closes during a run at most (each visit closes one with
+/// a small chance): enough to cut through transfers in every phase, few enough to pay them all.
+const CLOSES_MAX: u32 = 6;
 const REQUEST_TIMEOUT_MS: u64 = 150;
 const IN_DOUBT_AFTER_MS: i64 = 300;
 /// Rounds of asking the coordinator alone before asking the other participants too.
@@ -230,6 +233,10 @@ struct Sim {
     next_tx: u64,
     /// Faults injected: (crashes, cuts, messages dropped, messages duplicated).
     injected: (u32, u32, u32, u32),
+    /// Settlement reports signed at token visits (windows cut by the ring during the run), to
+    /// be exchanged once healed; and the windows cut by a close.
+    reports: Vec<engine::settlement::SignedReport>,
+    closes: u32,
     /// Submissions that reused an id: (joined a running packet, answered from a stored decision,
     /// refused as another client's).
     reuses: (u32, u32, u32),
@@ -450,6 +457,8 @@ impl Sim {
             told: Vec::new(),
             next_tx: 0,
             injected: (0, 0, 0, 0),
+            reports: Vec::new(),
+            closes: 0,
             key_ops: Vec::new(),
             allowed: BTreeSet::new(),
             accomplice: None,
@@ -565,7 +574,7 @@ impl Sim {
         let tx = self.tx(b);
         let members = (1..=BANKS).map(bank).collect();
         let plan = PacketPlan::key_op(tx.clone(), account, op, members);
-        let (signed, items) = plan.sign((b, &bank_key(b)), T0 + 60_000);
+        let (signed, items) = plan.sign((b, &bank_key(b)), T0 + 60_000, 1);
         let mut votes = Vec::new();
         for (n, item) in items {
             let e = self.engine(n).unwrap();
@@ -710,14 +719,30 @@ impl Sim {
     /// the visit is done at once.
     async fn run_batch(&mut self, id: BankId) -> Vec<Effect> {
         let now = self.now;
-        let batch = self.node(id).coordinator.start_batch(now, T0 + now as i64);
-        let worked = batch.worked();
-        self.told(batch.expired);
         let visit = self
             .node(id)
             .ring
             .visit()
             .expect("a batch runs for a visit");
+        // As the node: settlement windows first. Now and then the holder closes one (its
+        // operator or the schedule), under whatever faults are going on.
+        let token_window = self.node(id).ring.seen().map_or(0, |t| t.window);
+        let close = id != self.rogue && self.closes < CLOSES_MAX && self.rng.random_bool(0.01);
+        let asked = if close { Close::Now } else { Close::No };
+        let may_report = self.node(id).rounds.is_empty();
+        let engine = self.engine(id).unwrap();
+        let visited = engine.window_visit(token_window, asked, may_report).await;
+        drop(engine);
+        let visited = visited.unwrap().unwrap();
+        self.closes += u32::from(visited.cut && close);
+        self.reports.extend(visited.reports);
+        self.node(id).ring.raise_window(visit, visited.open);
+        let batch = self
+            .node(id)
+            .coordinator
+            .start_batch(now, T0 + now as i64, visited.open);
+        let worked = batch.worked();
+        self.told(batch.expired);
         let Some(round) = batch.round else {
             return self.node(id).ring.batch_done(visit, worked, now);
         };
@@ -1803,6 +1828,11 @@ impl Sim {
                 coordinator: self.rogue,
                 parts,
                 decide_by_ms: T0 + self.now as i64 + DECIDE_WITHIN_MS,
+                // The live window, none (an old coordinator's), or one far ahead (refused).
+                window: {
+                    let live = self.node(self.rogue).ring.seen().map_or(0, |t| t.window);
+                    [live, 0, live + 5][self.rng.random_range(0..3)]
+                },
             },
         );
         self.mind.plans.insert(tx, plan.clone());
@@ -1832,6 +1862,7 @@ impl Sim {
             hop: 0,
             idle: 0,
             seal: None,
+            window: 0,
         });
         let origin = bank(self.rng.random_range(1..=BANKS));
         let base = if self.rng.random_bool(0.5) {
@@ -1870,12 +1901,14 @@ impl Sim {
         if epoch.counter < COUNTER_MAX && epoch.counter <= base.saturating_add(MAX_EPOCH_JUMP) {
             self.mind.pushed = self.mind.pushed.max(epoch.counter);
         }
-        // Sealed with its own key: good only for epochs in its own name.
+        // Sealed with its own key: good only for epochs in its own name. Its settlement window
+        // may run ahead: a bank moves at most one window per visit.
         Token {
             epoch,
             hop,
             idle: self.rng.random(),
             seal: Some(epoch.seal(&bank_key(rogue))),
+            window: live.window + self.rng.random_range(0..3),
         }
     }
 
@@ -1895,6 +1928,7 @@ impl Sim {
             hop: 0,
             idle: 0,
             seal: Some(epoch.seal(&bank_key(rogue))),
+            window: 0,
         };
         if epoch.origin == rogue {
             self.mind.tainted.insert(epoch);
@@ -2124,79 +2158,111 @@ impl Sim {
     }
 }
 
-/// After healing, with nothing in flight: bank 1 closes settlement window 1, its report reaches
-/// every bank (which closes the window then and answers with its own), every bank hears every
-/// other's report, and every pair of honest banks pays what their reports agree on: the debtor's
-/// "paid", then the creditor's "received", the creditor crashed and restarted before it is
-/// delivered, and delivered twice. With nothing in flight the cut is the same at every bank, so
-/// every honest pair agrees; afterwards nothing is owed between honest banks, and every bank's
-/// books, with their settled-by-window term, still balance.
-async fn settle_window(sim: &mut Sim, honest: &[BankId], seed: u64) {
-    let first = sim.engine(bank(1)).unwrap().close_window().await.unwrap();
-    let mut reports = vec![first.unwrap().own];
-    for n in 2..=BANKS {
-        let engine = sim.engine(bank(n)).unwrap();
-        let taken = engine.accept_report(reports[0].clone()).await.unwrap();
-        let taken = taken.unwrap_or_else(|e| panic!("seed {seed}: bank {n}: {e}"));
-        assert!(taken.newly_closed, "seed {seed}: bank {n} closes window 1");
-        reports.push(taken.accepted.own);
-    }
-    for n in 1..=BANKS {
-        let engine = sim.engine(bank(n)).unwrap();
-        for r in reports.iter().filter(|r| r.report.bank != bank(n)) {
-            let taken = engine.accept_report(r.clone()).await.unwrap();
-            taken.unwrap_or_else(|e| panic!("seed {seed}: bank {n}: {e}"));
+/// After healing, with nothing in flight: one more window is closed at bank 1 and the token's
+/// window taken round the ring once (as a rotation would), so every bank cuts it and reports
+/// every window cut during the run (nothing is left undecided). Every report signed during the
+/// run and now reaches every bank. Every pair of honest banks agrees on every window, whatever
+/// the faults while the windows were cut: each transfer counts in its plan's window on both
+/// sides. Every honest pair pays every window: the debtor's "paid", then the creditor's
+/// "received", the creditor crashed and restarted before it is delivered (the first window),
+/// and delivered twice. Afterwards nothing is owed between honest banks, and every bank's books,
+/// with their settled-by-window term, still balance.
+async fn settle_window(sim: &mut Sim, honest: &[BankId], seed: u64) -> (u64, u32, u32, i64) {
+    let mut token_window = 0;
+    for round in 0..2 {
+        for n in 1..=BANKS {
+            let engine = sim.engine(bank(n)).unwrap();
+            let close = if round == 0 && n == 1 {
+                Close::Now
+            } else {
+                Close::No
+            };
+            let visited = engine.window_visit(token_window, close, true).await;
+            let visited = visited.unwrap().unwrap();
+            token_window = token_window.max(visited.open);
+            sim.reports.extend(visited.reports);
         }
     }
-    let (mut paid_pairs, mut paid_cents) = (0, 0);
-    for &a in honest {
-        for &b in honest.iter().filter(|b| **b > a) {
-            let window = sim.engine(a).unwrap().windows(1).await.unwrap().remove(0);
-            let net = match window.pair(b) {
-                engine::settlement::Pair::Agreed { net } => net.get(),
-                other => panic!("seed {seed}: banks {a} and {b} after a quiet cut: {other:?}"),
-            };
-            let (debtor, creditor) = match net {
-                0 => continue,
-                n if n > 0 => (b, a),
-                _ => (a, b),
-            };
-            let paid = sim.engine(debtor).unwrap().mark_paid(1, creditor).await;
-            let paid = paid.unwrap().unwrap();
-            let noted = sim.engine(creditor).unwrap().receive_payment(paid).await;
-            noted.unwrap().unwrap();
-            let received = sim
-                .engine(creditor)
-                .unwrap()
-                .confirm_received(1, debtor)
-                .await;
-            let received = received.unwrap().unwrap();
-            sim.crash(creditor);
-            sim.restart(creditor).await;
-            let again = sim
-                .engine(creditor)
-                .unwrap()
-                .confirm_received(1, debtor)
-                .await;
-            assert_eq!(
-                again.unwrap().unwrap(),
-                received,
-                "seed {seed}: signed once"
-            );
-            for _ in 0..2 {
-                let engine = sim.engine(debtor).unwrap();
-                engine
-                    .receive_payment(received.clone())
-                    .await
+    let last = token_window - 1;
+    let mut reports = std::mem::take(&mut sim.reports);
+    reports.sort_by_key(|r| (r.report.window, r.report.bank));
+    for n in 1..=BANKS {
+        let engine = sim.engine(bank(n)).unwrap();
+        let (cut, closed) = engine.window_cut().await.unwrap();
+        assert_eq!(
+            (cut, closed),
+            (last, last),
+            "seed {seed}: bank {n} reported every window"
+        );
+        for r in reports.iter().filter(|r| r.report.bank != bank(n)) {
+            let taken = engine.accept_report(r.clone(), true).await.unwrap();
+            let taken = taken.and_then(|t| t.accepted);
+            taken.unwrap_or_else(|e| {
+                panic!("seed {seed}: bank {n}, window {}: {e}", r.report.window)
+            });
+        }
+    }
+    tracing::info!(
+        seed,
+        windows = last,
+        closes = sim.closes,
+        "settlement windows cut by the ring"
+    );
+    let (mut paid_pairs, mut paid_cents, mut restarted) = (0, 0, false);
+    for number in 1..=last {
+        for &a in honest {
+            for &b in honest.iter().filter(|b| **b > a) {
+                let windows = sim.engine(a).unwrap().windows(WINDOWS_LISTED_MAX).await;
+                let window = windows.unwrap().into_iter().find(|w| w.number() == number);
+                let window = window.expect("every window kept");
+                let net = match window.pair(b) {
+                    engine::settlement::Pair::Agreed { net } => net.get(),
+                    other => panic!("seed {seed}: banks {a} and {b}, window {number}: {other:?}"),
+                };
+                let (debtor, creditor) = match net {
+                    0 => continue,
+                    n if n > 0 => (b, a),
+                    _ => (a, b),
+                };
+                let paid = sim
+                    .engine(debtor)
                     .unwrap()
-                    .unwrap();
+                    .mark_paid(number, creditor)
+                    .await;
+                let paid = paid.unwrap().unwrap();
+                let noted = sim.engine(creditor).unwrap().receive_payment(paid).await;
+                noted.unwrap().unwrap();
+                // (Each handle dropped at once: a crash waits for the engine's last handle.)
+                let creditors = sim.engine(creditor).unwrap();
+                let received = creditors.confirm_received(number, debtor).await;
+                drop(creditors);
+                let received = received.unwrap().unwrap();
+                if !restarted {
+                    restarted = true;
+                    sim.crash(creditor);
+                    sim.restart(creditor).await;
+                    let creditors = sim.engine(creditor).unwrap();
+                    let again = creditors.confirm_received(number, debtor).await;
+                    assert_eq!(
+                        again.unwrap().unwrap(),
+                        received,
+                        "seed {seed}: signed once"
+                    );
+                }
+                for _ in 0..2 {
+                    let engine = sim.engine(debtor).unwrap();
+                    engine
+                        .receive_payment(received.clone())
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                paid_pairs += 1;
+                paid_cents += net.abs();
             }
-            paid_pairs += 1;
-            paid_cents += net.abs();
         }
     }
     assert!(paid_pairs > 0, "seed {seed}: some pair owed something");
-    tracing::info!(seed, paid_pairs, paid_cents, "settlement window paid");
     for &a in honest {
         let audit = sim.engine(a).unwrap().audit().await.unwrap();
         assert!(
@@ -2213,6 +2279,7 @@ async fn settle_window(sim: &mut Sim, honest: &[BankId], seed: u64) {
             );
         }
     }
+    (last, sim.closes, paid_pairs, paid_cents)
 }
 
 fn sim_dir() -> PathBuf {
@@ -2355,7 +2422,7 @@ async fn run(seed: u64) {
             }
         }
     }
-    settle_window(&mut sim, &honest, seed).await;
+    let (windows, closes, paid_pairs, paid_cents) = settle_window(&mut sim, &honest, seed).await;
     for n in &honest {
         sim.check_exposure(*n).await;
     }
@@ -2559,7 +2626,9 @@ async fn run(seed: u64) {
          {owned_keys} of {CONTESTED_KEYS} contested keys owned, every honest bank agreeing \
          ({split_keys} split by the rogue coordinator; {ports} moves of a key proposed with its permit, {ported} made); \
          {} decisions found by asking other participants, {} parts given up without proof, \
-         {equivocations} equivocations kept as evidence",
+         {equivocations} equivocations kept as evidence; \
+         {windows} settlement windows ({closes} closed under faults), every honest pair agreeing, \
+         {paid_pairs} pair-windows paid (R$ {})",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,
@@ -2567,7 +2636,8 @@ async fn run(seed: u64) {
         credited / 100,
         sim.max_exposure / 100,
         sim.terminated,
-        sim.expired
+        sim.expired,
+        paid_cents / 100
     );
 }
 

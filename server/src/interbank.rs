@@ -265,10 +265,11 @@ async fn charge(
     }
 }
 
-/// Another bank's signed settlement report: kept and compared (the window is closed here first
-/// if it is this bank's next, and then this bank's own report goes to the other members); the
+/// Another bank's signed settlement report: kept and compared (the window is cut here first if
+/// it is the open one, and any report this bank signs on it goes to the other members); the
 /// answer is this bank's own report for the window. A report not from its sender, malformed or
-/// badly signed, or for a window this bank cannot close yet, is refused and changes nothing.
+/// badly signed, or for a window this bank has not reported yet (409: it sends its own when
+/// every transfer of the window is decided here), is refused and keeps nothing.
 async fn settlement_report(
     Extension(node): Extension<Arc<Node>>,
     Extension(PeerBank(from)): Extension<PeerBank>,
@@ -277,16 +278,19 @@ async fn settlement_report(
     if report.report.bank != from {
         return (StatusCode::BAD_REQUEST, "a bank sends only its own report").into_response();
     }
-    match node.engine().accept_report(report).await {
+    let window = report.report.window;
+    match node.engine().accept_report(report, node.may_report()).await {
         Ok(Ok(taken)) => {
-            let own = taken.accepted.own;
-            if taken.newly_closed {
-                let (node, own) = (node.clone(), own.clone());
-                tokio::spawn(async move {
-                    crate::settlement::exchange(&node, &own, Some(from)).await;
-                });
+            // The sender hears this bank's report for its window as the answer; any other this
+            // bank signed on it goes to every member.
+            let skip = |r: &engine::settlement::SignedReport| r.report.window == window;
+            let (answered, others): (Vec<_>, Vec<_>) = taken.reports.into_iter().partition(skip);
+            crate::settlement::send_reports(&node, others, None);
+            crate::settlement::send_reports(&node, answered, Some(from));
+            match taken.accepted {
+                Ok(accepted) => Json(accepted.own).into_response(),
+                Err(e) => settlement_refused(e),
             }
-            Json(own).into_response()
         }
         Ok(Err(e)) => settlement_refused(e),
         Err(e) => engine_unavailable(e),

@@ -33,8 +33,9 @@ enum Outcome {
         took: Duration,
     },
     Probed(Vec<ProbeAnswer>),
-    /// The batch run for `visit` ended; whether it found work.
-    BatchDone(Visit, bool),
+    /// The batch run for `visit` ended; whether it found work, and the settlement window open
+    /// here for it (the token carries it on).
+    BatchDone(Visit, bool, u64),
 }
 
 /// Handle used by the `/interbank` routes and the status endpoint.
@@ -79,11 +80,13 @@ impl RingHandle {
 /// The cross-bank work the ring's holder runs: implemented by the 2PC driver, so that this module
 /// needs nothing of it (the driver, in turn, holds this ring's handle to hurry it).
 pub trait Work: Send + Sync + 'static {
-    /// Runs one bounded batch of cross-bank work while this bank holds the token; whether there
-    /// was any.
+    /// Runs one bounded batch of cross-bank work while this bank holds the token, which says
+    /// settlement window `token_window` is open: whether there was any work, and the window
+    /// open here for the batch (see `engine::settlement`).
     fn run_batch(
         self: Arc<Self>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+        token_window: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (bool, u64)> + Send>>;
 }
 
 /// Starts the ring task (it ends when every [`RingHandle`] is dropped); `sealing` seals the
@@ -143,11 +146,21 @@ async fn run(
                     ring.pass_result(to, receipt, now())
                 }
                 Outcome::Probed(answers) => ring.probe_result(&answers, now()),
-                Outcome::BatchDone(visit, did_work) => ring.batch_done(visit, did_work, now()),
+                Outcome::BatchDone(visit, did_work, window) => {
+                    ring.raise_window(visit, window);
+                    ring.batch_done(visit, did_work, now())
+                }
             },
             _ = sleep_until(deadline) => ring.tick(now()),
         };
-        carry_out(effects, ring.visit(), &peers, &node, &outcomes_tx);
+        let token_window = ring.seen().map_or(0, |t| t.window);
+        carry_out(
+            effects,
+            (ring.visit(), token_window),
+            &peers,
+            &node,
+            &outcomes_tx,
+        );
         publish(&ring, &status, passes, now());
     }
 }
@@ -159,10 +172,11 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Carries out `effects`; a batch is run for `visit`, the token visit the effects came from.
+/// Carries out `effects`; a batch is run for `visit`, the token visit the effects came from,
+/// whose token says `token_window` is the open settlement window.
 fn carry_out(
     effects: Vec<Effect>,
-    visit: Option<Visit>,
+    (visit, token_window): (Option<Visit>, u64),
     peers: &Peers,
     node: &Arc<dyn Work>,
     outcomes: &mpsc::Sender<Outcome>,
@@ -173,8 +187,10 @@ fn carry_out(
                 let Some(visit) = visit else { continue };
                 let (node, outcomes) = (node.clone(), outcomes.clone());
                 tokio::spawn(async move {
-                    let did_work = node.run_batch().await;
-                    let _ = outcomes.send(Outcome::BatchDone(visit, did_work)).await;
+                    let (did_work, window) = node.run_batch(token_window).await;
+                    let _ = outcomes
+                        .send(Outcome::BatchDone(visit, did_work, window))
+                        .await;
                 });
             }
             Effect::Send { to, token } => {

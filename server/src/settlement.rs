@@ -1,7 +1,8 @@
 //! Settlement windows between banks, as the node carries them out (the rules are the engine's,
-//! `engine::settlement`): closing a window sends this bank's signed report to every member and
-//! keeps each one's report, which it answers with; a payment step goes to the other bank of
-//! its pair. Every call is signed and bounded like any other peer call.
+//! `engine::settlement`): at each token visit the window open on the token is cut here if it is
+//! ahead (or an operator or the schedule closes one), and each report this bank signs then goes
+//! to every member, which answers with its own; a payment step goes to the other bank of its
+//! pair. Every call is signed and bounded like any other peer call.
 
 use crate::twopc_driver::Node;
 use domain::BankId;
@@ -11,16 +12,91 @@ use std::sync::Arc;
 
 pub use engine::operator::Exchange;
 
-/// Closes the next window here (an operator's request) and exchanges reports with every member.
+/// How long an operator's close waits for this bank's report: the token's next visit here (the
+/// ring is hurried) and the decisions of the window's transfers still in flight here.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Closes the open window (an operator's request): cut at this bank's next token visit, which
+/// the token carries to every bank. Waits (bounded) for this bank's report, then exchanges it
+/// with every member. If the report is not signed in time (a transfer of the window still in
+/// doubt here), [`SettlementError::Pending`]: it is sent when it is.
 pub async fn close(
     node: &Arc<Node>,
 ) -> Result<Result<(SignedReport, Vec<Exchange>), SettlementError>, EngineError> {
-    let closed = match node.engine().close_window().await? {
-        Ok(closed) => closed,
-        Err(e) => return Ok(Err(e)),
+    let (cut, _) = node.engine().window_cut().await?;
+    let window = cut + 1;
+    node.request_close();
+    let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+    loop {
+        match node.engine().own_report(window).await? {
+            Ok(own) => {
+                let exchanged = exchange(node, &own, None).await;
+                return Ok(Ok((own, exchanged)));
+            }
+            Err(SettlementError::NotClosed(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(SettlementError::NotClosed(_)) => {
+                let (cut, _) = node.engine().window_cut().await?;
+                return Ok(Err(if cut >= window {
+                    SettlementError::Pending(window)
+                } else {
+                    SettlementError::NotCut(window)
+                }));
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+/// A token visit, before its batch (`Work::run_batch`): cuts the window if the token is ahead,
+/// or if an operator or the schedule (`SETTLEMENT_WINDOW_S`) asks to close one; sends every
+/// report this bank signs on it to every member (in a task of its own, so the token moves
+/// on). Returns the window open here, which the batch's plans name and the token carries on.
+pub async fn visit(node: &Arc<Node>, token_window: u64) -> u64 {
+    use engine::engine::Close;
+    let asked = node.take_close_request();
+    let close = match (asked, due(node)) {
+        (true, _) => Close::Now,
+        (false, Some(interval_start_ms)) => Close::UnlessCutSince(interval_start_ms),
+        (false, None) => Close::No,
     };
-    let exchanged = exchange(node, &closed.own, None).await;
-    Ok(Ok((closed.own, exchanged)))
+    match node
+        .engine()
+        .window_visit(token_window, close, node.may_report())
+        .await
+    {
+        Ok(Ok(visited)) => {
+            send_reports(node, visited.reports, None);
+            visited.open
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "settlement windows not seen to at this visit");
+            token_window
+        }
+        Err(e) => {
+            if asked {
+                // Tried again at the next visit.
+                node.request_close();
+            }
+            tracing::warn!(error = %e, "settlement windows not seen to at this visit");
+            token_window
+        }
+    }
+}
+
+/// Sends each of `reports` (this bank's, oldest first) to every member but `skip`, in a task
+/// of its own.
+pub fn send_reports(node: &Arc<Node>, reports: Vec<SignedReport>, skip: Option<BankId>) {
+    if reports.is_empty() {
+        return;
+    }
+    let node = node.clone();
+    tokio::spawn(async move {
+        for report in reports {
+            exchange(&node, &report, skip).await;
+        }
+    });
 }
 
 /// Sends this bank's report for `window`, closed before, to every member again: a bank that was
@@ -63,7 +139,7 @@ pub async fn exchange(node: &Arc<Node>, own: &SignedReport, skip: Option<BankId>
     out
 }
 
-async fn send(node: &Node, bank: BankId, own: &SignedReport) -> Result<(), String> {
+async fn send(node: &Arc<Node>, bank: BankId, own: &SignedReport) -> Result<(), String> {
     let theirs = node
         .peers()
         .call(bank, own)
@@ -75,8 +151,11 @@ async fn send(node: &Node, bank: BankId, own: &SignedReport) -> Result<(), Strin
             theirs.report.bank, theirs.report.window
         ));
     }
-    match node.engine().accept_report(theirs).await {
-        Ok(Ok(_)) => Ok(()),
+    match node.engine().accept_report(theirs, node.may_report()).await {
+        Ok(Ok(taken)) => {
+            send_reports(node, taken.reports, None);
+            taken.accepted.map(|_| ()).map_err(|e| e.to_string())
+        }
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
     }
@@ -139,43 +218,18 @@ pub fn slot(every_ms: Option<u64>, now_ms: i64) -> i64 {
     }
 }
 
-/// `SETTLEMENT_WINDOW_S`: called by the ring's holder at each visit, before its batch. Once per
-/// interval, the first holder that finds no window closed in it closes one and exchanges
-/// reports (in a task of its own, so the token moves on); every other bank closes the same
-/// window on its report, and finds it closed at its own next visit. Two banks whose clocks
-/// differ could both close one in an interval's first moments (the second report arriving
-/// after the next holder looked): a second, nearly empty window, compared and paid like any.
-pub async fn close_if_due(node: &Arc<Node>) {
+/// `SETTLEMENT_WINDOW_S`: at this bank's first visit in an interval, the start of the interval
+/// (ms): the window is closed then unless this bank cut one since (another bank closed the
+/// interval's window first, and its report or the token brought the cut here). Two banks whose
+/// clocks differ could both close one in an interval's first moments (the second already in
+/// the next interval by its clock): a second, nearly empty window, compared and paid like any.
+fn due(node: &Arc<Node>) -> Option<i64> {
     use std::sync::atomic::Ordering;
-    let every = node.settings().settlement_window_ms;
-    let now = node.engine().now_ms();
-    let current = slot(every, now);
-    if every.is_none() || current <= node.settlement_slot().load(Ordering::Relaxed) {
-        return;
+    let every = node.settings().settlement_window_ms?;
+    let current = slot(Some(every), node.engine().now_ms());
+    if current <= node.settlement_slot().load(Ordering::Relaxed) {
+        return None;
     }
     node.settlement_slot().store(current, Ordering::Relaxed);
-    let last_closed_ms = match node.engine().windows(1).await {
-        Ok(windows) => windows.first().map(|w| w.own.report.closed_ms),
-        Err(e) => {
-            tracing::warn!(error = %e, "scheduled settlement window not checked");
-            return;
-        }
-    };
-    if last_closed_ms.is_some_and(|ms| slot(every, ms) >= current) {
-        return;
-    }
-    match node.engine().close_window().await {
-        Ok(Ok(closed)) => {
-            tracing::info!(
-                window = closed.own.report.window,
-                "scheduled settlement window closed"
-            );
-            let node = node.clone();
-            tokio::spawn(async move {
-                exchange(&node, &closed.own, None).await;
-            });
-        }
-        Ok(Err(e)) => tracing::warn!(error = %e, "scheduled settlement window not closed"),
-        Err(e) => tracing::warn!(error = %e, "scheduled settlement window not closed"),
-    }
+    current.checked_mul(i64::try_from(every).ok()?)
 }

@@ -187,8 +187,9 @@ pub async fn operator_console() -> Result<Console, AppError> {
     })
 }
 
-/// Closes the next window: this bank cuts its books, signs its report and exchanges it with
-/// every member. Answers what happened, in the operator's words.
+/// Closes the open window: cut at this bank's next token visit (the token carries the cut to
+/// every bank), then this bank signs its report and exchanges it with every member. Answers
+/// what happened, in the operator's words.
 #[server(endpoint = "operator_close")]
 pub async fn operator_close() -> Result<String, AppError> {
     ssr::operator()?;
@@ -307,6 +308,8 @@ mod ssr {
             E::NotNext { last, .. } => {
                 td_string!(l, operator.err_not_next, last = last).to_string()
             }
+            E::Pending(w) => td_string!(l, operator.err_pending, window = w).to_string(),
+            E::NotCut(w) => td_string!(l, operator.err_not_cut, window = w).to_string(),
             E::NoReport(b) => {
                 td_string!(l, operator.err_no_report, bank = b.to_string()).to_string()
             }

@@ -158,15 +158,15 @@ fn the_ring_is_hurried_once_per_visit_and_not_after_a_visit_that_worked() {
         Some(false),
         "once per visit"
     );
-    assert!(c.start_batch(1, 0).worked());
+    assert!(c.start_batch(1, 0, 1).worked());
     assert_eq!(c.claim(&tx(3), ANA, "c"), Claim::Fresh);
     assert_eq!(
         c.enqueue(plan(3, ANA, 2), 2).ok(),
         Some(false),
         "the token comes back without holds after work"
     );
-    assert!(c.start_batch(3, 0).worked());
-    assert!(!c.start_batch(4, 0).worked());
+    assert!(c.start_batch(3, 0, 1).worked());
+    assert!(!c.start_batch(4, 0, 1).worked());
     assert_eq!(c.claim(&tx(4), ANA, "d"), Claim::Fresh);
     assert_eq!(
         c.enqueue(plan(4, ANA, 2), 5).ok(),
@@ -181,7 +181,7 @@ fn packets_past_the_deadline_are_refused_and_a_batch_is_bounded() {
     claimed(&mut c, 1, ANA);
     claimed(&mut c, 2, ANA);
     claimed(&mut c, 3, ANA);
-    let batch = c.start_batch(1_000, 0);
+    let batch = c.start_batch(1_000, 0, 1);
     assert_eq!(
         batch.expired.len(),
         2,
@@ -194,7 +194,7 @@ fn packets_past_the_deadline_are_refused_and_a_batch_is_bounded() {
     assert!(batch.round.is_none());
     assert_eq!(c.progress(ANA, &tx(1)).map(|p| p.done), Some(true));
     assert!(
-        c.start_batch(1_000, 0).worked(),
+        c.start_batch(1_000, 0, 1).worked(),
         "the third waited too, and is refused on the next visit"
     );
     assert!(c.is_idle());
@@ -205,7 +205,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
     let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     claimed(&mut c, 1, ANA);
     assert_eq!(c.claim(&tx(1), ANA, "retry"), Claim::Joined);
-    let round = c.start_batch(10, 0).round.unwrap();
+    let round = c.start_batch(10, 0, 1).round.unwrap();
     assert_eq!(
         round.own.as_ref().map(Vec::len),
         Some(1),
@@ -296,7 +296,7 @@ fn a_round_prepares_decides_answers_and_delivers_until_acknowledged() {
 fn a_silent_participant_votes_no_and_a_failed_store_answers_not_confirmed() {
     let mut c: Coordinator<&str> = Coordinator::new(config(), signing());
     claimed(&mut c, 1, ANA);
-    let round = c.start_batch(0, 0).round.unwrap();
+    let round = c.start_batch(0, 0, 1).round.unwrap();
     c.on_own_votes(round.id, Some(vec![Vote::Prepared]));
     let decisions = c.finish_round(round.id);
     assert!(!decisions[0].commit, "bank 2 never answered");

@@ -308,8 +308,10 @@ impl State {
                 .expect("debit was just prepared");
             return Err(e.into());
         }
+        // Inside this bank: no position moves, so no window counts it.
+        let open = self.windows.open();
         self.ledger
-            .commit(&tx, now)
+            .commit(&tx, now, open)
             .expect("both parts were just prepared");
         let receipt = TransferReceipt {
             tx_id: tx.clone(),

@@ -126,7 +126,9 @@ impl State {
         let applied = if self.directory.decide(tx, commit, now) {
             Ok(())
         } else if commit {
-            self.ledger.commit(tx, now)
+            let window = self.window_tags.remove(tx).unwrap_or(0);
+            let window = self.counted_window(tx, window);
+            self.ledger.commit(tx, now, window)
         } else {
             self.abort_parts(tx, now)
         };
@@ -331,7 +333,9 @@ impl State {
         let decided_here = d.participants.contains(&me)
             && self.decide_own_part(&d.tx, d.commit, proof.as_ref(), now);
         if d.commit {
-            self.settle_legs_between_others(&d);
+            let window = d.ballots.as_ref().map_or(0, |(plan, _)| plan.plan.window);
+            let window = self.counted_window(&d.tx, window);
+            self.settle_legs_between_others(&d, window);
         }
         let unacked = d
             .participants
@@ -393,11 +397,11 @@ impl State {
 
     /// The legs of a committed packet this bank coordinated between two other banks: each makes
     /// the payer's bank owe this one, and this one owe the receiver's.
-    fn settle_legs_between_others(&mut self, d: &Decision) {
+    fn settle_legs_between_others(&mut self, d: &Decision, window: u64) {
         let me = self.config.bank.id;
         for &(payer, receiver, amount) in &d.legs {
             if payer != me && receiver != me && payer != receiver {
-                if let Err(e) = self.ledger.settle_leg(payer, receiver, amount) {
+                if let Err(e) = self.ledger.settle_leg(payer, receiver, amount, window) {
                     // Positions are bounded by balances and limits, far inside i64.
                     tracing::error!(tx = %d.tx, error = %e, "a position would overflow; leg not settled");
                 }

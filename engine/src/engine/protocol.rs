@@ -99,6 +99,10 @@ impl State {
         if item.parts.is_empty() || item.parts.len() > 2 * MAX_PACKET_LEGS {
             return abort(self, refuse(Refusal::InvalidParts { bank: me }));
         }
+        let window = match self.plan_window(item.plan.as_ref().map_or(0, |p| p.plan.window), now) {
+            Ok(window) => window,
+            Err(reason) => return abort(self, refuse(reason)),
+        };
         let reserved = match item.parts.as_slice() {
             // A key operation: alone in its item, reserved in the directory.
             [(0, PartSpec::Key(op))] => self
@@ -118,6 +122,9 @@ impl State {
                     ..record
                 };
                 self.record_participation(&tx, prepared, (item.plan.as_ref(), None), now);
+                if self.ledger.prepared(&tx).is_some() {
+                    self.window_tags.insert(tx, window);
+                }
                 Vote::Prepared
             }
             Err(vote) => abort(self, vote),
@@ -342,6 +349,7 @@ impl State {
             .filter_map(|p| p.consent.clone().map(|c| (c, p.amount, p.prepared_ms)))
             .collect();
         self.ledger.abort(tx, now)?;
+        self.window_tags.remove(tx);
         for (consent, amount, drawn_ms) in draws {
             self.consents.release(&consent, amount, drawn_ms);
         }

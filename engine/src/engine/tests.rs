@@ -379,6 +379,102 @@ mod two_phase {
 
     mod charges;
 
+    /// Issue 29's cut: a transfer counts in the window its plan names, whenever it is decided
+    /// here; a window cut here is reported only once all of its transfers are decided (another
+    /// bank's report waits meanwhile), a restart keeps what window a transfer in doubt is in,
+    /// and plans for a window reported here, or more than one ahead, are refused.
+    #[tokio::test]
+    async fn a_transfer_counts_in_its_plans_window_whenever_decided_and_the_report_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, thread) = start(&dir);
+        funded(&engine).await;
+        let set_window = |w: u64| PLAN_WINDOW.with(|c| c.set(w));
+        // Window 1: prepared, not decided. This bank owes bank 1 400 - 250 once it commits.
+        set_window(1);
+        let early = engine.new_tx_id();
+        let voted = prepare(&engine, 1, vec![item(&early, 400, 250)]).await;
+        assert_eq!(voted, vec![Vote::Prepared]);
+        // Holding the token, this bank closes window 1: cut, but not reported while `early`
+        // is undecided; another bank's report waits too.
+        let visited = engine
+            .window_visit(1, crate::engine::Close::Now, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(visited.cut);
+        assert_eq!(visited.open, 2);
+        assert!(visited.reports.is_empty());
+        let early_report = engine
+            .accept_report(super::settlement::report(1, 1, 150), true)
+            .await;
+        let early_report = early_report.unwrap().unwrap();
+        assert_eq!(
+            early_report.accepted.err(),
+            Some(crate::settlement::SettlementError::Pending(1))
+        );
+        assert!(early_report.reports.is_empty());
+        // A transfer of window 2 commits first: it counts in window 2.
+        set_window(2);
+        let late = engine.new_tx_id();
+        let voted = prepare(&engine, 1, vec![item(&late, 300, 100)]).await;
+        assert_eq!(voted, vec![Vote::Prepared]);
+        engine
+            .decide(bank(1), vec![decision(&late, true)])
+            .await
+            .unwrap();
+        // A plan for a window more than one ahead is refused, and reserves nothing.
+        set_window(4);
+        let far = engine.new_tx_id();
+        let voted = prepare(&engine, 1, vec![item(&far, 1, 1)]).await;
+        assert!(matches!(voted[0], Vote::Refused { .. }), "{voted:?}");
+
+        // Restarted with `early` in doubt: it is still window 1's.
+        engine.shutdown().await.unwrap();
+        drop(engine);
+        thread.join().unwrap();
+        let (engine, _t) = start(&dir);
+        assert_eq!(engine.window_cut().await.unwrap(), (1, 0));
+        engine
+            .decide(bank(1), vec![decision(&early, true)])
+            .await
+            .unwrap();
+        let visited = engine
+            .window_visit(2, crate::engine::Close::No, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!visited.cut);
+        let one = &visited.reports[..];
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].report.window, 1);
+        assert_eq!(one[0].report.net_with(bank(1)), Cents::new(-150));
+        // A plan for window 1, reported here, is refused now.
+        set_window(1);
+        let stale = engine.new_tx_id();
+        let voted = prepare(&engine, 1, vec![item(&stale, 1, 1)]).await;
+        assert!(matches!(voted[0], Vote::Refused { .. }), "{voted:?}");
+        // The token says window 3 is open: window 2 is cut and reported, with `late` alone.
+        let visited = engine
+            .window_visit(3, crate::engine::Close::No, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(visited.cut);
+        assert_eq!(visited.open, 3);
+        assert_eq!(visited.reports.len(), 1);
+        assert_eq!(
+            visited.reports[0].report.net_with(bank(1)),
+            Cents::new(-200)
+        );
+        assert_eq!(visited.reports[0].report.peers[0].through, Cents::new(-350));
+        // The windows' nets are the positions: nothing counted twice or lost.
+        let audit = engine.audit().await.unwrap();
+        assert_eq!(audit.books.positions[&bank(1)].settled, -350);
+        assert!(audit.books.window_nets.is_empty());
+        assert!(audit.balanced);
+        set_window(0);
+    }
+
     fn bank(n: u16) -> BankId {
         BankId::try_from(n).unwrap()
     }
@@ -403,6 +499,8 @@ mod two_phase {
     }
 
     thread_local! {
+        /// The settlement window the plans of [`planned`] name (0 unless a test sets it).
+        static PLAN_WINDOW: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
         /// The first plan each transaction was prepared under here (see [`planned`]).
         static PLANS: std::cell::RefCell<HashMap<TxId, SignedPlan>> =
             std::cell::RefCell::new(HashMap::new());
@@ -442,6 +540,7 @@ mod two_phase {
             coordinator: bank(c),
             parts,
             decide_by_ms: NOW + 60_000,
+            window: PLAN_WINDOW.with(|w| w.get()),
         };
         let plan = SignedPlan::sign(&key_of(c), plan);
         PLANS.with(|p| {
@@ -1055,6 +1154,7 @@ mod two_phase {
                 coordinator: bank(2),
                 parts: vec![(bank(1), Digest::of(b"a")), (bank(2), Digest::of(b"b"))],
                 decide_by_ms: NOW + 60_000,
+                window: 0,
             },
         );
         let asked = |plan: &SignedPlan| Question {
@@ -1100,6 +1200,7 @@ mod two_phase {
                 coordinator: bank(2),
                 parts: vec![(bank(2), Digest::of(b"b")), (bank(5), Digest::of(b"c"))],
                 decide_by_ms: NOW + 60_000,
+                window: 0,
             },
         );
         assert_eq!(
@@ -1659,6 +1760,7 @@ mod two_phase {
                     coordinator: bank(2),
                     parts: vec![(bank(2), Digest::of(b"")), (bank(3), Digest::of(b"x"))],
                     decide_by_ms,
+                    window: 0,
                 },
             )
         };
@@ -2171,7 +2273,11 @@ mod settlement {
     }
 
     /// `bank`'s report for a window in which its net with bank 2 is `net_with_2`.
-    fn report(window: u64, from: u16, net_with_2: i64) -> crate::settlement::SignedReport {
+    pub(super) fn report(
+        window: u64,
+        from: u16,
+        net_with_2: i64,
+    ) -> crate::settlement::SignedReport {
         let peers: Vec<_> = [1u16, 2, 3, 4, 5]
             .into_iter()
             .filter(|b| *b != from)
@@ -2193,6 +2299,48 @@ mod settlement {
         .sign(&key(from as u8))
     }
 
+    /// This bank, holding the token, closes the open window (nothing in flight): its report.
+    async fn close(engine: &EngineHandle) -> crate::settlement::SignedReport {
+        let visited = engine
+            .window_visit(0, crate::engine::Close::Now, true)
+            .await;
+        let visited = visited.unwrap().unwrap();
+        assert!(visited.cut);
+        visited
+            .reports
+            .into_iter()
+            .next()
+            .expect("reported at once")
+    }
+
+    /// The schedule closes the open window unless this bank cut one since the interval began
+    /// (another bank closed it first, and its report brought the cut here), so one window
+    /// closes per interval however the cut arrives.
+    #[tokio::test]
+    async fn a_scheduled_close_is_skipped_when_the_cut_already_came_in_the_interval() {
+        use crate::engine::Close;
+        const NOW: i64 = 1_795_712_700_000; // the tests' fixed clock
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _t) = start(&dir);
+        // Bank 1's report for window 1 arrives first, at NOW: it cuts window 1 here.
+        let taken = engine.accept_report(report(1, 1, 0), true).await;
+        assert!(taken.unwrap().unwrap().newly_closed);
+        // This bank's first visit in the interval that began at NOW - 1: no second window.
+        let visited = engine
+            .window_visit(2, Close::UnlessCutSince(NOW - 1), true)
+            .await;
+        let visited = visited.unwrap().unwrap();
+        assert!(!visited.cut);
+        assert_eq!(visited.open, 2);
+        // In the next interval, with no cut since it began, the schedule closes window 2.
+        let visited = engine
+            .window_visit(2, Close::UnlessCutSince(NOW + 1), true)
+            .await;
+        let visited = visited.unwrap().unwrap();
+        assert!(visited.cut);
+        assert_eq!(visited.reports[0].report.window, 2);
+    }
+
     /// Bank 1 reaches its limit here (R$ 10.000,00); a window is closed, both reports agree,
     /// bank 2 confirms it received bank 1's payment and pays bank 3, whose confirmation
     /// arrives: nothing is owed any more, the books balance, bank 1 may owe again, and all of it
@@ -2204,9 +2352,7 @@ mod settlement {
         assert!(leg(&engine, 1, 3, 1_000_000).await);
         assert!(!leg(&engine, 1, 3, 1).await, "bank 1 is at its limit here");
 
-        let closed = engine.close_window().await.unwrap().unwrap();
-        assert!(closed.newly);
-        let own = closed.own.report.clone();
+        let own = close(&engine).await.report;
         assert_eq!(own.window, 1);
         assert_eq!(own.net_with(bank(1)), Cents::new(1_000_000));
         assert_eq!(own.net_with(bank(3)), Cents::new(-1_000_000));
@@ -2222,28 +2368,25 @@ mod settlement {
             SettlementError::NoReport(bank(1))
         );
         let taken = engine
-            .accept_report(report(1, 1, -1_000_000))
+            .accept_report(report(1, 1, -1_000_000), true)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            taken.accepted.pair,
+            taken.accepted.unwrap().pair,
             Pair::Agreed {
                 net: Cents::new(1_000_000)
             }
         );
         assert!(!taken.newly_closed);
-        engine
-            .accept_report(report(1, 3, 1_000_000))
-            .await
-            .unwrap()
-            .unwrap();
-        // A report for a window two ahead closes nothing.
-        assert!(engine
-            .accept_report(report(3, 4, 0))
-            .await
-            .unwrap()
-            .is_err());
+        let taken = engine.accept_report(report(1, 3, 1_000_000), true).await;
+        taken.unwrap().unwrap().accepted.unwrap();
+        // A report for a window two ahead cuts nothing.
+        let ahead = engine.accept_report(report(3, 4, 0), true).await;
+        let ahead = ahead.unwrap().unwrap();
+        assert_eq!(ahead.accepted.err(), Some(SettlementError::NotClosed(3)));
+        assert!(!ahead.newly_closed && ahead.reports.is_empty());
+        assert_eq!(engine.window_cut().await.unwrap(), (1, 1));
 
         // Bank 1 paid; this bank's operator confirms.
         let received = engine.confirm_received(1, bank(1)).await.unwrap().unwrap();
@@ -2292,17 +2435,7 @@ mod settlement {
         assert_eq!(audit.books.positions[&bank(1)].outstanding(), 1_000);
         assert!(audit.balanced);
         assert_eq!(engine.snapshot().settlement.last_window, 1);
-        assert_eq!(
-            engine
-                .close_window()
-                .await
-                .unwrap()
-                .unwrap()
-                .own
-                .report
-                .window,
-            2
-        );
+        assert_eq!(close(&engine).await.report.window, 2);
     }
 
     /// `SETTLEMENT_DEADLINE_S`, with the clock set by the test: bank 1 owes this bank an agreed
@@ -2320,18 +2453,12 @@ mod settlement {
         let (engine, _t) = EngineHandle::start(config, clock.clone()).unwrap();
         let set = |ms: i64| clock.0.store(start_ms + ms, SeqCst);
         assert!(leg(&engine, 1, 3, 10_000).await);
-        engine.close_window().await.unwrap().unwrap();
-        engine
-            .accept_report(report(1, 1, -10_000))
-            .await
-            .unwrap()
-            .unwrap();
+        close(&engine).await;
+        let taken = engine.accept_report(report(1, 1, -10_000), true).await;
+        taken.unwrap().unwrap().accepted.unwrap();
         // Bank 3's report disagrees (it says this bank owes it nothing): no deadline for it.
-        engine
-            .accept_report(report(1, 3, 0))
-            .await
-            .unwrap()
-            .unwrap();
+        let taken = engine.accept_report(report(1, 3, 0), true).await;
+        taken.unwrap().unwrap().accepted.unwrap();
 
         set(59_999);
         assert!(leg(&engine, 1, 3, 100).await, "within the deadline");
@@ -2369,13 +2496,14 @@ mod settlement {
         let before = engine.audit().await.unwrap();
         // Bank 1 signs that it owes this bank R$ 1,00 instead of R$ 500,00, opening window 1 here.
         let taken = engine
-            .accept_report(report(1, 1, -100))
+            .accept_report(report(1, 1, -100), true)
             .await
             .unwrap()
             .unwrap();
         assert!(taken.newly_closed);
+        assert_eq!(taken.reports.len(), 1, "this bank's own report, to send");
         assert_eq!(
-            taken.accepted.pair,
+            taken.accepted.unwrap().pair,
             Pair::Disagreed {
                 ours: Cents::new(50_000),
                 theirs: Cents::new(100)
@@ -2391,7 +2519,7 @@ mod settlement {
             SettlementError::Disagree(bank(1))
         );
         let after = engine.audit().await.unwrap();
-        assert_eq!(after.books, before.books);
+        assert_eq!(after.books.positions, before.books.positions);
         assert!(after.balanced);
         let kept = engine.windows(1).await.unwrap();
         assert_eq!(

@@ -67,7 +67,7 @@ fn pix_inside_the_bank_reserves_then_commits() {
     );
     assert_eq!(l.account(b).unwrap().incoming, c(2_500));
     l.check_invariants().unwrap();
-    l.commit(&tx(2), 0).unwrap();
+    l.commit(&tx(2), 0, 1).unwrap();
     assert_eq!(
         (
             l.account(a).unwrap().available,
@@ -102,13 +102,13 @@ fn a_settled_window_pays_positions_down_and_the_books_still_balance() {
     l.deposit(tx(1), b, (c(1_000), None), 0).unwrap();
     l.prepare_credit(&tx(2), from(two), c(30_000), cp(), 0)
         .unwrap();
-    l.commit(&tx(2), 0).unwrap();
+    l.commit(&tx(2), 0, 1).unwrap();
     let to_three = PartKey {
         peer: Some(three),
         ..PartKey::single(b)
     };
     l.prepare_debit(&tx(3), to_three, c(100), cp(), 0).unwrap();
-    l.commit(&tx(3), 0).unwrap();
+    l.commit(&tx(3), 0, 1).unwrap();
     l.check_invariants().unwrap();
     let held = l.balance_sheet().0;
     assert_eq!(l.position(two).outstanding(), 30_000);
@@ -243,7 +243,7 @@ fn restore_rebuilds_reservations() {
         .collect();
     let mut r = Ledger::restore(accounts, prepared, l.books().clone());
     r.check_invariants().unwrap();
-    r.commit(&tx(2), 0).unwrap();
+    r.commit(&tx(2), 0, 1).unwrap();
     assert_eq!(r.account(b).unwrap().available, c(300));
     assert_eq!(
         open(&mut r, 2),
@@ -312,7 +312,7 @@ proptest! {
                 }
                 Op::Commit { nth } | Op::Abort { nth } if !open_txs.is_empty() => {
                     let t = open_txs.remove(nth % open_txs.len());
-                    if matches!(op, Op::Commit { .. }) { l.commit(&t, 0).unwrap() } else { l.abort(&t, 0).unwrap() }
+                    if matches!(op, Op::Commit { .. }) { l.commit(&t, 0, 1).unwrap() } else { l.abort(&t, 0).unwrap() }
                 }
                 _ => {}
             }

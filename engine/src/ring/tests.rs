@@ -221,6 +221,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         hop: 7,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(ring.receive(new, 10).0, Receipt::Accepted);
     let old = Token {
@@ -231,6 +232,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         hop: 100,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(ring.receive(old, 11).0, Receipt::Stale { newer: new });
     // Same counter, lower origin: also older.
@@ -242,6 +244,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         hop: 100,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert!(matches!(ring.receive(rival, 12).0, Receipt::Stale { .. }));
 
@@ -255,6 +258,7 @@ fn a_stale_token_is_refused_and_its_sender_drops_it() {
         hop: 0,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(
         sender.receive(mine, 0),
@@ -280,6 +284,7 @@ fn a_duplicated_delivery_is_refused() {
         hop: 1,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(ring.receive(t, 1).0, Receipt::Accepted);
     ring.batch_done(ring.visit().unwrap(), true, 2);
@@ -396,6 +401,7 @@ fn a_probe_that_finds_a_recent_token_does_not_regenerate() {
         hop: 2,
         idle: 0,
         seal: None,
+        window: 0,
     };
     let answers = [ProbeAnswer {
         from: b(2),
@@ -454,6 +460,7 @@ fn a_probe_that_found_the_token_is_not_reported_as_a_sighting() {
         hop: 2,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(ring.receive(t, 100).0, Receipt::Accepted);
     ring.batch_done(ring.visit().unwrap(), true, 100);
@@ -508,6 +515,7 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
             hop,
             idle,
             seal: None,
+            window: 0,
         };
         assert_eq!(ring.receive(token, *now).1, vec![Effect::RunBatch]);
         let effects = ring.batch_done(ring.visit().unwrap(), did_work, *now);
@@ -550,6 +558,7 @@ fn the_token_is_held_only_after_a_full_idle_rotation_and_a_hurry_makes_it_pass_a
             hop,
             idle: 9,
             seal: None,
+            window: 0,
         },
         now,
     );
@@ -587,6 +596,7 @@ fn a_token_from_a_peer_without_the_idle_count_reads_as_just_worked() {
             hop: 7,
             idle: 0,
             seal: None,
+            window: 0,
         }
     );
     let new = Token { idle: 12, ..old };
@@ -607,6 +617,7 @@ fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
         hop: 1,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(ring.receive(old, 1).1, vec![Effect::RunBatch]);
     let first = ring.visit().unwrap();
@@ -620,6 +631,7 @@ fn the_end_of_a_superseded_visits_batch_does_not_cut_the_next_visit_short() {
         hop: 1,
         idle: 0,
         seal: None,
+        window: 0,
     };
     assert_eq!(ring.receive(new, 2).1, vec![Effect::RunBatch]);
     assert!(
@@ -640,6 +652,7 @@ fn token(counter: u64, origin: u16, hop: u64) -> Token {
         hop,
         idle: 0,
         seal: None,
+        window: 0,
     }
 }
 
@@ -939,4 +952,34 @@ fn only_an_epoch_its_origin_sealed_is_adopted() {
     let mut taker = joined(sealed_config(4));
     let passed = Token { hop: 1, ..made };
     assert_eq!(taker.receive(passed, now).0, Receipt::Accepted);
+}
+
+#[test]
+fn the_token_carries_the_highest_settlement_window_on() {
+    let mut ring = joined(config(3));
+    let t = Token {
+        epoch: Epoch {
+            counter: 1,
+            origin: b(1),
+        },
+        hop: 1,
+        idle: 0,
+        seal: None,
+        window: 4,
+    };
+    assert_eq!(ring.receive(t, 1).1, vec![Effect::RunBatch]);
+    let visit = ring.visit().unwrap();
+    // This bank's batch ran with window 5 open (it cut 4): the pass carries 5.
+    ring.raise_window(visit, 5);
+    // Lower, or for another visit: ignored.
+    ring.raise_window(visit, 3);
+    ring.raise_window((visit.0, visit.1 + 1), 9);
+    let passed = ring.batch_done(visit, true, 2);
+    let Some(Effect::Send { token, .. }) = passed.first() else {
+        panic!("passed at once after work: {passed:?}");
+    };
+    assert_eq!(token.window, 5);
+    // A peer of the previous version sends no window: 0, and the holder raises it to its own.
+    let old: Token = serde_json::from_str(r#"{"epoch":{"counter":3,"origin":2},"hop":7}"#).unwrap();
+    assert_eq!(old.window, 0);
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::ledger::Position;
+use crate::ledger::{Books, Position};
 
 fn b(n: u16) -> BankId {
     BankId::try_from(n).unwrap()
@@ -32,8 +32,13 @@ fn books(settled: &[(u16, i64)]) -> Books {
     }
 }
 
-fn close(w: &mut Windows, n: u64, me: u16, books: &Books) -> SignedReport {
-    w.close(n, b(me), books, keyring().members(), &key(me as u8), 1_000)
+/// Closes window `n` at bank `me` with these nets of the window (cutting it first if need be).
+fn close(w: &mut Windows, n: u64, me: u16, nets: &[(u16, i64)]) -> SignedReport {
+    while w.cut() < n {
+        w.cut_next(1_000);
+    }
+    let nets = nets.iter().map(|&(peer, net)| (b(peer), net)).collect();
+    w.close(n, b(me), &nets, keyring().members(), &key(me as u8), 1_000)
         .unwrap()
         .clone()
 }
@@ -42,25 +47,34 @@ fn close(w: &mut Windows, n: u64, me: u16, books: &Books) -> SignedReport {
 fn a_report_nets_each_peer_since_the_last_close_and_totals_them() {
     let mut w = Windows::default();
     // Bank 1: bank 2 owes it 500, it owes bank 3 200.
-    let r1 = close(&mut w, 1, 1, &books(&[(2, 500), (3, -200)]));
+    let r1 = close(&mut w, 1, 1, &[(2, 500), (3, -200)]);
     assert_eq!(r1.report.net_with(b(2)), Cents::new(500));
     assert_eq!(r1.report.net_with(b(3)), Cents::new(-200));
     assert_eq!(r1.report.owed_to_bank, Cents::new(500));
     assert_eq!(r1.report.owed_by_bank, Cents::new(200));
     assert_eq!(r1.report.multilateral, Cents::new(300));
     assert_eq!(r1.check(&keyring()), Ok(()));
-    // Window 2 counts only what was decided since: 2 owes 100 more, 3 was paid 200 by transfers.
-    let r2 = close(&mut w, 2, 1, &books(&[(2, 600), (3, 0)]));
+    // Window 2 counts only its own transfers: 2 owes 100 more, 3 was paid 200 by transfers.
+    let r2 = close(&mut w, 2, 1, &[(2, 100), (3, 200)]);
     assert_eq!(r2.report.net_with(b(2)), Cents::new(100));
     assert_eq!(r2.report.net_with(b(3)), Cents::new(200));
     assert_eq!(r2.report.peers[0].through, Cents::new(600));
     // Closing the same window again answers the same report; skipping one is refused.
-    assert_eq!(close(&mut w, 2, 1, &books(&[(2, 9_999)])), r2);
+    assert_eq!(close(&mut w, 2, 1, &[(2, 9_999)]), r2);
     assert_eq!(
-        w.close(4, b(1), &books(&[]), keyring().members(), &key(1), 0)
+        w.close(4, b(1), &BTreeMap::new(), keyring().members(), &key(1), 0)
             .unwrap_err(),
         SettlementError::NotNext { window: 4, last: 2 }
     );
+    // The next window is still open here: it is cut before it can be closed.
+    assert_eq!((w.cut(), w.open()), (2, 3));
+    assert_eq!(
+        w.close(3, b(1), &BTreeMap::new(), keyring().members(), &key(1), 0)
+            .unwrap_err(),
+        SettlementError::NotCut(3)
+    );
+    assert_eq!(w.take_cut_change(), Some(2));
+    assert_eq!(w.take_cut_change(), None);
     assert_eq!(w.take_changes().len(), 2);
     assert!(w.take_changes().is_empty());
 }
@@ -68,8 +82,8 @@ fn a_report_nets_each_peer_since_the_last_close_and_totals_them() {
 #[test]
 fn reports_that_negate_each_other_agree_and_a_forged_or_malformed_one_is_refused() {
     let (mut w1, mut w2) = (Windows::default(), Windows::default());
-    let r1 = close(&mut w1, 1, 1, &books(&[(2, 500)]));
-    let r2 = close(&mut w2, 1, 2, &books(&[(1, -500)]));
+    let r1 = close(&mut w1, 1, 1, &[(2, 500)]);
+    let r2 = close(&mut w2, 1, 2, &[(1, -500)]);
     let got = w1.accept(r2.clone(), &keyring()).unwrap();
     assert_eq!(
         got.pair,
@@ -105,7 +119,7 @@ fn reports_that_negate_each_other_agree_and_a_forged_or_malformed_one_is_refused
         SettlementError::Malformed("totals are not the sums of the nets")
     );
     // A report for a window this bank has not closed is refused (the caller closes it first).
-    let r2_next = close(&mut w2, 2, 2, &books(&[(1, -500)]));
+    let r2_next = close(&mut w2, 2, 2, &[]);
     assert_eq!(
         w1.accept(r2_next, &keyring()).unwrap_err(),
         SettlementError::NotClosed(2)
@@ -116,10 +130,10 @@ fn reports_that_negate_each_other_agree_and_a_forged_or_malformed_one_is_refused
 fn a_false_report_is_kept_counted_and_blocks_paying_that_pair_only() {
     let keys = keyring();
     let (mut w1, mut w2, mut w3) = (Windows::default(), Windows::default(), Windows::default());
-    let r1 = close(&mut w1, 1, 1, &books(&[(2, 500), (3, 70)]));
-    close(&mut w3, 1, 3, &books(&[(1, -70)]));
+    let r1 = close(&mut w1, 1, 1, &[(2, 500), (3, 70)]);
+    close(&mut w3, 1, 3, &[(1, -70)]);
     // Bank 2 owes 500 but signs that it owes 5.
-    let mut lie = close(&mut w2, 1, 2, &books(&[(1, -5)])).report;
+    let mut lie = close(&mut w2, 1, 2, &[(1, -5)]).report;
     lie.closed_ms = 7;
     let lie = lie.sign(&key(2));
     let r3 = w3.get(1).unwrap().own.clone();
@@ -152,7 +166,7 @@ fn a_false_report_is_kept_counted_and_blocks_paying_that_pair_only() {
     let (_, settle) = w1.confirm(1, b(3), &key(1)).unwrap();
     assert_eq!(settle, Some(Cents::new(70)));
     // Kept across a restart, with the count.
-    let restored = Windows::restore(w1.take_changes());
+    let restored = Windows::restore(w1.take_changes(), 0);
     assert_eq!(restored.disagreements(), 2);
     assert_eq!(restored.get(1).unwrap().own, r1);
     assert_eq!(restored.get(1).unwrap().reports[0].report.bank, b(2));
@@ -162,8 +176,8 @@ fn a_false_report_is_kept_counted_and_blocks_paying_that_pair_only() {
 fn only_the_creditors_signed_confirmation_settles_and_only_once_on_each_side() {
     let keys = keyring();
     let (mut w1, mut w2) = (Windows::default(), Windows::default());
-    let r1 = close(&mut w1, 1, 1, &books(&[(2, 500)]));
-    let r2 = close(&mut w2, 1, 2, &books(&[(1, -500)]));
+    let r1 = close(&mut w1, 1, 1, &[(2, 500)]);
+    let r2 = close(&mut w2, 1, 2, &[(1, -500)]);
     w1.accept(r2, &keys).unwrap();
     w2.accept(r1, &keys).unwrap();
 

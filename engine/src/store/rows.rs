@@ -122,6 +122,17 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
                 position.by_windows
             ])?;
         }
+        Change::WindowNet { window, peer, net } => {
+            tx.prepare_cached(
+                "INSERT INTO window_nets (window, peer, net_cents) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (window, peer) DO UPDATE SET net_cents = excluded.net_cents",
+            )?
+            .execute(params![window_number(*window)?, u16::from(*peer), net])?;
+        }
+        Change::WindowReported(window) => {
+            tx.prepare_cached("DELETE FROM window_nets WHERE window = ?1")?
+                .execute(params![window_number(*window)?])?;
+        }
         Change::EntryStatus {
             tx_id,
             leg,

@@ -81,6 +81,17 @@ pub struct Plan {
     /// The coordinator decides by then (its clock), or aborts. Past it, and a grace the
     /// participant's engine sets, a participant that holds no proof may abort on its own.
     pub decide_by_ms: i64,
+    /// The settlement window the transfer counts in, on both sides, whenever phase two arrives:
+    /// the one open at the coordinator when it signed (it learned it from the token; see
+    /// `crate::settlement`). 0 from a coordinator of protocol version 11 or older: the window open
+    /// here when it is prepared. Absent from the JSON when 0, so that an older plan hashes as
+    /// it was signed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Plan {

@@ -55,7 +55,7 @@ type Messages = Vec<(BankId, Vec<PrepareItem>)>;
 
 /// Bank 1 coordinates a round of `plans`.
 fn start(plans: Vec<PacketPlan>) -> (Round, Messages) {
-    Round::start(plans, (bank(1), &key(1)), 1_000)
+    Round::start(plans, (bank(1), &key(1)), 1_000, 1)
 }
 
 /// `b`'s signed ballots on the items it was sent, voting `votes`.
@@ -119,7 +119,7 @@ fn prepares_go_once_per_participant_with_all_its_parts() {
 
 #[test]
 fn a_coordinator_without_parts_is_still_in_the_plan_and_signs_last() {
-    let (round, messages) = Round::start(vec![packet(1)], (bank(4), &key(4)), 1_000);
+    let (round, messages) = Round::start(vec![packet(1)], (bank(4), &key(4)), 1_000, 1);
     assert_eq!(
         messages.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
         vec![bank(1), bank(2), bank(3)],
@@ -231,7 +231,7 @@ fn a_yes_counts_only_as_its_voters_signed_ballot_on_that_plan() {
         v
     };
     let for_another_plan = |_: &Messages| {
-        let (_, other) = Round::start(vec![packet(1)], (bank(1), &key(1)), 2_000);
+        let (_, other) = Round::start(vec![packet(1)], (bank(1), &key(1)), 2_000, 1);
         yes(&other, 3)
     };
     let as_bank_two = |m: &Messages| yes(m, 2);

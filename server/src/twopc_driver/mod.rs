@@ -52,7 +52,7 @@ pub struct TwoPcSettings {
     /// Test-only crash injection (`FAULT_INJECT`); `None` in every real deployment.
     pub fault: Option<Fault>,
     /// `SETTLEMENT_WINDOW_S`: the ring's holder closes a settlement window once per interval of
-    /// this length (`crate::settlement::close_if_due`); `None`: only operators close windows.
+    /// this length (`crate::settlement::visit`); `None`: only operators close windows.
     pub settlement_window_ms: Option<u64>,
 }
 
@@ -100,6 +100,13 @@ pub struct Node {
     /// window this bank saw to: closed, or found closed. Only the ring's holder reads and
     /// writes it, one visit at a time.
     settlement_slot: std::sync::atomic::AtomicI64,
+    /// An operator asked to close the open settlement window: done at this bank's next token
+    /// visit (`crate::settlement::close`).
+    close_requested: std::sync::atomic::AtomicBool,
+    /// Rounds this bank coordinates that are voting or whose decisions are being stored: while
+    /// any is, this bank does not report a window (a leg between two other banks moves its
+    /// positions only when its decision is stored).
+    rounds_open: std::sync::atomic::AtomicUsize,
 }
 
 /// Releases a claim whose request was dropped while its packet was being planned (its client
@@ -162,6 +169,8 @@ impl Node {
             evidence,
             // The first scheduled window closes at the first interval's end after start.
             settlement_slot: std::sync::atomic::AtomicI64::new(settlement_slot),
+            close_requested: std::sync::atomic::AtomicBool::new(false),
+            rounds_open: std::sync::atomic::AtomicUsize::new(0),
         });
         tokio::spawn(node.clone().deliver_forever());
         tokio::spawn(node.clone().recover_forever());
@@ -174,6 +183,25 @@ impl Node {
 
     pub fn settlement_slot(&self) -> &std::sync::atomic::AtomicI64 {
         &self.settlement_slot
+    }
+
+    /// Asks for the open settlement window to be closed at this bank's next token visit, and
+    /// hurries the ring there.
+    pub fn request_close(&self) {
+        self.close_requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.send_hurry();
+    }
+
+    /// Takes an operator's request to close the open window, if any.
+    pub fn take_close_request(&self) -> bool {
+        self.close_requested
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether this bank may report a window now: none of its rounds is voting or being stored.
+    pub fn may_report(&self) -> bool {
+        self.rounds_open.load(std::sync::atomic::Ordering::SeqCst) == 0
     }
 
     pub fn set_ring(&self, ring: RingHandle) {
@@ -213,16 +241,18 @@ impl Node {
 
     /// Runs phase one for a batch of queued packets (called while this bank holds the token) and
     /// hands the decisions to a task of their own. Returns whether there was any work.
-    pub async fn run_batch(self: Arc<Self>) -> bool {
+    pub async fn run_batch(self: Arc<Self>, window: u64) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
         let started = Instant::now();
         let batch = self
             .coordinator()
-            .start_batch(self.now_ms(), self.engine.now_ms());
+            .start_batch(self.now_ms(), self.engine.now_ms(), window);
         let worked = batch.worked();
         self.answer(batch.expired);
         let Some(round) = batch.round else {
             return worked;
         };
+        self.rounds_open.fetch_add(1, SeqCst);
         let mut calls = JoinSet::new();
         let own = round.own.map(|items| {
             let engine = self.engine.clone();
@@ -262,6 +292,7 @@ impl Node {
             let started = Instant::now();
             node.conclude(decisions).await;
             node.time_phase(started, |t| (&mut t.concludes, &mut t.conclude_us));
+            node.rounds_open.fetch_sub(1, SeqCst);
         });
         true
     }
@@ -572,12 +603,13 @@ fn bank_status(bank: BankInfo, url: String, report: Option<StatusReport>) -> Ban
 impl crate::ring_driver::Work for Node {
     fn run_batch(
         self: Arc<Self>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+        token_window: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (bool, u64)> + Send>> {
         Box::pin(async move {
-            // The holder alone closes a scheduled window, before its batch: so one bank starts
-            // each window, and the others close it on its report.
-            crate::settlement::close_if_due(&self).await;
-            Node::run_batch(self).await
+            // Settlement windows first: the batch's plans are signed for the window open after
+            // this visit's cut, if any.
+            let window = crate::settlement::visit(&self, token_window).await;
+            (Node::run_batch(self, window).await, window)
         })
     }
 }

@@ -760,6 +760,8 @@ impl Consortium {
                 coordinator: bank(from),
                 parts,
                 decide_by_ms: engine::wall_clock_ms() + 60_000,
+                // A plan of an older coordinator: it counts in the window open at the bank.
+                window: 0,
             };
             change(&mut plan);
             let signed = SignedPlan::sign(&key, plan);

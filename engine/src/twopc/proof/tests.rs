@@ -29,6 +29,7 @@ fn plan(decide_by_ms: i64) -> SignedPlan {
             coordinator: bank(1),
             parts,
             decide_by_ms,
+            window: 0,
         },
     )
 }
