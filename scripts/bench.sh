@@ -37,7 +37,7 @@ cd "$root"
 
 echo "bench: building release binaries (bank-node, loadgen)"
 cargo build --release --locked -p server -p loadgen
-if [ ! -s "$site/pkg/consorcio.wasm" ]; then
+if [ ! -s "$site/asset-name" ]; then
   echo "bench: building the site assets"
   "$root/scripts/setup.sh"
   SITE_DIR="$site" "$root/scripts/build-site.sh" release

@@ -23,7 +23,7 @@ pub mod pages;
 pub mod text;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_meta::{provide_meta_context, MetaTags};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, StaticSegment};
 
@@ -43,6 +43,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // The stylesheet has the assets' (content-hashed) name, which only the server
+                // knows: it is part of the shell, which is not hydrated.
+                <link rel="stylesheet" href=format!("/pkg/{}.css", options.output_name)/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -99,7 +102,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/consorcio.css"/>
         // Portuguese unless the client chose English (remembered in a cookie, which the server
         // reads too); the browser's Accept-Language is not asked: the clients are Brazilian.
         <i18n::I18nContextProvider ssr_lang_header_getter=leptos_use_locales_none()>

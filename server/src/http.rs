@@ -41,8 +41,9 @@ pub fn router(
     ring: Option<RingHandle>,
     node: Option<Arc<Node>>,
 ) -> (Router, Router) {
+    let assets = asset_name(&config.site_dir);
     let options = LeptosOptions::builder()
-        .output_name("consorcio")
+        .output_name(assets.name.clone())
         .site_root(config.site_dir.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.bind_addr)
@@ -68,10 +69,10 @@ pub fn router(
             }),
         )
         // The app's wasm, script and stylesheet: gzip-compressed copies made by build-site.sh
-        // are sent to browsers that accept them (the wasm shrinks about five times), and every
-        // answer tells the browser to revalidate (the names carry no hash, so a long cache would
-        // keep an old app after an upgrade; a revalidation is a 304 without a body).
-        .nest_service("/pkg", pkg_service(&config.site_dir))
+        // are sent to browsers that accept them (the wasm shrinks about five times). Their names
+        // carry the hash of what they hold, so a browser keeps them for a year without asking
+        // again; a site built without hashed names is revalidated at every use instead.
+        .nest_service("/pkg", pkg_service(&config.site_dir, assets.hashed))
         // Browsers ask for /favicon.ico whatever the page says; the icon is an SVG.
         .route(
             "/favicon.ico",
@@ -112,16 +113,65 @@ pub fn router(
     (public, interbank)
 }
 
-/// The app's assets (`SITE_DIR/pkg`), precompressed copies preferred, revalidated on every use.
-fn pkg_service(site_dir: &std::path::Path) -> Router {
+/// The app's assets (`SITE_DIR/pkg`), precompressed copies preferred: kept by browsers for a
+/// year when their names are content-hashed, revalidated on every use otherwise. A missing
+/// file is a 404 (never cached).
+fn pkg_service(site_dir: &std::path::Path, hashed: bool) -> Router {
+    let cache = if hashed {
+        HeaderValue::from_static("public, max-age=31536000, immutable")
+    } else {
+        HeaderValue::from_static("no-cache")
+    };
     Router::new()
         .fallback_service(
             tower_http::services::ServeDir::new(site_dir.join("pkg")).precompressed_gzip(),
         )
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
+        .layer(axum::middleware::map_response(
+            move |mut res: axum::response::Response| {
+                let cache = cache.clone();
+                async move {
+                    if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+                        res.headers_mut().insert(header::CACHE_CONTROL, cache);
+                    }
+                    res
+                }
+            },
         ))
+}
+
+/// The name of the app's assets (`<name>.wasm`, `.js`, `.css` under `SITE_DIR/pkg`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetName {
+    pub name: String,
+    /// Whether the name carries the hash of the assets (so they may be cached for long).
+    pub hashed: bool,
+}
+
+/// The assets' name as `build-site.sh` wrote it in `SITE_DIR/asset-name` (`consorcio.<16 hex
+/// digits>`); without that file, or with anything else in it, the unhashed `consorcio`.
+pub fn asset_name(site_dir: &std::path::Path) -> AssetName {
+    let written = std::fs::read_to_string(site_dir.join("asset-name")).unwrap_or_default();
+    let written = written.trim();
+    let hashed = written
+        .strip_prefix("consorcio.")
+        .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hashed {
+        AssetName {
+            name: written.to_string(),
+            hashed: true,
+        }
+    } else {
+        if !written.is_empty() {
+            tracing::warn!(
+                name = written,
+                "SITE_DIR/asset-name is not a hashed asset name; using consorcio"
+            );
+        }
+        AssetName {
+            name: "consorcio".to_string(),
+            hashed: false,
+        }
+    }
 }
 
 /// What every server function finds in its context: the engine, this bank, the login guards,
