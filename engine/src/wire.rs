@@ -44,7 +44,9 @@ use serde::{Deserialize, Serialize};
 /// reserves with the credit (a charge is paid once).
 /// Version 11: a vote may refuse a credit with `Refusal::SettlementOverdue` (the payer's bank is
 /// past its deadline to pay a settlement window), which a bank of version 10 could not read.
-pub const PROTOCOL_VERSION: u16 = 11;
+/// Version 12: a settlement payment step may be a leg of a window's multilateral netting plan
+/// (`Payment::netting`), sent to every member, which a bank of version 11 could not check.
+pub const PROTOCOL_VERSION: u16 = 12;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -146,25 +146,46 @@ where
     });
 }
 
-/// Delivers a payment step to the other bank of its pair: `None` when it took it, otherwise
-/// why not. A step not delivered is kept here and retried in the background (`retry`); a
-/// refusal (a 4xx but 409) is not retried: the other bank will not change its mind.
+/// Delivers a payment step to the other bank of its pair, or a netting leg's step to every
+/// other member (each keeps it, and the last confirmation of the plan moves its books):
+/// `None` when every one took it, otherwise why not. A step not delivered is kept here and
+/// retried in the background (`retry`); a refusal (a 4xx but 409) is not retried: the other
+/// bank will not change its mind.
 pub async fn deliver(node: &Arc<Node>, signed: &SignedPayment) -> Option<String> {
-    let error = deliver_once(node, signed).await.err()?;
-    if !error.last {
-        let (node, signed) = (node.clone(), signed.clone());
-        retry(move || {
-            let (node, signed) = (node.clone(), signed.clone());
-            async move { deliver_once(&node, &signed).await }
-        });
-    }
-    Some(error.text)
-}
-
-async fn deliver_once(node: &Node, signed: &SignedPayment) -> Result<(), Failed> {
     let me = node.engine().bank().id;
     let p = &signed.payment;
-    let to = if p.debtor == me { p.creditor } else { p.debtor };
+    let to: Vec<BankId> = if p.netting {
+        node.peers().others().collect()
+    } else if p.debtor == me {
+        vec![p.creditor]
+    } else {
+        vec![p.debtor]
+    };
+    let mut calls = Vec::with_capacity(to.len());
+    for bank in to {
+        let (node, signed) = (node.clone(), signed.clone());
+        calls.push(tokio::spawn(async move {
+            let error = deliver_once(&node, bank, &signed).await.err()?;
+            if !error.last {
+                retry(move || {
+                    let (node, signed) = (node.clone(), signed.clone());
+                    async move { deliver_once(&node, bank, &signed).await }
+                });
+            }
+            Some(format!("bank {bank}: {}", error.text))
+        }));
+    }
+    let mut errors = Vec::new();
+    for call in calls {
+        if let Some(error) = call.await.unwrap_or_else(|e| Some(e.to_string())) {
+            errors.push(error);
+        }
+    }
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+async fn deliver_once(node: &Node, to: BankId, signed: &SignedPayment) -> Result<(), Failed> {
+    let p = &signed.payment;
     node.peers().call(to, signed).await.map_err(|e| {
         tracing::warn!(bank = %to, window = p.window, error = %e, "settlement payment step not delivered");
         Failed::from_peer(e)

@@ -401,3 +401,156 @@ async fn a_bank_down_at_the_close_gets_the_missed_windows_once_back_without_an_o
     let (s, _) = operator(&c, 0, "/close", Some(json!({"window": 9}))).await;
     assert_eq!(s, StatusCode::CONFLICT);
 }
+
+/// Window 1 paid by multilateral netting across five banks. Ana (bank 1) pays Dora (bank 2)
+/// R$ 300,00 and Beto (bank 3) R$ 200,00; Dora pays Beto R$ 100,00. Multilateral: bank 1 pays
+/// R$ 500,00, bank 2 receives R$ 200,00, bank 3 R$ 300,00; banks 4 and 5 nothing. The plan is
+/// two legs, both from bank 1 (bank 2 never pays its R$ 100,00 to bank 3 itself); the positions
+/// move at every bank only when both legs are confirmed, each pair by its agreed net.
+#[tokio::test]
+async fn a_window_paid_by_multilateral_netting_pays_each_pair_down_at_every_bank() {
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (ana1, dora2, beto3) = (c.client(0), c.client(1), c.client(2));
+    open_ana_and_dora(&ana1, &dora2, "1.000,00").await;
+    assert_eq!(
+        beto3
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    for (payer, key, amount) in [
+        (&ana1, DORA_CPF, "300,00"),
+        (&ana1, BETO_CPF, "200,00"),
+        (&dora2, BETO_CPF, "100,00"),
+    ] {
+        let (s, body) = pix(payer, key, amount).await;
+        assert_eq!(s, StatusCode::OK, "{key} {amount}: {body}");
+    }
+    quiet(&c).await;
+    let (s, closed) = operator(&c, 0, "/close", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+    // Every bank holds every report and the same plan.
+    let mut plans = Vec::new();
+    for i in 0..5 {
+        let list = until_list(&c, i, |list| !list["windows"][0]["netting"].is_null()).await;
+        assert_eq!(list["disagreements"], 0, "bank {}: {list}", i + 1);
+        plans.push(list["windows"][0]["netting"]["legs"].clone());
+    }
+    eprintln!(
+        "window 1's netting plan, the same at every bank:\n{}",
+        serde_json::to_string_pretty(&plans[0]).unwrap()
+    );
+    assert!(plans.iter().all(|p| *p == plans[0]), "{plans:?}");
+    let legs: Vec<(u64, u64, i64)> = plans[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["debtor"].as_u64().unwrap(),
+                l["creditor"].as_u64().unwrap(),
+                l["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(legs, vec![(1, 2, 20_000), (1, 3, 30_000)]);
+
+    // Bank 1 pays both legs; bank 2 confirms its own. Nothing moves yet, anywhere.
+    for creditor in [2, 3] {
+        let (s, paid) = operator(
+            &c,
+            0,
+            "/netting/paid",
+            Some(json!({"window": 1, "creditor": creditor})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{paid}");
+        assert_eq!(paid["payment"]["payment"]["netting"], true, "{paid}");
+        assert!(paid["undelivered"].is_null(), "{paid}");
+    }
+    // A leg that is not in the plan, and a leg confirmed by its debtor, are refused.
+    let (s, body) = operator(
+        &c,
+        1,
+        "/netting/paid",
+        Some(json!({"window": 1, "creditor": 3})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let (s, body) = operator(
+        &c,
+        0,
+        "/netting/received",
+        Some(json!({"window": 1, "debtor": 2})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let (s, received) = operator(
+        &c,
+        1,
+        "/netting/received",
+        Some(json!({"window": 1, "debtor": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{received}");
+    assert!(received["undelivered"].is_null(), "{received}");
+    // The window is paid by netting at bank 2 now: its bilateral steps are refused.
+    let (s, body) = operator(&c, 1, "/paid", Some(json!({"window": 1, "creditor": 3}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.as_str().unwrap().contains("netting"), "{body}");
+    for i in 0..5 {
+        let books = audit_of(&c.status(i).await.unwrap());
+        assert!(
+            books.positions.iter().all(|p| p.by_windows == 0),
+            "bank {}: {books:?}",
+            i + 1
+        );
+    }
+
+    // Bank 3 confirms the last leg: every bank moves every pair by its agreed net.
+    let (s, received) = operator(
+        &c,
+        2,
+        "/netting/received",
+        Some(json!({"window": 1, "debtor": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{received}");
+    assert!(received["undelivered"].is_null(), "{received}");
+    for i in 0..5 {
+        until_list(&c, i, |list| {
+            list["windows"][0]["netting"]["settled"] == true
+        })
+        .await;
+    }
+    // Bank 1 paid 2 and 3 what it owed each; bank 2 paid 3 its R$ 100,00 through the netting.
+    for (i, peer, paid) in [
+        (0, 2, -30_000),
+        (0, 3, -20_000),
+        (1, 1, 30_000),
+        (1, 3, -10_000),
+        (2, 1, 20_000),
+        (2, 2, 10_000),
+    ] {
+        assert_eq!(
+            position(&c, i, peer).await.by_windows,
+            paid,
+            "bank {} with {peer}",
+            i + 1
+        );
+    }
+    for i in 0..5 {
+        for peer in 1..=5u8 {
+            if usize::from(peer) != i + 1 {
+                let p = position(&c, i, peer).await;
+                assert_eq!(p.settled, p.by_windows, "bank {} with {peer}: {p:?}", i + 1);
+            }
+        }
+    }
+    assert_books(&c).await;
+    let (_, list) = operator(&c, 3, "", None).await;
+    eprintln!(
+        "window 1's netting at bank 4, which paid and received nothing:\n{}",
+        serde_json::to_string_pretty(&list["windows"][0]["netting"]).unwrap()
+    );
+}
