@@ -501,7 +501,7 @@ mod ssr {
                     ours: p.net,
                     theirs,
                     paid: w.payment(Step::Paid, debtor, creditor).is_some(),
-                    received: w.pair_settled(p.peer),
+                    received: p.net.get() != 0 && w.pair_settled(p.peer),
                     overdue: late && p.net.get() > 0 && w.behind(p.peer),
                 }
             })

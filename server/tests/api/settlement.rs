@@ -418,6 +418,11 @@ async fn a_window_paid_by_multilateral_netting_pays_each_pair_down_at_every_bank
             .await,
         StatusCode::OK
     );
+    // Dora pays from a deposit of her own (Ana's Pix is hers only once its decision arrives).
+    let (s, _) = dora2
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
     for (payer, key, amount) in [
         (&ana1, DORA_CPF, "300,00"),
         (&ana1, BETO_CPF, "200,00"),
