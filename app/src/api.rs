@@ -51,8 +51,9 @@ pub use limits::*;
 pub use money::*;
 pub use operator::{
     operator_close, operator_console, operator_evidence, operator_login, operator_logout,
-    operator_paid, operator_received, operator_resend, Console, OperatorClose, OperatorConsole,
-    OperatorEvidence, OperatorLogin, OperatorLogout, OperatorPaid, OperatorReceived,
+    operator_netting_paid, operator_netting_received, operator_paid, operator_received,
+    operator_resend, Console, OperatorClose, OperatorConsole, OperatorEvidence, OperatorLogin,
+    OperatorLogout, OperatorNettingPaid, OperatorNettingReceived, OperatorPaid, OperatorReceived,
     OperatorResend,
 };
 pub use returns::*;

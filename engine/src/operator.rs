@@ -53,8 +53,9 @@ pub trait OperatorPort: Send + Sync + 'static {
     /// Sends this bank's report for `window`, closed before, to every member again.
     fn resend_report(&self, window: u64) -> BoxFuture<'_, EngineResult<Exchanged>>;
 
-    /// Delivers a payment step to the other bank of its pair: `None` when it took it, else why
-    /// not (it is retried in the background for a while).
+    /// Delivers a payment step to the other bank of its pair (a netting leg's step to every
+    /// member): `None` when it was taken, else why not (it is retried in the background for a
+    /// while).
     fn deliver(&self, payment: SignedPayment) -> BoxFuture<'_, Option<String>>;
 
     /// The evidence this bank kept about `tx` (signed messages, each re-verified, and any

@@ -29,6 +29,23 @@
 //! be paid: the debtor signs [`Step::Paid`] (informative: the creditor's operator knows to look),
 //! the creditor signs [`Step::Received`], and only that confirmation moves the books, at the
 //! creditor when it signs and at the debtor when it receives it (`Ledger::settle_window`).
+//!
+//! # Multilateral netting
+//! A window may instead be paid by netting: each net debtor pays only its multilateral net,
+//! each net creditor receives only its own. Once a bank holds every member's report and every
+//! pair of members agrees, every bank computes the same plan from the signed reports
+//! ([`netting_plan`]: legs from net debtors to net creditors, greedily by ascending bank). A leg
+//! is paid with the same two signed steps, marked [`Payment::netting`]; every netting step goes
+//! to every member, each of which keeps it if it is a leg of the plan. When a bank holds the
+//! creditors' confirmations of *every* leg, it moves each of its pairs by that pair's agreed
+//! net, in one step: each pair is paid down exactly as if it had been paid bilaterally, so the
+//! consortium's sum of positions and settled windows stays zero. A bank signs steps of one way
+//! only per window, the way of the first step it held (its own or another bank's): after a
+//! netting step it signs no bilateral one, and the other way round
+//! ([`SettlementError::OtherWay`]). Another bank's steps of either way are still kept and
+//! move the books, each pair at most once per window here (a pair confirmed bilaterally is not
+//! moved again when the netting completes), so that two banks that chose differently at the
+//! same moment still end up with the same amounts on both sides of every pair.
 
 use crate::proof::{BankKey, Keyring, Sig};
 use domain::{BankId, Cents};
@@ -77,6 +94,12 @@ pub enum SettlementError {
     WrongSide(&'static str),
     #[error("a position would overflow")]
     Overflow,
+    #[error("window {window} is paid by {way} here: this bank signs no step of the other way")]
+    OtherWay { window: u64, way: &'static str },
+    #[error("no multilateral netting plan for this window: {0}")]
+    NoPlan(&'static str),
+    #[error("not a leg of the window's netting plan")]
+    NotALeg,
 }
 
 /// A bank's net with one member for a window.
@@ -205,6 +228,15 @@ pub struct Payment {
     pub creditor: BankId,
     pub amount: Cents,
     pub step: Step,
+    /// A leg of the window's multilateral netting plan (see the module's doc) rather than the
+    /// pair's bilateral net. Left out of the signed bytes when false, so a bilateral step signs
+    /// the same bytes as before netting existed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub netting: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Payment {
@@ -293,11 +325,121 @@ impl Window {
         }
     }
 
-    /// The step `step` of paying between `debtor` and `creditor`, if signed.
+    /// The bilateral step `step` of paying between `debtor` and `creditor`, if signed.
     pub fn payment(&self, step: Step, debtor: BankId, creditor: BankId) -> Option<&SignedPayment> {
+        self.step(step, debtor, creditor, false)
+    }
+
+    /// The step `step` of the netting leg from `debtor` to `creditor`, if signed.
+    pub fn leg_step(&self, step: Step, debtor: BankId, creditor: BankId) -> Option<&SignedPayment> {
+        self.step(step, debtor, creditor, true)
+    }
+
+    fn step(
+        &self,
+        step: Step,
+        debtor: BankId,
+        creditor: BankId,
+        netting: bool,
+    ) -> Option<&SignedPayment> {
         self.payments.iter().find(|p| {
-            p.payment.step == step && p.payment.debtor == debtor && p.payment.creditor == creditor
+            p.payment.step == step
+                && p.payment.debtor == debtor
+                && p.payment.creditor == creditor
+                && p.payment.netting == netting
         })
+    }
+
+    /// Whether the window is paid by netting here: the first payment step this bank held for
+    /// it (its own or another bank's) is a netting step. This bank then signs no bilateral step.
+    pub fn netted(&self) -> bool {
+        self.payments.first().is_some_and(|p| p.payment.netting)
+    }
+
+    /// Whether the window is paid pair by pair here: the first payment step held is bilateral.
+    /// This bank then signs no netting step.
+    pub fn bilateral(&self) -> bool {
+        self.payments.first().is_some_and(|p| !p.payment.netting)
+    }
+
+    /// The window's multilateral netting plan, from every member's signed report (see
+    /// [`netting_plan`]). Every bank that holds the same reports computes the same plan.
+    pub fn plan(&self) -> Result<Vec<Leg>, SettlementError> {
+        let mut reports: Vec<&SettlementReport> = self.reports.iter().map(|r| &r.report).collect();
+        reports.push(&self.own.report);
+        reports.sort_by_key(|r| r.bank);
+        for p in &self.own.report.peers {
+            if self.report_of(p.peer).is_none() {
+                return Err(SettlementError::NoReport(p.peer));
+            }
+        }
+        netting_plan(&reports)
+    }
+
+    /// Whether the creditors' confirmations of every leg of the plan are held here: the window
+    /// is paid by netting, and this bank's pairs moved (those not confirmed bilaterally before).
+    ///
+    /// Every netting confirmation held was checked against the plan when it was kept (one per
+    /// leg), and the plan's legs sum to the positive multilateral nets: so the confirmations'
+    /// sum tells, without computing the plan again (this runs at every credit's limit check).
+    pub fn netting_settled(&self) -> bool {
+        let due: i64 = std::iter::once(&self.own)
+            .chain(&self.reports)
+            .map(|r| r.report.multilateral.get().max(0))
+            .sum();
+        due > 0 && self.confirmed_legs(|_| true) == due
+    }
+
+    /// The sum of the netting legs confirmed here whose debtor satisfies `of`.
+    fn confirmed_legs(&self, of: impl Fn(BankId) -> bool) -> i64 {
+        self.payments
+            .iter()
+            .map(|p| &p.payment)
+            .filter(|p| p.netting && p.step == Step::Received && of(p.debtor))
+            .map(|p| p.amount.get())
+            .sum()
+    }
+
+    /// Whether the pair of this bank and `peer` moved on this bank's books for this window: its
+    /// creditor's bilateral confirmation is held, or the window's netting is settled here.
+    pub fn pair_settled(&self, peer: BankId) -> bool {
+        let me = self.own.report.bank;
+        self.payment(Step::Received, peer, me).is_some()
+            || self.payment(Step::Received, me, peer).is_some()
+            || self.netting_settled()
+    }
+
+    /// Whether `debtor` is behind in paying this window (the deadline aside): in a window paid
+    /// by netting here, it has a leg whose creditor has not confirmed it, and the netting is not
+    /// settled; otherwise, it owes this bank an agreed net not confirmed received.
+    pub fn behind(&self, debtor: BankId) -> bool {
+        if self.netted() {
+            let owes = self
+                .report_of(debtor)
+                .map_or(0, |r| -r.report.multilateral.get());
+            return !self.netting_settled()
+                && owes > 0
+                && self.confirmed_legs(|d| d == debtor) < owes;
+        }
+        matches!(self.pair(debtor), Pair::Agreed { net } if net.get() > 0)
+            && !self.pair_settled(debtor)
+    }
+
+    /// The positions to move here when the netting settles: each pair not confirmed bilaterally
+    /// before, by its agreed net (positive: the peer paid this bank).
+    fn netting_moves(&self) -> Vec<(BankId, Cents)> {
+        let me = self.own.report.bank;
+        self.own
+            .report
+            .peers
+            .iter()
+            .filter(|p| p.net.get() != 0)
+            .filter(|p| {
+                self.payment(Step::Received, p.peer, me).is_none()
+                    && self.payment(Step::Received, me, p.peer).is_none()
+            })
+            .map(|p| (p.peer, p.net))
+            .collect()
     }
 
     /// Pairs whose reports disagree, and reports that contradict their bank's first.
@@ -400,15 +542,15 @@ impl Windows {
     /// The oldest window in which `debtor` owes this bank an agreed net that this bank has not
     /// confirmed received, closed here at least `deadline_ms` before `now_ms`. Windows close in
     /// order of time, so the walk stops at the first one still within its deadline.
+    ///
+    /// In a window paid by netting here, a debtor is overdue while a leg it pays is not
+    /// confirmed by its creditor (at every member: a net debtor that has not paid its net is
+    /// stopped across the consortium), until the netting settles.
     pub fn overdue(&self, debtor: BankId, deadline_ms: i64, now_ms: i64) -> Option<u64> {
-        let me = self.windows.values().next()?.own.report.bank;
         self.windows
             .values()
             .take_while(|w| w.own.report.closed_ms.saturating_add(deadline_ms) <= now_ms)
-            .find(|w| {
-                matches!(w.pair(debtor), Pair::Agreed { net } if net.get() > 0)
-                    && w.payment(Step::Received, debtor, me).is_none()
-            })
+            .find(|w| w.behind(debtor))
             .map(Window::number)
     }
 
@@ -588,10 +730,16 @@ impl Windows {
         if to != creditor {
             return Err(SettlementError::WrongSide("debtor"));
         }
+        if window.netted() {
+            return Err(SettlementError::OtherWay {
+                window: number,
+                way: "netting",
+            });
+        }
         if let Some(done) = window.payment(Step::Paid, debtor, creditor) {
             return Ok(done.clone());
         }
-        let signed = sign_payment(number, debtor, creditor, amount, Step::Paid, key);
+        let signed = sign_payment(number, debtor, creditor, amount, Step::Paid, false, key);
         self.record(number, signed.clone());
         Ok(signed)
     }
@@ -609,23 +757,39 @@ impl Windows {
         if from != debtor {
             return Err(SettlementError::WrongSide("creditor"));
         }
+        if window.netted() {
+            return Err(SettlementError::OtherWay {
+                window: number,
+                way: "netting",
+            });
+        }
         if let Some(done) = window.payment(Step::Received, debtor, creditor) {
             return Ok((done.clone(), None));
         }
-        let signed = sign_payment(number, debtor, creditor, amount, Step::Received, key);
+        let signed = sign_payment(number, debtor, creditor, amount, Step::Received, false, key);
         self.record(number, signed.clone());
         Ok((signed, Some(amount)))
     }
 
-    /// Another bank's signed step about a pair this bank is in: kept if it matches what both
-    /// reports agreed. For a creditor's confirmation to this bank (the debtor), the amount to
-    /// settle on its books the first time (`None`: a "paid" notice, or seen before).
+    /// Another bank's signed step: kept if it matches what the reports agreed, and the
+    /// positions to move on this bank's books the first time (each peer with this bank's side of
+    /// the amount: positive when the peer paid this bank; empty: nothing moves).
+    ///
+    /// A bilateral step must be about a pair this bank is in, for exactly the net both reports
+    /// agreed; the creditor's confirmation moves that pair here (unless the window's netting
+    /// settled here first). A netting step may come to any member but its signer, and must be a
+    /// leg of the window's plan; the confirmation that completes the plan here moves every pair
+    /// of this bank ([`Window::netting_settled`]). Steps of either way are kept whatever way
+    /// this bank chose: only what this bank signs is bound by its choice.
     pub fn receive_payment(
         &mut self,
         signed: SignedPayment,
         keys: &Keyring,
-    ) -> Result<Option<Cents>, SettlementError> {
+    ) -> Result<Vec<(BankId, Cents)>, SettlementError> {
         signed.check(keys)?;
+        if signed.payment.netting {
+            return self.receive_leg(signed);
+        }
         let p = &signed.payment;
         let window = self.window(p.window)?;
         let me = window.own.report.bank;
@@ -639,19 +803,136 @@ impl Windows {
                 Step::Received => "debtor",
             }));
         }
-        let (_, debtor, creditor, amount) = self.agreed(p.window, peer)?;
+        let (window, debtor, creditor, amount) = self.agreed(p.window, peer)?;
         if (debtor, creditor, amount) != (p.debtor, p.creditor, p.amount) {
             return Err(SettlementError::Malformed(
                 "not the amount both reports agreed",
             ));
         }
-        let window = self.window(p.window)?;
         if window.payment(p.step, debtor, creditor).is_some() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let step = p.step;
+        let moves = if p.step == Step::Received && !window.netting_settled() {
+            vec![(creditor, Cents::new(-amount.get()))]
+        } else {
+            Vec::new()
+        };
         self.record(signed.payment.window, signed);
-        Ok((step == Step::Received).then_some(amount))
+        Ok(moves)
+    }
+
+    fn receive_leg(
+        &mut self,
+        signed: SignedPayment,
+    ) -> Result<Vec<(BankId, Cents)>, SettlementError> {
+        let p = &signed.payment;
+        let window = self.window(p.window)?;
+        if p.signer() == window.own.report.bank {
+            return Err(SettlementError::Malformed("this bank's own step"));
+        }
+        let leg = Leg {
+            debtor: p.debtor,
+            creditor: p.creditor,
+            amount: p.amount,
+        };
+        if !window.plan()?.contains(&leg) {
+            return Err(SettlementError::NotALeg);
+        }
+        if window.leg_step(p.step, p.debtor, p.creditor).is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(self.record_leg(signed))
+    }
+
+    /// Records a netting step checked against the plan, and the moves if it settled the netting.
+    fn record_leg(&mut self, signed: SignedPayment) -> Vec<(BankId, Cents)> {
+        let number = signed.payment.window;
+        // Only the step that settles it moves anything: a "paid" arriving after the last
+        // confirmation moves nothing again.
+        let before = self.windows[&number].netting_settled();
+        self.record(number, signed);
+        let window = &self.windows[&number];
+        if !before && window.netting_settled() {
+            tracing::info!(
+                window = number,
+                "every leg of the window's netting confirmed: its positions move"
+            );
+            window.netting_moves()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// This bank's leg of the window's netting plan with `other` (this bank paying when `pays`),
+    /// refused if the window is paid bilaterally here.
+    fn my_leg(&self, number: u64, other: BankId, pays: bool) -> Result<Leg, SettlementError> {
+        let window = self.window(number)?;
+        let me = window.own.report.bank;
+        let plan = window.plan()?;
+        let (debtor, creditor) = if pays { (me, other) } else { (other, me) };
+        let leg = plan
+            .into_iter()
+            .find(|l| l.debtor == debtor && l.creditor == creditor)
+            .ok_or(SettlementError::NotALeg)?;
+        if window.bilateral() {
+            return Err(SettlementError::OtherWay {
+                window: number,
+                way: "bilateral steps",
+            });
+        }
+        Ok(leg)
+    }
+
+    /// This bank, debtor of a leg of the window's netting plan to `creditor`, says it paid it:
+    /// its signed step (the one signed before, if any), for every member.
+    pub fn pay_leg(
+        &mut self,
+        number: u64,
+        creditor: BankId,
+        key: &BankKey,
+    ) -> Result<SignedPayment, SettlementError> {
+        let leg = self.my_leg(number, creditor, true)?;
+        if let Some(done) = self.windows[&number].leg_step(Step::Paid, leg.debtor, leg.creditor) {
+            return Ok(done.clone());
+        }
+        let signed = sign_payment(
+            number,
+            leg.debtor,
+            leg.creditor,
+            leg.amount,
+            Step::Paid,
+            true,
+            key,
+        );
+        self.record(number, signed.clone());
+        Ok(signed)
+    }
+
+    /// This bank, creditor of a leg of the window's netting plan from `debtor`, confirms it
+    /// received it: its signed step, for every member, and the positions to move here if it
+    /// was the last leg confirmed (see [`Windows::receive_payment`]).
+    pub fn confirm_leg(
+        &mut self,
+        number: u64,
+        debtor: BankId,
+        key: &BankKey,
+    ) -> Result<(SignedPayment, Vec<(BankId, Cents)>), SettlementError> {
+        let leg = self.my_leg(number, debtor, false)?;
+        if let Some(done) = self.windows[&number].leg_step(Step::Received, leg.debtor, leg.creditor)
+        {
+            return Ok((done.clone(), Vec::new()));
+        }
+        let signed = sign_payment(
+            number,
+            leg.debtor,
+            leg.creditor,
+            leg.amount,
+            Step::Received,
+            true,
+            key,
+        );
+        let moves = self.record_leg(signed.clone());
+        Ok((signed, moves))
     }
 
     fn record(&mut self, number: u64, signed: SignedPayment) {
@@ -676,6 +957,7 @@ fn sign_payment(
     creditor: BankId,
     amount: Cents,
     step: Step,
+    netting: bool,
     key: &BankKey,
 ) -> SignedPayment {
     let payment = Payment {
@@ -684,9 +966,77 @@ fn sign_payment(
         creditor,
         amount,
         step,
+        netting,
     };
     let sig = key.sign_statement(PAYMENT_TAG, &payment.message());
     SignedPayment { payment, sig }
+}
+
+/// One leg of a window's multilateral netting plan: `debtor` pays `creditor` `amount`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leg {
+    pub debtor: BankId,
+    pub creditor: BankId,
+    pub amount: Cents,
+}
+
+/// The multilateral netting plan of a window from every member's report (one per bank, any
+/// order): refused unless every two reports agree about their pair. Net debtors (negative
+/// multilateral) and net creditors (positive) are each taken in ascending order of bank; the
+/// first debtor pays the first creditor as much as either still has to pay or receive, and so
+/// on. Deterministic, at most (debtors + creditors - 1) legs, and each bank pays or receives in
+/// all exactly its multilateral net. Empty when every multilateral net is zero.
+pub fn netting_plan(reports: &[&SettlementReport]) -> Result<Vec<Leg>, SettlementError> {
+    let mut sorted: Vec<&SettlementReport> = reports.to_vec();
+    sorted.sort_by_key(|r| r.bank);
+    if sorted.windows(2).any(|w| w[0].bank == w[1].bank) {
+        return Err(SettlementError::NoPlan("two reports of one bank"));
+    }
+    if sorted.windows(2).any(|w| w[0].window != w[1].window) {
+        return Err(SettlementError::NoPlan("reports of different windows"));
+    }
+    for (i, a) in sorted.iter().enumerate() {
+        for b in &sorted[i + 1..] {
+            if a.net_with(b.bank).get() != -b.net_with(a.bank).get() {
+                return Err(SettlementError::NoPlan("two members' reports disagree"));
+            }
+        }
+    }
+    // With every pair agreed, the multilateral nets sum to zero (each pair's two nets cancel).
+    let mut debtors: Vec<(BankId, i64)> = sorted
+        .iter()
+        .filter(|r| r.multilateral.get() < 0)
+        .map(|r| (r.bank, -r.multilateral.get()))
+        .collect();
+    let mut creditors: Vec<(BankId, i64)> = sorted
+        .iter()
+        .filter(|r| r.multilateral.get() > 0)
+        .map(|r| (r.bank, r.multilateral.get()))
+        .collect();
+    if debtors.iter().map(|d| d.1).sum::<i64>() != creditors.iter().map(|c| c.1).sum::<i64>() {
+        return Err(SettlementError::NoPlan(
+            "the multilateral nets do not sum to zero",
+        ));
+    }
+    let mut legs = Vec::new();
+    let (mut d, mut c) = (0, 0);
+    while d < debtors.len() && c < creditors.len() {
+        let amount = debtors[d].1.min(creditors[c].1);
+        legs.push(Leg {
+            debtor: debtors[d].0,
+            creditor: creditors[c].0,
+            amount: Cents::new(amount),
+        });
+        debtors[d].1 -= amount;
+        creditors[c].1 -= amount;
+        if debtors[d].1 == 0 {
+            d += 1;
+        }
+        if creditors[c].1 == 0 {
+            c += 1;
+        }
+    }
+    Ok(legs)
 }
 
 #[cfg(test)]

@@ -48,7 +48,9 @@ use serde::{Deserialize, Serialize};
 /// (`Plan::window`, in the signed statement: a bank of version 11 would check its signature
 /// over a statement without it), and the token carries the open window
 /// (`crate::ring::Token::window`).
-pub const PROTOCOL_VERSION: u16 = 12;
+/// Version 13: a settlement payment step may be a leg of a window's multilateral netting plan
+/// (`Payment::netting`), sent to every member, which a bank of version 12 could not check.
+pub const PROTOCOL_VERSION: u16 = 13;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -298,7 +298,9 @@ async fn settlement_report(
 }
 
 /// Another bank's signed payment step about a pair this bank is in: a debtor's "paid", or a
-/// creditor's "received", which settles the pair on this bank's books.
+/// creditor's "received", which settles the pair on this bank's books; or a step of a leg of a
+/// window's multilateral netting plan, sent to every member, whose last confirmation settles
+/// every pair of this bank for the window.
 async fn settlement_payment(
     Extension(node): Extension<Arc<Node>>,
     Extension(PeerBank(from)): Extension<PeerBank>,

@@ -1,7 +1,8 @@
 //! The operators' API for settlement, behind `OPERATOR_TOKEN` (`Authorization: Bearer <it>`, as
 //! `/metrics` and `/status`'s totals): list the windows with their signed reports, close the
 //! next window, mark a window paid (this bank the debtor), confirm it received (this bank the
-//! creditor). JSON in, JSON out; a bad input is a 4xx and changes nothing. Without a consortium
+//! creditor), or pay it by multilateral netting (`/netting/paid`, `/netting/received`: a leg
+//! of the window's plan, this bank its debtor or its creditor). JSON in, JSON out; a bad input is a 4xx and changes nothing. Without a consortium
 //! (a bank alone) there is nothing to settle: 404.
 
 use crate::config::OperatorToken;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::BankId;
-use engine::settlement::{Pair, SignedPayment, SignedReport, Step, Window};
+use engine::settlement::{Leg, Pair, SignedPayment, SignedReport, Step, Window};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -26,6 +27,11 @@ pub fn router(token: Option<OperatorToken>, node: Option<Arc<Node>>) -> Router {
         .route("/operator/settlement/close", post(close))
         .route("/operator/settlement/paid", post(paid))
         .route("/operator/settlement/received", post(received))
+        .route("/operator/settlement/netting/paid", post(netting_paid))
+        .route(
+            "/operator/settlement/netting/received",
+            post(netting_received),
+        )
         .layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 let allowed = crate::http::operator(token.as_ref(), request.headers());
@@ -60,6 +66,27 @@ pub struct WindowView {
     pub pairs: Vec<PairView>,
     /// Second, different reports a bank signed for this window: evidence beside its first.
     pub contradicting: Vec<SignedReport>,
+    /// The window's multilateral netting plan (`None` until every member's report is here and
+    /// every pair agrees).
+    pub netting: Option<NettingView>,
+}
+
+/// A window's multilateral netting plan as this bank holds it.
+#[derive(Serialize)]
+pub struct NettingView {
+    /// A netting step is held here: this bank signs no bilateral step for the window.
+    pub chosen: bool,
+    /// Every leg is confirmed: the positions moved here.
+    pub settled: bool,
+    pub legs: Vec<LegView>,
+}
+
+#[derive(Serialize)]
+pub struct LegView {
+    #[serde(flatten)]
+    pub leg: Leg,
+    pub paid: Option<SignedPayment>,
+    pub received: Option<SignedPayment>,
 }
 
 #[derive(Serialize)]
@@ -92,12 +119,27 @@ impl WindowView {
                 }
             })
             .collect();
+        let netting = w.plan().ok().map(|legs| NettingView {
+            chosen: w.netted(),
+            settled: w.netting_settled(),
+            legs: legs
+                .into_iter()
+                .map(|leg| LegView {
+                    paid: w.leg_step(Step::Paid, leg.debtor, leg.creditor).cloned(),
+                    received: w
+                        .leg_step(Step::Received, leg.debtor, leg.creditor)
+                        .cloned(),
+                    leg,
+                })
+                .collect(),
+        });
         WindowView {
             window: w.number(),
             own: w.own,
             reports: w.reports,
             pairs,
             contradicting: w.contradicting,
+            netting,
         }
     }
 }
@@ -198,6 +240,30 @@ async fn received(
         .confirm_received(form.window, form.debtor)
         .await
     {
+        Ok(Ok(payment)) => step(&node, payment).await,
+        Ok(Err(e)) => crate::interbank::settlement_refused(e),
+        Err(e) => crate::interbank::engine_unavailable(e),
+    }
+}
+
+/// `{"window": 1, "creditor": 2}`: this bank paid bank 2 its leg of window 1's netting plan.
+async fn netting_paid(
+    Extension(node): Extension<Arc<Node>>,
+    Json(form): Json<PaidForm>,
+) -> Response {
+    match node.engine().pay_leg(form.window, form.creditor).await {
+        Ok(Ok(payment)) => step(&node, payment).await,
+        Ok(Err(e)) => crate::interbank::settlement_refused(e),
+        Err(e) => crate::interbank::engine_unavailable(e),
+    }
+}
+
+/// `{"window": 1, "debtor": 1}`: this bank received bank 1's leg of window 1's netting plan.
+async fn netting_received(
+    Extension(node): Extension<Arc<Node>>,
+    Json(form): Json<ReceivedForm>,
+) -> Response {
+    match node.engine().confirm_leg(form.window, form.debtor).await {
         Ok(Ok(payment)) => step(&node, payment).await,
         Ok(Err(e)) => crate::interbank::settlement_refused(e),
         Err(e) => crate::interbank::engine_unavailable(e),

@@ -115,22 +115,32 @@ pub async fn resend(
 }
 
 /// Sends `own` to every other member (but `skip`, who sent its own already) and keeps each
-/// answer, that member's report for the same window, compared with this bank's.
+/// answer, that member's report for the same window, compared with this bank's. The answer is
+/// each member's first attempt; a member not reached is tried again in the background
+/// (`retry`), so that a bank down or slow at the close gets the report once it is back,
+/// without an operator sending it again.
 pub async fn exchange(node: &Arc<Node>, own: &SignedReport, skip: Option<BankId>) -> Vec<Exchange> {
     let mut calls = Vec::new();
     for bank in node.peers().others().filter(|b| Some(*b) != skip) {
         let (node, own) = (node.clone(), own.clone());
         calls.push((
             bank,
-            tokio::spawn(async move { send(&node, bank, &own).await }),
+            tokio::spawn(async move {
+                let failed = send(&node, bank, &own).await.err()?;
+                let text = failed.text.clone();
+                if !failed.last {
+                    retry(move || {
+                        let (node, own) = (node.clone(), own.clone());
+                        async move { send(&node, bank, &own).await }
+                    });
+                }
+                Some(text)
+            }),
         ));
     }
     let mut out = Vec::with_capacity(calls.len());
     for (bank, call) in calls {
-        let error = match call.await {
-            Ok(result) => result.err(),
-            Err(e) => Some(e.to_string()),
-        };
+        let error = call.await.unwrap_or_else(|e| Some(e.to_string()));
         if let Some(error) = &error {
             tracing::warn!(%bank, window = own.report.window, %error, "settlement report not exchanged");
         }
@@ -139,70 +149,128 @@ pub async fn exchange(node: &Arc<Node>, own: &SignedReport, skip: Option<BankId>
     out
 }
 
-async fn send(node: &Arc<Node>, bank: BankId, own: &SignedReport) -> Result<(), String> {
+async fn send(node: &Arc<Node>, bank: BankId, own: &SignedReport) -> Result<(), Failed> {
     let theirs = node
         .peers()
         .call(bank, own)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Failed::from_peer)?;
     if theirs.report.bank != bank || theirs.report.window != own.report.window {
-        return Err(format!(
+        return Err(Failed::last(format!(
             "bank {bank} answered with bank {}'s report for window {}",
             theirs.report.bank, theirs.report.window
-        ));
+        )));
     }
     match node.engine().accept_report(theirs, node.may_report()).await {
         Ok(Ok(taken)) => {
             send_reports(node, taken.reports, None);
-            taken.accepted.map(|_| ()).map_err(|e| e.to_string())
+            taken
+                .accepted
+                .map(|_| ())
+                .map_err(|e| Failed::last(e.to_string()))
         }
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(Err(e)) => Err(Failed::last(e.to_string())),
+        Err(e) => Err(Failed::last(e.to_string())),
     }
 }
 
-/// Attempts at delivering a payment step after the first failed, and the longest wait between
-/// two: about two minutes in all, then the operator asks again (which sends it again).
+/// Attempts at a settlement call after the first failed, and the first and longest waits
+/// between two: about two minutes in all, then the operator asks again (which sends it again).
 const RETRIES_MAX: u32 = 8;
+const RETRY_WAIT_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
 const RETRY_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Delivers a payment step to the other bank of its pair: `None` when it took it, otherwise
-/// why not. A step not delivered is kept here and retried in the background with backoff
-/// (bounded); a refusal (4xx) is not retried: the other bank will not change its mind.
-pub async fn deliver(node: &Arc<Node>, signed: &SignedPayment) -> Option<String> {
-    let error = deliver_once(node, signed).await?;
-    let (node, signed) = (node.clone(), signed.clone());
-    if !error.refused {
-        tokio::spawn(async move {
-            let mut wait = std::time::Duration::from_millis(500);
-            for _ in 0..RETRIES_MAX {
-                tokio::time::sleep(wait).await;
-                match deliver_once(&node, &signed).await {
-                    None => return,
-                    Some(e) if e.refused => return,
-                    Some(_) => wait = (wait * 2).min(RETRY_WAIT_MAX),
-                }
-            }
-        });
-    }
-    Some(error.text)
-}
-
-struct Undelivered {
+/// Why a settlement call to another bank failed, and whether trying again could change it.
+struct Failed {
     text: String,
-    refused: bool,
+    /// Refused for what the call is (a 4xx but 409), or refused here: the same call would be
+    /// refused again.
+    last: bool,
 }
 
-async fn deliver_once(node: &Node, signed: &SignedPayment) -> Option<Undelivered> {
+impl Failed {
+    fn last(text: String) -> Failed {
+        Failed { text, last: true }
+    }
+
+    /// A 409 is not final: the other bank cannot take the call *yet* (it has not closed the
+    /// window, it misses an earlier window or a report), which a call from another bank can
+    /// change. Timeouts, broken connections and 5xx are tried again too.
+    fn from_peer(e: crate::peers::PeerError) -> Failed {
+        let last = matches!(&e, crate::peers::PeerError::Refused { status, .. }
+            if (400..500).contains(status) && *status != 409);
+        Failed {
+            text: e.to_string(),
+            last,
+        }
+    }
+}
+
+/// Runs `attempt` again in the background, at most [`RETRIES_MAX`] times, waiting
+/// [`RETRY_WAIT_FIRST`] then twice as long each time up to [`RETRY_WAIT_MAX`]; it stops at the
+/// first success or final refusal. Every settlement call is idempotent (the same report or step
+/// again changes nothing), so a call that did arrive but whose answer was lost is harmless.
+fn retry<F, Fut>(attempt: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Failed>> + Send,
+{
+    tokio::spawn(async move {
+        let mut wait = RETRY_WAIT_FIRST;
+        for _ in 0..RETRIES_MAX {
+            tokio::time::sleep(wait).await;
+            match attempt().await {
+                Ok(()) => return,
+                Err(e) if e.last => return,
+                Err(_) => wait = (wait * 2).min(RETRY_WAIT_MAX),
+            }
+        }
+    });
+}
+
+/// Delivers a payment step to the other bank of its pair, or a netting leg's step to every
+/// other member (each keeps it, and the last confirmation of the plan moves its books):
+/// `None` when every one took it, otherwise why not. A step not delivered is kept here and
+/// retried in the background (`retry`); a refusal (a 4xx but 409) is not retried: the other
+/// bank will not change its mind.
+pub async fn deliver(node: &Arc<Node>, signed: &SignedPayment) -> Option<String> {
     let me = node.engine().bank().id;
     let p = &signed.payment;
-    let to = if p.debtor == me { p.creditor } else { p.debtor };
-    let e = node.peers().call(to, signed).await.err()?;
-    tracing::warn!(bank = %to, window = p.window, error = %e, "settlement payment step not delivered");
-    let refused = matches!(&e, crate::peers::PeerError::Refused { status, .. } if (400..500).contains(status));
-    Some(Undelivered {
-        text: e.to_string(),
-        refused,
+    let to: Vec<BankId> = if p.netting {
+        node.peers().others().collect()
+    } else if p.debtor == me {
+        vec![p.creditor]
+    } else {
+        vec![p.debtor]
+    };
+    let mut calls = Vec::with_capacity(to.len());
+    for bank in to {
+        let (node, signed) = (node.clone(), signed.clone());
+        calls.push(tokio::spawn(async move {
+            let error = deliver_once(&node, bank, &signed).await.err()?;
+            if !error.last {
+                retry(move || {
+                    let (node, signed) = (node.clone(), signed.clone());
+                    async move { deliver_once(&node, bank, &signed).await }
+                });
+            }
+            Some(format!("bank {bank}: {}", error.text))
+        }));
+    }
+    let mut errors = Vec::new();
+    for call in calls {
+        if let Some(error) = call.await.unwrap_or_else(|e| Some(e.to_string())) {
+            errors.push(error);
+        }
+    }
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+async fn deliver_once(node: &Node, to: BankId, signed: &SignedPayment) -> Result<(), Failed> {
+    let p = &signed.payment;
+    node.peers().call(to, signed).await.map_err(|e| {
+        tracing::warn!(bank = %to, window = p.window, error = %e, "settlement payment step not delivered");
+        Failed::from_peer(e)
     })
 }
 

@@ -2,7 +2,9 @@
 //! form; it opens a short-lived session whose cookie is HttpOnly and SameSite=Strict, so the
 //! token never goes into a URL nor back to the page), the ring with this bank's position and
 //! limit with each member, the settlement windows with every signed report and whether each
-//! pair agrees, the steps of paying a window, and the evidence kept about a transaction.
+//! pair agrees, the steps of paying a window (pair by pair, or by multilateral netting: the
+//! window's plan, a leg per net debtor and net creditor), and the evidence kept about a
+//! transaction.
 //!
 //! Every function but the login asks for an operator's session ([`AppError::NotLoggedIn`]
 //! without one). What moves goes through the same engine commands and node calls as the JSON
@@ -59,6 +61,31 @@ pub struct WindowRow {
     pub pairs: Vec<PairRow>,
     /// Second, different reports a bank signed for this window: evidence beside its first.
     pub contradicting: Vec<ReportRow>,
+    /// The window's multilateral netting plan (`None` until every member's report is here and
+    /// every pair agrees).
+    pub netting: Option<NettingRow>,
+}
+
+/// A window's multilateral netting plan, as every bank computes it from the signed reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NettingRow {
+    /// A netting step is held here: the window is paid by netting, not pair by pair.
+    pub chosen: bool,
+    /// Every leg confirmed by its creditor: the window's positions moved here.
+    pub settled: bool,
+    pub legs: Vec<LegRow>,
+}
+
+/// One leg of the plan: `debtor` pays `creditor` `amount`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegRow {
+    pub debtor: BankId,
+    pub creditor: BankId,
+    pub amount: Cents,
+    /// The debtor signed "paid".
+    pub paid: bool,
+    /// The creditor signed "received".
+    pub received: bool,
 }
 
 /// A signed report, as a table row.
@@ -263,6 +290,57 @@ pub async fn operator_received(window: u64, debtor: u16) -> Result<String, AppEr
     .await
 }
 
+/// This bank, a net debtor of `window`, paid bank `creditor` its leg of the window's
+/// multilateral netting plan, outside the consortium: signs "paid" and sends it to every member.
+#[server(endpoint = "operator_netting_paid")]
+pub async fn operator_netting_paid(window: u64, creditor: u16) -> Result<String, AppError> {
+    use crate::i18n::td_string;
+    let (engine, l) = ssr::operator()?;
+    let creditor = ssr::bank(creditor)?;
+    let payment = engine
+        .pay_leg(window, creditor)
+        .await
+        .map_err(crate::api::ssr::from_engine)?
+        .map_err(|e| ssr::refused(e, l))?;
+    ssr::deliver(payment, creditor, l, |amount| {
+        td_string!(
+            l,
+            operator.leg_paid_done,
+            window = window,
+            bank = creditor.to_string(),
+            amount = amount
+        )
+        .to_string()
+    })
+    .await
+}
+
+/// This bank, a net creditor of `window`, received bank `debtor`'s leg of the window's netting
+/// plan: signs "received" and sends it to every member; the last leg confirmed moves every
+/// bank's positions for the window.
+#[server(endpoint = "operator_netting_received")]
+pub async fn operator_netting_received(window: u64, debtor: u16) -> Result<String, AppError> {
+    use crate::i18n::td_string;
+    let (engine, l) = ssr::operator()?;
+    let debtor = ssr::bank(debtor)?;
+    let payment = engine
+        .confirm_leg(window, debtor)
+        .await
+        .map_err(crate::api::ssr::from_engine)?
+        .map_err(|e| ssr::refused(e, l))?;
+    ssr::deliver(payment, debtor, l, |amount| {
+        td_string!(
+            l,
+            operator.leg_received_done,
+            window = window,
+            bank = debtor.to_string(),
+            amount = amount
+        )
+        .to_string()
+    })
+    .await
+}
+
 /// The evidence this bank kept about transaction `tx`, every signature checked again: what
 /// `bank-node evidence <tx>` prints.
 #[server(endpoint = "operator_evidence")]
@@ -320,12 +398,22 @@ mod ssr {
                 td_string!(l, operator.err_nothing_owed, bank = b.to_string()).to_string()
             }
             E::WrongSide(_) => td_string!(l, operator.err_wrong_side).to_string(),
+            E::OtherWay {
+                window,
+                way: "netting",
+            } => td_string!(l, operator.err_netting_chosen, window = window).to_string(),
+            E::OtherWay { window, .. } => {
+                td_string!(l, operator.err_bilateral_chosen, window = window).to_string()
+            }
+            E::NotALeg => td_string!(l, operator.err_not_a_leg).to_string(),
+            E::NoPlan(_) => td_string!(l, operator.err_no_plan).to_string(),
             other => td_string!(l, operator.err_other, reason = other.to_string()).to_string(),
         })
     }
 
-    /// Delivers a signed payment step to `to`, the other bank of its pair, and says it was
-    /// done (`done`, given the step's amount in words), and whether it is still on its way.
+    /// Delivers a signed payment step to `to`, the other bank of its pair (a netting leg's step
+    /// to every member), and says it was done (`done`, given the step's amount in words), and
+    /// whether it is still on its way.
     pub async fn deliver(
         payment: SignedPayment,
         to: BankId,
@@ -333,8 +421,14 @@ mod ssr {
         done: impl FnOnce(String) -> String,
     ) -> Result<String, AppError> {
         let done = done(payment.payment.amount.to_string());
+        let netting = payment.payment.netting;
         Ok(match operator_desk()?.deliver(payment).await {
             None => done,
+            Some(why) if netting => {
+                tracing::warn!(error = %why, "netting step not delivered to every member yet");
+                let later = td_string!(l, operator.undelivered_some).to_string();
+                format!("{done} {later}")
+            }
             Some(why) => {
                 tracing::warn!(bank = %to, error = %why, "settlement step not delivered yet");
                 let later = td_string!(l, operator.undelivered, bank = to.to_string()).to_string();
@@ -404,15 +498,14 @@ mod ssr {
                     Pair::Agreed { net } => (PairState::Agreed, Some(net)),
                     Pair::Disagreed { theirs, .. } => (PairState::Disagreed, Some(theirs)),
                 };
-                let received = w.payment(Step::Received, debtor, creditor).is_some();
                 PairRow {
                     peer: p.peer,
                     state,
                     ours: p.net,
                     theirs,
                     paid: w.payment(Step::Paid, debtor, creditor).is_some(),
-                    received,
-                    overdue: late && state == PairState::Agreed && p.net.get() > 0 && !received,
+                    received: p.net.get() != 0 && w.pair_settled(p.peer),
+                    overdue: late && p.net.get() > 0 && w.behind(p.peer),
                 }
             })
             .collect();
@@ -420,11 +513,26 @@ mod ssr {
             .chain(w.reports.iter())
             .map(report_row)
             .collect();
+        let netting = w.plan().ok().map(|legs| NettingRow {
+            chosen: w.netted(),
+            settled: w.netting_settled(),
+            legs: legs
+                .into_iter()
+                .map(|l| LegRow {
+                    debtor: l.debtor,
+                    creditor: l.creditor,
+                    amount: l.amount,
+                    paid: w.leg_step(Step::Paid, l.debtor, l.creditor).is_some(),
+                    received: w.leg_step(Step::Received, l.debtor, l.creditor).is_some(),
+                })
+                .collect(),
+        });
         WindowRow {
             window: w.number(),
             reports,
             pairs,
             contradicting: w.contradicting.iter().map(report_row).collect(),
+            netting,
         }
     }
 }

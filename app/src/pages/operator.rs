@@ -2,12 +2,16 @@
 //! operator token; with one, the ring with this bank's positions and limits, alarms
 //! (disagreements, equivocations), every settlement window with its signed reports and pairs,
 //! the buttons to close a window, mark a window paid and confirm it received (each asks for a
-//! confirmation first and says plainly how it went), and the evidence kept about a transaction.
+//! confirmation first and says plainly how it went), each window's multilateral netting plan
+//! with a button per leg ("Pagar (compensação multilateral)" for this bank's legs as debtor,
+//! "Confirmar recebimento" as creditor), and the evidence kept about a transaction.
 
-use crate::api::operator::{MemberRow, PairRow, PairState, ReportRow, WindowRow};
+use crate::api::operator::{
+    LegRow, MemberRow, NettingRow, PairRow, PairState, ReportRow, WindowRow,
+};
 use crate::api::{
     operator_console, Console, OperatorClose, OperatorEvidence, OperatorLogin, OperatorLogout,
-    OperatorPaid, OperatorReceived, OperatorResend,
+    OperatorNettingPaid, OperatorNettingReceived, OperatorPaid, OperatorReceived, OperatorResend,
 };
 use crate::error::AppError;
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
@@ -30,6 +34,18 @@ enum Ask {
         peer: BankId,
         amount: Cents,
     },
+    /// This bank's leg of the window's netting plan, paid to `peer`.
+    LegPaid {
+        window: u64,
+        peer: BankId,
+        amount: Cents,
+    },
+    /// `peer`'s leg of the window's netting plan, received by this bank.
+    LegReceived {
+        window: u64,
+        peer: BankId,
+        amount: Cents,
+    },
 }
 
 /// The console's actions, shared by its parts.
@@ -39,6 +55,8 @@ struct Actions {
     resend: ServerAction<OperatorResend>,
     paid: ServerAction<OperatorPaid>,
     received: ServerAction<OperatorReceived>,
+    leg_paid: ServerAction<OperatorNettingPaid>,
+    leg_received: ServerAction<OperatorNettingReceived>,
     ask: RwSignal<Option<Ask>>,
 }
 
@@ -52,6 +70,8 @@ pub fn OperatorPage() -> impl IntoView {
         resend: ServerAction::new(),
         paid: ServerAction::new(),
         received: ServerAction::new(),
+        leg_paid: ServerAction::new(),
+        leg_received: ServerAction::new(),
         ask: RwSignal::new(None),
     };
     let console = Resource::new(
@@ -63,6 +83,8 @@ pub fn OperatorPage() -> impl IntoView {
                 actions.resend.version().get(),
                 actions.paid.version().get(),
                 actions.received.version().get(),
+                actions.leg_paid.version().get(),
+                actions.leg_received.version().get(),
             )
         },
         |_| operator_console(),
@@ -73,6 +95,8 @@ pub fn OperatorPage() -> impl IntoView {
     forward(actions.resend.value(), outcome);
     forward(actions.paid.value(), outcome);
     forward(actions.received.value(), outcome);
+    forward(actions.leg_paid.value(), outcome);
+    forward(actions.leg_received.value(), outcome);
     view! {
         <crate::pages::PageTitle text=move || t_string!(i18n, titles.operator).to_string()/>
         <Transition fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
@@ -154,10 +178,11 @@ fn ConsoleView(
             </p>
         }
     });
+    let me = console.bank;
     let windows = console
         .windows
         .into_iter()
-        .map(|w| window_view(w, actions, name_of.clone(), l))
+        .map(|w| window_view(w, me, actions, name_of.clone(), l))
         .collect_view();
     let no_windows = (console.last_window == 0)
         .then(|| view! { <p class="muted">{t!(i18n, operator.no_windows)}</p> });
@@ -249,6 +274,7 @@ fn member_row(m: MemberRow, l: Locale) -> impl IntoView {
 
 fn window_view(
     w: WindowRow,
+    me: BankId,
     actions: Actions,
     name_of: impl Fn(BankId) -> String + Clone + Send + Sync + 'static,
     l: Locale,
@@ -275,11 +301,15 @@ fn window_view(
             <div class="scroll-x"><table class="contradicting"><tbody>{rows}</tbody></table></div>
         }
     });
+    let netted = w.netting.as_ref().is_some_and(|n| n.chosen);
     let pairs = w
         .pairs
         .into_iter()
-        .map(|p| pair_row(window, p, actions, name_of.clone(), l))
+        .map(|p| pair_row(window, p, netted, actions, name_of.clone(), l))
         .collect_view();
+    let netting = w
+        .netting
+        .map(|n| netting_view(window, n, me, actions, name_of.clone(), l));
     view! {
         <article class="window" id=format!("window-{window}")>
             <h3>{td_string!(l, operator.window, window = window, closed = closed).to_string()}</h3>
@@ -305,6 +335,7 @@ fn window_view(
                 </tr></thead>
                 <tbody>{pairs}</tbody>
             </table></div>
+            {netting}
             <button type="button" class="link" data-resend=window.to_string()
                 on:click=move |_| { actions.resend.dispatch(OperatorResend { window }); }>
                 {td_string!(l, operator.resend).to_string()}
@@ -334,9 +365,103 @@ fn report_row(
     }
 }
 
+/// The window's multilateral netting plan: a row per leg, with this bank's button on its legs.
+fn netting_view(
+    window: u64,
+    n: NettingRow,
+    me: BankId,
+    actions: Actions,
+    name_of: impl Fn(BankId) -> String,
+    l: Locale,
+) -> impl IntoView {
+    let state = if n.legs.is_empty() {
+        td_string!(l, operator.netting_empty).to_string()
+    } else if n.settled {
+        td_string!(l, operator.netting_settled).to_string()
+    } else if n.chosen {
+        td_string!(l, operator.netting_chosen).to_string()
+    } else {
+        String::new()
+    };
+    let legs = n
+        .legs
+        .into_iter()
+        .map(|leg| leg_row(window, leg, me, actions, &name_of, l))
+        .collect_view();
+    view! {
+        <section class="netting" data-window=window.to_string()>
+            <h4>{td_string!(l, operator.netting).to_string()}</h4>
+            <p class="muted">{td_string!(l, operator.netting_lead).to_string()}</p>
+            <p class="netting-state">{state}</p>
+            <div class="scroll-x"><table>
+                <thead><tr>
+                    <th>{td_string!(l, operator.debtor).to_string()}</th>
+                    <th>{td_string!(l, operator.creditor).to_string()}</th>
+                    <th>{td_string!(l, operator.amount).to_string()}</th>
+                    <th>{td_string!(l, operator.payment).to_string()}</th>
+                </tr></thead>
+                <tbody>{legs}</tbody>
+            </table></div>
+        </section>
+    }
+}
+
+fn leg_row(
+    window: u64,
+    leg: LegRow,
+    me: BankId,
+    actions: Actions,
+    name_of: &impl Fn(BankId) -> String,
+    l: Locale,
+) -> impl IntoView {
+    let amount = leg.amount;
+    let paid_badge = |text: String| {
+        leg.paid
+            .then(|| view! { <span class="badge pending">{text}</span> " " })
+    };
+    let payment = if leg.received {
+        view! { <span class="badge committed">{td_string!(l, operator.leg_confirmed).to_string()}</span> }
+            .into_any()
+    } else if leg.debtor == me {
+        let peer = leg.creditor;
+        let paid = paid_badge(td_string!(l, operator.marked_paid).to_string());
+        view! {
+            {paid}
+            <button type="button" data-leg-paid=peer.to_string()
+                on:click=move |_| actions.ask.set(Some(Ask::LegPaid { window, peer, amount }))>
+                {td_string!(l, operator.pay_leg).to_string()}
+            </button>
+        }
+        .into_any()
+    } else if leg.creditor == me {
+        let peer = leg.debtor;
+        let paid = paid_badge(td_string!(l, operator.they_paid).to_string());
+        view! {
+            {paid}
+            <button type="button" data-leg-received=peer.to_string()
+                on:click=move |_| actions.ask.set(Some(Ask::LegReceived { window, peer, amount }))>
+                {td_string!(l, operator.confirm_received).to_string()}
+            </button>
+        }
+        .into_any()
+    } else {
+        let paid = paid_badge(td_string!(l, operator.they_paid).to_string());
+        view! { {paid} <span class="muted">"—"</span> }.into_any()
+    };
+    view! {
+        <tr class="leg" data-debtor=leg.debtor.to_string() data-creditor=leg.creditor.to_string()>
+            <td>{name_of(leg.debtor)}</td>
+            <td>{name_of(leg.creditor)}</td>
+            <td>{amount.to_string()}</td>
+            <td>{payment}</td>
+        </tr>
+    }
+}
+
 fn pair_row(
     window: u64,
     p: PairRow,
+    netted: bool,
     actions: Actions,
     name_of: impl Fn(BankId) -> String,
     l: Locale,
@@ -360,6 +485,9 @@ fn pair_row(
             .into_any()
     } else if p.state != PairState::Agreed || !owed {
         view! { <span class="muted">"—"</span> }.into_any()
+    } else if netted {
+        view! { <span class="muted">{td_string!(l, operator.by_netting).to_string()}</span> }
+            .into_any()
     } else if p.ours.get() < 0 {
         let paid = p
             .paid
@@ -439,6 +567,30 @@ fn Confirm(
                 amount = amount.to_string()
             )
             .to_string(),
+            Ask::LegPaid {
+                window,
+                peer,
+                amount,
+            } => td_string!(
+                l,
+                operator.ask_pay_leg,
+                window = window,
+                bank = name_of(peer),
+                amount = amount.to_string()
+            )
+            .to_string(),
+            Ask::LegReceived {
+                window,
+                peer,
+                amount,
+            } => td_string!(
+                l,
+                operator.ask_confirm_leg,
+                window = window,
+                bank = name_of(peer),
+                amount = amount.to_string()
+            )
+            .to_string(),
         })
     };
     let yes = move |_| {
@@ -454,6 +606,18 @@ fn Confirm(
             }
             Some(Ask::Received { window, peer, .. }) => {
                 actions.received.dispatch(OperatorReceived {
+                    window,
+                    debtor: peer.get().into(),
+                });
+            }
+            Some(Ask::LegPaid { window, peer, .. }) => {
+                actions.leg_paid.dispatch(OperatorNettingPaid {
+                    window,
+                    creditor: peer.get().into(),
+                });
+            }
+            Some(Ask::LegReceived { window, peer, .. }) => {
+                actions.leg_received.dispatch(OperatorNettingReceived {
                     window,
                     debtor: peer.get().into(),
                 });

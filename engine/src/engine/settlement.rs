@@ -160,6 +160,34 @@ impl Request for ReceivePayment {
     }
 }
 
+pub(super) struct PayLeg {
+    window: u64,
+    creditor: BankId,
+}
+
+impl Request for PayLeg {
+    type Answer = Settled<SignedPayment>;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Settled<SignedPayment>> {
+        Ok(state
+            .identity()
+            .and_then(|key| state.windows.pay_leg(self.window, self.creditor, &key)))
+    }
+}
+
+pub(super) struct ConfirmLeg {
+    window: u64,
+    debtor: BankId,
+}
+
+impl Request for ConfirmLeg {
+    type Answer = Settled<SignedPayment>;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Settled<SignedPayment>> {
+        Ok(state.confirm_leg(self.window, self.debtor))
+    }
+}
+
 impl State {
     fn identity(&self) -> Settled<Arc<BankKey>> {
         self.config.identity.clone().ok_or(SettlementError::NoKey)
@@ -216,12 +244,23 @@ impl State {
     }
 
     fn receive_payment(&mut self, signed: SignedPayment) -> Settled<()> {
-        let creditor = signed.payment.creditor;
-        let settle = self.windows.receive_payment(signed, &self.config.keyring)?;
-        if let Some(amount) = settle {
-            // The creditor confirmed it received this bank's payment: this bank owes it less.
+        let moves = self.windows.receive_payment(signed, &self.config.keyring)?;
+        self.settle_moves(moves)
+    }
+
+    fn confirm_leg(&mut self, window: u64, debtor: BankId) -> Settled<SignedPayment> {
+        let key = self.identity()?;
+        let (signed, moves) = self.windows.confirm_leg(window, debtor, &key)?;
+        self.settle_moves(moves)?;
+        Ok(signed)
+    }
+
+    /// Moves each pair by what a confirmation paid (positive: the peer paid this bank, which
+    /// it owes less; negative: this bank paid the peer), in the batch that keeps the step.
+    fn settle_moves(&mut self, moves: Vec<(BankId, domain::Cents)>) -> Settled<()> {
+        for (peer, amount) in moves {
             self.ledger
-                .settle_window(creditor, -amount.get())
+                .settle_window(peer, amount.get())
                 .map_err(|_| SettlementError::Overflow)?;
         }
         Ok(())
@@ -426,7 +465,27 @@ impl EngineHandle {
         self.request(ConfirmReceived { window, debtor }).await
     }
 
-    /// Another bank's signed payment step about a pair this bank is in.
+    /// This bank, debtor of a leg of `window`'s netting plan to `creditor`, says it paid it.
+    pub async fn pay_leg(
+        &self,
+        window: u64,
+        creditor: BankId,
+    ) -> EngineResult<Settled<SignedPayment>> {
+        self.request(PayLeg { window, creditor }).await
+    }
+
+    /// This bank, creditor of a leg of `window`'s netting plan from `debtor`, confirms it
+    /// received it: when it is the last leg confirmed, this bank's pairs move in the same batch.
+    pub async fn confirm_leg(
+        &self,
+        window: u64,
+        debtor: BankId,
+    ) -> EngineResult<Settled<SignedPayment>> {
+        self.request(ConfirmLeg { window, debtor }).await
+    }
+
+    /// Another bank's signed payment step: about a pair this bank is in, or a leg of a
+    /// window's netting plan.
     pub async fn receive_payment(&self, signed: SignedPayment) -> EngineResult<Settled<()>> {
         self.request(ReceivePayment { signed }).await
     }

@@ -365,3 +365,217 @@ async fn scheduled_windows_close_once_per_interval_at_every_bank() {
         assert_eq!(audit.settlement.disagreements, 0, "bank {}", i + 1);
     }
 }
+
+/// Window 1 paid by multilateral netting through the consoles, in Portuguese. Ana (Eleven)
+/// pays Dora (Automobili) R$ 300,00 and Beto (Secret) R$ 200,00; Dora pays Beto R$ 100,00. The
+/// plan: Eleven pays Automobili R$ 200,00 and Secret R$ 300,00. Eleven's operator pays its leg
+/// to Automobili with "Pagar (compensação multilateral)", Automobili's confirms it with
+/// "Confirmar recebimento"; once Secret confirms its leg too, Automobili's console shows every
+/// leg confirmed and every pair settled.
+#[tokio::test]
+async fn operators_pay_a_window_by_multilateral_netting_in_the_consoles_in_portuguese() {
+    use crate::browser::{click, fill, screenshot, start_browser, wait_for, wait_hydrated};
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (ana1, dora2, beto3) = (c.client(0), c.client(1), c.client(2));
+    open_ana_and_dora(&ana1, &dora2, "1.000,00").await;
+    assert_eq!(
+        beto3
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    // Dora pays from a deposit of her own (Ana's Pix is hers only once its decision arrives).
+    let (s, _) = dora2
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for (payer, key, amount) in [
+        (&ana1, DORA_CPF, "300,00"),
+        (&ana1, BETO_CPF, "200,00"),
+        (&dora2, BETO_CPF, "100,00"),
+    ] {
+        let (s, body) = pix(payer, key, amount).await;
+        assert_eq!(s, StatusCode::OK, "{key} {amount}: {body}");
+    }
+    let api = |i: usize, path: &'static str, body: serde_json::Value| {
+        let url = format!("{}/operator/settlement{path}", c.url(i));
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(OPERATOR_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    // Every decision delivered before the close, so that every bank cuts at the same point.
+    wait_until(
+        &c,
+        &[0, 1, 2, 3, 4],
+        "every decision delivered",
+        |statuses| {
+            statuses.iter().all(|s| {
+                s.audit
+                    .as_ref()
+                    .is_some_and(|a| a.prepared_transactions == 0)
+            })
+        },
+    )
+    .await;
+    let (s, closed) = api(0, "/close", serde_json::json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+
+    let driver = start_browser().await;
+    let b = &driver.browser;
+    b.set_window_size(1200, 2400).await.unwrap();
+    for i in [0, 1] {
+        b.goto(&format!("{}/operator", c.url(i))).await.unwrap();
+        wait_for(b, "//section[@id='operator-login']").await;
+        wait_hydrated(b).await;
+        fill(b, "token", OPERATOR_TOKEN).await;
+        click(
+            b,
+            "//section[@id='operator-login']//button[text()='Entrar']",
+        )
+        .await;
+        wait_for(b, "//section[@id='operator-console']").await;
+    }
+
+    // Eleven's console: its two legs, each with the netting button.
+    b.goto(&format!("{}/operator", c.url(0))).await.unwrap();
+    wait_hydrated(b).await;
+    let leg_to = |creditor: u8| {
+        format!("//article[@id='window-1']//section[contains(@class, 'netting')]//tr[@data-debtor='1' and @data-creditor='{creditor}']")
+    };
+    // The plan appears once every member's report is here (the page is read again until then).
+    let start = Instant::now();
+    while b
+        .find(fantoccini::Locator::XPath(&leg_to(3)))
+        .await
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < SETTLE_PATIENCE,
+            "no netting plan at Eleven"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.refresh().await.unwrap();
+        wait_hydrated(b).await;
+    }
+    wait_for(b, &format!("{}/td[contains(., 'R$ 200,00')]", leg_to(2))).await;
+    wait_for(b, &format!("{}/td[contains(., 'R$ 300,00')]", leg_to(3))).await;
+    click(
+        b,
+        &format!(
+            "{}//button[@data-leg-paid='2' and text()='Pagar (compensação multilateral)']",
+            leg_to(2)
+        ),
+    )
+    .await;
+    wait_for(
+        b,
+        "//section[@id='confirm' and contains(., 'compensação multilateral') and contains(., 'R$ 200,00')]",
+    )
+    .await;
+    click(b, "//button[@id='confirm-yes']").await;
+    wait_for(
+        b,
+        "//p[@id='outcome' and contains(., 'enviado a todos os bancos')]",
+    )
+    .await;
+    wait_for(
+        b,
+        &format!("{}//span[text()='Pago, aguardando confirmação']", leg_to(2)),
+    )
+    .await;
+    wait_for(
+        b,
+        "//p[contains(@class, 'netting-state') and contains(., 'compensação multilateral')]",
+    )
+    .await;
+    b.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    screenshot(b, "pt-operator-netting-paid").await;
+
+    // Automobili's console: the leg from Eleven, said paid, confirmed with its button; its
+    // pairs are paid by netting, not pair by pair.
+    b.goto(&format!("{}/operator", c.url(1))).await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(
+        b,
+        &format!("{}//span[text()='Devedor diz que pagou']", leg_to(2)),
+    )
+    .await;
+    wait_for(
+        b,
+        "//tr[@data-peer='3']//span[text()='Por compensação multilateral']",
+    )
+    .await;
+    click(
+        b,
+        &format!(
+            "{}//button[@data-leg-received='1' and text()='Confirmar recebimento']",
+            leg_to(2)
+        ),
+    )
+    .await;
+    wait_for(b, "//section[@id='confirm' and contains(., 'R$ 200,00')]").await;
+    click(b, "//button[@id='confirm-yes']").await;
+    wait_for(
+        b,
+        "//p[@id='outcome' and contains(., 'confirmado, assinado e enviado a todos os bancos')]",
+    )
+    .await;
+    wait_for(
+        b,
+        &format!("{}//span[text()='Recebimento confirmado']", leg_to(2)),
+    )
+    .await;
+    // One leg of two: nothing moved yet.
+    wait_for(
+        b,
+        "//section[@id='ring']//tr[@data-bank='1']/td[contains(., 'R$ 300,00')]",
+    )
+    .await;
+
+    // Eleven pays Secret's leg and Secret confirms it (their operators' API): the last leg.
+    let (s, body) = api(
+        0,
+        "/netting/paid",
+        serde_json::json!({"window": 1, "creditor": 3}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = api(
+        2,
+        "/netting/received",
+        serde_json::json!({"window": 1, "debtor": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    b.refresh().await.unwrap();
+    wait_hydrated(b).await;
+    wait_for(
+        b,
+        "//p[contains(@class, 'netting-state') and contains(., 'Todas as partes confirmadas')]",
+    )
+    .await;
+    for peer in [1, 3] {
+        wait_for(
+            b,
+            &format!("//tr[@data-peer='{peer}']//span[text()='Liquidado']"),
+        )
+        .await;
+    }
+    // Nothing owed any more, with either bank.
+    for peer in [1, 3] {
+        wait_for(
+            b,
+            &format!("//section[@id='ring']//tr[@data-bank='{peer}']/td[3][text()='R$ 0,00']"),
+        )
+        .await;
+    }
+    b.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    screenshot(b, "pt-operator-netting-settled").await;
+}

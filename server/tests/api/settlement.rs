@@ -70,13 +70,11 @@ async fn last_window(c: &Consortium, i: usize) -> u64 {
         .last_window
 }
 
-/// Waits until bank `i`'s operator list satisfies `done`. Reports travel once, when a bank
-/// closes a window; on a loaded box a call can time out, and then, as an operator would, every
-/// bank that closed `window` sends its report again (idempotent: the same report changes
-/// nothing) every two seconds.
-async fn until_list(c: &Consortium, i: usize, window: u64, done: impl Fn(&Value) -> bool) -> Value {
+/// Waits until bank `i`'s operator list satisfies `done`. Reports go to every member when a
+/// bank closes a window, and a call that fails (a timeout on a loaded box) is tried again in
+/// the background, so no operator needs to send them again.
+async fn until_list(c: &Consortium, i: usize, done: impl Fn(&Value) -> bool) -> Value {
     let start = std::time::Instant::now();
-    let mut resent = std::time::Instant::now();
     loop {
         let (_, list) = operator(c, i, "", None).await;
         if done(&list) {
@@ -87,14 +85,6 @@ async fn until_list(c: &Consortium, i: usize, window: u64, done: impl Fn(&Value)
             "bank {}: not reached: {list}",
             i + 1
         );
-        if resent.elapsed() > std::time::Duration::from_secs(2) {
-            for bank in 0..5 {
-                if last_window(c, bank).await >= window {
-                    operator(c, bank, "/close", Some(json!({ "window": window }))).await;
-                }
-            }
-            resent = std::time::Instant::now();
-        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -156,7 +146,7 @@ async fn a_bank_blocked_at_its_limit_pays_a_window_and_its_clients_pay_again() {
     );
     // Each bank's reports arrive as the others close; wait until bank 1 and 2 have all of them.
     for i in [0, 1] {
-        until_list(&c, i, 1, |list| {
+        until_list(&c, i, |list| {
             list["windows"][0]["reports"].as_array().map(Vec::len) == Some(4)
         })
         .await;
@@ -324,7 +314,7 @@ async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_l
 
     // Bank 2's own node closes window 1 too (another bank's report reaches it) and sends bank 1
     // its honest report: a second report signed by bank 2 for the window, kept beside the first.
-    let list = until_list(&c, 0, 1, |list| {
+    let list = until_list(&c, 0, |list| {
         list["windows"][0]["contradicting"].as_array().map(Vec::len) == Some(1)
     })
     .await;
@@ -347,10 +337,12 @@ async fn a_bank_that_signs_a_false_report_leaves_honest_books_balanced_and_its_l
     assert_books(&c).await;
 }
 
-/// A bank down when windows close misses them; once back, an operator sends it the windows
-/// again, in order (a bank closes only the window after its last), and it catches up.
+/// A bank down when windows close misses them. Once back, it gets them without an operator:
+/// every bank that could not reach it tries again in the background (a report for a window
+/// after its next is refused with a 409 and tried again), and it closes them in order. Without
+/// the retries, nothing would send them again, and bank 5 would stay at window 0.
 #[tokio::test]
-async fn a_bank_that_missed_windows_closes_them_when_they_are_sent_again_in_order() {
+async fn a_bank_down_at_the_close_gets_the_missed_windows_once_back_without_an_operator() {
     let mut c = Consortium::start_limited(&[], LIMIT).await;
     c.kill(4).await;
     for window in [1, 2] {
@@ -366,29 +358,204 @@ async fn a_bank_that_missed_windows_closes_them_when_they_are_sent_again_in_orde
         assert_eq!(missed.len(), 1, "{closed}");
         assert_eq!(missed[0]["bank"], 5);
     }
+    let down = std::time::Instant::now();
     c.restart(4).await;
-    assert_eq!(last_window(&c, 4).await, 0);
-    // Window 2 first: refused, nothing closed.
+    eprintln!("bank 5 back {:?} after the closes", down.elapsed());
+    // The retries run for about two minutes after each close (waits of 0,5 s doubling to 30 s).
+    let patience = std::time::Duration::from_secs(150);
+    loop {
+        let (_, list) = operator(&c, 0, "", None).await;
+        let has_5 = |w: &Value| {
+            w["reports"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["report"]["bank"] == 5))
+        };
+        let windows = list["windows"].as_array().cloned().unwrap_or_default();
+        if last_window(&c, 4).await == 2 && windows.len() == 2 && windows.iter().all(has_5) {
+            eprintln!(
+                "bank 5 closed windows 1 and 2, and bank 1 holds its reports, {:?} after the closes",
+                down.elapsed()
+            );
+            break;
+        }
+        assert!(
+            down.elapsed() < patience,
+            "bank 5 at window {}; bank 1: {list}",
+            last_window(&c, 4).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(operator(&c, 4, "", None).await.1["disagreements"], 0);
+    // Sending a window again is still possible, and changes nothing.
     let (s, sent) = operator(&c, 0, "/close", Some(json!({"window": 2}))).await;
     assert_eq!(s, StatusCode::OK, "{sent}");
-    let to_5 = |sent: &Value| {
+    assert!(
         sent["exchanged"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|e| e["bank"] == 5)
-            .unwrap()["error"]
-            .clone()
-    };
-    assert!(to_5(&sent).as_str().unwrap().contains("409"), "{sent}");
-    assert_eq!(last_window(&c, 4).await, 0);
-    for window in [1, 2] {
-        let (s, sent) = operator(&c, 0, "/close", Some(json!({ "window": window }))).await;
-        assert_eq!(s, StatusCode::OK, "{sent}");
-        assert!(to_5(&sent).is_null(), "{sent}");
-        assert_eq!(last_window(&c, 4).await, window);
-    }
+            .all(|e| e["error"].is_null()),
+        "{sent}"
+    );
     // A window never closed cannot be sent.
     let (s, _) = operator(&c, 0, "/close", Some(json!({"window": 9}))).await;
     assert_eq!(s, StatusCode::CONFLICT);
+}
+
+/// Window 1 paid by multilateral netting across five banks. Ana (bank 1) pays Dora (bank 2)
+/// R$ 300,00 and Beto (bank 3) R$ 200,00; Dora pays Beto R$ 100,00. Multilateral: bank 1 pays
+/// R$ 500,00, bank 2 receives R$ 200,00, bank 3 R$ 300,00; banks 4 and 5 nothing. The plan is
+/// two legs, both from bank 1 (bank 2 never pays its R$ 100,00 to bank 3 itself); the positions
+/// move at every bank only when both legs are confirmed, each pair by its agreed net.
+#[tokio::test]
+async fn a_window_paid_by_multilateral_netting_pays_each_pair_down_at_every_bank() {
+    let c = Consortium::start_limited(&[], LIMIT).await;
+    let (ana1, dora2, beto3) = (c.client(0), c.client(1), c.client(2));
+    open_ana_and_dora(&ana1, &dora2, "1.000,00").await;
+    assert_eq!(
+        beto3
+            .open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    // Dora pays from a deposit of her own (Ana's Pix is hers only once its decision arrives).
+    let (s, _) = dora2
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for (payer, key, amount) in [
+        (&ana1, DORA_CPF, "300,00"),
+        (&ana1, BETO_CPF, "200,00"),
+        (&dora2, BETO_CPF, "100,00"),
+    ] {
+        let (s, body) = pix(payer, key, amount).await;
+        assert_eq!(s, StatusCode::OK, "{key} {amount}: {body}");
+    }
+    quiet(&c).await;
+    let (s, closed) = operator(&c, 0, "/close", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+    // Every bank holds every report and the same plan.
+    let mut plans = Vec::new();
+    for i in 0..5 {
+        let list = until_list(&c, i, |list| !list["windows"][0]["netting"].is_null()).await;
+        assert_eq!(list["disagreements"], 0, "bank {}: {list}", i + 1);
+        plans.push(list["windows"][0]["netting"]["legs"].clone());
+    }
+    eprintln!(
+        "window 1's netting plan, the same at every bank:\n{}",
+        serde_json::to_string_pretty(&plans[0]).unwrap()
+    );
+    assert!(plans.iter().all(|p| *p == plans[0]), "{plans:?}");
+    let legs: Vec<(u64, u64, i64)> = plans[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["debtor"].as_u64().unwrap(),
+                l["creditor"].as_u64().unwrap(),
+                l["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(legs, vec![(1, 2, 20_000), (1, 3, 30_000)]);
+
+    // Bank 1 pays both legs; bank 2 confirms its own. Nothing moves yet, anywhere.
+    for creditor in [2, 3] {
+        let (s, paid) = operator(
+            &c,
+            0,
+            "/netting/paid",
+            Some(json!({"window": 1, "creditor": creditor})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{paid}");
+        assert_eq!(paid["payment"]["payment"]["netting"], true, "{paid}");
+        assert!(paid["undelivered"].is_null(), "{paid}");
+    }
+    // A leg that is not in the plan, and a leg confirmed by its debtor, are refused.
+    let (s, body) = operator(
+        &c,
+        1,
+        "/netting/paid",
+        Some(json!({"window": 1, "creditor": 3})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let (s, body) = operator(
+        &c,
+        0,
+        "/netting/received",
+        Some(json!({"window": 1, "debtor": 2})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let (s, received) = operator(
+        &c,
+        1,
+        "/netting/received",
+        Some(json!({"window": 1, "debtor": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{received}");
+    assert!(received["undelivered"].is_null(), "{received}");
+    // The window is paid by netting at bank 2 now: its bilateral steps are refused.
+    let (s, body) = operator(&c, 1, "/paid", Some(json!({"window": 1, "creditor": 3}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.as_str().unwrap().contains("netting"), "{body}");
+    for i in 0..5 {
+        let books = audit_of(&c.status(i).await.unwrap());
+        assert!(
+            books.positions.iter().all(|p| p.by_windows == 0),
+            "bank {}: {books:?}",
+            i + 1
+        );
+    }
+
+    // Bank 3 confirms the last leg: every bank moves every pair by its agreed net.
+    let (s, received) = operator(
+        &c,
+        2,
+        "/netting/received",
+        Some(json!({"window": 1, "debtor": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{received}");
+    assert!(received["undelivered"].is_null(), "{received}");
+    for i in 0..5 {
+        until_list(&c, i, |list| {
+            list["windows"][0]["netting"]["settled"] == true
+        })
+        .await;
+    }
+    // Bank 1 paid 2 and 3 what it owed each; bank 2 paid 3 its R$ 100,00 through the netting.
+    for (i, peer, paid) in [
+        (0, 2, -30_000),
+        (0, 3, -20_000),
+        (1, 1, 30_000),
+        (1, 3, -10_000),
+        (2, 1, 20_000),
+        (2, 2, 10_000),
+    ] {
+        assert_eq!(
+            position(&c, i, peer).await.by_windows,
+            paid,
+            "bank {} with {peer}",
+            i + 1
+        );
+    }
+    for i in 0..5 {
+        for peer in 1..=5u8 {
+            if usize::from(peer) != i + 1 {
+                let p = position(&c, i, peer).await;
+                assert_eq!(p.settled, p.by_windows, "bank {} with {peer}: {p:?}", i + 1);
+            }
+        }
+    }
+    assert_books(&c).await;
+    let (_, list) = operator(&c, 3, "", None).await;
+    eprintln!(
+        "window 1's netting at bank 4, which paid and received nothing:\n{}",
+        serde_json::to_string_pretty(&list["windows"][0]["netting"]).unwrap()
+    );
 }
