@@ -237,6 +237,8 @@ struct Sim {
     /// be exchanged once healed; and the windows cut by a close.
     reports: Vec<engine::settlement::SignedReport>,
     closes: u32,
+    /// Times an honest bank's books were checked balanced while the faults went on.
+    balance_checks: u32,
     /// Submissions that reused an id: (joined a running packet, answered from a stored decision,
     /// refused as another client's).
     reuses: (u32, u32, u32),
@@ -459,6 +461,7 @@ impl Sim {
             injected: (0, 0, 0, 0),
             reports: Vec::new(),
             closes: 0,
+            balance_checks: 0,
             key_ops: Vec::new(),
             allowed: BTreeSet::new(),
             accomplice: None,
@@ -2093,12 +2096,20 @@ impl Sim {
         out
     }
 
-    /// What the rogue owes honest bank `id`, settled and pending, is within its limit there.
+    /// What the rogue owes honest bank `id`, settled and pending, is within its limit there; and
+    /// its books balance (clients' money = deposits + opening + what peers owe + what settlement
+    /// windows paid), whatever is in flight and whichever windows are cut, reported or paid.
     async fn check_exposure(&mut self, id: BankId) {
         if id == self.rogue {
             return;
         }
         let audit = self.engine(id).unwrap().audit().await.unwrap();
+        assert!(
+            audit.balanced,
+            "bank {id}'s books do not balance at t={}: {:?}",
+            self.now, audit.books
+        );
+        self.balance_checks += 1;
         let owed = audit
             .books
             .positions
@@ -2628,7 +2639,7 @@ async fn run(seed: u64) {
          {} decisions found by asking other participants, {} parts given up without proof, \
          {equivocations} equivocations kept as evidence; \
          {windows} settlement windows ({closes} closed under faults), every honest pair agreeing, \
-         {paid_pairs} pair-windows paid (R$ {})",
+         {paid_pairs} pair-windows paid (R$ {}); books balanced at {} checks",
         sim.packets.len(),
         sim.deposits.values().sum::<i128>() / 100,
         sim.now,
@@ -2637,7 +2648,8 @@ async fn run(seed: u64) {
         sim.max_exposure / 100,
         sim.terminated,
         sim.expired,
-        paid_cents / 100
+        paid_cents / 100,
+        sim.balance_checks
     );
 }
 
