@@ -20,6 +20,9 @@
 #   BENCH_BANK_BIN=path      another bank-node binary (to compare two builds)
 #   BENCH_LOADGEN_BIN=path   another loadgen binary (likewise)
 #   BENCH_BANK_ENV="K=V .."  extra settings for the banks under load (e.g. TOKIO_WORKER_THREADS=1)
+#   BENCH_WAN="10,2,0.01"    inter-bank traffic through the WAN proxy (loadgen's wan-proxy): one-way
+#                            delay ms, jitter ms, loss; each bank's peers reach it on its inter-bank
+#                            port + 1000 (builds with INTERBANK_BIND_ADDR only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
@@ -35,7 +38,7 @@ out=${BENCH_OUT:-$CARGO_TARGET_DIR/bench}
 site=${SITE_DIR:-$CARGO_TARGET_DIR/site}
 cd "$root"
 
-echo "bench: building release binaries (bank-node, loadgen)"
+echo "bench: building release binaries (bank-node, loadgen, wan-proxy)"
 cargo build --release --locked -p server -p loadgen
 if [ ! -s "$site/asset-name" ]; then
   echo "bench: building the site assets"
@@ -100,10 +103,12 @@ stop_banks() {
   wait "${pids[@]}" 2>/dev/null || true
   pids=()
 }
+wan_pid=""
 cleanup() {
   local rc=$?
   trap - INT TERM EXIT
   stop_banks
+  if [ -n "$wan_pid" ]; then kill "$wan_pid" 2>/dev/null || true; wait "$wan_pid" 2>/dev/null || true; fi
   if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$failed" != 0 ] || [ "$rc" != 0 ]; then
     echo "bench: banks' data and logs kept in $work"
   else
@@ -112,6 +117,22 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup INT TERM EXIT
+
+# The WAN: a proxy in front of each bank's inter-bank listener, which the membership file names.
+if [ -n "${BENCH_WAN:-}" ]; then
+  [ "$own_listener" = 1 ] || { echo "bench: BENCH_WAN needs a build with INTERBANK_BIND_ADDR" >&2; exit 1; }
+  IFS=, read -r wan_delay wan_jitter wan_loss <<< "$BENCH_WAN"
+  routes=()
+  for id in 1 2 3 4 5; do
+    ib=${interbank_ports[$((id-1))]}
+    routes+=(--route "127.0.0.1:$((ib + 1000))=127.0.0.1:$ib")
+  done
+  "$CARGO_TARGET_DIR/release/wan-proxy" "${routes[@]}" --delay-ms "${wan_delay:-10}" \
+    --jitter-ms "${wan_jitter:-2}" --loss "${wan_loss:-0.01}" 2> "$work/wan-proxy.log" &
+  wan_pid=$!
+  for i in $(seq 1 50); do grep -q "routes" "$work/wan-proxy.log" && break; sleep 0.1; done
+  echo "bench: inter-bank traffic through the WAN proxy: $(cat "$work/wan-proxy.log")"
+fi
 
 # Starts the five banks with data under $work/$1 and any extra VAR=value settings after it.
 start_banks() {
@@ -125,6 +146,7 @@ start_banks() {
     for id in 1 2 3 4 5; do
       local peer_url=${urls[$((id-1))]}
       [ "$own_listener" = 1 ] && peer_url="http://127.0.0.1:${interbank_ports[$((id-1))]}"
+      [ -n "${BENCH_WAN:-}" ] && peer_url="http://127.0.0.1:$((${interbank_ports[$((id-1))]} + 1000))"
       specs+=("$id,$(demo_name $id),$peer_url,${urls[$((id-1))]},$(ensure_key "$bank_bin" "$dir/bank-$id/bank.key")")
     done
     write_membership "$dir/membership.json" 100000000000000 "${specs[@]}"
