@@ -424,6 +424,8 @@ struct State {
     schedules: crate::schedule::Schedules,
     /// Charges (cobranças) of this bank's clients.
     charges: crate::charges::Charges,
+    /// Each client's receivers to pay again (recent and favourites).
+    contacts: crate::contacts::AddressBook,
     key_codes: crate::key_codes::KeyCodes,
     /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
     /// account it is at, until when). In memory, like codes: a restart asks the owner again.
@@ -481,6 +483,9 @@ impl State {
         let charges = store
             .load_charges()
             .map_err(|e| format!("loading charges: {e}"))?;
+        let contacts = store
+            .load_contacts()
+            .map_err(|e| format!("loading receivers to pay again: {e}"))?;
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
@@ -501,6 +506,7 @@ impl State {
             windows,
             schedules,
             charges,
+            contacts,
             key_codes: Default::default(),
             port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
@@ -563,6 +569,7 @@ impl State {
         let settlement = self.windows.take_changes();
         let schedules = self.schedules.take_changes();
         let charges = self.charges.take_changes();
+        let contacts = self.contacts.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
@@ -572,6 +579,7 @@ impl State {
             settlement: &settlement,
             schedules: &schedules,
             charges: &charges,
+            contacts: &contacts,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
@@ -581,6 +589,7 @@ impl State {
             && settlement.is_empty()
             && schedules.is_empty()
             && charges.is_empty()
+            && contacts.is_empty()
         {
             true
         } else {
@@ -664,6 +673,10 @@ impl State {
             Ok(charges) => self.charges = charges,
             Err(e) => panic!("cannot reload charges after a failed commit: {e}"),
         }
+        match self.store.load_contacts() {
+            Ok(contacts) => self.contacts = contacts,
+            Err(e) => panic!("cannot reload receivers after a failed commit: {e}"),
+        }
     }
 
     fn execute(&mut self, command: Command, now: i64) {
@@ -701,6 +714,7 @@ fn store_error(e: rusqlite::Error) -> EngineError {
 mod accounts;
 mod charges;
 mod consents;
+mod contacts;
 pub mod decisions;
 mod keys;
 mod limits;

@@ -9,9 +9,10 @@ use crate::api::{
     RevokeConsent,
 };
 use crate::i18n::{t, t_string, td_string, use_i18n};
-use crate::pages::{error_banner, field_error, last_result};
+use crate::pages::{error_banner, field_error, last_result, masked_into};
 use domain::consent::{ConsentStatus, ConsentView};
 use domain::dto::BankInfo;
+use domain::input::Mask;
 use domain::Cents;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_query_map, use_url};
@@ -145,12 +146,13 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                 <input type="hidden" name="account" value=account/>
                 <input type="hidden" name="state" value=state/>
                 <label>{t!(i18n, consent.per_packet)}
-                    <input name="per_packet" inputmode="decimal" placeholder="500,00" required maxlength="40"
-                        bind:value=per_packet/>
+                    <input name="per_packet" inputmode="decimal" placeholder="R$ 500,00" required maxlength="40"
+                        prop:value=move || per_packet.get() on:input=masked_into(Mask::Amount, per_packet)/>
                 </label>
                 {field_error(value, "per_packet")}
                 <label>{t!(i18n, consent.daily)}
-                    <input name="daily" inputmode="decimal" placeholder="1.000,00" maxlength="40" bind:value=daily/>
+                    <input name="daily" inputmode="decimal" placeholder="R$ 1.000,00" maxlength="40"
+                        prop:value=move || daily.get() on:input=masked_into(Mask::Amount, daily)/>
                 </label>
                 {field_error(value, "daily")}
                 <label>{t!(i18n, consent.until)}

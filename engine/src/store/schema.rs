@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 13;
+pub(super) const SCHEMA_VERSION: i64 = 14;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -258,6 +258,14 @@ CREATE TABLE charges (
     body       TEXT    NOT NULL
 );";
 
+/// Added by schema version 14 (issue 27): each account's receivers to pay again, the recent
+/// ones and the favourites (`domain::contacts::Contacts`), kept whole as JSON.
+const CONTACTS_14: &str = "
+CREATE TABLE pix_contacts (
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+    body       TEXT    NOT NULL
+);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -276,7 +284,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {SETTLEMENT_10}
 {RETURNS_11}
 {EVERYDAY_12}
-{CHARGES_13}"
+{CHARGES_13}
+{CONTACTS_14}"
     )
 }
 
@@ -330,7 +339,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 12] = [
+    let steps: [(i64, String); 13] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -343,6 +352,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (10, RETURNS_11.to_string()),
         (11, EVERYDAY_12.to_string()),
         (12, CHARGES_13.to_string()),
+        (13, CONTACTS_14.to_string()),
     ];
     match version {
         0 => Some(schema()),

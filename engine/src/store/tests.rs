@@ -183,6 +183,7 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
                    ALTER TABLE entries DROP COLUMN returned_for;
                    ALTER TABLE entries DROP COLUMN deposit_method;
                    DROP TABLE charges;
+                   DROP TABLE pix_contacts;
                    PRAGMA user_version = 7;"#
             ))
             .unwrap();

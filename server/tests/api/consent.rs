@@ -380,3 +380,59 @@ async fn login_returns_only_to_a_page_of_this_bank() {
 fn now_ms() -> i64 {
     engine::wall_clock_ms()
 }
+
+/// Issue 27: favourites come from a lookup, are bounded, and bad input changes nothing; a Pix
+/// sent makes its receiver the newest recent one.
+#[tokio::test]
+async fn favourites_and_recent_receivers_are_kept_by_the_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    let (ana, beto) = (bank.client(), bank.client());
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = ana
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = ana
+        .call(
+            "send_pix",
+            &[
+                ("key", "111.444.777-35"),
+                ("amount", "R$ 1,50"),
+                ("tx_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let dash = ana.dashboard().await;
+    assert_eq!(
+        dash["contacts"]["recent"],
+        json!([{ "key": "11144477735", "key_shown": "***.444.777-**", "name": "Beto R.",
+                 "document": "***.444.777-**", "bank": 1 }])
+    );
+    for (key, expected) in [
+        ("<script>", StatusCode::BAD_REQUEST),
+        ("", StatusCode::BAD_REQUEST),
+        ("nobody@example.com", StatusCode::NOT_FOUND),
+    ] {
+        let (s, body) = ana.call("add_favourite", &[("key", key)]).await;
+        assert_eq!(s, expected, "{key}: {body}");
+    }
+    assert_eq!(ana.dashboard().await["contacts"]["favourites"], json!([]));
+    let (s, body) = ana.call("add_favourite", &[("key", BETO_CPF)]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["favourites"][0]["name"], "Beto R.");
+    let (s, body) = ana
+        .call("remove_favourite", &[("key", "11144477735")])
+        .await;
+    assert_eq!((s, body["favourites"].clone()), (StatusCode::OK, json!([])));
+}
