@@ -44,7 +44,9 @@ use serde::{Deserialize, Serialize};
 /// reserves with the credit (a charge is paid once).
 /// Version 11: a vote may refuse a credit with `Refusal::SettlementOverdue` (the payer's bank is
 /// past its deadline to pay a settlement window), which a bank of version 10 could not read.
-pub const PROTOCOL_VERSION: u16 = 11;
+/// Version 12: the bank holding the money asks the asking bank who holds the account a link is
+/// for ([`Route::LinkHolder`]), to name it on the consent page.
+pub const PROTOCOL_VERSION: u16 = 12;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,10 +82,13 @@ pub enum Route {
     /// Body [`ChargeMsg`], answer `Option<domain::charge::ChargeInfo>`: what a charge of the
     /// receiver's is (its amount, description, status and receiver), for a payer.
     Charge,
+    /// Body [`HolderMsg`], answer `Option<domain::consent::LinkHolder>`: who holds the account
+    /// a link waiting at the receiver is for, told only to the bank the link was started with.
+    LinkHolder,
 }
 
 impl Route {
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 14] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
@@ -97,6 +102,7 @@ impl Route {
         Route::SettlementReport,
         Route::SettlementPayment,
         Route::Charge,
+        Route::LinkHolder,
     ];
 
     pub fn path(self) -> &'static str {
@@ -114,6 +120,7 @@ impl Route {
             Route::SettlementReport => "/interbank/settlement/report",
             Route::SettlementPayment => "/interbank/settlement/payment",
             Route::Charge => "/interbank/charge",
+            Route::LinkHolder => "/interbank/consent/holder",
         }
     }
 }
@@ -202,6 +209,11 @@ impl Call for ChargeMsg {
     type Answer = Option<domain::charge::ChargeInfo>;
 }
 
+impl Call for HolderMsg {
+    const ROUTE: Route = Route::LinkHolder;
+    type Answer = Option<domain::consent::LinkHolder>;
+}
+
 impl Call for crate::directory::PortRequest {
     const ROUTE: Route = Route::PortPermit;
     type Answer = PortPermitAnswer;
@@ -279,6 +291,15 @@ pub struct AccountAnswer {
 pub struct RedeemMsg {
     pub code: String,
     pub grantee: AccountId,
+}
+
+/// The bank holding the money asks who holds `account` at the receiver, for the link `state`
+/// that account started with it (carried by the browser to the consent page). Bounded: a
+/// state is at most 64 characters, checked when the body is read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderMsg {
+    pub state: String,
+    pub account: AccountId,
 }
 
 /// A payer's bank asks about charge `charge` (the id is checked when the body is read).
@@ -431,6 +452,7 @@ mod tests {
             Route::SettlementReport => <crate::settlement::SignedReport as Call>::ROUTE,
             Route::SettlementPayment => <crate::settlement::SignedPayment as Call>::ROUTE,
             Route::Charge => ChargeMsg::ROUTE,
+            Route::LinkHolder => HolderMsg::ROUTE,
         }
     }
 
@@ -551,6 +573,7 @@ mod tests {
             Route::SettlementReport,
             Route::SettlementPayment,
             Route::Charge,
+            Route::LinkHolder,
         ];
         assert!(variants.iter().all(|v| Route::ALL.contains(v)));
         assert_eq!(variants.len(), Route::ALL.len());

@@ -109,7 +109,20 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
     let summary = {
         let grantee = grantee.clone();
         let (grantee_account, mine) = (asked.grantee_account, asked.account);
+        let holder = asked.grantee_holder.clone();
         move || {
+            // The account, with its holder when the asking bank named it.
+            let grantee_account = match &holder {
+                Some(h) => t_string!(
+                    i18n,
+                    consent.account_of,
+                    account = grantee_account,
+                    holder = h.name.clone(),
+                    document = h.document.clone()
+                )
+                .to_string(),
+                None => grantee_account.to_string(),
+            };
             let per = Cents::parse_amount(&per_packet.get())
                 .map(Cents::to_brl)
                 .unwrap_or_else(|_| t_string!(i18n, consent.limit_you_set).to_string());
@@ -127,7 +140,7 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
             t_string!(
                 i18n,
                 consent.summary,
-                grantee_account = grantee_account,
+                grantee_account = grantee_account.clone(),
                 grantee = grantee.clone(),
                 mine = mine,
                 per = per,
@@ -160,7 +173,7 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                         bind:value=expires/>
                 </label>
                 {field_error(value, "expires")}
-                <p class="confirm" id="consent-summary">{summary}</p>
+                <p class="confirm" id="consent-summary" data-holder=asked.grantee_holder.as_ref().map(|h| h.name.clone())>{summary}</p>
                 <label>{t!(i18n, consent.password)}
                     <input type="password" name="password" required autocomplete="current-password" maxlength="512"/>
                 </label>

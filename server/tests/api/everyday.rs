@@ -181,15 +181,18 @@ async fn value_of(b: &fantoccini::Client, xpath: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Issue 27's pay-again and masks, in Portuguese at 390 px and 1280 px, five banks:
+/// Issue 27's last client-facing items, in Portuguese at 390 px and 1280 px, five banks:
 /// - masked inputs: at sign-up (Automobili) a CPF and a phone typed as digits read
 ///   `529.982.247-25` and `(21) 99876-5432`, an amount `R$ 1.234,5`, and the bank takes them;
 /// - pay again: after a Pix to Beto (Secret) and one to Dora (Eleven), both are recent
 ///   receivers (names masked), Beto saved as a favourite; with an amount typed, one tap on Beto
-///   opens the review, which takes the focus, and "Confirmar Pix" sends it.
-/// Screenshots `pt-mascaras-*`, `pt-pagar-de-novo-*`.
+///   opens the review, which takes the focus, and "Confirmar Pix" sends it;
+/// - the consent screen at Automobili names who holds the Eleven account that will draw (its
+///   name masked and its document masked, asked of Eleven over the signed channel).
+/// Screenshots `pt-mascaras-*`, `pt-pagar-de-novo-*`, `pt-consentimento-titular`.
 #[tokio::test]
-async fn pay_again_in_two_taps_with_masked_inputs() {
+async fn pay_again_in_two_taps_masked_inputs_and_the_consent_names_the_holder() {
+    use crate::browser::{fill_at, select_at};
     let c = Consortium::start(&[]).await;
     let dora_cpf = domain::Cpf::completing(222_333_444).unwrap().to_string();
     for (i, name, cpf, email) in [
@@ -345,6 +348,26 @@ async fn pay_again_in_two_taps_with_masked_inputs() {
     click(b, "//button[@aria-label='Remover Beto R. dos favoritos']").await;
     wait_for(b, "//p[@id='favourite-removed']").await;
 
+    // The consent at Automobili names who will draw: Ana's Eleven account, masked.
+    b.set_window_size(390, 844).await.unwrap();
+    select_at(b, "//form[@id='link-form']//select[@name='bank']", "2").await;
+    click(b, "//button[text()='Vincular conta']").await;
+    wait_for(b, "//html[@data-bank='2']//section[@id='consent']").await;
+    wait_hydrated(b).await;
+    fill_at(b, "//input[@name='per_packet']", "300").await;
+    wait_for(
+        b,
+        "//p[@id='consent-summary' and @data-holder='Ana L.' and contains(., 'de Ana L. (***.982.247-**) no Eleven') and contains(., 'R$ 300,00')]",
+    )
+    .await;
+    overflows.extend(sideways(b, "consent, holder named").await);
+    b.execute(
+        "document.getElementById('consent-summary').scrollIntoView({ block: 'center' });",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(b, "pt-consentimento-titular").await;
     assert!(overflows.is_empty(), "{overflows:#?}");
     driver.browser.close().await.unwrap();
 }
