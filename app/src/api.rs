@@ -5,6 +5,7 @@
 //! - `accounts`: sign-up, login, logout;
 //! - `banks`: this bank, and the consortium's banks with their status;
 //! - `dashboard`: the dashboard's data;
+//! - `contacts`: receivers to pay again (recent ones and favourites);
 //! - `money`: deposit, who a key pays, Pix, Pix packets and their progress;
 //! - [`keys`]: the client's Pix keys;
 //! - [`codes`]: Pix by code: the codes to receive (QR and "copia e cola"), paying a pasted code;
@@ -22,6 +23,7 @@ mod banks;
 pub mod charges;
 pub mod codes;
 mod consent;
+mod contacts;
 mod dashboard;
 pub mod export;
 pub mod keys;
@@ -42,6 +44,7 @@ pub use charges::{
 };
 pub use codes::{pay_code, read_code, receive_codes, PayCode, ReadCode, ReceiveCodes};
 pub use consent::*;
+pub use contacts::*;
 pub use dashboard::*;
 pub use keys::{
     confirm_key, delete_key, get_keys, request_key, AllowPort, ConfirmKey, DeleteKey, GetKeys,

@@ -158,3 +158,25 @@ mod tests {
         assert!(serde_json::from_str::<ConsentId>("\"abcdefghijklmnopqrstuvw!\"").is_err());
     }
 }
+
+/// Who holds the account that asks to draw on a client's account at another bank, as the
+/// consent page names it: each holder's name masked (`Ana L.`; a company's in full), the first
+/// holder's document masked. Told by the asking bank, only for a link its client started with
+/// the bank that asks (see `engine::wire::HolderMsg`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkHolder {
+    pub name: String,
+    pub document: String,
+}
+
+impl LinkHolder {
+    /// The most a bank's answer may carry: two holders' names at their longest, a document.
+    pub const NAME_MAX_CHARS: usize = 2 * crate::input::NAME_MAX_CHARS + 3;
+    pub const DOCUMENT_MAX_CHARS: usize = 18;
+
+    /// Whether an answer from another bank is within those bounds (else it is not shown).
+    pub fn plausible(&self) -> bool {
+        (1..=Self::NAME_MAX_CHARS).contains(&self.name.chars().count())
+            && (1..=Self::DOCUMENT_MAX_CHARS).contains(&self.document.chars().count())
+    }
+}

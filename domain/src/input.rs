@@ -133,8 +133,202 @@ pub fn holder_tax_id(text: &str, company: bool) -> Result<TaxId, InputError> {
     }
 }
 
+/// A mask that rewrites a field as the client types it (the browser applies it once the page is
+/// interactive; the bank parses whatever arrives, masked or not). A mask never changes what the
+/// field means to the bank's parser: the masked text parses to what the typed text did (or to
+/// something, where the typed text did not parse yet, such as `12.` becoming `R$ 12,`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// A CPF as `000.000.000-00`, a CNPJ (more than 11 digits) as `00.000.000/0000-00`.
+    Document,
+    /// A Brazilian phone as `(21) 99876-5432` (a landline `(21) 3456-7890`); a leading `+55` or
+    /// `55` before 12 or more digits is the country code and goes.
+    Phone,
+    /// An amount in reais as `R$ 1.234,56`: the comma is the decimal separator, dots group
+    /// thousands; a last dot the client typed, followed by at most two digits, stays as typed
+    /// (a decimal point, as [`crate::Cents::parse_amount`] reads it, unless a third digit makes
+    /// it a group), except while the client deletes.
+    Amount,
+}
+
+/// Most digits an amount's whole reais keep (beyond the largest amount, so that the bank, not
+/// the mask, says it is too large).
+const AMOUNT_DIGITS_MAX: usize = 13;
+
+impl Mask {
+    /// `typed` rewritten; `deleting`: the client just deleted (then the dots are taken as the
+    /// grouping this mask wrote, never as a decimal point).
+    pub fn apply(self, typed: &str, deleting: bool) -> String {
+        match self {
+            Mask::Document => mask_document(typed),
+            Mask::Phone => mask_phone(typed),
+            Mask::Amount => mask_amount(typed, deleting),
+        }
+    }
+}
+
+fn digits(text: &str, max: usize) -> String {
+    text.chars()
+        .filter(char::is_ascii_digit)
+        .take(max)
+        .collect()
+}
+
+/// `digits` with `separators[i]` put before the digit at position `at[i]`, when there is one.
+fn place(digits: &str, marks: &[(usize, &str)]) -> String {
+    let mut out = String::with_capacity(digits.len() + 8);
+    for (i, c) in digits.chars().enumerate() {
+        if let Some((_, mark)) = marks.iter().find(|(at, _)| *at == i) {
+            out.push_str(mark);
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn mask_document(typed: &str) -> String {
+    let d = digits(typed, 14);
+    if d.len() <= 11 {
+        place(&d, &[(3, "."), (6, "."), (9, "-")])
+    } else {
+        place(&d, &[(2, "."), (5, "."), (8, "/"), (12, "-")])
+    }
+}
+
+fn mask_phone(typed: &str) -> String {
+    let t = typed.trim_start();
+    let mut d: String = t.chars().filter(char::is_ascii_digit).collect();
+    if (t.starts_with('+') || d.len() > 11) && d.starts_with("55") {
+        d = d[2..].to_string();
+    }
+    let d: String = d.chars().take(11).collect();
+    if d.is_empty() {
+        return String::new();
+    }
+    let dash = if d.len() == 11 { 7 } else { 6 };
+    let body = place(&d, &[(2, ") "), (dash, "-")]);
+    format!("({body}")
+}
+
+fn mask_amount(typed: &str, deleting: bool) -> String {
+    let t = typed.trim();
+    let t = t.strip_prefix("R$").unwrap_or(t).trim();
+    // The whole reais, and what follows them: a decimal comma and its digits, or a last dot the
+    // client typed that may yet be a decimal point (`12.5`) or the start of a group (`1.234`):
+    // kept as typed until a third digit after it shows it was a group.
+    let (whole, tail) = match t.split_once(',') {
+        Some((w, f)) => (w, Some((',', f))),
+        None => match t.rfind('.') {
+            Some(dot)
+                if !deleting && t[dot + 1..].chars().filter(char::is_ascii_digit).count() < 3 =>
+            {
+                (&t[..dot], Some(('.', &t[dot + 1..])))
+            }
+            _ => (t, None),
+        },
+    };
+    let whole = digits(whole, usize::MAX);
+    let whole: String = whole
+        .trim_start_matches('0')
+        .chars()
+        .take(AMOUNT_DIGITS_MAX)
+        .collect();
+    let tail = tail.map(|(mark, f)| (mark, digits(f, 2)));
+    if whole.is_empty() && tail.is_none() {
+        return if t.contains('0') {
+            "R$ 0".to_string()
+        } else {
+            String::new()
+        };
+    }
+    let whole = if whole.is_empty() {
+        "0".to_string()
+    } else {
+        whole
+    };
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    match tail {
+        Some((mark, f)) => format!("R$ {grouped}{mark}{f}"),
+        None => format!("R$ {grouped}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn masks_documents_phones_and_amounts_as_typed() {
+        let doc = |t| Mask::Document.apply(t, false);
+        assert_eq!(doc("1234"), "123.4");
+        assert_eq!(doc("52998224725"), "529.982.247-25");
+        assert_eq!(doc("529.982.247-25"), "529.982.247-25");
+        assert_eq!(doc("112223330001810"), "11.222.333/0001-81");
+        assert_eq!(doc("abc"), "");
+        let phone = |t| Mask::Phone.apply(t, false);
+        assert_eq!(phone("21"), "(21");
+        assert_eq!(phone("2199"), "(21) 99");
+        assert_eq!(phone("21998765432"), "(21) 99876-5432");
+        assert_eq!(phone("2134567890"), "(21) 3456-7890");
+        assert_eq!(phone("+55 21 99876-5432"), "(21) 99876-5432");
+        assert_eq!(phone("5521998765432"), "(21) 99876-5432");
+        let amount = |t| Mask::Amount.apply(t, false);
+        assert_eq!(amount("1"), "R$ 1");
+        assert_eq!(amount("1234"), "R$ 1.234");
+        assert_eq!(amount("R$ 1.2345"), "R$ 12.345");
+        assert_eq!(amount("1234,5"), "R$ 1.234,5");
+        assert_eq!(amount("1234,567"), "R$ 1.234,56");
+        assert_eq!(amount("12.5"), "R$ 12.5");
+        assert_eq!(amount("12."), "R$ 12.");
+        assert_eq!(amount("R$ 1.234.5"), "R$ 1.234.5");
+        assert_eq!(amount("R$ 1.234.567"), "R$ 1.234.567");
+        assert_eq!(amount(",5"), "R$ 0,5");
+        assert_eq!(amount("0"), "R$ 0");
+        assert_eq!(amount(""), "");
+        assert_eq!(amount("R$ "), "");
+        // Deleting the last digit of `R$ 1.234` leaves grouping, not a decimal point.
+        assert_eq!(Mask::Amount.apply("R$ 1.23", true), "R$ 123");
+    }
+
+    #[test]
+    fn a_masked_field_parses_as_it_was_typed() {
+        use crate::Cents;
+        for typed in [
+            "150,00",
+            "1234.56",
+            "12.5",
+            "1.234,56",
+            "R$ 99",
+            "0,5",
+            "1000000",
+            "1.234.567,89",
+            "25",
+        ] {
+            let mut field = String::new();
+            for c in typed.chars() {
+                field.push(c);
+                field = Mask::Amount.apply(&field, false);
+            }
+            assert_eq!(
+                Cents::parse_amount(&field),
+                Cents::parse_amount(typed),
+                "{typed} became {field}"
+            );
+        }
+        for typed in ["529.982.247-25", "52998224725", "11.222.333/0001-81"] {
+            let masked = Mask::Document.apply(typed, false);
+            assert_eq!(TaxId::parse(&masked), TaxId::parse(typed));
+        }
+        for typed in ["(21) 99876-5432", "21998765432", "+55 21 99876-5432"] {
+            let masked = Mask::Phone.apply(typed, false);
+            assert_eq!(phone(&masked), phone(typed));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`brcode`]: [`BrCode`], a Pix payment request as QR code or "copia e cola" text (EMV MPM).
 //! - [`charge`]: charges (cobrança imediata): [`charge::ChargeId`], their status and limits.
+//! - [`contacts`]: receivers to pay again (recent and favourites), names masked.
 //! - [`money`]: [`Cents`], the only representation of money, and BRL parsing/formatting.
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
 //! - [`pix_key`]: [`PixKey`], every kind of Pix key (CPF, CNPJ, e-mail, phone, random).
@@ -21,6 +22,7 @@
 pub mod brcode;
 pub mod charge;
 pub mod consent;
+pub mod contacts;
 pub mod dto;
 pub mod ids;
 pub mod input;

@@ -64,7 +64,7 @@ impl Cents {
     }
 
     /// Parses an amount as a client types it and checks the per-operation limits.
-    /// Accepts `1234,56`, `1.234,56`, `R$ 1.234,56`, `1234.56`, `1234`, `0,5`.
+    /// Accepts `1234,56`, `1.234,56`, `R$ 1.234,56`, `1234.56`, `1.234.56`, `1234`, `0,5`.
     /// Rejects negatives, zero, more than two decimals, letters, and amounts over [`MAX_OPERATION`].
     pub fn parse_amount(text: &str) -> Result<Cents, MoneyError> {
         let cents = parse_cents(text)?;
@@ -107,9 +107,9 @@ impl fmt::Display for Cents {
     }
 }
 
-/// Text to cents. Comma is the decimal separator; dots group thousands. For convenience a lone dot
-/// followed by one or two digits (`12.5`, `1234.56`) is read as a decimal point, since no grouping
-/// leaves fewer than three digits after a dot.
+/// Text to cents. Comma is the decimal separator; dots group thousands. For convenience a last dot
+/// followed by one or two digits (`12.5`, `1234.56`, `1.234.56`) is read as a decimal point, since
+/// no grouping leaves fewer than three digits after a dot.
 fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     let trimmed = text.trim();
     let trimmed = trimmed.strip_prefix("R$").unwrap_or(trimmed).trim();
@@ -164,6 +164,11 @@ fn split_decimal(text: &str) -> Result<(&str, &str), MoneyError> {
         if text.matches('.').count() == 1 && !after.is_empty() && after.len() != 3 {
             return Ok((&text[..dot], after));
         }
+        // Dots grouping the reais, then a decimal point (`1.234.56`, as the amount mask leaves
+        // `1234.56` typed digit by digit): no group has one or two digits, so it is no group.
+        if (1..=2).contains(&after.len()) {
+            return Ok((&text[..dot], after));
+        }
     }
     Ok((text, ""))
 }
@@ -195,6 +200,7 @@ mod tests {
         let cases = [
             ("1234,56", 123_456),
             ("1.234,56", 123_456),
+            ("1.234.56", 123_456),
             ("R$ 1.234,56", 123_456),
             ("1234.56", 123_456),
             ("12.5", 1_250),

@@ -424,6 +424,14 @@ impl Consents {
         Ok(state)
     }
 
+    /// Whether `state` is a live link of `account` started for `bank` (it stays, for the
+    /// return): what lets this bank name the account's holder to that bank.
+    pub fn state_is(&self, state: &str, account: AccountId, bank: BankId, now_ms: i64) -> bool {
+        self.states
+            .get(state)
+            .is_some_and(|s| s.account == account && s.bank == bank && s.expires_ms > now_ms)
+    }
+
     /// The return of `account`'s link with `state` (once): the bank it was started for.
     pub fn take_state(
         &mut self,

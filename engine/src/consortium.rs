@@ -98,6 +98,16 @@ pub trait Consortium: Send + Sync + 'static {
         account: AccountId,
     ) -> BoxFuture<'_, EngineResult<Grant>>;
 
+    /// Who bank `bank` says holds its account `account`, for the link `state` that account
+    /// started with this bank; `None` when it does not say (no such link, no answer in time,
+    /// an answer out of bounds): the consent page then shows the account without a name.
+    fn link_holder(
+        &self,
+        bank: BankId,
+        account: AccountId,
+        state: String,
+    ) -> BoxFuture<'_, Option<domain::consent::LinkHolder>>;
+
     /// Where a browser reaches bank `bank`'s app (the membership file's public URL).
     fn public_url(&self, bank: BankId) -> Option<String>;
 

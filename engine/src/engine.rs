@@ -427,6 +427,8 @@ struct State {
     schedules: crate::schedule::Schedules,
     /// Charges (cobranças) of this bank's clients.
     charges: crate::charges::Charges,
+    /// Each client's receivers to pay again (recent and favourites).
+    contacts: crate::contacts::AddressBook,
     key_codes: crate::key_codes::KeyCodes,
     /// Moves of this bank's keys their owners allowed: key -> (the bank it may move to, the
     /// account it is at, until when). In memory, like codes: a restart asks the owner again.
@@ -486,6 +488,9 @@ impl State {
         let charges = store
             .load_charges()
             .map_err(|e| format!("loading charges: {e}"))?;
+        let contacts = store
+            .load_contacts()
+            .map_err(|e| format!("loading receivers to pay again: {e}"))?;
         let snapshot = Arc::new(RwLock::new(Snapshot {
             audit: audit_of(&ledger, 0, 0),
             store_failing_since_ms: None,
@@ -507,6 +512,7 @@ impl State {
             window_tags,
             schedules,
             charges,
+            contacts,
             key_codes: Default::default(),
             port_allowed: HashMap::new(),
             sessions: Arc::new(RwLock::new(sessions)),
@@ -570,6 +576,7 @@ impl State {
         let settlement_cut = self.windows.take_cut_change();
         let schedules = self.schedules.take_changes();
         let charges = self.charges.take_changes();
+        let contacts = self.contacts.take_changes();
         let batch = crate::store::Batch {
             ledger: &changes,
             sessions: &sessions,
@@ -580,6 +587,7 @@ impl State {
             settlement_cut,
             schedules: &schedules,
             charges: &charges,
+            contacts: &contacts,
         };
         let durable = if changes.is_empty()
             && sessions.is_empty()
@@ -590,6 +598,7 @@ impl State {
             && settlement_cut.is_none()
             && schedules.is_empty()
             && charges.is_empty()
+            && contacts.is_empty()
         {
             true
         } else {
@@ -679,6 +688,10 @@ impl State {
             Ok(charges) => self.charges = charges,
             Err(e) => panic!("cannot reload charges after a failed commit: {e}"),
         }
+        match self.store.load_contacts() {
+            Ok(contacts) => self.contacts = contacts,
+            Err(e) => panic!("cannot reload receivers after a failed commit: {e}"),
+        }
     }
 
     fn execute(&mut self, command: Command, now: i64) {
@@ -716,6 +729,7 @@ fn store_error(e: rusqlite::Error) -> EngineError {
 mod accounts;
 mod charges;
 mod consents;
+mod contacts;
 pub mod decisions;
 mod keys;
 mod limits;

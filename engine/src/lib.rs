@@ -34,6 +34,7 @@ pub mod budget;
 pub mod charges;
 pub mod consent;
 pub mod consortium;
+pub mod contacts;
 pub mod coordinator;
 pub mod directory;
 pub mod engine;

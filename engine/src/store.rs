@@ -49,6 +49,8 @@ pub struct Batch<'a> {
     pub schedules: &'a [Scheduled],
     /// Charges created, changed or forgotten.
     pub charges: &'a [crate::charges::ChargeChange],
+    /// Accounts' receivers to pay again, each account's written whole.
+    pub contacts: &'a [(AccountId, domain::contacts::Contacts)],
 }
 
 /// A session row as restored at start-up.
@@ -486,7 +488,36 @@ impl Store {
                 }
             }
         }
+        for (account, book) in batch.contacts {
+            let body = serde_json::to_string(book).expect("receivers serialise");
+            tx.prepare_cached(
+                "INSERT INTO pix_contacts (account_id, body) VALUES (?1, ?2)
+                 ON CONFLICT (account_id) DO UPDATE SET body = excluded.body",
+            )?
+            .execute(params![account.0, body])?;
+        }
         tx.commit()
+    }
+
+    /// Every account's receivers to pay again (see [`crate::contacts`]).
+    pub fn load_contacts(&self) -> StoreResult<crate::contacts::AddressBook> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT account_id, body FROM pix_contacts")?;
+        let books = stmt
+            .query_map([], |r| {
+                let body: String = r.get(1)?;
+                let book = serde_json::from_str(&body).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?;
+                Ok((AccountId(r.get(0)?), book))
+            })?
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(crate::contacts::AddressBook::restore(books))
     }
 
     /// Scheduled Pix still open (waiting or running), and the highest id ever given.

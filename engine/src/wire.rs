@@ -50,7 +50,9 @@ use serde::{Deserialize, Serialize};
 /// (`crate::ring::Token::window`).
 /// Version 13: a settlement payment step may be a leg of a window's multilateral netting plan
 /// (`Payment::netting`), sent to every member, which a bank of version 12 could not check.
-pub const PROTOCOL_VERSION: u16 = 13;
+/// Version 14: the bank holding the money asks the asking bank who holds the account a link is
+/// for ([`Route::LinkHolder`]), to name it on the consent page.
+pub const PROTOCOL_VERSION: u16 = 14;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,10 +88,13 @@ pub enum Route {
     /// Body [`ChargeMsg`], answer `Option<domain::charge::ChargeInfo>`: what a charge of the
     /// receiver's is (its amount, description, status and receiver), for a payer.
     Charge,
+    /// Body [`HolderMsg`], answer `Option<domain::consent::LinkHolder>`: who holds the account
+    /// a link waiting at the receiver is for, told only to the bank the link was started with.
+    LinkHolder,
 }
 
 impl Route {
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 14] = [
         Route::Token,
         Route::Probe,
         Route::Hurry,
@@ -103,6 +108,7 @@ impl Route {
         Route::SettlementReport,
         Route::SettlementPayment,
         Route::Charge,
+        Route::LinkHolder,
     ];
 
     pub fn path(self) -> &'static str {
@@ -120,6 +126,7 @@ impl Route {
             Route::SettlementReport => "/interbank/settlement/report",
             Route::SettlementPayment => "/interbank/settlement/payment",
             Route::Charge => "/interbank/charge",
+            Route::LinkHolder => "/interbank/consent/holder",
         }
     }
 }
@@ -208,6 +215,11 @@ impl Call for ChargeMsg {
     type Answer = Option<domain::charge::ChargeInfo>;
 }
 
+impl Call for HolderMsg {
+    const ROUTE: Route = Route::LinkHolder;
+    type Answer = Option<domain::consent::LinkHolder>;
+}
+
 impl Call for crate::directory::PortRequest {
     const ROUTE: Route = Route::PortPermit;
     type Answer = PortPermitAnswer;
@@ -285,6 +297,15 @@ pub struct AccountAnswer {
 pub struct RedeemMsg {
     pub code: String,
     pub grantee: AccountId,
+}
+
+/// The bank holding the money asks who holds `account` at the receiver, for the link `state`
+/// that account started with it (carried by the browser to the consent page). Bounded: a
+/// state is at most 64 characters, checked when the body is read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderMsg {
+    pub state: String,
+    pub account: AccountId,
 }
 
 /// A payer's bank asks about charge `charge` (the id is checked when the body is read).
@@ -437,6 +458,7 @@ mod tests {
             Route::SettlementReport => <crate::settlement::SignedReport as Call>::ROUTE,
             Route::SettlementPayment => <crate::settlement::SignedPayment as Call>::ROUTE,
             Route::Charge => ChargeMsg::ROUTE,
+            Route::LinkHolder => HolderMsg::ROUTE,
         }
     }
 
@@ -558,6 +580,7 @@ mod tests {
             Route::SettlementReport,
             Route::SettlementPayment,
             Route::Charge,
+            Route::LinkHolder,
         ];
         assert!(variants.iter().all(|v| Route::ALL.contains(v)));
         assert_eq!(variants.len(), Route::ALL.len());

@@ -17,6 +17,7 @@ const PURE: &[&str] = &[
     "src/directory.rs",
     "src/consent.rs",
     "src/charges.rs",
+    "src/contacts.rs",
     "src/ledger.rs",
     "src/settlement.rs",
     "src/schedule.rs",

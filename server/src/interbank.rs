@@ -78,6 +78,7 @@ pub fn router(gate: Option<Gate>, ring: Option<RingHandle>, node: Option<Arc<Nod
             Route::SettlementReport => router.route(path, post(settlement_report)),
             Route::SettlementPayment => router.route(path, post(settlement_payment)),
             Route::Charge => router.route(path, post(charge)),
+            Route::LinkHolder => router.route(path, post(link_holder)),
         };
     }
     router
@@ -220,6 +221,26 @@ async fn account(
             blocked: a.blocked,
         }))
         .into_response(),
+        Err(e) => engine_unavailable(e),
+    }
+}
+
+/// The bank holding the money asks who holds one of this bank's accounts, for a link that
+/// account started with that bank: answered (names masked) only while that link waits.
+async fn link_holder(
+    Extension(node): Extension<Arc<Node>>,
+    Extension(PeerBank(from)): Extension<PeerBank>,
+    Json(msg): Json<engine::wire::HolderMsg>,
+) -> Response {
+    if msg.state.len() > 64 {
+        return (StatusCode::BAD_REQUEST, "not a link state").into_response();
+    }
+    match node
+        .engine()
+        .link_holder(msg.state, msg.account, from)
+        .await
+    {
+        Ok(holder) => Json(holder).into_response(),
         Err(e) => engine_unavailable(e),
     }
 }

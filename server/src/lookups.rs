@@ -75,6 +75,30 @@ impl Lookups {
         }
     }
 
+    /// Who bank `bank` says holds its account `account`, for the link `state` it started here:
+    /// asked within the ring's patience (`PEER_TIMEOUT_MS`: the consent page is waiting), and
+    /// `None` when it does not answer in time, refuses, or answers beyond what a name can be.
+    pub async fn link_holder(
+        &self,
+        bank: BankId,
+        account: AccountId,
+        state: String,
+    ) -> Option<domain::consent::LinkHolder> {
+        let msg = engine::wire::HolderMsg { state, account };
+        match self.peers.call(bank, &msg).await {
+            Ok(Some(holder)) if holder.plausible() => Some(holder),
+            Ok(Some(_)) => {
+                tracing::warn!(%bank, "a bank named an account's holder beyond any name's bounds");
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::info!(%bank, error = %e, "no holder's name for the consent page");
+                None
+            }
+        }
+    }
+
     /// `account`'s links to accounts at other banks, each with what the bank holding it says now:
     /// balances while the consent is active, "ended" when that bank refuses it, "unreachable"
     /// when it does not answer. Nothing is found by CPF/CNPJ.

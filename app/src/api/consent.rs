@@ -28,6 +28,9 @@ pub struct ConsentAsked {
     /// The bank and account asking.
     pub grantee_bank: BankInfo,
     pub grantee_account: AccountId,
+    /// Who holds that account, as the asking bank told it (names and document masked); `None`
+    /// when it did not answer in time: the page then names the account only.
+    pub grantee_holder: Option<domain::consent::LinkHolder>,
     /// Where "Cancel" sends the browser back to, at the asking bank.
     pub cancel_url: String,
     /// Dates as the date input holds them (Brasília): today, the proposed end and the latest
@@ -155,6 +158,11 @@ pub async fn consent_request(
     let base = ssr::public_url(consortium.as_ref(), grantee_bank)?;
     let mine = current_account(&engine).await?;
     let view = engine.dashboard(mine).await.map_err(from_engine)?.account;
+    // Signed, and bounded by the ring's patience: a bank that does not answer in time leaves
+    // the account unnamed, never the page waiting.
+    let grantee_holder = consortium
+        .link_holder(grantee_bank, grantee_account, state.clone())
+        .await;
     let now = now_ms();
     let day = 24 * 3_600 * 1_000;
     Ok(ConsentAsked {
@@ -172,6 +180,7 @@ pub async fn consent_request(
             &consortium.banks(),
         ),
         grantee_account,
+        grantee_holder,
         cancel_url: format!("{base}/link/return?denied=1&state={state}"),
         today: domain::time_fmt::date_input(now),
         default_expiry: domain::time_fmt::date_input(now + DEFAULT_CONSENT_DAYS * day),

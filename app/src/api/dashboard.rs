@@ -30,6 +30,8 @@ pub struct DashboardPage {
     pub scheduled: Vec<domain::schedule::ScheduledView>,
     /// The first day a Pix may be scheduled for (`yyyy-mm-dd`, Brasília): tomorrow.
     pub first_schedule_day: String,
+    /// Receivers to pay again: the recent ones and the favourites.
+    pub contacts: domain::contacts::Contacts,
 }
 
 #[server(endpoint = "get_dashboard")]
@@ -54,7 +56,9 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
         .collect();
     let limits = engine.pix_limits(account).await.map_err(ssr::from_engine)?;
     let scheduled = engine.scheduled(account).await.map_err(ssr::from_engine)?;
+    let contacts = engine.contacts(account).await.map_err(ssr::from_engine)?;
     Ok(DashboardPage {
+        contacts,
         dashboard,
         keys,
         limits,

@@ -81,6 +81,7 @@ pub async fn send_pix(
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let receiver = lookup::receiver(&engine, account, key.clone(), bank.as_deref()).await?;
+    let contact = crate::api::contacts::contact_of(&key, &receiver);
     let sent = if receiver.bank.id == engine.bank().id {
         engine
             .pix(tx, account, key, amount)
@@ -98,6 +99,11 @@ pub async fn send_pix(
     };
     if sent.is_ok() {
         lookup::paid(account);
+        // The receiver is now the newest to pay again; a failure to keep it costs the client
+        // only that shortcut, never the Pix.
+        if let Err(e) = engine.used_contact(account, contact).await {
+            tracing::warn!(error = %e, "keeping a receiver to pay again");
+        }
     }
     sent
 }

@@ -9,9 +9,10 @@ use crate::api::{
     RevokeConsent,
 };
 use crate::i18n::{t, t_string, td_string, use_i18n};
-use crate::pages::{error_banner, field_error, last_result};
+use crate::pages::{error_banner, field_error, last_result, masked_into};
 use domain::consent::{ConsentStatus, ConsentView};
 use domain::dto::BankInfo;
+use domain::input::Mask;
 use domain::Cents;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_query_map, use_url};
@@ -108,7 +109,20 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
     let summary = {
         let grantee = grantee.clone();
         let (grantee_account, mine) = (asked.grantee_account, asked.account);
+        let holder = asked.grantee_holder.clone();
         move || {
+            // The account, with its holder when the asking bank named it.
+            let grantee_account = match &holder {
+                Some(h) => t_string!(
+                    i18n,
+                    consent.account_of,
+                    account = grantee_account,
+                    holder = h.name.clone(),
+                    document = h.document.clone()
+                )
+                .to_string(),
+                None => grantee_account.to_string(),
+            };
             let per = Cents::parse_amount(&per_packet.get())
                 .map(Cents::to_brl)
                 .unwrap_or_else(|_| t_string!(i18n, consent.limit_you_set).to_string());
@@ -126,7 +140,7 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
             t_string!(
                 i18n,
                 consent.summary,
-                grantee_account = grantee_account,
+                grantee_account = grantee_account.clone(),
                 grantee = grantee.clone(),
                 mine = mine,
                 per = per,
@@ -145,12 +159,13 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                 <input type="hidden" name="account" value=account/>
                 <input type="hidden" name="state" value=state/>
                 <label>{t!(i18n, consent.per_packet)}
-                    <input name="per_packet" inputmode="decimal" placeholder="500,00" required maxlength="40"
-                        bind:value=per_packet/>
+                    <input name="per_packet" inputmode="decimal" placeholder="R$ 500,00" required maxlength="40"
+                        prop:value=move || per_packet.get() on:input=masked_into(Mask::Amount, per_packet)/>
                 </label>
                 {field_error(value, "per_packet")}
                 <label>{t!(i18n, consent.daily)}
-                    <input name="daily" inputmode="decimal" placeholder="1.000,00" maxlength="40" bind:value=daily/>
+                    <input name="daily" inputmode="decimal" placeholder="R$ 1.000,00" maxlength="40"
+                        prop:value=move || daily.get() on:input=masked_into(Mask::Amount, daily)/>
                 </label>
                 {field_error(value, "daily")}
                 <label>{t!(i18n, consent.until)}
@@ -158,7 +173,7 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                         bind:value=expires/>
                 </label>
                 {field_error(value, "expires")}
-                <p class="confirm" id="consent-summary">{summary}</p>
+                <p class="confirm" id="consent-summary" data-holder=asked.grantee_holder.as_ref().map(|h| h.name.clone())>{summary}</p>
                 <label>{t!(i18n, consent.password)}
                     <input type="password" name="password" required autocomplete="current-password" maxlength="512"/>
                 </label>

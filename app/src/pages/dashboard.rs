@@ -7,18 +7,20 @@
 //! rendered, so a double submit pays once.
 
 use crate::api::{
-    get_dashboard, lookup_receiver, CancelScheduled, DashboardPage as Page, Deposit, Logout,
-    SchedulePix, SendPacket, SendPix, StartLink,
+    get_dashboard, lookup_receiver, AddFavourite, CancelScheduled, DashboardPage as Page, Deposit,
+    Logout, RemoveFavourite, SchedulePix, SendPacket, SendPix, StartLink,
 };
 use crate::error::AppError;
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::packet::PacketBuilder;
 use crate::pages::receipt::{self, status_class, status_label};
-use crate::pages::{error_banner, every, field_error, last_result};
+use crate::pages::{error_banner, every, field_error, last_result, masked_into};
 use crate::text::Say;
+use domain::contacts::Contact;
 use domain::dto::{
     BankInfo, EntryKind, EntryView, LinkStatus, LinkedAccount, ReceiverPreview, TxStatus,
 };
+use domain::input::Mask;
 use domain::pix_limits::{LimitsView, Period};
 use domain::schedule::{ScheduleStatus, ScheduledView};
 use domain::time_fmt::{format_brasilia_date, format_brasilia_time};
@@ -78,6 +80,8 @@ fn Overview(page: Page) -> impl IntoView {
     let send = ServerAction::<SendPix>::new();
     let schedule = ServerAction::<SchedulePix>::new();
     let cancel = ServerAction::<CancelScheduled>::new();
+    let favourite = ServerAction::<AddFavourite>::new();
+    let unfavourite = ServerAction::<RemoveFavourite>::new();
     let packet = ServerAction::<SendPacket>::new();
     let logout = ServerAction::<Logout>::new();
     let deposit_id = RwSignal::new(ids.0);
@@ -107,8 +111,14 @@ fn Overview(page: Page) -> impl IntoView {
         pix_id,
         |p| p.pix_tx_id.clone(),
     );
-    // Scheduling and cancelling change only the list: fresh figures, no id to renew.
-    for version in [schedule.version(), cancel.version()] {
+    // Scheduling, cancelling and saving favourites change only lists: fresh figures, no id to
+    // renew.
+    for version in [
+        schedule.version(),
+        cancel.version(),
+        favourite.version(),
+        unfavourite.version(),
+    ] {
         Effect::new(move |previous: Option<usize>| {
             let v = version.get();
             if previous.is_some_and(|p| p != v) {
@@ -160,7 +170,7 @@ fn Overview(page: Page) -> impl IntoView {
         </section>
         <div class="columns">
             // Pix first and primary: it is what a client comes for; a deposit is the exception.
-            <PixCard send schedule tx_id=pix_id page/>
+            <PixCard send schedule favourite unfavourite tx_id=pix_id page/>
             <DepositCard deposit tx_id=deposit_id/>
         </div>
         {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
@@ -214,7 +224,8 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
             <h2>{t!(i18n, deposit.title)}</h2>
             <ActionForm action=deposit attr:class="form">
                 <input type="hidden" name="tx_id" value=move || tx_id.get()/>
-                <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" placeholder="150,00" required maxlength="40" bind:value=amount/></label>
+                <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" placeholder="R$ 150,00" required maxlength="40"
+                    prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount)/></label>
                 <label>{t!(i18n, deposit.method)}
                     <select name="method">
                         {domain::dto::DepositMethod::ALL.map(|m| view! {
@@ -445,6 +456,8 @@ async fn review_pix(
 fn PixCard(
     send: ServerAction<SendPix>,
     schedule: ServerAction<SchedulePix>,
+    favourite: ServerAction<AddFavourite>,
+    unfavourite: ServerAction<RemoveFavourite>,
     tx_id: RwSignal<String>,
     page: RwSignal<Page>,
 ) -> impl IntoView {
@@ -456,8 +469,11 @@ fn PixCard(
     let review = RwSignal::new(None::<Result<PixReview, (&'static str, String)>>);
     let looking = RwSignal::new(false);
     let value = last_result(send.value());
-    let open_review = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    // The receiver a tap on "pay again" filled in, for the line that says so.
+    let filled = RwSignal::new(None::<String>);
+    let amount_input = NodeRef::<leptos::html::Input>::new();
+    let review_title = NodeRef::<leptos::html::H3>::new();
+    let start_review = move || {
         looking.set(true);
         let (k, a, d) = (
             key.get_untracked(),
@@ -470,6 +486,31 @@ fn PixCard(
             review.set(Some(answer));
         });
     };
+    let open_review = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        start_review();
+    };
+    // One tap on a receiver to pay again fills its key; with an amount already typed it opens
+    // the review at once (the second tap confirms), else the amount field takes the focus.
+    let pay_again = move |contact: Contact| {
+        key.set(contact.key.clone());
+        review.set(None);
+        filled.set(Some(contact.name.clone()));
+        if amount.get_untracked().trim().is_empty() {
+            if let Some(input) = amount_input.get_untracked() {
+                let _ = input.focus();
+            }
+        } else {
+            start_review();
+        }
+    };
+    // When the review opens, the focus moves to its heading: a screen reader reads it, and the
+    // keyboard goes on from there to "Confirm".
+    Effect::new(move |_| {
+        if let Some(title) = review_title.get() {
+            let _ = title.focus();
+        }
+    });
     // A Pix that went through (or was scheduled) clears the form: the next one starts from
     // scratch.
     Effect::new(move |previous: Option<(usize, usize)>| {
@@ -483,6 +524,7 @@ fn PixCard(
             amount.set(String::new());
             date.set(String::new());
             review.set(None);
+            filled.set(None);
         }
         v
     });
@@ -515,13 +557,19 @@ fn PixCard(
                 }),
                 _ => None,
             }}
+            <PayAgain page favourite unfavourite interactive pay_again hidden=Signal::derive(move || matches!(review.get(), Some(Ok(_))))/>
             // Until the page is interactive the review cannot open: its button stays disabled (so
             // neither it nor Enter submits), and the form would post, never put the receiver's key
             // and the amount in an address.
             <form class="form" id="pix-form" method="post" on:submit=open_review class:hidden=move || matches!(review.get(), Some(Ok(_)))>
-                <label>{t!(i18n, pix.key)} <input name="pix_key" required maxlength="80" autocomplete="off" bind:value=key/></label>
+                <label>{t!(i18n, pix.key)} <input name="pix_key" required maxlength="80" autocomplete="off" bind:value=key
+                    on:input=move |_| filled.set(None)/></label>
+                {move || filled.get().map(|name| view! {
+                    <p class="muted" role="status" id="pay-again-filled">{t_string!(i18n, contacts.filled, name = name).to_string()}</p>
+                })}
                 {problem("key")}
-                <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" bind:value=amount/></label>
+                <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" placeholder="R$ 0,00"
+                    node_ref=amount_input prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount)/></label>
                 {problem("amount")}
                 <label>{t!(i18n, schedule.date)} <input type="date" name="pix_date" min=move || page.with(|p| p.first_schedule_day.clone()) bind:value=date/>
                     <span class="muted hint">{t!(i18n, schedule.date_hint)}</span></label>
@@ -532,6 +580,7 @@ fn PixCard(
                 Some(Ok(r)) => Some(match r.date.clone() {
                     None => view! {
                     <div class="confirm" id="pix-confirm">
+                        <h3 class="review-title" id="pix-review-title" tabindex="-1" node_ref=review_title>{t!(i18n, pix.review_title)}</h3>
                         <p>{t!(i18n, pix.sending)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
                            <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
@@ -553,6 +602,7 @@ fn PixCard(
                     }.into_any(),
                     Some(day) => view! {
                     <div class="confirm" id="pix-confirm">
+                        <h3 class="review-title" id="pix-review-title" tabindex="-1" node_ref=review_title>{t!(i18n, pix.review_title)}</h3>
                         <p>{t!(i18n, schedule.scheduling)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
                            <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
@@ -579,6 +629,104 @@ fn PixCard(
         </section>
     }
     .into_any()
+}
+
+/// "Pay again": the client's favourites, then the recent receivers not among them, each a button
+/// that fills the Pix form with its key (names and documents masked, as any receiver's), with
+/// "Favourite" or "Remove" beside it: small forms, so that they post before the page is
+/// interactive too.
+#[component]
+fn PayAgain(
+    page: RwSignal<Page>,
+    favourite: ServerAction<AddFavourite>,
+    unfavourite: ServerAction<RemoveFavourite>,
+    interactive: RwSignal<bool>,
+    pay_again: impl Fn(Contact) + Copy + Send + Sync + 'static,
+    hidden: Signal<bool>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let saved = last_result(favourite.value());
+    let removed = last_result(unfavourite.value());
+    let row = move |c: Contact, is_favourite: bool| {
+        let l = i18n.get_locale_untracked();
+        let bank = page.with_untracked(|p| crate::text::bank_name(l, c.bank, &p.banks));
+        let label = td_string!(
+            l,
+            contacts.pay_label,
+            name = c.name.clone(),
+            key = c.key_shown.clone(),
+            bank = bank.clone()
+        )
+        .to_string();
+        let key = c.key.clone();
+        let name = c.name.clone();
+        let tapped = c.clone();
+        // A CPF key is its holder's document: shown once.
+        let detail = if c.key_shown == c.document {
+            format!("{} · {}", c.key_shown, bank)
+        } else {
+            format!("{} · {} · {}", c.key_shown, c.document, bank)
+        };
+        let side = if is_favourite {
+            view! {
+                <ActionForm action=unfavourite attr:class="inline contact-side">
+                    <input type="hidden" name="key" value=key.clone()/>
+                    <button type="submit" class="link" aria-label=td_string!(l, contacts.remove_label, name = name.clone()).to_string()>{t!(i18n, contacts.remove)}</button>
+                </ActionForm>
+            }
+            .into_any()
+        } else {
+            view! {
+                <ActionForm action=favourite attr:class="inline contact-side">
+                    <input type="hidden" name="key" value=key.clone()/>
+                    <button type="submit" class="link" aria-label=td_string!(l, contacts.save_label, name = name.clone()).to_string()>{t!(i18n, contacts.save)}</button>
+                </ActionForm>
+            }
+            .into_any()
+        };
+        view! {
+            <li class="contact" data-key=c.key_shown.clone()>
+                <button type="button" class="contact-pay" aria-label=label disabled=move || !interactive.get()
+                    on:click=move |_| pay_again(tapped.clone())>
+                    <strong>{c.name.clone()}</strong>
+                    <span class="muted">{detail}</span>
+                </button>
+                {side}
+            </li>
+        }
+    };
+    // Polling refreshes `page` every two seconds; the list is drawn again only when it changed.
+    let book = Memo::new(move |_| page.with(|p| p.contacts.clone()));
+    let list = move || {
+        let book = book.get();
+        let favourite_keys: Vec<String> = book.favourites.iter().map(|f| f.key.clone()).collect();
+        let recent: Vec<Contact> = book
+            .recent
+            .into_iter()
+            .filter(|c| !favourite_keys.contains(&c.key))
+            .collect();
+        let favourites = book.favourites;
+        (!(favourites.is_empty() && recent.is_empty())).then(|| view! {
+            <h3>{t!(i18n, contacts.title)}</h3>
+            {(!favourites.is_empty()).then(|| view! {
+                <p class="label">{t!(i18n, contacts.favourites)}</p>
+                <ul class="contacts" id="favourites">{favourites.into_iter().map(|c| row(c, true)).collect_view()}</ul>
+            })}
+            {(!recent.is_empty()).then(|| view! {
+                <p class="label">{t!(i18n, contacts.recent)}</p>
+                <ul class="contacts" id="recent-receivers">{recent.into_iter().map(|c| row(c, false)).collect_view()}</ul>
+            })}
+        })
+    };
+    view! {
+        <div class="pay-again" id="pay-again" class:hidden=move || hidden.get()>
+            {list}
+            {error_banner(saved)}
+            {error_banner(removed)}
+            {move || matches!(saved.get(), Some(Ok(_))).then(|| view! { <p class="ok" role="status" id="favourite-saved">{t!(i18n, contacts.saved)}</p> })}
+            {move || matches!(removed.get(), Some(Ok(_))).then(|| view! { <p class="ok" role="status" id="favourite-removed">{t!(i18n, contacts.removed)}</p> })}
+        </div>
+    }
 }
 
 /// The statement, grouped by day (Brasília), newest first. Every row opens its comprovante. A

@@ -234,7 +234,15 @@ fn Register(
                         _ => view! {
                             <label>{if kind.get() == Some(KeyKind::Email) { t_string!(i18n, keys.email) } else { t_string!(i18n, keys.phone) }}
                                 <input name="value" required maxlength="80" autocomplete="off" placeholder=placeholder
-                                    inputmode=move || if kind.get() == Some(KeyKind::Phone) { "tel" } else { "email" } bind:value=typed/>
+                                    inputmode=move || if kind.get() == Some(KeyKind::Phone) { "tel" } else { "email" }
+                                    prop:value=move || typed.get()
+                                    on:input=move |ev| {
+                                        if kind.get_untracked() == Some(KeyKind::Phone) {
+                                            crate::pages::masked_into(domain::input::Mask::Phone, typed)(ev)
+                                        } else {
+                                            typed.set(event_target_value(&ev))
+                                        }
+                                    }/>
                             </label>
                         }.into_any(),
                     }

@@ -103,3 +103,40 @@ pub fn every(period: std::time::Duration, f: impl Fn() + Clone + 'static) {
         }
     });
 }
+
+/// Whether the client's last change to a field deleted (then a mask takes the field's dots as
+/// its own grouping; see [`domain::input::Mask::apply`]).
+fn deleting(ev: &leptos::ev::Event) -> bool {
+    use leptos::wasm_bindgen::JsCast;
+    ev.dyn_ref::<leptos::web_sys::InputEvent>()
+        .is_some_and(|e| e.input_type().starts_with("delete"))
+}
+
+/// An `input` handler that rewrites a field as the client types (`(21) 99876-5432`,
+/// `R$ 1.234,56`). Handlers run only once the page is interactive: before that the field posts
+/// what was typed, and the bank reads every usual form anyway.
+pub fn masked(mask: domain::input::Mask) -> impl Fn(leptos::ev::Event) + Clone + 'static {
+    move |ev| {
+        let input = event_target::<leptos::web_sys::HtmlInputElement>(&ev);
+        let typed = input.value();
+        let shown = mask.apply(&typed, deleting(&ev));
+        if shown != typed {
+            input.set_value(&shown);
+        }
+    }
+}
+
+/// [`masked`], for a field whose value a signal holds (`prop:value` from it): the signal gets the
+/// masked text, which is what the field shows.
+pub fn masked_into(
+    mask: domain::input::Mask,
+    value: RwSignal<String>,
+) -> impl Fn(leptos::ev::Event) + Clone + 'static {
+    move |ev| {
+        let input = event_target::<leptos::web_sys::HtmlInputElement>(&ev);
+        let shown = mask.apply(&input.value(), deleting(&ev));
+        // The field shows it at once (the signal may hold it already: then nothing re-renders).
+        input.set_value(&shown);
+        value.set(shown);
+    }
+}

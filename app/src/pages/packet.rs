@@ -406,9 +406,16 @@ fn Review(
 ) -> impl IntoView {
     let i18n = use_i18n();
     let l = i18n.get_locale_untracked();
+    // The review takes the focus when it opens (its heading: read first, then "Confirm").
+    let title = NodeRef::<leptos::html::H3>::new();
+    Effect::new(move |_| {
+        if let Some(title) = title.get() {
+            let _ = title.focus();
+        }
+    });
     view! {
         <div class="confirm" id="packet-review" data-tx=id>
-            <h3>{t!(i18n, packet.review_title)}</h3>
+            <h3 class="review-title" id="packet-review-title" tabindex="-1" node_ref=title>{t!(i18n, packet.review_title)}</h3>
             <div class="scroll-x">
             <table>
                 <thead><tr><th>"#"</th><th>{t!(i18n, packet.from)}</th><th>{t!(i18n, packet.to)}</th><th class="num">{t!(i18n, packet.amount)}</th></tr></thead>
@@ -508,7 +515,7 @@ fn PacketRow(
             <label><span class="sr-only">{number}</span>{t!(i18n, common.amount_brl)}
                 <input name="amount" inputmode="decimal" maxlength="40" prop:value=move || row.amount.get()
                     aria-invalid=move || amount_problem().is_some().to_string()
-                    on:input=move |ev| row.amount.set(event_target_value(&ev))
+                    on:input=crate::pages::masked_into(domain::input::Mask::Amount, row.amount)
                     on:change=move |_| row.amount_touched.set(true)/>
             </label>
             <button type="button" class="link remove-leg" on:click=remove disabled=only_row

@@ -3,7 +3,7 @@ use crate::error::AppError;
 use crate::i18n::{t, t_string, use_i18n, Locale};
 use crate::pages::{error_banner, last_result};
 use crate::text::Say;
-use domain::input;
+use domain::input::{self, Mask};
 use leptos::prelude::*;
 
 /// A field's check in the browser: `None` until the client leaves the field (or after a submit,
@@ -58,6 +58,18 @@ impl Check {
     }
 }
 
+/// `then` after `mask` rewrote the field (see [`crate::pages::masked`]).
+fn with_mask(
+    mask: Mask,
+    then: impl Fn(leptos::ev::Event) + 'static,
+) -> impl Fn(leptos::ev::Event) + 'static {
+    let mask = crate::pages::masked(mask);
+    move |ev| {
+        mask(ev.clone());
+        then(ev)
+    }
+}
+
 /// The check's message, in the client's words.
 fn err<T, E: Say>(r: Result<T, E>, l: Locale) -> Option<String> {
     r.err().map(|e| e.say(l))
@@ -100,20 +112,20 @@ pub fn SignUp() -> impl IntoView {
                 </fieldset>
                 <label>{move || if company.get() { t_string!(i18n, signup.company_name) } else { t_string!(i18n, signup.name1) }} <input name="name1" autocomplete=move || if company.get() { "organization" } else { "name" } required maxlength=input::NAME_MAX_CHARS on:change=name1.on_change(move |v| err(input::name(v), l())) on:input=name1.on_input(move |v| err(input::name(v), l()))/></label>
                 {name1.message(value)}
-                <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20"
-                    on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>
+                <label>{id_label} <input name="tax_id1" inputmode="numeric" required maxlength="20" placeholder=move || if company.get() { "00.000.000/0000-00" } else { "000.000.000-00" }
+                    on:change=tax1.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=with_mask(Mask::Document, tax1.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())))/></label>
                 {tax1.message(value)}
                 <div class="second-holder" class:hidden=move || !joint.get()>
                     <label>{t!(i18n, signup.name2)} <input name="name2" maxlength=input::NAME_MAX_CHARS on:change=name2.on_change(move |v| err(input::name(v), l())) on:input=name2.on_input(move |v| err(input::name(v), l()))/></label>
                     {name2.message(value)}
-                    <label>{t!(i18n, signup.second)} {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20"
-                        on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l()))/></label>
+                    <label>{t!(i18n, signup.second)} {id_label} <input name="tax_id2" inputmode="numeric" maxlength="20" placeholder=move || if company.get() { "00.000.000/0000-00" } else { "000.000.000-00" }
+                        on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=with_mask(Mask::Document, tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())))/></label>
                     {tax2.message(value)}
                 </div>
                 <label>{t!(i18n, signup.email)} <input type="email" name="email" autocomplete="email" required maxlength=input::EMAIL_MAX_CHARS on:change=email.on_change(move |v| err(input::email(v), l())) on:input=email.on_input(move |v| err(input::email(v), l()))/></label>
                 {email.message(value)}
                 <label>{t!(i18n, signup.phone)} <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"
-                    on:change=phone.on_change(move |v| err(input::phone(v), l())) on:input=phone.on_input(move |v| err(input::phone(v), l()))/></label>
+                    on:change=phone.on_change(move |v| err(input::phone(v), l())) on:input=with_mask(Mask::Phone, phone.on_input(move |v| err(input::phone(v), l())))/></label>
                 {phone.message(value)}
                 <label>{t!(i18n, signup.password)} <input type="password" name="password" autocomplete="new-password" required minlength=input::PASSWORD_MIN_CHARS maxlength=input::PASSWORD_MAX_CHARS
                     on:change=password.on_change(move |v| err(input::password(v), l())) on:input=password.on_input(move |v| err(input::password(v), l()))/></label>

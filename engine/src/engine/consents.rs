@@ -132,6 +132,44 @@ impl Request for StartLink {
     }
 }
 
+/// Who holds `account`, for bank `asking`, only while a link `state` of that account to that
+/// bank waits (the consent page there names who will draw on its client's account).
+pub(super) struct LinkHolderOf {
+    state: String,
+    account: AccountId,
+    asking: BankId,
+}
+
+impl Request for LinkHolderOf {
+    type Answer = Option<domain::consent::LinkHolder>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, now: i64) -> EngineResult<Self::Answer> {
+        let LinkHolderOf {
+            state: link_state,
+            account,
+            asking,
+        } = self;
+        if !state.consents.state_is(&link_state, account, asking, now) {
+            return Ok(None);
+        }
+        let Some(found) = state.ledger.account(account) else {
+            return Ok(None);
+        };
+        let company = found.kind == AccountKind::Company;
+        let name = found
+            .holders
+            .iter()
+            .map(|h| domain::contacts::masked_name(&h.name, company))
+            .collect::<Vec<_>>()
+            .join(" & ");
+        Ok(found.holders.first().map(|h| domain::consent::LinkHolder {
+            name,
+            document: h.tax_id.masked(),
+        }))
+    }
+}
+
 pub(super) struct TakeLinkState {
     account: AccountId,
     state: String,
@@ -233,6 +271,22 @@ impl EngineHandle {
 
     pub async fn start_link(&self, account: AccountId, bank: BankId) -> EngineResult<String> {
         self.request(StartLink { account, bank }).await
+    }
+
+    /// Who holds `account`, told to bank `asking` only while a link `state` of that account to
+    /// that bank waits; `None` otherwise.
+    pub async fn link_holder(
+        &self,
+        state: String,
+        account: AccountId,
+        asking: BankId,
+    ) -> EngineResult<Option<domain::consent::LinkHolder>> {
+        self.request(LinkHolderOf {
+            state,
+            account,
+            asking,
+        })
+        .await
     }
 
     pub async fn take_link_state(&self, account: AccountId, state: String) -> EngineResult<BankId> {

@@ -2694,3 +2694,63 @@ async fn a_deposit_keeps_its_method() {
     ));
     assert_eq!(engine.account(ana).await.unwrap().available.get(), 4_000);
 }
+
+#[tokio::test]
+async fn receivers_to_pay_again_survive_a_restart() {
+    use domain::contacts::{Contact, ContactError, FAVOURITES_MAX};
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, thread) = start(&dir);
+    let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
+    let bank = BankId::try_from(2).unwrap();
+    let beto = Contact::new(&pix_key(BETO), "Beto Reis", "***.444.777-**", bank);
+    let dora = Contact::new(
+        &pix_key("dora@example.com"),
+        "Dora Maria Alves",
+        "***.111.222-**",
+        bank,
+    );
+    engine.used_contact(ana, beto.clone()).await.unwrap();
+    engine.used_contact(ana, dora.clone()).await.unwrap();
+    engine.used_contact(ana, beto.clone()).await.unwrap();
+    assert_eq!(
+        engine
+            .add_favourite(ana, dora.clone())
+            .await
+            .unwrap()
+            .map(|c| c.favourites.len()),
+        Ok(1)
+    );
+    // An account that does not exist keeps nothing.
+    assert!(engine
+        .used_contact(AccountId(999), beto.clone())
+        .await
+        .is_err());
+    drop(engine);
+    thread.join().unwrap();
+
+    let (engine, _thread) = start(&dir);
+    let book = engine.contacts(ana).await.unwrap();
+    let recent: Vec<_> = book.recent.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        recent,
+        ["Beto R.", "Dora A."],
+        "newest first, once each, names masked"
+    );
+    assert_eq!(book.recent[0].key, "11144477735");
+    assert_eq!(book.favourites, vec![dora.clone()]);
+    for i in 1..FAVOURITES_MAX {
+        let c = Contact::new(&pix_key(&format!("f{i}@example.com")), "Eva", "***", bank);
+        engine.add_favourite(ana, c).await.unwrap().unwrap();
+    }
+    let one_more = Contact::new(&pix_key("more@example.com"), "Eva", "***", bank);
+    assert_eq!(
+        engine.add_favourite(ana, one_more).await.unwrap(),
+        Err(ContactError::FavouritesFull)
+    );
+    let left = engine
+        .remove_favourite(ana, dora.key.clone())
+        .await
+        .unwrap();
+    assert_eq!(left.favourites.len(), FAVOURITES_MAX - 1);
+    assert!(!left.favourites.contains(&dora));
+}

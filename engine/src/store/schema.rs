@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 14;
+pub(super) const SCHEMA_VERSION: i64 = 15;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -274,6 +274,14 @@ CREATE TABLE settlement_cut (
     cut INTEGER NOT NULL CHECK (cut >= 0)
 );";
 
+/// Added by schema version 15 (issue 27): each account's receivers to pay again, the recent
+/// ones and the favourites (`domain::contacts::Contacts`), kept whole as JSON.
+const CONTACTS_15: &str = "
+CREATE TABLE pix_contacts (
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+    body       TEXT    NOT NULL
+);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -293,7 +301,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {RETURNS_11}
 {EVERYDAY_12}
 {CHARGES_13}
-{WINDOW_CUT_14}"
+{WINDOW_CUT_14}
+{CONTACTS_15}"
     )
 }
 
@@ -347,7 +356,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 13] = [
+    let steps: [(i64, String); 14] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -361,6 +370,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (11, EVERYDAY_12.to_string()),
         (12, CHARGES_13.to_string()),
         (13, WINDOW_CUT_14.to_string()),
+        (14, CONTACTS_15.to_string()),
     ];
     match version {
         0 => Some(schema()),

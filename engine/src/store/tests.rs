@@ -185,6 +185,7 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
                    DROP TABLE charges;
                    DROP TABLE window_nets;
                    DROP TABLE settlement_cut;
+                   DROP TABLE pix_contacts;
                    PRAGMA user_version = 7;"#
             ))
             .unwrap();

@@ -762,6 +762,20 @@ impl Consortium for Node {
         })
     }
 
+    fn link_holder(
+        &self,
+        bank: BankId,
+        account: AccountId,
+        state: String,
+    ) -> BoxFuture<'_, Option<domain::consent::LinkHolder>> {
+        Box::pin(async move {
+            if bank == self.me || !self.banks.iter().any(|b| b.id == bank) {
+                return None;
+            }
+            self.directory.link_holder(bank, account, state).await
+        })
+    }
+
     fn public_url(&self, bank: BankId) -> Option<String> {
         self.public_urls.get(&bank).cloned()
     }

@@ -251,13 +251,13 @@ async fn a_client_opens_an_account_deposits_and_sends_a_pix_in_a_real_browser() 
     driver.browser.close().await.unwrap();
 }
 
-async fn fill_at(browser: &Browser, xpath: &str, value: &str) {
+pub(crate) async fn fill_at(browser: &Browser, xpath: &str, value: &str) {
     let field = wait_for(browser, xpath).await;
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
 
-async fn select_at(browser: &Browser, xpath: &str, value: &str) {
+pub(crate) async fn select_at(browser: &Browser, xpath: &str, value: &str) {
     // The options may be filled in after the select appears (the banks' list loads).
     wait_for(browser, &format!("{xpath}/option[@value='{value}']")).await;
     wait_for(browser, xpath)

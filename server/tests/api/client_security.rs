@@ -506,7 +506,8 @@ async fn a_page_notices_its_session_ended_and_resumes_it_without_losing_what_was
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let typed = amount.prop("value").await.unwrap();
-    assert_eq!(typed.as_deref(), Some("12,34"));
+    // (Masked as she typed it.)
+    assert_eq!(typed.as_deref(), Some("R$ 12,34"));
     click(b, "//section[@id='deposit']//button[text()='Depositar']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 12,34']").await;
     assert_eq!(ana.balances().await, (1_234, 0));

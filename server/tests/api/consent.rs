@@ -380,3 +380,176 @@ async fn login_returns_only_to_a_page_of_this_bank() {
 fn now_ms() -> i64 {
     engine::wall_clock_ms()
 }
+
+/// Issue 27: the consent page names who holds the asking account, as the asking bank tells it
+/// over the signed channel; that bank tells it only for a link its client started with the bank
+/// that asks, while it waits, and tells nothing else.
+#[tokio::test]
+async fn the_consent_page_names_the_asking_holder_and_only_for_that_link() {
+    let c = Consortium::start(&[]).await;
+    let (ana1, ana2) = (c.client(0), c.client(1));
+    for (client, email) in [(&ana1, "ana1@example.com"), (&ana2, "ana2@example.com")] {
+        assert_eq!(
+            client.open_account("Ana Maria Lima", ANA_CPF, email).await,
+            StatusCode::OK
+        );
+    }
+    let (status, to_b, body) = ana1.call_redirect("start_link", &[("bank", "2")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let to_b = to_b.expect("sent to bank 2's consent page");
+    let (bank, account, state) = (
+        query(&to_b, "bank"),
+        query(&to_b, "account"),
+        query(&to_b, "state"),
+    );
+    let (status, asked) = ana2
+        .call(
+            "consent_request",
+            &[("bank", &bank), ("account", &account), ("state", &state)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{asked}");
+    assert_eq!(
+        asked["grantee_holder"],
+        json!({ "name": "Ana L.", "document": "***.982.247-**" })
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let account: i64 = account.parse().unwrap();
+    // Asked by another bank than the link's (Secret), for another account, with another
+    // state, or with a state too long: no name.
+    for (from, body, expected) in [
+        (2, json!({ "state": state, "account": account }), "null"),
+        (1, json!({ "state": state, "account": account + 1 }), "null"),
+        (1, json!({ "state": "guessed", "account": account }), "null"),
+    ] {
+        let (s, text) = c
+            .signed_post(
+                0,
+                "/interbank/consent/holder",
+                from,
+                now,
+                body.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!((s, text.as_str()), (StatusCode::OK, expected), "{body}");
+    }
+    let long = json!({ "state": "x".repeat(65), "account": account }).to_string();
+    let (s, _) = c
+        .signed_post(0, "/interbank/consent/holder", 1, now, long.as_bytes())
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Once the link is finished, its state is gone and so is the name.
+    let terms = Terms::generous();
+    let account_text = account.to_string();
+    let form = [
+        ("bank", bank.as_str()),
+        ("account", account_text.as_str()),
+        ("state", state.as_str()),
+        ("per_packet", terms.per_packet),
+        ("daily", terms.daily),
+        ("expires", terms.expires.as_str()),
+        ("password", terms.password),
+    ];
+    let (status, back, body) = ana2.call_redirect("approve_consent", &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let back = back.expect("sent back to bank 1");
+    let (status, _, body) = ana1
+        .call_redirect(
+            "finish_link",
+            &[
+                ("code", &query(&back, "code")),
+                ("state", &query(&back, "state")),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (s, text) = c
+        .signed_post(
+            0,
+            "/interbank/consent/holder",
+            1,
+            now,
+            json!({ "state": state, "account": account })
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    assert_eq!((s, text.as_str()), (StatusCode::OK, "null"));
+    // With the asking bank down, the page still opens, naming the account only.
+    let (status, to_b, body) = ana1.call_redirect("start_link", &[("bank", "2")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let to_b = to_b.unwrap();
+    let mut c = c;
+    c.kill(0).await;
+    let (status, asked) = ana2
+        .call(
+            "consent_request",
+            &[
+                ("bank", &query(&to_b, "bank")),
+                ("account", &query(&to_b, "account")),
+                ("state", &query(&to_b, "state")),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{asked}");
+    assert_eq!(asked["grantee_holder"], Value::Null);
+}
+
+/// Issue 27: favourites come from a lookup, are bounded, and bad input changes nothing; a Pix
+/// sent makes its receiver the newest recent one.
+#[tokio::test]
+async fn favourites_and_recent_receivers_are_kept_by_the_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = Bank::start(1, dir.path()).await;
+    let (ana, beto) = (bank.client(), bank.client());
+    assert_eq!(
+        ana.open_account("Ana Lima", ANA_CPF, "ana@example.com")
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        beto.open_account("Beto Reis", BETO_CPF, "beto@example.com")
+            .await,
+        StatusCode::OK
+    );
+    let (s, _) = ana
+        .call("deposit", &[("amount", "100,00"), ("tx_id", "")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = ana
+        .call(
+            "send_pix",
+            &[
+                ("key", "111.444.777-35"),
+                ("amount", "R$ 1,50"),
+                ("tx_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let dash = ana.dashboard().await;
+    assert_eq!(
+        dash["contacts"]["recent"],
+        json!([{ "key": "11144477735", "key_shown": "***.444.777-**", "name": "Beto R.",
+                 "document": "***.444.777-**", "bank": 1 }])
+    );
+    for (key, expected) in [
+        ("<script>", StatusCode::BAD_REQUEST),
+        ("", StatusCode::BAD_REQUEST),
+        ("nobody@example.com", StatusCode::NOT_FOUND),
+    ] {
+        let (s, body) = ana.call("add_favourite", &[("key", key)]).await;
+        assert_eq!(s, expected, "{key}: {body}");
+    }
+    assert_eq!(ana.dashboard().await["contacts"]["favourites"], json!([]));
+    let (s, body) = ana.call("add_favourite", &[("key", BETO_CPF)]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["favourites"][0]["name"], "Beto R.");
+    let (s, body) = ana
+        .call("remove_favourite", &[("key", "11144477735")])
+        .await;
+    assert_eq!((s, body["favourites"].clone()), (StatusCode::OK, json!([])));
+}
