@@ -20,28 +20,21 @@ pub struct Driver {
 
 /// Starts chromedriver on a free port (it says when it is ready) and a headless Chromium session.
 pub async fn start_browser() -> Driver {
-    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let mut child = Command::new(&chromedriver)
-        .arg("--port=0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {chromedriver} ({e}); scripts/test.sh installs chromium-driver")
-        });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("chromedriver exited before starting");
-        if let Some(rest) = line.split("started successfully on port ").nth(1) {
-            break rest.trim_end_matches('.').trim().to_string();
+    // Under a full parallel test run chromedriver now and then exits before it says its port
+    // (seen once in CI with a dozen browser tests at once); a new one is started, at most thrice.
+    let mut attempt = 1;
+    let (child, port) = loop {
+        match start_chromedriver().await {
+            Ok(started) => break started,
+            Err(why) if attempt < 3 => {
+                eprintln!(
+                    "chromedriver did not start (attempt {attempt}): {why}; starting another"
+                );
+                attempt += 1;
+            }
+            Err(why) => panic!("chromedriver did not start, three times: {why}"),
         }
     };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let profile = tempfile::tempdir().unwrap();
     let args = [
         "--headless",
@@ -76,6 +69,47 @@ pub async fn start_browser() -> Driver {
         _profile: profile,
         browser,
     }
+}
+
+/// Starts chromedriver on a free port: the process and the port it says it listens on, or why
+/// it exited before saying so (with what it wrote to stderr).
+async fn start_chromedriver() -> Result<(Child, String), String> {
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let mut child = Command::new(&chromedriver)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {chromedriver} ({e}); scripts/test.sh installs chromium-driver")
+        });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                    break rest.trim_end_matches('.').trim().to_string();
+                }
+            }
+            _ => {
+                let mut said = Vec::new();
+                while let Ok(Some(line)) = errors.next_line().await {
+                    said.push(line);
+                }
+                let status = child
+                    .wait()
+                    .await
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                return Err(format!("exited ({status}): {}", said.join(" / ")));
+            }
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::spawn(async move { while let Ok(Some(_)) = errors.next_line().await {} });
+    Ok((child, port))
 }
 
 /// Screenshots for people to look at, in `test-output/screenshots/` at the workspace root.
