@@ -234,6 +234,8 @@ async fn link(
         ("per_packet", "100.000,00".to_string()),
         ("daily", String::new()),
         ("expires", expires),
+        // Approving asks for the owner's password again (since a40edee).
+        ("password", PASSWORD.into()),
     ];
     let (status, location, text) =
         post_redirect(to_http, &shared.url(*to, "/api/approve_consent"), &approve).await?;
