@@ -171,11 +171,15 @@ impl SettlementReport {
             if p.net.get().abs() > NET_MAX.get() || p.through.get().abs() > NET_MAX.get() {
                 return Err(Malformed("a net beyond any position"));
             }
-            // Cannot overflow: at most 99 members, each bounded far below i64::MAX / 99.
-            if p.net.get() > 0 {
-                to += p.net.get();
+            // Ten nets at the bound already pass i64::MAX: a member's report could otherwise
+            // wrap its totals round to any value it liked.
+            let summed = if p.net.get() > 0 {
+                to.checked_add(p.net.get()).map(|t| to = t)
             } else {
-                by -= p.net.get();
+                by.checked_sub(p.net.get()).map(|b| by = b)
+            };
+            if summed.is_none() {
+                return Err(Malformed("totals beyond any position"));
             }
         }
         if self.owed_to_bank.get() != to
