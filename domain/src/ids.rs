@@ -3,7 +3,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 
-/// A consortium member. The demo has ids 1..=5; ids are small and fixed by configuration.
+/// A consortium member. The demo has ids 1..=5; ids are small (at most [`BankId::MAX`]) and fixed by
+/// configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u16", into = "u16")]
 pub struct BankId(u8);
@@ -13,7 +14,8 @@ pub struct BankId(u8);
 pub struct BadBankId;
 
 impl BankId {
-    pub const MAX: u8 = 99;
+    /// The highest bank id, and so the most members a consortium may have.
+    pub const MAX: u8 = 200;
     pub fn get(self) -> u8 {
         self.0
     }

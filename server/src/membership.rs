@@ -60,8 +60,8 @@ struct Entry {
     collateral_cents: Option<i64>,
 }
 
-/// Most banks a membership file may list (bank ids are 1..=99).
-const MEMBERS_MAX: usize = 99;
+/// Most banks a membership file may list (bank ids are 1..=`BankId::MAX`).
+const MEMBERS_MAX: usize = BankId::MAX as usize;
 
 impl Membership {
     pub fn load(path: &std::path::Path) -> Result<Membership, String> {
@@ -79,8 +79,8 @@ impl Membership {
         let others = i64::try_from(file.banks.len().saturating_sub(1).max(1)).unwrap_or(1);
         let mut members = BTreeMap::new();
         for e in file.banks {
-            let id =
-                BankId::try_from(e.id).map_err(|_| format!("bank id {} is not 1..=99", e.id))?;
+            let id = BankId::try_from(e.id)
+                .map_err(|_| format!("bank id {} is not 1..={}", e.id, BankId::MAX))?;
             let at = |what: &str| format!("bank {id}: {what}");
             let name = domain::input::name(&e.name).map_err(|m| at(&format!("name: {m}")))?;
             let url = http_url(&e.url).ok_or_else(|| at("url is not an http(s) URL"))?;
@@ -241,7 +241,7 @@ mod tests {
     fn bad_membership_files_are_refused_by_what_is_wrong() {
         for (text, expected) in [
             ("{", "not a membership file".to_string()),
-            (&file(""), "from 1 to 99".to_string()),
+            (&file(""), "from 1 to 200".to_string()),
             (
                 &file(&format!("{},{}", bank(1, &key(1)), bank(1, &key(2)))),
                 "listed twice".to_string(),
@@ -251,7 +251,7 @@ mod tests {
                 "same public key".to_string(),
             ),
             (&file(&bank(1, "abc")), "64 hex digits".to_string()),
-            (&file(&bank(100, &key(1))), "not 1..=99".to_string()),
+            (&file(&bank(201, &key(1))), "not 1..=200".to_string()),
             (
                 &file(&bank(1, &key(1)).replace("http://h:1/", "ftp://x")),
                 "url".to_string(),

@@ -68,7 +68,7 @@ const PLAN_TAG: &str = "consorcio-plan/v1";
 const BALLOT_TAG: &str = "consorcio-ballot/v1";
 
 /// Most participants a plan may name: every member of the largest consortium a bank id allows.
-pub const PLAN_PARTICIPANTS_MAX: usize = 99;
+pub const PLAN_PARTICIPANTS_MAX: usize = domain::BankId::MAX as usize;
 
 /// The coordinator's whole picture of one transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
