@@ -194,12 +194,24 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let consortium = ssr::require_consortium()?;
     let members: Vec<domain::BankId> = consortium.banks().iter().map(|b| b.id).collect();
+    let keys: Vec<domain::PixKey> = parsed.iter().map(|l| l.receiver_key.clone()).collect();
     let packet =
         domain::packet::Packet::new(parsed, &members).map_err(|e| ssr::from_engine(e.into()))?;
-    consortium
+    let outcome = consortium
         .submit(account, tx, packet)
         .await
-        .map_err(ssr::from_engine)
+        .map_err(ssr::from_engine)?;
+    if outcome.status == domain::dto::TxStatus::Committed {
+        // Every receiver paid is one to pay again, newest last paid first (as for a Pix).
+        for (key, leg) in keys.iter().zip(&outcome.legs) {
+            let Some(to) = &leg.receiver else { continue };
+            let contact = domain::contacts::Contact::new(key, &to.name, &to.key_masked, to.bank);
+            if let Err(e) = engine.used_contact(account, contact).await {
+                tracing::warn!(error = %e, "keeping a packet's receiver to pay again");
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 /// Where the client's packet `tx_id` stands, while it runs and shortly after.

@@ -170,8 +170,20 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
     let dash = ana1.dashboard().await;
     assert_eq!(dash["linked"][0]["status"], "Active", "{dash}");
     assert_eq!(dash["linked"][0]["available"], 100_000, "{dash}");
+    assert_eq!(dash["contacts"]["recent"], json!([]), "{dash}");
     let outcome = packet(&ana1, vec![leg(2, BETO_CPF, 1, "80,00")]).await;
     assert_eq!(outcome["status"], "Committed", "{outcome}");
+    // Beto, paid in a packet, is one to pay again (issue 27), as after a Pix.
+    let recent = ana1.dashboard().await["contacts"]["recent"].clone();
+    assert_eq!(
+        (
+            recent[0]["key"].as_str(),
+            recent[0]["name"].as_str(),
+            recent[0]["bank"].as_u64()
+        ),
+        (Some("11144477735"), Some("Beto R."), Some(1)),
+        "{recent}"
+    );
     settles_to(&ana2, (92_000, 0)).await;
     let (_, consents) = ana2.call("get_consents", &[]).await;
     assert_eq!(consents["consents"][0]["used_today"], 8_000, "{consents}");
@@ -197,6 +209,11 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
     //    Eleven itself (a bank speaking for the wrong account): refused at Automobili.
     let outcome = packet(&beto1, vec![leg(2, MULE_CPF, 3, "1,00")]).await;
     assert_refused(&outcome, 0, "no_consent", 2);
+    assert_eq!(
+        beto1.dashboard().await["contacts"]["recent"],
+        json!([]),
+        "a packet that failed adds no one to pay again"
+    );
     let (consent, _) = consent_of(&ana1, 2).await;
     let betos = beto1.dashboard().await["dashboard"]["account"]["id"]
         .as_i64()
