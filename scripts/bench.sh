@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark: starts five release-build banks on loopback (ports 18081-18085 by default, so a demo on
-# 8081-8085 keeps running), measures their idle CPU and token rotation rate, runs the load generator
+# Benchmark: starts N release-build banks (BENCH_BANKS, five by default) on loopback (ports 18081 up
+# by default, so a demo on 8081-8085 keeps running), measures their idle CPU and token rotation rate, runs the load generator
 # at 1, 8 and 64 clients, and prints its tables (throughput, latency, conservation PASS/FAIL).
 # Last, it restarts the banks with no idle hold (the token passed on at once) and measures the
 # ring's full speed: its capacity in rotations per second.
 # The banks get fresh temporary data directories and are stopped on exit, whatever happens.
 #
 # Settings (environment):
+#   BENCH_BANKS=5            how many banks (2 to 100)
 #   BENCH_CLIENTS="1 8 64"   client counts, one loadgen run each
 #   BENCH_SECS=10            workload seconds per run
 #   BENCH_ACCOUNTS=10        accounts opened at each bank per run
@@ -17,6 +18,8 @@
 #   BENCH_OUT=$CARGO_TARGET_DIR/bench   where the JSON reports (bench-c<N>.json) go
 #   BENCH_KEEP=1             keep the banks' data and logs (otherwise removed unless a run failed)
 #   BENCH_CAPACITY=0         skip the ring-capacity phase
+#   BENCH_REGEN=3            after the load, kill the token holder this many times (restarting it)
+#                            and time the regeneration
 #   BENCH_BANK_BIN=path      another bank-node binary (to compare two builds)
 #   BENCH_LOADGEN_BIN=path   another loadgen binary (likewise)
 #   BENCH_BANK_ENV="K=V .."  extra settings for the banks under load (e.g. TOKIO_WORKER_THREADS=1)
@@ -26,6 +29,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+nbanks=${BENCH_BANKS:-5}
+case "$nbanks" in ''|*[!0-9]*) echo "bench: BENCH_BANKS must be a number" >&2; exit 1 ;; esac
+if [ "$nbanks" -lt 2 ] || [ "$nbanks" -gt 100 ]; then echo "bench: BENCH_BANKS must be 2 to 100 (the inter-bank ports are 100 above)" >&2; exit 1; fi
 clients_list=${BENCH_CLIENTS:-1 8 64}
 secs=${BENCH_SECS:-10}
 accounts=${BENCH_ACCOUNTS:-10}
@@ -56,7 +62,7 @@ peers=""
 own_listener=0
 grep -q INTERBANK_BIND_ADDR "$bank_bin" && own_listener=1
 interbank_ports=()
-for id in 1 2 3 4 5; do
+for id in $(seq 1 "$nbanks"); do
   port=$((base_port + id - 1))
   for p in "$port" $([ "$own_listener" = 1 ] && echo $((port + 100))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -123,7 +129,7 @@ if [ -n "${BENCH_WAN:-}" ]; then
   [ "$own_listener" = 1 ] || { echo "bench: BENCH_WAN needs a build with INTERBANK_BIND_ADDR" >&2; exit 1; }
   IFS=, read -r wan_delay wan_jitter wan_loss <<< "$BENCH_WAN"
   routes=()
-  for id in 1 2 3 4 5; do
+  for id in $(seq 1 "$nbanks"); do
     ib=${interbank_ports[$((id-1))]}
     routes+=(--route "127.0.0.1:$((ib + 1000))=127.0.0.1:$ib")
   done
@@ -134,7 +140,7 @@ if [ -n "${BENCH_WAN:-}" ]; then
   echo "bench: inter-bank traffic through the WAN proxy: $(cat "$work/wan-proxy.log")"
 fi
 
-# Starts the five banks with data under $work/$1 and any extra VAR=value settings after it.
+# Starts the banks with data under $work/$1 and any extra VAR=value settings after it.
 start_banks() {
   local dir=$work/$1 id log i
   shift
@@ -143,7 +149,7 @@ start_banks() {
   if [ "$legacy" = 1 ]; then
     auth=(PEERS="$peers" CONSORTIUM_SECRET="$secret")
   else
-    for id in 1 2 3 4 5; do
+    for id in $(seq 1 "$nbanks"); do
       local peer_url=${urls[$((id-1))]}
       [ "$own_listener" = 1 ] && peer_url="http://127.0.0.1:${interbank_ports[$((id-1))]}"
       [ -n "${BENCH_WAN:-}" ] && peer_url="http://127.0.0.1:$((${interbank_ports[$((id-1))]} + 1000))"
@@ -152,29 +158,38 @@ start_banks() {
     write_membership "$dir/membership.json" 100000000000000 "${specs[@]}"
     auth=(MEMBERSHIP="$dir/membership.json")
   fi
-  for id in 1 2 3 4 5; do
-    mkdir -p "$dir/bank-$id"
-    local listen=()
-    [ "$own_listener" = 1 ] && listen=(INTERBANK_BIND_ADDR="127.0.0.1:${interbank_ports[$((id-1))]}")
-    # Every simulated client comes from 127.0.0.1: the address gets the budget of 100,000
-    # clients (key lookups, sign-ups); each account keeps its own. Each simulated client pays
-    # thousands of Pix: no Pix limit per period (the check itself still runs on every debit).
-    env BANK_ID=$id BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
-      ADDRESS_BUDGET_SCALE=100000 PIX_DAY_LIMIT_CENTS=$unlimited PIX_NIGHT_LIMIT_CENTS=$unlimited \
-      PIX_COMPANY_LIMIT_CENTS=$unlimited "${auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" "$@" \
-      "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
-    pids+=($!)
+  bank_auth=("${auth[@]}")
+  bank_extra=("$@")
+  for id in $(seq 1 "$nbanks"); do
+    launch_bank "$dir" "$id"
   done
-  for id in 1 2 3 4 5; do
-    log="$dir/bank-$id.log"
-    for i in $(seq 1 300); do
-      if grep -q "listening on" "$log"; then break; fi
-      if ! kill -0 "${pids[$((id-1))]}" 2>/dev/null; then echo "bench: bank $id failed to start:" >&2; cat "$log" >&2; exit 1; fi
-      [ "$i" = 300 ] && { echo "bench: bank $id not listening after 30 s" >&2; cat "$log" >&2; exit 1; }
-      sleep 0.1
-    done
+  for id in $(seq 1 "$nbanks"); do
+    wait_listening "$dir" "$id"
   done
-  echo "bench: five banks up (${urls[0]} .. ${urls[4]}), data in $dir"
+  echo "bench: $nbanks banks up (${urls[0]} .. ${urls[$((nbanks - 1))]}), data in $dir"
+}
+# Starts bank $2 with data under $1, as start_banks set it up (its pid in pids[$2-1]).
+launch_bank() {
+  local dir=$1 id=$2 listen=()
+  mkdir -p "$dir/bank-$id"
+  [ "$own_listener" = 1 ] && listen=(INTERBANK_BIND_ADDR="127.0.0.1:${interbank_ports[$((id-1))]}")
+  # Every simulated client comes from 127.0.0.1: the address gets the budget of 100,000
+  # clients (key lookups, sign-ups); each account keeps its own. Each simulated client pays
+  # thousands of Pix: no Pix limit per period (the check itself still runs on every debit).
+  env BANK_ID="$id" BIND_ADDR="127.0.0.1:${ports[$((id-1))]}" DATA_DIR="$dir/bank-$id" SITE_DIR="$site" \
+    ADDRESS_BUDGET_SCALE=100000 PIX_DAY_LIMIT_CENTS=$unlimited PIX_NIGHT_LIMIT_CENTS=$unlimited \
+    PIX_COMPANY_LIMIT_CENTS=$unlimited "${bank_auth[@]}" "${listen[@]}" RUST_LOG="${RUST_LOG:-warn}" \
+    "${bank_extra[@]}" "$bank_bin" > "$dir/bank-$id.log" 2>&1 &
+  pids[$((id-1))]=$!
+}
+wait_listening() {
+  local log="$1/bank-$2.log" i
+  for i in $(seq 1 300); do
+    if grep -q "listening on" "$log"; then return 0; fi
+    if ! kill -0 "${pids[$(($2-1))]}" 2>/dev/null; then echo "bench: bank $2 failed to start:" >&2; cat "$log" >&2; exit 1; fi
+    [ "$i" = 300 ] && { echo "bench: bank $2 not listening after 30 s" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
 }
 # shellcheck disable=SC2086
 start_banks load ${BENCH_BANK_ENV:-}
@@ -191,7 +206,7 @@ status_field() {
 measure_idle() {
   local when=$1 hz t0 t1 before=() visits0=() i total=0 pct vsum=0 v1 reported
   hz=$(getconf CLK_TCK)
-  for i in 0 1 2 3 4; do
+  for i in $(seq 0 $((nbanks - 1))); do
     before[$i]=$(cpu_ticks "${pids[$i]}")
     visits0[$i]=$(status_field "${urls[$i]}" visits)
   done
@@ -200,7 +215,7 @@ measure_idle() {
   t1=$(date +%s.%N)
   echo "idle ($when), over $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s:"
   printf '  %-6s %10s %14s %18s\n' bank "CPU %core" "visits/s" "rotations_per_s"
-  for i in 0 1 2 3 4; do
+  for i in $(seq 0 $((nbanks - 1))); do
     pct=$(awk -v d=$(( $(cpu_ticks "${pids[$i]}") - before[i] )) -v hz="$hz" -v a="$t0" -v b="$t1" \
       'BEGIN{printf "%.2f", 100 * d / hz / (b - a)}')
     total=$(awk -v x="$total" -v y="$pct" 'BEGIN{printf "%.2f", x + y}')
@@ -210,8 +225,8 @@ measure_idle() {
     printf '  %-6s %10s %14s %18s\n' "$((i + 1))" "$pct" \
       "$(awk -v d=$(( ${v1:-0} - ${visits0[$i]:-0} )) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", d / (b - a)}')" "${reported:-?}"
   done
-  echo "  all five banks: ${total}% of one core; token: $(awk -v d="$vsum" -v a="$t0" -v b="$t1" \
-    'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}')"
+  echo "  all $nbanks banks: ${total}% of one core; token: $(awk -v d="$vsum" -v a="$t0" -v b="$t1" -v n="$nbanks" \
+    'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / n / (b - a)}')"
 }
 
 sleep 2 # let the ring form before measuring
@@ -219,11 +234,11 @@ measure_idle "before load"
 
 mkdir -p "$out"
 summary=()
-# CPU ticks of the five banks together; the machine's (busy, total) ticks from /proc/stat.
-banks_cpu_ticks() { local i n=0; for i in 0 1 2 3 4; do n=$((n + $(cpu_ticks "${pids[$i]}"))); done; echo "$n"; }
+# CPU ticks of the banks together; the machine's (busy, total) ticks from /proc/stat.
+banks_cpu_ticks() { local i n=0; for i in $(seq 0 $((nbanks - 1))); do n=$((n + $(cpu_ticks "${pids[$i]}"))); done; echo "$n"; }
 machine_ticks() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t - $5 - $6, t}' /proc/stat; }
-# A /status number field summed over the five banks (visits, commits, commands).
-sum_field() { local i n=0 v; for i in 0 1 2 3 4; do v=$(status_field "${urls[$i]}" "$1"); n=$((n + ${v:-0})); done; echo "$n"; }
+# A /status number field summed over the banks (visits, commits, commands).
+sum_field() { local i n=0 v; for i in $(seq 0 $((nbanks - 1))); do v=$(status_field "${urls[$i]}" "$1"); n=$((n + ${v:-0})); done; echo "$n"; }
 # Where cross-bank work spends its time: totals since start, summed over the banks (one /status
 # call per bank), printed space-separated in the order of the names given.
 phase_fields="rounds round_votes_us prepares_sent prepare_rtt_us prepares_served prepare_engine_us passes pass_us concludes conclude_us"
@@ -231,7 +246,7 @@ sum_fields() {
   local i f v json
   local -A total=()
   for f in "$@"; do total[$f]=0; done
-  for i in 0 1 2 3 4; do
+  for i in $(seq 0 $((nbanks - 1))); do
     json=$(curl -fsS --max-time 5 "${urls[$i]}/status" 2>/dev/null || true)
     for f in "$@"; do
       v=$(printf '%s' "$json" | grep -o "\"$f\":[0-9]*" | head -1 | cut -d: -f2)
@@ -272,11 +287,11 @@ for c in $clients_list; do
   set -e
   cat "$log"
   ok=$(grep '^all ' "$log" | awk '{print $2}')
-  echo "during the workload: the five banks used $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+  echo "during the workload: the $nbanks banks used $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
     -v a="$t0" -v b="$t1" -v ok="${ok:-0}" 'BEGIN{printf "%.2f cores = %.0f us of CPU per successful operation", d / hz / (b - a), (ok > 0 ? 1e6 * d / hz / ok : 0)}'); \
 loadgen $(awk -v d="${lt:-0}" -v hz="$(getconf CLK_TCK)" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f cores", d / hz / (b - a)}'); \
 the machine was $(echo "$m0 $m1" | awk '{printf "%.0f%% busy", 100 * ($3 - $1) / (($4 - $2) > 0 ? ($4 - $2) : 1)}'); \
-token $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / 5 / (b - a)}'); \
+token $(awk -v d=$((v1 - v0)) -v a="$t0" -v b="$t1" -v n="$nbanks" 'BEGIN{printf "%.1f visits/s = %.1f full rotations/s", d / (b - a), d / n / (b - a)}'); \
 engines $(awk -v k=$((k1 - k0)) -v q=$((q1 - q0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f durable commits/s (fsyncs), %.1f commands per commit", k / (b - a), (k > 0 ? q / k : 0)}')"
   echo "the token's path: a visit with packets held it $(phase_ms 0 1) until the last vote ($((p1[0] - p0[0])) such visits); \
 a prepare to another bank took $(phase_ms 2 3) there and back, $(phase_ms 4 5) of it in that bank's engine (queue, commit, fsync); \
@@ -284,7 +299,7 @@ a token pass $(phase_ms 6 7) there and back; storing a round's decisions and ans
   [ "$rc" = 0 ] || failed=1
   summary+=("$(printf 'C=%-3s %s  [%s]' "$c" "$(grep '^all ' "$work/loadgen-c$c.txt" | sed 's/^all *//')" \
     "$(grep -o '^conservation: [A-Z]*' "$work/loadgen-c$c.txt" | cut -d' ' -f2 || echo "exit $rc")")")
-  for i in 0 1 2 3 4; do
+  for i in $(seq 0 $((nbanks - 1))); do
     kill -0 "${pids[$i]}" 2>/dev/null || { echo "bench: bank $((i + 1)) died; log:" >&2; tail -20 "$work/bank-$((i + 1)).log" >&2; exit 1; }
   done
 done
@@ -299,6 +314,51 @@ for line in "${summary[@]}"; do
   # shellcheck disable=SC2086
   printf '  %-5s %8s %8s %6s %6s %7s %9s %8s %8s %8s  %s\n' $line
 done
+# Regeneration: SIGKILL of the bank holding the token, then the time until another bank shows a
+# newer epoch (a regenerated token); the killed bank is restarted and rejoins before the next try.
+# Timed from the kill to the first sweep of /status calls that sees it (a sweep takes a few ms per
+# bank: the figure is an upper bound).
+if [ "${BENCH_REGEN:-0}" != 0 ]; then
+  echo
+  echo "bench: regeneration after SIGKILL of the holder, ${BENCH_REGEN} tries"
+  regen_ms=()
+  for try in $(seq 1 "$BENCH_REGEN"); do
+    holder=""
+    for sweep in $(seq 1 2000); do
+      for i in $(seq 0 $((nbanks - 1))); do
+        if curl -fsS --max-time 1 "${urls[$i]}/status" 2>/dev/null | grep -q '"holding":true'; then holder=$i; break 2; fi
+      done
+    done
+    [ -n "$holder" ] || { echo "bench: no bank seen holding the token" >&2; failed=1; break; }
+    old=0
+    for i in $(seq 0 $((nbanks - 1))); do
+      e=$(status_field "${urls[$i]}" epoch_counter); [ "${e:-0}" -gt "$old" ] && old=$e
+    done
+    kill -9 "${pids[$holder]}"; t0=$(date +%s%N)
+    wait "${pids[$holder]}" 2>/dev/null || true
+    seen=""
+    while [ -z "$seen" ]; do
+      for i in $(seq 0 $((nbanks - 1))); do
+        [ "$i" = "$holder" ] && continue
+        e=$(status_field "${urls[$i]}" epoch_counter)
+        if [ "${e:-0}" -gt "$old" ]; then seen=$i; break; fi
+      done
+      [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 60000 ] && { echo "bench: no regeneration within 60 s" >&2; failed=1; break 2; }
+    done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    regen_ms+=("$ms")
+    echo "  try $try: bank $((holder + 1)) killed holding the token; bank $((seen + 1)) shows epoch > $old after $ms ms"
+    launch_bank "$work/load" $((holder + 1))
+    wait_listening "$work/load" $((holder + 1))
+    before=$(status_field "${urls[$holder]}" visits)
+    for i in $(seq 1 1200); do
+      [ "$(status_field "${urls[$holder]}" visits)" -gt "${before:-0}" ] 2>/dev/null && break
+      [ "$i" = 1200 ] && { echo "bench: bank $((holder + 1)) did not rejoin the ring within 60 s" >&2; failed=1; }
+      sleep 0.05
+    done
+  done
+  [ ${#regen_ms[@]} -gt 0 ] && echo "  regeneration ms: ${regen_ms[*]} (median $(printf '%s\n' "${regen_ms[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'))"
+fi
 if [ "${BENCH_CAPACITY:-1}" != 0 ]; then
   echo
   echo "bench: ring capacity: the banks restarted with no idle hold (RING_IDLE_HOLD_MS=0), no load"

@@ -1,4 +1,4 @@
-//! The conservation audit: the money available at the five banks once they have settled,
+//! The conservation audit: the money available at every bank once they have settled,
 //! before the run and after it, against every deposit that went through.
 
 use crate::http::{get_json, post, Answer, Body};
@@ -16,7 +16,7 @@ pub struct Totals {
 
 /// The audit after the workload.
 pub struct Conservation {
-    /// Available at the five banks before the run, in cents.
+    /// Available at every bank before the run, in cents.
     pub before: Cents,
     pub after: Totals,
     /// Sum and count of the deposits the banks confirmed.
@@ -74,7 +74,7 @@ async fn totals(shared: &Shared, http: &reqwest::Client) -> Result<Totals, Strin
         settled: true,
         per_bank: Vec::new(),
     };
-    for bank in 1..=5 {
+    for bank in 1..=shared.args.banks.len() {
         let status = get_json(http, &shared.url(bank, "/status")).await?;
         let report: StatusReport =
             serde_json::from_value(status).map_err(|e| format!("bank {bank}'s /status: {e}"))?;

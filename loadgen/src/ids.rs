@@ -22,7 +22,7 @@ impl TxIds {
         }
     }
 
-    /// The next id, for a transaction that bank `bank` (1..5) starts.
+    /// The next id, for a transaction that bank `bank` (1..=n) starts.
     pub fn make(&self, bank: usize) -> String {
         let mut n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut counter = [b'0'; 7];

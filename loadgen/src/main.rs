@@ -1,7 +1,8 @@
-//! Load generator for the five banks of the consortium, over their public HTTP API only.
+//! Load generator for the N banks of the consortium (two or more; five in the demo), over their
+//! public HTTP API only.
 //!
-//! 1. Opens `--accounts` accounts at each bank. Person k holds an account at bank (k mod 5)+1 and
-//!    another at ((k+1) mod 5)+1 (same CPF), so that packets can draw from two source banks; each
+//! 1. Opens `--accounts` accounts at each bank. Person k holds an account at bank (k mod N)+1 and
+//!    another at ((k+1) mod N)+1 (same CPF), so that packets can draw from two source banks; each
 //!    account is funded with a deposit.
 //! 2. Runs `--clients` concurrent clients (one session, one cookie jar, per client and bank; each
 //!    client links its two accounts both ways, approving the consent at the other bank) doing
@@ -9,7 +10,7 @@
 //!    with a client-chosen transaction id; a 503 or a transport error is retried with the same id.
 //! 3. Prints throughput and latency per kind (and writes them as JSON with `--json`).
 //! 4. Checks conservation: once every bank has nothing blocked, incoming or prepared, the money
-//!    available at the five banks equals what was there before plus every deposit that succeeded.
+//!    available at the banks equals what was there before plus every deposit that succeeded.
 //!    Exits non-zero when it does not.
 
 mod audit;

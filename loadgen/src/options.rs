@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const USAGE: &str = "\
 usage: loadgen --banks URL1,URL2,URL3,URL4,URL5 [options]
-  --banks LIST            the five banks' base URLs, bank ids 1..5 in order (required)
+  --banks LIST            the banks' base URLs, bank ids 1..=N in order (required, N >= 2)
   --accounts N            accounts opened at each bank (default 10; at least 2)
   --clients C             concurrent clients (default 8)
   --duration-secs S       run the workload for S seconds (default 10) ...
@@ -130,8 +130,12 @@ fn set(
 
 /// The checks across options, and the default run length (10 s) when none was given.
 fn check(mut args: Args) -> Result<Args, String> {
-    if args.banks.len() != 5 {
-        return Err(format!("--banks needs five URLs, got {}", args.banks.len()));
+    if !(2..=usize::from(domain::BankId::MAX)).contains(&args.banks.len()) {
+        return Err(format!(
+            "--banks needs 2 to {} URLs, got {}",
+            domain::BankId::MAX,
+            args.banks.len()
+        ));
     }
     if args.accounts < 2 {
         return Err(
@@ -166,6 +170,13 @@ mod tests {
             (a.accounts, a.clients, a.ops, a.duration),
             (4, 3, Some(7), None)
         );
-        assert!(parse_args("--banks a,b".split(' ').map(String::from)).is_err());
+        assert!(parse_args("--banks a --ops 1".split(' ').map(String::from)).is_err());
+        let two = parse_args("--banks a,b --ops 1".split(' ').map(String::from)).unwrap();
+        assert_eq!(two.banks.len(), 2);
+        let many = (0..100)
+            .map(|i| format!("u{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(parse_args(["--banks".to_string(), many]).is_err());
     }
 }

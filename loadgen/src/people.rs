@@ -3,7 +3,7 @@
 pub struct Person {
     pub cpf: String,
     pub name: String,
-    /// Bank ids (1..5) where this person has an account: two, or one for the odd extra row.
+    /// Bank ids (1..=n) where this person has an account: two, or one for the odd extra row.
     pub banks: Vec<usize>,
 }
 
@@ -15,10 +15,10 @@ fn cpf_from_base(base: u32) -> Option<String> {
         .map(|c| domain::TaxId::Cpf(c).digits())
 }
 
-/// `accounts_per_bank` accounts at each bank: person k at banks (k mod 5)+1 and ((k+1) mod 5)+1,
-/// plus one person with a single account per bank when the number is odd. CPFs follow from
-/// `cpf_start`.
-pub fn people(accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
+/// `accounts_per_bank` accounts at each of `banks` banks: person k at banks (k mod n)+1 and
+/// ((k+1) mod n)+1, plus one person with a single account per bank when the number is odd. CPFs
+/// follow from `cpf_start`.
+pub fn people(banks: usize, accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
     let mut out = Vec::new();
     let mut base = cpf_start;
     let mut next_cpf = || loop {
@@ -28,15 +28,15 @@ pub fn people(accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
         }
     };
     let pairs = accounts_per_bank / 2;
-    for k in 0..5 * pairs {
+    for k in 0..banks * pairs {
         out.push(Person {
             cpf: next_cpf(),
             name: format!("Carga {k}"),
-            banks: vec![k % 5 + 1, (k + 1) % 5 + 1],
+            banks: vec![k % banks + 1, (k + 1) % banks + 1],
         });
     }
     if accounts_per_bank % 2 == 1 {
-        for b in 1..=5 {
+        for b in 1..=banks {
             let k = out.len();
             out.push(Person {
                 cpf: next_cpf(),
@@ -48,9 +48,9 @@ pub fn people(accounts_per_bank: usize, cpf_start: u32) -> Vec<Person> {
     out
 }
 
-/// Per bank (index 0..5 for ids 1..5): the people with an account there.
-pub fn by_bank(people: &[Person]) -> Vec<Vec<usize>> {
-    let mut at_bank = vec![Vec::new(); 5];
+/// Per bank (index 0..n for ids 1..=n): the people with an account there.
+pub fn by_bank(banks: usize, people: &[Person]) -> Vec<Vec<usize>> {
+    let mut at_bank = vec![Vec::new(); banks];
     for (i, p) in people.iter().enumerate() {
         for &b in &p.banks {
             at_bank[b - 1].push(i);
@@ -79,11 +79,17 @@ mod tests {
 
     #[test]
     fn people_cover_each_bank_n_times() {
-        for n in [2, 3, 10, 11] {
-            let p = people(n, 123_456_789);
-            for b in 1..=5 {
+        for (banks, n) in [(5, 2), (5, 3), (5, 10), (5, 11), (2, 3), (20, 4)] {
+            let p = people(banks, n, 123_456_789);
+            for b in 1..=banks {
                 assert_eq!(p.iter().filter(|x| x.banks.contains(&b)).count(), n);
             }
+            assert!(p
+                .iter()
+                .flat_map(|x| &x.banks)
+                .all(|&b| (1..=banks).contains(&b)));
+            let at = by_bank(banks, &p);
+            assert!(at.iter().all(|v| v.len() == n));
             let mut cpfs: Vec<_> = p.iter().map(|x| x.cpf.clone()).collect();
             cpfs.sort();
             cpfs.dedup();

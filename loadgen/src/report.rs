@@ -146,7 +146,7 @@ fn table(args: &Args, label: &str, elapsed: f64, rows: &[Row], audit: &Conservat
 fn conservation_line(c: &Conservation) -> String {
     let verdict = if c.pass { "PASS" } else { "FAIL" };
     format!(
-        "conservation: {verdict}: R$ {} available at the five banks; expected R$ {} (R$ {} before + R$ {} in {} deposits){}{}\n",
+        "conservation: {verdict}: R$ {} available at the banks; expected R$ {} (R$ {} before + R$ {} in {} deposits){}{}\n",
         c.after.available.to_input(),
         c.expected.to_input(),
         c.before.to_input(),
@@ -241,7 +241,7 @@ mod tests {
         );
         assert_eq!(
             lines[7],
-            "conservation: PASS: R$ 101,50 available at the five banks; expected R$ 101,50 (R$ 100,00 before + R$ 1,50 in 2 deposits)"
+            "conservation: PASS: R$ 101,50 available at the banks; expected R$ 101,50 (R$ 100,00 before + R$ 1,50 in 2 deposits)"
         );
         assert_eq!(lines.len(), 8);
         assert_eq!(rows[3].top_reasons, [("refused: LIMIT".to_string(), 1)]);

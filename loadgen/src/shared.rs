@@ -14,7 +14,7 @@ pub struct Shared {
     pub args: Args,
     pub ids: TxIds,
     pub people: Vec<Person>,
-    /// Per bank (index 0..5 for ids 1..5): the people with an account there.
+    /// Per bank (index 0..n for ids 1..=n): the people with an account there.
     pub at_bank: Vec<Vec<usize>>,
     pub ledger: Mutex<Ledger>,
     /// The Pix key of each (person, bank) account: the CPF at the first bank that registered
@@ -55,8 +55,9 @@ impl Shared {
     pub fn new(args: Args) -> Shared {
         let mut rng = StdRng::seed_from_u64(args.seed);
         let ids = TxIds::new(&mut rng);
-        let people = people(args.accounts, rng.random_range(100_000_000..900_000_000));
-        let at_bank = by_bank(&people);
+        let n = args.banks.len();
+        let people = people(n, args.accounts, rng.random_range(100_000_000..900_000_000));
+        let at_bank = by_bank(n, &people);
         Shared {
             args,
             ids,

@@ -149,7 +149,7 @@ async fn operation(
         }
         2 => {
             let to_bank = loop {
-                let b = rng.random_range(1..=5);
+                let b = rng.random_range(1..=shared.args.banks.len());
                 if b != bank {
                     break b;
                 }
@@ -183,7 +183,7 @@ fn packet_legs(shared: &Shared, rng: &mut StdRng, from: &Sender<'_>) -> Vec<Valu
     sources
         .iter()
         .map(|&src| {
-            let to_bank = rng.random_range(1..=5);
+            let to_bank = rng.random_range(1..=shared.args.banks.len());
             let to = shared.receiver(rng, to_bank, from.person);
             json!({
                 "source_bank": src.to_string(),
