@@ -31,6 +31,12 @@
 //!   and every probe's answers resynchronise a bank more than a jump out of step the way a
 //!   starting bank learns: to the second highest epoch its peers report, which is never above
 //!   what an honest peer reports.
+//! - A consortium may run several rings over disjoint sets of members ([`ring_group`]): each bank
+//!   coordinates its own clients' work while its ring's token visits it, and takes part in any
+//!   bank's transactions at any time (reservations keep two-phase commit safe without mutual
+//!   exclusion between coordinators). A token is plausible only if its epoch's origin is a member
+//!   of this bank's ring, so no other ring's token (or a rogue's, made in another ring's name)
+//!   is ever adopted. With one ring, as by default, every member is in it.
 //! - Every bank starts without a token. A bank that has not seen the token for `token_timeout_ms` (plus a stagger by its position, so
 //!   that banks do not all regenerate together) probes the ring. If a peer saw the token recently,
 //!   it waits again. If no peer answers, it is the one cut off and stands by. Otherwise it
@@ -128,6 +134,26 @@ pub struct RingConfig {
     /// seal of every token it adopts (`None`: seals are neither made nor checked; tests of the
     /// ring's other rules).
     pub sealing: Option<Signing>,
+}
+
+/// The members of `me`'s ring when the consortium `all` runs `groups` rings: the banks whose
+/// position in ascending id order has the same remainder modulo `groups` as `me`'s, so that the
+/// rings are disjoint, cover every member and differ in size by at most one. One group (or
+/// fewer banks than groups) is the whole consortium.
+pub fn ring_group(all: &[BankId], me: BankId, groups: usize) -> Vec<BankId> {
+    let mut all = all.to_vec();
+    if !all.contains(&me) {
+        all.push(me);
+    }
+    all.sort();
+    all.dedup();
+    let groups = groups.clamp(1, all.len());
+    let mine = all.iter().position(|b| *b == me).expect("pushed above") % groups;
+    all.into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % groups == mine)
+        .map(|(_, b)| b)
+        .collect()
 }
 
 /// The kind of statement an epoch's seal is.
@@ -289,10 +315,16 @@ impl Ring {
     /// Whether `token` is one this bank may adopt (see the module's rules).
     pub fn plausible(&self, token: &Token) -> bool {
         self.joined()
+            && self.config.members.contains(&token.epoch.origin)
             && token.epoch.counter < COUNTER_MAX
             && token.hop < COUNTER_MAX
             && token.epoch.counter <= self.horizon().saturating_add(MAX_EPOCH_JUMP)
             && self.sealed(token)
+    }
+
+    /// The members of this bank's ring, in ring order (ascending id).
+    pub fn members(&self) -> &[BankId] {
+        &self.config.members
     }
 
     pub fn holding(&self) -> bool {

@@ -111,7 +111,7 @@ pub fn default_name(id: u16) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("BANK_ID is required (1..=99)")]
+    #[error("BANK_ID is required (1..=200)")]
     MissingBankId,
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
@@ -357,24 +357,41 @@ fn peers(
 /// The token ring's configuration (without keys, added at start, and with `starved_after_ms`
 /// still to compute), its timing relation checked.
 fn ring(v: &Vars, me: BankId, peers: &BTreeMap<BankId, String>) -> Result<RingConfig, ConfigError> {
-    let mut members: Vec<BankId> = peers.keys().copied().collect();
-    if !members.contains(&me) {
-        members.push(me);
+    let all: Vec<BankId> = peers.keys().copied().chain([me]).collect();
+    let consortium = engine::ring::ring_group(&all, me, 1).len();
+    // Several rings, each over its own members, for a large consortium whose single token would
+    // take too long to come round (ARCHITECTURE.md, "Rings"). Every member must be given the
+    // same number; each ring has two members at least.
+    let groups = v.count("RING_GROUPS", 1)?;
+    if groups > 1 && groups > consortium / 2 {
+        return Err(invalid(
+            "RING_GROUPS",
+            format!(
+                "at most {} for {consortium} banks (each ring needs two members at least)",
+                consortium / 2
+            ),
+        ));
     }
+    let members = engine::ring::ring_group(&all, me, groups);
+    // 0 passes the token on at once when there is no work: the ring's full speed, at the cost of
+    // CPU (the benchmark measures the ring's capacity that way).
+    let idle_hold_ms = v.ms_from("RING_IDLE_HOLD_MS", 2, 0)?;
+    let idle_hold_max_ms = v.ms_from("RING_IDLE_HOLD_MAX_MS", 40, 0)?;
+    let rotation_based =
+        default_token_timeout_ms(members.len(), idle_hold_ms.max(idle_hold_max_ms));
+    let token_timeout_ms = v.ms("RING_TOKEN_TIMEOUT_MS", rotation_based)?;
     let ring = RingConfig {
         me,
         members,
-        token_timeout_ms: v.ms("RING_TOKEN_TIMEOUT_MS", 300)?,
+        token_timeout_ms,
         stagger_ms: v.ms("RING_STAGGER_MS", 50)?,
-        // 0 passes the token on at once when there is no work: the ring's full speed, at the
-        // cost of CPU (the benchmark measures the ring's capacity that way).
-        idle_hold_ms: v.ms_from("RING_IDLE_HOLD_MS", 2, 0)?,
-        idle_hold_max_ms: v.ms_from("RING_IDLE_HOLD_MAX_MS", 40, 0)?,
+        idle_hold_ms,
+        idle_hold_max_ms,
         retry_ms: v.ms("RING_RETRY_MS", 100)?,
         starved_after_ms: 0,
         sealing: None,
     };
-    check_ring_timing(&ring, peers.len())?;
+    check_ring_timing(&ring, ring.members.len())?;
     Ok(ring)
 }
 
@@ -497,6 +514,16 @@ fn starved_after_ms(ring: &RingConfig, peer_timeout_ms: u64, prepare_timeout_ms:
         .saturating_add(ring.idle_hold_max_ms.max(ring.idle_hold_ms));
     n.saturating_mul(per_holder)
         .saturating_add(ring.token_timeout_ms)
+}
+
+/// The token timeout when none is set: 300 ms, or, for a consortium large enough that an idle
+/// rotation of longest holds takes longer, that rotation plus 100 ms (so 20 banks work out of the
+/// box, the idle ring's CPU staying what it is at five; regeneration waits that much longer).
+fn default_token_timeout_ms(members: usize, idle_hold_ms: u64) -> u64 {
+    let rotation_ms = u64::try_from(members)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(idle_hold_ms);
+    rotation_ms.saturating_add(100).max(300)
 }
 
 /// The ring's timing relation: a full rotation of maximum idle holds (one per member) must end
@@ -818,6 +845,7 @@ mod tests {
             ("BANK_ID", "1"),
             ("MEMBERSHIP", path),
             ("RING_IDLE_HOLD_MAX_MS", "100"),
+            ("RING_TOKEN_TIMEOUT_MS", "300"),
         ]))
         .unwrap_err()
         .to_string();
@@ -826,6 +854,7 @@ mod tests {
             ("BANK_ID", "1"),
             ("MEMBERSHIP", path),
             ("RING_IDLE_HOLD_MAX_MS", "99"),
+            ("RING_TOKEN_TIMEOUT_MS", "300"),
         ]))
         .unwrap();
         assert_eq!(
@@ -833,6 +862,40 @@ mod tests {
             3 * (2_000 + 3 * 200 + 99) + 300,
             "longer than any honest rotation"
         );
+        // Unset, the token timeout grows with a rotation of longest holds, so the relation
+        // holds for any number of banks.
+        let grown = Config::from_vars(&vars(&[
+            ("BANK_ID", "1"),
+            ("MEMBERSHIP", path),
+            ("RING_IDLE_HOLD_MAX_MS", "100"),
+        ]))
+        .unwrap();
+        assert_eq!(grown.ring.token_timeout_ms, 3 * 100 + 100);
+        assert_eq!(
+            default_token_timeout_ms(5, 40),
+            300,
+            "five banks: unchanged"
+        );
+        assert_eq!(default_token_timeout_ms(20, 40), 900);
+        // Rings over groups of members: three banks make one ring at most (two members each).
+        let err = Config::from_vars(&vars(&[
+            ("BANK_ID", "1"),
+            ("MEMBERSHIP", path),
+            ("RING_GROUPS", "2"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("RING_GROUPS") && err.contains("at most 1 for 3 banks"),
+            "{err}"
+        );
+        let one = Config::from_vars(&vars(&[
+            ("BANK_ID", "2"),
+            ("MEMBERSHIP", path),
+            ("RING_GROUPS", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(one.ring.members.len(), 3);
         let err = Config::from_vars(&vars(&[("BANK_ID", "4"), ("MEMBERSHIP", path)]))
             .unwrap_err()
             .to_string();

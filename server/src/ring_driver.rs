@@ -43,6 +43,8 @@ enum Outcome {
 pub struct RingHandle {
     inbound: mpsc::Sender<Inbound>,
     status: Arc<Mutex<Published>>,
+    /// The other members of this bank's ring (all the other banks, with one ring).
+    others: Arc<[BankId]>,
 }
 
 /// The ring's status as last published, with the window its rotation rate is measured over
@@ -75,6 +77,11 @@ impl RingHandle {
     pub fn status(&self) -> RingStatus {
         self.status.lock().expect("ring status lock").status.clone()
     }
+
+    /// The other members of this bank's ring: whom it probes and hurries.
+    pub fn others(&self) -> &[BankId] {
+        &self.others
+    }
 }
 
 /// The cross-bank work the ring's holder runs: implemented by the 2PC driver, so that this module
@@ -103,8 +110,18 @@ pub fn start(
     };
     let (inbound, rx) = mpsc::channel(INBOUND_CAPACITY);
     let status = Arc::new(Mutex::new(Published::default()));
-    tokio::spawn(run(config, peers, node, rx, status.clone()));
-    RingHandle { inbound, status }
+    let others: Arc<[BankId]> = config
+        .members
+        .iter()
+        .copied()
+        .filter(|b| *b != config.me)
+        .collect();
+    tokio::spawn(run(config, peers, node, rx, status.clone(), others.clone()));
+    RingHandle {
+        inbound,
+        status,
+        others,
+    }
 }
 
 async fn run(
@@ -113,6 +130,7 @@ async fn run(
     node: Arc<dyn Work>,
     mut inbound: mpsc::Receiver<Inbound>,
     status: Arc<Mutex<Published>>,
+    others: Arc<[BankId]>,
 ) {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
@@ -157,7 +175,7 @@ async fn run(
         carry_out(
             effects,
             (ring.visit(), token_window),
-            &peers,
+            (&peers, &others),
             &node,
             &outcomes_tx,
         );
@@ -177,7 +195,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 fn carry_out(
     effects: Vec<Effect>,
     (visit, token_window): (Option<Visit>, u64),
-    peers: &Peers,
+    (peers, others): (&Peers, &Arc<[BankId]>),
     node: &Arc<dyn Work>,
     outcomes: &mpsc::Sender<Outcome>,
 ) {
@@ -208,15 +226,9 @@ fn carry_out(
                 });
             }
             Effect::Probe => {
-                let (peers, outcomes) = (peers.clone(), outcomes.clone());
+                let (peers, outcomes, others) = (peers.clone(), outcomes.clone(), others.clone());
                 tokio::spawn(async move {
-                    let others: Vec<BankId> = peers
-                        .urls
-                        .keys()
-                        .copied()
-                        .filter(|b| *b != peers.me)
-                        .collect();
-                    let calls = others.into_iter().map(|to| {
+                    let calls = others.iter().copied().map(|to| {
                         let peers = peers.clone();
                         async move { peers.call(to, &ProbeMsg).await.ok() }
                     });

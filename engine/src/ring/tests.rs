@@ -983,3 +983,50 @@ fn the_token_carries_the_highest_settlement_window_on() {
     let old: Token = serde_json::from_str(r#"{"epoch":{"counter":3,"origin":2},"hop":7}"#).unwrap();
     assert_eq!(old.window, 0);
 }
+
+#[test]
+fn rings_over_disjoint_groups_cover_every_member_and_refuse_each_others_tokens() {
+    let all: Vec<BankId> = (1..=20).map(b).collect();
+    let mut covered = BTreeSet::new();
+    for me in &all {
+        let group = ring_group(&all, *me, 4);
+        assert!(group.contains(me));
+        assert_eq!(group.len(), 5, "20 banks in 4 rings of 5");
+        for other in &group {
+            assert_eq!(ring_group(&all, *other, 4), group, "one ring per group");
+        }
+        covered.extend(group);
+    }
+    assert_eq!(covered.len(), 20, "every bank is in a ring");
+    assert_eq!(ring_group(&all, b(7), 1), all, "one group: everyone");
+    assert_eq!(
+        ring_group(&all, b(7), 50).len(),
+        1,
+        "at most one ring per bank"
+    );
+    assert_eq!(
+        ring_group(&all[..7], b(2), 3),
+        vec![b(2), b(5)],
+        "seven banks in three rings: 3, 2 and 2"
+    );
+    // Bank 1's ring with 4 groups is {1, 5, 9, 13, 17}: a token made by bank 2 (another ring) is
+    // refused, one made by bank 5 accepted.
+    let mut config = config(1);
+    config.members = ring_group(&all, b(1), 4);
+    let mut ring = Ring::new(config, 0);
+    assert_eq!(ring.tick(0), vec![Effect::Probe]);
+    let none = |n| ProbeAnswer {
+        from: b(n),
+        seen: None,
+        seen_ago_ms: None,
+    };
+    // A probe answer with another ring's token teaches this bank nothing.
+    let foreign = ProbeAnswer {
+        from: b(5),
+        seen: Some(token(40, 2, 3)),
+        seen_ago_ms: Some(0),
+    };
+    assert!(ring.probe_result(&[foreign, none(9)], 0).is_empty());
+    assert_eq!(ring.receive(token(41, 2, 1), 1), (Receipt::Refused, vec![]));
+    assert_eq!(ring.receive(token(1, 5, 1), 2).0, Receipt::Accepted);
+}

@@ -226,12 +226,13 @@ impl Node {
     }
 
     /// Packets are waiting here and the token may be idling elsewhere: this bank's ring and the
-    /// peers' are asked to pass it on without holding it.
+    /// other members' of it are asked to pass it on without holding it.
     fn send_hurry(&self) {
-        if let Some(ring) = self.ring.get() {
-            ring.hurry();
-        }
-        for bank in self.peers.others() {
+        let Some(ring) = self.ring.get() else {
+            return;
+        };
+        ring.hurry();
+        for bank in ring.others().iter().copied() {
             let peers = self.peers.clone();
             tokio::spawn(async move {
                 let _ = peers.call(bank, &engine::wire::HurryMsg).await;
