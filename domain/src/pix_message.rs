@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn a_message_is_trimmed_and_counted_in_characters_not_bytes() {
-        assert_eq!(PixMessage::parse("  Aluguel de março  ").unwrap().as_str(), "Aluguel de março");
+        assert_eq!(
+            PixMessage::parse("  Aluguel de março  ").unwrap().as_str(),
+            "Aluguel de março"
+        );
         // 140 characters of two bytes each (280 bytes) fit; 141 do not.
         let accented = "ç".repeat(MESSAGE_MAX_CHARS);
         assert_eq!(accented.len(), 2 * MESSAGE_MAX_CHARS);
@@ -172,7 +175,12 @@ mod tests {
             );
         }
         // Letters of any script, punctuation and emoji are fine.
-        for good in ["Pizza 🍕 de sexta", "Obrigado! (R$ 50,00)", "日本語", "ação—ok"] {
+        for good in [
+            "Pizza 🍕 de sexta",
+            "Obrigado! (R$ 50,00)",
+            "日本語",
+            "ação—ok",
+        ] {
             assert!(PixMessage::parse(good).is_ok(), "{good:?}");
         }
     }
