@@ -267,6 +267,20 @@ impl Say for domain::input::InputError {
     }
 }
 
+impl Say for domain::MessageError {
+    fn say(&self, l: Locale) -> String {
+        use domain::pix_message::MESSAGE_MAX_CHARS;
+        match self {
+            domain::MessageError::TooLong => {
+                td_string!(l, err.message_long, max = MESSAGE_MAX_CHARS).to_string()
+            }
+            domain::MessageError::BadCharacter | domain::MessageError::NotTrimmed => {
+                td_string!(l, err.message_chars).to_string()
+            }
+        }
+    }
+}
+
 impl Say for domain::MoneyError {
     fn say(&self, l: Locale) -> String {
         use domain::MoneyError as E;

@@ -1,7 +1,7 @@
 //! What the bank node sends to the browser. Plain data; no secrets ever appear here.
 
 use crate::consent::{ConsentId, ConsentTerms};
-use crate::{AccountId, BankId, Cents, Refusal, TaxId, TxId};
+use crate::{AccountId, BankId, Cents, PixMessage, Refusal, TaxId, TxId};
 use serde::{Deserialize, Serialize};
 
 /// The bank a page belongs to: its identity and palette key.
@@ -159,6 +159,9 @@ pub struct EntryView {
     /// Why a transfer the account sent was not concluded, where this bank decided it (it
     /// coordinated the packet); the app puts it into words.
     pub reason: Option<Refusal>,
+    /// The payer's message on the Pix (empty: none), on both sides.
+    #[serde(default, skip_serializing_if = "PixMessage::is_empty")]
+    pub message: PixMessage,
 }
 
 /// A comprovante: what one transaction did to the client's account, as proof to keep or share.
@@ -185,6 +188,9 @@ pub struct ReceiptLine {
     pub receiver: Counterparty,
     /// Why it was not concluded, when this bank knows (see [`EntryView::reason`]).
     pub reason: Option<Refusal>,
+    /// The payer's message (empty: none), as both banks recorded it.
+    #[serde(default, skip_serializing_if = "PixMessage::is_empty")]
+    pub message: PixMessage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +228,9 @@ pub struct PacketLeg {
     pub receiver_key: crate::PixKey,
     pub receiver_bank: BankId,
     pub amount: Cents,
+    /// The payer's message to this leg's receiver (empty: none).
+    #[serde(default, skip_serializing_if = "PixMessage::is_empty")]
+    pub message: PixMessage,
 }
 
 /// The fate of one leg of a packet.

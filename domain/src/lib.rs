@@ -8,6 +8,7 @@
 //! - [`tax_id`]: [`Cpf`], [`Cnpj`] and [`TaxId`], parsed with their check digits.
 //! - [`pix_key`]: [`PixKey`], every kind of Pix key (CPF, CNPJ, e-mail, phone, random).
 //! - [`pix_limits`]: a client's daytime and nighttime Pix limits, as the BCB sets them.
+//! - [`pix_message`]: [`PixMessage`], the optional message on a Pix (at most 140 characters).
 //! - [`ids`]: [`BankId`], [`AccountId`], [`TxId`].
 //! - [`input`]: validation of names, e-mails, phones and passwords typed by a client.
 //! - [`consent`]: payment consents between banks (ids, terms, what each side sees).
@@ -30,6 +31,7 @@ pub mod money;
 pub mod packet;
 pub mod pix_key;
 pub mod pix_limits;
+pub mod pix_message;
 pub mod refusal;
 pub mod schedule;
 pub mod tax_id;
@@ -39,5 +41,6 @@ pub use brcode::{BrCode, BrCodeError};
 pub use ids::{AccountId, BankId, ForeignTxId, TxId};
 pub use money::{Cents, MoneyError};
 pub use pix_key::{KeyKind, PixKey, PixKeyError};
+pub use pix_message::{MessageError, PixMessage};
 pub use refusal::Refusal;
 pub use tax_id::{Cnpj, Cpf, TaxId, TaxIdError};

@@ -71,6 +71,7 @@ mod tests {
             receiver_key: crate::PixKey::parse("111.444.777-35").unwrap(),
             receiver_bank: bank(to),
             amount: Cents::new(cents),
+            message: crate::PixMessage::none(),
         }
     }
 

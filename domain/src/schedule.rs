@@ -93,6 +93,9 @@ pub struct ScheduledView {
     /// The Pix's id once it ran (its comprovante).
     pub tx_id: Option<crate::TxId>,
     pub created_ms: i64,
+    /// The payer's message, sent with it (empty: none).
+    #[serde(default, skip_serializing_if = "crate::PixMessage::is_empty")]
+    pub message: crate::PixMessage,
 }
 
 #[cfg(test)]

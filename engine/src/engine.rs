@@ -21,7 +21,7 @@ use domain::dto::{
     AccountKind, AccountView, BankInfo, Counterparty, Dashboard, DepositMethod, EntryKind,
     EntryView, Receipt, ReceiptLine, ReceiverPreview, TransferReceipt, TxStatus,
 };
-use domain::{AccountId, BankId, Cents, PixKey, Refusal, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, PixMessage, Refusal, TaxId, TxId};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -30,7 +30,7 @@ use domain::consent::ConsentId;
 use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::money::MAX_BALANCE;
 use domain::pix_limits::{LimitSettings, PeriodAt};
-use domain::{AccountId, BankId, Cents, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, PixMessage, TaxId, TxId};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::auth::PasswordHash;
@@ -145,6 +145,8 @@ pub struct PartKey {
     /// The Pix this part returns, for a devolução: counted in [`Ledger::returned`] while it is
     /// pending or committed.
     pub returns: Option<TxId>,
+    /// The payer's message, recorded on the part's entry (empty: none).
+    pub message: PixMessage,
 }
 
 impl PartKey {
@@ -156,6 +158,7 @@ impl PartKey {
             peer: None,
             consent: None,
             returns: None,
+            message: PixMessage::none(),
         }
     }
 }
@@ -229,6 +232,8 @@ pub struct Entry {
     pub returned_for: Option<TxId>,
     /// How a deposit's money came in.
     pub method: Option<DepositMethod>,
+    /// The payer's message on a Pix (empty: none).
+    pub message: PixMessage,
 }
 
 /// A change for the store to persist. Produced in order; applied in order.
@@ -644,6 +649,7 @@ impl Ledger {
             consent: None,
             returned_for: None,
             method,
+            message: PixMessage::none(),
         }));
         Ok(())
     }
@@ -663,6 +669,7 @@ impl Ledger {
             peer,
             consent,
             returns,
+            message,
         } = part;
         check_amount(amount)?;
         self.check_part_is_new(tx, leg, account, Side::Debit)?;
@@ -700,7 +707,7 @@ impl Ledger {
                 prepared_ms: now_ms,
                 returns,
             },
-            counterparty,
+            (counterparty, message),
             now_ms,
         );
         Ok(())
@@ -720,6 +727,7 @@ impl Ledger {
             account,
             peer,
             returns,
+            message,
             ..
         } = part;
         check_amount(amount)?;
@@ -761,7 +769,7 @@ impl Ledger {
                 prepared_ms: now_ms,
                 returns,
             },
-            counterparty,
+            (counterparty, message),
             now_ms,
         );
         Ok(())
@@ -790,7 +798,7 @@ impl Ledger {
         &mut self,
         tx: &TxId,
         part: PreparedPart,
-        counterparty: Counterparty,
+        (counterparty, message): (Counterparty, PixMessage),
         now_ms: i64,
     ) {
         let (leg, account, kind, amount, peer) = (
@@ -820,6 +828,7 @@ impl Ledger {
             consent,
             returned_for,
             method: None,
+            message,
         }));
     }
 

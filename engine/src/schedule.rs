@@ -12,7 +12,7 @@ use domain::schedule::{
     day_of, runs_from_ms, ScheduleError, ScheduleFailure, ScheduleStatus, ScheduledView,
     MAX_DAYS_AHEAD, WAITING_PER_ACCOUNT,
 };
-use domain::{AccountId, BankId, Cents, PixKey, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, PixMessage, TxId};
 use std::collections::BTreeMap;
 
 /// One scheduled Pix.
@@ -28,6 +28,8 @@ pub struct Scheduled {
     pub status: ScheduleStatus,
     pub tx: Option<TxId>,
     pub created_ms: i64,
+    /// The payer's message, sent with the Pix on its day (empty: none).
+    pub message: PixMessage,
 }
 
 impl Scheduled {
@@ -42,6 +44,7 @@ impl Scheduled {
             status: self.status,
             tx_id: self.tx.clone(),
             created_ms: self.created_ms,
+            message: self.message.clone(),
         }
     }
 }
@@ -55,6 +58,7 @@ pub struct NewSchedule {
     pub day: i64,
     pub receiver_name: String,
     pub receiver_bank: BankId,
+    pub message: PixMessage,
 }
 
 /// A scheduled Pix whose time came, to run under `tx`.
@@ -65,6 +69,7 @@ pub struct Due {
     pub key: PixKey,
     pub amount: Cents,
     pub tx: TxId,
+    pub message: PixMessage,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +141,7 @@ impl Schedules {
             status: ScheduleStatus::Waiting,
             tx: None,
             created_ms: now_ms,
+            message: new.message,
         };
         self.changes.push(scheduled.clone());
         Ok(self.open.entry(id).or_insert(scheduled))
@@ -196,6 +202,7 @@ impl Schedules {
                     key: s.key.clone(),
                     amount: s.amount,
                     tx,
+                    message: s.message.clone(),
                 });
             }
         }
@@ -234,6 +241,7 @@ mod tests {
             day,
             receiver_name: "Beto Reis".into(),
             receiver_bank: BankId::try_from(1).unwrap(),
+            message: PixMessage::none(),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::twopc::Unacked;
 use domain::consent::{ConsentId, ConsentTerms, Grant};
 use domain::dto::{AccountKind, Counterparty, DepositMethod, EntryKind, Holder, TxStatus};
 use domain::pix_limits::{LimitSettings, PixLimits};
-use domain::{AccountId, BankId, Cents, PixKey, TaxId, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, PixMessage, TaxId, TxId};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::Path;
 
@@ -573,7 +573,7 @@ impl Store {
     /// account (issue 27: a receiver never sees a transfer that did not arrive).
     pub fn recent_entries(&self, account: AccountId, limit: u32) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method, message
              FROM entries WHERE account_id = ?1 AND (kind <> 'pix_in' OR status = 'committed')
              ORDER BY id DESC LIMIT ?2",
         )?;
@@ -584,10 +584,10 @@ impl Store {
     /// Entries of a transaction at this bank, to answer a retried request with its first outcome.
     pub fn entries_of_tx(&self, tx_id: &TxId) -> StoreResult<Vec<Entry>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method, account_id
+            "SELECT tx_id, kind, amount_cents, status, counterparty_name, counterparty_key, counterparty_bank, created_ms, leg, peer, returned_for, deposit_method, message, account_id
              FROM entries WHERE tx_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(12)?)))?;
+        let rows = stmt.query_map([tx_id.as_str()], |r| row_to_entry(r, AccountId(r.get(13)?)))?;
         rows.collect()
     }
 }

@@ -33,7 +33,7 @@ use crate::directory::KeyOp;
 use crate::proof::{BankKey, Keyring};
 use domain::consent::ConsentId;
 use domain::dto::{Counterparty, LegOutcome, LegState, PacketOutcome, TxStatus};
-use domain::{AccountId, BankId, Cents, PixKey, Refusal, TxId};
+use domain::{AccountId, BankId, Cents, PixKey, PixMessage, Refusal, TxId};
 use proof::{Ballot, Digest, Plan, Proof, SignedBallot, SignedPlan};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,12 +64,21 @@ pub enum PartSpec {
         source: DebitSource,
         amount: Cents,
         to: Counterparty,
+        /// The payer's message on this leg (protocol version 15), shown in the payer's
+        /// statement. Left out when empty, so a part without one is written, hashed and signed
+        /// as before version 15; a participant reads only a well-formed one ([`PixMessage`]'s
+        /// deserialisation refuses anything else, and with it the whole request).
+        #[serde(default, skip_serializing_if = "PixMessage::is_empty")]
+        message: PixMessage,
     },
     /// A pending credit of `amount` to the account whose Pix key is `key`.
     Credit {
         key: PixKey,
         amount: Cents,
         from: Counterparty,
+        /// The payer's message on this leg, shown in the receiver's statement (see `Debit`).
+        #[serde(default, skip_serializing_if = "PixMessage::is_empty")]
+        message: PixMessage,
     },
     /// A change to the key directory, proposed by the coordinating bank for one of its accounts
     /// (see [`crate::directory`]); sent to every member bank, alone in its item.
@@ -369,6 +378,8 @@ pub struct LegPlan {
     /// The receiver as the payer sees it, and the payer as the receiver sees it.
     pub receiver: Counterparty,
     pub payer: Counterparty,
+    /// The payer's message, carried by the leg's debit and credit (empty: none).
+    pub message: PixMessage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -421,6 +432,7 @@ impl PacketPlan {
                     key_masked: holder.tax_id.masked(),
                     bank: me,
                 },
+                message: PixMessage::none(),
             }],
             key_op: None,
         }
@@ -453,6 +465,7 @@ impl PacketPlan {
                     key_masked: holder.tax_id.masked(),
                     bank: me,
                 },
+                message: PixMessage::none(),
             }],
             key_op: None,
         }
@@ -498,6 +511,7 @@ impl PacketPlan {
                         source: leg.source.clone(),
                         amount: leg.amount,
                         to: leg.receiver.clone(),
+                        message: leg.message.clone(),
                     },
                 ));
             }
@@ -510,6 +524,7 @@ impl PacketPlan {
                             key: key.clone(),
                             amount,
                             from,
+                            message: leg.message.clone(),
                         },
                         CreditTo::Charge(charge) => PartSpec::ChargeCredit {
                             charge: charge.clone(),
@@ -688,6 +703,7 @@ impl PacketPlan {
                         key_masked: first.tax_id.masked(),
                         bank: leg.source_bank,
                     },
+                    message: leg.message.clone(),
                 }
             })
             .collect();

@@ -52,7 +52,11 @@ use serde::{Deserialize, Serialize};
 /// (`Payment::netting`), sent to every member, which a bank of version 12 could not check.
 /// Version 14: the bank holding the money asks the asking bank who holds the account a link is
 /// for ([`Route::LinkHolder`]), to name it on the consent page.
-pub const PROTOCOL_VERSION: u16 = 14;
+/// Version 15: a debit or credit may carry the payer's message (`PartSpec::Debit::message`,
+/// `PartSpec::Credit::message`, at most 140 characters, no control character, issue 27), left
+/// out when empty so a part without one is written, hashed and signed exactly as before; a
+/// participant reads a prepare only if every message in it is well formed.
+pub const PROTOCOL_VERSION: u16 = 15;
 
 /// Every inter-bank route. All are POSTs with a JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -465,8 +469,8 @@ mod tests {
     /// The worst prepare a coordinator can send: [`MAX_ITEMS_PER_MESSAGE`] packets of
     /// [`MAX_PACKET_LEGS`] legs with both parts of each at this bank, every name at its
     /// longest in four-byte characters, keys at their longest, every leg's other side a bank of
-    /// its own in the plan; and as many decisions riding along, each a commit proved by as many
-    /// ballots. It must fit [`MAX_MESSAGE_BYTES`], or such a batch could never be prepared.
+    /// its own in the plan, every part's message at its longest in four-byte characters; and as
+    /// many decisions riding along, each a commit proved by as many ballots. It must fit [`MAX_MESSAGE_BYTES`], or such a batch could never be prepared.
     #[test]
     fn the_worst_prepare_fits_the_message_limit() {
         use crate::twopc::proof::{Ballot, Digest, Plan, Proof, SignedBallot, SignedPlan};
@@ -482,6 +486,9 @@ mod tests {
         };
         let email = format!("{}@{}.example", "a".repeat(40), "b".repeat(28));
         let pix_key = domain::PixKey::parse(&email).unwrap();
+        let message =
+            domain::PixMessage::parse(&"🎉".repeat(domain::pix_message::MESSAGE_MAX_CHARS))
+                .unwrap();
         let consent = domain::consent::ConsentId::parse(&"C".repeat(24)).unwrap();
         let tx = |n: usize| TxId::parse(&format!("E00000001202611261705{n:011}")).unwrap();
         let participants = 2 * MAX_PACKET_LEGS + 1;
@@ -511,11 +518,13 @@ mod tests {
                             },
                             amount: Cents::new(i64::MAX),
                             to: party(2 + 2 * usize::from(leg)),
+                            message: message.clone(),
                         };
                         let credit = PartSpec::Credit {
                             key: pix_key.clone(),
                             amount: Cents::new(i64::MAX),
                             from: party(3 + 2 * usize::from(leg)),
+                            message: message.clone(),
                         };
                         [(leg, debit), (leg, credit)]
                     })
@@ -554,6 +563,56 @@ mod tests {
             "the worst prepare: {} bytes of {MAX_MESSAGE_BYTES}",
             worst.len()
         );
+    }
+
+    /// Protocol version 15: a part without a message is written as before messages existed, so
+    /// its hash, and the signatures over plans naming it, are unchanged; one with a message
+    /// carries it.
+    #[test]
+    fn a_part_without_a_message_is_written_as_before_version_15() {
+        use crate::twopc::PartSpec;
+        let before = r#"{"Credit":{"key":"52998224725","amount":100,"from":{"name":"Ana","key_masked":"***","bank":1}}}"#;
+        let part: PartSpec = serde_json::from_str(before).unwrap();
+        assert_eq!(serde_json::to_string(&part).unwrap(), before);
+        let with = before.replace("}}}", r#"},"message":"Aluguel"}}"#);
+        let part: PartSpec = serde_json::from_str(&with).unwrap();
+        match &part {
+            PartSpec::Credit { message, .. } => assert_eq!(message.as_str(), "Aluguel"),
+            other => panic!("not a credit: {other:?}"),
+        }
+        assert_eq!(serde_json::to_string(&part).unwrap(), with);
+    }
+
+    /// A participant reads another bank's prepare only if every message in it is one its own
+    /// client could have typed: 141 characters, a line break, a terminal escape or a direction
+    /// override refuse the whole request before anything is reserved (the node answers 400).
+    #[test]
+    fn a_prepare_with_a_bad_message_is_not_read() {
+        let prepare = |message: &str| {
+            serde_json::json!({ "items": [{ "tx": "E00000005202611262359abcdefghijk",
+                "parts": [[0, { "Credit": { "key": "52998224725", "amount": 100,
+                    "from": { "name": "Ana", "key_masked": "***", "bank": 5 },
+                    "message": message } }]] }] })
+            .to_string()
+        };
+        let good: PrepareMsg = serde_json::from_str(&prepare("Aluguel de março")).unwrap();
+        assert_eq!(good.items.len(), 1);
+        let long = "x".repeat(domain::pix_message::MESSAGE_MAX_CHARS + 1);
+        let huge = "x".repeat(10_240);
+        for bad in [
+            long.as_str(),
+            huge.as_str(),
+            "linha\nnova",
+            "\u{1b}[2J",
+            "pago\u{202e}",
+            " espaço",
+        ] {
+            let text = prepare(bad);
+            assert!(
+                serde_json::from_str::<PrepareMsg>(&text).is_err(),
+                "read a prepare whose message is {bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -1198,11 +1198,18 @@ impl Sim {
                     } else {
                         self.rng.random_range(1..30_000)
                     };
+                    // Now and then with a message, which travels in the signed parts.
+                    let message = if self.rng.random_bool(0.3) {
+                        domain::PixMessage::parse(&format!("Pix nº {r} 🎉")).unwrap()
+                    } else {
+                        domain::PixMessage::none()
+                    };
                     legs.push(domain::dto::PacketLeg {
                         source_bank: source,
                         receiver_key: key_of(r, receiver_bank),
                         receiver_bank,
                         amount: Cents::new(amount),
+                        message,
                     });
                     receivers.push(Ok(Counterparty {
                         name: format!("Person {r}"),
@@ -1675,6 +1682,7 @@ impl Sim {
                     key: cpf(self.rng.random_range(0..persons())).into(),
                     amount: self.wild_amount(),
                     from: self.rogue_party(),
+                    message: domain::PixMessage::none(),
                 };
                 (leg, credit)
             })
@@ -1738,6 +1746,7 @@ impl Sim {
                 source,
                 amount,
                 to: self.rogue_party(),
+                message: domain::PixMessage::none(),
             },
         )];
         if self.rng.random_bool(0.5) {
@@ -1749,6 +1758,7 @@ impl Sim {
                 key: key_of(accomplice, to),
                 amount,
                 from: self.rogue_party(),
+                message: domain::PixMessage::none(),
             };
             parts.push((0, credit));
         }
@@ -1836,12 +1846,14 @@ impl Sim {
             key: key_of(victim, at),
             amount: credited,
             from: here.clone(),
+            message: domain::PixMessage::none(),
         };
         let first = if self.rng.random_bool(0.8) {
             PartSpec::Debit {
                 source: DebitSource::Consent { consent, grantee },
                 amount: paid,
                 to: here,
+                message: domain::PixMessage::none(),
             }
         } else {
             credit.clone()

@@ -60,7 +60,12 @@ async fn send(
     };
     if receiver_bank == me {
         return match engine
-            .pix(d.tx.clone(), d.account, d.key.clone(), d.amount)
+            .pix_with(
+                d.tx.clone(),
+                d.account,
+                (d.key.clone(), d.amount),
+                d.message.clone(),
+            )
             .await
         {
             Ok(r) if r.status == TxStatus::Committed => Some(Ok(())),
@@ -77,6 +82,7 @@ async fn send(
         receiver_key: d.key.clone(),
         receiver_bank,
         amount: d.amount,
+        message: d.message.clone(),
     };
     let packet = match Packet::new(vec![leg], &members) {
         Ok(p) => p,

@@ -129,7 +129,7 @@ pub async fn pay_code(
         (None, None) => return Err(ssr::field("amount", domain::MoneyError::Empty)),
     };
     // The key is looked up again there: nobody at it is an error about the code.
-    match super::send_pix(key.canonical(), amount.to_input(), tx_id, None).await {
+    match super::send_pix(key.canonical(), amount.to_input(), tx_id, None, None).await {
         Err(AppError::NotFound(_)) => Err(AppError::field(
             "code",
             crate::i18n::td_string!(ssr::locale(), paycode.no_key),

@@ -55,6 +55,7 @@ pub fn csv(entries: &[EntryView], l: Locale, banks: &[BankInfo]) -> String {
         td_string!(l, export.status).to_string(),
         td_string!(l, export.balance_after).to_string(),
         td_string!(l, export.returned_for).to_string(),
+        td_string!(l, export.message).to_string(),
     ];
     let mut out = line(&header);
     for e in entries {
@@ -69,6 +70,8 @@ pub fn csv(entries: &[EntryView], l: Locale, banks: &[BankInfo]) -> String {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            // A payer chose it: a leading minus is text too (`-1+1` is not an amount).
+            guard_chosen(e.message.as_str()),
         ];
         out.push_str(&line(&fields));
     }
@@ -122,6 +125,16 @@ fn reais(cents: i64) -> String {
     format!("{sign}{},{:02}", abs / 100, abs % 100)
 }
 
+/// Text a payer chose, whole: any leading character a spreadsheet reads as a formula's start,
+/// the minus sign included, is prefixed with `'` (then [`field`] leaves it alone).
+fn guard_chosen(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// One CSV line (CRLF-terminated, as RFC 4180 has it), every field quoted.
 fn line(fields: &[String]) -> String {
     let quoted: Vec<String> = fields.iter().map(|f| field(f)).collect();
@@ -166,6 +179,7 @@ mod tests {
             returned_for: None,
             deposit_method: None,
             reason: None,
+            message: domain::PixMessage::none(),
         }
     }
 
@@ -178,17 +192,12 @@ mod tests {
         let mut deposit = entry(EntryKind::Deposit, 100_000, None);
         deposit.deposit_method = Some(DepositMethod::Boleto);
         let mut back = entry(EntryKind::PixOut, 3_005, Some("Ana \"Aninha\", Lima"));
+        back.message = domain::PixMessage::parse("Aluguel, \"março\"").unwrap();
+        let mut formula = entry(EntryKind::PixIn, 5, Some("=HYPERLINK(\"x\")"));
+        formula.message = domain::PixMessage::parse("-1+1").unwrap();
         back.returned_for = Some(TxId::parse("E00000001202611261700originalxxx").unwrap());
         back.balance_after = None;
-        let text = csv(
-            &[
-                back,
-                entry(EntryKind::PixIn, 5, Some("=HYPERLINK(\"x\")")),
-                deposit,
-            ],
-            Locale::pt_BR,
-            &banks,
-        );
+        let text = csv(&[back, formula, deposit], Locale::pt_BR, &banks);
         let lines: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(lines.len(), 5, "{text}");
         assert_eq!(lines[4], "", "every line ends with CRLF");
@@ -197,7 +206,7 @@ mod tests {
             lines[1],
             "\"26/11/2026 14:05\",\"E00000001202611261705abcdefghijk\",\
              \"Pix para Ana \"\"Aninha\"\", Lima (***.444.777-** · Carioca)\",\"-30,05\",\
-             \"Concluído\",\"\",\"E00000001202611261700originalxxx\""
+             \"Concluído\",\"\",\"E00000001202611261700originalxxx\",\"Aluguel, \"\"março\"\"\""
         );
         // A payer's name never starts a cell, so a spreadsheet reads it as text.
         assert!(
@@ -206,6 +215,9 @@ mod tests {
             lines[2]
         );
         assert!(lines[2].contains("\"0,05\""), "{}", lines[2]);
+        assert!(lines[2].ends_with(",\"'-1+1\""), "{}", lines[2]);
+        assert!(lines[0].ends_with(",\"Mensagem\""), "{}", lines[0]);
+        assert!(lines[3].ends_with(",\"\""), "no message: {}", lines[3]);
         assert!(
             lines[3].contains("\"Depósito · Boleto\",\"1000,00\""),
             "{}",

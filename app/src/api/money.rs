@@ -15,6 +15,9 @@ pub struct LegInput {
     pub receiver_key: String,
     pub receiver_bank: String,
     pub amount: String,
+    /// The payer's message to this row's receiver (left out or blank: none).
+    #[serde(default)]
+    pub message: String,
 }
 
 /// Deposits `amount` into the client's account, recorded as made by `method` (`cash`, `boleto`
@@ -66,25 +69,28 @@ pub async fn lookup_receiver(
 }
 
 /// A Pix from the client's account here to the account `key` pays (at the bank the directory
-/// names; `bank`, when given, must be that bank). Inside the bank it is immediate; to another
-/// bank it is a one-leg packet through the token ring and 2PC.
+/// names; `bank`, when given, must be that bank), with the payer's `message` if any (at most
+/// 140 characters, shown to both). Inside the bank it is immediate; to another bank it is a
+/// one-leg packet through the token ring and 2PC.
 #[server(endpoint = "send_pix")]
 pub async fn send_pix(
     key: String,
     amount: String,
     tx_id: String,
     bank: Option<String>,
+    message: Option<String>,
 ) -> Result<TransferReceipt, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let key = ssr::pix_key(&key, "key")?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
+    let message = ssr::pix_message(message.as_deref(), "message")?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let receiver = lookup::receiver(&engine, account, key.clone(), bank.as_deref()).await?;
     let contact = crate::api::contacts::contact_of(&key, &receiver);
     let sent = if receiver.bank.id == engine.bank().id {
         engine
-            .pix(tx, account, key, amount)
+            .pix_with(tx, account, (key, amount), message)
             .await
             .map_err(ssr::from_engine)
     } else {
@@ -94,6 +100,7 @@ pub async fn send_pix(
             key,
             amount,
             bank: receiver.bank.id,
+            message,
         };
         packets::send(&engine, pix).await
     };
@@ -232,7 +239,7 @@ mod packets {
     use crate::error::AppError;
     use domain::dto::{PacketLeg, ReceiverPreview, TransferReceipt, TxStatus};
     use domain::packet::Packet;
-    use domain::{AccountId, BankId, Cents, PixKey, TxId};
+    use domain::{AccountId, BankId, Cents, PixKey, PixMessage, TxId};
     use engine::EngineHandle;
 
     /// A Pix from `account` here to `key` at another bank, `bank`.
@@ -242,6 +249,7 @@ mod packets {
         pub key: PixKey,
         pub amount: Cents,
         pub bank: BankId,
+        pub message: PixMessage,
     }
 
     /// Sends `pix` as a one-leg packet and answers once it is decided: a receipt when it
@@ -253,6 +261,7 @@ mod packets {
             key,
             amount,
             bank,
+            message,
         } = pix;
         let consortium = ssr::require_consortium()?;
         let banks = consortium.banks();
@@ -261,6 +270,7 @@ mod packets {
             receiver_key: key.clone(),
             receiver_bank: bank,
             amount,
+            message,
         };
         let members: Vec<BankId> = banks.iter().map(|b| b.id).collect();
         let packet = Packet::new(vec![leg], &members).map_err(|e| ssr::from_engine(e.into()))?;
@@ -310,6 +320,8 @@ mod packets {
         leg: &super::LegInput,
     ) -> Result<PacketLeg, AppError> {
         let f = |name: &str| format!("legs.{i}.{name}");
+        // Checked before the lookup, which spends the client's budget.
+        let message = ssr::pix_message(Some(&leg.message), &f("message"))?;
         let receiver_key = ssr::pix_key(&leg.receiver_key, &f("receiver_key"))?;
         let receiver_bank = match leg.receiver_bank.trim() {
             "" => {
@@ -328,6 +340,7 @@ mod packets {
             receiver_key,
             receiver_bank,
             amount: Cents::parse_amount(&leg.amount).map_err(|e| ssr::field(&f("amount"), e))?,
+            message,
         })
     }
 }

@@ -17,11 +17,13 @@ pub async fn schedule_pix(
     amount: String,
     date: String,
     bank: Option<String>,
+    message: Option<String>,
 ) -> Result<ScheduledView, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
     let key = ssr::pix_key(&key, "key")?;
     let amount = domain::Cents::parse_amount(&amount).map_err(|e| ssr::field("amount", e))?;
+    let message = ssr::pix_message(message.as_deref(), "message")?;
     let day = domain::time_fmt::end_of_brasilia_day(&date)
         .map(domain::schedule::day_of)
         .ok_or_else(|| {
@@ -39,6 +41,7 @@ pub async fn schedule_pix(
         day,
         receiver_name: receiver.name,
         receiver_bank: receiver.bank.id,
+        message,
     };
     engine
         .schedule_pix(new)

@@ -112,6 +112,11 @@ pub fn pix_key(text: &str, field: &str) -> Result<domain::PixKey, AppError> {
     domain::PixKey::parse(text).map_err(|e| self::field(field, e))
 }
 
+/// The payer's message on a Pix, from a form (left out or blank: none).
+pub fn pix_message(text: Option<&str>, field: &str) -> Result<domain::PixMessage, AppError> {
+    domain::PixMessage::parse(text.unwrap_or_default()).map_err(|e| self::field(field, e))
+}
+
 /// A transaction id from a form; empty: a new one. A client's own id must be an end-to-end id
 /// of this bank stamped today in Brasília time ([`domain::TxId::check_client_given`]).
 pub fn tx_id(text: &str, engine: &EngineHandle) -> Result<domain::TxId, AppError> {

@@ -22,10 +22,11 @@ use domain::dto::{
 };
 use domain::input::Mask;
 use domain::pix_limits::{LimitsView, Period};
+use domain::pix_message::MESSAGE_MAX_CHARS;
 use domain::schedule::{ScheduleStatus, ScheduledView};
 use domain::time_fmt::{format_brasilia_date, format_brasilia_time};
 use domain::BankId;
-use domain::{Cents, PixKey};
+use domain::{Cents, PixKey, PixMessage};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -403,12 +404,13 @@ struct PixReview {
     amount_text: String,
     /// The day it is scheduled for (`yyyy-mm-dd`); `None`: sent now.
     date: Option<String>,
+    /// The payer's message, as it will be sent (empty: none).
+    message: PixMessage,
 }
 
 /// Looks `key` up in the directory and checks the Pix against the client's own keys and balance.
 async fn review_pix(
-    key: String,
-    amount_text: String,
+    (key, amount_text, message): (String, String, String),
     date: String,
     page: RwSignal<Page>,
     l: Locale,
@@ -416,6 +418,7 @@ async fn review_pix(
     let date = Some(date.trim().to_string()).filter(|d| !d.is_empty());
     let pix_key = PixKey::parse(&key).map_err(|e| ("key", e.say(l)))?;
     let amount = Cents::parse_amount(&amount_text).map_err(|e| ("amount", e.say(l)))?;
+    let message = PixMessage::parse(&message).map_err(|e| ("message", e.say(l)))?;
     let (mine, available, limits) = page.with_untracked(|p| {
         (
             p.keys.contains(&pix_key.canonical()),
@@ -449,6 +452,7 @@ async fn review_pix(
         key: pix_key.canonical(),
         amount_text,
         date,
+        message,
     })
 }
 
@@ -464,6 +468,7 @@ fn PixCard(
     let i18n = use_i18n();
     let key = RwSignal::new(String::new());
     let amount = RwSignal::new(String::new());
+    let message = RwSignal::new(String::new());
     let date = RwSignal::new(String::new());
     let scheduled = last_result(schedule.value());
     let review = RwSignal::new(None::<Result<PixReview, (&'static str, String)>>);
@@ -475,13 +480,14 @@ fn PixCard(
     let review_title = NodeRef::<leptos::html::H3>::new();
     let start_review = move || {
         looking.set(true);
-        let (k, a, d) = (
+        let typed = (
             key.get_untracked(),
             amount.get_untracked(),
-            date.get_untracked(),
+            message.get_untracked(),
         );
+        let d = date.get_untracked();
         leptos::task::spawn_local(async move {
-            let answer = review_pix(k, a, d, page, i18n.get_locale_untracked()).await;
+            let answer = review_pix(typed, d, page, i18n.get_locale_untracked()).await;
             looking.set(false);
             review.set(Some(answer));
         });
@@ -522,6 +528,7 @@ fn PixCard(
         if done {
             key.set(String::new());
             amount.set(String::new());
+            message.set(String::new());
             date.set(String::new());
             review.set(None);
             filled.set(None);
@@ -571,6 +578,9 @@ fn PixCard(
                 <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" placeholder="R$ 0,00"
                     node_ref=amount_input prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount)/></label>
                 {problem("amount")}
+                <label>{t!(i18n, pix.message)} <input name="pix_message" maxlength=MESSAGE_MAX_CHARS.to_string() autocomplete="off" bind:value=message/>
+                    <span class="muted hint">{t!(i18n, pix.message_hint)}</span> <crate::pages::MessageCount text=message/></label>
+                {problem("message")}
                 <label>{t!(i18n, schedule.date)} <input type="date" name="pix_date" min=move || page.with(|p| p.first_schedule_day.clone()) bind:value=date/>
                     <span class="muted hint">{t!(i18n, schedule.date_hint)}</span></label>
                 {problem("")}
@@ -584,14 +594,17 @@ fn PixCard(
                         <p>{t!(i18n, pix.sending)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
                            <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
+                        {review_message(&r.message)}
                         <p class="muted" id="pix-limit-left">{move || page.with(|p| limit_left(i18n.get_locale(), &p.limits))}
                            " "<a href="/limits">{t!(i18n, limits.adjust)}</a></p>
                         <ActionForm action=send attr:class="form">
                             <input type="hidden" name="key" value=r.key.clone()/>
                             <input type="hidden" name="bank" value=r.bank.clone()/>
                             <input type="hidden" name="amount" value=r.amount_text.clone()/>
+                            <input type="hidden" name="message" value=r.message.to_string()/>
                             <input type="hidden" name="tx_id" value=move || tx_id.get()/>
                             {field_error(value, "amount")}
+                            {field_error(value, "message")}
                             {error_banner(value)}
                             <div class="actions">
                                 <button type="submit" class="primary" disabled=move || send.pending().get()>{t!(i18n, pix.confirm)}</button>
@@ -606,6 +619,7 @@ fn PixCard(
                         <p>{t!(i18n, schedule.scheduling)} <strong>{r.amount.to_brl()}</strong> {t!(i18n, pix.to)}</p>
                         <p class="receiver"><strong id="receiver-name">{r.receiver.name.clone()}</strong>
                            <span class="muted">{format!(" · {} · {}", r.receiver.key_masked, r.receiver.bank.name)}</span></p>
+                        {review_message(&r.message)}
                         <p id="schedule-day">{t_string!(i18n, schedule.on_day, date = date_shown(&day)).to_string()}</p>
                         <p class="muted">{t!(i18n, schedule.rules)}</p>
                         <ActionForm action=schedule attr:class="form">
@@ -613,6 +627,8 @@ fn PixCard(
                             <input type="hidden" name="bank" value=r.bank.clone()/>
                             <input type="hidden" name="amount" value=r.amount_text.clone()/>
                             <input type="hidden" name="date" value=day.clone()/>
+                            <input type="hidden" name="message" value=r.message.to_string()/>
+                            {field_error(scheduled, "message")}
                             {field_error(scheduled, "date")}
                             {field_error(scheduled, "amount")}
                             {error_banner(scheduled)}
@@ -629,6 +645,16 @@ fn PixCard(
         </section>
     }
     .into_any()
+}
+
+/// The payer's message as the review shows it, before the client confirms (nothing for none).
+fn review_message(message: &PixMessage) -> impl IntoView {
+    let i18n = use_i18n();
+    message.shown().map(|m| {
+        view! {
+            <p class="pix-message" id="pix-review-message">{t!(i18n, pix.message_shown)}": “"<span class="message-text">{m.to_string()}</span>"”"</p>
+        }
+    })
 }
 
 /// "Pay again": the client's favourites, then the recent receivers not among them, each a button
@@ -821,6 +847,10 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
             .map(|r| crate::text::refusal(i18n.get_locale(), r, &reason_banks))
     };
     let link = receipt::href(entry.tx_id.as_str());
+    // The payer's message, on both sides, as a line of its own under the description.
+    let message = entry.message.shown().map(|m| {
+        view! { <span class="entry-message muted">"“"{m.to_string()}"”"</span> }
+    });
     // A Pix received (committed, not itself a return) may be returned from its row.
     let returnable = entry.kind == EntryKind::PixIn
         && status == TxStatus::Committed
@@ -834,6 +864,7 @@ fn Row(entry: EntryView, banks: Vec<BankInfo>) -> impl IntoView {
             <td class="when">{format_brasilia_time(entry.created_ms)}</td>
             <td class="what">
                 <a class="open-receipt" href=link>{description}</a>
+                {message}
                 " "<span class=status_class(status)>{label}</span>
                 {move || reason().map(|r| view! { <span class="reason muted">{r}</span> })}
                 {return_link}

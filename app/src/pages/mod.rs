@@ -52,6 +52,21 @@ pub fn PageTitle(text: impl Fn() -> String + Clone + Send + Sync + 'static) -> i
     }
 }
 
+/// How many characters of a Pix's message are used ("12/140"), beside its field; over the limit
+/// it says so in the error colour (the bank refuses such a message, and so does the review).
+#[component]
+pub fn MessageCount(text: RwSignal<String>) -> impl IntoView {
+    use domain::pix_message::MESSAGE_MAX_CHARS;
+    let i18n = crate::use_i18n();
+    let used = move || text.with(|t| t.trim().chars().count());
+    let over = move || used() > MESSAGE_MAX_CHARS;
+    view! {
+        <span class="muted hint message-count" class:over=over aria-live="polite">
+            {move || crate::i18n::t_string!(i18n, pix.message_count, used = used(), max = MESSAGE_MAX_CHARS).to_string()}
+        </span>
+    }
+}
+
 /// The result of an action's last submission, as a plain signal.
 pub fn last_result<T: Clone + Send + Sync + 'static>(
     value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,

@@ -22,7 +22,8 @@ use domain::dto::{
     BankInfo, LegState, LinkStatus, PacketOutcome, PacketProgress, ReceiverPreview, TxStatus,
     MAX_PACKET_LEGS,
 };
-use domain::{BankId, Cents, PixKey, Refusal};
+use domain::pix_message::MESSAGE_MAX_CHARS;
+use domain::{BankId, Cents, PixKey, PixMessage, Refusal};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -32,6 +33,8 @@ struct Row {
     source: RwSignal<String>,
     key: RwSignal<String>,
     amount: RwSignal<String>,
+    /// The payer's message to this row's receiver (optional).
+    message: RwSignal<String>,
     /// What the receiver's bank says of the key, once it is a valid key.
     preview: RwSignal<Option<Result<ReceiverPreview, AppError>>>,
     /// The client has left the field (its problem may show).
@@ -47,6 +50,7 @@ impl Row {
             source: RwSignal::new(me),
             key: RwSignal::new(String::new()),
             amount: RwSignal::new(String::new()),
+            message: RwSignal::new(String::new()),
             preview: RwSignal::new(None),
             key_touched: RwSignal::new(false),
             amount_touched: RwSignal::new(false),
@@ -63,6 +67,7 @@ impl Row {
                 _ => String::new(),
             },
             amount: self.amount.get(),
+            message: self.message.get(),
         }
     }
 }
@@ -100,6 +105,7 @@ struct Problems {
     /// Per row (by position): the key's and the amount's problem.
     key: BTreeMap<usize, String>,
     amount: BTreeMap<usize, String>,
+    message: BTreeMap<usize, String>,
     /// About the packet as a whole (a source that cannot pay its total).
     packet: Vec<String>,
     /// Rows whose receiver is still being looked up (not a problem, but not ready either).
@@ -112,6 +118,7 @@ impl Problems {
     fn is_empty(&self) -> bool {
         self.key.is_empty()
             && self.amount.is_empty()
+            && self.message.is_empty()
             && self.packet.is_empty()
             && self.looking_up.is_empty()
     }
@@ -158,6 +165,9 @@ fn check(
             Err(e) => {
                 p.amount.insert(i, e.say(l));
             }
+        }
+        if let Err(e) = PixMessage::parse(&row.message) {
+            p.message.insert(i, e.say(l));
         }
     }
     for (bank, total) in &p.totals {
@@ -426,11 +436,15 @@ fn Review(
                             _ => String::new(),
                         };
                         let amount = Cents::parse_amount(&r.amount.get_untracked()).map(Cents::to_brl).unwrap_or_default();
+                        let message = PixMessage::parse(&r.message.get_untracked()).unwrap_or_default();
+                        let message = message.shown().map(|m| view! {
+                            <br/><span class="review-message muted">{td_string!(l, pix.message_shown).to_string()}": “"{m.to_string()}"”"</span>
+                        });
                         view! {
                             <tr class="review-row" data-leg=i>
                                 <td>{i + 1}</td>
                                 <td>{source_name(l, &r.source.get_untracked(), &names)}</td>
-                                <td class="review-to">{to}</td>
+                                <td class="review-to">{to}{message}</td>
                                 <td class="num">{amount}</td>
                             </tr>
                         }
@@ -494,6 +508,8 @@ fn PacketRow(
             .then(|| checked.with(|p| p.amount.get(&position()).cloned()))
             .flatten()
     };
+    // A message's problem shows at once: it is typed, not looked up.
+    let message_problem = move || checked.with(|p| p.message.get(&position()).cloned());
     view! {
         <div class="packet-row" data-row=row.id>
             <span class="row-number" aria-hidden="true">{move || format!("{}", position() + 1)}</span>
@@ -518,6 +534,12 @@ fn PacketRow(
                     on:input=crate::pages::masked_into(domain::input::Mask::Amount, row.amount)
                     on:change=move |_| row.amount_touched.set(true)/>
             </label>
+            <label class="message-field"><span class="sr-only">{number}</span>{t!(i18n, pix.message)}
+                <input name="message" maxlength=MESSAGE_MAX_CHARS.to_string() autocomplete="off" prop:value=move || row.message.get()
+                    aria-invalid=move || message_problem().is_some().to_string()
+                    on:input=move |ev| row.message.set(event_target_value(&ev))/>
+                <crate::pages::MessageCount text=row.message/>
+            </label>
             <button type="button" class="link remove-leg" on:click=remove disabled=only_row
                 aria-label=move || t_string!(i18n, packet.remove_label, n = position() + 1).to_string()>{t!(i18n, packet.remove)}</button>
             <p class="receiver-preview">
@@ -527,6 +549,7 @@ fn PacketRow(
                 }}
                 {move || key_problem().map(|m| view! { <span class="field-error" role="alert" data-field="receiver_key">{m}</span> })}
                 {move || amount_problem().map(|m| view! { <span class="field-error" role="alert" data-field="amount">{m}</span> })}
+                {move || message_problem().map(|m| view! { <span class="field-error" role="alert" data-field="message">{m}</span> })}
             </p>
         </div>
     }
@@ -692,6 +715,7 @@ mod tests {
             receiver_key: key.into(),
             receiver_bank: to.into(),
             amount: amount.into(),
+            message: String::new(),
         }
     }
 
@@ -774,5 +798,29 @@ mod tests {
             .iter()
             .any(|p| p.contains("allows R$ 300,00 per packet")));
         assert!(bad.packet.iter().any(|p| p.contains("no linked account")));
+        assert!(bad.message.is_empty());
+
+        // A message is checked as typed: at most 140 characters, one line.
+        let with = |message: &str| LegInput {
+            message: message.into(),
+            ..leg("1", BETO, "3", "1,00")
+        };
+        let messages = check(
+            &[
+                (with("Aluguel de março"), found("Beto", bank(3, "Secret"))),
+                (with(&"ç".repeat(141)), found("Beto", bank(3, "Secret"))),
+                (with("linha\nnova"), found("Beto", bank(3, "Secret"))),
+            ],
+            &sources,
+            &me,
+            Locale::pt_BR,
+        );
+        assert!(!messages.message.contains_key(&0), "{messages:?}");
+        assert!(messages.message[&1].contains("140"), "{messages:?}");
+        assert!(
+            messages.message[&2].contains("quebras de linha"),
+            "{messages:?}"
+        );
+        assert!(!messages.is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! The comprovante of one transaction (`/receipt/<E2E id>`): its id, when, how much, who paid and
-//! who received (name, masked document, bank), its status and, when it was not concluded, why.
+//! who received (name, masked document, bank), its status, the payer's message if any and, when
+//! it was not concluded, why.
 //! Reached from a Pix's or a packet's outcome and from every statement row. Only a party to the
 //! transfer gets it (the bank answers 404 to anyone else). Printed, or saved as a PDF, by the
 //! browser's own print dialog: the stylesheet's print rules leave only the comprovante.
@@ -133,6 +134,10 @@ fn Line(line: ReceiptLine, banks: Vec<BankInfo>) -> impl IntoView {
                 {reason.map(|r| view! {
                     <dt>{t!(i18n, receipt.reason)}</dt>
                     <dd class="receipt-reason">{r}</dd>
+                })}
+                {line.message.shown().map(|m| view! {
+                    <dt>{t!(i18n, pix.message_shown)}</dt>
+                    <dd class="receipt-message">{m.to_string()}</dd>
                 })}
             </dl>
             <div class="parties">

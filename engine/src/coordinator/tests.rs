@@ -85,6 +85,7 @@ fn plan(n: u32, submitter: AccountId, to: u16) -> PacketPlan {
             amount: Cents::new(100),
             receiver: cp(to),
             payer: cp(1),
+            message: domain::PixMessage::none(),
         }],
         key_op: None,
     }

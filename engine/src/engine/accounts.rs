@@ -41,6 +41,7 @@ pub(super) struct Pix {
     payer: AccountId,
     key: PixKey,
     amount: Cents,
+    message: PixMessage,
 }
 
 impl Request for Pix {
@@ -52,8 +53,9 @@ impl Request for Pix {
             payer,
             key,
             amount,
+            message,
         } = self;
-        state.pix(tx, payer, key, amount, now)
+        state.pix(tx, payer, (key, amount, message), now)
     }
 }
 
@@ -192,11 +194,25 @@ impl EngineHandle {
         key: PixKey,
         amount: Cents,
     ) -> EngineResult<TransferReceipt> {
+        self.pix_with(tx, payer, (key, amount), PixMessage::none())
+            .await
+    }
+
+    /// Pix to a key at this bank with the payer's `message`, recorded on both entries;
+    /// retrying with the same `tx` returns the first outcome.
+    pub async fn pix_with(
+        &self,
+        tx: TxId,
+        payer: AccountId,
+        (key, amount): (PixKey, Cents),
+        message: PixMessage,
+    ) -> EngineResult<TransferReceipt> {
         self.request(Pix {
             tx,
             payer,
             key,
             amount,
+            message,
         })
         .await
     }
@@ -248,8 +264,7 @@ impl State {
         &mut self,
         tx: TxId,
         payer: AccountId,
-        key: PixKey,
-        amount: Cents,
+        (key, amount, message): (PixKey, Cents, PixMessage),
         now: i64,
     ) -> EngineResult<TransferReceipt> {
         if let Some(previous) = self.previous_use(&tx)? {
@@ -297,11 +312,15 @@ impl State {
         };
         self.check_pix_limit(payer, amount, now)
             .map_err(EngineError::Refused)?;
+        let part = |account: AccountId| PartKey {
+            message: message.clone(),
+            ..PartKey::single(account)
+        };
         self.ledger
-            .prepare_debit(&tx, PartKey::single(payer), amount, to_payee, now)?;
-        if let Err(e) =
-            self.ledger
-                .prepare_credit(&tx, PartKey::single(payee_id), amount, to_payer, now)
+            .prepare_debit(&tx, part(payer), amount, to_payee, now)?;
+        if let Err(e) = self
+            .ledger
+            .prepare_credit(&tx, part(payee_id), amount, to_payer, now)
         {
             self.ledger
                 .abort(&tx, now)
@@ -467,6 +486,7 @@ impl State {
                 payer,
                 receiver,
                 reason,
+                message: e.message,
             });
         }
         Ok((!lines.is_empty()).then_some(Receipt { tx_id: tx, lines }))
@@ -519,6 +539,7 @@ fn statement(mut balance: i64, newest_first: Vec<Entry>) -> Vec<Line> {
                     reason: None,
                     returned_for: e.returned_for,
                     deposit_method: e.method,
+                    message: e.message,
                 },
             }
         })

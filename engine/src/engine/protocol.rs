@@ -12,7 +12,7 @@ use crate::twopc::proof::{Digest, Proof, SignedPlan};
 use crate::twopc::{DebitSource, PartSpec, PrepareItem, Vote};
 use domain::consent::ConsentId;
 use domain::dto::MAX_PACKET_LEGS;
-use domain::{AccountId, BankId, Cents, Refusal, TxId};
+use domain::{AccountId, BankId, Cents, PixMessage, Refusal, TxId};
 use std::collections::BTreeMap;
 
 /// The furthest ahead a plan's deadline may be, from the participant's clock: a coordinator may
@@ -379,7 +379,12 @@ impl State {
             (false, true) => Some(other_side).filter(|b| *b != me),
         };
         match spec {
-            PartSpec::Debit { source, amount, to } => {
+            PartSpec::Debit {
+                source,
+                amount,
+                to,
+                message,
+            } => {
                 let (account, consent) = match source {
                     // The client's own account: only this bank, coordinating, names it.
                     DebitSource::Own { account }
@@ -403,13 +408,19 @@ impl State {
                     peer: peer(to.bank),
                     consent,
                     returns: None,
+                    message,
                 };
                 self.ledger
                     .prepare_debit(tx, part, amount, to, now)
                     .map_err(|e| refusal(e, me))?;
                 debits.push((leg, account));
             }
-            PartSpec::Credit { key, amount, from } => {
+            PartSpec::Credit {
+                key,
+                amount,
+                from,
+                message,
+            } => {
                 // The key pays the account the directory names, if it is one of this bank's.
                 let account = self
                     .directory
@@ -427,6 +438,7 @@ impl State {
                     peer: peer(from.bank),
                     consent: None,
                     returns: None,
+                    message,
                 };
                 if let Some(peer) = part.peer {
                     self.check_limit(peer, amount)?;
@@ -453,6 +465,7 @@ impl State {
                     peer: peer(to.bank),
                     consent: None,
                     returns: Some(original),
+                    message: PixMessage::none(),
                 };
                 self.ledger
                     .prepare_debit(tx, part, amount, to, now)
@@ -475,6 +488,7 @@ impl State {
                     peer: peer(from.bank),
                     consent: None,
                     returns: Some(original),
+                    message: PixMessage::none(),
                 };
                 if let Some(peer) = part.peer {
                     self.check_limit(peer, amount)?;
@@ -504,6 +518,7 @@ impl State {
                     peer: peer(from.bank),
                     consent: None,
                     returns: None,
+                    message: PixMessage::none(),
                 };
                 if let Some(peer) = part.peer {
                     self.check_limit(peer, amount)?;

@@ -378,6 +378,7 @@ mod two_phase {
     use rand::distr::SampleString;
 
     mod charges;
+    mod messages;
 
     /// Issue 29's cut: a transfer counts in the window its plan names, whenever it is decided
     /// here; a window cut here is reported only once all of its transfers are decided (another
@@ -636,6 +637,7 @@ mod two_phase {
                         source: from_ana(),
                         amount: Cents::new(debit),
                         to: cp("Someone at bank 3"),
+                        message: domain::PixMessage::none(),
                     },
                 ),
                 (
@@ -644,6 +646,7 @@ mod two_phase {
                         key: key(BETO),
                         amount: Cents::new(credit),
                         from: cp("Someone at bank 1"),
+                        message: domain::PixMessage::none(),
                     },
                 ),
             ],
@@ -836,6 +839,7 @@ mod two_phase {
                         source: from_ana(),
                         amount: Cents::new(1),
                         to: here.clone(),
+                        message: domain::PixMessage::none(),
                     },
                 ),
                 (
@@ -844,6 +848,7 @@ mod two_phase {
                         key: key(BETO),
                         amount: Cents::new(credit),
                         from: here.clone(),
+                        message: domain::PixMessage::none(),
                     },
                 ),
             ],
@@ -1053,6 +1058,7 @@ mod two_phase {
                         source: from_ana(),
                         amount: Cents::new(100),
                         to: cp("x"),
+                        message: domain::PixMessage::none(),
                     },
                 ),
                 (
@@ -1061,6 +1067,7 @@ mod two_phase {
                         key: key("123.456.789-09"),
                         amount: Cents::new(100),
                         from: cp("y"),
+                        message: domain::PixMessage::none(),
                     },
                 ),
             ],
@@ -1105,6 +1112,7 @@ mod two_phase {
                     },
                     amount: Cents::new(1),
                     to: cp("x"),
+                    message: domain::PixMessage::none(),
                 },
             )],
             plan: None,
@@ -1119,6 +1127,7 @@ mod two_phase {
                         source: from_ana(),
                         amount: Cents::new(1),
                         to: cp("x"),
+                        message: domain::PixMessage::none(),
                     },
                 ),
                 (
@@ -1127,6 +1136,7 @@ mod two_phase {
                         key: key(ANA),
                         amount: Cents::new(1),
                         from: cp("y"),
+                        message: domain::PixMessage::none(),
                     },
                 ),
             ],
@@ -1419,6 +1429,7 @@ mod two_phase {
                     source,
                     amount: Cents::new(amount),
                     to: cp("x"),
+                    message: domain::PixMessage::none(),
                 },
             )],
             plan: None,
@@ -1501,6 +1512,7 @@ mod two_phase {
                     source: from_ana(),
                     amount: Cents::new(amount),
                     to: cp("x"),
+                    message: domain::PixMessage::none(),
                 },
             )],
             plan: None,
@@ -1940,6 +1952,7 @@ mod two_phase {
                     key: key(BETO),
                     amount: Cents::new(1_000),
                     from: cp("Dora at bank 1"),
+                    message: domain::PixMessage::none(),
                 },
             )],
             plan: None,
@@ -2098,6 +2111,7 @@ mod two_phase {
                     source: from_ana(),
                     amount: Cents::new(300),
                     to: cp("Dora at bank 1"),
+                    message: domain::PixMessage::none(),
                 },
             )],
             plan: None,

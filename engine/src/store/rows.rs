@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Where a statement query puts `message` (after the columns every entry query reads).
+pub(super) const MESSAGE_COLUMN: usize = 12;
+
 pub(super) fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlite::Result<Entry> {
     let tx: String = r.get(0)?;
     let kind: String = r.get(1)?;
@@ -40,6 +43,11 @@ pub(super) fn row_to_entry(r: &rusqlite::Row<'_>, account: AccountId) -> rusqlit
             .get::<_, Option<String>>(11)?
             .map(|m| DepositMethod::parse(&m).ok_or_else(|| bad_column(11, "deposit_method")))
             .transpose()?,
+        message: r
+            .get::<_, Option<String>>(MESSAGE_COLUMN)?
+            .map(|m| PixMessage::try_from(m).map_err(|_| bad_column(MESSAGE_COLUMN, "message")))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -85,8 +93,8 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
             let cp = e.counterparty.as_ref();
             tx.prepare_cached(
                 "INSERT INTO entries (tx_id, account_id, kind, amount_cents, status, counterparty_name, counterparty_key,
-                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent, returned_for, deposit_method)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                      counterparty_bank, created_ms, updated_ms, leg, peer, consent, returned_for, deposit_method, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 e.tx_id.as_str(),
@@ -102,7 +110,8 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
                 e.peer.map(u16::from),
                 e.consent.as_ref().map(ConsentId::as_str),
                 e.returned_for.as_ref().map(TxId::as_str),
-                e.method.map(DepositMethod::as_str)
+                e.method.map(DepositMethod::as_str),
+                e.message.shown()
             ])?;
         }
         Change::Deposits(cents) => {
@@ -338,7 +347,7 @@ pub(super) fn parse_tx(text: &str) -> rusqlite::Result<TxId> {
 
 /// The columns [`row_to_scheduled`] reads, in order.
 pub(super) const SCHEDULE_COLUMNS: &str =
-    "id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms";
+    "id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms, message";
 
 pub(super) fn row_to_scheduled(r: &rusqlite::Row<'_>) -> rusqlite::Result<Scheduled> {
     use domain::schedule::{ScheduleFailure, ScheduleStatus};
@@ -371,6 +380,11 @@ pub(super) fn row_to_scheduled(r: &rusqlite::Row<'_>) -> rusqlite::Result<Schedu
             .map(|t| parse_tx(&t))
             .transpose()?,
         created_ms: r.get(10)?,
+        message: r
+            .get::<_, Option<String>>(11)?
+            .map(|m| PixMessage::try_from(m).map_err(|_| bad_column(11, "message")))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -387,8 +401,8 @@ pub(super) fn apply_schedule(tx: &Transaction<'_>, s: &Scheduled) -> StoreResult
         ),
     };
     tx.prepare_cached(
-        "INSERT INTO scheduled_pix (id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO scheduled_pix (id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, tx_id = excluded.tx_id, failure = excluded.failure",
     )?
     .execute(params![
@@ -402,7 +416,8 @@ pub(super) fn apply_schedule(tx: &Transaction<'_>, s: &Scheduled) -> StoreResult
         status,
         s.tx.as_ref().map(TxId::as_str),
         failure,
-        s.created_ms
+        s.created_ms,
+        s.message.shown()
     ])?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 15;
+pub(super) const SCHEMA_VERSION: i64 = 16;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -282,6 +282,13 @@ CREATE TABLE pix_contacts (
     body       TEXT    NOT NULL
 );";
 
+/// Added by schema version 16 (issue 27, protocol version 15): the payer's message on a Pix, on
+/// both sides' entries (NULL: none; at most 140 characters, `domain::PixMessage`), and on a
+/// scheduled Pix, which carries it on its day.
+const MESSAGES_16: &str = "
+ALTER TABLE entries ADD COLUMN message TEXT;
+ALTER TABLE scheduled_pix ADD COLUMN message TEXT;";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -302,7 +309,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {EVERYDAY_12}
 {CHARGES_13}
 {WINDOW_CUT_14}
-{CONTACTS_15}"
+{CONTACTS_15}
+{MESSAGES_16}"
     )
 }
 
@@ -356,7 +364,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 14] = [
+    let steps: [(i64, String); 15] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -371,6 +379,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (12, CHARGES_13.to_string()),
         (13, WINDOW_CUT_14.to_string()),
         (14, CONTACTS_15.to_string()),
+        (15, MESSAGES_16.to_string()),
     ];
     match version {
         0 => Some(schema()),

@@ -182,6 +182,7 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
                    DROP INDEX entries_returning;
                    ALTER TABLE entries DROP COLUMN returned_for;
                    ALTER TABLE entries DROP COLUMN deposit_method;
+                   ALTER TABLE entries DROP COLUMN message;
                    DROP TABLE charges;
                    DROP TABLE window_nets;
                    DROP TABLE settlement_cut;
@@ -203,4 +204,53 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
     };
     assert_eq!(state(port), PartState::Aborted);
     assert_eq!(state(claim), PartState::Prepared);
+}
+
+/// Schema version 16: a version 15 database (no messages) is upgraded in place; its entries keep
+/// no message, and a message written after the upgrade is read back.
+#[test]
+fn a_version_15_database_gains_messages_on_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.sqlite3");
+    let tx = "E00000002202611262359abcdefghijk";
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(&format!(
+                "ALTER TABLE entries DROP COLUMN message;
+                 ALTER TABLE scheduled_pix DROP COLUMN message;
+                 INSERT INTO accounts VALUES (1, 'individual', 'ana@example.com', '11987654321', 'hash', 700, 0, 0, 5);
+                 INSERT INTO holders VALUES ('52998224725', 1, 0, 'Ana Lima');
+                 INSERT INTO entries (tx_id, leg, account_id, kind, amount_cents, status, created_ms, updated_ms)
+                     VALUES ('{tx}', 0, 1, 'deposit', 700, 'committed', 6, 6);
+                 PRAGMA user_version = 15;"
+            ))
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let old = store.recent_entries(AccountId(1), 10).unwrap();
+    assert_eq!(old.len(), 1);
+    assert!(old[0].message.is_empty(), "an older entry has no message");
+    store
+        .conn
+        .execute(
+            "UPDATE entries SET message = 'Aluguel de março' WHERE tx_id = ?1",
+            [tx],
+        )
+        .unwrap();
+    let entries = store.entries_of_tx(&TxId::parse(tx).unwrap()).unwrap();
+    assert_eq!(entries[0].message.as_str(), "Aluguel de março");
+    assert_eq!(entries[0].account, AccountId(1));
+    // A message the engine would never write (say, edited by hand) is an error, not shown.
+    store
+        .conn
+        .execute("UPDATE entries SET message = 'a\nb' WHERE tx_id = ?1", [tx])
+        .unwrap();
+    assert!(store.recent_entries(AccountId(1), 10).is_err());
 }

@@ -30,6 +30,7 @@ fn leg(from: u16, to: u16, cents: i64) -> LegPlan {
         amount: Cents::new(cents),
         receiver: cp("Beto", to),
         payer: cp("Ana", from),
+        message: domain::PixMessage::none(),
     }
 }
 
@@ -476,11 +477,13 @@ fn a_leg_inside_a_bank_needs_one_debit_and_one_credit_of_equal_amounts() {
         },
         amount: Cents::new(cents),
         to: cp("Beto", to),
+        message: domain::PixMessage::none(),
     };
     let credit = |cents: i64, from: u16| PartSpec::Credit {
         key: domain::PixKey::parse("111.444.777-35").unwrap(),
         amount: Cents::new(cents),
         from: cp("Ana", from),
+        message: domain::PixMessage::none(),
     };
     let shape = |parts: Vec<(u16, PartSpec)>| {
         PrepareItem {

@@ -187,9 +187,11 @@ async fn value_of(b: &fantoccini::Client, xpath: &str) -> String {
 /// - pay again: after a Pix to Beto (Secret) and one to Dora (Eleven), both are recent
 ///   receivers (names masked), Beto saved as a favourite; with an amount typed, one tap on Beto
 ///   opens the review, which takes the focus, and "Confirmar Pix" sends it;
+/// - a Pix with a message: the review, the statement's row and the comprovante show it;
 /// - the consent screen at Automobili names who holds the Eleven account that will draw (its
 ///   name masked and its document masked, asked of Eleven over the signed channel).
-/// Screenshots `pt-mascaras-*`, `pt-pagar-de-novo-*`, `pt-consentimento-titular`.
+/// Screenshots `pt-mascaras-*`, `pt-comprovante-mensagem`, `pt-pagar-de-novo-*`,
+/// `pt-consentimento-titular`.
 #[tokio::test]
 async fn pay_again_in_two_taps_masked_inputs_and_the_consent_names_the_holder() {
     use crate::browser::{fill_at, select_at};
@@ -256,7 +258,7 @@ async fn pay_again_in_two_taps_masked_inputs_and_the_consent_names_the_holder() 
     click(b, "//section[@id='deposit']//button[text()='Depositar']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 1.234,50']").await;
 
-    // At Eleven: a Pix to Beto (another bank) and one to Dora (this bank).
+    // At Eleven: a Pix to Beto (another bank), with a message, and one to Dora (this bank).
     b.goto(&format!("{eleven}/login")).await.unwrap();
     wait_hydrated(b).await;
     fill(b, "email", "ana@example.com").await;
@@ -264,20 +266,57 @@ async fn pay_again_in_two_taps_masked_inputs_and_the_consent_names_the_holder() 
     click(b, "//button[text()='Entrar']").await;
     wait_for(b, "//strong[@id='available' and text()='R$ 500,00']").await;
     wait_hydrated(b).await;
-    for (key, amount, name, left) in [
-        (BETO_CPF, "10", "Beto Reis", "R$ 490,00"),
-        (dora_cpf.as_str(), "20", "Dora Maria Alves", "R$ 470,00"),
+    let rent = "Aluguel de março";
+    for (key, amount, name, left, message) in [
+        (BETO_CPF, "10", "Beto Reis", "R$ 490,00", Some(rent)),
+        (
+            dora_cpf.as_str(),
+            "20",
+            "Dora Maria Alves",
+            "R$ 470,00",
+            None,
+        ),
     ] {
         fill(b, "pix_key", key).await;
         fill(b, "pix_amount", amount).await;
+        if let Some(m) = message {
+            fill(b, "pix_message", m).await;
+        }
         click(b, "//button[text()='Revisar']").await;
         wait_for(
             b,
             &format!("//strong[@id='receiver-name' and text()='{name}']"),
         )
         .await;
+        if let Some(m) = message {
+            // The review shows the message before anything is sent.
+            wait_for(
+                b,
+                &format!("//p[@id='pix-review-message'][contains(., '{m}')]"),
+            )
+            .await;
+        }
         click(b, "//button[text()='Confirmar Pix']").await;
         wait_for(b, &format!("//strong[@id='available' and text()='{left}']")).await;
+        let Some(m) = message else { continue };
+        // Issue 27: the message on the statement's row and on the comprovante.
+        wait_for(
+            b,
+            &format!("//tr[@data-kind='pix_out']//span[@class='entry-message muted' and contains(., '{m}')]"),
+        )
+        .await;
+        click(b, "//a[@id='pix-receipt']").await;
+        wait_for(
+            b,
+            &format!("//dd[@class='receipt-message' and text()='{m}']"),
+        )
+        .await;
+        wait_for(b, "//dd[@id='receipt-e2e' and starts-with(., 'E')]").await;
+        overflows.extend(sideways(b, "comprovante with a message").await);
+        screenshot(b, "pt-comprovante-mensagem").await;
+        b.goto(&format!("{eleven}/dashboard")).await.unwrap();
+        wait_for(b, &format!("//strong[@id='available' and text()='{left}']")).await;
+        wait_hydrated(b).await;
     }
     // Both are recent receivers, newest first, names masked; Beto saved as a favourite.
     wait_for(

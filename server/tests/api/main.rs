@@ -13,6 +13,7 @@ mod faults;
 mod interbank_input;
 mod keys;
 mod limits;
+mod messages;
 mod operations;
 mod operator_console;
 mod receipt;

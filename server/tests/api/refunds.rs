@@ -219,7 +219,7 @@ async fn deposits_say_how_the_money_came_in_and_the_statement_exports_as_csv() {
     assert_eq!(lines.len(), 1 + 5, "{text}");
     assert_eq!(
         lines[0],
-        "\"Date (Brasília)\",\"Id (E2E)\",\"Description\",\"Amount (R$)\",\"Status\",\"Balance after (R$)\",\"Returns Pix\""
+        "\"Date (Brasília)\",\"Id (E2E)\",\"Description\",\"Amount (R$)\",\"Status\",\"Balance after (R$)\",\"Returns Pix\",\"Message\""
     );
     let returned = lines[1];
     assert!(
@@ -228,7 +228,7 @@ async fn deposits_say_how_the_money_came_in_and_the_statement_exports_as_csv() {
     );
     assert!(
         returned.ends_with(&format!(
-            ",\"5,00\",\"Completed\",\"1129,50\",\"{original}\""
+            ",\"5,00\",\"Completed\",\"1129,50\",\"{original}\",\"\""
         )),
         "{returned}"
     );

@@ -29,13 +29,18 @@ async fn a_scheduled_pix_waits_for_its_day_survives_a_restart_and_runs_once() {
         day,
         receiver_name: "Beto Reis".into(),
         receiver_bank: engine.bank().id,
+        message: domain::PixMessage::none(),
     };
+    let rent = domain::PixMessage::parse("Aluguel de dezembro").unwrap();
     assert_eq!(
         engine.schedule_pix(new(1_000, day_of(NOON))).await.unwrap(),
         Err(ScheduleError::NotAfterToday)
     );
     let pay = engine
-        .schedule_pix(new(2_500, tomorrow))
+        .schedule_pix(NewSchedule {
+            message: rent.clone(),
+            ..new(2_500, tomorrow)
+        })
         .await
         .unwrap()
         .unwrap();
@@ -77,6 +82,11 @@ async fn a_scheduled_pix_waits_for_its_day_survives_a_restart_and_runs_once() {
     let due = engine.due_scheduled().await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].id, due[0].amount), (pay.id, Cents::new(2_500)));
+    assert_eq!(
+        due[0].message, rent,
+        "its message, kept through the restart"
+    );
+    assert_eq!(list[0].message, rent);
     drop(engine);
     thread.join().unwrap();
     let (engine, _thread) = EngineHandle::start(config(&dir), clock.clone()).unwrap();

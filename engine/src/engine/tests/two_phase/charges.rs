@@ -150,6 +150,7 @@ async fn a_charge_is_paid_only_for_its_amount_and_with_the_rest_of_its_item() {
             key: key("nobody@example.com"),
             amount: Cents::new(1),
             from: cp("Payer"),
+            message: domain::PixMessage::none(),
         },
     ));
     assert_eq!(
