@@ -217,11 +217,7 @@ impl Store {
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                Login::new(
-                    r.get(1)?,
-                    r.get(2)?,
-                    PasswordHash::from_stored(r.get(3)?),
-                ),
+                Login::new(r.get(1)?, r.get(2)?, PasswordHash::from_stored(r.get(3)?)),
             ))
         })?;
         for row in rows {

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 pub use super::session::{
     account_key, address_key, budgets, clear_session_cookie, client_address, current_account,
-    current_account_quietly, current_login, current_login_quietly, end_operator_session, locale, login_guards, now_ms, operator_on,
-    session_token, start_operator_session, start_session, Lockout, SiteSecurity, LOCALE_COOKIE,
+    current_account_quietly, current_login, current_login_quietly, end_operator_session, locale,
+    login_guards, now_ms, operator_on, session_token, start_operator_session, start_session,
+    Lockout, SiteSecurity, LOCALE_COOKIE,
 };
 
 pub fn engine() -> Result<EngineHandle, AppError> {

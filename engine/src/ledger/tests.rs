@@ -239,7 +239,10 @@ fn each_holder_of_a_joint_account_logs_in_with_their_own_email() {
         phone: "11987654321".into(),
     };
     let refused = [
-        (vec![login(1, "beto@example.com")], LedgerError::InvalidLogins),
+        (
+            vec![login(1, "beto@example.com")],
+            LedgerError::InvalidLogins,
+        ),
         (
             vec![login(0, "ana@example.com"), login(2, "x@example.com")],
             LedgerError::InvalidLogins,
@@ -264,7 +267,10 @@ fn each_holder_of_a_joint_account_logs_in_with_their_own_email() {
     assert!(l.by_email("ana@example.com").is_none());
     let id = l
         .open_account(
-            joint(vec![login(0, "ana@example.com"), login(1, "beto@example.com")]),
+            joint(vec![
+                login(0, "ana@example.com"),
+                login(1, "beto@example.com"),
+            ]),
             0,
         )
         .unwrap();

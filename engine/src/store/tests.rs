@@ -247,7 +247,13 @@ fn an_accounts_login_moves_to_its_first_holder_at_version_17() {
             .unwrap()
             .logins
             .iter()
-            .map(|l| (l.holder, l.email.clone(), l.password_hash.as_stored().to_string()))
+            .map(|l| {
+                (
+                    l.holder,
+                    l.email.clone(),
+                    l.password_hash.as_stored().to_string(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(

@@ -104,7 +104,11 @@ async fn each_holder_of_a_joint_account_logs_in_as_themself_and_approves_with_th
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = log_in(&ana, "ana@example.com", ANA_PASSWORD).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "nothing was opened: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "nothing was opened: {body}"
+    );
 
     let (status, body) = ana.call("create_account", &joint_form(&[])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -165,7 +169,9 @@ async fn each_holder_of_a_joint_account_logs_in_as_themself_and_approves_with_th
 /// then logs in and is greeted by name.
 #[tokio::test]
 async fn the_joint_sign_up_asks_each_holder_for_a_login_in_a_real_browser() {
-    use crate::browser::{click, fill, screenshot, sideways, start_browser, wait_for, wait_hydrated};
+    use crate::browser::{
+        click, fill, screenshot, sideways, start_browser, wait_for, wait_hydrated,
+    };
 
     let dir = tempfile::tempdir().unwrap();
     let bank = Bank::start(2, dir.path()).await;

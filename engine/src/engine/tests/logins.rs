@@ -72,13 +72,20 @@ async fn each_holder_logs_in_with_their_own_password_and_the_session_keeps_the_h
     carla.logins[0].email = "carla@example.com".into();
     let carla = engine.open_account(carla).await.unwrap();
     assert_eq!(
-        engine.credentials("carla@example.com".into()).await.unwrap().map(|(w, _)| w),
+        engine
+            .credentials("carla@example.com".into())
+            .await
+            .unwrap()
+            .map(|(w, _)| w),
         Some(LoggedIn::new(carla, 0))
     );
 
     let (ana_token, beto_token) = (SessionToken::generate(), SessionToken::generate());
     engine.create_session(ana_token.hash(), ana).await.unwrap();
-    engine.create_session(beto_token.hash(), beto).await.unwrap();
+    engine
+        .create_session(beto_token.hash(), beto)
+        .await
+        .unwrap();
     assert_eq!(
         engine
             .create_session(SessionToken::generate().hash(), LoggedIn::new(carla, 1))
