@@ -263,6 +263,7 @@ impl Say for domain::input::InputError {
             E::IndividualNeedsCpf => td_string!(l, err.needs_cpf).to_string(),
             E::CompanyNeedsCnpj => td_string!(l, err.needs_cnpj).to_string(),
             E::SameHolderTwice => td_string!(l, err.same_holder).to_string(),
+            E::SameEmailTwice => td_string!(l, err.same_email).to_string(),
         }
     }
 }
@@ -405,6 +406,7 @@ mod engine_errors {
                 E::BalanceLimit => td_string!(l, err.balance_limit).to_string(),
                 E::DuplicateTaxId => td_string!(l, err.duplicate_tax_id).to_string(),
                 E::DuplicateEmail => td_string!(l, err.duplicate_email).to_string(),
+                E::InvalidLogins => td_string!(l, err.invalid_logins).to_string(),
                 E::TxIdConflict => td_string!(l, err.tx_conflict).to_string(),
                 E::UnknownTx => td_string!(l, err.unknown_tx).to_string(),
                 E::InvalidAmount => td_string!(l, err.invalid_amount).to_string(),

@@ -37,6 +37,8 @@ pub enum InputError {
     CompanyNeedsCnpj,
     #[error("same holder twice")]
     SameHolderTwice,
+    #[error("the second holder's e-mail is the first holder's")]
+    SameEmailTwice,
 }
 
 /// A person's or company's name, trimmed, inner whitespace collapsed.

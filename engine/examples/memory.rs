@@ -59,9 +59,12 @@ async fn main() {
                         name: format!("Client Number {k}"),
                         tax_id: cpf(k),
                     }],
-                    email: format!("client{k}@example.com"),
+                    logins: vec![engine::ledger::Login::new(
+                        0,
+                        format!("client{k}@example.com"),
+                        PasswordHash::from_stored(NO_PASSWORD.into()),
+                    )],
                     phone: "11987654321".into(),
-                    password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
                 };
                 let id = engine.open_account(new).await.unwrap();
                 // Each account's CPF is its Pix key (this bank alone holds the directory).

@@ -230,10 +230,11 @@ impl Request for Shutdown {
 /// them directly, without a round trip through the engine's queue, and mark them used.
 type SessionTable = Arc<RwLock<HashMap<TokenHash, LiveSession>>>;
 
-/// A session in memory: whose, until when at most, and when it was last used.
+/// A session in memory: whose (the account and which of its holders), until when at most, and
+/// when it was last used.
 #[derive(Debug)]
 pub(crate) struct LiveSession {
-    account: AccountId,
+    who: LoggedIn,
     expires_ms: i64,
     /// Kept in memory only (a write per request would cost a durable commit each): after a
     /// restart, sessions count as used at the restart.
@@ -241,9 +242,9 @@ pub(crate) struct LiveSession {
 }
 
 impl LiveSession {
-    fn new(account: AccountId, expires_ms: i64, now_ms: i64) -> LiveSession {
+    fn new(who: LoggedIn, expires_ms: i64, now_ms: i64) -> LiveSession {
         LiveSession {
-            account,
+            who,
             expires_ms,
             last_used_ms: std::sync::atomic::AtomicI64::new(now_ms),
         }
@@ -744,6 +745,7 @@ use accounts::Seen;
 pub use consents::GrantRequest;
 pub use keys::{KEYS_PER_COMPANY, KEYS_PER_PERSON, PORT_ALLOWED_MAX, PORT_ALLOWED_MS};
 use sessions::live_sessions;
+pub use sessions::LoggedIn;
 pub use settlement::{Close, ReportTaken, Settled, Visited, WINDOWS_LISTED_MAX};
 
 #[cfg(test)]

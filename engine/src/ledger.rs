@@ -47,8 +47,10 @@ pub enum LedgerError {
     BalanceLimit,
     #[error("tax id already has an account")]
     DuplicateTaxId,
-    #[error("e-mail already has an account")]
+    #[error("e-mail already has a login")]
     DuplicateEmail,
+    #[error("logins do not match the holders (none for the first, two for one, or for no holder)")]
+    InvalidLogins,
     #[error("transaction id used for another operation")]
     TxIdConflict,
     #[error("unknown prepared transaction")]
@@ -57,15 +59,18 @@ pub enum LedgerError {
     InvalidAmount,
 }
 
-/// An account with its balances. `password_hash` is a secret: this type is never serialised.
+/// An account with its balances. Its logins hold password hashes, secrets: this type is never
+/// serialised.
 #[derive(Clone, Debug)]
 pub struct Account {
     pub id: AccountId,
     pub kind: AccountKind,
     pub holders: Vec<Holder>,
-    pub email: String,
+    /// How its holders log in, each with their own e-mail and password: holder 0 always, the
+    /// second holder of a joint account when it was opened with one (schema version 17; a joint
+    /// account opened before has only its first holder's, the account's old login).
+    pub logins: Vec<Login>,
     pub phone: String,
-    pub password_hash: PasswordHash,
     pub available: Cents,
     pub blocked: Cents,
     /// Prepared credits not yet committed: counted against the balance limit so that a commit
@@ -74,7 +79,41 @@ pub struct Account {
     pub created_ms: i64,
 }
 
+/// One holder's way in: the e-mail (unique among every login of the bank) and password that
+/// open the account as that holder. A secret: never serialised, and its Debug hides the hash
+/// ([`PasswordHash`]'s own).
+#[derive(Clone, Debug)]
+pub struct Login {
+    /// Which of the account's holders this is (index into [`Account::holders`]).
+    pub holder: u8,
+    pub email: String,
+    pub password_hash: PasswordHash,
+}
+
+impl Login {
+    pub fn new(holder: u8, email: String, password_hash: PasswordHash) -> Login {
+        Login {
+            holder,
+            email,
+            password_hash,
+        }
+    }
+}
+
 impl Account {
+    /// The first holder's login e-mail: the account's contact address.
+    pub fn email(&self) -> &str {
+        self.logins
+            .iter()
+            .find(|l| l.holder == 0)
+            .map_or("", |l| l.email.as_str())
+    }
+
+    /// Holder `holder`'s login, if that holder has one.
+    pub fn login(&self, holder: u8) -> Option<&Login> {
+        self.logins.iter().find(|l| l.holder == holder)
+    }
+
     /// The name shown to a payer for this account's Pix key.
     pub fn name_for(&self, key: &TaxId) -> &str {
         self.holders
@@ -86,14 +125,14 @@ impl Account {
     }
 }
 
-/// What a new account needs; the password is already hashed.
+/// What a new account needs; the passwords are already hashed.
 #[derive(Clone, Debug)]
 pub struct NewAccount {
     pub kind: AccountKind,
     pub holders: Vec<Holder>,
-    pub email: String,
+    /// One per holder who logs in: the first holder's always (see [`Account::logins`]).
+    pub logins: Vec<Login>,
     pub phone: String,
-    pub password_hash: PasswordHash,
 }
 
 /// Which side of a transfer a prepared part is on.
@@ -280,7 +319,8 @@ pub enum Change {
 pub struct Ledger {
     accounts: BTreeMap<AccountId, Account>,
     by_tax_id: HashMap<TaxId, AccountId>,
-    by_email: HashMap<String, AccountId>,
+    /// Every login's e-mail: the account, and which of its holders logs in with it.
+    by_email: HashMap<String, (AccountId, u8)>,
     /// Prepared parts per transaction, until it is committed or aborted.
     prepared: HashMap<TxId, Vec<PreparedPart>>,
     books: Books,
@@ -447,7 +487,10 @@ impl Ledger {
         for h in &account.holders {
             self.by_tax_id.insert(h.tax_id, account.id);
         }
-        self.by_email.insert(account.email.clone(), account.id);
+        for login in &account.logins {
+            self.by_email
+                .insert(login.email.clone(), (account.id, login.holder));
+        }
     }
 
     pub fn take_changes(&mut self) -> Vec<Change> {
@@ -471,10 +514,11 @@ impl Ledger {
         self.by_tax_id.get(key).and_then(|id| self.accounts.get(id))
     }
 
-    pub fn by_email(&self, email: &str) -> Option<&Account> {
-        self.by_email
-            .get(email)
-            .and_then(|id| self.accounts.get(id))
+    /// The account and the login an e-mail opens it with.
+    pub fn by_email(&self, email: &str) -> Option<(&Account, &Login)> {
+        let (id, holder) = self.by_email.get(email)?;
+        let account = self.accounts.get(id)?;
+        Some((account, account.login(*holder)?))
     }
 
     pub fn prepared(&self, tx: &TxId) -> Option<&[PreparedPart]> {
@@ -583,7 +627,12 @@ impl Ledger {
         {
             return Err(LedgerError::DuplicateTaxId);
         }
-        if self.by_email.contains_key(&new.email) {
+        check_logins(&new)?;
+        if new
+            .logins
+            .iter()
+            .any(|l| self.by_email.contains_key(&l.email))
+        {
             return Err(LedgerError::DuplicateEmail);
         }
         let id = AccountId(self.next_id);
@@ -592,9 +641,8 @@ impl Ledger {
             id,
             kind: new.kind,
             holders: new.holders,
-            email: new.email,
+            logins: new.logins,
             phone: new.phone,
-            password_hash: new.password_hash,
             available: Cents::ZERO,
             blocked: Cents::ZERO,
             incoming: Cents::ZERO,
@@ -1062,3 +1110,23 @@ fn headroom_add(acc: &Account, base: Cents, amount: Cents) -> Result<Cents, Ledg
 
 #[cfg(test)]
 mod tests;
+
+/// A new account's logins: one for its first holder, at most one per holder, none for a holder
+/// it does not have, and no e-mail twice (e-mails are unique among all logins of the bank).
+fn check_logins(new: &NewAccount) -> Result<(), LedgerError> {
+    let mut holders = std::collections::BTreeSet::new();
+    for login in &new.logins {
+        if usize::from(login.holder) >= new.holders.len() || !holders.insert(login.holder) {
+            return Err(LedgerError::InvalidLogins);
+        }
+    }
+    if !holders.contains(&0) {
+        return Err(LedgerError::InvalidLogins);
+    }
+    let emails: std::collections::BTreeSet<&str> =
+        new.logins.iter().map(|l| l.email.as_str()).collect();
+    if emails.len() != new.logins.len() {
+        return Err(LedgerError::DuplicateEmail);
+    }
+    Ok(())
+}

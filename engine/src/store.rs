@@ -8,7 +8,7 @@
 use crate::auth::{PasswordHash, TokenHash};
 use crate::consent::{Consent, ConsentChange, Consents, Link};
 use crate::directory::{DirChange, DirEntry, Directory, Reservation};
-use crate::ledger::{Account, Books, Change, Entry, Ledger, Position, PreparedPart, Side};
+use crate::ledger::{Account, Books, Change, Entry, Ledger, Login, Position, PreparedPart, Side};
 use crate::schedule::Scheduled;
 use crate::twopc::proof::{Digest, Proof, SignedPlan};
 use crate::twopc::InDoubt;
@@ -57,6 +57,8 @@ pub struct Batch<'a> {
 pub struct StoredSession {
     pub token: TokenHash,
     pub account: AccountId,
+    /// Which of the account's holders logged in.
+    pub holder: u8,
     pub expires_ms: i64,
 }
 
@@ -66,6 +68,7 @@ pub enum SessionChange {
     Created {
         token: TokenHash,
         account: AccountId,
+        holder: u8,
         expires_ms: i64,
     },
     Deleted {
@@ -140,8 +143,9 @@ impl Store {
                 tax_id: parse_tax(&tax)?,
             });
         }
+        let mut logins = self.load_logins()?;
         let mut stmt = self.conn.prepare(
-            "SELECT id, kind, email, phone, password_hash, available_cents, blocked_cents, incoming_cents, created_ms
+            "SELECT id, kind, phone, available_cents, blocked_cents, incoming_cents, created_ms
              FROM accounts ORDER BY id",
         )?;
         let accounts = stmt
@@ -156,13 +160,12 @@ impl Store {
                         AccountKind::Individual
                     },
                     holders: holders.remove(&id).unwrap_or_default(),
-                    email: r.get(2)?,
-                    phone: r.get(3)?,
-                    password_hash: PasswordHash::from_stored(r.get(4)?),
-                    available: Cents::new(r.get(5)?),
-                    blocked: Cents::new(r.get(6)?),
-                    incoming: Cents::new(r.get(7)?),
-                    created_ms: r.get(8)?,
+                    logins: logins.remove(&id).unwrap_or_default(),
+                    phone: r.get(2)?,
+                    available: Cents::new(r.get(3)?),
+                    blocked: Cents::new(r.get(4)?),
+                    incoming: Cents::new(r.get(5)?),
+                    created_ms: r.get(6)?,
                 })
             })?
             .collect::<StoreResult<Vec<_>>>()?;
@@ -203,6 +206,25 @@ impl Store {
         ledger.restore_returns(self.load_returns()?);
         ledger.restore_limits(self.load_limits()?);
         Ok(ledger)
+    }
+
+    /// Every login, per account, in holder order.
+    fn load_logins(&self) -> StoreResult<std::collections::HashMap<i64, Vec<Login>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT account_id, holder, email, password_hash FROM logins ORDER BY account_id, holder",
+        )?;
+        let mut logins: std::collections::HashMap<i64, Vec<Login>> = Default::default();
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Login::new(r.get(1)?, r.get(2)?, PasswordHash::from_stored(r.get(3)?)),
+            ))
+        })?;
+        for row in rows {
+            let (account, login) = row?;
+            logins.entry(account).or_default().push(login);
+        }
+        Ok(logins)
     }
 
     /// The Pix limits clients set.
@@ -415,7 +437,7 @@ impl Store {
 
     pub fn load_sessions(&self, now_ms: i64) -> StoreResult<Vec<StoredSession>> {
         let mut stmt = self.conn.prepare(
-            "SELECT token_sha256, account_id, expires_ms FROM sessions WHERE expires_ms > ?1",
+            "SELECT token_sha256, account_id, expires_ms, holder FROM sessions WHERE expires_ms > ?1",
         )?;
         let rows = stmt.query_map([now_ms], |r| {
             let bytes: Vec<u8> = r.get(0)?;
@@ -425,6 +447,7 @@ impl Store {
             Ok(StoredSession {
                 token: TokenHash(token),
                 account: AccountId(r.get(1)?),
+                holder: r.get(3)?,
                 expires_ms: r.get(2)?,
             })
         })?;

@@ -581,9 +581,12 @@ impl Sim {
                         name: format!("Person {k}"),
                         tax_id: cpf(k),
                     }],
-                    email: format!("p{k}@bank{b}.example"),
+                    logins: vec![engine::ledger::Login::new(
+                        0,
+                        format!("p{k}@bank{b}.example"),
+                        PasswordHash::from_stored(NO_PASSWORD.into()),
+                    )],
                     phone: "11987654321".into(),
-                    password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
                 };
                 let id = engine.open_account(new).await.unwrap();
                 sim.seed_key(k, b, id).await;
@@ -639,9 +642,12 @@ impl Sim {
                 name: "Accomplice".into(),
                 tax_id: cpf(persons() + 1),
             }],
-            email: format!("accomplice@bank{bank}.example"),
+            logins: vec![engine::ledger::Login::new(
+                0,
+                format!("accomplice@bank{bank}.example"),
+                PasswordHash::from_stored(NO_PASSWORD.into()),
+            )],
             phone: "11987654321".into(),
-            password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
         };
         let (honest, rogue) = (self.engine(at).unwrap(), self.engine(self.rogue).unwrap());
         let owner = honest.open_account(new(at)).await.unwrap();

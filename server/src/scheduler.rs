@@ -107,7 +107,8 @@ fn ledger_failure(e: LedgerError, me: domain::BankId) -> ScheduleFailure {
         LedgerError::UnknownTx
         | LedgerError::TxIdConflict
         | LedgerError::DuplicateTaxId
-        | LedgerError::DuplicateEmail => ScheduleFailure::NotDelivered,
+        | LedgerError::DuplicateEmail
+        | LedgerError::InvalidLogins => ScheduleFailure::NotDelivered,
         LedgerError::InsufficientFunds
         | LedgerError::BalanceLimit
         | LedgerError::SelfTransfer

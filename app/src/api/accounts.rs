@@ -10,8 +10,9 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::api::ssr;
 
-/// Opens an account and logs its owner in. `kind` is `individual` or `company`; `joint` is
-/// present (any value) for a joint account with a second holder.
+/// Opens an account and logs its first holder in. `kind` is `individual` or `company`; `joint` is
+/// present (any value) for a joint account with a second holder, who logs in with their own
+/// `email2` and `password2` (under the same rules as the first holder's).
 #[server(endpoint = "create_account")]
 pub async fn create_account(
     kind: String,
@@ -23,10 +24,13 @@ pub async fn create_account(
     email: String,
     phone: String,
     password: String,
+    email2: Option<String>,
+    password2: Option<String>,
     register_key: Option<String>,
 ) -> Result<(), AppError> {
     use domain::input;
     use engine::auth::{hash_password, Password};
+    use engine::ledger::Login;
     use engine::NewAccount;
 
     let engine = ssr::engine()?;
@@ -38,25 +42,35 @@ pub async fn create_account(
         }
     }
     let kind = signup::account_kind(&kind)?;
-    let second = joint.map(|_| (name2.unwrap_or_default(), tax_id2.unwrap_or_default()));
+    let joint = joint.is_some();
+    let second = joint.then(|| (name2.unwrap_or_default(), tax_id2.unwrap_or_default()));
     let holders = signup::holders(kind, (&name1, &tax_id1), second)?;
     let first_document = holders[0].tax_id;
     let email = input::email(&email).map_err(|e| ssr::field("email", e))?;
     let phone = input::phone(&phone).map_err(|e| ssr::field("phone", e))?;
     input::password(&password).map_err(|e| ssr::field("password", e))?;
+    let second_login = if joint {
+        Some(signup::second_login(&email, email2, password2)?)
+    } else {
+        None
+    };
     // Every well-formed sign-up counts against the address, opened or refused.
     if let Some(b) = ssr::budgets() {
         b.signup(&address_key, ssr::now_ms())
             .map_err(|ms| ssr::spent(ssr::Spent::Signups, ms))?;
     }
     let password_hash = ssr::blocking(move || hash_password(&Password::new(password))).await?;
+    let mut logins = vec![Login::new(0, email, password_hash)];
+    if let Some((email2, password2)) = second_login {
+        let hash = ssr::blocking(move || hash_password(&Password::new(password2))).await?;
+        logins.push(Login::new(1, email2, hash));
+    }
     let opened = engine
         .open_account(NewAccount {
             kind,
             holders,
-            email,
+            logins,
             phone,
-            password_hash,
         })
         .await;
     let account = match opened {
@@ -75,7 +89,7 @@ pub async fn create_account(
         }
         Err(e) => return Err(ssr::from_engine(e)),
     };
-    ssr::start_session(&engine, account).await?;
+    ssr::start_session(&engine, engine::engine::LoggedIn::new(account, 0)).await?;
     let next = match register_key {
         Some(_) => signup::register_document(&engine, account, first_document).await,
         None => "/dashboard",
@@ -89,8 +103,8 @@ pub async fn create_account(
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     let engine = ssr::engine()?;
-    let account = authenticate(&engine, email, password).await?;
-    ssr::start_session(&engine, account).await?;
+    let who = authenticate(&engine, email, password).await?;
+    ssr::start_session(&engine, who).await?;
     leptos_axum::redirect(ssr::local_path(next.as_deref()).unwrap_or("/dashboard"));
     Ok(())
 }
@@ -100,8 +114,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 #[server(endpoint = "resume_session")]
 pub async fn resume_session(email: String, password: String) -> Result<(), AppError> {
     let engine = ssr::engine()?;
-    let account = authenticate(&engine, email, password).await?;
-    ssr::start_session(&engine, account).await
+    let who = authenticate(&engine, email, password).await?;
+    ssr::start_session(&engine, who).await
 }
 
 /// Whether this page's session is still on (`false`: the page has none), asked by every open page
@@ -123,21 +137,23 @@ pub async fn check_session(active: bool) -> Result<bool, AppError> {
 }
 
 /// Asks the logged-in client for her password again before something that gives money away
-/// (approving a consent): a session left open on a shared computer is not enough. Under the
-/// same lock-outs as a login; a wrong password is an error on the `password` field.
+/// (approving a consent): a session left open on a shared computer is not enough. The password
+/// is that of the holder logged in (`who`), never the other holder's of a joint account. Under
+/// the same lock-outs as a login, that holder's e-mail's; a wrong password is an error on the
+/// `password` field.
 #[cfg(feature = "ssr")]
 pub(crate) async fn confirm_password(
     engine: &engine::EngineHandle,
-    account: domain::AccountId,
+    who: engine::engine::LoggedIn,
     password: String,
 ) -> Result<(), AppError> {
     let email = engine
-        .account(account)
+        .login_email(who)
         .await
         .map_err(ssr::from_engine)?
-        .email;
+        .ok_or(AppError::SessionEnded)?;
     match authenticate(engine, email, password).await {
-        Ok(who) if who == account => Ok(()),
+        Ok(found) if found == who => Ok(()),
         Ok(_) | Err(AppError::InvalidCredentials) => Err(AppError::field(
             "password",
             crate::i18n::td_string!(ssr::locale(), err.wrong_password).to_string(),
@@ -146,14 +162,14 @@ pub(crate) async fn confirm_password(
     }
 }
 
-/// The account whose e-mail and password these are, under the e-mail's and the address's
-/// lock-outs; [`AppError::InvalidCredentials`] whichever was wrong.
+/// The account and holder whose e-mail and password these are, under the e-mail's and the
+/// address's lock-outs; [`AppError::InvalidCredentials`] whichever was wrong.
 #[cfg(feature = "ssr")]
 async fn authenticate(
     engine: &engine::EngineHandle,
     email: String,
     password: String,
-) -> Result<domain::AccountId, AppError> {
+) -> Result<engine::engine::LoggedIn, AppError> {
     use engine::auth::{verify_password, Password};
 
     if password.len() > 4 * domain::input::PASSWORD_MAX_CHARS
@@ -258,6 +274,23 @@ mod signup {
             holders.push(second);
         }
         Ok(holders)
+    }
+
+    /// The second holder's own login (e-mail, password) of a joint account: both present, each
+    /// under the rules of the first holder's, and another e-mail than the first holder's.
+    pub fn second_login(
+        first_email: &str,
+        email: Option<String>,
+        password: Option<String>,
+    ) -> Result<(String, String), AppError> {
+        let email =
+            input::email(email.as_deref().unwrap_or("")).map_err(|e| ssr::field("email2", e))?;
+        if email == first_email {
+            return Err(ssr::field("email2", input::InputError::SameEmailTwice));
+        }
+        let password = password.unwrap_or_default();
+        input::password(&password).map_err(|e| ssr::field("password2", e))?;
+        Ok((email, password))
     }
 
     /// The holder's document as the account's first Pix key, when the form asks for it, and

@@ -206,10 +206,12 @@ mod approve {
         expires: String,
         password: String,
     ) -> Result<(), AppError> {
-        use crate::api::ssr::{current_account, engine, from_engine, now_ms};
+        use crate::api::ssr::{current_login, engine, from_engine, now_ms};
         use domain::consent::{ConsentTerms, TermsError};
         let engine = engine()?;
-        let owner = current_account(&engine).await?;
+        // The holder logged in: their password is the one asked for again.
+        let who = current_login(&engine).await?;
+        let owner = who.account;
         let (consortium, grantee_bank) = ssr::other_bank(&bank, "bank", &engine)?;
         let grantee_account = ssr::account_number(&account, "account")?;
         let state = ssr::opaque(&state, "state")?;
@@ -237,7 +239,7 @@ mod approve {
             crate::api::ssr::field(field, e)
         })?;
         // The terms are sound: now the password, asked again (issue 27), before any code.
-        crate::api::accounts::confirm_password(&engine, owner, password).await?;
+        crate::api::accounts::confirm_password(&engine, who, password).await?;
         let code = engine
             .grant_code(engine::engine::GrantRequest {
                 owner,

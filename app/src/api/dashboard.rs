@@ -14,6 +14,9 @@ use crate::api::ssr;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardPage {
     pub dashboard: Dashboard,
+    /// The name of the holder logged in (each holder of a joint account has their own login):
+    /// the one the page greets.
+    pub holder_name: String,
     pub deposit_tx_id: String,
     pub pix_tx_id: String,
     pub packet_tx_id: String,
@@ -38,8 +41,15 @@ pub struct DashboardPage {
 pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
     let engine = ssr::engine()?;
     // Asked every few seconds by an open page: not a sign that anyone is there.
-    let account = ssr::current_account_quietly(&engine).await?;
+    let who = ssr::current_login_quietly(&engine).await?;
+    let account = who.account;
     let dashboard = engine.dashboard(account).await.map_err(ssr::from_engine)?;
+    let holders = &dashboard.account.holders;
+    let holder_name = holders
+        .get(usize::from(who.holder))
+        .or(holders.first())
+        .map(|h| h.name.clone())
+        .unwrap_or_default();
     let (banks, linked) = match ssr::consortium() {
         Some(c) => (
             c.banks(),
@@ -60,6 +70,7 @@ pub async fn get_dashboard() -> Result<DashboardPage, AppError> {
     Ok(DashboardPage {
         contacts,
         dashboard,
+        holder_name,
         keys,
         limits,
         scheduled,

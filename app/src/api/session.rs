@@ -7,6 +7,7 @@ use crate::i18n::Locale;
 use axum::http::{header, request::Parts, HeaderValue};
 use domain::AccountId;
 use engine::auth::SessionToken;
+use engine::engine::LoggedIn;
 use engine::EngineHandle;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -160,19 +161,36 @@ pub async fn current_account(engine: &EngineHandle) -> Result<AccountId, AppErro
 /// Like [`current_account`], for what a page asks on its own (refreshing its figures): it does
 /// not keep an unattended session alive.
 pub async fn current_account_quietly(engine: &EngineHandle) -> Result<AccountId, AppError> {
+    Ok(current_login_quietly(engine).await?.account)
+}
+
+/// The account and the holder logged in (each holder of a joint account logs in as themself),
+/// like [`current_account`]: for what speaks to that holder or asks for their password again.
+pub async fn current_login(engine: &EngineHandle) -> Result<LoggedIn, AppError> {
     let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
     engine
-        .session_account_quietly(token.hash())
+        .session_login(token.hash())
         .await
         .map_err(from_engine)?
         .ok_or(AppError::SessionEnded)
 }
 
-/// Starts a session for `account` and sends its cookie, which lasts as long as the session may.
-pub async fn start_session(engine: &EngineHandle, account: AccountId) -> Result<(), AppError> {
+/// Like [`current_login`], without counting as the client's activity.
+pub async fn current_login_quietly(engine: &EngineHandle) -> Result<LoggedIn, AppError> {
+    let token = session_token(engine).ok_or(AppError::NotLoggedIn)?;
+    engine
+        .session_login_quietly(token.hash())
+        .await
+        .map_err(from_engine)?
+        .ok_or(AppError::SessionEnded)
+}
+
+/// Starts a session for a holder of an account and sends its cookie, which lasts as long as the
+/// session may.
+pub async fn start_session(engine: &EngineHandle, who: LoggedIn) -> Result<(), AppError> {
     let token = SessionToken::generate();
     engine
-        .create_session(token.hash(), account)
+        .create_session(token.hash(), who)
         .await
         .map_err(from_engine)?;
     let (lifetime_ms, _) = engine.session_limits_ms();

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 pub use super::session::{
     account_key, address_key, budgets, clear_session_cookie, client_address, current_account,
-    current_account_quietly, end_operator_session, locale, login_guards, now_ms, operator_on,
-    session_token, start_operator_session, start_session, Lockout, SiteSecurity, LOCALE_COOKIE,
+    current_account_quietly, current_login, current_login_quietly, end_operator_session, locale,
+    login_guards, now_ms, operator_on, session_token, start_operator_session, start_session,
+    Lockout, SiteSecurity, LOCALE_COOKIE,
 };
 
 pub fn engine() -> Result<EngineHandle, AppError> {
@@ -150,6 +151,7 @@ pub fn from_engine(e: EngineError) -> AppError {
             LedgerError::UnknownAccount | LedgerError::UnknownTx => AppError::NotFound(msg),
             LedgerError::DuplicateTaxId => AppError::field("tax_id1", msg),
             LedgerError::DuplicateEmail => AppError::field("email", msg),
+            LedgerError::InvalidLogins => AppError::field("email2", msg),
             LedgerError::TxIdConflict => AppError::Conflict(msg),
             LedgerError::InsufficientFunds
             | LedgerError::SelfTransfer

@@ -136,17 +136,8 @@ fn Overview(page: Page) -> impl IntoView {
         |p| p.packet_tx_id.clone(),
     );
     let i18n = use_i18n();
-    let holders = move || {
-        page.with(|p| {
-            p.dashboard
-                .account
-                .holders
-                .iter()
-                .map(|h| h.name.clone())
-                .collect::<Vec<_>>()
-                .join(" & ")
-        })
-    };
+    // The holder logged in: each holder of a joint account is greeted by their own name.
+    let holder = move || page.with(|p| p.holder_name.clone());
     let (bank_name, account_id, me) = page.with_untracked(|p| {
         (
             p.dashboard.bank.name.clone(),
@@ -158,7 +149,7 @@ fn Overview(page: Page) -> impl IntoView {
     view! {
         <section class="card balances">
             <div class="who">
-                <h1>{move || t_string!(i18n, dashboard.hello, name = holders()).to_string()}</h1>
+                <h1>{move || t_string!(i18n, dashboard.hello, name = holder()).to_string()}</h1>
                 <p class="muted">{move || t_string!(i18n, dashboard.account_line, account = account_id, bank = bank_name.clone()).to_string()}</p>
                 <ActionForm action=logout attr:class="inline"><button type="submit" class="link">{t!(i18n, common.log_out)}</button></ActionForm>
             </div>

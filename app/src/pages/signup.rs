@@ -84,15 +84,26 @@ pub fn SignUp() -> impl IntoView {
     let company = RwSignal::new(false);
     let joint = RwSignal::new(false);
     let id_label = move || if company.get() { "CNPJ" } else { "CPF" };
-    let [kind, name1, tax1, name2, tax2, email, phone, password] = [
-        "kind", "name1", "tax_id1", "name2", "tax_id2", "email", "phone", "password",
+    let [kind, name1, tax1, name2, tax2, email, phone, password, email2, password2] = [
+        "kind",
+        "name1",
+        "tax_id1",
+        "name2",
+        "tax_id2",
+        "email",
+        "phone",
+        "password",
+        "email2",
+        "password2",
     ]
     .map(Check::new);
     // After each submit, the bank's answer is what the fields show.
     Effect::new(move |previous: Option<usize>| {
         let v = create.version().get();
         if previous.is_some_and(|p| p != v) {
-            for c in [kind, name1, tax1, name2, tax2, email, phone, password] {
+            for c in [
+                kind, name1, tax1, name2, tax2, email, phone, password, email2, password2,
+            ] {
                 c.live.set(None);
             }
         }
@@ -122,15 +133,25 @@ pub fn SignUp() -> impl IntoView {
                         on:change=tax2.on_change(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())) on:input=with_mask(Mask::Document, tax2.on_input(move |v| err(input::holder_tax_id(v, company.get_untracked()), l())))/></label>
                     {tax2.message(value)}
                 </div>
-                <label>{t!(i18n, signup.email)} <input type="email" name="email" autocomplete="email" required maxlength=input::EMAIL_MAX_CHARS on:change=email.on_change(move |v| err(input::email(v), l())) on:input=email.on_input(move |v| err(input::email(v), l()))/></label>
+                <label>{move || if joint.get() { t_string!(i18n, signup.email1) } else { t_string!(i18n, signup.email) }} <input type="email" name="email" autocomplete="email" required maxlength=input::EMAIL_MAX_CHARS on:change=email.on_change(move |v| err(input::email(v), l())) on:input=email.on_input(move |v| err(input::email(v), l()))/></label>
                 {email.message(value)}
                 <label>{t!(i18n, signup.phone)} <input type="tel" name="phone" autocomplete="tel" required maxlength="30" placeholder="(11) 98765-4321"
                     on:change=phone.on_change(move |v| err(input::phone(v), l())) on:input=with_mask(Mask::Phone, phone.on_input(move |v| err(input::phone(v), l())))/></label>
                 {phone.message(value)}
-                <label>{t!(i18n, signup.password)} <input type="password" name="password" autocomplete="new-password" required minlength=input::PASSWORD_MIN_CHARS maxlength=input::PASSWORD_MAX_CHARS
+                <label>{move || if joint.get() { t_string!(i18n, signup.password1) } else { t_string!(i18n, signup.password) }} <input type="password" name="password" autocomplete="new-password" required minlength=input::PASSWORD_MIN_CHARS maxlength=input::PASSWORD_MAX_CHARS
                     on:change=password.on_change(move |v| err(input::password(v), l())) on:input=password.on_input(move |v| err(input::password(v), l()))/></label>
                 <span class="hint">{move || t_string!(i18n, signup.password_hint, min = input::PASSWORD_MIN_CHARS).to_string()}</span>
                 {password.message(value)}
+                // Each holder of a joint account logs in with their own e-mail and password.
+                <fieldset class="second-login" class:hidden=move || !joint.get()>
+                    <legend>{t!(i18n, signup.second_login)}</legend>
+                    <p class="hint">{t!(i18n, signup.second_login_hint)}</p>
+                    <label>{t!(i18n, signup.email2)} <input type="email" name="email2" autocomplete="off" maxlength=input::EMAIL_MAX_CHARS on:change=email2.on_change(move |v| err(input::email(v), l())) on:input=email2.on_input(move |v| err(input::email(v), l()))/></label>
+                    {email2.message(value)}
+                    <label>{t!(i18n, signup.password2)} <input type="password" name="password2" autocomplete="new-password" minlength=input::PASSWORD_MIN_CHARS maxlength=input::PASSWORD_MAX_CHARS
+                        on:change=password2.on_change(move |v| err(input::password(v), l())) on:input=password2.on_input(move |v| err(input::password(v), l()))/></label>
+                    {password2.message(value)}
+                </fieldset>
                 <label class="check"><input type="checkbox" name="register_key" value="yes" checked/>{t!(i18n, signup.register_key)}</label>
                 {error_banner(value)}
                 <button type="submit" class="primary" disabled=move || create.pending().get()>{t!(i18n, signup.submit)}</button>

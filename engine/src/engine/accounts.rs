@@ -402,7 +402,7 @@ impl State {
             id: a.id,
             kind: a.kind,
             holders: a.holders.clone(),
-            email: a.email.clone(),
+            email: a.email().to_string(),
             available: a.available,
             blocked: a.blocked,
         })

@@ -575,6 +575,7 @@ pub fn refusal(e: LedgerError, me: BankId) -> Refusal {
         LedgerError::UnknownAccount
         | LedgerError::UnknownTx
         | LedgerError::DuplicateEmail
+        | LedgerError::InvalidLogins
         | LedgerError::DuplicateTaxId => Refusal::InvalidParts { bank: me },
     }
 }

@@ -1,37 +1,73 @@
 //! Sessions: the credentials a login checks, sessions made and ended (request handlers read the
-//! live ones straight from the shared table).
+//! live ones straight from the shared table). A session is one holder's: each holder of a joint
+//! account logs in with their own e-mail and password, and what asks for the password again asks
+//! for that holder's.
 
 use super::*;
+
+/// Who a session is: the account, and which of its holders logged in (index into the account's
+/// holders; 0 for an account with one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoggedIn {
+    pub account: AccountId,
+    pub holder: u8,
+}
+
+impl LoggedIn {
+    pub fn new(account: AccountId, holder: u8) -> LoggedIn {
+        LoggedIn { account, holder }
+    }
+}
 
 pub(super) struct Credentials {
     email: String,
 }
 
 impl Request for Credentials {
-    type Answer = Option<(AccountId, PasswordHash)>;
+    type Answer = Option<(LoggedIn, PasswordHash)>;
     const READ: bool = true;
 
-    fn run(self, state: &mut State, _now: i64) -> EngineResult<Option<(AccountId, PasswordHash)>> {
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Option<(LoggedIn, PasswordHash)>> {
         let Credentials { email } = self;
-        let found = state
-            .ledger
-            .by_email(&email)
-            .map(|a| (a.id, a.password_hash.clone()));
+        let found = state.ledger.by_email(&email).map(|(account, login)| {
+            (
+                LoggedIn::new(account.id, login.holder),
+                login.password_hash.clone(),
+            )
+        });
         Ok(found)
+    }
+}
+
+pub(super) struct LoginEmail {
+    who: LoggedIn,
+}
+
+impl Request for LoginEmail {
+    type Answer = Option<String>;
+    const READ: bool = true;
+
+    fn run(self, state: &mut State, _now: i64) -> EngineResult<Option<String>> {
+        let LoginEmail { who } = self;
+        Ok(state
+            .ledger
+            .account(who.account)
+            .and_then(|a| a.login(who.holder))
+            .map(|l| l.email.clone()))
     }
 }
 
 pub(super) struct CreateSession {
     token: TokenHash,
-    account: AccountId,
+    who: LoggedIn,
 }
 
 impl Request for CreateSession {
     type Answer = ();
 
     fn run(self, state: &mut State, now: i64) -> EngineResult<()> {
-        let CreateSession { token, account } = self;
-        state.create_session(token, account, now)
+        let CreateSession { token, who } = self;
+        state.create_session(token, who, now)
     }
 }
 
@@ -58,16 +94,24 @@ impl Request for EndSession {
 }
 
 impl EngineHandle {
-    /// The account and password hash for an e-mail, for the caller to verify off this thread.
+    /// Whom an e-mail logs in (the account and its holder) and that login's password hash, for
+    /// the caller to verify off this thread.
     pub async fn credentials(
         &self,
         email: String,
-    ) -> EngineResult<Option<(AccountId, PasswordHash)>> {
+    ) -> EngineResult<Option<(LoggedIn, PasswordHash)>> {
         self.request(Credentials { email }).await
     }
 
-    pub async fn create_session(&self, token: TokenHash, account: AccountId) -> EngineResult<()> {
-        self.request(CreateSession { token, account }).await
+    /// The e-mail a holder logs in with (`None`: no such account, or that holder has no login):
+    /// what asking for the password again checks, under that e-mail's lock-out.
+    pub async fn login_email(&self, who: LoggedIn) -> EngineResult<Option<String>> {
+        self.request(LoginEmail { who }).await
+    }
+
+    /// Starts a session for a holder of an account.
+    pub async fn create_session(&self, token: TokenHash, who: LoggedIn) -> EngineResult<()> {
+        self.request(CreateSession { token, who }).await
     }
 
     pub async fn end_session(&self, token: TokenHash) -> EngineResult<()> {
@@ -77,7 +121,7 @@ impl EngineHandle {
     /// The account logged in with `token`, if that session is live (before its end and used
     /// within the idle time); marks it used.
     pub async fn session_account(&self, token: TokenHash) -> EngineResult<Option<AccountId>> {
-        self.live_session(token, true)
+        Ok(self.live_session(token, true)?.map(|who| who.account))
     }
 
     /// Like [`EngineHandle::session_account`], without marking it used: for what a page asks on
@@ -86,10 +130,21 @@ impl EngineHandle {
         &self,
         token: TokenHash,
     ) -> EngineResult<Option<AccountId>> {
+        Ok(self.live_session(token, false)?.map(|who| who.account))
+    }
+
+    /// The account and holder logged in with `token`, like [`EngineHandle::session_account`].
+    pub async fn session_login(&self, token: TokenHash) -> EngineResult<Option<LoggedIn>> {
+        self.live_session(token, true)
+    }
+
+    /// Like [`EngineHandle::session_login`], without marking it used: for what a page asks on
+    /// its own (refreshing figures), which is no sign that anyone is there.
+    pub async fn session_login_quietly(&self, token: TokenHash) -> EngineResult<Option<LoggedIn>> {
         self.live_session(token, false)
     }
 
-    fn live_session(&self, token: TokenHash, used: bool) -> EngineResult<Option<AccountId>> {
+    fn live_session(&self, token: TokenHash, used: bool) -> EngineResult<Option<LoggedIn>> {
         let now = self.clock.now_ms();
         let sessions = self.sessions.read().map_err(|_| EngineError::Unexpected)?;
         Ok(sessions
@@ -100,7 +155,7 @@ impl EngineHandle {
                     s.last_used_ms
                         .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
                 }
-                s.account
+                s.who
             }))
     }
 
@@ -112,19 +167,20 @@ impl EngineHandle {
 }
 
 impl State {
-    fn create_session(
-        &mut self,
-        token: TokenHash,
-        account: AccountId,
-        now: i64,
-    ) -> EngineResult<()> {
-        if self.ledger.account(account).is_none() {
+    fn create_session(&mut self, token: TokenHash, who: LoggedIn, now: i64) -> EngineResult<()> {
+        let account = who.account;
+        if self
+            .ledger
+            .account(account)
+            .and_then(|a| a.login(who.holder))
+            .is_none()
+        {
             return Err(LedgerError::UnknownAccount.into());
         }
         let mut sessions = self.sessions.write().expect("sessions lock");
         let mut own: Vec<(i64, TokenHash)> = sessions
             .iter()
-            .filter(|(_, s)| s.account == account)
+            .filter(|(_, s)| s.who.account == account)
             .map(|(t, s)| (s.expires_ms, *t))
             .collect();
         if own.len() >= self.config.sessions_per_account {
@@ -145,10 +201,11 @@ impl State {
             }
         }
         let expires_ms = now + self.config.session_ttl_ms;
-        sessions.insert(token, LiveSession::new(account, expires_ms, now));
+        sessions.insert(token, LiveSession::new(who, expires_ms, now));
         self.session_changes.push(SessionChange::Created {
             token,
             account,
+            holder: who.holder,
             expires_ms,
         });
         Ok(())
@@ -163,6 +220,9 @@ pub(super) fn live_sessions(
     Ok(store
         .load_sessions(now_ms)?
         .into_iter()
-        .map(|s| (s.token, LiveSession::new(s.account, s.expires_ms, now_ms)))
+        .map(|s| {
+            let who = LoggedIn::new(s.account, s.holder);
+            (s.token, LiveSession::new(who, s.expires_ms, now_ms))
+        })
         .collect())
 }

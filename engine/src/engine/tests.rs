@@ -51,9 +51,12 @@ fn person(name: &str, cpf: &str, email: &str) -> NewAccount {
             name: name.into(),
             tax_id: TaxId::parse(cpf).unwrap(),
         }],
-        email: email.into(),
+        logins: vec![crate::ledger::Login::new(
+            0,
+            email.into(),
+            PasswordHash::from_stored(NO_PASSWORD.into()),
+        )],
         phone: "11987654321".into(),
-        password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
     }
 }
 
@@ -289,7 +292,10 @@ async fn sessions_are_durable_and_end_on_logout() {
     let (engine, thread) = start(&dir);
     let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
     let token = SessionToken::generate();
-    engine.create_session(token.hash(), ana).await.unwrap();
+    engine
+        .create_session(token.hash(), LoggedIn::new(ana, 0))
+        .await
+        .unwrap();
     assert_eq!(
         engine.session_account(token.hash()).await.unwrap(),
         Some(ana)
@@ -332,13 +338,16 @@ async fn an_account_keeps_its_newest_sessions_only() {
     let beto = open(&engine, person("Beto Reis", BETO, "beto@example.com")).await;
     let beto_token = SessionToken::generate();
     engine
-        .create_session(beto_token.hash(), beto)
+        .create_session(beto_token.hash(), LoggedIn::new(beto, 0))
         .await
         .unwrap();
     let cap = EngineConfig::new(config(&dir).bank, dir.path().join("x")).sessions_per_account;
     let tokens: Vec<SessionToken> = (0..cap + 3).map(|_| SessionToken::generate()).collect();
     for t in &tokens {
-        engine.create_session(t.hash(), ana).await.unwrap();
+        engine
+            .create_session(t.hash(), LoggedIn::new(ana, 0))
+            .await
+            .unwrap();
     }
     let mut live = Vec::new();
     for t in &tokens {
@@ -2171,6 +2180,7 @@ mod two_phase {
 }
 
 mod limits;
+mod logins;
 mod schedule;
 
 /// A clock the test sets.
@@ -2191,8 +2201,14 @@ async fn a_session_ends_when_unused_for_the_idle_time_and_at_its_lifetime_howeve
     let (engine, _t) = EngineHandle::start(config(&dir), clock.clone()).unwrap();
     let ana = open(&engine, person("Ana Lima", ANA, "ana@example.com")).await;
     let (idle, busy) = (SessionToken::generate(), SessionToken::generate());
-    engine.create_session(idle.hash(), ana).await.unwrap();
-    engine.create_session(busy.hash(), ana).await.unwrap();
+    engine
+        .create_session(idle.hash(), LoggedIn::new(ana, 0))
+        .await
+        .unwrap();
+    engine
+        .create_session(busy.hash(), LoggedIn::new(ana, 0))
+        .await
+        .unwrap();
     let set = |ms: i64| clock.0.store(start_ms + ms, SeqCst);
 
     // Asked quietly (a page refreshing itself) for longer than the idle time: that is no use.

@@ -38,9 +38,8 @@ fn open(ledger: &mut Ledger, i: usize) -> AccountId {
             name: format!("Holder {i}"),
             tax_id: TaxId::parse(CPFS[i]).unwrap(),
         }],
-        email: format!("h{i}@example.com"),
+        logins: vec![login(0, &format!("h{i}@example.com"))],
         phone: "11987654321".into(),
-        password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
     };
     ledger.open_account(new, 0).unwrap()
 }
@@ -197,18 +196,94 @@ fn the_same_tax_id_or_email_opens_one_account_per_bank() {
             name: "X".into(),
             tax_id: TaxId::parse(CPFS[0]).unwrap(),
         }],
-        email: "other@example.com".into(),
+        logins: vec![login(0, "other@example.com")],
         phone: "11987654321".into(),
-        password_hash: PasswordHash::from_stored(NO_PASSWORD.into()),
     };
     assert_eq!(
         l.open_account(dup.clone(), 0),
         Err(LedgerError::DuplicateTaxId)
     );
     dup.holders[0].tax_id = TaxId::parse(CPFS[1]).unwrap();
-    dup.email = "h0@example.com".into();
+    dup.logins[0].email = "h0@example.com".into();
     assert_eq!(l.open_account(dup, 0), Err(LedgerError::DuplicateEmail));
     assert_eq!(l.accounts().count(), 1);
+}
+
+fn login(holder: u8, email: &str) -> Login {
+    Login::new(
+        holder,
+        email.into(),
+        PasswordHash::from_stored(NO_PASSWORD.into()),
+    )
+}
+
+/// Each holder of a joint account has a login of their own; every e-mail opens one login of
+/// the whole bank, and logins that do not fit the holders are refused, changing nothing.
+#[test]
+fn each_holder_of_a_joint_account_logs_in_with_their_own_email() {
+    let mut l = Ledger::new();
+    open(&mut l, 0);
+    let joint = |logins: Vec<Login>| NewAccount {
+        kind: AccountKind::Individual,
+        holders: vec![
+            Holder {
+                name: "Ana".into(),
+                tax_id: TaxId::parse(CPFS[1]).unwrap(),
+            },
+            Holder {
+                name: "Beto".into(),
+                tax_id: TaxId::parse(CPFS[2]).unwrap(),
+            },
+        ],
+        logins,
+        phone: "11987654321".into(),
+    };
+    let refused = [
+        (
+            vec![login(1, "beto@example.com")],
+            LedgerError::InvalidLogins,
+        ),
+        (
+            vec![login(0, "ana@example.com"), login(2, "x@example.com")],
+            LedgerError::InvalidLogins,
+        ),
+        (
+            vec![login(0, "ana@example.com"), login(0, "x@example.com")],
+            LedgerError::InvalidLogins,
+        ),
+        (
+            vec![login(0, "ana@example.com"), login(1, "ana@example.com")],
+            LedgerError::DuplicateEmail,
+        ),
+        (
+            vec![login(0, "ana@example.com"), login(1, "h0@example.com")],
+            LedgerError::DuplicateEmail,
+        ),
+    ];
+    for (logins, error) in refused {
+        assert_eq!(l.open_account(joint(logins), 0), Err(error));
+    }
+    assert_eq!(l.accounts().count(), 1, "nothing opened");
+    assert!(l.by_email("ana@example.com").is_none());
+    let id = l
+        .open_account(
+            joint(vec![
+                login(0, "ana@example.com"),
+                login(1, "beto@example.com"),
+            ]),
+            0,
+        )
+        .unwrap();
+    for (email, holder) in [("ana@example.com", 0), ("beto@example.com", 1)] {
+        let (account, found) = l.by_email(email).unwrap();
+        assert_eq!((account.id, found.holder), (id, holder));
+    }
+    assert_eq!(l.account(id).unwrap().email(), "ana@example.com");
+    let text = format!("{:?}", l.account(id).unwrap());
+    assert!(
+        !text.contains("argon2"),
+        "Debug shows no password hash: {text}"
+    );
 }
 
 #[test]

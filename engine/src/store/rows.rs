@@ -58,16 +58,16 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
                 AccountKind::Individual => "individual",
                 AccountKind::Company => "company",
             };
+            // The hashes live in `logins` only; `accounts.password_hash` stays empty (schema 17).
             tx.prepare_cached(
                 "INSERT INTO accounts (id, kind, email, phone, password_hash, available_cents, blocked_cents, incoming_cents, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 a.id.0,
                 kind,
-                a.email,
+                a.email(),
                 a.phone,
-                a.password_hash.as_stored(),
                 a.available.get(),
                 a.blocked.get(),
                 a.incoming.get(),
@@ -76,6 +76,10 @@ pub(super) fn apply_change(tx: &Transaction<'_>, change: &Change, now_ms: i64) -
             for (position, h) in a.holders.iter().enumerate() {
                 tx.prepare_cached("INSERT INTO holders (tax_id, account_id, position, name) VALUES (?1, ?2, ?3, ?4)")?
                     .execute(params![h.tax_id.digits(), a.id.0, position as i64, h.name])?;
+            }
+            for login in &a.logins {
+                tx.prepare_cached("INSERT INTO logins (email, account_id, holder, password_hash) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![login.email, a.id.0, login.holder, login.password_hash.as_stored()])?;
             }
         }
         Change::Balances {
@@ -191,12 +195,13 @@ pub(super) fn apply_session_change(
         SessionChange::Created {
             token,
             account,
+            holder,
             expires_ms,
         } => {
             tx.prepare_cached(
-                "INSERT INTO sessions (token_sha256, account_id, expires_ms) VALUES (?1, ?2, ?3)",
+                "INSERT INTO sessions (token_sha256, account_id, holder, expires_ms) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![&token.0[..], account.0, expires_ms])?;
+            .execute(params![&token.0[..], account.0, holder, expires_ms])?;
         }
         SessionChange::Deleted { token } => {
             tx.prepare_cached("DELETE FROM sessions WHERE token_sha256 = ?1")?

@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 16;
+pub(super) const SCHEMA_VERSION: i64 = 17;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -289,6 +289,26 @@ const MESSAGES_16: &str = "
 ALTER TABLE entries ADD COLUMN message TEXT;
 ALTER TABLE scheduled_pix ADD COLUMN message TEXT;";
 
+/// Added by schema version 17 (issue 27): each holder of a joint account has a login of their own.
+/// A login is an e-mail (unique among every login of the bank) and a password hash, opening one
+/// account as one of its holders (`holder`: the holder's position); a session remembers which
+/// holder logged in. An older account's e-mail and hash move in as its first holder's login: the
+/// hash leaves `accounts` (emptied, not dropped: SQLite cannot drop the UNIQUE `email`, and
+/// rebuilding the table a dozen others reference is not worth it for two columns), and
+/// `accounts.email` keeps the first holder's e-mail, read from `logins` only.
+const LOGINS_17: &str = "
+CREATE TABLE logins (
+    email         TEXT    PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts(id),
+    holder        INTEGER NOT NULL CHECK (holder >= 0),
+    password_hash TEXT    NOT NULL,
+    UNIQUE (account_id, holder)
+);
+INSERT INTO logins (email, account_id, holder, password_hash)
+    SELECT email, id, 0, password_hash FROM accounts;
+UPDATE accounts SET password_hash = '';
+ALTER TABLE sessions ADD COLUMN holder INTEGER NOT NULL DEFAULT 0 CHECK (holder >= 0);";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -310,7 +330,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {CHARGES_13}
 {WINDOW_CUT_14}
 {CONTACTS_15}
-{MESSAGES_16}"
+{MESSAGES_16}
+{LOGINS_17}"
     )
 }
 
@@ -364,7 +385,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 15] = [
+    let steps: [(i64, String); 16] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -380,6 +401,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (13, WINDOW_CUT_14.to_string()),
         (14, CONTACTS_15.to_string()),
         (15, MESSAGES_16.to_string()),
+        (16, LOGINS_17.to_string()),
     ];
     match version {
         0 => Some(schema()),

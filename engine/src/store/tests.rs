@@ -101,6 +101,14 @@ fn a_version_2_database_is_upgraded_with_its_rows_and_keeps_refusing_bad_values(
         (Cents::new(700), Cents::new(300), 1)
     );
     assert_eq!(
+        ana.logins
+            .iter()
+            .map(|l| (l.holder, l.email.as_str(), l.password_hash.as_stored()))
+            .collect::<Vec<_>>(),
+        vec![(0, "ana@example.com", "hash")],
+        "the account's login is its first holder's"
+    );
+    assert_eq!(
         ledger.prepared(&tx).map(<[_]>::len),
         Some(1),
         "the pending debit is still prepared"
@@ -187,6 +195,8 @@ fn a_key_move_without_a_permit_does_not_survive_the_upgrade_to_version_8() {
                    DROP TABLE window_nets;
                    DROP TABLE settlement_cut;
                    DROP TABLE pix_contacts;
+                   DROP TABLE logins;
+                   ALTER TABLE sessions DROP COLUMN holder;
                    PRAGMA user_version = 7;"#
             ))
             .unwrap();
@@ -220,6 +230,8 @@ fn a_version_15_database_gains_messages_on_entries() {
             .execute_batch(&format!(
                 "ALTER TABLE entries DROP COLUMN message;
                  ALTER TABLE scheduled_pix DROP COLUMN message;
+                 DROP TABLE logins;
+                 ALTER TABLE sessions DROP COLUMN holder;
                  INSERT INTO accounts VALUES (1, 'individual', 'ana@example.com', '11987654321', 'hash', 700, 0, 0, 5);
                  INSERT INTO holders VALUES ('52998224725', 1, 0, 'Ana Lima');
                  INSERT INTO entries (tx_id, leg, account_id, kind, amount_cents, status, created_ms, updated_ms)
@@ -253,4 +265,82 @@ fn a_version_15_database_gains_messages_on_entries() {
         .execute("UPDATE entries SET message = 'a\nb' WHERE tx_id = ?1", [tx])
         .unwrap();
     assert!(store.recent_entries(AccountId(1), 10).is_err());
+}
+
+/// Schema version 17 (after 16's messages) moves each account's e-mail and password hash into `logins`, as its first
+/// holder's login (a joint account's second holder has none until given one), takes the hash out
+/// of `accounts`, and keeps each session as its first holder's.
+#[test]
+fn an_accounts_login_moves_to_its_first_holder_at_version_17() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "DROP TABLE logins;
+                 ALTER TABLE sessions DROP COLUMN holder;
+                 ALTER TABLE entries DROP COLUMN message;
+                 ALTER TABLE scheduled_pix DROP COLUMN message;
+                 INSERT INTO accounts VALUES (1, 'individual', 'ana@example.com', '11987654321', 'hash-ana', 0, 0, 0, 5);
+                 INSERT INTO holders VALUES ('52998224725', 1, 0, 'Ana Lima');
+                 INSERT INTO holders VALUES ('11144477735', 1, 1, 'Beto Reis');
+                 INSERT INTO accounts VALUES (2, 'individual', 'dora@example.com', '11987654321', 'hash-dora', 0, 0, 0, 5);
+                 INSERT INTO holders VALUES ('12345678909', 2, 0, 'Dora Dias');
+                 INSERT INTO sessions VALUES (x'0101010101010101010101010101010101010101010101010101010101010101', 1, 9000000000000);
+                 PRAGMA user_version = 15;",
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let ledger = store.load_ledger().unwrap();
+    let logins = |id: i64| {
+        ledger
+            .account(AccountId(id))
+            .unwrap()
+            .logins
+            .iter()
+            .map(|l| {
+                (
+                    l.holder,
+                    l.email.clone(),
+                    l.password_hash.as_stored().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        logins(1),
+        vec![(0, "ana@example.com".into(), "hash-ana".into())],
+        "the joint account's login is its first holder's; the second has none yet"
+    );
+    assert_eq!(
+        logins(2),
+        vec![(0, "dora@example.com".into(), "hash-dora".into())]
+    );
+    let (account, login) = ledger.by_email("ana@example.com").unwrap();
+    assert_eq!((account.id, login.holder), (AccountId(1), 0));
+    let left: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM accounts WHERE password_hash <> ''",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "no hash is kept twice");
+    let sessions = store.load_sessions(0).unwrap();
+    assert_eq!(
+        sessions
+            .iter()
+            .map(|s| (s.account, s.holder))
+            .collect::<Vec<_>>(),
+        vec![(AccountId(1), 0)]
+    );
+    let dup = "INSERT INTO logins VALUES ('dora@example.com', 1, 1, 'x')";
+    assert!(
+        store.conn.execute(dup, []).is_err(),
+        "an e-mail is one login"
+    );
 }

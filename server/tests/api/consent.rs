@@ -251,6 +251,9 @@ async fn the_cpf_takeover_is_refused_and_consents_are_checked_where_the_money_is
                 ("email", "duda@example.com"),
                 ("phone", "11987654321"),
                 ("password", PASSWORD),
+                // Carla logs in to it with her own e-mail and password.
+                ("email2", "carla.conjunta@example.com"),
+                ("password2", "a senha da Carla"),
             ],
         )
         .await;

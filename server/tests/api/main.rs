@@ -11,6 +11,7 @@ mod consent;
 mod everyday;
 mod faults;
 mod interbank_input;
+mod joint;
 mod keys;
 mod limits;
 mod messages;
