@@ -1,15 +1,18 @@
-//! Runs scheduled Pix (Pix agendado) when their day comes: every `SCHEDULE_EVERY_MS`, the
-//! engine hands over the ones due, each under the id it keeps ([`EngineHandle::due_scheduled`]);
-//! each is sent like a Pix sent now (inside this bank, or as a one-leg packet through the token
-//! ring and 2PC) and its end recorded: done, or failed and why. One that could not be sent at
-//! all now (the bank busy, the consortium unreachable) stays running and goes again at the next
-//! turn, under the same id, so it is paid at most once.
+//! Runs scheduled Pix and packets (Pix agendado) when their day comes: every
+//! `SCHEDULE_EVERY_MS`, the engine hands over the ones due, each under the id it keeps
+//! ([`EngineHandle::due_scheduled`]); each is sent like one sent now (a Pix inside this bank, or
+//! as a one-leg packet through the token ring and 2PC; a packet, checked again against the
+//! consortium of the day, through the same ring and 2PC, all or nothing) and its end recorded:
+//! done, or failed and why. One that could not be sent at all now (the bank busy, the consortium
+//! unreachable) stays running and goes again at the next turn, under the same id, so it is paid
+//! at most once (the coordinator answers an id it decided with its first outcome).
 
-use domain::dto::{PacketLeg, TxStatus};
+use domain::dto::{PacketLeg, PacketOutcome, TxStatus};
 use domain::packet::Packet;
 use domain::schedule::ScheduleFailure;
+use domain::{AccountId, Cents, PixKey, TxId};
 use engine::consortium::Consortium;
-use engine::schedule::Due;
+use engine::schedule::{Due, Order, PacketOrder};
 use engine::{EngineError, EngineHandle, LedgerError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,9 +50,62 @@ async fn send(
     consortium: Option<&dyn Consortium>,
     d: &Due,
 ) -> Option<Result<(), ScheduleFailure>> {
+    match &d.order {
+        Order::Pix { key, amount, .. } => {
+            send_pix(engine, consortium, (d.account, d.tx.clone()), key, *amount).await
+        }
+        Order::Packet(packet) => send_packet(consortium?, d.account, d.tx.clone(), packet).await,
+    }
+}
+
+/// A scheduled packet, checked again as a packet sent now is (its banks still members), then
+/// submitted whole under its id: `Some` with how it ended, `None` to try again later.
+async fn send_packet(
+    c: &dyn Consortium,
+    account: AccountId,
+    tx: TxId,
+    order: &PacketOrder,
+) -> Option<Result<(), ScheduleFailure>> {
+    let members: Vec<_> = c.banks().iter().map(|b| b.id).collect();
+    let Ok(packet) = Packet::new(order.legs().to_vec(), &members) else {
+        return Some(Err(ScheduleFailure::NoReceiver));
+    };
+    match c.submit(account, tx, packet).await {
+        Ok(outcome) => Some(packet_result(&outcome, order)),
+        Err(_) => None,
+    }
+}
+
+/// How a scheduled packet ended, as its client reads it: the transfer that was refused, and the
+/// bank of the account that was to pay it.
+fn packet_result(outcome: &PacketOutcome, order: &PacketOrder) -> Result<(), ScheduleFailure> {
+    if outcome.status == TxStatus::Committed {
+        return Ok(());
+    }
+    let Some((leg, refusal)) = outcome.failure() else {
+        return Err(ScheduleFailure::NotDelivered);
+    };
+    match (order.legs().get(leg), u16::try_from(leg)) {
+        (Some(l), Ok(n)) => Err(ScheduleFailure::LegRefused {
+            leg: n,
+            source_bank: l.source_bank,
+            refusal,
+        }),
+        _ => Err(ScheduleFailure::Refused { refusal }),
+    }
+}
+
+/// A scheduled Pix from `account` under `tx`: `Some` with how it ended, `None` to try again.
+async fn send_pix(
+    engine: &EngineHandle,
+    consortium: Option<&dyn Consortium>,
+    (account, tx): (AccountId, TxId),
+    key: &PixKey,
+    amount: Cents,
+) -> Option<Result<(), ScheduleFailure>> {
     let me = engine.bank().id;
     let receiver_bank = match consortium {
-        Some(c) => match c.lookup(d.key.clone()).await {
+        Some(c) => match c.lookup(key.clone()).await {
             Ok(found) => found.bank.id,
             Err(EngineError::Ledger(LedgerError::UnknownAccount)) => {
                 return Some(Err(ScheduleFailure::NoReceiver))
@@ -59,10 +115,7 @@ async fn send(
         None => me,
     };
     if receiver_bank == me {
-        return match engine
-            .pix(d.tx.clone(), d.account, d.key.clone(), d.amount)
-            .await
-        {
+        return match engine.pix(tx, account, key.clone(), amount).await {
             Ok(r) if r.status == TxStatus::Committed => Some(Ok(())),
             Ok(_) => Some(Err(ScheduleFailure::NotDelivered)),
             Err(EngineError::Refused(refusal)) => Some(Err(ScheduleFailure::Refused { refusal })),
@@ -74,15 +127,15 @@ async fn send(
     let members: Vec<_> = c.banks().iter().map(|b| b.id).collect();
     let leg = PacketLeg {
         source_bank: me,
-        receiver_key: d.key.clone(),
+        receiver_key: key.clone(),
         receiver_bank,
-        amount: d.amount,
+        amount,
     };
     let packet = match Packet::new(vec![leg], &members) {
         Ok(p) => p,
         Err(_) => return Some(Err(ScheduleFailure::NoReceiver)),
     };
-    match c.submit(d.account, d.tx.clone(), packet).await {
+    match c.submit(account, tx, packet).await {
         Ok(outcome) if outcome.status == TxStatus::Committed => Some(Ok(())),
         Ok(outcome) => Some(Err(match outcome.failure() {
             Some((_, refusal)) => ScheduleFailure::Refused { refusal },

@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 15;
+pub(super) const SCHEMA_VERSION: i64 = 18;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -282,6 +282,14 @@ CREATE TABLE pix_contacts (
     body       TEXT    NOT NULL
 );";
 
+/// Added by schema version 18 (issue 27): a scheduled entry may be a whole Pix packet, its legs
+/// kept as JSON (`packet`; NULL for one Pix). A packet's row keeps in the older columns its total
+/// (`amount_cents`) and its first leg's key and receiver bank, with no receiver name, so that the
+/// columns' constraints hold unchanged. (Versions 16 and 17 are other branches' numbers: whoever
+/// merges renumbers.)
+const SCHEDULED_PACKETS_18: &str = "
+ALTER TABLE scheduled_pix ADD COLUMN packet TEXT;";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -302,7 +310,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {EVERYDAY_12}
 {CHARGES_13}
 {WINDOW_CUT_14}
-{CONTACTS_15}"
+{CONTACTS_15}
+{SCHEDULED_PACKETS_18}"
     )
 }
 
@@ -356,7 +365,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 14] = [
+    let steps: [(i64, String); 15] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -371,6 +380,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (12, CHARGES_13.to_string()),
         (13, WINDOW_CUT_14.to_string()),
         (14, CONTACTS_15.to_string()),
+        (15, SCHEDULED_PACKETS_18.to_string()),
     ];
     match version {
         0 => Some(schema()),
