@@ -163,3 +163,63 @@ fn ledger_failure(e: LedgerError, me: domain::BankId) -> ScheduleFailure {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::dto::LegOutcome;
+    use domain::{BankId, Refusal};
+
+    fn bank(n: u16) -> BankId {
+        BankId::try_from(n).unwrap()
+    }
+
+    /// A two-leg packet paid from banks 1 and 2, and an outcome whose leg `refused` (if any)
+    /// carries `InsufficientFunds`.
+    fn case(status: TxStatus, refused: Option<usize>) -> (PacketOutcome, PacketOrder) {
+        let legs: Vec<PacketLeg> = [1, 2]
+            .map(|source| PacketLeg {
+                source_bank: bank(source),
+                receiver_key: PixKey::parse("111.444.777-35").unwrap(),
+                receiver_bank: bank(3),
+                amount: Cents::new(100),
+            })
+            .into();
+        let members = [bank(1), bank(2), bank(3)];
+        let order = PacketOrder::from(Packet::new(legs, &members).unwrap());
+        let outcome = PacketOutcome {
+            tx_id: TxId::compose(bank(1), "202612080600", "abcdefghijk").unwrap(),
+            status,
+            legs: (0..2)
+                .map(|i| LegOutcome {
+                    status,
+                    error: (refused == Some(i)).then_some(Refusal::InsufficientFunds),
+                    receiver: None,
+                    amount: Cents::new(100),
+                })
+                .collect(),
+        };
+        (outcome, order)
+    }
+
+    #[test]
+    fn a_refused_packet_names_the_transfer_and_the_bank_of_the_account_that_was_to_pay() {
+        let (outcome, order) = case(TxStatus::Aborted, Some(1));
+        assert_eq!(
+            packet_result(&outcome, &order),
+            Err(ScheduleFailure::LegRefused {
+                leg: 1,
+                source_bank: bank(2),
+                refusal: Refusal::InsufficientFunds
+            })
+        );
+        let (outcome, order) = case(TxStatus::Aborted, None);
+        assert_eq!(
+            packet_result(&outcome, &order),
+            Err(ScheduleFailure::NotDelivered),
+            "aborted, no transfer to blame"
+        );
+        let (outcome, order) = case(TxStatus::Committed, None);
+        assert_eq!(packet_result(&outcome, &order), Ok(()));
+    }
+}
