@@ -208,7 +208,7 @@ impl Say for domain::schedule::ScheduleError {
     }
 }
 
-/// Why a scheduled Pix was not sent, as a sentence for the client.
+/// Why a scheduled Pix or packet was not sent, as a sentence for the client.
 pub fn schedule_failure(
     l: Locale,
     why: domain::schedule::ScheduleFailure,
@@ -219,6 +219,18 @@ pub fn schedule_failure(
         F::Refused { refusal: r } => refusal(l, r, banks),
         F::NoReceiver => td_string!(l, schedule.no_receiver).to_string(),
         F::NotDelivered => td_string!(l, schedule.not_delivered).to_string(),
+        F::LegRefused {
+            leg,
+            source_bank,
+            refusal: r,
+        } => td_string!(
+            l,
+            schedule.leg_refused,
+            n = usize::from(leg) + 1,
+            bank = bank_name(l, source_bank, banks),
+            reason = refusal(l, r, banks).trim_end_matches('.').to_string()
+        )
+        .to_string(),
     }
 }
 

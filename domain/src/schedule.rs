@@ -1,6 +1,6 @@
-//! Pix agendado: a Pix the client schedules for a later day, run by its bank on that day,
-//! from the start of the daytime period (06:00 in Brasília), through the same paths as a Pix
-//! sent now. What a client sees of one, and the rules on when it may be.
+//! Pix agendado: a Pix, or a whole Pix packet, the client schedules for a later day, run by its
+//! bank on that day, from the start of the daytime period (06:00 in Brasília), through the same
+//! paths as one sent now. What a client sees of one, and the rules on when it may be.
 
 use crate::money::Cents;
 use crate::refusal::Refusal;
@@ -63,6 +63,13 @@ pub enum ScheduleFailure {
     NoReceiver,
     /// The consortium could not take it all that day.
     NotDelivered,
+    /// A scheduled packet's transfer `leg` (counted from 0), paid from the client's account at
+    /// `source_bank`, was refused on its day, so none of the packet moved.
+    LegRefused {
+        leg: u16,
+        source_bank: crate::BankId,
+        refusal: Refusal,
+    },
 }
 
 /// Why a Pix cannot be scheduled (or cancelled).
@@ -78,14 +85,14 @@ pub enum ScheduleError {
     NotWaiting,
 }
 
-/// A scheduled Pix as its client sees it.
+/// A scheduled Pix or packet as its client sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledView {
     pub id: u64,
-    /// The receiver's key, masked, and name and bank as the review found them.
-    pub key_masked: String,
-    pub receiver_name: String,
-    pub receiver_bank: crate::BankId,
+    /// What it sends: one Pix, or a packet's transfers (`kind` in JSON, beside the other fields).
+    #[serde(flatten)]
+    pub what: ScheduledWhat,
+    /// What it sends in all (a packet's total).
     pub amount: Cents,
     /// The Brasília day it runs on.
     pub day: i64,
@@ -96,6 +103,31 @@ pub struct ScheduledView {
     /// The payer's message, sent with it (empty: none).
     #[serde(default, skip_serializing_if = "crate::PixMessage::is_empty")]
     pub message: crate::PixMessage,
+}
+
+/// What a scheduled entry sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScheduledWhat {
+    /// One Pix from the account here: the receiver's key, masked, and name and bank as the
+    /// review found them.
+    Pix {
+        key_masked: String,
+        receiver_name: String,
+        receiver_bank: crate::BankId,
+    },
+    /// A packet (all or nothing), its transfers in order.
+    Packet { legs: Vec<ScheduledLeg> },
+}
+
+/// One transfer of a scheduled packet, as its client sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledLeg {
+    /// The bank of the client's account that pays it.
+    pub source_bank: crate::BankId,
+    pub key_masked: String,
+    pub receiver_bank: crate::BankId,
+    pub amount: Cents,
 }
 
 #[cfg(test)]
@@ -111,6 +143,53 @@ mod tests {
         assert_eq!(
             crate::time_fmt::format_brasilia(runs_from_ms(day)),
             "07/12/2026 06:00"
+        );
+    }
+
+    #[test]
+    fn a_view_says_its_kind_beside_its_other_fields_and_reads_back() {
+        let bank = crate::BankId::try_from(1).unwrap();
+        let pix = ScheduledView {
+            id: 7,
+            what: ScheduledWhat::Pix {
+                key_masked: "***.444.777-**".into(),
+                receiver_name: "Beto Reis".into(),
+                receiver_bank: bank,
+            },
+            amount: Cents::new(3_000),
+            day: 20_000,
+            status: ScheduleStatus::Failed {
+                why: ScheduleFailure::LegRefused {
+                    leg: 1,
+                    source_bank: bank,
+                    refusal: Refusal::InsufficientFunds,
+                },
+            },
+            tx_id: None,
+            created_ms: 1,
+            message: crate::PixMessage::parse("Aluguel").unwrap(),
+        };
+        let json = serde_json::to_value(&pix).unwrap();
+        assert_eq!(json["kind"], "pix");
+        assert_eq!(json["receiver_name"], "Beto Reis");
+        assert_eq!(json["status"]["why"]["reason"], "leg_refused");
+        assert_eq!(serde_json::from_value::<ScheduledView>(json).unwrap(), pix);
+        let packet = ScheduledView {
+            what: ScheduledWhat::Packet {
+                legs: vec![ScheduledLeg {
+                    source_bank: bank,
+                    key_masked: "***".into(),
+                    receiver_bank: bank,
+                    amount: Cents::new(3_000),
+                }],
+            },
+            ..pix
+        };
+        let json = serde_json::to_value(&packet).unwrap();
+        assert_eq!(json["kind"], "packet");
+        assert_eq!(
+            serde_json::from_value::<ScheduledView>(json).unwrap(),
+            packet
         );
     }
 }

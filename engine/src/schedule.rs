@@ -1,45 +1,127 @@
-//! Pure state machine of scheduled Pix (Pix agendado): the ones still waiting or running are
-//! kept in memory (bounded per account, [`WAITING_PER_ACCOUNT`]); every change is recorded for
-//! the store, which keeps every scheduled Pix, final ones included. The caller passes the time
-//! and the ids.
+//! Pure state machine of scheduled Pix (Pix agendado), one Pix or a whole packet: the ones still
+//! waiting or running are kept in memory (bounded per account, [`WAITING_PER_ACCOUNT`]); every
+//! change is recorded for the store, which keeps every scheduled entry, final ones included. The
+//! caller passes the time and the ids.
 //!
-//! A scheduled Pix waits until 06:00 (Brasília) of its day; then [`Schedules::take_due`] gives
+//! A scheduled entry waits until 06:00 (Brasília) of its day; then [`Schedules::take_due`] gives
 //! it an id of its own, fixed from then on, so that running it again after a crash or a busy
-//! consortium is the same Pix, paid at most once; it ends done, failed with a reason, or, while
-//! waiting, cancelled by its client. One that could not run at all on its day fails then.
+//! consortium is the same Pix or packet, paid at most once; it ends done, failed with a reason,
+//! or, while waiting, cancelled by its client. One that could not run at all on its day fails
+//! then.
 
+use domain::dto::PacketLeg;
+use domain::packet::{Packet, MAX_PACKET_LEGS};
 use domain::schedule::{
-    day_of, runs_from_ms, ScheduleError, ScheduleFailure, ScheduleStatus, ScheduledView,
-    MAX_DAYS_AHEAD, WAITING_PER_ACCOUNT,
+    day_of, runs_from_ms, ScheduleError, ScheduleFailure, ScheduleStatus, ScheduledLeg,
+    ScheduledView, ScheduledWhat, MAX_DAYS_AHEAD, WAITING_PER_ACCOUNT,
 };
 use domain::{AccountId, BankId, Cents, PixKey, PixMessage, TxId};
 use std::collections::BTreeMap;
 
-/// One scheduled Pix.
+/// What a scheduled entry sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// One Pix from the account here to `key`, whose receiver the client's review found.
+    Pix {
+        key: PixKey,
+        amount: Cents,
+        receiver_name: String,
+        receiver_bank: BankId,
+    },
+    /// A Pix packet: every leg or none, each drawn from the client's account at its source bank.
+    Packet(PacketOrder),
+}
+
+impl Order {
+    /// What it sends in all.
+    pub fn amount(&self) -> Cents {
+        match self {
+            Order::Pix { amount, .. } => *amount,
+            Order::Packet(p) => p.total(),
+        }
+    }
+}
+
+/// A scheduled packet's legs: made only from a [`Packet`] checked when it was scheduled (so from
+/// 1 to [`MAX_PACKET_LEGS`] legs, each of a valid amount), and checked again, against the
+/// consortium of its day, before it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketOrder {
+    legs: Vec<PacketLeg>,
+}
+
+impl From<Packet> for PacketOrder {
+    fn from(packet: Packet) -> PacketOrder {
+        PacketOrder {
+            legs: packet.into_legs(),
+        }
+    }
+}
+
+impl PacketOrder {
+    /// Legs read back from the store: `None` unless 1 to [`MAX_PACKET_LEGS`] of positive amounts,
+    /// as a checked packet has.
+    pub fn restore(legs: Vec<PacketLeg>) -> Option<PacketOrder> {
+        let fits =
+            (1..=MAX_PACKET_LEGS).contains(&legs.len()) && legs.iter().all(|l| l.amount.get() > 0);
+        fits.then_some(PacketOrder { legs })
+    }
+
+    pub fn legs(&self) -> &[PacketLeg] {
+        &self.legs
+    }
+
+    /// The legs' sum (at most 16 legs of at most the operation limit each: no overflow).
+    pub fn total(&self) -> Cents {
+        Cents::new(self.legs.iter().map(|l| l.amount.get()).sum())
+    }
+}
+
+/// One scheduled Pix or packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scheduled {
     pub id: u64,
     pub account: AccountId,
-    pub key: PixKey,
-    pub amount: Cents,
+    pub order: Order,
     pub day: i64,
-    pub receiver_name: String,
-    pub receiver_bank: BankId,
     pub status: ScheduleStatus,
     pub tx: Option<TxId>,
     pub created_ms: i64,
-    /// The payer's message, sent with the Pix on its day (empty: none).
+    /// The payer's message, sent with the Pix on its day (empty: none; a packet's legs carry
+    /// their own).
     pub message: PixMessage,
 }
 
 impl Scheduled {
     pub fn view(&self) -> ScheduledView {
+        let what = match &self.order {
+            Order::Pix {
+                key,
+                receiver_name,
+                receiver_bank,
+                ..
+            } => ScheduledWhat::Pix {
+                key_masked: key.masked(),
+                receiver_name: receiver_name.clone(),
+                receiver_bank: *receiver_bank,
+            },
+            Order::Packet(p) => ScheduledWhat::Packet {
+                legs: p
+                    .legs()
+                    .iter()
+                    .map(|l| ScheduledLeg {
+                        source_bank: l.source_bank,
+                        key_masked: l.receiver_key.masked(),
+                        receiver_bank: l.receiver_bank,
+                        amount: l.amount,
+                    })
+                    .collect(),
+            },
+        };
         ScheduledView {
             id: self.id,
-            key_masked: self.key.masked(),
-            receiver_name: self.receiver_name.clone(),
-            receiver_bank: self.receiver_bank,
-            amount: self.amount,
+            what,
+            amount: self.order.amount(),
             day: self.day,
             status: self.status,
             tx_id: self.tx.clone(),
@@ -53,21 +135,18 @@ impl Scheduled {
 #[derive(Clone, Debug)]
 pub struct NewSchedule {
     pub account: AccountId,
-    pub key: PixKey,
-    pub amount: Cents,
+    pub order: Order,
     pub day: i64,
-    pub receiver_name: String,
-    pub receiver_bank: BankId,
+    /// The payer's message on a scheduled Pix (a packet's legs carry their own).
     pub message: PixMessage,
 }
 
-/// A scheduled Pix whose time came, to run under `tx`.
+/// A scheduled Pix or packet whose time came, to run under `tx`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Due {
     pub id: u64,
     pub account: AccountId,
-    pub key: PixKey,
-    pub amount: Cents,
+    pub order: Order,
     pub tx: TxId,
     pub message: PixMessage,
 }
@@ -133,11 +212,8 @@ impl Schedules {
         let scheduled = Scheduled {
             id,
             account: new.account,
-            key: new.key,
-            amount: new.amount,
+            order: new.order,
             day: new.day,
-            receiver_name: new.receiver_name,
-            receiver_bank: new.receiver_bank,
             status: ScheduleStatus::Waiting,
             tx: None,
             created_ms: now_ms,
@@ -199,8 +275,7 @@ impl Schedules {
                 due.push(Due {
                     id: s.id,
                     account: s.account,
-                    key: s.key.clone(),
-                    amount: s.amount,
+                    order: s.order.clone(),
                     tx,
                     message: s.message.clone(),
                 });
@@ -236,11 +311,13 @@ mod tests {
     fn new(account: i64, day: i64) -> NewSchedule {
         NewSchedule {
             account: AccountId(account),
-            key: PixKey::parse("111.444.777-35").unwrap(),
-            amount: Cents::new(1_000),
+            order: Order::Pix {
+                key: PixKey::parse("111.444.777-35").unwrap(),
+                amount: Cents::new(1_000),
+                receiver_name: "Beto Reis".into(),
+                receiver_bank: BankId::try_from(1).unwrap(),
+            },
             day,
-            receiver_name: "Beto Reis".into(),
-            receiver_bank: BankId::try_from(1).unwrap(),
             message: PixMessage::none(),
         }
     }
@@ -293,6 +370,40 @@ mod tests {
             .take_due(tomorrow_six + 180_000, ids(), |_| false)
             .is_empty());
         assert!(restored.finish(id, Ok(())).is_none(), "ends once");
+    }
+
+    #[test]
+    fn a_packet_is_scheduled_whole_and_due_whole_under_one_id() {
+        let mut s = Schedules::default();
+        let today = day_of(NOON);
+        let bank = BankId::try_from(1).unwrap();
+        let leg = |cents| PacketLeg {
+            source_bank: bank,
+            receiver_key: PixKey::parse("111.444.777-35").unwrap(),
+            receiver_bank: bank,
+            amount: Cents::new(cents),
+            message: PixMessage::none(),
+        };
+        let packet = Packet::new(vec![leg(1_000), leg(2_500)], &[bank]).unwrap();
+        let new = NewSchedule {
+            account: AccountId(1),
+            order: Order::Packet(packet.into()),
+            day: today + 1,
+            message: PixMessage::none(),
+        };
+        let view = s.add(new, NOON).unwrap().view();
+        assert_eq!(view.amount, Cents::new(3_500), "its total");
+        assert!(
+            matches!(&view.what, ScheduledWhat::Packet { legs } if legs.len() == 2),
+            "{view:?}"
+        );
+        let due = s.take_due(runs_from_ms(today + 1), ids(), |_| false);
+        assert_eq!(due.len(), 1, "one id for the whole packet");
+        assert_eq!(due[0].order.amount(), Cents::new(3_500));
+        assert!(PacketOrder::restore(vec![]).is_none());
+        assert!(PacketOrder::restore(vec![leg(1); MAX_PACKET_LEGS + 1]).is_none());
+        assert!(PacketOrder::restore(vec![leg(0)]).is_none());
+        assert!(PacketOrder::restore(vec![leg(1); MAX_PACKET_LEGS]).is_some());
     }
 
     #[test]

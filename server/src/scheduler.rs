@@ -1,15 +1,18 @@
-//! Runs scheduled Pix (Pix agendado) when their day comes: every `SCHEDULE_EVERY_MS`, the
-//! engine hands over the ones due, each under the id it keeps ([`EngineHandle::due_scheduled`]);
-//! each is sent like a Pix sent now (inside this bank, or as a one-leg packet through the token
-//! ring and 2PC) and its end recorded: done, or failed and why. One that could not be sent at
-//! all now (the bank busy, the consortium unreachable) stays running and goes again at the next
-//! turn, under the same id, so it is paid at most once.
+//! Runs scheduled Pix and packets (Pix agendado) when their day comes: every
+//! `SCHEDULE_EVERY_MS`, the engine hands over the ones due, each under the id it keeps
+//! ([`EngineHandle::due_scheduled`]); each is sent like one sent now (a Pix inside this bank, or
+//! as a one-leg packet through the token ring and 2PC; a packet, checked again against the
+//! consortium of the day, through the same ring and 2PC, all or nothing) and its end recorded:
+//! done, or failed and why. One that could not be sent at all now (the bank busy, the consortium
+//! unreachable) stays running and goes again at the next turn, under the same id, so it is paid
+//! at most once (the coordinator answers an id it decided with its first outcome).
 
-use domain::dto::{PacketLeg, TxStatus};
+use domain::dto::{PacketLeg, PacketOutcome, TxStatus};
 use domain::packet::Packet;
 use domain::schedule::ScheduleFailure;
+use domain::{AccountId, Cents, PixKey, PixMessage, TxId};
 use engine::consortium::Consortium;
-use engine::schedule::Due;
+use engine::schedule::{Due, Order, PacketOrder};
 use engine::{EngineError, EngineHandle, LedgerError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,9 +50,62 @@ async fn send(
     consortium: Option<&dyn Consortium>,
     d: &Due,
 ) -> Option<Result<(), ScheduleFailure>> {
+    match &d.order {
+        Order::Pix { key, amount, .. } => {
+            let pix = (key, *amount, &d.message);
+            send_pix(engine, consortium, (d.account, d.tx.clone()), pix).await
+        }
+        Order::Packet(packet) => send_packet(consortium?, d.account, d.tx.clone(), packet).await,
+    }
+}
+
+/// A scheduled packet, checked again as a packet sent now is (its banks still members), then
+/// submitted whole under its id: `Some` with how it ended, `None` to try again later.
+async fn send_packet(
+    c: &dyn Consortium,
+    account: AccountId,
+    tx: TxId,
+    order: &PacketOrder,
+) -> Option<Result<(), ScheduleFailure>> {
+    let members: Vec<_> = c.banks().iter().map(|b| b.id).collect();
+    let Ok(packet) = Packet::new(order.legs().to_vec(), &members) else {
+        return Some(Err(ScheduleFailure::NoReceiver));
+    };
+    match c.submit(account, tx, packet).await {
+        Ok(outcome) => Some(packet_result(&outcome, order)),
+        Err(_) => None,
+    }
+}
+
+/// How a scheduled packet ended, as its client reads it: the transfer that was refused, and the
+/// bank of the account that was to pay it.
+fn packet_result(outcome: &PacketOutcome, order: &PacketOrder) -> Result<(), ScheduleFailure> {
+    if outcome.status == TxStatus::Committed {
+        return Ok(());
+    }
+    let Some((leg, refusal)) = outcome.failure() else {
+        return Err(ScheduleFailure::NotDelivered);
+    };
+    match (order.legs().get(leg), u16::try_from(leg)) {
+        (Some(l), Ok(n)) => Err(ScheduleFailure::LegRefused {
+            leg: n,
+            source_bank: l.source_bank,
+            refusal,
+        }),
+        _ => Err(ScheduleFailure::Refused { refusal }),
+    }
+}
+
+/// A scheduled Pix from `account` under `tx`: `Some` with how it ended, `None` to try again.
+async fn send_pix(
+    engine: &EngineHandle,
+    consortium: Option<&dyn Consortium>,
+    (account, tx): (AccountId, TxId),
+    (key, amount, message): (&PixKey, Cents, &PixMessage),
+) -> Option<Result<(), ScheduleFailure>> {
     let me = engine.bank().id;
     let receiver_bank = match consortium {
-        Some(c) => match c.lookup(d.key.clone()).await {
+        Some(c) => match c.lookup(key.clone()).await {
             Ok(found) => found.bank.id,
             Err(EngineError::Ledger(LedgerError::UnknownAccount)) => {
                 return Some(Err(ScheduleFailure::NoReceiver))
@@ -60,12 +116,7 @@ async fn send(
     };
     if receiver_bank == me {
         return match engine
-            .pix_with(
-                d.tx.clone(),
-                d.account,
-                (d.key.clone(), d.amount),
-                d.message.clone(),
-            )
+            .pix_with(tx, account, (key.clone(), amount), message.clone())
             .await
         {
             Ok(r) if r.status == TxStatus::Committed => Some(Ok(())),
@@ -79,16 +130,16 @@ async fn send(
     let members: Vec<_> = c.banks().iter().map(|b| b.id).collect();
     let leg = PacketLeg {
         source_bank: me,
-        receiver_key: d.key.clone(),
+        receiver_key: key.clone(),
         receiver_bank,
-        amount: d.amount,
-        message: d.message.clone(),
+        amount,
+        message: message.clone(),
     };
     let packet = match Packet::new(vec![leg], &members) {
         Ok(p) => p,
         Err(_) => return Some(Err(ScheduleFailure::NoReceiver)),
     };
-    match c.submit(d.account, d.tx.clone(), packet).await {
+    match c.submit(account, tx, packet).await {
         Ok(outcome) if outcome.status == TxStatus::Committed => Some(Ok(())),
         Ok(outcome) => Some(Err(match outcome.failure() {
             Some((_, refusal)) => ScheduleFailure::Refused { refusal },
@@ -115,5 +166,66 @@ fn ledger_failure(e: LedgerError, me: domain::BankId) -> ScheduleFailure {
         | LedgerError::InvalidAmount => ScheduleFailure::Refused {
             refusal: engine::engine::protocol::refusal(e, me),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::dto::LegOutcome;
+    use domain::{BankId, Refusal};
+
+    fn bank(n: u16) -> BankId {
+        BankId::try_from(n).unwrap()
+    }
+
+    /// A two-leg packet paid from banks 1 and 2, and an outcome whose leg `refused` (if any)
+    /// carries `InsufficientFunds`.
+    fn case(status: TxStatus, refused: Option<usize>) -> (PacketOutcome, PacketOrder) {
+        let legs: Vec<PacketLeg> = [1, 2]
+            .map(|source| PacketLeg {
+                source_bank: bank(source),
+                receiver_key: PixKey::parse("111.444.777-35").unwrap(),
+                receiver_bank: bank(3),
+                amount: Cents::new(100),
+                message: PixMessage::none(),
+            })
+            .into();
+        let members = [bank(1), bank(2), bank(3)];
+        let order = PacketOrder::from(Packet::new(legs, &members).unwrap());
+        let outcome = PacketOutcome {
+            tx_id: TxId::compose(bank(1), "202612080600", "abcdefghijk").unwrap(),
+            status,
+            legs: (0..2)
+                .map(|i| LegOutcome {
+                    status,
+                    error: (refused == Some(i)).then_some(Refusal::InsufficientFunds),
+                    receiver: None,
+                    amount: Cents::new(100),
+                })
+                .collect(),
+        };
+        (outcome, order)
+    }
+
+    #[test]
+    fn a_refused_packet_names_the_transfer_and_the_bank_of_the_account_that_was_to_pay() {
+        let (outcome, order) = case(TxStatus::Aborted, Some(1));
+        assert_eq!(
+            packet_result(&outcome, &order),
+            Err(ScheduleFailure::LegRefused {
+                leg: 1,
+                source_bank: bank(2),
+                refusal: Refusal::InsufficientFunds
+            })
+        );
+        let (outcome, order) = case(TxStatus::Aborted, None);
+        assert_eq!(
+            packet_result(&outcome, &order),
+            Err(ScheduleFailure::NotDelivered),
+            "aborted, no transfer to blame"
+        );
+        let (outcome, order) = case(TxStatus::Committed, None);
+        assert_eq!(packet_result(&outcome, &order), Ok(()));
     }
 }

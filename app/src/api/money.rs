@@ -189,21 +189,14 @@ pub(crate) mod lookup {
 pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOutcome, AppError> {
     let engine = ssr::engine()?;
     let account = ssr::current_account(&engine).await?;
-    if legs.len() > domain::dto::MAX_PACKET_LEGS {
-        return Err(ssr::from_engine(
-            domain::packet::PacketError::LegCount.into(),
-        ));
-    }
-    let mut parsed = Vec::with_capacity(legs.len());
-    for (i, leg) in legs.iter().enumerate() {
-        parsed.push(packets::leg(&engine, account, i, leg).await?);
-    }
+    let packet = packets::packet(&engine, account, &legs).await?;
     let tx = ssr::tx_id(&tx_id, &engine)?;
     let consortium = ssr::require_consortium()?;
-    let members: Vec<domain::BankId> = consortium.banks().iter().map(|b| b.id).collect();
-    let keys: Vec<domain::PixKey> = parsed.iter().map(|l| l.receiver_key.clone()).collect();
-    let packet =
-        domain::packet::Packet::new(parsed, &members).map_err(|e| ssr::from_engine(e.into()))?;
+    let keys: Vec<domain::PixKey> = packet
+        .legs()
+        .iter()
+        .map(|l| l.receiver_key.clone())
+        .collect();
     let outcome = consortium
         .submit(account, tx, packet)
         .await
@@ -234,7 +227,7 @@ pub async fn packet_progress(
 
 /// What goes through the consortium: a Pix to another bank (a one-leg packet), a packet's rows.
 #[cfg(feature = "ssr")]
-mod packets {
+pub(crate) mod packets {
     use crate::api::ssr;
     use crate::error::AppError;
     use domain::dto::{PacketLeg, ReceiverPreview, TransferReceipt, TxStatus};
@@ -308,6 +301,28 @@ mod packets {
                 bank: crate::text::bank_info(ssr::locale(), bank, &banks),
             },
         })
+    }
+
+    /// A packet as the client typed it, read and checked whole as every packet is, whether sent
+    /// now or scheduled: at most [`domain::dto::MAX_PACKET_LEGS`] rows, each row read
+    /// ([`leg`]), then [`Packet::new`] against the consortium's members. Needs a consortium.
+    pub async fn packet(
+        engine: &EngineHandle,
+        account: AccountId,
+        legs: &[super::LegInput],
+    ) -> Result<Packet, AppError> {
+        if legs.len() > domain::dto::MAX_PACKET_LEGS {
+            return Err(ssr::from_engine(
+                domain::packet::PacketError::LegCount.into(),
+            ));
+        }
+        let mut parsed = Vec::with_capacity(legs.len());
+        for (i, leg) in legs.iter().enumerate() {
+            parsed.push(self::leg(engine, account, i, leg).await?);
+        }
+        let consortium = ssr::require_consortium()?;
+        let members: Vec<BankId> = consortium.banks().iter().map(|b| b.id).collect();
+        Packet::new(parsed, &members).map_err(|e| ssr::from_engine(e.into()))
     }
 
     /// Row `i` of a packet, read: the receiver's bank is the one the directory names; a bank

@@ -8,7 +8,7 @@
 
 use crate::api::{
     get_dashboard, lookup_receiver, AddFavourite, CancelScheduled, DashboardPage as Page, Deposit,
-    Logout, RemoveFavourite, SchedulePix, SendPacket, SendPix, StartLink,
+    Logout, RemoveFavourite, SchedulePacket, SchedulePix, SendPacket, SendPix, StartLink,
 };
 use crate::error::AppError;
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
@@ -23,7 +23,7 @@ use domain::dto::{
 use domain::input::Mask;
 use domain::pix_limits::{LimitsView, Period};
 use domain::pix_message::MESSAGE_MAX_CHARS;
-use domain::schedule::{ScheduleStatus, ScheduledView};
+use domain::schedule::{ScheduleStatus, ScheduledView, ScheduledWhat};
 use domain::time_fmt::{format_brasilia_date, format_brasilia_time};
 use domain::BankId;
 use domain::{Cents, PixKey, PixMessage};
@@ -84,6 +84,7 @@ fn Overview(page: Page) -> impl IntoView {
     let favourite = ServerAction::<AddFavourite>::new();
     let unfavourite = ServerAction::<RemoveFavourite>::new();
     let packet = ServerAction::<SendPacket>::new();
+    let schedule_packet = ServerAction::<SchedulePacket>::new();
     let logout = ServerAction::<Logout>::new();
     let deposit_id = RwSignal::new(ids.0);
     let pix_id = RwSignal::new(ids.1);
@@ -116,6 +117,7 @@ fn Overview(page: Page) -> impl IntoView {
     // renew.
     for version in [
         schedule.version(),
+        schedule_packet.version(),
         cancel.version(),
         favourite.version(),
         unfavourite.version(),
@@ -166,7 +168,7 @@ fn Overview(page: Page) -> impl IntoView {
             <DepositCard deposit tx_id=deposit_id/>
         </div>
         {move || view! { <Linked linked=page.with(|p| p.linked.clone()) banks=page.with(|p| p.banks.clone()) me/> }}
-        {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet tx_id=packet_id/> })}
+        {(banks.len() > 1).then(|| view! { <PacketBuilder page action=packet schedule=schedule_packet tx_id=packet_id/> })}
         {move || view! { <Scheduled list=page.with(|p| p.scheduled.clone()) banks=page.with(|p| p.banks.clone()) cancel/> }}
         {move || view! { <History entries=page.with(|p| p.dashboard.recent.clone()) banks=page.with(|p| p.banks.clone())/> }}
     }
@@ -307,12 +309,20 @@ fn Linked(linked: Vec<LinkedAccount>, banks: Vec<BankInfo>, me: BankId) -> impl 
 }
 
 /// Brasília day `day` as the client reads it: `08/12/2026`.
-fn day_shown(day: i64) -> String {
+pub(crate) fn day_shown(day: i64) -> String {
     format_brasilia_date(domain::schedule::runs_from_ms(day))
 }
 
+/// Whom a scheduled Pix pays, as the message after scheduling names it.
+fn scheduled_to(what: &ScheduledWhat) -> String {
+    match what {
+        ScheduledWhat::Pix { receiver_name, .. } => receiver_name.clone(),
+        ScheduledWhat::Packet { .. } => String::new(),
+    }
+}
+
 /// A date input's `yyyy-mm-dd` as the client reads it: `08/12/2026`.
-fn date_shown(date: &str) -> String {
+pub(crate) fn date_shown(date: &str) -> String {
     domain::time_fmt::end_of_brasilia_day(date)
         .map(format_brasilia_date)
         .unwrap_or_else(|| date.to_string())
@@ -336,7 +346,14 @@ fn Scheduled(
             <ul class="scheduled-list">
                 {list.into_iter().map(|s| {
                     let l = i18n.get_locale_untracked();
-                    let bank = crate::text::bank_name(l, s.receiver_bank, &banks);
+                    let what = match &s.what {
+                        ScheduledWhat::Pix { key_masked, receiver_name, receiver_bank } => {
+                            let bank = crate::text::bank_name(l, *receiver_bank, &banks);
+                            format!(" · {receiver_name} · {key_masked} · {bank}")
+                        }
+                        ScheduledWhat::Packet { legs } => format!(" · {}", td_string!(l, schedule.packet_line, count = legs.len())),
+                    };
+                    let kind = match s.what { ScheduledWhat::Pix { .. } => "pix", ScheduledWhat::Packet { .. } => "packet" };
                     let (class, label) = match s.status {
                         ScheduleStatus::Waiting => ("pending", td_string!(l, schedule.waiting).to_string()),
                         ScheduleStatus::Running => ("pending", td_string!(l, schedule.running).to_string()),
@@ -347,10 +364,10 @@ fn Scheduled(
                     let waiting = s.status == ScheduleStatus::Waiting;
                     let receipt_link = s.tx_id.clone().filter(|_| s.status == ScheduleStatus::Done);
                     view! {
-                        <li class="scheduled-row" data-id=s.id.to_string() data-status=class>
+                        <li class="scheduled-row" data-id=s.id.to_string() data-status=class data-kind=kind>
                             <strong>{day_shown(s.day)}</strong>
                             " "<strong>{s.amount.to_brl()}</strong>
-                            <span>{format!(" · {} · {} · {}", s.receiver_name, s.key_masked, bank)}</span>
+                            <span>{what}</span>
                             <span class=format!("badge {class}")>{label}</span>
                             {receipt_link.map(|tx| view! { " "<a class="open-receipt" href=receipt::href(tx.as_str())>{t!(i18n, receipt.open)}</a> })}
                             {waiting.then(|| view! {
@@ -544,7 +561,7 @@ fn PixCard(
             <noscript><p class="error">{t!(i18n, pix.noscript)}</p></noscript>
             {move || match scheduled.get() {
                 Some(Ok(s)) => Some(view! {
-                    <p class="ok" role="status" id="pix-scheduled">{t_string!(i18n, schedule.done, amount = s.amount.to_brl(), name = s.receiver_name.clone(), date = day_shown(s.day)).to_string()}</p>
+                    <p class="ok" role="status" id="pix-scheduled">{t_string!(i18n, schedule.done, amount = s.amount.to_brl(), name = scheduled_to(&s.what), date = day_shown(s.day)).to_string()}</p>
                 }),
                 _ => None,
             }}

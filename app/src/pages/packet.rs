@@ -10,10 +10,18 @@
 //! names the transfer that failed, why, and what its source account holds now. A field's problem
 //! shows once the field was left or a review was asked for.
 //!
+//! A packet can instead be scheduled for a later day ("Agendar para"): the review then says the
+//! day it runs on, and confirming schedules it (the bank gives it its id on that day, runs it
+//! all or nothing through the same ring and 2PC, and the dashboard's scheduled list says how it
+//! ended). The balances are those of its day, so only what does not change by then (the rows'
+//! shape, each consent's limit per packet) is checked before.
+//!
 //! Rows are added and removed in the browser, so this form needs the wasm; everything it checks
 //! before submitting is checked again by the banks.
 
-use crate::api::{lookup_receiver, packet_progress, DashboardPage as Page, LegInput, SendPacket};
+use crate::api::{
+    lookup_receiver, packet_progress, DashboardPage as Page, LegInput, SchedulePacket, SendPacket,
+};
 use crate::error::AppError;
 use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use crate::pages::every;
@@ -132,10 +140,13 @@ struct Me {
     keys: Vec<String>,
 }
 
+/// What is wrong with the typed rows; a packet `scheduled` for a later day meets the balances of
+/// that day, so what the accounts hold now is not held against it.
 fn check(
     rows: &[(LegInput, Option<Result<ReceiverPreview, AppError>>)],
     sources: &[Source],
     me: &Me,
+    scheduled: bool,
     l: Locale,
 ) -> Problems {
     let mut p = Problems::default();
@@ -176,7 +187,7 @@ fn check(
             .iter()
             .find(|s| u16::from(s.bank.id).to_string() == *bank)
         {
-            Some(s) if total > s.available => p.packet.push(
+            Some(s) if !scheduled && total > s.available => p.packet.push(
                 td_string!(
                     l,
                     packet.not_enough,
@@ -211,10 +222,18 @@ enum Stage {
     Review(String),
 }
 
+/// Which of the builder's two actions the client confirmed last (whose answer shows).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Last {
+    Sent,
+    Scheduled,
+}
+
 #[component]
 pub fn PacketBuilder(
     page: RwSignal<Page>,
     action: ServerAction<SendPacket>,
+    schedule: ServerAction<SchedulePacket>,
     tx_id: RwSignal<String>,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -226,6 +245,11 @@ pub fn PacketBuilder(
     let next_id = RwSignal::new(1usize);
     let rows = RwSignal::new(vec![Row::new(0, my_bank)]);
     let stage = RwSignal::new(Stage::Editing);
+    // "Agendar para": a later day (`yyyy-mm-dd`), or empty to send now.
+    let date = RwSignal::new(String::new());
+    let scheduled = move || !date.with(|d| d.trim().is_empty());
+    let last = RwSignal::new(None::<Last>);
+    let busy = move || action.pending().get() || schedule.pending().get();
     // A review was asked for: every problem shows, touched or not.
     let attempted = RwSignal::new(false);
     let add = move |_| {
@@ -244,7 +268,13 @@ pub fn PacketBuilder(
                 .iter()
                 .map(|r| (r.input(), r.preview.get()))
                 .collect();
-            check(&typed, &page.with(sources), &me, i18n.get_locale())
+            check(
+                &typed,
+                &page.with(sources),
+                &me,
+                scheduled(),
+                i18n.get_locale(),
+            )
         })
     };
     let submitted = RwSignal::new(None::<String>);
@@ -263,9 +293,20 @@ pub fn PacketBuilder(
         let Stage::Review(id) = stage.get_untracked() else {
             return;
         };
-        if action.pending().get_untracked() {
+        if action.pending().get_untracked() || schedule.pending().get_untracked() {
             return;
         }
+        let day = date.get_untracked().trim().to_string();
+        if !day.is_empty() {
+            // Scheduled: the bank fixes its id on its day; nothing runs now.
+            last.set(Some(Last::Scheduled));
+            schedule.dispatch(SchedulePacket {
+                legs: inputs(),
+                date: day,
+            });
+            return;
+        }
+        last.set(Some(Last::Sent));
         reviewed.set(
             rows.get_untracked()
                 .iter()
@@ -307,6 +348,22 @@ pub fn PacketBuilder(
         }
         v
     });
+    // A packet scheduled leaves a fresh builder (the scheduled list shows it); a refusal keeps
+    // the review, whose rows and date the error names.
+    Effect::new(move |previous: Option<usize>| {
+        let v = schedule.version().get();
+        if previous.is_some_and(|p| p != v)
+            && matches!(schedule.value().get_untracked(), Some(Ok(_)))
+        {
+            let id = next_id.get_untracked();
+            next_id.set(id + 1);
+            rows.set(vec![Row::new(id, my_bank)]);
+            date.set(String::new());
+            stage.set(Stage::Editing);
+            attempted.set(false);
+        }
+        v
+    });
     // While a packet runs, show where each leg stands.
     every(std::time::Duration::from_millis(250), move || {
         if let (true, Some(id)) = (action.pending().get_untracked(), submitted.get_untracked()) {
@@ -333,6 +390,10 @@ pub fn PacketBuilder(
             <div class="packet-actions" class:hidden=move || !editing()>
                 <button type="button" id="add-leg" on:click=add disabled=move || { rows.with(Vec::len) >= MAX_PACKET_LEGS }>{t!(i18n, packet.add)}</button>
             </div>
+            <label class="packet-date" class:hidden=move || !editing()>{t!(i18n, schedule.date)}
+                " "<input type="date" name="packet_date" id="packet-date" min=move || page.with(|p| p.first_schedule_day.clone()) bind:value=date/>
+                <span class="muted hint">{t!(i18n, packet.date_hint)}</span>
+            </label>
             {move || {
                 let problems = checked.with(|p| p.packet.clone());
                 (editing() && attempted.get() && !problems.is_empty()).then(|| view! {
@@ -347,18 +408,31 @@ pub fn PacketBuilder(
                 })
             }
             <button type="button" class="primary" id="review-packet" on:click=open_review
-                class:hidden=move || !editing() disabled=move || action.pending().get()>
+                class:hidden=move || !editing() disabled=busy>
                 {t!(i18n, packet.review)}
             </button>
             {move || match stage.get() {
                 Stage::Editing => None,
                 Stage::Review(id) => Some(view! {
                     <Review rows=rows.get() id names=source_names.clone() totals=checked.with(|p| p.totals.clone())
-                        action stage confirm/>
+                        date=date.get_untracked() busy stage confirm/>
                 }),
             }}
             {move || action.pending().get().then(|| view! { <Progress progress/> })}
-            {move || match result() {
+            {move || match (last.get(), schedule.value().get()) {
+                (Some(Last::Scheduled), Some(Ok(s))) if !schedule.pending().get() => Some(view! {
+                    <p class="ok" role="status" id="packet-scheduled">{td_string!(
+                        i18n.get_locale(),
+                        packet.scheduled,
+                        count = scheduled_legs(&s.what),
+                        amount = s.amount.to_brl(),
+                        date = crate::pages::dashboard::day_shown(s.day)
+                    ).to_string()}</p>
+                }.into_any()),
+                (Some(Last::Scheduled), Some(Err(e))) if !schedule.pending().get() => Some(view! { <PacketError error=e/> }.into_any()),
+                _ => None,
+            }}
+            {move || match result().filter(|_| last.get() == Some(Last::Sent)) {
                 Some(Ok(outcome)) if !action.pending().get() => Some(view! {
                     <Outcome outcome page reviewed=reviewed.get_untracked() paid_from=paid_from.get_untracked()/>
                 }.into_any()),
@@ -368,6 +442,14 @@ pub fn PacketBuilder(
         </section>
     }
     .into_any()
+}
+
+/// How many transfers a scheduled entry sends.
+fn scheduled_legs(what: &domain::schedule::ScheduledWhat) -> usize {
+    match what {
+        domain::schedule::ScheduledWhat::Pix { .. } => 1,
+        domain::schedule::ScheduledWhat::Packet { legs } => legs.len(),
+    }
 }
 
 /// The name of the source bank a row holds (its id, as the select's value).
@@ -403,19 +485,22 @@ fn Totals(totals: BTreeMap<String, i64>, names: Vec<Source>) -> impl IntoView {
 }
 
 /// The packet as it will be sent: every transfer with its receiver, and the totals; confirming
-/// sends it under the review's transaction id.
+/// sends it under the review's transaction id, or, with a `date` (`yyyy-mm-dd`), schedules it
+/// for that day, which the review states.
 #[component]
 fn Review(
     rows: Vec<Row>,
     id: String,
     names: Vec<Source>,
     totals: BTreeMap<String, i64>,
-    action: ServerAction<SendPacket>,
+    date: String,
+    busy: impl Fn() -> bool + Copy + Send + Sync + 'static,
     stage: RwSignal<Stage>,
     confirm: impl Fn(leptos::ev::MouseEvent) + Clone + 'static,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let l = i18n.get_locale_untracked();
+    let scheduled = !date.trim().is_empty();
     // The review takes the focus when it opens (its heading: read first, then "Confirm").
     let title = NodeRef::<leptos::html::H3>::new();
     Effect::new(move |_| {
@@ -453,13 +538,21 @@ fn Review(
             </table>
             </div>
             <Totals totals names/>
+            {(!date.trim().is_empty()).then(|| view! {
+                <p id="packet-schedule-day">{t_string!(i18n, packet.on_day, date = crate::pages::dashboard::date_shown(&date)).to_string()}</p>
+                <p class="muted">{t!(i18n, packet.schedule_rules)}</p>
+            })}
             <div class="actions">
                 <button type="button" class="primary" id="confirm-packet" on:click=confirm
-                    disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { t_string!(i18n, packet.sending) } else { t_string!(i18n, packet.confirm) }}
+                    disabled=busy>
+                    {move || match (busy(), scheduled) {
+                        (true, _) => t_string!(i18n, packet.sending),
+                        (false, true) => t_string!(i18n, schedule.confirm),
+                        (false, false) => t_string!(i18n, packet.confirm),
+                    }}
                 </button>
                 <button type="button" id="edit-packet" on:click=move |_| stage.set(Stage::Editing)
-                    disabled=move || action.pending().get()>{t!(i18n, packet.edit)}</button>
+                    disabled=busy>{t!(i18n, packet.edit)}</button>
             </div>
         </div>
     }
@@ -760,6 +853,7 @@ mod tests {
             ],
             &sources,
             &me,
+            false,
             Locale::en,
         );
         assert!(
@@ -787,6 +881,7 @@ mod tests {
             ],
             &sources,
             &me,
+            false,
             Locale::en,
         );
         assert!(bad.key[&0].contains("your own account"), "{bad:?}");
@@ -813,6 +908,7 @@ mod tests {
             ],
             &sources,
             &me,
+            false,
             Locale::pt_BR,
         );
         assert!(!messages.message.contains_key(&0), "{messages:?}");
@@ -822,5 +918,45 @@ mod tests {
             "{messages:?}"
         );
         assert!(!messages.is_empty());
+    }
+
+    #[test]
+    fn a_scheduled_packet_meets_the_balances_of_its_day_but_a_consents_limit_now() {
+        const BETO: &str = "111.444.777-35";
+        let me = Me {
+            bank: "1".into(),
+            keys: Vec::new(),
+        };
+        let sources = vec![
+            Source {
+                bank: bank(1, "Eleven"),
+                available: Cents::new(100),
+                per_packet: None,
+            },
+            Source {
+                bank: bank(2, "Automobili"),
+                available: Cents::new(0),
+                per_packet: Some(Cents::new(30_000)),
+            },
+        ];
+        let rows = |from_linked: &str| {
+            vec![
+                (
+                    leg("1", BETO, "3", "100,00"),
+                    found("Beto", bank(3, "Secret")),
+                ),
+                (
+                    leg("2", BETO, "3", from_linked),
+                    found("Beto", bank(3, "Secret")),
+                ),
+            ]
+        };
+        let now = check(&rows("1,00"), &sources, &me, false, Locale::en);
+        assert_eq!(now.packet.len(), 2, "neither account holds it now: {now:?}");
+        let later = check(&rows("1,00"), &sources, &me, true, Locale::en);
+        assert!(later.is_empty(), "{later:?}");
+        let over = check(&rows("300,01"), &sources, &me, true, Locale::en);
+        assert_eq!(over.packet.len(), 1, "{over:?}");
+        assert!(over.packet[0].contains("allows R$ 300,00 per packet"));
     }
 }

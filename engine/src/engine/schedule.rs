@@ -1,6 +1,6 @@
-//! Scheduled Pix's commands (the rules are [`crate::schedule`]'s): a client schedules, lists and
-//! cancels; the node's scheduler takes the ones whose day came, each under an id fixed then,
-//! sends each like a Pix sent now, and records how it ended.
+//! Scheduled Pix's and packets' commands (the rules are [`crate::schedule`]'s): a client
+//! schedules, lists and cancels; the node's scheduler takes the ones whose day came, each under
+//! an id fixed then, sends each like one sent now, and records how it ended.
 
 use super::*;
 use crate::schedule::{Due, NewSchedule};
@@ -102,7 +102,8 @@ impl Request for FinishSchedule {
 }
 
 impl EngineHandle {
-    /// Schedules a Pix for a later day (the receiver as the client's review found it).
+    /// Schedules a Pix (the receiver as the client's review found it) or a packet (checked as
+    /// one sent now) for a later day.
     pub async fn schedule_pix(
         &self,
         new: NewSchedule,

@@ -352,13 +352,15 @@ pub(super) fn parse_tx(text: &str) -> rusqlite::Result<TxId> {
 
 /// The columns [`row_to_scheduled`] reads, in order.
 pub(super) const SCHEDULE_COLUMNS: &str =
-    "id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms, message";
+    "id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms, message, packet";
 
 pub(super) fn row_to_scheduled(r: &rusqlite::Row<'_>) -> rusqlite::Result<Scheduled> {
+    use crate::schedule::{Order, PacketOrder};
     use domain::schedule::{ScheduleFailure, ScheduleStatus};
     let key: String = r.get(2)?;
     let status: String = r.get(7)?;
     let failure: Option<String> = r.get(9)?;
+    let packet: Option<String> = r.get(12)?;
     let status = match status.as_str() {
         "waiting" => ScheduleStatus::Waiting,
         "running" => ScheduleStatus::Running,
@@ -371,14 +373,25 @@ pub(super) fn row_to_scheduled(r: &rusqlite::Row<'_>) -> rusqlite::Result<Schedu
         },
         _ => return Err(bad_column(7, "status")),
     };
+    let order = match packet {
+        Some(legs) => Order::Packet(
+            serde_json::from_str(&legs)
+                .ok()
+                .and_then(PacketOrder::restore)
+                .ok_or_else(|| bad_column(12, "packet"))?,
+        ),
+        None => Order::Pix {
+            key: PixKey::parse(&key).map_err(|_| bad_column(2, "pix_key"))?,
+            amount: Cents::new(r.get(3)?),
+            receiver_name: r.get(5)?,
+            receiver_bank: parse_bank(r.get(6)?)?,
+        },
+    };
     Ok(Scheduled {
         id: u64::try_from(r.get::<_, i64>(0)?).map_err(|_| bad_column(0, "id"))?,
         account: AccountId(r.get(1)?),
-        key: PixKey::parse(&key).map_err(|_| bad_column(2, "pix_key"))?,
-        amount: Cents::new(r.get(3)?),
+        order,
         day: r.get(4)?,
-        receiver_name: r.get(5)?,
-        receiver_bank: parse_bank(r.get(6)?)?,
         status,
         tx: r
             .get::<_, Option<String>>(8)?
@@ -394,6 +407,7 @@ pub(super) fn row_to_scheduled(r: &rusqlite::Row<'_>) -> rusqlite::Result<Schedu
 }
 
 pub(super) fn apply_schedule(tx: &Transaction<'_>, s: &Scheduled) -> StoreResult<()> {
+    use crate::schedule::Order;
     use domain::schedule::ScheduleStatus;
     let (status, failure) = match s.status {
         ScheduleStatus::Waiting => ("waiting", None),
@@ -405,24 +419,39 @@ pub(super) fn apply_schedule(tx: &Transaction<'_>, s: &Scheduled) -> StoreResult
             Some(serde_json::to_string(&why).expect("a failure serialises")),
         ),
     };
+    // A packet fills the older columns with its first leg and its total (see the schema).
+    let (key, receiver_name, receiver_bank, packet) = match &s.order {
+        Order::Pix {
+            key,
+            receiver_name,
+            receiver_bank,
+            ..
+        } => (key, receiver_name.as_str(), *receiver_bank, None),
+        Order::Packet(p) => {
+            let first = p.legs().first().expect("a packet order has a leg");
+            let legs = serde_json::to_string(p.legs()).expect("legs serialise");
+            (&first.receiver_key, "", first.receiver_bank, Some(legs))
+        }
+    };
     tx.prepare_cached(
-        "INSERT INTO scheduled_pix (id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms, message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO scheduled_pix (id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, tx_id, failure, created_ms, message, packet)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, tx_id = excluded.tx_id, failure = excluded.failure",
     )?
     .execute(params![
         i64::try_from(s.id).unwrap_or(i64::MAX),
         s.account.0,
-        s.key.canonical(),
-        s.amount.get(),
+        key.canonical(),
+        s.order.amount().get(),
         s.day,
-        s.receiver_name,
-        u16::from(s.receiver_bank),
+        receiver_name,
+        u16::from(receiver_bank),
         status,
         s.tx.as_ref().map(TxId::as_str),
         failure,
         s.created_ms,
-        s.message.shown()
+        s.message.shown(),
+        packet
     ])?;
     Ok(())
 }

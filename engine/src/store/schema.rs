@@ -1,7 +1,7 @@
 //! The database's tables, as a new database gets them, and the upgrade from each older schema
 //! version (each upgrade runs in one transaction, at start).
 
-pub(super) const SCHEMA_VERSION: i64 = 17;
+pub(super) const SCHEMA_VERSION: i64 = 18;
 
 // CHECK constraints list allowed words with OR, not IN: SQLite builds a temporary b-tree for an
 // IN list of three or more values at every insert or update it checks (about 5 % of the engine's
@@ -309,6 +309,13 @@ INSERT INTO logins (email, account_id, holder, password_hash)
 UPDATE accounts SET password_hash = '';
 ALTER TABLE sessions ADD COLUMN holder INTEGER NOT NULL DEFAULT 0 CHECK (holder >= 0);";
 
+/// Added by schema version 18 (issue 27): a scheduled entry may be a whole Pix packet, its legs
+/// kept as JSON (`packet`; NULL for one Pix). A packet's row keeps in the older columns its total
+/// (`amount_cents`) and its first leg's key and receiver bank, with no receiver name, so that the
+/// columns' constraints hold unchanged.
+const SCHEDULED_PACKETS_18: &str = "
+ALTER TABLE scheduled_pix ADD COLUMN packet TEXT;";
+
 /// A new database, at [`SCHEMA_VERSION`].
 fn schema() -> String {
     format!(
@@ -331,7 +338,8 @@ CREATE TABLE participations ({PARTICIPATIONS_TABLE});
 {WINDOW_CUT_14}
 {CONTACTS_15}
 {MESSAGES_16}
-{LOGINS_17}"
+{LOGINS_17}
+{SCHEDULED_PACKETS_18}"
     )
 }
 
@@ -385,7 +393,7 @@ fn migrate_3() -> String {
 /// The upgrade of a database at `version` (0: a new one) to [`SCHEMA_VERSION`], as one script:
 /// each version's changes in order.
 pub(super) fn upgrade_from(version: i64) -> Option<String> {
-    let steps: [(i64, String); 16] = [
+    let steps: [(i64, String); 17] = [
         (1, migrate_1()),
         (2, migrate_2()),
         (3, migrate_3()),
@@ -402,6 +410,7 @@ pub(super) fn upgrade_from(version: i64) -> Option<String> {
         (14, CONTACTS_15.to_string()),
         (15, MESSAGES_16.to_string()),
         (16, LOGINS_17.to_string()),
+        (17, SCHEDULED_PACKETS_18.to_string()),
     ];
     match version {
         0 => Some(schema()),

@@ -230,6 +230,7 @@ fn a_version_15_database_gains_messages_on_entries() {
             .execute_batch(&format!(
                 "ALTER TABLE entries DROP COLUMN message;
                  ALTER TABLE scheduled_pix DROP COLUMN message;
+                 ALTER TABLE scheduled_pix DROP COLUMN packet;
                  DROP TABLE logins;
                  ALTER TABLE sessions DROP COLUMN holder;
                  INSERT INTO accounts VALUES (1, 'individual', 'ana@example.com', '11987654321', 'hash', 700, 0, 0, 5);
@@ -283,6 +284,7 @@ fn an_accounts_login_moves_to_its_first_holder_at_version_17() {
                  ALTER TABLE sessions DROP COLUMN holder;
                  ALTER TABLE entries DROP COLUMN message;
                  ALTER TABLE scheduled_pix DROP COLUMN message;
+                 ALTER TABLE scheduled_pix DROP COLUMN packet;
                  INSERT INTO accounts VALUES (1, 'individual', 'ana@example.com', '11987654321', 'hash-ana', 0, 0, 0, 5);
                  INSERT INTO holders VALUES ('52998224725', 1, 0, 'Ana Lima');
                  INSERT INTO holders VALUES ('11144477735', 1, 1, 'Beto Reis');
@@ -343,4 +345,52 @@ fn an_accounts_login_moves_to_its_first_holder_at_version_17() {
         store.conn.execute(dup, []).is_err(),
         "an e-mail is one login"
     );
+}
+
+/// A scheduled Pix kept by schema version 15 (before packets could be scheduled) reads back as
+/// the same Pix after the upgrade to 18, which gives the table its `packet` column.
+#[test]
+fn a_scheduled_pix_of_version_15_reads_back_after_the_upgrade_to_18() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO accounts VALUES (1, 'individual', 'ana@example.com', '11987654321', 'hash', 700, 0, 0, 5);
+                 ALTER TABLE scheduled_pix DROP COLUMN packet;
+                 ALTER TABLE scheduled_pix DROP COLUMN message;
+                 ALTER TABLE entries DROP COLUMN message;
+                 DROP TABLE logins;
+                 ALTER TABLE sessions DROP COLUMN holder;
+                 INSERT INTO scheduled_pix (id, account_id, pix_key, amount_cents, day, receiver_name, receiver_bank, status, created_ms)
+                     VALUES (3, 1, '11144477735', 2500, 20800, 'Beto Reis', 2, 'waiting', 6);
+                 PRAGMA user_version = 15;",
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let schedules = store.load_schedules().unwrap();
+    let open = schedules.open_of(AccountId(1));
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].id, open[0].day), (3, 20800));
+    assert_eq!(
+        open[0].order,
+        crate::schedule::Order::Pix {
+            key: domain::PixKey::parse("111.444.777-35").unwrap(),
+            amount: Cents::new(2_500),
+            receiver_name: "Beto Reis".into(),
+            receiver_bank: BankId::try_from(2).unwrap(),
+        }
+    );
+    let packets: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM scheduled_pix WHERE packet IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(packets, 1, "the column is there, empty for a Pix");
 }

@@ -329,13 +329,20 @@ async fn deposit(b: &Browser, amount: &str, expected: &str) {
 }
 
 /// Row `n` (1-based) of the packet builder.
-fn row(n: usize, rest: &str) -> String {
+pub(crate) fn row(n: usize, rest: &str) -> String {
     format!("(//div[@class='packet-row'])[{n}]{rest}")
 }
 
 /// Fills packet row `n` (adding it first when it is not the first): the receiver's bank is the
 /// one the key's directory entry names, which the row shows.
-async fn packet_row(b: &Browser, n: usize, source: &str, key: &str, bank_name: &str, amount: &str) {
+pub(crate) async fn packet_row(
+    b: &Browser,
+    n: usize,
+    source: &str,
+    key: &str,
+    bank_name: &str,
+    amount: &str,
+) {
     if n > 1 {
         click(b, "//button[@id='add-leg']").await;
     }

@@ -22,6 +22,7 @@ mod recovery;
 mod refunds;
 mod ring;
 mod schedule;
+mod schedule_packet;
 mod settlement;
 mod support;
 mod trust;
