@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn bank_ids_are_bounded() {
         assert!(BankId::try_from(0).is_err());
-        assert!(BankId::try_from(100).is_err());
+        assert!(BankId::try_from(100).is_ok(), "a consortium of 100 banks");
+        assert!(BankId::try_from(200).is_ok());
+        assert!(BankId::try_from(201).is_err());
+        assert!(BankId::try_from(256).is_err(), "never wrapped into a u8");
         assert!(serde_json::from_str::<BankId>("5").is_ok());
         assert!(serde_json::from_str::<BankId>("500").is_err());
     }
