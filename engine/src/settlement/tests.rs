@@ -131,7 +131,10 @@ fn the_totals_of_the_largest_report_fit_in_an_i64() {
     // The most members a consortium may have, each owing the reporting bank the most a net may
     // be: the sums that `check_shape` adds without checks stay far inside i64.
     let members = i64::from(domain::BankId::MAX);
-    assert!(NET_MAX.get().checked_mul(members).is_some_and(|t| t < i64::MAX / 4));
+    assert!(NET_MAX
+        .get()
+        .checked_mul(members)
+        .is_some_and(|t| t < i64::MAX / 4));
 }
 
 #[test]
