@@ -167,6 +167,19 @@ impl Mask {
             Mask::Amount => mask_amount(typed, deleting),
         }
     }
+
+    /// What the field shows once the client leaves it: an amount the bank reads is written the
+    /// one way Brazilians write it (`R$ 1.234,56`, so `R$ 1.234.56` or `12.5` no longer looks
+    /// like something else); anything the bank would refuse stays as typed, for its message.
+    pub fn tidy(self, typed: &str) -> String {
+        match self {
+            Mask::Amount => match crate::Cents::parse_limit(typed) {
+                Ok(cents) if !typed.trim().is_empty() => cents.to_brl(),
+                _ => typed.to_string(),
+            },
+            mask => mask.apply(typed, false),
+        }
+    }
 }
 
 fn digits(text: &str, max: usize) -> String {
@@ -294,6 +307,38 @@ mod tests {
         assert_eq!(amount("R$ "), "");
         // Deleting the last digit of `R$ 1.234` leaves grouping, not a decimal point.
         assert_eq!(Mask::Amount.apply("R$ 1.23", true), "R$ 123");
+    }
+
+    #[test]
+    fn an_amount_is_tidied_when_the_client_leaves_the_field_and_still_reads_the_same() {
+        use crate::Cents;
+        let tidy = |t| Mask::Amount.tidy(t);
+        assert_eq!(tidy("R$ 1.234.56"), "R$ 1.234,56");
+        assert_eq!(tidy("R$ 12.5"), "R$ 12,50");
+        assert_eq!(tidy("R$ 1.234,5"), "R$ 1.234,50");
+        assert_eq!(tidy("R$ 1.234"), "R$ 1.234,00");
+        assert_eq!(tidy("R$ 0"), "R$ 0,00");
+        assert_eq!(tidy(""), "", "an empty field stays empty");
+        assert_eq!(
+            tidy("abc"),
+            "abc",
+            "what the bank refuses stays, for its message"
+        );
+        for typed in [
+            "R$ 1.234.56",
+            "12.5",
+            "1.234,56",
+            "R$ 99",
+            "0,5",
+            "1.234.567,89",
+        ] {
+            assert_eq!(
+                Cents::parse_amount(&tidy(typed)),
+                Cents::parse_amount(typed),
+                "{typed}"
+            );
+        }
+        assert_eq!(Mask::Phone.tidy("21998765432"), "(21) 99876-5432");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! unreachable) stays running and goes again at the next turn, under the same id, so it is paid
 //! at most once (the coordinator answers an id it decided with its first outcome).
 
+use domain::contacts::Contact;
 use domain::dto::{PacketLeg, PacketOutcome, TxStatus};
 use domain::packet::Packet;
 use domain::schedule::ScheduleFailure;
@@ -55,16 +56,18 @@ async fn send(
             let pix = (key, *amount, &d.message);
             send_pix(engine, consortium, (d.account, d.tx.clone()), pix).await
         }
-        Order::Packet(packet) => send_packet(consortium?, d.account, d.tx.clone(), packet).await,
+        Order::Packet(packet) => {
+            send_packet(engine, consortium?, (d.account, d.tx.clone()), packet).await
+        }
     }
 }
 
 /// A scheduled packet, checked again as a packet sent now is (its banks still members), then
 /// submitted whole under its id: `Some` with how it ended, `None` to try again later.
 async fn send_packet(
+    engine: &EngineHandle,
     c: &dyn Consortium,
-    account: AccountId,
-    tx: TxId,
+    (account, tx): (AccountId, TxId),
     order: &PacketOrder,
 ) -> Option<Result<(), ScheduleFailure>> {
     let members: Vec<_> = c.banks().iter().map(|b| b.id).collect();
@@ -72,7 +75,18 @@ async fn send_packet(
         return Some(Err(ScheduleFailure::NoReceiver));
     };
     match c.submit(account, tx, packet).await {
-        Ok(outcome) => Some(packet_result(&outcome, order)),
+        Ok(outcome) => {
+            if outcome.status == TxStatus::Committed {
+                for (leg, out) in order.legs().iter().zip(&outcome.legs) {
+                    if let Some(to) = &out.receiver {
+                        let contact =
+                            Contact::new(&leg.receiver_key, &to.name, &to.key_masked, to.bank);
+                        keep_contact(engine, account, contact).await;
+                    }
+                }
+            }
+            Some(packet_result(&outcome, order))
+        }
         Err(_) => None,
     }
 }
@@ -104,22 +118,31 @@ async fn send_pix(
     (key, amount, message): (&PixKey, Cents, &PixMessage),
 ) -> Option<Result<(), ScheduleFailure>> {
     let me = engine.bank().id;
-    let receiver_bank = match consortium {
+    let found = match consortium {
         Some(c) => match c.lookup(key.clone()).await {
-            Ok(found) => found.bank.id,
+            Ok(found) => Some(found),
             Err(EngineError::Ledger(LedgerError::UnknownAccount)) => {
                 return Some(Err(ScheduleFailure::NoReceiver))
             }
             Err(_) => return None,
         },
-        None => me,
+        None => None,
+    };
+    let receiver_bank = found.as_ref().map_or(me, |f| f.bank.id);
+    // Once paid, the receiver is the newest to pay again, as after a Pix sent now.
+    let paid = || async {
+        if let Some(f) = &found {
+            let contact = Contact::new(key, &f.name, &f.key_masked, f.bank.id);
+            keep_contact(engine, account, contact).await;
+        }
+        Some(Ok(()))
     };
     if receiver_bank == me {
         return match engine
             .pix_with(tx, account, (key.clone(), amount), message.clone())
             .await
         {
-            Ok(r) if r.status == TxStatus::Committed => Some(Ok(())),
+            Ok(r) if r.status == TxStatus::Committed => paid().await,
             Ok(_) => Some(Err(ScheduleFailure::NotDelivered)),
             Err(EngineError::Refused(refusal)) => Some(Err(ScheduleFailure::Refused { refusal })),
             Err(EngineError::Ledger(e)) => Some(Err(ledger_failure(e, me))),
@@ -140,12 +163,20 @@ async fn send_pix(
         Err(_) => return Some(Err(ScheduleFailure::NoReceiver)),
     };
     match c.submit(account, tx, packet).await {
-        Ok(outcome) if outcome.status == TxStatus::Committed => Some(Ok(())),
+        Ok(outcome) if outcome.status == TxStatus::Committed => paid().await,
         Ok(outcome) => Some(Err(match outcome.failure() {
             Some((_, refusal)) => ScheduleFailure::Refused { refusal },
             None => ScheduleFailure::NotDelivered,
         })),
         Err(_) => None,
+    }
+}
+
+/// Keeps `contact` as `account`'s newest receiver to pay again; a failure costs the client only
+/// that shortcut, never the Pix.
+async fn keep_contact(engine: &EngineHandle, account: AccountId, contact: Contact) {
+    if let Err(e) = engine.used_contact(account, contact).await {
+        tracing::warn!(error = %e, "keeping a scheduled Pix's receiver to pay again");
     }
 }
 

@@ -33,7 +33,7 @@ pub fn Charges() -> impl IntoView {
             <p class="muted">{t!(i18n, charge.lead)}</p>
             <ActionForm action=create attr:class="form" attr:id="charge-form">
                 <label>{t!(i18n, charge.amount)}
-                    <input name="amount" inputmode="decimal" required maxlength="40" autocomplete="off" placeholder="R$ 0,00" on:input=crate::pages::masked(domain::input::Mask::Amount)/>
+                    <input name="amount" inputmode="decimal" required maxlength="40" autocomplete="off" placeholder="R$ 0,00" on:input=crate::pages::masked(domain::input::Mask::Amount) on:blur=crate::pages::tidied(domain::input::Mask::Amount)/>
                 </label>
                 {field_error(created, "amount")}
                 <label>{t!(i18n, charge.description)}

@@ -160,12 +160,12 @@ fn Approve(asked: ConsentAsked, bank: String, account: String, state: String) ->
                 <input type="hidden" name="state" value=state/>
                 <label>{t!(i18n, consent.per_packet)}
                     <input name="per_packet" inputmode="decimal" placeholder="R$ 500,00" required maxlength="40"
-                        prop:value=move || per_packet.get() on:input=masked_into(Mask::Amount, per_packet)/>
+                        prop:value=move || per_packet.get() on:input=masked_into(Mask::Amount, per_packet) on:blur=crate::pages::tidied_into(Mask::Amount, per_packet)/>
                 </label>
                 {field_error(value, "per_packet")}
                 <label>{t!(i18n, consent.daily)}
                     <input name="daily" inputmode="decimal" placeholder="R$ 1.000,00" maxlength="40"
-                        prop:value=move || daily.get() on:input=masked_into(Mask::Amount, daily)/>
+                        prop:value=move || daily.get() on:input=masked_into(Mask::Amount, daily) on:blur=crate::pages::tidied_into(Mask::Amount, daily)/>
                 </label>
                 {field_error(value, "daily")}
                 <label>{t!(i18n, consent.until)}

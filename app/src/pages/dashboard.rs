@@ -219,7 +219,7 @@ fn DepositCard(deposit: ServerAction<Deposit>, tx_id: RwSignal<String>) -> impl 
             <ActionForm action=deposit attr:class="form">
                 <input type="hidden" name="tx_id" value=move || tx_id.get()/>
                 <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" placeholder="R$ 150,00" required maxlength="40"
-                    prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount)/></label>
+                    prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount) on:blur=crate::pages::tidied_into(Mask::Amount, amount)/></label>
                 <label>{t!(i18n, deposit.method)}
                     <select name="method">
                         {domain::dto::DepositMethod::ALL.map(|m| view! {
@@ -584,7 +584,7 @@ fn PixCard(
                 })}
                 {problem("key")}
                 <label>{t!(i18n, common.amount_brl)} <input name="pix_amount" inputmode="decimal" required maxlength="40" placeholder="R$ 0,00"
-                    node_ref=amount_input prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount)/></label>
+                    node_ref=amount_input prop:value=move || amount.get() on:input=masked_into(Mask::Amount, amount) on:blur=crate::pages::tidied_into(Mask::Amount, amount)/></label>
                 {problem("amount")}
                 <label>{t!(i18n, pix.message)} <input name="pix_message" maxlength=MESSAGE_MAX_CHARS.to_string() autocomplete="off" bind:value=message/>
                     <span class="muted hint">{t!(i18n, pix.message_hint)}</span> <crate::pages::MessageCount text=message/></label>

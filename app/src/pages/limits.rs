@@ -76,11 +76,11 @@ pub fn LimitsPage() -> impl IntoView {
                                 })}
                                 <ActionForm action=save attr:class="form" attr:id="limits-form">
                                     <label>{t!(i18n, limits.day)}
-                                        <input name="day" required inputmode="decimal" autocomplete="off" maxlength="40" value=current.day.to_input() on:input=crate::pages::masked(domain::input::Mask::Amount)/>
+                                        <input name="day" required inputmode="decimal" autocomplete="off" maxlength="40" value=current.day.to_input() on:input=crate::pages::masked(domain::input::Mask::Amount) on:blur=crate::pages::tidied(domain::input::Mask::Amount)/>
                                     </label>
                                     {field_error(result, "day")}
                                     <label>{t!(i18n, limits.night)}
-                                        <input name="night" required inputmode="decimal" autocomplete="off" maxlength="40" value=current.night.to_input() on:input=crate::pages::masked(domain::input::Mask::Amount)/>
+                                        <input name="night" required inputmode="decimal" autocomplete="off" maxlength="40" value=current.night.to_input() on:input=crate::pages::masked(domain::input::Mask::Amount) on:blur=crate::pages::tidied(domain::input::Mask::Amount)/>
                                     </label>
                                     {field_error(result, "night")}
                                     <p class="muted">{t!(i18n, limits.rules)}</p>

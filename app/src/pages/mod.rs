@@ -141,6 +141,32 @@ pub fn masked(mask: domain::input::Mask) -> impl Fn(leptos::ev::Event) + Clone +
     }
 }
 
+/// On leaving a masked field: its text as [`domain::input::Mask::tidy`] writes it (an amount as
+/// `R$ 1.234,56`).
+pub fn tidied(mask: domain::input::Mask) -> impl Fn(leptos::ev::FocusEvent) + Clone + 'static {
+    move |ev| {
+        let input = event_target::<leptos::web_sys::HtmlInputElement>(&ev);
+        let typed = input.value();
+        let shown = mask.tidy(&typed);
+        if shown != typed {
+            input.set_value(&shown);
+        }
+    }
+}
+
+/// [`tidied`], for a field whose value a signal holds.
+pub fn tidied_into(
+    mask: domain::input::Mask,
+    value: RwSignal<String>,
+) -> impl Fn(leptos::ev::FocusEvent) + Clone + 'static {
+    move |ev| {
+        let input = event_target::<leptos::web_sys::HtmlInputElement>(&ev);
+        let shown = mask.tidy(&input.value());
+        input.set_value(&shown);
+        value.set(shown);
+    }
+}
+
 /// [`masked`], for a field whose value a signal holds (`prop:value` from it): the signal gets the
 /// masked text, which is what the field shows.
 pub fn masked_into(

@@ -625,6 +625,7 @@ fn PacketRow(
                 <input name="amount" inputmode="decimal" maxlength="40" prop:value=move || row.amount.get()
                     aria-invalid=move || amount_problem().is_some().to_string()
                     on:input=crate::pages::masked_into(domain::input::Mask::Amount, row.amount)
+                    on:blur=crate::pages::tidied_into(domain::input::Mask::Amount, row.amount)
                     on:change=move |_| row.amount_touched.set(true)/>
             </label>
             <label class="message-field"><span class="sr-only">{number}</span>{t!(i18n, pix.message)}

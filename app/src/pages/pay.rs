@@ -90,7 +90,7 @@ fn Confirm(
                     Some(_) => view! { <p class="muted">{t!(i18n, paycode.amount_fixed)}</p> }.into_any(),
                     None => view! {
                         <p class="muted">{t!(i18n, paycode.amount_open)}</p>
-                        <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" required maxlength="40" autocomplete="off" placeholder="R$ 0,00" on:input=crate::pages::masked(domain::input::Mask::Amount)/></label>
+                        <label>{t!(i18n, common.amount_brl)} <input name="amount" inputmode="decimal" required maxlength="40" autocomplete="off" placeholder="R$ 0,00" on:input=crate::pages::masked(domain::input::Mask::Amount) on:blur=crate::pages::tidied(domain::input::Mask::Amount)/></label>
                     }.into_any(),
                 }}
                 {field_error(paid, "amount")}

@@ -50,7 +50,7 @@ fn Codes(first: ReceivePage) -> impl IntoView {
             <p class="muted">{t!(i18n, receive.lead)}</p>
             <ActionForm action=make attr:class="form" attr:id="receive-form">
                 <label>{t!(i18n, receive.amount)}
-                    <input name="amount" inputmode="decimal" maxlength="40" autocomplete="off" on:input=crate::pages::masked(domain::input::Mask::Amount)
+                    <input name="amount" inputmode="decimal" maxlength="40" autocomplete="off" on:input=crate::pages::masked(domain::input::Mask::Amount) on:blur=crate::pages::tidied(domain::input::Mask::Amount)
                         placeholder=move || t_string!(i18n, receive.amount_placeholder).to_string()/>
                 </label>
                 {field_error(value, "amount")}

@@ -41,7 +41,7 @@ pub fn ReturnPage() -> impl IntoView {
                 <input type="hidden" name="original_tx" value=original/>
                 <input type="hidden" name="tx_id" value=""/>
                 <label>{t!(i18n, returns.amount)}
-                    <input name="amount" required inputmode="decimal" autocomplete="off" placeholder="R$ 0,00" on:input=crate::pages::masked(domain::input::Mask::Amount)/>
+                    <input name="amount" required inputmode="decimal" autocomplete="off" placeholder="R$ 0,00" on:input=crate::pages::masked(domain::input::Mask::Amount) on:blur=crate::pages::tidied(domain::input::Mask::Amount)/>
                 </label>
                 {field_error(result, "amount")}
                 {error_banner(result)}

@@ -383,6 +383,17 @@ async fn pay_again_in_two_taps_masked_inputs_and_the_consent_names_the_holder() 
         "R$ 1.234.56"
     );
     screenshot(b, "pt-pagar-de-novo-desktop").await;
+    // Leaving the field writes the amount the one way Brazilians write it.
+    b.execute(
+        "document.querySelector(\"input[name='pix_amount']\").blur(); return null;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        value_of(b, "//input[@name='pix_amount']").await,
+        "R$ 1.234,56"
+    );
     // Removing a favourite asks nothing back and says so.
     click(b, "//button[@aria-label='Remover Beto R. dos favoritos']").await;
     wait_for(b, "//p[@id='favourite-removed']").await;
