@@ -258,6 +258,17 @@ async fn a_scheduled_packet_runs_whole_on_its_day_one_without_money_says_why_a_c
 
     // Both transfers of the first landed, nothing of the others.
     settles_to(&ana1, (7_000, 0)).await;
+    // Beto, paid on the day, is Ana's newest receiver to pay again (once: one key).
+    let recent = ana1.dashboard().await["contacts"]["recent"].clone();
+    assert_eq!(
+        (
+            recent.as_array().map(Vec::len),
+            recent[0]["key"].as_str(),
+            recent[0]["bank"].as_u64()
+        ),
+        (Some(1), Some("11144477735"), Some(3)),
+        "{recent}"
+    );
     log_in(&ana2, "ana2@example.com").await;
     settles_to(&ana2, (8_000, 0)).await;
     log_in(&beto3, "beto@example.com").await;
