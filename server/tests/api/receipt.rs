@@ -3,6 +3,7 @@
 //! cross-bank packet that aborted, the receiver's statement shows nothing arrived and the payer's
 //! shows it as not concluded, with its reason.
 
+use crate::browser::{click, fill, screenshot, sideways, start_browser, wait_for, wait_hydrated};
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -190,4 +191,54 @@ async fn a_comprovante_is_the_parties_alone_and_a_failed_pix_shows_no_money_in()
     let beto_lines = statement_of(&beto3, &pix).await;
     assert_eq!(beto_lines.len(), 1);
     assert_eq!(beto_lines[0]["status"], "Committed");
+
+    // As each reads it in Chromium, in Portuguese, at 390 px: Ana's statement shows the packet's
+    // transfer as not concluded, with why; Beto's shows only the Pix that arrived.
+    let driver = start_browser().await;
+    let b = &driver.browser;
+    b.set_window_size(390, 844).await.unwrap();
+    let row = |tx: &str| format!("//section[@id='history']//tr[@data-tx='{tx}']");
+    let not_concluded = format!(
+        "{}[@data-status='aborted' and contains(., 'Não concluído') and contains(., 'Saldo insuficiente')]",
+        row(&failed)
+    );
+    let mut overflows = Vec::new();
+    for (url, email, shot, seen) in [
+        (
+            c.url(2),
+            "beto@example.com",
+            "pt-extrato-recebedor",
+            row(&pix),
+        ),
+        (
+            c.url(0),
+            "ana@example.com",
+            "pt-extrato-nao-concluido",
+            not_concluded,
+        ),
+    ] {
+        b.goto(&format!("{url}/login")).await.unwrap();
+        wait_hydrated(b).await;
+        fill(b, "email", email).await;
+        fill(b, "password", PASSWORD).await;
+        click(b, "//button[text()='Entrar']").await;
+        wait_for(b, &seen).await;
+        if email.starts_with("beto") {
+            // Nothing of the failed packet reached the receiver: no row at all.
+            assert!(b
+                .find(fantoccini::Locator::XPath(&row(&failed)))
+                .await
+                .is_err());
+        }
+        b.execute(
+            "document.getElementById('history').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        overflows.extend(sideways(b, shot).await);
+        screenshot(b, shot).await;
+    }
+    assert!(overflows.is_empty(), "{overflows:#?}");
+    driver.browser.close().await.unwrap();
 }
