@@ -271,7 +271,7 @@ for c in $clients_list; do
   # The workload's own window (not account set-up, logins or the final audit): from loadgen's
   # "workload starts" line to its "workload done" line.
   # Polled every 50 ms: the polling itself must not load the machine being measured.
-  wait_line() { while kill -0 "$lg" 2>/dev/null && ! grep -q "$1" "$log"; do sleep 0.05; done; }
+  wait_line() { while kill -0 "$lg" 2>/dev/null && ! grep -qs "$1" "$log"; do sleep 0.05; done; }
   wait_line "workload starts"
   # shellcheck disable=SC2086
   read -r -a p0 <<< "$(sum_fields $phase_fields)"
@@ -315,7 +315,9 @@ for line in "${summary[@]}"; do
   printf '  %-5s %8s %8s %6s %6s %7s %9s %8s %8s %8s  %s\n' $line
 done
 # Regeneration: SIGKILL of the bank holding the token, then the time until another bank shows a
-# newer epoch (a regenerated token); the killed bank is restarted and rejoins before the next try.
+# newer epoch (the token regenerated, or, if the holder had just passed it, its predecessor
+# skipping the dead bank under an epoch of its own); the killed bank is restarted and rejoins
+# before the next try.
 # Timed from the kill to the first sweep of /status calls that sees it (a sweep takes a few ms per
 # bank: the figure is an upper bound).
 if [ "${BENCH_REGEN:-0}" != 0 ]; then
@@ -323,18 +325,22 @@ if [ "${BENCH_REGEN:-0}" != 0 ]; then
   echo "bench: regeneration after SIGKILL of the holder, ${BENCH_REGEN} tries"
   regen_ms=()
   for try in $(seq 1 "$BENCH_REGEN"); do
-    holder=""
-    for sweep in $(seq 1 2000); do
-      for i in $(seq 0 $((nbanks - 1))); do
-        if curl -fsS --max-time 1 "${urls[$i]}/status" 2>/dev/null | grep -q '"holding":true'; then holder=$i; break 2; fi
-      done
-    done
-    [ -n "$holder" ] || { echo "bench: no bank seen holding the token" >&2; failed=1; break; }
+    # The epoch first, then the holder, killed the moment a status says it holds the token (an
+    # idle holder keeps it for up to RING_IDLE_HOLD_MAX_MS: reading anything else in between
+    # would let it pass the token on, and the time measured would be a successor's skip).
     old=0
     for i in $(seq 0 $((nbanks - 1))); do
       e=$(status_field "${urls[$i]}" epoch_counter); [ "${e:-0}" -gt "$old" ] && old=$e
     done
-    kill -9 "${pids[$holder]}"; t0=$(date +%s%N)
+    holder=""
+    for sweep in $(seq 1 2000); do
+      for i in $(seq 0 $((nbanks - 1))); do
+        if curl -fsS --max-time 1 "${urls[$i]}/status" 2>/dev/null | grep -q '"holding":true'; then
+          kill -9 "${pids[$i]}"; t0=$(date +%s%N); holder=$i; break 2
+        fi
+      done
+    done
+    [ -n "$holder" ] || { echo "bench: no bank seen holding the token" >&2; failed=1; break; }
     wait "${pids[$holder]}" 2>/dev/null || true
     seen=""
     while [ -z "$seen" ]; do
