@@ -173,7 +173,7 @@ mod tests {
         assert!(parse_args("--banks a --ops 1".split(' ').map(String::from)).is_err());
         let two = parse_args("--banks a,b --ops 1".split(' ').map(String::from)).unwrap();
         assert_eq!(two.banks.len(), 2);
-        let many = (0..100)
+        let many = (0..201)
             .map(|i| format!("u{i}"))
             .collect::<Vec<_>>()
             .join(",");
