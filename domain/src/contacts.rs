@@ -40,6 +40,24 @@ impl Contact {
     }
 }
 
+/// The receivers a packet paid, to pay again: for a committed `outcome`, one per leg whose
+/// receiver it names, with the key that leg was sent to (`keys`, in leg order); none otherwise.
+pub fn paid_in<'a>(
+    keys: impl IntoIterator<Item = &'a PixKey>,
+    outcome: &crate::dto::PacketOutcome,
+) -> Vec<Contact> {
+    if outcome.status != crate::dto::TxStatus::Committed {
+        return Vec::new();
+    }
+    keys.into_iter()
+        .zip(&outcome.legs)
+        .filter_map(|(key, leg)| {
+            let to = leg.receiver.as_ref()?;
+            Some(Contact::new(key, &to.name, &to.key_masked, to.bank))
+        })
+        .collect()
+}
+
 /// An account's receivers to pay again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contacts {
@@ -84,6 +102,39 @@ pub fn masked_name(name: &str, company: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_committed_packet_gives_its_named_receivers_and_an_aborted_one_none() {
+        use crate::dto::{Counterparty, LegOutcome, PacketOutcome, TxStatus};
+        let bank = BankId::try_from(3).unwrap();
+        let leg = |receiver: Option<&str>| LegOutcome {
+            status: TxStatus::Committed,
+            error: None,
+            receiver: receiver.map(|name| Counterparty {
+                name: name.into(),
+                key_masked: "***.444.777-**".into(),
+                bank,
+            }),
+            amount: crate::Cents::new(100),
+        };
+        let keys = [
+            PixKey::parse("111.444.777-35").unwrap(),
+            PixKey::parse("beto@example.com").unwrap(),
+        ];
+        let mut outcome = PacketOutcome {
+            tx_id: crate::TxId::parse("E00000003202611261705abcDEF12345").unwrap(),
+            status: TxStatus::Committed,
+            legs: vec![leg(Some("Beto Reis")), leg(None)],
+        };
+        let paid = paid_in(&keys, &outcome);
+        assert_eq!(paid.len(), 1, "a leg naming no receiver gives none");
+        assert_eq!(
+            (paid[0].key.as_str(), paid[0].name.as_str()),
+            ("11144477735", "Beto R.")
+        );
+        outcome.status = TxStatus::Aborted;
+        assert!(paid_in(&keys, &outcome).is_empty());
+    }
     use super::*;
 
     #[test]

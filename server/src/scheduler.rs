@@ -76,14 +76,9 @@ async fn send_packet(
     };
     match c.submit(account, tx, packet).await {
         Ok(outcome) => {
-            if outcome.status == TxStatus::Committed {
-                for (leg, out) in order.legs().iter().zip(&outcome.legs) {
-                    if let Some(to) = &out.receiver {
-                        let contact =
-                            Contact::new(&leg.receiver_key, &to.name, &to.key_masked, to.bank);
-                        keep_contact(engine, account, contact).await;
-                    }
-                }
+            let keys = order.legs().iter().map(|l| &l.receiver_key);
+            for contact in domain::contacts::paid_in(keys, &outcome) {
+                keep_contact(engine, account, contact).await;
             }
             Some(packet_result(&outcome, order))
         }

@@ -201,14 +201,10 @@ pub async fn send_packet(tx_id: String, legs: Vec<LegInput>) -> Result<PacketOut
         .submit(account, tx, packet)
         .await
         .map_err(ssr::from_engine)?;
-    if outcome.status == domain::dto::TxStatus::Committed {
-        // Every receiver paid is one to pay again, newest last paid first (as for a Pix).
-        for (key, leg) in keys.iter().zip(&outcome.legs) {
-            let Some(to) = &leg.receiver else { continue };
-            let contact = domain::contacts::Contact::new(key, &to.name, &to.key_masked, to.bank);
-            if let Err(e) = engine.used_contact(account, contact).await {
-                tracing::warn!(error = %e, "keeping a packet's receiver to pay again");
-            }
+    // Every receiver paid is one to pay again, newest last paid first (as for a Pix).
+    for contact in domain::contacts::paid_in(&keys, &outcome) {
+        if let Err(e) = engine.used_contact(account, contact).await {
+            tracing::warn!(error = %e, "keeping a packet's receiver to pay again");
         }
     }
     Ok(outcome)

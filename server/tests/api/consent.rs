@@ -49,37 +49,6 @@ fn assert_refused(outcome: &Value, leg: usize, code: &str, bank: u8) {
     );
 }
 
-async fn open(client: &Client, name: &str, cpf: &str, email: &str, deposit: &str) {
-    assert_eq!(
-        client.open_account(name, cpf, email).await,
-        StatusCode::OK,
-        "{email}"
-    );
-    if !deposit.is_empty() {
-        let (status, body) = client
-            .call("deposit", &[("amount", deposit), ("tx_id", "")])
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-}
-
-/// Waits (bounded) for `client`'s balances to be `expected`: a committed packet is applied at
-/// the participants once its decision reaches them, just after the client's answer.
-async fn settles_to(client: &Client, expected: (i64, i64)) {
-    let start = std::time::Instant::now();
-    loop {
-        let now = client.balances().await;
-        if now == expected {
-            return;
-        }
-        assert!(
-            start.elapsed() < SETTLE_PATIENCE,
-            "{now:?}, expected {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Bank `i`'s reservations: (blocked, prepared transactions).
 async fn reservations(c: &Consortium, i: usize) -> (i64, i64) {
     let a = c.audit(i).await.expect("bank answers /status");

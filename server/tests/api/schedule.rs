@@ -96,27 +96,7 @@ async fn scheduled_pix_are_sent_on_their_day_or_say_why_not_and_a_cancelled_one_
     let env = [fast[0].clone(), ("FAULT_CLOCK_SKEW_MS", skew)];
     let bank = Bank::start_with(1, dir.path(), "127.0.0.1:0", &env).await;
     let ana = log_in(&bank, "ana@example.com").await;
-    let start = std::time::Instant::now();
-    let list = loop {
-        let (_, list) = ana.call("scheduled_pix", &[]).await;
-        let ended = list.as_array().is_some_and(|l| {
-            l.iter()
-                .all(|s| s["status"]["status"] != "waiting" && s["status"]["status"] != "running")
-        });
-        if ended {
-            break list;
-        }
-        assert!(start.elapsed() < SETTLE_PATIENCE, "not run: {list}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    let of = |id: &Value| {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == *id)
-            .cloned()
-            .unwrap()
-    };
+    let (list, of) = scheduled_once_ended(&ana).await;
     let sent = of(&paid["id"]);
     assert_eq!(sent["status"]["status"], "done", "{list}");
     assert!(sent["tx_id"].is_string(), "it opens a comprovante: {sent}");

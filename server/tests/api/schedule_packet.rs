@@ -27,20 +27,6 @@ async fn schedule(client: &Client, legs: Vec<Value>, date: &str) -> (StatusCode,
         .await
 }
 
-async fn open(client: &Client, name: &str, cpf: &str, email: &str, deposit: &str) {
-    assert_eq!(
-        client.open_account(name, cpf, email).await,
-        StatusCode::OK,
-        "{email}"
-    );
-    if !deposit.is_empty() {
-        let (status, body) = client
-            .call("deposit", &[("amount", deposit), ("tx_id", "")])
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-}
-
 /// Logs Ana in at Eleven in the browser and brings the scheduled list into view.
 async fn browser_log_in(b: &fantoccini::Client, url: &str) {
     b.goto(&format!("{url}/login")).await.unwrap();
@@ -67,23 +53,6 @@ async fn log_in(client: &Client, email: &str) {
         .call("login", &[("email", email), ("password", PASSWORD)])
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-}
-
-/// Waits (bounded) for `client`'s balances to be `expected` (a participant applies a commit
-/// just after the coordinator's answer).
-async fn settles_to(client: &Client, expected: (i64, i64)) {
-    let start = std::time::Instant::now();
-    loop {
-        let now = client.balances().await;
-        if now == expected {
-            return;
-        }
-        assert!(
-            start.elapsed() < SETTLE_PATIENCE,
-            "{now:?}, expected {expected:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -221,27 +190,7 @@ async fn a_scheduled_packet_runs_whole_on_its_day_one_without_money_says_why_a_c
             .await;
     }
     log_in(&ana1, "ana1@example.com").await;
-    let start = std::time::Instant::now();
-    let list = loop {
-        let (_, list) = ana1.call("scheduled_pix", &[]).await;
-        let ended = list.as_array().is_some_and(|l| {
-            l.iter()
-                .all(|s| s["status"]["status"] != "waiting" && s["status"]["status"] != "running")
-        });
-        if ended {
-            break list;
-        }
-        assert!(start.elapsed() < SETTLE_PATIENCE, "not run: {list}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    let of = |id: &Value| {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == *id)
-            .cloned()
-            .unwrap()
-    };
+    let (list, of) = scheduled_once_ended(&ana1).await;
     let sent = of(&paid["id"]);
     assert_eq!(sent["status"]["status"], "done", "{list}");
     assert!(sent["tx_id"].is_string(), "it opens a comprovante: {sent}");

@@ -314,6 +314,71 @@ impl Terms<'_> {
 }
 
 /// The Brasília date `days` from now, as a date input sends it.
+/// Opens an account for `name` and, unless `deposit` is empty, deposits that much into it.
+pub async fn open(client: &Client, name: &str, cpf: &str, email: &str, deposit: &str) {
+    assert_eq!(
+        client.open_account(name, cpf, email).await,
+        StatusCode::OK,
+        "{email}"
+    );
+    if !deposit.is_empty() {
+        let (status, body) = client
+            .call("deposit", &[("amount", deposit), ("tx_id", "")])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+/// Waits (bounded) for `client`'s balances to be `expected`: a committed packet is applied at
+/// the participants once its decision reaches them, just after the client's answer.
+pub async fn settles_to(client: &Client, expected: (i64, i64)) {
+    let start = std::time::Instant::now();
+    loop {
+        let now = client.balances().await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            start.elapsed() < SETTLE_PATIENCE,
+            "{now:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (bounded) until none of `client`'s scheduled Pix waits or runs; the list then, and a
+/// lookup of one of them by its id.
+pub async fn scheduled_once_ended(
+    client: &Client,
+) -> (
+    serde_json::Value,
+    impl Fn(&serde_json::Value) -> serde_json::Value,
+) {
+    let start = std::time::Instant::now();
+    let list = loop {
+        let (_, list) = client.call("scheduled_pix", &[]).await;
+        let ended = list.as_array().is_some_and(|l| {
+            l.iter()
+                .all(|s| s["status"]["status"] != "waiting" && s["status"]["status"] != "running")
+        });
+        if ended {
+            break list;
+        }
+        assert!(start.elapsed() < SETTLE_PATIENCE, "not run: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let all = list.clone();
+    let of = move |id: &serde_json::Value| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == *id)
+            .cloned()
+            .unwrap()
+    };
+    (list, of)
+}
+
 pub fn days_from_now(days: i64) -> String {
     domain::time_fmt::date_input(engine::wall_clock_ms() + days * 86_400_000)
 }
